@@ -1,0 +1,42 @@
+"""The sealed-message format v1 (docs/envelope-v1.md).
+
+Public surface: signed headers (``headers``), one module per part kind (``identity``, ``pseudonyms``,
+``payload_seal``, ``payload_open``), and the opaque ``InvalidEnvelope``. The payload's seal and open halves are
+separate modules so that import contracts can say who may do which: only the gateway seals payloads, only the
+registry opens them, and the TPF can do neither.
+"""
+
+from shared.envelope._digest import DigestWriter, digest_stream, require_digest
+from shared.envelope.headers import (
+    DeliveryCounts,
+    DeliveryHeader,
+    DeliveryParts,
+    PartRef,
+    Receipt,
+    SubmissionHeader,
+    SubmissionParts,
+    encode_header,
+    sign_header,
+    utc_timestamp,
+    verify_header,
+)
+from shared.errors import InvalidEnvelope, MessageRefused
+
+__all__ = [
+    "DeliveryCounts",
+    "DeliveryHeader",
+    "DeliveryParts",
+    "DigestWriter",
+    "InvalidEnvelope",
+    "MessageRefused",
+    "PartRef",
+    "Receipt",
+    "SubmissionHeader",
+    "SubmissionParts",
+    "digest_stream",
+    "encode_header",
+    "require_digest",
+    "sign_header",
+    "utc_timestamp",
+    "verify_header",
+]

@@ -1,0 +1,49 @@
+"""Canonical JSON: the one byte encoding of a header that is signed and hashed.
+
+Rules (docs/envelope-v1.md, "Canonical encoding"): UTF-8 JSON with object keys sorted by code point, no
+insignificant white space, ASCII only (non-ASCII escaped as \\uXXXX), no floats, no duplicate keys. A decoder
+re-encodes what it parsed and refuses the input unless the bytes are identical, so one header has exactly one
+encoding and a signature cannot be carried over to a differently spelled twin.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.errors import InvalidEnvelope
+
+JSONValue = Any
+
+
+def canonical_json(value: JSONValue) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def _reject_float(_: str) -> float:
+    raise InvalidEnvelope()
+
+
+def reject_duplicate_keys(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONValue]:
+    result: dict[str, JSONValue] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidEnvelope()
+        result[key] = value
+    return result
+
+
+def parse_canonical(data: bytes) -> dict[str, JSONValue]:
+    """Parse a canonical JSON object, refusing anything that is not its own canonical encoding."""
+    try:
+        value = json.loads(
+            data.decode("ascii"),
+            object_pairs_hook=reject_duplicate_keys,
+            parse_float=_reject_float,
+            parse_constant=_reject_float,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidEnvelope() from None
+    if not isinstance(value, dict) or canonical_json(value) != data:
+        raise InvalidEnvelope()
+    return value

@@ -1,0 +1,128 @@
+"""Sealing and opening one part of a message, for a named kind and content format.
+
+A part is sealed for exactly one recipient key (no shared content key across readers: with a non-committing
+AEAD any co-recipient could forge content for the other). The content is JSON Lines; the first line names the
+content format, so the reader knows the version before it reads a record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from shared.envelope._canonical import reject_duplicate_keys
+from shared.envelope._digest import DigestWriter
+from shared.envelope._part import PartContext, PartWriter, open_part
+from shared.envelope.headers import PartRef
+from shared.errors import InvalidEnvelope, MessageRefused
+from shared.keys import PartyKeys
+
+MAX_LINE = 1 << 20
+
+
+class PartSealer:
+    """Write the plaintext of one part; ``close()`` returns the ``PartRef`` to put in the signed header."""
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        kind: str,
+        content: str,
+        sender: str,
+        recipient: str,
+        recipient_kid: str,
+        recipient_key: X25519PublicKey,
+        message_id: str,
+    ) -> None:
+        self._digest = DigestWriter(out)
+        self._writer = PartWriter(
+            self._digest,  # type: ignore[arg-type]  # DigestWriter is write-only file-like
+            recipient_key,
+            PartContext(
+                kind=kind,
+                sender=sender,
+                recipient=recipient,
+                recipient_kid=recipient_kid,
+                message_id=message_id,
+            ),
+        )
+        self._recipient = recipient
+        self._recipient_kid = recipient_kid
+        self._content = content
+        self._ref: PartRef | None = None
+        self.write_line({"content": content})
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def write_line(self, value: dict[str, Any]) -> None:
+        self._writer.write(json.dumps(value, separators=(",", ":"), sort_keys=True).encode() + b"\n")
+
+    def close(self) -> PartRef:
+        if self._ref is None:
+            self._writer.close()
+            self._ref = PartRef(
+                recipient=self._recipient,
+                recipient_kid=self._recipient_kid,
+                content=self._content,
+                size=self._digest.size,
+                sha256=self._digest.hexdigest(),
+            )
+        return self._ref
+
+
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Re-split decrypted chunks into lines (without the newline). A line longer than MAX_LINE is refused."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+        if len(pending) > MAX_LINE:
+            raise InvalidEnvelope()
+    if pending:
+        # Every line ends with a newline; a dangling tail means the content is not what a sealer writes.
+        raise InvalidEnvelope()
+
+
+def open_lines(
+    source: BinaryIO,
+    keys: PartyKeys,
+    ref: PartRef,
+    *,
+    kind: str,
+    content: str,
+    sender: str,
+    message_id: str,
+) -> Iterator[bytes]:
+    """Open a part sealed for ``keys`` and yield its content lines after the content-format line."""
+    if ref.recipient != keys.party or ref.recipient_kid != keys.encryption_kid:
+        raise MessageRefused("wrong-recipient", "the part is not sealed for this service's key")
+    if ref.content != content:
+        raise MessageRefused("unsupported-format", "the part's content format is not supported")
+    context = PartContext(
+        kind=kind,
+        sender=sender,
+        recipient=keys.party,
+        recipient_kid=keys.encryption_kid,
+        message_id=message_id,
+    )
+    lines = iter_lines(open_part(source, keys.encryption, context))
+    first = next(lines, None)
+    if first is None or parse_line(first) != {"content": content}:
+        raise InvalidEnvelope()
+    return lines
+
+
+def parse_line(line: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(line, object_pairs_hook=reject_duplicate_keys)
+    except (ValueError, RecursionError):
+        raise InvalidEnvelope() from None
+    if not isinstance(value, dict):
+        raise InvalidEnvelope()
+    return value

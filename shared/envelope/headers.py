@@ -1,0 +1,155 @@
+"""Signed headers: the submission (municipality), the delivery (TPF) and the receipt (registry).
+
+A header is a canonical JSON object (see ``_canonical``) signed with Ed25519 over
+``"iplos/v1/signature" || 0x00 || header``. It names its sender, its signer's key id, and for every ciphertext
+part the recipient, the recipient's key id, the size and the SHA-256 of the part's bytes: one signature covers
+parts the verifier never receives (the registry verifies the municipality's signature over the identity part's
+digest without seeing that part). Verification raises; it never returns a bool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Annotated, Any, Final, Literal, TypeVar
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.envelope._canonical import canonical_json, parse_canonical
+from shared.errors import InvalidEnvelope, MessageRefused, UnknownKey
+from shared.keys import PartyInfo, PublicDirectory
+
+FORMAT: Final = "iplos-envelope/1"
+SIGN_LABEL: Final = b"iplos/v1/signature\x00"
+SIGNATURE_SIZE: Final = 64
+
+Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Kid = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+Party = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
+MessageId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")]
+Timestamp = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")]
+KommuneNr = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class PartRef(_Strict):
+    recipient: Party
+    recipient_kid: Kid
+    content: Annotated[str, Field(pattern=r"^[a-z-]+/[0-9]+$")]
+    size: Annotated[int, Field(ge=0)]
+    sha256: Hex64
+
+
+class SubmissionParts(_Strict):
+    identity: PartRef
+    payload: PartRef
+
+
+class SubmissionHeader(_Strict):
+    format: Literal["iplos-envelope/1"] = FORMAT
+    kind: Literal["submission"] = "submission"
+    message_id: MessageId
+    sender: Party
+    signer_kid: Kid
+    municipality: KommuneNr
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    sequence: Annotated[int, Field(ge=1)]
+    created_at: Timestamp
+    record_count: Count
+    parts: SubmissionParts
+
+
+class DeliveryCounts(_Strict):
+    records: Count
+    pseudonymised: Count
+    refused: Count
+
+
+class DeliveryParts(_Strict):
+    pseudonyms: PartRef
+
+
+class DeliveryHeader(_Strict):
+    format: Literal["iplos-envelope/1"] = FORMAT
+    kind: Literal["delivery"] = "delivery"
+    message_id: MessageId
+    sender: Party
+    signer_kid: Kid
+    submission_sha256: Hex64
+    created_at: Timestamp
+    pseudonym_key_version: Annotated[int, Field(ge=1)]
+    counts: DeliveryCounts
+    parts: DeliveryParts
+
+
+class Receipt(_Strict):
+    format: Literal["iplos-envelope/1"] = FORMAT
+    kind: Literal["receipt"] = "receipt"
+    message_id: MessageId
+    sender: Party
+    signer_kid: Kid
+    submission_sha256: Hex64
+    municipality: KommuneNr
+    year: int
+    sequence: int
+    status: Literal["stored", "refused"]
+    reason: str | None
+    records_stored: Count
+    identities_refused: Count
+    supersedes: MessageId | None
+    received_at: Timestamp
+
+
+HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt)
+
+
+def utc_timestamp(moment: dt.datetime | None = None) -> str:
+    moment = moment or dt.datetime.now(dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def encode_header(header: BaseModel) -> bytes:
+    return canonical_json(header.model_dump(mode="json"))
+
+
+def sign_header(header: BaseModel, key: SigningKey) -> tuple[bytes, bytes]:
+    """Return the canonical header bytes and their Ed25519 signature."""
+    encoded = encode_header(header)
+    return encoded, key.sign(SIGN_LABEL + encoded).signature
+
+
+def verify_header(
+    encoded: bytes, signature: bytes, directory: PublicDirectory, model: type[HeaderT]
+) -> tuple[HeaderT, PartyInfo]:
+    """Check a signed header and return it with the party whose key signed it.
+
+    Raises ``InvalidEnvelope`` for a malformed header or a bad signature, and ``MessageRefused`` ("unknown-key",
+    "sender-mismatch") when the signer is not in the directory or is not the party the header names.
+    """
+    document: dict[str, Any] = parse_canonical(encoded)
+    kid = document.get("signer_kid")
+    if not isinstance(kid, str):
+        raise InvalidEnvelope()
+    try:
+        party, verify_key = directory.verify_key(kid)
+    except UnknownKey:
+        raise MessageRefused("unknown-key", "the signing key id is not registered") from None
+    if len(signature) != SIGNATURE_SIZE:
+        raise InvalidEnvelope()
+    try:
+        verify_key.verify(SIGN_LABEL + encoded, signature)
+    except BadSignatureError:
+        raise InvalidEnvelope() from None
+    try:
+        header = model.model_validate(document)
+    except ValidationError:
+        raise InvalidEnvelope() from None
+    if not hmac.compare_digest(header.sender.encode(), party.name.encode()):
+        raise MessageRefused("sender-mismatch", "the header's sender is not the party that signed it")
+    return header, party

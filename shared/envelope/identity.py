@@ -1,0 +1,65 @@
+"""The identity part: (record reference, identity number, number type) for the TPF only.
+
+Content ``iplos-identities/1``: one JSON object per line, ``{"fid": ..., "ref": ..., "type": ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Final
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from shared.envelope._sealing import PartSealer, open_lines, parse_line
+from shared.envelope.headers import PartRef
+from shared.errors import InvalidEnvelope
+from shared.keys import PartyKeys
+
+KIND: Final = "identity"
+CONTENT: Final = "iplos-identities/1"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityEntry:
+    ref: str
+    fid: str = field(repr=False)
+    fid_type: str
+
+
+class IdentitySealer(PartSealer):
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        sender: str,
+        recipient: str,
+        recipient_kid: str,
+        recipient_key: X25519PublicKey,
+        message_id: str,
+    ) -> None:
+        super().__init__(
+            out,
+            kind=KIND,
+            content=CONTENT,
+            sender=sender,
+            recipient=recipient,
+            recipient_kid=recipient_kid,
+            recipient_key=recipient_key,
+            message_id=message_id,
+        )
+
+    def add(self, ref: str, fid: str, fid_type: str) -> None:
+        self.write_line({"fid": fid, "ref": ref, "type": fid_type})
+
+
+def open_identities(
+    source: BinaryIO, keys: PartyKeys, ref: PartRef, *, sender: str, message_id: str
+) -> Iterator[IdentityEntry]:
+    lines = open_lines(source, keys, ref, kind=KIND, content=CONTENT, sender=sender, message_id=message_id)
+    for line in lines:
+        value = parse_line(line)
+        fid, record_ref, fid_type = value.get("fid"), value.get("ref"), value.get("type")
+        if len(value) != 3 or not all(isinstance(v, str) for v in (fid, record_ref, fid_type)):
+            raise InvalidEnvelope()
+        yield IdentityEntry(ref=str(record_ref), fid=str(fid), fid_type=str(fid_type))

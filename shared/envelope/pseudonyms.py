@@ -1,0 +1,95 @@
+"""The pseudonym part: (record reference, pseudonym or refusal code), made by the TPF for the registry only.
+
+Content ``iplos-pseudonyms/1``: the second line is ``{"key_version": v}``; then one object per record,
+``{"pseudonym": "<base64url>", "ref": ...}`` or ``{"ref": ..., "refused": "<rule code>"}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO, Final
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+from shared.envelope._sealing import PartSealer, open_lines, parse_line
+from shared.envelope.headers import PartRef
+from shared.errors import InvalidEnvelope
+from shared.keys import PartyKeys
+from shared.pseudonym import decode_pseudonym, encode_pseudonym
+
+KIND: Final = "pseudonyms"
+CONTENT: Final = "iplos-pseudonyms/1"
+
+
+@dataclass(frozen=True, slots=True)
+class PseudonymEntry:
+    ref: str
+    pseudonym: bytes | None = field(repr=False)
+    refused: str | None
+
+
+class PseudonymSealer(PartSealer):
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        key_version: int,
+        sender: str,
+        recipient: str,
+        recipient_kid: str,
+        recipient_key: X25519PublicKey,
+        message_id: str,
+    ) -> None:
+        super().__init__(
+            out,
+            kind=KIND,
+            content=CONTENT,
+            sender=sender,
+            recipient=recipient,
+            recipient_kid=recipient_kid,
+            recipient_key=recipient_key,
+            message_id=message_id,
+        )
+        self.write_line({"key_version": key_version})
+
+    def add(self, ref: str, pseudonym: bytes) -> None:
+        self.write_line({"pseudonym": encode_pseudonym(pseudonym), "ref": ref})
+
+    def refuse(self, ref: str, rule: str) -> None:
+        self.write_line({"ref": ref, "refused": rule})
+
+
+def open_pseudonyms(
+    source: BinaryIO, keys: PartyKeys, ref: PartRef, *, sender: str, message_id: str
+) -> tuple[int, Iterator[PseudonymEntry]]:
+    """Return the key version and the entries."""
+    lines = open_lines(source, keys, ref, kind=KIND, content=CONTENT, sender=sender, message_id=message_id)
+    version_line = parse_line(next(lines, b"{}"))
+    key_version = version_line.get("key_version")
+    if (
+        set(version_line) != {"key_version"}
+        or not isinstance(key_version, int)
+        or isinstance(key_version, bool)
+        or key_version < 1
+    ):
+        raise InvalidEnvelope()
+    return key_version, _entries(lines)
+
+
+def _entries(lines: Iterator[bytes]) -> Iterator[PseudonymEntry]:
+    for line in lines:
+        value = parse_line(line)
+        record_ref = value.get("ref")
+        if not isinstance(record_ref, str):
+            raise InvalidEnvelope()
+        if set(value) == {"ref", "pseudonym"} and isinstance(value["pseudonym"], str):
+            try:
+                pseudonym = decode_pseudonym(value["pseudonym"])
+            except ValueError:
+                raise InvalidEnvelope() from None
+            yield PseudonymEntry(ref=record_ref, pseudonym=pseudonym, refused=None)
+        elif set(value) == {"ref", "refused"} and isinstance(value["refused"], str):
+            yield PseudonymEntry(ref=record_ref, pseudonym=None, refused=value["refused"])
+        else:
+            raise InvalidEnvelope()

@@ -1,0 +1,34 @@
+"""Keys: private key files with safe permissions, and the public-key directory.
+
+Every party's keys live in its own folder, so that a service is configured with its own folder and the
+public directory, and nothing else (key custody is part of what an auditor checks). Role-specific loaders
+(``shared.keys.tpf``, ``shared.keys.registry``, ``shared.keys.municipality``) are separate modules so import
+contracts can forbid, for example, the TPF from importing the code that reads the registry's keys.
+"""
+
+from shared.keys._directory import DirectoryEntry, PartyInfo, PublicDirectory, key_id
+from shared.keys._files import (
+    ENCRYPTION_FILE,
+    SIGNING_FILE,
+    PartyKeys,
+    load_encryption_key,
+    load_party_keys,
+    load_signing_key,
+    read_private_file,
+    write_private_file,
+)
+
+__all__ = [
+    "ENCRYPTION_FILE",
+    "SIGNING_FILE",
+    "DirectoryEntry",
+    "PartyInfo",
+    "PartyKeys",
+    "PublicDirectory",
+    "key_id",
+    "load_encryption_key",
+    "load_party_keys",
+    "load_signing_key",
+    "read_private_file",
+    "write_private_file",
+]

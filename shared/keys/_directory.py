@@ -1,0 +1,147 @@
+"""The public-key directory: which party holds which public key, under which key id.
+
+``directory.json`` (format ``iplos-directory/1``)::
+
+    {"format": "iplos-directory/1",
+     "parties": {"tpf": {"role": "tpf", "municipality": null,
+                         "keys": [{"kid": "...", "alg": "X25519", "public": "<base64>"},
+                                  {"kid": "...", "alg": "Ed25519", "public": "<base64>"}]},
+                 "kommune-0301": {"role": "municipality", "municipality": "0301", "keys": [...]}}}
+
+A key id is the first 16 hex digits of SHA-256("iplos/v1/kid" 0x00 alg 0x00 public key): it names the key,
+so a rotated key gets a new id, and a directory entry whose id does not match its key is refused on load.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from nacl.signing import VerifyKey
+
+from shared.errors import KeyFileError, UnknownKey
+
+ALG_X25519: Final = "X25519"
+ALG_ED25519: Final = "Ed25519"
+DIRECTORY_FORMAT: Final = "iplos-directory/1"
+ROLES: Final = frozenset({"municipality", "tpf", "registry"})
+
+
+def key_id(alg: str, public: bytes) -> str:
+    return hashlib.sha256(b"iplos/v1/kid\x00" + alg.encode("ascii") + b"\x00" + public).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    party: str
+    kid: str
+    alg: str
+    public: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PartyInfo:
+    name: str
+    role: str
+    municipality: str | None
+
+
+class PublicDirectory:
+    """Read-only view of ``directory.json``."""
+
+    def __init__(self, parties: dict[str, PartyInfo], entries: list[DirectoryEntry]) -> None:
+        self._parties = parties
+        self._by_kid = {entry.kid: entry for entry in entries}
+        self._entries = entries
+
+    @classmethod
+    def load(cls, path: Path) -> PublicDirectory:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KeyFileError(f"public-key directory {path} does not exist") from None
+        except ValueError:
+            raise KeyFileError(f"public-key directory {path} is not valid JSON") from None
+        return cls.from_document(document, source=str(path))
+
+    @classmethod
+    def from_document(cls, document: Any, source: str = "directory") -> PublicDirectory:
+        if not isinstance(document, dict) or document.get("format") != DIRECTORY_FORMAT:
+            raise KeyFileError(f"{source}: not an {DIRECTORY_FORMAT} document")
+        try:
+            return cls._parse(document, source)
+        except (AttributeError, TypeError, KeyError):
+            # A structurally malformed document (a list where an object belongs, a number for a key).
+            raise KeyFileError(f"{source}: malformed {DIRECTORY_FORMAT} document") from None
+
+    @classmethod
+    def _parse(cls, document: dict[str, Any], source: str) -> PublicDirectory:
+        parties: dict[str, PartyInfo] = {}
+        entries: list[DirectoryEntry] = []
+        for name, body in document.get("parties", {}).items():
+            role = body.get("role")
+            if role not in ROLES:
+                raise KeyFileError(f"{source}: party {name} has an unknown role")
+            parties[name] = PartyInfo(name=name, role=role, municipality=body.get("municipality"))
+            for key in body.get("keys", []):
+                try:
+                    public = base64.b64decode(key["public"], validate=True)
+                except (KeyError, binascii.Error):
+                    raise KeyFileError(f"{source}: party {name} has a malformed key") from None
+                alg = key.get("alg")
+                if alg not in (ALG_X25519, ALG_ED25519) or len(public) != 32:
+                    raise KeyFileError(f"{source}: party {name} has an unsupported key")
+                if key.get("kid") != key_id(alg, public):
+                    raise KeyFileError(f"{source}: party {name} has a key whose id does not match the key")
+                entries.append(DirectoryEntry(party=name, kid=key["kid"], alg=alg, public=public))
+        return cls(parties, entries)
+
+    def to_document(self) -> dict[str, Any]:
+        parties: dict[str, Any] = {}
+        for info in self._parties.values():
+            parties[info.name] = {
+                "role": info.role,
+                "municipality": info.municipality,
+                "keys": [
+                    {"kid": e.kid, "alg": e.alg, "public": base64.b64encode(e.public).decode("ascii")}
+                    for e in self._entries
+                    if e.party == info.name
+                ],
+            }
+        return {"format": DIRECTORY_FORMAT, "parties": parties}
+
+    def party(self, name: str) -> PartyInfo:
+        try:
+            return self._parties[name]
+        except KeyError:
+            raise UnknownKey(f"party {name!r} is not in the public-key directory") from None
+
+    def parties(self) -> list[PartyInfo]:
+        return list(self._parties.values())
+
+    def entry(self, kid: str) -> DirectoryEntry:
+        try:
+            return self._by_kid[kid]
+        except KeyError:
+            raise UnknownKey("key id is not in the public-key directory") from None
+
+    def encryption_key(self, party: str) -> tuple[str, X25519PublicKey]:
+        """The party's current encryption key: the last X25519 key listed for it (rotation appends)."""
+        self.party(party)
+        candidates = [e for e in self._entries if e.party == party and e.alg == ALG_X25519]
+        if not candidates:
+            raise UnknownKey(f"party {party!r} has no encryption key")
+        entry = candidates[-1]
+        return entry.kid, X25519PublicKey.from_public_bytes(entry.public)
+
+    def verify_key(self, kid: str) -> tuple[PartyInfo, VerifyKey]:
+        entry = self.entry(kid)
+        if entry.alg != ALG_ED25519:
+            raise UnknownKey("key id does not name a signing key")
+        return self._parties[entry.party], VerifyKey(entry.public)
