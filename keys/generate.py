@@ -8,11 +8,11 @@ Layout written by ``iplos keys init --dir DIR``::
     DIR/tpf/pseudonym-v1.key            256-bit HMAC key, base64               (0600)
     DIR/registry/encryption.pem         X25519, opens payload and pseudonym parts
     DIR/registry/signing.pem            Ed25519, signs receipts
-    DIR/municipalities/kommune-NNNN/encryption.pem   X25519, opens the registry's control reports
+    DIR/municipalities/kommune-NNNN/encryption.pem   X25519, opens the registry's reports
     DIR/municipalities/kommune-NNNN/signing.pem      Ed25519, signs submissions
 
-Each service is given only its own folder (the gateway: ``municipalities/``) and ``directory.json``: the TPF's configuration has no path to the
-registry's folder, which is the key-custody half of the TPF's blindness.
+Each service is given only its own folder (the gateway: ``municipalities/``) and ``directory.json``: the TPF's
+configuration has no path to the registry's folder, which is the key-custody half of the TPF's blindness.
 """
 
 from __future__ import annotations
@@ -77,9 +77,7 @@ def init_keys(directory: Path, municipalities: list[str]) -> PublicDirectory:
         "tpf": {"role": "tpf", "municipality": None, "keys": _party_keys(directory / "tpf")},
         "registry": {"role": "registry", "municipality": None, "keys": _party_keys(directory / "registry")},
     }
-    write_private_file(
-        pseudonym_key_file(directory / "tpf", 1), base64.b64encode(os.urandom(KEY_SIZE)) + b"\n"
-    )
+    write_private_file(pseudonym_key_file(directory / "tpf", 1), base64.b64encode(os.urandom(KEY_SIZE)) + b"\n")
     for kommune_nr in sorted(set(municipalities)):
         name = party_name(kommune_nr)
         parties[name] = {

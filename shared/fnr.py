@@ -53,8 +53,6 @@ from enum import StrEnum
 from operator import mul
 from typing import ClassVar
 
-from shared.iplos.model import Sex
-
 __all__ = [
     "CheckDigitRule",
     "FnrKind",
@@ -72,6 +70,15 @@ __all__ = [
     "parse",
     "synthetic_for",
 ]
+
+
+class Sex(StrEnum):
+    """Sex as the number encodes it (classic rule only), in the export's vocabulary: M (mann), K (kvinne).
+
+    Defined here, not in the data model, so that identity-number code (the TPF's) needs nothing else."""
+
+    MALE = "M"
+    FEMALE = "K"
 
 
 class FnrKind(StrEnum):

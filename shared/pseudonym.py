@@ -9,6 +9,7 @@ rotation is explicit: a pseudonym made under v1 is never compared with one made 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -58,8 +59,14 @@ def encode_pseudonym(value: bytes) -> str:
     return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
 
 
+_TEXT_FORM = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
 def decode_pseudonym(text: str) -> bytes:
-    value = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if len(value) != PSEUDONYM_SIZE:
-        raise ValueError("a pseudonym is 32 bytes")
+    """Strict inverse of ``encode_pseudonym``: exactly one text form per pseudonym."""
+    if not _TEXT_FORM.match(text):
+        raise ValueError("a pseudonym is 43 characters of unpadded base64url")
+    value = base64.urlsafe_b64decode(text + "=")
+    if encode_pseudonym(value) != text:  # non-zero spare bits in the last character
+        raise ValueError("a pseudonym is 43 characters of unpadded base64url")
     return value

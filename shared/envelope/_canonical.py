@@ -33,6 +33,28 @@ def reject_duplicate_keys(pairs: list[tuple[str, JSONValue]]) -> dict[str, JSONV
     return result
 
 
+# Integers outside the IEEE-754 exact range would decode differently in other languages' JSON parsers.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise InvalidEnvelope()
+    return value
+
+
+def _all_strings_are_unicode(value: JSONValue) -> bool:
+    """False if any key or string holds an unpaired surrogate (``\ud800``): not text in any encoding."""
+    if isinstance(value, str):
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return all(_all_strings_are_unicode(k) and _all_strings_are_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_all_strings_are_unicode(v) for v in value)
+    return True
+
+
 def parse_canonical(data: bytes) -> dict[str, JSONValue]:
     """Parse a canonical JSON object, refusing anything that is not its own canonical encoding."""
     try:
@@ -40,10 +62,11 @@ def parse_canonical(data: bytes) -> dict[str, JSONValue]:
             data.decode("ascii"),
             object_pairs_hook=reject_duplicate_keys,
             parse_float=_reject_float,
+            parse_int=_parse_int,
             parse_constant=_reject_float,
         )
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidEnvelope() from None
-    if not isinstance(value, dict) or canonical_json(value) != data:
+    if not isinstance(value, dict) or canonical_json(value) != data or not _all_strings_are_unicode(value):
         raise InvalidEnvelope()
     return value

@@ -7,13 +7,12 @@ content format, so the reader knows the version before it reads a record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from shared.envelope._canonical import reject_duplicate_keys
+from shared.envelope._canonical import canonical_json, parse_canonical
 from shared.envelope._digest import DigestWriter
 from shared.envelope._part import PartContext, PartWriter, open_part
 from shared.envelope.headers import PartRef
@@ -60,7 +59,7 @@ class PartSealer:
         self._writer.write(data)
 
     def write_line(self, value: dict[str, Any]) -> None:
-        self._writer.write(json.dumps(value, separators=(",", ":"), sort_keys=True).encode() + b"\n")
+        self._writer.write(canonical_json(value) + b"\n")
 
     def close(self) -> PartRef:
         if self._ref is None:
@@ -81,7 +80,10 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        yield from lines
+        for line in lines:
+            if len(line) > MAX_LINE:
+                raise InvalidEnvelope()
+            yield line
         if len(pending) > MAX_LINE:
             raise InvalidEnvelope()
     if pending:
@@ -119,10 +121,5 @@ def open_lines(
 
 
 def parse_line(line: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(line, object_pairs_hook=reject_duplicate_keys)
-    except (ValueError, RecursionError):
-        raise InvalidEnvelope() from None
-    if not isinstance(value, dict):
-        raise InvalidEnvelope()
-    return value
+    """A content line is a canonical JSON object (what ``write_line`` writes), nothing else."""
+    return parse_canonical(line)

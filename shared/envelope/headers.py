@@ -133,6 +133,9 @@ def verify_header(
     "sender-mismatch") when the signer is not in the directory or is not the party the header names.
     """
     document: dict[str, Any] = parse_canonical(encoded)
+    # The version marker and the kind are required on the wire even though the models default them.
+    if document.get("format") != FORMAT or "kind" not in document:
+        raise InvalidEnvelope()
     kid = document.get("signer_kid")
     if not isinstance(kid, str):
         raise InvalidEnvelope()

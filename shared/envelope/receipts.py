@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from typing import Any
 
 from shared.envelope._canonical import canonical_json
@@ -16,8 +17,11 @@ from shared.errors import InvalidEnvelope, MessageRefused
 from shared.keys import PublicDirectory
 
 
-def verify_receipt(directory: PublicDirectory, body: dict[str, Any], message_id: str) -> Receipt:
-    """Verify a receipt answer for ``message_id``: signed by the registry, about that message."""
+def verify_receipt(
+    directory: PublicDirectory, body: dict[str, Any], message_id: str, submission_sha256: str
+) -> Receipt:
+    """Verify a receipt answer: signed by the registry, about this message id and this very submission header
+    (its SHA-256), so a receipt for another submission under the same id is refused."""
     receipt, signature = body.get("receipt"), body.get("signature")
     if not isinstance(receipt, dict) or not isinstance(signature, str):
         raise InvalidEnvelope()
@@ -31,6 +35,8 @@ def verify_receipt(directory: PublicDirectory, body: dict[str, Any], message_id:
     verified, signer = verify_header(encoded, raw_signature, directory, Receipt)
     if signer.role != "registry":
         raise MessageRefused("signer-not-authorised", "the receipt is not signed by the registry")
-    if verified.message_id != message_id:
+    if verified.message_id != message_id or not hmac.compare_digest(
+        verified.submission_sha256.encode(), submission_sha256.encode()
+    ):
         raise InvalidEnvelope()
     return verified

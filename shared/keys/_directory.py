@@ -99,6 +99,8 @@ class PublicDirectory:
                     raise KeyFileError(f"{source}: party {name} has an unsupported key")
                 if key.get("kid") != key_id(alg, public):
                     raise KeyFileError(f"{source}: party {name} has a key whose id does not match the key")
+                if any(entry.kid == key["kid"] for entry in entries):
+                    raise KeyFileError(f"{source}: a key id is listed twice")
                 entries.append(DirectoryEntry(party=name, kid=key["kid"], alg=alg, public=public))
         return cls(parties, entries)
 

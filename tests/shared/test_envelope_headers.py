@@ -37,6 +37,7 @@ from shared.keys.tpf import TpfKeys
 OPAQUE = "the sealed message could not be verified or opened"
 CREATED = utc_timestamp(dt.datetime(2025, 3, 1, 12, 30, tzinfo=dt.UTC))
 MESSAGE_ID = str(uuid.UUID("6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b"))
+SUBMISSION_SHA256 = "ef" * 32
 
 
 def assert_opaque(error: BaseException) -> None:
@@ -63,7 +64,7 @@ def test_canonical_json_refuses_nan() -> None:
         canonical_json({"a": float("nan")})
 
 
-_json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63) | st.text(max_size=20)
+_json_scalars = st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | st.text(max_size=20)
 _json_values = st.recursive(
     _json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
@@ -185,7 +186,7 @@ def receipt(signer: PartyKeys, **changes: Any) -> Receipt:
         "message_id": MESSAGE_ID,
         "sender": signer.party,
         "signer_kid": signer.signing_kid,
-        "submission_sha256": "ef" * 32,
+        "submission_sha256": SUBMISSION_SHA256,
         "municipality": "0301",
         "year": 2025,
         "sequence": 1,
@@ -425,14 +426,20 @@ def _receipt_body(header: Receipt, key: SigningKey) -> dict[str, Any]:
 
 def test_verify_receipt(registry: PartyKeys, directory: PublicDirectory) -> None:
     header = receipt(registry)
-    verified = verify_receipt(directory, _receipt_body(header, registry.signing), MESSAGE_ID)
+    verified = verify_receipt(directory, _receipt_body(header, registry.signing), MESSAGE_ID, SUBMISSION_SHA256)
     assert verified == header
+
+
+def test_receipt_for_another_submission_under_the_same_id(registry: PartyKeys, directory: PublicDirectory) -> None:
+    body = _receipt_body(receipt(registry), registry.signing)
+    with pytest.raises(InvalidEnvelope):
+        verify_receipt(directory, body, MESSAGE_ID, "f" * 64)
 
 
 def test_receipt_for_another_message(registry: PartyKeys, directory: PublicDirectory) -> None:
     body = _receipt_body(receipt(registry), registry.signing)
     with pytest.raises(InvalidEnvelope):
-        verify_receipt(directory, body, str(uuid.UUID(int=1, version=4)))
+        verify_receipt(directory, body, str(uuid.UUID(int=1, version=4)), SUBMISSION_SHA256)
 
 
 @pytest.mark.parametrize("signer_name", ["tpf", "oslo"])
@@ -442,7 +449,7 @@ def test_receipt_signed_by_a_non_registry_party(
     signer = tpf.party if signer_name == "tpf" else oslo
     body = _receipt_body(receipt(signer), signer.signing)
     with pytest.raises(MessageRefused) as refused:
-        verify_receipt(directory, body, MESSAGE_ID)
+        verify_receipt(directory, body, MESSAGE_ID, SUBMISSION_SHA256)
     assert refused.value.code == "signer-not-authorised"
 
 
@@ -450,7 +457,7 @@ def test_receipt_with_a_tampered_field(registry: PartyKeys, directory: PublicDir
     body = _receipt_body(receipt(registry), registry.signing)
     body["receipt"]["records_stored"] += 1
     with pytest.raises(InvalidEnvelope):
-        verify_receipt(directory, body, MESSAGE_ID)
+        verify_receipt(directory, body, MESSAGE_ID, SUBMISSION_SHA256)
 
 
 @pytest.mark.parametrize(
@@ -470,7 +477,7 @@ def test_receipt_with_a_tampered_field(registry: PartyKeys, directory: PublicDir
 def test_receipt_with_bad_signature_encoding(signature: str, registry: PartyKeys, directory: PublicDirectory) -> None:
     body = _receipt_body(receipt(registry), registry.signing) | {"signature": signature}
     with pytest.raises(InvalidEnvelope) as caught:
-        verify_receipt(directory, body, MESSAGE_ID)
+        verify_receipt(directory, body, MESSAGE_ID, SUBMISSION_SHA256)
     assert_opaque(caught.value)
 
 
@@ -484,18 +491,18 @@ def test_receipt_with_bad_signature_encoding(signature: str, registry: PartyKeys
 )
 def test_receipt_body_of_the_wrong_shape(body: dict[str, Any], directory: PublicDirectory) -> None:
     with pytest.raises(InvalidEnvelope):
-        verify_receipt(directory, body, MESSAGE_ID)
+        verify_receipt(directory, body, MESSAGE_ID, SUBMISSION_SHA256)
 
 
 def test_receipt_with_nan(registry: PartyKeys, directory: PublicDirectory) -> None:
     body = _receipt_body(receipt(registry), registry.signing)
     body["receipt"]["year"] = float("nan")
     with pytest.raises(InvalidEnvelope):
-        verify_receipt(directory, body, MESSAGE_ID)
+        verify_receipt(directory, body, MESSAGE_ID, SUBMISSION_SHA256)
 
 
 def test_receipt_with_a_float_is_refused(registry: PartyKeys, directory: PublicDirectory) -> None:
     body = _receipt_body(receipt(registry), registry.signing)
     body["receipt"]["year"] = 2025.0
     with pytest.raises(InvalidEnvelope):
-        verify_receipt(directory, body, MESSAGE_ID)
+        verify_receipt(directory, body, MESSAGE_ID, SUBMISSION_SHA256)

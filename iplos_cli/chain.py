@@ -1,0 +1,159 @@
+"""Run the three services as separate uvicorn processes on loopback, each with its own state folder.
+
+Layout under the state folder::
+
+    keys/                     iplos keys init output (directory.json, tpf/, registry/, municipalities/)
+    gateway/ tpf/ registry/   each service's database, logs, outbox and temporary files
+
+Each process is given only its own key folder and the public directory (key custody), and its TMPDIR points
+into its own state folder, so everything a service writes is under ``<state>/<service>/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
+
+SERVICES = ("registry", "tpf", "gateway")  # start order: a service starts after the one it delivers to
+DEFAULT_PORTS = {"gateway": 8001, "tpf": 8002, "registry": 8003}
+APPS = {
+    "gateway": "services.municipality_gateway.api:create_app",
+    "tpf": "services.tpf.api:create_app",
+    "registry": "services.registry_intake.api:create_app",
+}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def ensure_keys(state_dir: Path, municipalities: list[str]) -> Path:
+    key_dir = state_dir / "keys"
+    if not (key_dir / DIRECTORY_FILE).exists():
+        init_keys(key_dir, municipalities)
+    return key_dir
+
+
+def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
+    keys = state_dir / "keys"
+    own = state_dir / service
+    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    prefix = {"gateway": "IPLOS_GATEWAY_", "tpf": "IPLOS_TPF_", "registry": "IPLOS_REGISTRY_"}[service]
+    key_dir = {"gateway": keys / MUNICIPALITIES_FOLDER, "tpf": keys / "tpf", "registry": keys / "registry"}[service]
+    env = {
+        prefix + "KEY_DIR": str(key_dir),
+        prefix + "DIRECTORY": str(keys / DIRECTORY_FILE),
+        prefix + "STATE_DIR": str(own),
+        "TMPDIR": str(own / "tmp"),
+    }
+    if service == "gateway":
+        env["IPLOS_GATEWAY_TPF_URL"] = url["tpf"]
+    if service == "tpf":
+        env["IPLOS_TPF_REGISTRY_URL"] = url["registry"]
+    return env
+
+
+@dataclass
+class Chain:
+    """The three services as child processes. Use as a context manager; ``stop()`` ends them."""
+
+    state_dir: Path
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, service: str) -> None:
+        own = self.state_dir / service
+        (own / "tmp").mkdir(parents=True, exist_ok=True)
+        (own / "logs").mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            **service_env(service, self.state_dir, self.ports),
+            **self.extra_env.get(service, {}),
+        }
+        log = open(own / "logs" / "process.log", "ab")  # noqa: SIM115 - owned by the child process
+        self.processes[service] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                APPS[service],
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports[service]),
+                "--no-server-header",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.wait_healthy(service)
+
+    def wait_healthy(self, service: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            process = self.processes[service]
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{service} exited with code {process.returncode}; "
+                    f"see {self.state_dir / service / 'logs' / 'process.log'}"
+                )
+            try:
+                if httpx.get(self.url(service) + "/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{service} did not become healthy within {timeout_s:.0f} s")
+
+    def start_all(self) -> None:
+        for service in SERVICES:
+            self.start(service)
+
+    def stop(self, service: str, sig: int = signal.SIGTERM) -> None:
+        process = self.processes.pop(service, None)
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop_all(self) -> None:
+        for service in reversed(SERVICES):
+            self.stop(service)
+
+    def __enter__(self) -> Chain:
+        try:
+            self.start_all()
+        except BaseException:
+            self.stop_all()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop_all()

@@ -1,0 +1,69 @@
+"""HTTP client calls the command line makes to a running chain."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FINAL_STATES = frozenset({"stored", "refused", "rejected", "dead-letter"})
+
+
+class ChainError(RuntimeError):
+    """A service answered with a problem document or could not be reached."""
+
+
+def _problem(response: httpx.Response) -> ChainError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    detail = body.get("title") if isinstance(body, dict) else None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    lines = [f"HTTP {response.status_code} {body.get('type', '') if isinstance(body, dict) else ''}: {detail}"]
+    for error in errors or []:
+        if isinstance(error, dict) and "line" in error:
+            lines.append(f"  line {error['line']}, element {error['element']}: {error['message']}")
+    return ChainError("\n".join(lines))
+
+
+def submit(path: Path, gateway: str, timeout_s: float = 600.0) -> dict[str, Any]:
+    with path.open("rb") as body:
+        try:
+            response = httpx.post(
+                f"{gateway.rstrip('/')}/v1/submissions",
+                content=body,
+                headers={"Content-Type": "application/xml"},
+                timeout=timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise ChainError(f"the gateway at {gateway} could not be reached ({type(exc).__name__})") from None
+    if response.status_code != 202:
+        raise _problem(response)
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def get_json(url: str) -> dict[str, Any]:
+    try:
+        response = httpx.get(url, timeout=30.0)
+    except httpx.HTTPError as exc:
+        raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise _problem(response)
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def wait_final(gateway: str, submission_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """Poll the gateway until the submission reaches a final state."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}")
+        if status["state"] in FINAL_STATES:
+            return status
+        if time.monotonic() > deadline:
+            raise ChainError(f"submission {submission_id} is still {status['state']} after {timeout_s:.0f} s")
+        time.sleep(0.2)

@@ -1,0 +1,130 @@
+"""The ``iplos`` command line: keys, synthetic exports, the services, submissions and the demo."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from iplos_cli import client
+from iplos_cli.chain import APPS, DEFAULT_PORTS, Chain, ensure_keys
+
+app = typer.Typer(help="IPLOS chain: municipality gateway, trusted pseudonym manager (TPF), registry intake.")
+keys_app = typer.Typer(help="Key pairs for every party and the public-key directory.")
+app.add_typer(keys_app, name="keys")
+# Submission ids are 36 characters: give tables room even when the output is not a terminal (CI, pipes).
+console = Console(width=max(Console().width, 140))
+err = Console(stderr=True)
+
+DEFAULT_MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
+
+
+@keys_app.command("init")
+def keys_init(
+    dir: Annotated[Path, typer.Option("--dir", help="Folder to create the keys in (must not hold keys yet)")],
+    municipality: Annotated[
+        list[str] | None, typer.Option("--municipality", "-m", help="kommuneNr to create a key pair for; repeat")
+    ] = None,
+) -> None:
+    """Create X25519 and Ed25519 key pairs for the TPF, the registry and each municipality, the TPF's
+    pseudonym key, and directory.json (private files mode 0600)."""
+    from keys.generate import init_keys
+
+    try:
+        directory = init_keys(dir, municipality or DEFAULT_MUNICIPALITIES)
+    except (FileExistsError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for party in directory.parties():
+        console.print(f"{party.name:16} {party.role}")
+    console.print(f"public-key directory: {dir / 'directory.json'}")
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the export XML")],
+    municipality: Annotated[str, typer.Option("--municipality", "-m", help="kommuneNr, four digits")] = "0301",
+    year: Annotated[int, typer.Option(help="Reporting year")] = 2025,
+    persons: Annotated[int, typer.Option(help="Number of service recipients", min=1)] = 500,
+    seed: Annotated[int | None, typer.Option(help="Seed for a reproducible export")] = None,
+    vary: Annotated[int, typer.Option(help="Variant of the same municipality-year (changed data)", min=0)] = 0,
+) -> None:
+    """Write a synthetic IPLOS export that validates against the project's XSD (synthetic numbers only)."""
+    from shared.iplos.generator import generate_export
+
+    with out.open("wb") as handle:
+        generate_export(municipality, year, persons, seed, handle, vary=vary)
+    console.print(f"wrote {out} ({persons} persons, municipality {municipality}, year {year})")
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="gateway, tpf or registry")],
+    port: Annotated[int | None, typer.Option(help="Port (default: gateway 8001, tpf 8002, registry 8003)")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+) -> None:
+    """Run one service; it is configured by IPLOS_GATEWAY_*, IPLOS_TPF_* or IPLOS_REGISTRY_* variables."""
+    import uvicorn
+
+    if service not in APPS:
+        err.print("[red]error:[/red] the service is one of gateway, tpf, registry")
+        raise typer.Exit(2)
+    uvicorn.run(APPS[service], factory=True, host=host, port=port or DEFAULT_PORTS[service], server_header=False)
+
+
+@app.command()
+def up(
+    state_dir: Annotated[Path, typer.Option(help="Where the services keep keys, databases, logs")] = Path(".state"),
+    municipality: Annotated[list[str] | None, typer.Option("--municipality", "-m")] = None,
+) -> None:
+    """Run the three services on loopback with development keys until Ctrl-C."""
+    ensure_keys(state_dir, municipality or DEFAULT_MUNICIPALITIES)
+    chain = Chain(state_dir.resolve())
+    with chain:
+        for service in ("gateway", "tpf", "registry"):
+            console.print(f"{service:9} {chain.url(service)}   (state: {state_dir / service})")
+        console.print("submit with: iplos submit FILE.xml --wait      stop with Ctrl-C")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    console.print("stopped")
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(help="IPLOS export XML", exists=True, dir_okay=False)],
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the registry's receipt")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 300.0,
+) -> None:
+    """Submit an export through the gateway; print the submission id (and, with --wait, the final status)."""
+    try:
+        accepted = client.submit(file, gateway)
+        console.print(f"submission {accepted['submission_id']} accepted ({accepted['records']} records)")
+        if wait:
+            final = client.wait_final(gateway, accepted["submission_id"], timeout)
+            console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
+            if final["state"] != "stored":
+                raise typer.Exit(1)
+    except client.ChainError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def demo(
+    state_dir: Annotated[Path, typer.Option(help="Scratch folder for the demo (emptied first)")] = Path(".demo-state"),
+) -> None:
+    """Keys, three services, synthetic exports for several municipalities, a resubmission, a summary."""
+    from iplos_cli.demo import run_demo
+
+    sys.exit(run_demo(state_dir, console))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,85 @@
+"""Request bodies: refuse oversized bodies before reading them, spool the rest to disk while hashing.
+
+Bodies are sealed messages or exports of up to hundreds of megabytes, so they never sit in memory whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from services.kit.problems import Problem
+
+_SPOOL_BLOCK = 1 << 20
+
+
+def refuse_large(request: Request, limit: int) -> None:
+    """413 from the Content-Length header alone, before a byte of the body is read."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Problem("invalid-request", 400, "Content-Length is not a number")
+        if int(declared) > limit:
+            raise Problem("body-too-large", 413, "The request body is larger than this service accepts", limit=limit)
+
+
+def require_media_type(request: Request, *accepted: str) -> None:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in accepted:
+        raise Problem(
+            "unsupported-media-type",
+            415,
+            "The request body has an unsupported media type",
+            accepted=list(accepted),
+        )
+
+
+async def spool_body(request: Request, limit: int, directory: Path) -> IO[bytes]:
+    """Copy the body to an anonymous temporary file under ``directory``, counting as it goes."""
+    refuse_large(request, limit)
+    directory.mkdir(parents=True, exist_ok=True)
+    spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - the caller owns and closes it
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise Problem("body-too-large", 413, "The request body is larger than this service accepts", limit=limit)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One multipart file part, on disk, with its digest."""
+
+    file: IO[bytes]
+    sha256: str
+    size: int
+
+
+async def read_upload(form_value: object, name: str, max_size: int | None = None) -> Upload:
+    if not isinstance(form_value, UploadFile):
+        raise Problem("invalid-request", 400, f"The multipart field '{name}' is missing or not a file")
+    digest = hashlib.sha256()
+    size = 0
+    await form_value.seek(0)
+    while chunk := await form_value.read(_SPOOL_BLOCK):
+        digest.update(chunk)
+        size += len(chunk)
+        if max_size is not None and size > max_size:
+            raise Problem("invalid-request", 400, f"The multipart field '{name}' is too large")
+    await form_value.seek(0)
+    return Upload(file=form_value.file, sha256=digest.hexdigest(), size=size)
+
+
+async def read_small_field(form_value: object, name: str, max_size: int = 64 * 1024) -> bytes:
+    upload = await read_upload(form_value, name, max_size)
+    return upload.file.read()

@@ -1,0 +1,30 @@
+"""Gateway settings, from environment variables prefixed ``IPLOS_GATEWAY_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IPLOS_GATEWAY_", extra="ignore")
+
+    key_dir: Path
+    """A folder holding one ``kommune-NNNN/`` key folder per municipality this gateway serves."""
+    directory: Path
+    """The public-key directory (directory.json): the TPF's and the registry's public keys."""
+    state_dir: Path
+    """Everything the gateway writes: database, outbox, logs, temporary files."""
+    database_url: str | None = None
+    tpf_url: str = "http://127.0.0.1:8002"
+    max_body_bytes: int = 1 << 30
+    delivery_max_attempts: int = 10
+    delivery_backoff_s: float = 0.5
+    delivery_backoff_max_s: float = 300.0
+    delivery_timeout_s: float = 600.0
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'gateway.db'}"

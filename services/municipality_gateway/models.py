@@ -1,0 +1,39 @@
+"""The gateway's storage: the outbox of sealed submissions and the local reference -> brukerNr mapping.
+
+The mapping never leaves the municipality: it is what lets the registry's feedback, which names records only
+by reference, be shown to the municipality's own case workers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("municipality", String(4), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    # queued -> stored | refused (by the registry, e.g. stale) | rejected (a 4xx on the way) | dead-letter
+    Column("state", String(20), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("receipt", Text, nullable=True),
+    Column("receipt_signature", String(88), nullable=True),
+    UniqueConstraint("municipality", "year", "sequence", name="uq_submissions_municipality_year_sequence"),
+)
+
+record_refs = Table(
+    "record_refs",
+    metadata,
+    Column("message_id", String(36), ForeignKey("submissions.message_id", ondelete="CASCADE"), primary_key=True),
+    Column("ref", String(32), primary_key=True),
+    Column("bruker_nr", String(40), nullable=False),
+)

@@ -1,0 +1,302 @@
+"""The durable outbox: a sealed submission is on disk and in the database before the gateway says 202.
+
+Accepting is one database transaction that assigns the next sequence for the municipality and year, signs
+the header with that sequence, moves the sealed folder into ``outbox/<message id>/`` and records the
+submission with its reference mapping. The worker then delivers due submissions to the TPF, retrying with
+exponential backoff and jitter, until a verified registry receipt (or a permanent refusal) ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine, func, insert, select, update
+
+from services.municipality_gateway.models import record_refs, submissions
+from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, SealedExport
+from shared.envelope import (
+    InvalidEnvelope,
+    MessageRefused,
+    SubmissionHeader,
+    SubmissionParts,
+    sign_header,
+    utc_timestamp,
+)
+from shared.envelope import transport as wire
+from shared.envelope.receipts import verify_receipt
+from shared.keys import PartyKeys, PublicDirectory
+
+HEADER_FILE = "header.json"
+SIGNATURE_FILE = "header.sig"
+FINAL_STATES = frozenset({"stored", "refused", "rejected", "dead-letter"})
+
+log = structlog.get_logger("gateway.outbox")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def accept(engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Path) -> dict[str, Any]:
+    """Sign and enqueue a sealed export; return the submission's view."""
+    header = sealed.header
+    final_folder = outbox_dir / sealed.message_id
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    now = _now()
+    with engine.begin() as conn:
+        # The transaction holds the write lock (BEGIN IMMEDIATE on SQLite), so two exports of the same
+        # municipality and year can't get the same sequence; the unique constraint backs that up.
+        sequence = (
+            conn.execute(
+                select(func.coalesce(func.max(submissions.c.sequence), 0)).where(
+                    submissions.c.municipality == header.kommune_nr, submissions.c.year == header.rapporteringsaar
+                )
+            ).scalar_one()
+            + 1
+        )
+        signed = SubmissionHeader(
+            message_id=sealed.message_id,
+            sender=keys.party,
+            signer_kid=keys.signing_kid,
+            municipality=header.kommune_nr,
+            year=header.rapporteringsaar,
+            sequence=sequence,
+            created_at=utc_timestamp(now),
+            record_count=sealed.record_count,
+            parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
+        )
+        encoded, signature = sign_header(signed, keys.signing)
+        (sealed.folder / HEADER_FILE).write_bytes(encoded)
+        (sealed.folder / SIGNATURE_FILE).write_bytes(signature)
+        conn.execute(
+            insert(submissions),
+            {
+                "message_id": sealed.message_id,
+                "municipality": header.kommune_nr,
+                "year": header.rapporteringsaar,
+                "sequence": sequence,
+                "state": "queued",
+                "record_count": sealed.record_count,
+                "created_at": now,
+                "updated_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+            },
+        )
+        if sealed.refs:
+            conn.execute(
+                insert(record_refs),
+                [{"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr} for ref, nr in sealed.refs],
+            )
+        # Last step before commit: if the rename fails, the transaction rolls back and nothing is queued.
+        sealed.folder.rename(final_folder)
+    return {
+        "submission_id": sealed.message_id,
+        "municipality": header.kommune_nr,
+        "year": header.rapporteringsaar,
+        "sequence": sequence,
+        "records": sealed.record_count,
+        "state": "queued",
+    }
+
+
+def view(row: Any) -> dict[str, Any]:
+    receipt = json.loads(row.receipt) if row.receipt else None
+    return {
+        "submission_id": row.message_id,
+        "municipality": row.municipality,
+        "year": row.year,
+        "sequence": row.sequence,
+        "records": row.record_count,
+        "state": row.state,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "created_at": utc_timestamp(_aware(row.created_at)),
+        "updated_at": utc_timestamp(_aware(row.updated_at)),
+        "receipt": receipt,
+        "receipt_signature": row.receipt_signature,
+    }
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def get(engine: Engine, message_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.message_id == message_id)).first()
+    return view(row) if row else None
+
+
+def list_all(engine: Engine, municipality: str | None, year: int | None) -> list[dict[str, Any]]:
+    query = select(submissions).order_by(submissions.c.created_at.desc())
+    if municipality:
+        query = query.where(submissions.c.municipality == municipality)
+    if year:
+        query = query.where(submissions.c.year == year)
+    with engine.connect() as conn:
+        return [view(row) for row in conn.execute(query)]
+
+
+@dataclass
+class DeliveryOutcome:
+    state: str
+    error: str | None = None
+    receipt: dict[str, Any] | None = None
+    signature: str | None = None
+    retry: bool = False
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        engine: Engine,
+        directory: PublicDirectory,
+        outbox_dir: Path,
+        tpf_url: str,
+        client: httpx.AsyncClient,
+        *,
+        max_attempts: int,
+        backoff_s: float,
+        backoff_max_s: float,
+    ) -> None:
+        self._engine = engine
+        self._directory = directory
+        self._outbox = outbox_dir
+        self._tpf_url = tpf_url.rstrip("/")
+        self._client = client
+        self._max_attempts = max_attempts
+        self._backoff_s = backoff_s
+        self._backoff_max_s = backoff_max_s
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                delivered_any = await self.deliver_due()
+            except Exception as exc:  # keep the worker alive; the next round retries
+                log.error("outbox round failed", error_type=type(exc).__name__)
+                delivered_any = False
+            if not delivered_any:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    async def deliver_due(self) -> bool:
+        due = await run_in_threadpool(self._due)
+        for message_id in due:
+            await self.deliver(message_id)
+        return bool(due)
+
+    def _due(self) -> list[str]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(submissions.c.message_id)
+                .where(submissions.c.state == "queued", submissions.c.next_attempt_at <= _now())
+                .order_by(submissions.c.next_attempt_at)
+                .limit(20)
+            )
+            return [row.message_id for row in rows]
+
+    async def deliver(self, message_id: str) -> None:
+        folder = self._outbox / message_id
+        outcome = await self._post(message_id, folder)
+        await run_in_threadpool(self._record, message_id, outcome)
+        if outcome.state in FINAL_STATES:
+            # The sealed parts are no longer needed once the chain has answered for good; header and
+            # signature stay as the gateway's record of what it sent.
+            for name in (IDENTITY_FILE, PAYLOAD_FILE):
+                (folder / name).unlink(missing_ok=True)
+
+    async def _post(self, message_id: str, folder: Path) -> DeliveryOutcome:
+        try:
+            header = (folder / HEADER_FILE).read_bytes()
+            signature = (folder / SIGNATURE_FILE).read_bytes()
+            identity = open(folder / IDENTITY_FILE, "rb")  # noqa: SIM115 - closed below
+            payload = open(folder / PAYLOAD_FILE, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return DeliveryOutcome("dead-letter", "the sealed message is missing from the outbox")
+        try:
+            response = await self._client.post(
+                f"{self._tpf_url}/v1/messages",
+                files={
+                    wire.SUBMISSION_HEADER: ("header.json", header, "application/json"),
+                    wire.SUBMISSION_SIGNATURE: ("header.sig", signature, "application/octet-stream"),
+                    wire.IDENTITY: ("identity.part", identity, "application/octet-stream"),
+                    wire.PAYLOAD: ("payload.part", payload, "application/octet-stream"),
+                },
+            )
+        except httpx.HTTPError as exc:
+            return DeliveryOutcome("queued", f"TPF unreachable ({type(exc).__name__})", retry=True)
+        finally:
+            identity.close()
+            payload.close()
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        if response.status_code == 200 or (response.status_code == 409 and "receipt" in body):
+            try:
+                receipt = verify_receipt(self._directory, body, message_id, hashlib.sha256(header).hexdigest())
+            except (InvalidEnvelope, MessageRefused):
+                return DeliveryOutcome("queued", "the receipt did not verify", retry=True)
+            state = "stored" if receipt.status == "stored" else "refused"
+            return DeliveryOutcome(state, receipt.reason, body["receipt"], body["signature"])
+        problem = str(body.get("type", f"HTTP {response.status_code}"))
+        if response.status_code >= 500 and response.status_code != 502:
+            return DeliveryOutcome("queued", problem, retry=True)
+        return DeliveryOutcome("rejected", problem)
+
+    def _record(self, message_id: str, outcome: DeliveryOutcome) -> None:
+        now = _now()
+        with self._engine.begin() as conn:
+            attempts = conn.execute(
+                select(submissions.c.attempts).where(submissions.c.message_id == message_id)
+            ).scalar_one()
+            attempts += 1
+            values: dict[str, Any] = {"attempts": attempts, "updated_at": now, "last_error": outcome.error}
+            if outcome.retry:
+                if attempts >= self._max_attempts:
+                    values.update(state="dead-letter", next_attempt_at=None)
+                else:
+                    # Full jitter: spread retries of many gateways so a recovering TPF is not hit at once.
+                    delay = random.uniform(0, min(self._backoff_max_s, self._backoff_s * 2**attempts))  # noqa: S311
+                    values.update(state="queued", next_attempt_at=now + dt.timedelta(seconds=delay))
+            else:
+                values.update(
+                    state=outcome.state,
+                    next_attempt_at=None,
+                    receipt=json.dumps(outcome.receipt) if outcome.receipt else None,
+                    receipt_signature=outcome.signature,
+                )
+            conn.execute(update(submissions).where(submissions.c.message_id == message_id).values(**values))
+        log.info(
+            "delivery attempt",
+            message_id=message_id,
+            attempt=attempts,
+            state=values["state"],
+            error=outcome.error,
+        )
+
+
+def cleanup_incoming(work_dir: Path) -> None:
+    """Remove half-sealed folders left by a crash during sealing: they were never accepted."""
+    for folder in work_dir.glob("incoming-*"):
+        shutil.rmtree(folder, ignore_errors=True)

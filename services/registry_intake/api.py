@@ -1,0 +1,173 @@
+"""The registry intake's HTTP API: deliveries from the TPF, and the submission list for operators."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
+from services.kit.database import make_engine, upgrade_database
+from services.kit.logging import configure_logging
+from services.kit.problems import Problem, install_problem_handlers
+from services.registry_intake import service
+from services.registry_intake.config import RegistrySettings
+from services.registry_intake.repository import (
+    ReplayedMessage,
+    StaleSubmission,
+    StoredSubmission,
+    SubmissionRepository,
+)
+from shared.envelope import transport as wire
+from shared.keys import PublicDirectory
+from shared.keys.registry import load_registry_keys
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+log = structlog.get_logger("registry")
+router = APIRouter()
+
+
+def _ctx(request: Request) -> service.RegistryContext:
+    ctx: service.RegistryContext = request.app.state.registry
+    return ctx
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post(
+    "/v1/deliveries",
+    tags=["deliveries"],
+    summary="Take a pseudonymised delivery from the TPF, store it, and answer with a signed receipt",
+    status_code=201,
+    responses={
+        201: {"description": "Stored; the signed receipt"},
+        400: {"description": "The delivery could not be verified or opened"},
+        403: {"description": "A signer is not registered for its role, or does not match its header"},
+        409: {"description": "Replayed message id, or a sequence not newer than the active one (receipt included)"},
+        413: {"description": "The body is larger than the configured limit"},
+        422: {"description": "A part is not for this registry, or its content is malformed"},
+    },
+)
+async def post_delivery(request: Request) -> JSONResponse:
+    ctx = _ctx(request)
+    refuse_large(request, request.app.state.settings.max_body_bytes)
+    require_media_type(request, "multipart/form-data")
+    async with request.form(max_files=6, max_fields=6, max_part_size=64 * 1024) as form:
+        submission_bytes = await read_small_field(
+            form.get(wire.DELIVERY_SUBMISSION_HEADER), wire.DELIVERY_SUBMISSION_HEADER
+        )
+        submission_sig = await read_small_field(
+            form.get(wire.DELIVERY_SUBMISSION_SIGNATURE), wire.DELIVERY_SUBMISSION_SIGNATURE, 64
+        )
+        delivery_bytes = await read_small_field(form.get(wire.DELIVERY_HEADER), wire.DELIVERY_HEADER)
+        delivery_sig = await read_small_field(form.get(wire.DELIVERY_SIGNATURE), wire.DELIVERY_SIGNATURE, 64)
+        pseudonyms = await read_upload(form.get(wire.PSEUDONYMS), wire.PSEUDONYMS)
+        payload = await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD)
+        verified = await run_in_threadpool(
+            service.check_delivery,
+            ctx,
+            submission_bytes,
+            submission_sig,
+            delivery_bytes,
+            delivery_sig,
+            pseudonyms,
+            payload,
+        )
+        message_id = verified.submission.message_id
+        known = await run_in_threadpool(ctx.repository.get, message_id)
+        if known is not None:
+            raise _replayed(ctx, known, verified.submission_sha256)
+        try:
+            stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
+        except ReplayedMessage as exc:
+            raise _replayed(ctx, exc.original, verified.submission_sha256) from None
+        except StaleSubmission as exc:
+            log.info(
+                "delivery refused",
+                message_id=message_id,
+                problem="stale-sequence",
+                municipality=exc.refused.municipality,
+                year=exc.refused.year,
+            )
+            raise Problem(
+                "stale-sequence",
+                409,
+                "A submission with the same or a newer sequence is already active for this municipality and year",
+                active_sequence=exc.active_sequence,
+                **service.receipt_for(ctx, exc.refused),
+            ) from None
+    log.info(
+        "delivery stored",
+        message_id=message_id,
+        municipality=stored.municipality,
+        year=stored.year,
+        sequence=stored.sequence,
+        records=stored.record_count,
+        supersedes=stored.supersedes,
+    )
+    return JSONResponse(service.receipt_for(ctx, stored), status_code=201)
+
+
+def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submission_sha256: str) -> Problem:
+    if not hmac.compare_digest(original.header_sha256.encode(), submission_sha256.encode()):
+        # Same id, different signed header: not a re-delivery of what was stored, so no receipt for it.
+        return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
+    return Problem(
+        "replayed-message",
+        409,
+        "This message id was received before; the original receipt is included",
+        **service.receipt_for(ctx, original),
+    )
+
+
+@router.get("/v1/submissions", tags=["submissions"], summary="Submissions with status and record counts")
+async def list_submissions(
+    request: Request,
+    municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> dict[str, Any]:
+    rows = await run_in_threadpool(_ctx(request).repository.list, municipality, year)
+    return {"submissions": [service.submission_view(row) for row in rows]}
+
+
+@router.get("/v1/submissions/{submission_id}", tags=["submissions"], summary="One submission")
+async def get_submission(request: Request, submission_id: str) -> dict[str, Any]:
+    row = await run_in_threadpool(_ctx(request).repository.get, submission_id)
+    if row is None:
+        raise Problem("not-found", 404, "No submission with this id")
+    return service.submission_view(row)
+
+
+def create_app(settings: RegistrySettings | None = None) -> FastAPI:
+    settings = settings or RegistrySettings()  # type: ignore[call-arg]  # from the environment
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging("registry", settings.state_dir / "logs" / "registry.log", settings.log_level)
+        engine = make_engine(settings.effective_database_url)
+        await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
+        app.state.settings = settings
+        app.state.registry = service.RegistryContext(
+            keys=load_registry_keys(settings.key_dir),
+            directory=PublicDirectory.load(settings.directory),
+            engine=engine,
+            repository=SubmissionRepository(engine),
+        )
+        log.info("registry ready")
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="IPLOS registry intake", version="1", lifespan=lifespan)
+    install_problem_handlers(app)
+    app.include_router(router)
+    return app

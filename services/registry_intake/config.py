@@ -1,0 +1,26 @@
+"""Registry intake settings, from environment variables prefixed ``IPLOS_REGISTRY_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RegistrySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IPLOS_REGISTRY_", extra="ignore")
+
+    key_dir: Path
+    """The registry's own key folder (encryption.pem, signing.pem)."""
+    directory: Path
+    """The public-key directory (directory.json)."""
+    state_dir: Path
+    """Everything the registry writes: database (by default), logs, temporary files."""
+    database_url: str | None = None
+    """SQLAlchemy URL; the default is a SQLite file in the state folder. PostgreSQL: postgresql+psycopg://..."""
+    max_body_bytes: int = 1 << 30
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'registry.db'}"

@@ -1,0 +1,210 @@
+"""The registry's storage schema (SQLAlchemy Core). ``migrations/`` builds exactly this; a test compares them.
+
+* ``submissions``: one row per message the registry decided on: the active one of each municipality and year,
+  the ones it replaced (``superseded``) and the ones it refused (``refused``, an audit fact: no data stored).
+  At most one ``active`` row per municipality and year (a partial unique index).
+* ``municipality_years``: the row a writer locks to serialise submissions of one municipality and year; it
+  points at the active submission.
+* ``persons`` and their ``services``, ``function_scores`` and ``diagnoses``: the records of the active
+  submissions, keyed by (submission, record reference). A person's ``pseudonym`` is NULL when the TPF refused
+  the identity number (``identity_status`` then holds the refusal code).
+
+Child tables carry a surrogate key: the same ``tjeneste_id`` or function variable may repeat in bad data,
+which the logical controls report; storage must not be the place that rejects it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "IDENTITY_OK",
+    "REFUSAL_STALE_SEQUENCE",
+    "SubmissionStatus",
+    "UTCDateTime",
+    "diagnoses",
+    "function_scores",
+    "metadata",
+    "municipality_years",
+    "persons",
+    "services",
+    "submissions",
+]
+
+IDENTITY_OK: Final = "ok"
+REFUSAL_STALE_SEQUENCE: Final = "stale-sequence"
+
+
+class SubmissionStatus:
+    ACTIVE: Final = "active"
+    SUPERSEDED: Final = "superseded"
+    REFUSED: Final = "refused"
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite has no zone: it stores UTC, naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("a naive datetime cannot be stored: give it a time zone")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Autoincrementing surrogate keys: BIGINT (identity) on PostgreSQL, the rowid alias on SQLite.
+_SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
+
+MESSAGE_ID = String(36)
+RECORD_REF = String(64)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("message_id", MESSAGE_ID, primary_key=True),
+    Column("municipality", String(4), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("refusal_reason", String(64), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("record_count", Integer, nullable=False),
+    Column("pseudonymised_count", Integer, nullable=False),
+    Column("identity_refused_count", Integer, nullable=False),
+    Column("supersedes", MESSAGE_ID, ForeignKey("submissions.message_id"), nullable=True),
+    Column("superseded_by", MESSAGE_ID, ForeignKey("submissions.message_id"), nullable=True),
+    Column("header_sha256", String(64), nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("sender", String(128), nullable=False),
+    Column("pseudonym_key_version", Integer, nullable=False),
+    CheckConstraint("status IN ('active', 'superseded', 'refused')", name="status"),
+    CheckConstraint("(status = 'refused') = (refusal_reason IS NOT NULL)", name="refusal_reason"),
+    Index(None, "municipality", "year", "status"),
+    # At most one active submission per municipality and year.
+    Index(
+        "uq_submissions_one_active",
+        "municipality",
+        "year",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+municipality_years = Table(
+    "municipality_years",
+    metadata,
+    Column("municipality", String(4), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("active_message_id", MESSAGE_ID, ForeignKey("submissions.message_id"), nullable=True),
+    Column("active_sequence", Integer, nullable=True),
+    PrimaryKeyConstraint("municipality", "year"),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("submission_id", MESSAGE_ID, ForeignKey("submissions.message_id"), nullable=False),
+    Column("ref", RECORD_REF, nullable=False),
+    Column("pseudonym", LargeBinary(32), nullable=True),
+    Column("pseudonym_key_version", Integer, nullable=True),
+    Column("identity_status", String(32), nullable=False),
+    Column("birth_year", Integer, nullable=True),
+    Column("sex", String(1), nullable=True),
+    Column("fid_type", String(8), nullable=False),
+    PrimaryKeyConstraint("submission_id", "ref"),
+    CheckConstraint("sex IN ('M', 'K')", name="sex"),
+    CheckConstraint(
+        "(pseudonym IS NOT NULL AND pseudonym_key_version IS NOT NULL AND identity_status = 'ok')"
+        " OR (pseudonym IS NULL AND pseudonym_key_version IS NULL AND identity_status <> 'ok')",
+        name="pseudonym_or_refusal",
+    ),
+    # Longitudinal queries follow a person across years and municipalities.
+    Index(None, "pseudonym"),
+)
+
+
+def _person_child(name: str, *columns: Column[Any], indexes: tuple[Index, ...] = ()) -> Table:
+    """A table of rows that belong to one person: surrogate key, (submission_id, ref) cascading to persons."""
+    return Table(
+        name,
+        metadata,
+        Column("id", _SurrogateKey, primary_key=True, autoincrement=True),
+        Column("submission_id", MESSAGE_ID, nullable=False),
+        Column("ref", RECORD_REF, nullable=False),
+        *columns,
+        ForeignKeyConstraint(["submission_id", "ref"], ["persons.submission_id", "persons.ref"], ondelete="CASCADE"),
+        # Deleting a person looks its children up by this key (cascade), so it must be indexed.
+        Index(None, "submission_id", "ref"),
+        *indexes,
+    )
+
+
+services = _person_child(
+    "services",
+    Column("tjeneste_id", String(64), nullable=False),
+    Column("tjeneste_type", Integer, nullable=False),
+    Column("decision_date", Date, nullable=True),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=True),
+    Column("hours_per_week", Float, nullable=True),
+    Column("org_nr", String(32), nullable=True),
+    indexes=(Index(None, "submission_id", "tjeneste_type"),),
+)
+
+function_scores = _person_child(
+    "function_scores",
+    Column("variable", String(64), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("assessed_on", Date, nullable=False),
+)
+
+diagnoses = _person_child(
+    "diagnoses",
+    Column("system", String(16), nullable=False),
+    Column("code", String(32), nullable=False),
+)

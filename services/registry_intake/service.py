@@ -1,0 +1,231 @@
+"""What the registry intake does with a delivery: verify, open, join, store, replace, answer with a receipt.
+
+Verification comes before any decryption: the TPF's signature over the delivery header, the municipality's
+signature over the submission header, the binding of the two (same message id, the delivery names the
+submission header's digest), the recipient of every part, and every part's digest. Only then are the
+pseudonym and payload parts opened, and the records are joined by reference and stored in one transaction
+that also retires the previous submission of the same municipality and year.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from services.kit.bodies import Upload
+from services.kit.problems import Problem
+from services.registry_intake.repository import IncomingSubmission, StoredSubmission, SubmissionRepository
+from shared.envelope import (
+    DeliveryHeader,
+    InvalidEnvelope,
+    MessageRefused,
+    Receipt,
+    SubmissionHeader,
+    require_digest,
+    sign_header,
+    utc_timestamp,
+    verify_header,
+)
+from shared.envelope.payload_open import open_payload
+from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
+from shared.iplos.model import PayloadRecord
+from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
+from shared.keys import PartyKeys, PublicDirectory
+
+REFUSAL_STATUS = {
+    "unknown-key": 403,
+    "sender-mismatch": 403,
+    "signer-not-authorised": 403,
+    "municipality-mismatch": 403,
+    "wrong-recipient": 422,
+    "unsupported-format": 422,
+}
+
+
+@dataclass
+class RegistryContext:
+    keys: PartyKeys
+    directory: PublicDirectory
+    engine: Engine
+    repository: SubmissionRepository
+
+
+@dataclass(frozen=True)
+class VerifiedDelivery:
+    submission: SubmissionHeader
+    submission_sha256: str
+    delivery: DeliveryHeader
+
+
+def invalid_envelope() -> Problem:
+    return Problem("invalid-envelope", 400, "The sealed delivery could not be verified or opened")
+
+
+def refused(exc: MessageRefused) -> Problem:
+    return Problem(exc.code, REFUSAL_STATUS.get(exc.code, 422), str(exc))
+
+
+def check_delivery(
+    ctx: RegistryContext,
+    submission_bytes: bytes,
+    submission_signature: bytes,
+    delivery_bytes: bytes,
+    delivery_signature: bytes,
+    pseudonyms: Upload,
+    payload: Upload,
+) -> VerifiedDelivery:
+    own = ctx.keys
+    try:
+        delivery, tpf = verify_header(delivery_bytes, delivery_signature, ctx.directory, DeliveryHeader)
+        if tpf.role != "tpf":
+            raise MessageRefused("signer-not-authorised", "only the TPF may deliver to the registry")
+        submission, municipality = verify_header(
+            submission_bytes, submission_signature, ctx.directory, SubmissionHeader
+        )
+        if municipality.role != "municipality":
+            raise MessageRefused("signer-not-authorised", "the submission is not signed by a municipality")
+        if municipality.municipality != submission.municipality:
+            raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
+        submission_sha256 = hashlib.sha256(submission_bytes).hexdigest()
+        if delivery.message_id != submission.message_id:
+            raise InvalidEnvelope()
+        require_digest(delivery.submission_sha256, 0, submission_sha256, 0)
+        for ref in (submission.parts.payload, delivery.parts.pseudonyms):
+            if ref.recipient != own.party or ref.recipient_kid != own.encryption_kid:
+                raise MessageRefused("wrong-recipient", "a part is not sealed for this registry's key")
+        counts = delivery.counts
+        if counts.records != submission.record_count or counts.pseudonymised + counts.refused != counts.records:
+            raise InvalidEnvelope()
+        p = submission.parts.payload
+        require_digest(payload.sha256, payload.size, p.sha256, p.size)
+        q = delivery.parts.pseudonyms
+        require_digest(pseudonyms.sha256, pseudonyms.size, q.sha256, q.size)
+    except MessageRefused as exc:
+        raise refused(exc) from None
+    except InvalidEnvelope:
+        raise invalid_envelope() from None
+    return VerifiedDelivery(submission, submission_sha256, delivery)
+
+
+def store_delivery(
+    ctx: RegistryContext, verified: VerifiedDelivery, pseudonyms: Upload, payload: Upload
+) -> StoredSubmission:
+    """Open both parts and store the joined records; any failure rolls the whole submission back."""
+    submission, delivery = verified.submission, verified.delivery
+    if submission.parts.payload.content != PAYLOAD_FORMAT:
+        raise Problem("unsupported-format", 422, "The payload's content format is not supported")
+    try:
+        key_version, entries = open_pseudonyms(
+            pseudonyms.file,
+            ctx.keys,
+            delivery.parts.pseudonyms,
+            sender=delivery.sender,
+            message_id=delivery.message_id,
+        )
+        by_ref: dict[str, PseudonymEntry] = {}
+        for entry in entries:
+            if entry.ref in by_ref:
+                raise InvalidEnvelope()
+            by_ref[entry.ref] = entry
+        pseudonymised = sum(1 for entry in by_ref.values() if entry.pseudonym is not None)
+        if (
+            key_version != delivery.pseudonym_key_version
+            or len(by_ref) != submission.record_count
+            or pseudonymised != delivery.counts.pseudonymised
+        ):
+            raise InvalidEnvelope()
+        lines = open_payload(
+            payload.file,
+            ctx.keys,
+            submission.parts.payload,
+            content=PAYLOAD_FORMAT,
+            sender=submission.sender,
+            message_id=submission.message_id,
+        )
+        export_header, records = decode_payload(line + b"\n" for line in lines)
+        if export_header.kommune_nr != submission.municipality or export_header.rapporteringsaar != submission.year:
+            raise Problem(
+                "payload-header-mismatch", 422, "The payload's municipality or year differs from the signed header"
+            )
+        incoming = IncomingSubmission(
+            message_id=submission.message_id,
+            municipality=submission.municipality,
+            year=submission.year,
+            sequence=submission.sequence,
+            sender=submission.sender,
+            header_sha256=verified.submission_sha256,
+            payload_sha256=submission.parts.payload.sha256,
+            pseudonym_key_version=key_version,
+            received_at=dt.datetime.now(dt.UTC),
+        )
+        return ctx.repository.store(incoming, _joined(records, by_ref, submission.record_count))
+    except MessageRefused as exc:
+        raise refused(exc) from None
+    except InvalidEnvelope:
+        raise invalid_envelope() from None
+    except PayloadDecodeError:
+        raise Problem("invalid-payload", 422, "The payload does not follow its declared format") from None
+
+
+def _joined(
+    records: Iterator[PayloadRecord], by_ref: dict[str, PseudonymEntry], expected: int
+) -> Iterator[tuple[PayloadRecord, bytes | None, str]]:
+    """Join payload records to pseudonyms by reference; every reference must match exactly once."""
+    count = 0
+    for record in records:
+        entry = by_ref.pop(record.ref, None)
+        if entry is None:
+            raise InvalidEnvelope()
+        count += 1
+        yield record, entry.pseudonym, entry.refused or "ok"
+    if by_ref or count != expected:
+        raise InvalidEnvelope()
+
+
+def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
+    """The signed receipt, rebuilt from the stored row: the same submission always gets the same receipt."""
+    received = stored.received_at
+    if received.tzinfo is None:  # SQLite gives back naive datetimes; they were stored as UTC
+        received = received.replace(tzinfo=dt.UTC)
+    receipt = Receipt(
+        message_id=stored.message_id,
+        sender=ctx.keys.party,
+        signer_kid=ctx.keys.signing_kid,
+        submission_sha256=stored.header_sha256,
+        municipality=stored.municipality,
+        year=stored.year,
+        sequence=stored.sequence,
+        status="refused" if stored.status == "refused" else "stored",
+        reason=stored.refusal_reason,
+        records_stored=stored.record_count if stored.status != "refused" else 0,
+        identities_refused=stored.identity_refused_count,
+        supersedes=stored.supersedes,
+        received_at=utc_timestamp(received),
+    )
+    _, signature = sign_header(receipt, ctx.keys.signing)
+    return {"receipt": receipt.model_dump(mode="json"), "signature": base64.b64encode(signature).decode("ascii")}
+
+
+def submission_view(stored: StoredSubmission) -> dict[str, Any]:
+    return {
+        "submission_id": stored.message_id,
+        "municipality": stored.municipality,
+        "year": stored.year,
+        "sequence": stored.sequence,
+        "status": stored.status,
+        "refusal_reason": stored.refusal_reason,
+        "received_at": utc_timestamp(
+            stored.received_at if stored.received_at.tzinfo else stored.received_at.replace(tzinfo=dt.UTC)
+        ),
+        "records": stored.record_count,
+        "pseudonymised": stored.pseudonymised_count,
+        "identities_refused": stored.identity_refused_count,
+        "supersedes": stored.supersedes,
+        "superseded_by": stored.superseded_by,
+    }

@@ -1,0 +1,27 @@
+"""TPF settings, from environment variables prefixed ``IPLOS_TPF_``. No default secrets: key paths are required."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TpfSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IPLOS_TPF_", extra="ignore")
+
+    key_dir: Path
+    """The TPF's own key folder (encryption.pem, signing.pem, pseudonym-v*.key): nothing of the registry's."""
+    directory: Path
+    """The public-key directory (directory.json)."""
+    state_dir: Path
+    """Everything the TPF writes: database, logs, temporary files."""
+    database_url: str | None = None
+    registry_url: str = "http://127.0.0.1:8003"
+    max_body_bytes: int = 1 << 30
+    forward_timeout_s: float = 300.0
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'tpf.db'}"

@@ -1,0 +1,704 @@
+"""A streaming, validating, hardened reader for IPLOS exports.
+
+``read_export`` returns an ``ExportReader``: the export's header is available as soon as the reader is
+constructed, and iterating it yields one ``PersonRecord`` per ``<person>``. The XML is never held whole:
+lxml's ``iterparse`` builds one person at a time and each is removed from the tree once it has been
+converted, so memory stays flat whatever the file size (a full tree of a 100 MB export takes about 1.2 GB).
+
+Validation happens while parsing: the XSD is handed to ``iterparse`` as ``schema=``, so libxml2 validates the
+SAX stream as it builds the tree. Two libxml2 behaviours shape the code:
+
+* Streaming validation records errors in the parser's error log but only raises at the very end of the
+  document. The reader therefore looks at the log before handing out every event, and the source wrapper
+  looks again before every chunk it feeds, so an invalid file is refused at the chunk where it goes wrong,
+  not after reading the rest of it, and an invalid person is never yielded.
+* Errors from streaming validation carry no line number (libxml2 only has one when it validates a tree).
+  When the log shows an error, the not-yet-consumed part of the tree (the header, plus the persons of the
+  chunk in hand) is validated again as a tree, which yields the same messages with line numbers; they are
+  matched to the streaming errors by message. This costs nothing on the valid path.
+
+A schema error rejects the whole file: the caller must not act on yielded persons before iteration has
+finished without an ``ExportInvalid``. (Persons are yielded as they are read so that the gateway can split
+and pseudonymise in one pass; it commits only after the last one.)
+
+XML safety (see the design notes): no DOCTYPE is accepted anywhere before the root element. The prolog is
+scanned byte by byte before lxml sees it, so a DOCTYPE (internal subset, entity declarations, billion laughs,
+XXE) never reaches libxml2 at all; as defence in depth the parser also runs with ``no_network=True,
+load_dtd=False, huge_tree=False``, and the parsed document is checked for a DTD. The byte scan is only sound
+for ASCII-compatible encodings, so the XML declaration may only name UTF-8, ASCII or the Latin-1 family
+(UTF-16 and UTF-7 could hide ``<!DOCTYPE`` from a byte scan).
+
+``resolve_entities`` is lxml's default ``"internal"``, not ``False`` as the design notes ask, deliberately:
+with ``schema=`` and ``resolve_entities=False``, lxml 6.1.3 / libxml2 2.14 lose well-formedness errors, so a
+truncated export, a stray ``&`` or garbage after the root element parse *without any error*. ``"internal"``
+never loads an external entity (lxml >= 6.1), and there is no internal entity it could expand, since no
+DOCTYPE gets through. The reader also refuses a document whose root element never closed, whatever lxml says.
+
+Error messages never carry values from the export: libxml2 quotes offending values (an identity number
+that fails the pattern, say), so every quoted string that is not vocabulary of the XSD itself is replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import BinaryIO, Protocol, cast
+
+from lxml import etree
+
+from shared.errors import IplosError
+from shared.iplos.model import (
+    CodeSystem,
+    Diagnosis,
+    ExportHeader,
+    FidType,
+    FunctionScore,
+    PersonRecord,
+    Service,
+)
+from shared.iplos.schema import EXPORT_NAMESPACE, export_schema, q, schema_vocabulary
+
+__all__ = [
+    "ExportInvalid",
+    "ExportReader",
+    "ExportSource",
+    "SchemaIssue",
+    "read_export",
+    "validate_export",
+]
+
+ExportSource = str | os.PathLike[str] | BinaryIO
+
+# The prolog scan reads up to this much before lxml sees a byte; a longer prolog is refused.
+_MAX_PROLOG = 64 * 1024
+_DEFAULT_MAX_ISSUES = 10
+
+# Clark names, computed once: tag comparison is the inner loop of the reader.
+_ROOT = q("iplosMelding")
+_HEADER = q("meldingshode")
+_PERSON = q("person")
+_GUID = q("meldingGUID")
+_EPJ = q("epj")
+_NAVN_EPJ = q("navnEPJ")
+_LEVERANDOR = q("leverandor")
+_VERSJON_EPJ = q("versjonEPJ")
+_AAR = q("rapporteringsaar")
+_KOMMUNE = q("kommuneNr")
+_BRUKER_NR = q("brukerNr")
+_FID = q("fid")
+_FUNKSJON = q("funksjon")
+_DIAGNOSER = q("diagnoser")
+_TJENESTER = q("tjenester")
+_VEDTAKSDATO = q("vedtaksdato")
+_STARTDATO = q("startdato")
+_SLUTTDATO = q("sluttdato")
+_TIMER = q("timerPerUke")
+_ORG_NR = q("orgNr")
+
+# Encodings whose bytes for '<', '!', '?', '-' and ASCII letters are the ASCII bytes, so the prolog scan sees
+# every markup byte. Compared case-insensitively, without '-'/'_'.
+_ASCII_COMPATIBLE = frozenset({"utf8", "usascii", "ascii", "iso88591", "latin1", "iso885915", "windows1252"})
+_ENCODING_DECL = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._\-]{1,40})["']""")
+_WHITESPACE = b" \t\r\n"
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaIssue:
+    """One reason an export was refused.
+
+    ``line`` is 1-based (0 when libxml2 could not tell); ``element`` is the local name of the element the
+    error is about ("" for well-formedness errors, which are about the text, not an element); ``message``
+    names the rule that failed, with values from the export removed.
+    """
+
+    line: int
+    element: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "line ?"
+        return f"{where}, <{self.element}>: {self.message}" if self.element else f"{where}: {self.message}"
+
+
+class ExportInvalid(IplosError, ValueError):
+    """The export is not a valid IPLOS export (not well-formed, a DOCTYPE, or not valid against the XSD).
+
+    The whole file is refused. ``issues`` holds the first errors in document order.
+    """
+
+    def __init__(self, issues: Sequence[SchemaIssue]) -> None:
+        self.issues: list[SchemaIssue] = list(issues) or [SchemaIssue(0, "", "the export is invalid")]
+        more = f" (and {len(self.issues) - 1} more)" if len(self.issues) > 1 else ""
+        super().__init__(f"invalid IPLOS export: {self.issues[0]}{more}")
+
+
+def _refuse(line: int, message: str, element: str = "") -> ExportInvalid:
+    return ExportInvalid([SchemaIssue(line, element, message)])
+
+
+# ------------------------------------------------------------------------------------ message redaction
+
+_ELEMENT_PREFIX = re.compile(r"^Element '([^']*)'(?:, attribute '([^']*)')?: ")
+# The offending value is the first quoted string of the body, either at its start or after "The value ";
+# the fixed text after it always starts with " is " or " has ". The match is greedy, so a value that itself
+# contains quotes is still swallowed whole.
+_VALUE_SPAN = re.compile(r"^((?:\[facet '[A-Za-z]+'\] )?(?:The value )?)'.*'(?= (?:is|has) )", re.DOTALL)
+_QUOTED = re.compile(r"'([^'\n]*)'|\"([^\"\n]*)\"")
+_RAW_BYTES = re.compile(r"Bytes: (?:0x[0-9A-Fa-f]{2}\s*)+")
+_REDACTED = "[value]"
+_SYNTAX_MESSAGE = re.compile(r"(?:line \d+: )?(?:b'(.*)'|b\"(.*)\"|(.*))", re.DOTALL)
+_TRAILING_POSITION = re.compile(r"(?:, line \d+, column \d+)+$")
+
+
+def _local(name: str) -> str:
+    return name.rsplit("}", 1)[-1]
+
+
+def _redact(body: str) -> str:
+    """Replace every quoted string that is not XSD vocabulary, and any echoed raw bytes."""
+    vocabulary = schema_vocabulary()
+    body = _VALUE_SPAN.sub(lambda m: m.group(1) + _REDACTED, body, count=1)
+    body = _RAW_BYTES.sub("Bytes: " + _REDACTED, body)
+
+    def keep_vocabulary(match: re.Match[str]) -> str:
+        quoted = match.group(1) if match.group(1) is not None else match.group(2)
+        return match.group(0) if quoted in vocabulary else _REDACTED
+
+    body = _QUOTED.sub(keep_vocabulary, body)
+    if body.count("'") % 2:
+        # An unbalanced quote means a value with quotes in it escaped the patterns above: say less.
+        body = re.sub(r"'[^']*'?", _REDACTED, body)
+    return body.replace(f"{{{EXPORT_NAMESPACE}}}", "").strip()
+
+
+def _describe(message: str) -> tuple[str, str]:
+    """(element local name, redacted message) for one libxml2 message."""
+    message = message.strip()
+    match = _ELEMENT_PREFIX.match(message)
+    if match is None:
+        return "", _redact(message)
+    element = _local(match.group(1))
+    body = _redact(message[match.end() :])
+    attribute = match.group(2)
+    if attribute is not None:
+        attribute = attribute if attribute in schema_vocabulary() else _REDACTED
+        body = f"attribute '{attribute}': {body}"
+    return element, body
+
+
+# ----------------------------------------------------------------------------------- lxml typing shims
+
+
+class _LogEntry(Protocol):
+    line: int
+    level: int
+    message: str
+
+
+class _ErrorLog(Protocol):
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[_LogEntry]: ...
+
+    def filter_from_errors(self) -> _ErrorLog: ...
+
+
+class _IterParse(Protocol):
+    """The part of ``lxml.etree.iterparse`` used here (lxml-stubs does not describe iterparse)."""
+
+    @property
+    def error_log(self) -> _ErrorLog: ...
+
+    def __next__(self) -> tuple[str, etree._Element]: ...
+
+    def __iter__(self) -> Iterator[tuple[str, etree._Element]]: ...
+
+
+def _errors(log: _ErrorLog) -> list[_LogEntry]:
+    # Warnings (e.g. about namespace URIs) are not reasons to refuse a file; errors and fatal errors are.
+    return list(log.filter_from_errors()) if len(log) else []
+
+
+# --------------------------------------------------------------------------------------- source guard
+
+
+class _StopFeeding(Exception):
+    """Raised from the source's ``read`` to stop lxml feeding more data once an error is known."""
+
+
+class _GuardedSource:
+    """The file-like object lxml reads from.
+
+    It scans the prolog before lxml sees a byte (refusing a DOCTYPE), hands the scanned bytes back to lxml
+    unchanged, and refuses to feed another chunk once the parser's error log holds an error, so a broken
+    file is not read to its end (nor a tree of it built: an invalid file may have no elements for the reader
+    to clear).
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._pending = b""
+        self.root_line = 0
+        self.stop_if: Callable[[], bool] | None = None
+
+    def scan_prolog(self) -> None:
+        buffer = b""
+        while len(buffer) < _MAX_PROLOG:
+            data = self._raw.read(_MAX_PROLOG - len(buffer))
+            if not data:
+                break
+            if not isinstance(data, bytes):
+                raise TypeError("the export source must be opened in binary mode")
+            buffer += data
+        self._pending = buffer
+
+        if buffer[:2] in (b"\xfe\xff", b"\xff\xfe") or b"\x00" in buffer[:4]:
+            raise _refuse(1, "the export must be UTF-8 encoded (UTF-16 and UTF-32 are not accepted)")
+        position = 3 if buffer.startswith(b"\xef\xbb\xbf") else 0
+        while True:
+            while position < len(buffer) and buffer[position] in _WHITESPACE:
+                position += 1
+            if buffer.startswith(b"<?", position):
+                end = buffer.find(b"?>", position + 2)
+                if end < 0:
+                    position = len(buffer)  # unterminated: too long (below) or truncated (lxml says so)
+                    break
+                declaration = buffer[position : end + 2]
+                if declaration.startswith(b"<?xml") and declaration[5:6] in (b" ", b"\t", b"\r", b"\n"):
+                    self._check_encoding(declaration)
+                position = end + 2
+            elif buffer.startswith(b"<!--", position):
+                end = buffer.find(b"-->", position + 4)
+                if end < 0:
+                    position = len(buffer)
+                    break
+                position = end + 3
+            elif buffer.startswith(b"<!", position):
+                # <!DOCTYPE (or any other declaration: none is legal before the root but the DOCTYPE).
+                raise _refuse(buffer.count(b"\n", 0, position) + 1, "a DOCTYPE declaration is not allowed")
+            else:
+                break
+        if position >= len(buffer) and len(buffer) >= _MAX_PROLOG:
+            raise _refuse(buffer.count(b"\n") + 1, "the prolog before the root element is too long")
+        if position < len(buffer) and buffer[position] != ord("<"):
+            # Not markup in an ASCII-compatible encoding (EBCDIC, say, which the scan could not read).
+            raise _refuse(buffer.count(b"\n", 0, position) + 1, "the document does not start with XML markup")
+        self.root_line = buffer.count(b"\n", 0, position) + 1
+
+    @staticmethod
+    def _check_encoding(declaration: bytes) -> None:
+        match = _ENCODING_DECL.search(declaration)
+        if match is None:
+            return  # no encoding declared: UTF-8
+        name = match.group(1).decode("ascii").lower().replace("-", "").replace("_", "")
+        if name not in _ASCII_COMPATIBLE:
+            raise _refuse(1, "the export must be UTF-8 encoded (the declared encoding is not accepted)")
+
+    def read(self, size: int = -1) -> bytes:
+        if self.stop_if is not None and self.stop_if():
+            raise _StopFeeding
+        if self._pending:
+            if size < 0:
+                data, self._pending = self._pending + self._raw.read(), b""
+            else:
+                data, self._pending = self._pending[:size], self._pending[size:]
+            return data
+        return self._raw.read(size)
+
+
+# ----------------------------------------------------------------------------------------- conversion
+
+
+def _line(element: etree._Element) -> int:
+    line: object = element.sourceline  # lxml-stubs leave it untyped
+    return line if isinstance(line, int) else 0
+
+
+def _text(element: etree._Element) -> str:
+    return element.text or ""
+
+
+def _date(text: str | None) -> dt.date:
+    if text is None:
+        raise ValueError("missing date")
+    # The XSD restricts dates to YYYY-MM-DD; xs:date collapses whitespace, so strip it here as well.
+    return dt.date.fromisoformat(text.strip())
+
+
+def _attr(element: etree._Element, name: str) -> str:
+    value = element.get(name)
+    if value is None:
+        raise ValueError("missing attribute")
+    return value
+
+
+def _header(element: etree._Element, format_version: str) -> ExportHeader:
+    fields: dict[str, str] = {}
+    for child in element:
+        if child.tag == _EPJ:
+            for part in child:
+                fields[part.tag] = _text(part)
+        else:
+            fields[child.tag] = _text(child)
+    return ExportHeader(
+        melding_guid=fields[_GUID],
+        format_version=format_version,
+        navn_epj=fields[_NAVN_EPJ],
+        leverandor=fields[_LEVERANDOR],
+        versjon_epj=fields[_VERSJON_EPJ],
+        rapporteringsaar=int(fields[_AAR]),
+        kommune_nr=fields[_KOMMUNE],
+    )
+
+
+class _Converter:
+    """Turns validated ``<person>`` elements into records.
+
+    Function scores, diagnoses and dates repeat a lot (17 variables x 6 scores x a few hundred assessment
+    dates; a few dozen diagnosis codes), and building a frozen dataclass costs more than a dict lookup, so
+    equal values are built once and shared: they are immutable. The caches are per reader and bounded.
+    """
+
+    _LIMIT = 1 << 16
+
+    def __init__(self) -> None:
+        self._dates: dict[str, dt.date] = {}
+        # Keyed by the attribute values in document order: the schema allows exactly the three attributes,
+        # and their value spaces (a variable name, a digit, a date) are disjoint, so the values alone
+        # identify the score whatever the attribute order.
+        self._scores: dict[tuple[str | bytes, ...], FunctionScore] = {}
+        self._diagnoses: dict[tuple[str | None, str | None], Diagnosis] = {}
+
+    def date(self, text: str | None) -> dt.date:
+        value = self._dates.get(text) if text is not None else None
+        if value is None:
+            value = _date(text)
+            if len(self._dates) >= self._LIMIT:
+                self._dates.clear()
+            self._dates[cast(str, text)] = value
+        return value
+
+    def new_score(self, element: etree._Element) -> FunctionScore:
+        variable, score, date = element.get("variabel"), element.get("skaar"), element.get("dato")
+        if variable is None or score is None:
+            raise ValueError("missing attribute")
+        value = FunctionScore(variable, int(score), self.date(date))
+        if len(self._scores) >= self._LIMIT:
+            self._scores.clear()
+        self._scores[tuple(element.values())] = value
+        return value
+
+    def diagnosis(self, element: etree._Element) -> Diagnosis:
+        key = (element.get("kodeverk"), element.get("kode"))
+        value = self._diagnoses.get(key)
+        if value is None:
+            system, code = key
+            if system is None or code is None:
+                raise ValueError("missing attribute")
+            value = Diagnosis(CodeSystem(system), code)
+            if len(self._diagnoses) >= self._LIMIT:
+                self._diagnoses.clear()
+            self._diagnoses[key] = value
+        return value
+
+    def service(self, element: etree._Element) -> Service:
+        decision: dt.date | None = None
+        start: dt.date | None = None
+        end: dt.date | None = None
+        hours: float | None = None
+        org_nr: str | None = None
+        for child in element:
+            tag = child.tag
+            if tag == _STARTDATO:
+                start = self.date(child.text)
+            elif tag == _SLUTTDATO:
+                end = self.date(child.text)
+            elif tag == _VEDTAKSDATO:
+                decision = self.date(child.text)
+            elif tag == _TIMER:
+                hours = float(_text(child))
+            elif tag == _ORG_NR:
+                org_nr = _text(child)
+        if start is None:
+            raise ValueError("missing start date")
+        return Service(
+            tjeneste_id=_attr(element, "tjenesteID"),
+            tjeneste_type=int(_attr(element, "tjenesteType")),
+            decision_date=decision,
+            start_date=start,
+            end_date=end,
+            hours_per_week=hours,
+            org_nr=org_nr,
+        )
+
+    def person(self, element: etree._Element) -> PersonRecord:
+        # The element has passed schema validation when this runs (its errors would have been in the log
+        # before its end event was handed out), so structure is trusted and only converted.
+        bruker_nr = fid = ""
+        fid_type = FidType.FNR
+        scores: tuple[FunctionScore, ...] = ()
+        diagnoses: tuple[Diagnosis, ...] = ()
+        services: tuple[Service, ...] = ()
+        for child in element:
+            tag = child.tag
+            if tag == _BRUKER_NR:
+                bruker_nr = _text(child)
+            elif tag == _FID:
+                fid = _text(child)
+                fid_type = FidType(_attr(child, "type"))
+            elif tag == _FUNKSJON:
+                cached, new = self._scores.get, self.new_score
+                scores = tuple([cached(tuple(v.values())) or new(v) for v in child])
+            elif tag == _DIAGNOSER:
+                diagnoses = tuple(map(self.diagnosis, child))
+            elif tag == _TJENESTER:
+                services = tuple(map(self.service, child))
+        return PersonRecord(
+            bruker_nr=bruker_nr,
+            fid=fid,
+            fid_type=fid_type,
+            function_scores=scores,
+            diagnoses=diagnoses,
+            services=services,
+        )
+
+
+# ---------------------------------------------------------------------------------------------- reader
+
+
+class ExportReader:
+    """A validating stream of the persons in one export.
+
+    Use as a context manager (it closes a file it opened itself) and iterate once::
+
+        with read_export(path) as export:
+            header = export.header
+            for person in export:
+                ...
+
+    ``header`` is read when the reader is constructed. ``persons_read`` counts the persons yielded so far;
+    ``finished`` is True once the whole document has been read and found valid. Every failure, at
+    construction or during iteration, raises ``ExportInvalid``.
+    """
+
+    header: ExportHeader
+
+    def __init__(self, source: ExportSource, *, max_issues: int = _DEFAULT_MAX_ISSUES) -> None:
+        self._max_issues = max(1, max_issues)
+        self._path: str | os.PathLike[str] | None = None
+        self._raw: BinaryIO
+        if isinstance(source, str | os.PathLike):
+            self._path = source
+            self._raw = open(source, "rb")  # noqa: SIM115 - closed by close()
+        else:
+            self._raw = source
+        self._root: etree._Element | None = None
+        self._started = False
+        self._root_closed = False
+        self._finished = False
+        self.persons_read = 0
+        try:
+            self._guard = _GuardedSource(self._raw)
+            self._guard.scan_prolog()
+            self._context = _iterparse(self._guard)
+            self._guard.stop_if = self._has_errors
+            self._events = self._checked_events()
+            self.header = self._read_header()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- context manager / lifecycle
+
+    def __enter__(self) -> ExportReader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._path is not None:
+            self._raw.close()
+
+    @property
+    def finished(self) -> bool:
+        """True once every person has been read and the whole document has been found valid."""
+        return self._finished
+
+    # -- iteration
+
+    def __iter__(self) -> Iterator[PersonRecord]:
+        if self._started:
+            raise RuntimeError("an ExportReader can be iterated only once")
+        self._started = True
+        return self._persons()
+
+    def _persons(self) -> Iterator[PersonRecord]:
+        convert = _Converter().person
+        for _event, element in self._events:
+            if element.tag != _PERSON:
+                continue
+            try:
+                record = convert(element)
+            except (ValueError, KeyError, TypeError):
+                raise _refuse(_line(element), "a value could not be converted", "person") from None
+            # Drop the converted person from the tree: memory stays flat however many persons follow.
+            element.clear()
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)
+            self.persons_read += 1
+            yield record
+        self._finished = True
+
+    def _read_header(self) -> ExportHeader:
+        for _event, element in self._events:
+            # The first event: the prolog is behind the parser, so a DTD would be known by now.
+            _check_no_dtd(element)
+            if element.tag != _HEADER:
+                break  # a person or the root's end before the header: the schema log says why
+            root = element.getparent()
+            format_version = root.get("formatVersjon", "") if root is not None else ""
+            try:
+                # The header stays in the tree (it is small), so that error localisation can validate the
+                # tree later without a spurious "missing meldingshode".
+                return _header(element, format_version)
+            except (ValueError, KeyError):
+                raise _refuse(_line(element), "a value could not be converted", "meldingshode") from None
+        raise self._invalid() if self._has_errors() else _refuse(0, "the export has no meldingshode")
+
+    def _checked_events(self) -> Iterator[tuple[str, etree._Element]]:
+        context = self._context
+        while True:
+            try:
+                event, element = next(context)
+            except StopIteration:
+                if self._has_errors():
+                    raise self._invalid() from None
+                if not self._root_closed:
+                    # Belt and braces: lxml has been seen to end a broken parse without an error (with a
+                    # schema and resolve_entities=False); a document whose root never closed is incomplete.
+                    raise _refuse(0, "the document ends before its root element is closed") from None
+                return
+            except _StopFeeding:
+                raise self._invalid() from None
+            except etree.XMLSyntaxError as error:
+                raise self._invalid(error) from None
+            if self._root is None:
+                self._root = element.getroottree().getroot()
+            if element.tag == _ROOT:
+                self._root_closed = True
+            # Errors are logged while a chunk is parsed, before its events are handed out: looking here
+            # means no event of an invalid element is ever acted on.
+            if len(context.error_log) and self._has_errors():
+                raise self._invalid()
+            yield event, element
+
+    def _has_errors(self) -> bool:
+        return bool(_errors(self._context.error_log))
+
+    # -- error reporting
+
+    def _invalid(self, error: etree.XMLSyntaxError | None = None) -> ExportInvalid:
+        # Schema errors from the parser's own log (lxml's exception log also holds earlier parses' errors).
+        entries = _errors(self._context.error_log)
+        located = self._locate([e.message for e in entries if not e.line])
+        issues: list[SchemaIssue] = []
+        for entry in entries:
+            element, message = _describe(entry.message)
+            line = entry.line
+            if not line:
+                candidates = located.get(entry.message)
+                if candidates:
+                    line = candidates.pop(0)
+                elif self._root is None and element:
+                    line = self._guard.root_line  # no element was built: the error is about the root
+                elif self._root is not None and element == _local(self._root.tag):
+                    line = _line(self._root) or self._guard.root_line
+            issues.append(SchemaIssue(line, element, message))
+        if error is not None and not issues:
+            # A well-formedness error: it reaches only the exception, which lxml 6 words "line N: b'...'".
+            match = _SYNTAX_MESSAGE.fullmatch(str(error.msg or ""))
+            text = next((group for group in match.groups() if group), "") if match else ""
+            text = _TRAILING_POSITION.sub("", text)
+            issues.append(SchemaIssue(error.lineno or 0, "", _redact(text) or "the document is not well-formed XML"))
+        issues.sort(key=lambda issue: (issue.line == 0, issue.line))  # document order, unknown lines last
+        return ExportInvalid(issues[: self._max_issues])
+
+    def _locate(self, messages: list[str]) -> dict[str, list[int]]:
+        """Line numbers for streaming-validation messages, by validating the tree that is still in memory.
+
+        The tree holds the root, the header and the persons not yet handed out, which includes the element
+        of every error in the log (its end event cannot have been consumed: the log is checked before every
+        event). The tree may end in half-parsed elements, whose spurious "missing child" errors come last in
+        document order and so match only after the real ones.
+        """
+        if not messages or self._root is None:
+            return {}
+        schema = export_schema()
+        schema.validate(self._root)
+        wanted = set(messages)
+        located: dict[str, list[int]] = {}
+        for entry in cast(_ErrorLog, schema.error_log):
+            if entry.message in wanted and entry.line:
+                located.setdefault(entry.message, []).append(entry.line)
+        return located
+
+
+def _iterparse(source: _GuardedSource) -> _IterParse:
+    # lxml-stubs has no declaration of iterparse; the Protocol above types the part used here.
+    iterparse: Callable[..., _IterParse] = etree.iterparse
+    return iterparse(
+        source,
+        # End events only, and only for these tags (the filter runs in C): the header, each person, and the
+        # root (to know the document was complete). Everything else is built silently, then cleared with
+        # its person.
+        events=("end",),
+        tag=(_ROOT, _HEADER, _PERSON),
+        schema=export_schema(),
+        # Not False, although the design notes ask for it: with a schema, lxml 6.1 then drops
+        # well-formedness errors, and a truncated document parses as valid. "internal" (lxml's default)
+        # never loads external entities, and no internal entity can exist: the prolog scan refuses any
+        # DOCTYPE before libxml2 sees a byte, and _check_no_dtd checks again.
+        resolve_entities="internal",
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        attribute_defaults=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+def _check_no_dtd(element: etree._Element) -> None:
+    # Defence in depth: the prolog scan has already refused any DOCTYPE before lxml saw a byte.
+    tree = element.getroottree()
+    if tree.docinfo.internalDTD is not None or tree.docinfo.externalDTD is not None:
+        raise _refuse(_line(tree.getroot()), "a DOCTYPE declaration is not allowed")
+
+
+def read_export(source: ExportSource, *, max_issues: int = _DEFAULT_MAX_ISSUES) -> ExportReader:
+    """Open an export for streaming reading; see ``ExportReader``. Raises ``ExportInvalid``."""
+    return ExportReader(source, max_issues=max_issues)
+
+
+def validate_export(source: ExportSource) -> tuple[ExportHeader, int]:
+    """Read a whole export without keeping it: its header and the number of persons. Raises
+    ``ExportInvalid``."""
+    with read_export(source) as reader:
+        count = sum(1 for _ in reader)
+        return reader.header, count

@@ -1,0 +1,50 @@
+"""One chain of three real uvicorn processes on loopback ports for the whole end-to-end session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from iplos_cli.chain import Chain, ensure_keys, free_port
+from shared.iplos.generator import generate_export
+
+MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
+YEAR = 2025
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    state = tmp_path_factory.mktemp("chain")
+    ensure_keys(state, MUNICIPALITIES)
+    with Chain(state, ports={s: free_port() for s in ("gateway", "tpf", "registry")}) as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class Export:
+    municipality: str
+    year: int
+    persons: int
+    path: Path
+
+
+@pytest.fixture(scope="session")
+def exports_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("exports")
+
+
+@pytest.fixture(scope="session")
+def make_export(exports_dir: Path):  # type: ignore[no-untyped-def]
+    """Write a synthetic export into the session's export folder (all of them are scanned for leaks)."""
+    counter = iter(range(10_000))
+
+    def make(municipality: str, persons: int, *, year: int = YEAR, seed: int = 1, vary: int = 0) -> Export:
+        path = exports_dir / f"{municipality}-{year}-{seed}-{vary}-{next(counter)}.xml"
+        with path.open("wb") as handle:
+            generate_export(municipality, year, persons, seed, handle, vary=vary)
+        return Export(municipality, year, persons, path)
+
+    return make

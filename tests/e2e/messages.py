@@ -1,0 +1,178 @@
+"""Build sealed messages and deliveries the way the gateway and the TPF do, so tests can tamper with them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from nacl.signing import SigningKey
+
+from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, seal_export
+from shared import fnr
+from shared.envelope import (
+    DeliveryCounts,
+    DeliveryHeader,
+    DeliveryParts,
+    SubmissionHeader,
+    SubmissionParts,
+    sign_header,
+    utc_timestamp,
+)
+from shared.envelope import transport as wire
+from shared.envelope.identity import open_identities
+from shared.envelope.pseudonyms import PseudonymSealer
+from shared.keys import PartyKeys, PublicDirectory
+from shared.keys.municipality import load_municipality_keys
+from shared.keys.tpf import load_tpf_keys
+from shared.pseudonym import Pseudonymiser
+
+
+@dataclass
+class Message:
+    """A submission as the gateway sends it to the TPF: every part as bytes, free to tamper with."""
+
+    header: bytes
+    signature: bytes
+    identity: bytes
+    payload: bytes
+    parsed: SubmissionHeader = field(repr=False)
+
+    def files(self) -> dict[str, tuple[str, bytes, str]]:
+        return {
+            wire.SUBMISSION_HEADER: ("header.json", self.header, "application/json"),
+            wire.SUBMISSION_SIGNATURE: ("header.sig", self.signature, "application/octet-stream"),
+            wire.IDENTITY: ("identity.part", self.identity, "application/octet-stream"),
+            wire.PAYLOAD: ("payload.part", self.payload, "application/octet-stream"),
+        }
+
+
+@dataclass
+class Delivery:
+    """A delivery as the TPF sends it to the registry."""
+
+    submission_header: bytes
+    submission_signature: bytes
+    header: bytes
+    signature: bytes
+    pseudonyms: bytes
+    payload: bytes
+
+    def files(self) -> dict[str, tuple[str, bytes, str]]:
+        return {
+            wire.DELIVERY_SUBMISSION_HEADER: ("s.json", self.submission_header, "application/json"),
+            wire.DELIVERY_SUBMISSION_SIGNATURE: ("s.sig", self.submission_signature, "application/octet-stream"),
+            wire.DELIVERY_HEADER: ("d.json", self.header, "application/json"),
+            wire.DELIVERY_SIGNATURE: ("d.sig", self.signature, "application/octet-stream"),
+            wire.PSEUDONYMS: ("p.part", self.pseudonyms, "application/octet-stream"),
+            wire.PAYLOAD: ("payload.part", self.payload, "application/octet-stream"),
+        }
+
+
+def keys_of(state: Path, municipality: str) -> PartyKeys:
+    return load_municipality_keys(state / "keys" / "municipalities" / f"kommune-{municipality}", municipality)
+
+
+def directory_of(state: Path) -> PublicDirectory:
+    return PublicDirectory.load(state / "keys" / "directory.json")
+
+
+def build_message(
+    state: Path,
+    export: Path,
+    sequence: int,
+    *,
+    signer: PartyKeys | None = None,
+    signing_key: SigningKey | None = None,
+    header_changes: dict[str, object] | None = None,
+    work: Path,
+) -> Message:
+    """Seal ``export`` like the gateway does, with a chosen sequence, signer and header fields."""
+    directory = directory_of(state)
+    with export.open("rb") as source:
+        municipality = _kommune_nr(export)
+        own = keys_of(state, municipality)
+        sealed = seal_export(source, {municipality: own}, directory, work)
+    signer = signer or own
+    header = SubmissionHeader(
+        message_id=sealed.message_id,
+        sender=signer.party,
+        signer_kid=signer.signing_kid,
+        municipality=sealed.header.kommune_nr,
+        year=sealed.header.rapporteringsaar,
+        sequence=sequence,
+        created_at=utc_timestamp(),
+        record_count=sealed.record_count,
+        parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
+    )
+    if header_changes:
+        header = replace_model(header, header_changes)
+    encoded, signature = sign_header(header, signing_key or signer.signing)
+    return Message(
+        encoded,
+        signature,
+        (sealed.folder / IDENTITY_FILE).read_bytes(),
+        (sealed.folder / PAYLOAD_FILE).read_bytes(),
+        header,
+    )
+
+
+def replace_model(model: SubmissionHeader, changes: dict[str, object]) -> SubmissionHeader:
+    return SubmissionHeader.model_validate({**model.model_dump(mode="json"), **changes})
+
+
+def build_delivery(state: Path, message: Message, *, tpf_signing: SigningKey | None = None) -> Delivery:
+    """Pseudonymise like the TPF does (with the TPF's real keys) and sign the delivery."""
+    tpf = load_tpf_keys(state / "keys" / "tpf")
+    directory = directory_of(state)
+    registry_kid, registry_key = directory.encryption_key("registry")
+    pseudonymiser = Pseudonymiser(tpf.current_pseudonym_key)
+    out = io.BytesIO()
+    sealer = PseudonymSealer(
+        out,
+        key_version=pseudonymiser.key_version,
+        sender="tpf",
+        recipient="registry",
+        recipient_kid=registry_kid,
+        recipient_key=registry_key,
+        message_id=message.parsed.message_id,
+    )
+    count = 0
+    for entry in open_identities(
+        io.BytesIO(message.identity),
+        tpf.party,
+        message.parsed.parts.identity,
+        sender=message.parsed.sender,
+        message_id=message.parsed.message_id,
+    ):
+        sealer.add(entry.ref, pseudonymiser.pseudonym(fnr.parse(entry.fid)))
+        count += 1
+    ref = sealer.close()
+    header = DeliveryHeader(
+        message_id=message.parsed.message_id,
+        sender="tpf",
+        signer_kid=tpf.party.signing_kid,
+        submission_sha256=hashlib.sha256(message.header).hexdigest(),
+        created_at=utc_timestamp(),
+        pseudonym_key_version=pseudonymiser.key_version,
+        counts=DeliveryCounts(records=count, pseudonymised=count, refused=0),
+        parts=DeliveryParts(pseudonyms=ref),
+    )
+    encoded, signature = sign_header(header, tpf_signing or tpf.party.signing)
+    return Delivery(message.header, message.signature, encoded, signature, out.getvalue(), message.payload)
+
+
+def flip(data: bytes, index: int) -> bytes:
+    """The same bytes with one bit flipped at ``index`` (negative counts from the end)."""
+    position = index % len(data)
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
+
+
+def _kommune_nr(export: Path) -> str:
+    text = export.read_text(encoding="utf-8")
+    start = text.index("<kommuneNr>") + len("<kommuneNr>")
+    return text[start : start + 4]
+
+
+__all__ = ["Delivery", "Message", "build_delivery", "build_message", "flip", "replace"]

@@ -1,0 +1,108 @@
+"""End to end through three real uvicorn processes: submit, store, replace, and what each service may hold."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from iplos_cli import client
+from iplos_cli.chain import Chain
+from shared.envelope.receipts import verify_receipt
+from shared.iplos.reader import ExportReader
+from shared.keys import PublicDirectory
+
+pytestmark = pytest.mark.e2e
+
+
+def _persons(path: Path) -> list:  # type: ignore[type-arg]
+    with path.open("rb") as handle, ExportReader(handle) as reader:
+        return list(reader)
+
+
+def _registry(chain: Chain, municipality: str, year: int) -> list[dict]:  # type: ignore[type-arg]
+    url = f"{chain.url('registry')}/v1/submissions?municipality={municipality}&year={year}"
+    return client.get_json(url)["submissions"]
+
+
+def test_submissions_are_stored_and_a_resubmission_replaces_the_year(chain: Chain, make_export) -> None:  # type: ignore[no-untyped-def]
+    gateway = chain.url("gateway")
+    first = {nr: make_export(nr, persons, seed=7) for nr, persons in (("0301", 300), ("4601", 200), ("5001", 150))}
+    accepted = {nr: client.submit(export.path, gateway) for nr, export in first.items()}
+    finals = {nr: client.wait_final(gateway, a["submission_id"], 60) for nr, a in accepted.items()}
+    directory = PublicDirectory.load(chain.state_dir / "keys" / "directory.json")
+    for nr, final in finals.items():
+        assert final["state"] == "stored", final
+        # The gateway's own signed header (in its outbox) is what the receipt must name.
+        header = chain.state_dir / "gateway" / "outbox" / final["submission_id"] / "header.json"
+        body = {"receipt": final["receipt"], "signature": final["receipt_signature"]}
+        receipt = verify_receipt(
+            directory, body, final["submission_id"], hashlib.sha256(header.read_bytes()).hexdigest()
+        )
+        assert receipt.status == "stored"
+        assert receipt.records_stored == len(_persons(first[nr].path))
+        rows = _registry(chain, nr, 2025)
+        assert [r["status"] for r in rows] == ["active"]
+        assert rows[0]["records"] == receipt.records_stored
+        assert rows[0]["pseudonymised"] == receipt.records_stored  # synthetic numbers are all valid
+
+    corrected = make_export("4601", 200, seed=7, vary=1)
+    second = client.submit(corrected.path, gateway)
+    assert second["sequence"] == accepted["4601"]["sequence"] + 1
+    final = client.wait_final(gateway, second["submission_id"], 60)
+    assert final["state"] == "stored"
+    assert final["receipt"]["supersedes"] == accepted["4601"]["submission_id"]
+    rows = {r["submission_id"]: r for r in _registry(chain, "4601", 2025)}
+    old, new = rows[accepted["4601"]["submission_id"]], rows[second["submission_id"]]
+    assert (old["status"], new["status"]) == ("superseded", "active")
+    assert old["superseded_by"] == new["submission_id"]
+    assert new["supersedes"] == old["submission_id"]
+    assert new["records"] == len(_persons(corrected.path))
+    # The other municipalities are untouched by Bergen's replacement.
+    assert [r["status"] for r in _registry(chain, "0301", 2025)] == ["active"]
+
+
+def test_a_schema_error_rejects_the_whole_export_with_line_and_element(chain: Chain, make_export, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    export = make_export("5001", 20, seed=3)
+    text = export.path.read_text(encoding="utf-8")
+    broken = re.sub(r"<rapporteringsaar>2025</rapporteringsaar>", "<rapporteringsaar>20x5</rapporteringsaar>", text)
+    assert broken != text
+    bad = tmp_path / "bad.xml"
+    bad.write_text(broken, encoding="utf-8")
+    before = client.get_json(f"{chain.url('gateway')}/v1/submissions")["submissions"]
+    response = httpx.post(
+        f"{chain.url('gateway')}/v1/submissions",
+        content=bad.read_bytes(),
+        headers={"Content-Type": "application/xml"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"] == "urn:iplos-chain:problem:schema-invalid"
+    expected_line = broken[: broken.index("20x5")].count("\n") + 1
+    assert {"line": expected_line, "element": "rapporteringsaar"}.items() <= problem["errors"][0].items()
+    assert "20x5" not in response.text
+    assert client.get_json(f"{chain.url('gateway')}/v1/submissions")["submissions"] == before
+
+
+def test_an_export_with_a_doctype_is_refused(chain: Chain, make_export) -> None:  # type: ignore[no-untyped-def]
+    export = make_export("5001", 5, seed=4)
+    text = export.path.read_text(encoding="utf-8")
+    hostile = text.replace("?>", '?>\n<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>', 1)
+    response = httpx.post(
+        f"{chain.url('gateway')}/v1/submissions",
+        content=hostile.encode(),
+        headers={"Content-Type": "application/xml"},
+    )
+    assert response.status_code == 422
+    assert response.json()["type"] == "urn:iplos-chain:problem:schema-invalid"
+    assert "root:" not in response.text
+
+
+def test_the_gateway_refuses_a_body_that_is_not_xml(chain: Chain) -> None:
+    response = httpx.post(f"{chain.url('gateway')}/v1/submissions", json={"a": 1})
+    assert response.status_code == 415
+    assert response.json()["type"] == "urn:iplos-chain:problem:unsupported-media-type"

@@ -1,0 +1,192 @@
+"""Tampered, misdirected, forged and replayed messages against the real TPF and registry processes.
+
+Every case must be refused with the right problem type, and the registry's state must not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from nacl.signing import SigningKey
+
+from iplos_cli import client
+from iplos_cli.chain import Chain
+from shared.keys.registry import load_registry_keys
+from tests.e2e.messages import Delivery, Message, build_delivery, build_message, flip, keys_of
+
+pytestmark = pytest.mark.e2e
+MUNICIPALITY = "1103"
+PROBLEM = "urn:iplos-chain:problem:"
+
+
+@pytest.fixture(scope="module")
+def export(make_export):  # type: ignore[no-untyped-def]
+    return make_export(MUNICIPALITY, 40, seed=11).path
+
+
+@pytest.fixture
+def message(chain: Chain, export: Path, tmp_path: Path) -> Message:
+    return build_message(chain.state_dir, export, 10, work=tmp_path)
+
+
+def _registry_state(chain: Chain) -> list[dict]:  # type: ignore[type-arg]
+    return client.get_json(f"{chain.url('registry')}/v1/submissions?municipality={MUNICIPALITY}")["submissions"]
+
+
+def _post_tpf(chain: Chain, message: Message) -> httpx.Response:
+    return httpx.post(f"{chain.url('tpf')}/v1/messages", files=message.files(), timeout=60)
+
+
+def _post_registry(chain: Chain, delivery: Delivery) -> httpx.Response:
+    return httpx.post(f"{chain.url('registry')}/v1/deliveries", files=delivery.files(), timeout=60)
+
+
+def _middle(data: bytes) -> int:
+    return len(data) // 2
+
+
+TPF_TAMPERING: dict[str, Callable[[Message], Message]] = {
+    "header: one byte flipped": lambda m: replace(m, header=flip(m.header, m.header.index(b'"created_at"') + 16)),
+    "header: not canonical (a space added)": lambda m: replace(m, header=m.header.replace(b",", b", ", 1)),
+    "signature: one byte flipped": lambda m: replace(m, signature=flip(m.signature, 7)),
+    "signature: truncated": lambda m: replace(m, signature=m.signature[:40]),
+    "identity part: magic flipped": lambda m: replace(m, identity=flip(m.identity, 0)),
+    "identity part: wrapped key flipped": lambda m: replace(m, identity=flip(m.identity, 20)),
+    "identity part: body flipped": lambda m: replace(m, identity=flip(m.identity, _middle(m.identity))),
+    "identity part: tag flipped": lambda m: replace(m, identity=flip(m.identity, -1)),
+    "identity part: truncated": lambda m: replace(m, identity=m.identity[:-17]),
+    "payload part: body flipped": lambda m: replace(m, payload=flip(m.payload, _middle(m.payload))),
+    "payload part: truncated": lambda m: replace(m, payload=m.payload[:-1]),
+    "payload part: swapped with the identity part": lambda m: replace(m, payload=m.identity, identity=m.payload),
+}
+
+
+@pytest.mark.parametrize("case", list(TPF_TAMPERING))
+def test_the_tpf_refuses_a_tampered_message(chain: Chain, message: Message, case: str) -> None:
+    before = _registry_state(chain)
+    response = _post_tpf(chain, TPF_TAMPERING[case](message))
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == PROBLEM + "invalid-envelope"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert _registry_state(chain) == before
+
+
+def test_the_tpf_refuses_a_signature_by_an_unregistered_key(chain: Chain, export: Path, tmp_path: Path) -> None:
+    before = _registry_state(chain)
+    forged = build_message(
+        chain.state_dir, export, 10, work=tmp_path, signing_key=SigningKey.generate()
+    )  # claims a registered key id
+    assert _post_tpf(chain, forged).json()["type"] == PROBLEM + "invalid-envelope"
+    unknown = build_message(chain.state_dir, export, 10, work=tmp_path, header_changes={"signer_kid": "0" * 16})
+    response = _post_tpf(chain, unknown)
+    assert (response.status_code, response.json()["type"]) == (403, PROBLEM + "unknown-key")
+    assert _registry_state(chain) == before
+
+
+def test_the_tpf_refuses_a_municipality_that_does_not_match_its_signature(
+    chain: Chain, export: Path, tmp_path: Path
+) -> None:
+    before = _registry_state(chain)
+    other = keys_of(chain.state_dir, "0301")  # a registered municipality signing for another one
+    response = _post_tpf(chain, build_message(chain.state_dir, export, 10, work=tmp_path, signer=other))
+    assert (response.status_code, response.json()["type"]) == (403, PROBLEM + "municipality-mismatch")
+    registry = load_registry_keys(chain.state_dir / "keys" / "registry")
+    response = _post_tpf(chain, build_message(chain.state_dir, export, 10, work=tmp_path, signer=registry))
+    assert (response.status_code, response.json()["type"]) == (403, PROBLEM + "signer-not-authorised")
+    assert _registry_state(chain) == before
+
+
+def test_the_tpf_refuses_a_message_whose_identity_part_names_another_recipient(
+    chain: Chain, message: Message, export: Path, tmp_path: Path
+) -> None:
+    before = _registry_state(chain)
+    parts = message.parsed.parts.model_dump(mode="json")
+    parts["identity"]["recipient"] = "registry"
+    misdirected = build_message(chain.state_dir, export, 10, work=tmp_path, header_changes={"parts": parts})
+    response = _post_tpf(chain, misdirected)
+    assert (response.status_code, response.json()["type"]) == (422, PROBLEM + "wrong-recipient")
+    assert _registry_state(chain) == before
+
+
+def test_a_replayed_message_is_answered_with_the_original_receipt_and_stored_once(
+    chain: Chain, export: Path, tmp_path: Path
+) -> None:
+    message = build_message(chain.state_dir, export, 20, work=tmp_path)
+    first = _post_tpf(chain, message)
+    assert first.status_code == 200, first.text
+    assert first.json()["receipt"]["status"] == "stored"
+    state = _registry_state(chain)
+    again = _post_tpf(chain, message)
+    assert (again.status_code, again.json()["type"]) == (409, PROBLEM + "replayed-message")
+    assert again.json()["receipt"] == first.json()["receipt"]
+    assert again.json()["signature"] == first.json()["signature"]
+    assert _registry_state(chain) == state
+    # The registry recognises the message id too, when the same delivery reaches it again.
+    delivery = build_delivery(chain.state_dir, message)
+    direct = _post_registry(chain, delivery)
+    assert (direct.status_code, direct.json()["type"]) == (409, PROBLEM + "replayed-message")
+    assert direct.json()["receipt"]["message_id"] == message.parsed.message_id
+    assert _registry_state(chain) == state
+
+
+REGISTRY_TAMPERING: dict[str, Callable[[Delivery], Delivery]] = {
+    "delivery header: one byte flipped": lambda d: replace(
+        d, header=flip(d.header, d.header.index(b'"created_at"') + 16)
+    ),
+    "delivery signature: one byte flipped": lambda d: replace(d, signature=flip(d.signature, 3)),
+    "submission header: one byte flipped": lambda d: replace(
+        d, submission_header=flip(d.submission_header, d.submission_header.index(b'"created_at"') + 16)
+    ),
+    "submission signature: one byte flipped": lambda d: replace(
+        d, submission_signature=flip(d.submission_signature, 3)
+    ),
+    "pseudonym part: body flipped": lambda d: replace(d, pseudonyms=flip(d.pseudonyms, _middle(d.pseudonyms))),
+    "pseudonym part: truncated": lambda d: replace(d, pseudonyms=d.pseudonyms[:-16]),
+    "payload part: tag flipped": lambda d: replace(d, payload=flip(d.payload, -1)),
+    "payload part: replaced by the pseudonym part": lambda d: replace(d, payload=d.pseudonyms),
+}
+
+
+@pytest.mark.parametrize("case", list(REGISTRY_TAMPERING))
+def test_the_registry_refuses_a_tampered_delivery(chain: Chain, export: Path, tmp_path: Path, case: str) -> None:
+    before = _registry_state(chain)
+    delivery = build_delivery(chain.state_dir, build_message(chain.state_dir, export, 30, work=tmp_path))
+    response = _post_registry(chain, REGISTRY_TAMPERING[case](delivery))
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == PROBLEM + "invalid-envelope"
+    assert _registry_state(chain) == before
+
+
+def test_the_registry_refuses_a_delivery_not_signed_by_the_tpf(chain: Chain, export: Path, tmp_path: Path) -> None:
+    before = _registry_state(chain)
+    message = build_message(chain.state_dir, export, 31, work=tmp_path)
+    forged = build_delivery(chain.state_dir, message, tpf_signing=SigningKey.generate())
+    response = _post_registry(chain, forged)
+    assert (response.status_code, response.json()["type"]) == (400, PROBLEM + "invalid-envelope")
+    assert _registry_state(chain) == before
+
+
+def test_a_stale_sequence_arriving_after_a_newer_one_is_refused(chain: Chain, export: Path, tmp_path: Path) -> None:
+    newer = build_message(chain.state_dir, export, 41, work=tmp_path)
+    older = build_message(chain.state_dir, export, 40, work=tmp_path)
+    assert _post_tpf(chain, newer).json()["receipt"]["status"] == "stored"
+    late = _post_tpf(chain, older)
+    assert late.status_code == 200
+    receipt = late.json()["receipt"]
+    assert (receipt["status"], receipt["reason"], receipt["records_stored"]) == ("refused", "stale-sequence", 0)
+    rows = {r["submission_id"]: r for r in _registry_state(chain)}
+    assert rows[newer.parsed.message_id]["status"] == "active"
+    assert rows[older.parsed.message_id]["status"] == "refused"
+    assert rows[older.parsed.message_id]["records"] == 0
+    # The same through the registry directly: the delivery's answer is 409 with a signed 'refused' receipt.
+    oldest = build_delivery(chain.state_dir, build_message(chain.state_dir, export, 39, work=tmp_path))
+    response = _post_registry(chain, oldest)
+    assert (response.status_code, response.json()["type"]) == (409, PROBLEM + "stale-sequence")
+    assert response.json()["receipt"]["status"] == "refused"
+    assert _registry_state(chain)[0]["status"] in {"active", "refused"}
+    active = [r for r in _registry_state(chain) if r["status"] == "active"]
+    assert [r["submission_id"] for r in active] == [newer.parsed.message_id]

@@ -1,0 +1,66 @@
+"""After the end-to-end run: nothing the TPF wrote holds an identity number or payload content, nothing the
+registry wrote holds an identity number. Runs last in the e2e folder (file name), so it scans the state left
+by every other end-to-end test as well as its own submission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iplos_cli import client
+from iplos_cli.chain import Chain
+from shared.iplos.reader import ExportReader
+
+pytestmark = pytest.mark.e2e
+
+
+def _needles(exports: Path) -> tuple[set[bytes], set[bytes]]:
+    """Identity numbers, and payload strings distinctive enough to search for (service ids, org numbers,
+    the EPJ system's name), from every export the session generated."""
+    numbers: set[bytes] = set()
+    payload: set[bytes] = set()
+    for path in exports.glob("*.xml"):
+        with path.open("rb") as handle, ExportReader(handle) as reader:
+            payload.add(reader.header.navn_epj.encode())
+            for person in reader:
+                numbers.add(person.fid.encode())
+                for service in person.services:
+                    payload.add(service.tjeneste_id.encode())
+                    if service.org_nr:
+                        payload.add(service.org_nr.encode())
+    return numbers, {p for p in payload if len(p) >= 6}
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def _hits(folder: Path, needles: set[bytes]) -> list[str]:
+    found = []
+    for path in _files(folder):
+        data = path.read_bytes()
+        found.extend(f"{path.relative_to(folder)}" for needle in needles if needle in data)
+    return sorted(set(found))
+
+
+def test_tpf_and_registry_state_hold_no_identity_and_the_tpf_no_payload(
+    chain: Chain, make_export, exports_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    export = make_export("5001", 120, seed=21)
+    accepted = client.submit(export.path, chain.url("gateway"))
+    assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)["state"] == "stored"
+
+    numbers, payload = _needles(exports_dir)
+    assert len(numbers) >= 120  # the search is over real content
+    assert len(payload) >= 100
+    tpf, registry, gateway = (chain.state_dir / s for s in ("tpf", "registry", "gateway"))
+    assert _files(tpf)
+    assert _files(registry)
+    assert _hits(tpf, numbers) == []
+    assert _hits(tpf, payload) == []
+    assert _hits(registry, numbers) == []
+    # Control: the same search finds the numbers where they may be (the gateway keeps no numbers either, but
+    # the exports folder holds them), so an empty result above is not a broken search.
+    assert _hits(exports_dir, numbers)
+    assert _hits(gateway, numbers) == []

@@ -1,0 +1,304 @@
+"""Tests for shared.iplos.payload: the JSON Lines encoding of PayloadRecord."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.iplos import (
+    FUNCTION_VARIABLES,
+    PAYLOAD_FORMAT,
+    CodeSystem,
+    Diagnosis,
+    ExportHeader,
+    FidType,
+    FunctionScore,
+    PayloadDecodeError,
+    PayloadRecord,
+    PersonRecord,
+    Service,
+    Sex,
+    decode_payload,
+    encode_header,
+    encode_record,
+    encode_trailer,
+    generate_records,
+    iter_lines,
+    to_payload,
+)
+
+# Text as XML can carry it: no surrogates (they cannot be encoded as UTF-8 anyway).
+texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+dates = st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31))
+hours = st.floats(allow_nan=False, allow_infinity=False)
+
+services = st.builds(
+    Service,
+    tjeneste_id=texts,
+    tjeneste_type=st.integers(-(2**31), 2**31),
+    decision_date=st.none() | dates,
+    start_date=dates,
+    end_date=st.none() | dates,
+    hours_per_week=st.none() | hours,
+    org_nr=st.none() | texts,
+)
+records = st.builds(
+    PayloadRecord,
+    ref=texts,
+    birth_year=st.none() | st.integers(-(10**20), 10**20),
+    sex=st.none() | st.sampled_from(Sex),
+    fid_type=st.sampled_from(FidType),
+    function_scores=st.lists(
+        st.builds(FunctionScore, st.sampled_from(FUNCTION_VARIABLES) | texts, st.integers(-100, 100), dates),
+        max_size=17,
+    ).map(tuple),
+    diagnoses=st.lists(st.builds(Diagnosis, st.sampled_from(CodeSystem), texts), max_size=4).map(tuple),
+    services=st.lists(services, max_size=5).map(tuple),
+)
+headers = st.builds(
+    ExportHeader,
+    melding_guid=texts,
+    format_version=texts,
+    navn_epj=texts,
+    leverandor=texts,
+    versjon_epj=texts,
+    rapporteringsaar=st.integers(0, 3000),
+    kommune_nr=texts,
+)
+
+HEADER = ExportHeader("0f8fad5b-d9cb-469f-a165-70867728950e", "1.0", "Profil", "Visma", "2024.3", 2025, "0301")
+RECORD = PayloadRecord(
+    ref="SECRET-REF-0001",
+    birth_year=1941,
+    sex=Sex.FEMALE,
+    fid_type=FidType.FNR,
+    function_scores=(FunctionScore("syn", 2, dt.date(2025, 3, 1)),),
+    diagnoses=(Diagnosis(CodeSystem.ICPC2, "T90"),),
+    services=(Service("T-1", 15, dt.date(2025, 1, 1), dt.date(2025, 1, 2), None, 3.5, "974760673"),),
+)
+
+
+def payload(header: ExportHeader, items: Iterable[PayloadRecord]) -> bytes:
+    items = list(items)
+    return encode_header(header) + b"".join(encode_record(r) for r in items) + encode_trailer(len(items))
+
+
+def decode_all(data: bytes) -> tuple[ExportHeader, list[PayloadRecord]]:
+    header, decoded = decode_payload(iter_lines([data]))
+    return header, list(decoded)
+
+
+def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+
+
+# -------------------------------------------------------------------------------------------- round trip
+
+
+@settings(max_examples=150, deadline=None)
+@given(header=headers, items=st.lists(records, max_size=6), cuts=st.lists(st.integers(0, 10**6), max_size=12))
+def test_round_trip_through_arbitrary_chunks(header: ExportHeader, items: list[PayloadRecord], cuts: list[int]) -> None:
+    data = payload(header, items)
+    decoded_header, decoded = decode_payload(iter_lines(split(data, cuts)))
+    assert decoded_header == header
+    assert list(decoded) == items
+
+
+@settings(max_examples=100, deadline=None)
+@given(record=records)
+def test_encoding_is_canonical(record: PayloadRecord) -> None:
+    line = encode_record(record)
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1  # newlines inside strings are escaped
+    obj = json.loads(line)
+    assert line == json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    assert encode_record(record) == line
+
+
+def test_record_shape() -> None:
+    assert json.loads(encode_record(RECORD)) == {
+        "d": [["ICPC-2", "T90"]],
+        "f": [["syn", 2, "2025-03-01"]],
+        "fa": 1941,
+        "ft": "FNR",
+        "k": "K",
+        "ref": "SECRET-REF-0001",
+        "t": [["T-1", 15, "2025-01-01", "2025-01-02", None, 3.5, "974760673"]],
+    }
+    header = json.loads(encode_header(HEADER))
+    assert header["format"] == PAYLOAD_FORMAT == "iplos-payload/1"
+    assert header["kommuneNr"] == "0301"
+    assert json.loads(encode_trailer(7)) == {"antall": 7}
+
+
+def test_decodes_from_a_binary_file() -> None:
+    header, decoded = decode_payload(io.BytesIO(payload(HEADER, [RECORD, RECORD])))
+    assert (header, list(decoded)) == (HEADER, [RECORD, RECORD])
+
+
+def test_generated_persons_round_trip() -> None:
+    header, persons = generate_records("0301", 2025, 60, 3)
+    items = [to_payload(p, f"ref-{i}", 1950 + i % 40, Sex.MALE if i % 2 else None) for i, p in enumerate(persons)]
+    assert decode_all(payload(header, items)) == (header, items)
+
+
+def test_to_payload_drops_identity_and_user_number() -> None:
+    person = PersonRecord("100001", "01879031113", FidType.DNR, RECORD.function_scores, RECORD.diagnoses, ())
+    record = to_payload(person, "r1", 1990, Sex.MALE)
+    assert record == PayloadRecord("r1", 1990, Sex.MALE, FidType.DNR, RECORD.function_scores, RECORD.diagnoses, ())
+    line = encode_record(record)
+    assert b"01879031113" not in line
+    assert b"100001" not in line
+
+
+def test_integer_hours_decode_as_float() -> None:
+    line = encode_record(RECORD).replace(b"3.5,", b"4,")
+    _, decoded = decode_all(encode_header(HEADER) + line + encode_trailer(1))
+    hours = decoded[0].services[0].hours_per_week
+    assert hours == 4.0
+    assert isinstance(hours, float)
+
+
+def test_non_finite_hours_cannot_be_encoded() -> None:
+    service = Service("T", 1, None, dt.date(2025, 1, 1), None, float("inf"), None)
+    record = PayloadRecord("r", None, None, FidType.FNR, (), (), (service,))
+    with pytest.raises(ValueError, match="finite"):
+        encode_record(record)
+
+
+# ------------------------------------------------------------------------------------------ strictness
+
+
+def record_line(**changes: object) -> bytes:
+    obj = json.loads(encode_record(RECORD))
+    for key, value in changes.items():
+        if value is KeyError:
+            del obj[key]
+        else:
+            obj[key] = value
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(record_line(extra=1), id="unknown key"),
+        pytest.param(record_line(k=KeyError), id="missing key"),
+        pytest.param(record_line(fa="1941"), id="birth year as string"),
+        pytest.param(record_line(fa=True), id="birth year as bool"),
+        pytest.param(record_line(fa=1941.0), id="birth year as float"),
+        pytest.param(record_line(k="X"), id="unknown sex"),
+        pytest.param(record_line(ft="SSN"), id="unknown fid type"),
+        pytest.param(record_line(ref=None), id="ref null"),
+        pytest.param(record_line(f=[["syn", "2", "2025-03-01"]]), id="score as string"),
+        pytest.param(record_line(f=[["syn", True, "2025-03-01"]]), id="score as bool"),
+        pytest.param(record_line(f=[["syn", 2, "20250301"]]), id="basic ISO date"),
+        pytest.param(record_line(f=[["syn", 2, "2025-02-30"]]), id="impossible date"),
+        pytest.param(record_line(f=[["syn", 2]]), id="short score"),
+        pytest.param(record_line(f={"syn": 2}), id="scores as object"),
+        pytest.param(record_line(d=[["ICPC-3", "T90"]]), id="unknown code system"),
+        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, "3.5", None]]), id="hours as string"),
+        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, True, None]]), id="hours as bool"),
+        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, None]]), id="short service"),
+        pytest.param(record_line(t=[["T", 15, None, None, None, None, None]]), id="no start date"),
+        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, None, 974760673]]), id="org nr as number"),
+        pytest.param(b'{"ref":"a","ref":"b"}\n', id="duplicate key"),
+        pytest.param(encode_record(RECORD).replace(b"3.5", b"NaN"), id="NaN"),
+        pytest.param(encode_record(RECORD).replace(b"3.5", b"Infinity"), id="Infinity"),
+        pytest.param(b"[1,2]\n", id="not an object"),
+        pytest.param(b"\n", id="blank line"),
+        pytest.param(b'{"ref":"\xff"}\n', id="invalid utf-8"),
+        pytest.param(encode_record(RECORD)[:-1], id="no final newline"),
+        pytest.param(encode_record(RECORD)[:-5] + b"\n", id="cut short"),
+    ],
+)
+def test_bad_record_lines_are_refused_without_echo(line: bytes) -> None:
+    _, decoded = decode_payload(iter_lines([encode_header(HEADER), line]))
+    with pytest.raises(PayloadDecodeError) as caught:
+        list(decoded)
+    message = str(caught.value)
+    assert "payload line 2" in message
+    for content in ("SECRET", "974760673", "T90", "2025"):
+        assert content not in message
+    assert caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(encode_header(HEADER).replace(b"iplos-payload/1", b"iplos-payload/2"), id="newer version"),
+        pytest.param(encode_header(HEADER).replace(b'"format":"iplos-payload/1",', b""), id="no version"),
+        pytest.param(encode_header(HEADER).replace(b'"kommuneNr"', b'"x":0,"kommuneNr"'), id="unknown key"),
+        pytest.param(encode_header(HEADER).replace(b'"kommuneNr":"0301"', b'"kommuneNr":301'), id="kommune int"),
+        pytest.param(encode_trailer(1), id="the trailer first"),
+        pytest.param(encode_record(RECORD), id="a record first"),
+    ],
+)
+def test_bad_headers_are_refused(first: bytes) -> None:
+    with pytest.raises(PayloadDecodeError, match="payload line 1"):
+        decode_payload([first, encode_record(RECORD)])
+
+
+def test_empty_payload_is_refused() -> None:
+    with pytest.raises(PayloadDecodeError, match="empty"):
+        decode_payload([])
+
+
+def test_the_trailer_must_count_the_records_and_come_last() -> None:
+    _, fewer = decode_payload([encode_header(HEADER), encode_record(RECORD), encode_trailer(2)])
+    with pytest.raises(PayloadDecodeError, match="counts 2 records, the payload has 1"):
+        list(fewer)
+    _, more = decode_payload([encode_header(HEADER), encode_record(RECORD), encode_record(RECORD), encode_trailer(1)])
+    with pytest.raises(PayloadDecodeError, match="counts 1 records, the payload has 2"):
+        list(more)
+    _, truncated = decode_payload([encode_header(HEADER), encode_record(RECORD)])
+    with pytest.raises(PayloadDecodeError, match="no trailer"):
+        list(truncated)
+    _, trailing = decode_payload(
+        [encode_header(HEADER), encode_record(RECORD), encode_trailer(1), encode_record(RECORD)]
+    )
+    with pytest.raises(PayloadDecodeError, match="nothing may follow"):
+        list(trailing)
+    for bad in (b'{"antall":-1}\n', b'{"antall":"1"}\n'):
+        _, decoded = decode_payload([encode_header(HEADER), bad])
+        with pytest.raises(PayloadDecodeError):
+            list(decoded)
+
+
+def test_decoding_is_lazy() -> None:
+    # A bad third line is only found when it is reached: the registry streams records into the database.
+    lines = [encode_header(HEADER), encode_record(RECORD), encode_record(RECORD), b"garbage\n"]
+    _, decoded = decode_payload(lines)
+    assert next(decoded) == RECORD
+    assert next(decoded) == RECORD
+    with pytest.raises(PayloadDecodeError, match="payload line 4"):
+        next(decoded)
+
+
+# ------------------------------------------------------------------------------------------- iter_lines
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"") + b"\n"), max_size=10),
+    tail=st.binary(max_size=5).map(lambda b: b.replace(b"\n", b"")),
+    cuts=st.lists(st.integers(0, 400), max_size=20),
+)
+def test_iter_lines_resplits_any_chunking(lines: list[bytes], tail: bytes, cuts: list[int]) -> None:
+    data = b"".join(lines) + tail
+    expected = lines + ([tail] if tail else [])
+    assert list(iter_lines(split(data, cuts))) == expected
+    assert list(iter_lines([bytes([b]) for b in data])) == expected
+
+
+def test_iter_lines_refuses_an_endless_line() -> None:
+    chunks = (b"x" * 1000 for _ in range(100))
+    with pytest.raises(PayloadDecodeError, match="maximum length"):
+        list(iter_lines(chunks, max_line=10_000))

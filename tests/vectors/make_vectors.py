@@ -1,0 +1,1416 @@
+"""Generate the test-vector kit of the sealed-message format v1 (docs/envelope-v1.md, "Test vectors").
+
+    .venv/bin/python tests/vectors/make_vectors.py           # rewrite the JSON files next to this script
+    .venv/bin/python tests/vectors/make_vectors.py --check   # exit 1 if a file differs from what it would write
+
+The generator is written from the spec, not from ``shared.envelope``: it imports nothing from the implementation
+except ``shared.fnr`` (to make synthetic identity numbers). Every value is deterministic: keys, file keys, HPKE
+ephemeral keys and message ids come from fixed seeds (SHA-256 of a label and a name), and the HPKE wrap is a
+hand-written RFC 9180 SealBase with that fixed ephemeral key (the library's ``Suite.encrypt`` draws a fresh one),
+checked here against ``Suite.decrypt``. Running it again therefore writes byte-identical files, and
+``tests/shared/test_vectors.py`` checks that it does.
+
+Identity numbers are synthetic only (Skatteetaten's Tenor form, month + 80); the script refuses to write a file
+that contains an eleven-digit run that would pass as an ordinary identity number.
+
+Cases marked ``"divergence"`` state what the spec requires where the reference implementation does not (yet)
+comply; the spec's appendix lists them, and the vector tests expect our implementation to fail those cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import re
+import sys
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+from nacl.signing import SigningKey
+
+from shared.fnr import InvalidCheckDigit, check_digits, make_synthetic
+
+HERE = Path(__file__).resolve().parent
+SEED_LABEL = b"iplos-chain/test-vectors/v1\x00"
+
+MAGIC = b"IPLOS/1\n"
+WRAP_LABEL = b"iplos/v1/part\x00"
+BODY_LABEL = b"iplos/v1/body"
+SIGN_LABEL = b"iplos/v1/signature\x00"
+KID_LABEL = b"iplos/v1/kid\x00"
+PSEUDONYM_LABEL = b"iplos/v1/pseudonym"
+FORMAT = "iplos-envelope/1"
+SUITE_NAME = "X25519-HKDF-SHA256-AES-256-GCM"
+CHUNK = 64 * 1024
+TAG = 16
+INLINE_PLAINTEXT_MAX = 4096  # larger plaintexts are given by size and SHA-256 only, to keep the files small
+
+Json = dict[str, Any]
+
+
+# --- deterministic material ---------------------------------------------------------------------------------------
+
+
+def seed(name: str) -> bytes:
+    return hashlib.sha256(SEED_LABEL + name.encode("ascii")).digest()
+
+
+def message_id(name: str) -> str:
+    return str(uuid.UUID(bytes=seed("message-id/" + name)[:16], version=4))
+
+
+def raw_public(key: X25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def x25519(name: str) -> X25519PrivateKey:
+    return X25519PrivateKey.from_private_bytes(seed(name))
+
+
+def ed25519(name: str) -> SigningKey:
+    return SigningKey(seed(name))
+
+
+def key_id(alg: str, public: bytes) -> str:
+    return hashlib.sha256(KID_LABEL + alg.encode("ascii") + b"\x00" + public).hexdigest()[:16]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+class Party:
+    def __init__(self, name: str, role: str, municipality: str | None) -> None:
+        self.name, self.role, self.municipality = name, role, municipality
+        self.encryption = x25519(name + "/encryption")
+        self.signing = ed25519(name + "/signing")
+        self.encryption_public = raw_public(self.encryption)
+        self.signing_public = bytes(self.signing.verify_key)
+        self.encryption_kid = key_id("X25519", self.encryption_public)
+        self.signing_kid = key_id("Ed25519", self.signing_public)
+
+    def directory_entry(self) -> Json:
+        return {
+            "role": self.role,
+            "municipality": self.municipality,
+            "keys": [
+                {"kid": self.encryption_kid, "alg": "X25519", "public": b64(self.encryption_public)},
+                {"kid": self.signing_kid, "alg": "Ed25519", "public": b64(self.signing_public)},
+            ],
+        }
+
+
+KOMMUNE = Party("kommune-0301", "municipality", "0301")
+KOMMUNE_2 = Party("kommune-4601", "municipality", "4601")
+TPF = Party("tpf", "tpf", None)
+REGISTRY = Party("registry", "registry", None)
+OUTSIDER = Party("outsider", "municipality", "9999")  # holds keys but is not in the directory
+PARTIES = (KOMMUNE, KOMMUNE_2, TPF, REGISTRY)
+MESSAGE_ID = message_id("message-1")
+
+
+def directory_document() -> Json:
+    return {"format": "iplos-directory/1", "parties": {p.name: p.directory_entry() for p in PARTIES}}
+
+
+# --- HPKE SealBase (RFC 9180) with a fixed ephemeral key ----------------------------------------------------------
+
+_KEM_ID, _KDF_ID, _AEAD_ID = 0x0020, 0x0001, 0x0002
+_KEM_SUITE = b"KEM" + _KEM_ID.to_bytes(2, "big")
+_HPKE_SUITE = b"HPKE" + _KEM_ID.to_bytes(2, "big") + _KDF_ID.to_bytes(2, "big") + _AEAD_ID.to_bytes(2, "big")
+_SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+
+
+def _labeled_extract(suite_id: bytes, salt: bytes, label: bytes, ikm: bytes) -> bytes:
+    return hmac.digest(salt, b"HPKE-v1" + suite_id + label + ikm, "sha256")
+
+
+def _labeled_expand(suite_id: bytes, prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
+    labeled = length.to_bytes(2, "big") + b"HPKE-v1" + suite_id + label + info
+    return HKDFExpand(algorithm=hashes.SHA256(), length=length, info=labeled).derive(prk)
+
+
+def hpke_seal_base(recipient: X25519PublicKey, info: bytes, plaintext: bytes, ephemeral: bytes) -> bytes:
+    """enc || ciphertext of RFC 9180 SealBase, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM, aad empty."""
+    sk_e = X25519PrivateKey.from_private_bytes(ephemeral)
+    enc = raw_public(sk_e)
+    pk_r = recipient.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    eae_prk = _labeled_extract(_KEM_SUITE, b"", b"eae_prk", sk_e.exchange(recipient))
+    shared_secret = _labeled_expand(_KEM_SUITE, eae_prk, b"shared_secret", enc + pk_r, 32)
+    psk_id_hash = _labeled_extract(_HPKE_SUITE, b"", b"psk_id_hash", b"")
+    info_hash = _labeled_extract(_HPKE_SUITE, b"", b"info_hash", info)
+    context = b"\x00" + psk_id_hash + info_hash
+    secret = _labeled_extract(_HPKE_SUITE, shared_secret, b"secret", b"")
+    key = _labeled_expand(_HPKE_SUITE, secret, b"key", context, 32)
+    base_nonce = _labeled_expand(_HPKE_SUITE, secret, b"base_nonce", context, 12)
+    return enc + AESGCM(key).encrypt(base_nonce, plaintext, b"")
+
+
+# --- sealed parts ----------------------------------------------------------------------------------------------------
+
+
+def context(kind: str, sender: Party, recipient: Party, message: str = MESSAGE_ID) -> Json:
+    return {
+        "kind": kind,
+        "sender": sender.name,
+        "recipient": recipient.name,
+        "recipient_kid": recipient.encryption_kid,
+        "message_id": message,
+    }
+
+
+def info_bytes(ctx: Json) -> bytes:
+    return WRAP_LABEL + canonical({"format": FORMAT, "suite": SUITE_NAME, **ctx})
+
+
+class Sealer:
+    """One part's file key and header; chunks are sealed one by one so that tampered layouts can be built."""
+
+    def __init__(self, name: str, recipient: Party, ctx: Json) -> None:
+        self.file_key = seed(f"parts/{name}/file-key")
+        self.header = MAGIC + hpke_seal_base(
+            recipient.encryption.public_key(), info_bytes(ctx), self.file_key, seed(f"parts/{name}/ephemeral")
+        )
+        assert _SUITE.decrypt(self.header[len(MAGIC) :], recipient.encryption, info=info_bytes(ctx)) == self.file_key
+        body_key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=BODY_LABEL).derive(self.file_key)
+        self.aead = AESGCM(body_key)
+
+    def chunk(self, counter: int, last: bool, data: bytes) -> bytes:
+        return self.aead.encrypt(counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00"), data, None)
+
+    def seal(self, body: bytes) -> bytes:
+        """The canonical encoding: full chunks, then one final chunk of 1..64 KiB (empty only for an empty body)."""
+        pieces = [body[i : i + CHUNK] for i in range(0, len(body), CHUNK)] or [b""]
+        return self.header + b"".join(self.chunk(i, i == len(pieces) - 1, p) for i, p in enumerate(pieces))
+
+
+def pattern(size: int, salt: str) -> bytes:
+    """Deterministic, non-repeating filler for big bodies."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{salt}/{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+Segment = bytes | str  # bytes, or the name of an entry in SHARED_SEGMENTS
+SHARED_SEGMENTS: dict[str, bytes] = {}
+
+
+def part_case(
+    name: str, comment: str, recipient: Party, ctx: Json, part: bytes | list[Segment], sealer: Sealer, **extra: Any
+) -> Json:
+    segments = [part] if isinstance(part, bytes) else part
+    whole = b"".join(SHARED_SEGMENTS[s] if isinstance(s, str) else s for s in segments)
+    case: Json = {
+        "name": name,
+        "comment": comment,
+        "recipient_private": recipient.encryption.private_bytes_raw().hex(),
+        "recipient_public": recipient.encryption_public.hex(),
+        "context": ctx,
+        "info": info_bytes(ctx).decode("ascii"),
+        "file_key": sealer.file_key.hex(),
+    }
+    case.update(extra)
+    case["part_size"] = len(whole)
+    case["part_sha256"] = sha256(whole)
+    case["part"] = ["@" + s if isinstance(s, str) else b64(s) for s in segments]
+    return case
+
+
+def ok(plaintext: bytes) -> Json:
+    result: Json = {"expect": "ok", "plaintext_size": len(plaintext), "plaintext_sha256": sha256(plaintext)}
+    if len(plaintext) <= INLINE_PLAINTEXT_MAX:
+        result["plaintext"] = b64(plaintext)
+    return result
+
+
+FAIL: Json = {"expect": "fail"}
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def flip(data: bytes, index: int, mask: int = 0x01) -> bytes:
+    changed = bytearray(data)
+    changed[index] ^= mask
+    return bytes(changed)
+
+
+# --- synthetic identity numbers and pseudonyms ------------------------------------------------------------------------
+
+
+def synthetic(birth: date, individual: int, *, d_number: bool = False) -> str:
+    """The first Tenor-form number at or after ``individual`` with valid check digits."""
+    for candidate in range(individual, individual + 40):
+        number = make_synthetic(birth, candidate, d_number=d_number)
+        if number is not None:
+            return number
+    raise ValueError("no synthetic number near that individual number")
+
+
+FNR_A = synthetic(date(1957, 3, 14), 123)
+FNR_B = synthetic(date(2004, 11, 2), 512)
+FNR_C = synthetic(date(1988, 6, 30), 940, d_number=True)
+FNR_D = synthetic(date(1892, 1, 9), 601)
+FNR_E = synthetic(date(2020, 2, 29), 777)
+FNR_BAD_CHECK = FNR_A[:10] + str((int(FNR_A[10]) + 1) % 10)
+
+PSEUDONYM_KEYS = {
+    1: seed("pseudonym-key/v1"),
+    2: seed("pseudonym-key/v2") + seed("pseudonym-key/v2/b"),  # 64 bytes: HMAC's block size
+    3: b"".join(seed(f"pseudonym-key/v3/{i}") for i in range(3))[:80],  # 80 bytes: longer than a block
+}
+
+
+def pseudonym(key: bytes, number: str) -> bytes:
+    return hmac.digest(key, PSEUDONYM_LABEL + b"\x00" + number.encode("ascii"), "sha256")
+
+
+# --- contents.json: the three part kinds of one message -----------------------------------------------------------
+
+
+def line(value: Json) -> bytes:
+    return canonical(value) + b"\n"
+
+
+REFS = [seed(f"ref/{i}")[:16].hex() for i in range(3)]
+IDENTITIES = [
+    {"ref": REFS[0], "fid": FNR_A, "type": "FNR"},
+    {"ref": REFS[1], "fid": FNR_C, "type": "DNR"},
+    {"ref": REFS[2], "fid": FNR_BAD_CHECK, "type": "FNR"},
+]
+PSEUDONYM_ENTRIES: list[Json] = [
+    {"ref": REFS[0], "pseudonym": pseudonym(PSEUDONYM_KEYS[1], FNR_A).hex(), "refused": None},
+    {"ref": REFS[1], "pseudonym": pseudonym(PSEUDONYM_KEYS[1], FNR_C).hex(), "refused": None},
+    {"ref": REFS[2], "pseudonym": None, "refused": "check-digit"},
+]
+PAYLOAD_LINES = [
+    b'{"example":"iplos-payload/1 lines are opaque to the envelope","record":1}',
+    b'{"record":2}',
+    b'{"record":3}',
+    b'{"record":4}',
+]
+
+
+def identity_body(entries: list[Json]) -> bytes:
+    return line({"content": "iplos-identities/1"}) + b"".join(
+        line({"fid": e["fid"], "ref": e["ref"], "type": e["type"]}) for e in entries
+    )
+
+
+def pseudonym_line(entry: Json) -> bytes:
+    if entry["refused"] is not None:
+        return line({"ref": entry["ref"], "refused": entry["refused"]})
+    return line({"pseudonym": b64url(bytes.fromhex(entry["pseudonym"])), "ref": entry["ref"]})
+
+
+def pseudonyms_body(key_version: int, entries: list[Json]) -> bytes:
+    head = line({"content": "iplos-pseudonyms/1"}) + line({"key_version": key_version})
+    return head + b"".join(pseudonym_line(e) for e in entries)
+
+
+def payload_body() -> bytes:
+    return line({"content": "iplos-payload/1"}) + b"".join(x + b"\n" for x in PAYLOAD_LINES[:3])
+
+
+KINDS = {
+    "identity": (KOMMUNE, TPF, "iplos-identities/1"),
+    "payload": (KOMMUNE, REGISTRY, "iplos-payload/1"),
+    "pseudonyms": (TPF, REGISTRY, "iplos-pseudonyms/1"),
+}
+
+
+def contents_case(name: str, kind: str, body: bytes, comment: str, expect: Json, **extra: Any) -> Json:
+    sender, recipient, content = KINDS[kind]
+    ctx = context(kind, sender, recipient)
+    part = Sealer("contents/" + name, recipient, ctx).seal(body)
+    case: Json = {
+        "name": name,
+        "comment": comment,
+        "recipient_private": recipient.encryption.private_bytes_raw().hex(),
+        "context": ctx,
+        "content": content,
+        "plaintext": b64(body),
+        "part": b64(part),
+        "part_size": len(part),
+        "part_sha256": sha256(part),
+    }
+    case.update(extra)
+    case.update(expect)
+    return case
+
+
+def make_contents() -> Json:
+    ident_ok = identity_body(IDENTITIES)
+    pseud_ok = pseudonyms_body(1, PSEUDONYM_ENTRIES)
+    pseudonym_text = b64url(pseudonym(PSEUDONYM_KEYS[1], FNR_A))
+    cases = [
+        contents_case(
+            "identity-ok",
+            "identity",
+            ident_ok,
+            "Three records; the third number fails its check digit (the TPF refuses it, the envelope is fine).",
+            {"expect": "ok", "entries": IDENTITIES},
+        ),
+        contents_case(
+            "pseudonyms-ok",
+            "pseudonyms",
+            pseud_ok,
+            "Key version 1; two pseudonyms (HMAC under pseudonyms.json key v1) and one refusal.",
+            {"expect": "ok", "key_version": 1, "entries": PSEUDONYM_ENTRIES},
+        ),
+        contents_case(
+            "payload-ok",
+            "payload",
+            payload_body(),
+            "The content line, then iplos-payload/1 lines, returned as they are (without their LF).",
+            {"expect": "ok", "lines": [x.decode("ascii") for x in PAYLOAD_LINES[:3]]},
+        ),
+        contents_case("empty-body", "identity", b"", "No content line at all.", FAIL),
+        contents_case(
+            "no-content-line",
+            "identity",
+            line({"fid": FNR_A, "ref": REFS[0], "type": "FNR"}),
+            "The first line is a record, not the content line.",
+            FAIL,
+        ),
+        contents_case(
+            "wrong-content-line",
+            "identity",
+            line({"content": "iplos-identities/2"}) + line({"fid": FNR_A, "ref": REFS[0], "type": "FNR"}),
+            "The content line names another format than the signed header's part reference.",
+            FAIL,
+        ),
+        contents_case(
+            "content-line-extra-member",
+            "identity",
+            line({"content": "iplos-identities/1", "x": 1}),
+            "The content line has a member besides content.",
+            FAIL,
+        ),
+        contents_case(
+            "missing-final-lf",
+            "identity",
+            ident_ok[:-1],
+            "The last line does not end with LF.",
+            FAIL,
+        ),
+        contents_case(
+            "empty-line",
+            "identity",
+            line({"content": "iplos-identities/1"}) + b"\n",
+            "An empty line.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-extra-member",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": REFS[0], "type": "FNR", "x": "y"}),
+            "A record with a fourth member.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-number-not-string",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": int(FNR_A), "ref": REFS[0], "type": "FNR"}),
+            "fid is a JSON number, not a string.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-not-object",
+            "identity",
+            line({"content": "iplos-identities/1"}) + b'["' + FNR_A.encode() + b'"]\n',
+            "A record that is a JSON array.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-duplicate-key",
+            "identity",
+            line({"content": "iplos-identities/1"})
+            + f'{{"fid":"{FNR_A}","fid":"{FNR_B}","ref":"{REFS[0]}","type":"FNR"}}\n'.encode(),
+            "A record with fid twice: lines are canonical JSON, so duplicates are refused.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-non-canonical-spacing",
+            "identity",
+            line({"content": "iplos-identities/1"})
+            + f'{{"fid": "{FNR_A}", "ref": "{REFS[0]}", "type": "FNR"}}\n'.encode(),
+            "A record with spaces after the separators: lines are canonical JSON.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-no-key-version",
+            "pseudonyms",
+            line({"content": "iplos-pseudonyms/1"}) + pseudonym_line(PSEUDONYM_ENTRIES[0]),
+            "The key_version line is missing: the second line is a record.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-key-version-zero",
+            "pseudonyms",
+            pseudonyms_body(0, PSEUDONYM_ENTRIES[:1]),
+            "key_version is 0 (versions start at 1).",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-key-version-bool",
+            "pseudonyms",
+            line({"content": "iplos-pseudonyms/1"}) + b'{"key_version":true}\n' + pseudonym_line(PSEUDONYM_ENTRIES[0]),
+            "key_version is the JSON literal true, not an integer.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonym-31-bytes",
+            "pseudonyms",
+            pseudonyms_body(1, [])
+            + line({"pseudonym": b64url(pseudonym(PSEUDONYM_KEYS[1], FNR_A)[:31]), "ref": REFS[0]}),
+            "A pseudonym of 31 bytes.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonym-padded",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"pseudonym": pseudonym_text + "=", "ref": REFS[0]}),
+            "A pseudonym with a '=' pad: the encoding is unpadded base64url.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonym-non-canonical-bits",
+            "pseudonyms",
+            pseudonyms_body(1, [])
+            + line({"pseudonym": pseudonym_text[:-1] + _sibling(pseudonym_text[-1]), "ref": REFS[0]}),
+            "The last character sets one of the two unused low bits: not the canonical encoding.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonym-standard-alphabet",
+            "pseudonyms",
+            pseudonyms_body(1, [])
+            + line({"pseudonym": pseudonym_text.replace("-", "+").replace("_", "/"), "ref": REFS[0]}),
+            "The pseudonym in the standard base64 alphabet ('+' for '-'): the encoding is base64url.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonym-and-refused",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"pseudonym": pseudonym_text, "ref": REFS[0], "refused": "check-digit"}),
+            "A record with both pseudonym and refused.",
+            FAIL,
+        ),
+    ]
+    return {
+        "format": "iplos-test-vectors/contents/1",
+        "description": (
+            "Part contents (docs/envelope-v1.md, 'Part contents'). Each part is a valid sealed part; open it with "
+            "recipient_private and context, then read the JSON lines. expect 'ok' gives the decoded records "
+            "(pseudonyms as hex), 'fail' means the reader raises its one opaque error. 'content' is the format "
+            "the signed header's part reference names. 'divergence' marks a case where the reference "
+            "implementation does not yet do what the spec requires (appendix A)."
+        ),
+        "cases": cases,
+    }
+
+
+def _sibling(char: str) -> str:
+    """The base64url character that differs from ``char`` in its lowest bit only."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return alphabet[alphabet.index(char) ^ 1]
+
+
+# --- parts.json: the STREAM layer ----------------------------------------------------------------------------------
+
+
+def make_parts() -> Json:
+    cases: list[Json] = []
+    ctx = context("identity", KOMMUNE, TPF)
+    short = identity_body(IDENTITIES[:2])
+
+    def simple(name: str, comment: str, body: bytes, recipient: Party = TPF, c: Json = ctx) -> None:
+        sealer = Sealer(name, recipient, c)
+        cases.append(part_case(name, comment, recipient, c, sealer.seal(body), sealer, **ok(body)))
+
+    simple("short-body", "A body shorter than one chunk: one final chunk.", short)
+    simple("empty-body", "An empty body: exactly one final chunk, of 0 plaintext bytes (16 bytes sealed).", b"")
+    simple("one-byte-body", "A body of one byte.", b"\n")
+    simple(
+        "payload-kind",
+        "Kind payload, municipality to registry.",
+        payload_body(),
+        REGISTRY,
+        context("payload", KOMMUNE, REGISTRY),
+    )
+    simple(
+        "pseudonyms-kind",
+        "Kind pseudonyms, TPF to registry.",
+        pseudonyms_body(1, PSEUDONYM_ENTRIES),
+        REGISTRY,
+        context("pseudonyms", TPF, REGISTRY),
+    )
+    simple(
+        "exactly-64KiB",
+        "A body of exactly 65536 bytes: ONE final chunk (no empty chunk after it).",
+        pattern(CHUNK, "a"),
+    )
+    plus_one = pattern(CHUNK + 1, "b")
+    big = Sealer("64KiB-plus-1", TPF, ctx)
+    # The first chunk of 64KiB-plus-1 is stored once and shared by the cases derived from it.
+    SHARED_SEGMENTS["64KiB-plus-1/chunk-0"] = big.chunk(0, False, plus_one[:CHUNK])
+    final1 = big.chunk(1, True, plus_one[CHUNK:])
+    assert big.header + SHARED_SEGMENTS["64KiB-plus-1/chunk-0"] + final1 == big.seal(plus_one)
+    cases.append(
+        part_case(
+            "64KiB-plus-1",
+            "65537 bytes: a full chunk, then a final chunk of 1 byte.",
+            TPF,
+            ctx,
+            [big.header, "64KiB-plus-1/chunk-0", final1],
+            big,
+            **ok(plus_one),
+        )
+    )
+    three = pattern(2 * CHUNK + 100, "c")
+    simple("three-chunks", "131172 bytes: two full chunks and a final chunk of 100 bytes.", three)
+
+    base = Sealer("short-body", TPF, ctx)
+    good = base.seal(short)
+    header_len = len(MAGIC) + 80
+
+    def tampered(
+        name: str, comment: str, part: bytes | list[Segment], sealer: Sealer = base, c: Json = ctx, **extra: Any
+    ) -> None:
+        cases.append(part_case(name, comment, TPF, c, part, sealer, **FAIL, **extra))
+
+    tampered("magic-flipped", "short-body with bit 0 of the first magic byte flipped.", flip(good, 0))
+    tampered("magic-version", "short-body with the magic 'IPLOS/2\\n'.", b"IPLOS/2\n" + good[8:])
+    tampered("magic-missing", "short-body without its 8-byte magic.", good[8:])
+    tampered("wrapped-enc-flipped", "short-body with a bit flipped in the HPKE encapsulated key.", flip(good, 8 + 5))
+    tampered(
+        "wrapped-ciphertext-flipped", "short-body with a bit flipped in the wrapped file key.", flip(good, 8 + 32 + 3)
+    )
+    tampered("wrapped-tag-flipped", "short-body with a bit flipped in the wrap's AEAD tag.", flip(good, 8 + 79))
+    tampered(
+        "wrapped-enc-low-order",
+        "short-body with the encapsulated key replaced by the all-zero (low-order) point.",
+        MAGIC + bytes(32) + good[8 + 32 :],
+    )
+    tampered("wrapped-truncated", "The magic and 40 bytes of the wrapped key, nothing else.", good[: 8 + 40])
+    tampered("no-chunk", "Magic and wrapped key, but no chunk at all (even an empty body has one).", good[:header_len])
+    tampered("body-flipped", "short-body with a bit flipped in the first ciphertext byte.", flip(good, header_len))
+    tampered(
+        "tag-flipped", "short-body with a bit flipped in the last byte (the chunk's tag).", flip(good, len(good) - 1)
+    )
+    tampered("final-chunk-cut", "short-body cut in the middle of its final chunk (last 7 bytes dropped).", good[:-7])
+    tampered("final-chunk-too-short", "A final chunk of 10 bytes, shorter than a tag.", good[: header_len + 10])
+    tampered(
+        "final-flag-missing",
+        "The only chunk is sealed with last flag 0x00: the part was truncated at a chunk boundary.",
+        good[:header_len] + base.chunk(0, False, short),
+    )
+    tampered(
+        "counter-starts-at-1",
+        "The only chunk is sealed with counter 1 (chunk 0 missing).",
+        good[:header_len] + base.chunk(1, True, short),
+    )
+    other = Sealer("spliced-from", TPF, ctx)
+    tampered(
+        "chunk-spliced",
+        "short-body's header followed by a valid final chunk of another part (same context, other file key).",
+        good[:header_len] + other.seal(short)[header_len:],
+    )
+    tampered(
+        "data-after-final-chunk",
+        "short-body followed by a chunk sealed with counter 1 and the last flag: data after the final chunk.",
+        good + base.chunk(1, True, b"more"),
+    )
+
+    full0 = "64KiB-plus-1/chunk-0"
+    tampered(
+        "last-chunk-dropped",
+        "64KiB-plus-1 without its final chunk: a full chunk with flag 0x00 and nothing after it.",
+        [big.header, full0],
+        big,
+    )
+    tampered(
+        "chunks-reordered",
+        "64KiB-plus-1 with its two chunks swapped (final chunk first).",
+        [big.header, final1, full0],
+        big,
+    )
+    tampered(
+        "empty-final-after-full",
+        "A 65536-byte body sealed as a full chunk (flag 0x00) and an EMPTY final chunk: valid AEAD, "
+        "non-canonical (an empty final chunk is allowed only as the only chunk).",
+        [big.header, full0, big.chunk(1, True, b"")],
+        big,
+    )
+
+    for field, value in (
+        ("kind", "payload"),
+        ("sender", KOMMUNE_2.name),
+        ("recipient", REGISTRY.name),
+        ("recipient_kid", REGISTRY.encryption_kid),
+        ("message_id", message_id("message-2")),
+    ):
+        wrong = {**ctx, field: value}
+        cases.append(
+            part_case(
+                f"wrong-context-{field.replace('_', '-')}",
+                f"short-body opened with context {field} = {value!r} (it was sealed with {ctx[field]!r}).",
+                TPF,
+                wrong,
+                good,
+                base,
+                **FAIL,
+            )
+        )
+    for_registry = Sealer("for-registry", REGISTRY, ctx)
+    cases.append(
+        part_case(
+            "wrong-recipient-key",
+            "A part sealed for the registry's key, opened with the TPF's key (the context is the TPF's).",
+            TPF,
+            ctx,
+            for_registry.seal(short),
+            for_registry,
+            **FAIL,
+        )
+    )
+    return {
+        "format": "iplos-test-vectors/parts/1",
+        "description": (
+            "Sealed parts (docs/envelope-v1.md, 'Sealed part'). Open 'part' with the X25519 private key "
+            "'recipient_private' (raw 32 bytes, hex) and 'context'. expect 'ok': the plaintext has "
+            "plaintext_size bytes with SHA-256 plaintext_sha256 (and is given in base64 as 'plaintext' when it "
+            "is at most 4096 bytes); expect 'fail': opening raises the one opaque error, at the latest when the "
+            "end of the part is reached. 'part' is a list of segments to concatenate: each is base64, or "
+            "'@name' for the entry 'name' of 'segments' (base64: a chunk that several cases share, stored once); "
+            "part_size and part_sha256 describe the concatenation. 'info' (the HPKE info) and 'file_key' are "
+            "informative: the values the sealer used, for debugging."
+        ),
+        "cases": cases,
+        "segments": {name: b64(data) for name, data in SHARED_SEGMENTS.items()},
+    }
+
+
+# --- headers.json ----------------------------------------------------------------------------------------------------
+
+
+def part_ref(recipient: Party, content: str, part: bytes) -> Json:
+    return {
+        "recipient": recipient.name,
+        "recipient_kid": recipient.encryption_kid,
+        "content": content,
+        "size": len(part),
+        "sha256": sha256(part),
+    }
+
+
+def make_headers(contents: Json) -> Json:
+    parts = {c["name"]: base64.b64decode(c["part"]) for c in contents["cases"]}
+    submission = {
+        "format": FORMAT,
+        "kind": "submission",
+        "message_id": MESSAGE_ID,
+        "sender": KOMMUNE.name,
+        "signer_kid": KOMMUNE.signing_kid,
+        "municipality": "0301",
+        "year": 2024,
+        "sequence": 1,
+        "created_at": "2025-02-03T10:15:00Z",
+        "record_count": 3,
+        "parts": {
+            "identity": part_ref(TPF, "iplos-identities/1", parts["identity-ok"]),
+            "payload": part_ref(REGISTRY, "iplos-payload/1", parts["payload-ok"]),
+        },
+    }
+    submission_bytes = canonical(submission)
+    delivery = {
+        "format": FORMAT,
+        "kind": "delivery",
+        "message_id": MESSAGE_ID,
+        "sender": TPF.name,
+        "signer_kid": TPF.signing_kid,
+        "submission_sha256": sha256(submission_bytes),
+        "created_at": "2025-02-03T10:15:02Z",
+        "pseudonym_key_version": 1,
+        "counts": {"records": 3, "pseudonymised": 2, "refused": 1},
+        "parts": {"pseudonyms": part_ref(REGISTRY, "iplos-pseudonyms/1", parts["pseudonyms-ok"])},
+    }
+    receipt = {
+        "format": FORMAT,
+        "kind": "receipt",
+        "message_id": MESSAGE_ID,
+        "sender": REGISTRY.name,
+        "signer_kid": REGISTRY.signing_kid,
+        "submission_sha256": sha256(submission_bytes),
+        "municipality": "0301",
+        "year": 2024,
+        "sequence": 1,
+        "status": "stored",
+        "reason": None,
+        "records_stored": 3,
+        "identities_refused": 1,
+        "supersedes": None,
+        "received_at": "2025-02-03T10:15:03Z",
+    }
+    refused_receipt = {
+        **receipt,
+        "status": "refused",
+        "reason": "stale sequence \u2013 a newer submission is active",
+        "records_stored": 0,
+        "supersedes": message_id("message-0"),
+    }
+    cases: list[Json] = []
+
+    def add(
+        name: str,
+        comment: str,
+        verify_as: str,
+        header: bytes,
+        signer: Party | SigningKey,
+        expect: str,
+        *,
+        label: bytes = SIGN_LABEL,
+        signature: bytes | None = None,
+        **extra: Any,
+    ) -> None:
+        key = signer.signing if isinstance(signer, Party) else signer
+        sig = key.sign(label + header).signature if signature is None else signature
+        case: Json = {
+            "name": name,
+            "comment": comment,
+            "verify_as": verify_as,
+            "header": header.decode("latin-1"),
+            "signature": sig.hex(),
+            "signer_public": bytes(key.verify_key).hex(),
+            "expect": expect,
+        }
+        if expect == "valid":
+            assert isinstance(signer, Party)
+            case["signer_party"] = signer.name
+            case["header_sha256"] = sha256(header)
+        case.update(extra)
+        cases.append(case)
+
+    def variant(base: Json, **changes: Any) -> bytes:
+        return canonical({**base, **changes})
+
+    def without(base: Json, key: str) -> bytes:
+        return canonical({k: v for k, v in base.items() if k != key})
+
+    add(
+        "submission",
+        "The municipality's header for the parts in contents.json.",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "valid",
+    )
+    add(
+        "delivery",
+        "The TPF's header; submission_sha256 is the SHA-256 of the submission case's header bytes.",
+        "delivery",
+        canonical(delivery),
+        TPF,
+        "valid",
+    )
+    add(
+        "receipt-stored", "The registry's receipt for the submission.", "receipt", canonical(receipt), REGISTRY, "valid"
+    )
+    add(
+        "receipt-refused",
+        "A refusal receipt; reason holds a non-ASCII character, escaped as \\u2013.",
+        "receipt",
+        canonical(refused_receipt),
+        REGISTRY,
+        "valid",
+    )
+    good_sig = KOMMUNE.signing.sign(SIGN_LABEL + submission_bytes).signature
+    add(
+        "header-byte-flipped",
+        "The submission with record_count changed from 3 to 2 after signing.",
+        "submission",
+        submission_bytes.replace(b'"record_count":3', b'"record_count":2'),
+        KOMMUNE,
+        "invalid",
+        signature=good_sig,
+    )
+    add(
+        "signature-byte-flipped",
+        "The submission with bit 0 of the signature's first byte flipped.",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "invalid",
+        signature=flip(good_sig, 0),
+    )
+    add(
+        "signature-63-bytes",
+        "The submission's signature without its last byte.",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "invalid",
+        signature=good_sig[:63],
+    )
+    add(
+        "signature-other-key",
+        "A well-formed signature by a key that is not the one signer_kid names.",
+        "submission",
+        submission_bytes,
+        OUTSIDER.signing,
+        "invalid",
+    )
+    add(
+        "non-canonical-spacing",
+        "Signed bytes with a space after every ':' (json.dumps default spacing).",
+        "submission",
+        json.dumps(submission, sort_keys=True, separators=(",", ": ")).encode(),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "unsorted-keys",
+        "Signed bytes with the members in declaration order, not sorted.",
+        "submission",
+        json.dumps(submission, separators=(",", ":")).encode(),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "duplicate-key",
+        "Signed bytes with the member year twice (same value).",
+        "submission",
+        submission_bytes.replace(b'"year":2024', b'"year":2024,"year":2024'),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "float-value",
+        "Signed bytes with year written as 2024.0.",
+        "submission",
+        submission_bytes.replace(b'"year":2024', b'"year":2024.0'),
+        KOMMUNE,
+        "invalid",
+    )
+    add("trailing-newline", "Signed bytes followed by LF.", "submission", submission_bytes + b"\n", KOMMUNE, "invalid")
+    add(
+        "raw-non-ascii",
+        "A receipt whose reason holds a raw UTF-8 character instead of its \\u escape.",
+        "receipt",
+        json.dumps(refused_receipt, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+        REGISTRY,
+        "invalid",
+    )
+    add(
+        "label-missing",
+        "Signed over the header bytes alone, without the label.",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "invalid",
+        label=b"",
+    )
+    add(
+        "label-without-nul",
+        "Signed over 'iplos/v1/signature' || header, without the 0x00.",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "invalid",
+        label=SIGN_LABEL[:-1],
+    )
+    add(
+        "label-of-parts",
+        "Signed with the HPKE info label 'iplos/v1/part' 0x00 instead.",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "invalid",
+        label=WRAP_LABEL,
+    )
+    add(
+        "kind-mismatch",
+        "A valid delivery header verified where a submission is expected.",
+        "submission",
+        canonical(delivery),
+        TPF,
+        "invalid",
+    )
+    add(
+        "unknown-member",
+        "The submission with an extra member 'note' (signed).",
+        "submission",
+        variant(submission, note="x"),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "missing-member",
+        "The submission without record_count (signed).",
+        "submission",
+        without(submission, "record_count"),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "missing-format",
+        "The submission without its format member (signed).",
+        "submission",
+        without(submission, "format"),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "missing-kind",
+        "The submission without its kind member (signed).",
+        "submission",
+        without(submission, "kind"),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "format-v2",
+        "format is 'iplos-envelope/2'.",
+        "submission",
+        variant(submission, format="iplos-envelope/2"),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "year-as-string",
+        'year is the string "2024".',
+        "submission",
+        variant(submission, year="2024"),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "count-as-bool",
+        "record_count is true.",
+        "submission",
+        variant(submission, record_count=True),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "count-too-large",
+        "record_count is 10000001 (the bound is 10000000).",
+        "submission",
+        variant(submission, record_count=10_000_001),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "uppercase-digest",
+        "The identity part's sha256 in upper-case hex.",
+        "submission",
+        variant(
+            submission,
+            parts={
+                **submission["parts"],
+                "identity": {
+                    **submission["parts"]["identity"],
+                    "sha256": submission["parts"]["identity"]["sha256"].upper(),
+                },
+            },
+        ),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "message-id-not-v4",
+        "message_id with version nibble 1 instead of 4.",
+        "submission",
+        variant(submission, message_id=MESSAGE_ID[:14] + "1" + MESSAGE_ID[15:]),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "size-beyond-2^53",
+        "The identity part's size is 2^53 (integers are at most 2^53 - 1).",
+        "submission",
+        variant(
+            submission, parts={**submission["parts"], "identity": {**submission["parts"]["identity"], "size": 2**53}}
+        ),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "unknown-signer-kid",
+        "signer_kid names no key in the directory (an outsider's key signed).",
+        "submission",
+        variant(submission, signer_kid=OUTSIDER.signing_kid),
+        OUTSIDER,
+        "refused:unknown-key",
+    )
+    add(
+        "signer-kid-is-encryption-key",
+        "signer_kid names the municipality's X25519 key.",
+        "submission",
+        variant(submission, signer_kid=KOMMUNE.encryption_kid),
+        KOMMUNE,
+        "refused:unknown-key",
+    )
+    add(
+        "unknown-kid-before-signature",
+        "Unknown signer_kid AND a bad signature: the kid is looked up first.",
+        "submission",
+        variant(submission, signer_kid=OUTSIDER.signing_kid),
+        OUTSIDER,
+        "refused:unknown-key",
+        signature=bytes(64),
+    )
+    add(
+        "non-canonical-before-kid",
+        "Unknown signer_kid in non-canonical bytes: the encoding is checked first.",
+        "submission",
+        json.dumps({**submission, "signer_kid": OUTSIDER.signing_kid}).encode(),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "sender-mismatch",
+        "Signed by kommune-0301's key, but the header names kommune-4601 as sender.",
+        "submission",
+        variant(submission, sender=KOMMUNE_2.name),
+        KOMMUNE,
+        "refused:sender-mismatch",
+    )
+    add(
+        "sender-mismatch-after-schema",
+        "Sender mismatch AND an unknown member: the schema is checked first.",
+        "submission",
+        variant(submission, sender=KOMMUNE_2.name, note="x"),
+        KOMMUNE,
+        "invalid",
+    )
+    return {
+        "format": "iplos-test-vectors/headers/1",
+        "description": (
+            "Signed headers (docs/envelope-v1.md, 'Signed headers' and 'Verifying a signed header'). Verify "
+            "'header' (the exact bytes: each character is one byte, U+0000-U+00FF; valid headers are ASCII) with "
+            "the Ed25519 'signature' (hex) against 'directory' (an iplos-directory/1 document), as the header kind "
+            "'verify_as'. expect: 'valid' (signer_party is the party that signed), 'invalid' (the opaque error), "
+            "or 'refused:<code>' (a policy refusal with that code). signer_public is informative."
+        ),
+        "directory": directory_document(),
+        "cases": cases,
+    }
+
+
+# --- canonical.json ----------------------------------------------------------------------------------------------
+
+
+def make_canonical() -> Json:
+    accept = [
+        ("empty-object", "{}"),
+        ("sorted-members", '{"a":1,"b":"x","c":null}'),
+        ("literals", '{"f":false,"n":null,"t":true}'),
+        ("nested", '{"a":{"b":{"c":[]}},"z":[1,{"x":1,"y":2}]}'),
+        ("array-order-kept", '{"a":[3,1,2]}'),
+        ("integers", '{"max":9007199254740991,"min":-9007199254740991,"neg":-1,"zero":0}'),
+        ("empty-string-key", '{"":1,"a":2}'),
+        ("prefix-sorts-first", '{"a":1,"aa":2,"ab":3,"b":4}'),
+        ("upper-before-lower", '{"B":1,"a":2,"b":3}'),
+        ("short-escapes", '{"s":"\\"\\\\\\b\\f\\n\\r\\t"}'),
+        ("control-escape", '{"s":"\\u0000\\u001f"}'),
+        ("del-escaped", '{"s":"\\u007f"}'),
+        ("solidus-raw", '{"s":"a/b"}'),
+        ("non-ascii-escaped", '{"s":"\\u00e9\\u2028\\uffff"}'),
+        ("astral-surrogate-pair", '{"s":"\\ud83d\\ude00"}'),
+        ("escaped-key-sorts-by-code-point", '{"z":2,"\\u00e9":1}'),
+        ("code-point-order", '{"\\ufb01":1,"\\ud83d\\ude00":2}'),
+    ]
+    reject: list[tuple[str, str | bytes, str | None, str | None]] = [
+        ("space-after-colon", '{"a": 1}', '{"a":1}', None),
+        ("space-after-comma", '{"a":1, "b":2}', '{"a":1,"b":2}', None),
+        ("leading-space", ' {"a":1}', '{"a":1}', None),
+        ("trailing-newline", '{"a":1}\n', '{"a":1}', None),
+        ("pretty-printed", '{\n  "a": 1\n}', '{"a":1}', None),
+        ("unsorted", '{"b":1,"a":2}', '{"a":2,"b":1}', None),
+        ("unsorted-nested", '{"a":{"c":1,"b":2}}', '{"a":{"b":2,"c":1}}', None),
+        ("utf16-order", '{"\\ud83d\\ude00":2,"\\ufb01":1}', '{"\\ufb01":1,"\\ud83d\\ude00":2}', None),
+        ("duplicate-key", '{"a":1,"a":1}', None, None),
+        ("duplicate-key-nested", '{"a":{"b":1,"b":2}}', None, None),
+        ("float", '{"a":1.0}', None, None),
+        ("exponent", '{"a":1e2}', None, None),
+        ("negative-zero", '{"a":-0}', '{"a":0}', None),
+        ("leading-zero", '{"a":01}', None, None),
+        ("plus-sign", '{"a":+1}', None, None),
+        ("nan", '{"a":NaN}', None, None),
+        ("infinity", '{"a":Infinity}', None, None),
+        ("beyond-2^53", '{"a":9007199254740992}', None, None),
+        ("below-minus-2^53", '{"a":-9007199254740992}', None, None),
+        ("uppercase-hex-escape", '{"s":"\\u00E9"}', '{"s":"\\u00e9"}', None),
+        ("escaped-ascii-letter", '{"s":"\\u0041"}', '{"s":"A"}', None),
+        ("escaped-solidus", '{"s":"\\/"}', '{"s":"/"}', None),
+        ("long-escape-for-short", '{"s":"\\u0008"}', '{"s":"\\b"}', None),
+        ("raw-del", '{"s":"\x7f"}', '{"s":"\\u007f"}', None),
+        ("raw-tab", '{"s":"\t"}', None, None),
+        ("raw-utf8", '{"s":"\u00e9"}'.encode(), '{"s":"\\u00e9"}', None),
+        ("invalid-utf8", b'{"s":"\xff"}', None, None),
+        ("utf8-bom", b"\xef\xbb\xbf{}", None, None),
+        ("lone-high-surrogate", '{"s":"\\ud800"}', None, None),
+        ("lone-low-surrogate", '{"s":"\\ude00x"}', None, None),
+        ("top-level-array", "[]", None, None),
+        ("top-level-string", '"a"', None, None),
+        ("empty-input", "", None, None),
+        ("truncated", '{"a":1', None, None),
+        ("trailing-comma", '{"a":1,}', None, None),
+        ("single-quotes", "{'a':1}", None, None),
+        ("two-objects", '{"a":1}{"b":2}', None, None),
+    ]
+    cases: list[Json] = [{"name": name, "input": text, "expect": "accept", "canonical": text} for name, text in accept]
+    for name, text, canon, divergence in reject:
+        case: Json = {"name": name}
+        if isinstance(text, bytes):
+            case["input_b64"] = b64(text)
+        else:
+            case["input"] = text
+        case["expect"] = "reject"
+        if canon is not None:
+            case["canonical"] = canon
+        if divergence:
+            case["divergence"] = divergence
+        cases.append(case)
+    return {
+        "format": "iplos-test-vectors/canonical/1",
+        "description": (
+            "Canonical JSON (docs/envelope-v1.md, 'Canonical JSON'). The input bytes are 'input' encoded as UTF-8, "
+            "or 'input_b64' decoded. A decoder accepts the input or rejects it. 'canonical', where given, is the "
+            "canonical encoding of the value the input denotes: for accepted inputs it equals the input."
+        ),
+        "cases": cases,
+    }
+
+
+# --- pseudonyms.json and key_ids.json --------------------------------------------------------------------------
+
+
+def make_pseudonyms() -> Json:
+    numbers = {
+        "tenor-1957": FNR_A,
+        "tenor-2004": FNR_B,
+        "tenor-d-number-1988": FNR_C,
+        "tenor-1892": FNR_D,
+        "tenor-2020-02-29": FNR_E,
+    }
+    key_sizes = {1: "32-byte key", 2: "64-byte key (HMAC block size)", 3: "80-byte key (hashed by HMAC)"}
+    cases: list[Json] = []
+    for version, key in PSEUDONYM_KEYS.items():
+        for label, number in list(numbers.items())[: 5 if version == 1 else 2]:
+            value = pseudonym(key, number)
+            cases.append(
+                {
+                    "name": f"v{version}-{label}",
+                    "comment": key_sizes[version],
+                    "key_version": version,
+                    "key": key.hex(),
+                    "fnr": number,
+                    "expect": "ok",
+                    "pseudonym_hex": value.hex(),
+                    "pseudonym_b64url": b64url(value),
+                }
+            )
+    day_32 = _with_check("3281" + "50", 123)
+    not_century = _with_check("1481" + "50", 600)
+    refusals = [
+        ("ten-digits", FNR_A[:10], "length", "ten digits"),
+        ("twelve-digits", FNR_A + "0", "length", "twelve digits"),
+        ("leading-space", " " + FNR_A[1:], "digits", "a space instead of the first digit"),
+        ("arabic-indic-digit", FNR_A[:5] + "\u0661" + FNR_A[6:], "digits", "an Arabic-Indic digit one (not ASCII)"),
+        ("check-digit", FNR_BAD_CHECK, "check-digit", "the second check digit off by one"),
+        ("day-32", day_32, "date", "day 32 (month 81: Tenor form), both check digits valid"),
+        ("no-century", not_century, "individual-number", "individnummer 600 with year 50 gives no century"),
+    ]
+    for name, number, rule, comment in refusals:
+        cases.append(
+            {
+                "name": f"refused-{name}",
+                "key_version": 1,
+                "key": PSEUDONYM_KEYS[1].hex(),
+                "fnr": number,
+                "expect": "refused",
+                "rule": rule,
+                "comment": comment,
+            }
+        )
+    return {
+        "format": "iplos-test-vectors/pseudonyms/1",
+        "description": (
+            "Pseudonyms (docs/envelope-v1.md, 'Pseudonyms'): HMAC-SHA256(key, label || 0x00 || fnr as ASCII). "
+            "All numbers are synthetic (Tenor form, month + 80). expect 'refused': the number is invalid and gets "
+            "no pseudonym; 'rule' is the refusal code the TPF writes in the pseudonym part."
+        ),
+        "label": PSEUDONYM_LABEL.decode("ascii"),
+        "cases": cases,
+    }
+
+
+def _with_check(first6: str, individual: int) -> str:
+    """Six digits and the first individnummer from ``individual`` on whose classic check digits exist."""
+    for candidate in range(individual, individual + 40):
+        try:
+            return f"{first6}{candidate:03d}" + check_digits(f"{first6}{candidate:03d}")
+        except InvalidCheckDigit:
+            continue
+    raise ValueError("no check digits near that individual number")
+
+
+def make_key_ids() -> Json:
+    cases = []
+    for party in (KOMMUNE, TPF, REGISTRY):
+        cases.append(
+            {
+                "name": f"{party.name}-X25519",
+                "party": party.name,
+                "alg": "X25519",
+                "private": party.encryption.private_bytes_raw().hex(),
+                "public": party.encryption_public.hex(),
+                "kid": party.encryption_kid,
+            }
+        )
+        cases.append(
+            {
+                "name": f"{party.name}-Ed25519",
+                "party": party.name,
+                "alg": "Ed25519",
+                "private": party.signing.encode().hex(),
+                "public": party.signing_public.hex(),
+                "kid": party.signing_kid,
+            }
+        )
+    document = directory_document()
+    entry = document["parties"]["tpf"]
+    wrong_kid = json.loads(json.dumps(document))
+    wrong_kid["parties"]["tpf"]["keys"][0]["kid"] = entry["keys"][1]["kid"]
+    wrong_alg = json.loads(json.dumps(document))
+    wrong_alg["parties"]["tpf"]["keys"][0]["alg"] = "x25519"
+    short_key = json.loads(json.dumps(document))
+    short_key["parties"]["tpf"]["keys"][0]["public"] = b64(TPF.encryption_public[:31])
+    wrong_role = json.loads(json.dumps(document))
+    wrong_role["parties"]["tpf"]["role"] = "pseudonymiser"
+    wrong_format = {**document, "format": "iplos-directory/2"}
+    duplicate = json.loads(json.dumps(document))
+    duplicate["parties"]["kommune-4601"]["keys"].append(document["parties"]["kommune-0301"]["keys"][1])
+    directory_cases = [
+        {"name": "example", "document": document, "expect": "ok"},
+        {
+            "name": "kid-mismatch",
+            "comment": "The TPF's X25519 entry carries the id of its Ed25519 key.",
+            "document": wrong_kid,
+            "expect": "fail",
+        },
+        {
+            "name": "alg-lowercase",
+            "comment": "alg 'x25519': algorithm names are case-sensitive.",
+            "document": wrong_alg,
+            "expect": "fail",
+        },
+        {"name": "key-31-bytes", "comment": "A public key of 31 bytes.", "document": short_key, "expect": "fail"},
+        {"name": "unknown-role", "comment": "role 'pseudonymiser'.", "document": wrong_role, "expect": "fail"},
+        {"name": "format-v2", "comment": "format 'iplos-directory/2'.", "document": wrong_format, "expect": "fail"},
+        {
+            "name": "duplicate-kid",
+            "comment": "kommune-4601 also lists kommune-0301's signing key: one kid would name two parties.",
+            "document": duplicate,
+            "expect": "fail",
+        },
+    ]
+    return {
+        "format": "iplos-test-vectors/key-ids/1",
+        "description": (
+            "Key ids (docs/envelope-v1.md, 'Keys and key ids'): kid = hex(SHA-256('iplos/v1/kid' || 0x00 || alg || "
+            "0x00 || raw public key))[:16]. 'private' is the raw private key (X25519 scalar, Ed25519 seed) from "
+            "which 'public' derives. directory_cases: iplos-directory/1 documents a loader accepts or refuses."
+        ),
+        "cases": cases,
+        "directory_cases": directory_cases,
+    }
+
+
+# --- output ------------------------------------------------------------------------------------------------------
+
+_ELEVEN_DIGITS = re.compile(r"(?<![0-9])[0-9]{11}(?![0-9])")
+_W1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+_W2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def _passes_ordinary_fnr_check(run: str) -> bool:
+    """True if an eleven-digit run looks like a real person's number (month 01-12, both classic check digits)."""
+    digits = [int(c) for c in run]
+    day, month = int(run[0:2]) % 40, int(run[2:4])
+    if not (1 <= day <= 31 and 1 <= month <= 12):
+        return False
+
+    def check(values: list[int], weights: tuple[int, ...]) -> int:
+        k = 11 - sum(a * b for a, b in zip(values, weights, strict=True)) % 11
+        return 0 if k == 11 else k
+
+    return check(digits[:9], _W1) == digits[9] and check(digits[:10], _W2) == digits[10]
+
+
+def render(document: Json) -> str:
+    text = json.dumps(document, indent=1, ensure_ascii=True) + "\n"
+    for match in _ELEVEN_DIGITS.finditer(text):
+        if _passes_ordinary_fnr_check(match.group()):
+            raise SystemExit(f"an eleven-digit run near offset {match.start()} passes the ordinary fnr check")
+    return text
+
+
+def documents() -> dict[str, str]:
+    contents = make_contents()
+    return {
+        "canonical.json": render(make_canonical()),
+        "key_ids.json": render(make_key_ids()),
+        "pseudonyms.json": render(make_pseudonyms()),
+        "headers.json": render(make_headers(contents)),
+        "contents.json": render(contents),
+        "parts.json": render(make_parts()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare with the files instead of writing them")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in documents().items():
+        path = HERE / name
+        if args.check:
+            if not path.exists() or path.read_text(encoding="ascii") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="ascii")
+            print(f"wrote {path.relative_to(HERE.parents[1])} ({len(text)} bytes)")
+    if stale:
+        print("stale vector files (run tests/vectors/make_vectors.py): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
