@@ -8,13 +8,24 @@ identity numbers and payload strings.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import structlog
 
 
+def prepare_state_dir(state_dir: Path) -> None:
+    """The service's state folder, readable by the service's user only: it holds databases and logs."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+
+
 def configure_logging(service: str, log_file: Path | None, level: str = "INFO") -> None:
+    def add_service(_: object, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+        event.setdefault("service", service)
+        return event
+
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +33,7 @@ def configure_logging(service: str, log_file: Path | None, level: str = "INFO") 
     formatter = structlog.stdlib.ProcessorFormatter(
         processor=structlog.processors.JSONRenderer(),
         foreign_pre_chain=[
-            structlog.contextvars.merge_contextvars,
+            add_service,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -37,7 +48,7 @@ def configure_logging(service: str, log_file: Path | None, level: str = "INFO") 
     root.setLevel(level)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            add_service,
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -48,4 +59,3 @@ def configure_logging(service: str, log_file: Path | None, level: str = "INFO") 
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    structlog.contextvars.bind_contextvars(service=service)

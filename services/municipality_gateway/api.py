@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from services.kit.bodies import require_media_type, spool_body
 from services.kit.database import make_engine, upgrade_database
-from services.kit.logging import configure_logging
+from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
 from services.municipality_gateway import outbox
 from services.municipality_gateway.config import GatewaySettings
@@ -137,6 +137,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_state_dir(settings.state_dir)
         configure_logging("gateway", settings.state_dir / "logs" / "gateway.log", settings.log_level)
         engine = make_engine(settings.effective_database_url)
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)

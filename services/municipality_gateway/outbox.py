@@ -257,6 +257,13 @@ class OutboxWorker:
                 receipt = verify_receipt(self._directory, body, message_id, hashlib.sha256(header).hexdigest())
             except (InvalidEnvelope, MessageRefused):
                 return DeliveryOutcome("queued", "the receipt did not verify", retry=True)
+            sent = json.loads(header)
+            if (receipt.municipality, receipt.year, receipt.sequence) != (
+                sent["municipality"],
+                sent["year"],
+                sent["sequence"],
+            ):
+                return DeliveryOutcome("queued", "the receipt is not for this submission", retry=True)
             state = "stored" if receipt.status == "stored" else "refused"
             return DeliveryOutcome(state, receipt.reason, body["receipt"], body["signature"])
         problem = str(body.get("type", f"HTTP {response.status_code}"))

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
 from services.kit.database import make_engine, upgrade_database
-from services.kit.logging import configure_logging
+from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
 from services.registry_intake import service
 from services.registry_intake.config import RegistrySettings
@@ -153,6 +153,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_state_dir(settings.state_dir)
         configure_logging("registry", settings.state_dir / "logs" / "registry.log", settings.log_level)
         engine = make_engine(settings.effective_database_url)
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)

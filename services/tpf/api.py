@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
 from services.kit.database import make_engine, upgrade_database
-from services.kit.logging import configure_logging
+from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
 from services.tpf import service
 from services.tpf.config import TpfSettings
@@ -104,6 +104,7 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prepare_state_dir(settings.state_dir)
         configure_logging("tpf", settings.state_dir / "logs" / "tpf.log", settings.log_level)
         engine = make_engine(settings.effective_database_url)
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
