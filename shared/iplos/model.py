@@ -90,6 +90,50 @@ SERVICE_TYPES: dict[int, str] = {
 }
 
 
+# Code lists of the person background (the export's own lists, modelled on the IPLOS variables).
+HOUSING_TYPES: dict[int, str] = {
+    1: "ordinær bolig",
+    2: "omsorgsbolig / tilrettelagt bolig",
+    3: "bolig i institusjon",
+    4: "uten fast bolig",
+    9: "uoppgitt",
+}
+HOUSEHOLD_TYPES: dict[int, str] = {
+    1: "bor alene",
+    2: "bor med ektefelle / samboer",
+    3: "bor med foreldre",
+    4: "bor med andre",
+    9: "uoppgitt",
+}
+# Volven 7316: what a service line does to earlier reports of the same service.
+EVENT_TYPES: dict[str, str] = {
+    "N": "original",
+    "M": "korreksjon - erstatter",
+    "T": "korreksjon - tillegg",
+    "C": "annullering",
+}
+# Legal basis of a coercion decision.
+COERCION_BASES: dict[str, str] = {
+    "HOL9": "helse- og omsorgstjenesteloven kap. 9 (personer med utviklingshemning)",
+    "PBRL4A": "pasient- og brukerrettighetsloven kap. 4A (helsehjelp med tvang)",
+}
+COMPLAINT_OUTCOMES: dict[str, str] = {
+    "medhold": "klagen tatt til følge",
+    "delvis": "delvis medhold",
+    "ikke-medhold": "vedtaket opprettholdt",
+    "under-behandling": "ikke avgjort",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """The municipality's contact person for this export (not a service recipient)."""
+
+    navn: str
+    telefon: str | None = None
+    epost: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ExportHeader:
     """``meldingshode``: who sent the export, for which year."""
@@ -101,6 +145,8 @@ class ExportHeader:
     versjon_epj: str
     rapporteringsaar: int
     kommune_nr: str
+    bydel_nr: str | None = None  # six digits, for municipalities with city districts (Oslo 030101-030117, 030199)
+    kontaktperson: Contact | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +171,51 @@ class Service:
     end_date: dt.date | None
     hours_per_week: float | None
     org_nr: str | None
+    application_date: dt.date | None = None
+    event_type: str = "N"  # EVENT_TYPES
+
+
+@dataclass(frozen=True, slots=True)
+class PersonBackground:
+    """The person's situation as the municipality records it. Every field is optional in the export."""
+
+    housing: int | None = None  # HOUSING_TYPES
+    household: int | None = None  # HOUSEHOLD_TYPES
+    unpaid_help: bool | None = None  # gets unpaid private help (ulønnet privat hjelp)
+    assisted_communication: bool | None = None  # needs assisted communication (tolk, ASK)
+    death_date: dt.date | None = None
+    assessed_by_doctor: dt.date | None = None
+    assessed_by_dentist: dt.date | None = None
+    individual_plan: bool | None = None  # has an individual plan (individuell plan)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An application that was refused (avslag)."""
+
+    tjeneste_type: int
+    application_date: dt.date | None
+    decision_date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A complaint about a decision (klage)."""
+
+    tjeneste_type: int
+    complaint_date: dt.date
+    outcome: str | None  # COMPLAINT_OUTCOMES
+
+
+@dataclass(frozen=True, slots=True)
+class Coercion:
+    """A decision on coercion (tvangsvedtak)."""
+
+    vedtak_id: str
+    legal_basis: str  # COERCION_BASES
+    decision_date: dt.date
+    start_date: dt.date
+    end_date: dt.date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +228,10 @@ class PersonRecord:
     function_scores: tuple[FunctionScore, ...]
     diagnoses: tuple[Diagnosis, ...]
     services: tuple[Service, ...]
+    background: PersonBackground = PersonBackground()
+    refusals: tuple[Refusal, ...] = ()
+    complaints: tuple[Complaint, ...] = ()
+    coercion: tuple[Coercion, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +245,23 @@ class PayloadRecord:
     function_scores: tuple[FunctionScore, ...]
     diagnoses: tuple[Diagnosis, ...]
     services: tuple[Service, ...]
+    background: PersonBackground = PersonBackground()
+    refusals: tuple[Refusal, ...] = ()
+    complaints: tuple[Complaint, ...] = ()
+    coercion: tuple[Coercion, ...] = ()
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One logical-control finding. ``ref`` names the record (None: about the whole submission); ``field``
+    and ``detail`` say where (e.g. ``tjeneste[2].startdato``), never an identity number."""
+
+    code: str
+    ref: str | None
+    field: str | None = None
+    detail: str | None = None
