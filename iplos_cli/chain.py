@@ -62,6 +62,7 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
     }
     if service == "gateway":
         env["IPLOS_GATEWAY_TPF_URL"] = url["tpf"]
+        env["IPLOS_GATEWAY_REGISTRY_URL"] = url["registry"]
     if service == "tpf":
         env["IPLOS_TPF_REGISTRY_URL"] = url["registry"]
     return env

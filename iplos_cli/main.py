@@ -54,13 +54,27 @@ def generate(
     persons: Annotated[int, typer.Option(help="Number of service recipients", min=1)] = 500,
     seed: Annotated[int | None, typer.Option(help="Seed for a reproducible export")] = None,
     vary: Annotated[int, typer.Option(help="Variant of the same municipality-year (changed data)", min=0)] = 0,
+    errors: Annotated[
+        float, typer.Option(help="Share of persons given one known fault each (0-1)", min=0.0, max=1.0)
+    ] = 0.0,
+    answer_key: Annotated[
+        Path | None, typer.Option(help="With --errors: write which brukerNr carries which control code here")
+    ] = None,
 ) -> None:
     """Write a synthetic IPLOS export that validates against the project's XSD (synthetic numbers only)."""
-    from shared.iplos.generator import generate_export
+    from iplos_cli.exports import write_synthetic_export
 
-    with out.open("wb") as handle:
-        generate_export(municipality, year, persons, seed, handle, vary=vary)
-    console.print(f"wrote {out} ({persons} persons, municipality {municipality}, year {year})")
+    if answer_key is not None and errors == 0:
+        err.print("[red]error:[/red] --answer-key needs --errors RATE above 0")
+        raise typer.Exit(2)
+    written, key = write_synthetic_export(
+        out, municipality, year, persons, seed, vary=vary, errors=errors, answer_key=answer_key
+    )
+    console.print(f"wrote {out} ({written} persons, municipality {municipality}, year {year})")
+    if key is not None:
+        console.print(
+            f"{len(key.records)} persons carry a known fault" + (f"; answer key: {answer_key}" if answer_key else "")
+        )
 
 
 @app.command()
@@ -114,6 +128,36 @@ def submit(
     except client.ChainError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def report(
+    submission_id: Annotated[str, typer.Argument(help="The submission id that 'iplos submit' printed")],
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    limit: Annotated[int, typer.Option(help="Findings to list in the table (all with --json)", min=0)] = 200,
+) -> None:
+    """Show the registry's control report for a submission, with findings by brukerNr."""
+    try:
+        body = client.get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/report")
+    except client.ChainError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        console.print_json(json.dumps(body))
+        return
+    from iplos_cli.tables import findings_table, rules_table
+
+    console.print(
+        f"Control report for submission {body['submission_id']}: municipality {body['municipality']}, "
+        f"year {body['year']}, sequence {body['sequence']}, {body['records']} records, "
+        f"{body['finding_count']} findings"
+    )
+    if body["counts"]:
+        console.print(rules_table(body["counts"]))
+        console.print(findings_table(body["findings"], limit))
+    else:
+        console.print("[green]no findings[/green]")
 
 
 @app.command()

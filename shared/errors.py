@@ -6,9 +6,13 @@ No message in this tree ever carries an identity number, a pseudonym, key materi
 messages name the rule or the part that failed, never the value.
 
     IplosError
-    ├── InvalidEnvelope        (ValueError)  one opaque error for every failure to verify or open a sealed message
-    ├── KeyError_ ...          see shared.keys: KeyFileError, UnknownKey
-    └── ...                    shared.fnr.InvalidIdentityNumber, shared.iplos errors
+    ├── InvalidEnvelope   (ValueError)   one opaque error for every failure to verify or open a sealed message
+    ├── MessageRefused    (ValueError)   a well-formed message that policy refuses; ``code`` says which rule
+    ├── KeyFileError      (ValueError)   a key file missing, malformed or readable by others
+    ├── UnknownKey        (LookupError)  a key id or party not in the public-key directory
+    └── shared.iplos's ExportInvalid and PayloadDecodeError (ValueError)
+
+``shared.fnr.InvalidIdentityNumber`` is a plain ``ValueError`` (with a ``rule`` code), outside this tree.
 """
 
 from __future__ import annotations

@@ -10,15 +10,25 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import structlog
 
 
 def prepare_state_dir(state_dir: Path) -> None:
-    """The service's state folder, readable by the service's user only: it holds databases and logs."""
+    """Everything the service writes goes under its state folder, readable by the service's user only.
+
+    The umask makes every file the process creates (databases, logs, spooled uploads) private, and temporary
+    files (multipart uploads spooled by the web framework) go to ``state_dir/tmp`` instead of the system's
+    shared temporary folder, so an audit of what the service wrote finds all of it in one place.
+    """
+    os.umask(0o077)
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
+    tmp = state_dir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    tempfile.tempdir = str(tmp)
 
 
 def configure_logging(service: str, log_file: Path | None, level: str = "INFO") -> None:

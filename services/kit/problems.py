@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 PROBLEM_TYPE_PREFIX = "urn:iplos-chain:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -46,6 +47,27 @@ class Problem(Exception):
         return body
 
 
+# HTTP status for each policy refusal of a correctly formed message (shared.errors.MessageRefused codes).
+REFUSAL_STATUS = {
+    "unknown-key": 403,
+    "sender-mismatch": 403,
+    "signer-not-authorised": 403,
+    "municipality-mismatch": 403,
+    "wrong-recipient": 422,
+    "unsupported-format": 422,
+}
+
+
+def refused(code: str, message: str) -> Problem:
+    """The problem for a ``MessageRefused``: its stable code is the problem type."""
+    return Problem(code, REFUSAL_STATUS.get(code, 422), message)
+
+
+def invalid_envelope() -> Problem:
+    """The one answer to every failure to verify or open a sealed message: no oracle for an attacker."""
+    return Problem("invalid-envelope", 400, "The sealed message could not be verified or opened")
+
+
 def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
     return JSONResponse(problem.document(instance), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
 
@@ -76,16 +98,81 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(Problem(slug, exc.status_code, str(exc.detail)), request.url.path)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # Only the exception's type: a third-party message could quote request content.
-    log.error("unexpected error", error_type=type(exc).__name__, path=request.url.path)
-    return problem_response(
-        Problem("internal-error", 500, "The service could not handle the request"), request.url.path
-    )
+class BodyTooLarge(Exception):
+    """Raised by ``BodyLimitMiddleware`` inside the app when a body grows past the limit."""
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
+    problem = Problem("body-too-large", 413, "The request body is larger than this service accepts")
+    log.info("request refused", problem=problem.slug, status=413, path=request.url.path)
+    return problem_response(problem, request.url.path)
+
+
+class BodyLimitMiddleware:
+    """Counts the body as it arrives and stops at ``limit`` bytes, whether or not a Content-Length was sent
+    (a chunked upload has none): nothing past the limit is read, spooled or parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge()
+            return message
+
+        await self.app(scope, limited, send)
+
+
+class CatchAllMiddleware:
+    """Answers any unexpected exception with an opaque 500 problem and logs only the exception's type.
+
+    Starlette's own last-resort handler re-raises, and the server then prints the traceback with the
+    exception's text, which for a database or parser error can quote request content. Here nothing is
+    re-raised: no exception text reaches a log line or a response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            log.error("unexpected error", error_type=type(exc).__name__, path=scope.get("path"))
+            if not started:
+                response = problem_response(
+                    Problem("internal-error", 500, "The service could not handle the request"), scope.get("path")
+                )
+                await response(scope, receive, send)
+
+
+def install_problem_handlers(app: FastAPI, *, body_limit: int) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_exception_handler(BodyTooLarge, _on_body_too_large)
+    # Middleware added last runs first: the catch-all wraps everything, the body limit wraps the app.
+    app.add_middleware(BodyLimitMiddleware, limit=body_limit)
+    app.add_middleware(CatchAllMiddleware)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +18,13 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from services.kit.bodies import require_media_type, spool_body
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
-from services.municipality_gateway import outbox
+from services.municipality_gateway import feedback, outbox
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.sealing import seal_export
 from shared.keys import PartyKeys, PublicDirectory
@@ -42,6 +44,7 @@ class GatewayContext:
     directory: PublicDirectory
     keys: dict[str, PartyKeys]
     worker: outbox.OutboxWorker
+    client: httpx.AsyncClient
 
     @property
     def work_dir(self) -> Path:
@@ -132,6 +135,58 @@ async def get_submission(request: Request, submission_id: str) -> dict[str, Any]
     return row
 
 
+@router.post(
+    "/v1/submissions/{submission_id}/retry",
+    tags=["submissions"],
+    summary="Put a rejected or dead-lettered submission back in the delivery queue",
+    responses={404: {"description": "No such submission"}, 409: {"description": "Not in a retryable state"}},
+)
+async def retry_submission(request: Request, submission_id: str) -> dict[str, Any]:
+    ctx = _ctx(request)
+    row = await run_in_threadpool(outbox.requeue, ctx.engine, ctx.outbox_dir, submission_id)
+    if row is None:
+        raise Problem("not-found", 404, "No submission with this id")
+    ctx.worker.wake()
+    log.info("submission requeued", message_id=submission_id)
+    return row
+
+
+@router.get(
+    "/v1/submissions/{submission_id}/report",
+    tags=["submissions"],
+    summary="The registry's control report for a submission, with findings named by this municipality's brukerNr",
+    responses={
+        404: {"description": "No such submission, or the registry made no report for it"},
+        409: {"description": "The submission has not been stored by the registry (yet)"},
+        502: {"description": "The registry's report could not be fetched, verified or opened"},
+        503: {"description": "The registry could not be reached"},
+    },
+)
+async def get_report(request: Request, submission_id: str) -> dict[str, Any]:
+    ctx = _ctx(request)
+    row = await run_in_threadpool(feedback.submission_row, ctx.engine, submission_id)
+    if row is None:
+        raise Problem("not-found", 404, "No submission with this id")
+    report = await run_in_threadpool(feedback.cached, ctx.engine, submission_id)
+    if report is not None:
+        return report
+    if row.state != "stored":
+        raise Problem("report-not-ready", 409, "The registry has not stored this submission", state=row.state)
+    path = json.loads(row.receipt).get("report_path")
+    if not path:
+        raise Problem("not-found", 404, "The registry's receipt names no control report")
+    body = await feedback.fetch_report(ctx.client, ctx.settings.registry_url, path)
+    header_bytes = (ctx.outbox_dir / submission_id / outbox.HEADER_FILE).read_bytes()
+    try:
+        return await run_in_threadpool(
+            feedback.open_and_map, ctx.engine, ctx.directory, ctx.keys[row.municipality], row, body, header_bytes
+        )
+    except IntegrityError:  # fetched twice at once: the other request stored it
+        cached = await run_in_threadpool(feedback.cached, ctx.engine, submission_id)
+        assert cached is not None
+        return cached
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()  # type: ignore[call-arg]  # from the environment
 
@@ -153,9 +208,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 backoff_s=settings.delivery_backoff_s,
                 backoff_max_s=settings.delivery_backoff_max_s,
             )
-            ctx = GatewayContext(settings, engine, directory, load_served_keys(settings.key_dir), worker)
+            ctx = GatewayContext(settings, engine, directory, load_served_keys(settings.key_dir), worker, client)
             ctx.work_dir.mkdir(parents=True, exist_ok=True)
-            outbox.cleanup_incoming(ctx.work_dir)
+            await run_in_threadpool(outbox.cleanup, engine, ctx.work_dir, ctx.outbox_dir)
             app.state.gateway = ctx
             task = asyncio.create_task(worker.run())
             log.info("gateway ready", municipalities=sorted(ctx.keys))
@@ -166,6 +221,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="IPLOS municipality gateway", version="1", lifespan=lifespan)
-    install_problem_handlers(app)
+    install_problem_handlers(app, body_limit=settings.max_body_bytes)
     app.include_router(router)
     return app

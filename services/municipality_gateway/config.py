@@ -18,8 +18,12 @@ class GatewaySettings(BaseSettings):
     """Everything the gateway writes: database, outbox, logs, temporary files."""
     database_url: str | None = None
     tpf_url: str = "http://127.0.0.1:8002"
+    registry_url: str = "http://127.0.0.1:8003"
+    """Where the gateway fetches control reports (sealed for the municipality; the receipt names the path)."""
     max_body_bytes: int = 1 << 30
-    delivery_max_attempts: int = 10
+    delivery_max_attempts: int = 300
+    """Failed attempts before a submission is parked as dead-letter (with backoff capped at 5 minutes, about
+    a day of outage); POST /v1/submissions/{id}/retry puts it back in the queue."""
     delivery_backoff_s: float = 0.5
     delivery_backoff_max_s: float = 300.0
     delivery_timeout_s: float = 600.0

@@ -6,7 +6,18 @@ by reference, be shown to the municipality's own case workers.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -16,7 +27,8 @@ submissions = Table(
     Column("message_id", String(36), primary_key=True),
     Column("municipality", String(4), nullable=False),
     Column("year", Integer, nullable=False),
-    Column("sequence", Integer, nullable=False),
+    # Acceptance time in ms (see outbox.accept): 64-bit (SQLite's INTEGER always is).
+    Column("sequence", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     # queued -> stored | refused (by the registry, e.g. stale) | rejected (a 4xx on the way) | dead-letter
     Column("state", String(20), nullable=False),
     Column("record_count", Integer, nullable=False),
@@ -36,4 +48,14 @@ record_refs = Table(
     Column("message_id", String(36), ForeignKey("submissions.message_id", ondelete="CASCADE"), primary_key=True),
     Column("ref", String(32), primary_key=True),
     Column("bruker_nr", String(40), nullable=False),
+)
+
+# The registry's control report, opened with the municipality's key and with every record reference mapped
+# back to its brukerNr: readable by the municipality's own staff, and by nobody on the way.
+reports = Table(
+    "reports",
+    metadata,
+    Column("message_id", String(36), ForeignKey("submissions.message_id", ondelete="CASCADE"), primary_key=True),
+    Column("report", Text, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
 )

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import random
 import shutil
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ import structlog
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, func, insert, select, update
 
+from services.kit.http import response_json
+from services.kit.problems import Problem
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, SealedExport
 from shared.envelope import (
@@ -41,6 +44,25 @@ from shared.keys import PartyKeys, PublicDirectory
 HEADER_FILE = "header.json"
 SIGNATURE_FILE = "header.sig"
 FINAL_STATES = frozenset({"stored", "refused", "rejected", "dead-letter"})
+# Final and settled by the registry's signed receipt: the sealed parts can go.
+DONE_STATES = frozenset({"stored", "refused"})
+PROBLEM_PREFIX = "urn:iplos-chain:problem:"
+# Problems that no retry can fix: the message itself is wrong for the chain. Every other answer is retried.
+PERMANENT_PROBLEMS = frozenset(
+    {
+        "invalid-envelope",
+        "unknown-key",
+        "sender-mismatch",
+        "signer-not-authorised",
+        "municipality-mismatch",
+        "wrong-recipient",
+        "unsupported-format",
+        "message-id-conflict",
+        "invalid-payload",
+        "payload-header-mismatch",
+        "body-too-large",
+    }
+)
 
 log = structlog.get_logger("gateway.outbox")
 
@@ -56,16 +78,17 @@ def accept(engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Pa
     outbox_dir.mkdir(parents=True, exist_ok=True)
     now = _now()
     with engine.begin() as conn:
-        # The transaction holds the write lock (BEGIN IMMEDIATE on SQLite), so two exports of the same
-        # municipality and year can't get the same sequence; the unique constraint backs that up.
-        sequence = (
-            conn.execute(
-                select(func.coalesce(func.max(submissions.c.sequence), 0)).where(
-                    submissions.c.municipality == header.kommune_nr, submissions.c.year == header.rapporteringsaar
-                )
-            ).scalar_one()
-            + 1
-        )
+        # The sequence orders submissions of one municipality-year at the registry. It is the acceptance time
+        # in milliseconds, or one more than the last one here if the clock has not moved on: so a gateway
+        # whose database was lost or rebuilt still numbers past everything it sent before, where a counter
+        # starting again at 1 would see every new submission refused as stale. The transaction holds the
+        # write lock (BEGIN IMMEDIATE on SQLite) and a unique constraint backs it up.
+        last = conn.execute(
+            select(func.coalesce(func.max(submissions.c.sequence), 0)).where(
+                submissions.c.municipality == header.kommune_nr, submissions.c.year == header.rapporteringsaar
+            )
+        ).scalar_one()
+        sequence = max(last + 1, int(now.timestamp() * 1000))
         signed = SubmissionHeader(
             message_id=sealed.message_id,
             sender=keys.party,
@@ -78,8 +101,8 @@ def accept(engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Pa
             parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
         )
         encoded, signature = sign_header(signed, keys.signing)
-        (sealed.folder / HEADER_FILE).write_bytes(encoded)
-        (sealed.folder / SIGNATURE_FILE).write_bytes(signature)
+        _write_durably(sealed.folder / HEADER_FILE, encoded)
+        _write_durably(sealed.folder / SIGNATURE_FILE, signature)
         conn.execute(
             insert(submissions),
             {
@@ -100,8 +123,10 @@ def accept(engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Pa
                 insert(record_refs),
                 [{"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr} for ref, nr in sealed.refs],
             )
-        # Last step before commit: if the rename fails, the transaction rolls back and nothing is queued.
+        # Last step before commit: if the rename fails, the transaction rolls back and nothing is queued. If
+        # the commit fails after it, the folder has no row: cleanup_outbox removes it at the next start.
         sealed.folder.rename(final_folder)
+        _fsync_dir(outbox_dir)
     return {
         "submission_id": sealed.message_id,
         "municipality": header.kommune_nr,
@@ -200,7 +225,15 @@ class OutboxWorker:
     async def deliver_due(self) -> bool:
         due = await run_in_threadpool(self._due)
         for message_id in due:
-            await self.deliver(message_id)
+            try:
+                await self.deliver(message_id)
+            except Exception as exc:
+                # Whatever went wrong counts as a failed attempt, so the message backs off instead of being
+                # retried every second.
+                log.error("delivery failed", message_id=message_id, error_type=type(exc).__name__)
+                await run_in_threadpool(
+                    self._record, message_id, DeliveryOutcome("queued", type(exc).__name__, retry=True)
+                )
         return bool(due)
 
     def _due(self) -> list[str]:
@@ -217,9 +250,10 @@ class OutboxWorker:
         folder = self._outbox / message_id
         outcome = await self._post(message_id, folder)
         await run_in_threadpool(self._record, message_id, outcome)
-        if outcome.state in FINAL_STATES:
-            # The sealed parts are no longer needed once the chain has answered for good; header and
-            # signature stay as the gateway's record of what it sent.
+        if outcome.state in DONE_STATES:
+            # The chain has answered for good: the sealed parts are no longer needed. Header and signature
+            # stay as the gateway's record of what it sent. A rejected or dead-lettered submission keeps its
+            # parts, so an operator can inspect it and retry it.
             for name in (IDENTITY_FILE, PAYLOAD_FILE):
                 (folder / name).unlink(missing_ok=True)
 
@@ -246,30 +280,31 @@ class OutboxWorker:
         finally:
             identity.close()
             payload.close()
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
+        body = response_json(response)
         if response.status_code == 200 or (response.status_code == 409 and "receipt" in body):
-            try:
-                receipt = verify_receipt(self._directory, body, message_id, hashlib.sha256(header).hexdigest())
-            except (InvalidEnvelope, MessageRefused):
-                return DeliveryOutcome("queued", "the receipt did not verify", retry=True)
-            sent = json.loads(header)
-            if (receipt.municipality, receipt.year, receipt.sequence) != (
-                sent["municipality"],
-                sent["year"],
-                sent["sequence"],
-            ):
-                return DeliveryOutcome("queued", "the receipt is not for this submission", retry=True)
-            state = "stored" if receipt.status == "stored" else "refused"
-            return DeliveryOutcome(state, receipt.reason, body["receipt"], body["signature"])
-        problem = str(body.get("type", f"HTTP {response.status_code}"))
-        if response.status_code >= 500 and response.status_code != 502:
-            return DeliveryOutcome("queued", problem, retry=True)
-        return DeliveryOutcome("rejected", problem)
+            return self._receipt_outcome(message_id, header, body)
+        problem = str(body.get("type", ""))
+        slug = problem.removeprefix(PROBLEM_PREFIX) if problem.startswith(PROBLEM_PREFIX) else ""
+        upstream = str(body.get("upstream_type", "")).removeprefix(PROBLEM_PREFIX)
+        if slug in PERMANENT_PROBLEMS or (slug == "registry-refused" and upstream in PERMANENT_PROBLEMS):
+            return DeliveryOutcome("rejected", slug if slug != "registry-refused" else f"registry: {upstream}")
+        # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.
+        return DeliveryOutcome("queued", slug or f"HTTP {response.status_code}", retry=True)
+
+    def _receipt_outcome(self, message_id: str, header: bytes, body: dict[str, Any]) -> DeliveryOutcome:
+        try:
+            receipt = verify_receipt(self._directory, body, message_id, hashlib.sha256(header).hexdigest())
+        except (InvalidEnvelope, MessageRefused):
+            return DeliveryOutcome("queued", "the receipt did not verify", retry=True)
+        sent = json.loads(header)
+        if (receipt.municipality, receipt.year, receipt.sequence) != (
+            sent["municipality"],
+            sent["year"],
+            sent["sequence"],
+        ):
+            return DeliveryOutcome("queued", "the receipt is not for this submission", retry=True)
+        state = "stored" if receipt.status == "stored" else "refused"
+        return DeliveryOutcome(state, receipt.reason, body["receipt"], body["signature"])
 
     def _record(self, message_id: str, outcome: DeliveryOutcome) -> None:
         now = _now()
@@ -303,7 +338,51 @@ class OutboxWorker:
         )
 
 
-def cleanup_incoming(work_dir: Path) -> None:
-    """Remove half-sealed folders left by a crash during sealing: they were never accepted."""
+def requeue(engine: Engine, outbox_dir: Path, message_id: str) -> dict[str, Any] | None:
+    """Put a rejected or dead-lettered submission back in the queue (an operator's decision)."""
+    folder = outbox_dir / message_id
+    with engine.begin() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.message_id == message_id)).first()
+        if row is None:
+            return None
+        if row.state not in ("rejected", "dead-letter"):
+            raise Problem("not-retryable", 409, "Only a rejected or dead-lettered submission can be retried")
+        if not all((folder / name).exists() for name in (IDENTITY_FILE, PAYLOAD_FILE, HEADER_FILE)):
+            raise Problem("not-retryable", 409, "The sealed message is no longer in the outbox; submit again")
+        now = _now()
+        conn.execute(
+            update(submissions)
+            .where(submissions.c.message_id == message_id)
+            .values(state="queued", attempts=0, next_attempt_at=now, updated_at=now, last_error=None)
+        )
+    return get(engine, message_id)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def cleanup(engine: Engine, work_dir: Path, outbox_dir: Path) -> None:
+    """At start-up: remove half-sealed folders left by a crash during sealing, and outbox folders whose
+    transaction never committed. Neither was ever accepted (no 202 was sent for them)."""
     for folder in work_dir.glob("incoming-*"):
         shutil.rmtree(folder, ignore_errors=True)
+    if not outbox_dir.exists():
+        return
+    with engine.connect() as conn:
+        known = {row.message_id for row in conn.execute(select(submissions.c.message_id))}
+    for folder in outbox_dir.iterdir():
+        if folder.is_dir() and folder.name not in known:
+            log.warning("removing an outbox folder that was never accepted", message_id=folder.name)
+            shutil.rmtree(folder, ignore_errors=True)

@@ -7,6 +7,7 @@ anywhere rejects the whole file, and the half-written parts are discarded before
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import uuid
@@ -126,4 +127,8 @@ def _seal(
         payload.write(encode_trailer(len(refs)))
         identity_ref = identity.close()
         payload_ref = payload.close()
+        # On disk before the gateway says "accepted": a power loss must not leave a truncated part behind.
+        for handle in (identity_out, payload_out):
+            handle.flush()
+            os.fsync(handle.fileno())
     return SealedExport(message_id, header, folder, identity_ref, payload_ref, refs)

@@ -148,6 +148,30 @@ async def get_submission(request: Request, submission_id: str) -> dict[str, Any]
     return service.submission_view(row)
 
 
+@router.get(
+    "/v1/submissions/{submission_id}/report",
+    tags=["submissions"],
+    summary="The control report of a stored submission, sealed for the submitting municipality only",
+    responses={
+        404: {"description": "No such submission, or it was refused (no records, no report)"},
+        410: {"description": "The submission was superseded: the replacing submission's report applies"},
+    },
+)
+async def get_report(request: Request, submission_id: str) -> dict[str, Any]:
+    ctx = _ctx(request)
+    stored = await run_in_threadpool(ctx.repository.get, submission_id)
+    if stored is None or stored.status == "refused":
+        raise Problem("not-found", 404, "No stored submission with this id")
+    if stored.status == "superseded":
+        raise Problem(
+            "superseded",
+            410,
+            "This submission was replaced; the replacing submission's report applies",
+            superseded_by=stored.superseded_by,
+        )
+    return await run_in_threadpool(service.sealed_report, ctx, stored)
+
+
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
     settings = settings or RegistrySettings()  # type: ignore[call-arg]  # from the environment
 
@@ -169,6 +193,6 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="IPLOS registry intake", version="1", lifespan=lifespan)
-    install_problem_handlers(app)
+    install_problem_handlers(app, body_limit=settings.max_body_bytes)
     app.include_router(router)
     return app

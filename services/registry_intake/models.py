@@ -5,12 +5,29 @@
   At most one ``active`` row per municipality and year (a partial unique index).
 * ``municipality_years``: the row a writer locks to serialise submissions of one municipality and year; it
   points at the active submission.
-* ``persons`` and their ``services``, ``function_scores`` and ``diagnoses``: the records of the active
-  submissions, keyed by (submission, record reference). A person's ``pseudonym`` is NULL when the TPF refused
-  the identity number (``identity_status`` then holds the refusal code).
+* ``persons`` (with their background) and their ``services``, ``function_scores``, ``diagnoses``,
+  ``refusals``, ``complaints`` and ``coercion_decisions``: the records of the active submissions, keyed by
+  (submission, record reference). A person's ``pseudonym`` is NULL when the TPF refused the identity number
+  (``identity_status`` then holds the refusal code).
+* ``findings``: the logical controls' findings of the active submissions, per record (``ref``) or about the
+  whole submission (``ref`` NULL), with the severity the catalogue gave the rule when it was stored.
+
+A superseded submission keeps only its ``submissions`` row: its records and its findings are deleted in the
+transaction that replaces it. The row keeps what it had (``record_count``, ``finding_count``, ``error_count``,
+``warning_count``) as an audit fact. The finding counts are NULL for submissions stored before findings
+existed (migration 0002): "not controlled", which is not "no findings". Submission rows are never deleted, so
+``findings`` (like ``persons``) refers to ``submissions`` without a cascade.
 
 Child tables carry a surrogate key: the same ``tjeneste_id`` or function variable may repeat in bad data,
-which the logical controls report; storage must not be the place that rejects it.
+which the logical controls report; storage must not be the place that rejects it. The closed vocabularies
+(event type, legal basis, complaint outcome) are enumerated by the export's XSD, which the gateway enforces;
+storage has no CHECK for them, only lengths with room to spare.
+
+Indexes follow the questions operators ask: the active submission of a municipality and year
+(``uq_submissions_one_active``), records per service type (``services (submission_id, tjeneste_type, ref)``,
+covering ``COUNT(DISTINCT ref)``), findings per rule (``findings (code)``) and per submission and rule
+(``findings (submission_id, code)``). Every child table has ``(submission_id, ref)`` for the cascade from
+``persons``.
 """
 
 from __future__ import annotations
@@ -20,6 +37,7 @@ from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -35,6 +53,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -42,19 +61,28 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "IDENTITY_OK",
     "REFUSAL_STALE_SEQUENCE",
+    "SEVERITIES",
     "SubmissionStatus",
     "UTCDateTime",
+    "coercion_decisions",
+    "complaints",
     "diagnoses",
+    "findings",
     "function_scores",
     "metadata",
     "municipality_years",
     "persons",
+    "refusals",
     "services",
     "submissions",
 ]
 
 IDENTITY_OK: Final = "ok"
 REFUSAL_STALE_SEQUENCE: Final = "stale-sequence"
+# The gateway's sequences are acceptance times in milliseconds: 64-bit (SQLite's INTEGER always is).
+SEQUENCE_TYPE: Final = BigInteger().with_variant(Integer(), "sqlite")
+#: The severities a stored finding may have (``shared.iplos.model.Severity``).
+SEVERITIES: Final = ("error", "warning")
 
 
 class SubmissionStatus:
@@ -108,7 +136,7 @@ submissions = Table(
     Column("message_id", MESSAGE_ID, primary_key=True),
     Column("municipality", String(4), nullable=False),
     Column("year", Integer, nullable=False),
-    Column("sequence", Integer, nullable=False),
+    Column("sequence", SEQUENCE_TYPE, nullable=False),
     Column("status", String(16), nullable=False),
     Column("refusal_reason", String(64), nullable=True),
     Column("received_at", UTCDateTime(), nullable=False),
@@ -121,6 +149,11 @@ submissions = Table(
     Column("payload_sha256", String(64), nullable=False),
     Column("sender", String(128), nullable=False),
     Column("pseudonym_key_version", Integer, nullable=False),
+    # Migration 0002: the city district (bydel) of the header, and the findings summary (NULL: stored before 0002).
+    Column("bydel_nr", String(6), nullable=True),
+    Column("finding_count", Integer, nullable=True),
+    Column("error_count", Integer, nullable=True),
+    Column("warning_count", Integer, nullable=True),
     CheckConstraint("status IN ('active', 'superseded', 'refused')", name="status"),
     CheckConstraint("(status = 'refused') = (refusal_reason IS NOT NULL)", name="refusal_reason"),
     Index(None, "municipality", "year", "status"),
@@ -141,7 +174,7 @@ municipality_years = Table(
     Column("municipality", String(4), nullable=False),
     Column("year", Integer, nullable=False),
     Column("active_message_id", MESSAGE_ID, ForeignKey("submissions.message_id"), nullable=True),
-    Column("active_sequence", Integer, nullable=True),
+    Column("active_sequence", SEQUENCE_TYPE, nullable=True),
     PrimaryKeyConstraint("municipality", "year"),
 )
 
@@ -156,6 +189,15 @@ persons = Table(
     Column("birth_year", Integer, nullable=True),
     Column("sex", String(1), nullable=True),
     Column("fid_type", String(8), nullable=False),
+    # Migration 0002: the person background, every field optional.
+    Column("housing", Integer, nullable=True),
+    Column("household", Integer, nullable=True),
+    Column("unpaid_help", Boolean, nullable=True),
+    Column("assisted_communication", Boolean, nullable=True),
+    Column("death_date", Date, nullable=True),
+    Column("assessed_by_doctor", Date, nullable=True),
+    Column("assessed_by_dentist", Date, nullable=True),
+    Column("individual_plan", Boolean, nullable=True),
     PrimaryKeyConstraint("submission_id", "ref"),
     CheckConstraint("sex IN ('M', 'K')", name="sex"),
     CheckConstraint(
@@ -193,7 +235,11 @@ services = _person_child(
     Column("end_date", Date, nullable=True),
     Column("hours_per_week", Float, nullable=True),
     Column("org_nr", String(32), nullable=True),
-    indexes=(Index(None, "submission_id", "tjeneste_type"),),
+    # Migration 0002. Rows stored before it were original reports: event type 'N'.
+    Column("application_date", Date, nullable=True),
+    Column("event_type", String(8), nullable=False, server_default=text("'N'")),
+    # Persons and services per service type of a submission: an index-only COUNT(DISTINCT ref).
+    indexes=(Index(None, "submission_id", "tjeneste_type", "ref"),),
 )
 
 function_scores = _person_child(
@@ -207,4 +253,45 @@ diagnoses = _person_child(
     "diagnoses",
     Column("system", String(16), nullable=False),
     Column("code", String(32), nullable=False),
+)
+
+refusals = _person_child(
+    "refusals",
+    Column("tjeneste_type", Integer, nullable=False),
+    Column("application_date", Date, nullable=True),
+    Column("decision_date", Date, nullable=False),
+)
+
+complaints = _person_child(
+    "complaints",
+    Column("tjeneste_type", Integer, nullable=False),
+    Column("complaint_date", Date, nullable=False),
+    Column("outcome", String(32), nullable=True),
+)
+
+coercion_decisions = _person_child(
+    "coercion_decisions",
+    Column("vedtak_id", String(64), nullable=False),
+    Column("legal_basis", String(16), nullable=False),
+    Column("decision_date", Date, nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=True),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", _SurrogateKey, primary_key=True, autoincrement=True),
+    Column("submission_id", MESSAGE_ID, ForeignKey("submissions.message_id"), nullable=False),
+    # NULL: a finding about the whole submission (the foreign key to persons then does not apply).
+    Column("ref", RECORD_REF, nullable=True),
+    Column("code", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("field", Text, nullable=True),
+    Column("detail", Text, nullable=True),
+    CheckConstraint("severity IN ('error', 'warning')", name="severity"),
+    ForeignKeyConstraint(["submission_id", "ref"], ["persons.submission_id", "persons.ref"], ondelete="CASCADE"),
+    Index(None, "submission_id", "ref"),
+    Index(None, "submission_id", "code"),
+    Index(None, "code"),
 )

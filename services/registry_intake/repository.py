@@ -7,43 +7,56 @@
 * **stale**: the active submission of the same municipality and year has the same or a higher sequence: the
   incoming one is recorded as ``refused`` (``stale-sequence``, no records) in a transaction of its own, and
   :class:`StaleSubmission` is raised; the active data is untouched;
-* **accept**: the incoming submission becomes the active one, its records are bulk inserted, the previous
-  active one is marked ``superseded`` and its records deleted, all in one transaction. If anything fails,
-  including the records iterator itself half-way, everything rolls back.
+* **accept**: the incoming submission becomes the active one, its records and findings are bulk inserted, the
+  previous active one is marked ``superseded`` and its records and findings deleted (its row keeps its counts),
+  all in one transaction. If anything fails, including the records iterator itself half-way, everything rolls
+  back.
 
 Submissions of one municipality and year serialise on their ``municipality_years`` row (``SELECT ... FOR
 UPDATE`` on PostgreSQL; on SQLite every write transaction begins with ``BEGIN IMMEDIATE``).
 
-Records are written in batches of persons with their services, scores and diagnoses: with executemany
-(``Connection.execute(table.insert(), rows)``), and on PostgreSQL with ``COPY`` (about three times faster there),
-never one ORM object per row.
+Records are written in batches of persons with their child rows and findings, never one ORM object per row:
+on PostgreSQL with ``COPY`` (about three times executemany there), on SQLite with the ``sqlite3`` cursor's
+``executemany`` on the transaction's own connection (about 1.75 times ``Connection.execute(table.insert(),
+dicts)``: no per-row dict and type processing). That path bypasses SQLAlchemy's types, so the rows carry
+dates as ``YYYY-MM-DD`` text, exactly what SQLAlchemy's SQLite ``Date`` stores, and reads through SQLAlchemy
+still give ``date`` objects.
+
+The statistics queries (``findings_by_rule``, ``records_per_service_type``, ``persons_per_year``) count the
+active submissions only (a superseded one has no rows left to count anyway).
 """
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Connection, Engine, Row, Table, func, select, update
+from sqlalchemy import Connection, Engine, Row, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services.kit.database import READ_ONLY
-from shared.iplos.model import PayloadRecord
+from shared.iplos.model import Finding, PayloadRecord
 
 from .models import (
     IDENTITY_OK,
     REFUSAL_STALE_SEQUENCE,
+    SEVERITIES,
     SubmissionStatus,
+    coercion_decisions,
+    complaints,
     diagnoses,
+    findings,
     function_scores,
     municipality_years,
     persons,
+    refusals,
     services,
     submissions,
 )
@@ -52,14 +65,28 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "IncomingSubmission",
     "ReplayedMessage",
+    "RuleCount",
+    "ServiceTypeCount",
+    "SeverityOf",
     "StaleSubmission",
+    "StoredFinding",
+    "StoredRecord",
     "StoredSubmission",
     "SubmissionConflict",
     "SubmissionRepository",
+    "YearCount",
 ]
 
 #: Persons per bulk insert (with about 25 child rows each).
 DEFAULT_BATCH_SIZE: Final = 2000
+
+#: What :meth:`SubmissionRepository.store` yields per record: the record, its pseudonym (None when the TPF
+#: refused the identity number), the identity status (``"ok"`` or the TPF's refusal code) and the logical
+#: controls' findings about the record.
+StoredRecord = tuple[PayloadRecord, bytes | None, str, Sequence[Finding]]
+
+#: The severity (``"error"`` or ``"warning"``) of a control code, e.g. ``lambda code: control(code).severity``.
+SeverityOf = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,7 @@ class IncomingSubmission:
     payload_sha256: str
     pseudonym_key_version: int
     received_at: dt.datetime
+    bydel_nr: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +120,47 @@ class StoredSubmission:
     supersedes: str | None
     superseded_by: str | None
     header_sha256: str
+    bydel_nr: str | None
+    #: Findings stored with the submission, and how many of them are errors and warnings. 0 for a refused
+    #: submission; None for one stored before the registry kept findings (it was never controlled).
+    finding_count: int | None
+    error_count: int | None
+    warning_count: int | None
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """A finding as stored: ``ref`` None for a finding about the whole submission."""
+
+    ref: str | None
+    code: str
+    severity: str
+    field: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class RuleCount:
+    """How many findings a rule (control code) has, in how many submissions."""
+
+    code: str
+    findings: int
+    submissions: int
+
+
+@dataclass(frozen=True)
+class ServiceTypeCount:
+    """Person records with at least one service line of the type, and the number of service lines."""
+
+    tjeneste_type: int
+    persons: int
+    services: int
+
+
+@dataclass(frozen=True)
+class YearCount:
+    year: int
+    persons: int
 
 
 class SubmissionConflict(Exception):
@@ -128,6 +197,13 @@ class _Duplicate(Exception):
 
 _SUBMISSION_COLUMNS: Final = tuple(submissions.c[name] for name in StoredSubmission.__dataclass_fields__)
 
+# Children before persons when deleting; the reverse when inserting.
+_PERSON_CHILDREN: Final = (services, function_scores, diagnoses, refusals, complaints, coercion_decisions)
+
+
+def _no_severity(code: str) -> str:
+    raise ValueError(f"finding {code!r}: store() needs severity_of to store findings")
+
 
 class SubmissionRepository:
     def __init__(self, engine: Engine, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
@@ -142,11 +218,21 @@ class SubmissionRepository:
     def store(
         self,
         incoming: IncomingSubmission,
-        records: Iterable[tuple[PayloadRecord, bytes | None, str]],
+        records: Iterable[StoredRecord],
+        submission_findings: Sequence[Finding] = (),
+        *,
+        severity_of: SeverityOf = _no_severity,
     ) -> StoredSubmission:
-        """Store ``incoming`` with its records and make it the active submission of its municipality and year.
+        """Store ``incoming`` with its records and findings; make it the active submission of its year.
 
-        ``records`` yields (record, pseudonym or None, identity status: ``"ok"`` or the TPF's refusal code).
+        ``records`` yields (record, pseudonym or None, identity status: ``"ok"`` or the TPF's refusal code,
+        findings about the record); every finding there must name the record (``finding.ref == record.ref``).
+        ``submission_findings`` are the findings about the submission as a whole (``ref`` None) or across
+        records (``ref`` naming a record of this submission): they are read after ``records`` is exhausted,
+        so the caller may append to the sequence while it streams. ``severity_of`` gives the severity of a
+        control code (called once per code and store; stored with each finding): the repository knows no
+        catalogue. Findings without it are a ``ValueError``.
+
         Raises :class:`ReplayedMessage` or :class:`StaleSubmission` (see the module docstring).
         """
         stale_against: int | None = None
@@ -160,7 +246,7 @@ class SubmissionRepository:
                     )
                     stale_against = active_sequence
                 else:
-                    self._replace(conn, incoming, active_id, records)
+                    self._replace(conn, incoming, active_id, records, submission_findings, severity_of)
         except _Duplicate as duplicate:
             original = self.get(incoming.message_id)
             if original is None:  # not the primary key after all
@@ -222,6 +308,10 @@ class SubmissionRepository:
                     payload_sha256=incoming.payload_sha256,
                     sender=incoming.sender,
                     pseudonym_key_version=incoming.pseudonym_key_version,
+                    bydel_nr=incoming.bydel_nr,
+                    finding_count=0,
+                    error_count=0,
+                    warning_count=0,
                 )
             )
         except IntegrityError as exc:
@@ -232,7 +322,9 @@ class SubmissionRepository:
         conn: Connection,
         incoming: IncomingSubmission,
         previous_id: str | None,
-        records: Iterable[tuple[PayloadRecord, bytes | None, str]],
+        records: Iterable[StoredRecord],
+        submission_findings: Sequence[Finding],
+        severity_of: SeverityOf,
     ) -> None:
         new_id = incoming.message_id
         if previous_id is not None:
@@ -243,13 +335,21 @@ class SubmissionRepository:
             self._set_submission(conn, previous_id, superseded_by=new_id)
             self._delete_records(conn, previous_id)
 
-        counts = self._insert_records(conn, incoming, records)
+        writer = _Writer(conn, incoming, severity_of, self._batch_size)
+        for record, pseudonym, identity_status, record_findings in records:
+            writer.add(record, pseudonym, identity_status, record_findings)
+        for finding in submission_findings:
+            writer.add_finding(finding.ref, finding)
+        writer.flush()
         self._set_submission(
             conn,
             new_id,
-            record_count=counts[0],
-            pseudonymised_count=counts[1],
-            identity_refused_count=counts[2],
+            record_count=writer.records,
+            pseudonymised_count=writer.pseudonymised,
+            identity_refused_count=writer.records - writer.pseudonymised,
+            finding_count=writer.errors + writer.warnings,
+            error_count=writer.errors,
+            warning_count=writer.warnings,
         )
         conn.execute(
             update(municipality_years)
@@ -266,62 +366,9 @@ class SubmissionRepository:
 
     @staticmethod
     def _delete_records(conn: Connection, message_id: str) -> None:
-        # Children first, set-based; the cascade from persons then finds nothing left to do.
-        for table in (services, function_scores, diagnoses, persons):
+        # Findings and children first, set-based; the cascade from persons then finds nothing left to do.
+        for table in (findings, *_PERSON_CHILDREN, persons):
             conn.execute(table.delete().where(table.c.submission_id == message_id))
-
-    def _insert_records(
-        self,
-        conn: Connection,
-        incoming: IncomingSubmission,
-        records: Iterable[tuple[PayloadRecord, bytes | None, str]],
-    ) -> tuple[int, int, int]:
-        """Bulk insert the records; return (records, pseudonymised, identity refused)."""
-        sid = incoming.message_id
-        key_version = incoming.pseudonym_key_version
-        total = pseudonymised = 0
-        batch = _Batch()
-        for record, pseudonym, identity_status in records:
-            if (pseudonym is None) == (identity_status == IDENTITY_OK):
-                raise ValueError(
-                    f"record {record.ref}: a pseudonym goes with identity status 'ok', a refusal code with none"
-                )
-            ref = record.ref
-            batch.persons.append(
-                (
-                    sid,
-                    ref,
-                    pseudonym,
-                    None if pseudonym is None else key_version,
-                    identity_status,
-                    record.birth_year,
-                    None if record.sex is None else record.sex.value,
-                    record.fid_type.value,
-                )
-            )
-            batch.services.extend(
-                (
-                    sid,
-                    ref,
-                    s.tjeneste_id,
-                    s.tjeneste_type,
-                    s.decision_date,
-                    s.start_date,
-                    s.end_date,
-                    s.hours_per_week,
-                    s.org_nr,
-                )
-                for s in record.services
-            )
-            batch.function_scores.extend((sid, ref, f.variable, f.score, f.date) for f in record.function_scores)
-            batch.diagnoses.extend((sid, ref, d.system.value, d.code) for d in record.diagnoses)
-            total += 1
-            pseudonymised += pseudonym is not None
-            if len(batch.persons) >= self._batch_size:
-                batch.flush(conn)
-                batch = _Batch()
-        batch.flush(conn)
-        return total, pseudonymised, total - pseudonymised
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -350,12 +397,99 @@ class SubmissionRepository:
             ).scalar_one()
         return int(count)
 
+    def findings(self, message_id: str) -> builtins.list[StoredFinding]:
+        """The submission's findings: those about the whole submission first, then in the order of its records
+        (the order they were stored in). Empty once the submission is superseded."""
+        query = (
+            select(findings.c.ref, findings.c.code, findings.c.severity, findings.c.field, findings.c.detail)
+            .where(findings.c.submission_id == message_id)
+            .order_by(findings.c.ref.is_not(None), findings.c.id)
+        )
+        with self._reader.connect() as conn:
+            return [StoredFinding(**row._asdict()) for row in conn.execute(query)]
+
+    def finding_counts(self, message_id: str) -> dict[str, int]:
+        """Findings per control code of the submission, by code."""
+        query = (
+            select(findings.c.code, func.count())
+            .where(findings.c.submission_id == message_id)
+            .group_by(findings.c.code)
+            .order_by(findings.c.code)
+        )
+        with self._reader.connect() as conn:
+            return {code: int(count) for code, count in conn.execute(query)}
+
+    def findings_by_rule(self, year: int | None = None, municipality: str | None = None) -> builtins.list[RuleCount]:
+        """Per control code over the active submissions (of ``year`` and ``municipality`` if given): how many
+        findings, in how many submissions. By code."""
+        query = (
+            select(findings.c.code, func.count(), func.count(distinct(findings.c.submission_id)))
+            .join(submissions, submissions.c.message_id == findings.c.submission_id)
+            .where(*_active(year, municipality))
+            .group_by(findings.c.code)
+            .order_by(findings.c.code)
+        )
+        with self._reader.connect() as conn:
+            return [RuleCount(code, int(n), int(subs)) for code, n, subs in conn.execute(query)]
+
+    def records_per_service_type(self, municipality: str | None, year: int) -> builtins.list[ServiceTypeCount]:
+        """Per service type over the active submissions of ``year`` (in ``municipality``, or everywhere): person
+        records with at least one service line of the type, and service lines. By service type."""
+        # Per submission first: a record reference is unique only within its submission.
+        per_submission = (
+            select(
+                services.c.tjeneste_type,
+                func.count(distinct(services.c.ref)).label("persons"),
+                func.count().label("services"),
+            )
+            .join(submissions, submissions.c.message_id == services.c.submission_id)
+            .where(*_active(year, municipality))
+            .group_by(services.c.submission_id, services.c.tjeneste_type)
+            .subquery()
+        )
+        query = (
+            select(
+                per_submission.c.tjeneste_type,
+                func.sum(per_submission.c.persons),
+                func.sum(per_submission.c.services),
+            )
+            .group_by(per_submission.c.tjeneste_type)
+            .order_by(per_submission.c.tjeneste_type)
+        )
+        with self._reader.connect() as conn:
+            return [ServiceTypeCount(int(t), int(p), int(s)) for t, p, s in conn.execute(query)]
+
+    def persons_per_year(self, municipality: str | None = None) -> builtins.list[YearCount]:
+        """Person records per reporting year over the active submissions (of ``municipality`` if given).
+
+        A person reported by two municipalities in one year counts twice: these are records, not people.
+        """
+        query = (
+            select(submissions.c.year, func.sum(submissions.c.record_count))
+            .where(*_active(None, municipality))
+            .group_by(submissions.c.year)
+            .order_by(submissions.c.year)
+        )
+        with self._reader.connect() as conn:
+            return [YearCount(int(year), int(count)) for year, count in conn.execute(query)]
+
+
+def _active(year: int | None, municipality: str | None) -> builtins.list[Any]:
+    conditions: builtins.list[Any] = [submissions.c.status == SubmissionStatus.ACTIVE]
+    if year is not None:
+        conditions.append(submissions.c.year == year)
+    if municipality is not None:
+        conditions.append(submissions.c.municipality == municipality)
+    return conditions
+
 
 def _stored(row: Row[Any]) -> StoredSubmission:
     return StoredSubmission(**row._asdict())
 
 
-# Rows are tuples in these column orders (for executemany and COPY alike).
+# -- bulk writing ----------------------------------------------------------------------------------------------
+
+# Rows are tuples in these column orders (for COPY and executemany alike).
 _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "persons": (
         "submission_id",
@@ -366,6 +500,14 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "birth_year",
         "sex",
         "fid_type",
+        "housing",
+        "household",
+        "unpaid_help",
+        "assisted_communication",
+        "death_date",
+        "assessed_by_doctor",
+        "assessed_by_dentist",
+        "individual_plan",
     ),
     "services": (
         "submission_id",
@@ -377,43 +519,171 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "end_date",
         "hours_per_week",
         "org_nr",
+        "application_date",
+        "event_type",
     ),
     "function_scores": ("submission_id", "ref", "variable", "score", "assessed_on"),
     "diagnoses": ("submission_id", "ref", "system", "code"),
+    "refusals": ("submission_id", "ref", "tjeneste_type", "application_date", "decision_date"),
+    "complaints": ("submission_id", "ref", "tjeneste_type", "complaint_date", "outcome"),
+    "coercion_decisions": (
+        "submission_id",
+        "ref",
+        "vedtak_id",
+        "legal_basis",
+        "decision_date",
+        "start_date",
+        "end_date",
+    ),
+    "findings": ("submission_id", "ref", "code", "severity", "field", "detail"),
+}
+
+# Insertion order: persons first, the rows that refer to them after.
+_WRITE_ORDER: Final = (persons, *_PERSON_CHILDREN, findings)
+
+# Built from the constants above only, never from data.
+_SQLITE_INSERTS: Final = {
+    name: f'INSERT INTO "{name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'  # noqa: S608
+    for name, columns in _COLUMNS.items()
 }
 
 
-class _Batch:
-    """The rows of up to ``batch_size`` persons, written in one go (persons first: the children refer to them)."""
-
-    def __init__(self) -> None:
-        self.persons: builtins.list[tuple[Any, ...]] = []
-        self.services: builtins.list[tuple[Any, ...]] = []
-        self.function_scores: builtins.list[tuple[Any, ...]] = []
-        self.diagnoses: builtins.list[tuple[Any, ...]] = []
-
-    def flush(self, conn: Connection) -> None:
-        for table, rows in (
-            (persons, self.persons),
-            (services, self.services),
-            (function_scores, self.function_scores),
-            (diagnoses, self.diagnoses),
-        ):
-            if rows:
-                _insert_rows(conn, table, rows)
+def _sqlite_date(value: dt.date | None) -> str | None:
+    """A date as SQLAlchemy's SQLite ``Date`` stores it (``%04d-%02d-%02d``, which ``isoformat`` is)."""
+    return None if value is None else value.isoformat()
 
 
-def _insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    columns = _COLUMNS[table.name]
-    if conn.dialect.driver == "psycopg":
-        # COPY: about 3x executemany on PostgreSQL. Same DBAPI connection, so the same transaction.
-        driver_connection = conn.connection.driver_connection
-        assert isinstance(driver_connection, psycopg.Connection)
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+def _same(value: dt.date | None) -> dt.date | None:
+    return value
+
+
+class _Writer:
+    """Turns records into rows and writes them ``batch_size`` persons at a time, counting as it goes."""
+
+    def __init__(self, conn: Connection, incoming: IncomingSubmission, severity_of: SeverityOf, batch_size: int):
+        self._conn = conn
+        self._sid = incoming.message_id
+        self._key_version = incoming.pseudonym_key_version
+        self._severity_of = severity_of
+        self._severities: dict[str, str] = {}
+        self._batch_size = batch_size
+        self._raw_sqlite = conn.dialect.driver == "pysqlite"
+        self._day: Callable[[dt.date | None], Any] = _sqlite_date if self._raw_sqlite else _same
+        self._rows: dict[str, builtins.list[tuple[Any, ...]]] = {table.name: [] for table in _WRITE_ORDER}
+        self._pending = 0
+        self.records = self.pseudonymised = self.errors = self.warnings = 0
+
+    def add(
+        self, record: PayloadRecord, pseudonym: bytes | None, identity_status: str, record_findings: Sequence[Finding]
+    ) -> None:
+        ref = record.ref
+        if (pseudonym is None) == (identity_status == IDENTITY_OK):
+            raise ValueError(f"record {ref}: a pseudonym goes with identity status 'ok', a refusal code with none")
+        sid, day, rows, b = self._sid, self._day, self._rows, record.background
+        rows["persons"].append(
+            (
+                sid,
+                ref,
+                pseudonym,
+                None if pseudonym is None else self._key_version,
+                identity_status,
+                record.birth_year,
+                None if record.sex is None else record.sex.value,
+                record.fid_type.value,
+                b.housing,
+                b.household,
+                b.unpaid_help,
+                b.assisted_communication,
+                day(b.death_date),
+                day(b.assessed_by_doctor),
+                day(b.assessed_by_dentist),
+                b.individual_plan,
+            )
         )
-        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        rows["services"].extend(
+            (
+                sid,
+                ref,
+                s.tjeneste_id,
+                s.tjeneste_type,
+                day(s.decision_date),
+                day(s.start_date),
+                day(s.end_date),
+                s.hours_per_week,
+                s.org_nr,
+                day(s.application_date),
+                s.event_type,
+            )
+            for s in record.services
+        )
+        rows["function_scores"].extend((sid, ref, f.variable, f.score, day(f.date)) for f in record.function_scores)
+        rows["diagnoses"].extend((sid, ref, d.system.value, d.code) for d in record.diagnoses)
+        if record.refusals:
+            rows["refusals"].extend(
+                (sid, ref, r.tjeneste_type, day(r.application_date), day(r.decision_date)) for r in record.refusals
+            )
+        if record.complaints:
+            rows["complaints"].extend(
+                (sid, ref, c.tjeneste_type, day(c.complaint_date), c.outcome) for c in record.complaints
+            )
+        if record.coercion:
+            rows["coercion_decisions"].extend(
+                (sid, ref, c.vedtak_id, c.legal_basis, day(c.decision_date), day(c.start_date), day(c.end_date))
+                for c in record.coercion
+            )
+        for finding in record_findings:
+            if finding.ref != ref:
+                raise ValueError(f"record {ref}: a finding {finding.code} about record {finding.ref}")
+            self.add_finding(ref, finding)
+        self.records += 1
+        self.pseudonymised += pseudonym is not None
+        self._pending += 1
+        if self._pending >= self._batch_size:
+            self.flush()
+
+    def add_finding(self, ref: str | None, finding: Finding) -> None:
+        severity = self._severities.get(finding.code)
+        if severity is None:
+            severity = str(self._severity_of(finding.code))
+            if severity not in SEVERITIES:
+                raise ValueError(f"finding {finding.code}: severity {severity!r} is not one of {SEVERITIES}")
+            self._severities[finding.code] = severity
+        if severity == "error":
+            self.errors += 1
+        else:
+            self.warnings += 1
+        self._rows["findings"].append((self._sid, ref, finding.code, severity, finding.field, finding.detail))
+
+    def flush(self) -> None:
+        for name, rows in self._rows.items():
+            if rows:
+                self._insert(name, rows)
+                rows.clear()
+        self._pending = 0
+
+    def _insert(self, name: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        conn = self._conn
+        dbapi = conn.connection.driver_connection
+        columns = _COLUMNS[name]
+        if self._raw_sqlite:
+            # Straight to the sqlite3 connection this transaction runs on (dates are already text).
+            assert isinstance(dbapi, sqlite3.Connection)
+            sqlite_cursor = dbapi.cursor()
+            try:
+                sqlite_cursor.executemany(_SQLITE_INSERTS[name], rows)
+            finally:
+                sqlite_cursor.close()
+        elif conn.dialect.driver == "psycopg":
+            # COPY: about 3x executemany on PostgreSQL. Same DBAPI connection, so the same transaction.
+            assert isinstance(dbapi, psycopg.Connection)
+            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
+            )
+            with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:  # any other driver: SQLAlchemy's executemany
+            conn.execute(_TABLES[name].insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+_TABLES: Final = {table.name: table for table in _WRITE_ORDER}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +20,20 @@ from typing import Any
 from sqlalchemy import Engine
 
 from services.kit.bodies import Upload
-from services.kit.problems import Problem
-from services.registry_intake.repository import IncomingSubmission, StoredSubmission, SubmissionRepository
+from services.kit.problems import Problem, invalid_envelope, refused
+from services.registry_intake.repository import (
+    IncomingSubmission,
+    StoredRecord,
+    StoredSubmission,
+    SubmissionRepository,
+)
 from shared.envelope import (
     DeliveryHeader,
     InvalidEnvelope,
     MessageRefused,
     Receipt,
+    ReportHeader,
+    ReportParts,
     SubmissionHeader,
     require_digest,
     sign_header,
@@ -34,18 +42,11 @@ from shared.envelope import (
 )
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
+from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
+from shared.iplos.controls import IDENTITY_OK, ControlRunner, control
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
 from shared.keys import PartyKeys, PublicDirectory
-
-REFUSAL_STATUS = {
-    "unknown-key": 403,
-    "sender-mismatch": 403,
-    "signer-not-authorised": 403,
-    "municipality-mismatch": 403,
-    "wrong-recipient": 422,
-    "unsupported-format": 422,
-}
 
 
 @dataclass
@@ -61,14 +62,6 @@ class VerifiedDelivery:
     submission: SubmissionHeader
     submission_sha256: str
     delivery: DeliveryHeader
-
-
-def invalid_envelope() -> Problem:
-    return Problem("invalid-envelope", 400, "The sealed delivery could not be verified or opened")
-
-
-def refused(exc: MessageRefused) -> Problem:
-    return Problem(exc.code, REFUSAL_STATUS.get(exc.code, 422), str(exc))
 
 
 def check_delivery(
@@ -107,7 +100,7 @@ def check_delivery(
         q = delivery.parts.pseudonyms
         require_digest(pseudonyms.sha256, pseudonyms.size, q.sha256, q.size)
     except MessageRefused as exc:
-        raise refused(exc) from None
+        raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         raise invalid_envelope() from None
     return VerifiedDelivery(submission, submission_sha256, delivery)
@@ -130,7 +123,7 @@ def store_delivery(
         )
         by_ref: dict[str, PseudonymEntry] = {}
         for entry in entries:
-            if entry.ref in by_ref:
+            if entry.ref in by_ref or len(by_ref) >= submission.record_count:
                 raise InvalidEnvelope()
             by_ref[entry.ref] = entry
         pseudonymised = sum(1 for entry in by_ref.values() if entry.pseudonym is not None)
@@ -163,10 +156,19 @@ def store_delivery(
             payload_sha256=submission.parts.payload.sha256,
             pseudonym_key_version=key_version,
             received_at=dt.datetime.now(dt.UTC),
+            bydel_nr=export_header.bydel_nr,
         )
-        return ctx.repository.store(incoming, _joined(records, by_ref, submission.record_count))
+        # The logical controls run while the records stream into the database: a finding is stored with its
+        # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).
+        runner = ControlRunner(export_header, signer_municipality=submission.municipality)
+        return ctx.repository.store(
+            incoming,
+            _joined(records, by_ref, submission.record_count, runner),
+            runner.submission_findings(),
+            severity_of=lambda code: str(control(code).severity),
+        )
     except MessageRefused as exc:
-        raise refused(exc) from None
+        raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         raise invalid_envelope() from None
     except PayloadDecodeError:
@@ -174,25 +176,25 @@ def store_delivery(
 
 
 def _joined(
-    records: Iterator[PayloadRecord], by_ref: dict[str, PseudonymEntry], expected: int
-) -> Iterator[tuple[PayloadRecord, bytes | None, str]]:
-    """Join payload records to pseudonyms by reference; every reference must match exactly once."""
+    records: Iterator[PayloadRecord], by_ref: dict[str, PseudonymEntry], expected: int, runner: ControlRunner
+) -> Iterator[StoredRecord]:
+    """Join payload records to pseudonyms by reference (every reference must match exactly once) and run the
+    logical controls on each."""
     count = 0
     for record in records:
         entry = by_ref.pop(record.ref, None)
         if entry is None:
             raise InvalidEnvelope()
         count += 1
-        yield record, entry.pseudonym, entry.refused or "ok"
+        status = entry.refused or IDENTITY_OK
+        yield record, entry.pseudonym, status, runner.check(record, entry.pseudonym, status)
     if by_ref or count != expected:
         raise InvalidEnvelope()
 
 
 def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
     """The signed receipt, rebuilt from the stored row: the same submission always gets the same receipt."""
-    received = stored.received_at
-    if received.tzinfo is None:  # SQLite gives back naive datetimes; they were stored as UTC
-        received = received.replace(tzinfo=dt.UTC)
+    received = stored.received_at  # always timezone-aware (the models' UTC type)
     receipt = Receipt(
         message_id=stored.message_id,
         sender=ctx.keys.party,
@@ -207,9 +209,57 @@ def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any
         identities_refused=stored.identity_refused_count,
         supersedes=stored.supersedes,
         received_at=utc_timestamp(received),
+        report_path=None if stored.status == "refused" else f"/v1/submissions/{stored.message_id}/report",
     )
     _, signature = sign_header(receipt, ctx.keys.signing)
     return {"receipt": receipt.model_dump(mode="json"), "signature": base64.b64encode(signature).decode("ascii")}
+
+
+def sealed_report(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
+    """The control report for the submitting municipality: sealed for its key, signed by the registry.
+
+    Only references name records; the municipality's gateway alone can map them to its brukerNr. Built from
+    the stored findings each time it is asked for, so it always says what the database says.
+    """
+    municipality = _municipality_party(ctx.directory, stored.municipality)
+    kid, key = ctx.directory.encryption_key(municipality)
+    findings = ctx.repository.findings(stored.message_id)
+    out = io.BytesIO()
+    sealer = ReportSealer(
+        out,
+        ReportSummary(records=stored.record_count, counts=ctx.repository.finding_counts(stored.message_id)),
+        sender=ctx.keys.party,
+        recipient=municipality,
+        recipient_kid=kid,
+        recipient_key=key,
+        message_id=stored.message_id,
+    )
+    for finding in findings:
+        sealer.add(ReportFinding(finding.code, finding.severity, finding.ref, finding.field, finding.detail))
+    part = sealer.close()
+    header = ReportHeader(
+        message_id=stored.message_id,
+        sender=ctx.keys.party,
+        signer_kid=ctx.keys.signing_kid,
+        recipient=municipality,
+        submission_sha256=stored.header_sha256,
+        created_at=utc_timestamp(),
+        finding_count=len(findings),
+        parts=ReportParts(report=part),
+    )
+    _, signature = sign_header(header, ctx.keys.signing)
+    return {
+        "header": header.model_dump(mode="json"),
+        "signature": base64.b64encode(signature).decode("ascii"),
+        "part": base64.b64encode(out.getvalue()).decode("ascii"),
+    }
+
+
+def _municipality_party(directory: PublicDirectory, kommune_nr: str) -> str:
+    for party in directory.parties():
+        if party.role == "municipality" and party.municipality == kommune_nr:
+            return party.name
+    raise Problem("not-found", 404, "No registered municipality key to seal the report for")
 
 
 def submission_view(stored: StoredSubmission) -> dict[str, Any]:
@@ -220,12 +270,14 @@ def submission_view(stored: StoredSubmission) -> dict[str, Any]:
         "sequence": stored.sequence,
         "status": stored.status,
         "refusal_reason": stored.refusal_reason,
-        "received_at": utc_timestamp(
-            stored.received_at if stored.received_at.tzinfo else stored.received_at.replace(tzinfo=dt.UTC)
-        ),
+        "received_at": utc_timestamp(stored.received_at),
+        "bydel_nr": stored.bydel_nr,
         "records": stored.record_count,
         "pseudonymised": stored.pseudonymised_count,
         "identities_refused": stored.identity_refused_count,
+        "findings": stored.finding_count,
+        "errors": stored.error_count,
+        "warnings": stored.warning_count,
         "supersedes": stored.supersedes,
         "superseded_by": stored.superseded_by,
     }

@@ -110,19 +110,27 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
         async with httpx.AsyncClient(timeout=settings.forward_timeout_s) as client:
             app.state.settings = settings
+            keys = load_tpf_keys(settings.key_dir)
+            if settings.pseudonym_key_version not in keys.pseudonym_keys:
+                raise RuntimeError(
+                    f"pseudonym key version {settings.pseudonym_key_version} is configured "
+                    f"(IPLOS_TPF_PSEUDONYM_KEY_VERSION) but {settings.key_dir} has no pseudonym-v"
+                    f"{settings.pseudonym_key_version}.key"
+                )
             app.state.tpf = service.TpfContext(
-                keys=load_tpf_keys(settings.key_dir),
+                keys=keys,
+                pseudonym_key_version=settings.pseudonym_key_version,
                 directory=PublicDirectory.load(settings.directory),
                 engine=engine,
                 registry_url=settings.registry_url.rstrip("/"),
                 tmp_dir=settings.state_dir / "tmp",
                 client=client,
             )
-            log.info("tpf ready", pseudonym_key_version=app.state.tpf.keys.current_pseudonym_key.version)
+            log.info("tpf ready", pseudonym_key_version=settings.pseudonym_key_version)
             yield
         engine.dispose()
 
     app = FastAPI(title="IPLOS trusted pseudonym manager (TPF)", version="1", lifespan=lifespan)
-    install_problem_handlers(app)
+    install_problem_handlers(app, body_limit=settings.max_body_bytes)
     app.include_router(router)
     return app

@@ -16,6 +16,10 @@ class TpfSettings(BaseSettings):
     """The public-key directory (directory.json)."""
     state_dir: Path
     """Everything the TPF writes: database, logs, temporary files."""
+    pseudonym_key_version: int = 1
+    """The pseudonym key in use. Never picked from whatever key files are present: a new key changes every
+    pseudonym and breaks longitudinal statistics, so switching is an explicit, audited configuration change
+    (with an old -> new translation for the registry)."""
     database_url: str | None = None
     registry_url: str = "http://127.0.0.1:8003"
     max_body_bytes: int = 1 << 30

@@ -20,7 +20,8 @@ import structlog
 from sqlalchemy import Engine, insert, select
 
 from services.kit.bodies import Upload
-from services.kit.problems import Problem
+from services.kit.http import response_json
+from services.kit.problems import Problem, invalid_envelope, refused
 from services.tpf.models import audit_entries, receipts
 from shared import fnr
 from shared.envelope import (
@@ -45,19 +46,11 @@ from shared.pseudonym import Pseudonymiser
 
 log = structlog.get_logger("tpf")
 
-REFUSAL_STATUS = {
-    "unknown-key": 403,
-    "sender-mismatch": 403,
-    "signer-not-authorised": 403,
-    "municipality-mismatch": 403,
-    "wrong-recipient": 422,
-    "unsupported-format": 422,
-}
-
 
 @dataclass
 class TpfContext:
     keys: TpfKeys
+    pseudonym_key_version: int
     directory: PublicDirectory
     engine: Engine
     registry_url: str
@@ -71,14 +64,6 @@ class Pseudonymised:
     delivery_signature: bytes
     pseudonyms: IO[bytes]
     header: DeliveryHeader
-
-
-def refused(exc: MessageRefused) -> Problem:
-    return Problem(exc.code, REFUSAL_STATUS.get(exc.code, 422), str(exc))
-
-
-def invalid_envelope() -> Problem:
-    return Problem("invalid-envelope", 400, "The sealed message could not be verified or opened")
 
 
 def check_submission(
@@ -104,7 +89,7 @@ def check_submission(
         require_digest(identity.sha256, identity.size, header.parts.identity.sha256, header.parts.identity.size)
         require_digest(payload.sha256, payload.size, header.parts.payload.sha256, header.parts.payload.size)
     except MessageRefused as exc:
-        raise refused(exc) from None
+        raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         raise invalid_envelope() from None
     return header
@@ -116,7 +101,7 @@ def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes,
     An invalid number gets no pseudonym; it is reported by its record reference and the rule it broke.
     """
     registry_kid, registry_key = ctx.directory.encryption_key("registry")
-    pseudonymiser = Pseudonymiser(ctx.keys.current_pseudonym_key)
+    pseudonymiser = Pseudonymiser(ctx.keys.pseudonym_keys[ctx.pseudonym_key_version])
     ctx.tmp_dir.mkdir(parents=True, exist_ok=True)
     out = _temporary(ctx.tmp_dir)
     sealer = PseudonymSealer(
@@ -138,8 +123,8 @@ def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes,
             sender=header.sender,
             message_id=header.message_id,
         ):
-            if entry.ref in seen:
-                raise InvalidEnvelope()
+            if entry.ref in seen or len(seen) >= header.record_count:
+                raise InvalidEnvelope()  # a repeated reference, or more records than the signed header counts
             seen.add(entry.ref)
             try:
                 number = fnr.parse(entry.fid)
@@ -153,7 +138,7 @@ def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes,
             raise InvalidEnvelope()
     except MessageRefused as exc:
         out.close()
-        raise refused(exc) from None
+        raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         out.close()
         raise invalid_envelope() from None
@@ -195,7 +180,7 @@ async def forward(
         response = await ctx.client.post(f"{ctx.registry_url}/v1/deliveries", files=files)
     except httpx.HTTPError:
         raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
-    body = _json(response)
+    body = response_json(response)
     if response.status_code in (200, 201) or (response.status_code == 409 and "receipt" in body):
         return verify_receipt(ctx.directory, body, done.header.message_id, done.header.submission_sha256)
     if response.status_code >= 500:
@@ -287,14 +272,6 @@ def record_refusal(engine: Engine, problem: Problem, header: SubmissionHeader | 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _temporary(directory: Path) -> IO[bytes]:

@@ -6,13 +6,15 @@ separate modules so that import contracts can say who may do which: only the gat
 registry opens them, and the TPF can do neither.
 """
 
-from shared.envelope._digest import DigestWriter, digest_stream, require_digest
+from shared.envelope._digest import DigestWriter, require_digest
 from shared.envelope.headers import (
     DeliveryCounts,
     DeliveryHeader,
     DeliveryParts,
     PartRef,
     Receipt,
+    ReportHeader,
+    ReportParts,
     SubmissionHeader,
     SubmissionParts,
     encode_header,
@@ -31,9 +33,10 @@ __all__ = [
     "MessageRefused",
     "PartRef",
     "Receipt",
+    "ReportHeader",
+    "ReportParts",
     "SubmissionHeader",
     "SubmissionParts",
-    "digest_stream",
     "encode_header",
     "require_digest",
     "sign_header",

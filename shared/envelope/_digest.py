@@ -26,15 +26,6 @@ class DigestWriter:
         return self._hash.hexdigest()
 
 
-def digest_stream(source: BinaryIO, block: int = 1 << 20) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := source.read(block):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def require_digest(actual: str, actual_size: int, expected: str, expected_size: int) -> None:
     """Compare a received part with the digest its signed header carries; raise the opaque error if not equal."""
     if actual_size != expected_size or not hmac.compare_digest(actual.encode(), expected.encode()):

@@ -7,6 +7,7 @@ content format, so the reader knows the version before it reads a record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
@@ -20,6 +21,20 @@ from shared.errors import InvalidEnvelope, MessageRefused
 from shared.keys import PartyKeys
 
 MAX_LINE = 1 << 20
+# A record reference is 128 random bits in lowercase hex. Receivers enforce the form: a free-text reference
+# could smuggle an identity number past the TPF into the registry.
+_REF = re.compile(r"^[0-9a-f]{32}$")
+
+
+def is_ref(value: object) -> bool:
+    return isinstance(value, str) and _REF.match(value) is not None
+
+
+def require_ref(value: object) -> str:
+    if not is_ref(value):
+        raise InvalidEnvelope()
+    assert isinstance(value, str)
+    return value
 
 
 class PartSealer:

@@ -31,7 +31,8 @@ Party = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
 MessageId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")]
 Timestamp = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")]
 KommuneNr = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
-Count = Annotated[int, Field(ge=0, le=10_000_000)]
+# Norway has about 350,000 IPLOS recipients a year; a bound keeps a forged count from sizing memory.
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
 class _Strict(BaseModel):
@@ -104,9 +105,30 @@ class Receipt(_Strict):
     identities_refused: Count
     supersedes: MessageId | None
     received_at: Timestamp
+    report_path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_-]{1,200}$")] | None
+    """Where the registry serves the control report, sealed for the municipality (null: no report)."""
 
 
-HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt)
+class ReportParts(_Strict):
+    report: PartRef
+
+
+class ReportHeader(_Strict):
+    """The registry's control report about one submission, sealed for the submitting municipality only."""
+
+    format: Literal["iplos-envelope/1"] = FORMAT
+    kind: Literal["report"] = "report"
+    message_id: MessageId
+    sender: Party
+    signer_kid: Kid
+    recipient: Party
+    submission_sha256: Hex64
+    created_at: Timestamp
+    finding_count: Count
+    parts: ReportParts
+
+
+HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHeader)
 
 
 def utc_timestamp(moment: dt.datetime | None = None) -> str:

@@ -11,7 +11,7 @@ from typing import BinaryIO, Final
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from shared.envelope._sealing import PartSealer, open_lines, parse_line
+from shared.envelope._sealing import PartSealer, is_ref, open_lines, parse_line, require_ref
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
 from shared.keys import PartyKeys
@@ -50,6 +50,8 @@ class IdentitySealer(PartSealer):
         )
 
     def add(self, ref: str, fid: str, fid_type: str) -> None:
+        if not is_ref(ref):
+            raise ValueError("a record reference is 32 lowercase hex digits")
         self.write_line({"fid": fid, "ref": ref, "type": fid_type})
 
 
@@ -62,4 +64,4 @@ def open_identities(
         fid, record_ref, fid_type = value.get("fid"), value.get("ref"), value.get("type")
         if len(value) != 3 or not all(isinstance(v, str) for v in (fid, record_ref, fid_type)):
             raise InvalidEnvelope()
-        yield IdentityEntry(ref=str(record_ref), fid=str(fid), fid_type=str(fid_type))
+        yield IdentityEntry(ref=require_ref(record_ref), fid=str(fid), fid_type=str(fid_type))

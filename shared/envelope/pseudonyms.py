@@ -12,7 +12,7 @@ from typing import BinaryIO, Final
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
-from shared.envelope._sealing import PartSealer, open_lines, parse_line
+from shared.envelope._sealing import PartSealer, open_lines, parse_line, require_ref
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
 from shared.keys import PartyKeys
@@ -80,9 +80,7 @@ def open_pseudonyms(
 def _entries(lines: Iterator[bytes]) -> Iterator[PseudonymEntry]:
     for line in lines:
         value = parse_line(line)
-        record_ref = value.get("ref")
-        if not isinstance(record_ref, str):
-            raise InvalidEnvelope()
+        record_ref = require_ref(value.get("ref"))
         if set(value) == {"ref", "pseudonym"} and isinstance(value["pseudonym"], str):
             try:
                 pseudonym = decode_pseudonym(value["pseudonym"])

@@ -5,17 +5,27 @@ Library code only: no web framework, database or HTTP client is imported here.
 
 from shared.iplos.generator import generate_export, generate_records, make_org_nr, org_nr_is_valid
 from shared.iplos.model import (
+    COERCION_BASES,
+    COMPLAINT_OUTCOMES,
+    EVENT_TYPES,
     FORMAT_VERSION,
     FUNCTION_VARIABLES,
+    HOUSEHOLD_TYPES,
+    HOUSING_TYPES,
     SERVICE_TYPES,
     VALID_SCORES,
     CodeSystem,
+    Coercion,
+    Complaint,
+    Contact,
     Diagnosis,
     ExportHeader,
     FidType,
     FunctionScore,
     PayloadRecord,
+    PersonBackground,
     PersonRecord,
+    Refusal,
     Service,
     Sex,
 )
@@ -30,17 +40,26 @@ from shared.iplos.payload import (
     to_payload,
 )
 from shared.iplos.reader import ExportInvalid, ExportReader, SchemaIssue, read_export, validate_export
-from shared.iplos.schema import EXPORT_NAMESPACE, export_schema, export_schema_bytes
+from shared.iplos.schema import EXPORT_NAMESPACE, FORMAT_VERSIONS, export_schema, export_schema_bytes
 from shared.iplos.writer import ExportWriter, write_export
 
 __all__ = [
+    "COERCION_BASES",
+    "COMPLAINT_OUTCOMES",
+    "EVENT_TYPES",
     "EXPORT_NAMESPACE",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
     "FUNCTION_VARIABLES",
+    "HOUSEHOLD_TYPES",
+    "HOUSING_TYPES",
     "PAYLOAD_FORMAT",
     "SERVICE_TYPES",
     "VALID_SCORES",
     "CodeSystem",
+    "Coercion",
+    "Complaint",
+    "Contact",
     "Diagnosis",
     "ExportHeader",
     "ExportInvalid",
@@ -50,7 +69,9 @@ __all__ = [
     "FunctionScore",
     "PayloadDecodeError",
     "PayloadRecord",
+    "PersonBackground",
     "PersonRecord",
+    "Refusal",
     "SchemaIssue",
     "Service",
     "Sex",

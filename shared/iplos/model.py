@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from shared.fnr import Sex as Sex  # the data model's sex is the one identity numbers encode
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"  # the version the writer produces; the reader accepts 1.0 and 1.1 (schema.FORMAT_VERSIONS)
 
 
 class FidType(StrEnum):

@@ -2,12 +2,18 @@
 
 The gateway parses and validates the XML once; the registry decodes this instead of parsing XML again.
 
-Format ``iplos-payload/1``: JSON Lines, UTF-8, one JSON object per line, each line ending in ``\\n``.
+Format ``iplos-payload/2``: JSON Lines, UTF-8, one JSON object per line, each line ending in ``\\n``.
+(``/2`` carries every variable of export format 1.1; ``/1`` lacked the background, refusals, complaints,
+coercion, application dates and event types, and is no longer read.)
 
 * Line 1, the header::
 
-    {"format":"iplos-payload/1","formatVersjon":"1.0","kommuneNr":"0301",
-     "leverandor":"Visma","meldingGUID":"...","navnEPJ":"Profil","rapporteringsaar":2025,"versjonEPJ":"2024.3"}
+    {"bydelNr":"030104","format":"iplos-payload/2","formatVersjon":"1.1",
+     "kommuneNr":"0301","kontaktperson":{"epost":"...","navn":"...","telefon":"..."},"leverandor":"Visma",
+     "meldingGUID":"...","navnEPJ":"Profil","rapporteringsaar":2025,"versjonEPJ":"2024.3"}
+
+  ``bydelNr`` and ``kontaktperson`` may be null; the contact's ``telefon`` and ``epost`` too. The contact is the
+  municipality's employee for this export, not a service recipient.
 
 * The last line, the trailer ``{"antall":1234}``: the number of record lines before it. It comes last because
   the gateway writes the payload while it reads the XML once and knows the count only at the end. A decoder
@@ -16,13 +22,20 @@ Format ``iplos-payload/1``: JSON Lines, UTF-8, one JSON object per line, each li
 
 * Then one line per record, keys short because they repeat millions of times::
 
-    {"d":[["ICPC-2","T90"]],"f":[["sosialDeltakelse",2,"2025-03-01"],...],"fa":1941,"ft":"FNR",
-     "k":"K","ref":"...","t":[["100001-01",15,"2025-01-02","2025-01-10",null,3.5,"974760673"],...]}
+    {"a":[[21,"2025-02-01","2025-03-01"]],"b":[2,1,true,false,null,"2025-04-02",null,false],
+     "d":[["ICPC-2","T90"]],"f":[["sosialDeltakelse",2,"2025-03-01"],...],"fa":1941,"ft":"FNR","k":"K",
+     "kl":[[21,"2025-03-20","ikke-medhold"]],"ref":"...",
+     "t":[["100001-01",15,"N","2024-12-01","2024-12-20","2025-01-02",null,3.5,"974760673"],...],"tv":[]}
 
   ``ref`` record reference, ``fa`` birth year (or null), ``k`` sex ``M``/``K`` (or null), ``ft`` identity
-  number type, ``f`` function scores as [variable, score, date], ``d`` diagnoses as [code system, code],
-  ``t`` services as [tjenesteID, tjenesteType, vedtaksdato, startdato, sluttdato, timerPerUke, orgNr]
-  (nulls where absent).
+  number type, ``b`` the background as [bolig, husstand, privatHjelp, tilrettelagtKommunikasjon, dodsdato,
+  vurdertAvLege, vurdertAvTannhelse, individuellPlan] (always eight items, nulls where absent), ``f`` function
+  scores as [variable, score, date], ``d`` diagnoses as [code system, code], ``t`` services as [tjenesteID,
+  tjenesteType, hendelse, soknadsdato, vedtaksdato, startdato, sluttdato, timerPerUke, orgNr], ``a`` refusals
+  as [tjenesteType, soknadsdato, vedtaksdato], ``kl`` complaints as [tjenesteType, klagedato, utfall], ``tv``
+  coercion decisions as [vedtakID, hjemmel, vedtaksdato, startdato, sluttdato] (nulls where absent; every key is
+  always present, lists may be empty). ``hendelse``, ``hjemmel`` and ``utfall`` must be in their code lists
+  (model.EVENT_TYPES, COERCION_BASES, COMPLAINT_OUTCOMES), as the export's schema already requires.
 
 Canonical: sorted keys, no whitespace, dates ``YYYY-MM-DD``, hours as JSON numbers (floats). Decoding is
 strict: an unknown or missing key, a wrong type, a malformed date, NaN/Infinity, a duplicate key or another
@@ -38,17 +51,25 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 from shared.errors import IplosError
 from shared.iplos.model import (
+    COERCION_BASES,
+    COMPLAINT_OUTCOMES,
+    EVENT_TYPES,
     CodeSystem,
+    Coercion,
+    Complaint,
+    Contact,
     Diagnosis,
     ExportHeader,
     FidType,
     FunctionScore,
     PayloadRecord,
+    PersonBackground,
     PersonRecord,
+    Refusal,
     Service,
     Sex,
 )
@@ -65,7 +86,7 @@ __all__ = [
     "to_payload",
 ]
 
-PAYLOAD_FORMAT = "iplos-payload/1"
+PAYLOAD_FORMAT = "iplos-payload/2"
 
 # A record line is a few kilobytes; anything near this limit is an attack or a bug, not a person.
 MAX_LINE_BYTES = 1 << 20
@@ -73,9 +94,11 @@ MAX_LINE_BYTES = 1 << 20
 _TRAILER_KEYS = frozenset({"antall"})
 _HEADER_KEYS = frozenset(
     {
+        "bydelNr",
         "format",
         "formatVersjon",
         "kommuneNr",
+        "kontaktperson",
         "leverandor",
         "meldingGUID",
         "navnEPJ",
@@ -83,13 +106,14 @@ _HEADER_KEYS = frozenset(
         "versjonEPJ",
     }
 )
-_RECORD_KEYS = frozenset({"d", "f", "fa", "ft", "k", "ref", "t"})
+_RECORD_KEYS = frozenset({"a", "b", "d", "f", "fa", "ft", "k", "kl", "ref", "t", "tv"})
+_CONTACT_KEYS = frozenset({"navn", "telefon", "epost"})
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _E = TypeVar("_E", bound=StrEnum)
 
 
 class PayloadDecodeError(IplosError, ValueError):
-    """The payload is not a valid ``iplos-payload/1`` stream. The message names the line and the rule,
+    """The payload is not a valid ``iplos-payload/2`` stream. The message names the line and the rule,
     never content from the payload."""
 
 
@@ -108,11 +132,16 @@ def _iso(date: dt.date | None) -> str | None:
 
 def encode_header(header: ExportHeader) -> bytes:
     """The header line (with its ``\\n``)."""
+    contact = header.kontaktperson
     return _dumps(
         {
+            "bydelNr": header.bydel_nr,
             "format": PAYLOAD_FORMAT,
             "formatVersjon": header.format_version,
             "kommuneNr": header.kommune_nr,
+            "kontaktperson": None
+            if contact is None
+            else {"epost": contact.epost, "navn": contact.navn, "telefon": contact.telefon},
             "leverandor": header.leverandor,
             "meldingGUID": header.melding_guid,
             "navnEPJ": header.navn_epj,
@@ -129,8 +158,15 @@ def encode_trailer(record_count: int) -> bytes:
     return _dumps({"antall": record_count})
 
 
+def _code(value: str, allowed: dict[str, str], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"{what} is not in its code list")
+    return value
+
+
 def encode_record(record: PayloadRecord) -> bytes:
-    """One record line (with its ``\\n``): sorted keys, compact separators."""
+    """One record line (with its ``\\n``): sorted keys, compact separators. Raises ``ValueError`` for what the
+    decoder would refuse (non-finite hours, a code outside its list)."""
     services = []
     for s in record.services:
         hours = None
@@ -142,6 +178,8 @@ def encode_record(record: PayloadRecord) -> bytes:
             [
                 s.tjeneste_id,
                 s.tjeneste_type,
+                _code(s.event_type, EVENT_TYPES, "hendelse"),
+                _iso(s.application_date),
                 _iso(s.decision_date),
                 s.start_date.isoformat(),
                 _iso(s.end_date),
@@ -149,15 +187,45 @@ def encode_record(record: PayloadRecord) -> bytes:
                 s.org_nr,
             ]
         )
+    b = record.background
     return _dumps(
         {
+            "a": [[r.tjeneste_type, _iso(r.application_date), r.decision_date.isoformat()] for r in record.refusals],
+            "b": [
+                b.housing,
+                b.household,
+                b.unpaid_help,
+                b.assisted_communication,
+                _iso(b.death_date),
+                _iso(b.assessed_by_doctor),
+                _iso(b.assessed_by_dentist),
+                b.individual_plan,
+            ],
             "d": [[str(d.system), d.code] for d in record.diagnoses],
             "f": [[f.variable, f.score, f.date.isoformat()] for f in record.function_scores],
             "fa": record.birth_year,
             "ft": str(record.fid_type),
             "k": None if record.sex is None else str(record.sex),
+            "kl": [
+                [
+                    c.tjeneste_type,
+                    c.complaint_date.isoformat(),
+                    None if c.outcome is None else _code(c.outcome, COMPLAINT_OUTCOMES, "utfall"),
+                ]
+                for c in record.complaints
+            ],
             "ref": record.ref,
             "t": services,
+            "tv": [
+                [
+                    c.vedtak_id,
+                    _code(c.legal_basis, COERCION_BASES, "hjemmel"),
+                    c.decision_date.isoformat(),
+                    c.start_date.isoformat(),
+                    _iso(c.end_date),
+                ]
+                for c in record.coercion
+            ],
         }
     )
 
@@ -173,6 +241,10 @@ def to_payload(person: PersonRecord, ref: str, birth_year: int | None, sex: Sex 
         function_scores=person.function_scores,
         diagnoses=person.diagnoses,
         services=person.services,
+        background=person.background,
+        refusals=person.refusals,
+        complaints=person.complaints,
+        coercion=person.coercion,
     )
 
 
@@ -252,6 +324,22 @@ def _optional_int(value: object, line_number: int, what: str) -> int | None:
     return None if value is None else _int(value, line_number, what)
 
 
+def _optional_str(value: object, line_number: int, what: str) -> str | None:
+    return None if value is None else _str(value, line_number, what)
+
+
+def _optional_bool(value: object, line_number: int, what: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        _fail(line_number, f"{what} must be true, false or null")
+    return value
+
+
+def _in(allowed: dict[str, str], value: object, line_number: int, what: str) -> str:
+    if _str(value, line_number, what) not in allowed:
+        _fail(line_number, f"{what} is not one of its allowed values")
+    return cast(str, value)
+
+
 def _date(value: object, line_number: int, what: str) -> dt.date:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         _fail(line_number, f"{what} must be a YYYY-MM-DD date")
@@ -278,6 +366,16 @@ def _decode_header(line: bytes) -> ExportHeader:
         _fail(1, f"not an {PAYLOAD_FORMAT} payload (unknown or missing format version)")
     if obj.keys() != _HEADER_KEYS:
         _fail(1, "the header has unknown or missing keys")
+    contact: Contact | None = None
+    if obj["kontaktperson"] is not None:
+        item = obj["kontaktperson"]
+        if not isinstance(item, dict) or item.keys() != _CONTACT_KEYS:
+            _fail(1, "kontaktperson must be null or an object with exactly navn, telefon and epost")
+        contact = Contact(
+            navn=_str(item["navn"], 1, "kontaktperson.navn"),
+            telefon=_optional_str(item["telefon"], 1, "kontaktperson.telefon"),
+            epost=_optional_str(item["epost"], 1, "kontaktperson.epost"),
+        )
     return ExportHeader(
         melding_guid=_str(obj["meldingGUID"], 1, "meldingGUID"),
         format_version=_str(obj["formatVersjon"], 1, "formatVersjon"),
@@ -286,17 +384,17 @@ def _decode_header(line: bytes) -> ExportHeader:
         versjon_epj=_str(obj["versjonEPJ"], 1, "versjonEPJ"),
         rapporteringsaar=_int(obj["rapporteringsaar"], 1, "rapporteringsaar"),
         kommune_nr=_str(obj["kommuneNr"], 1, "kommuneNr"),
+        bydel_nr=_optional_str(obj["bydelNr"], 1, "bydelNr"),
+        kontaktperson=contact,
     )
 
 
 def _decode_service(item: object, n: int) -> Service:
-    tjeneste_id, tjeneste_type, decision, start, end, hours, org_nr = _list(item, n, "a service", 7)
+    tjeneste_id, tjeneste_type, event, application, decision, start, end, hours, org_nr = _list(item, n, "a service", 9)
     if hours is not None:
         if not isinstance(hours, int | float) or isinstance(hours, bool):
             _fail(n, "timerPerUke must be a number")
         hours = float(hours)
-    if org_nr is not None:
-        org_nr = _str(org_nr, n, "orgNr")
     return Service(
         tjeneste_id=_str(tjeneste_id, n, "tjenesteID"),
         tjeneste_type=_int(tjeneste_type, n, "tjenesteType"),
@@ -304,7 +402,52 @@ def _decode_service(item: object, n: int) -> Service:
         start_date=_date(start, n, "startdato"),
         end_date=_optional_date(end, n, "sluttdato"),
         hours_per_week=hours,
-        org_nr=org_nr,
+        org_nr=_optional_str(org_nr, n, "orgNr"),
+        application_date=_optional_date(application, n, "soknadsdato"),
+        event_type=_in(EVENT_TYPES, event, n, "hendelse"),
+    )
+
+
+def _decode_background(item: object, n: int) -> PersonBackground:
+    housing, household, unpaid_help, communication, death, doctor, dentist, plan = _list(item, n, "b", 8)
+    return PersonBackground(
+        housing=_optional_int(housing, n, "bolig"),
+        household=_optional_int(household, n, "husstand"),
+        unpaid_help=_optional_bool(unpaid_help, n, "privatHjelp"),
+        assisted_communication=_optional_bool(communication, n, "tilrettelagtKommunikasjon"),
+        death_date=_optional_date(death, n, "dodsdato"),
+        assessed_by_doctor=_optional_date(doctor, n, "vurdertAvLege"),
+        assessed_by_dentist=_optional_date(dentist, n, "vurdertAvTannhelse"),
+        individual_plan=_optional_bool(plan, n, "individuellPlan"),
+    )
+
+
+def _decode_refusal(item: object, n: int) -> Refusal:
+    tjeneste_type, application, decision = _list(item, n, "a refusal", 3)
+    return Refusal(
+        _int(tjeneste_type, n, "tjenesteType"),
+        _optional_date(application, n, "soknadsdato"),
+        _date(decision, n, "vedtaksdato"),
+    )
+
+
+def _decode_complaint(item: object, n: int) -> Complaint:
+    tjeneste_type, complaint_date, outcome = _list(item, n, "a complaint", 3)
+    return Complaint(
+        _int(tjeneste_type, n, "tjenesteType"),
+        _date(complaint_date, n, "klagedato"),
+        None if outcome is None else _in(COMPLAINT_OUTCOMES, outcome, n, "utfall"),
+    )
+
+
+def _decode_coercion(item: object, n: int) -> Coercion:
+    vedtak_id, basis, decision, start, end = _list(item, n, "a coercion decision", 5)
+    return Coercion(
+        _str(vedtak_id, n, "vedtakID"),
+        _in(COERCION_BASES, basis, n, "hjemmel"),
+        _date(decision, n, "vedtaksdato"),
+        _date(start, n, "startdato"),
+        _optional_date(end, n, "sluttdato"),
     )
 
 
@@ -336,6 +479,10 @@ def _record_from(obj: dict[str, Any], n: int) -> PayloadRecord:
         function_scores=tuple(scores),
         diagnoses=tuple(diagnoses),
         services=tuple(_decode_service(item, n) for item in _list(obj["t"], n, "t")),
+        background=_decode_background(obj["b"], n),
+        refusals=tuple(_decode_refusal(item, n) for item in _list(obj["a"], n, "a")),
+        complaints=tuple(_decode_complaint(item, n) for item in _list(obj["kl"], n, "kl")),
+        coercion=tuple(_decode_coercion(item, n) for item in _list(obj["tv"], n, "tv")),
     )
 
 

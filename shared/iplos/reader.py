@@ -17,6 +17,11 @@ SAX stream as it builds the tree. Two libxml2 behaviours shape the code:
   chunk in hand) is validated again as a tree, which yields the same messages with line numbers; they are
   matched to the streaming errors by message. This costs nothing on the valid path.
 
+Format versions: the XSD validates 1.0 and 1.1 documents alike (1.1 only added optional elements and
+attributes), and a 1.0 document reads as a 1.1 one without the new parts (``PersonBackground()``, no refusals,
+event type ``N``). XSD 1.0 cannot tie content to ``formatVersjon``, so the converter refuses a 1.1 element or
+attribute (``schema.NEW_IN_1_1``) in a document that says "1.0", as a schema-tier error with its line.
+
 A schema error rejects the whole file: the caller must not act on yielded persons before iteration has
 finished without an ``ExportInvalid``. (Persons are yielded as they are read so that the gateway can split
 and pseudonymise in one pass; it commits only after the last one.)
@@ -52,15 +57,23 @@ from lxml import etree
 
 from shared.errors import IplosError
 from shared.iplos.model import (
+    COERCION_BASES,
+    COMPLAINT_OUTCOMES,
+    EVENT_TYPES,
     CodeSystem,
+    Coercion,
+    Complaint,
+    Contact,
     Diagnosis,
     ExportHeader,
     FidType,
     FunctionScore,
+    PersonBackground,
     PersonRecord,
+    Refusal,
     Service,
 )
-from shared.iplos.schema import EXPORT_NAMESPACE, export_schema, q, schema_vocabulary
+from shared.iplos.schema import EXPORT_NAMESPACE, NEW_IN_1_1, export_schema, q, schema_vocabulary
 
 __all__ = [
     "ExportInvalid",
@@ -88,16 +101,46 @@ _LEVERANDOR = q("leverandor")
 _VERSJON_EPJ = q("versjonEPJ")
 _AAR = q("rapporteringsaar")
 _KOMMUNE = q("kommuneNr")
+_BYDEL = q("bydelNr")
+_KONTAKTPERSON = q("kontaktperson")
+_NAVN = q("navn")
+_TELEFON = q("telefon")
+_EPOST = q("epost")
 _BRUKER_NR = q("brukerNr")
 _FID = q("fid")
+_BAKGRUNN = q("bakgrunn")
 _FUNKSJON = q("funksjon")
 _DIAGNOSER = q("diagnoser")
 _TJENESTER = q("tjenester")
+_AVSLAG = q("avslag")
+_KLAGER = q("klager")
+_TVANG = q("tvang")
+_SOKNADSDATO = q("soknadsdato")
 _VEDTAKSDATO = q("vedtaksdato")
 _STARTDATO = q("startdato")
 _SLUTTDATO = q("sluttdato")
 _TIMER = q("timerPerUke")
 _ORG_NR = q("orgNr")
+_BOLIG = q("bolig")
+_HUSSTAND = q("husstand")
+_PRIVAT_HJELP = q("privatHjelp")
+_KOMMUNIKASJON = q("tilrettelagtKommunikasjon")
+_DODSDATO = q("dodsdato")
+_LEGE = q("vurdertAvLege")
+_TANNHELSE = q("vurdertAvTannhelse")
+_PLAN = q("individuellPlan")
+_KLAGEDATO = q("klagedato")
+_UTFALL = q("utfall")
+
+# Closed vocabularies, looked up rather than converted: the values are the model's own (shared) strings.
+_FID_TYPES: dict[str | None, FidType] = {t.value: t for t in FidType}
+_EVENT_TYPES: dict[str | None, str] = {code: code for code in EVENT_TYPES}
+_EVENT_TYPES[None] = "N"  # absent: an original report
+_COERCION_BASES: dict[str | None, str] = {code: code for code in COERCION_BASES}
+_COMPLAINT_OUTCOMES: dict[str | None, str] = {code: code for code in COMPLAINT_OUTCOMES}
+# xs:boolean, after whitespace collapsing.
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+_NO_BACKGROUND = PersonBackground()
 
 # Encodings whose bytes for '<', '!', '?', '-' and ASCII letters are the ASCII bytes, so the prolog scan sees
 # every markup byte. Compared case-insensitively, without '-'/'_'.
@@ -339,14 +382,42 @@ def _attr(element: etree._Element, name: str) -> str:
     return value
 
 
+def _boolean(text: str | None) -> bool:
+    return _BOOLEANS[(text or "").strip()]
+
+
+class _NewerThanDeclared(Exception):
+    """An element (or attribute) of format 1.1 in a document that says formatVersjon="1.0"."""
+
+    def __init__(self, element: etree._Element, name: str) -> None:
+        super().__init__(name)
+        self.element = element
+        self.name = name
+
+
+def _too_new(element: etree._Element, name: str) -> ExportInvalid:
+    return _refuse(
+        _line(element),
+        f"'{name}' is new in format version 1.1, but the document says formatVersjon 1.0",
+        _local(element.tag) if isinstance(element.tag, str) else "",
+    )
+
+
 def _header(element: etree._Element, format_version: str) -> ExportHeader:
     fields: dict[str, str] = {}
+    contact: Contact | None = None
     for child in element:
-        if child.tag == _EPJ:
+        tag = child.tag
+        if tag == _EPJ:
             for part in child:
                 fields[part.tag] = _text(part)
+        elif tag == _KONTAKTPERSON:
+            parts = {part.tag: _text(part) for part in child}
+            contact = Contact(navn=parts[_NAVN], telefon=parts.get(_TELEFON), epost=parts.get(_EPOST))
         else:
             fields[child.tag] = _text(child)
+        if format_version == "1.0" and tag in (_BYDEL, _KONTAKTPERSON):
+            raise _NewerThanDeclared(child, _local(tag))
     return ExportHeader(
         melding_guid=fields[_GUID],
         format_version=format_version,
@@ -355,21 +426,28 @@ def _header(element: etree._Element, format_version: str) -> ExportHeader:
         versjon_epj=fields[_VERSJON_EPJ],
         rapporteringsaar=int(fields[_AAR]),
         kommune_nr=fields[_KOMMUNE],
+        bydel_nr=fields.get(_BYDEL),
+        kontaktperson=contact,
     )
 
 
 class _Converter:
     """Turns validated ``<person>`` elements into records.
 
-    Function scores, diagnoses and dates repeat a lot (17 variables x 6 scores x a few hundred assessment
-    dates; a few dozen diagnosis codes), and building a frozen dataclass costs more than a dict lookup, so
-    equal values are built once and shared: they are immutable. The caches are per reader and bounded.
+    The element has passed schema validation when it gets here (its errors would have been in the log before
+    its end event was handed out), so structure is trusted and only converted: one pass over each element's
+    children, a comparison of the tag, and the value. Function scores, diagnoses and dates repeat a lot
+    (17 variables x 6 scores x a few hundred assessment dates; a few dozen diagnosis codes), and building a
+    frozen dataclass costs more than a dict lookup, so equal values are built once and shared: they are
+    immutable. The caches are per reader and bounded. Records are built positionally (the model's field order).
     """
 
     _LIMIT = 1 << 16
 
-    def __init__(self) -> None:
-        self._dates: dict[str, dt.date] = {}
+    def __init__(self, format_version: str) -> None:
+        # A 1.0 document must not use what 1.1 added (schema.NEW_IN_1_1).
+        self._v10 = format_version == "1.0"
+        self._dates: dict[str | None, dt.date] = {}
         # Keyed by the attribute values in document order: the schema allows exactly the three attributes,
         # and their value spaces (a variable name, a digit, a date) are disjoint, so the values alone
         # identify the score whatever the attribute order.
@@ -377,12 +455,12 @@ class _Converter:
         self._diagnoses: dict[tuple[str | None, str | None], Diagnosis] = {}
 
     def date(self, text: str | None) -> dt.date:
-        value = self._dates.get(text) if text is not None else None
+        value = self._dates.get(text)
         if value is None:
             value = _date(text)
             if len(self._dates) >= self._LIMIT:
                 self._dates.clear()
-            self._dates[cast(str, text)] = value
+            self._dates[text] = value
         return value
 
     def new_score(self, element: etree._Element) -> FunctionScore:
@@ -409,6 +487,8 @@ class _Converter:
         return value
 
     def service(self, element: etree._Element) -> Service:
+        dates, date = self._dates, self.date
+        application: dt.date | None = None
         decision: dt.date | None = None
         start: dt.date | None = None
         end: dt.date | None = None
@@ -417,56 +497,145 @@ class _Converter:
         for child in element:
             tag = child.tag
             if tag == _STARTDATO:
-                start = self.date(child.text)
-            elif tag == _SLUTTDATO:
-                end = self.date(child.text)
+                text = child.text
+                start = dates.get(text) or date(text)
             elif tag == _VEDTAKSDATO:
-                decision = self.date(child.text)
+                text = child.text
+                decision = dates.get(text) or date(text)
+            elif tag == _SLUTTDATO:
+                text = child.text
+                end = dates.get(text) or date(text)
             elif tag == _TIMER:
                 hours = float(_text(child))
             elif tag == _ORG_NR:
                 org_nr = _text(child)
+            elif tag == _SOKNADSDATO:
+                if self._v10:
+                    raise _NewerThanDeclared(child, "soknadsdato")
+                text = child.text
+                application = dates.get(text) or date(text)
         if start is None:
             raise ValueError("missing start date")
+        get = element.get
+        tjeneste_id, tjeneste_type, event = get("tjenesteID"), get("tjenesteType"), get("hendelse")
+        if tjeneste_id is None or tjeneste_type is None:
+            raise ValueError("missing attribute")
+        if event is not None and self._v10:
+            raise _NewerThanDeclared(element, "hendelse")
         return Service(
-            tjeneste_id=_attr(element, "tjenesteID"),
-            tjeneste_type=int(_attr(element, "tjenesteType")),
-            decision_date=decision,
-            start_date=start,
-            end_date=end,
-            hours_per_week=hours,
-            org_nr=org_nr,
+            tjeneste_id, int(tjeneste_type), decision, start, end, hours, org_nr, application, _EVENT_TYPES[event]
         )
 
+    def background(self, element: etree._Element) -> PersonBackground:
+        date = self.date
+        housing: int | None = None
+        household: int | None = None
+        unpaid_help: bool | None = None
+        communication: bool | None = None
+        death: dt.date | None = None
+        doctor: dt.date | None = None
+        dentist: dt.date | None = None
+        plan: bool | None = None
+        for child in element:
+            tag, text = child.tag, child.text
+            if tag == _BOLIG:
+                housing = int(cast(str, text))
+            elif tag == _HUSSTAND:
+                household = int(cast(str, text))
+            elif tag == _PRIVAT_HJELP:
+                unpaid_help = _boolean(text)
+            elif tag == _KOMMUNIKASJON:
+                communication = _boolean(text)
+            elif tag == _DODSDATO:
+                death = date(text)
+            elif tag == _LEGE:
+                doctor = date(text)
+            elif tag == _TANNHELSE:
+                dentist = date(text)
+            elif tag == _PLAN:
+                plan = _boolean(text)
+        return PersonBackground(housing, household, unpaid_help, communication, death, doctor, dentist, plan)
+
+    def refusal(self, element: etree._Element) -> Refusal:
+        application: dt.date | None = None
+        decision: dt.date | None = None
+        for child in element:
+            if child.tag == _VEDTAKSDATO:
+                decision = self.date(child.text)
+            elif child.tag == _SOKNADSDATO:
+                application = self.date(child.text)
+        if decision is None:
+            raise ValueError("missing decision date")
+        return Refusal(int(_attr(element, "tjenesteType")), application, decision)
+
+    def complaint(self, element: etree._Element) -> Complaint:
+        complaint_date: dt.date | None = None
+        outcome: str | None = None
+        for child in element:
+            if child.tag == _KLAGEDATO:
+                complaint_date = self.date(child.text)
+            elif child.tag == _UTFALL:
+                outcome = _COMPLAINT_OUTCOMES[child.text]
+        if complaint_date is None:
+            raise ValueError("missing complaint date")
+        return Complaint(int(_attr(element, "tjenesteType")), complaint_date, outcome)
+
+    def coercion(self, element: etree._Element) -> Coercion:
+        decision: dt.date | None = None
+        start: dt.date | None = None
+        end: dt.date | None = None
+        for child in element:
+            tag = child.tag
+            if tag == _VEDTAKSDATO:
+                decision = self.date(child.text)
+            elif tag == _STARTDATO:
+                start = self.date(child.text)
+            elif tag == _SLUTTDATO:
+                end = self.date(child.text)
+        if decision is None or start is None:
+            raise ValueError("missing date")
+        basis = _COERCION_BASES[element.get("hjemmel")]
+        return Coercion(_attr(element, "vedtakID"), basis, decision, start, end)
+
     def person(self, element: etree._Element) -> PersonRecord:
-        # The element has passed schema validation when this runs (its errors would have been in the log
-        # before its end event was handed out), so structure is trusted and only converted.
         bruker_nr = fid = ""
         fid_type = FidType.FNR
         scores: tuple[FunctionScore, ...] = ()
         diagnoses: tuple[Diagnosis, ...] = ()
         services: tuple[Service, ...] = ()
+        background = _NO_BACKGROUND
+        refusals: tuple[Refusal, ...] = ()
+        complaints: tuple[Complaint, ...] = ()
+        coercion: tuple[Coercion, ...] = ()
         for child in element:
             tag = child.tag
-            if tag == _BRUKER_NR:
+            if tag == _FUNKSJON:
+                cached, new = self._scores.get, self.new_score
+                scores = tuple([cached(tuple(v.values())) or new(v) for v in child])
+            elif tag == _TJENESTER:
+                service = self.service
+                services = tuple([service(c) for c in child])
+            elif tag == _BRUKER_NR:
                 bruker_nr = _text(child)
             elif tag == _FID:
                 fid = _text(child)
-                fid_type = FidType(_attr(child, "type"))
-            elif tag == _FUNKSJON:
-                cached, new = self._scores.get, self.new_score
-                scores = tuple([cached(tuple(v.values())) or new(v) for v in child])
+                fid_type = _FID_TYPES[child.get("type")]
             elif tag == _DIAGNOSER:
-                diagnoses = tuple(map(self.diagnosis, child))
-            elif tag == _TJENESTER:
-                services = tuple(map(self.service, child))
+                diagnosis = self.diagnosis
+                diagnoses = tuple([diagnosis(c) for c in child])
+            else:
+                if self._v10 and isinstance(tag, str) and _local(tag) in NEW_IN_1_1:
+                    raise _NewerThanDeclared(child, _local(tag))
+                if tag == _BAKGRUNN:
+                    background = self.background(child)
+                elif tag == _AVSLAG:
+                    refusals = tuple(map(self.refusal, child))
+                elif tag == _KLAGER:
+                    complaints = tuple(map(self.complaint, child))
+                elif tag == _TVANG:
+                    coercion = tuple(map(self.coercion, child))
         return PersonRecord(
-            bruker_nr=bruker_nr,
-            fid=fid,
-            fid_type=fid_type,
-            function_scores=scores,
-            diagnoses=diagnoses,
-            services=services,
+            bruker_nr, fid, fid_type, scores, diagnoses, services, background, refusals, complaints, coercion
         )
 
 
@@ -546,12 +715,14 @@ class ExportReader:
         return self._persons()
 
     def _persons(self) -> Iterator[PersonRecord]:
-        convert = _Converter().person
+        convert = _Converter(self.header.format_version).person
         for _event, element in self._events:
             if element.tag != _PERSON:
                 continue
             try:
                 record = convert(element)
+            except _NewerThanDeclared as error:
+                raise _too_new(error.element, error.name) from None
             except (ValueError, KeyError, TypeError):
                 raise _refuse(_line(element), "a value could not be converted", "person") from None
             # Drop the converted person from the tree: memory stays flat however many persons follow.
@@ -575,6 +746,8 @@ class ExportReader:
                 # The header stays in the tree (it is small), so that error localisation can validate the
                 # tree later without a spurious "missing meldingshode".
                 return _header(element, format_version)
+            except _NewerThanDeclared as error:
+                raise _too_new(error.element, error.name) from None
             except (ValueError, KeyError):
                 raise _refuse(_line(element), "a value could not be converted", "meldingshode") from None
         raise self._invalid() if self._has_errors() else _refuse(0, "the export has no meldingshode")

@@ -1,5 +1,9 @@
 """The export XSD (``iplos-export-1.xsd``, package data) and the XML names it defines.
 
+One XSD per major version (the namespace ``urn:iplos-chain:export:1``); it validates every minor version of that
+major version, since a minor version only adds optional elements and attributes. ``FORMAT_VERSIONS`` lists the
+minor versions the schema accepts (the root's ``formatVersjon``), oldest first; the writer produces the newest.
+
 The schema is loaded once per process through ``importlib.resources``, so it works from a wheel or a zip as
 well as from the source tree, and it is parsed with a hardened parser although it is our own file: the same
 rules apply to every XML this project reads.
@@ -16,6 +20,8 @@ from lxml import etree
 __all__ = [
     "EXPORT_NAMESPACE",
     "EXPORT_SCHEMA_RESOURCE",
+    "FORMAT_VERSIONS",
+    "NEW_IN_1_1",
     "export_schema",
     "export_schema_bytes",
     "q",
@@ -24,6 +30,12 @@ __all__ = [
 
 EXPORT_NAMESPACE = "urn:iplos-chain:export:1"
 EXPORT_SCHEMA_RESOURCE = "iplos-export-1.xsd"
+# The values of formatVersjon that the schema accepts, oldest first. The newest is model.FORMAT_VERSION.
+FORMAT_VERSIONS: tuple[str, ...] = ("1.0", "1.1")
+# Elements and attributes (``@name``) that 1.1 added: a document that says formatVersjon="1.0" must not use them.
+NEW_IN_1_1: frozenset[str] = frozenset(
+    {"bydelNr", "kontaktperson", "bakgrunn", "avslag", "klager", "tvang", "soknadsdato", "@hendelse"}
+)
 
 _XS = "http://www.w3.org/2001/XMLSchema"
 

@@ -5,13 +5,18 @@ more than the person it is writing: the generator can produce a national-size fi
 Nested ``xf.element`` contexts (rather than building each person as a tree and writing it) keep the default
 namespace declared once on the root: a separately built subtree would redeclare it on every person.
 
-Each person starts on its own line, and so do its services, so the line numbers in an ``ExportInvalid``
-point somewhere useful when a generated file is edited by hand for a test.
+Each person starts on its own line, and so do its services, refusals, complaints and coercion decisions, so the
+line numbers in an ``ExportInvalid`` point somewhere useful when a generated file is edited by hand for a test.
+
+The writer writes what the record holds, in the header's ``formatVersjon``. It refuses to write a field that
+the declared version does not have (a 1.1 field in a "1.0" export) rather than produce a file the reader
+refuses; optional values that are None, and empty lists, are left out.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import decimal
 import math
 import os
@@ -21,8 +26,16 @@ from typing import BinaryIO, Protocol, cast
 
 from lxml import etree
 
-from shared.iplos.model import ExportHeader, PersonRecord, Service
-from shared.iplos.schema import EXPORT_NAMESPACE, q
+from shared.iplos.model import (
+    Coercion,
+    Complaint,
+    ExportHeader,
+    PersonBackground,
+    PersonRecord,
+    Refusal,
+    Service,
+)
+from shared.iplos.schema import EXPORT_NAMESPACE, FORMAT_VERSIONS, q
 
 __all__ = ["ExportTarget", "ExportWriter", "format_hours", "write_export"]
 
@@ -43,6 +56,28 @@ _STARTDATO = q("startdato")
 _SLUTTDATO = q("sluttdato")
 _TIMER = q("timerPerUke")
 _ORG_NR = q("orgNr")
+_SOKNADSDATO = q("soknadsdato")
+_BAKGRUNN = q("bakgrunn")
+_AVSLAG = q("avslag")
+_AVSLAGSVEDTAK = q("avslagsvedtak")
+_KLAGER = q("klager")
+_KLAGE = q("klage")
+_KLAGEDATO = q("klagedato")
+_UTFALL = q("utfall")
+_TVANG = q("tvang")
+_TVANGSVEDTAK = q("tvangsvedtak")
+# bakgrunn's children in schema order, with the PersonBackground field each one writes.
+_BACKGROUND_FIELDS: tuple[tuple[str, str], ...] = (
+    (q("bolig"), "housing"),
+    (q("husstand"), "household"),
+    (q("privatHjelp"), "unpaid_help"),
+    (q("tilrettelagtKommunikasjon"), "assisted_communication"),
+    (q("dodsdato"), "death_date"),
+    (q("vurdertAvLege"), "assessed_by_doctor"),
+    (q("vurdertAvTannhelse"), "assessed_by_dentist"),
+    (q("individuellPlan"), "individual_plan"),
+)
+_NO_BACKGROUND = PersonBackground()
 
 
 class _XmlFile(Protocol):
@@ -79,6 +114,11 @@ class ExportWriter:
     """
 
     def __init__(self, out: ExportTarget, header: ExportHeader) -> None:
+        if header.format_version not in FORMAT_VERSIONS:
+            raise ValueError("unsupported formatVersjon for the export")
+        if header.format_version == "1.0" and (header.bydel_nr is not None or header.kontaktperson is not None):
+            raise ValueError("bydelNr and kontaktperson need formatVersjon 1.1")
+        self._v10 = header.format_version == "1.0"
         self._out = out
         self._header = header
         self._stack = contextlib.ExitStack()
@@ -146,12 +186,25 @@ class ExportWriter:
                 leaf("versjonEPJ", header.versjon_epj, "")
             leaf("rapporteringsaar", str(header.rapporteringsaar), "\n    ")
             leaf("kommuneNr", header.kommune_nr, "\n    ")
+            if header.bydel_nr is not None:
+                leaf("bydelNr", header.bydel_nr, "\n    ")
+            contact = header.kontaktperson
+            if contact is not None:
+                xf.write("\n    ")
+                with xf.element(q("kontaktperson")):
+                    leaf("navn", contact.navn, "")
+                    if contact.telefon is not None:
+                        leaf("telefon", contact.telefon, "")
+                    if contact.epost is not None:
+                        leaf("epost", contact.epost, "")
             xf.write("\n  ")
 
     def write(self, person: PersonRecord) -> None:
         xf = self._xf
         if xf is None:
             raise RuntimeError("ExportWriter.write outside its with block")
+        if self._v10:
+            self._check_1_0(person)
         element = xf.element
         xf.write("\n    ")
         with element(_PERSON):
@@ -161,6 +214,9 @@ class ExportWriter:
             xf.write("\n      ")
             with element(_FID, {"type": str(person.fid_type)}):
                 xf.write(person.fid)
+            if person.background != _NO_BACKGROUND:
+                xf.write("\n      ")
+                self._write_background(xf, person.background)
             if person.function_scores:
                 xf.write("\n      ")
                 with element(_FUNKSJON):
@@ -185,14 +241,95 @@ class ExportWriter:
                         xf.write("\n        ")
                         self._write_service(xf, service)
                     xf.write("\n      ")
+            if person.refusals:
+                xf.write("\n      ")
+                with element(_AVSLAG):
+                    for refusal in person.refusals:
+                        xf.write("\n        ")
+                        self._write_refusal(xf, refusal)
+                    xf.write("\n      ")
+            if person.complaints:
+                xf.write("\n      ")
+                with element(_KLAGER):
+                    for complaint in person.complaints:
+                        xf.write("\n        ")
+                        self._write_complaint(xf, complaint)
+                    xf.write("\n      ")
+            if person.coercion:
+                xf.write("\n      ")
+                with element(_TVANG):
+                    for coercion in person.coercion:
+                        xf.write("\n        ")
+                        self._write_coercion(xf, coercion)
+                    xf.write("\n      ")
             xf.write("\n    ")
         self.persons_written += 1
+
+    @staticmethod
+    def _check_1_0(person: PersonRecord) -> None:
+        if (
+            person.background != _NO_BACKGROUND
+            or person.refusals
+            or person.complaints
+            or person.coercion
+            or any(s.application_date is not None or s.event_type != "N" for s in person.services)
+        ):
+            raise ValueError("the person has fields that need formatVersjon 1.1")
+
+    @staticmethod
+    def _write_background(xf: _XmlFile, background: PersonBackground) -> None:
+        with xf.element(_BAKGRUNN):
+            for tag, name in _BACKGROUND_FIELDS:
+                value: object = getattr(background, name)
+                if value is None:
+                    continue
+                with xf.element(tag):
+                    if isinstance(value, bool):
+                        xf.write("true" if value else "false")
+                    elif isinstance(value, int):
+                        xf.write(str(value))
+                    else:
+                        xf.write(cast(dt.date, value).isoformat())
+
+    @staticmethod
+    def _write_refusal(xf: _XmlFile, refusal: Refusal) -> None:
+        with xf.element(_AVSLAGSVEDTAK, {"tjenesteType": str(refusal.tjeneste_type)}):
+            if refusal.application_date is not None:
+                with xf.element(_SOKNADSDATO):
+                    xf.write(refusal.application_date.isoformat())
+            with xf.element(_VEDTAKSDATO):
+                xf.write(refusal.decision_date.isoformat())
+
+    @staticmethod
+    def _write_complaint(xf: _XmlFile, complaint: Complaint) -> None:
+        with xf.element(_KLAGE, {"tjenesteType": str(complaint.tjeneste_type)}):
+            with xf.element(_KLAGEDATO):
+                xf.write(complaint.complaint_date.isoformat())
+            if complaint.outcome is not None:
+                with xf.element(_UTFALL):
+                    xf.write(complaint.outcome)
+
+    @staticmethod
+    def _write_coercion(xf: _XmlFile, coercion: Coercion) -> None:
+        with xf.element(_TVANGSVEDTAK, {"vedtakID": coercion.vedtak_id, "hjemmel": coercion.legal_basis}):
+            with xf.element(_VEDTAKSDATO):
+                xf.write(coercion.decision_date.isoformat())
+            with xf.element(_STARTDATO):
+                xf.write(coercion.start_date.isoformat())
+            if coercion.end_date is not None:
+                with xf.element(_SLUTTDATO):
+                    xf.write(coercion.end_date.isoformat())
 
     @staticmethod
     def _write_service(xf: _XmlFile, service: Service) -> None:
         element = xf.element
         attributes = {"tjenesteID": service.tjeneste_id, "tjenesteType": str(service.tjeneste_type)}
+        if service.event_type != "N":
+            attributes["hendelse"] = service.event_type  # absent means N
         with element(_TJENESTE, attributes):
+            if service.application_date is not None:
+                with element(_SOKNADSDATO):
+                    xf.write(service.application_date.isoformat())
             if service.decision_date is not None:
                 with element(_VEDTAKSDATO):
                     xf.write(service.decision_date.isoformat())

@@ -13,13 +13,20 @@ from shared.iplos.generator import generate_export
 
 MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
 YEAR = 2025
+BODY_LIMIT = 4 * 1024 * 1024  # small, so the tests can exceed it cheaply; the exports here are far smaller
 
 
 @pytest.fixture(scope="session")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     state = tmp_path_factory.mktemp("chain")
     ensure_keys(state, MUNICIPALITIES)
-    with Chain(state, ports={s: free_port() for s in ("gateway", "tpf", "registry")}) as running:
+    limits = {
+        "gateway": {"IPLOS_GATEWAY_MAX_BODY_BYTES": str(BODY_LIMIT)},
+        "tpf": {"IPLOS_TPF_MAX_BODY_BYTES": str(BODY_LIMIT)},
+        "registry": {"IPLOS_REGISTRY_MAX_BODY_BYTES": str(BODY_LIMIT)},
+    }
+    ports = {s: free_port() for s in ("gateway", "tpf", "registry")}
+    with Chain(state, ports=ports, extra_env=limits) as running:
         yield running
 
 

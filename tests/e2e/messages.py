@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from shared.envelope import (
     utc_timestamp,
 )
 from shared.envelope import transport as wire
+from shared.envelope._sealing import PartSealer
 from shared.envelope.identity import open_identities
 from shared.envelope.pseudonyms import PseudonymSealer
 from shared.keys import PartyKeys, PublicDirectory
@@ -122,8 +124,56 @@ def replace_model(model: SubmissionHeader, changes: dict[str, object]) -> Submis
     return SubmissionHeader.model_validate({**model.model_dump(mode="json"), **changes})
 
 
-def build_delivery(state: Path, message: Message, *, tpf_signing: SigningKey | None = None) -> Delivery:
-    """Pseudonymise like the TPF does (with the TPF's real keys) and sign the delivery."""
+def reseal_identity_for(
+    state: Path, message: Message, party: str, *, ref_maker: Callable[[int], str] | None = None
+) -> Message:
+    """Open the identity part with the TPF's key and seal its lines again, for ``party``'s key and with
+    references from ``ref_maker`` if given (bypassing the sealer's own checks), leaving the header naming the
+    TPF as recipient; re-sign the header with the part's new digest."""
+    tpf = load_tpf_keys(state / "keys" / "tpf")
+    kid, key = directory_of(state).encryption_key(party)
+    entries = list(
+        open_identities(
+            io.BytesIO(message.identity),
+            tpf.party,
+            message.parsed.parts.identity,
+            sender=message.parsed.sender,
+            message_id=message.parsed.message_id,
+        )
+    )
+    out = io.BytesIO()
+    sealer = PartSealer(
+        out,
+        kind="identity",
+        content="iplos-identities/1",
+        sender=message.parsed.sender,
+        recipient="tpf",
+        recipient_kid=kid,
+        recipient_key=key,
+        message_id=message.parsed.message_id,
+    )
+    for index, entry in enumerate(entries):
+        ref = ref_maker(index) if ref_maker else entry.ref
+        sealer.write_line({"fid": entry.fid, "ref": ref, "type": entry.fid_type})
+    part = sealer.close()
+    # The header still names the TPF's key id: only the bytes (and so the digest) change.
+    parts = message.parsed.parts.model_dump(mode="json")
+    parts["identity"].update(sha256=part.sha256, size=part.size)
+    header = replace_model(message.parsed, {"parts": parts})
+    municipality = keys_of(state, header.municipality)
+    encoded, signature = sign_header(header, municipality.signing)
+    return Message(encoded, signature, out.getvalue(), message.payload, header)
+
+
+def build_delivery(
+    state: Path,
+    message: Message,
+    *,
+    tpf_signing: SigningKey | None = None,
+    signer: PartyKeys | None = None,
+) -> Delivery:
+    """Pseudonymise like the TPF does (with the TPF's real keys) and sign the delivery (as the TPF, or with
+    ``tpf_signing`` under the TPF's key id, or as ``signer`` under its own identity)."""
     tpf = load_tpf_keys(state / "keys" / "tpf")
     directory = directory_of(state)
     registry_kid, registry_key = directory.encryption_key("registry")
@@ -151,15 +201,15 @@ def build_delivery(state: Path, message: Message, *, tpf_signing: SigningKey | N
     ref = sealer.close()
     header = DeliveryHeader(
         message_id=message.parsed.message_id,
-        sender="tpf",
-        signer_kid=tpf.party.signing_kid,
+        sender=signer.party if signer else "tpf",
+        signer_kid=signer.signing_kid if signer else tpf.party.signing_kid,
         submission_sha256=hashlib.sha256(message.header).hexdigest(),
         created_at=utc_timestamp(),
         pseudonym_key_version=pseudonymiser.key_version,
         counts=DeliveryCounts(records=count, pseudonymised=count, refused=0),
         parts=DeliveryParts(pseudonyms=ref),
     )
-    encoded, signature = sign_header(header, tpf_signing or tpf.party.signing)
+    encoded, signature = sign_header(header, signer.signing if signer else tpf_signing or tpf.party.signing)
     return Delivery(message.header, message.signature, encoded, signature, out.getvalue(), message.payload)
 
 
@@ -175,4 +225,4 @@ def _kommune_nr(export: Path) -> str:
     return text[start : start + 4]
 
 
-__all__ = ["Delivery", "Message", "build_delivery", "build_message", "flip", "replace"]
+__all__ = ["Delivery", "Message", "build_delivery", "build_message", "flip", "replace", "reseal_identity_for"]

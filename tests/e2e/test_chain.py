@@ -51,7 +51,7 @@ def test_submissions_are_stored_and_a_resubmission_replaces_the_year(chain: Chai
 
     corrected = make_export("4601", 200, seed=7, vary=1)
     second = client.submit(corrected.path, gateway)
-    assert second["sequence"] == accepted["4601"]["sequence"] + 1
+    assert second["sequence"] > accepted["4601"]["sequence"]
     final = client.wait_final(gateway, second["submission_id"], 60)
     assert final["state"] == "stored"
     assert final["receipt"]["supersedes"] == accepted["4601"]["submission_id"]
@@ -106,3 +106,23 @@ def test_the_gateway_refuses_a_body_that_is_not_xml(chain: Chain) -> None:
     response = httpx.post(f"{chain.url('gateway')}/v1/submissions", json={"a": 1})
     assert response.status_code == 415
     assert response.json()["type"] == "urn:iplos-chain:problem:unsupported-media-type"
+
+
+def test_an_invalid_identity_number_gets_no_pseudonym_and_is_reported_by_reference(  # type: ignore[no-untyped-def]
+    chain: Chain, make_export, exports_dir: Path
+) -> None:
+    export = make_export("5001", 30, seed=9)
+    text = export.path.read_text(encoding="utf-8")
+    match = re.search(r"(<fid[^>]*>)([0-9]{11})(</fid>)", text)
+    assert match is not None
+    number = match.group(2)
+    broken_number = number[:10] + str((int(number[10]) + 1) % 10)  # K2 no longer matches
+    broken = exports_dir / "5001-broken-check-digit.xml"  # in the exports folder: the leak scan looks for it
+    broken.write_text(text.replace(match.group(0), match.group(1) + broken_number + match.group(3), 1), "utf-8")
+    accepted = client.submit(broken, chain.url("gateway"))
+    final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)
+    assert final["state"] == "stored"
+    assert final["receipt"]["identities_refused"] == 1
+    assert final["receipt"]["records_stored"] == 30
+    row = client.get_json(f"{chain.url('registry')}/v1/submissions/{accepted['submission_id']}")
+    assert (row["pseudonymised"], row["identities_refused"]) == (29, 1)

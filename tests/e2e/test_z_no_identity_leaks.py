@@ -10,7 +10,10 @@ import pytest
 
 from iplos_cli import client
 from iplos_cli.chain import Chain
+from shared import fnr
 from shared.iplos.reader import ExportReader
+from shared.keys.tpf import load_tpf_keys
+from shared.pseudonym import Pseudonymiser, encode_pseudonym
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +33,19 @@ def _needles(exports: Path) -> tuple[set[bytes], set[bytes]]:
                     if service.org_nr:
                         payload.add(service.org_nr.encode())
     return numbers, {p for p in payload if len(p) >= 6}
+
+
+def _pseudonyms(state: Path, numbers: set[bytes]) -> set[bytes]:
+    """Every pseudonym of the run, as raw bytes and as the text form that travels in the pseudonym part."""
+    pseudonymiser = Pseudonymiser(load_tpf_keys(state / "keys" / "tpf").current_pseudonym_key)
+    found: set[bytes] = set()
+    for number in numbers:
+        try:
+            value = pseudonymiser.pseudonym(fnr.parse(number.decode()))
+        except fnr.InvalidIdentityNumber:
+            continue
+        found.update({value, encode_pseudonym(value).encode()})
+    return found
 
 
 def _files(folder: Path) -> list[Path]:
@@ -60,6 +76,12 @@ def test_tpf_and_registry_state_hold_no_identity_and_the_tpf_no_payload(
     assert _hits(tpf, numbers) == []
     assert _hits(tpf, payload) == []
     assert _hits(registry, numbers) == []
+    # Pseudonyms: the TPF computes them but keeps none; the registry stores them, but never logs them.
+    pseudonyms = _pseudonyms(chain.state_dir, numbers)
+    assert len(pseudonyms) >= 2 * 120
+    assert _hits(tpf, pseudonyms) == []
+    assert _hits(registry / "logs", pseudonyms) == []
+    assert _hits(registry, pseudonyms)  # control: the registry's database does hold them
     # Control: the same search finds the numbers where they may be (the gateway keeps no numbers either, but
     # the exports folder holds them), so an empty result above is not a broken search.
     assert _hits(exports_dir, numbers)

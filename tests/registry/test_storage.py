@@ -23,17 +23,22 @@ from sqlalchemy.exc import OperationalError, StatementError
 from services.kit.database import make_engine, upgrade_database
 from services.registry_intake.migrations import SCRIPT_LOCATION
 from services.registry_intake.models import (
+    coercion_decisions,
+    complaints,
     diagnoses,
+    findings,
     function_scores,
     metadata,
     municipality_years,
     persons,
+    refusals,
     services,
 )
 from services.registry_intake.repository import (
     IncomingSubmission,
     ReplayedMessage,
     StaleSubmission,
+    StoredRecord,
     StoredSubmission,
     SubmissionRepository,
 )
@@ -50,11 +55,13 @@ from shared.iplos.model import (
 
 from .conftest import sqlite_engine
 
-Records = list[tuple[PayloadRecord, bytes | None, str]]
+Records = list[StoredRecord]
 
 T0 = dt.datetime(2025, 2, 1, 9, 0, tzinfo=dt.UTC)
 ASSESSED = dt.date(2024, 3, 1)
-RECORD_TABLES = (persons, services, function_scores, diagnoses)
+RECORD_TABLES = (persons, services, function_scores, diagnoses, refusals, complaints, coercion_decisions, findings)
+# What the records of make_records() do not have.
+NONE_OF_THE_REST = {"refusals": 0, "complaints": 0, "coercion_decisions": 0, "findings": 0}
 
 
 # -- building submissions by hand --------------------------------------------------------------------------
@@ -94,9 +101,9 @@ def make_records(prefix: str, count: int, *, refused: tuple[int, ...] = ()) -> R
     for i in range(count):
         ref = f"{prefix}-{i:05d}"
         if i in refused:
-            out.append((payload_record(ref), None, "invalid-check-digits"))
+            out.append((payload_record(ref), None, "invalid-check-digits", ()))
         else:
-            out.append((payload_record(ref), pseudonym(ref), "ok"))
+            out.append((payload_record(ref), pseudonym(ref), "ok", ()))
     return out
 
 
@@ -107,6 +114,7 @@ def incoming(
     year: int = 2024,
     message_id: str | None = None,
     received_at: dt.datetime | None = None,
+    bydel_nr: str | None = None,
 ) -> IncomingSubmission:
     return IncomingSubmission(
         message_id=message_id or str(uuid.uuid4()),
@@ -117,11 +125,12 @@ def incoming(
         header_sha256="a" * 64,
         payload_sha256="b" * 64,
         pseudonym_key_version=1,
-        received_at=received_at or T0 + dt.timedelta(minutes=sequence),
+        received_at=received_at or T0 + dt.timedelta(minutes=sequence % 1_000_000),
+        bydel_nr=bydel_nr,
     )
 
 
-def never_iterated() -> Iterator[tuple[PayloadRecord, bytes | None, str]]:
+def never_iterated() -> Iterator[StoredRecord]:
     raise AssertionError("the records of a refused submission must not be read")
     yield  # pragma: no cover
 
@@ -175,6 +184,10 @@ def test_store_then_get_and_list(engine: Engine) -> None:
         supersedes=None,
         superseded_by=None,
         header_sha256=sub.header_sha256,
+        bydel_nr=None,
+        finding_count=0,
+        error_count=0,
+        warning_count=0,
     )
     assert stored.received_at.utcoffset() == dt.timedelta(0)
     assert repo.get(sub.message_id) == stored
@@ -189,6 +202,7 @@ def test_store_then_get_and_list(engine: Engine) -> None:
         "services": 30,
         "function_scores": 85,
         "diagnoses": 10,
+        **NONE_OF_THE_REST,
     }
     assert active_pointer(engine) == (sub.message_id, 1)
 
@@ -240,9 +254,9 @@ def test_pseudonym_and_identity_status_must_agree(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
     record = payload_record("a-00000")
     with pytest.raises(ValueError, match="a-00000"):
-        repo.store(incoming(), [(record, None, "ok")])
+        repo.store(incoming(), [(record, None, "ok", ())])
     with pytest.raises(ValueError, match="a-00000"):
-        repo.store(incoming(), [(record, pseudonym("a-00000"), "invalid-check-digits")])
+        repo.store(incoming(), [(record, pseudonym("a-00000"), "invalid-check-digits", ())])
     assert repo.list() == []
 
 
@@ -276,6 +290,7 @@ def test_newer_sequence_replaces_the_active_submission(engine: Engine) -> None:
         "services": 24,
         "function_scores": 68,
         "diagnoses": 8,
+        **NONE_OF_THE_REST,
     }
     assert [s.message_id for s in repo.list()] == [second.message_id, first.message_id]
     assert active_pointer(engine) == (second.message_id, 2)
@@ -361,7 +376,7 @@ def test_records_failing_half_way_roll_everything_back(engine: Engine) -> None:
     first = repo.store(incoming(1), make_records("one", 3))
     replacement = incoming(2)
 
-    def failing_records() -> Iterator[tuple[PayloadRecord, bytes | None, str]]:
+    def failing_records() -> Iterator[StoredRecord]:
         yield from make_records("two", 25)  # two batches of ten are written before the failure
         raise RuntimeError("the last chunk of the payload envelope does not decrypt")
 
@@ -424,7 +439,7 @@ def race(
     barrier = threading.Barrier(2)
     first_is_storing = threading.Event()
 
-    def slow_records(sub: IncomingSubmission) -> Iterator[tuple[PayloadRecord, bytes | None, str]]:
+    def slow_records(sub: IncomingSubmission) -> Iterator[StoredRecord]:
         for item in make_records(f"y{sub.year}-s{sub.sequence}", 4):
             if sub is first:
                 first_is_storing.set()
@@ -482,7 +497,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, metadata) == []
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0002"
 
 
 def test_sqlite_engine_settings(tmp_path: Path) -> None:
@@ -514,3 +529,15 @@ def test_sqlite_writers_take_the_write_lock_when_they_begin(tmp_path: Path) -> N
             writer.rollback()
     finally:
         engine.dispose()
+
+
+def test_sequences_are_64_bit_acceptance_times(engine: Engine) -> None:
+    """The gateway numbers submissions by acceptance time in milliseconds: past 2^31 on every backend."""
+    repo = SubmissionRepository(engine)
+    first = repo.store(incoming(1_795_000_000_000), make_records("a", 2))
+    second = repo.store(incoming(1_795_000_000_001), make_records("b", 2))
+    assert (first.sequence, second.sequence) == (1_795_000_000_000, 1_795_000_000_001)
+    assert repo.get(first.message_id).status == "superseded"  # type: ignore[union-attr]
+    with pytest.raises(StaleSubmission) as stale:
+        repo.store(incoming(1_794_999_999_999), make_records("c", 1))
+    assert stale.value.active_sequence == 1_795_000_000_001

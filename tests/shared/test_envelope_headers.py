@@ -196,6 +196,7 @@ def receipt(signer: PartyKeys, **changes: Any) -> Receipt:
         "identities_refused": 0,
         "supersedes": None,
         "received_at": CREATED,
+        "report_path": None,
     }
     return Receipt(**(fields | changes))
 

@@ -120,8 +120,8 @@ def read_payload(sealed: bytes, keys: PartyKeys, ref: PartRef, *, content: str =
 
 def test_identity_round_trip(directory: PublicDirectory, tpf: TpfKeys) -> None:
     numbers = synthetic_numbers(50)
-    entries = [(f"rec-{i}", number, "dnr" if number[0] >= "4" else "fnr") for i, number in enumerate(numbers)]
-    entries.append(("rec-bad", "not-a-number", "fnr"))  # the part carries what it is given; the TPF validates
+    entries = [(f"{i:032x}", number, "dnr" if number[0] >= "4" else "fnr") for i, number in enumerate(numbers)]
+    entries.append(("e" * 32, "not-a-number", "fnr"))  # the part carries what it is given; the TPF validates
     sealed, ref = seal_identities(directory, entries)
     check_ref(ref, sealed, tpf.party, IDENTITY_CONTENT)
     opened = read_identities(sealed, tpf.party, ref)
@@ -132,7 +132,7 @@ def test_identity_round_trip(directory: PublicDirectory, tpf: TpfKeys) -> None:
 def test_identity_round_trip_across_many_chunks(directory: PublicDirectory, tpf: TpfKeys) -> None:
     # About 250 KB of lines: lines straddle the 64 KiB chunk boundaries.
     numbers = synthetic_numbers(200, seed=1) * 25
-    entries = [(f"r{i:06d}", number, "fnr") for i, number in enumerate(numbers)]
+    entries = [(f"{i:032x}", number, "fnr") for i, number in enumerate(numbers)]
     sealed, ref = seal_identities(directory, entries)
     assert ref.size > 3 * 65536
     opened = read_identities(sealed, tpf.party, ref)
@@ -148,7 +148,7 @@ def test_empty_identity_part(directory: PublicDirectory, tpf: TpfKeys) -> None:
 @st.composite
 def _identity_entries(draw: st.DrawFn) -> list[tuple[str, str, str]]:
     count = draw(st.integers(0, 20))
-    refs = draw(st.lists(st.text(max_size=12), min_size=count, max_size=count))
+    refs = draw(st.lists(st.from_regex(r"[0-9a-f]{32}", fullmatch=True), min_size=count, max_size=count))
     born = draw(st.lists(st.dates(dt.date(1900, 1, 1), dt.date(2039, 12, 31)), min_size=count, max_size=count))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = random.Random(seed)
@@ -191,10 +191,10 @@ def test_pseudonym_round_trip(directory: PublicDirectory, tpf: TpfKeys, registry
     pseudonymiser = Pseudonymiser(tpf.current_pseudonym_key)
     numbers = synthetic_numbers(30, seed=2)
     expected = [
-        PseudonymEntry(ref=f"rec-{i}", pseudonym=pseudonymiser.pseudonym(fnr.parse(n)), refused=None)
+        PseudonymEntry(ref=f"{i:032x}", pseudonym=pseudonymiser.pseudonym(fnr.parse(n)), refused=None)
         for i, n in enumerate(numbers)
     ]
-    expected.insert(3, PseudonymEntry(ref="rec-x", pseudonym=None, refused="check-digit"))
+    expected.insert(3, PseudonymEntry(ref="f" * 32, pseudonym=None, refused="check-digit"))
 
     def write(sealer: PseudonymSealer) -> None:
         for entry in expected:
@@ -267,7 +267,7 @@ def test_payload_written_in_pieces(directory: PublicDirectory, registry: PartyKe
 
 @pytest.fixture(scope="module")
 def identity_part(directory: PublicDirectory) -> tuple[bytes, PartRef]:
-    return seal_identities(directory, [("rec-1", synthetic_numbers(1, seed=3)[0], "fnr")])
+    return seal_identities(directory, [("00000000000000000000000000000031", synthetic_numbers(1, seed=3)[0], "fnr")])
 
 
 @pytest.mark.parametrize(
@@ -375,16 +375,22 @@ _FID = "x" * 5  # the identity part does not validate numbers; these tests are a
         pytest.param(b"[1,2]\n", id="array"),
         pytest.param(b'"text"\n', id="string"),
         pytest.param(b"\n", id="empty-line"),
-        pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":"r"}\n', id="missing-type"),
-        pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":"r","type":"f","x":1}\n', id="extra-key"),
-        pytest.param(b'{"fid":5,"ref":"r","type":"f"}\n', id="fid-not-string"),
+        pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000"}\n', id="missing-type"),
+        pytest.param(
+            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"f","x":1}\n',
+            id="extra-key",
+        ),
+        pytest.param(b'{"fid":5,"ref":"00000000000000000000000000000000","type":"f"}\n', id="fid-not-string"),
         pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":null,"type":"f"}\n', id="ref-null"),
-        pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":"r","type":"f"}', id="no-final-newline"),
+        pytest.param(
+            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"f"}',
+            id="no-final-newline",
+        ),
         pytest.param(b'{"content":"iplos-identities/1"}\n', id="duplicate-content-line"),
-        pytest.param(b'{"fid":"\xff","ref":"r","type":"f"}\n', id="invalid-utf8"),
+        pytest.param(b'{"fid":"\xff","ref":"00000000000000000000000000000000","type":"f"}\n', id="invalid-utf8"),
         pytest.param(b"x" * (MAX_LINE + 10) + b"\n", id="line-too-long"),
         pytest.param(
-            b'{"fid":"a","fid":"b","ref":"r","type":"f"}\n',
+            b'{"fid":"a","fid":"b","ref":"00000000000000000000000000000000","type":"f"}\n',
             id="duplicate-key",
         ),
         pytest.param(
@@ -394,7 +400,7 @@ _FID = "x" * 5  # the identity part does not validate numbers; these tests are a
     ],
 )
 def test_malformed_identity_lines(body: bytes, directory: PublicDirectory, tpf: TpfKeys) -> None:
-    good = b'{"fid":"' + _FID.encode() + b'","ref":"r0","type":"f"}\n'
+    good = b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"f"}\n'
     sealed, ref = seal_raw(directory, "tpf", kind="identity", content=IDENTITY_CONTENT, body=good + body)
     with pytest.raises(InvalidEnvelope):
         read_identities(sealed, tpf.party, ref)
@@ -413,16 +419,37 @@ _P = b'"' + b"A" * 43 + b'"'  # 32 zero bytes in unpadded base64url
         pytest.param(b'{"key_version":"1"}\n', id="key-version-string"),
         pytest.param(b'{"key_version":1.0}\n', id="key-version-float"),
         pytest.param(b'{"key_version":1,"x":1}\n', id="key-version-extra"),
-        pytest.param(b'{"ref":"r","pseudonym":' + _P + b"}\n", id="entry-before-key-version"),
+        pytest.param(
+            b'{"ref":"00000000000000000000000000000000","pseudonym":' + _P + b"}\n", id="entry-before-key-version"
+        ),
         pytest.param(b'{"key_version":1}\n{"key_version":1}\n', id="duplicate-key-version-line"),
         pytest.param(b'{"key_version":1}\n{"pseudonym":' + _P + b"}\n", id="missing-ref"),
-        pytest.param(b'{"key_version":1}\n{"ref":"r"}\n', id="neither-pseudonym-nor-refusal"),
-        pytest.param(b'{"key_version":1}\n{"ref":"r","pseudonym":' + _P + b',"refused":"x"}\n', id="both"),
-        pytest.param(b'{"key_version":1}\n{"ref":"r","pseudonym":"AAAA"}\n', id="pseudonym-3-bytes"),
-        pytest.param(b'{"key_version":1}\n{"ref":"r","pseudonym":"' + b"A" * 44 + b'"}\n', id="pseudonym-33-bytes"),
-        pytest.param(b'{"key_version":1}\n{"ref":"r","pseudonym":"A"}\n', id="pseudonym-bad-base64"),
-        pytest.param(b'{"key_version":1}\n{"ref":"r","pseudonym":"\\u00e6"}\n', id="pseudonym-non-ascii"),
-        pytest.param(b'{"key_version":1}\n{"ref":"r","refused":null}\n', id="refused-null"),
+        pytest.param(
+            b'{"key_version":1}\n{"ref":"00000000000000000000000000000000"}\n', id="neither-pseudonym-nor-refusal"
+        ),
+        pytest.param(
+            b'{"key_version":1}\n{"ref":"00000000000000000000000000000000","pseudonym":' + _P + b',"refused":"x"}\n',
+            id="both",
+        ),
+        pytest.param(
+            b'{"key_version":1}\n{"ref":"00000000000000000000000000000000","pseudonym":"AAAA"}\n',
+            id="pseudonym-3-bytes",
+        ),
+        pytest.param(
+            b'{"key_version":1}\n{"ref":"00000000000000000000000000000000","pseudonym":"' + b"A" * 44 + b'"}\n',
+            id="pseudonym-33-bytes",
+        ),
+        pytest.param(
+            b'{"key_version":1}\n{"ref":"00000000000000000000000000000000","pseudonym":"A"}\n',
+            id="pseudonym-bad-base64",
+        ),
+        pytest.param(
+            b'{"key_version":1}\n{"ref":"00000000000000000000000000000000","pseudonym":"\\u00e6"}\n',
+            id="pseudonym-non-ascii",
+        ),
+        pytest.param(
+            b'{"key_version":1}\n{"ref":"00000000000000000000000000000000","refused":null}\n', id="refused-null"
+        ),
         pytest.param(b'{"key_version":1}\n{"ref":1,"refused":"x"}\n', id="ref-not-string"),
         pytest.param(
             b'{"key_version":true}\n',
@@ -437,13 +464,17 @@ def test_malformed_pseudonym_lines(body: bytes, directory: PublicDirectory, regi
 
 
 def test_pseudonym_lines_control(directory: PublicDirectory, registry: PartyKeys) -> None:
-    body = b'{"key_version":2}\n{"pseudonym":' + _P + b',"ref":"r"}\n{"ref":"s","refused":"x"}\n'
+    body = (
+        b'{"key_version":2}\n{"pseudonym":'
+        + _P
+        + b',"ref":"00000000000000000000000000000000"}\n{"ref":"00000000000000000000000000000001","refused":"x"}\n'
+    )
     sealed, ref = seal_raw(directory, "registry", kind="pseudonyms", content=PSEUDONYM_CONTENT, body=body, sender="tpf")
     assert read_pseudonyms(sealed, registry, ref) == (
         2,
         [
-            PseudonymEntry(ref="r", pseudonym=bytes(32), refused=None),
-            PseudonymEntry(ref="s", pseudonym=None, refused="x"),
+            PseudonymEntry(ref="0" * 32, pseudonym=bytes(32), refused=None),
+            PseudonymEntry(ref="0" * 31 + "1", pseudonym=None, refused="x"),
         ],
     )
 

@@ -1,4 +1,8 @@
-"""Tests for shared.iplos.generator: valid, deterministic, realistic synthetic exports."""
+"""Tests for shared.iplos.generator: valid, deterministic, realistic synthetic exports that are clean.
+
+``test_generated_data_obeys_the_content_rules`` checks every content rule of IPLOS_DATA.md directly on
+generated records, with its own code (``content_violations``), independent of ``shared.iplos.controls``.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ import datetime as dt
 import io
 import random
 import statistics
+from dataclasses import replace
 
 import pytest
 from lxml import etree
 
 from shared import fnr
 from shared.iplos import (
+    FORMAT_VERSION,
     FUNCTION_VARIABLES,
     SERVICE_TYPES,
     VALID_SCORES,
@@ -26,9 +32,20 @@ from shared.iplos import (
     org_nr_is_valid,
     read_export,
 )
+from shared.iplos.model import (
+    COERCION_BASES,
+    COMPLAINT_OUTCOMES,
+    EVENT_TYPES,
+    HOUSEHOLD_TYPES,
+    HOUSING_TYPES,
+    Service,
+)
+from shared.iplos.schema import FORMAT_VERSIONS
 
 HOURLY = {1, 2, 3, 7, 9, 11, 15}
 NO_ORG_NR = {26, 29}
+LONG_TERM_STAY = 21
+OSLO_DISTRICTS = {f"0301{n:02d}" for n in range(1, 18)} | {"030199"}
 
 
 def export_bytes(municipality: str, year: int, persons: int, seed: int | None, vary: int = 0) -> bytes:
@@ -47,6 +64,13 @@ def population() -> tuple[ExportHeader, list[PersonRecord]]:
     return header, list(persons)
 
 
+@pytest.fixture(scope="module")
+def large_population() -> tuple[ExportHeader, list[PersonRecord]]:
+    # Large enough for the rare variables (deaths, refusals, coercion) to show their patterns.
+    header, persons = generate_records("0301", 2025, 5000, 77)
+    return header, list(persons)
+
+
 # --------------------------------------------------------------------------------- validity, determinism
 
 
@@ -60,7 +84,11 @@ def test_output_validates_and_reads_back_as_generated(municipality: str, year: i
         assert reader.header == header
         assert list(reader) == list(expected)
         assert reader.finished
-    assert (header.kommune_nr, header.rapporteringsaar, header.format_version) == (municipality, year, "1.0")
+    assert (header.kommune_nr, header.rapporteringsaar, header.format_version) == (municipality, year, "1.1")
+
+
+def test_the_writer_writes_the_newest_format_version() -> None:
+    assert FORMAT_VERSION == FORMAT_VERSIONS[-1] == "1.1"
 
 
 def test_same_seed_gives_the_same_bytes() -> None:
@@ -224,6 +252,244 @@ def test_service_rules(population: tuple[ExportHeader, list[PersonRecord]]) -> N
                     assert service.end_date < stay.start_date
     assert hourly_seen > 200
     assert sum(1 for p in persons for s in p.services if s.end_date is None) > 100  # ongoing services
+
+
+# ------------------------------------------------------------------------- content rules (clean data)
+
+_ORG_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+EARLIEST = dt.date(1900, 1, 1)
+
+
+def valid_org_nr(number: str) -> bool:
+    # Written out again here rather than imported: the test must not share the generator's code.
+    if len(number) != 9 or not number.isdigit():
+        return False
+    remainder = sum(w * int(d) for w, d in zip(_ORG_WEIGHTS, number, strict=False)) % 11
+    check = 0 if remainder == 0 else 11 - remainder
+    return check != 10 and int(number[8]) == check
+
+
+def overlaps(a: Service, b: Service) -> bool:
+    return (b.end_date is None or a.start_date <= b.end_date) and (a.end_date is None or b.start_date <= a.end_date)
+
+
+def content_violations(header: ExportHeader, persons: list[PersonRecord]) -> list[tuple[str, str]]:
+    """Every breach of a content rule (IPLOS_DATA.md "Logical controls", and the plausibility rules the generator
+    promises) as (brukerNr, rule); empty for clean data."""
+    year = header.rapporteringsaar
+    year_start, year_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    found: list[tuple[str, str]] = []
+    fids: set[str] = set()
+    service_ids: set[str] = set()
+
+    def check(ok: object, person: PersonRecord, rule: str) -> None:
+        if not ok:
+            found.append((person.bruker_nr, rule))
+
+    for person in persons:
+        check(person.fid not in fids, person, "one person twice in one submission")
+        fids.add(person.fid)
+        birth = fnr.parse(person.fid).birth_date
+        check(birth is not None and birth.year <= year and year - birth.year < 125, person, "birth year plausible")
+        background = person.background
+        death = background.death_date
+        check(background.housing in (None, *HOUSING_TYPES), person, "housing code known")
+        check(background.household in (None, *HOUSEHOLD_TYPES), person, "household code known")
+        check(death is None or year_start <= death <= year_end, person, "death date within the reporting year")
+        for assessed in (background.assessed_by_doctor, background.assessed_by_dentist):
+            check(assessed is None or EARLIEST <= assessed <= year_end, person, "doctor/dentist date plausible")
+            check(assessed is None or death is None or assessed <= death, person, "no assessment after death")
+        variables = [score.variable for score in person.function_scores]
+        check(len(variables) == len(set(variables)), person, "each function variable once")
+        for score in person.function_scores:
+            check(score.score in VALID_SCORES, person, "score in {1..5, 9}")
+            check(score.variable in FUNCTION_VARIABLES, person, "function variable known")
+            check(EARLIEST <= score.date <= year_end, person, "assessment date plausible")
+            check(death is None or score.date <= death, person, "no assessment after death")
+        for service in person.services:
+            check(service.tjeneste_type in SERVICE_TYPES, person, "service code known")
+            check(service.tjeneste_id not in service_ids, person, "duplicate tjenesteID")
+            service_ids.add(service.tjeneste_id)
+            check(service.event_type in EVENT_TYPES, person, "event type known")
+            dates = [d for d in (service.application_date, service.decision_date, service.start_date) if d]
+            check(dates == sorted(dates), person, "application <= decision <= start")
+            check(min(dates) >= EARLIEST, person, "dates not before 1900")
+            end = service.end_date
+            check(end is None or service.start_date <= end, person, "start <= end")
+            check(service.start_date <= year_end and (end is None or end >= year_start), person, "overlaps the year")
+            hours = service.hours_per_week
+            if service.tjeneste_type in HOURLY:
+                check(hours is not None and 0 < hours <= 168, person, "0 < hours <= 168 where hours apply")
+            else:
+                check(hours is None, person, "no hours where they do not apply")
+            if service.tjeneste_type in NO_ORG_NR:
+                check(service.org_nr is None, person, "no orgNr for 26 and 29")
+            else:
+                check(service.org_nr is not None and valid_org_nr(service.org_nr), person, "valid orgNr")
+            if death is not None:
+                check(service.start_date <= death, person, "no service after the death date")
+                check(end is not None and end <= death, person, "every service ends by the death date")
+        stays = [s for s in person.services if s.tjeneste_type == LONG_TERM_STAY]
+        check(
+            not any(overlaps(a, b) for i, a in enumerate(stays) for b in stays[i + 1 :]),
+            person,
+            "no overlapping long-term stays",
+        )
+        for refusal in person.refusals:
+            check(refusal.tjeneste_type in SERVICE_TYPES, person, "refused service code known")
+            check(EARLIEST <= refusal.decision_date <= year_end, person, "refusal decided by the end of the year")
+            check(
+                refusal.application_date is None or EARLIEST <= refusal.application_date <= refusal.decision_date,
+                person,
+                "refusal decided after the application",
+            )
+            check(death is None or refusal.decision_date <= death, person, "no refusal after death")
+        for complaint in person.complaints:
+            check(complaint.tjeneste_type in SERVICE_TYPES, person, "complaint service code known")
+            check(EARLIEST <= complaint.complaint_date <= year_end, person, "complaint by the end of the year")
+            check(complaint.outcome in (None, *COMPLAINT_OUTCOMES), person, "complaint outcome known")
+            check(death is None or complaint.complaint_date <= death, person, "no complaint after death")
+        coercion_services = {s.tjeneste_type for s in person.services} & {14, 23, 24}
+        for coercion in person.coercion:
+            check(coercion.legal_basis in COERCION_BASES, person, "coercion basis known")
+            expected = {"HOL9": {14, 23}, "PBRL4A": {24}}.get(coercion.legal_basis, set())
+            check(expected & coercion_services, person, "coercion only with a matching coercion service")
+            check(
+                EARLIEST <= coercion.decision_date <= coercion.start_date, person, "coercion decided before it starts"
+            )
+            check(
+                coercion.end_date is None or coercion.start_date <= coercion.end_date,
+                person,
+                "coercion period start <= end",
+            )
+            check(coercion.decision_date <= year_end, person, "coercion decided by the end of the year")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("municipality", "year", "seed", "vary"),
+    [("0301", 2025, 11, 0), ("4601", 2024, 12, 0), ("1508", 2030, 13, 0), ("0301", 2025, 11, 2), ("5001", 2021, 14, 1)],
+)
+def test_generated_data_obeys_the_content_rules(municipality: str, year: int, seed: int, vary: int) -> None:
+    header, persons = generate_records(municipality, year, 1500, seed, vary=vary)
+    population = list(persons)
+    assert content_violations(header, population) == []
+    # The rules were exercised: the rare cases are there.
+    assert any(p.background.death_date for p in population)
+    assert any(p.coercion for p in population)
+    assert any(p.refusals for p in population)
+    assert any(p.complaints for p in population)
+    # The header: a city district for Oslo only, always an obviously fictitious contact person.
+    assert (header.bydel_nr in OSLO_DISTRICTS) if municipality == "0301" else header.bydel_nr is None
+    contact = header.kontaktperson
+    assert contact is not None
+    assert contact.epost is not None
+    assert contact.epost.endswith(f"@k{municipality}.kommune.example")
+    assert contact.telefon is not None
+    assert contact.telefon.startswith("+47 0")  # no Norwegian subscriber number starts with 0
+
+
+def test_content_violations_finds_a_broken_record(population: tuple[ExportHeader, list[PersonRecord]]) -> None:
+    # The checker itself: every rule it is asked about would be noticed.
+    header, persons = population
+    person = next(p for p in persons if p.services and p.services[0].tjeneste_type in HOURLY)
+    service = replace(person.services[0], hours_per_week=200.0, start_date=dt.date(1899, 1, 1))
+    broken = replace(person, services=(service, *person.services[1:]))
+    rules = {rule for _, rule in content_violations(header, [broken, broken])}
+    assert {
+        "0 < hours <= 168 where hours apply",
+        "dates not before 1900",
+        "one person twice in one submission",
+        "duplicate tjenesteID",
+    } <= rules
+
+
+# --------------------------------------------------------------------------------- the new variables
+
+
+def test_background_follows_the_services(large_population: tuple[ExportHeader, list[PersonRecord]]) -> None:
+    header, persons = large_population
+    year = header.rapporteringsaar
+    recorded = [p for p in persons if p.background.housing is not None]
+    assert 0.95 <= len(recorded) / len(persons) < 1  # a few persons without any background
+    residents = [p for p in recorded if any(s.tjeneste_type == LONG_TERM_STAY for s in p.services)]
+    resident_ids = {p.bruker_nr for p in residents}
+    assert sum(p.background.housing == 3 for p in residents) / len(residents) > 0.95
+    others = [p for p in recorded if p.bruker_nr not in resident_ids and p.background.housing != 9]
+    home = [p for p in others if {s.tjeneste_type for s in p.services} & {1, 15}]
+    # Home services: an ordinary dwelling or a care home (or, for a few younger users, no fixed home).
+    assert all(p.background.housing in (1, 2, 4) for p in home)
+    assert all(p.background.housing in (1, 2) for p in home if age(p, year) >= 67)
+    assert 0.05 < sum(p.background.housing == 2 for p in home) / len(home) < 0.5
+    assert sum(p.background.housing == 4 for p in home) / len(home) < 0.02
+    dwelling = [p for p in others if any(s.tjeneste_type == 29 for s in p.services)]
+    assert sum(p.background.housing == 2 for p in dwelling) / len(dwelling) > 0.7
+    # The elderly at home often live alone; children live with their parents.
+    elderly_home = [p for p in home if age(p, year) >= 67]
+    assert sum(p.background.household == 1 for p in elderly_home) / len(elderly_home) > 0.45
+    children = [p for p in recorded if age(p, year) < 18]
+    assert sum(p.background.household == 3 for p in children) / len(children) > 0.85
+    # Unpaid help is common at home, rare in an institution; assisted communication is rare.
+    assert sum(p.background.unpaid_help is True for p in home) / len(home) > 0.5
+    assert sum(p.background.unpaid_help is True for p in residents) / len(residents) < 0.2
+    communication = sum(p.background.assisted_communication is True for p in recorded) / len(recorded)
+    assert 0.005 < communication < 0.1
+    # Long-term residents were mostly seen by a doctor and a dentist during the year.
+    doctor = [p.background.assessed_by_doctor for p in residents]
+    dentist = [p.background.assessed_by_dentist for p in residents]
+    assert sum(d is not None and d.year == year for d in doctor) / len(residents) > 0.85
+    assert sum(d is not None and d.year == year for d in dentist) / len(residents) > 0.7
+    # An individual plan is for some younger users, rarely for the elderly.
+    younger = [p for p in recorded if age(p, year) < 67]
+    elderly = [p for p in recorded if age(p, year) >= 67]
+    plan_younger = sum(p.background.individual_plan is True for p in younger) / len(younger)
+    plan_elderly = sum(p.background.individual_plan is True for p in elderly) / len(elderly)
+    assert plan_younger > 0.1
+    assert plan_elderly < plan_younger / 3
+
+
+def test_deaths(large_population: tuple[ExportHeader, list[PersonRecord]]) -> None:
+    header, persons = large_population
+    year = header.rapporteringsaar
+    dead = [p for p in persons if p.background.death_date is not None]
+    assert 0.01 < len(dead) / len(persons) < 0.08
+    assert statistics.mean(age(p, year) for p in dead) > statistics.mean(age(p, year) for p in persons) + 5
+    # Deaths are spread over the year.
+    assert len({p.background.death_date.month for p in dead if p.background.death_date}) >= 10
+
+
+def test_application_dates_and_event_types(large_population: tuple[ExportHeader, list[PersonRecord]]) -> None:
+    _, persons = large_population
+    services = [s for p in persons for s in p.services]
+    with_application = [s for s in services if s.application_date is not None]
+    assert 0.6 < len(with_application) / len(services) < 0.95
+    events = collections.Counter(s.event_type for s in services)
+    assert events["N"] / len(services) > 0.9
+    assert events["M"] > 0
+    assert events["T"] > 0
+    assert set(events) <= {"N", "M", "T"}
+
+
+def test_refusals_complaints_and_coercion_are_rare_and_plausible(
+    large_population: tuple[ExportHeader, list[PersonRecord]],
+) -> None:
+    header, persons = large_population
+    for share in (
+        sum(bool(p.refusals) for p in persons) / len(persons),
+        sum(bool(p.complaints) for p in persons) / len(persons),
+    ):
+        assert 0.005 < share < 0.1
+    # Most complaints are about a refusal.
+    assert sum(bool(p.refusals) for p in persons if p.complaints) > sum(1 for p in persons if p.complaints) / 2
+    with_coercion = [p for p in persons if p.coercion]
+    assert 0 < len(with_coercion) / len(persons) < 0.02
+    # Kap. 9 decisions for persons with a developmental disability, kap. 4A mostly for dementia.
+    developmental = {"P85", "F71", "Q90.9"}
+    for person in with_coercion:
+        for decision in person.coercion:
+            if decision.legal_basis == "HOL9":
+                assert {d.code for d in person.diagnoses} & developmental
+                assert age(person, header.rapporteringsaar) < 67
 
 
 # --------------------------------------------------------------------------------------- resubmission

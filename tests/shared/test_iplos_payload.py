@@ -1,4 +1,4 @@
-"""Tests for shared.iplos.payload: the JSON Lines encoding of PayloadRecord."""
+"""Tests for shared.iplos.payload: the JSON Lines encoding of PayloadRecord (``iplos-payload/2``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -32,6 +33,16 @@ from shared.iplos import (
     iter_lines,
     to_payload,
 )
+from shared.iplos.model import (
+    COERCION_BASES,
+    COMPLAINT_OUTCOMES,
+    EVENT_TYPES,
+    Coercion,
+    Complaint,
+    Contact,
+    PersonBackground,
+    Refusal,
+)
 
 # Text as XML can carry it: no surrogates (they cannot be encoded as UTF-8 anyway).
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
@@ -47,7 +58,26 @@ services = st.builds(
     end_date=st.none() | dates,
     hours_per_week=st.none() | hours,
     org_nr=st.none() | texts,
+    application_date=st.none() | dates,
+    event_type=st.sampled_from(sorted(EVENT_TYPES)),
 )
+optional_bools = st.none() | st.booleans()
+backgrounds = st.builds(
+    PersonBackground,
+    housing=st.none() | st.integers(-(2**40), 2**40),
+    household=st.none() | st.integers(-(2**40), 2**40),
+    unpaid_help=optional_bools,
+    assisted_communication=optional_bools,
+    death_date=st.none() | dates,
+    assessed_by_doctor=st.none() | dates,
+    assessed_by_dentist=st.none() | dates,
+    individual_plan=optional_bools,
+)
+refusals = st.builds(Refusal, st.integers(-1000, 1000), st.none() | dates, dates)
+complaints = st.builds(
+    Complaint, st.integers(-1000, 1000), dates, st.none() | st.sampled_from(sorted(COMPLAINT_OUTCOMES))
+)
+coercions = st.builds(Coercion, texts, st.sampled_from(sorted(COERCION_BASES)), dates, dates, st.none() | dates)
 records = st.builds(
     PayloadRecord,
     ref=texts,
@@ -60,6 +90,10 @@ records = st.builds(
     ).map(tuple),
     diagnoses=st.lists(st.builds(Diagnosis, st.sampled_from(CodeSystem), texts), max_size=4).map(tuple),
     services=st.lists(services, max_size=5).map(tuple),
+    background=backgrounds,
+    refusals=st.lists(refusals, max_size=2).map(tuple),
+    complaints=st.lists(complaints, max_size=2).map(tuple),
+    coercion=st.lists(coercions, max_size=2).map(tuple),
 )
 headers = st.builds(
     ExportHeader,
@@ -70,9 +104,21 @@ headers = st.builds(
     versjon_epj=texts,
     rapporteringsaar=st.integers(0, 3000),
     kommune_nr=texts,
+    bydel_nr=st.none() | texts,
+    kontaktperson=st.none() | st.builds(Contact, texts, st.none() | texts, st.none() | texts),
 )
 
-HEADER = ExportHeader("0f8fad5b-d9cb-469f-a165-70867728950e", "1.0", "Profil", "Visma", "2024.3", 2025, "0301")
+HEADER = ExportHeader(
+    "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "1.1",
+    "Profil",
+    "Visma",
+    "2024.3",
+    2025,
+    "0301",
+    bydel_nr="030104",
+    kontaktperson=Contact("Kari Testesen", "+47 01 23 45 67", "kari.testesen@k0301.kommune.example"),
+)
 RECORD = PayloadRecord(
     ref="SECRET-REF-0001",
     birth_year=1941,
@@ -80,7 +126,13 @@ RECORD = PayloadRecord(
     fid_type=FidType.FNR,
     function_scores=(FunctionScore("syn", 2, dt.date(2025, 3, 1)),),
     diagnoses=(Diagnosis(CodeSystem.ICPC2, "T90"),),
-    services=(Service("T-1", 15, dt.date(2025, 1, 1), dt.date(2025, 1, 2), None, 3.5, "974760673"),),
+    services=(
+        Service("T-1", 15, dt.date(2025, 1, 1), dt.date(2025, 1, 2), None, 3.5, "974760673", dt.date(2024, 12, 1), "M"),
+    ),
+    background=PersonBackground(2, 1, True, False, None, dt.date(2025, 4, 2), None, False),
+    refusals=(Refusal(21, dt.date(2025, 2, 1), dt.date(2025, 3, 1)),),
+    complaints=(Complaint(21, dt.date(2025, 3, 20), "ikke-medhold"),),
+    coercion=(Coercion("TV-1", "PBRL4A", dt.date(2025, 4, 1), dt.date(2025, 4, 2), None),),
 )
 
 
@@ -124,18 +176,64 @@ def test_encoding_is_canonical(record: PayloadRecord) -> None:
 
 def test_record_shape() -> None:
     assert json.loads(encode_record(RECORD)) == {
+        "a": [[21, "2025-02-01", "2025-03-01"]],
+        "b": [2, 1, True, False, None, "2025-04-02", None, False],
         "d": [["ICPC-2", "T90"]],
         "f": [["syn", 2, "2025-03-01"]],
         "fa": 1941,
         "ft": "FNR",
         "k": "K",
+        "kl": [[21, "2025-03-20", "ikke-medhold"]],
         "ref": "SECRET-REF-0001",
-        "t": [["T-1", 15, "2025-01-01", "2025-01-02", None, 3.5, "974760673"]],
+        "t": [["T-1", 15, "M", "2024-12-01", "2025-01-01", "2025-01-02", None, 3.5, "974760673"]],
+        "tv": [["TV-1", "PBRL4A", "2025-04-01", "2025-04-02", None]],
     }
-    header = json.loads(encode_header(HEADER))
-    assert header["format"] == PAYLOAD_FORMAT == "iplos-payload/1"
-    assert header["kommuneNr"] == "0301"
+    assert json.loads(encode_header(HEADER)) == {
+        "bydelNr": "030104",
+        "format": "iplos-payload/2",
+        "formatVersjon": "1.1",
+        "kommuneNr": "0301",
+        "kontaktperson": {
+            "epost": "kari.testesen@k0301.kommune.example",
+            "navn": "Kari Testesen",
+            "telefon": "+47 01 23 45 67",
+        },
+        "leverandor": "Visma",
+        "meldingGUID": "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "navnEPJ": "Profil",
+        "rapporteringsaar": 2025,
+        "versjonEPJ": "2024.3",
+    }
+    assert PAYLOAD_FORMAT == "iplos-payload/2"
     assert json.loads(encode_trailer(7)) == {"antall": 7}
+
+
+def test_a_record_without_the_1_1_fields() -> None:
+    # A record from a 1.0 export: the background all null, the lists empty, event type N.
+    record = PayloadRecord(
+        "r", None, None, FidType.FNR, (), (), (Service("T", 1, None, dt.date(2025, 1, 1), None, 1.0, None),)
+    )
+    obj = json.loads(encode_record(record))
+    assert obj["b"] == [None] * 8
+    assert (obj["a"], obj["kl"], obj["tv"]) == ([], [], [])
+    assert obj["t"][0][2:4] == ["N", None]
+    assert decode_all(encode_header(HEADER) + encode_record(record) + encode_trailer(1))[1] == [record]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(replace(RECORD, services=(replace(RECORD.services[0], event_type="X"),)), id="event type"),
+        pytest.param(replace(RECORD, complaints=(Complaint(21, dt.date(2025, 1, 1), "ja"),)), id="outcome"),
+        pytest.param(
+            replace(RECORD, coercion=(Coercion("T", "HOL10", dt.date(2025, 1, 1), dt.date(2025, 1, 1), None),)),
+            id="legal basis",
+        ),
+    ],
+)
+def test_codes_outside_their_lists_cannot_be_encoded(record: PayloadRecord) -> None:
+    with pytest.raises(ValueError, match="code list"):
+        encode_record(record)
 
 
 def test_decodes_from_a_binary_file() -> None:
@@ -153,6 +251,23 @@ def test_to_payload_drops_identity_and_user_number() -> None:
     person = PersonRecord("100001", "01879031113", FidType.DNR, RECORD.function_scores, RECORD.diagnoses, ())
     record = to_payload(person, "r1", 1990, Sex.MALE)
     assert record == PayloadRecord("r1", 1990, Sex.MALE, FidType.DNR, RECORD.function_scores, RECORD.diagnoses, ())
+
+
+def test_to_payload_keeps_every_1_1_field() -> None:
+    person = PersonRecord(
+        "100001",
+        "01879031113",
+        FidType.FNR,
+        (),
+        (),
+        RECORD.services,
+        RECORD.background,
+        RECORD.refusals,
+        RECORD.complaints,
+        RECORD.coercion,
+    )
+    record = to_payload(person, "SECRET-REF-0001", 1941, Sex.FEMALE)
+    assert record == replace(RECORD, function_scores=(), diagnoses=())
     line = encode_record(record)
     assert b"01879031113" not in line
     assert b"100001" not in line
@@ -204,11 +319,37 @@ def record_line(**changes: object) -> bytes:
         pytest.param(record_line(f=[["syn", 2]]), id="short score"),
         pytest.param(record_line(f={"syn": 2}), id="scores as object"),
         pytest.param(record_line(d=[["ICPC-3", "T90"]]), id="unknown code system"),
-        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, "3.5", None]]), id="hours as string"),
-        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, True, None]]), id="hours as bool"),
-        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, None]]), id="short service"),
-        pytest.param(record_line(t=[["T", 15, None, None, None, None, None]]), id="no start date"),
-        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, None, 974760673]]), id="org nr as number"),
+        pytest.param(
+            record_line(t=[["T", 15, "N", None, None, "2025-01-01", None, "3.5", None]]), id="hours as string"
+        ),
+        pytest.param(record_line(t=[["T", 15, "N", None, None, "2025-01-01", None, True, None]]), id="hours as bool"),
+        pytest.param(record_line(t=[["T", 15, "N", None, None, "2025-01-01", None, None]]), id="short service"),
+        pytest.param(record_line(t=[["T", 15, None, "2025-01-01", None, 3.5, None]]), id="a version 1 service"),
+        pytest.param(record_line(t=[["T", 15, "N", None, None, None, None, None, None]]), id="no start date"),
+        pytest.param(
+            record_line(t=[["T", 15, "N", None, None, "2025-01-01", None, None, 974760673]]), id="org nr as number"
+        ),
+        pytest.param(record_line(t=[["T", 15, "X", None, None, "2025-01-01", None, None, None]]), id="unknown event"),
+        pytest.param(record_line(t=[["T", 15, None, None, None, "2025-01-01", None, None, None]]), id="null event"),
+        pytest.param(
+            record_line(t=[["T", 15, "N", "2025-13-01", None, "2025-01-01", None, None, None]]), id="bad application"
+        ),
+        pytest.param(record_line(b=None), id="background null"),
+        pytest.param(record_line(b=[None] * 7), id="background short"),
+        pytest.param(record_line(b=["2", None, None, None, None, None, None, None]), id="housing as string"),
+        pytest.param(record_line(b=[True, None, None, None, None, None, None, None]), id="housing as bool"),
+        pytest.param(record_line(b=[None, None, 1, None, None, None, None, None]), id="unpaid help as 1"),
+        pytest.param(record_line(b=[None, None, None, "true", None, None, None, None]), id="boolean as string"),
+        pytest.param(record_line(b=[None, None, None, None, "2025-02-30", None, None, None]), id="bad death date"),
+        pytest.param(record_line(a=[[21, None]]), id="short refusal"),
+        pytest.param(record_line(a=[[21, None, None]]), id="refusal without decision"),
+        pytest.param(record_line(a={"21": "2025-01-01"}), id="refusals as object"),
+        pytest.param(record_line(kl=[[21, "2025-01-01", "ja"]]), id="unknown outcome"),
+        pytest.param(record_line(kl=[["21", "2025-01-01", None]]), id="complaint type as string"),
+        pytest.param(record_line(tv=[["V", "HOL10", "2025-01-01", "2025-01-01", None]]), id="unknown basis"),
+        pytest.param(record_line(tv=[["V", "HOL9", "2025-01-01", None, None]]), id="coercion without start"),
+        pytest.param(record_line(tv=[[1, "HOL9", "2025-01-01", "2025-01-01", None]]), id="vedtakID as number"),
+        pytest.param(record_line(tv=KeyError), id="no coercion key"),
         pytest.param(b'{"ref":"a","ref":"b"}\n', id="duplicate key"),
         pytest.param(encode_record(RECORD).replace(b"3.5", b"NaN"), id="NaN"),
         pytest.param(encode_record(RECORD).replace(b"3.5", b"Infinity"), id="Infinity"),
@@ -225,7 +366,7 @@ def test_bad_record_lines_are_refused_without_echo(line: bytes) -> None:
         list(decoded)
     message = str(caught.value)
     assert "payload line 2" in message
-    for content in ("SECRET", "974760673", "T90", "2025"):
+    for content in ("SECRET", "974760673", "T90", "2025", "HOL10", "ja"):
         assert content not in message
     assert caught.value.__cause__ is None
 
@@ -233,8 +374,20 @@ def test_bad_record_lines_are_refused_without_echo(line: bytes) -> None:
 @pytest.mark.parametrize(
     "first",
     [
-        pytest.param(encode_header(HEADER).replace(b"iplos-payload/1", b"iplos-payload/2"), id="newer version"),
-        pytest.param(encode_header(HEADER).replace(b'"format":"iplos-payload/1",', b""), id="no version"),
+        pytest.param(encode_header(HEADER).replace(b"iplos-payload/2", b"iplos-payload/3"), id="newer version"),
+        pytest.param(encode_header(HEADER).replace(b"iplos-payload/2", b"iplos-payload/1"), id="older version"),
+        pytest.param(encode_header(HEADER).replace(b'"format":"iplos-payload/2",', b""), id="no version"),
+        pytest.param(encode_header(HEADER).replace(b'"bydelNr":"030104",', b""), id="no bydelNr key"),
+        pytest.param(encode_header(HEADER).replace(b'"bydelNr":"030104"', b'"bydelNr":30104'), id="bydelNr int"),
+        pytest.param(encode_header(HEADER).replace(b'"navn":', b'"name":'), id="contact key"),
+        pytest.param(
+            encode_header(HEADER).replace(b',"telefon":"+47 01 23 45 67"', b""), id="contact without telefon key"
+        ),
+        pytest.param(encode_header(HEADER).replace(b'"navn":"Kari Testesen"', b'"navn":null'), id="contact navn null"),
+        pytest.param(
+            encode_header(replace(HEADER, kontaktperson=None)).replace(b'"kontaktperson":null', b'"kontaktperson":"x"'),
+            id="contact as string",
+        ),
         pytest.param(encode_header(HEADER).replace(b'"kommuneNr"', b'"x":0,"kommuneNr"'), id="unknown key"),
         pytest.param(encode_header(HEADER).replace(b'"kommuneNr":"0301"', b'"kommuneNr":301'), id="kommune int"),
         pytest.param(encode_trailer(1), id="the trailer first"),

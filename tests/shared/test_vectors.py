@@ -549,6 +549,7 @@ SPEC_SCHEMAS = {
             "identities_refused": SPEC_COUNT,
             "supersedes": spec_either(spec_literal(None), SPEC_UUID),
             "received_at": SPEC_TIME,
+            "report_path": spec_either(spec_literal(None), spec_str(r"/[A-Za-z0-9/_-]{1,200}")),
         }
     ),
 }

@@ -774,9 +774,11 @@ def make_headers(contents: Json) -> Json:
         "identities_refused": 1,
         "supersedes": None,
         "received_at": "2025-02-03T10:15:03Z",
+        "report_path": f"/v1/submissions/{MESSAGE_ID}/report",
     }
     refused_receipt = {
         **receipt,
+        "report_path": None,
         "status": "refused",
         "reason": "stale sequence \u2013 a newer submission is active",
         "records_stored": 0,

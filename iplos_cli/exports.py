@@ -1,0 +1,40 @@
+"""Synthetic exports for the command line and the demo, optionally with known faults and their answer key."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from shared.iplos.faults import AnswerKey, inject_faults
+from shared.iplos.generator import generate_records
+from shared.iplos.writer import write_export
+
+
+def write_synthetic_export(
+    out: Path,
+    municipality: str,
+    year: int,
+    persons: int,
+    seed: int | None,
+    *,
+    vary: int = 0,
+    errors: float = 0.0,
+    answer_key: Path | None = None,
+) -> tuple[int, AnswerKey | None]:
+    """Write an export; with ``errors`` > 0, that share of persons carries one known fault each.
+
+    The faults draw from their own random stream, so the same seed with ``errors=0`` gives the same persons
+    without the faults: that is what "the municipality corrected its records" looks like in the demo.
+    """
+    if not 0.0 <= errors <= 1.0:
+        raise ValueError("errors is a rate between 0 and 1")
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+    header, records = generate_records(municipality, year, persons, seed, vary=vary)
+    key: AnswerKey | None = None
+    if errors > 0:
+        fault_rng = random.Random(f"{municipality}:{year}:{seed}:{vary}:faults")  # noqa: S311 - test data
+        records, key = inject_faults(records, year=year, rate=errors, rng=fault_rng)
+    written = write_export(out, header, records)
+    if key is not None and answer_key is not None:
+        key.write(answer_key)
+    return written, key

@@ -1,0 +1,137 @@
+"""The registry's control report, fetched, verified, opened and mapped back to the municipality's brukerNr.
+
+The report is sealed for this municipality's key and names records only by their random reference. The
+gateway is the one place where a reference meets its brukerNr (its ``record_refs`` table), so only here does
+the report become something a case worker can act on. Mapped reports are kept in the gateway's database.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import io
+import json
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, insert, select
+
+from services.kit.problems import Problem
+from services.municipality_gateway.models import record_refs, reports, submissions
+from shared.envelope import InvalidEnvelope, MessageRefused, ReportHeader, require_digest, verify_header
+from shared.envelope._canonical import canonical_json
+from shared.envelope.report import open_report
+from shared.iplos.controls import control
+from shared.keys import PartyKeys, PublicDirectory
+
+MAX_REPORT_BYTES = 256 * 1024 * 1024
+
+
+def cached(engine: Engine, message_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(reports.c.report).where(reports.c.message_id == message_id)).first()
+    return json.loads(row.report) if row else None
+
+
+def submission_row(engine: Engine, message_id: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(select(submissions).where(submissions.c.message_id == message_id)).first()
+
+
+async def fetch_report(client: httpx.AsyncClient, registry_url: str, path: str) -> dict[str, Any]:
+    try:
+        response = await client.get(f"{registry_url.rstrip('/')}{path}")
+    except httpx.HTTPError:
+        raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
+    if response.status_code != 200:
+        raise Problem(
+            "report-unavailable",
+            502,
+            "The registry did not hand out the control report",
+            upstream_status=response.status_code,
+        )
+    if len(response.content) > MAX_REPORT_BYTES:
+        raise Problem("report-unavailable", 502, "The control report is larger than the gateway accepts")
+    body = response.json()
+    if not isinstance(body, dict):
+        raise Problem("report-unavailable", 502, "The registry's answer is not a report")
+    return body
+
+
+def open_and_map(
+    engine: Engine,
+    directory: PublicDirectory,
+    keys: PartyKeys,
+    row: Any,
+    body: dict[str, Any],
+    header_bytes: bytes,
+) -> dict[str, Any]:
+    """Verify the registry's signature, open the sealed report, map references to brukerNr, and keep it."""
+    try:
+        header_object, signature, part = body["header"], body["signature"], body["part"]
+        encoded = canonical_json(header_object)
+        raw_part = base64.b64decode(part, validate=True)
+        header, signer = verify_header(encoded, base64.b64decode(signature, validate=True), directory, ReportHeader)
+        if signer.role != "registry" or header.message_id != row.message_id or header.recipient != keys.party:
+            raise InvalidEnvelope()
+        if header.submission_sha256 != hashlib.sha256(header_bytes).hexdigest():
+            raise InvalidEnvelope()
+        ref = header.parts.report
+        require_digest(hashlib.sha256(raw_part).hexdigest(), len(raw_part), ref.sha256, ref.size)
+        summary, findings = open_report(
+            io.BytesIO(raw_part), keys, ref, sender=header.sender, message_id=header.message_id
+        )
+        opened = list(findings)
+    except (KeyError, TypeError, ValueError, binascii.Error, InvalidEnvelope, MessageRefused):
+        raise Problem("invalid-report", 502, "The control report could not be verified or opened") from None
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(record_refs.c.ref, record_refs.c.bruker_nr).where(record_refs.c.message_id == row.message_id)
+        )
+        mapping = {ref: bruker_nr for ref, bruker_nr in rows}
+    mapped = {
+        "submission_id": row.message_id,
+        "municipality": row.municipality,
+        "year": row.year,
+        "sequence": row.sequence,
+        "records": summary.records,
+        "finding_count": header.finding_count,
+        "counts": [
+            {"code": code, "count": count, "severity": _severity(code), "title": _title(code)}
+            for code, count in sorted(summary.counts.items())
+        ],
+        "findings": [
+            {
+                # A reference the gateway never issued would be a registry bug; show it rather than hide it.
+                "brukerNr": mapping.get(f.ref, f"(unknown reference {f.ref})") if f.ref else None,
+                "code": f.code,
+                "severity": f.severity,
+                "title": _title(f.code),
+                "field": f.field,
+                "detail": f.detail,
+            }
+            for f in opened
+        ],
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            insert(reports),
+            {"message_id": row.message_id, "report": json.dumps(mapped), "fetched_at": dt.datetime.now(dt.UTC)},
+        )
+    return mapped
+
+
+def _title(code: str) -> str:
+    try:
+        return control(code).title
+    except KeyError:
+        return "(unknown control)"
+
+
+def _severity(code: str) -> str:
+    try:
+        return str(control(code).severity)
+    except KeyError:
+        return "error"

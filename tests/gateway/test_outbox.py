@@ -1,0 +1,235 @@
+"""The gateway's outbox state machine, one test per kind of answer from the TPF (httpx.MockTransport).
+
+What matters to a municipality: an accepted submission is never dropped on a transient failure, a permanent
+refusal is final and keeps its sealed parts for inspection, and only a verified receipt settles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select, update
+
+from keys.generate import init_keys
+from services.kit.database import make_engine, upgrade_database
+from services.municipality_gateway import outbox
+from services.municipality_gateway.api import MIGRATIONS
+from services.municipality_gateway.models import submissions
+from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, seal_export
+from shared.envelope import Receipt, sign_header, utc_timestamp
+from shared.iplos.generator import generate_export
+from shared.keys import PartyKeys, PublicDirectory, load_party_keys
+from shared.keys.municipality import load_municipality_keys
+
+PROBLEM = "urn:iplos-chain:problem:"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Setup:
+    def __init__(self, tmp_path: Path) -> None:
+        keys = tmp_path / "keys"
+        init_keys(keys, ["0301"])
+        self.directory = PublicDirectory.load(keys / "directory.json")
+        self.municipality = load_municipality_keys(keys / "municipalities" / "kommune-0301", "0301")
+        self.registry = load_party_keys(keys / "registry", "registry")
+        self.tpf = load_party_keys(keys / "tpf", "tpf")
+        self.engine: Engine = make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+        upgrade_database(self.engine, MIGRATIONS)
+        self.outbox = tmp_path / "outbox"
+        export = io.BytesIO()
+        generate_export("0301", 2025, 5, 1, export)
+        export.seek(0)
+        sealed = seal_export(export, {"0301": self.municipality}, self.directory, tmp_path / "work")
+        self.accepted = outbox.accept(self.engine, sealed, self.municipality, self.outbox)
+        self.message_id = self.accepted["submission_id"]
+
+    def folder(self) -> Path:
+        return self.outbox / self.message_id
+
+    def receipt(self, signer: PartyKeys | None = None, **changes: Any) -> dict[str, Any]:
+        signer = signer or self.registry
+        header = (self.folder() / outbox.HEADER_FILE).read_bytes()
+        fields: dict[str, Any] = {
+            "message_id": self.message_id,
+            "sender": signer.party,
+            "signer_kid": signer.signing_kid,
+            "submission_sha256": hashlib.sha256(header).hexdigest(),
+            "municipality": "0301",
+            "year": 2025,
+            "sequence": self.accepted["sequence"],
+            "status": "stored",
+            "reason": None,
+            "records_stored": 5,
+            "identities_refused": 0,
+            "supersedes": None,
+            "received_at": utc_timestamp(),
+            "report_path": None,
+        } | changes
+        receipt = Receipt(**fields)
+        _, signature = sign_header(receipt, signer.signing)
+        return {"receipt": receipt.model_dump(mode="json"), "signature": base64.b64encode(signature).decode()}
+
+    def worker(self, handler: Handler, max_attempts: int = 5) -> outbox.OutboxWorker:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+        return outbox.OutboxWorker(
+            self.engine,
+            self.directory,
+            self.outbox,
+            "http://tpf.test",
+            client,
+            max_attempts=max_attempts,
+            backoff_s=0.01,
+            backoff_max_s=0.02,
+        )
+
+    def deliver(self, handler: Handler, max_attempts: int = 5) -> dict[str, Any]:
+        asyncio.run(self.worker(handler, max_attempts).deliver(self.message_id))
+        state = outbox.get(self.engine, self.message_id)
+        assert state is not None
+        return state
+
+    def parts_kept(self) -> bool:
+        return all((self.folder() / name).exists() for name in (IDENTITY_FILE, PAYLOAD_FILE))
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Setup:
+    return Setup(tmp_path)
+
+
+def answer(status: int, body: dict[str, Any] | None = None, *, text: str | None = None) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/messages"
+        if text is not None:
+            return httpx.Response(status, text=text)
+        return httpx.Response(status, json=body or {})
+
+    return handler
+
+
+def test_a_verified_receipt_settles_the_submission_and_frees_its_parts(setup: Setup) -> None:
+    state = setup.deliver(answer(200, setup.receipt()))
+    assert state["state"] == "stored"
+    assert state["receipt"]["message_id"] == setup.message_id
+    assert not setup.parts_kept()
+    assert (setup.folder() / outbox.HEADER_FILE).exists()
+
+
+def test_a_replay_answer_with_the_original_receipt_also_settles_it(setup: Setup) -> None:
+    body = {"type": PROBLEM + "replayed-message", **setup.receipt()}
+    assert setup.deliver(answer(409, body))["state"] == "stored"
+
+
+def test_a_refused_receipt_is_final(setup: Setup) -> None:
+    state = setup.deliver(answer(200, setup.receipt(status="refused", reason="stale-sequence", records_stored=0)))
+    assert (state["state"], state["last_error"]) == ("refused", "stale-sequence")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(lambda s: s.receipt(signer=s.tpf), id="signed-by-the-tpf"),
+        pytest.param(lambda s: s.receipt(sequence=1), id="another-sequence"),
+        pytest.param(lambda s: s.receipt(submission_sha256="0" * 64), id="another-submission"),
+        pytest.param(lambda s: s.receipt() | {"signature": base64.b64encode(bytes(64)).decode()}, id="bad-signature"),
+    ],
+)
+def test_a_receipt_that_does_not_verify_is_not_trusted_and_the_message_is_retried(
+    setup: Setup, bad: Callable[[Setup], dict[str, Any]]
+) -> None:
+    state = setup.deliver(answer(200, bad(setup)))
+    assert state["state"] == "queued"
+    assert state["attempts"] == 1
+    assert setup.parts_kept()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "text"),
+    [
+        pytest.param(503, {"type": PROBLEM + "registry-unavailable"}, None, id="registry-unavailable"),
+        pytest.param(500, {"type": PROBLEM + "internal-error"}, None, id="internal-error"),
+        pytest.param(404, None, "<html>not found</html>", id="a-proxy-404"),
+        pytest.param(429, None, "slow down", id="rate-limited"),
+        pytest.param(502, {"type": PROBLEM + "registry-refused", "upstream_type": PROBLEM + "x"}, None, id="502-other"),
+    ],
+)
+def test_transient_answers_are_retried_with_backoff(
+    setup: Setup, status: int, body: dict[str, Any] | None, text: str | None
+) -> None:
+    state = setup.deliver(answer(status, body, text=text))
+    assert state["state"] == "queued"
+    assert state["attempts"] == 1
+    with setup.engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.message_id == setup.message_id)).one()
+    assert row.next_attempt_at is not None
+    assert setup.parts_kept()
+
+
+def test_an_unreachable_tpf_is_retried(setup: Setup) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    state = setup.deliver(refuse)
+    assert (state["state"], state["attempts"]) == ("queued", 1)
+    assert state["last_error"] == "TPF unreachable (ConnectError)"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"type": PROBLEM + "invalid-envelope"}, id="invalid-envelope"),
+        pytest.param({"type": PROBLEM + "unknown-key"}, id="unknown-key"),
+        pytest.param(
+            {"type": PROBLEM + "registry-refused", "upstream_type": PROBLEM + "invalid-payload"}, id="payload"
+        ),
+    ],
+)
+def test_a_permanent_refusal_is_final_and_keeps_the_parts_for_inspection(setup: Setup, body: dict[str, Any]) -> None:
+    state = setup.deliver(answer(400, body))
+    assert state["state"] == "rejected"
+    assert setup.parts_kept()
+
+
+def test_after_the_configured_attempts_a_submission_is_dead_lettered_and_can_be_requeued(setup: Setup) -> None:
+    handler = answer(503, {"type": PROBLEM + "registry-unavailable"})
+    for attempt in range(1, 4):
+        with setup.engine.begin() as conn:
+            conn.execute(update(submissions).values(next_attempt_at=None))
+        state = setup.deliver(handler, max_attempts=3)
+        assert state["attempts"] == attempt
+    assert state["state"] == "dead-letter"
+    assert setup.parts_kept()
+    requeued = outbox.requeue(setup.engine, setup.outbox, setup.message_id)
+    assert requeued is not None
+    assert (requeued["state"], requeued["attempts"]) == ("queued", 0)
+    assert setup.deliver(answer(200, setup.receipt()))["state"] == "stored"
+
+
+def test_an_unexpected_error_while_delivering_counts_as_a_failed_attempt(setup: Setup) -> None:
+    def explode(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("bug")
+
+    worker = setup.worker(explode)
+    assert asyncio.run(worker.deliver_due()) is True
+    state = outbox.get(setup.engine, setup.message_id)
+    assert state is not None
+    assert (state["state"], state["attempts"], state["last_error"]) == ("queued", 1, "RuntimeError")
+
+
+def test_cleanup_removes_folders_that_were_never_accepted(setup: Setup, tmp_path: Path) -> None:
+    orphan = setup.outbox / "00000000-0000-4000-8000-000000000000"
+    orphan.mkdir()
+    half_sealed = tmp_path / "work" / "incoming-x"
+    half_sealed.mkdir(parents=True)
+    outbox.cleanup(setup.engine, tmp_path / "work", setup.outbox)
+    assert not orphan.exists()
+    assert not half_sealed.exists()
+    assert setup.folder().exists()
