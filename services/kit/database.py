@@ -3,7 +3,8 @@
 SQLite (a file per service) is the embedded default, PostgreSQL the production database. Both get real
 transactions here:
 
-* SQLite: WAL journal, ``synchronous=NORMAL``, foreign keys on, a busy timeout, and SQLAlchemy (not the
+* SQLite: WAL journal, ``synchronous=NORMAL`` (``FULL`` where a commit must survive a power loss: the
+  gateway's outbox), foreign keys on, a busy timeout, and SQLAlchemy (not the
   ``sqlite3`` module) emits ``BEGIN``. A transaction begins with ``BEGIN IMMEDIATE``, so it takes the write lock
   up front and concurrent writers queue on the busy timeout instead of failing half-way with "database is
   locked". Read-only work can ask for a deferred ``BEGIN`` with the execution option
@@ -23,11 +24,11 @@ from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["READ_ONLY", "make_engine", "upgrade_database"]
+__all__ = ["READ_ONLY", "make_engine", "run_migrations_online", "upgrade_database"]
 
 #: Execution options for read-only work: on SQLite a deferred ``BEGIN`` (no write lock); ignored elsewhere.
 READ_ONLY: Final[dict[str, Any]] = {"sqlite_begin": "DEFERRED"}
@@ -35,16 +36,20 @@ READ_ONLY: Final[dict[str, Any]] = {"sqlite_begin": "DEFERRED"}
 _SQLITE_BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
 
 
-def make_engine(url: str, *, sqlite_busy_timeout_s: float = 30.0) -> Engine:
+def make_engine(url: str, *, sqlite_busy_timeout_s: float = 30.0, sqlite_synchronous: str = "NORMAL") -> Engine:
     """An engine for ``url``, tuned for the backend (see the module docstring).
 
     ``sqlite_busy_timeout_s`` is how long a SQLite writer waits for another writer's transaction to end.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # hide_parameters: a database error's text must not carry the statement's values (pseudonyms,
+        # payload fields) into an exception message and from there into a log.
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
-    engine = create_engine(url)
+    if sqlite_synchronous not in ("NORMAL", "FULL"):
+        raise ValueError("sqlite_synchronous is NORMAL or FULL")
+    engine = create_engine(url, hide_parameters=True)
     busy_timeout_ms = int(sqlite_busy_timeout_s * 1000)
 
     @event.listens_for(engine, "connect")
@@ -55,7 +60,7 @@ def make_engine(url: str, *, sqlite_busy_timeout_s: float = 30.0) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA synchronous = {sqlite_synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()
@@ -78,3 +83,32 @@ def upgrade_database(engine: Engine, script_location: str | Path) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def run_migrations_online(metadata: MetaData, service: str) -> None:
+    """The body of every service's Alembic ``env.py``: migrate over the connection the caller hands in.
+
+    ``upgrade_database`` opens a transaction on the engine and passes its connection as
+    ``config.attributes["connection"]``. There is no offline (SQL script) mode and no URL in a config file:
+    the service's settings own the database URL.
+    """
+    from alembic import context
+
+    connection = context.config.attributes.get("connection")
+    if not isinstance(connection, Connection):
+        raise RuntimeError(
+            f"the {service} migrations run on a connection passed in config.attributes['connection']: "
+            "use services.kit.database.upgrade_database(engine, SCRIPT_LOCATION)"
+        )
+    if context.is_offline_mode():
+        raise RuntimeError("offline (SQL script) migrations are not supported")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        # SQLite's ALTER TABLE is limited: later migrations use batch mode there.
+        render_as_batch=connection.dialect.name == "sqlite",
+        # make_engine gives SQLite real transactions, so its DDL is transactional too.
+        transactional_ddl=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -194,7 +194,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare_state_dir(settings.state_dir)
         configure_logging("gateway", settings.state_dir / "logs" / "gateway.log", settings.log_level)
-        engine = make_engine(settings.effective_database_url)
+        # FULL: a submission answered 202 must survive a power loss, not only a process crash.
+        engine = make_engine(settings.effective_database_url, sqlite_synchronous="FULL")
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
         async with httpx.AsyncClient(timeout=settings.delivery_timeout_s) as client:
             directory = PublicDirectory.load(settings.directory)

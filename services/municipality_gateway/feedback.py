@@ -54,7 +54,10 @@ async def fetch_report(client: httpx.AsyncClient, registry_url: str, path: str) 
         )
     if len(response.content) > MAX_REPORT_BYTES:
         raise Problem("report-unavailable", 502, "The control report is larger than the gateway accepts")
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
         raise Problem("report-unavailable", 502, "The registry's answer is not a report")
     return body
@@ -84,7 +87,9 @@ def open_and_map(
             io.BytesIO(raw_part), keys, ref, sender=header.sender, message_id=header.message_id
         )
         opened = list(findings)
-    except (KeyError, TypeError, ValueError, binascii.Error, InvalidEnvelope, MessageRefused):
+        if len(opened) != header.finding_count or summary.records != row.record_count:
+            raise InvalidEnvelope()
+    except (KeyError, TypeError, ValueError, RecursionError, binascii.Error, InvalidEnvelope, MessageRefused):
         raise Problem("invalid-report", 502, "The control report could not be verified or opened") from None
     with engine.connect() as conn:
         rows = conn.execute(

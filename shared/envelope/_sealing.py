@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
@@ -38,20 +38,29 @@ def require_ref(value: object) -> str:
 
 
 class PartSealer:
-    """Write the plaintext of one part; ``close()`` returns the ``PartRef`` to put in the signed header."""
+    """Write the plaintext of one part; ``close()`` returns the ``PartRef`` to put in the signed header.
+
+    Subclasses for a part kind set ``KIND`` and ``CONTENT``; the generic class takes them as arguments.
+    """
+
+    KIND: ClassVar[str | None] = None
+    CONTENT: ClassVar[str | None] = None
 
     def __init__(
         self,
         out: BinaryIO,
         *,
-        kind: str,
-        content: str,
         sender: str,
         recipient: str,
         recipient_kid: str,
         recipient_key: X25519PublicKey,
         message_id: str,
+        kind: str | None = None,
+        content: str | None = None,
     ) -> None:
+        kind, content = kind or self.KIND, content or self.CONTENT
+        if kind is None or content is None:
+            raise TypeError("a part needs a kind and a content format")
         self._digest = DigestWriter(out)
         self._writer = PartWriter(
             self._digest,  # type: ignore[arg-type]  # DigestWriter is write-only file-like

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
 from shared.envelope._sealing import PartSealer, is_ref, open_lines, parse_line, require_ref
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
@@ -28,26 +26,8 @@ class IdentityEntry:
 
 
 class IdentitySealer(PartSealer):
-    def __init__(
-        self,
-        out: BinaryIO,
-        *,
-        sender: str,
-        recipient: str,
-        recipient_kid: str,
-        recipient_key: X25519PublicKey,
-        message_id: str,
-    ) -> None:
-        super().__init__(
-            out,
-            kind=KIND,
-            content=CONTENT,
-            sender=sender,
-            recipient=recipient,
-            recipient_kid=recipient_kid,
-            recipient_key=recipient_key,
-            message_id=message_id,
-        )
+    KIND = KIND
+    CONTENT = CONTENT
 
     def add(self, ref: str, fid: str, fid_type: str) -> None:
         if not is_ref(ref):

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
-from shared.envelope._sealing import PartSealer, open_lines, parse_line, require_ref
+from shared.envelope._sealing import PartSealer, is_ref, open_lines, parse_line, require_ref
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
 from shared.keys import PartyKeys
@@ -30,33 +28,21 @@ class PseudonymEntry:
 
 
 class PseudonymSealer(PartSealer):
-    def __init__(
-        self,
-        out: BinaryIO,
-        *,
-        key_version: int,
-        sender: str,
-        recipient: str,
-        recipient_kid: str,
-        recipient_key: X25519PublicKey,
-        message_id: str,
-    ) -> None:
-        super().__init__(
-            out,
-            kind=KIND,
-            content=CONTENT,
-            sender=sender,
-            recipient=recipient,
-            recipient_kid=recipient_kid,
-            recipient_key=recipient_key,
-            message_id=message_id,
-        )
+    KIND = KIND
+    CONTENT = CONTENT
+
+    def __init__(self, out: BinaryIO, *, key_version: int, **target: Any) -> None:
+        super().__init__(out, **target)
         self.write_line({"key_version": key_version})
 
     def add(self, ref: str, pseudonym: bytes) -> None:
+        if not is_ref(ref):
+            raise ValueError("a record reference is 32 lowercase hex digits")
         self.write_line({"pseudonym": encode_pseudonym(pseudonym), "ref": ref})
 
     def refuse(self, ref: str, rule: str) -> None:
+        if not is_ref(ref):
+            raise ValueError("a record reference is 32 lowercase hex digits")
         self.write_line({"ref": ref, "refused": rule})
 
 

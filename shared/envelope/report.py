@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import Any, BinaryIO, Final
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
-from shared.envelope._sealing import PartSealer, open_lines, parse_line, require_ref
+from shared.envelope._sealing import PartSealer, is_ref, open_lines, parse_line, require_ref
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
 from shared.keys import PartyKeys
@@ -40,30 +38,16 @@ class ReportSummary:
 
 
 class ReportSealer(PartSealer):
-    def __init__(
-        self,
-        out: BinaryIO,
-        summary: ReportSummary,
-        *,
-        sender: str,
-        recipient: str,
-        recipient_kid: str,
-        recipient_key: X25519PublicKey,
-        message_id: str,
-    ) -> None:
-        super().__init__(
-            out,
-            kind=KIND,
-            content=CONTENT,
-            sender=sender,
-            recipient=recipient,
-            recipient_kid=recipient_kid,
-            recipient_key=recipient_key,
-            message_id=message_id,
-        )
+    KIND = KIND
+    CONTENT = CONTENT
+
+    def __init__(self, out: BinaryIO, summary: ReportSummary, **target: Any) -> None:
+        super().__init__(out, **target)
         self.write_line({"counts": dict(sorted(summary.counts.items())), "records": summary.records})
 
     def add(self, finding: ReportFinding) -> None:
+        if finding.ref is not None and not is_ref(finding.ref):
+            raise ValueError("a record reference is 32 lowercase hex digits")
         self.write_line(
             {
                 "code": finding.code,

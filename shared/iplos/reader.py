@@ -39,19 +39,24 @@ truncated export, a stray ``&`` or garbage after the root element parse *without
 never loads an external entity (lxml >= 6.1), and there is no internal entity it could expand, since no
 DOCTYPE gets through. The reader also refuses a document whose root element never closed, whatever lxml says.
 
-Error messages never carry values from the export: libxml2 quotes offending values (an identity number
-that fails the pattern, say), so every quoted string that is not vocabulary of the XSD itself is replaced.
+Error messages never carry text from the export (the gateway returns them to the municipality): libxml2
+quotes offending values (an identity number that fails the pattern, say), so every quoted string that is not
+vocabulary of the XSD itself is replaced; an element or attribute name the XSD does not declare is reported
+as "[unknown element]" / "[unknown attribute]"; and a well-formedness error, whose libxml2 text quotes the raw
+document (the rest of an unterminated CDATA section, the names of a tag mismatch), is described by a fixed
+text per libxml2 error code, with its line and column. See "message redaction" below.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import BinaryIO, Protocol, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from lxml import etree
 
@@ -73,7 +78,14 @@ from shared.iplos.model import (
     Refusal,
     Service,
 )
-from shared.iplos.schema import EXPORT_NAMESPACE, NEW_IN_1_1, export_schema, q, schema_vocabulary
+from shared.iplos.schema import (
+    EXPORT_NAMESPACE,
+    NEW_IN_1_1,
+    export_schema,
+    export_schema_bytes,
+    q,
+    schema_vocabulary,
+)
 
 __all__ = [
     "ExportInvalid",
@@ -187,21 +199,151 @@ def _refuse(line: int, message: str, element: str = "") -> ExportInvalid:
 
 
 # ------------------------------------------------------------------------------------ message redaction
+#
+# Nothing a libxml2 message quotes from the document may reach a SchemaIssue: an identity number can sit in
+# any value, and also in an element or attribute name, a namespace URI, an entity name, a processing
+# instruction's target or a comment. So:
+#
+# * Well-formedness errors (every domain but schema validation) quote raw document text ("CData section not
+#   finished\n<the next 80 bytes>", "Opening and ending tag mismatch: fid line 5 and <name>"): none of their
+#   text is used. The message is a fixed text chosen by libxml2's error code, with the line and column.
+# * Schema-validation messages have a fixed shape, "Element '<name>'[, attribute '<name>']: <body>". Names
+#   that are not element or attribute names of the XSD become placeholders, in the element field and in the
+#   body; every quoted string in the body that is not XSD vocabulary becomes "[value]"; a message whose
+#   prefix does not have that shape is replaced as a whole.
+# * Last, any run of six or more digits left in a message is replaced (belt and braces: no fixed text of
+#   the schema or of libxml2 has one).
 
-_ELEMENT_PREFIX = re.compile(r"^Element '([^']*)'(?:, attribute '([^']*)')?: ")
+_UNKNOWN_ELEMENT = "[unknown element]"
+_UNKNOWN_ATTRIBUTE = "[unknown attribute]"
+_REDACTED = "[value]"
+_NOT_WELL_FORMED = "the document is not well-formed XML"
+_NOT_SCHEMA_VALID = "the document is not valid against the export schema"
+
+_ELEMENT_PREFIX = re.compile(
+    r"^Element '(?:\{(?P<ns>[^{}']*)\})?(?P<local>[^{}'\s]+)'"
+    r"(?:, attribute '(?:\{(?P<attr_ns>[^{}']*)\})?(?P<attr>[^{}'\s]+)')?: "
+)
 # The offending value is the first quoted string of the body, either at its start or after "The value ";
 # the fixed text after it always starts with " is " or " has ". The match is greedy, so a value that itself
 # contains quotes is still swallowed whole.
 _VALUE_SPAN = re.compile(r"^((?:\[facet '[A-Za-z]+'\] )?(?:The value )?)'.*'(?= (?:is|has) )", re.DOTALL)
 _QUOTED = re.compile(r"'([^'\n]*)'|\"([^\"\n]*)\"")
 _RAW_BYTES = re.compile(r"Bytes: (?:0x[0-9A-Fa-f]{2}\s*)+")
-_REDACTED = "[value]"
-_SYNTAX_MESSAGE = re.compile(r"(?:line \d+: )?(?:b'(.*)'|b\"(.*)\"|(.*))", re.DOTALL)
-_TRAILING_POSITION = re.compile(r"(?:, line \d+, column \d+)+$")
+_DIGIT_RUN = re.compile(r"[0-9]{6,}")
+# Stand-ins for the names of the prefix while the body's quoted strings are redacted (a libxml2 message is a
+# C string: it never holds a NUL).
+_ELEMENT_MARK = "\0E\0"
+_ATTRIBUTE_MARK = "\0A\0"
+
+# Attributes of the XML and XML Schema instance namespaces, which a document may carry on any element and
+# libxml2 names in Clark notation. Shown with their usual prefix.
+_XML_NAMESPACE = "http://www.w3.org/XML/1998/namespace"
+_XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
+_FOREIGN_ATTRIBUTES: dict[str, tuple[str, frozenset[str]]] = {
+    _XML_NAMESPACE: ("xml", frozenset({"lang", "space", "base", "id"})),
+    _XSI_NAMESPACE: ("xsi", frozenset({"type", "nil", "schemaLocation", "noNamespaceSchemaLocation"})),
+}
+
+# libxml2's well-formedness error codes (lxml.etree.ErrorTypes, which lxml-stubs do not declare), each with a
+# fixed description. Looked up by name so that a name an older lxml lacks is skipped, not an ImportError.
+_ERROR_TYPES: Any = cast(Any, etree).ErrorTypes
+_SYNTAX_PROBLEM_NAMES: dict[str, str] = {
+    "ERR_DOCUMENT_START": "no root element",
+    "ERR_DOCUMENT_EMPTY": "no root element",
+    "ERR_DOCUMENT_END": "content after the end of the root element",
+    "ERR_EXTRA_CONTENT": "content after the end of the root element",
+    "ERR_NOT_WELL_BALANCED": "start and end tags do not balance",
+    "ERR_TAG_NAME_MISMATCH": "tag mismatch: an end tag does not match its start tag",
+    "ERR_TAG_NOT_FINISHED": "an element is not closed",
+    "ERR_LTSLASH_REQUIRED": "an end tag is missing",
+    "ERR_GT_REQUIRED": "a tag is not closed with '>'",
+    "ERR_LT_REQUIRED": "'<' expected",
+    "ERR_NAME_REQUIRED": "a name is missing or invalid after '<' or '&'",
+    "ERR_NAME_TOO_LONG": "a name is too long",
+    "ERR_SPACE_REQUIRED": "a required space is missing",
+    "ERR_ATTRIBUTE_NOT_STARTED": "an attribute value is not quoted",
+    "ERR_ATTRIBUTE_NOT_FINISHED": "an attribute value is not closed",
+    "ERR_ATTRIBUTE_WITHOUT_VALUE": "an attribute has no value",
+    "ERR_ATTRIBUTE_REDEFINED": "an attribute appears twice on one element",
+    "ERR_LT_IN_ATTRIBUTE": "'<' in an attribute value",
+    "ERR_STRING_NOT_STARTED": "a quoted string is not started",
+    "ERR_STRING_NOT_CLOSED": "a quoted string is not closed",
+    "ERR_INVALID_CHAR": "a character that XML does not allow, or an invalid character reference",
+    "ERR_INVALID_CHARREF": "an invalid character reference",
+    "ERR_INVALID_DEC_CHARREF": "an invalid character reference",
+    "ERR_INVALID_HEX_CHARREF": "an invalid character reference",
+    "ERR_CHARREF_AT_EOF": "an invalid character reference",
+    "ERR_CHARREF_IN_PROLOG": "an invalid character reference",
+    "ERR_CHARREF_IN_EPILOG": "an invalid character reference",
+    "ERR_ENTITYREF_NO_NAME": "an entity reference without a name",
+    "ERR_ENTITYREF_SEMICOL_MISSING": "an entity reference without ';'",
+    "ERR_ENTITYREF_AT_EOF": "an entity reference at the end of the document",
+    "ERR_UNDECLARED_ENTITY": "a reference to an undefined entity",
+    "WAR_UNDECLARED_ENTITY": "a reference to an undefined entity",
+    "ERR_UNPARSED_ENTITY": "a reference to an undefined entity",
+    "ERR_ENTITY_LOOP": "a recursive entity reference",
+    "ERR_COMMENT_NOT_FINISHED": "a comment is not closed",
+    "ERR_HYPHEN_IN_COMMENT": "'--' inside a comment",
+    "ERR_PI_NOT_STARTED": "a processing instruction without a valid target",
+    "ERR_PI_NOT_FINISHED": "a processing instruction is not closed",
+    "ERR_RESERVED_XML_NAME": "a reserved name, or an XML declaration that is not at the start of the document",
+    "ERR_CDATA_NOT_FINISHED": "a CDATA section is not closed",
+    "ERR_MISPLACED_CDATA_END": "']]>' in text",
+    "ERR_XMLDECL_NOT_STARTED": "a malformed XML declaration",
+    "ERR_XMLDECL_NOT_FINISHED": "a malformed XML declaration",
+    "ERR_VERSION_MISSING": "the XML declaration has no version",
+    "ERR_UNKNOWN_VERSION": "an unsupported XML version",
+    "ERR_ENCODING_NAME": "an invalid encoding name",
+    "ERR_UNKNOWN_ENCODING": "an unsupported encoding",
+    "ERR_UNSUPPORTED_ENCODING": "an unsupported encoding",
+    "ERR_INVALID_ENCODING": "bytes that are not valid in the document's encoding",
+    "WAR_NS_URI": "an invalid namespace URI",
+    "WAR_NS_URI_RELATIVE": "a relative namespace URI",
+    "NS_ERR_XML_NAMESPACE": "a misused reserved namespace prefix",
+    "NS_ERR_UNDEFINED_NAMESPACE": "an undeclared namespace prefix",
+    "NS_ERR_QNAME": "a malformed qualified name",
+    "NS_ERR_ATTRIBUTE_REDEFINED": "an attribute appears twice on one element",
+    "NS_ERR_EMPTY": "an empty namespace name",
+    "NS_ERR_COLON": "a malformed qualified name",
+}
+# "No matching global declaration available for the validation root": always about the root element.
+_NO_ROOT_DECLARATION: int = getattr(_ERROR_TYPES, "SCHEMAV_CVC_ELT_1", -1)
+_SYNTAX_PROBLEMS: dict[int, str] = {
+    code: text
+    for name, text in _SYNTAX_PROBLEM_NAMES.items()
+    if isinstance(code := getattr(_ERROR_TYPES, name, None), int)
+}
 
 
 def _local(name: str) -> str:
     return name.rsplit("}", 1)[-1]
+
+
+@functools.cache
+def _schema_names() -> tuple[frozenset[str], frozenset[str]]:
+    """The element names and the attribute names the XSD declares."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    schema = etree.fromstring(export_schema_bytes(), parser)
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    elements = frozenset(str(e.get("name")) for e in schema.iter(f"{xs}element") if e.get("name"))
+    attributes = frozenset(str(a.get("name")) for a in schema.iter(f"{xs}attribute") if a.get("name"))
+    return elements, attributes
+
+
+def _element_name(local: str) -> str:
+    return local if local in _schema_names()[0] else _UNKNOWN_ELEMENT
+
+
+def _attribute_name(namespace: str | None, local: str) -> str:
+    if namespace is None:
+        return local if local in _schema_names()[1] else _UNKNOWN_ATTRIBUTE
+    prefix, known = _FOREIGN_ATTRIBUTES.get(namespace, ("", frozenset()))
+    return f"{prefix}:{local}" if local in known else _UNKNOWN_ATTRIBUTE
+
+
+def _scrub(message: str) -> str:
+    return _DIGIT_RUN.sub(_REDACTED, message)
 
 
 def _redact(body: str) -> str:
@@ -221,19 +363,39 @@ def _redact(body: str) -> str:
     return body.replace(f"{{{EXPORT_NAMESPACE}}}", "").strip()
 
 
-def _describe(message: str) -> tuple[str, str]:
-    """(element local name, redacted message) for one libxml2 message."""
+def _describe(message: str) -> tuple[str, str, str]:
+    """(the element's local name as libxml2 gave it, the element as reported, the redacted message) for
+    one schema-validation message. The first is for matching elements of the tree only, never reported."""
     message = message.strip()
     match = _ELEMENT_PREFIX.match(message)
     if match is None:
-        return "", _redact(message)
-    element = _local(match.group(1))
-    body = _redact(message[match.end() :])
-    attribute = match.group(2)
-    if attribute is not None:
-        attribute = attribute if attribute in schema_vocabulary() else _REDACTED
+        return "", "", _NOT_SCHEMA_VALID
+    local = match.group("local")
+    element = _element_name(local)
+    body = message[match.end() :]
+    # The prefix's names, quoted again in the body ("The attribute 'x' is not allowed."), become marks that
+    # survive the redaction of quoted strings, then the reported names.
+    namespace = match.group("ns")
+    body = body.replace(f"'{local}'" if namespace is None else f"'{{{namespace}}}{local}'", _ELEMENT_MARK)
+    attribute = ""
+    if match.group("attr") is not None:
+        attr_ns = match.group("attr_ns")
+        raw = match.group("attr") if attr_ns is None else f"{{{attr_ns}}}{match.group('attr')}"
+        body = body.replace(f"'{raw}'", _ATTRIBUTE_MARK)
+        attribute = _attribute_name(attr_ns, match.group("attr"))
+    body = _redact(body).replace(_ELEMENT_MARK, f"'{element}'").replace(_ATTRIBUTE_MARK, f"'{attribute}'")
+    if attribute:
         body = f"attribute '{attribute}': {body}"
-    return element, body
+    return local, element, _scrub(body)
+
+
+def _syntax_issue(code: int, line: int, column: int) -> SchemaIssue:
+    """A well-formedness error, from libxml2's error code and position only (its text quotes the document)."""
+    problem = _SYNTAX_PROBLEMS.get(code)
+    message = f"{_NOT_WELL_FORMED} ({problem})" if problem else _NOT_WELL_FORMED
+    if column > 0:
+        message += f" at column {column}"
+    return SchemaIssue(max(line, 0), "", message)
 
 
 # ----------------------------------------------------------------------------------- lxml typing shims
@@ -241,7 +403,10 @@ def _describe(message: str) -> tuple[str, str]:
 
 class _LogEntry(Protocol):
     line: int
+    column: int
     level: int
+    domain_name: str
+    type: int
     message: str
 
 
@@ -785,28 +950,33 @@ class ExportReader:
     # -- error reporting
 
     def _invalid(self, error: etree.XMLSyntaxError | None = None) -> ExportInvalid:
-        # Schema errors from the parser's own log (lxml's exception log also holds earlier parses' errors).
+        # Errors from the parser's own log (lxml's exception log also holds earlier parses' errors).
         entries = _errors(self._context.error_log)
-        located = self._locate([e.message for e in entries if not e.line])
+        schema_entries = [e for e in entries if e.domain_name == "SCHEMASV"]
+        located = self._locate([e.message for e in schema_entries if not e.line])
         issues: list[SchemaIssue] = []
         for entry in entries:
-            element, message = _describe(entry.message)
+            if entry.domain_name != "SCHEMASV":
+                # A well-formedness (or namespace, or encoding) error that libxml2 logged without stopping.
+                issues.append(_syntax_issue(entry.type, entry.line, entry.column))
+                continue
+            name, element, message = _describe(entry.message)
             line = entry.line
             if not line:
                 candidates = located.get(entry.message)
                 if candidates:
                     line = candidates.pop(0)
-                elif self._root is None and element:
+                elif self._root is None and (name or entry.type == _NO_ROOT_DECLARATION):
                     line = self._guard.root_line  # no element was built: the error is about the root
-                elif self._root is not None and element == _local(self._root.tag):
+                elif self._root is not None and (name == _local(self._root.tag) or entry.type == _NO_ROOT_DECLARATION):
                     line = _line(self._root) or self._guard.root_line
             issues.append(SchemaIssue(line, element, message))
         if error is not None and not issues:
-            # A well-formedness error: it reaches only the exception, which lxml 6 words "line N: b'...'".
-            match = _SYNTAX_MESSAGE.fullmatch(str(error.msg or ""))
-            text = next((group for group in match.groups() if group), "") if match else ""
-            text = _TRAILING_POSITION.sub("", text)
-            issues.append(SchemaIssue(error.lineno or 0, "", _redact(text) or "the document is not well-formed XML"))
+            # A well-formedness error: it reaches only the exception. Its text quotes the document, so only
+            # its code and position are used.
+            code = getattr(error, "code", 0)  # lxml-stubs do not declare it
+            line, column = error.position
+            issues.append(_syntax_issue(code if isinstance(code, int) else 0, line or error.lineno or 0, column))
         issues.sort(key=lambda issue: (issue.line == 0, issue.line))  # document order, unknown lines last
         return ExportInvalid(issues[: self._max_issues])
 

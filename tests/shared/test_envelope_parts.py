@@ -482,7 +482,7 @@ def test_pseudonym_lines_control(directory: PublicDirectory, registry: PartyKeys
 def test_sealed_pseudonym_of_wrong_length_is_refused_on_opening(
     directory: PublicDirectory, tpf: TpfKeys, registry: PartyKeys
 ) -> None:
-    sealed, ref = seal_pseudonyms(directory, tpf, 1, lambda sealer: sealer.add("r", bytes(31)))
+    sealed, ref = seal_pseudonyms(directory, tpf, 1, lambda sealer: sealer.add("0" * 32, bytes(31)))
     with pytest.raises(InvalidEnvelope):
         read_pseudonyms(sealed, registry, ref)
 

@@ -38,14 +38,24 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from shared import fnr
-from shared.envelope import DeliveryHeader, InvalidEnvelope, MessageRefused, PartRef, Receipt, SubmissionHeader
+from shared.envelope import (
+    DeliveryHeader,
+    InvalidEnvelope,
+    MessageRefused,
+    PartRef,
+    Receipt,
+    ReportHeader,
+    SubmissionHeader,
+)
 from shared.envelope._canonical import canonical_json, parse_canonical
 from shared.envelope._part import PartContext, open_part
 from shared.envelope.headers import encode_header, verify_header
 from shared.envelope.identity import open_identities
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import open_pseudonyms
+from shared.envelope.report import open_report
 from shared.errors import KeyFileError
+from shared.iplos.payload import decode_payload
 from shared.keys import PartyKeys, PublicDirectory, key_id
 from shared.pseudonym import Pseudonymiser, PseudonymKey, decode_pseudonym, encode_pseudonym
 
@@ -145,7 +155,24 @@ def test_kit_covers_the_required_cases() -> None:
         "duplicate-key",
         "float-value",
         "label-missing",
+        "report",
+        "report-byte-flipped",
+        "report-missing-recipient",
+        "count-at-bound",
+        "count-too-large",
     } <= {c["name"] for c in HEADERS["cases"]}
+    assert {
+        "identity-ok",
+        "payload-ok",
+        "pseudonyms-ok",
+        "report-ok",
+        "identity-ref-identity-number",
+        "pseudonyms-ref-not-hex",
+        "report-ref-identity-number",
+        "report-bad-severity",
+        "report-summary-missing",
+        "report-non-canonical-line",
+    } <= {c["name"] for c in CONTENTS["cases"]}
 
 
 # --- (a) our implementation -------------------------------------------------------------------------------------------
@@ -201,11 +228,20 @@ def _read_contents_ours(case: Json) -> Json:
             {"ref": e.ref, "pseudonym": e.pseudonym.hex() if e.pseudonym else None, "refused": e.refused} for e in items
         ]
         return {"key_version": version, "entries": decoded}
-    return {"lines": [x.decode("ascii") for x in open_payload(source, keys, ref, content=case["content"], **where)]}
+    if kind == "report":
+        summary, findings = open_report(source, keys, ref, **where)
+        return {
+            "summary": {"counts": summary.counts, "records": summary.records},
+            "findings": [
+                {"code": f.code, "detail": f.detail, "field": f.field, "ref": f.ref, "severity": f.severity}
+                for f in findings
+            ],
+        }
+    return {"lines": [x.decode("utf-8") for x in open_payload(source, keys, ref, content=case["content"], **where)]}
 
 
 def _expected_contents(case: Json) -> Json:
-    return {k: case[k] for k in ("entries", "key_version", "lines") if k in case}
+    return {k: case[k] for k in ("entries", "key_version", "lines", "summary", "findings") if k in case}
 
 
 @pytest.mark.parametrize("case", _cases(CONTENTS, ours=True))
@@ -217,7 +253,22 @@ def test_contents_ours(case: Json) -> None:
             _read_contents_ours(case)
 
 
-_MODELS: dict[str, Any] = {"submission": SubmissionHeader, "delivery": DeliveryHeader, "receipt": Receipt}
+def test_payload_ok_is_an_iplos_payload_2_stream() -> None:
+    """The envelope passes payload lines through; the ones in the kit are also a valid iplos-payload/2 stream
+    (header, records, trailer) for the message's records, so the example is the real thing."""
+    cases = {c["name"]: c for c in CONTENTS["cases"]}
+    lines = cases["payload-ok"]["lines"]
+    header, records = decode_payload(x.encode("utf-8") + b"\n" for x in lines)
+    assert (header.kommune_nr, header.rapporteringsaar) == ("0301", 2024)
+    assert [r.ref for r in records] == [e["ref"] for e in cases["identity-ok"]["entries"]]
+
+
+_MODELS: dict[str, Any] = {
+    "submission": SubmissionHeader,
+    "delivery": DeliveryHeader,
+    "receipt": Receipt,
+    "report": ReportHeader,
+}
 
 
 @pytest.mark.parametrize("case", _cases(HEADERS, ours=True))
@@ -412,6 +463,44 @@ def spec_b64url_32(text: Any) -> bytes:
     return value
 
 
+SPEC_REF = re.compile(r"[0-9a-f]{32}")
+SPEC_FINDING_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "code": lambda v: isinstance(v, str),
+    "detail": lambda v: v is None or isinstance(v, str),
+    "field": lambda v: v is None or isinstance(v, str),
+    "ref": lambda v: v is None or (isinstance(v, str) and SPEC_REF.fullmatch(v) is not None),
+    "severity": lambda v: v in ("error", "warning"),
+}
+
+
+def spec_ref(value: Any) -> str:
+    """A record reference: exactly 32 lowercase hex digits (a free-text one could carry an identity number)."""
+    if not isinstance(value, str) or SPEC_REF.fullmatch(value) is None:
+        raise SpecInvalid("record reference")
+    return value
+
+
+def spec_read_report(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """iplos-report/1 after its content line: the summary line, then one line per finding."""
+    if not objects:
+        raise SpecInvalid("no summary line")
+    summary = objects[0]
+    counts = summary.get("counts")
+    if (
+        set(summary) != {"counts", "records"}
+        or type(summary["records"]) is not int
+        or not isinstance(counts, dict)
+        or not all(type(n) is int for n in counts.values())
+    ):
+        raise SpecInvalid("summary line")
+    for finding in objects[1:]:
+        if set(finding) != set(SPEC_FINDING_FIELDS) or not all(
+            check(finding[name]) for name, check in SPEC_FINDING_FIELDS.items()
+        ):
+            raise SpecInvalid("finding")
+    return {"summary": summary, "findings": objects[1:]}
+
+
 def spec_read_contents(plaintext: bytes, content: str, kind: str) -> dict[str, Any]:
     if not plaintext.endswith(b"\n"):
         raise SpecInvalid("no LF at the end")
@@ -422,12 +511,19 @@ def spec_read_contents(plaintext: bytes, content: str, kind: str) -> dict[str, A
         raise SpecInvalid("content line")
     rest = lines[1:]
     if kind == "payload":
-        return {"lines": [x.decode("ascii") for x in rest]}
+        # Handed to the payload decoder as they are: the envelope neither parses nor re-encodes them.
+        try:
+            return {"lines": [x.decode("utf-8") for x in rest]}
+        except UnicodeDecodeError:
+            raise SpecInvalid("payload line is not UTF-8") from None
     objects = [spec_decode(x) for x in rest]
+    if kind == "report":
+        return spec_read_report(objects)
     if kind == "identity":
         for item in objects:
             if set(item) != {"fid", "ref", "type"} or not all(isinstance(v, str) for v in item.values()):
                 raise SpecInvalid("identity record")
+            spec_ref(item["ref"])
         return {"entries": [{"ref": o["ref"], "fid": o["fid"], "type": o["type"]} for o in objects]}
     if not objects or set(objects[0]) != {"key_version"}:
         raise SpecInvalid("key_version line")
@@ -436,8 +532,7 @@ def spec_read_contents(plaintext: bytes, content: str, kind: str) -> dict[str, A
         raise SpecInvalid("key_version")
     entries = []
     for item in objects[1:]:
-        if not isinstance(item.get("ref"), str):
-            raise SpecInvalid("ref")
+        spec_ref(item.get("ref"))
         if set(item) == {"pseudonym", "ref"}:
             entries.append({"ref": item["ref"], "pseudonym": spec_b64url_32(item["pseudonym"]).hex(), "refused": None})
         elif set(item) == {"ref", "refused"} and isinstance(item["refused"], str):
@@ -495,7 +590,7 @@ def spec_literal(value: Any) -> Callable[[Any], bool]:
 SPEC_HEX64, SPEC_KID, SPEC_PARTY = spec_str("[0-9a-f]{64}"), spec_str("[0-9a-f]{16}"), spec_str("[a-z0-9-]{1,40}")
 SPEC_UUID = spec_str("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 SPEC_TIME = spec_str("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
-SPEC_KNR, SPEC_COUNT = spec_str("[0-9]{4}"), spec_int(0, 10_000_000)
+SPEC_KNR, SPEC_COUNT = spec_str("[0-9]{4}"), spec_int(0, 1_000_000)
 SPEC_PART_REF = spec_object(
     {
         "recipient": SPEC_PARTY,
@@ -550,6 +645,17 @@ SPEC_SCHEMAS = {
             "supersedes": spec_either(spec_literal(None), SPEC_UUID),
             "received_at": SPEC_TIME,
             "report_path": spec_either(spec_literal(None), spec_str(r"/[A-Za-z0-9/_-]{1,200}")),
+        }
+    ),
+    "report": spec_object(
+        {
+            **SPEC_COMMON,
+            "kind": spec_literal("report"),
+            "recipient": SPEC_PARTY,
+            "submission_sha256": SPEC_HEX64,
+            "created_at": SPEC_TIME,
+            "finding_count": SPEC_COUNT,
+            "parts": spec_object({"report": SPEC_PART_REF}),
         }
     ),
 }

@@ -305,11 +305,92 @@ PSEUDONYM_ENTRIES: list[Json] = [
     {"ref": REFS[1], "pseudonym": pseudonym(PSEUDONYM_KEYS[1], FNR_C).hex(), "refused": None},
     {"ref": REFS[2], "pseudonym": None, "refused": "check-digit"},
 ]
+
+
+def payload_line(value: Json) -> bytes:
+    """A line as shared/iplos/payload.py writes it: sorted keys, no white space, UTF-8 (not canonical JSON)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+NO_BACKGROUND = [None] * 8
+# An iplos-payload/2 stream for the three records: a header line, one line per record, the trailer last. The
+# envelope hands these lines to the payload decoder as they are: UTF-8, floats allowed, not canonical JSON.
 PAYLOAD_LINES = [
-    b'{"example":"iplos-payload/1 lines are opaque to the envelope","record":1}',
-    b'{"record":2}',
-    b'{"record":3}',
-    b'{"record":4}',
+    payload_line(
+        {
+            "bydelNr": "030199",
+            "format": "iplos-payload/2",
+            "formatVersjon": "1.1",
+            "kommuneNr": "0301",
+            "kontaktperson": {"epost": "kontakt@example.invalid", "navn": "Bj\u00f8rg Testesen", "telefon": None},
+            "leverandor": "Testleverand\u00f8r",
+            "meldingGUID": message_id("payload-guid"),
+            "navnEPJ": "Test-EPJ",
+            "rapporteringsaar": 2024,
+            "versjonEPJ": "1.0",
+        }
+    ),
+    payload_line(
+        {
+            "a": [],
+            "b": [2, 1, True, False, None, "2025-04-02", None, False],
+            "d": [["ICPC-2", "T90"]],
+            "f": [["sosialDeltakelse", 2, "2024-03-01"]],
+            "fa": 1957,
+            "ft": "FNR",
+            "k": "K",
+            "kl": [],
+            "ref": REFS[0],
+            "t": [["100001-01", 15, "N", "2024-01-10", "2024-01-20", "2024-02-01", None, 3.5, "974760673"]],
+            "tv": [],
+        }
+    ),
+    payload_line(
+        {
+            "a": [],
+            "b": NO_BACKGROUND,
+            "d": [],
+            "f": [],
+            "fa": 1988,
+            "ft": "DNR",
+            "k": "M",
+            "kl": [],
+            "ref": REFS[1],
+            "t": [["100002-01", 15, "N", None, "2022-12-20", "2023-01-05", "2023-06-30", 3.5, "974760673"]],
+            "tv": [],
+        }
+    ),
+    payload_line(
+        {
+            "a": [],
+            "b": NO_BACKGROUND,
+            "d": [],
+            "f": [],
+            "fa": None,
+            "ft": "FNR",
+            "k": None,
+            "kl": [],
+            "ref": REFS[2],
+            "t": [],
+            "tv": [],
+        }
+    ),
+    payload_line({"antall": 3}),
+]
+# The registry's control report on that message (iplos-report/1): the summary, then the findings, those about
+# the whole submission first, then in record order. Codes are docs/controls.md's; details may hold non-ASCII.
+REPORT_SUMMARY: Json = {"counts": {"K004": 1, "K005": 1, "K012": 1, "K017": 1}, "records": 3}
+REPORT_FINDINGS: list[Json] = [
+    {"code": "K004", "detail": "bydelNr 030199 for 0301", "field": "bydelNr", "ref": None, "severity": "error"},
+    {"code": "K012", "detail": "2025-04-02", "field": "bakgrunn.vurdertAvLege", "ref": REFS[0], "severity": "warning"},
+    {
+        "code": "K017",
+        "detail": "100002-01: 2023-01-05 \u2013 2023-06-30",
+        "field": "tjenester[1].startdato",
+        "ref": REFS[1],
+        "severity": "error",
+    },
+    {"code": "K005", "detail": "avvist: check-digit", "field": "fid", "ref": REFS[2], "severity": "error"},
 ]
 
 
@@ -331,13 +412,19 @@ def pseudonyms_body(key_version: int, entries: list[Json]) -> bytes:
 
 
 def payload_body() -> bytes:
-    return line({"content": "iplos-payload/1"}) + b"".join(x + b"\n" for x in PAYLOAD_LINES[:3])
+    return line({"content": "iplos-payload/2"}) + b"".join(x + b"\n" for x in PAYLOAD_LINES)
+
+
+def report_body(summary: Json | None, findings: list[Json]) -> bytes:
+    head = line({"content": "iplos-report/1"}) + (b"" if summary is None else line(summary))
+    return head + b"".join(line(f) for f in findings)
 
 
 KINDS = {
     "identity": (KOMMUNE, TPF, "iplos-identities/1"),
-    "payload": (KOMMUNE, REGISTRY, "iplos-payload/1"),
+    "payload": (KOMMUNE, REGISTRY, "iplos-payload/2"),
     "pseudonyms": (TPF, REGISTRY, "iplos-pseudonyms/1"),
+    "report": (REGISTRY, KOMMUNE, "iplos-report/1"),
 }
 
 
@@ -384,8 +471,24 @@ def make_contents() -> Json:
             "payload-ok",
             "payload",
             payload_body(),
-            "The content line, then iplos-payload/1 lines, returned as they are (without their LF).",
-            {"expect": "ok", "lines": [x.decode("ascii") for x in PAYLOAD_LINES[:3]]},
+            'The content line, then an iplos-payload/2 stream (header, three records, trailer {"antall":3}) in '
+            "UTF-8, returned as they are (without their LF): the envelope does not read payload lines as JSON.",
+            {"expect": "ok", "lines": [x.decode("utf-8") for x in PAYLOAD_LINES]},
+        ),
+        contents_case(
+            "report-ok",
+            "report",
+            report_body(REPORT_SUMMARY, REPORT_FINDINGS),
+            "The registry's report on the message: the summary, one finding about the whole submission (ref null), "
+            "three about records; a detail with a non-ASCII character (escaped as \\u2013).",
+            {"expect": "ok", "summary": REPORT_SUMMARY, "findings": REPORT_FINDINGS},
+        ),
+        contents_case(
+            "report-ok-no-findings",
+            "report",
+            report_body({"counts": {}, "records": 3}, []),
+            "A report without findings: the summary line with empty counts, and nothing after it.",
+            {"expect": "ok", "summary": {"counts": {}, "records": 3}, "findings": []},
         ),
         contents_case("empty-body", "identity", b"", "No content line at all.", FAIL),
         contents_case(
@@ -461,6 +564,28 @@ def make_contents() -> Json:
             FAIL,
         ),
         contents_case(
+            "identity-ref-identity-number",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": FNR_B, "type": "FNR"}),
+            "ref is an (synthetic) identity number: a reference is 32 lowercase hex digits, nothing else, so a "
+            "reference cannot carry an identity number past the TPF into the registry.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-ref-uppercase",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": REFS[0].upper(), "type": "FNR"}),
+            "ref in upper-case hex.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-ref-not-hex",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": "record-1", "refused": "check-digit"}),
+            "ref 'record-1': not 32 lowercase hex digits.",
+            FAIL,
+        ),
+        contents_case(
             "pseudonyms-no-key-version",
             "pseudonyms",
             line({"content": "iplos-pseudonyms/1"}) + pseudonym_line(PSEUDONYM_ENTRIES[0]),
@@ -519,13 +644,75 @@ def make_contents() -> Json:
             "A record with both pseudonym and refused.",
             FAIL,
         ),
+        contents_case(
+            "report-ref-identity-number",
+            "report",
+            report_body(REPORT_SUMMARY, [{**REPORT_FINDINGS[3], "ref": FNR_C}]),
+            "A finding whose ref is a (synthetic) identity number, not 32 lowercase hex digits.",
+            FAIL,
+        ),
+        contents_case(
+            "report-ref-31-digits",
+            "report",
+            report_body(REPORT_SUMMARY, [{**REPORT_FINDINGS[3], "ref": REFS[2][:31]}]),
+            "A finding whose ref has 31 hex digits.",
+            FAIL,
+        ),
+        contents_case(
+            "report-bad-severity",
+            "report",
+            report_body(REPORT_SUMMARY, [{**REPORT_FINDINGS[1], "severity": "info"}]),
+            "A finding with severity 'info' (only 'error' and 'warning' exist).",
+            FAIL,
+        ),
+        contents_case(
+            "report-summary-missing",
+            "report",
+            report_body(None, REPORT_FINDINGS),
+            "The summary line is missing: the second line is a finding.",
+            FAIL,
+        ),
+        contents_case(
+            "report-only-content-line",
+            "report",
+            report_body(None, []),
+            "The content line and nothing else: even a report without findings has its summary line.",
+            FAIL,
+        ),
+        contents_case(
+            "report-count-not-integer",
+            "report",
+            report_body({"counts": {"K005": "1"}, "records": 3}, []),
+            "A summary count that is a string.",
+            FAIL,
+        ),
+        contents_case(
+            "report-finding-missing-member",
+            "report",
+            report_body(REPORT_SUMMARY, [{k: v for k, v in REPORT_FINDINGS[0].items() if k != "detail"}]),
+            "A finding without its detail member (null must be written as null).",
+            FAIL,
+        ),
+        contents_case(
+            "report-non-canonical-line",
+            "report",
+            line({"content": "iplos-report/1"})
+            + line(REPORT_SUMMARY)
+            + json.dumps({"severity": "error", **REPORT_FINDINGS[3]}, separators=(",", ":")).encode("ascii")
+            + b"\n",
+            "A finding with its members unsorted (severity first): lines are canonical JSON.",
+            FAIL,
+        ),
     ]
     return {
         "format": "iplos-test-vectors/contents/1",
         "description": (
             "Part contents (docs/envelope-v1.md, 'Part contents'). Each part is a valid sealed part; open it with "
-            "recipient_private and context, then read the JSON lines. expect 'ok' gives the decoded records "
-            "(pseudonyms as hex), 'fail' means the reader raises its one opaque error. 'content' is the format "
+            "recipient_private and context, then read the lines. expect 'ok' gives the decoded records: "
+            "'entries' (identities; pseudonyms as hex, with 'key_version'), 'lines' (payload: the lines after the "
+            "content line as UTF-8 text) or 'summary' and 'findings' (report); 'fail' means the reader raises its "
+            "one opaque error. The ok parts identity-ok, payload-ok, pseudonyms-ok and report-ok belong to the one "
+            "message that headers.json signs. 'content' is the format "
             "the signed header's part reference names. 'divergence' marks a case where the reference "
             "implementation does not yet do what the spec requires (appendix A)."
         ),
@@ -742,7 +929,7 @@ def make_headers(contents: Json) -> Json:
         "record_count": 3,
         "parts": {
             "identity": part_ref(TPF, "iplos-identities/1", parts["identity-ok"]),
-            "payload": part_ref(REGISTRY, "iplos-payload/1", parts["payload-ok"]),
+            "payload": part_ref(REGISTRY, "iplos-payload/2", parts["payload-ok"]),
         },
     }
     submission_bytes = canonical(submission)
@@ -775,6 +962,18 @@ def make_headers(contents: Json) -> Json:
         "supersedes": None,
         "received_at": "2025-02-03T10:15:03Z",
         "report_path": f"/v1/submissions/{MESSAGE_ID}/report",
+    }
+    report = {
+        "format": FORMAT,
+        "kind": "report",
+        "message_id": MESSAGE_ID,
+        "sender": REGISTRY.name,
+        "signer_kid": REGISTRY.signing_kid,
+        "recipient": KOMMUNE.name,
+        "submission_sha256": sha256(submission_bytes),
+        "created_at": "2025-02-03T10:20:00Z",
+        "finding_count": len(REPORT_FINDINGS),
+        "parts": {"report": part_ref(KOMMUNE, "iplos-report/1", parts["report-ok"])},
     }
     refused_receipt = {
         **receipt,
@@ -848,6 +1047,66 @@ def make_headers(contents: Json) -> Json:
         canonical(refused_receipt),
         REGISTRY,
         "valid",
+    )
+    add(
+        "report",
+        "The registry's report header for the report-ok part of contents.json, sealed for kommune-0301; "
+        "submission_sha256 is the SHA-256 of the submission case's header bytes.",
+        "report",
+        canonical(report),
+        REGISTRY,
+        "valid",
+    )
+    report_sig = REGISTRY.signing.sign(SIGN_LABEL + canonical(report)).signature
+    add(
+        "report-byte-flipped",
+        "The report header with finding_count changed from 4 to 3 after signing.",
+        "report",
+        canonical(report).replace(b'"finding_count":4', b'"finding_count":3'),
+        REGISTRY,
+        "invalid",
+        signature=report_sig,
+    )
+    add(
+        "report-signature-flipped",
+        "The report header with bit 0 of the signature's last byte flipped.",
+        "report",
+        canonical(report),
+        REGISTRY,
+        "invalid",
+        signature=flip(report_sig, 63),
+    )
+    add(
+        "report-missing-recipient",
+        "The report header without its recipient member (signed).",
+        "report",
+        without(report, "recipient"),
+        REGISTRY,
+        "invalid",
+    )
+    add(
+        "report-finding-count-too-large",
+        "finding_count is 1000001 (a Count is at most 1000000; signed).",
+        "report",
+        variant(report, finding_count=1_000_001),
+        REGISTRY,
+        "invalid",
+    )
+    add(
+        "report-as-receipt",
+        "A valid report header verified where a receipt is expected.",
+        "receipt",
+        canonical(report),
+        REGISTRY,
+        "invalid",
+    )
+    add(
+        "receipt-as-report",
+        "A valid receipt verified where a report header is expected.",
+        "report",
+        canonical(receipt),
+        REGISTRY,
+        "invalid",
     )
     good_sig = KOMMUNE.signing.sign(SIGN_LABEL + submission_bytes).signature
     add(
@@ -1018,10 +1277,18 @@ def make_headers(contents: Json) -> Json:
         "invalid",
     )
     add(
-        "count-too-large",
-        "record_count is 10000001 (the bound is 10000000).",
+        "count-at-bound",
+        "record_count is 1000000, the largest Count (signed; the parts' digests are not checked here).",
         "submission",
-        variant(submission, record_count=10_000_001),
+        variant(submission, record_count=1_000_000),
+        KOMMUNE,
+        "valid",
+    )
+    add(
+        "count-too-large",
+        "record_count is 1000001 (a Count is at most 1000000).",
+        "submission",
+        variant(submission, record_count=1_000_001),
         KOMMUNE,
         "invalid",
     )

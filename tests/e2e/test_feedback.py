@@ -1,0 +1,118 @@
+"""The feedback loop through the real services: faults found, reported blind, corrected, replaced."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from iplos_cli import client
+from iplos_cli.chain import Chain
+from iplos_cli.exports import write_synthetic_export
+from iplos_cli.main import app
+from shared.envelope import InvalidEnvelope, MessageRefused, PartRef
+from shared.envelope.report import open_report
+from shared.keys.registry import load_registry_keys
+from shared.keys.tpf import load_tpf_keys
+from tests.e2e.messages import keys_of
+
+pytestmark = pytest.mark.e2e
+MUNICIPALITY = "0301"
+
+
+@pytest.fixture(scope="module")
+def faulty(chain: Chain, exports_dir: Path) -> tuple[dict, Counter]:  # type: ignore[type-arg]
+    path = exports_dir / "0301-faulty.xml"
+    _, key = write_synthetic_export(path, MUNICIPALITY, 2024, 600, 77, errors=0.05)
+    assert key is not None
+    expected = Counter((nr, code) for nr, codes in key.records.items() for code in codes)
+    accepted = client.submit(path, chain.url("gateway"))
+    final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)
+    assert final["state"] == "stored"
+    return final, expected
+
+
+def test_the_report_names_every_injected_fault_by_brukerNr_and_nothing_else(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
+    final, expected = faulty
+    report = client.get_json(f"{chain.url('gateway')}/v1/submissions/{final['submission_id']}/report")
+    found = Counter((f["brukerNr"], f["code"]) for f in report["findings"])
+    assert found == expected
+    assert len({code for _, code in expected}) >= 20  # the fault kinds really vary
+    assert report["finding_count"] == sum(expected.values())
+    assert {row["code"]: row["count"] for row in report["counts"]} == dict(Counter(c for _, c in expected.elements()))
+    assert all(f["title"] and f["severity"] in ("error", "warning") for f in report["findings"])
+    # The registry's statistics know the findings too, without knowing whose.
+    row = client.get_json(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}")
+    assert row["findings"] == sum(expected.values())
+
+
+def test_only_the_municipality_can_open_its_report(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
+    final, _ = faulty
+    body = client.get_json(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report")
+    part = base64.b64decode(body["part"])
+    header = body["header"]
+    ref = PartRef.model_validate(header["parts"]["report"])
+    own = keys_of(chain.state_dir, MUNICIPALITY)
+    summary, findings = open_report(
+        io.BytesIO(part), own, ref, sender=header["sender"], message_id=header["message_id"]
+    )
+    assert sum(1 for _ in findings) == header["finding_count"] > 0
+    # The references in the report are the gateway's random ones: no brukerNr reaches the registry.
+    assert all(
+        len(f["brukerNr"]) < 32
+        for f in client.get_json(f"{chain.url('gateway')}/v1/submissions/{final['submission_id']}/report")["findings"]
+    )
+    others = [
+        keys_of(chain.state_dir, "4601"),
+        load_tpf_keys(chain.state_dir / "keys" / "tpf").party,
+        load_registry_keys(chain.state_dir / "keys" / "registry"),
+    ]
+    for other in others:
+        with pytest.raises(MessageRefused):  # the part names its one recipient ...
+            list(open_report(io.BytesIO(part), other, ref, sender=header["sender"], message_id=header["message_id"])[1])
+        aimed = ref.model_copy(update={"recipient": other.party, "recipient_kid": other.encryption_kid})
+        with pytest.raises(InvalidEnvelope):  # ... and only its key opens it
+            list(
+                open_report(io.BytesIO(part), other, aimed, sender=header["sender"], message_id=header["message_id"])[1]
+            )
+    assert summary.records == 600
+
+
+def test_a_corrected_resubmission_replaces_the_year_with_fewer_findings(
+    chain: Chain, faulty, exports_dir: Path
+) -> None:  # type: ignore[no-untyped-def]
+    final, expected = faulty
+    corrected = exports_dir / "0301-corrected.xml"
+    write_synthetic_export(corrected, MUNICIPALITY, 2024, 600, 77)
+    accepted = client.submit(corrected, chain.url("gateway"))
+    second = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)
+    assert second["receipt"]["supersedes"] == final["submission_id"]
+    report = client.get_json(f"{chain.url('gateway')}/v1/submissions/{accepted['submission_id']}/report")
+    assert report["finding_count"] == 0 < sum(expected.values())
+    old = httpx.get(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report")
+    assert (old.status_code, old.json()["type"]) == (410, "urn:iplos-chain:problem:superseded")
+    # The municipality still has the old report it fetched, by brukerNr.
+    kept = client.get_json(f"{chain.url('gateway')}/v1/submissions/{final['submission_id']}/report")
+    assert kept["finding_count"] == sum(expected.values())
+
+
+def test_iplos_report_prints_the_report(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
+    final, expected = faulty
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["report", final["submission_id"], "--gateway", chain.url("gateway"), "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output)["finding_count"] == sum(expected.values())
+    table = runner.invoke(app, ["report", final["submission_id"], "--gateway", chain.url("gateway")])
+    assert table.exit_code == 0, table.output
+    some_bruker_nr, some_code = next(iter(expected))
+    assert some_bruker_nr in table.output
+    assert some_code in table.output
+    missing = runner.invoke(app, ["report", "00000000-0000-4000-8000-000000000000", "--gateway", chain.url("gateway")])
+    assert missing.exit_code == 1
+    assert "not-found" in missing.output
