@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from services.kit import health
 from services.kit.bodies import require_media_type, spool_body
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
@@ -70,11 +71,6 @@ def load_served_keys(key_dir: Path) -> dict[str, PartyKeys]:
     if not served:
         raise RuntimeError(f"no municipality key folder (kommune-NNNN) in {key_dir}")
     return served
-
-
-@router.get("/healthz", tags=["health"])
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 @router.post(
@@ -223,5 +219,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="IPLOS municipality gateway", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
+    app.include_router(health.router)
     app.include_router(router)
     return app

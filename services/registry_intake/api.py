@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from services.kit import health
 from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
@@ -37,11 +38,6 @@ router = APIRouter()
 def _ctx(request: Request) -> service.RegistryContext:
     ctx: service.RegistryContext = request.app.state.registry
     return ctx
-
-
-@router.get("/healthz", tags=["health"])
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 @router.post(
@@ -194,5 +190,6 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="IPLOS registry intake", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
+    app.include_router(health.router)
     app.include_router(router)
     return app

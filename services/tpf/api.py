@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from services.kit import health
 from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
@@ -31,11 +32,6 @@ router = APIRouter()
 def _ctx(request: Request) -> service.TpfContext:
     ctx: service.TpfContext = request.app.state.tpf
     return ctx
-
-
-@router.get("/healthz", tags=["health"])
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
 
 
 @router.post(
@@ -132,5 +128,6 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="IPLOS trusted pseudonym manager (TPF)", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
+    app.include_router(health.router)
     app.include_router(router)
     return app
