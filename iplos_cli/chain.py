@@ -65,6 +65,8 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
         env["IPLOS_GATEWAY_REGISTRY_URL"] = url["registry"]
     if service == "tpf":
         env["IPLOS_TPF_REGISTRY_URL"] = url["registry"]
+        # A development chain runs on synthetic test numbers only (a production TPF refuses them).
+        env["IPLOS_TPF_ACCEPT_SYNTHETIC_NUMBERS"] = "true"
     return env
 
 

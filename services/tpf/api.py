@@ -116,6 +116,7 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
             app.state.tpf = service.TpfContext(
                 keys=keys,
                 pseudonym_key_version=settings.pseudonym_key_version,
+                accept_synthetic_numbers=settings.accept_synthetic_numbers,
                 directory=PublicDirectory.load(settings.directory),
                 engine=engine,
                 registry_url=settings.registry_url.rstrip("/"),

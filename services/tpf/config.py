@@ -20,6 +20,9 @@ class TpfSettings(BaseSettings):
     """The pseudonym key in use. Never picked from whatever key files are present: a new key changes every
     pseudonym and breaks longitudinal statistics, so switching is an explicit, audited configuration change
     (with an old -> new translation for the registry)."""
+    accept_synthetic_numbers: bool = False
+    """Pseudonymise synthetic test numbers (Tenor month + 80)? Off in production, where such a number in real
+    data is an error; on for development and test chains, whose data is synthetic by rule."""
     database_url: str | None = None
     registry_url: str = "http://127.0.0.1:8003"
     max_body_bytes: int = 1 << 30

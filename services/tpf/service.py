@@ -51,6 +51,7 @@ log = structlog.get_logger("tpf")
 class TpfContext:
     keys: TpfKeys
     pseudonym_key_version: int
+    accept_synthetic_numbers: bool
     directory: PublicDirectory
     engine: Engine
     registry_url: str
@@ -126,12 +127,12 @@ def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes,
             if entry.ref in seen or len(seen) >= header.record_count:
                 raise InvalidEnvelope()  # a repeated reference, or more records than the signed header counts
             seen.add(entry.ref)
-            try:
-                number = fnr.parse(entry.fid)
-            except fnr.InvalidIdentityNumber as exc:
-                sealer.refuse(entry.ref, exc.rule)
+            rule = _refusal(entry.fid, entry.fid_type, ctx.accept_synthetic_numbers)
+            if isinstance(rule, str):
+                sealer.refuse(entry.ref, rule)
                 refused_count += 1
                 continue
+            number = rule
             sealer.add(entry.ref, pseudonymiser.pseudonym(number))
             pseudonymised += 1
         if len(seen) != header.record_count:
@@ -156,6 +157,28 @@ def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes,
     )
     encoded, signature = sign_header(delivery, ctx.keys.party.signing)
     return Pseudonymised(encoded, signature, out, delivery)
+
+
+# Which parsed kinds each declared number type (fid/@type) may be.
+_DECLARED_KINDS = {
+    "FNR": frozenset({fnr.FnrKind.FNR, fnr.FnrKind.SYNTHETIC_TENOR}),
+    "DNR": frozenset({fnr.FnrKind.D_NUMBER}),
+    "HNR": frozenset({fnr.FnrKind.H_NUMBER}),
+    "FHN": frozenset({fnr.FnrKind.FH_NUMBER}),
+}
+
+
+def _refusal(value: str, declared: str, accept_synthetic: bool) -> fnr.IdentityNumber | str:
+    """The parsed number, or the rule it breaks (reported by reference; the number itself never leaves)."""
+    try:
+        number = fnr.parse(value)
+    except fnr.InvalidIdentityNumber as exc:
+        return exc.rule
+    if number.kind not in _DECLARED_KINDS.get(declared, frozenset()):
+        return "type-mismatch"
+    if number.synthetic and not accept_synthetic:
+        return "synthetic-number"
+    return number
 
 
 async def forward(

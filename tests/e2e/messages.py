@@ -125,7 +125,12 @@ def replace_model(model: SubmissionHeader, changes: dict[str, object]) -> Submis
 
 
 def reseal_identity_for(
-    state: Path, message: Message, party: str, *, ref_maker: Callable[[int], str] | None = None
+    state: Path,
+    message: Message,
+    party: str,
+    *,
+    ref_maker: Callable[[int], str] | None = None,
+    type_maker: Callable[[int, str], str] | None = None,
 ) -> Message:
     """Open the identity part with the TPF's key and seal its lines again, for ``party``'s key and with
     references from ``ref_maker`` if given (bypassing the sealer's own checks), leaving the header naming the
@@ -154,7 +159,8 @@ def reseal_identity_for(
     )
     for index, entry in enumerate(entries):
         ref = ref_maker(index) if ref_maker else entry.ref
-        sealer.write_line({"fid": entry.fid, "ref": ref, "type": entry.fid_type})
+        fid_type = type_maker(index, entry.fid_type) if type_maker else entry.fid_type
+        sealer.write_line({"fid": entry.fid, "ref": ref, "type": fid_type})
     part = sealer.close()
     # The header still names the TPF's key id: only the bytes (and so the digest) change.
     parts = message.parsed.parts.model_dump(mode="json")
