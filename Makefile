@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # The registry's storage tests run against this PostgreSQL server too (CI fails if it can't be reached).
 export IPLOS_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo up test lint typecheck contracts pytest clean
+.PHONY: install demo up soak test lint typecheck contracts pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: install
 
 up: install
 	$(BIN)/iplos up --state-dir .state
+
+# Kill the TPF and the registry at random while submissions flow; SUBMISSIONS and FAULTS set the size.
+SUBMISSIONS ?= 200
+FAULTS ?= 200
+soak: install
+	$(BIN)/iplos soak --submissions $(SUBMISSIONS) --faults $(FAULTS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -104,6 +104,9 @@ class Chain:
                 "--port",
                 str(self.ports[service]),
                 "--no-server-header",
+                # The services log each request themselves, by route template; the server's access log
+                # would print raw paths, which can hold anything a caller put there.
+                "--no-access-log",
             ],
             env=env,
             stdout=log,

@@ -89,7 +89,15 @@ def serve(
     if service not in APPS:
         err.print("[red]error:[/red] the service is one of gateway, tpf, registry")
         raise typer.Exit(2)
-    uvicorn.run(APPS[service], factory=True, host=host, port=port or DEFAULT_PORTS[service], server_header=False)
+    # access_log=False: the services log each request by route template, never the raw path.
+    uvicorn.run(
+        APPS[service],
+        factory=True,
+        host=host,
+        port=port or DEFAULT_PORTS[service],
+        server_header=False,
+        access_log=False,
+    )
 
 
 @app.command()
@@ -158,6 +166,30 @@ def report(
         console.print(findings_table(body["findings"], limit))
     else:
         console.print("[green]no findings[/green]")
+
+
+@app.command()
+def soak(
+    submissions: Annotated[int, typer.Option(help="Submissions to send", min=1)] = 200,
+    faults: Annotated[int | None, typer.Option(help="SIGKILLs of the TPF and the registry (default: one each)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the exports and the fault schedule")] = 7,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Folder for the chain's state (default: a new temp dir)")
+    ] = None,
+    max_seconds: Annotated[float, typer.Option(help="Give up after this long")] = 900.0,
+) -> None:
+    """Send many submissions while killing the TPF and the registry at random; report lost, duplicated and
+    partially visible submissions (all must be zero)."""
+    import tempfile
+
+    from iplos_cli.soak import run_soak
+
+    folder = state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
+    result = run_soak(folder, submissions, seed, console, max_seconds=max_seconds, max_faults=faults)
+    for line in result.summary_lines():
+        console.print(line)
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -45,13 +45,20 @@ async def spool_body(request: Request, limit: int, directory: Path) -> IO[bytes]
     refuse_large(request, limit)
     directory.mkdir(parents=True, exist_ok=True)
     spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - the caller owns and closes it
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            spool.close()
-            raise Problem("body-too-large", 413, "The request body is larger than this service accepts", limit=limit)
-        spool.write(chunk)
+    try:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Problem(
+                    "body-too-large", 413, "The request body is larger than this service accepts", limit=limit
+                )
+            spool.write(chunk)
+    except BaseException:
+        # Whatever stopped the upload (the limit, the body-limit middleware, a client that went away), the
+        # spooled part is of no use: close (and so delete) it now, not when the garbage collector runs.
+        spool.close()
+        raise
     spool.seek(0)
     return spool
 

@@ -11,9 +11,11 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def prepare_state_dir(state_dir: Path) -> None:
@@ -69,3 +71,40 @@ def configure_logging(service: str, log_file: Path | None, level: str = "INFO") 
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+
+
+class AccessLogMiddleware:
+    """One JSON line per request: method, route template, status, milliseconds.
+
+    Replaces the server's own access log, which prints the raw path: a path can hold anything a caller put in
+    it (an identity number sent as a submission id), and logs must never carry one.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = structlog.get_logger("access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+
+        async def tracking(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, tracking)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            self.log.info(
+                "request",
+                method=scope.get("method"),
+                route=route if isinstance(route, str) else "(no matching route)",
+                status=status or 500,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.kit.logging import AccessLogMiddleware
+
 PROBLEM_TYPE_PREFIX = "urn:iplos-chain:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -37,12 +39,10 @@ class Problem(Exception):
         self.detail = detail
         self.extensions = extensions
 
-    def document(self, instance: str | None = None) -> dict[str, Any]:
+    def document(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": problem_type(self.slug), "title": self.title, "status": self.status}
         if self.detail:
             body["detail"] = self.detail
-        if instance:
-            body["instance"] = instance
         body.update(self.extensions)
         return body
 
@@ -68,34 +68,45 @@ def invalid_envelope() -> Problem:
     return Problem("invalid-envelope", 400, "The sealed message could not be verified or opened")
 
 
-def problem_response(problem: Problem, instance: str | None = None) -> JSONResponse:
-    return JSONResponse(problem.document(instance), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
+def route_of(scope: Scope) -> str:
+    """The matched route's template (``/v1/submissions/{submission_id}``), never the raw path: a path can hold
+    whatever a caller put in it, an identity number included, and it must not come back in an answer or a log."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "(no matching route)"
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    # No "instance" member: the request path is the obvious candidate, and a path can hold anything a caller
+    # put in it, an identity number included.
+    return JSONResponse(problem.document(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    log.info("request refused", problem=exc.slug, status=exc.status, path=request.url.path)
-    return problem_response(exc, request.url.path)
+    log.info("request refused", problem=exc.slug, status=exc.status, route=route_of(request.scope))
+    return problem_response(exc)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": [str(p) for p in e.get("loc", ())], "kind": e.get("type")} for e in exc.errors()]
     problem = Problem("invalid-request", 422, "The request does not match the API schema", errors=errors)
-    log.info("request refused", problem=problem.slug, status=422, path=request.url.path)
-    return problem_response(problem, request.url.path)
+    log.info("request refused", problem=problem.slug, status=422, route=route_of(request.scope))
+    return problem_response(problem)
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slugs = {
+        400: "invalid-request",
         404: "not-found",
         405: "method-not-allowed",
         413: "body-too-large",
         415: "unsupported-media-type",
     }
     slug = slugs.get(exc.status_code, "http-error")
-    return problem_response(Problem(slug, exc.status_code, str(exc.detail)), request.url.path)
+    return problem_response(Problem(slug, exc.status_code, str(exc.detail)))
 
 
 class BodyTooLarge(Exception):
@@ -104,8 +115,8 @@ class BodyTooLarge(Exception):
 
 async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
     problem = Problem("body-too-large", 413, "The request body is larger than this service accepts")
-    log.info("request refused", problem=problem.slug, status=413, path=request.url.path)
-    return problem_response(problem, request.url.path)
+    log.info("request refused", problem=problem.slug, status=413, route=route_of(request.scope))
+    return problem_response(problem)
 
 
 class BodyLimitMiddleware:
@@ -160,11 +171,9 @@ class CatchAllMiddleware:
         try:
             await self.app(scope, receive, tracking)
         except Exception as exc:
-            log.error("unexpected error", error_type=type(exc).__name__, path=scope.get("path"))
+            log.error("unexpected error", error_type=type(exc).__name__, route=route_of(scope))
             if not started:
-                response = problem_response(
-                    Problem("internal-error", 500, "The service could not handle the request"), scope.get("path")
-                )
+                response = problem_response(Problem("internal-error", 500, "The service could not handle the request"))
                 await response(scope, receive, send)
 
 
@@ -176,3 +185,4 @@ def install_problem_handlers(app: FastAPI, *, body_limit: int) -> None:
     # Middleware added last runs first: the catch-all wraps everything, the body limit wraps the app.
     app.add_middleware(BodyLimitMiddleware, limit=body_limit)
     app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(AccessLogMiddleware)
