@@ -61,6 +61,7 @@ PERMANENT_PROBLEMS = frozenset(
         "invalid-payload",
         "payload-header-mismatch",
         "body-too-large",
+        "timestamp-out-of-window",
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -183,6 +184,8 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             directory=PublicDirectory.load(settings.directory),
             engine=engine,
             repository=SubmissionRepository(engine),
+            max_age=dt.timedelta(days=settings.max_message_age_days),
+            max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
         )
         log.info("registry ready")
         yield

@@ -19,6 +19,10 @@ class RegistrySettings(BaseSettings):
     database_url: str | None = None
     """SQLAlchemy URL; the default is a SQLite file in the state folder. PostgreSQL: postgresql+psycopg://..."""
     max_body_bytes: int = 1 << 30
+    max_message_age_days: float = 30.0
+    """A delivery header signed longer ago than this is refused (timestamp-out-of-window)."""
+    max_clock_skew_s: float = 300.0
+    """How far in the future a signed timestamp may lie (the sender's clock running fast)."""
     log_level: str = "INFO"
 
     @property

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from services.kit.bodies import Upload
+from services.kit.clock import require_fresh
 from services.kit.problems import Problem, invalid_envelope, refused
 from services.registry_intake.repository import (
     IncomingSubmission,
@@ -55,6 +56,8 @@ class RegistryContext:
     directory: PublicDirectory
     engine: Engine
     repository: SubmissionRepository
+    max_age: dt.timedelta
+    max_skew: dt.timedelta
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ def check_delivery(
         raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         raise invalid_envelope() from None
+    # The TPF's signed forwarding time (fresh even when the municipality's message waited in an outbox).
+    require_fresh(delivery.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
     return VerifiedDelivery(submission, submission_sha256, delivery)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -117,6 +118,8 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
                 keys=keys,
                 pseudonym_key_version=settings.pseudonym_key_version,
                 accept_synthetic_numbers=settings.accept_synthetic_numbers,
+                max_age=dt.timedelta(days=settings.max_message_age_days),
+                max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
                 directory=PublicDirectory.load(settings.directory),
                 engine=engine,
                 registry_url=settings.registry_url.rstrip("/"),

@@ -26,6 +26,10 @@ class TpfSettings(BaseSettings):
     database_url: str | None = None
     registry_url: str = "http://127.0.0.1:8003"
     max_body_bytes: int = 1 << 30
+    max_message_age_days: float = 30.0
+    """A submission header signed longer ago than this is refused (timestamp-out-of-window)."""
+    max_clock_skew_s: float = 300.0
+    """How far in the future a signed timestamp may lie (the sender's clock running fast)."""
     forward_timeout_s: float = 300.0
     log_level: str = "INFO"
 

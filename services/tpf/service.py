@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import Engine, insert, select
 
 from services.kit.bodies import Upload
+from services.kit.clock import require_fresh
 from services.kit.http import response_json
 from services.kit.problems import Problem, invalid_envelope, refused
 from services.tpf.models import audit_entries, receipts
@@ -52,6 +53,8 @@ class TpfContext:
     keys: TpfKeys
     pseudonym_key_version: int
     accept_synthetic_numbers: bool
+    max_age: dt.timedelta
+    max_skew: dt.timedelta
     directory: PublicDirectory
     engine: Engine
     registry_url: str
@@ -93,6 +96,8 @@ def check_submission(
         raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         raise invalid_envelope() from None
+    # Checked only once the signature holds: the timestamp is the municipality's, not the network's.
+    require_fresh(header.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
     return header
 
 

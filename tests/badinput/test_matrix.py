@@ -12,6 +12,7 @@ tests/e2e/test_chain.py. Not implemented in the services: a timestamp outside an
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import itertools
 import re
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
-from shared.envelope import sign_header
+from shared.envelope import sign_header, utc_timestamp
 from shared.envelope import transport as wire
 from shared.envelope._canonical import canonical_json
 from shared.envelope.headers import SIGN_LABEL
@@ -236,6 +237,10 @@ def test_gateway_closes_its_spool_when_the_body_limit_stops_a_chunked_upload(cha
 # --- the TPF: POST /v1/messages (multipart) ----------------------------------------------------------------
 
 
+def _shifted(**delta: float) -> str:
+    return utc_timestamp(dt.datetime.now(dt.UTC) + dt.timedelta(**delta))
+
+
 def _tpf_year(chain: Chain, work: Path, year: int) -> Message:
     message = message_of(chain, work)
     document = message.parsed.model_dump(mode="json") | {"year": year}
@@ -319,6 +324,16 @@ TPF_MESSAGES: dict[str, tuple[Callable[[Chain, Path], Message], int, str]] = {
         lambda c, w: message_of(c, w, signer=load_registry_keys(c.state / "keys" / "registry")),
         403,
         "signer-not-authorised",
+    ),
+    "signed timestamp older than the window": (
+        lambda c, w: message_of(c, w, header_changes={"created_at": _shifted(days=-40)}),
+        400,
+        "timestamp-out-of-window",
+    ),
+    "signed timestamp in the future beyond the clock skew": (
+        lambda c, w: message_of(c, w, header_changes={"created_at": _shifted(hours=1)}),
+        400,
+        "timestamp-out-of-window",
     ),
     "reporting year below the range in the signed header": (
         lambda c, w: _tpf_year(c, w, 1999),
@@ -408,6 +423,16 @@ REGISTRY_DELIVERIES: dict[str, tuple[Callable[[Chain, Path], Delivery], int, str
         lambda c, w: replace(d := _delivery(c, w), header=flip(d.header, d.header.index(b'"created_at"') + 16)),
         400,
         "invalid-envelope",
+    ),
+    "delivery signed longer ago than the window": (
+        lambda c, w: build_delivery(c.state, message_of(c, w), created_at=_shifted(days=-40)),
+        400,
+        "timestamp-out-of-window",
+    ),
+    "delivery signed in the future beyond the clock skew": (
+        lambda c, w: build_delivery(c.state, message_of(c, w), created_at=_shifted(hours=1)),
+        400,
+        "timestamp-out-of-window",
     ),
     "delivery signature: one byte flipped": (
         lambda c, w: replace(d := _delivery(c, w), signature=flip(d.signature, 3)),

@@ -177,6 +177,7 @@ def build_delivery(
     *,
     tpf_signing: SigningKey | None = None,
     signer: PartyKeys | None = None,
+    created_at: str | None = None,
 ) -> Delivery:
     """Pseudonymise like the TPF does (with the TPF's real keys) and sign the delivery (as the TPF, or with
     ``tpf_signing`` under the TPF's key id, or as ``signer`` under its own identity)."""
@@ -210,7 +211,7 @@ def build_delivery(
         sender=signer.party if signer else "tpf",
         signer_kid=signer.signing_kid if signer else tpf.party.signing_kid,
         submission_sha256=hashlib.sha256(message.header).hexdigest(),
-        created_at=utc_timestamp(),
+        created_at=created_at or utc_timestamp(),
         pseudonym_key_version=pseudonymiser.key_version,
         counts=DeliveryCounts(records=count, pseudonymised=count, refused=0),
         parts=DeliveryParts(pseudonyms=ref),

@@ -39,3 +39,37 @@ def test_sigkill_of_tpf_and_registry_loses_nothing_duplicates_nothing_shows_noth
     assert result.partial_views == 0, report
     assert result.problems == [], report
     assert result.stored + result.refused_stale == 60, report
+    _no_identity_in_any_log_or_tpf_file(tmp_path / "soak")
+
+
+def _no_identity_in_any_log_or_tpf_file(state: Path) -> None:
+    """After a run full of crashes, retries, refusals and replays: no identity number, pseudonym or payload
+    string (service ids) in any log line of any service, nor in anything the TPF wrote."""
+    from shared import fnr
+    from shared.iplos.reader import ExportReader
+    from shared.keys.tpf import load_tpf_keys
+    from shared.pseudonym import Pseudonymiser, encode_pseudonym
+
+    numbers: set[bytes] = set()
+    payload: set[bytes] = set()
+    for path in (state / "exports").glob("*.xml"):
+        with path.open("rb") as handle, ExportReader(handle) as reader:
+            for person in reader:
+                numbers.add(person.fid.encode())
+                payload.update(s.tjeneste_id.encode() for s in person.services)
+    pseudonymiser = Pseudonymiser(load_tpf_keys(state / "keys" / "tpf").current_pseudonym_key)
+    pseudonyms = {
+        form
+        for number in numbers
+        for value in [pseudonymiser.pseudonym(fnr.parse(number.decode()))]
+        for form in (value, encode_pseudonym(value).encode())
+    }
+    logs = [p for service in ("gateway", "tpf", "registry") for p in (state / service / "logs").glob("*")]
+    assert len(logs) >= 6  # each service's own log and its process output
+    assert sum(p.stat().st_size for p in logs) > 10_000  # the run did log: refusals, retries, restarts
+    tpf_files = [p for p in (state / "tpf").rglob("*") if p.is_file()]
+    for path in logs + tpf_files:
+        data = path.read_bytes()
+        leaked = [n for n in numbers | pseudonyms if n in data]
+        assert leaked == [], f"{path} holds {len(leaked)} identity numbers or pseudonyms"
+        assert not [p for p in payload if p in data], f"{path} holds payload content"

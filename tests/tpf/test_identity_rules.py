@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 from pathlib import Path
@@ -30,6 +31,8 @@ def _outcomes(state: Path, message: Message, *, accept_synthetic: bool) -> list[
         keys=load_tpf_keys(state / "keys" / "tpf"),
         pseudonym_key_version=1,
         accept_synthetic_numbers=accept_synthetic,
+        max_age=dt.timedelta(days=30),
+        max_skew=dt.timedelta(minutes=5),
         directory=PublicDirectory.load(state / "keys" / "directory.json"),
         engine=None,  # type: ignore[arg-type]  # pseudonymising touches no database
         registry_url="http://unused.invalid",
