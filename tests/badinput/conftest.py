@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine, MetaData, func, select
 
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
@@ -109,39 +110,48 @@ def export(chain_state: Path) -> Path:
     return path
 
 
+def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
+    """The three apps from their factories, on the keys in ``state/keys``, each with its own state folder
+    (``state/<prefix><service>``), a small body limit, and no reachable peer."""
+    keys = state / "keys"
+    directory = keys / DIRECTORY_FILE
+    return {
+        "registry": create_registry(
+            RegistrySettings(
+                key_dir=keys / "registry",
+                directory=directory,
+                state_dir=state / f"{prefix}registry",
+                max_body_bytes=BODY_LIMIT,
+            )
+        ),
+        "tpf": create_tpf(
+            TpfSettings(
+                key_dir=keys / "tpf",
+                directory=directory,
+                state_dir=state / f"{prefix}tpf",
+                registry_url=UNREACHABLE,
+                max_body_bytes=BODY_LIMIT,
+            )
+        ),
+        "gateway": create_gateway(
+            GatewaySettings(
+                key_dir=keys / MUNICIPALITIES_FOLDER,
+                directory=directory,
+                state_dir=state / f"{prefix}gateway",
+                tpf_url=UNREACHABLE,
+                registry_url=UNREACHABLE,
+                max_body_bytes=BODY_LIMIT,
+                delivery_backoff_s=3600,
+                delivery_backoff_max_s=3600,
+            )
+        ),
+    }
+
+
 @pytest.fixture(scope="session")
 def chain(chain_state: Path, export: Path) -> Iterator[Chain]:
-    keys = chain_state / "keys"
-    directory = keys / DIRECTORY_FILE
-    registry_app = create_registry(
-        RegistrySettings(
-            key_dir=keys / "registry",
-            directory=directory,
-            state_dir=chain_state / "registry",
-            max_body_bytes=BODY_LIMIT,
-        )
-    )
-    tpf_app = create_tpf(
-        TpfSettings(
-            key_dir=keys / "tpf",
-            directory=directory,
-            state_dir=chain_state / "tpf",
-            registry_url=UNREACHABLE,
-            max_body_bytes=BODY_LIMIT,
-        )
-    )
-    gateway_app = create_gateway(
-        GatewaySettings(
-            key_dir=keys / MUNICIPALITIES_FOLDER,
-            directory=directory,
-            state_dir=chain_state / "gateway",
-            tpf_url=UNREACHABLE,
-            registry_url=UNREACHABLE,
-            max_body_bytes=BODY_LIMIT,
-            delivery_backoff_s=3600,
-            delivery_backoff_max_s=3600,
-        )
-    )
+    apps = build_apps(chain_state)
+    registry_app, tpf_app, gateway_app = apps["registry"], apps["tpf"], apps["gateway"]
     with ExitStack() as stack:
         clients = []
         for app in (registry_app, tpf_app, gateway_app):

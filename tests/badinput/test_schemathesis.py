@@ -14,59 +14,16 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python import asgi
 
-from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER
-from services.municipality_gateway.api import create_app as create_gateway
-from services.municipality_gateway.config import GatewaySettings
-from services.registry_intake.api import create_app as create_registry
-from services.registry_intake.config import RegistrySettings
-from services.tpf.api import create_app as create_tpf
-from services.tpf.config import TpfSettings
-from tests.badinput.conftest import BODY_LIMIT, UNREACHABLE, close_log_files, closing_replaced_log_files
+from tests.badinput.conftest import build_apps, close_log_files, closing_replaced_log_files
 
 BOUNDED = settings(
     max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 
 
-def _apps(state: Path) -> dict[str, FastAPI]:
-    keys = state / "keys"
-    directory = keys / DIRECTORY_FILE
-    return {
-        "gateway": create_gateway(
-            GatewaySettings(
-                key_dir=keys / MUNICIPALITIES_FOLDER,
-                directory=directory,
-                state_dir=state / "fuzz-gateway",
-                tpf_url=UNREACHABLE,
-                registry_url=UNREACHABLE,
-                max_body_bytes=BODY_LIMIT,
-                delivery_backoff_s=3600,
-                delivery_backoff_max_s=3600,
-            )
-        ),
-        "tpf": create_tpf(
-            TpfSettings(
-                key_dir=keys / "tpf",
-                directory=directory,
-                state_dir=state / "fuzz-tpf",
-                registry_url=UNREACHABLE,
-                max_body_bytes=BODY_LIMIT,
-            )
-        ),
-        "registry": create_registry(
-            RegistrySettings(
-                key_dir=keys / "registry",
-                directory=directory,
-                state_dir=state / "fuzz-registry",
-                max_body_bytes=BODY_LIMIT,
-            )
-        ),
-    }
-
-
 @pytest.fixture(scope="module")
 def fuzz_apps(chain_state: Path) -> Iterator[dict[str, FastAPI]]:
-    apps = _apps(chain_state)
+    apps = build_apps(chain_state, prefix="fuzz-")
     yield apps
     # Schemathesis keeps each app's lifespan running for the process; end them here (the gateway's outbox
     # worker, the database engines) rather than at interpreter exit.
