@@ -24,6 +24,8 @@ from types import TracebackType
 import httpx
 
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
+from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from shared.keys import write_private_file
 
 SERVICES = ("registry", "tpf", "gateway")  # start order: a service starts after the one it delivers to
 DEFAULT_PORTS = {"gateway": 8001, "tpf": 8002, "registry": 8003}
@@ -48,6 +50,18 @@ def ensure_keys(state_dir: Path, municipalities: list[str]) -> Path:
     return key_dir
 
 
+def ensure_operator_token(state_dir: Path) -> str:
+    """A development operator credential: the token in ``credentials/operator-token`` (0600), its hash in the
+    registry's credentials file. Created once per state folder."""
+    folder = state_dir / "credentials"
+    token_file = folder / "operator-token"
+    if not token_file.exists():
+        token = new_token()
+        write_credentials(folder / "registry.json", [Credential("dev-operator", "operator", hash_token(token))])
+        write_private_file(token_file, token.encode("ascii"))
+    return token_file.read_text(encoding="ascii").strip()
+
+
 def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
     keys = state_dir / "keys"
     own = state_dir / service
@@ -63,6 +77,8 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
     if service == "gateway":
         env["IPLOS_GATEWAY_TPF_URL"] = url["tpf"]
         env["IPLOS_GATEWAY_REGISTRY_URL"] = url["registry"]
+    if service == "registry":
+        env["IPLOS_REGISTRY_CREDENTIALS_FILE"] = str(state_dir / "credentials" / "registry.json")
     if service == "tpf":
         env["IPLOS_TPF_REGISTRY_URL"] = url["registry"]
         # A development chain runs on synthetic test numbers only (a production TPF refuses them).
@@ -82,7 +98,12 @@ class Chain:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    @property
+    def operator_token(self) -> str:
+        return ensure_operator_token(self.state_dir)
+
     def start(self, service: str) -> None:
+        ensure_operator_token(self.state_dir)
         own = self.state_dir / service
         (own / "tmp").mkdir(parents=True, exist_ok=True)
         (own / "logs").mkdir(parents=True, exist_ok=True)

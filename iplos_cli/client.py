@@ -46,9 +46,10 @@ def submit(path: Path, gateway: str, timeout_s: float = 600.0) -> dict[str, Any]
     return result
 
 
-def get_json(url: str) -> dict[str, Any]:
+def get_json(url: str, token: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(url, timeout=30.0)
+        response = httpx.get(url, timeout=30.0, headers=headers)
     except httpx.HTTPError as exc:
         raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:

@@ -116,7 +116,9 @@ def run_demo(state_dir: Path, console: Console) -> int:
             f"   {second['submission_id']}: {final['state']}, replaces {final['receipt']['supersedes']}; "
             f"findings {reports[CORRECTED]['finding_count']} -> {after['finding_count']}"
         )
-        registry = client.get_json(f"{chain.url('registry')}/v1/submissions?year={YEAR}")["submissions"]
+        registry = client.get_json(f"{chain.url('registry')}/v1/submissions?year={YEAR}", chain.operator_token)[
+            "submissions"
+        ]
 
     table = Table(title=f"Registry after the demo (reporting year {YEAR})")
     for column in ("municipality", "year", "active submission", "records stored", "findings", "superseded submission"):

@@ -111,6 +111,8 @@ def up(
     with chain:
         for service in ("gateway", "tpf", "registry"):
             console.print(f"{service:9} {chain.url(service)}   (state: {state_dir / service})")
+        # On a line of its own, so a script can pick it up: the registry's read endpoints need it.
+        print(f"operator token: {chain.operator_token}", flush=True)
         console.print("submit with: iplos submit FILE.xml --wait      stop with Ctrl-C")
         with contextlib.suppress(KeyboardInterrupt):
             signal.sigwait({signal.SIGINT, signal.SIGTERM})

@@ -184,7 +184,7 @@ def _watch(chain: Chain, shared: _Shared, result: SoakResult) -> None:
     """Poll the registry's API and database; count every partial view of an active submission."""
     db = chain.state_dir / "registry" / "registry.db"
     registry = chain.url("registry")
-    with httpx.Client(timeout=5.0) as http:
+    with httpx.Client(timeout=5.0, headers={"Authorization": f"Bearer {chain.operator_token}"}) as http:
         while not shared.stop.is_set():
             _poll_once(http, registry, db, shared, result)
             time.sleep(0.05)
@@ -287,7 +287,7 @@ def _wait_all_final(gateway: str, sent: list[Sent], timeout_s: float) -> dict[st
 def _verify(chain: Chain, sent: list[Sent], gateway_rows: dict[str, dict[str, Any]], result: SoakResult) -> None:
     """Every accepted submission settled exactly once, the newest of each year active, all records there once."""
     directory = PublicDirectory.load(chain.state_dir / "keys" / "directory.json")
-    registry_rows = client.get_json(f"{chain.url('registry')}/v1/submissions")["submissions"]
+    registry_rows = client.get_json(f"{chain.url('registry')}/v1/submissions", chain.operator_token)["submissions"]
     by_id: dict[str, dict[str, Any]] = {}
     id_counts = Counter(row["submission_id"] for row in registry_rows)
     for sid, count in id_counts.items():

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from services.kit import health
 from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
+from services.kit.credentials import authenticate, load_credentials
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
@@ -127,18 +128,37 @@ def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submissi
     )
 
 
-@router.get("/v1/submissions", tags=["submissions"], summary="Submissions with status and record counts")
+READERS = frozenset({"operator", "auditor"})
+
+
+def _operator(request: Request) -> None:
+    authenticate(request, request.app.state.credentials, READERS)
+
+
+@router.get(
+    "/v1/submissions",
+    tags=["submissions"],
+    summary="Submissions with status and record counts (operators and auditors)",
+    responses={401: {"description": "No or unknown bearer token"}},
+)
 async def list_submissions(
     request: Request,
     municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> dict[str, Any]:
+    _operator(request)
     rows = await run_in_threadpool(_ctx(request).repository.list, municipality, year)
     return {"submissions": [service.submission_view(row) for row in rows]}
 
 
-@router.get("/v1/submissions/{submission_id}", tags=["submissions"], summary="One submission")
+@router.get(
+    "/v1/submissions/{submission_id}",
+    tags=["submissions"],
+    summary="One submission (operators and auditors)",
+    responses={401: {"description": "No or unknown bearer token"}},
+)
 async def get_submission(request: Request, submission_id: str) -> dict[str, Any]:
+    _operator(request)
     row = await run_in_threadpool(_ctx(request).repository.get, submission_id)
     if row is None:
         raise Problem("not-found", 404, "No submission with this id")
@@ -179,6 +199,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         engine = make_engine(settings.effective_database_url)
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
         app.state.settings = settings
+        app.state.credentials = load_credentials(settings.credentials_file)
         app.state.registry = service.RegistryContext(
             keys=load_registry_keys(settings.key_dir),
             directory=PublicDirectory.load(settings.directory),

@@ -18,6 +18,9 @@ class RegistrySettings(BaseSettings):
     """Everything the registry writes: database (by default), logs, temporary files."""
     database_url: str | None = None
     """SQLAlchemy URL; the default is a SQLite file in the state folder. PostgreSQL: postgresql+psycopg://..."""
+    credentials_file: Path | None = None
+    """Operators' and auditors' hashed bearer tokens (services.kit.credentials); without it the read
+    endpoints refuse everyone."""
     max_body_bytes: int = 1 << 30
     max_message_age_days: float = 30.0
     """A delivery header signed longer ago than this is refused (timestamp-out-of-window)."""

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine, MetaData, func, select
 
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
+from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway.api import create_app as create_gateway
 from services.municipality_gateway.config import GatewaySettings
 from services.registry_intake.api import create_app as create_registry
@@ -110,11 +111,16 @@ def export(chain_state: Path) -> Path:
     return path
 
 
+OPERATOR_TOKEN = new_token()
+
+
 def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
     """The three apps from their factories, on the keys in ``state/keys``, each with its own state folder
     (``state/<prefix><service>``), a small body limit, and no reachable peer."""
     keys = state / "keys"
     directory = keys / DIRECTORY_FILE
+    credentials = state / f"{prefix}credentials.json"
+    write_credentials(credentials, [Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN))])
     return {
         "registry": create_registry(
             RegistrySettings(
@@ -122,6 +128,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
                 directory=directory,
                 state_dir=state / f"{prefix}registry",
                 max_body_bytes=BODY_LIMIT,
+                credentials_file=credentials,
             )
         ),
         "tpf": create_tpf(
@@ -156,7 +163,9 @@ def chain(chain_state: Path, export: Path) -> Iterator[Chain]:
         clients = []
         for app in (registry_app, tpf_app, gateway_app):
             with closing_replaced_log_files():
-                clients.append(stack.enter_context(TestClient(app)))
+                # Every client carries the operator's token (only the registry's read endpoints look at it).
+                headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+                clients.append(stack.enter_context(TestClient(app, headers=headers)))
         registry, tpf, gateway = clients
         # The TPF forwards to the in-process registry app (no socket): a case that wrongly got as far as
         # forwarding would store something there, and the snapshot would show it.

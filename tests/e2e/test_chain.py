@@ -25,7 +25,7 @@ def _persons(path: Path) -> list:  # type: ignore[type-arg]
 
 def _registry(chain: Chain, municipality: str, year: int) -> list[dict]:  # type: ignore[type-arg]
     url = f"{chain.url('registry')}/v1/submissions?municipality={municipality}&year={year}"
-    return client.get_json(url)["submissions"]
+    return client.get_json(url, chain.operator_token)["submissions"]
 
 
 def test_submissions_are_stored_and_a_resubmission_replaces_the_year(chain: Chain, make_export) -> None:  # type: ignore[no-untyped-def]
@@ -124,5 +124,5 @@ def test_an_invalid_identity_number_gets_no_pseudonym_and_is_reported_by_referen
     assert final["state"] == "stored"
     assert final["receipt"]["identities_refused"] == 1
     assert final["receipt"]["records_stored"] == 30
-    row = client.get_json(f"{chain.url('registry')}/v1/submissions/{accepted['submission_id']}")
+    row = client.get_json(f"{chain.url('registry')}/v1/submissions/{accepted['submission_id']}", chain.operator_token)
     assert (row["pseudonymised"], row["identities_refused"]) == (29, 1)

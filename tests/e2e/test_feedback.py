@@ -48,7 +48,7 @@ def test_the_report_names_every_injected_fault_by_brukerNr_and_nothing_else(chai
     assert {row["code"]: row["count"] for row in report["counts"]} == dict(Counter(c for _, c in expected.elements()))
     assert all(f["title"] and f["severity"] in ("error", "warning") for f in report["findings"])
     # The registry's statistics know the findings too, without knowing whose.
-    row = client.get_json(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}")
+    row = client.get_json(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}", chain.operator_token)
     assert row["findings"] == sum(expected.values())
 
 

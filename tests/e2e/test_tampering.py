@@ -43,7 +43,8 @@ def message(chain: Chain, export: Path, tmp_path: Path) -> Message:
 
 
 def _registry_state(chain: Chain) -> list[dict]:  # type: ignore[type-arg]
-    return client.get_json(f"{chain.url('registry')}/v1/submissions?municipality={MUNICIPALITY}")["submissions"]
+    url = f"{chain.url('registry')}/v1/submissions?municipality={MUNICIPALITY}"
+    return client.get_json(url, chain.operator_token)["submissions"]
 
 
 def _post_tpf(chain: Chain, message: Message) -> httpx.Response:
@@ -260,3 +261,15 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_whole(chain
         timeout=60,
     )
     assert (declared.status_code, declared.json()["type"]) == (413, PROBLEM + "body-too-large")
+
+
+def test_the_registrys_submission_list_needs_an_operator_credential(chain: Chain) -> None:
+    url = f"{chain.url('registry')}/v1/submissions"
+    for headers in ({}, {"Authorization": "Bearer iplos_not-a-known-token"}, {"Authorization": "Basic x"}):
+        for path in ("", "/00000000-0000-4000-8000-000000000000"):
+            response = httpx.get(url + path, headers=headers)
+            assert (response.status_code, response.json()["type"]) == (401, PROBLEM + "unauthenticated")
+            assert "submissions" not in response.json()
+    allowed = httpx.get(url, headers={"Authorization": f"Bearer {chain.operator_token}"})
+    assert allowed.status_code == 200
+    assert isinstance(allowed.json()["submissions"], list)
