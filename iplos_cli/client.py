@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-FINAL_STATES = frozenset({"stored", "refused", "rejected", "dead-letter"})
+from services.municipality_gateway.outbox import FINAL_STATES
 
 
 class ChainError(RuntimeError):

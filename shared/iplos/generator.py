@@ -55,7 +55,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 
-import shared.fnr as fnr  # module import: shared.fnr imports shared.iplos.model, so this may be circular
+import shared.fnr as fnr
 from shared.iplos.model import (
     FORMAT_VERSION,
     FUNCTION_VARIABLES,

@@ -20,9 +20,9 @@ import datetime as dt
 import decimal
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import BinaryIO, Protocol, cast
+from typing import BinaryIO, Protocol, TypeVar, cast
 
 from lxml import etree
 
@@ -36,6 +36,8 @@ from shared.iplos.model import (
     Service,
 )
 from shared.iplos.schema import EXPORT_NAMESPACE, FORMAT_VERSIONS, q
+
+_T = TypeVar("_T")
 
 __all__ = ["ExportTarget", "ExportWriter", "format_hours", "write_export"]
 
@@ -234,36 +236,24 @@ class ExportWriter:
                     for diagnosis in person.diagnoses:
                         with element(_DIAGNOSE, {"kodeverk": str(diagnosis.system), "kode": diagnosis.code}):
                             pass
-            if person.services:
-                xf.write("\n      ")
-                with element(_TJENESTER):
-                    for service in person.services:
-                        xf.write("\n        ")
-                        self._write_service(xf, service)
-                    xf.write("\n      ")
-            if person.refusals:
-                xf.write("\n      ")
-                with element(_AVSLAG):
-                    for refusal in person.refusals:
-                        xf.write("\n        ")
-                        self._write_refusal(xf, refusal)
-                    xf.write("\n      ")
-            if person.complaints:
-                xf.write("\n      ")
-                with element(_KLAGER):
-                    for complaint in person.complaints:
-                        xf.write("\n        ")
-                        self._write_complaint(xf, complaint)
-                    xf.write("\n      ")
-            if person.coercion:
-                xf.write("\n      ")
-                with element(_TVANG):
-                    for coercion in person.coercion:
-                        xf.write("\n        ")
-                        self._write_coercion(xf, coercion)
-                    xf.write("\n      ")
+            self._write_list(xf, _TJENESTER, person.services, self._write_service)
+            self._write_list(xf, _AVSLAG, person.refusals, self._write_refusal)
+            self._write_list(xf, _KLAGER, person.complaints, self._write_complaint)
+            self._write_list(xf, _TVANG, person.coercion, self._write_coercion)
             xf.write("\n    ")
         self.persons_written += 1
+
+    @staticmethod
+    def _write_list(xf: _XmlFile, tag: str, items: Sequence[_T], write_one: Callable[[_XmlFile, _T], None]) -> None:
+        """A container element with one child per item, left out when there are none."""
+        if not items:
+            return
+        xf.write("\n      ")
+        with xf.element(tag):
+            for item in items:
+                xf.write("\n        ")
+                write_one(xf, item)
+            xf.write("\n      ")
 
     @staticmethod
     def _check_1_0(person: PersonRecord) -> None:
