@@ -19,6 +19,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from services.kit.audit_log import audit_tables
+
 metadata = MetaData()
 
 submissions = Table(
@@ -29,7 +31,8 @@ submissions = Table(
     Column("year", Integer, nullable=False),
     # Acceptance time in ms (see outbox.accept): 64-bit (SQLite's INTEGER always is).
     Column("sequence", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
-    # queued -> stored | refused (by the registry, e.g. stale) | rejected (a 4xx on the way) | dead-letter
+    # queued -> [forwarded: the TPF holds it] -> stored | refused (by the registry, e.g. stale)
+    #        | rejected (a permanent refusal on the way) | dead-letter (too many failed attempts)
     Column("state", String(20), nullable=False),
     Column("record_count", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -39,6 +42,8 @@ submissions = Table(
     Column("last_error", String(200), nullable=True),
     Column("receipt", Text, nullable=True),
     Column("receipt_signature", String(88), nullable=True),
+    # When the TPF answered 202 (took it into its own durable outbox); polling its status backs off from here.
+    Column("forwarded_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("municipality", "year", "sequence", name="uq_submissions_municipality_year_sequence"),
 )
 
@@ -59,3 +64,7 @@ reports = Table(
     Column("report", Text, nullable=False),
     Column("fetched_at", DateTime(timezone=True), nullable=False),
 )
+
+# The tamper-evident audit log (services.kit.audit_log): an entry per submission sealed, sent to the TPF,
+# settled or requeued, with ids, digests and counts only.
+audit = audit_tables(metadata)

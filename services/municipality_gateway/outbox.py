@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 import random
 import shutil
 from dataclasses import dataclass
@@ -23,12 +22,15 @@ from typing import Any
 import httpx
 import structlog
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from services.kit.audit_log import AuditLog
+from services.kit.files import fsync_dir, write_durably
 from services.kit.http import response_json
 from services.kit.problems import Problem
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, SealedExport
+from shared.audit import sanitise_facts
 from shared.envelope import (
     InvalidEnvelope,
     MessageRefused,
@@ -72,8 +74,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def accept(engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Path) -> dict[str, Any]:
-    """Sign and enqueue a sealed export; return the submission's view."""
+def accept(
+    engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Path, audit: AuditLog | None = None
+) -> dict[str, Any]:
+    """Sign and enqueue a sealed export; return the submission's view. ``audit``: the gateway's audit log,
+    which gets a ``sealed`` entry in the same transaction."""
     header = sealed.header
     final_folder = outbox_dir / sealed.message_id
     outbox_dir.mkdir(parents=True, exist_ok=True)
@@ -102,8 +107,8 @@ def accept(engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Pa
             parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
         )
         encoded, signature = sign_header(signed, keys.signing)
-        _write_durably(sealed.folder / HEADER_FILE, encoded)
-        _write_durably(sealed.folder / SIGNATURE_FILE, signature)
+        write_durably(sealed.folder / HEADER_FILE, encoded)
+        write_durably(sealed.folder / SIGNATURE_FILE, signature)
         conn.execute(
             insert(submissions),
             {
@@ -124,10 +129,25 @@ def accept(engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Pa
                 insert(record_refs),
                 [{"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr} for ref, nr in sealed.refs],
             )
+        if audit is not None:
+            audit.append(
+                conn,
+                "sealed",
+                sealed.message_id,
+                {
+                    "municipality": header.kommune_nr,
+                    "year": header.rapporteringsaar,
+                    "sequence": sequence,
+                    "records": sealed.record_count,
+                    "submission_sha256": hashlib.sha256(encoded).hexdigest(),
+                    "identity_sha256": sealed.identity.sha256,
+                    "payload_sha256": sealed.payload.sha256,
+                },
+            )
         # Last step before commit: if the rename fails, the transaction rolls back and nothing is queued. If
         # the commit fails after it, the folder has no row: cleanup_outbox removes it at the next start.
         sealed.folder.rename(final_folder)
-        _fsync_dir(outbox_dir)
+        fsync_dir(outbox_dir)
     return {
         "submission_id": sealed.message_id,
         "municipality": header.kommune_nr,
@@ -151,6 +171,7 @@ def view(row: Any) -> dict[str, Any]:
         "last_error": row.last_error,
         "created_at": utc_timestamp(_aware(row.created_at)),
         "updated_at": utc_timestamp(_aware(row.updated_at)),
+        "forwarded_at": utc_timestamp(_aware(row.forwarded_at)) if row.forwarded_at else None,
         "receipt": receipt,
         "receipt_signature": row.receipt_signature,
     }
@@ -183,6 +204,8 @@ class DeliveryOutcome:
     receipt: dict[str, Any] | None = None
     signature: str | None = None
     retry: bool = False
+    # False for a poll that found the message still queued at the TPF: waiting is not failing.
+    attempt: bool = True
 
 
 class OutboxWorker:
@@ -197,6 +220,7 @@ class OutboxWorker:
         max_attempts: int,
         backoff_s: float,
         backoff_max_s: float,
+        audit: AuditLog | None = None,
     ) -> None:
         self._engine = engine
         self._directory = directory
@@ -206,6 +230,7 @@ class OutboxWorker:
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
+        self._audit = audit
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -241,7 +266,7 @@ class OutboxWorker:
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(submissions.c.message_id)
-                .where(submissions.c.state == "queued", submissions.c.next_attempt_at <= _now())
+                .where(submissions.c.state.in_(("queued", "forwarded")), submissions.c.next_attempt_at <= _now())
                 .order_by(submissions.c.next_attempt_at)
                 .limit(20)
             )
@@ -249,7 +274,11 @@ class OutboxWorker:
 
     async def deliver(self, message_id: str) -> None:
         folder = self._outbox / message_id
-        outcome = await self._post(message_id, folder)
+        state = await run_in_threadpool(self._state, message_id)
+        if state == "forwarded":
+            outcome = await self._poll(message_id, folder)
+        else:
+            outcome = await self._post(message_id, folder)
         await run_in_threadpool(self._record, message_id, outcome)
         if outcome.state in DONE_STATES:
             # The chain has answered for good: the sealed parts are no longer needed. Header and signature
@@ -284,6 +313,9 @@ class OutboxWorker:
         body = response_json(response)
         if response.status_code == 200 or (response.status_code == 409 and "receipt" in body):
             return self._receipt_outcome(message_id, header, body)
+        if response.status_code == 202:
+            # The TPF holds it in its durable outbox and delivers it itself; from now on we ask, not send.
+            return DeliveryOutcome("forwarded", str(body.get("last_error") or "") or None)
         problem = str(body.get("type", ""))
         slug = problem.removeprefix(PROBLEM_PREFIX) if problem.startswith(PROBLEM_PREFIX) else ""
         upstream = str(body.get("upstream_type", "")).removeprefix(PROBLEM_PREFIX)
@@ -291,6 +323,37 @@ class OutboxWorker:
             return DeliveryOutcome("rejected", slug if slug != "registry-refused" else f"registry: {upstream}")
         # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.
         return DeliveryOutcome("queued", slug or f"HTTP {response.status_code}", retry=True)
+
+    async def _poll(self, message_id: str, folder: Path) -> DeliveryOutcome:
+        """Ask the TPF how far a message it took has come."""
+        try:
+            response = await self._client.get(f"{self._tpf_url}/v1/messages/{message_id}")
+        except httpx.HTTPError as exc:
+            return DeliveryOutcome("forwarded", f"TPF unreachable ({type(exc).__name__})", retry=True)
+        body = response_json(response)
+        if response.status_code == 404:
+            # The TPF no longer knows it (its state was lost or rebuilt): send it again; the registry answers a
+            # message it stored already with the original receipt.
+            return DeliveryOutcome("queued", "the TPF does not know this message; sending it again", retry=True)
+        if response.status_code != 200:
+            return DeliveryOutcome("forwarded", f"HTTP {response.status_code} from the TPF", retry=True)
+        state = body.get("state")
+        error = str(body.get("last_error") or "") or None
+        if state == "delivered" and "receipt" in body:
+            return self._receipt_outcome(message_id, (folder / HEADER_FILE).read_bytes(), body)
+        if state == "queued":
+            return DeliveryOutcome("forwarded", error, attempt=False)
+        if state == "rejected":
+            return DeliveryOutcome("rejected", error or "rejected at the TPF")
+        # dead-letter at the TPF, or an answer we do not know: send it again, which the TPF takes afresh.
+        return DeliveryOutcome("queued", f"the TPF reports {state}; sending it again", retry=True)
+
+    def _state(self, message_id: str) -> str:
+        with self._engine.connect() as conn:
+            state: str = conn.execute(
+                select(submissions.c.state).where(submissions.c.message_id == message_id)
+            ).scalar_one()
+        return state
 
     def _receipt_outcome(self, message_id: str, header: bytes, body: dict[str, Any]) -> DeliveryOutcome:
         try:
@@ -310,18 +373,29 @@ class OutboxWorker:
     def _record(self, message_id: str, outcome: DeliveryOutcome) -> None:
         now = _now()
         with self._engine.begin() as conn:
-            attempts = conn.execute(
-                select(submissions.c.attempts).where(submissions.c.message_id == message_id)
-            ).scalar_one()
-            attempts += 1
+            row = conn.execute(
+                select(submissions.c.attempts, submissions.c.forwarded_at).where(submissions.c.message_id == message_id)
+            ).one()
+            attempts = row.attempts + 1 if outcome.attempt else row.attempts
             values: dict[str, Any] = {"attempts": attempts, "updated_at": now, "last_error": outcome.error}
-            if outcome.retry:
+            if outcome.state == "forwarded" and not outcome.retry:
+                forwarded_at = _aware(row.forwarded_at) if row.forwarded_at else now
+                # Poll often while a healthy chain settles it within seconds, then less and less often (a
+                # quarter of the time it has waited), with jitter, never more than backoff_max_s apart.
+                waited = (now - forwarded_at).total_seconds()
+                delay = min(self._backoff_max_s, max(self._backoff_s, waited / 4)) * random.uniform(0.5, 1.0)  # noqa: S311
+                values.update(
+                    state="forwarded", forwarded_at=forwarded_at, next_attempt_at=now + dt.timedelta(seconds=delay)
+                )
+            elif outcome.retry:
                 if attempts >= self._max_attempts:
                     values.update(state="dead-letter", next_attempt_at=None)
                 else:
                     # Full jitter: spread retries of many gateways so a recovering TPF is not hit at once.
                     delay = random.uniform(0, min(self._backoff_max_s, self._backoff_s * 2**attempts))  # noqa: S311
-                    values.update(state="queued", next_attempt_at=now + dt.timedelta(seconds=delay))
+                    values.update(state=outcome.state, next_attempt_at=now + dt.timedelta(seconds=delay))
+                if outcome.state == "queued":
+                    values.update(forwarded_at=None)
             else:
                 values.update(
                     state=outcome.state,
@@ -330,6 +404,8 @@ class OutboxWorker:
                     receipt_signature=outcome.signature,
                 )
             conn.execute(update(submissions).where(submissions.c.message_id == message_id).values(**values))
+            if self._audit is not None:
+                self._audit_transition(conn, message_id, row.forwarded_at is not None, outcome, values["state"])
         log.info(
             "delivery attempt",
             message_id=message_id,
@@ -338,8 +414,34 @@ class OutboxWorker:
             error=outcome.error,
         )
 
+    def _audit_transition(
+        self, conn: Connection, message_id: str, was_forwarded: bool, outcome: DeliveryOutcome, state: str
+    ) -> None:
+        """``sent`` when the TPF first takes the message (202, or a receipt at once); ``settled`` when it ends."""
+        assert self._audit is not None
+        took = outcome.state == "forwarded" and not outcome.retry and not was_forwarded
+        if took or (outcome.receipt is not None and not was_forwarded):
+            self._audit.append(conn, "sent", message_id, {"outcome": "delivered" if outcome.receipt else "accepted"})
+        if state in FINAL_STATES:
+            receipt = outcome.receipt or {}
+            stored = receipt.get("records_stored")
+            self._audit.append(
+                conn,
+                "settled",
+                message_id,
+                sanitise_facts(
+                    {
+                        "outcome": state,
+                        "receipt_status": receipt.get("status"),
+                        "stored": stored if isinstance(stored, int) else None,
+                        # A problem slug, or the registry's reason; free text is dropped by sanitise_facts.
+                        "problem": outcome.error.replace(": ", ":") if outcome.error else None,
+                    }
+                ),
+            )
 
-def requeue(engine: Engine, outbox_dir: Path, message_id: str) -> dict[str, Any] | None:
+
+def requeue(engine: Engine, outbox_dir: Path, message_id: str, audit: AuditLog | None = None) -> dict[str, Any] | None:
     """Put a rejected or dead-lettered submission back in the queue (an operator's decision)."""
     folder = outbox_dir / message_id
     with engine.begin() as conn:
@@ -356,22 +458,9 @@ def requeue(engine: Engine, outbox_dir: Path, message_id: str) -> dict[str, Any]
             .where(submissions.c.message_id == message_id)
             .values(state="queued", attempts=0, next_attempt_at=now, updated_at=now, last_error=None)
         )
+        if audit is not None:
+            audit.append(conn, "requeued", message_id, {"outcome": str(row.state)})
     return get(engine, message_id)
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    with path.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def cleanup(engine: Engine, work_dir: Path, outbox_dir: Path) -> None:

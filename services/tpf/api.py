@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import structlog
@@ -15,11 +18,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from services.kit import health
+from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
+from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
-from services.tpf import service
+from services.tpf import models, outbox, service
 from services.tpf.config import TpfSettings
 from shared.envelope import transport as wire
 from shared.keys import PublicDirectory
@@ -35,22 +40,28 @@ def _ctx(request: Request) -> service.TpfContext:
     return ctx
 
 
+def _outbox(request: Request) -> outbox.TpfOutbox:
+    box: outbox.TpfOutbox = request.app.state.outbox
+    return box
+
+
 @router.post(
     "/v1/messages",
     tags=["messages"],
-    summary="Take a sealed message from a municipality, pseudonymise it and forward it to the registry",
+    summary="Take a sealed message from a municipality, pseudonymise it and deliver it to the registry",
     responses={
-        200: {"description": "Forwarded; the registry's signed receipt"},
+        200: {"description": "Delivered; the registry's signed receipt"},
+        202: {"description": "Taken into the TPF's durable outbox; poll the status URL for the receipt"},
         400: {"description": "The sealed message could not be verified or opened"},
         403: {"description": "The signer is not a registered municipality, or does not match the header"},
         409: {"description": "The message id was processed before; the original receipt is included"},
         413: {"description": "The body is larger than the configured limit"},
-        502: {"description": "The registry refused the delivery"},
-        503: {"description": "The registry could not be reached; the sender should retry"},
+        502: {"description": "The registry refused the delivery for good"},
     },
 )
 async def post_message(request: Request) -> JSONResponse:
     ctx = _ctx(request)
+    box = _outbox(request)
     refuse_large(request, request.app.state.settings.max_body_bytes)
     require_media_type(request, "multipart/form-data")
     async with request.form(max_files=4, max_fields=4, max_part_size=64 * 1024) as form:
@@ -61,39 +72,101 @@ async def post_message(request: Request) -> JSONResponse:
         header = None
         try:
             header = await run_in_threadpool(service.check_submission, ctx, header_bytes, signature, identity, payload)
-            previous = await run_in_threadpool(service.stored_receipt, ctx.engine, header.message_id)
-            if previous is not None:
-                receipt, receipt_signature = previous
-                if receipt.get("submission_sha256") != hashlib.sha256(header_bytes).hexdigest():
-                    raise Problem(
-                        "message-id-conflict", 409, "This message id was used before for a different submission"
-                    )
-                raise Problem(
-                    "replayed-message",
-                    409,
-                    "This message id was processed before; the original receipt is included",
-                    receipt=receipt,
-                    signature=receipt_signature,
-                )
-            done = await run_in_threadpool(service.pseudonymise, ctx, header, header_bytes, identity)
-            try:
-                receipt, receipt_signature = await service.forward(ctx, header_bytes, signature, done, payload)
-            finally:
-                done.pseudonyms.close()
+            answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
+            if answered is not None:
+                return answered
+            staged, done = await run_in_threadpool(
+                outbox.stage, ctx, box.folder, header, header_bytes, signature, identity, payload
+            )
         except Problem as problem:
-            await run_in_threadpool(service.record_refusal, ctx.engine, problem, header)
+            await run_in_threadpool(service.record_refusal, ctx, problem, header)
             raise
-    await run_in_threadpool(service.record_forwarded, ctx.engine, header, done, receipt, receipt_signature)
+    if not await run_in_threadpool(box.enqueue, staged, header, header_bytes, done):
+        answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
+        assert answered is not None  # the concurrent request's row is committed
+        return answered
     log.info(
-        "message forwarded",
+        "message pseudonymised",
         message_id=header.message_id,
         municipality=header.municipality,
         year=header.year,
         records=done.header.counts.records,
         refused=done.header.counts.refused,
-        outcome=receipt.get("status"),
     )
-    return JSONResponse({"receipt": receipt, "signature": receipt_signature})
+    # The first attempt in this request: a healthy chain answers with the receipt at once. Anything that
+    # does not settle it leaves the message to the worker, and the municipality polls the status URL.
+    outcome = await box.deliver(header.message_id)
+    if outcome.state == "delivered":
+        return JSONResponse({"receipt": outcome.receipt, "signature": outcome.signature})
+    if outcome.state == "rejected":
+        raise Problem(
+            "registry-refused",
+            502,
+            "The registry refused the delivery",
+            upstream_type=outcome.upstream_type,
+            upstream_status=outcome.upstream_status,
+        )
+    box.wake()
+    status = await run_in_threadpool(box.status, header.message_id)
+    assert status is not None
+    return _accepted(status)
+
+
+@router.get(
+    "/v1/messages/{message_id}",
+    tags=["messages"],
+    summary="Where a message taken by the TPF is: queued, delivered (with the registry's receipt), rejected",
+    responses={404: {"description": "No message with this id is held or was delivered here"}},
+)
+async def get_message(request: Request, message_id: str) -> dict[str, Any]:
+    # The id is 122 random bits known to the sender; the answer holds only what the receipt holds (ids,
+    # counts, digests), never a number, a pseudonym or payload content.
+    box = _outbox(request)
+    status = await run_in_threadpool(box.status, message_id)
+    receipt = await run_in_threadpool(outbox.stored_receipt, _ctx(request).engine, message_id)
+    if status is None:
+        if receipt is None:
+            raise Problem("not-found", 404, "No message with this id")
+        return {"message_id": message_id, "state": "delivered", "receipt": receipt[0], "signature": receipt[1]}
+    return status.view(receipt)
+
+
+def _earlier_answer(
+    box: outbox.TpfOutbox, ctx: service.TpfContext, message_id: str, header_bytes: bytes
+) -> JSONResponse | None:
+    """The answer for a message id seen before: its receipt (409), or 202 while it is queued. None if it is
+    new, or was rejected or dead-lettered here (the municipality's re-delivery is then taken afresh)."""
+    digest = hashlib.sha256(header_bytes).hexdigest()
+    previous = outbox.stored_receipt(ctx.engine, message_id)
+    if previous is not None:
+        receipt, receipt_signature = previous
+        if receipt.get("submission_sha256") != digest:
+            raise _conflict()
+        raise Problem(
+            "replayed-message",
+            409,
+            "This message id was processed before; the original receipt is included",
+            receipt=receipt,
+            signature=receipt_signature,
+        )
+    status = box.status(message_id)
+    if status is None:
+        return None
+    if status.submission_sha256 != digest:
+        raise _conflict()
+    if status.state == "queued":
+        return _accepted(status)
+    box.forget(message_id)
+    return None
+
+
+def _conflict() -> Problem:
+    return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
+
+
+def _accepted(status: outbox.Status) -> JSONResponse:
+    body = status.view()
+    return JSONResponse(body, status_code=202, headers={"Location": body["status_url"]})
 
 
 def create_app(settings: TpfSettings | None = None) -> FastAPI:
@@ -103,7 +176,8 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prepare_state_dir(settings.state_dir)
         configure_logging("tpf", settings.state_dir / "logs" / "tpf.log", settings.log_level)
-        engine = make_engine(settings.effective_database_url)
+        # FULL: a message answered 200 or 202 must survive a power loss, not only a process crash.
+        engine = make_engine(settings.effective_database_url, sqlite_synchronous="FULL")
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
         async with httpx.AsyncClient(timeout=settings.forward_timeout_s) as client:
             app.state.settings = settings
@@ -114,7 +188,10 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
                     f"(IPLOS_TPF_PSEUDONYM_KEY_VERSION) but {settings.key_dir} has no pseudonym-v"
                     f"{settings.pseudonym_key_version}.key"
                 )
-            app.state.tpf = service.TpfContext(
+            audit = AuditLog(
+                engine, models.audit, service="tpf", log_name=keys.party.party, signing_key=keys.party.signing
+            )
+            ctx = service.TpfContext(
                 keys=keys,
                 pseudonym_key_version=settings.pseudonym_key_version,
                 accept_synthetic_numbers=settings.accept_synthetic_numbers,
@@ -122,16 +199,47 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
                 max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
                 directory=PublicDirectory.load(settings.directory),
                 engine=engine,
-                registry_url=settings.registry_url.rstrip("/"),
-                tmp_dir=settings.state_dir / "tmp",
-                client=client,
+                audit=audit,
             )
+            box = outbox.TpfOutbox(
+                engine,
+                ctx,
+                settings.state_dir / "outbox",
+                settings.registry_url,
+                client,
+                max_attempts=settings.delivery_max_attempts,
+                backoff_s=settings.delivery_backoff_s,
+                backoff_max_s=settings.delivery_backoff_max_s,
+                # An attempt cannot outlast the HTTP timeout; the margin covers recording its outcome.
+                lease_s=settings.forward_timeout_s + 30,
+            )
+            await run_in_threadpool(box.sweep)
+            app.state.tpf = ctx
+            app.state.outbox = box
+            app.state.credentials = load_credentials(settings.credentials_file)
+            tasks = [
+                asyncio.create_task(box.run()),
+                asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_interval_s)),
+            ]
             log.info("tpf ready", pseudonym_key_version=settings.pseudonym_key_version)
             yield
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         engine.dispose()
 
     app = FastAPI(title="IPLOS trusted pseudonym manager (TPF)", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(router)
+    app.include_router(audit_router(_audit_log, _audit_reader))
     return app
+
+
+def _audit_log(request: Request) -> AuditLog:
+    return _ctx(request).audit
+
+
+def _audit_reader(request: Request) -> None:
+    authenticate(request, request.app.state.credentials, AUDIT_READERS)

@@ -31,6 +31,16 @@ class TpfSettings(BaseSettings):
     max_clock_skew_s: float = 300.0
     """How far in the future a signed timestamp may lie (the sender's clock running fast)."""
     forward_timeout_s: float = 300.0
+    delivery_max_attempts: int = 300
+    """Failed deliveries to the registry before a message is parked as dead-letter (backoff capped at
+    ``delivery_backoff_max_s``: about a day of outage). The municipality's re-delivery takes it afresh."""
+    delivery_backoff_s: float = 0.5
+    delivery_backoff_max_s: float = 300.0
+    credentials_file: Path | None = None
+    """Bearer credentials (services.kit.credentials) of the people who may read the audit log: operators and
+    auditors. No file: nobody reads it."""
+    audit_checkpoint_interval_s: float = 60.0
+    """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
     log_level: str = "INFO"
 
     @property

@@ -1,30 +1,16 @@
-"""The TPF's storage: an audit log of what it processed. No identity number, no pseudonym, no payload."""
+"""The TPF's storage: its audit log, the registry's receipts and its outbox. No identity number, no pseudonym."""
 
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
+from services.kit.audit_log import audit_tables
+
 metadata = MetaData()
 
-audit_entries = Table(
-    "audit_entries",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("message_id", String(36), nullable=False, index=True),
-    Column("event", String(20), nullable=False),  # pseudonymised | forwarded | refused
-    Column("municipality", String(4), nullable=True),
-    Column("year", Integer, nullable=True),
-    Column("sequence", Integer, nullable=True),
-    Column("records", Integer, nullable=True),
-    Column("pseudonymised", Integer, nullable=True),
-    Column("refused", Integer, nullable=True),
-    Column("identity_sha256", String(64), nullable=True),
-    Column("payload_sha256", String(64), nullable=True),
-    Column("pseudonyms_sha256", String(64), nullable=True),
-    Column("key_version", Integer, nullable=True),
-    Column("outcome", String(60), nullable=True),  # receipt status or problem type
-    Column("at", DateTime(timezone=True), nullable=False),
-)
+# The tamper-evident audit log (services.kit.audit_log): an entry per message pseudonymised, forwarded or
+# refused, with ids, digests and counts only.
+audit = audit_tables(metadata)
 
 # The registry's signed receipt per message, kept so a re-delivered message gets the same answer without
 # being processed twice. A receipt holds ids, counts and digests only.
@@ -35,4 +21,21 @@ receipts = Table(
     Column("receipt", Text, nullable=False),
     Column("signature", String(88), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Messages the TPF has answered for (202 or 200) and delivers to the registry: the sealed parts wait in
+# ``outbox/<message id>/`` until the registry's receipt settles them.
+# queued -> delivered (receipt in ``receipts``) | rejected (the registry refused for good) | dead-letter
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("submission_sha256", String(64), nullable=False),
+    Column("state", String(20), nullable=False, index=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    # When the next attempt is due; while an attempt runs, a lease (see TpfOutbox.claim) that start-up clears.
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -9,22 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import BinaryIO
 
-import httpx
 import structlog
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 
+from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
-from services.kit.http import response_json
 from services.kit.problems import Problem, invalid_envelope, refused
-from services.tpf.models import audit_entries, receipts
 from shared import fnr
+from shared.audit import sanitise_facts
 from shared.envelope import (
     DeliveryCounts,
     DeliveryHeader,
@@ -37,8 +33,6 @@ from shared.envelope import (
     utc_timestamp,
     verify_header,
 )
-from shared.envelope import receipts as receipts_module
-from shared.envelope import transport as wire
 from shared.envelope.identity import open_identities
 from shared.envelope.pseudonyms import PseudonymSealer
 from shared.keys import PublicDirectory
@@ -57,16 +51,13 @@ class TpfContext:
     max_skew: dt.timedelta
     directory: PublicDirectory
     engine: Engine
-    registry_url: str
-    tmp_dir: Path
-    client: httpx.AsyncClient
+    audit: AuditLog
 
 
 @dataclass(frozen=True)
 class Pseudonymised:
     delivery_header: bytes
     delivery_signature: bytes
-    pseudonyms: IO[bytes]
     header: DeliveryHeader
 
 
@@ -101,15 +92,15 @@ def check_submission(
     return header
 
 
-def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes, identity: Upload) -> Pseudonymised:
-    """Open the identity part and seal (reference, pseudonym) pairs for the registry.
+def pseudonymise(
+    ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes, identity: Upload, out: BinaryIO
+) -> Pseudonymised:
+    """Open the identity part and seal (reference, pseudonym) pairs for the registry into ``out``.
 
     An invalid number gets no pseudonym; it is reported by its record reference and the rule it broke.
     """
     registry_kid, registry_key = ctx.directory.encryption_key("registry")
     pseudonymiser = Pseudonymiser(ctx.keys.pseudonym_keys[ctx.pseudonym_key_version])
-    ctx.tmp_dir.mkdir(parents=True, exist_ok=True)
-    out = _temporary(ctx.tmp_dir)
     sealer = PseudonymSealer(
         out,
         key_version=pseudonymiser.key_version,
@@ -143,13 +134,10 @@ def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes,
         if len(seen) != header.record_count:
             raise InvalidEnvelope()
     except MessageRefused as exc:
-        out.close()
         raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
-        out.close()
         raise invalid_envelope() from None
     ref = sealer.close()
-    out.seek(0)
     delivery = DeliveryHeader(
         message_id=header.message_id,
         sender=ctx.keys.party.party,
@@ -161,7 +149,7 @@ def pseudonymise(ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes,
         parts=DeliveryParts(pseudonyms=ref),
     )
     encoded, signature = sign_header(delivery, ctx.keys.party.signing)
-    return Pseudonymised(encoded, signature, out, delivery)
+    return Pseudonymised(encoded, signature, delivery)
 
 
 # Which parsed kinds each declared number type (fid/@type) may be.
@@ -186,121 +174,21 @@ def _refusal(value: str, declared: str, accept_synthetic: bool) -> fnr.IdentityN
     return number
 
 
-async def forward(
-    ctx: TpfContext,
-    header_bytes: bytes,
-    signature: bytes,
-    done: Pseudonymised,
-    payload: Upload,
-) -> tuple[dict[str, Any], str]:
-    """Deliver to the registry; return its verified receipt (as a JSON object) and signature."""
-    payload.file.seek(0)
-    files = {
-        wire.DELIVERY_SUBMISSION_HEADER: ("submission-header.json", header_bytes, "application/json"),
-        wire.DELIVERY_SUBMISSION_SIGNATURE: ("submission.sig", signature, "application/octet-stream"),
-        wire.DELIVERY_HEADER: ("delivery-header.json", done.delivery_header, "application/json"),
-        wire.DELIVERY_SIGNATURE: ("delivery.sig", done.delivery_signature, "application/octet-stream"),
-        wire.PSEUDONYMS: ("pseudonyms.part", done.pseudonyms, "application/octet-stream"),
-        # The payload ciphertext goes on byte for byte, as it arrived.
-        wire.PAYLOAD: ("payload.part", payload.file, "application/octet-stream"),
-    }
-    try:
-        response = await ctx.client.post(f"{ctx.registry_url}/v1/deliveries", files=files)
-    except httpx.HTTPError:
-        raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
-    body = response_json(response)
-    if response.status_code in (200, 201) or (response.status_code == 409 and "receipt" in body):
-        return verify_receipt(ctx.directory, body, done.header.message_id, done.header.submission_sha256)
-    if response.status_code >= 500:
-        raise Problem("registry-unavailable", 503, "The registry is not able to take deliveries; try again later")
-    raise Problem(
-        "registry-refused",
-        502,
-        "The registry refused the delivery",
-        upstream_type=body.get("type"),
-        upstream_status=response.status_code,
+def record_refusal(ctx: TpfContext, problem: Problem, header: SubmissionHeader | None) -> None:
+    """Every refusal is on the audit record: what was refused and why, by message id (``unknown`` if the
+    header could not be read). The facts come from a header that may be forged, so they pass through
+    ``sanitise_facts``; the problem type is the TPF's own."""
+    facts = sanitise_facts(
+        {
+            "municipality": header.municipality if header else None,
+            "year": header.year if header else None,
+            "sequence": header.sequence if header else None,
+            "problem": problem.slug,
+        }
     )
-
-
-def verify_receipt(
-    directory: PublicDirectory, body: dict[str, Any], message_id: str, submission_sha256: str
-) -> tuple[dict[str, Any], str]:
-    try:
-        receipts_module.verify_receipt(directory, body, message_id, submission_sha256)
-    except (InvalidEnvelope, MessageRefused):
-        raise Problem("registry-refused", 502, "The registry's receipt does not verify") from None
-    return body["receipt"], body["signature"]
-
-
-def stored_receipt(engine: Engine, message_id: str) -> tuple[dict[str, Any], str] | None:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(receipts.c.receipt, receipts.c.signature).where(receipts.c.message_id == message_id)
-        ).first()
-    return (json.loads(row.receipt), row.signature) if row else None
-
-
-def record_forwarded(
-    engine: Engine,
-    header: SubmissionHeader,
-    done: Pseudonymised,
-    receipt: dict[str, Any],
-    signature: str,
-) -> None:
-    """One transaction: the audit entries and the receipt, so a re-delivery is answered, never reprocessed."""
-    now = dt.datetime.now(dt.UTC)
-    common = {
-        "message_id": header.message_id,
-        "municipality": header.municipality,
-        "year": header.year,
-        "sequence": header.sequence,
-        "records": done.header.counts.records,
-        "pseudonymised": done.header.counts.pseudonymised,
-        "refused": done.header.counts.refused,
-        "identity_sha256": header.parts.identity.sha256,
-        "payload_sha256": header.parts.payload.sha256,
-        "pseudonyms_sha256": done.header.parts.pseudonyms.sha256,
-        "key_version": done.header.pseudonym_key_version,
-        "at": now,
-    }
-    with engine.begin() as conn:
-        conn.execute(
-            insert(audit_entries),
-            [
-                {**common, "event": "pseudonymised", "outcome": None},
-                {**common, "event": "forwarded", "outcome": str(receipt.get("status"))},
-            ],
-        )
-        conn.execute(
-            insert(receipts),
-            {
-                "message_id": header.message_id,
-                "receipt": json.dumps(receipt),
-                "signature": signature,
-                "at": now,
-            },
-        )
-
-
-def record_refusal(engine: Engine, problem: Problem, header: SubmissionHeader | None) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            insert(audit_entries),
-            {
-                "message_id": header.message_id if header else "unknown",
-                "event": "refused",
-                "municipality": header.municipality if header else None,
-                "year": header.year if header else None,
-                "sequence": header.sequence if header else None,
-                "outcome": problem.slug,
-                "at": dt.datetime.now(dt.UTC),
-            },
-        )
+    with ctx.engine.begin() as conn:
+        ctx.audit.append(conn, "refused", header.message_id if header else "unknown", facts)
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _temporary(directory: Path) -> IO[bytes]:
-    return tempfile.TemporaryFile(dir=directory)

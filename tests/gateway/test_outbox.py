@@ -233,3 +233,86 @@ def test_cleanup_removes_folders_that_were_never_accepted(setup: Setup, tmp_path
     assert not orphan.exists()
     assert not half_sealed.exists()
     assert setup.folder().exists()
+
+
+# -- the TPF took it into its own outbox (202): the gateway asks after it instead of sending it again ----------
+
+
+def hop(post: tuple[int, dict[str, Any]], status: tuple[int, dict[str, Any]] | None = None) -> Handler:
+    """A TPF that answers POST /v1/messages with ``post`` and GET /v1/messages/{id} with ``status``."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            assert request.url.path == "/v1/messages"
+            return httpx.Response(post[0], json=post[1])
+        assert status is not None, "the gateway polled when it should have sent"
+        assert request.url.path.startswith("/v1/messages/")
+        return httpx.Response(status[0], json=status[1])
+
+    return handler
+
+
+def _accepted_by_tpf(setup: Setup) -> dict[str, Any]:
+    return setup.deliver(hop((202, {"message_id": setup.message_id, "state": "queued", "last_error": None})))
+
+
+def test_a_202_from_the_tpf_means_forwarded_and_the_gateway_polls_from_then_on(setup: Setup) -> None:
+    state = _accepted_by_tpf(setup)
+    assert (state["state"], state["attempts"]) == ("forwarded", 1)
+    with setup.engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.message_id == setup.message_id)).one()
+    assert row.forwarded_at is not None
+    assert row.next_attempt_at is not None
+    # Waiting at the TPF is not a failed attempt: the count stays, the error says why it waits.
+    waiting = setup.deliver(
+        hop((500, {}), (200, {"state": "queued", "last_error": "registry unreachable (ConnectError)"}))
+    )
+    assert (waiting["state"], waiting["attempts"]) == ("forwarded", 1)
+    assert waiting["last_error"] == "registry unreachable (ConnectError)"
+    assert setup.parts_kept()
+    stored = setup.deliver(hop((500, {}), (200, {"state": "delivered", **setup.receipt()})))
+    assert stored["state"] == "stored"
+    assert stored["receipt"]["message_id"] == setup.message_id
+    assert not setup.parts_kept()
+
+
+def test_a_receipt_from_the_status_poll_must_verify(setup: Setup) -> None:
+    _accepted_by_tpf(setup)
+    forged = setup.receipt(signer=setup.tpf)
+    state = setup.deliver(hop((500, {}), (200, {"state": "delivered", **forged})))
+    assert (state["state"], state["attempts"]) == ("queued", 2)
+
+
+def test_a_tpf_that_lost_the_message_gets_it_again(setup: Setup) -> None:
+    _accepted_by_tpf(setup)
+    state = setup.deliver(hop((500, {}), (404, {"type": PROBLEM + "not-found"})))
+    assert state["state"] == "queued"
+    assert setup.parts_kept()
+    # The next attempt sends it (POST), which the handler answers with the receipt.
+    with setup.engine.begin() as conn:
+        conn.execute(update(submissions).values(next_attempt_at=None))
+    assert setup.deliver(hop((200, setup.receipt())))["state"] == "stored"
+
+
+def test_a_message_dead_lettered_at_the_tpf_is_sent_again(setup: Setup) -> None:
+    _accepted_by_tpf(setup)
+    state = setup.deliver(hop((500, {}), (200, {"state": "dead-letter", "last_error": "registry: HTTP 503"})))
+    assert state["state"] == "queued"
+
+
+def test_a_message_rejected_at_the_tpf_is_rejected(setup: Setup) -> None:
+    _accepted_by_tpf(setup)
+    state = setup.deliver(hop((500, {}), (200, {"state": "rejected", "last_error": "registry: invalid-payload"})))
+    assert (state["state"], state["last_error"]) == ("rejected", "registry: invalid-payload")
+    assert setup.parts_kept()
+
+
+def test_an_unreachable_tpf_while_polling_counts_as_a_failed_attempt_and_stays_forwarded(setup: Setup) -> None:
+    _accepted_by_tpf(setup)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    state = setup.deliver(refuse)
+    assert (state["state"], state["attempts"]) == ("forwarded", 2)
+    assert state["last_error"] == "TPF unreachable (ConnectError)"

@@ -35,21 +35,20 @@ def _outcomes(state: Path, message: Message, *, accept_synthetic: bool) -> list[
         max_skew=dt.timedelta(minutes=5),
         directory=PublicDirectory.load(state / "keys" / "directory.json"),
         engine=None,  # type: ignore[arg-type]  # pseudonymising touches no database
-        registry_url="http://unused.invalid",
-        tmp_dir=state / "tmp",
-        client=None,  # type: ignore[arg-type]
+        audit=None,  # type: ignore[arg-type]  # nor the audit log
     )
-    done = service.pseudonymise(ctx, message.parsed, message.header, _upload(message.identity))
+    sealed = io.BytesIO()
+    done = service.pseudonymise(ctx, message.parsed, message.header, _upload(message.identity), sealed)
+    sealed.seek(0)
     registry = load_registry_keys(state / "keys" / "registry")
-    with done.pseudonyms:
-        _, entries = open_pseudonyms(
-            done.pseudonyms,
-            registry,
-            done.header.parts.pseudonyms,
-            sender="tpf",
-            message_id=message.parsed.message_id,
-        )
-        outcomes = ["pseudonym" if e.pseudonym is not None else str(e.refused) for e in entries]
+    _, entries = open_pseudonyms(
+        sealed,
+        registry,
+        done.header.parts.pseudonyms,
+        sender="tpf",
+        message_id=message.parsed.message_id,
+    )
+    outcomes = ["pseudonym" if e.pseudonym is not None else str(e.refused) for e in entries]
     assert done.header.counts.refused == sum(o != "pseudonym" for o in outcomes)
     return outcomes
 
