@@ -3,6 +3,8 @@
 Layout under the state folder::
 
     keys/                     iplos keys init output (directory.json, tpf/, registry/, municipalities/)
+    credentials/              development bearer tokens (mode 0600) and the services' hashed credential files:
+                              operator-token, municipality-NNNN-token, registry.json, gateway.json
     gateway/ tpf/ registry/   each service's database, logs, outbox and temporary files
 
 Each process is given only its own key folder and the public directory (key custody), and its TMPDIR points
@@ -12,6 +14,7 @@ into its own state folder, so everything a service writes is under ``<state>/<se
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,7 +27,14 @@ from types import TracebackType
 import httpx
 
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
-from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from services.kit.credentials import (
+    MUNICIPALITY_ROLE,
+    Credential,
+    hash_token,
+    load_credentials,
+    new_token,
+    write_credentials,
+)
 from shared.keys import write_private_file
 
 SERVICES = ("registry", "tpf", "gateway")  # start order: a service starts after the one it delivers to
@@ -34,6 +44,8 @@ APPS = {
     "tpf": "services.tpf.api:create_app",
     "registry": "services.registry_intake.api:create_app",
 }
+CREDENTIALS_FOLDER = "credentials"
+_KOMMUNE_FOLDER = re.compile(r"^kommune-([0-9]{4})$")
 
 
 def free_port() -> int:
@@ -53,13 +65,58 @@ def ensure_keys(state_dir: Path, municipalities: list[str]) -> Path:
 def ensure_operator_token(state_dir: Path) -> str:
     """A development operator credential: the token in ``credentials/operator-token`` (0600), its hash in the
     registry's credentials file. Created once per state folder."""
-    folder = state_dir / "credentials"
+    folder = state_dir / CREDENTIALS_FOLDER
     token_file = folder / "operator-token"
     if not token_file.exists():
-        token = new_token()
-        write_credentials(folder / "registry.json", [Credential("dev-operator", "operator", hash_token(token))])
-        write_private_file(token_file, token.encode("ascii"))
-    return token_file.read_text(encoding="ascii").strip()
+        write_private_file(token_file, new_token().encode("ascii"))
+    token = token_file.read_text(encoding="ascii").strip()
+    # The registry's read endpoints and the TPF's audit log take the same operator credential. A state folder
+    # from before the TPF had one gets its file now.
+    for service in ("registry", "tpf"):
+        path = folder / f"{service}.json"
+        if not path.exists():
+            write_credentials(path, [Credential("dev-operator", "operator", hash_token(token))])
+    return token
+
+
+def served_municipalities(state_dir: Path) -> list[str]:
+    """The municipalities the development gateway serves: its ``kommune-NNNN`` key folders (as the gateway
+    itself finds them)."""
+    folder = state_dir / "keys" / MUNICIPALITIES_FOLDER
+    if not folder.is_dir():
+        return []
+    return sorted(m.group(1) for f in folder.iterdir() if f.is_dir() and (m := _KOMMUNE_FOLDER.match(f.name)))
+
+
+def municipality_token_file(state_dir: Path, kommune_nr: str) -> Path:
+    return state_dir / CREDENTIALS_FOLDER / f"municipality-{kommune_nr}-token"
+
+
+def ensure_gateway_credentials(state_dir: Path) -> dict[str, str]:
+    """Development credentials for the gateway: the operator's token (the registry's operator too) and one
+    token per served municipality, each in its own 0600 file, created once per state folder; their hashes in
+    ``credentials/gateway.json``. Returns the municipality tokens by kommuneNr.
+
+    The file is derived from the token files every time, so a state folder made before the gateway had
+    credentials (operator token and registry.json only) gets them at its next start, and a second call
+    changes nothing."""
+    operator = ensure_operator_token(state_dir)
+    tokens: dict[str, str] = {}
+    for kommune_nr in served_municipalities(state_dir):
+        token_file = municipality_token_file(state_dir, kommune_nr)
+        if not token_file.exists():
+            write_private_file(token_file, new_token().encode("ascii"))
+        tokens[kommune_nr] = token_file.read_text(encoding="ascii").strip()
+    credentials = [Credential("dev-operator", "operator", hash_token(operator))] + [
+        Credential(f"dev-municipality-{nr}", MUNICIPALITY_ROLE, hash_token(token), municipality=nr)
+        for nr, token in tokens.items()
+    ]
+    path = state_dir / CREDENTIALS_FOLDER / "gateway.json"
+    # Rewritten only when it would change: Chain.start runs this at every (re)start of any service, while
+    # the gateway may be running.
+    if not path.exists() or load_credentials(path) != credentials:
+        write_credentials(path, credentials)
+    return tokens
 
 
 def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
@@ -77,9 +134,11 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
     if service == "gateway":
         env["IPLOS_GATEWAY_TPF_URL"] = url["tpf"]
         env["IPLOS_GATEWAY_REGISTRY_URL"] = url["registry"]
+        env["IPLOS_GATEWAY_CREDENTIALS_FILE"] = str(state_dir / CREDENTIALS_FOLDER / "gateway.json")
     if service == "registry":
-        env["IPLOS_REGISTRY_CREDENTIALS_FILE"] = str(state_dir / "credentials" / "registry.json")
+        env["IPLOS_REGISTRY_CREDENTIALS_FILE"] = str(state_dir / CREDENTIALS_FOLDER / "registry.json")
     if service == "tpf":
+        env["IPLOS_TPF_CREDENTIALS_FILE"] = str(state_dir / CREDENTIALS_FOLDER / "tpf.json")
         env["IPLOS_TPF_REGISTRY_URL"] = url["registry"]
         # A development chain runs on synthetic test numbers only (a production TPF refuses them).
         env["IPLOS_TPF_ACCEPT_SYNTHETIC_NUMBERS"] = "true"
@@ -102,8 +161,19 @@ class Chain:
     def operator_token(self) -> str:
         return ensure_operator_token(self.state_dir)
 
+    def municipality_tokens(self) -> dict[str, str]:
+        """Each served municipality's development token, by kommuneNr."""
+        return ensure_gateway_credentials(self.state_dir)
+
+    def municipality_token(self, kommune_nr: str) -> str:
+        """The development token bound to ``kommune_nr`` at the gateway (it submits and reads only its own)."""
+        tokens = self.municipality_tokens()
+        if kommune_nr not in tokens:
+            raise KeyError(f"the development gateway does not serve municipality {kommune_nr}")
+        return tokens[kommune_nr]
+
     def start(self, service: str) -> None:
-        ensure_operator_token(self.state_dir)
+        ensure_gateway_credentials(self.state_dir)  # the registry's operator credential as well
         own = self.state_dir / service
         (own / "tmp").mkdir(parents=True, exist_ok=True)
         (own / "logs").mkdir(parents=True, exist_ok=True)

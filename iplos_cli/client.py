@@ -1,4 +1,9 @@
-"""HTTP client calls the command line makes to a running chain."""
+"""HTTP client calls the command line makes to a running chain.
+
+The gateway answers only callers with a bearer token (a municipality's, or the operator's); each call takes
+the token and sends it as ``Authorization: Bearer``. Without one the service's 401 problem comes back as a
+``ChainError`` with its status, so the command line can say what to do about it.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,15 @@ from services.municipality_gateway.outbox import FINAL_STATES
 class ChainError(RuntimeError):
     """A service answered with a problem document or could not be reached."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status of the problem answer; None when the service could not be reached."""
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
 
 def _problem(response: httpx.Response) -> ChainError:
     try:
@@ -26,16 +40,17 @@ def _problem(response: httpx.Response) -> ChainError:
     for error in errors or []:
         if isinstance(error, dict) and "line" in error:
             lines.append(f"  line {error['line']}, element {error['element']}: {error['message']}")
-    return ChainError("\n".join(lines))
+    return ChainError("\n".join(lines), response.status_code)
 
 
-def submit(path: Path, gateway: str, timeout_s: float = 600.0) -> dict[str, Any]:
+def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | None) -> dict[str, Any]:
+    """Submit an export; ``token`` is the municipality's (or the operator's) gateway credential."""
     with path.open("rb") as body:
         try:
             response = httpx.post(
                 f"{gateway.rstrip('/')}/v1/submissions",
                 content=body,
-                headers={"Content-Type": "application/xml"},
+                headers={"Content-Type": "application/xml", **_headers(token)},
                 timeout=timeout_s,
             )
         except httpx.HTTPError as exc:
@@ -47,9 +62,8 @@ def submit(path: Path, gateway: str, timeout_s: float = 600.0) -> dict[str, Any]
 
 
 def get_json(url: str, token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = httpx.get(url, timeout=30.0, headers=headers)
+        response = httpx.get(url, timeout=30.0, headers=_headers(token))
     except httpx.HTTPError as exc:
         raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:
@@ -58,11 +72,11 @@ def get_json(url: str, token: str | None = None) -> dict[str, Any]:
     return result
 
 
-def wait_final(gateway: str, submission_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
+def wait_final(gateway: str, submission_id: str, timeout_s: float = 120.0, *, token: str | None) -> dict[str, Any]:
     """Poll the gateway until the submission reaches a final state."""
     deadline = time.monotonic() + timeout_s
     while True:
-        status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}")
+        status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}", token)
         if status["state"] in FINAL_STATES:
             return status
         if time.monotonic() > deadline:

@@ -69,10 +69,12 @@ def run_demo(state_dir: Path, console: Console) -> int:
         for service in ("gateway", "tpf", "registry"):
             console.print(f"   {service:9} {chain.url(service)}")
         gateway = chain.url("gateway")
-        console.print("[bold]3. Submissions[/bold] through the gateway")
+        # Each municipality submits and reads its reports with its own credential, as it would in production.
+        tokens = chain.municipality_tokens()
+        console.print("[bold]3. Submissions[/bold] through the gateway, each with its municipality's credential")
         chain_started = time.monotonic()
-        first = {nr: client.submit(path, gateway) for nr, path in files.items()}
-        finals = [client.wait_final(gateway, a["submission_id"]) for a in first.values()]
+        first = {nr: client.submit(path, gateway, token=tokens[nr]) for nr, path in files.items()}
+        finals = [client.wait_final(gateway, a["submission_id"], token=tokens[nr]) for nr, a in first.items()]
         chain_seconds = time.monotonic() - chain_started
         records = sum(f["records"] for f in finals)
         console.print(
@@ -82,7 +84,8 @@ def run_demo(state_dir: Path, console: Console) -> int:
 
         console.print("[bold]4. Control reports[/bold], sealed for each municipality, read at its gateway by brukerNr")
         reports = {
-            nr: client.get_json(f"{gateway}/v1/submissions/{a['submission_id']}/report") for nr, a in first.items()
+            nr: client.get_json(f"{gateway}/v1/submissions/{a['submission_id']}/report", tokens[nr])
+            for nr, a in first.items()
         }
         table = Table(title="Findings per municipality")
         for column in ("municipality", "records", "findings", "faults injected", "every fault found, nothing else"):
@@ -108,10 +111,10 @@ def run_demo(state_dir: Path, console: Console) -> int:
         )
 
         console.print(f"[bold]5. Municipality {CORRECTED} corrects the flagged records and resubmits[/bold]")
-        second = client.submit(corrected, gateway)
-        final = client.wait_final(gateway, second["submission_id"])
+        second = client.submit(corrected, gateway, token=tokens[CORRECTED])
+        final = client.wait_final(gateway, second["submission_id"], token=tokens[CORRECTED])
         finals.append(final)
-        after = client.get_json(f"{gateway}/v1/submissions/{second['submission_id']}/report")
+        after = client.get_json(f"{gateway}/v1/submissions/{second['submission_id']}/report", tokens[CORRECTED])
         console.print(
             f"   {second['submission_id']}: {final['state']}, replaces {final['receipt']['supersedes']}; "
             f"findings {reports[CORRECTED]['finding_count']} -> {after['finding_count']}"

@@ -248,6 +248,7 @@ def _submit_loop(
 ) -> list[Sent]:
     """Submit the plan through the gateway, spread over the fault period so deliveries meet the faults."""
     gateway = chain.url("gateway")
+    tokens = chain.municipality_tokens()  # each municipality submits with its own credential
     sent: list[Sent] = []
     for index, (municipality, year, persons, seed, vary) in enumerate(plan):
         path = exports_dir / f"{index:05d}-{municipality}-{year}-{vary}.xml"
@@ -260,7 +261,7 @@ def _submit_loop(
                     break
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.05))
-        accepted = client.submit(path, gateway)
+        accepted = client.submit(path, gateway, token=tokens[municipality])
         result.accepted += 1
         one = Sent(
             accepted["submission_id"], municipality, year, int(accepted["sequence"]), int(accepted["records"]), index
@@ -273,11 +274,12 @@ def _submit_loop(
     return sent
 
 
-def _wait_all_final(gateway: str, sent: list[Sent], timeout_s: float) -> dict[str, dict[str, Any]]:
+def _wait_all_final(gateway: str, token: str, sent: list[Sent], timeout_s: float) -> dict[str, dict[str, Any]]:
+    """``token``: the operator's, which lists every municipality's submissions."""
     deadline = time.monotonic() + timeout_s
     ids = {s.submission_id for s in sent}
     while True:
-        rows = {r["submission_id"]: r for r in client.get_json(f"{gateway}/v1/submissions")["submissions"]}
+        rows = {r["submission_id"]: r for r in client.get_json(f"{gateway}/v1/submissions", token)["submissions"]}
         pending = [sid for sid in ids if rows.get(sid, {}).get("state") not in FINAL_STATES]
         if not pending or time.monotonic() > deadline:
             return rows
@@ -440,7 +442,7 @@ def run_soak(
         finally:
             faulter.join()
         result.faults.update(shared.fault_counts)
-        rows = _wait_all_final(chain.url("gateway"), sent, max(deadline - time.monotonic(), 30.0))
+        rows = _wait_all_final(chain.url("gateway"), chain.operator_token, sent, max(deadline - time.monotonic(), 30.0))
         shared.stop.set()
         watcher.join(timeout=30)
         _verify(chain, sent, rows, result)

@@ -1,10 +1,15 @@
-"""Bearer credentials for people (operators, auditors), kept as SHA-256 hashes in a JSON file.
+"""Bearer credentials for people (operators, auditors, municipalities), kept as SHA-256 hashes in a JSON file.
 
 A token is 256 random bits, so a plain SHA-256 of it is as good as a slow password hash and lets the service
 compare in constant time without ever storing the token. File format ``iplos-credentials/1``::
 
     {"format": "iplos-credentials/1",
-     "credentials": [{"name": "dev-operator", "role": "operator", "token_sha256": "<hex>"}]}
+     "credentials": [{"name": "dev-operator", "role": "operator", "token_sha256": "<hex>"},
+                     {"name": "oslo", "role": "municipality", "municipality": "0301", "token_sha256": "<hex>"}]}
+
+``municipality`` is optional in the format (files written before it existed load unchanged), but a credential
+with role ``municipality`` must carry one, and no other role may: a credential bound to one kommuneNr acts
+for that municipality only, and one that is not bound acts for every municipality the service serves.
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import re
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 
@@ -22,6 +31,9 @@ from services.kit.problems import Problem
 
 FORMAT = "iplos-credentials/1"
 TOKEN_PREFIX = "iplos_"  # noqa: S105 - a prefix that makes a leaked token easy to spot, not a secret
+MUNICIPALITY_ROLE = "municipality"
+_KOMMUNE_NR = re.compile(r"^[0-9]{4}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,23 @@ class Credential:
     name: str
     role: str
     token_sha256: str
+    municipality: str | None = None
+    """The kommuneNr a ``municipality`` credential is bound to; None for every other role."""
+
+    def __post_init__(self) -> None:
+        # Checked when a file is loaded, so a mistyped entry stops the service at start-up instead of
+        # silently granting (or refusing) access to the wrong municipality.
+        if not _SHA256_HEX.fullmatch(self.token_sha256):
+            raise ValueError(f"credential {self.name!r}: token_sha256 is not a lower-case hex SHA-256")
+        if self.role == MUNICIPALITY_ROLE:
+            if self.municipality is None or not _KOMMUNE_NR.fullmatch(self.municipality):
+                raise ValueError(f"credential {self.name!r}: role municipality needs a four-digit municipality")
+        elif self.municipality is not None:
+            raise ValueError(f"credential {self.name!r}: only role municipality may be bound to a municipality")
+
+    def acts_for(self, municipality: str) -> bool:
+        """Whether this credential may act for ``municipality``: a bound one for its own only."""
+        return self.municipality is None or self.municipality == municipality
 
 
 def new_token() -> str:
@@ -39,13 +68,27 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _entry(credential: Credential) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": credential.name, "role": credential.role}
+    if credential.municipality is not None:
+        entry["municipality"] = credential.municipality
+    entry["token_sha256"] = credential.token_sha256
+    return entry
+
+
 def write_credentials(path: Path, credentials: list[Credential]) -> None:
-    document = {
-        "format": FORMAT,
-        "credentials": [{"name": c.name, "role": c.role, "token_sha256": c.token_sha256} for c in credentials],
-    }
+    """Write the file whole or not at all (temporary file, then rename): a service starting while it is
+    rewritten reads the old list or the new one, never half of one."""
+    document = {"format": FORMAT, "credentials": [_entry(c) for c in credentials]}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(document, indent=2) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def load_credentials(path: Path | None) -> list[Credential]:
@@ -55,7 +98,7 @@ def load_credentials(path: Path | None) -> list[Credential]:
     document = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValueError(f"{path} is not an {FORMAT} document")
-    return [Credential(c["name"], c["role"], c["token_sha256"]) for c in document["credentials"]]
+    return [Credential(c["name"], c["role"], c["token_sha256"], c.get("municipality")) for c in document["credentials"]]
 
 
 def authenticate(request: Request, credentials: list[Credential], roles: frozenset[str]) -> Credential:
@@ -73,3 +116,8 @@ def authenticate(request: Request, credentials: list[Credential], roles: frozens
     if found.role not in roles:
         raise Problem("forbidden", 403, "This credential's role may not use this endpoint")
     return found
+
+
+# Who may read a service's audit log: operators and auditors. Not a municipality: entries name every
+# municipality's messages.
+AUDIT_READERS = frozenset({"operator", "auditor"})

@@ -1,4 +1,11 @@
-"""The gateway's HTTP API: exports in, submission status out."""
+"""The gateway's HTTP API: exports in, submission status out.
+
+Every endpoint but the health route needs a bearer credential (``IPLOS_GATEWAY_CREDENTIALS_FILE``): a
+``municipality`` credential is bound to one kommuneNr and submits, lists, reads and retries that
+municipality's submissions only; an ``operator`` (the municipality IT operator who runs this gateway) acts for
+every municipality it serves. Another municipality's submission is answered exactly like an unknown id, so a
+municipality cannot learn that it exists.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +13,39 @@ import asyncio
 import contextlib
 import json
 import re
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import httpx
 import structlog
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from services.kit import health
+from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import require_media_type, spool_body
+from services.kit.credentials import AUDIT_READERS, Credential, authenticate, load_credentials
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
-from services.municipality_gateway import feedback, outbox
+from services.municipality_gateway import feedback, models, outbox
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.sealing import seal_export
+from shared.iplos.reader import ExportInvalid, read_export
 from shared.keys import PartyKeys, PublicDirectory
 from shared.keys.municipality import load_municipality_keys
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 XML_TYPES = ("application/xml", "text/xml")
 _PARTY_FOLDER = re.compile(r"^kommune-([0-9]{4})$")
+GATEWAY_ROLES = frozenset({"operator", "municipality"})
 log = structlog.get_logger("gateway")
 router = APIRouter()
 
@@ -46,6 +58,8 @@ class GatewayContext:
     keys: dict[str, PartyKeys]
     worker: outbox.OutboxWorker
     client: httpx.AsyncClient
+    credentials: list[Credential]
+    audit: AuditLog
 
     @property
     def work_dir(self) -> Path:
@@ -59,6 +73,47 @@ class GatewayContext:
 def _ctx(request: Request) -> GatewayContext:
     ctx: GatewayContext = request.app.state.gateway
     return ctx
+
+
+async def _caller(request: Request) -> Credential:
+    """The caller's credential; resolved before the query, path and body are looked at, so a caller without
+    one learns nothing about them (401/403 come first)."""
+    return authenticate(request, _ctx(request).credentials, GATEWAY_ROLES)
+
+
+Caller = Annotated[Credential, Depends(_caller)]
+_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No bearer token, or one this gateway does not know"},
+    403: {"description": "The credential's role may not use the gateway"},
+}
+_NOT_FOUND = "No submission with this id"
+
+
+def _not_found() -> Problem:
+    # One answer for "no such id" and "another municipality's submission": the caller cannot tell them apart.
+    return Problem("not-found", 404, _NOT_FOUND)
+
+
+def _not_permitted(caller: Credential) -> Problem:
+    # Names the municipality the credential is bound to (from the credential file, not from the request).
+    return Problem(
+        "municipality-not-permitted",
+        403,
+        "This credential may not submit for the export's municipality; nothing was accepted",
+        permitted=caller.municipality,
+    )
+
+
+def _export_municipality(body: IO[bytes]) -> str | None:
+    """The kommuneNr in the export's header, read before anything is sealed (only the start of the file is
+    parsed); None if the start does not validate, which sealing then reports in full, with line and element."""
+    try:
+        with read_export(body) as reader:
+            return reader.header.kommune_nr
+    except ExportInvalid:
+        return None
+    finally:
+        body.seek(0)
 
 
 def load_served_keys(key_dir: Path) -> dict[str, PartyKeys]:
@@ -80,21 +135,33 @@ def load_served_keys(key_dir: Path) -> dict[str, PartyKeys]:
     summary="Submit an IPLOS export (XML); it is validated, split, sealed, signed and queued for delivery",
     responses={
         202: {"description": "Accepted into the durable outbox"},
+        **_AUTH_RESPONSES,
+        403: {"description": "The credential's role may not submit, or it is bound to another municipality"},
         413: {"description": "The export is larger than the configured limit"},
         415: {"description": "The body is not XML"},
         422: {"description": "The export does not validate (with line and element), or its municipality is not served"},
     },
 )
-async def post_submission(request: Request) -> JSONResponse:
+async def post_submission(request: Request, caller: Caller) -> JSONResponse:
     ctx = _ctx(request)
     require_media_type(request, *XML_TYPES)
     body = await spool_body(request, ctx.settings.max_body_bytes, ctx.work_dir)
     try:
+        if caller.municipality is not None:
+            # Refused before sealing: no work folder is made and no key is used for an export it may not send.
+            municipality = await run_in_threadpool(_export_municipality, body)
+            if municipality is not None and not caller.acts_for(municipality):
+                raise _not_permitted(caller)
         sealed = await run_in_threadpool(seal_export, body, ctx.keys, ctx.directory, ctx.work_dir)
     finally:
         body.close()
+    if not caller.acts_for(sealed.header.kommune_nr):
+        # What was sealed is what counts (the early look above read the same bytes, but this is the header
+        # that would be signed): nothing is queued, and the sealed folder goes.
+        await run_in_threadpool(shutil.rmtree, sealed.folder, True)
+        raise _not_permitted(caller)
     accepted = await run_in_threadpool(
-        outbox.accept, ctx.engine, sealed, ctx.keys[sealed.header.kommune_nr], ctx.outbox_dir
+        outbox.accept, ctx.engine, sealed, ctx.keys[sealed.header.kommune_nr], ctx.outbox_dir, ctx.audit
     )
     ctx.worker.wake()
     log.info(
@@ -104,17 +171,28 @@ async def post_submission(request: Request) -> JSONResponse:
         year=accepted["year"],
         sequence=accepted["sequence"],
         records=accepted["records"],
+        credential=caller.name,
     )
     accepted["status_url"] = f"/v1/submissions/{accepted['submission_id']}"
     return JSONResponse(accepted, status_code=202, headers={"Location": accepted["status_url"]})
 
 
-@router.get("/v1/submissions", tags=["submissions"], summary="This gateway's submissions, newest first")
+@router.get(
+    "/v1/submissions",
+    tags=["submissions"],
+    summary="This gateway's submissions, newest first (a municipality's credential sees its own only)",
+    responses=_AUTH_RESPONSES,
+)
 async def list_submissions(
     request: Request,
+    caller: Caller,
     municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> dict[str, Any]:
+    if caller.municipality is not None:
+        if municipality is not None and municipality != caller.municipality:
+            return {"submissions": []}  # the same answer as for a municipality with no submissions
+        municipality = caller.municipality
     rows = await run_in_threadpool(outbox.list_all, _ctx(request).engine, municipality, year)
     return {"submissions": rows}
 
@@ -123,11 +201,12 @@ async def list_submissions(
     "/v1/submissions/{submission_id}",
     tags=["submissions"],
     summary="One submission, followed through the TPF to the registry's receipt",
+    responses={**_AUTH_RESPONSES, 404: {"description": "No such submission (or not the caller's municipality's)"}},
 )
-async def get_submission(request: Request, submission_id: str) -> dict[str, Any]:
+async def get_submission(request: Request, submission_id: str, caller: Caller) -> dict[str, Any]:
     row = await run_in_threadpool(outbox.get, _ctx(request).engine, submission_id)
-    if row is None:
-        raise Problem("not-found", 404, "No submission with this id")
+    if row is None or not caller.acts_for(row["municipality"]):
+        raise _not_found()
     return row
 
 
@@ -135,15 +214,23 @@ async def get_submission(request: Request, submission_id: str) -> dict[str, Any]
     "/v1/submissions/{submission_id}/retry",
     tags=["submissions"],
     summary="Put a rejected or dead-lettered submission back in the delivery queue",
-    responses={404: {"description": "No such submission"}, 409: {"description": "Not in a retryable state"}},
+    responses={
+        **_AUTH_RESPONSES,
+        404: {"description": "No such submission (or not the caller's municipality's)"},
+        409: {"description": "Not in a retryable state"},
+    },
 )
-async def retry_submission(request: Request, submission_id: str) -> dict[str, Any]:
+async def retry_submission(request: Request, submission_id: str, caller: Caller) -> dict[str, Any]:
     ctx = _ctx(request)
-    row = await run_in_threadpool(outbox.requeue, ctx.engine, ctx.outbox_dir, submission_id)
+    # Whose it is, before anything changes (a submission's municipality never changes, so no race here).
+    own = await run_in_threadpool(outbox.get, ctx.engine, submission_id)
+    if own is None or not caller.acts_for(own["municipality"]):
+        raise _not_found()
+    row = await run_in_threadpool(outbox.requeue, ctx.engine, ctx.outbox_dir, submission_id, ctx.audit)
     if row is None:
-        raise Problem("not-found", 404, "No submission with this id")
+        raise _not_found()
     ctx.worker.wake()
-    log.info("submission requeued", message_id=submission_id)
+    log.info("submission requeued", message_id=submission_id, credential=caller.name)
     return row
 
 
@@ -152,17 +239,18 @@ async def retry_submission(request: Request, submission_id: str) -> dict[str, An
     tags=["submissions"],
     summary="The registry's control report for a submission, with findings named by this municipality's brukerNr",
     responses={
-        404: {"description": "No such submission, or the registry made no report for it"},
+        **_AUTH_RESPONSES,
+        404: {"description": "No such submission (or not the caller's municipality's), or no report for it"},
         409: {"description": "The submission has not been stored by the registry (yet)"},
         502: {"description": "The registry's report could not be fetched, verified or opened"},
         503: {"description": "The registry could not be reached"},
     },
 )
-async def get_report(request: Request, submission_id: str) -> dict[str, Any]:
+async def get_report(request: Request, submission_id: str, caller: Caller) -> dict[str, Any]:
     ctx = _ctx(request)
     row = await run_in_threadpool(feedback.submission_row, ctx.engine, submission_id)
-    if row is None:
-        raise Problem("not-found", 404, "No submission with this id")
+    if row is None or not caller.acts_for(row.municipality):
+        raise _not_found()
     report = await run_in_threadpool(feedback.cached, ctx.engine, submission_id)
     if report is not None:
         return report
@@ -195,6 +283,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
         async with httpx.AsyncClient(timeout=settings.delivery_timeout_s) as client:
             directory = PublicDirectory.load(settings.directory)
+            served = load_served_keys(settings.key_dir)
+            # The log is signed with the key of the (first) municipality served: a gateway belongs to a
+            # municipality's secure zone, and an auditor finds that key in the public directory.
+            signer = served[min(served)]
+            audit = AuditLog(engine, models.audit, service="gateway", log_name=signer.party, signing_key=signer.signing)
             worker = outbox.OutboxWorker(
                 engine,
                 directory,
@@ -204,21 +297,44 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 max_attempts=settings.delivery_max_attempts,
                 backoff_s=settings.delivery_backoff_s,
                 backoff_max_s=settings.delivery_backoff_max_s,
+                audit=audit,
             )
-            ctx = GatewayContext(settings, engine, directory, load_served_keys(settings.key_dir), worker, client)
+            credentials = load_credentials(settings.credentials_file)
+            for credential in credentials:
+                if credential.municipality is not None and credential.municipality not in served:
+                    # Not fatal (the credential can do nothing here), but most likely a configuration mistake.
+                    log.warning(
+                        "credential bound to a municipality this gateway does not serve",
+                        credential=credential.name,
+                        municipality=credential.municipality,
+                    )
+            ctx = GatewayContext(settings, engine, directory, served, worker, client, credentials, audit)
             ctx.work_dir.mkdir(parents=True, exist_ok=True)
             await run_in_threadpool(outbox.cleanup, engine, ctx.work_dir, ctx.outbox_dir)
             app.state.gateway = ctx
-            task = asyncio.create_task(worker.run())
+            tasks = [
+                asyncio.create_task(worker.run()),
+                asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_interval_s)),
+            ]
             log.info("gateway ready", municipalities=sorted(ctx.keys))
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         engine.dispose()
 
     app = FastAPI(title="IPLOS municipality gateway", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(router)
+    app.include_router(audit_router(_audit_log, _audit_reader))
     return app
+
+
+def _audit_log(request: Request) -> AuditLog:
+    return _ctx(request).audit
+
+
+def _audit_reader(request: Request) -> None:
+    authenticate(request, _ctx(request).credentials, AUDIT_READERS)

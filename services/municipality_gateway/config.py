@@ -17,6 +17,9 @@ class GatewaySettings(BaseSettings):
     state_dir: Path
     """Everything the gateway writes: database, outbox, logs, temporary files."""
     database_url: str | None = None
+    credentials_file: Path | None = None
+    """Hashed bearer tokens (services.kit.credentials): ``operator`` for every served municipality,
+    ``municipality`` bound to one kommuneNr. Without it every endpoint but the health route refuses (401)."""
     tpf_url: str = "http://127.0.0.1:8002"
     registry_url: str = "http://127.0.0.1:8003"
     """Where the gateway fetches control reports (sealed for the municipality; the receipt names the path)."""
@@ -27,6 +30,8 @@ class GatewaySettings(BaseSettings):
     delivery_backoff_s: float = 0.5
     delivery_backoff_max_s: float = 300.0
     delivery_timeout_s: float = 600.0
+    audit_checkpoint_interval_s: float = 60.0
+    """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
     log_level: str = "INFO"
 
     @property

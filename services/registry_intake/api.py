@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hmac
 from collections.abc import AsyncIterator
@@ -15,12 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from services.kit import health
-from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
-from services.kit.credentials import authenticate, load_credentials
+from services.kit.audit_log import AuditLog, audit_router
+from services.kit.bodies import Upload, read_small_field, read_upload, refuse_large, require_media_type
+from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
-from services.registry_intake import service
+from services.registry_intake import models, service
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.repository import (
     ReplayedMessage,
@@ -71,42 +74,21 @@ async def post_delivery(request: Request) -> JSONResponse:
         delivery_sig = await read_small_field(form.get(wire.DELIVERY_SIGNATURE), wire.DELIVERY_SIGNATURE, 64)
         pseudonyms = await read_upload(form.get(wire.PSEUDONYMS), wire.PSEUDONYMS)
         payload = await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD)
-        verified = await run_in_threadpool(
-            service.check_delivery,
-            ctx,
-            submission_bytes,
-            submission_sig,
-            delivery_bytes,
-            delivery_sig,
-            pseudonyms,
-            payload,
-        )
-        message_id = verified.submission.message_id
-        known = await run_in_threadpool(ctx.repository.get, message_id)
-        if known is not None:
-            raise _replayed(ctx, known, verified.submission_sha256)
+        verified: list[service.VerifiedDelivery] = []  # filled once the signatures hold
         try:
-            stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
-        except ReplayedMessage as exc:
-            raise _replayed(ctx, exc.original, verified.submission_sha256) from None
-        except StaleSubmission as exc:
-            log.info(
-                "delivery refused",
-                message_id=message_id,
-                problem="stale-sequence",
-                municipality=exc.refused.municipality,
-                year=exc.refused.year,
+            stored = await _check_and_store(
+                ctx, submission_bytes, submission_sig, delivery_bytes, delivery_sig, pseudonyms, payload, verified
             )
-            raise Problem(
-                "stale-sequence",
-                409,
-                "A submission with the same or a newer sequence is already active for this municipality and year",
-                active_sequence=exc.active_sequence,
-                **service.receipt_for(ctx, exc.refused),
-            ) from None
+        except Problem as problem:
+            if problem.slug != "stale-sequence":  # recorded with the decision, in its transaction
+                # Only verified facts go into the signed log: before the signatures hold, the refusal is
+                # recorded under "unknown", so no caller can have the registry sign what it claims.
+                header = verified[0].submission if verified else None
+                await run_in_threadpool(service.record_refusal, ctx, problem, header)
+            raise
     log.info(
         "delivery stored",
-        message_id=message_id,
+        message_id=stored.message_id,
         municipality=stored.municipality,
         year=stored.year,
         sequence=stored.sequence,
@@ -114,6 +96,53 @@ async def post_delivery(request: Request) -> JSONResponse:
         supersedes=stored.supersedes,
     )
     return JSONResponse(service.receipt_for(ctx, stored), status_code=201)
+
+
+async def _check_and_store(
+    ctx: service.RegistryContext,
+    submission_bytes: bytes,
+    submission_sig: bytes,
+    delivery_bytes: bytes,
+    delivery_sig: bytes,
+    pseudonyms: Upload,
+    payload: Upload,
+    verified_out: list[service.VerifiedDelivery],
+) -> StoredSubmission:
+    verified = await run_in_threadpool(
+        service.check_delivery,
+        ctx,
+        submission_bytes,
+        submission_sig,
+        delivery_bytes,
+        delivery_sig,
+        pseudonyms,
+        payload,
+    )
+    verified_out.append(verified)
+    message_id = verified.submission.message_id
+    known = await run_in_threadpool(ctx.repository.get, message_id)
+    if known is not None:
+        raise _replayed(ctx, known, verified.submission_sha256)
+    try:
+        stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
+    except ReplayedMessage as exc:
+        raise _replayed(ctx, exc.original, verified.submission_sha256) from None
+    except StaleSubmission as exc:
+        log.info(
+            "delivery refused",
+            message_id=message_id,
+            problem="stale-sequence",
+            municipality=exc.refused.municipality,
+            year=exc.refused.year,
+        )
+        raise Problem(
+            "stale-sequence",
+            409,
+            "A submission with the same or a newer sequence is already active for this municipality and year",
+            active_sequence=exc.active_sequence,
+            **service.receipt_for(ctx, exc.refused),
+        ) from None
+    return stored
 
 
 def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submission_sha256: str) -> Problem:
@@ -128,11 +157,8 @@ def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submissi
     )
 
 
-READERS = frozenset({"operator", "auditor"})
-
-
 def _operator(request: Request) -> None:
-    authenticate(request, request.app.state.credentials, READERS)
+    authenticate(request, request.app.state.credentials, AUDIT_READERS)
 
 
 @router.get(
@@ -200,20 +226,32 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
         app.state.settings = settings
         app.state.credentials = load_credentials(settings.credentials_file)
+        keys = load_registry_keys(settings.key_dir)
+        audit = AuditLog(engine, models.audit, service="registry", log_name=keys.party, signing_key=keys.signing)
         app.state.registry = service.RegistryContext(
-            keys=load_registry_keys(settings.key_dir),
+            keys=keys,
             directory=PublicDirectory.load(settings.directory),
             engine=engine,
-            repository=SubmissionRepository(engine),
+            repository=SubmissionRepository(engine, audit=audit),
             max_age=dt.timedelta(days=settings.max_message_age_days),
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
+            audit=audit,
         )
+        checkpoints = asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_interval_s))
         log.info("registry ready")
         yield
+        checkpoints.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await checkpoints
         engine.dispose()
 
     app = FastAPI(title="IPLOS registry intake", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(router)
+    app.include_router(audit_router(_audit_log, _operator))
     return app
+
+
+def _audit_log(request: Request) -> AuditLog:
+    return _ctx(request).audit

@@ -26,6 +26,8 @@ class RegistrySettings(BaseSettings):
     """A delivery header signed longer ago than this is refused (timestamp-out-of-window)."""
     max_clock_skew_s: float = 300.0
     """How far in the future a signed timestamp may lie (the sender's clock running fast)."""
+    audit_checkpoint_interval_s: float = 60.0
+    """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
     log_level: str = "INFO"
 
     @property

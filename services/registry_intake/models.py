@@ -58,6 +58,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from services.kit.audit_log import audit_tables
+
 __all__ = [
     "IDENTITY_OK",
     "REFUSAL_STALE_SEQUENCE",
@@ -129,6 +131,10 @@ _SurrogateKey = BigInteger().with_variant(Integer(), "sqlite")
 
 MESSAGE_ID = String(36)
 RECORD_REF = String(64)
+
+# The tamper-evident audit log (services.kit.audit_log): an entry per delivery stored, superseded or refused,
+# with ids, digests and counts only.
+audit = audit_tables(metadata)
 
 submissions = Table(
     "submissions",

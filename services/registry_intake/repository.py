@@ -41,7 +41,9 @@ from sqlalchemy import Connection, Engine, Row, distinct, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
+from shared.audit import FactValue
 from shared.iplos.model import Finding, PayloadRecord
 
 from .models import (
@@ -103,6 +105,9 @@ class IncomingSubmission:
     pseudonym_key_version: int
     received_at: dt.datetime
     bydel_nr: str | None = None
+    # For the audit log: the TPF's sealed pseudonyms and its signed delivery header, by digest.
+    pseudonyms_sha256: str | None = None
+    delivery_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,15 +206,31 @@ _SUBMISSION_COLUMNS: Final = tuple(submissions.c[name] for name in StoredSubmiss
 _PERSON_CHILDREN: Final = (services, function_scores, diagnoses, refusals, complaints, coercion_decisions)
 
 
+def _facts(incoming: IncomingSubmission) -> dict[str, FactValue]:
+    return {
+        "municipality": incoming.municipality,
+        "year": incoming.year,
+        "sequence": incoming.sequence,
+        "submission_sha256": incoming.header_sha256,
+        "payload_sha256": incoming.payload_sha256,
+        "pseudonyms_sha256": incoming.pseudonyms_sha256,
+        "delivery_sha256": incoming.delivery_sha256,
+        "key_version": incoming.pseudonym_key_version,
+    }
+
+
 def _no_severity(code: str) -> str:
     raise ValueError(f"finding {code!r}: store() needs severity_of to store findings")
 
 
 class SubmissionRepository:
-    def __init__(self, engine: Engine, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, engine: Engine, *, batch_size: int = DEFAULT_BATCH_SIZE, audit: AuditLog | None = None) -> None:
+        """``audit``: the service's audit log, appended to in the transaction of every decision (stored,
+        superseded, refused as stale), so the trail and the data cannot disagree."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         self._engine = engine
+        self._audit = audit
         self._reader = engine.execution_options(**READ_ONLY)
         self._batch_size = batch_size
 
@@ -245,6 +266,7 @@ class SubmissionRepository:
                         conn, incoming, SubmissionStatus.REFUSED, REFUSAL_STALE_SEQUENCE, supersedes=None
                     )
                     stale_against = active_sequence
+                    self._record(conn, "refused", incoming.message_id, _facts(incoming) | {"problem": "stale-sequence"})
                 else:
                     self._replace(conn, incoming, active_id, records, submission_findings, severity_of)
         except _Duplicate as duplicate:
@@ -359,6 +381,29 @@ class SubmissionRepository:
             )
             .values(active_message_id=new_id, active_sequence=incoming.sequence)
         )
+        if previous_id is not None:
+            self._record(
+                conn,
+                "superseded",
+                previous_id,
+                {"municipality": incoming.municipality, "year": incoming.year, "superseded_by": new_id},
+            )
+        self._record(
+            conn,
+            "stored",
+            new_id,
+            _facts(incoming)
+            | {
+                "records": writer.records,
+                "pseudonymised": writer.pseudonymised,
+                "refused": writer.records - writer.pseudonymised,
+                "supersedes": previous_id,
+            },
+        )
+
+    def _record(self, conn: Connection, event: str, message_id: str, facts: dict[str, FactValue]) -> None:
+        if self._audit is not None:
+            self._audit.append(conn, event, message_id, facts)
 
     @staticmethod
     def _set_submission(conn: Connection, message_id: str, **values: Any) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
 from services.kit.problems import Problem, invalid_envelope, refused
@@ -28,6 +29,7 @@ from services.registry_intake.repository import (
     StoredSubmission,
     SubmissionRepository,
 )
+from shared.audit import sanitise_facts
 from shared.envelope import (
     DeliveryHeader,
     InvalidEnvelope,
@@ -58,6 +60,22 @@ class RegistryContext:
     repository: SubmissionRepository
     max_age: dt.timedelta
     max_skew: dt.timedelta
+    audit: AuditLog
+
+
+def record_refusal(ctx: RegistryContext, problem: Problem, submission: SubmissionHeader | None) -> None:
+    """A refused delivery is on the audit record by message id, with the problem type; ``submission`` is the
+    verified header, or None (recorded as ``unknown``) if the refusal came before the signatures held."""
+    facts = sanitise_facts(
+        {
+            "municipality": submission.municipality if submission else None,
+            "year": submission.year if submission else None,
+            "sequence": submission.sequence if submission else None,
+            "problem": problem.slug,
+        }
+    )
+    with ctx.engine.begin() as conn:
+        ctx.audit.append(conn, "refused", submission.message_id if submission else "unknown", facts)
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,7 @@ class VerifiedDelivery:
     submission: SubmissionHeader
     submission_sha256: str
     delivery: DeliveryHeader
+    delivery_sha256: str
 
 
 def check_delivery(
@@ -108,7 +127,7 @@ def check_delivery(
         raise invalid_envelope() from None
     # The TPF's signed forwarding time (fresh even when the municipality's message waited in an outbox).
     require_fresh(delivery.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
-    return VerifiedDelivery(submission, submission_sha256, delivery)
+    return VerifiedDelivery(submission, submission_sha256, delivery, hashlib.sha256(delivery_bytes).hexdigest())
 
 
 def store_delivery(
@@ -162,6 +181,8 @@ def store_delivery(
             pseudonym_key_version=key_version,
             received_at=dt.datetime.now(dt.UTC),
             bydel_nr=export_header.bydel_nr,
+            pseudonyms_sha256=delivery.parts.pseudonyms.sha256,
+            delivery_sha256=verified.delivery_sha256,
         )
         # The logical controls run while the records stream into the database: a finding is stored with its
         # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).

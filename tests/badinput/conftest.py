@@ -1,9 +1,13 @@
 """In-process fixtures for the bad-input matrix: the three apps on one tmp key folder, each with a small body
-limit, and a snapshot of everything the chain stores so each case can show it changed nothing."""
+limit, and a snapshot of everything the chain stores so each case can show it changed nothing.
+
+The gateway knows the operator's token and one token per municipality (0301, 1103), plus an auditor's, a role
+it does not accept. Every client carries the operator's token unless a case says otherwise."""
 
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,6 +24,7 @@ from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway.api import create_app as create_gateway
 from services.municipality_gateway.config import GatewaySettings
+from services.municipality_gateway.outbox import FINAL_STATES
 from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings
 from services.tpf.api import create_app as create_tpf
@@ -70,27 +75,34 @@ def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
 
+AUDIT_TABLES = ("audit_log", "audit_checkpoints")
+
+
 def snapshot(chain: Chain) -> dict[str, Any]:
-    """What the chain stores, read through the APIs and the databases. The TPF's audit log is left out: it
-    records every refusal by design (checked separately by ``refusals_only``)."""
+    """What the chain stores, read through the APIs and the databases. The audit logs are left out: they
+    record every refusal by design, and sign checkpoints as they grow (checked by ``audit_events``)."""
     counts = {service: row_counts(engine) for service, engine in chain.engines().items()}
-    audit = counts["tpf"].pop("audit_entries", None)
+    for service_counts in counts.values():
+        for table in AUDIT_TABLES:
+            service_counts.pop(table, None)
     return {
         "gateway_api": chain.gateway.get("/v1/submissions").json(),
         "registry_api": chain.registry.get("/v1/submissions").json(),
         "rows": counts,
-        "tpf_audit_total": audit,
         "gateway_files": [f for f in _files(chain.state / "gateway") if not f.startswith("logs")],
     }
 
 
-def tpf_audit_events(chain: Chain) -> list[str]:
-    engine = chain.engines()["tpf"]
-    metadata = MetaData()
-    metadata.reflect(engine, only=["audit_entries"])
-    table = metadata.tables["audit_entries"]
-    with engine.connect() as conn:
-        return [row.event for row in conn.execute(select(table.c.event).order_by(table.c.id))]
+def audit_events(chain: Chain) -> dict[str, list[str]]:
+    """Each service's audit log, as its list of events in order."""
+    events = {}
+    for service, engine in chain.engines().items():
+        metadata = MetaData()
+        metadata.reflect(engine, only=["audit_log"])
+        table = metadata.tables["audit_log"]
+        with engine.connect() as conn:
+            events[service] = [row.event for row in conn.execute(select(table.c.event).order_by(table.c.idx))]
+    return events
 
 
 @pytest.fixture(scope="session")
@@ -112,15 +124,30 @@ def export(chain_state: Path) -> Path:
 
 
 OPERATOR_TOKEN = new_token()
+MUNICIPALITY_TOKENS = {nr: new_token() for nr in MUNICIPALITIES}
+AUDITOR_TOKEN = new_token()
 
 
 def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
     """The three apps from their factories, on the keys in ``state/keys``, each with its own state folder
-    (``state/<prefix><service>``), a small body limit, and no reachable peer."""
+    (``state/<prefix><service>``), a small body limit, and no reachable peer. The gateway gives up on a
+    submission after its first failed delivery (dead-letter), so one it accepted changes no more by itself."""
     keys = state / "keys"
     directory = keys / DIRECTORY_FILE
     credentials = state / f"{prefix}credentials.json"
     write_credentials(credentials, [Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN))])
+    gateway_credentials = state / f"{prefix}gateway-credentials.json"
+    write_credentials(
+        gateway_credentials,
+        [
+            Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN)),
+            Credential("test-auditor", "auditor", hash_token(AUDITOR_TOKEN)),
+            *(
+                Credential(f"test-municipality-{nr}", "municipality", hash_token(token), municipality=nr)
+                for nr, token in MUNICIPALITY_TOKENS.items()
+            ),
+        ],
+    )
     return {
         "registry": create_registry(
             RegistrySettings(
@@ -148,8 +175,10 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
                 tpf_url=UNREACHABLE,
                 registry_url=UNREACHABLE,
                 max_body_bytes=BODY_LIMIT,
+                delivery_max_attempts=1,
                 delivery_backoff_s=3600,
                 delivery_backoff_max_s=3600,
+                credentials_file=gateway_credentials,
             )
         ),
     }
@@ -170,7 +199,7 @@ def chain(chain_state: Path, export: Path) -> Iterator[Chain]:
         # The TPF forwards to the in-process registry app (no socket): a case that wrongly got as far as
         # forwarding would store something there, and the snapshot would show it.
         forward = httpx.AsyncClient(transport=httpx.ASGITransport(app=registry_app), timeout=60)
-        context = tpf_app.state.tpf
+        context = tpf_app.state.outbox
         original, context.client = context.client, forward
         try:
             yield Chain(chain_state, export, gateway, tpf, registry)
@@ -202,12 +231,28 @@ def close_log_files(state: Path) -> None:
             handler.close()
 
 
+@pytest.fixture(scope="session")
+def gateway_submission(chain: Chain) -> str:
+    """A submission of ``MUNICIPALITY``'s, accepted by the gateway with that municipality's token and
+    dead-lettered after its one failed delivery: retryable, and from then on unchanging by itself."""
+    headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {MUNICIPALITY_TOKENS[MUNICIPALITY]}"}
+    accepted = chain.gateway.post("/v1/submissions", content=chain.export.read_bytes(), headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    submission_id: str = accepted.json()["submission_id"]
+    deadline = time.monotonic() + 30
+    while (state := chain.gateway.get(f"/v1/submissions/{submission_id}").json()["state"]) not in FINAL_STATES:
+        assert time.monotonic() < deadline, f"the submission is still {state}"
+        time.sleep(0.05)
+    return submission_id
+
+
 @pytest.fixture
 def unchanged(chain: Chain) -> Iterator[None]:
-    """Assert, after the test, that the chain stores exactly what it stored before (the TPF's audit log may
-    only have gained 'refused' entries)."""
+    """Assert, after the test, that the chain stores exactly what it stored before (the audit logs may only
+    have gained 'refused' entries)."""
     before = snapshot(chain)
-    audit_before = len(tpf_audit_events(chain))
+    audit_before = audit_events(chain)
     yield
-    assert snapshot(chain) | {"tpf_audit_total": None} == before | {"tpf_audit_total": None}
-    assert set(tpf_audit_events(chain)[audit_before:]) <= {"refused"}
+    assert snapshot(chain) == before
+    for service, events in audit_events(chain).items():
+        assert set(events[len(audit_before[service]) :]) <= {"refused"}, service

@@ -1,9 +1,10 @@
 """The bad-input matrix, in process: every endpoint of the three services against malformed, hostile, tampered,
-misdirected and replayed input.
+misdirected and replayed input, and the gateway's endpoints against callers without the right credential (no
+token, an unknown one, a role the gateway does not accept, another municipality's).
 
 Each case must be answered with the expected status, ``Content-Type: application/problem+json`` and a stable
 problem type; the chain must store exactly what it stored before (see the ``unchanged`` fixture); and the answer
-must not quote an identity number, the payload canary or a file an external entity points at.
+must not quote an identity number, the payload canary, a file an external entity points at or the caller's token.
 
 Covered elsewhere, not here: an invalid identity number (the record is stored without a pseudonym, so the state
 *does* change) and the whole chain's replay through real processes are in tests/e2e/test_tampering.py and
@@ -25,12 +26,22 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
+from services.kit.credentials import new_token
 from shared.envelope import sign_header, utc_timestamp
 from shared.envelope import transport as wire
 from shared.envelope._canonical import canonical_json
 from shared.envelope.headers import SIGN_LABEL
 from shared.keys.registry import load_registry_keys
-from tests.badinput.conftest import BODY_LIMIT, CANARY, MUNICIPALITY, Chain
+from tests.badinput.conftest import (
+    AUDITOR_TOKEN,
+    BODY_LIMIT,
+    CANARY,
+    MUNICIPALITIES,
+    MUNICIPALITY,
+    MUNICIPALITY_TOKENS,
+    OPERATOR_TOKEN,
+    Chain,
+)
 from tests.e2e.messages import Delivery, Message, build_delivery, build_message, flip, keys_of, replace_model
 
 PROBLEM = "urn:iplos-chain:problem:"
@@ -232,6 +243,110 @@ def test_gateway_closes_its_spool_when_the_body_limit_stops_a_chunked_upload(cha
         gc.collect()
     assert response.status_code == 413
     assert not [w for w in caught if "BufferedRandom" in str(w.message)]
+
+
+# --- the gateway: who may call what --------------------------------------------------------------------------
+# Every gateway endpoint but /healthz needs a credential. The submission in these rows (``gateway_submission``)
+# is MUNICIPALITY's, accepted with its own token; OTHER is another municipality served by the same gateway.
+
+OTHER = next(nr for nr in MUNICIPALITIES if nr != MUNICIPALITY)
+UNKNOWN_TOKEN = new_token()
+GATEWAY_ENDPOINTS = {
+    "submit": ("POST", "/v1/submissions"),
+    "list": ("GET", "/v1/submissions"),
+    "status": ("GET", "/v1/submissions/{id}"),
+    "report": ("GET", "/v1/submissions/{id}/report"),
+    "retry": ("POST", "/v1/submissions/{id}/retry"),
+}
+# (Authorization header or None for none, and the token in it, which no answer may quote)
+CALLERS: dict[str, tuple[str | None, str | None]] = {
+    "no token": (None, None),
+    "unknown token": (f"Bearer {UNKNOWN_TOKEN}", UNKNOWN_TOKEN),
+    "not a bearer token": (f"Basic {OPERATOR_TOKEN}", OPERATOR_TOKEN),
+    "empty bearer token": ("Bearer ", None),
+    "a role the gateway does not accept (auditor)": (f"Bearer {AUDITOR_TOKEN}", AUDITOR_TOKEN),
+    "another municipality's token": (f"Bearer {MUNICIPALITY_TOKENS[OTHER]}", MUNICIPALITY_TOKENS[OTHER]),
+}
+GATEWAY_ACCESS: dict[str, tuple[str, str, int, str]] = {
+    **{
+        f"{endpoint}: {caller}": (caller, endpoint, 401, "unauthenticated")
+        for endpoint in GATEWAY_ENDPOINTS
+        for caller in ("no token", "unknown token", "not a bearer token", "empty bearer token")
+    },
+    **{
+        f"{endpoint}: a role the gateway does not accept (auditor)": (
+            "a role the gateway does not accept (auditor)",
+            endpoint,
+            403,
+            "forbidden",
+        )
+        for endpoint in GATEWAY_ENDPOINTS
+    },
+    "submit: another municipality's token": (
+        "another municipality's token",
+        "submit",
+        403,
+        "municipality-not-permitted",
+    ),
+    # Another municipality's submission is answered exactly like an id that does not exist (checked below).
+    "status: another municipality's token": ("another municipality's token", "status", 404, "not-found"),
+    "report: another municipality's token": ("another municipality's token", "report", 404, "not-found"),
+    "retry: another municipality's token": ("another municipality's token", "retry", 404, "not-found"),
+}
+
+
+def call_gateway(chain: Chain, method: str, path: str, authorization: str | None, **kwargs: Any) -> Any:
+    """One request to the gateway with exactly this Authorization header, or none at all (the client's
+    default header is the operator's)."""
+    request = chain.gateway.build_request(method, path, **kwargs)
+    if authorization is None:
+        del request.headers["authorization"]
+    else:
+        request.headers["authorization"] = authorization
+    return chain.gateway.send(request)
+
+
+def _access_request(chain: Chain, endpoint: str, submission_id: str) -> tuple[str, str, dict[str, Any]]:
+    method, template = GATEWAY_ENDPOINTS[endpoint]
+    # The submit rows send a valid export of MUNICIPALITY's: refused only for who sends it.
+    body = _xml_post(chain.export.read_bytes()) if endpoint == "submit" else {}
+    return method, template.format(id=submission_id), body
+
+
+@pytest.mark.parametrize("case", list(GATEWAY_ACCESS))
+@pytest.mark.usefixtures("unchanged")
+def test_gateway_refuses_callers_without_the_right_credential(chain: Chain, gateway_submission: str, case: str) -> None:
+    caller, endpoint, status, slug = GATEWAY_ACCESS[case]
+    authorization, token = CALLERS[caller]
+    method, path, body = _access_request(chain, endpoint, gateway_submission)
+    response = call_gateway(chain, method, path, authorization, **body)
+    forbidden = forbidden_values(chain) + ([token] if token else [])
+    problem = assert_problem(response, status, slug, forbidden)
+    if status == 404:
+        # Not a word more than for an id that never existed: the other municipality cannot tell it is there.
+        method, path, body = _access_request(chain, endpoint, "00000000-0000-4000-8000-000000000000")
+        unknown = call_gateway(chain, method, path, authorization, **body)
+        assert (unknown.status_code, unknown.json()) == (404, problem)
+    if slug == "municipality-not-permitted":
+        assert problem["permitted"] == OTHER  # the credential's own municipality, not the export's
+
+
+@pytest.mark.usefixtures("unchanged")
+def test_gateway_lists_a_municipality_only_its_own_submissions(chain: Chain, gateway_submission: str) -> None:
+    own = call_gateway(chain, "GET", "/v1/submissions", f"Bearer {MUNICIPALITY_TOKENS[MUNICIPALITY]}").json()
+    assert gateway_submission in [row["submission_id"] for row in own["submissions"]]
+    assert {row["municipality"] for row in own["submissions"]} == {MUNICIPALITY}
+    other = f"Bearer {MUNICIPALITY_TOKENS[OTHER]}"
+    for query in ("", f"?municipality={MUNICIPALITY}", f"?municipality={MUNICIPALITY}&year=2025"):
+        response = call_gateway(chain, "GET", f"/v1/submissions{query}", other)
+        assert (response.status_code, response.json()) == (200, {"submissions": []}), query
+    everything = call_gateway(chain, "GET", "/v1/submissions", f"Bearer {OPERATOR_TOKEN}").json()
+    assert gateway_submission in [row["submission_id"] for row in everything["submissions"]]
+
+
+def test_gateway_health_needs_no_credential(chain: Chain) -> None:
+    response = call_gateway(chain, "GET", "/healthz", None)
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 # --- the TPF: POST /v1/messages (multipart) ----------------------------------------------------------------

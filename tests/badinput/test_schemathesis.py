@@ -1,5 +1,9 @@
 """Schemathesis against each service's OpenAPI schema, in process through the ASGI app: no answer is a 5xx,
-and every error answer is a problem document. Bounded (50 examples per operation, no stored database)."""
+and every error answer is a problem document. Bounded (50 examples per operation, no stored database).
+
+Every call carries the operator's token, so the fuzzed data reaches the handlers behind the credential check
+(the gateway's endpoints, the registry's read endpoints) instead of stopping at 401; callers without the right
+credential are the bad-input matrix's rows."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.python import asgi
 
-from tests.badinput.conftest import build_apps, close_log_files, closing_replaced_log_files
+from tests.badinput.conftest import OPERATOR_TOKEN, build_apps, close_log_files, closing_replaced_log_files
 
 BOUNDED = settings(
     max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True
@@ -72,7 +76,7 @@ def test_api_never_answers_5xx(fuzz_apps: dict[str, FastAPI], service: str, mode
 
 
 def _check(case: schemathesis.Case) -> None:
-    response = case.call()
+    response = case.call(headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
     assert response.status_code < 500, f"{response.status_code} for {case.as_curl_command()}: {response.text[:500]}"
     if response.status_code >= 400:
         media = response.headers.get("content-type", "")

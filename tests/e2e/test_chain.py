@@ -31,8 +31,9 @@ def _registry(chain: Chain, municipality: str, year: int) -> list[dict]:  # type
 def test_submissions_are_stored_and_a_resubmission_replaces_the_year(chain: Chain, make_export) -> None:  # type: ignore[no-untyped-def]
     gateway = chain.url("gateway")
     first = {nr: make_export(nr, persons, seed=7) for nr, persons in (("0301", 300), ("4601", 200), ("5001", 150))}
-    accepted = {nr: client.submit(export.path, gateway) for nr, export in first.items()}
-    finals = {nr: client.wait_final(gateway, a["submission_id"], 60) for nr, a in accepted.items()}
+    token = chain.municipality_token
+    accepted = {nr: client.submit(export.path, gateway, token=token(nr)) for nr, export in first.items()}
+    finals = {nr: client.wait_final(gateway, a["submission_id"], 60, token=token(nr)) for nr, a in accepted.items()}
     directory = PublicDirectory.load(chain.state_dir / "keys" / "directory.json")
     for nr, final in finals.items():
         assert final["state"] == "stored", final
@@ -50,9 +51,9 @@ def test_submissions_are_stored_and_a_resubmission_replaces_the_year(chain: Chai
         assert rows[0]["pseudonymised"] == receipt.records_stored  # synthetic numbers are all valid
 
     corrected = make_export("4601", 200, seed=7, vary=1)
-    second = client.submit(corrected.path, gateway)
+    second = client.submit(corrected.path, gateway, token=token("4601"))
     assert second["sequence"] > accepted["4601"]["sequence"]
-    final = client.wait_final(gateway, second["submission_id"], 60)
+    final = client.wait_final(gateway, second["submission_id"], 60, token=token("4601"))
     assert final["state"] == "stored"
     assert final["receipt"]["supersedes"] == accepted["4601"]["submission_id"]
     rows = {r["submission_id"]: r for r in _registry(chain, "4601", 2025)}
@@ -72,11 +73,11 @@ def test_a_schema_error_rejects_the_whole_export_with_line_and_element(chain: Ch
     assert broken != text
     bad = tmp_path / "bad.xml"
     bad.write_text(broken, encoding="utf-8")
-    before = client.get_json(f"{chain.url('gateway')}/v1/submissions")["submissions"]
+    before = client.get_json(f"{chain.url('gateway')}/v1/submissions", chain.operator_token)["submissions"]
     response = httpx.post(
         f"{chain.url('gateway')}/v1/submissions",
         content=bad.read_bytes(),
-        headers={"Content-Type": "application/xml"},
+        headers={"Content-Type": "application/xml", "Authorization": f"Bearer {chain.municipality_token('5001')}"},
     )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -85,7 +86,7 @@ def test_a_schema_error_rejects_the_whole_export_with_line_and_element(chain: Ch
     expected_line = broken[: broken.index("20x5")].count("\n") + 1
     assert {"line": expected_line, "element": "rapporteringsaar"}.items() <= problem["errors"][0].items()
     assert "20x5" not in response.text
-    assert client.get_json(f"{chain.url('gateway')}/v1/submissions")["submissions"] == before
+    assert client.get_json(f"{chain.url('gateway')}/v1/submissions", chain.operator_token)["submissions"] == before
 
 
 def test_an_export_with_a_doctype_is_refused(chain: Chain, make_export) -> None:  # type: ignore[no-untyped-def]
@@ -95,7 +96,7 @@ def test_an_export_with_a_doctype_is_refused(chain: Chain, make_export) -> None:
     response = httpx.post(
         f"{chain.url('gateway')}/v1/submissions",
         content=hostile.encode(),
-        headers={"Content-Type": "application/xml"},
+        headers={"Content-Type": "application/xml", "Authorization": f"Bearer {chain.municipality_token('5001')}"},
     )
     assert response.status_code == 422
     assert response.json()["type"] == "urn:iplos-chain:problem:schema-invalid"
@@ -103,7 +104,11 @@ def test_an_export_with_a_doctype_is_refused(chain: Chain, make_export) -> None:
 
 
 def test_the_gateway_refuses_a_body_that_is_not_xml(chain: Chain) -> None:
-    response = httpx.post(f"{chain.url('gateway')}/v1/submissions", json={"a": 1})
+    response = httpx.post(
+        f"{chain.url('gateway')}/v1/submissions",
+        json={"a": 1},
+        headers={"Authorization": f"Bearer {chain.municipality_token('5001')}"},
+    )
     assert response.status_code == 415
     assert response.json()["type"] == "urn:iplos-chain:problem:unsupported-media-type"
 
@@ -119,8 +124,9 @@ def test_an_invalid_identity_number_gets_no_pseudonym_and_is_reported_by_referen
     broken_number = number[:10] + str((int(number[10]) + 1) % 10)  # K2 no longer matches
     broken = exports_dir / "5001-broken-check-digit.xml"  # in the exports folder: the leak scan looks for it
     broken.write_text(text.replace(match.group(0), match.group(1) + broken_number + match.group(3), 1), "utf-8")
-    accepted = client.submit(broken, chain.url("gateway"))
-    final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)
+    token = chain.municipality_token("5001")
+    accepted = client.submit(broken, chain.url("gateway"), token=token)
+    final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)
     assert final["state"] == "stored"
     assert final["receipt"]["identities_refused"] == 1
     assert final["receipt"]["records_stored"] == 30

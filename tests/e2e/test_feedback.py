@@ -32,15 +32,22 @@ def faulty(chain: Chain, exports_dir: Path) -> tuple[dict, Counter]:  # type: ig
     _, key = write_synthetic_export(path, MUNICIPALITY, 2024, 600, 77, errors=0.05)
     assert key is not None
     expected = Counter((nr, code) for nr, codes in key.records.items() for code in codes)
-    accepted = client.submit(path, chain.url("gateway"))
-    final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)
+    token = chain.municipality_token(MUNICIPALITY)
+    accepted = client.submit(path, chain.url("gateway"), token=token)
+    final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)
     assert final["state"] == "stored"
     return final, expected
 
 
+def _gateway_report(chain: Chain, submission_id: str) -> dict:  # type: ignore[type-arg]
+    """The report as the municipality reads it at its gateway, with its own credential."""
+    url = f"{chain.url('gateway')}/v1/submissions/{submission_id}/report"
+    return client.get_json(url, chain.municipality_token(MUNICIPALITY))
+
+
 def test_the_report_names_every_injected_fault_by_brukerNr_and_nothing_else(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
     final, expected = faulty
-    report = client.get_json(f"{chain.url('gateway')}/v1/submissions/{final['submission_id']}/report")
+    report = _gateway_report(chain, final["submission_id"])
     found = Counter((f["brukerNr"], f["code"]) for f in report["findings"])
     assert found == expected
     assert len({code for _, code in expected}) >= 20  # the fault kinds really vary
@@ -64,10 +71,7 @@ def test_only_the_municipality_can_open_its_report(chain: Chain, faulty) -> None
     )
     assert sum(1 for _ in findings) == header["finding_count"] > 0
     # The references in the report are the gateway's random ones: no brukerNr reaches the registry.
-    assert all(
-        len(f["brukerNr"]) < 32
-        for f in client.get_json(f"{chain.url('gateway')}/v1/submissions/{final['submission_id']}/report")["findings"]
-    )
+    assert all(len(f["brukerNr"]) < 32 for f in _gateway_report(chain, final["submission_id"])["findings"])
     others = [
         keys_of(chain.state_dir, "4601"),
         load_tpf_keys(chain.state_dir / "keys" / "tpf").party,
@@ -90,29 +94,47 @@ def test_a_corrected_resubmission_replaces_the_year_with_fewer_findings(
     final, expected = faulty
     corrected = exports_dir / "0301-corrected.xml"
     write_synthetic_export(corrected, MUNICIPALITY, 2024, 600, 77)
-    accepted = client.submit(corrected, chain.url("gateway"))
-    second = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)
+    token = chain.municipality_token(MUNICIPALITY)
+    accepted = client.submit(corrected, chain.url("gateway"), token=token)
+    second = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)
     assert second["receipt"]["supersedes"] == final["submission_id"]
-    report = client.get_json(f"{chain.url('gateway')}/v1/submissions/{accepted['submission_id']}/report")
+    report = _gateway_report(chain, accepted["submission_id"])
     assert report["finding_count"] == 0 < sum(expected.values())
     old = httpx.get(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report")
     assert (old.status_code, old.json()["type"]) == (410, "urn:iplos-chain:problem:superseded")
     # The municipality still has the old report it fetched, by brukerNr.
-    kept = client.get_json(f"{chain.url('gateway')}/v1/submissions/{final['submission_id']}/report")
+    kept = _gateway_report(chain, final["submission_id"])
     assert kept["finding_count"] == sum(expected.values())
 
 
 def test_iplos_report_prints_the_report(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
     final, expected = faulty
-    runner = CliRunner()
-    as_json = runner.invoke(app, ["report", final["submission_id"], "--gateway", chain.url("gateway"), "--json"])
+    runner = CliRunner(env={"IPLOS_TOKEN": None})  # whatever the shell running the tests has set
+    gateway = ["--gateway", chain.url("gateway")]
+    token = ["--token", chain.municipality_token(MUNICIPALITY)]
+    as_json = runner.invoke(app, ["report", final["submission_id"], *gateway, *token, "--json"])
     assert as_json.exit_code == 0, as_json.output
     assert json.loads(as_json.output)["finding_count"] == sum(expected.values())
-    table = runner.invoke(app, ["report", final["submission_id"], "--gateway", chain.url("gateway")])
+    # The token from the environment, as a municipality's script would pass it.
+    table = runner.invoke(
+        app, ["report", final["submission_id"], *gateway], env={"IPLOS_TOKEN": chain.municipality_token(MUNICIPALITY)}
+    )
     assert table.exit_code == 0, table.output
     some_bruker_nr, some_code = next(iter(expected))
     assert some_bruker_nr in table.output
     assert some_code in table.output
-    missing = runner.invoke(app, ["report", "00000000-0000-4000-8000-000000000000", "--gateway", chain.url("gateway")])
+    missing = runner.invoke(app, ["report", "00000000-0000-4000-8000-000000000000", *gateway, *token])
     assert missing.exit_code == 1
     assert "not-found" in missing.output
+    # Another municipality's credential gets the same answer as for an id that does not exist.
+    other = runner.invoke(
+        app, ["report", final["submission_id"], *gateway, "--token", chain.municipality_token("4601")]
+    )
+    assert other.exit_code == 1
+    assert "not-found" in other.output
+    assert some_bruker_nr not in other.output
+    anonymous = runner.invoke(app, ["report", final["submission_id"], *gateway])
+    assert anonymous.exit_code == 1
+    assert "401" in anonymous.output
+    assert "unauthenticated" in anonymous.output
+    assert "IPLOS_TOKEN" in anonymous.output  # and it says what to do about it

@@ -257,7 +257,7 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_whole(chain
     declared = httpx.post(
         f"{chain.url('gateway')}/v1/submissions",
         content=b"x" * (BODY_LIMIT + 1),
-        headers={"Content-Type": "application/xml"},
+        headers={"Content-Type": "application/xml", "Authorization": f"Bearer {chain.operator_token}"},
         timeout=60,
     )
     assert (declared.status_code, declared.json()["type"]) == (413, PROBLEM + "body-too-large")

@@ -64,8 +64,9 @@ def test_tpf_and_registry_state_hold_no_identity_and_the_tpf_no_payload(
     chain: Chain, make_export, exports_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
     export = make_export("5001", 120, seed=21)
-    accepted = client.submit(export.path, chain.url("gateway"))
-    assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60)["state"] == "stored"
+    token = chain.municipality_token("5001")
+    accepted = client.submit(export.path, chain.url("gateway"), token=token)
+    assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)["state"] == "stored"
 
     numbers, payload = _needles(exports_dir)
     assert len(numbers) >= 120  # the search is over real content

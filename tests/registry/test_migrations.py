@@ -1,4 +1,4 @@
-"""Migrations on a database that holds data: 0001 -> 0002 keeps it and reads it back, and 0002 downgrades.
+"""Migrations on a database that holds data: 0001 -> head keeps it and reads it back, and head downgrades to 0001.
 
 Each test runs on SQLite and on PostgreSQL, each on a database of its own that starts empty.
 """
@@ -125,7 +125,7 @@ def test_upgrade_from_0001_keeps_the_data_and_reads_it_back(unmigrated_engine: E
 
     migrate(engine, "head")
 
-    assert version(engine) == "0002"
+    assert version(engine) == "0003"
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, metadata) == []
