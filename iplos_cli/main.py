@@ -11,18 +11,39 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from iplos_cli import client
+from iplos_cli.audit_cli import audit_app
 from iplos_cli.chain import APPS, DEFAULT_PORTS, Chain, ensure_keys
 
 app = typer.Typer(help="IPLOS chain: municipality gateway, trusted pseudonym manager (TPF), registry intake.")
 keys_app = typer.Typer(help="Key pairs for every party and the public-key directory.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 # Submission ids are 36 characters: give tables room even when the output is not a terminal (CI, pipes).
 console = Console(width=max(Console().width, 140))
 err = Console(stderr=True)
 
 DEFAULT_MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
+# show_default=False: a token taken from IPLOS_TOKEN must not be printed by --help.
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="IPLOS_TOKEN",
+        show_default=False,
+        help="Bearer token for the gateway: the municipality's, or the operator's ('iplos up' prints them)",
+    ),
+]
+
+
+def _fail(exc: client.ChainError) -> typer.Exit:
+    # escape: a schema message may hold "[unknown element]", which rich would take for markup.
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+    if exc.status == 401:
+        err.print("pass --token TOKEN or set IPLOS_TOKEN ('iplos up' prints the development tokens)")
+    return typer.Exit(1)
 
 
 @keys_app.command("init")
@@ -111,9 +132,15 @@ def up(
     with chain:
         for service in ("gateway", "tpf", "registry"):
             console.print(f"{service:9} {chain.url(service)}   (state: {state_dir / service})")
-        # On a line of its own, so a script can pick it up: the registry's read endpoints need it.
+        # Each on a line of its own, so a script can pick them up. The operator's token reads the registry and
+        # acts for every municipality at the gateway; a municipality's submits and reads its own only.
         print(f"operator token: {chain.operator_token}", flush=True)
-        console.print("submit with: iplos submit FILE.xml --wait      stop with Ctrl-C")
+        for kommune_nr, token in chain.municipality_tokens().items():
+            print(f"municipality {kommune_nr} token: {token}", flush=True)
+        console.print("submit with: iplos submit FILE.xml --token TOKEN --wait      stop with Ctrl-C")
+        # sigwait only waits for blocked signals: unblocked, a SIGTERM would end this process at once and leave
+        # the three services running. Blocked only now, after the services started (they inherit the mask).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         with contextlib.suppress(KeyboardInterrupt):
             signal.sigwait({signal.SIGINT, signal.SIGTERM})
     console.print("stopped")
@@ -125,19 +152,19 @@ def submit(
     gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the registry's receipt")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 300.0,
+    token: TokenOption = None,
 ) -> None:
     """Submit an export through the gateway; print the submission id (and, with --wait, the final status)."""
     try:
-        accepted = client.submit(file, gateway)
+        accepted = client.submit(file, gateway, token=token)
         console.print(f"submission {accepted['submission_id']} accepted ({accepted['records']} records)")
         if wait:
-            final = client.wait_final(gateway, accepted["submission_id"], timeout)
+            final = client.wait_final(gateway, accepted["submission_id"], timeout, token=token)
             console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
             if final["state"] != "stored":
                 raise typer.Exit(1)
     except client.ChainError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail(exc) from None
 
 
 @app.command()
@@ -146,13 +173,13 @@ def report(
     gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     limit: Annotated[int, typer.Option(help="Findings to list in the table (all with --json)", min=0)] = 200,
+    token: TokenOption = None,
 ) -> None:
     """Show the registry's control report for a submission, with findings by brukerNr."""
     try:
-        body = client.get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/report")
+        body = client.get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/report", token)
     except client.ChainError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail(exc) from None
     if as_json:
         console.print_json(json.dumps(body))
         return

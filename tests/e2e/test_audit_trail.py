@@ -1,0 +1,276 @@
+"""The audit trail, checked from outside as an auditor would: ``iplos audit verify`` and ``iplos audit prove``
+against three real services, and every way of rewriting history detected.
+
+One chain for the module. Each tampering case stops one service, edits its SQLite database the way an
+intruder with file access would (from a clumsy edit up to a careful rewrite that recomputes every hash and
+throws away the signed checkpoints), starts it again, runs the auditor's check with the witness file of an
+earlier clean run, and then puts the untouched database back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from iplos_cli import client
+from iplos_cli.audit_cli import audit_app
+from iplos_cli.audit_verify import SERVICES, Report, Source, prove, verify
+from iplos_cli.chain import Chain, ensure_keys, free_port
+from shared.audit import encode_entry, leaf_hash, parse_entry
+from shared.envelope import transport as wire
+from shared.iplos.generator import generate_export
+from shared.keys import PublicDirectory
+
+YEAR = 2025
+Tamper = Callable[[sqlite3.Connection], None]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    state = tmp_path_factory.mktemp("audit-chain")
+    ensure_keys(state, ["0301", "4601"])
+    ports = {s: free_port() for s in SERVICES}
+    with Chain(state, ports=ports) as running:
+        exports = state / "exports"
+        exports.mkdir()
+        submitted = []
+        # Two municipalities, one of them twice (a replacement): stored, superseded and stored again.
+        for municipality, seed, vary in (("0301", 1, 0), ("4601", 2, 0), ("0301", 1, 1)):
+            path = exports / f"{municipality}-{vary}.xml"
+            with path.open("wb") as handle:
+                generate_export(municipality, YEAR, 12, seed, handle, vary=vary)
+            token = running.municipality_token(municipality)
+            accepted = client.submit(path, running.url("gateway"), token=token)
+            submitted.append(client.wait_final(running.url("gateway"), accepted["submission_id"], token=token))
+        assert [s["state"] for s in submitted] == ["stored"] * 3
+        running.submitted = submitted  # type: ignore[attr-defined]
+        yield running
+
+
+def _sources(chain: Chain) -> Iterator[dict[str, Source]]:
+    headers = {"Authorization": f"Bearer {chain.operator_token}"}
+    clients = {s: httpx.Client(base_url=chain.url(s), headers=headers, timeout=30) for s in SERVICES}
+    try:
+        yield {s: Source(s, c) for s, c in clients.items()}
+    finally:
+        for c in clients.values():
+            c.close()
+
+
+@pytest.fixture
+def sources(chain: Chain) -> Iterator[dict[str, Source]]:
+    yield from _sources(chain)
+
+
+@pytest.fixture(scope="module")
+def directory(chain: Chain) -> PublicDirectory:
+    return PublicDirectory.load(chain.state_dir / "keys" / "directory.json")
+
+
+@pytest.fixture(scope="module")
+def clean_witness(chain: Chain, directory: PublicDirectory, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The witness of a clean run: what an auditor remembers from checking the untouched chain."""
+    witness = tmp_path_factory.mktemp("witness") / "witness.json"
+    for sources in _sources(chain):
+        report = verify(sources, directory, witness)
+        assert report.ok, report.discrepancies
+    return witness
+
+
+def test_a_clean_chain_verifies_and_reconciles(
+    sources: dict[str, Source], directory: PublicDirectory, clean_witness: Path, tmp_path: Path
+) -> None:
+    witness = tmp_path / "witness.json"
+    shutil.copy(clean_witness, witness)
+    report = verify(sources, directory, witness)
+    assert report.ok, report.discrepancies
+    text = "\n".join(report.checked)
+    assert "reconciled 3 stored messages" in text
+    # 3 exports of 12 persons: every record accounted for at each hop.
+    assert "records sent 36 = pseudonymised 36 + refused 0 = stored 36" in text
+    for service in SERVICES:
+        assert f"{service}: checkpoint of" in text
+        assert f"{service}: unchanged since the last run" in text or f"{service}: extends" in text
+
+
+def test_prove_shows_one_message_through_the_three_logs(
+    chain: Chain, sources: dict[str, Source], directory: PublicDirectory
+) -> None:
+    message_id = chain.submitted[0]["submission_id"]  # type: ignore[attr-defined]
+    steps, report = prove(sources, directory, message_id)
+    assert report.ok, report.discrepancies
+    path = [(step.service, step.entry.event) for step in steps]
+    assert path[:3] == [("gateway", "sealed"), ("gateway", "sent"), ("gateway", "settled")]
+    assert ("tpf", "pseudonymised") in path
+    assert ("tpf", "forwarded") in path
+    # The first submission of 0301 was stored, then replaced by the third.
+    assert [e for s, e in path if s == "registry"] == ["stored", "superseded"]
+    assert all(step.proof_length >= 1 for step in steps)
+
+
+def test_the_commands_print_what_they_checked_and_exit_zero(chain: Chain, tmp_path: Path) -> None:
+    args = [x for s in SERVICES for x in (f"--{s}", chain.url(s))]
+    common = ["--state-dir", str(chain.state_dir), "--witness", str(tmp_path / "w.json")]
+    result = CliRunner().invoke(audit_app, ["verify", *args, *common])
+    assert result.exit_code == 0, result.output
+    assert "no discrepancies" in result.output
+    message_id = chain.submitted[1]["submission_id"]  # type: ignore[attr-defined]
+    result = CliRunner().invoke(audit_app, ["prove", message_id, *args, "--state-dir", str(chain.state_dir)])
+    assert result.exit_code == 0, result.output
+    assert "registry" in result.output
+    assert "stored" in result.output
+
+
+# -- tampering -------------------------------------------------------------------------------------------------
+
+
+def _rows(db: sqlite3.Connection) -> list[tuple[int, str]]:
+    return list(db.execute("SELECT idx, entry FROM audit_log ORDER BY idx"))
+
+
+def _rewrite(db: sqlite3.Connection, entries: list[str]) -> None:
+    """Write ``entries`` as the whole log, renumbered 0.. with correct leaf hashes: a careful intruder."""
+    db.execute("DELETE FROM audit_log")
+    for index, text in enumerate(entries):
+        entry = dataclasses.replace(parse_entry(text.encode()), index=index)
+        data = encode_entry(entry)
+        db.execute(
+            "INSERT INTO audit_log (idx, message_id, event, entry, leaf_hash, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (index, entry.message_id, entry.event, data.decode(), leaf_hash(data).hex(), _sqlite_time(entry.at)),
+        )
+    # The signed checkpoints would give the rewrite away to the service itself: the intruder drops them, and
+    # the service signs a fresh one over the rewritten log.
+    db.execute("DELETE FROM audit_checkpoints")
+
+
+def _sqlite_time(at: str) -> str:
+    return at.replace("T", " ").replace("Z", ".000000")
+
+
+def _with_records(entries: list[str]) -> int:
+    return next(i for i, text in enumerate(entries) if '"records":12' in text)
+
+
+def alter_clumsily(db: sqlite3.Connection) -> None:
+    """Change a count in place and leave everything else: the stored leaf hash no longer matches."""
+    entries = [text for _, text in _rows(db)]
+    index = _with_records(entries)
+    forged = entries[index].replace('"records":12', '"records":13')
+    db.execute("UPDATE audit_log SET entry = ? WHERE idx = ?", (forged, index))
+
+
+def alter_and_rehash(db: sqlite3.Connection) -> None:
+    entries = [text for _, text in _rows(db)]
+    index = _with_records(entries)
+    entries[index] = entries[index].replace('"records":12', '"records":13')
+    _rewrite(db, entries)
+
+
+def delete_entry(db: sqlite3.Connection) -> None:
+    entries = [text for _, text in _rows(db)]
+    del entries[2]
+    _rewrite(db, entries)
+
+
+def insert_entry(db: sqlite3.Connection) -> None:
+    entries = [text for _, text in _rows(db)]
+    entries.insert(1, entries[0])
+    _rewrite(db, entries)
+
+
+def reorder_entries(db: sqlite3.Connection) -> None:
+    entries = [text for _, text in _rows(db)]
+    entries[0], entries[1] = entries[1], entries[0]
+    _rewrite(db, entries)
+
+
+@pytest.mark.parametrize(
+    ("service", "tamper", "expected"),
+    [
+        pytest.param("tpf", alter_clumsily, "audit-log-inconsistent", id="altered-entry"),
+        pytest.param("tpf", alter_and_rehash, "forked", id="altered-entry-rehashed-checkpoints-dropped"),
+        pytest.param("registry", delete_entry, "rollback", id="deleted-entry"),
+        pytest.param("registry", insert_entry, "does not extend", id="inserted-entry"),
+        pytest.param("gateway", reorder_entries, "forked", id="reordered-entries"),
+    ],
+)
+def test_rewriting_history_is_detected(
+    chain: Chain,
+    directory: PublicDirectory,
+    clean_witness: Path,
+    tmp_path: Path,
+    service: str,
+    tamper: Tamper,
+    expected: str,
+) -> None:
+    database = chain.state_dir / service / f"{service}.db"
+    backup = tmp_path / "untouched.db"
+    chain.stop(service)
+    try:
+        _without_journal(database)
+        shutil.copy(database, backup)
+        with closing(sqlite3.connect(database)) as db, db:
+            tamper(db)
+        chain.start(service)
+        witness = tmp_path / "witness.json"
+        shutil.copy(clean_witness, witness)
+        for sources in _sources(chain):
+            report: Report = verify(sources, directory, witness)
+        assert not report.ok
+        assert any(service in d and expected in d for d in report.discrepancies), report.discrepancies
+        # A failed check never moves the witness on to the tampered log.
+        assert witness.read_bytes() == clean_witness.read_bytes()
+    finally:
+        chain.stop(service)
+        # The tampered run's write-ahead log must not be replayed onto the restored file.
+        for journal in _journals(database):
+            journal.unlink(missing_ok=True)
+        shutil.copy(backup, database)
+        chain.start(service)
+
+
+def _journals(database: Path) -> list[Path]:
+    return [database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
+def _without_journal(database: Path) -> None:
+    """Fold any write-ahead log into the file, so that the copy is the whole database."""
+    with closing(sqlite3.connect(database)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert not any(j.exists() and j.stat().st_size for j in _journals(database))
+
+
+def test_a_forged_delivery_is_on_record_without_the_facts_it_claims(
+    chain: Chain, sources: dict[str, Source], directory: PublicDirectory
+) -> None:
+    """Anyone can post to the registry; what they claim must not end up signed in its log."""
+    claimed = chain.submitted[0]["submission_id"]  # type: ignore[attr-defined]
+    header = f'{{"message_id":"{claimed}","municipality":"0301","year":{YEAR},"sequence":1}}'.encode()
+    fields = (
+        wire.DELIVERY_SUBMISSION_HEADER,
+        wire.DELIVERY_SUBMISSION_SIGNATURE,
+        wire.DELIVERY_HEADER,
+        wire.DELIVERY_SIGNATURE,
+        wire.PSEUDONYMS,
+        wire.PAYLOAD,
+    )
+    files = {name: (name, header if "header" in name else b"x" * 64, "application/octet-stream") for name in fields}
+    before = sources["registry"].get("/checkpoint")
+    response = httpx.post(f"{chain.url('registry')}/v1/deliveries", files=files, timeout=30)
+    assert response.status_code in (400, 403, 422), response.text
+    after = verify(sources, directory, None)
+    assert after.ok, after.discrepancies
+    size = int(json.loads(before["body"])["tree_size"])
+    entries = sources["registry"].get("/entries", start=size)["entries"]
+    refusals = [parse_entry(e["entry"].encode()) for e in entries]
+    assert [(e.event, e.message_id) for e in refusals] == [("refused", "unknown")]
+    assert refusals[0].facts.get("municipality") is None
