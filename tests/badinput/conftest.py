@@ -135,7 +135,13 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
     keys = state / "keys"
     directory = keys / DIRECTORY_FILE
     credentials = state / f"{prefix}credentials.json"
-    write_credentials(credentials, [Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN))])
+    write_credentials(
+        credentials,
+        [
+            Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN)),
+            Credential("test-auditor", "auditor", hash_token(AUDITOR_TOKEN)),
+        ],
+    )
     gateway_credentials = state / f"{prefix}gateway-credentials.json"
     write_credentials(
         gateway_credentials,
@@ -165,6 +171,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
                 state_dir=state / f"{prefix}tpf",
                 registry_url=UNREACHABLE,
                 max_body_bytes=BODY_LIMIT,
+                credentials_file=credentials,
             )
         ),
         "gateway": create_gateway(

@@ -344,6 +344,53 @@ def test_gateway_lists_a_municipality_only_its_own_submissions(chain: Chain, gat
     assert gateway_submission in [row["submission_id"] for row in everything["submissions"]]
 
 
+# --- every service's audit log: read-only, for operators and auditors ------------------------------------------
+
+AUDIT_PATHS = ("/v1/audit/checkpoint", "/v1/audit/entries?start=0", "/v1/audit/proof/consistency?first=0&second=0")
+AUDIT_CALLERS: dict[str, tuple[str | None, int, str | None]] = {
+    "no token": (None, 401, "unauthenticated"),
+    "unknown token": (f"Bearer {UNKNOWN_TOKEN}", 401, "unauthenticated"),
+    # Entries name every municipality's messages: a municipality's credential reads none of them.
+    "a municipality's token": (f"Bearer {MUNICIPALITY_TOKENS[MUNICIPALITY]}", 403, "forbidden"),
+    "the auditor's token": (f"Bearer {AUDITOR_TOKEN}", 200, None),
+}
+
+
+@pytest.mark.parametrize("service", ["gateway", "tpf", "registry"])
+@pytest.mark.parametrize("caller", list(AUDIT_CALLERS))
+def test_the_audit_logs_are_for_operators_and_auditors(chain: Chain, service: str, caller: str) -> None:
+    authorization, status, slug = AUDIT_CALLERS[caller]
+    client = getattr(chain, service)
+    if service != "gateway" and caller == "a municipality's token":
+        status, slug = 401, "unauthenticated"  # the TPF and the registry know no municipality tokens
+    for path in AUDIT_PATHS:
+        request = client.build_request("GET", path)
+        if authorization is None:
+            del request.headers["authorization"]
+        else:
+            request.headers["authorization"] = authorization
+        response = client.send(request)
+        if slug is None:
+            assert response.status_code == status, (path, response.text)
+        else:
+            assert_problem(response, status, slug, forbidden_values(chain))
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "slug"),
+    [
+        ("/v1/audit/entries?start=999999", 400, "invalid-range"),
+        ("/v1/audit/proof/consistency?first=5&second=2", 400, "invalid-range"),
+        ("/v1/audit/proof/inclusion", 400, "invalid-range"),
+        ("/v1/audit/proof/inclusion?index=999999", 400, "invalid-range"),
+        ("/v1/audit/proof/inclusion?message_id=00000000-0000-4000-8000-000000000000", 404, "not-found"),
+    ],
+)
+@pytest.mark.parametrize("service", ["gateway", "tpf", "registry"])
+def test_the_audit_logs_refuse_impossible_ranges(chain: Chain, service: str, path: str, status: int, slug: str) -> None:
+    assert_problem(getattr(chain, service).get(path), status, slug, forbidden_values(chain))
+
+
 def test_gateway_health_needs_no_credential(chain: Chain) -> None:
     response = call_gateway(chain, "GET", "/healthz", None)
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
