@@ -65,6 +65,7 @@ from services.kit.problems import Problem
 from shared.audit import (
     EMPTY_ROOT,
     SERVICES,
+    UNKNOWN_MESSAGE,
     AuditEntry,
     Checkpoint,
     FactValue,
@@ -76,7 +77,9 @@ from shared.audit import (
     new_checkpoint,
     parse_checkpoint,
     parse_entry,
+    sanitise_facts,
 )
+from shared.envelope import SubmissionHeader
 from shared.envelope.headers import utc_timestamp
 from shared.keys import key_id
 from shared.keys._directory import ALG_ED25519
@@ -314,6 +317,16 @@ class AuditLog:
             )
         )
         return entry
+
+    def record_refusal(self, problem: str, header: SubmissionHeader | None) -> AuditEntry:
+        """A refused message on the record, in a transaction of its own (a refusal changes nothing else): by
+        message id and the facts of ``header`` when its signature held, else as ``unknown`` with none, so that
+        nobody can have the service sign what a message merely claims. ``problem`` is the service's own type."""
+        facts = {"problem": problem}
+        if header is not None:
+            facts |= {"municipality": header.municipality, "year": header.year, "sequence": header.sequence}
+        with self.engine.begin() as conn:
+            return self.append(conn, "refused", header.message_id if header else UNKNOWN_MESSAGE, sanitise_facts(facts))
 
     def _lock_for_append(self, conn: Connection) -> None:
         dialect = conn.dialect.name

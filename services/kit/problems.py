@@ -19,6 +19,31 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.kit.logging import AccessLogMiddleware
 
 PROBLEM_TYPE_PREFIX = "urn:iplos-chain:problem:"
+# Refusals no retry can fix: the message itself is wrong for the chain. A sender (the gateway to the TPF, the
+# TPF to the registry) stops on these and retries every other answer.
+PERMANENT_PROBLEMS = frozenset(
+    {
+        "invalid-envelope",
+        "unknown-key",
+        "sender-mismatch",
+        "signer-not-authorised",
+        "municipality-mismatch",
+        "wrong-recipient",
+        "unsupported-format",
+        "message-id-conflict",
+        "invalid-payload",
+        "payload-header-mismatch",
+        "body-too-large",
+        "timestamp-out-of-window",
+    }
+)
+
+
+def problem_slug(problem_type: str) -> str:
+    """The name in ``urn:iplos-chain:problem:<name>``, or "" for any other type (a proxy's, or none)."""
+    return problem_type.removeprefix(PROBLEM_TYPE_PREFIX) if problem_type.startswith(PROBLEM_TYPE_PREFIX) else ""
+
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 log = structlog.get_logger("problems")

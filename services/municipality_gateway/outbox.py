@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from services.kit.audit_log import AuditLog
 from services.kit.files import fsync_dir, write_durably
 from services.kit.http import response_json
-from services.kit.problems import Problem
+from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, SealedExport
 from shared.audit import sanitise_facts
@@ -48,24 +48,6 @@ SIGNATURE_FILE = "header.sig"
 FINAL_STATES = frozenset({"stored", "refused", "rejected", "dead-letter"})
 # Final and settled by the registry's signed receipt: the sealed parts can go.
 DONE_STATES = frozenset({"stored", "refused"})
-PROBLEM_PREFIX = "urn:iplos-chain:problem:"
-# Problems that no retry can fix: the message itself is wrong for the chain. Every other answer is retried.
-PERMANENT_PROBLEMS = frozenset(
-    {
-        "invalid-envelope",
-        "unknown-key",
-        "sender-mismatch",
-        "signer-not-authorised",
-        "municipality-mismatch",
-        "wrong-recipient",
-        "unsupported-format",
-        "message-id-conflict",
-        "invalid-payload",
-        "payload-header-mismatch",
-        "body-too-large",
-        "timestamp-out-of-window",
-    }
-)
 
 log = structlog.get_logger("gateway.outbox")
 
@@ -317,8 +299,8 @@ class OutboxWorker:
             # The TPF holds it in its durable outbox and delivers it itself; from now on we ask, not send.
             return DeliveryOutcome("forwarded", str(body.get("last_error") or "") or None)
         problem = str(body.get("type", ""))
-        slug = problem.removeprefix(PROBLEM_PREFIX) if problem.startswith(PROBLEM_PREFIX) else ""
-        upstream = str(body.get("upstream_type", "")).removeprefix(PROBLEM_PREFIX)
+        slug = problem_slug(problem)
+        upstream = problem_slug(str(body.get("upstream_type", "")))
         if slug in PERMANENT_PROBLEMS or (slug == "registry-refused" and upstream in PERMANENT_PROBLEMS):
             return DeliveryOutcome("rejected", slug if slug != "registry-refused" else f"registry: {upstream}")
         # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.

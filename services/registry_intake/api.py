@@ -84,7 +84,7 @@ async def post_delivery(request: Request) -> JSONResponse:
                 # Only verified facts go into the signed log: before the signatures hold, the refusal is
                 # recorded under "unknown", so no caller can have the registry sign what it claims.
                 header = verified[0].submission if verified else None
-                await run_in_threadpool(service.record_refusal, ctx, problem, header)
+                await run_in_threadpool(ctx.audit.record_refusal, problem.slug, header)
             raise
     log.info(
         "delivery stored",

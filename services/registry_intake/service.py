@@ -29,7 +29,6 @@ from services.registry_intake.repository import (
     StoredSubmission,
     SubmissionRepository,
 )
-from shared.audit import sanitise_facts
 from shared.envelope import (
     DeliveryHeader,
     InvalidEnvelope,
@@ -61,21 +60,6 @@ class RegistryContext:
     max_age: dt.timedelta
     max_skew: dt.timedelta
     audit: AuditLog
-
-
-def record_refusal(ctx: RegistryContext, problem: Problem, submission: SubmissionHeader | None) -> None:
-    """A refused delivery is on the audit record by message id, with the problem type; ``submission`` is the
-    verified header, or None (recorded as ``unknown``) if the refusal came before the signatures held."""
-    facts = sanitise_facts(
-        {
-            "municipality": submission.municipality if submission else None,
-            "year": submission.year if submission else None,
-            "sequence": submission.sequence if submission else None,
-            "problem": problem.slug,
-        }
-    )
-    with ctx.engine.begin() as conn:
-        ctx.audit.append(conn, "refused", submission.message_id if submission else "unknown", facts)
 
 
 @dataclass(frozen=True)

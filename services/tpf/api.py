@@ -79,7 +79,7 @@ async def post_message(request: Request) -> JSONResponse:
                 outbox.stage, ctx, box.folder, header, header_bytes, signature, identity, payload
             )
         except Problem as problem:
-            await run_in_threadpool(service.record_refusal, ctx, problem, header)
+            await run_in_threadpool(ctx.audit.record_refusal, problem.slug, header)
             raise
     if not await run_in_threadpool(box.enqueue, staged, header, header_bytes, done):
         answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from services.kit.bodies import Upload
 from services.kit.files import copy_durably, fsync_dir, write_durably
 from services.kit.http import response_json
+from services.kit.problems import PERMANENT_PROBLEMS, problem_slug
 from services.tpf.models import outbox, receipts
 from services.tpf.service import Pseudonymised, TpfContext, pseudonymise
 from shared.audit import FactValue
@@ -46,7 +47,6 @@ from shared.envelope import transport as wire
 
 log = structlog.get_logger("tpf.outbox")
 
-PROBLEM_PREFIX = "urn:iplos-chain:problem:"
 STAGING_PREFIX = ".staging-"
 # The files of one queued delivery, by the multipart field they are sent as.
 FILES = {
@@ -57,23 +57,6 @@ FILES = {
     wire.PSEUDONYMS: "pseudonyms.part",
     wire.PAYLOAD: "payload.part",
 }
-# Registry problems no retry can fix: the delivery itself is wrong. Everything else is retried.
-PERMANENT_PROBLEMS = frozenset(
-    {
-        "invalid-envelope",
-        "unknown-key",
-        "sender-mismatch",
-        "signer-not-authorised",
-        "municipality-mismatch",
-        "wrong-recipient",
-        "unsupported-format",
-        "message-id-conflict",
-        "invalid-payload",
-        "payload-header-mismatch",
-        "body-too-large",
-        "timestamp-out-of-window",
-    }
-)
 
 
 def _now() -> dt.datetime:
@@ -307,7 +290,7 @@ class TpfOutbox:
                 return Outcome("queued", "the registry's receipt does not verify")
             return Outcome("delivered", None, body["receipt"], body["signature"])
         problem = str(body.get("type", ""))
-        slug = problem.removeprefix(PROBLEM_PREFIX) if problem.startswith(PROBLEM_PREFIX) else ""
+        slug = problem_slug(problem)
         if slug in PERMANENT_PROBLEMS:
             return Outcome("rejected", f"registry: {slug}", upstream_type=problem, upstream_status=response.status_code)
         return Outcome("queued", slug or f"HTTP {response.status_code}")
@@ -373,7 +356,7 @@ def _facts(header: SubmissionHeader, header_bytes: bytes, done: Pseudonymised) -
 def _settled_facts(outcome: Outcome) -> dict[str, FactValue]:
     """How the registry answered: its receipt's status and count, or the refusal that made it final."""
     if outcome.receipt is None:
-        return {"outcome": "rejected", "problem": (outcome.upstream_type or "").removeprefix(PROBLEM_PREFIX) or None}
+        return {"outcome": "rejected", "problem": problem_slug(outcome.upstream_type or "") or None}
     stored = outcome.receipt.get("records_stored")
     return {
         "outcome": "delivered",

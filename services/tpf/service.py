@@ -18,9 +18,8 @@ from sqlalchemy import Engine
 from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
-from services.kit.problems import Problem, invalid_envelope, refused
+from services.kit.problems import invalid_envelope, refused
 from shared import fnr
-from shared.audit import sanitise_facts
 from shared.envelope import (
     DeliveryCounts,
     DeliveryHeader,
@@ -172,22 +171,6 @@ def _refusal(value: str, declared: str, accept_synthetic: bool) -> fnr.IdentityN
     if number.synthetic and not accept_synthetic:
         return "synthetic-number"
     return number
-
-
-def record_refusal(ctx: TpfContext, problem: Problem, header: SubmissionHeader | None) -> None:
-    """Every refusal is on the audit record: what was refused and why, by message id (``unknown`` if the
-    header could not be read). The facts come from a header that may be forged, so they pass through
-    ``sanitise_facts``; the problem type is the TPF's own."""
-    facts = sanitise_facts(
-        {
-            "municipality": header.municipality if header else None,
-            "year": header.year if header else None,
-            "sequence": header.sequence if header else None,
-            "problem": problem.slug,
-        }
-    )
-    with ctx.engine.begin() as conn:
-        ctx.audit.append(conn, "refused", header.message_id if header else "unknown", facts)
 
 
 def _sha256(data: bytes) -> str:

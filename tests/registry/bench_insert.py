@@ -27,8 +27,8 @@ from services.kit.database import make_engine, upgrade_database
 from services.registry_intake.migrations import SCRIPT_LOCATION
 from services.registry_intake.repository import StoredRecord, SubmissionRepository
 from shared.iplos.model import Finding
+from tests.postgres import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV
 
-from .conftest import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV
 from .test_storage import incoming, payload_record, pseudonym
 
 

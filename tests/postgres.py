@@ -1,0 +1,52 @@
+"""A fresh PostgreSQL database for a test session, on the server at ``IPLOS_TEST_POSTGRES_URL``.
+
+When that variable is set (the Makefile exports it) or ``CI`` is, an unreachable server fails the run instead
+of skipping it: a configured PostgreSQL test never quietly turns into a skip. Only a developer running pytest
+by hand, with neither set and no server, gets skips.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+POSTGRES_URL_ENV = "IPLOS_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def must_run_postgres() -> bool:
+    in_ci = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+    return in_ci or bool(os.environ.get(POSTGRES_URL_ENV))
+
+
+@contextmanager
+def fresh_database(prefix: str, base_url: str | None = None) -> Iterator[str]:
+    """Create ``<prefix><random hex>``, yield its URL, drop it afterwards (even with open connections)."""
+    base = make_url(base_url or os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL)
+    name = f"{prefix}{secrets.token_hex(6)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except OperationalError as exc:
+        admin.dispose()
+        reason = (
+            f"PostgreSQL is not reachable at {base.render_as_string(hide_password=True)}"
+            f" (set {POSTGRES_URL_ENV}): {exc.orig}"
+        )
+        if must_run_postgres():
+            pytest.fail(f"{reason}; {POSTGRES_URL_ENV} or CI is set, so the PostgreSQL tests must run", pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
