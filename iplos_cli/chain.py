@@ -216,12 +216,13 @@ class Chain:
                     f"see {self.state_dir / service / 'logs' / 'process.log'}"
                 )
             try:
-                if httpx.get(self.url(service) + "/healthz", timeout=1.0).status_code == 200:
+                # Ready, not only alive: its database answers and its keys match the directory.
+                if httpx.get(self.url(service) + "/readyz", timeout=3.0).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"{service} did not become healthy within {timeout_s:.0f} s")
+        raise RuntimeError(f"{service} did not become ready within {timeout_s:.0f} s (GET /readyz names the check)")
 
     def start_all(self) -> None:
         for service in SERVICES:

@@ -5,7 +5,7 @@ synthetic exports (several municipalities and years, with resubmissions of the s
 registry's replacement is exercised) through the gateway, and meanwhile
 
 * a fault thread kills the TPF or the registry with SIGKILL at random moments (seeded), waits a short random
-  time and starts it again (``Chain.start`` waits for ``/healthz``);
+  time and starts it again (``Chain.start`` waits for ``/readyz``);
 * a watcher thread polls the registry (``GET /v1/submissions`` and ``GET /v1/submissions/{id}``) and reads its
   SQLite database read-only, counting a *partial view* whenever an active submission shows a number of
   stored persons different from its record count, or a record count different from what was sent.

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import dataclasses
 import datetime as dt
 import threading
@@ -383,8 +384,15 @@ class AuditLog:
         """Sign a checkpoint now and then every ``interval_s`` seconds while the log grows; run it as a task in
         the service's lifespan and cancel it at shutdown. A failure is logged by its type and retried."""
         while True:
+            signing = asyncio.ensure_future(asyncio.to_thread(self.checkpoint))
             try:
-                await asyncio.to_thread(self.checkpoint)
+                # Shielded: a cancellation at shutdown waits for the thread to finish its transaction, so the
+                # engine is never disposed under a connection the checkpoint still holds.
+                await asyncio.shield(signing)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await signing
+                raise
             except Exception as exc:  # the loop must outlive a database hiccup
                 log.error("audit checkpoint failed", error_type=type(exc).__name__)
             await asyncio.sleep(interval_s)

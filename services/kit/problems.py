@@ -7,6 +7,7 @@ FastAPI are reduced to their locations and error kinds (pydantic would otherwise
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -107,10 +108,23 @@ def problem_response(problem: Problem) -> JSONResponse:
     return JSONResponse(problem.document(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def observe_problems(app: FastAPI, observer: Callable[[str], None]) -> None:
+    """Have every problem the handlers below answer reported to ``observer`` by its type (the metrics'
+    refusal counter, services.kit.metrics)."""
+    app.state.problem_observer = observer
+
+
+def _answer(app: Any, problem: Problem) -> JSONResponse:
+    observer = getattr(getattr(app, "state", None), "problem_observer", None)
+    if observer is not None:
+        observer(problem.slug)
+    return problem_response(problem)
+
+
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
     log.info("request refused", problem=exc.slug, status=exc.status, route=route_of(request.scope))
-    return problem_response(exc)
+    return _answer(request.app, exc)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -118,7 +132,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     errors = [{"loc": [str(p) for p in e.get("loc", ())], "kind": e.get("type")} for e in exc.errors()]
     problem = Problem("invalid-request", 422, "The request does not match the API schema", errors=errors)
     log.info("request refused", problem=problem.slug, status=422, route=route_of(request.scope))
-    return problem_response(problem)
+    return _answer(request.app, problem)
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
@@ -131,7 +145,7 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
         415: "unsupported-media-type",
     }
     slug = slugs.get(exc.status_code, "http-error")
-    return problem_response(Problem(slug, exc.status_code, str(exc.detail)))
+    return _answer(request.app, Problem(slug, exc.status_code, str(exc.detail)))
 
 
 class BodyTooLarge(Exception):
@@ -141,7 +155,7 @@ class BodyTooLarge(Exception):
 async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
     problem = Problem("body-too-large", 413, "The request body is larger than this service accepts")
     log.info("request refused", problem=problem.slug, status=413, route=route_of(request.scope))
-    return problem_response(problem)
+    return _answer(request.app, problem)
 
 
 class BodyLimitMiddleware:
@@ -198,7 +212,8 @@ class CatchAllMiddleware:
         except Exception as exc:
             log.error("unexpected error", error_type=type(exc).__name__, route=route_of(scope))
             if not started:
-                response = problem_response(Problem("internal-error", 500, "The service could not handle the request"))
+                problem = Problem("internal-error", 500, "The service could not handle the request")
+                response = _answer(scope.get("app"), problem)
                 await response(scope, receive, send)
 
 

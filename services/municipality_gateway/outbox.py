@@ -29,6 +29,7 @@ from services.kit.files import fsync_dir, write_durably
 from services.kit.http import response_json
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
 from services.municipality_gateway.models import record_refs, submissions
+from services.municipality_gateway.monitoring import GatewayMetrics
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, SealedExport
 from shared.audit import sanitise_facts
 from shared.envelope import (
@@ -203,6 +204,7 @@ class OutboxWorker:
         backoff_s: float,
         backoff_max_s: float,
         audit: AuditLog | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._engine = engine
         self._directory = directory
@@ -213,6 +215,7 @@ class OutboxWorker:
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._audit = audit
+        self._metrics = metrics or GatewayMetrics()
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -258,9 +261,11 @@ class OutboxWorker:
         folder = self._outbox / message_id
         state = await run_in_threadpool(self._state, message_id)
         if state == "forwarded":
-            outcome = await self._poll(message_id, folder)
+            with self._metrics.stage("status_poll"):
+                outcome = await self._poll(message_id, folder)
         else:
-            outcome = await self._post(message_id, folder)
+            with self._metrics.stage("delivery_attempt"):
+                outcome = await self._post(message_id, folder)
         await run_in_threadpool(self._record, message_id, outcome)
         if outcome.state in DONE_STATES:
             # The chain has answered for good: the sealed parts are no longer needed. Header and signature
@@ -388,6 +393,8 @@ class OutboxWorker:
             conn.execute(update(submissions).where(submissions.c.message_id == message_id).values(**values))
             if self._audit is not None:
                 self._audit_transition(conn, message_id, row.forwarded_at is not None, outcome, values["state"])
+        if values["state"] in FINAL_STATES:
+            self._metrics.settled(values["state"], outcome.receipt)
         log.info(
             "delivery attempt",
             message_id=message_id,

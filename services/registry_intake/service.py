@@ -13,8 +13,9 @@ import base64
 import datetime as dt
 import hashlib
 import io
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
 from services.kit.problems import Problem, invalid_envelope, refused
+from services.registry_intake.monitoring import RegistryMetrics
 from services.registry_intake.repository import (
     IncomingSubmission,
     StoredRecord,
@@ -60,6 +62,7 @@ class RegistryContext:
     max_age: dt.timedelta
     max_skew: dt.timedelta
     audit: AuditLog
+    metrics: RegistryMetrics = field(default_factory=RegistryMetrics)
 
 
 @dataclass(frozen=True)
@@ -171,12 +174,16 @@ def store_delivery(
         # The logical controls run while the records stream into the database: a finding is stored with its
         # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).
         runner = ControlRunner(export_header, signer_municipality=submission.municipality)
-        return ctx.repository.store(
+        submission_findings = runner.submission_findings()
+        findings_by_rule = Counter(finding.code for finding in submission_findings)  # _joined adds the records'
+        stored = ctx.repository.store(
             incoming,
-            _joined(records, by_ref, submission.record_count, runner),
-            runner.submission_findings(),
+            _joined(records, by_ref, submission.record_count, runner, findings_by_rule),
+            submission_findings,
             severity_of=lambda code: str(control(code).severity),
         )
+        ctx.metrics.stored(stored, findings_by_rule)
+        return stored
     except MessageRefused as exc:
         raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
@@ -186,10 +193,14 @@ def store_delivery(
 
 
 def _joined(
-    records: Iterator[PayloadRecord], by_ref: dict[str, PseudonymEntry], expected: int, runner: ControlRunner
+    records: Iterator[PayloadRecord],
+    by_ref: dict[str, PseudonymEntry],
+    expected: int,
+    runner: ControlRunner,
+    findings_by_rule: Counter[str],
 ) -> Iterator[StoredRecord]:
     """Join payload records to pseudonyms by reference (every reference must match exactly once) and run the
-    logical controls on each."""
+    logical controls on each, counting the findings by rule (for the metrics, once the store has committed)."""
     count = 0
     for record in records:
         entry = by_ref.pop(record.ref, None)
@@ -197,7 +208,9 @@ def _joined(
             raise InvalidEnvelope()
         count += 1
         status = entry.refused or IDENTITY_OK
-        yield record, entry.pseudonym, status, runner.check(record, entry.pseudonym, status)
+        findings = runner.check(record, entry.pseudonym, status)
+        findings_by_rule.update(finding.code for finding in findings)
+        yield record, entry.pseudonym, status, findings
     if by_ref or count != expected:
         raise InvalidEnvelope()
 

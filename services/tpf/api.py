@@ -24,7 +24,7 @@ from services.kit.credentials import AUDIT_READERS, authenticate, load_credentia
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
-from services.tpf import models, outbox, service
+from services.tpf import models, monitoring, outbox, service
 from services.tpf.config import TpfSettings
 from shared.envelope import transport as wire
 from shared.keys import PublicDirectory
@@ -71,15 +71,20 @@ async def post_message(request: Request) -> JSONResponse:
         payload = await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD)
         header = None
         try:
-            header = await run_in_threadpool(service.check_submission, ctx, header_bytes, signature, identity, payload)
+            with box.metrics.stage("verify"):
+                header = await run_in_threadpool(
+                    service.check_submission, ctx, header_bytes, signature, identity, payload
+                )
             answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
             if answered is not None:
                 return answered
-            staged, done = await run_in_threadpool(
-                outbox.stage, ctx, box.folder, header, header_bytes, signature, identity, payload
-            )
+            with box.metrics.stage("pseudonymise"):
+                staged, done = await run_in_threadpool(
+                    outbox.stage, ctx, box.folder, header, header_bytes, signature, identity, payload
+                )
         except Problem as problem:
             await run_in_threadpool(ctx.audit.record_refusal, problem.slug, header)
+            box.metrics.message("refused")
             raise
     if not await run_in_threadpool(box.enqueue, staged, header, header_bytes, done):
         answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
@@ -212,8 +217,11 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
                 backoff_max_s=settings.delivery_backoff_max_s,
                 # An attempt cannot outlast the HTTP timeout; the margin covers recording its outcome.
                 lease_s=settings.forward_timeout_s + 30,
+                metrics=metrics,
             )
             await run_in_threadpool(box.sweep)
+            metrics.watch_outbox(engine, models.outbox)
+            app.state.readiness = monitoring.readiness(settings, engine)
             app.state.tpf = ctx
             app.state.outbox = box
             app.state.credentials = load_credentials(settings.credentials_file)
@@ -231,6 +239,8 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="IPLOS trusted pseudonym manager (TPF)", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
+    metrics = monitoring.TpfMetrics()
+    metrics.install(app, credentials=lambda r: r.app.state.credentials, token_required=settings.metrics_token_required)
     app.include_router(health.router)
     app.include_router(router)
     app.include_router(audit_router(_audit_log, _audit_reader))

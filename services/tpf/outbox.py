@@ -39,6 +39,7 @@ from services.kit.files import copy_durably, fsync_dir, write_durably
 from services.kit.http import response_json
 from services.kit.problems import PERMANENT_PROBLEMS, problem_slug
 from services.tpf.models import outbox, receipts
+from services.tpf.monitoring import TpfMetrics
 from services.tpf.service import Pseudonymised, TpfContext, pseudonymise
 from shared.audit import FactValue
 from shared.envelope import InvalidEnvelope, MessageRefused, SubmissionHeader
@@ -138,6 +139,7 @@ class TpfOutbox:
         backoff_s: float,
         backoff_max_s: float,
         lease_s: float,
+        metrics: TpfMetrics | None = None,
     ) -> None:
         self._engine = engine
         self._ctx = ctx
@@ -148,6 +150,7 @@ class TpfOutbox:
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._lease = dt.timedelta(seconds=lease_s)
+        self.metrics = metrics or TpfMetrics()
         self._wake = asyncio.Event()
 
     # -- taking messages --------------------------------------------------------------------------------------
@@ -179,6 +182,7 @@ class TpfOutbox:
         except IntegrityError:
             shutil.rmtree(staged, ignore_errors=True)
             return False
+        self.metrics.pseudonymised(done.header.counts)
         return True
 
     def status(self, message_id: str) -> Status | None:
@@ -258,7 +262,8 @@ class TpfOutbox:
     async def deliver(self, message_id: str) -> Outcome:
         """One attempt; the outcome is recorded before it is returned. Never raises for a failed attempt."""
         try:
-            outcome = await self._post(message_id)
+            with self.metrics.stage("forward_attempt"):
+                outcome = await self._post(message_id)
         except Exception as exc:  # counted as a failed attempt, so the message backs off
             log.error("delivery failed", message_id=message_id, error_type=type(exc).__name__)
             outcome = Outcome("queued", type(exc).__name__)
@@ -324,6 +329,8 @@ class TpfOutbox:
             conn.execute(update(outbox).where(outbox.c.message_id == message_id).values(**values))
             if outcome.state != "queued":
                 self._ctx.audit.append(conn, "forwarded", message_id, _settled_facts(outcome))
+        if "state" in values:  # settled for good: delivered, rejected or dead-letter
+            self.metrics.settled(values["state"])
         log.info("delivery attempt", message_id=message_id, attempt=attempts, state=values.get("state", "queued"))
 
 

@@ -1,0 +1,59 @@
+"""The gateway's metrics and readiness checks (services.kit.metrics, services.kit.readiness).
+
+Messages by outcome: ``accepted`` (202, in the outbox), then one final outcome each, as the outbox records it:
+``stored`` or ``refused`` (the registry's signed receipt), ``rejected`` (a permanent refusal on the way),
+``dead-letter`` (too many failed attempts); ``requeued`` when an operator puts one back. Records: ``accepted``
+(persons sealed) and ``stored`` (as the registry's receipt counts them). Stages: ``seal`` (validate, split,
+seal an export), ``delivery_attempt`` (one POST to the TPF), ``status_poll`` (one status request to the TPF).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from services.kit.metrics import ServiceMetrics
+from services.kit.readiness import Readiness, own_keys_listed
+from services.municipality_gateway.config import GatewaySettings
+from shared.keys import PartyKeys
+
+FINAL_OUTCOMES = ("stored", "refused", "rejected", "dead-letter")
+
+
+class GatewayMetrics(ServiceMetrics):
+    def __init__(self) -> None:
+        super().__init__(
+            "gateway",
+            messages=("accepted", *FINAL_OUTCOMES, "requeued"),
+            records=("accepted", "stored"),
+            stages=("seal", "delivery_attempt", "status_poll"),
+            outbox_states=("queued", "forwarded"),
+        )
+
+    def accepted(self, records: int) -> None:
+        self.message("accepted")
+        self.records("accepted", records)
+
+    def settled(self, state: str, receipt: dict[str, Any] | None) -> None:
+        """A submission reached a final state; ``receipt`` is the registry's, if it answered with one."""
+        self.message(state)
+        stored = (receipt or {}).get("records_stored")
+        if state == "stored" and isinstance(stored, int):
+            self.records("stored", stored)
+
+
+def readiness(
+    settings: GatewaySettings, engine: Engine, load_served_keys: Callable[[Path], dict[str, PartyKeys]]
+) -> Readiness:
+    """Database, every served municipality's keys against the directory, and the outbox folder (made here if
+    it is not there yet: the first submission would make it)."""
+    outbox = settings.state_dir / "outbox"
+    outbox.mkdir(exist_ok=True)
+    return Readiness(
+        engine,
+        lambda: own_keys_listed(settings.directory, lambda: load_served_keys(settings.key_dir).values()),
+        writable={"outbox": outbox},
+    )

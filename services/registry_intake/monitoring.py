@@ -1,0 +1,60 @@
+"""The registry's metrics and readiness checks (services.kit.metrics, services.kit.readiness).
+
+Messages by outcome, as the audit log records them: ``stored``, ``superseded`` (an earlier submission of the
+same municipality and year replaced by a stored one) and ``refused`` (any problem once the form was read, a
+stale sequence and a replay included). Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
+code, for each stored submission (a superseded submission's findings are not taken back: the counter says what
+the controls found in what arrived). Stages: ``verify`` (signatures, binding, recipients, digests, freshness)
+and ``store`` (open, join, run the controls and store, in one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prometheus_client import Counter
+from sqlalchemy import Engine
+
+from services.kit.metrics import ServiceMetrics
+from services.kit.readiness import Readiness, own_keys_listed
+from services.registry_intake.config import RegistrySettings
+from services.registry_intake.repository import StoredSubmission
+from shared.iplos.controls import CATALOGUE
+from shared.keys.registry import load_registry_keys
+
+_RULES = frozenset(control.code for control in CATALOGUE)
+
+
+class RegistryMetrics(ServiceMetrics):
+    def __init__(self) -> None:
+        super().__init__(
+            "registry",
+            messages=("stored", "superseded", "refused"),
+            records=("stored",),
+            stages=("verify", "store"),
+        )
+        self._findings = Counter(
+            "iplos_findings",
+            "Findings of the logical controls in stored submissions, by rule (control code)",
+            ["service", "rule"],
+            registry=self.registry,
+        )
+        for rule in sorted(_RULES):
+            self._findings.labels(self.service, rule)
+
+    def stored(self, stored: StoredSubmission, findings_by_rule: Mapping[str, int]) -> None:
+        """A submission was stored (committed) with these findings, counted by control code."""
+        self.message("stored")
+        if stored.supersedes is not None:
+            self.message("superseded")
+        self.records("stored", stored.record_count)
+        for rule, count in findings_by_rule.items():
+            # Codes come from the catalogue; anything else would be a bug, and is not let become a label.
+            self._findings.labels(self.service, rule if rule in _RULES else "other").inc(count)
+
+
+def readiness(settings: RegistrySettings, engine: Engine) -> Readiness:
+    """Database and the registry's keys against the directory (the registry has no outbox)."""
+    return Readiness(
+        engine, lambda: own_keys_listed(settings.directory, lambda: [load_registry_keys(settings.key_dir)])
+    )
