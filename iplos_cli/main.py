@@ -137,6 +137,8 @@ def up(
         print(f"operator token: {chain.operator_token}", flush=True)
         for kommune_nr, token in chain.municipality_tokens().items():
             print(f"municipality {kommune_nr} token: {token}", flush=True)
+        console.print(f"operators' dashboard: {chain.url('registry')}/dashboard   (sign in with the operator token)")
+        console.print(f"municipal IT pages:   {chain.url('gateway')}/pages   (a municipality's token)")
         console.print("submit with: iplos submit FILE.xml --token TOKEN --wait      stop with Ctrl-C")
         # sigwait only waits for blocked signals: unblocked, a SIGTERM would end this process at once and leave
         # the three services running. Blocked only now, after the services started (they inherit the mask).

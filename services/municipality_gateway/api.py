@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -26,7 +25,6 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
 from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
@@ -35,7 +33,7 @@ from services.kit.credentials import AUDIT_READERS, Credential, authenticate, lo
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
-from services.municipality_gateway import feedback, models, outbox
+from services.municipality_gateway import feedback, models, monitoring, outbox, pages
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.sealing import seal_export
 from shared.iplos.reader import ExportInvalid, read_export
@@ -60,6 +58,7 @@ class GatewayContext:
     client: httpx.AsyncClient
     credentials: list[Credential]
     audit: AuditLog
+    metrics: monitoring.GatewayMetrics
 
     @property
     def work_dir(self) -> Path:
@@ -152,7 +151,8 @@ async def post_submission(request: Request, caller: Caller) -> JSONResponse:
             municipality = await run_in_threadpool(_export_municipality, body)
             if municipality is not None and not caller.acts_for(municipality):
                 raise _not_permitted(caller)
-        sealed = await run_in_threadpool(seal_export, body, ctx.keys, ctx.directory, ctx.work_dir)
+        with ctx.metrics.stage("seal"):
+            sealed = await run_in_threadpool(seal_export, body, ctx.keys, ctx.directory, ctx.work_dir)
     finally:
         body.close()
     if not caller.acts_for(sealed.header.kommune_nr):
@@ -163,6 +163,7 @@ async def post_submission(request: Request, caller: Caller) -> JSONResponse:
     accepted = await run_in_threadpool(
         outbox.accept, ctx.engine, sealed, ctx.keys[sealed.header.kommune_nr], ctx.outbox_dir, ctx.audit
     )
+    ctx.metrics.accepted(accepted["records"])
     ctx.worker.wake()
     log.info(
         "submission accepted",
@@ -229,6 +230,7 @@ async def retry_submission(request: Request, submission_id: str, caller: Caller)
     row = await run_in_threadpool(outbox.requeue, ctx.engine, ctx.outbox_dir, submission_id, ctx.audit)
     if row is None:
         raise _not_found()
+    ctx.metrics.message("requeued")
     ctx.worker.wake()
     log.info("submission requeued", message_id=submission_id, credential=caller.name)
     return row
@@ -251,24 +253,15 @@ async def get_report(request: Request, submission_id: str, caller: Caller) -> di
     row = await run_in_threadpool(feedback.submission_row, ctx.engine, submission_id)
     if row is None or not caller.acts_for(row.municipality):
         raise _not_found()
-    report = await run_in_threadpool(feedback.cached, ctx.engine, submission_id)
-    if report is not None:
-        return report
-    if row.state != "stored":
-        raise Problem("report-not-ready", 409, "The registry has not stored this submission", state=row.state)
-    path = json.loads(row.receipt).get("report_path")
-    if not path:
-        raise Problem("not-found", 404, "The registry's receipt names no control report")
-    body = await feedback.fetch_report(ctx.client, ctx.settings.registry_url, path)
-    header_bytes = (ctx.outbox_dir / submission_id / outbox.HEADER_FILE).read_bytes()
-    try:
-        return await run_in_threadpool(
-            feedback.open_and_map, ctx.engine, ctx.directory, ctx.keys[row.municipality], row, body, header_bytes
-        )
-    except IntegrityError:  # fetched twice at once: the other request stored it
-        cached = await run_in_threadpool(feedback.cached, ctx.engine, submission_id)
-        assert cached is not None
-        return cached
+    return await feedback.report_for(
+        ctx.engine,
+        ctx.client,
+        ctx.settings.registry_url,
+        ctx.directory,
+        ctx.keys[row.municipality],
+        ctx.outbox_dir / submission_id / outbox.HEADER_FILE,
+        row,
+    )
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -298,7 +291,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 backoff_s=settings.delivery_backoff_s,
                 backoff_max_s=settings.delivery_backoff_max_s,
                 audit=audit,
+                metrics=metrics,
             )
+            metrics.watch_outbox(engine, models.submissions)
+            app.state.readiness = monitoring.readiness(settings, engine, load_served_keys)
             credentials = load_credentials(settings.credentials_file)
             for credential in credentials:
                 if credential.municipality is not None and credential.municipality not in served:
@@ -308,7 +304,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                         credential=credential.name,
                         municipality=credential.municipality,
                     )
-            ctx = GatewayContext(settings, engine, directory, served, worker, client, credentials, audit)
+            ctx = GatewayContext(settings, engine, directory, served, worker, client, credentials, audit, metrics)
             ctx.work_dir.mkdir(parents=True, exist_ok=True)
             await run_in_threadpool(outbox.cleanup, engine, ctx.work_dir, ctx.outbox_dir)
             app.state.gateway = ctx
@@ -326,9 +322,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="IPLOS municipality gateway", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
+    metrics = monitoring.GatewayMetrics()
+    metrics.install(app, credentials=lambda r: _ctx(r).credentials, token_required=settings.metrics_token_required)
     app.include_router(health.router)
     app.include_router(router)
     app.include_router(audit_router(_audit_log, _audit_reader))
+    pages.install(app)
     return app
 
 

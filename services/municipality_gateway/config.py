@@ -33,6 +33,9 @@ class GatewaySettings(BaseSettings):
     audit_checkpoint_interval_s: float = 60.0
     """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
     log_level: str = "INFO"
+    metrics_token_required: bool = True
+    """``GET /metrics`` (aggregate counts only) needs an operator's or auditor's bearer token from the credentials
+    file; false serves it to anyone who can reach the port."""
 
     @property
     def effective_database_url(self) -> str:

@@ -13,10 +13,13 @@ import datetime as dt
 import hashlib
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from services.kit.problems import Problem
 from services.municipality_gateway.models import record_refs, reports, submissions
@@ -61,6 +64,35 @@ async def fetch_report(client: httpx.AsyncClient, registry_url: str, path: str) 
     if not isinstance(body, dict):
         raise Problem("report-unavailable", 502, "The registry's answer is not a report")
     return body
+
+
+async def report_for(
+    engine: Engine,
+    client: httpx.AsyncClient,
+    registry_url: str,
+    directory: PublicDirectory,
+    keys: PartyKeys,
+    header_file: Path,
+    row: Any,
+) -> dict[str, Any]:
+    """The submission's control report mapped to brukerNr: kept here once fetched, else fetched from the registry,
+    verified, opened, mapped and kept. Problems: 409 report-not-ready, 404, 502, 503."""
+    report = await run_in_threadpool(cached, engine, row.message_id)
+    if report is not None:
+        return report
+    if row.state != "stored":
+        raise Problem("report-not-ready", 409, "The registry has not stored this submission", state=row.state)
+    path = json.loads(row.receipt).get("report_path")
+    if not path:
+        raise Problem("not-found", 404, "The registry's receipt names no control report")
+    body = await fetch_report(client, registry_url, path)
+    header_bytes = header_file.read_bytes()
+    try:
+        return await run_in_threadpool(open_and_map, engine, directory, keys, row, body, header_bytes)
+    except IntegrityError:  # fetched twice at once: the other request stored it
+        stored = await run_in_threadpool(cached, engine, row.message_id)
+        assert stored is not None
+        return stored
 
 
 def open_and_map(

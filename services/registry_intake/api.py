@@ -23,7 +23,7 @@ from services.kit.credentials import AUDIT_READERS, authenticate, load_credentia
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 from services.kit.problems import Problem, install_problem_handlers
-from services.registry_intake import models, service
+from services.registry_intake import dashboard, models, monitoring, service
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.repository import (
     ReplayedMessage,
@@ -85,6 +85,7 @@ async def post_delivery(request: Request) -> JSONResponse:
                 # recorded under "unknown", so no caller can have the registry sign what it claims.
                 header = verified[0].submission if verified else None
                 await run_in_threadpool(ctx.audit.record_refusal, problem.slug, header)
+            ctx.metrics.message("refused")
             raise
     log.info(
         "delivery stored",
@@ -108,23 +109,25 @@ async def _check_and_store(
     payload: Upload,
     verified_out: list[service.VerifiedDelivery],
 ) -> StoredSubmission:
-    verified = await run_in_threadpool(
-        service.check_delivery,
-        ctx,
-        submission_bytes,
-        submission_sig,
-        delivery_bytes,
-        delivery_sig,
-        pseudonyms,
-        payload,
-    )
+    with ctx.metrics.stage("verify"):
+        verified = await run_in_threadpool(
+            service.check_delivery,
+            ctx,
+            submission_bytes,
+            submission_sig,
+            delivery_bytes,
+            delivery_sig,
+            pseudonyms,
+            payload,
+        )
     verified_out.append(verified)
     message_id = verified.submission.message_id
     known = await run_in_threadpool(ctx.repository.get, message_id)
     if known is not None:
         raise _replayed(ctx, known, verified.submission_sha256)
     try:
-        stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
+        with ctx.metrics.stage("store"):
+            stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
     except ReplayedMessage as exc:
         raise _replayed(ctx, exc.original, verified.submission_sha256) from None
     except StaleSubmission as exc:
@@ -236,7 +239,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             max_age=dt.timedelta(days=settings.max_message_age_days),
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
             audit=audit,
+            metrics=metrics,
         )
+        app.state.readiness = monitoring.readiness(settings, engine)
         checkpoints = asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_interval_s))
         log.info("registry ready")
         yield
@@ -247,9 +252,12 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="IPLOS registry intake", version="1", lifespan=lifespan)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
+    metrics = monitoring.RegistryMetrics()
+    metrics.install(app, credentials=lambda r: r.app.state.credentials, token_required=settings.metrics_token_required)
     app.include_router(health.router)
     app.include_router(router)
     app.include_router(audit_router(_audit_log, _operator))
+    dashboard.install(app, settings)  # the operator pages and /v1/operator (read-only)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,12 @@ class RegistrySettings(BaseSettings):
     audit_checkpoint_interval_s: float = 60.0
     """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
     log_level: str = "INFO"
+    dashboard_now: dt.datetime | None = None
+    """A fixed "now" for the operator dashboard's deadline arithmetic (days left, late, overdue), e.g.
+    ``2025-03-02T12:00:00+01:00``; for demonstrations and browser tests. Default: the real clock."""
+    metrics_token_required: bool = True
+    """``GET /metrics`` (aggregate counts only) needs an operator's or auditor's bearer token from the credentials
+    file; false serves it to anyone who can reach the port."""
 
     @property
     def effective_database_url(self) -> str:

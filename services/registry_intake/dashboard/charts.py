@@ -1,0 +1,142 @@
+"""Charts drawn on the server as SVG: geometry here, markup in ``templates/dashboard/_chart.html``.
+
+No chart library and no script: the pages work offline and without JavaScript, and every chart sits beside a
+table with the same numbers (the table is what a screen reader, a copy-paste and a test read). A suppressed
+value (``None``) draws no bar and is labelled "<5".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+__all__ = ["Bar", "Chart", "Tick", "columns", "horizontal_bars"]
+
+_LABEL_CHARS: Final = 30
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value_text: str
+    x: float
+    y: float
+    width: float
+    height: float
+    suppressed: bool
+    label_x: float
+    label_y: float
+    value_x: float
+    value_y: float
+    emphasis: bool = False
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    y: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    bars: list[Bar]
+    ticks: list[Tick] = field(default_factory=list)
+    line: str | None = None
+    """Points of a polyline (``"x,y x,y ..."``) over the columns, if any."""
+    baseline_y: float = 0.0
+    plot_left: float = 0.0
+    plot_right: float = 0.0
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
+
+
+def horizontal_bars(
+    items: Sequence[tuple[str, float | None, str]],
+    *,
+    width: int = 720,
+    row: int = 24,
+    label_width: int = 230,
+    value_width: int = 70,
+) -> Chart:
+    """One bar per ``(label, value or None, value text)``, longest = the plot's width."""
+    largest = max((v for _, v, _ in items if v is not None), default=0) or 1
+    plot = width - label_width - value_width
+    bars = []
+    for index, (label, value, text) in enumerate(items):
+        y = 4 + index * row
+        length = 0.0 if value is None else plot * value / largest
+        bars.append(
+            Bar(
+                label=_short(label),
+                value_text=text,
+                x=label_width,
+                y=y + 3,
+                width=round(length, 1),
+                height=row - 6,
+                suppressed=value is None,
+                label_x=label_width - 8,
+                label_y=y + row / 2 + 4,
+                value_x=label_width + length + 6,
+                value_y=y + row / 2 + 4,
+            )
+        )
+    return Chart(width=width, height=8 + row * len(items), bars=bars, plot_left=label_width)
+
+
+def columns(
+    items: Sequence[tuple[str, int, bool]],
+    *,
+    line: Sequence[int] | None = None,
+    line_max: int = 0,
+    width: int = 720,
+    height: int = 240,
+) -> Chart:
+    """One column per ``(label, value, emphasised)`` left to right (a day's submissions, after the deadline
+    emphasised), with an optional line (municipalities so far) on its own scale 0..``line_max``."""
+    left, right, top, bottom = 40.0, 40.0, 12.0, 44.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+    largest = max((v for _, v, _ in items), default=0) or 1
+    step = min(plot_w / max(len(items), 1), 48.0)  # a few days do not make a few very wide columns
+    gap = min(4.0, step * 0.2)
+    baseline = top + plot_h
+    label_every = max(1, round(len(items) / 12))
+    bars, ticks, points = [], [], []
+    for index, (label, value, emphasis) in enumerate(items):
+        h = plot_h * value / largest
+        x = left + index * step
+        bars.append(
+            Bar(
+                label=label,
+                value_text=str(value),
+                x=round(x + gap / 2, 1),
+                y=round(baseline - h, 1),
+                width=round(max(step - gap, 1.0), 1),
+                height=round(h, 1),
+                suppressed=False,
+                label_x=round(x + step / 2, 1),
+                label_y=baseline + 16,
+                value_x=round(x + step / 2, 1),
+                value_y=round(baseline - h - 3, 1),
+                emphasis=emphasis,
+            )
+        )
+        if index % label_every == 0:
+            ticks.append(Tick(round(x + step / 2, 1), baseline + 16, label))
+        if line is not None and line_max:
+            points.append(f"{round(x + step / 2, 1)},{round(baseline - plot_h * line[index] / line_max, 1)}")
+    return Chart(
+        width=width,
+        height=height,
+        bars=bars,
+        ticks=ticks,
+        line=" ".join(points) if points else None,
+        baseline_y=baseline,
+        plot_left=left,
+        plot_right=width - right,
+    )

@@ -1,0 +1,259 @@
+"""The dashboard's pages: server-rendered from the same documents the operator API returns.
+
+Every page needs a signed-in operator or auditor (``services/kit/web.py``: the bearer header or the sign-in
+cookie); without one it redirects to the sign-in page. Query parameters are read leniently (an unknown
+filter or sort falls back to the default), so a hand-edited address still shows a page. Everything works
+without JavaScript: filters are a GET form, sorting is links, charts are SVG drawn here beside their tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from services.kit.web import (
+    KIT_LABELS,
+    Formatter,
+    NavItem,
+    PageError,
+    WebUI,
+    language_of,
+    make_environment,
+    merge_labels,
+)
+from services.registry_intake import overview
+from services.registry_intake.dashboard import charts
+from services.registry_intake.dashboard.access import COOKIE, READERS, context, credentials, now, sees_findings
+from services.registry_intake.dashboard.i18n import LABELS
+
+__all__ = ["HOME", "PREFIX", "UI", "router"]
+
+PREFIX: Final = "/dashboard"
+HOME: Final = PREFIX
+_TEMPLATES: Final = Path(__file__).parent / "templates"
+
+UI: Final = WebUI(
+    templates=make_environment(_TEMPLATES),
+    labels=merge_labels(KIT_LABELS, LABELS),
+    get_credentials=credentials,
+    roles=READERS,
+    prefix=PREFIX,
+    home=HOME,
+    app_name="app_name",
+    static_paths=("/static/dashboard/dashboard.css",),
+    cookie=COOKIE,
+)
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+#: The overview's columns: (sort key, label key, numeric).
+COLUMNS: Final = (
+    ("municipality", "col_municipality", False),
+    ("name", "col_name", False),
+    ("status", "col_status", False),
+    ("received", "col_received", False),
+    ("records", "col_records", True),
+    ("findings", "col_findings", True),
+    ("replaced", "col_replaced", True),
+)
+COUNT_KEYS: Final = ("expected", "received", "missing", "with_findings", "replaced", "late", "overdue")
+FINDINGS_PAGE: Final = 200
+
+
+def _nav(request: Request, lang: str, year: int, current: str) -> list[NavItem]:
+    t = UI.labels[lang]
+    return [
+        NavItem(t["nav_overview"], UI.href(request, HOME, lang, year=year), current == "overview", "nav-overview"),
+        NavItem(
+            t["nav_statistics"],
+            UI.href(request, f"{PREFIX}/statistics", lang, year=year),
+            current == "statistics",
+            "nav-statistics",
+        ),
+    ]
+
+
+def _year(request: Request, raw: str | None) -> int:
+    """``?year=`` if it is a year the views cover, else the default (the latest year with data)."""
+    if raw is not None and raw.isascii() and raw.isdigit() and len(raw) == 4:
+        year = int(raw)
+        if overview.FIRST_YEAR <= year <= overview.LAST_YEAR:
+            return year
+    return overview.default_year(context(request).engine, now(request))
+
+
+def _year_choices(request: Request, year: int) -> list[int]:
+    years = set(overview.available_years(context(request).engine)) | {year}
+    this_year = now(request).year
+    years |= {y for y in (this_year - 1, this_year - 2) if y >= overview.FIRST_YEAR}
+    return sorted(years, reverse=True)
+
+
+@router.get("", response_class=HTMLResponse)
+def overview_page(request: Request) -> HTMLResponse:
+    caller = UI.credential(request)
+    lang = language_of(request)
+    params = request.query_params
+    year = _year(request, params.get("year"))
+    query = overview.OverviewQuery.lenient(
+        params.get("status"), params.get("q"), params.get("sort"), params.get("order")
+    )
+    document = overview.year_overview(context(request).engine, year, now(request), query).document()
+    keep = {"year": year, "status": query.status if query.status != "all" else None, "q": query.q or None}
+    columns = []
+    for key, label, numeric in COLUMNS:
+        sorted_here = query.sort == key
+        next_order = "desc" if sorted_here and query.order == "asc" else "asc"
+        columns.append(
+            {
+                "key": key,
+                "label": UI.labels[lang][label],
+                "numeric": numeric,
+                "sorted": sorted_here,
+                "aria_sort": ("ascending" if query.order == "asc" else "descending") if sorted_here else None,
+                "href": UI.href(request, HOME, lang, **keep, sort=key, order=next_order),
+            }
+        )
+    rows = [
+        row
+        | {
+            "href": UI.href(request, f"{PREFIX}/submissions/{row['submission_id']}", lang)
+            if row["submission_id"]
+            else None
+        }
+        for row in document["municipalities"]
+    ]
+    context_ = {
+        "doc": document,
+        "rows": rows,
+        "year": year,
+        "years": _year_choices(request, year),
+        "columns": columns,
+        "count_keys": COUNT_KEYS,
+        "query": query,
+        "status_filters": overview.STATUS_FILTERS,
+        "form_action": UI.href(request, HOME, "nb"),
+        "reset_href": UI.href(request, HOME, lang, year=year),
+        "sees_findings": sees_findings(caller),
+    }
+    return UI.render(
+        request, "dashboard/overview.html", context_, user=caller, nav=_nav(request, lang, year, "overview")
+    )
+
+
+@router.get("/statistics", response_class=HTMLResponse)
+def statistics_page(request: Request) -> HTMLResponse:
+    caller = UI.credential(request)
+    lang = language_of(request)
+    year = _year(request, request.query_params.get("year"))
+    engine = context(request).engine
+    intake = overview.intake_by_day(engine, year)
+    days = intake["days"]
+
+    def fmt_day(day: str) -> str:  # a column's label: day and month
+        return f"{day[8:10]}.{day[5:7]}" if lang == "nb" else day[5:]
+
+    intake_chart = charts.columns(
+        [(fmt_day(d["day"]), d["submissions"], d["after_deadline"]) for d in days],
+        line=[d["municipalities_so_far"] for d in days],
+        line_max=intake["expected"],
+    )
+    services = overview.records_per_service_type(engine, year)
+    service_chart = charts.horizontal_bars(
+        [
+            (
+                f"{s['service_type']} {s['name'] or ''}".strip(),
+                s["persons"],
+                "<5" if s["suppressed"] else str(s["persons"]),
+            )
+            for s in services["service_types"]
+        ]
+    )
+    rules = None
+    rules_chart = None
+    if sees_findings(caller):
+        rules = overview.findings_by_rule(engine, year)
+        shown = [r for r in rules["rules"] if r["suppressed"] or r["findings"]]
+        rules_chart = charts.horizontal_bars(
+            [(r["code"], r["rate"], "<5" if r["suppressed"] else Formatter(lang).percent(r["rate"], 2)) for r in shown],
+            label_width=70,
+        )
+    context_ = {
+        "year": year,
+        "years": _year_choices(request, year),
+        "form_action": UI.href(request, f"{PREFIX}/statistics", "nb"),
+        "intake": intake,
+        "intake_chart": intake_chart,
+        "services": services,
+        "service_chart": service_chart,
+        "rules": rules,
+        "rules_chart": rules_chart,
+        "sees_findings": sees_findings(caller),
+    }
+    return UI.render(
+        request, "dashboard/statistics.html", context_, user=caller, nav=_nav(request, lang, year, "statistics")
+    )
+
+
+@router.get("/submissions/{submission_id}", response_class=HTMLResponse)
+def submission_page(request: Request, submission_id: str) -> HTMLResponse:
+    caller = UI.credential(request)
+    lang = language_of(request)
+    detail = overview.submission_detail(context(request), submission_id, with_findings=sees_findings(caller))
+    if detail is None:
+        raise PageError(404, "error_not_found", testid="not-found")
+    year = detail["submission"]["year"]
+    context_ = {
+        "d": detail,
+        "s": detail["submission"],
+        "receipt_json": overview.pretty(detail["receipt"]["receipt"]),
+        "history": [
+            h | {"href": UI.href(request, f"{PREFIX}/submissions/{h['submission_id']}", lang)}
+            for h in detail["history"]
+        ],
+        "rule_href": lambda code: UI.href(request, f"{PREFIX}/submissions/{submission_id}/findings", lang, rule=code),
+        "all_findings_href": UI.href(request, f"{PREFIX}/submissions/{submission_id}/findings", lang),
+        "overview_href": UI.href(request, HOME, lang, year=year if year >= overview.FIRST_YEAR else None),
+        "api_href": f"/v1/operator/submissions/{submission_id}",
+        "proof_href": f"/v1/audit/proof/inclusion?message_id={submission_id}",
+    }
+    return UI.render(
+        request, "dashboard/submission.html", context_, user=caller, nav=_nav(request, lang, year, "submission")
+    )
+
+
+@router.get("/submissions/{submission_id}/findings", response_class=HTMLResponse)
+def findings_page(request: Request, submission_id: str) -> HTMLResponse:
+    caller = UI.credential(request)
+    if not sees_findings(caller):
+        raise PageError(403, "findings_withheld_page", testid="findings-withheld")
+    lang = language_of(request)
+    ctx = context(request)
+    stored = ctx.repository.get(submission_id) if overview.MESSAGE_ID.fullmatch(submission_id) else None
+    if stored is None:
+        raise PageError(404, "error_not_found", testid="not-found")
+    rule = request.query_params.get("rule")
+    rule = rule if rule and len(rule) == 4 and rule[0].isalpha() and rule[1:].isdigit() else None
+    raw_page = request.query_params.get("page", "1")
+    page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and 0 < len(raw_page) < 7 else 1
+    page = max(page, 1)
+    document = overview.record_findings(ctx.engine, submission_id, rule, (page - 1) * FINDINGS_PAGE, FINDINGS_PAGE)
+    pages = max(1, -(-document["total"] // FINDINGS_PAGE))
+    base = f"{PREFIX}/submissions/{submission_id}/findings"
+    context_ = {
+        "doc": document,
+        "stored": stored,
+        "rule": rule,
+        "page": page,
+        "pages": pages,
+        "prev_href": UI.href(request, base, lang, rule=rule, page=page - 1) if page > 1 else None,
+        "next_href": UI.href(request, base, lang, rule=rule, page=page + 1) if page < pages else None,
+        "submission_href": UI.href(request, f"{PREFIX}/submissions/{submission_id}", lang),
+        "all_href": UI.href(request, base, lang) if rule else None,
+    }
+    return UI.render(
+        request, "dashboard/findings.html", context_, user=caller, nav=_nav(request, lang, stored.year, "findings")
+    )

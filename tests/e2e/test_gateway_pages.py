@@ -1,0 +1,136 @@
+"""The gateway's pages for municipal IT staff, through the real services: sign-in, their own submissions only,
+each one's way through the chain, the receipt, and the control report with their own brukerNr."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import html
+
+from iplos_cli import client
+from iplos_cli.chain import Chain
+from iplos_cli.exports import write_synthetic_export
+
+pytestmark = pytest.mark.e2e
+OWN, OTHER = "4601", "5001"
+
+
+@pytest.fixture(scope="module")
+def stored(chain: Chain, exports_dir: Path) -> dict:  # type: ignore[type-arg]
+    path = exports_dir / f"{OWN}-pages.xml"
+    write_synthetic_export(path, OWN, 2024, 80, 5, errors=0.1)
+    token = chain.municipality_token(OWN)
+    accepted = client.submit(path, chain.url("gateway"), token=token)
+    final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)
+    assert final["state"] == "stored"
+    return final
+
+
+def _signed_in(chain: Chain, token: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=chain.url("gateway"), timeout=30) as browser:
+        response = browser.post("/pages/sign-in", data={"token": token, "next": "/pages/submissions"})
+        assert response.status_code == 303, response.text
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        yield browser
+
+
+@pytest.fixture
+def own(chain: Chain) -> Iterator[httpx.Client]:
+    yield from _signed_in(chain, chain.municipality_token(OWN))
+
+
+@pytest.fixture
+def other(chain: Chain) -> Iterator[httpx.Client]:
+    yield from _signed_in(chain, chain.municipality_token(OTHER))
+
+
+def test_the_pages_need_a_sign_in(chain: Chain, stored: dict) -> None:  # type: ignore[type-arg]
+    with httpx.Client(base_url=chain.url("gateway"), timeout=30) as anonymous:
+        for path in ("/pages/submissions", f"/pages/submissions/{stored['submission_id']}"):
+            response = anonymous.get(path)
+            assert response.status_code == 303
+            assert response.headers["location"].startswith("/pages/sign-in?next=")
+        refused = anonymous.post("/pages/sign-in", data={"token": "iplos_not-a-token"})
+        assert refused.status_code == 401
+        assert "set-cookie" not in refused.headers
+
+
+def test_a_municipality_sees_its_own_submissions_with_their_way_through_the_chain(
+    own: httpx.Client,
+    stored: dict,  # type: ignore[type-arg]
+) -> None:
+    page = html.fromstring(own.get("/pages/submissions").text)
+    rows = page.xpath('//tr[@data-testid="submission-row"]')
+    assert rows
+    assert {row.get("data-municipality") for row in rows} == {OWN}
+    row = next(r for r in rows if r.get("data-submission") == stored["submission_id"])
+    assert row.get("data-state") == "stored"
+    assert [(h.get("data-hop"), h.get("data-status")) for h in row.xpath(".//li")] == [
+        ("gateway", "done"),
+        ("tpf", "done"),
+        ("registry", "done"),
+    ]
+
+
+def test_the_detail_shows_the_receipt_and_the_report_by_brukerNr(
+    chain: Chain,
+    own: httpx.Client,
+    stored: dict,  # type: ignore[type-arg]
+) -> None:
+    submission_id = stored["submission_id"]
+    page = html.fromstring(own.get(f"/pages/submissions/{submission_id}").text)
+    assert page.xpath('string(//*[@data-testid="receipt-status"])').startswith("stored")
+    assert page.xpath('string(//*[@data-testid="receipt-records"])').replace("\u00a0", "") == "80"
+    api = client.get_json(
+        f"{chain.url('gateway')}/v1/submissions/{submission_id}/report", chain.municipality_token(OWN)
+    )
+    assert api["counts"], "the export was generated with faults"
+    shown = {
+        r.get("data-rule"): int(r.xpath('string(.//*[@data-testid="cell-count"])'))
+        for r in page.xpath('//tr[@data-testid="report-rule-row"]')
+    }
+    assert shown == {c["code"]: c["count"] for c in api["counts"]}
+    bruker_nrs = [c.text_content() for c in page.xpath('//*[@data-testid="cell-bruker-nr"]')]
+    assert bruker_nrs == [f["brukerNr"] or "–" for f in api["findings"]][: len(bruker_nrs)]
+    # No identity number on the page: only brukerNr, references never, numbers never.
+    assert not re.search(r"\b\d{11}\b", own.get(f"/pages/submissions/{submission_id}").text)
+
+
+def test_another_municipality_sees_neither_the_row_nor_the_page(
+    other: httpx.Client,
+    stored: dict,  # type: ignore[type-arg]
+) -> None:
+    listing = html.fromstring(other.get("/pages/submissions").text)
+    assert stored["submission_id"] not in [r.get("data-submission") for r in listing.xpath("//tr")]
+    unknown_id = "00000000-0000-4000-8000-000000000000"
+    detail = other.get(f"/pages/submissions/{stored['submission_id']}")
+    unknown = other.get(f"/pages/submissions/{unknown_id}")
+    assert detail.status_code == unknown.status_code == 404
+    # The same page, but for the address itself (in the language switch's links).
+    assert detail.text.replace(stored["submission_id"], "ID") == unknown.text.replace(unknown_id, "ID")
+
+
+def test_a_retry_posted_from_another_site_is_refused(
+    own: httpx.Client,
+    stored: dict,  # type: ignore[type-arg]
+) -> None:
+    response = own.post(
+        f"/pages/submissions/{stored['submission_id']}/retry", headers={"Origin": "https://elsewhere.example"}
+    )
+    assert response.status_code == 403
+    page = html.fromstring(own.get(f"/pages/submissions/{stored['submission_id']}").text)
+    assert page.xpath('string(//*[@data-testid="fact-state"]/@data-state)') == "stored"
+
+
+def test_the_page_comes_in_english_too(own: httpx.Client, stored: dict) -> None:  # type: ignore[type-arg]
+    english = html.fromstring(own.get("/pages/submissions?lang=en").text)
+    assert english.xpath('string(//h1[@data-testid="submissions-heading"])') == "Submissions"
+    assert english.get("lang") == "en"
+    norwegian = html.fromstring(own.get("/pages/submissions").text)
+    assert norwegian.xpath('string(//h1[@data-testid="submissions-heading"])') == "Innsendinger"
