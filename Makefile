@@ -1,12 +1,18 @@
-# One command each: `make demo` runs the chain, `make test` runs every check. Both set up .venv themselves.
+# One command each: `make demo` runs the chain, `make test` runs every check. Both set up .venv themselves;
+# `make test` also installs Debian's Chromium (for the browser tests) if it is missing. `make demo` does not need it.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # The registry's storage tests run against this PostgreSQL server too (CI fails if it can't be reached).
 export IPLOS_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# The browser tests drive the system Chromium through Playwright; Playwright never downloads a browser of its own.
+CHROMIUM := /usr/bin/chromium
+export IPLOS_TEST_CHROMIUM ?= $(CHROMIUM)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install demo up soak test lint typecheck contracts pytest clean
+.PHONY: install browser demo up soak test lint typecheck contracts pytest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +21,27 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's Chromium for the browser tests: nothing to do when it is there; otherwise apt-get (sudo unless root),
+# quiet, with apt's output and a clear message if it fails.
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		echo "installing Debian's chromium for the browser tests (apt-get install chromium) ..."; \
+		log=$$(mktemp); \
+		if ! command -v apt-get >/dev/null 2>&1; then \
+			echo "error: $(CHROMIUM) is missing and there is no apt-get to install it; the browser tests need" \
+				"Debian's chromium package (or set IPLOS_TEST_CHROMIUM to a Chromium binary)" >&2; exit 1; \
+		fi; \
+		if ! { $(SUDO) apt-get update -qq && \
+			$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+			} >"$$log" 2>&1 || [ ! -x $(CHROMIUM) ]; then \
+			cat "$$log" >&2; rm -f "$$log"; \
+			echo "error: could not install Debian's chromium package ($(CHROMIUM)), which the browser tests" \
+				"(tests/browser) need; install it with: $(if $(SUDO),sudo )apt-get install --no-install-recommends chromium" >&2; \
+			exit 1; \
+		fi; \
+		rm -f "$$log"; \
+	fi
 
 demo: install
 	$(BIN)/iplos demo
@@ -38,10 +65,10 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-pytest: install
+pytest: install browser
 	$(BIN)/pytest
 
 test: lint typecheck contracts pytest
 
 clean:
-	rm -rf $(VENV) .demo-state .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .demo-state test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
