@@ -11,11 +11,12 @@ import logging
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.kit.asgi import call_observed
 
 
 def prepare_state_dir(state_dir: Path) -> None:
@@ -88,23 +89,15 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 0
 
-        async def tracking(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, tracking)
-        finally:
+        def logged(status: int, seconds: float) -> None:
             route = getattr(scope.get("route"), "path", None)
             self.log.info(
                 "request",
                 method=scope.get("method"),
                 route=route if isinstance(route, str) else "(no matching route)",
-                status=status or 500,
-                ms=round((time.perf_counter() - started) * 1000, 1),
+                status=status,
+                ms=round(seconds * 1000, 1),
             )
+
+        await call_observed(self.app, scope, receive, send, logged)

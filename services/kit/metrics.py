@@ -40,8 +40,9 @@ from prometheus_client.context_managers import Timer
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine, Table, func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.kit.asgi import call_observed
 from services.kit.credentials import AUDIT_READERS, Credential, authenticate
 from services.kit.database import READ_ONLY
 from services.kit.problems import observe_problems, route_of
@@ -221,20 +222,11 @@ class RequestMetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 0
 
-        async def tracking(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+        def measured(status: int, seconds: float) -> None:
+            self.metrics.request(str(scope.get("method", "")), route_of(scope), status, seconds)
 
-        started = time.perf_counter()
-        try:
-            await self.app(scope, receive, tracking)
-        finally:
-            seconds = time.perf_counter() - started
-            self.metrics.request(str(scope.get("method", "")), route_of(scope), status or 500, seconds)
+        await call_observed(self.app, scope, receive, send, measured)
 
 
 OutboxRow = tuple[str, int, dt.datetime | None]

@@ -253,15 +253,7 @@ async def get_report(request: Request, submission_id: str, caller: Caller) -> di
     row = await run_in_threadpool(feedback.submission_row, ctx.engine, submission_id)
     if row is None or not caller.acts_for(row.municipality):
         raise _not_found()
-    return await feedback.report_for(
-        ctx.engine,
-        ctx.client,
-        ctx.settings.registry_url,
-        ctx.directory,
-        ctx.keys[row.municipality],
-        ctx.outbox_dir / submission_id / outbox.HEADER_FILE,
-        row,
-    )
+    return await feedback.report_of(ctx, row)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kit.problems import Problem
 from services.municipality_gateway.models import record_refs, reports, submissions
+from services.municipality_gateway.outbox import HEADER_FILE
 from shared.envelope import InvalidEnvelope, MessageRefused, ReportHeader, require_digest, verify_header
 from shared.envelope._canonical import canonical_json
 from shared.envelope.report import open_report
@@ -64,6 +65,19 @@ async def fetch_report(client: httpx.AsyncClient, registry_url: str, path: str) 
     if not isinstance(body, dict):
         raise Problem("report-unavailable", 502, "The registry's answer is not a report")
     return body
+
+
+async def report_of(ctx: Any, row: Any) -> dict[str, Any]:
+    """``report_for`` with everything taken from the gateway's context (``api.GatewayContext``)."""
+    return await report_for(
+        ctx.engine,
+        ctx.client,
+        ctx.settings.registry_url,
+        ctx.directory,
+        ctx.keys[row.municipality],
+        ctx.outbox_dir / row.message_id / HEADER_FILE,
+        row,
+    )
 
 
 async def report_for(

@@ -17,3 +17,13 @@ DELIVERY_SUBMISSION_SIGNATURE: Final = "submission_signature"
 DELIVERY_HEADER: Final = "delivery_header"
 DELIVERY_SIGNATURE: Final = "delivery_signature"
 PSEUDONYMS: Final = "pseudonyms"
+
+# Every field of a delivery, in the order the TPF sends them.
+DELIVERY_FIELDS: Final = (
+    DELIVERY_SUBMISSION_HEADER,
+    DELIVERY_SUBMISSION_SIGNATURE,
+    DELIVERY_HEADER,
+    DELIVERY_SIGNATURE,
+    PSEUDONYMS,
+    PAYLOAD,
+)

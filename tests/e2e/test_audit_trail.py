@@ -255,15 +255,10 @@ def test_a_forged_delivery_is_on_record_without_the_facts_it_claims(
     """Anyone can post to the registry; what they claim must not end up signed in its log."""
     claimed = chain.submitted[0]["submission_id"]  # type: ignore[attr-defined]
     header = f'{{"message_id":"{claimed}","municipality":"0301","year":{YEAR},"sequence":1}}'.encode()
-    fields = (
-        wire.DELIVERY_SUBMISSION_HEADER,
-        wire.DELIVERY_SUBMISSION_SIGNATURE,
-        wire.DELIVERY_HEADER,
-        wire.DELIVERY_SIGNATURE,
-        wire.PSEUDONYMS,
-        wire.PAYLOAD,
-    )
-    files = {name: (name, header if "header" in name else b"x" * 64, "application/octet-stream") for name in fields}
+    files = {
+        name: (name, header if "header" in name else b"x" * 64, "application/octet-stream")
+        for name in wire.DELIVERY_FIELDS
+    }
     before = sources["registry"].get("/checkpoint")
     response = httpx.post(f"{chain.url('registry')}/v1/deliveries", files=files, timeout=30)
     assert response.status_code in (400, 403, 422), response.text

@@ -24,14 +24,7 @@ from tests.tpf.test_metrics import _failed, unreachable_database
 from tests.tpf.test_outbox import PROBLEM, TOKEN, _chain
 
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
-FIELDS = (
-    wire.DELIVERY_SUBMISSION_HEADER,
-    wire.DELIVERY_SUBMISSION_SIGNATURE,
-    wire.DELIVERY_HEADER,
-    wire.DELIVERY_SIGNATURE,
-    wire.PSEUDONYMS,
-    wire.PAYLOAD,
-)
+FIELDS = wire.DELIVERY_FIELDS
 
 
 @pytest.fixture

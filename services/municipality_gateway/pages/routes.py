@@ -124,15 +124,7 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
     if row["state"] == "stored":
         stored = await run_in_threadpool(feedback.submission_row, ctx.engine, submission_id)
         try:
-            report = await feedback.report_for(
-                ctx.engine,
-                ctx.client,
-                ctx.settings.registry_url,
-                ctx.directory,
-                ctx.keys[stored.municipality],
-                ctx.outbox_dir / submission_id / outbox.HEADER_FILE,
-                stored,
-            )
+            report = await feedback.report_of(ctx, stored)
         except Problem as problem:
             report_problem = problem.title
     context = {
