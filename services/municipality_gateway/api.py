@@ -10,7 +10,6 @@ municipality cannot learn that it exists.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -30,8 +29,7 @@ from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import require_media_type, spool_body
 from services.kit.credentials import AUDIT_READERS, Credential, authenticate, load_credentials
-from services.kit.database import make_engine, upgrade_database
-from services.kit.logging import configure_logging, prepare_state_dir
+from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
 from services.municipality_gateway import feedback, models, monitoring, outbox, pages
 from services.municipality_gateway.config import GatewaySettings
@@ -261,11 +259,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepare_state_dir(settings.state_dir)
-        configure_logging("gateway", settings.state_dir / "logs" / "gateway.log", settings.log_level)
         # FULL: a submission answered 202 must survive a power loss, not only a process crash.
-        engine = make_engine(settings.effective_database_url, sqlite_synchronous="FULL")
-        await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
+        engine = await open_service(
+            "gateway",
+            settings.state_dir,
+            settings.effective_database_url,
+            MIGRATIONS,
+            settings.log_level,
+            sqlite_synchronous="FULL",
+        )
         async with httpx.AsyncClient(timeout=settings.delivery_timeout_s) as client:
             directory = PublicDirectory.load(settings.directory)
             served = load_served_keys(settings.key_dir)
@@ -306,10 +308,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ]
             log.info("gateway ready", municipalities=sorted(ctx.keys))
             yield
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
         engine.dispose()
 
     app = FastAPI(title="IPLOS municipality gateway", version="1", lifespan=lifespan)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hmac
 from collections.abc import AsyncIterator
@@ -20,8 +19,7 @@ from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import Upload, read_small_field, read_upload, refuse_large, require_media_type
 from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
-from services.kit.database import make_engine, upgrade_database
-from services.kit.logging import configure_logging, prepare_state_dir
+from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
 from services.registry_intake import dashboard, models, monitoring, service
 from services.registry_intake.config import RegistrySettings
@@ -223,10 +221,9 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepare_state_dir(settings.state_dir)
-        configure_logging("registry", settings.state_dir / "logs" / "registry.log", settings.log_level)
-        engine = make_engine(settings.effective_database_url)
-        await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
+        engine = await open_service(
+            "registry", settings.state_dir, settings.effective_database_url, MIGRATIONS, settings.log_level
+        )
         app.state.settings = settings
         app.state.credentials = load_credentials(settings.credentials_file)
         keys = load_registry_keys(settings.key_dir)
@@ -245,9 +242,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         checkpoints = asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_interval_s))
         log.info("registry ready")
         yield
-        checkpoints.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await checkpoints
+        await stop_tasks([checkpoints])
         engine.dispose()
 
     app = FastAPI(title="IPLOS registry intake", version="1", lifespan=lifespan)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import AsyncIterator
@@ -21,8 +20,7 @@ from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
 from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
-from services.kit.database import make_engine, upgrade_database
-from services.kit.logging import configure_logging, prepare_state_dir
+from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
 from services.tpf import models, monitoring, outbox, service
 from services.tpf.config import TpfSettings
@@ -179,11 +177,15 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        prepare_state_dir(settings.state_dir)
-        configure_logging("tpf", settings.state_dir / "logs" / "tpf.log", settings.log_level)
         # FULL: a message answered 200 or 202 must survive a power loss, not only a process crash.
-        engine = make_engine(settings.effective_database_url, sqlite_synchronous="FULL")
-        await run_in_threadpool(upgrade_database, engine, MIGRATIONS)
+        engine = await open_service(
+            "tpf",
+            settings.state_dir,
+            settings.effective_database_url,
+            MIGRATIONS,
+            settings.log_level,
+            sqlite_synchronous="FULL",
+        )
         async with httpx.AsyncClient(timeout=settings.forward_timeout_s) as client:
             app.state.settings = settings
             keys = load_tpf_keys(settings.key_dir)
@@ -231,10 +233,7 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
             ]
             log.info("tpf ready", pseudonym_key_version=settings.pseudonym_key_version)
             yield
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_tasks(tasks)
         engine.dispose()
 
     app = FastAPI(title="IPLOS trusted pseudonym manager (TPF)", version="1", lifespan=lifespan)
