@@ -40,6 +40,7 @@ from tests.badinput.conftest import (
     MUNICIPALITY,
     MUNICIPALITY_TOKENS,
     OPERATOR_TOKEN,
+    YEAR,
     Chain,
 )
 from tests.e2e.messages import Delivery, Message, build_delivery, build_message, flip, keys_of, replace_model
@@ -651,6 +652,13 @@ REGISTRY_DELIVERIES: dict[str, tuple[Callable[[Chain, Path], Delivery], int, str
         lambda c, w: _registry_year(c, w, 2101),
         400,
         "invalid-envelope",
+    ),
+    # Signed, sealed and counted correctly, but the payload's own export header is for another year than the
+    # header the municipality signed: the records must not be stored under the signed year.
+    "the payload's year differs from the signed header's": (
+        lambda c, w: _registry_year(c, w, YEAR - 1),
+        422,
+        "payload-header-mismatch",
     ),
 }
 
