@@ -1106,6 +1106,11 @@ def _code(text: object) -> str:
     return f"{fence}{pad}{value}{pad}{fence}"
 
 
+def _notes(notes: list[str]) -> list[str]:
+    """A section's notes as a Markdown list, followed by a blank line (nothing if there are none)."""
+    return [*(f"- Note: {note}" for note in notes), ""] if notes else []
+
+
 def _verdict(ok: bool) -> str:
     return "**PASS**" if ok else "**FAIL**"
 
@@ -1260,11 +1265,7 @@ class BlindnessReport:
             size = "-" if f.size is None else str(f.size)
             out.append(f"| {_cell(_code(f.file))} | {size} | {_cell(_describe_tried(tried))} | {_cell(result)} |")
         out.append("")
-        for note in k.notes:
-            out.append(f"- Note: {note}")
-        if k.notes:
-            out.append("")
-        return out
+        return out + _notes(k.notes)
 
     def _canary_markdown(self) -> list[str]:
         r = self.canary_run
@@ -1341,11 +1342,7 @@ class BlindnessReport:
         else:
             out.append("**No export was made, so this control did not run.**")
         out.append("")
-        for note in r.notes:
-            out.append(f"- Note: {note}")
-        if r.notes:
-            out.append("")
-        return out
+        return out + _notes(r.notes)
 
     def _contracts_markdown(self) -> list[str]:
         c = self.import_contracts

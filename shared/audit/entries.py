@@ -229,14 +229,20 @@ def entry_leaf_hash(entry: AuditEntry) -> bytes:
 _ENTRY_KEYS: Final = frozenset({"format", "service", "index", "event", "message_id", "at", "facts"})
 
 
-def parse_entry(data: bytes) -> AuditEntry:
-    """An entry from its canonical JSON; refuses any other spelling of it, so one entry has one leaf hash."""
+def _canonical_object(data: bytes, keys: frozenset[str], format_name: str, what: str) -> dict[str, Any]:
+    """``data`` as canonical JSON with exactly ``keys`` and ``format`` = ``format_name``; else ``malformed``."""
     try:
         document = parse_canonical(data)
     except InvalidEnvelope:
-        raise _malformed("the entry is not canonical JSON") from None
-    if set(document) != _ENTRY_KEYS or document["format"] != ENTRY_FORMAT:
-        raise _malformed(f"the entry is not an {ENTRY_FORMAT} object")
+        raise _malformed(f"the {what} is not canonical JSON") from None
+    if set(document) != keys or document["format"] != format_name:
+        raise _malformed(f"the {what} is not an {format_name} object")
+    return document
+
+
+def parse_entry(data: bytes) -> AuditEntry:
+    """An entry from its canonical JSON; refuses any other spelling of it, so one entry has one leaf hash."""
+    document = _canonical_object(data, _ENTRY_KEYS, ENTRY_FORMAT, "entry")
     return AuditEntry(
         service=document["service"],
         index=document["index"],
@@ -327,12 +333,7 @@ _CHECKPOINT_KEYS: Final = frozenset({"format", "log", "tree_size", "root_hash", 
 
 def parse_checkpoint(body: bytes) -> Checkpoint:
     """A checkpoint from its canonical JSON, *without* checking any signature (see ``verify_checkpoint``)."""
-    try:
-        document = parse_canonical(body)
-    except InvalidEnvelope:
-        raise _malformed("the checkpoint is not canonical JSON") from None
-    if set(document) != _CHECKPOINT_KEYS or document["format"] != CHECKPOINT_FORMAT:
-        raise _malformed(f"the checkpoint is not an {CHECKPOINT_FORMAT} object")
+    document = _canonical_object(body, _CHECKPOINT_KEYS, CHECKPOINT_FORMAT, "checkpoint")
     return Checkpoint(
         log=document["log"],
         tree_size=document["tree_size"],

@@ -534,11 +534,8 @@ def _delivery(chain: Chain, work: Path, **kwargs: Any) -> Delivery:
 
 
 def _registry_year(chain: Chain, work: Path, year: int) -> Delivery:
-    honest = message_of(chain, work)
-    document = honest.parsed.model_dump(mode="json") | {"year": year}
-    header, signature = signed_raw(document, keys_of(chain.state, MUNICIPALITY).signing)
-    delivery = build_delivery(chain.state, replace(honest, header=header, signature=signature))
-    return delivery
+    """The TPF's delivery of a message whose signed header claims ``year`` (the payload keeps its own)."""
+    return build_delivery(chain.state, _tpf_year(chain, work, year))
 
 
 def _registry_signed_by_another_municipality(chain: Chain, work: Path) -> Delivery:
