@@ -12,15 +12,44 @@ export IPLOS_TEST_CHROMIUM ?= $(CHROMIUM)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install browser demo up soak test lint typecheck contracts pytest clean
+.PHONY: install lock browser demo up soak test test-latest lint typecheck contracts pytest clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Everything is installed from the committed lock (exact versions, each file's hash checked), so a new release on
+# the package index cannot change what `make demo` and `make test` run. pyproject.toml keeps the ranges the code
+# supports; `make lock` refreshes the lock within them, and that is where a breaking release must show up.
+LOCK := requirements/dev.txt
+RUNTIME_LOCK := requirements/runtime.txt
+# The locking tool itself is pinned too, and kept out of the project's own environment.
+UV_VERSION := 0.13.9
+LOCK_VENV := .venv-lock
+LATEST_VENV := .venv-latest
+
+$(STAMP): pyproject.toml $(LOCK)
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Refresh both lock files to the newest versions pyproject.toml's ranges allow, less what
+# requirements/constraints.in holds back (each line there says why). Run `make test` after it.
+LOCK_FLAGS := --quiet --generate-hashes --python-version 3.11 --upgrade
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	$(LOCK_VENV)/bin/uv pip compile $(LOCK_FLAGS) pyproject.toml requirements/build.in --extra dev \
+		-c requirements/constraints.in -o $(LOCK)
+	$(LOCK_VENV)/bin/uv pip compile $(LOCK_FLAGS) pyproject.toml requirements/build.in -c $(LOCK) -o $(RUNTIME_LOCK)
+
+# The suite against the newest releases pyproject.toml's ranges allow, ignoring the lock and constraints.in, in a
+# venv of its own: an early warning of a release that will break the next `make lock`. Not part of `make test`.
+test-latest: browser
+	$(PYTHON) -m venv --clear $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
+	$(LATEST_VENV)/bin/python -m pip list --format=freeze > $(LATEST_VENV)/versions.txt
+	$(LATEST_VENV)/bin/pytest -p no:cacheprovider
 
 # Debian's Chromium for the browser tests: nothing to do when it is there; otherwise apt-get (sudo unless root),
 # quiet, with apt's output and a clear message if it fails.
@@ -71,4 +100,4 @@ pytest: install browser
 test: lint typecheck contracts pytest
 
 clean:
-	rm -rf $(VENV) .demo-state test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(LOCK_VENV) $(LATEST_VENV) .demo-state test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
