@@ -36,6 +36,8 @@ PERMANENT_PROBLEMS = frozenset(
         "payload-header-mismatch",
         "body-too-large",
         "timestamp-out-of-window",
+        "reporting-year-out-of-range",
+        "empty-submission",
     }
 )
 

@@ -34,6 +34,8 @@ from shared.keys import PublicDirectory
 from shared.keys.registry import load_registry_keys
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: A confirmation is one small signed header: anything larger is not one.
+CONFIRMATION_MAX_BYTES = 8 * 1024
 log = structlog.get_logger("registry")
 router = APIRouter()
 
@@ -158,6 +160,37 @@ def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submissi
     )
 
 
+@router.post(
+    "/v1/submissions/{submission_id}/confirmation",
+    tags=["submissions"],
+    summary="Apply a held submission: the municipality's signed confirmation that it replace the active one",
+    responses={
+        200: {"description": "Applied: the held submission is the active one; its new signed receipt"},
+        400: {"description": "The confirmation could not be verified"},
+        403: {"description": "Not signed by the submitting municipality"},
+        404: {"description": "No such submission"},
+        409: {"description": "The submission is not held (receipt included), or a newer one became active"},
+        422: {"description": "The confirmation names another submission"},
+    },
+)
+async def post_confirmation(request: Request, submission_id: str) -> JSONResponse:
+    ctx = _ctx(request)
+    refuse_large(request, CONFIRMATION_MAX_BYTES)
+    require_media_type(request, "application/json")
+    body = await request.body()
+    with ctx.metrics.stage("confirm"):
+        stored = await run_in_threadpool(service.confirm_held, ctx, submission_id, body)
+    log.info(
+        "held submission confirmed",
+        message_id=stored.message_id,
+        municipality=stored.municipality,
+        year=stored.year,
+        records=stored.record_count,
+        supersedes=stored.supersedes,
+    )
+    return JSONResponse(service.receipt_for(ctx, stored))
+
+
 def _operator(request: Request) -> None:
     authenticate(request, request.app.state.credentials, AUDIT_READERS)
 
@@ -237,6 +270,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
             audit=audit,
             metrics=metrics,
+            hold_below=settings.hold_below_ratio,
         )
         app.state.readiness = monitoring.readiness(settings, engine)
         checkpoints = asyncio.create_task(audit.run_checkpoints(settings.audit_checkpoint_interval_s))

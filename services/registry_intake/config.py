@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +28,9 @@ class RegistrySettings(BaseSettings):
     """A delivery header signed longer ago than this is refused (timestamp-out-of-window)."""
     max_clock_skew_s: float = 300.0
     """How far in the future a signed timestamp may lie (the sender's clock running fast)."""
+    hold_below_ratio: float = Field(default=0.5, ge=0.0, le=1.0)
+    """A submission declaring fewer persons than this share of the active submission's is held, not applied: the
+    active one stays until the municipality confirms the replacement. 0 applies every submission at once."""
     audit_checkpoint_interval_s: float = 60.0
     """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
     log_level: str = "INFO"

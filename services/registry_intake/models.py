@@ -91,6 +91,9 @@ class SubmissionStatus:
     ACTIVE: Final = "active"
     SUPERSEDED: Final = "superseded"
     REFUSED: Final = "refused"
+    #: Stored with its records but not applied: its person count fell sharply below the active submission's,
+    #: and the municipality must confirm the replacement (migration 0004).
+    HELD: Final = "held"
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -160,7 +163,11 @@ submissions = Table(
     Column("finding_count", Integer, nullable=True),
     Column("error_count", Integer, nullable=True),
     Column("warning_count", Integer, nullable=True),
-    CheckConstraint("status IN ('active', 'superseded', 'refused')", name="status"),
+    # Migration 0004: the TPF's pseudonyms part and signed delivery header, by digest (for the audit facts of a
+    # held submission confirmed later; NULL before 0004).
+    Column("pseudonyms_sha256", String(64), nullable=True),
+    Column("delivery_sha256", String(64), nullable=True),
+    CheckConstraint("status IN ('active', 'superseded', 'refused', 'held')", name="status"),
     CheckConstraint("(status = 'refused') = (refusal_reason IS NOT NULL)", name="refusal_reason"),
     Index(None, "municipality", "year", "status"),
     # At most one active submission per municipality and year.

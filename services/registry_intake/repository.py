@@ -11,6 +11,13 @@
   previous active one is marked ``superseded`` and its records and findings deleted (its row keeps its counts),
   all in one transaction. If anything fails, including the records iterator itself half-way, everything rolls
   back.
+* **hold**: as accept, but the incoming submission declares fewer persons than ``hold_below`` times the active
+  one's: its records are stored under it with status ``held`` and nothing else changes. A registry must not lose
+  a year to one wrong file: the active submission stays active until :meth:`SubmissionRepository.confirm`
+  applies the held one (the municipality's explicit, signed decision), in one transaction like accept.
+
+A held submission that a newer one overtakes (stored or held) is ``superseded`` and its records deleted (audit
+event ``discarded``): at most one submission per municipality and year waits for confirmation, the newest.
 
 Submissions of one municipality and year serialise on their ``municipality_years`` row (``SELECT ... FOR
 UPDATE`` on PostgreSQL; on SQLite every write transaction begins with ``BEGIN IMMEDIATE``).
@@ -66,6 +73,7 @@ from .models import (
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "IncomingSubmission",
+    "NotHeld",
     "ReplayedMessage",
     "RuleCount",
     "ServiceTypeCount",
@@ -108,6 +116,9 @@ class IncomingSubmission:
     # For the audit log: the TPF's sealed pseudonyms and its signed delivery header, by digest.
     pseudonyms_sha256: str | None = None
     delivery_sha256: str | None = None
+    #: The person count the signed header declares (the records are checked against it while they stream):
+    #: what the hold rule compares with the active submission before anything is written.
+    declared_records: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +203,14 @@ class StaleSubmission(SubmissionConflict):
         self.refused = refused
 
 
+class NotHeld(SubmissionConflict):
+    """A confirmation for a submission that is not (or no longer) held; ``submission`` is what it is now."""
+
+    def __init__(self, submission: StoredSubmission) -> None:
+        super().__init__(f"message {submission.message_id} is not held (status {submission.status})")
+        self.submission = submission
+
+
 class _Duplicate(Exception):
     """Internal: inserting the submission row violated a constraint (normally: its id is already known)."""
 
@@ -243,8 +262,10 @@ class SubmissionRepository:
         submission_findings: Sequence[Finding] = (),
         *,
         severity_of: SeverityOf = _no_severity,
+        hold_below: float = 0.0,
     ) -> StoredSubmission:
-        """Store ``incoming`` with its records and findings; make it the active submission of its year.
+        """Store ``incoming`` with its records and findings; make it the active submission of its year, or hold
+        it when it declares fewer persons than ``hold_below`` times the active submission's (0 never holds).
 
         ``records`` yields (record, pseudonym or None, identity status: ``"ok"`` or the TPF's refusal code,
         findings about the record); every finding there must name the record (``finding.ref == record.ref``).
@@ -267,6 +288,8 @@ class SubmissionRepository:
                     )
                     stale_against = active_sequence
                     self._record(conn, "refused", incoming.message_id, _facts(incoming) | {"problem": "stale-sequence"})
+                elif self._drops_sharply(conn, incoming, active_id, hold_below):
+                    self._hold(conn, incoming, records, submission_findings, severity_of)
                 else:
                     self._replace(conn, incoming, active_id, records, submission_findings, severity_of)
         except _Duplicate as duplicate:
@@ -331,6 +354,8 @@ class SubmissionRepository:
                     sender=incoming.sender,
                     pseudonym_key_version=incoming.pseudonym_key_version,
                     bydel_nr=incoming.bydel_nr,
+                    pseudonyms_sha256=incoming.pseudonyms_sha256,
+                    delivery_sha256=incoming.delivery_sha256,
                     finding_count=0,
                     error_count=0,
                     warning_count=0,
@@ -338,6 +363,16 @@ class SubmissionRepository:
             )
         except IntegrityError as exc:
             raise _Duplicate(exc) from exc
+
+    def _drops_sharply(
+        self, conn: Connection, incoming: IncomingSubmission, active_id: str | None, hold_below: float
+    ) -> bool:
+        if active_id is None or hold_below <= 0 or incoming.declared_records is None:
+            return False
+        active_records = conn.execute(
+            select(submissions.c.record_count).where(submissions.c.message_id == active_id)
+        ).scalar_one()
+        return incoming.declared_records < hold_below * active_records
 
     def _replace(
         self,
@@ -353,10 +388,33 @@ class SubmissionRepository:
             # Free the one-active slot first; point at the successor once it exists (foreign key).
             self._set_submission(conn, previous_id, status=SubmissionStatus.SUPERSEDED)
         self._insert_submission(conn, incoming, SubmissionStatus.ACTIVE, None, supersedes=previous_id)
-        if previous_id is not None:
-            self._set_submission(conn, previous_id, superseded_by=new_id)
-            self._delete_records(conn, previous_id)
+        counts = self._write_records(conn, incoming, records, submission_findings, severity_of)
+        self._activate(conn, incoming.municipality, incoming.year, new_id, incoming.sequence, previous_id)
+        self._record(conn, "stored", new_id, _facts(incoming) | counts | {"supersedes": previous_id})
 
+    def _hold(
+        self,
+        conn: Connection,
+        incoming: IncomingSubmission,
+        records: Iterable[StoredRecord],
+        submission_findings: Sequence[Finding],
+        severity_of: SeverityOf,
+    ) -> None:
+        self._insert_submission(conn, incoming, SubmissionStatus.HELD, None, supersedes=None)
+        self._discard_held(conn, incoming.municipality, incoming.year, incoming.sequence, incoming.message_id)
+        counts = self._write_records(conn, incoming, records, submission_findings, severity_of)
+        self._record(conn, "held", incoming.message_id, _facts(incoming) | counts)
+
+    def _write_records(
+        self,
+        conn: Connection,
+        incoming: IncomingSubmission,
+        records: Iterable[StoredRecord],
+        submission_findings: Sequence[Finding],
+        severity_of: SeverityOf,
+    ) -> dict[str, FactValue]:
+        """Bulk insert the records and findings under the (inserted) submission row and set its counts; return
+        the counts for the audit facts."""
         writer = _Writer(conn, incoming, severity_of, self._batch_size)
         for record, pseudonym, identity_status, record_findings in records:
             writer.add(record, pseudonym, identity_status, record_findings)
@@ -365,7 +423,7 @@ class SubmissionRepository:
         writer.flush()
         self._set_submission(
             conn,
-            new_id,
+            incoming.message_id,
             record_count=writer.records,
             pseudonymised_count=writer.pseudonymised,
             identity_refused_count=writer.records - writer.pseudonymised,
@@ -373,33 +431,118 @@ class SubmissionRepository:
             error_count=writer.errors,
             warning_count=writer.warnings,
         )
+        return {
+            "records": writer.records,
+            "pseudonymised": writer.pseudonymised,
+            "refused": writer.records - writer.pseudonymised,
+        }
+
+    def _activate(
+        self, conn: Connection, municipality: str, year: int, new_id: str, sequence: int, previous_id: str | None
+    ) -> None:
+        """Make ``new_id`` (already ``active``) the year's active submission: retire the previous one's records and
+        discard any held submission it overtakes."""
+        if previous_id is not None:
+            self._set_submission(conn, previous_id, superseded_by=new_id)
+            self._delete_records(conn, previous_id)
+        self._discard_held(conn, municipality, year, sequence, new_id)
         conn.execute(
             update(municipality_years)
-            .where(
-                municipality_years.c.municipality == incoming.municipality,
-                municipality_years.c.year == incoming.year,
-            )
-            .values(active_message_id=new_id, active_sequence=incoming.sequence)
+            .where(municipality_years.c.municipality == municipality, municipality_years.c.year == year)
+            .values(active_message_id=new_id, active_sequence=sequence)
         )
         if previous_id is not None:
             self._record(
-                conn,
-                "superseded",
-                previous_id,
-                {"municipality": incoming.municipality, "year": incoming.year, "superseded_by": new_id},
+                conn, "superseded", previous_id, {"municipality": municipality, "year": year, "superseded_by": new_id}
             )
-        self._record(
-            conn,
-            "stored",
-            new_id,
-            _facts(incoming)
-            | {
-                "records": writer.records,
-                "pseudonymised": writer.pseudonymised,
-                "refused": writer.records - writer.pseudonymised,
-                "supersedes": previous_id,
-            },
-        )
+
+    def _discard_held(self, conn: Connection, municipality: str, year: int, sequence: int, newer_id: str) -> None:
+        """Held submissions of the year older than ``sequence`` will never be applied: supersede them."""
+        overtaken = conn.execute(
+            select(submissions.c.message_id).where(
+                submissions.c.municipality == municipality,
+                submissions.c.year == year,
+                submissions.c.status == SubmissionStatus.HELD,
+                submissions.c.sequence < sequence,
+            )
+        ).scalars()
+        for held_id in list(overtaken):
+            self._set_submission(conn, held_id, status=SubmissionStatus.SUPERSEDED, superseded_by=newer_id)
+            self._delete_records(conn, held_id)
+            self._record(
+                conn, "discarded", held_id, {"municipality": municipality, "year": year, "superseded_by": newer_id}
+            )
+
+    def confirm(self, message_id: str, confirmation_sha256: str) -> StoredSubmission:
+        """Apply a held submission: it becomes the active one and the previous active one is superseded, its
+        records deleted, in one transaction (the seed's rule: a new submission replaces the old year's data).
+
+        Raises :class:`NotHeld` if the submission is not held (already applied, discarded, unknown: ``KeyError``),
+        and :class:`StaleSubmission` if a submission with the same or a higher sequence became active since (the
+        held one is then refused as stale, its records deleted).
+        """
+        stale_against: int | None = None
+        with self._engine.begin() as conn:
+            row = conn.execute(
+                select(
+                    *_SUBMISSION_COLUMNS,
+                    submissions.c.payload_sha256,
+                    submissions.c.pseudonyms_sha256,
+                    submissions.c.delivery_sha256,
+                    submissions.c.pseudonym_key_version,
+                ).where(submissions.c.message_id == message_id)
+            ).one_or_none()
+            if row is None:
+                raise KeyError(message_id)
+            incoming = IncomingSubmission(
+                message_id=message_id,
+                municipality=row.municipality,
+                year=row.year,
+                sequence=row.sequence,
+                sender="",
+                header_sha256=row.header_sha256,
+                payload_sha256=row.payload_sha256,
+                pseudonym_key_version=row.pseudonym_key_version,
+                received_at=row.received_at,
+                pseudonyms_sha256=row.pseudonyms_sha256,
+                delivery_sha256=row.delivery_sha256,
+            )
+            previous_id, active_sequence = self._lock_municipality_year(conn, incoming)
+            status = conn.execute(
+                select(submissions.c.status).where(submissions.c.message_id == message_id)
+            ).scalar_one()
+            if status != SubmissionStatus.HELD:
+                pass  # raised below, outside the transaction, with the row as it is
+            elif active_sequence is not None and active_sequence >= row.sequence:
+                self._set_submission(
+                    conn, message_id, status=SubmissionStatus.REFUSED, refusal_reason=REFUSAL_STALE_SEQUENCE
+                )
+                self._delete_records(conn, message_id)
+                self._record(conn, "refused", message_id, _facts(incoming) | {"problem": "stale-sequence"})
+                stale_against = active_sequence
+            else:
+                if previous_id is not None:
+                    self._set_submission(conn, previous_id, status=SubmissionStatus.SUPERSEDED)
+                self._set_submission(conn, message_id, status=SubmissionStatus.ACTIVE, supersedes=previous_id)
+                self._activate(conn, row.municipality, row.year, message_id, row.sequence, previous_id)
+                counts: dict[str, FactValue] = {
+                    "records": row.record_count,
+                    "pseudonymised": row.pseudonymised_count,
+                    "refused": row.identity_refused_count,
+                }
+                self._record(
+                    conn,
+                    "stored",
+                    message_id,
+                    _facts(incoming) | counts | {"supersedes": previous_id, "confirmation_sha256": confirmation_sha256},
+                )
+        stored = self.get(message_id)
+        assert stored is not None
+        if stale_against is not None:
+            raise StaleSubmission(stale_against, stored)
+        if status != SubmissionStatus.HELD:
+            raise NotHeld(stored)
+        return stored
 
     def _record(self, conn: Connection, event: str, message_id: str, facts: dict[str, FactValue]) -> None:
         if self._audit is not None:

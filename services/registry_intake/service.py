@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import io
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Engine
 
@@ -27,6 +29,8 @@ from services.kit.problems import Problem, invalid_envelope, refused
 from services.registry_intake.monitoring import RegistryMetrics
 from services.registry_intake.repository import (
     IncomingSubmission,
+    NotHeld,
+    StaleSubmission,
     StoredRecord,
     StoredSubmission,
     SubmissionRepository,
@@ -46,10 +50,12 @@ from shared.envelope import (
 )
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
+from shared.envelope.receipts import carry, verify_confirmation
 from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
 from shared.iplos.controls import IDENTITY_OK, ControlRunner, control
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
+from shared.iplos.reporting_year import year_out_of_range
 from shared.keys import PartyKeys, PublicDirectory
 
 
@@ -63,6 +69,9 @@ class RegistryContext:
     max_skew: dt.timedelta
     audit: AuditLog
     metrics: RegistryMetrics = field(default_factory=RegistryMetrics)
+    #: A submission declaring fewer persons than this share of the active one's is held, not applied, until the
+    #: municipality confirms it (0: never held).
+    hold_below: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,20 @@ def check_delivery(
         raise invalid_envelope() from None
     # The TPF's signed forwarding time (fresh even when the municipality's message waited in an outbox).
     require_fresh(delivery.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
+    require_reportable(submission)
     return VerifiedDelivery(submission, submission_sha256, delivery, hashlib.sha256(delivery_bytes).hexdigest())
+
+
+def require_reportable(submission: SubmissionHeader) -> None:
+    """Policy refusals of a verified submission that no data could change: a year the register does not take,
+    and an export without persons (which would otherwise replace, and so erase, the municipality's year)."""
+    why = year_out_of_range(submission.year)
+    if why is not None:
+        raise Problem("reporting-year-out-of-range", 422, f"The submission's {why}; nothing was stored")
+    if submission.record_count == 0:
+        raise Problem(
+            "empty-submission", 422, "The submission has no persons; it would erase the year, so nothing was stored"
+        )
 
 
 def store_delivery(
@@ -170,6 +192,7 @@ def store_delivery(
             bydel_nr=export_header.bydel_nr,
             pseudonyms_sha256=delivery.parts.pseudonyms.sha256,
             delivery_sha256=verified.delivery_sha256,
+            declared_records=submission.record_count,
         )
         # The logical controls run while the records stream into the database: a finding is stored with its
         # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).
@@ -181,6 +204,7 @@ def store_delivery(
             _joined(records, by_ref, submission.record_count, runner, findings_by_rule),
             submission_findings,
             severity_of=lambda code: str(control(code).severity),
+            hold_below=ctx.hold_below,
         )
         ctx.metrics.stored(stored, findings_by_rule)
         return stored
@@ -215,9 +239,18 @@ def _joined(
         raise InvalidEnvelope()
 
 
+#: What a held submission's receipt says, for people: the numbers are in the receipt and the submission's view.
+HELD_REASON: Final = (
+    "held: far fewer persons than the active submission; the active one stays until the municipality confirms"
+    " the replacement"
+)
+
+
 def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
-    """The signed receipt, rebuilt from the stored row: the same submission always gets the same receipt."""
+    """The signed receipt, rebuilt from the stored row: the same submission in the same state always gets the
+    same receipt (a held one's changes once, when it is confirmed and becomes the active one)."""
     received = stored.received_at  # always timezone-aware (the models' UTC type)
+    refused = stored.status == "refused"
     receipt = Receipt(
         message_id=stored.message_id,
         sender=ctx.keys.party,
@@ -226,16 +259,15 @@ def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any
         municipality=stored.municipality,
         year=stored.year,
         sequence=stored.sequence,
-        status="refused" if stored.status == "refused" else "stored",
-        reason=stored.refusal_reason,
-        records_stored=stored.record_count if stored.status != "refused" else 0,
+        status="refused" if refused else "held" if stored.status == "held" else "stored",
+        reason=HELD_REASON if stored.status == "held" else stored.refusal_reason,
+        records_stored=0 if refused else stored.record_count,
         identities_refused=stored.identity_refused_count,
         supersedes=stored.supersedes,
         received_at=utc_timestamp(received),
-        report_path=None if stored.status == "refused" else f"/v1/submissions/{stored.message_id}/report",
+        report_path=None if refused else f"/v1/submissions/{stored.message_id}/report",
     )
-    _, signature = sign_header(receipt, ctx.keys.signing)
-    return {"receipt": receipt.model_dump(mode="json"), "signature": base64.b64encode(signature).decode("ascii")}
+    return carry(receipt, "receipt", ctx.keys.signing)
 
 
 def sealed_report(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
@@ -276,6 +308,51 @@ def sealed_report(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, A
         "signature": base64.b64encode(signature).decode("ascii"),
         "part": base64.b64encode(out.getvalue()).decode("ascii"),
     }
+
+
+def confirm_held(ctx: RegistryContext, submission_id: str, body: bytes) -> StoredSubmission:
+    """Verify a municipality's signed confirmation (spec section 10.5) and apply its held submission.
+
+    The confirmation travels as ``{"confirmation": {...}, "signature": "<base64>"}``, like a receipt. It must be
+    signed by the municipality that signed the held submission, about that very submission header (its SHA-256),
+    and fresh. Only then does the repository swap the year's active submission, in one transaction.
+    """
+    try:
+        document = json.loads(body)
+        if not isinstance(document, dict):
+            raise InvalidEnvelope()
+        verified, encoded = verify_confirmation(ctx.directory, document)
+    except MessageRefused as exc:
+        raise refused(exc.code, str(exc)) from None
+    except (InvalidEnvelope, ValueError, RecursionError):
+        raise invalid_envelope() from None
+    if verified.message_id != submission_id:
+        raise invalid_envelope()
+    require_fresh(verified.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
+    held = ctx.repository.get(submission_id)
+    if held is None:
+        raise Problem("not-found", 404, "No submission with this id")
+    if (held.municipality, held.year) != (verified.municipality, verified.year) or not hmac.compare_digest(
+        held.header_sha256.encode(), verified.submission_sha256.encode()
+    ):
+        raise Problem("confirmation-mismatch", 422, "The confirmation names another submission than this one")
+    try:
+        return ctx.repository.confirm(submission_id, hashlib.sha256(encoded).hexdigest())
+    except NotHeld as exc:
+        raise Problem(
+            "not-held",
+            409,
+            "This submission is not held; its receipt says what it is",
+            **receipt_for(ctx, exc.submission),
+        ) from None
+    except StaleSubmission as exc:
+        raise Problem(
+            "stale-sequence",
+            409,
+            "A submission with the same or a newer sequence became active; the held one was refused",
+            active_sequence=exc.active_sequence,
+            **receipt_for(ctx, exc.refused),
+        ) from None
 
 
 def _municipality_party(directory: PublicDirectory, kommune_nr: str) -> str:

@@ -79,6 +79,7 @@ FACT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "submission_sha256": _DIGEST_KIND,
         "delivery_sha256": _DIGEST_KIND,
         "report_sha256": _DIGEST_KIND,
+        "confirmation_sha256": _DIGEST_KIND,
         "outcome": _TOKEN_KIND,
         "problem": _TOKEN_KIND,
         "receipt_status": _TOKEN_KIND,

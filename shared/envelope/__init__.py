@@ -8,6 +8,7 @@ registry opens them, and the TPF can do neither.
 
 from shared.envelope._digest import DigestWriter, require_digest
 from shared.envelope.headers import (
+    Confirmation,
     DeliveryCounts,
     DeliveryHeader,
     DeliveryParts,
@@ -25,6 +26,7 @@ from shared.envelope.headers import (
 from shared.errors import InvalidEnvelope, MessageRefused
 
 __all__ = [
+    "Confirmation",
     "DeliveryCounts",
     "DeliveryHeader",
     "DeliveryParts",

@@ -99,7 +99,7 @@ class Receipt(_Strict):
     municipality: KommuneNr
     year: int
     sequence: int
-    status: Literal["stored", "refused"]
+    status: Literal["stored", "held", "refused"]
     reason: str | None
     records_stored: Count
     identities_refused: Count
@@ -128,7 +128,21 @@ class ReportHeader(_Strict):
     parts: ReportParts
 
 
-HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHeader)
+class Confirmation(_Strict):
+    """A municipality's signed decision that its held submission replace the active one (spec section 7.8)."""
+
+    format: Literal["iplos-envelope/1"] = FORMAT
+    kind: Literal["confirmation"] = "confirmation"
+    message_id: MessageId
+    sender: Party
+    signer_kid: Kid
+    submission_sha256: Hex64
+    municipality: KommuneNr
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    created_at: Timestamp
+
+
+HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHeader, Confirmation)
 
 
 def utc_timestamp(moment: dt.datetime | None = None) -> str:

@@ -1,7 +1,7 @@
-"""Receipts travel as JSON ``{"receipt": {...}, "signature": "<base64>"}``.
+"""Receipts and confirmations travel as JSON ``{"<member>": {...}, "signature": "<base64>"}``.
 
-Because headers have one canonical encoding, the verifier re-encodes the receipt object and checks the
-signature over those bytes: no need to carry the signed bytes separately.
+Because headers have one canonical encoding, the verifier re-encodes the object and checks the signature over
+those bytes: no need to carry the signed bytes separately.
 """
 
 from __future__ import annotations
@@ -11,10 +11,37 @@ import binascii
 import hmac
 from typing import Any
 
+from nacl.signing import SigningKey
+
 from shared.envelope._canonical import canonical_json
-from shared.envelope.headers import Receipt, verify_header
+from shared.envelope.headers import Confirmation, HeaderT, Receipt, sign_header, verify_header
 from shared.errors import InvalidEnvelope, MessageRefused
-from shared.keys import PublicDirectory
+from shared.keys import PartyInfo, PublicDirectory
+
+
+def _verify_carried(
+    directory: PublicDirectory, body: dict[str, Any], member: str, model: type[HeaderT]
+) -> tuple[HeaderT, PartyInfo, bytes]:
+    """Verify the header carried as ``body[member]`` with its ``signature``; return it, its signer and its
+    canonical bytes."""
+    carried, signature = body.get(member), body.get("signature")
+    if not isinstance(carried, dict) or not isinstance(signature, str):
+        raise InvalidEnvelope()
+    try:
+        raw_signature = base64.b64decode(signature, validate=True)
+        # The object came through a JSON parser that accepts NaN and deep nesting: re-encoding such a value
+        # fails, and that is an invalid header, not a crash.
+        encoded = canonical_json(carried)
+    except (binascii.Error, ValueError, TypeError, RecursionError):
+        raise InvalidEnvelope() from None
+    verified, signer = verify_header(encoded, raw_signature, directory, model)
+    return verified, signer, encoded
+
+
+def carry(header: Receipt | Confirmation, member: str, key: SigningKey) -> dict[str, Any]:
+    """Sign ``header`` and wrap it for the wire as ``{member: header, "signature": base64}``."""
+    _, signature = sign_header(header, key)
+    return {member: header.model_dump(mode="json"), "signature": base64.b64encode(signature).decode("ascii")}
 
 
 def verify_receipt(
@@ -22,17 +49,7 @@ def verify_receipt(
 ) -> Receipt:
     """Verify a receipt answer: signed by the registry, about this message id and this very submission header
     (its SHA-256), so a receipt for another submission under the same id is refused."""
-    receipt, signature = body.get("receipt"), body.get("signature")
-    if not isinstance(receipt, dict) or not isinstance(signature, str):
-        raise InvalidEnvelope()
-    try:
-        raw_signature = base64.b64decode(signature, validate=True)
-        # The receipt object came through a JSON parser that accepts NaN and deep nesting: re-encoding such a
-        # value fails, and that is an invalid receipt, not a crash.
-        encoded = canonical_json(receipt)
-    except (binascii.Error, ValueError, TypeError, RecursionError):
-        raise InvalidEnvelope() from None
-    verified, signer = verify_header(encoded, raw_signature, directory, Receipt)
+    verified, signer, _ = _verify_carried(directory, body, "receipt", Receipt)
     if signer.role != "registry":
         raise MessageRefused("signer-not-authorised", "the receipt is not signed by the registry")
     if verified.message_id != message_id or not hmac.compare_digest(
@@ -40,3 +57,14 @@ def verify_receipt(
     ):
         raise InvalidEnvelope()
     return verified
+
+
+def verify_confirmation(directory: PublicDirectory, body: dict[str, Any]) -> tuple[Confirmation, bytes]:
+    """Verify a confirmation (spec section 7.8): signed by a municipality, for its own municipality. Return it
+    with its canonical bytes; the caller checks that it names the held submission it is asked to apply."""
+    verified, signer, encoded = _verify_carried(directory, body, "confirmation", Confirmation)
+    if signer.role != "municipality":
+        raise MessageRefused("signer-not-authorised", "a confirmation must be signed by a municipality")
+    if signer.municipality != verified.municipality:
+        raise MessageRefused("municipality-mismatch", "the confirmation's municipality is not the signer's")
+    return verified, encoded

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.registry_intake.migrations import SCRIPT_LOCATION
 from services.registry_intake.models import metadata, persons, services
@@ -125,7 +127,7 @@ def test_upgrade_from_0001_keeps_the_data_and_reads_it_back(unmigrated_engine: E
 
     migrate(engine, "head")
 
-    assert version(engine) == "0003"
+    assert version(engine) == "0004"
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, metadata) == []
@@ -183,3 +185,27 @@ def test_downgrade_to_0001_keeps_the_original_data_and_upgrades_again(unmigrated
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(services)).scalar_one() == 12
         assert conn.execute(select(func.count()).select_from(persons)).scalar_one() == 4
+
+
+def test_0004_lets_a_submission_be_held_and_still_refuses_an_unknown_status(unmigrated_engine: Engine) -> None:
+    engine = unmigrated_engine
+    migrate(engine, "0003")
+    insert_legacy_submission(engine)
+    with engine.connect() as conn, pytest.raises(IntegrityError):
+        conn.exec_driver_sql("UPDATE submissions SET status = 'held'")  # 0003 allows no held submission
+
+    migrate(engine, "0004")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE submissions SET status = 'held'")
+    with engine.connect() as conn, pytest.raises(IntegrityError):
+        conn.exec_driver_sql("UPDATE submissions SET status = 'bogus'")
+    # The persons that refer to the submission are untouched by the change of the constraint.
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(persons)).scalar_one() == 2
+
+    migrate(engine, "0003", down=True)  # a held submission was never applied: it goes back as refused
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT status, refusal_reason FROM submissions").one()
+    assert tuple(row) == ("refused", "held-not-confirmed")
+    with engine.connect() as conn, pytest.raises(IntegrityError):
+        conn.exec_driver_sql("UPDATE submissions SET status = 'held', refusal_reason = NULL")

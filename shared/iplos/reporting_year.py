@@ -1,0 +1,37 @@
+"""Which reporting years the register takes: from the first year it can check to the current one.
+
+A year before :data:`FIRST_REPORTING_YEAR` cannot be checked (no municipality list is shipped for it, see
+``shared.iplos.municipalities``), and a year after the current one has not happened: an export for 2027 sent in
+2026, or for 2100, is a wrong file, not data. Both are refused before anything is stored, by the gateway (before
+sealing) and by the registry (whatever a gateway let through).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+from shared.iplos.municipalities import FIRST_YEAR
+
+__all__ = ["FIRST_REPORTING_YEAR", "current_reporting_year", "year_out_of_range"]
+
+FIRST_REPORTING_YEAR: Final = FIRST_YEAR
+
+# Norway's clock is UTC+1 or UTC+2: the new year begins there up to two hours before it does in UTC.
+_NORWAY_AHEAD_OF_UTC: Final = dt.timedelta(hours=2)
+
+
+def current_reporting_year(now: dt.datetime | None = None) -> int:
+    """The newest year that has begun in Norway at ``now`` (timezone-aware; default: the clock)."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return (moment + _NORWAY_AHEAD_OF_UTC).year
+
+
+def year_out_of_range(year: int, now: dt.datetime | None = None) -> str | None:
+    """None if ``year`` may be reported at ``now``; else why not, for people (no data in it)."""
+    last = current_reporting_year(now)
+    if year < FIRST_REPORTING_YEAR:
+        return f"reporting year {year} is before {FIRST_REPORTING_YEAR}, the register's first year"
+    if year > last:
+        return f"reporting year {year} has not begun (the current reporting year is {last})"
+    return None
