@@ -62,8 +62,17 @@ def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | N
 
 
 def get_json(url: str, token: str | None = None) -> dict[str, Any]:
+    return _json("GET", url, token)
+
+
+def post_json(url: str, token: str | None = None) -> dict[str, Any]:
+    """POST with no body (an action such as a retry or a confirmation); the 200 answer's JSON."""
+    return _json("POST", url, token)
+
+
+def _json(method: str, url: str, token: str | None) -> dict[str, Any]:
     try:
-        response = httpx.get(url, timeout=30.0, headers=_headers(token))
+        response = httpx.request(method, url, timeout=60.0, headers=_headers(token))
     except httpx.HTTPError as exc:
         raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:

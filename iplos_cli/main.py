@@ -163,10 +163,31 @@ def submit(
         if wait:
             final = client.wait_final(gateway, accepted["submission_id"], timeout, token=token)
             console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
+            if final["state"] == "held":
+                console.print(
+                    f"[yellow]held:[/yellow] far fewer persons than the year's active submission, which stays"
+                    f" active. Check the report, then confirm with: iplos confirm {accepted['submission_id']}"
+                )
             if final["state"] != "stored":
                 raise typer.Exit(1)
     except client.ChainError as exc:
         raise _fail(exc) from None
+
+
+@app.command()
+def confirm(
+    submission_id: Annotated[str, typer.Argument(help="The held submission's id")],
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
+    token: TokenOption = None,
+) -> None:
+    """Confirm that a held submission replace the year's active one at the registry (its data is deleted)."""
+    try:
+        final = client.post_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/confirm-replacement", token)
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
+    if final["state"] != "stored":
+        raise typer.Exit(1)
 
 
 @app.command()

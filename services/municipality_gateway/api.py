@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
 import httpx
 import structlog
@@ -31,10 +31,9 @@ from services.kit.bodies import require_media_type, spool_body
 from services.kit.credentials import AUDIT_READERS, Credential, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
-from services.municipality_gateway import feedback, models, monitoring, outbox, pages
+from services.municipality_gateway import confirmation, feedback, models, monitoring, outbox, pages, screening
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.sealing import seal_export
-from shared.iplos.reader import ExportInvalid, read_export
 from shared.keys import PartyKeys, PublicDirectory
 from shared.keys.municipality import load_municipality_keys
 
@@ -101,18 +100,6 @@ def _not_permitted(caller: Credential) -> Problem:
     )
 
 
-def _export_municipality(body: IO[bytes]) -> str | None:
-    """The kommuneNr in the export's header, read before anything is sealed (only the start of the file is
-    parsed); None if the start does not validate, which sealing then reports in full, with line and element."""
-    try:
-        with read_export(body) as reader:
-            return reader.header.kommune_nr
-    except ExportInvalid:
-        return None
-    finally:
-        body.seek(0)
-
-
 def load_served_keys(key_dir: Path) -> dict[str, PartyKeys]:
     """The municipalities this gateway serves are the ``kommune-NNNN`` folders in its key folder."""
     served: dict[str, PartyKeys] = {}
@@ -134,9 +121,13 @@ def load_served_keys(key_dir: Path) -> dict[str, PartyKeys]:
         202: {"description": "Accepted into the durable outbox"},
         **_AUTH_RESPONSES,
         403: {"description": "The credential's role may not submit, or it is bound to another municipality"},
+        409: {"description": "The same bytes as the municipality-year's submission in effect (identical-resubmission)"},
         413: {"description": "The export is larger than the configured limit"},
         415: {"description": "The body is not XML"},
-        422: {"description": "The export does not validate (with line and element), or its municipality is not served"},
+        422: {
+            "description": "The export does not validate (with line and element), its municipality is not served,"
+            " it has no persons (empty-export), or its year is not one the register takes"
+        },
     },
 )
 async def post_submission(request: Request, caller: Caller) -> JSONResponse:
@@ -144,22 +135,37 @@ async def post_submission(request: Request, caller: Caller) -> JSONResponse:
     require_media_type(request, *XML_TYPES)
     body = await spool_body(request, ctx.settings.max_body_bytes, ctx.work_dir)
     try:
-        if caller.municipality is not None:
+        facts = await run_in_threadpool(screening.screen, body)
+        if (
+            caller.municipality is not None
+            and facts.municipality is not None
+            and not caller.acts_for(facts.municipality)
+        ):
             # Refused before sealing: no work folder is made and no key is used for an export it may not send.
-            municipality = await run_in_threadpool(_export_municipality, body)
-            if municipality is not None and not caller.acts_for(municipality):
-                raise _not_permitted(caller)
+            raise _not_permitted(caller)
+        screening.refuse_year(facts.year)
+        await run_in_threadpool(screening.refuse_identical, ctx.engine, facts)
         with ctx.metrics.stage("seal"):
             sealed = await run_in_threadpool(seal_export, body, ctx.keys, ctx.directory, ctx.work_dir)
     finally:
         body.close()
-    if not caller.acts_for(sealed.header.kommune_nr):
-        # What was sealed is what counts (the early look above read the same bytes, but this is the header
-        # that would be signed): nothing is queued, and the sealed folder goes.
+    try:
+        if not caller.acts_for(sealed.header.kommune_nr):
+            # What was sealed is what counts (the early look above read the same bytes, but this is the header
+            # that would be signed): nothing is queued, and the sealed folder goes.
+            raise _not_permitted(caller)
+        screening.refuse_empty(sealed.record_count)
+    except Problem:
         await run_in_threadpool(shutil.rmtree, sealed.folder, True)
-        raise _not_permitted(caller)
+        raise
     accepted = await run_in_threadpool(
-        outbox.accept, ctx.engine, sealed, ctx.keys[sealed.header.kommune_nr], ctx.outbox_dir, ctx.audit
+        outbox.accept,
+        ctx.engine,
+        sealed,
+        ctx.keys[sealed.header.kommune_nr],
+        ctx.outbox_dir,
+        ctx.audit,
+        export_sha256=facts.sha256,
     )
     ctx.metrics.accepted(accepted["records"])
     ctx.worker.wake()
@@ -232,6 +238,38 @@ async def retry_submission(request: Request, submission_id: str, caller: Caller)
     ctx.worker.wake()
     log.info("submission requeued", message_id=submission_id, credential=caller.name)
     return row
+
+
+@router.post(
+    "/v1/submissions/{submission_id}/confirm-replacement",
+    tags=["submissions"],
+    summary="Confirm that a held submission replace the year's active one at the registry",
+    responses={
+        **_AUTH_RESPONSES,
+        404: {"description": "No such submission (or not the caller's municipality's)"},
+        409: {"description": "The submission is not held"},
+        502: {"description": "The registry did not apply the confirmation (the submission stays held)"},
+        503: {"description": "The registry could not be reached"},
+    },
+)
+async def confirm_replacement(request: Request, submission_id: str, caller: Caller) -> dict[str, Any]:
+    ctx = _ctx(request)
+    row = await run_in_threadpool(outbox.get, ctx.engine, submission_id)
+    if row is None or not caller.acts_for(row["municipality"]):
+        raise _not_found()
+    updated = await confirmation.confirm(
+        ctx.engine,
+        ctx.client,
+        ctx.settings.registry_url,
+        ctx.directory,
+        ctx.keys[row["municipality"]],
+        ctx.outbox_dir,
+        row,
+        ctx.audit,
+    )
+    ctx.metrics.message(f"confirmed-{updated['state']}")
+    log.info("replacement confirmed", message_id=submission_id, state=updated["state"], credential=caller.name)
+    return updated
 
 
 @router.get(

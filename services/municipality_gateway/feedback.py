@@ -94,7 +94,7 @@ async def report_for(
     report = await run_in_threadpool(cached, engine, row.message_id)
     if report is not None:
         return report
-    if row.state != "stored":
+    if row.state not in ("stored", "held"):  # a held one's report helps decide whether to confirm it
         raise Problem("report-not-ready", 409, "The registry has not stored this submission", state=row.state)
     path = json.loads(row.receipt).get("report_path")
     if not path:

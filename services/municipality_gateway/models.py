@@ -32,6 +32,7 @@ submissions = Table(
     # Acceptance time in ms (see outbox.accept): 64-bit (SQLite's INTEGER always is).
     Column("sequence", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     # queued -> [forwarded: the TPF holds it] -> stored | refused (by the registry, e.g. stale)
+    #        | held (by the registry, until the municipality confirms: -> stored | refused)
     #        | rejected (a permanent refusal on the way) | dead-letter (too many failed attempts)
     Column("state", String(20), nullable=False),
     Column("record_count", Integer, nullable=False),
@@ -44,6 +45,9 @@ submissions = Table(
     Column("receipt_signature", String(88), nullable=True),
     # When the TPF answered 202 (took it into its own durable outbox); polling its status backs off from here.
     Column("forwarded_at", DateTime(timezone=True), nullable=True),
+    # Migration 0005: the export as received, by digest (NULL before 0005): the same file sent again is answered
+    # with the submission it already is.
+    Column("export_sha256", String(64), nullable=True),
     UniqueConstraint("municipality", "year", "sequence", name="uq_submissions_municipality_year_sequence"),
 )
 

@@ -20,14 +20,14 @@ from services.kit.readiness import Readiness, own_keys_listed
 from services.municipality_gateway.config import GatewaySettings
 from shared.keys import PartyKeys
 
-FINAL_OUTCOMES = ("stored", "refused", "rejected", "dead-letter")
+FINAL_OUTCOMES = ("stored", "held", "refused", "rejected", "dead-letter")
 
 
 class GatewayMetrics(ServiceMetrics):
     def __init__(self) -> None:
         super().__init__(
             "gateway",
-            messages=("accepted", *FINAL_OUTCOMES, "requeued"),
+            messages=("accepted", *FINAL_OUTCOMES, "requeued", "confirmed-stored", "confirmed-refused"),
             records=("accepted", "stored"),
             stages=("seal", "delivery_attempt", "status_poll"),
             outbox_states=("queued", "forwarded"),

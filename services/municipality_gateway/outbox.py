@@ -46,9 +46,11 @@ from shared.keys import PartyKeys, PublicDirectory
 
 HEADER_FILE = "header.json"
 SIGNATURE_FILE = "header.sig"
-FINAL_STATES = frozenset({"stored", "refused", "rejected", "dead-letter"})
+# Where delivery ends. A held submission has been delivered (the registry keeps its records, waiting for the
+# municipality's confirmation, services.municipality_gateway.confirmation), so nothing is sent again.
+FINAL_STATES = frozenset({"stored", "held", "refused", "rejected", "dead-letter"})
 # Final and settled by the registry's signed receipt: the sealed parts can go.
-DONE_STATES = frozenset({"stored", "refused"})
+DONE_STATES = frozenset({"stored", "held", "refused"})
 
 log = structlog.get_logger("gateway.outbox")
 
@@ -58,7 +60,13 @@ def _now() -> dt.datetime:
 
 
 def accept(
-    engine: Engine, sealed: SealedExport, keys: PartyKeys, outbox_dir: Path, audit: AuditLog | None = None
+    engine: Engine,
+    sealed: SealedExport,
+    keys: PartyKeys,
+    outbox_dir: Path,
+    audit: AuditLog | None = None,
+    *,
+    export_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Sign and enqueue a sealed export; return the submission's view. ``audit``: the gateway's audit log,
     which gets a ``sealed`` entry in the same transaction."""
@@ -105,6 +113,7 @@ def accept(
                 "updated_at": now,
                 "attempts": 0,
                 "next_attempt_at": now,
+                "export_sha256": export_sha256,
             },
         )
         if sealed.refs:
@@ -354,8 +363,7 @@ class OutboxWorker:
             sent["sequence"],
         ):
             return DeliveryOutcome("queued", "the receipt is not for this submission", retry=True)
-        state = "stored" if receipt.status == "stored" else "refused"
-        return DeliveryOutcome(state, receipt.reason, body["receipt"], body["signature"])
+        return DeliveryOutcome(receipt.status, receipt.reason, body["receipt"], body["signature"])
 
     def _record(self, message_id: str, outcome: DeliveryOutcome) -> None:
         now = _now()

@@ -177,9 +177,16 @@ async def post_confirmation(request: Request, submission_id: str) -> JSONRespons
     ctx = _ctx(request)
     refuse_large(request, CONFIRMATION_MAX_BYTES)
     require_media_type(request, "application/json")
-    body = await request.body()
+    body = bytearray()
+    async for chunk in request.stream():  # bounded as it arrives, whatever Content-Length said
+        body += chunk
+        if len(body) > CONFIRMATION_MAX_BYTES:
+            raise Problem(
+                "body-too-large", 413, "A confirmation is one small signed header", limit=CONFIRMATION_MAX_BYTES
+            )
     with ctx.metrics.stage("confirm"):
-        stored = await run_in_threadpool(service.confirm_held, ctx, submission_id, body)
+        stored = await run_in_threadpool(service.confirm_held, ctx, submission_id, bytes(body))
+    ctx.metrics.stored(stored, await run_in_threadpool(ctx.repository.finding_counts, stored.message_id))
     log.info(
         "held submission confirmed",
         message_id=stored.message_id,

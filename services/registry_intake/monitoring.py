@@ -29,9 +29,9 @@ class RegistryMetrics(ServiceMetrics):
     def __init__(self) -> None:
         super().__init__(
             "registry",
-            messages=("stored", "superseded", "refused"),
+            messages=("stored", "held", "superseded", "refused"),
             records=("stored",),
-            stages=("verify", "store"),
+            stages=("verify", "store", "confirm"),
         )
         self._findings = Counter(
             "iplos_findings",
@@ -43,7 +43,11 @@ class RegistryMetrics(ServiceMetrics):
             self._findings.labels(self.service, rule)
 
     def stored(self, stored: StoredSubmission, findings_by_rule: Mapping[str, int]) -> None:
-        """A submission was stored (committed) with these findings, counted by control code."""
+        """A submission was stored (committed) with these findings, counted by control code; a held one is counted
+        as held (its records are kept, not in effect)."""
+        if stored.status == "held":
+            self.message("held")
+            return
         self.message("stored")
         if stored.supersedes is not None:
             self.message("superseded")

@@ -193,6 +193,9 @@ class MunicipalityRow:
     refused: int
     late: bool
     overdue: bool
+    #: A submission waiting for the municipality's confirmation (far fewer persons than the active one): the
+    #: operator sees that the municipality has a decision to make before the year's figures change.
+    held: str | None = None
 
     def document(self) -> dict[str, Any]:
         return {
@@ -211,6 +214,7 @@ class MunicipalityRow:
             "refused": self.refused,
             "late": self.late,
             "overdue": self.overdue,
+            "held": self.held,
         }
 
 
@@ -248,6 +252,7 @@ def _row(
     active = next((s for s in items if s.status == SubmissionStatus.ACTIVE), None)
     replaced = sum(1 for s in items if s.status == SubmissionStatus.SUPERSEDED)
     refused = sum(1 for s in items if s.status == SubmissionStatus.REFUSED)
+    held = next((s.message_id for s in items if s.status == SubmissionStatus.HELD), None)
     if active is None:
         return MunicipalityRow(
             municipality=code,
@@ -263,6 +268,7 @@ def _row(
             warnings=None,
             replaced=replaced,
             refused=refused,
+            held=held,
             late=False,
             overdue=deadline.passed(now),
         )
@@ -281,6 +287,7 @@ def _row(
         warnings=active.warning_count,
         replaced=replaced,
         refused=refused,
+        held=held,
         late=deadline.is_late(active.received_at),
         overdue=False,
     )
@@ -345,6 +352,7 @@ def year_overview(engine: Engine, year: int, now: dt.datetime, query: OverviewQu
         "missing": sum(1 for r in rows if r.status == "missing"),
         "with_findings": sum(1 for r in rows if r.status == "findings"),
         "replaced": sum(1 for r in rows if r.replaced),
+        "held": sum(1 for r in rows if r.held),
         "late": sum(1 for r in rows if r.late),
         "overdue": sum(1 for r in rows if r.overdue),
     }

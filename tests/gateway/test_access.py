@@ -7,6 +7,7 @@ delivery attempt and stays put (retryable) until someone retries it.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
-from services.municipality_gateway import api
+from services.municipality_gateway import api, screening
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.outbox import FINAL_STATES
@@ -196,10 +197,13 @@ def test_what_was_sealed_is_checked_too_and_its_folder_removed(
     before anything is signed or queued, and the sealed folder is removed."""
     looked: list[bool] = []
 
-    def blind(body: io.BufferedIOBase) -> None:
-        looked.append(True)
+    real_screen = screening.screen
 
-    monkeypatch.setattr(api, "_export_municipality", blind)
+    def blind(body: io.BufferedIOBase) -> screening.ExportFacts:
+        looked.append(True)
+        return dataclasses.replace(real_screen(body), municipality=None)
+
+    monkeypatch.setattr(screening, "screen", blind)
     rows, files = stored_rows(gateway), on_disk(gateway)
     response = submit(gateway, B, A)
     assert looked == [True]

@@ -66,6 +66,7 @@ GOOD_FACTS: dict[str, Any] = {
     "submission_sha256": DIGEST,
     "delivery_sha256": DIGEST,
     "report_sha256": DIGEST,
+    "confirmation_sha256": DIGEST,
     "key_version": 1,
     "outcome": "stored",
     "problem": "urn:iplos-chain:problem:invalid-envelope",

@@ -23,7 +23,7 @@ from services.kit.web import (
     merge_labels,
     security_headers,
 )
-from services.municipality_gateway import feedback, outbox
+from services.municipality_gateway import confirmation, feedback, outbox
 from services.municipality_gateway.pages.i18n import LABELS
 
 PREFIX: Final = "/pages"
@@ -59,7 +59,7 @@ def _nav(request: Request, lang: str) -> list[NavItem]:
 def hops(row: dict[str, Any]) -> list[dict[str, str]]:
     """Where a submission is, per hop: done, waiting, failed or not reached, with what to say about it."""
     state, receipt = row["state"], row["receipt"] or {}
-    settled = state in ("stored", "refused")
+    settled = state in ("stored", "held", "refused")
     stopped = state in ("rejected", "dead-letter")
     tpf: dict[str, str]
     if settled:
@@ -74,6 +74,8 @@ def hops(row: dict[str, Any]) -> list[dict[str, str]]:
         registry = {"status": "done", "text": "hop_registry_stored"}
     elif state == "refused":
         registry = {"status": "failed", "text": "hop_registry_refused"}
+    elif state == "held":
+        registry = {"status": "waiting", "text": "hop_registry_held"}
     elif state == "forwarded":
         registry = {"status": "waiting", "text": "hop_registry_pending"}
     else:
@@ -137,9 +139,38 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
         "retryable": row["state"] in ("rejected", "dead-letter"),
         "retry_action": UI.href(request, f"{HOME}/{submission_id}/retry", lang),
         "retried": request.query_params.get("retried") == "1",
+        "confirmable": row["state"] == "held",
+        "confirm_action": UI.href(request, f"{HOME}/{submission_id}/confirm-replacement", lang),
         "back_href": UI.href(request, HOME, lang),
     }
     return UI.render(request, "gateway/submission.html", context, user=caller, nav=_nav(request, lang))
+
+
+@router.post("/submissions/{submission_id}/confirm-replacement")
+async def confirm_replacement(request: Request, submission_id: str) -> Response:
+    caller = UI.credential(request)
+    lang = language_of(request)
+    ctx = _ctx(request)
+    if is_cross_site(request):
+        raise PageError(403, "error_forbidden", testid="forbidden")
+    row = await run_in_threadpool(outbox.get, ctx.engine, submission_id)
+    _own(caller, row)
+    assert row is not None
+    try:
+        await confirmation.confirm(
+            ctx.engine,
+            ctx.client,
+            ctx.settings.registry_url,
+            ctx.directory,
+            ctx.keys[row["municipality"]],
+            ctx.outbox_dir,
+            row,
+            ctx.audit,
+        )
+    except Problem:
+        raise PageError(409, "confirm_refused_plain", testid="confirm-refused") from None
+    target = UI.href(request, f"{HOME}/{submission_id}", lang)
+    return security_headers(RedirectResponse(target, status_code=303))
 
 
 @router.post("/submissions/{submission_id}/retry")

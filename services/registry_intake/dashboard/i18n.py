@@ -34,6 +34,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "count_missing": "Mangler",
         "count_with_findings": "Med funn",
         "count_replaced": "Erstattet",
+        "count_held": "Venter på bekreftelse",
         "count_late": "For sent",
         "count_overdue": "Frist oversittet",
         "count_records": "Poster",
@@ -62,6 +63,10 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "status_received": "Mottatt",
         "status_findings": "Mottatt med funn",
         "replaced_once": "Erstattet 1 gang",
+        "held": "Venter på bekreftelse",
+        "held_title": (
+            "En ny innsending med langt færre personer venter på kommunens bekreftelse; den aktive gjelder til da"
+        ),
         "replaced_times": "Erstattet {n} ganger",
         "late": "For sent",
         "overdue": "Frist oversittet",
@@ -214,6 +219,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "count_missing": "Missing",
         "count_with_findings": "With findings",
         "count_replaced": "Replaced",
+        "count_held": "Awaiting confirmation",
         "count_late": "Late",
         "count_overdue": "Overdue",
         "count_records": "Records",
@@ -242,6 +248,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "status_received": "Received",
         "status_findings": "Received with findings",
         "replaced_once": "Replaced once",
+        "held": "Awaiting confirmation",
+        "held_title": (
+            "A new submission with far fewer persons awaits the municipality's confirmation;"
+            " the active one applies until then"
+        ),
         "replaced_times": "Replaced {n} times",
         "late": "Late",
         "overdue": "Overdue",

@@ -59,7 +59,7 @@ COLUMNS: Final = (
     ("findings", "col_findings", True),
     ("replaced", "col_replaced", True),
 )
-COUNT_KEYS: Final = ("expected", "received", "missing", "with_findings", "replaced", "late", "overdue")
+COUNT_KEYS: Final = ("expected", "received", "missing", "with_findings", "replaced", "held", "late", "overdue")
 FINDINGS_PAGE: Final = 200
 
 
