@@ -142,7 +142,9 @@ def _plan(submissions: int, rng: random.Random) -> list[tuple[str, int, int, int
         key = rng.choice(keys)
         vary = counts[key]
         counts[key] += 1
-        plan.append((key[0], key[1], rng.randint(20, 60), seeds[key], vary))
+        # 40 to 60 persons: a resubmission never falls below half of the active one, so none is held for the
+        # municipality's confirmation (the registry's default HOLD_BELOW_RATIO), and every one takes effect.
+        plan.append((key[0], key[1], rng.randint(40, 60), seeds[key], vary))
     return plan
 
 

@@ -134,3 +134,37 @@ def test_the_page_comes_in_english_too(own: httpx.Client, stored: dict) -> None:
     assert english.get("lang") == "en"
     norwegian = html.fromstring(own.get("/pages/submissions").text)
     assert norwegian.xpath('string(//h1[@data-testid="submissions-heading"])') == "Innsendinger"
+
+
+def test_a_held_submission_is_confirmed_on_its_page_and_only_from_this_site(
+    chain: Chain,
+    own: httpx.Client,
+    other: httpx.Client,
+    stored: dict,  # type: ignore[type-arg]
+    exports_dir: Path,
+) -> None:
+    # Last in this module: it replaces the year that the tests above read.
+    path = exports_dir / f"{OWN}-pages-cut.xml"
+    write_synthetic_export(path, OWN, 2024, 20, 6)  # 20 of 80 persons: held by the registry
+    token = chain.municipality_token(OWN)
+    accepted = client.submit(path, chain.url("gateway"), token=token)
+    held = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)
+    assert held["state"] == "held"
+    address = f"/pages/submissions/{held['submission_id']}"
+    page = html.fromstring(own.get(address).text)
+    assert page.xpath('string(//*[@data-testid="fact-state"]/@data-state)') == "held"
+    form = page.xpath('//button[@data-testid="confirm-replacement"]/ancestor::form')[0]
+    assert form.get("method") == "post"
+    stored_page = html.fromstring(own.get(f"/pages/submissions/{stored['submission_id']}").text)
+    assert not stored_page.xpath('//*[@data-testid="confirm-replacement"]')  # only a held one has the button
+
+    assert own.post(form.get("action"), headers={"Origin": "https://elsewhere.example"}).status_code == 403
+    assert other.post(form.get("action")).status_code == 404
+    assert client.get_json(f"{chain.url('gateway')}/v1/submissions/{held['submission_id']}", token)["state"] == "held"
+
+    done = own.post(form.get("action"))
+    assert done.status_code == 303
+    page = html.fromstring(own.get(done.headers["location"]).text)
+    assert page.xpath('string(//*[@data-testid="fact-state"]/@data-state)') == "stored"
+    final = client.get_json(f"{chain.url('gateway')}/v1/submissions/{held['submission_id']}", token)
+    assert (final["state"], final["receipt"]["supersedes"]) == ("stored", stored["submission_id"])
