@@ -62,15 +62,18 @@ from shared.errors import InvalidEnvelope, IplosError
 from shared.iplos.generator import generate_records
 from shared.iplos.model import Coercion, ExportHeader, PersonRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, encode_header, encode_trailer
+from shared.iplos.reporting_year import FIRST_REPORTING_YEAR
 from shared.iplos.writer import write_export
 from shared.keys import ENCRYPTION_FILE, PublicDirectory, key_id
 from shared.keys._directory import ALG_X25519
 from shared.keys.municipality import party_name
 
 CANARY_PREFIX: Final = "CANARY-"
-# The schema's earliest reporting year. A canary submission is stored and made active for its municipality
-# and year like any other: in a year nobody reports for any more it supersedes no real submission.
-DEFAULT_YEAR: Final = 2000
+# The register's first reporting year (the registry refuses earlier ones). A canary submission is stored like any
+# other, so it runs where synthetic numbers are accepted (a test or staging chain: a production TPF refuses them);
+# there, in the oldest year it is least likely to meet real work, and if that year holds a larger submission the
+# registry holds the canary rather than let it replace the year.
+DEFAULT_YEAR: Final = FIRST_REPORTING_YEAR
 DEFAULT_PERSONS: Final = 12
 REPORT_STEM: Final = "tpf-blindness"
 _CANARY_LABEL: Final = "iplos-chain/tpf-blindness/1"
@@ -753,6 +756,9 @@ def build_canary_export(
     contact = header.kontaktperson
     header = dataclasses.replace(
         header,
+        # A message of its own every run, even with a fixed seed: the gateway answers a byte-identical export
+        # with the submission it already is (identical-resubmission) instead of sending it again.
+        melding_guid=str(uuid.uuid4()),
         navn_epj=new("navnEPJ (export header)", False),
         leverandor=new("leverandor (export header)", False),
         versjon_epj=new("versjonEPJ (export header)", False),

@@ -116,7 +116,8 @@ def test_the_gateway_refuses_a_body_that_is_not_xml(chain: Chain) -> None:
 def test_an_invalid_identity_number_gets_no_pseudonym_and_is_reported_by_reference(  # type: ignore[no-untyped-def]
     chain: Chain, make_export, exports_dir: Path
 ) -> None:
-    export = make_export("5001", 30, seed=9)
+    # As many persons as the year's first submission above (150): far fewer would be held for confirmation.
+    export = make_export("5001", 150, seed=9)
     text = export.path.read_text(encoding="utf-8")
     match = re.search(r"(<fid[^>]*>)([0-9]{11})(</fid>)", text)
     assert match is not None
@@ -129,6 +130,6 @@ def test_an_invalid_identity_number_gets_no_pseudonym_and_is_reported_by_referen
     final = client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)
     assert final["state"] == "stored"
     assert final["receipt"]["identities_refused"] == 1
-    assert final["receipt"]["records_stored"] == 30
+    assert final["receipt"]["records_stored"] == 150
     row = client.get_json(f"{chain.url('registry')}/v1/submissions/{accepted['submission_id']}", chain.operator_token)
-    assert (row["pseudonymised"], row["identities_refused"]) == (29, 1)
+    assert (row["pseudonymised"], row["identities_refused"]) == (149, 1)
