@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import html as lxml_html
 from sqlalchemy import Engine
 
 from keys.generate import DIRECTORY_FILE, init_keys
@@ -670,3 +671,41 @@ def test_a_submissions_findings_record_by_record(registry: Registry) -> None:
     ]
     page = registry.get(f"/v1/operator/submissions/{oslo}/findings?offset=6&limit=5").json()
     assert (page["total"], len(page["findings"])) == (8, 2)
+
+
+def test_a_held_submission_is_shown_and_counted_while_the_active_one_stays(registry: Registry) -> None:
+    repo = SubmissionRepository(registry.engine)
+    incoming = IncomingSubmission(
+        message_id=str(uuid.uuid4()),
+        municipality="4601",
+        year=YEAR,
+        sequence=2,
+        sender="kommune-4601",
+        header_sha256="e" * 64,
+        payload_sha256="f" * 64,
+        pseudonym_key_version=1,
+        received_at=at("2025-03-01"),
+        declared_records=5,
+    )
+    held = repo.store(incoming, records("bergen-cut", 5), hold_below=0.5)  # 5 of Bergen's 20
+    assert held.status == "held"
+
+    document = overview(registry)
+    rows = {row["municipality"]: row for row in document["municipalities"]}
+    bergen = rows["4601"]
+    assert (bergen["status"], bergen["submission_id"], bergen["records"]) == (
+        "received",
+        registry.filled.ids["bergen"],
+        20,
+    )
+    assert bergen["held"] == held.message_id
+    assert rows["0301"]["held"] is None
+    assert document["counts"]["held"] == 1
+
+    from .test_dashboard import page, signed_in  # the dashboard's own helpers (sign-in cookie)
+
+    shown = lxml_html.fromstring(page(signed_in(registry), f"/dashboard?year={YEAR}&lang=en"))
+    labels = shown.xpath('//tr[@data-municipality="4601"]//*[@data-testid="held-label"]')
+    assert [label.text_content() for label in labels] == ["Awaiting confirmation"]
+    assert not shown.xpath('//tr[@data-municipality="0301"]//*[@data-testid="held-label"]')
+    assert shown.xpath('string(//*[@data-testid="count-held"]/@data-value)') == "1"
