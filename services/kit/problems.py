@@ -35,7 +35,9 @@ PERMANENT_PROBLEMS = frozenset(
         "invalid-payload",
         "payload-header-mismatch",
         "body-too-large",
+        "header-too-large",
         "timestamp-out-of-window",
+        "unmatched-records",
     }
 )
 

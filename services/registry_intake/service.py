@@ -205,14 +205,21 @@ def _joined(
     for record in records:
         entry = by_ref.pop(record.ref, None)
         if entry is None:
-            raise InvalidEnvelope()
+            raise _unmatched()
         count += 1
         status = entry.refused or IDENTITY_OK
         findings = runner.check(record, entry.pseudonym, status)
         findings_by_rule.update(finding.code for finding in findings)
         yield record, entry.pseudonym, status, findings
     if by_ref or count != expected:
-        raise InvalidEnvelope()
+        raise _unmatched()
+
+
+def _unmatched() -> Problem:
+    # Both parts are authenticated (the payload by the municipality, the pseudonyms by the TPF) but they do not
+    # describe the same records: a payload record without a pseudonym line, a repeated one, or a pseudonym line
+    # without its record (docs/envelope-v1.md 10.2, step 11). The answer names no reference.
+    return Problem("unmatched-records", 422, "The payload's records and the pseudonym lines do not match one to one")
 
 
 def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
