@@ -57,7 +57,14 @@ from shared.envelope.report import open_report
 from shared.errors import KeyFileError
 from shared.iplos.payload import decode_payload
 from shared.keys import PartyKeys, PublicDirectory, key_id
-from shared.pseudonym import Pseudonymiser, PseudonymKey, decode_pseudonym, encode_pseudonym
+from shared.pseudonym import (
+    Pseudonymiser,
+    PseudonymKey,
+    decode_pseudonym,
+    encode_pseudonym,
+    is_rule_code,
+    screen,
+)
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 FILES = ("parts.json", "contents.json", "headers.json", "canonical.json", "pseudonyms.json", "key_ids.json")
@@ -304,13 +311,14 @@ def test_canonical_ours(case: Json) -> None:
 
 @pytest.mark.parametrize("case", _cases(PSEUDONYMS, ours=True))
 def test_pseudonym_ours(case: Json) -> None:
+    screened = screen(case["fnr"], case["type"], accept_synthetic=case["synthetic_accepted"])
     if case["expect"] == "refused":
-        with pytest.raises(fnr.InvalidIdentityNumber) as refusal:
-            fnr.parse(case["fnr"])
-        assert refusal.value.rule == case["rule"]
+        assert screened == case["rule"]
+        assert is_rule_code(screened)
         return
+    assert isinstance(screened, fnr.IdentityNumber)
     pseudonymiser = Pseudonymiser(PseudonymKey(version=case["key_version"], secret=bytes.fromhex(case["key"])))
-    value = pseudonymiser.pseudonym(fnr.parse(case["fnr"]))
+    value = pseudonymiser.pseudonym(screened)
     assert value.hex() == case["pseudonym_hex"]
     assert encode_pseudonym(value) == case["pseudonym_b64url"]
     assert decode_pseudonym(case["pseudonym_b64url"]) == value
@@ -464,6 +472,15 @@ def spec_b64url_32(text: Any) -> bytes:
 
 
 SPEC_REF = re.compile(r"[0-9a-f]{32}")
+SPEC_RULE_CODE = re.compile(r"[a-z]+(-[a-z]+)*")
+SPEC_NUMBER_TYPES = ("FNR", "DNR", "HNR", "FHN")
+
+
+def spec_rule_code(value: Any) -> bool:
+    """A refusal code, known or not: lowercase words joined by hyphens, at most 32 characters, never "ok"."""
+    return isinstance(value, str) and len(value) <= 32 and value != "ok" and SPEC_RULE_CODE.fullmatch(value) is not None
+
+
 SPEC_FINDING_FIELDS: dict[str, Callable[[Any], bool]] = {
     "code": lambda v: isinstance(v, str),
     "detail": lambda v: v is None or isinstance(v, str),
@@ -523,6 +540,8 @@ def spec_read_contents(plaintext: bytes, content: str, kind: str) -> dict[str, A
         for item in objects:
             if set(item) != {"fid", "ref", "type"} or not all(isinstance(v, str) for v in item.values()):
                 raise SpecInvalid("identity record")
+            if item["type"] not in SPEC_NUMBER_TYPES:
+                raise SpecInvalid("number type")
             spec_ref(item["ref"])
         return {"entries": [{"ref": o["ref"], "fid": o["fid"], "type": o["type"]} for o in objects]}
     if not objects or set(objects[0]) != {"key_version"}:
@@ -535,7 +554,7 @@ def spec_read_contents(plaintext: bytes, content: str, kind: str) -> dict[str, A
         spec_ref(item.get("ref"))
         if set(item) == {"pseudonym", "ref"}:
             entries.append({"ref": item["ref"], "pseudonym": spec_b64url_32(item["pseudonym"]).hex(), "refused": None})
-        elif set(item) == {"ref", "refused"} and isinstance(item["refused"], str):
+        elif set(item) == {"ref", "refused"} and spec_rule_code(item["refused"]):
             entries.append({"ref": item["ref"], "pseudonym": None, "refused": item["refused"]})
         else:
             raise SpecInvalid("pseudonym record")
@@ -589,7 +608,27 @@ def spec_literal(value: Any) -> Callable[[Any], bool]:
 
 SPEC_HEX64, SPEC_KID, SPEC_PARTY = spec_str("[0-9a-f]{64}"), spec_str("[0-9a-f]{16}"), spec_str("[a-z0-9-]{1,40}")
 SPEC_UUID = spec_str("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-SPEC_TIME = spec_str("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+SPEC_TIME_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
+
+
+def spec_time(value: Any) -> bool:
+    """A Timestamp: the pattern, and a real UTC second (a date of the Gregorian calendar from year 1, hours 0-23,
+    minutes and seconds 0-59)."""
+    match = SPEC_TIME_PATTERN.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(x) for x in match.groups())
+    return (
+        year >= 1
+        and 1 <= month <= 12
+        and 1 <= day <= calendar.monthrange(year, month)[1]
+        and hour <= 23
+        and minute <= 59
+        and second <= 59
+    )
+
+
+SPEC_TIME = spec_time
 SPEC_KNR, SPEC_COUNT = spec_str("[0-9]{4}"), spec_int(0, 1_000_000)
 SPEC_PART_REF = spec_object(
     {
@@ -664,6 +703,8 @@ SPEC_SCHEMAS = {
 def spec_verify_header(data: bytes, signature: bytes, directory: Any, kind: str) -> str:
     """The party that signed, after the spec's steps in the spec's order."""
     header = spec_decode(data)
+    if not spec_literal("iplos-envelope/1")(header.get("format")) or not spec_literal(kind)(header.get("kind")):
+        raise SpecInvalid("not an iplos-envelope/1 header of the expected kind")
     kid = header.get("signer_kid")
     if not isinstance(kid, str):
         raise SpecInvalid("signer_kid")
@@ -688,8 +729,24 @@ def spec_pseudonym(key: bytes, number: str) -> bytes:
     return hmac.digest(key, b"iplos/v1/pseudonym\x00" + number.encode("ascii"), "sha256")
 
 
-def spec_refusal(number: str) -> str | None:
-    """The refusal code for an identity number, or None if it is valid (the spec's validation rules)."""
+def spec_refusal(number: str, declared: str, synthetic_accepted: bool) -> str | None:
+    """The refusal code for an identity number, or None if it gets a pseudonym: the number rules, then the
+    TPF's policy rules (the declared type, then synthetic numbers)."""
+    rule = spec_number_rule(number)
+    if rule is not None:
+        return rule
+    d = [int(c) for c in number]
+    month = d[2] * 10 + d[3]
+    kind = "FHN" if d[0] >= 8 else "DNR" if d[0] >= 4 else "HNR" if 40 < month <= 80 else "FNR"
+    if kind != declared:
+        return "type-mismatch"
+    if month > 80 and d[0] < 8 and not synthetic_accepted:
+        return "synthetic-number"
+    return None
+
+
+def spec_number_rule(number: str) -> str | None:
+    """The number rules of section 12.2 alone."""
     if len(number) != 11:
         return "length"
     if any(c not in "0123456789" for c in number):
@@ -802,10 +859,12 @@ def test_canonical_spec(case: Json) -> None:
 @pytest.mark.parametrize("case", _cases(PSEUDONYMS))
 def test_pseudonym_spec(case: Json) -> None:
     assert PSEUDONYMS["label"] == "iplos/v1/pseudonym"
+    refusal = spec_refusal(case["fnr"], case["type"], case["synthetic_accepted"])
     if case["expect"] == "refused":
-        assert spec_refusal(case["fnr"]) == case["rule"]
+        assert refusal == case["rule"]
+        assert SPEC_RULE_CODE.fullmatch(refusal)
         return
-    assert spec_refusal(case["fnr"]) is None
+    assert refusal is None
     value = spec_pseudonym(bytes.fromhex(case["key"]), case["fnr"])
     assert value.hex() == case["pseudonym_hex"]
     assert spec_b64url_32(case["pseudonym_b64url"]) == value

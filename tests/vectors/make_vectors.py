@@ -294,7 +294,7 @@ def line(value: Json) -> bytes:
     return canonical(value) + b"\n"
 
 
-REFS = [seed(f"ref/{i}")[:16].hex() for i in range(3)]
+REFS = [seed(f"ref/{i}")[:16].hex() for i in range(4)]
 IDENTITIES = [
     {"ref": REFS[0], "fid": FNR_A, "type": "FNR"},
     {"ref": REFS[1], "fid": FNR_C, "type": "DNR"},
@@ -576,6 +576,112 @@ def make_contents() -> Json:
             "identity",
             line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": REFS[0].upper(), "type": "FNR"}),
             "ref in upper-case hex.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-every-type",
+            "identity",
+            identity_body(
+                [
+                    {"ref": REFS[0], "fid": FNR_A, "type": "FNR"},
+                    {"ref": REFS[1], "fid": FNR_C, "type": "DNR"},
+                    {"ref": REFS[2], "fid": FNR_B, "type": "HNR"},
+                    {"ref": REFS[3], "fid": FNR_E, "type": "FHN"},
+                ]
+            ),
+            "The four number types. The reader checks the declared type's spelling, not the number: an ordinary "
+            "number declared HNR or FHN is the TPF's policy refusal type-mismatch (pseudonyms.json), not a "
+            "malformed part.",
+            {
+                "expect": "ok",
+                "entries": [
+                    {"ref": REFS[0], "fid": FNR_A, "type": "FNR"},
+                    {"ref": REFS[1], "fid": FNR_C, "type": "DNR"},
+                    {"ref": REFS[2], "fid": FNR_B, "type": "HNR"},
+                    {"ref": REFS[3], "fid": FNR_E, "type": "FHN"},
+                ],
+            },
+        ),
+        contents_case(
+            "identity-type-unknown",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": REFS[0], "type": "SSN"}),
+            "type 'SSN': the number type is FNR, DNR, HNR or FHN, nothing else.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-type-lower-case",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": REFS[0], "type": "fnr"}),
+            "type 'fnr': the four number types are upper case.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-policy-refusals",
+            "pseudonyms",
+            pseudonyms_body(
+                1,
+                [
+                    {"ref": REFS[0], "pseudonym": None, "refused": "type-mismatch"},
+                    {"ref": REFS[1], "pseudonym": None, "refused": "synthetic-number"},
+                ],
+            ),
+            "The TPF's policy refusals (section 12.2, after the number rules): a number of another type than "
+            "declared, and a synthetic number at a TPF that does not accept them.",
+            {
+                "expect": "ok",
+                "key_version": 1,
+                "entries": [
+                    {"ref": REFS[0], "pseudonym": None, "refused": "type-mismatch"},
+                    {"ref": REFS[1], "pseudonym": None, "refused": "synthetic-number"},
+                ],
+            },
+        ),
+        contents_case(
+            "pseudonyms-unknown-rule-code",
+            "pseudonyms",
+            pseudonyms_body(1, [{"ref": REFS[0], "pseudonym": None, "refused": "some-future-rule"}]),
+            "A well-formed rule code that section 12.2 does not list: a reader keeps it as a refusal (a newer "
+            "TPF may have more policy rules) and does not refuse the part.",
+            {
+                "expect": "ok",
+                "key_version": 1,
+                "entries": [{"ref": REFS[0], "pseudonym": None, "refused": "some-future-rule"}],
+            },
+        ),
+        contents_case(
+            "pseudonyms-refused-identity-number",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": FNR_B}),
+            "A refusal code that is a (synthetic) identity number: a rule code has no digits.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-free-text",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": "Check digit"}),
+            "A refusal code with upper case and a space: a rule code is lowercase words joined by hyphens.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-too-long",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": "a" * 33}),
+            "A refusal code of 33 letters (at most 32).",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-ok",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": "ok"}),
+            "The refusal code 'ok', which is reserved and never a rule code.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-empty",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": ""}),
+            "An empty refusal code.",
             FAIL,
         ),
         contents_case(
@@ -1317,6 +1423,48 @@ def make_headers(contents: Json) -> Json:
         KOMMUNE,
         "invalid",
     )
+    for name, field, value, comment in (
+        ("created-at-february-30", "created_at", "2025-02-30T10:15:00Z", "30 February does not exist"),
+        ("created-at-february-29-not-leap", "created_at", "2025-02-29T10:15:00Z", "2025 is not a leap year"),
+        ("created-at-month-13", "created_at", "2025-13-03T10:15:00Z", "there is no month 13"),
+        ("created-at-day-00", "created_at", "2025-02-00T10:15:00Z", "there is no day 0"),
+        ("created-at-hour-24", "created_at", "2025-02-03T24:00:00Z", "hours run from 00 to 23"),
+        ("created-at-minute-60", "created_at", "2025-02-03T10:60:00Z", "minutes run from 00 to 59"),
+        ("created-at-leap-second", "created_at", "2016-12-31T23:59:60Z", "a leap second is not a Timestamp"),
+        ("created-at-year-0000", "created_at", "0000-02-03T10:15:00Z", "years start at 0001"),
+    ):
+        add(
+            name,
+            f"created_at is {value}, which matches the Timestamp pattern but names no instant: {comment} (signed).",
+            "submission",
+            variant(submission, **{field: value}),
+            KOMMUNE,
+            "invalid",
+        )
+    add(
+        "created-at-february-29-leap-year",
+        "created_at is 2024-02-29T10:15:00Z: 2024 is a leap year, so this Timestamp is valid (signed).",
+        "submission",
+        variant(submission, created_at="2024-02-29T10:15:00Z"),
+        KOMMUNE,
+        "valid",
+    )
+    add(
+        "receipt-received-at-february-30",
+        "A receipt whose received_at is 2025-02-30T10:15:03Z: not a real instant (signed).",
+        "receipt",
+        variant(receipt, received_at="2025-02-30T10:15:03Z"),
+        REGISTRY,
+        "invalid",
+    )
+    add(
+        "report-created-at-hour-24",
+        "A report header whose created_at is 2025-02-03T24:20:00Z: not a real instant (signed).",
+        "report",
+        variant(report, created_at="2025-02-03T24:20:00Z"),
+        REGISTRY,
+        "invalid",
+    )
     add(
         "size-beyond-2^53",
         "The identity part's size is 2^53 (integers are at most 2^53 - 1).",
@@ -1359,6 +1507,58 @@ def make_headers(contents: Json) -> Json:
         json.dumps({**submission, "signer_kid": OUTSIDER.signing_kid}).encode(),
         OUTSIDER,
         "invalid",
+    )
+    # 7.7 step 2 (format and kind) comes before the key lookup; the schema and the signature's length after it.
+    unknown = {**submission, "signer_kid": OUTSIDER.signing_kid}
+    add(
+        "unknown-kid-format-v2",
+        "Unknown signer_kid AND format 'iplos-envelope/2': format and kind are checked before the key lookup.",
+        "submission",
+        variant(unknown, format="iplos-envelope/2"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-missing-format",
+        "Unknown signer_kid AND no format member: format and kind are checked before the key lookup.",
+        "submission",
+        without(unknown, "format"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-missing-kind",
+        "Unknown signer_kid AND no kind member: format and kind are checked before the key lookup.",
+        "submission",
+        without(unknown, "kind"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-other-kind",
+        "Unknown signer_kid AND kind 'delivery' where a submission is expected: the kind is checked before the "
+        "key lookup.",
+        "submission",
+        variant(unknown, kind="delivery"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-before-schema",
+        "Unknown signer_kid AND an unknown member 'note': the key lookup comes before the schema.",
+        "submission",
+        variant(unknown, note="x"),
+        OUTSIDER,
+        "refused:unknown-key",
+    )
+    add(
+        "unknown-kid-before-signature-length",
+        "Unknown signer_kid AND a signature of 63 bytes: the key lookup comes before the signature's length.",
+        "submission",
+        canonical(unknown),
+        OUTSIDER,
+        "refused:unknown-key",
+        signature=OUTSIDER.signing.sign(SIGN_LABEL + canonical(unknown)).signature[:63],
     )
     add(
         "sender-mismatch",
@@ -1499,6 +1699,8 @@ def make_pseudonyms() -> Json:
                     "key_version": version,
                     "key": key.hex(),
                     "fnr": number,
+                    "type": "DNR" if number == FNR_C else "FNR",
+                    "synthetic_accepted": True,
                     "expect": "ok",
                     "pseudonym_hex": value.hex(),
                     "pseudonym_b64url": b64url(value),
@@ -1506,22 +1708,69 @@ def make_pseudonyms() -> Json:
             )
     day_32 = _with_check("3281" + "50", 123)
     not_century = _with_check("1481" + "50", 600)
+    # (name, number, declared type, synthetic numbers accepted, rule, comment)
     refusals = [
-        ("ten-digits", FNR_A[:10], "length", "ten digits"),
-        ("twelve-digits", FNR_A + "0", "length", "twelve digits"),
-        ("leading-space", " " + FNR_A[1:], "digits", "a space instead of the first digit"),
-        ("arabic-indic-digit", FNR_A[:5] + "\u0661" + FNR_A[6:], "digits", "an Arabic-Indic digit one (not ASCII)"),
-        ("check-digit", FNR_BAD_CHECK, "check-digit", "the second check digit off by one"),
-        ("day-32", day_32, "date", "day 32 (month 81: Tenor form), both check digits valid"),
-        ("no-century", not_century, "individual-number", "individnummer 600 with year 50 gives no century"),
+        ("ten-digits", FNR_A[:10], "FNR", True, "length", "ten digits"),
+        ("twelve-digits", FNR_A + "0", "FNR", True, "length", "twelve digits"),
+        ("leading-space", " " + FNR_A[1:], "FNR", True, "digits", "a space instead of the first digit"),
+        (
+            "arabic-indic-digit",
+            FNR_A[:5] + "\u0661" + FNR_A[6:],
+            "FNR",
+            True,
+            "digits",
+            "an Arabic-Indic digit one (not ASCII)",
+        ),
+        ("check-digit", FNR_BAD_CHECK, "FNR", True, "check-digit", "the second check digit off by one"),
+        ("day-32", day_32, "FNR", True, "date", "day 32 (month 81: Tenor form), both check digits valid"),
+        ("no-century", not_century, "FNR", True, "individual-number", "individnummer 600 with year 50: no century"),
+        # The policy rules come after the number rules, the declared type before synthetic numbers.
+        ("d-number-declared-fnr", FNR_C, "FNR", True, "type-mismatch", "a valid D-number declared FNR"),
+        ("fnr-declared-dnr", FNR_A, "DNR", True, "type-mismatch", "a valid ordinary number declared DNR"),
+        ("fnr-declared-hnr", FNR_A, "HNR", True, "type-mismatch", "a valid ordinary number declared HNR"),
+        ("fnr-declared-fhn", FNR_A, "FHN", True, "type-mismatch", "a valid ordinary number declared FHN"),
+        (
+            "synthetic-not-accepted",
+            FNR_A,
+            "FNR",
+            False,
+            "synthetic-number",
+            "a valid Tenor number (month + 80), correctly declared, at a TPF that does not accept synthetic numbers",
+        ),
+        (
+            "synthetic-d-number-not-accepted",
+            FNR_C,
+            "DNR",
+            False,
+            "synthetic-number",
+            "a valid Tenor D-number (day + 40, month + 80), correctly declared, synthetic numbers not accepted",
+        ),
+        (
+            "type-before-synthetic",
+            FNR_C,
+            "FNR",
+            False,
+            "type-mismatch",
+            "a Tenor D-number declared FNR, synthetic numbers not accepted: the declared type is checked first",
+        ),
+        (
+            "number-rules-before-policy",
+            FNR_BAD_CHECK,
+            "DNR",
+            False,
+            "check-digit",
+            "a bad check digit, the wrong type and a synthetic number: the number rules come first",
+        ),
     ]
-    for name, number, rule, comment in refusals:
+    for name, number, declared, accepted, rule, comment in refusals:
         cases.append(
             {
                 "name": f"refused-{name}",
                 "key_version": 1,
                 "key": PSEUDONYM_KEYS[1].hex(),
                 "fnr": number,
+                "type": declared,
+                "synthetic_accepted": accepted,
                 "expect": "refused",
                 "rule": rule,
                 "comment": comment,
@@ -1531,8 +1780,11 @@ def make_pseudonyms() -> Json:
         "format": "iplos-test-vectors/pseudonyms/1",
         "description": (
             "Pseudonyms (docs/envelope-v1.md, 'Pseudonyms'): HMAC-SHA256(key, label || 0x00 || fnr as ASCII). "
-            "All numbers are synthetic (Tenor form, month + 80). expect 'refused': the number is invalid and gets "
-            "no pseudonym; 'rule' is the refusal code the TPF writes in the pseudonym part."
+            "All numbers are synthetic (Tenor form, month + 80). 'type' is the number type the identity part "
+            "declares for the record, 'synthetic_accepted' whether the TPF accepts synthetic numbers (a test "
+            "TPF does, a production TPF does not). expect 'refused': the number gets no pseudonym; 'rule' is the "
+            "refusal code the TPF writes in the pseudonym part, the first rule of section 12.2 that fails: the "
+            "number rules, then the policy rules."
         ),
         "label": PSEUDONYM_LABEL.decode("ascii"),
         "cases": cases,
