@@ -35,6 +35,7 @@ from shared.envelope import (
     DeliveryHeader,
     InvalidEnvelope,
     MessageRefused,
+    PartRef,
     Receipt,
     ReportHeader,
     ReportParts,
@@ -44,9 +45,11 @@ from shared.envelope import (
     utc_timestamp,
     verify_header,
 )
+from shared.envelope.identity import CONTENT as IDENTITY_CONTENT
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
 from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
+from shared.errors import UnknownKey
 from shared.iplos.controls import IDENTITY_OK, ControlRunner, control
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
@@ -101,6 +104,9 @@ def check_delivery(
         for ref in (submission.parts.payload, delivery.parts.pseudonyms):
             if ref.recipient != own.party or ref.recipient_kid != own.encryption_kid:
                 raise MessageRefused("wrong-recipient", "a part is not sealed for this registry's key")
+        # The TPF that pseudonymised the identity part must be the one it was sealed for: a delivery of pseudonyms
+        # for an identity part its signer could not open is made up (docs/envelope-v1.md 10.2, step 5).
+        _require_sealed_for(ctx.directory, submission.parts.identity, tpf.name)
         counts = delivery.counts
         if counts.records != submission.record_count or counts.pseudonymised + counts.refused != counts.records:
             raise InvalidEnvelope()
@@ -115,6 +121,19 @@ def check_delivery(
     # The TPF's signed forwarding time (fresh even when the municipality's message waited in an outbox).
     require_fresh(delivery.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
     return VerifiedDelivery(submission, submission_sha256, delivery, hashlib.sha256(delivery_bytes).hexdigest())
+
+
+def _require_sealed_for(directory: PublicDirectory, ref: PartRef, party: str) -> None:
+    if ref.recipient != party:
+        raise MessageRefused("wrong-recipient", "the identity part is not sealed for the TPF that delivered it")
+    try:
+        entry = directory.entry(ref.recipient_kid)
+    except UnknownKey:
+        raise MessageRefused("wrong-recipient", "the identity part is not sealed for a key of that TPF") from None
+    if entry.party != party or entry.alg != "X25519":
+        raise MessageRefused("wrong-recipient", "the identity part is not sealed for a key of that TPF")
+    if ref.content != IDENTITY_CONTENT:
+        raise MessageRefused("unsupported-format", "the identity part's content format is not supported")
 
 
 def store_delivery(

@@ -38,6 +38,9 @@ from shared.keys.tpf import TpfKeys
 from shared.pseudonym import Pseudonymiser, screen
 
 log = structlog.get_logger("tpf")
+# The payload's content format the registry reads (shared.iplos.payload.PAYLOAD_FORMAT, which the TPF may not
+# import: it has no business decoding payloads).
+PAYLOAD_CONTENT = "iplos-payload/2"
 
 
 @dataclass
@@ -97,6 +100,9 @@ def pseudonymise(
 
     An invalid number gets no pseudonym; it is reported by its record reference and the rule it broke.
     """
+    if header.parts.payload.content != PAYLOAD_CONTENT:
+        # The TPF cannot read the payload, but it need not forward one the registry cannot read either.
+        raise refused("unsupported-format", "the payload part's content format is not supported")
     registry_kid, registry_key = ctx.directory.encryption_key("registry")
     pseudonymiser = Pseudonymiser(ctx.keys.pseudonym_keys[ctx.pseudonym_key_version])
     sealer = PseudonymSealer(
