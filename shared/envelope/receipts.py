@@ -6,12 +6,10 @@ signature over those bytes: no need to carry the signed bytes separately.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 from typing import Any
 
-from shared.envelope._canonical import canonical_json
+from shared.envelope._canonical import canonical_json, strict_b64decode
 from shared.envelope.headers import Receipt, verify_header
 from shared.errors import InvalidEnvelope, MessageRefused
 from shared.keys import PublicDirectory
@@ -25,12 +23,12 @@ def verify_receipt(
     receipt, signature = body.get("receipt"), body.get("signature")
     if not isinstance(receipt, dict) or not isinstance(signature, str):
         raise InvalidEnvelope()
+    raw_signature = strict_b64decode(signature)
     try:
-        raw_signature = base64.b64decode(signature, validate=True)
         # The receipt object came through a JSON parser that accepts NaN and deep nesting: re-encoding such a
         # value fails, and that is an invalid receipt, not a crash.
         encoded = canonical_json(receipt)
-    except (binascii.Error, ValueError, TypeError, RecursionError):
+    except (ValueError, TypeError, RecursionError):
         raise InvalidEnvelope() from None
     verified, signer = verify_header(encoded, raw_signature, directory, Receipt)
     if signer.role != "registry":

@@ -492,3 +492,48 @@ def test_gateway_maps_the_report_when_nothing_is_wrong(report_chain: ReportChain
     assert report_chain.kept_reports() == 1
     with report_chain.engine.begin() as conn:
         conn.execute(delete(reports))
+
+
+# --- strict base64 in receipts and reports (docs/envelope-v1.md, section 1) -----------------------------------------
+
+
+def _non_canonical(text: str) -> list[tuple[str, str]]:
+    """Spellings of the same bytes (or near them) that strict base64 refuses."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    data_end = len(text.rstrip("="))
+    assert data_end < len(text), "the cases below need a padded encoding"
+    last = text[data_end - 1]
+    return [
+        ("unused bits set", text[: data_end - 1] + alphabet[alphabet.index(last) ^ 1] + text[data_end:]),
+        ("no padding", text[:data_end]),
+        ("a line break", text[:8] + "\n" + text[8:]),
+        ("a space", " " + text),
+        (
+            "the url-safe alphabet",
+            text.replace("+", "-").replace("/", "_") + ("" if "+" in text or "/" in text else "-"),
+        ),
+    ]
+
+
+def test_gateway_takes_a_receipt_signature_that_is_not_strict_base64_for_no_answer(
+    chain: Chain, tmp_path: Path
+) -> None:
+    message = message_of(chain, tmp_path)
+    directory = directory_of(chain.state)
+    answer = _receipt_answer(chain, _receipt_for(chain, message))
+    assert outbox.receipt_outcome(directory, message.parsed.message_id, message.header, answer).state == "stored"
+    for case, text in _non_canonical(answer["signature"]):
+        outcome = outbox.receipt_outcome(
+            directory, message.parsed.message_id, message.header, answer | {"signature": text}
+        )
+        assert (outcome.state, outcome.retry) == ("queued", True), case
+
+
+def test_gateway_refuses_a_report_that_is_not_strict_base64(report_chain: ReportChain, chain_state: Path) -> None:
+    answer = _report_answer(chain_state, report_chain.real, report_chain.real["header"])
+    for member in ("signature", "part"):
+        if not answer[member].endswith("="):
+            continue  # a part whose length is a multiple of 3 has no padding to play with; the signature always has
+        for case, text in _non_canonical(answer[member]):
+            _assert_invalid_report(report_chain.fetch(answer | {member: text}), f"{member}: {case}")
+    assert report_chain.kept_reports() == 0

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
@@ -1576,6 +1577,53 @@ def make_headers(contents: Json) -> Json:
         KOMMUNE,
         "invalid",
     )
+    # Receipts and reports carry their signature in strict base64 (section 1): a case with 'signature_b64' gives
+    # the signature as the transport carries it, and a decoder that is not strict lets a second spelling through.
+    receipt_sig = REGISTRY.signing.sign(SIGN_LABEL + canonical(receipt)).signature
+    receipt_b64 = b64(receipt_sig)
+    assert receipt_b64.endswith("==")
+    last = receipt_b64[-3]  # the last data character: 2 bits of the signature and 4 unused bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    for name, text, expect, comment in (
+        ("receipt-signature-base64", receipt_b64, "valid", "The stored receipt's signature in strict base64."),
+        (
+            "receipt-signature-unused-bits",
+            receipt_b64[:-3] + alphabet[alphabet.index(last) ^ 1] + "==",
+            "invalid",
+            "The signature's last data character with its lowest unused bit set: it decodes to the same 64 bytes, "
+            "but it is not the canonical encoding.",
+        ),
+        (
+            "receipt-signature-no-padding",
+            receipt_b64[:-2],
+            "invalid",
+            "The signature without its '==' padding.",
+        ),
+        (
+            "receipt-signature-line-break",
+            receipt_b64[:44] + "\n" + receipt_b64[44:],
+            "invalid",
+            "The signature with a line break after 44 characters (MIME style).",
+        ),
+        (
+            "receipt-signature-url-alphabet",
+            receipt_b64.replace("+", "-").replace("/", "_"),
+            "invalid",
+            "The signature in the base64url alphabet ('-' and '_' for '+' and '/').",
+        ),
+    ):
+        assert name != "receipt-signature-url-alphabet" or text != receipt_b64, "the signature has no + or /"
+        add(name, comment, "receipt", canonical(receipt), REGISTRY, expect, signature=receipt_sig, signature_b64=text)
+    add(
+        "signature-small-order-r",
+        "Signed by kommune-0301's key with the nonce point R the identity (a point of small order) and S = k*a: "
+        "the RFC 8032 group equation holds, but a verifier MUST reject a small-order R (section 7.1).",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "invalid",
+        signature=small_order_r_signature(KOMMUNE.signing, SIGN_LABEL + submission_bytes),
+    )
     return {
         "format": "iplos-test-vectors/headers/1",
         "description": (
@@ -1583,11 +1631,35 @@ def make_headers(contents: Json) -> Json:
             "'header' (the exact bytes: each character is one byte, U+0000-U+00FF; valid headers are ASCII) with "
             "the Ed25519 'signature' (hex) against 'directory' (an iplos-directory/1 document), as the header kind "
             "'verify_as'. expect: 'valid' (signer_party is the party that signed), 'invalid' (the opaque error), "
-            "or 'refused:<code>' (a policy refusal with that code). signer_public is informative."
+            "or 'refused:<code>' (a policy refusal with that code). Where 'signature_b64' is given, the signature "
+            "is that text as a receipt or report carries it: decode it as strict base64 (a decoding failure is "
+            "'invalid'); 'signature' is then the hex of the signature it was made from. signer_public is "
+            "informative."
         ),
         "directory": directory_document(),
         "cases": cases,
     }
+
+
+# Ed25519 arithmetic (RFC 8032), only to build a signature with a small-order R that a lax verifier accepts.
+_ED_L = 2**252 + 27742317777372353535851937790883648493
+_ED_IDENTITY = bytes([1]) + bytes(31)  # the encoding of the neutral point (0, 1): order 1
+
+
+def small_order_r_signature(key: SigningKey, message: bytes) -> bytes:
+    """R = the neutral point, S = k * a mod L: [S]B = R + [k]A holds, so only the small-order check refuses it."""
+    digest = hashlib.sha512(bytes(key)[:32]).digest()
+    scalar = bytearray(digest[:32])
+    scalar[0] &= 248
+    scalar[31] &= 127
+    scalar[31] |= 64
+    a = int.from_bytes(scalar, "little")
+    public = bytes(key.verify_key)
+    k = int.from_bytes(hashlib.sha512(_ED_IDENTITY + public + message).digest(), "little") % _ED_L
+    signature = _ED_IDENTITY + ((k * a) % _ED_L).to_bytes(32, "little")
+    # The group equation holds: a verifier without the check (OpenSSL's, for one) accepts it.
+    Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    return signature
 
 
 # --- canonical.json ----------------------------------------------------------------------------------------------
@@ -1837,6 +1909,17 @@ def make_key_ids() -> Json:
     wrong_format = {**document, "format": "iplos-directory/2"}
     duplicate = json.loads(json.dumps(document))
     duplicate["parties"]["kommune-4601"]["keys"].append(document["parties"]["kommune-0301"]["keys"][1])
+    # The TPF's X25519 key (32 bytes: 43 base64 characters and '='; the last character holds 2 unused bits).
+    text = entry["keys"][0]["public"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    unused_bits = json.loads(json.dumps(document))
+    unused_bits["parties"]["tpf"]["keys"][0]["public"] = text[:-2] + alphabet[alphabet.index(text[-2]) ^ 1] + "="
+    small_order = json.loads(json.dumps(document))
+    small_order["parties"]["tpf"]["keys"][1] = {
+        "kid": key_id("Ed25519", _ED_IDENTITY),
+        "alg": "Ed25519",
+        "public": b64(_ED_IDENTITY),
+    }
     directory_cases = [
         {"name": "example", "document": document, "expect": "ok"},
         {
@@ -1858,6 +1941,20 @@ def make_key_ids() -> Json:
             "name": "duplicate-kid",
             "comment": "kommune-4601 also lists kommune-0301's signing key: one kid would name two parties.",
             "document": duplicate,
+            "expect": "fail",
+        },
+        {
+            "name": "public-unused-bits",
+            "comment": "The TPF's X25519 key with a non-zero unused bit in its last base64 character: it decodes to "
+            "the same key, whose kid matches, but strict base64 is the canonical encoding only.",
+            "document": unused_bits,
+            "expect": "fail",
+        },
+        {
+            "name": "ed25519-small-order",
+            "comment": "The TPF's signing key replaced by the neutral point (order 1), with its matching kid: a "
+            "signature that verifies under it needs no private key, so a loader MUST refuse it.",
+            "document": small_order,
             "expect": "fail",
         },
     ]
