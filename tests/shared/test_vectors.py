@@ -55,7 +55,8 @@ from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import open_pseudonyms
 from shared.envelope.report import open_report
 from shared.errors import KeyFileError
-from shared.iplos.payload import decode_payload
+from shared.iplos.payload import PayloadDecodeError, decode_payload, encode_record, encode_trailer
+from shared.iplos.payload import encode_header as encode_payload_header
 from shared.keys import PartyKeys, PublicDirectory, key_id
 from shared.pseudonym import (
     Pseudonymiser,
@@ -67,7 +68,15 @@ from shared.pseudonym import (
 )
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
-FILES = ("parts.json", "contents.json", "headers.json", "canonical.json", "pseudonyms.json", "key_ids.json")
+FILES = (
+    "parts.json",
+    "contents.json",
+    "payloads.json",
+    "headers.json",
+    "canonical.json",
+    "pseudonyms.json",
+    "key_ids.json",
+)
 
 Json = dict[str, Any]
 
@@ -83,6 +92,7 @@ def _load(name: str) -> Json:
 
 PARTS, CONTENTS, HEADERS = _load("parts.json"), _load("contents.json"), _load("headers.json")
 CANONICAL, PSEUDONYMS, KEY_IDS = _load("canonical.json"), _load("pseudonyms.json"), _load("key_ids.json")
+PAYLOADS = _load("payloads.json")
 
 
 def _cases(document: Json, key: str = "cases", *, ours: bool = False) -> list[Any]:
@@ -133,6 +143,47 @@ def test_generator_reproduces_the_files() -> None:
         assert (VECTORS / name).read_text(encoding="ascii") == text, f"{name} is stale: run make_vectors.py"
 
 
+SPEC = Path(__file__).resolve().parents[2] / "docs" / "envelope-v1.md"
+
+
+def _section_14_rows() -> dict[str, str]:
+    """docs/envelope-v1.md section 14's table: file name -> its row."""
+    text = SPEC.read_text(encoding="utf-8")
+    section = text[text.index("## 14. Test vectors") : text.index("## Appendix A")]
+    rows = {}
+    for row in section.splitlines():
+        match = re.match(r"\| `([a-z_]+\.json)` \|", row)
+        if match:
+            rows[match.group(1)] = row
+    return rows
+
+
+def test_section_14_counts_are_the_files() -> None:
+    """Section 14 says how many cases each file has (and how many are ok and fail, where it says so): the files."""
+    rows = _section_14_rows()
+    assert sorted(rows) == sorted(FILES)
+    for name, row in rows.items():
+        document = _load(name)
+        stated = row.split("|")[2].strip()
+        counted = str(len(document["cases"]))
+        if "directory_cases" in document:
+            counted += f" + {len(document['directory_cases'])}"
+        assert stated == counted, f"section 14 says {name} has {stated} cases; it has {counted}"
+        expects = [case.get("expect") for case in document["cases"]]
+        for number, expect in re.findall(r"(\d+) (?:cases )?are `(ok|fail)`", row):
+            assert int(number) == expects.count(expect), f"section 14: {name} has {expects.count(expect)} {expect}"
+
+
+def test_section_14_names_only_cases_that_exist() -> None:
+    names = {
+        case["name"] for file in FILES for key in ("cases", "directory_cases") for case in _load(file).get(key, [])
+    }
+    codes = {"type-mismatch", "synthetic-number", "invalid-payload"}  # quoted too, but refusal and error codes
+    for file, row in _section_14_rows().items():
+        quoted = set(re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", row)) - codes
+        assert quoted <= names, f"section 14 ({file}) names cases that do not exist: {sorted(quoted - names)}"
+
+
 def test_kit_covers_the_required_cases() -> None:
     names = {c["name"] for c in PARTS["cases"]}
     assert {
@@ -167,7 +218,21 @@ def test_kit_covers_the_required_cases() -> None:
         "report-missing-recipient",
         "count-at-bound",
         "count-too-large",
+        "unknown-kid-format-v2",
+        "unknown-kid-missing-kind",
+        "unknown-kid-other-kind",
+        "unknown-kid-before-schema",
+        "created-at-february-30",
+        "created-at-leap-second",
+        "signature-small-order-r",
+        "receipt-signature-unused-bits",
     } <= {c["name"] for c in HEADERS["cases"]}
+    assert {"message-1", "no-trailer", "trailer-count-low", "line-after-trailer", "header-format-v1"} <= {
+        c["name"] for c in PAYLOADS["cases"]
+    }
+    assert {"refused-synthetic-not-accepted", "refused-d-number-declared-fnr", "refused-type-before-synthetic"} <= {
+        c["name"] for c in PSEUDONYMS["cases"]
+    }
     assert {
         "identity-ok",
         "payload-ok",
@@ -179,6 +244,10 @@ def test_kit_covers_the_required_cases() -> None:
         "report-bad-severity",
         "report-summary-missing",
         "report-non-canonical-line",
+        "identity-type-unknown",
+        "pseudonyms-policy-refusals",
+        "pseudonyms-unknown-rule-code",
+        "pseudonyms-refused-identity-number",
     } <= {c["name"] for c in CONTENTS["cases"]}
 
 
@@ -268,6 +337,34 @@ def test_payload_ok_is_an_iplos_payload_2_stream() -> None:
     header, records = decode_payload(x.encode("utf-8") + b"\n" for x in lines)
     assert (header.kommune_nr, header.rapporteringsaar) == ("0301", 2024)
     assert [r.ref for r in records] == [e["ref"] for e in cases["identity-ok"]["entries"]]
+
+
+def _read_payload_ours(lines: list[str]) -> Json:
+    header, records = decode_payload(line.encode("utf-8") + b"\n" for line in lines)
+    decoded = list(records)
+    return {
+        "header": json.loads(encode_payload_header(header)),
+        "records": [json.loads(encode_record(record)) for record in decoded],
+    }
+
+
+@pytest.mark.parametrize("case", _cases(PAYLOADS, ours=True))
+def test_payload_ours(case: Json) -> None:
+    if case["expect"] == "ok":
+        assert _read_payload_ours(case["lines"]) == {"header": case["header"], "records": case["records"]}
+    else:
+        with pytest.raises(PayloadDecodeError):
+            _read_payload_ours(case["lines"])
+
+
+def test_payload_ok_is_the_writer_form() -> None:
+    """payload-ok's lines are byte for byte what the reference writer (the gateway) writes for those values."""
+    cases = {c["name"]: c for c in PAYLOADS["cases"]}
+    lines = cases["message-1"]["lines"]
+    header, records = decode_payload(x.encode("utf-8") + b"\n" for x in lines)
+    written = [encode_payload_header(header), *(encode_record(r) for r in records)]
+    assert [x.decode("utf-8").rstrip("\n") for x in written] == lines[:-1]
+    assert encode_trailer(len(written) - 1).decode("utf-8").rstrip("\n") == lines[-1]
 
 
 _MODELS: dict[str, Any] = {
@@ -580,6 +677,157 @@ def spec_read_contents(plaintext: bytes, content: str, kind: str) -> dict[str, A
     return {"key_version": version, "entries": entries}
 
 
+SPEC_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+
+class SpecPayloadInvalid(Exception):
+    """The payload does not follow iplos-payload/2 (invalid-payload)."""
+
+
+def spec_payload_int(value: Any) -> bool:
+    return type(value) is int and abs(value) <= SPEC_MAX_INT
+
+
+def spec_payload_date(value: Any) -> bool:
+    match = SPEC_DATE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return False
+    year, month, day = (int(x) for x in match.groups())
+    return year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+
+
+def spec_payload_number(value: Any) -> bool:
+    return type(value) in (int, float) and abs(value) < float("inf")
+
+
+def spec_opt(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def spec_one_of(*values: str) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and v in values
+
+
+def spec_tuple(*checks: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list) and len(v) == len(checks) and all(c(x) for c, x in zip(checks, v, strict=True))
+
+
+def spec_list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+SPEC_TEXT: Callable[[Any], bool] = lambda v: isinstance(v, str)  # noqa: E731
+SPEC_BOOL: Callable[[Any], bool] = lambda v: isinstance(v, bool)  # noqa: E731
+SPEC_PAYLOAD_HEADER = {
+    "bydelNr": spec_opt(SPEC_TEXT),
+    "format": spec_one_of("iplos-payload/2"),
+    "formatVersjon": SPEC_TEXT,
+    "kommuneNr": SPEC_TEXT,
+    "kontaktperson": spec_opt(
+        lambda v: (
+            isinstance(v, dict)
+            and set(v) == {"navn", "telefon", "epost"}
+            and SPEC_TEXT(v["navn"])
+            and spec_opt(SPEC_TEXT)(v["telefon"])
+            and spec_opt(SPEC_TEXT)(v["epost"])
+        )
+    ),
+    "leverandor": SPEC_TEXT,
+    "meldingGUID": SPEC_TEXT,
+    "navnEPJ": SPEC_TEXT,
+    "rapporteringsaar": spec_payload_int,
+    "versjonEPJ": SPEC_TEXT,
+}
+SPEC_PAYLOAD_RECORD = {
+    "a": spec_list_of(spec_tuple(spec_payload_int, spec_opt(spec_payload_date), spec_payload_date)),
+    "b": spec_tuple(
+        spec_opt(spec_payload_int),
+        spec_opt(spec_payload_int),
+        spec_opt(SPEC_BOOL),
+        spec_opt(SPEC_BOOL),
+        spec_opt(spec_payload_date),
+        spec_opt(spec_payload_date),
+        spec_opt(spec_payload_date),
+        spec_opt(SPEC_BOOL),
+    ),
+    "d": spec_list_of(spec_tuple(spec_one_of("ICPC-2", "ICD-10"), SPEC_TEXT)),
+    "f": spec_list_of(spec_tuple(SPEC_TEXT, spec_payload_int, spec_payload_date)),
+    "fa": spec_opt(spec_payload_int),
+    "ft": spec_one_of("FNR", "DNR", "HNR", "FHN"),
+    "k": spec_opt(spec_one_of("M", "K")),
+    "kl": spec_list_of(
+        spec_tuple(
+            spec_payload_int,
+            spec_payload_date,
+            spec_opt(spec_one_of("medhold", "delvis", "ikke-medhold", "under-behandling")),
+        )
+    ),
+    "ref": SPEC_TEXT,
+    "t": spec_list_of(
+        spec_tuple(
+            SPEC_TEXT,
+            spec_payload_int,
+            spec_one_of("N", "M", "T", "C"),
+            spec_opt(spec_payload_date),
+            spec_opt(spec_payload_date),
+            spec_payload_date,
+            spec_opt(spec_payload_date),
+            spec_opt(spec_payload_number),
+            spec_opt(SPEC_TEXT),
+        )
+    ),
+    "tv": spec_list_of(
+        spec_tuple(
+            SPEC_TEXT, spec_one_of("HOL9", "PBRL4A"), spec_payload_date, spec_payload_date, spec_opt(spec_payload_date)
+        )
+    ),
+}
+
+
+def spec_payload_line(text: str) -> dict[str, Any]:
+    """One payload line: a JSON object (any spelling), no repeated member, no NaN or Infinity."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in items}) != len(items):
+            raise SpecPayloadInvalid("repeated member")
+        return dict(items)
+
+    def constant(_: str) -> Any:
+        raise SpecPayloadInvalid("NaN or Infinity")
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except ValueError:
+        raise SpecPayloadInvalid("not JSON") from None
+    if not isinstance(value, dict):
+        raise SpecPayloadInvalid("not an object")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in json.dumps(value, ensure_ascii=False)):
+        raise SpecPayloadInvalid("unpaired surrogate")
+    return value
+
+
+def spec_read_payload(lines: list[str]) -> dict[str, Any]:
+    """iplos-payload/2: the header line, the record lines, the trailer {"antall": n} last."""
+    if not lines:
+        raise SpecPayloadInvalid("empty")
+    header = spec_payload_line(lines[0])
+    if header.get("format") != "iplos-payload/2":
+        raise SpecPayloadInvalid("another format")
+    if set(header) != set(SPEC_PAYLOAD_HEADER) or not all(c(header[k]) for k, c in SPEC_PAYLOAD_HEADER.items()):
+        raise SpecPayloadInvalid("header")
+    records = []
+    for index, text in enumerate(lines[1:], start=1):
+        value = spec_payload_line(text)
+        if set(value) == {"antall"}:
+            if not spec_payload_int(value["antall"]) or value["antall"] != len(records) or index != len(lines) - 1:
+                raise SpecPayloadInvalid("trailer")
+            return {"header": header, "records": records}
+        if set(value) != set(SPEC_PAYLOAD_RECORD) or not all(c(value[k]) for k, c in SPEC_PAYLOAD_RECORD.items()):
+            raise SpecPayloadInvalid("record")
+        records.append(value)
+    raise SpecPayloadInvalid("no trailer")
+
+
 def spec_key_id(alg: str, public: bytes) -> str:
     return hashlib.sha256(b"iplos/v1/kid\x00" + alg.encode("ascii") + b"\x00" + public).hexdigest()[:16]
 
@@ -844,6 +1092,15 @@ def test_contents_spec(case: Json) -> None:
     else:
         with pytest.raises(SpecInvalid):
             run()
+
+
+@pytest.mark.parametrize("case", _cases(PAYLOADS))
+def test_payload_spec(case: Json) -> None:
+    if case["expect"] == "ok":
+        assert spec_read_payload(case["lines"]) == {"header": case["header"], "records": case["records"]}
+    else:
+        with pytest.raises(SpecPayloadInvalid):
+            spec_read_payload(case["lines"])
 
 
 @pytest.mark.parametrize("case", _cases(HEADERS))

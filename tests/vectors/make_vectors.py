@@ -833,6 +833,254 @@ def _sibling(char: str) -> str:
     return alphabet[alphabet.index(char) ^ 1]
 
 
+# --- payloads.json: the iplos-payload/2 lines -------------------------------------------------------------------------
+
+PAYLOAD_HEADER: Json = json.loads(PAYLOAD_LINES[0])
+PAYLOAD_RECORDS: list[Json] = [json.loads(x) for x in PAYLOAD_LINES[1:-1]]
+# One record with every list filled and every optional value set (refusals, complaints, coercion; hours written
+# with an exponent, an integer, and null; a complaint without its outcome).
+FULL_RECORD: Json = {
+    "a": [[21, "2024-01-15", "2024-02-01"], [4, None, "2024-03-01"]],
+    "b": [2, 1, True, False, "2024-11-30", "2024-04-02", "2024-05-06", True],
+    "d": [["ICPC-2", "T90"], ["ICD-10", "F03"]],
+    "f": [["sosialDeltakelse", 2, "2024-03-01"], ["syn", 9, "2024-03-01"]],
+    "fa": 1957,
+    "ft": "FNR",
+    "k": "K",
+    "kl": [[21, "2024-02-20", "ikke-medhold"], [4, "2024-03-10", None]],
+    "ref": REFS[0],
+    "t": [
+        ["100001-01", 15, "N", "2024-01-10", "2024-01-20", "2024-02-01", "2024-11-30", 3.5, "974760673"],
+        ["100001-02", 6, "M", None, None, "2024-01-01", None, None, None],
+        ["100001-03", 2, "T", None, "2024-05-01", "2024-05-02", None, 4, "974760673"],
+        ["100001-04", 1, "C", None, None, "2024-06-01", None, 0.25, None],
+    ],
+    "tv": [
+        ["TV-1", "HOL9", "2024-04-01", "2024-04-02", None],
+        ["TV-2", "PBRL4A", "2024-05-01", "2024-05-01", "2024-05-31"],
+    ],
+}
+
+
+def _text(value: Json) -> str:
+    return payload_line(value).decode("utf-8")
+
+
+def make_payloads() -> Json:
+    header, records = _text(PAYLOAD_HEADER), [_text(r) for r in PAYLOAD_RECORDS]
+    record = PAYLOAD_RECORDS[0]
+
+    def with_record(**changes: Any) -> list[str]:
+        return [header, _text({**record, **changes}), _text({"antall": 1})]
+
+    def without_member(value: Json, name: str) -> Json:
+        return {k: v for k, v in value.items() if k != name}
+
+    def service(index: int, item: Any) -> list[str]:
+        changed = list(record["t"][0])
+        changed[index] = item
+        return with_record(t=[changed])
+
+    ok_cases: list[tuple[str, str, list[str]]] = [
+        (
+            "message-1",
+            "The payload of contents.json's payload-ok: the header, three records, the trailer.",
+            [header, *records, _text({"antall": 3})],
+        ),
+        (
+            "no-records",
+            'A header and the trailer {"antall":0}: an export without persons.',
+            [header, _text({"antall": 0})],
+        ),
+        (
+            "every-member-filled",
+            "One record with every list filled and every optional value set; hours 3.5, 4 (an integer is a number "
+            "too), 0.25 and null; a complaint without its outcome; a header without bydelNr and contact.",
+            [
+                _text({**PAYLOAD_HEADER, "bydelNr": None, "kontaktperson": None}),
+                _text(FULL_RECORD),
+                _text({"antall": 1}),
+            ],
+        ),
+        (
+            "reader-tolerance",
+            "message-1's values spelt differently: members unsorted, white space between tokens, a non-ASCII "
+            "character as a \\u escape, hours with an exponent. Payload lines are JSON, not canonical JSON: a reader "
+            "MUST accept any spelling (only writers keep to the one form).",
+            [
+                json.dumps(dict(reversed(list(PAYLOAD_HEADER.items()))), ensure_ascii=True, separators=(", ", ": ")),
+                json.dumps(dict(reversed(list(PAYLOAD_RECORDS[0].items()))), separators=(" ,", " : ")).replace(
+                    "3.5", "35e-1"
+                ),
+                *records[1:],
+                '{ "antall" : 3 }',
+            ],
+        ),
+        (
+            "leap-day-and-integer-bounds",
+            "A date of 29 February in a leap year, and integers at the bounds a payload integer may take "
+            "(2^53 - 1 and its negative; implausible values are the logical controls' to report, not the format's).",
+            with_record(fa=-(2**53 - 1), b=[2**53 - 1, None, None, None, "2024-02-29", None, None, None]),
+        ),
+    ]
+    fail_cases: list[tuple[str, str, list[str]]] = [
+        ("empty", "No line at all.", []),
+        ("no-trailer", "The header and three records, no trailer (a truncated payload).", [header, *records]),
+        ("trailer-count-low", "The trailer counts 2 records; there are 3.", [header, *records, _text({"antall": 2})]),
+        ("trailer-count-high", "The trailer counts 4 records; there are 3.", [header, *records, _text({"antall": 4})]),
+        (
+            "line-after-trailer",
+            "A record after the trailer.",
+            [header, *records[:2], _text({"antall": 2}), records[2]],
+        ),
+        ("trailer-count-string", 'The trailer {"antall":"3"}.', [header, *records, '{"antall":"3"}']),
+        ("trailer-count-float", 'The trailer {"antall":3.0}.', [header, *records, '{"antall":3.0}']),
+        (
+            "trailer-extra-member",
+            'A last line {"antall":3,"x":1}: not the trailer (exactly one member), and not a record.',
+            [header, *records, '{"antall":3,"x":1}'],
+        ),
+        (
+            "header-format-v1",
+            "The header's format is iplos-payload/1.",
+            [_text({**PAYLOAD_HEADER, "format": "iplos-payload/1"}), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-format-missing",
+            "The header has no format member.",
+            [_text(without_member(PAYLOAD_HEADER, "format")), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-member-missing",
+            "The header has no navnEPJ.",
+            [_text(without_member(PAYLOAD_HEADER, "navnEPJ")), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-member-extra",
+            "The header has a member 'x'.",
+            [_text({**PAYLOAD_HEADER, "x": 1}), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-year-string",
+            'rapporteringsaar is the string "2024".',
+            [_text({**PAYLOAD_HEADER, "rapporteringsaar": "2024"}), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-contact-member-extra",
+            "kontaktperson has a fourth member.",
+            [
+                _text({**PAYLOAD_HEADER, "kontaktperson": {**PAYLOAD_HEADER["kontaktperson"], "x": None}}),
+                *records,
+                _text({"antall": 3}),
+            ],
+        ),
+        ("header-not-first", "The first line is a record.", [records[0], header, _text({"antall": 1})]),
+        (
+            "record-member-missing",
+            "A record without tv.",
+            [header, _text(without_member(record, "tv")), _text({"antall": 1})],
+        ),
+        ("record-member-extra", "A record with a member 'x'.", with_record(x=1)),
+        (
+            "record-member-twice",
+            "A record with fa twice.",
+            [header, _text(record)[:-1] + ',"fa":1958}', _text({"antall": 1})],
+        ),
+        ("record-not-object", "A record line that is a JSON array.", [header, "[1,2]", _text({"antall": 1})]),
+        ("record-not-json", "A record line that is not JSON.", [header, "{fa:1957}", _text({"antall": 1})]),
+        (
+            "record-birth-year-float",
+            "fa is 1957.0: an integer has no fraction.",
+            [header, _text(record).replace('"fa":1957', '"fa":1957.0'), _text({"antall": 1})],
+        ),
+        (
+            "record-birth-year-exponent",
+            "fa is 1.957e3: an integer has no exponent.",
+            [header, _text(record).replace('"fa":1957', '"fa":1.957e3'), _text({"antall": 1})],
+        ),
+        (
+            "record-birth-year-beyond-2^53",
+            "fa is 2^53: beyond the integers JSON carries exactly.",
+            with_record(fa=2**53),
+        ),
+        ("record-sex-unknown", "k is 'X' (M, K or null).", with_record(k="X")),
+        ("record-type-lower-case", "ft is 'fnr' (FNR, DNR, HNR or FHN).", with_record(ft="fnr")),
+        ("record-background-7-items", "b has 7 items, not 8.", with_record(b=record["b"][:7])),
+        (
+            "record-background-bool-for-int",
+            "bolig (b[0]) is true, not an integer.",
+            with_record(b=[True, *record["b"][1:]]),
+        ),
+        (
+            "record-date-not-real",
+            "vurdertAvLege (b[5]) is 2024-02-30.",
+            with_record(b=[*record["b"][:5], "2024-02-30", None, False]),
+        ),
+        (
+            "record-date-form",
+            "vurdertAvLege (b[5]) is 2025-4-02 (YYYY-MM-DD only).",
+            with_record(b=[*record["b"][:5], "2025-4-02", None, False]),
+        ),
+        ("record-service-8-items", "A service with 8 items, not 9.", with_record(t=[record["t"][0][:8]])),
+        ("record-event-unknown", "hendelse (t[2]) is 'X' (N, M, T or C).", service(2, "X")),
+        ("record-hours-string", 'timerPerUke (t[7]) is the string "3.5".', service(7, "3.5")),
+        ("record-hours-bool", "timerPerUke (t[7]) is true.", service(7, True)),
+        (
+            "record-hours-infinite",
+            "timerPerUke (t[7]) is 1e400, which is no finite number.",
+            [header, _text(record).replace("3.5,", "1e400,"), _text({"antall": 1})],
+        ),
+        (
+            "record-hours-nan",
+            "timerPerUke (t[7]) is NaN, which is not JSON.",
+            [header, _text(record).replace("3.5,", "NaN,"), _text({"antall": 1})],
+        ),
+        ("record-start-date-null", "startdato (t[5]) is null (required).", service(5, None)),
+        ("record-score-bool", "A function score of true.", with_record(f=[["sosialDeltakelse", True, "2024-03-01"]])),
+        ("record-code-system-unknown", "A diagnosis in 'ICD-11'.", with_record(d=[["ICD-11", "6D80"]])),
+        (
+            "record-coercion-basis-unknown",
+            "A coercion decision under 'HOL10'.",
+            with_record(tv=[["TV-1", "HOL10", "2024-04-01", "2024-04-02", None]]),
+        ),
+        (
+            "record-complaint-outcome-unknown",
+            "A complaint with outcome 'ja'.",
+            with_record(kl=[[21, "2024-02-20", "ja"]]),
+        ),
+        (
+            "record-unpaired-surrogate",
+            "A diagnosis code holding the escape \\ud800 alone: an unpaired surrogate is no Unicode text.",
+            [header, _text(record).replace('"T90"', '"T\\ud800"'), _text({"antall": 1})],
+        ),
+    ]
+    cases: list[Json] = []
+    for name, comment, lines in ok_cases:
+        parsed = [json.loads(x) for x in lines]
+        cases.append(
+            {
+                "name": name,
+                "comment": comment,
+                "lines": lines,
+                "expect": "ok",
+                "header": parsed[0],
+                "records": parsed[1:-1],
+            }
+        )
+    for name, comment, lines in fail_cases:
+        cases.append({"name": name, "comment": comment, "lines": lines, "expect": "fail"})
+    return {
+        "format": "iplos-test-vectors/payloads/1",
+        "description": (
+            "iplos-payload/2 streams (docs/envelope-v1.md, 6.4): the lines after a payload part's content line, "
+            "each given without its LF, as text (UTF-8 on the wire). expect 'ok': a reader accepts the stream; "
+            "'header' is the header line's value and 'records' the record lines' values (the trailer is not "
+            "repeated). expect 'fail': a reader refuses the stream (invalid-payload at the registry)."
+        ),
+        "cases": cases,
+    }
+
+
 # --- parts.json: the STREAM layer ----------------------------------------------------------------------------------
 
 
@@ -2007,6 +2255,7 @@ def documents() -> dict[str, str]:
         "pseudonyms.json": render(make_pseudonyms()),
         "headers.json": render(make_headers(contents)),
         "contents.json": render(contents),
+        "payloads.json": render(make_payloads()),
         "parts.json": render(make_parts()),
     }
 
