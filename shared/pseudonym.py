@@ -16,11 +16,59 @@ from typing import Final
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.hmac import HMAC
 
+from shared import fnr
 from shared.fnr import IdentityNumber
 
 DOMAIN_LABEL: Final = b"iplos/v1/pseudonym"
 KEY_SIZE: Final = 32
 PSEUDONYM_SIZE: Final = 32
+
+# The refusal codes of docs/envelope-v1.md 12.2: the number rules (shared.fnr's, in the order it checks them),
+# then the TPF's policy rules.
+NUMBER_RULES: Final = ("length", "digits", "check-digit", "date", "individual-number")
+TYPE_MISMATCH: Final = "type-mismatch"
+SYNTHETIC_NUMBER: Final = "synthetic-number"
+POLICY_RULES: Final = (TYPE_MISMATCH, SYNTHETIC_NUMBER)
+RULE_CODES: Final = NUMBER_RULES + POLICY_RULES
+# What any rule code looks like, known or not: words of lowercase ASCII letters joined by hyphens, at most 32
+# characters. No digit and no free text: a refusal code cannot carry an identity number to the registry.
+# "ok" is reserved (a registry's word for a record that got a pseudonym) and is never a rule code.
+_RULE_CODE = re.compile(r"^[a-z]+(-[a-z]+)*$")
+RULE_CODE_MAX: Final = 32
+RESERVED_CODE: Final = "ok"
+
+# The kinds of number each declared type (the export's fid/@type) may be.
+_DECLARED_KINDS: Final = {
+    "FNR": frozenset({fnr.FnrKind.FNR, fnr.FnrKind.SYNTHETIC_TENOR}),
+    "DNR": frozenset({fnr.FnrKind.D_NUMBER}),
+    "HNR": frozenset({fnr.FnrKind.H_NUMBER}),
+    "FHN": frozenset({fnr.FnrKind.FH_NUMBER}),
+}
+
+
+def is_rule_code(value: object) -> bool:
+    """True for a well-formed refusal code, whether or not this implementation knows it."""
+    return (
+        isinstance(value, str)
+        and len(value) <= RULE_CODE_MAX
+        and value != RESERVED_CODE
+        and _RULE_CODE.match(value) is not None
+    )
+
+
+def screen(value: str, declared_type: str, *, accept_synthetic: bool) -> IdentityNumber | str:
+    """The parsed number, or the code of the first rule it breaks (docs/envelope-v1.md 12.2): the number rules,
+    then the policy rules (the declared type, then synthetic numbers where they are not accepted). Only the code
+    leaves: the number is reported by its record's reference, never by itself."""
+    try:
+        number = fnr.parse(value)
+    except fnr.InvalidIdentityNumber as exc:
+        return exc.rule
+    if number.kind not in _DECLARED_KINDS.get(declared_type, frozenset()):
+        return TYPE_MISMATCH
+    if number.synthetic and not accept_synthetic:
+        return SYNTHETIC_NUMBER
+    return number
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.kit.problems import Problem
+from services.kit.problems import Problem, invalid_envelope
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -18,7 +18,12 @@ def require_fresh(
     created_at: str, *, max_age: dt.timedelta, max_skew: dt.timedelta, now: dt.datetime | None = None
 ) -> None:
     """Raise ``timestamp-out-of-window`` (400) unless ``created_at`` lies in [now - max_age, now + max_skew]."""
-    moment = dt.datetime.strptime(created_at, _FORMAT).replace(tzinfo=dt.UTC)
+    try:
+        moment = dt.datetime.strptime(created_at, _FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        # Verified headers only hold real instants (shared.envelope.headers.Timestamp); anything else here is
+        # a malformed header, answered like one rather than with a 500.
+        raise invalid_envelope() from None
     now = now or dt.datetime.now(dt.UTC)
     if moment > now + max_skew or moment < now - max_age:
         raise Problem(

@@ -35,9 +35,11 @@ PERMANENT_PROBLEMS = frozenset(
         "invalid-payload",
         "payload-header-mismatch",
         "body-too-large",
+        "header-too-large",
         "timestamp-out-of-window",
         "reporting-year-out-of-range",
         "empty-submission",
+        "unmatched-records",
     }
 )
 

@@ -7,8 +7,6 @@ the report become something a case worker can act on. Mapped reports are kept in
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import io
@@ -25,7 +23,7 @@ from services.kit.problems import Problem
 from services.municipality_gateway.models import record_refs, reports, submissions
 from services.municipality_gateway.outbox import HEADER_FILE
 from shared.envelope import InvalidEnvelope, MessageRefused, ReportHeader, require_digest, verify_header
-from shared.envelope._canonical import canonical_json
+from shared.envelope._canonical import canonical_json, strict_b64decode
 from shared.envelope.report import open_report
 from shared.iplos.controls import control
 from shared.keys import PartyKeys, PublicDirectory
@@ -121,8 +119,8 @@ def open_and_map(
     try:
         header_object, signature, part = body["header"], body["signature"], body["part"]
         encoded = canonical_json(header_object)
-        raw_part = base64.b64decode(part, validate=True)
-        header, signer = verify_header(encoded, base64.b64decode(signature, validate=True), directory, ReportHeader)
+        raw_part = strict_b64decode(part)
+        header, signer = verify_header(encoded, strict_b64decode(signature), directory, ReportHeader)
         if signer.role != "registry" or header.message_id != row.message_id or header.recipient != keys.party:
             raise InvalidEnvelope()
         if header.submission_sha256 != hashlib.sha256(header_bytes).hexdigest():
@@ -135,7 +133,7 @@ def open_and_map(
         opened = list(findings)
         if len(opened) != header.finding_count or summary.records != row.record_count:
             raise InvalidEnvelope()
-    except (KeyError, TypeError, ValueError, RecursionError, binascii.Error, InvalidEnvelope, MessageRefused):
+    except (KeyError, TypeError, ValueError, RecursionError, InvalidEnvelope, MessageRefused):
         raise Problem("invalid-report", 502, "The control report could not be verified or opened") from None
     with engine.connect() as conn:
         rows = conn.execute(

@@ -200,6 +200,26 @@ class DeliveryOutcome:
     attempt: bool = True
 
 
+def receipt_outcome(
+    directory: PublicDirectory, message_id: str, header: bytes, body: dict[str, Any]
+) -> DeliveryOutcome:
+    """What a receipt answer means for the submission whose signed header is ``header`` (docs/envelope-v1.md
+    10.3): stored, held or refused if it verifies and is about this very submission; otherwise no answer at all
+    (the submission stays queued and is retried), whatever the receipt holds."""
+    try:
+        receipt = verify_receipt(directory, body, message_id, hashlib.sha256(header).hexdigest())
+    except (InvalidEnvelope, MessageRefused):
+        return DeliveryOutcome("queued", "the receipt did not verify", retry=True)
+    sent = json.loads(header)
+    if (receipt.municipality, receipt.year, receipt.sequence) != (
+        sent["municipality"],
+        sent["year"],
+        sent["sequence"],
+    ):
+        return DeliveryOutcome("queued", "the receipt is not for this submission", retry=True)
+    return DeliveryOutcome(receipt.status, receipt.reason, body["receipt"], body["signature"])
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -352,18 +372,7 @@ class OutboxWorker:
         return state
 
     def _receipt_outcome(self, message_id: str, header: bytes, body: dict[str, Any]) -> DeliveryOutcome:
-        try:
-            receipt = verify_receipt(self._directory, body, message_id, hashlib.sha256(header).hexdigest())
-        except (InvalidEnvelope, MessageRefused):
-            return DeliveryOutcome("queued", "the receipt did not verify", retry=True)
-        sent = json.loads(header)
-        if (receipt.municipality, receipt.year, receipt.sequence) != (
-            sent["municipality"],
-            sent["year"],
-            sent["sequence"],
-        ):
-            return DeliveryOutcome("queued", "the receipt is not for this submission", retry=True)
-        return DeliveryOutcome(receipt.status, receipt.reason, body["receipt"], body["signature"])
+        return receipt_outcome(self._directory, message_id, header, body)
 
     def _record(self, message_id: str, outcome: DeliveryOutcome) -> None:
         now = _now()

@@ -17,7 +17,14 @@ from fastapi.responses import JSONResponse
 
 from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
-from services.kit.bodies import Upload, read_small_field, read_upload, refuse_large, require_media_type
+from services.kit.bodies import (
+    Upload,
+    read_header_field,
+    read_signature_field,
+    read_upload,
+    refuse_large,
+    require_media_type,
+)
 from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
@@ -64,14 +71,14 @@ async def post_delivery(request: Request) -> JSONResponse:
     refuse_large(request, request.app.state.settings.max_body_bytes)
     require_media_type(request, "multipart/form-data")
     async with request.form(max_files=6, max_fields=6, max_part_size=64 * 1024) as form:
-        submission_bytes = await read_small_field(
+        submission_bytes = await read_header_field(
             form.get(wire.DELIVERY_SUBMISSION_HEADER), wire.DELIVERY_SUBMISSION_HEADER
         )
-        submission_sig = await read_small_field(
-            form.get(wire.DELIVERY_SUBMISSION_SIGNATURE), wire.DELIVERY_SUBMISSION_SIGNATURE, 64
+        submission_sig = await read_signature_field(
+            form.get(wire.DELIVERY_SUBMISSION_SIGNATURE), wire.DELIVERY_SUBMISSION_SIGNATURE
         )
-        delivery_bytes = await read_small_field(form.get(wire.DELIVERY_HEADER), wire.DELIVERY_HEADER)
-        delivery_sig = await read_small_field(form.get(wire.DELIVERY_SIGNATURE), wire.DELIVERY_SIGNATURE, 64)
+        delivery_bytes = await read_header_field(form.get(wire.DELIVERY_HEADER), wire.DELIVERY_HEADER)
+        delivery_sig = await read_signature_field(form.get(wire.DELIVERY_SIGNATURE), wire.DELIVERY_SIGNATURE)
         pseudonyms = await read_upload(form.get(wire.PSEUDONYMS), wire.PSEUDONYMS)
         payload = await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD)
         verified: list[service.VerifiedDelivery] = []  # filled once the signatures hold

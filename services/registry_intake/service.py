@@ -39,6 +39,7 @@ from shared.envelope import (
     DeliveryHeader,
     InvalidEnvelope,
     MessageRefused,
+    PartRef,
     Receipt,
     ReportHeader,
     ReportParts,
@@ -48,10 +49,12 @@ from shared.envelope import (
     utc_timestamp,
     verify_header,
 )
+from shared.envelope.identity import CONTENT as IDENTITY_CONTENT
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
 from shared.envelope.receipts import carry, verify_confirmation
 from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
+from shared.errors import UnknownKey
 from shared.iplos.controls import IDENTITY_OK, ControlRunner, control
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
@@ -110,6 +113,9 @@ def check_delivery(
         for ref in (submission.parts.payload, delivery.parts.pseudonyms):
             if ref.recipient != own.party or ref.recipient_kid != own.encryption_kid:
                 raise MessageRefused("wrong-recipient", "a part is not sealed for this registry's key")
+        # The TPF that pseudonymised the identity part must be the one it was sealed for: a delivery of pseudonyms
+        # for an identity part its signer could not open is made up (docs/envelope-v1.md 10.2, step 5).
+        _require_sealed_for(ctx.directory, submission.parts.identity, tpf.name)
         counts = delivery.counts
         if counts.records != submission.record_count or counts.pseudonymised + counts.refused != counts.records:
             raise InvalidEnvelope()
@@ -137,6 +143,19 @@ def require_reportable(submission: SubmissionHeader) -> None:
         raise Problem(
             "empty-submission", 422, "The submission has no persons; it would erase the year, so nothing was stored"
         )
+
+
+def _require_sealed_for(directory: PublicDirectory, ref: PartRef, party: str) -> None:
+    if ref.recipient != party:
+        raise MessageRefused("wrong-recipient", "the identity part is not sealed for the TPF that delivered it")
+    try:
+        entry = directory.entry(ref.recipient_kid)
+    except UnknownKey:
+        raise MessageRefused("wrong-recipient", "the identity part is not sealed for a key of that TPF") from None
+    if entry.party != party or entry.alg != "X25519":
+        raise MessageRefused("wrong-recipient", "the identity part is not sealed for a key of that TPF")
+    if ref.content != IDENTITY_CONTENT:
+        raise MessageRefused("unsupported-format", "the identity part's content format is not supported")
 
 
 def store_delivery(
@@ -229,14 +248,21 @@ def _joined(
     for record in records:
         entry = by_ref.pop(record.ref, None)
         if entry is None:
-            raise InvalidEnvelope()
+            raise _unmatched()
         count += 1
         status = entry.refused or IDENTITY_OK
         findings = runner.check(record, entry.pseudonym, status)
         findings_by_rule.update(finding.code for finding in findings)
         yield record, entry.pseudonym, status, findings
     if by_ref or count != expected:
-        raise InvalidEnvelope()
+        raise _unmatched()
+
+
+def _unmatched() -> Problem:
+    # Both parts are authenticated (the payload by the municipality, the pseudonyms by the TPF) but they do not
+    # describe the same records: a payload record without a pseudonym line, a repeated one, or a pseudonym line
+    # without its record (docs/envelope-v1.md 10.2, step 11). The answer names no reference.
+    return Problem("unmatched-records", 422, "The payload's records and the pseudonym lines do not match one to one")
 
 
 #: What a held submission's receipt says, for people: the numbers are in the receipt and the submission's view.

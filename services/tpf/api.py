@@ -18,7 +18,13 @@ from fastapi.responses import JSONResponse
 
 from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
-from services.kit.bodies import read_small_field, read_upload, refuse_large, require_media_type
+from services.kit.bodies import (
+    read_header_field,
+    read_signature_field,
+    read_upload,
+    refuse_large,
+    require_media_type,
+)
 from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
@@ -63,8 +69,8 @@ async def post_message(request: Request) -> JSONResponse:
     refuse_large(request, request.app.state.settings.max_body_bytes)
     require_media_type(request, "multipart/form-data")
     async with request.form(max_files=4, max_fields=4, max_part_size=64 * 1024) as form:
-        header_bytes = await read_small_field(form.get(wire.SUBMISSION_HEADER), wire.SUBMISSION_HEADER)
-        signature = await read_small_field(form.get(wire.SUBMISSION_SIGNATURE), wire.SUBMISSION_SIGNATURE, 64)
+        header_bytes = await read_header_field(form.get(wire.SUBMISSION_HEADER), wire.SUBMISSION_HEADER)
+        signature = await read_signature_field(form.get(wire.SUBMISSION_SIGNATURE), wire.SUBMISSION_SIGNATURE)
         identity = await read_upload(form.get(wire.IDENTITY), wire.IDENTITY)
         payload = await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD)
         header = None

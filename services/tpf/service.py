@@ -19,7 +19,6 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
 from services.kit.problems import invalid_envelope, refused
-from shared import fnr
 from shared.envelope import (
     DeliveryCounts,
     DeliveryHeader,
@@ -36,9 +35,12 @@ from shared.envelope.identity import open_identities
 from shared.envelope.pseudonyms import PseudonymSealer
 from shared.keys import PublicDirectory
 from shared.keys.tpf import TpfKeys
-from shared.pseudonym import Pseudonymiser
+from shared.pseudonym import Pseudonymiser, screen
 
 log = structlog.get_logger("tpf")
+# The payload's content format the registry reads (shared.iplos.payload.PAYLOAD_FORMAT, which the TPF may not
+# import: it has no business decoding payloads).
+PAYLOAD_CONTENT = "iplos-payload/2"
 
 
 @dataclass
@@ -98,6 +100,9 @@ def pseudonymise(
 
     An invalid number gets no pseudonym; it is reported by its record reference and the rule it broke.
     """
+    if header.parts.payload.content != PAYLOAD_CONTENT:
+        # The TPF cannot read the payload, but it need not forward one the registry cannot read either.
+        raise refused("unsupported-format", "the payload part's content format is not supported")
     registry_kid, registry_key = ctx.directory.encryption_key("registry")
     pseudonymiser = Pseudonymiser(ctx.keys.pseudonym_keys[ctx.pseudonym_key_version])
     sealer = PseudonymSealer(
@@ -122,7 +127,7 @@ def pseudonymise(
             if entry.ref in seen or len(seen) >= header.record_count:
                 raise InvalidEnvelope()  # a repeated reference, or more records than the signed header counts
             seen.add(entry.ref)
-            rule = _refusal(entry.fid, entry.fid_type, ctx.accept_synthetic_numbers)
+            rule = screen(entry.fid, entry.fid_type, accept_synthetic=ctx.accept_synthetic_numbers)
             if isinstance(rule, str):
                 sealer.refuse(entry.ref, rule)
                 refused_count += 1
@@ -149,28 +154,6 @@ def pseudonymise(
     )
     encoded, signature = sign_header(delivery, ctx.keys.party.signing)
     return Pseudonymised(encoded, signature, delivery)
-
-
-# Which parsed kinds each declared number type (fid/@type) may be.
-_DECLARED_KINDS = {
-    "FNR": frozenset({fnr.FnrKind.FNR, fnr.FnrKind.SYNTHETIC_TENOR}),
-    "DNR": frozenset({fnr.FnrKind.D_NUMBER}),
-    "HNR": frozenset({fnr.FnrKind.H_NUMBER}),
-    "FHN": frozenset({fnr.FnrKind.FH_NUMBER}),
-}
-
-
-def _refusal(value: str, declared: str, accept_synthetic: bool) -> fnr.IdentityNumber | str:
-    """The parsed number, or the rule it breaks (reported by reference; the number itself never leaves)."""
-    try:
-        number = fnr.parse(value)
-    except fnr.InvalidIdentityNumber as exc:
-        return exc.rule
-    if number.kind not in _DECLARED_KINDS.get(declared, frozenset()):
-        return "type-mismatch"
-    if number.synthetic and not accept_synthetic:
-        return "synthetic-number"
-    return number
 
 
 def _sha256(data: bytes) -> str:

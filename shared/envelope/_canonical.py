@@ -8,6 +8,8 @@ encoding and a signature cannot be carried over to a differently spelled twin.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -68,5 +70,20 @@ def parse_canonical(data: bytes) -> dict[str, JSONValue]:
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidEnvelope() from None
     if not isinstance(value, dict) or canonical_json(value) != data or not _all_strings_are_unicode(value):
+        raise InvalidEnvelope()
+    return value
+
+
+def strict_b64decode(text: object) -> bytes:
+    """Strict base64 (docs/envelope-v1.md, section 1): the standard alphabet, ``=`` padding, nothing else (no white
+    space), and the canonical encoding (unused bits zero), so one value has one text form. Anything else is the
+    opaque error."""
+    if not isinstance(text, str):
+        raise InvalidEnvelope()
+    try:
+        value = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEnvelope() from None
+    if base64.b64encode(value).decode("ascii") != text:
         raise InvalidEnvelope()
     return value

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.envelope._canonical import canonical_json, parse_canonical
 from shared.errors import InvalidEnvelope, MessageRefused, UnknownKey
@@ -29,7 +29,23 @@ Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Kid = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
 Party = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")]
 MessageId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")]
-Timestamp = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")]
+TIMESTAMP_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _real_instant(value: str) -> str:
+    """A Timestamp names a real UTC second: 2025-02-30, hour 24 or a leap second 60 match the pattern only."""
+    try:
+        dt.datetime.strptime(value, TIMESTAMP_FORMAT)
+    except ValueError:
+        raise ValueError("not a date and time that exists") from None
+    return value
+
+
+Timestamp = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"),
+    AfterValidator(_real_instant),
+]
 KommuneNr = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
 # Norway has about 350,000 IPLOS recipients a year; a bound keeps a forged count from sizing memory.
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
@@ -147,7 +163,7 @@ HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHe
 
 def utc_timestamp(moment: dt.datetime | None = None) -> str:
     moment = moment or dt.datetime.now(dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def encode_header(header: BaseModel) -> bytes:
@@ -169,8 +185,10 @@ def verify_header(
     "sender-mismatch") when the signer is not in the directory or is not the party the header names.
     """
     document: dict[str, Any] = parse_canonical(encoded)
-    # The version marker and the kind are required on the wire even though the models default them.
-    if document.get("format") != FORMAT or "kind" not in document:
+    # What the bytes are comes before who signed them (docs/envelope-v1.md 7.7, step 2): the version marker and
+    # the expected kind are required on the wire even though the models default them, and a header that is not
+    # an iplos-envelope/1 header of this kind gets the opaque error, never the pre-signature "unknown-key".
+    if document.get("format") != FORMAT or document.get("kind") != model.model_fields["kind"].default:
         raise InvalidEnvelope()
     kid = document.get("signer_kid")
     if not isinstance(kid, str):

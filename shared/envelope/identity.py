@@ -16,6 +16,8 @@ from shared.keys import PartyKeys
 
 KIND: Final = "identity"
 CONTENT: Final = "iplos-identities/1"
+# The number types an export declares (fid/@type). A line with any other type is not iplos-identities/1.
+NUMBER_TYPES: Final = frozenset({"FNR", "DNR", "HNR", "FHN"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class IdentitySealer(PartSealer):
     def add(self, ref: str, fid: str, fid_type: str) -> None:
         if not is_ref(ref):
             raise ValueError("a record reference is 32 lowercase hex digits")
+        if fid_type not in NUMBER_TYPES:
+            raise ValueError("a number type is FNR, DNR, HNR or FHN")
         self.write_line({"fid": fid, "ref": ref, "type": fid_type})
 
 
@@ -43,5 +47,7 @@ def open_identities(
         value = parse_line(line)
         fid, record_ref, fid_type = value.get("fid"), value.get("ref"), value.get("type")
         if len(value) != 3 or not all(isinstance(v, str) for v in (fid, record_ref, fid_type)):
+            raise InvalidEnvelope()
+        if fid_type not in NUMBER_TYPES:
             raise InvalidEnvelope()
         yield IdentityEntry(ref=require_ref(record_ref), fid=str(fid), fid_type=str(fid_type))

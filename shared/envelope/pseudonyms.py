@@ -1,7 +1,8 @@
 """The pseudonym part: (record reference, pseudonym or refusal code), made by the TPF for the registry only.
 
 Content ``iplos-pseudonyms/1``: the second line is ``{"key_version": v}``; then one object per record,
-``{"pseudonym": "<base64url>", "ref": ...}`` or ``{"ref": ..., "refused": "<rule code>"}``.
+``{"pseudonym": "<base64url>", "ref": ...}`` or ``{"ref": ..., "refused": "<rule code>"}`` (docs/envelope-v1.md
+12.2: any well-formed code is read, known or not).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from shared.envelope._sealing import PartSealer, is_ref, open_lines, parse_line,
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
 from shared.keys import PartyKeys
-from shared.pseudonym import decode_pseudonym, encode_pseudonym
+from shared.pseudonym import decode_pseudonym, encode_pseudonym, is_rule_code
 
 KIND: Final = "pseudonyms"
 CONTENT: Final = "iplos-pseudonyms/1"
@@ -43,6 +44,8 @@ class PseudonymSealer(PartSealer):
     def refuse(self, ref: str, rule: str) -> None:
         if not is_ref(ref):
             raise ValueError("a record reference is 32 lowercase hex digits")
+        if not is_rule_code(rule):
+            raise ValueError("a refusal code is lowercase words joined by hyphens, at most 32 characters")
         self.write_line({"ref": ref, "refused": rule})
 
 
@@ -73,7 +76,9 @@ def _entries(lines: Iterator[bytes]) -> Iterator[PseudonymEntry]:
             except ValueError:
                 raise InvalidEnvelope() from None
             yield PseudonymEntry(ref=record_ref, pseudonym=pseudonym, refused=None)
-        elif set(value) == {"ref", "refused"} and isinstance(value["refused"], str):
+        elif set(value) == {"ref", "refused"} and is_rule_code(value["refused"]):
+            # A code this reader does not know is still a refusal (a newer TPF may have more policy rules);
+            # only its form is checked, so that no free text (an identity number) can travel in it.
             yield PseudonymEntry(ref=record_ref, pseudonym=None, refused=value["refused"])
         else:
             raise InvalidEnvelope()

@@ -7,13 +7,12 @@ those bytes: no need to carry the signed bytes separately.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from typing import Any
 
 from nacl.signing import SigningKey
 
-from shared.envelope._canonical import canonical_json
+from shared.envelope._canonical import canonical_json, strict_b64decode
 from shared.envelope.headers import Confirmation, HeaderT, Receipt, sign_header, verify_header
 from shared.errors import InvalidEnvelope, MessageRefused
 from shared.keys import PartyInfo, PublicDirectory
@@ -27,12 +26,12 @@ def _verify_carried(
     carried, signature = body.get(member), body.get("signature")
     if not isinstance(carried, dict) or not isinstance(signature, str):
         raise InvalidEnvelope()
+    raw_signature = strict_b64decode(signature)  # the canonical encoding only (section 1)
     try:
-        raw_signature = base64.b64decode(signature, validate=True)
         # The object came through a JSON parser that accepts NaN and deep nesting: re-encoding such a value
         # fails, and that is an invalid header, not a crash.
         encoded = canonical_json(carried)
-    except (binascii.Error, ValueError, TypeError, RecursionError):
+    except (ValueError, TypeError, RecursionError):
         raise InvalidEnvelope() from None
     verified, signer = verify_header(encoded, raw_signature, directory, model)
     return verified, signer, encoded

@@ -38,8 +38,10 @@ coercion, application dates and event types, and is no longer read.)
   (model.EVENT_TYPES, COERCION_BASES, COMPLAINT_OUTCOMES), as the export's schema already requires.
 
 Canonical: sorted keys, no whitespace, dates ``YYYY-MM-DD``, hours as JSON numbers (floats). Decoding is
-strict: an unknown or missing key, a wrong type, a malformed date, NaN/Infinity, a duplicate key or another
-format version is a ``PayloadDecodeError``, whose message says which line and which rule, never the content.
+strict: an unknown or missing key, a wrong type, a malformed date, NaN/Infinity (also 1e400 hours), an integer
+beyond 2^53 - 1, an unpaired surrogate, a duplicate key or another format version is a ``PayloadDecodeError``,
+whose message says which line and which rule, never the content. The normative definition is
+docs/envelope-v1.md, section 6.4 (vectors: tests/vectors/payloads.json).
 A later format gets a new version string; this decoder refuses it rather than guess.
 """
 
@@ -304,7 +306,21 @@ def _load(line: bytes, line_number: int) -> dict[str, Any]:
         raise PayloadDecodeError(f"payload line {line_number}: not a valid UTF-8 JSON object") from None
     if not isinstance(value, dict):
         _fail(line_number, "not a JSON object")
+    if not _scalar_values_only(value):
+        _fail(line_number, "a string holds an unpaired surrogate (\\ud800-\\udfff), which is no text")
     return value
+
+
+def _scalar_values_only(value: object) -> bool:
+    """False if a key or string holds an unpaired surrogate: JSON's \\u escapes can spell one, UTF-8 cannot
+    (and a database refuses to store it)."""
+    if isinstance(value, str):
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return all(_scalar_values_only(k) and _scalar_values_only(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_scalar_values_only(v) for v in value)
+    return True
 
 
 def _str(value: object, line_number: int, what: str) -> str:
@@ -313,10 +329,17 @@ def _str(value: object, line_number: int, what: str) -> str:
     return value
 
 
+# Integers another JSON parser reads exactly (I-JSON, RFC 7493): beyond them a second implementation would read
+# another number than this one (docs/envelope-v1.md 6.4).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
 def _int(value: object, line_number: int, what: str) -> int:
     # bool is an int subclass in Python, not in JSON: true is not a score.
     if not isinstance(value, int) or isinstance(value, bool):
         _fail(line_number, f"{what} must be an integer")
+    if abs(value) > MAX_SAFE_INTEGER:
+        _fail(line_number, f"{what} is outside the integers JSON carries exactly")
     return value
 
 
@@ -395,6 +418,8 @@ def _decode_service(item: object, n: int) -> Service:
         if not isinstance(hours, int | float) or isinstance(hours, bool):
             _fail(n, "timerPerUke must be a number")
         hours = float(hours)
+        if not math.isfinite(hours):  # 1e400 parses as infinity
+            _fail(n, "timerPerUke must be a finite number")
     return Service(
         tjeneste_id=_str(tjeneste_id, n, "tjenesteID"),
         tjeneste_type=_int(tjeneste_type, n, "tjenesteType"),

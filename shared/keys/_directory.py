@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 from nacl.signing import VerifyKey
 
 from shared.errors import KeyFileError, UnknownKey
@@ -94,11 +95,18 @@ class PublicDirectory:
                     public = base64.b64decode(key["public"], validate=True)
                 except (KeyError, binascii.Error):
                     raise KeyFileError(f"{source}: party {name} has a malformed key") from None
+                if base64.b64encode(public).decode("ascii") != key["public"]:
+                    # Strict base64: one text form per key (no non-zero unused bits).
+                    raise KeyFileError(f"{source}: party {name} has a malformed key")
                 alg = key.get("alg")
                 if alg not in (ALG_X25519, ALG_ED25519) or len(public) != 32:
                     raise KeyFileError(f"{source}: party {name} has an unsupported key")
                 if key.get("kid") != key_id(alg, public):
                     raise KeyFileError(f"{source}: party {name} has a key whose id does not match the key")
+                if alg == ALG_ED25519 and not crypto_core_ed25519_is_valid_point(public):
+                    # Not a point of the prime-order subgroup (the eight small-order points among them): a
+                    # signature "by" such a key can be made without any private key.
+                    raise KeyFileError(f"{source}: party {name} has an Ed25519 key that is not a valid point")
                 if any(entry.kid == key["kid"] for entry in entries):
                     raise KeyFileError(f"{source}: a key id is listed twice")
                 entries.append(DirectoryEntry(party=name, kid=key["kid"], alg=alg, public=public))

@@ -8,7 +8,8 @@ must not quote an identity number, the payload canary, a file an external entity
 
 Covered elsewhere, not here: an invalid identity number (the record is stored without a pseudonym, so the state
 *does* change) and the whole chain's replay through real processes are in tests/e2e/test_tampering.py and
-tests/e2e/test_chain.py. Not implemented in the services: a timestamp outside an allowed window.
+tests/e2e/test_chain.py. Header fields that are well-formed but semantically wrong (impossible dates, numbers out
+of range, unknown enum values, duplicated members) are tests/badinput/test_header_semantics.py's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
+from sqlalchemy import MetaData, select
 
 from services.kit.credentials import new_token
 from shared.envelope import sign_header, utc_timestamp
@@ -43,7 +45,16 @@ from tests.badinput.conftest import (
     YEAR,
     Chain,
 )
-from tests.e2e.messages import Delivery, Message, build_delivery, build_message, flip, keys_of, replace_model
+from tests.e2e.messages import (
+    Delivery,
+    Message,
+    build_delivery,
+    build_message,
+    flip,
+    keys_of,
+    replace_model,
+    reseal_identity_for,
+)
 
 PROBLEM = "urn:iplos-chain:problem:"
 XXE_SECRET = "XXE-SECRET-1f0c9d3e"  # the content of the file the external entities point at
@@ -411,6 +422,27 @@ def _tpf_year(chain: Chain, work: Path, year: int) -> Message:
     return replace(message, header=header, signature=signature)
 
 
+UNKNOWN_KID = "0" * 16
+
+
+def _tpf_raw(chain: Chain, work: Path, drop: tuple[str, ...] = (), **changes: Any) -> Message:
+    """A message whose signed header document is changed freely (members dropped, any values), signed by the
+    municipality's own key whatever the header's signer_kid says."""
+    message = message_of(chain, work)
+    document = {k: v for k, v in (message.parsed.model_dump(mode="json") | changes).items() if k not in drop}
+    header, signature = signed_raw(document, keys_of(chain.state, MUNICIPALITY).signing)
+    return replace(message, header=header, signature=signature)
+
+
+def _oversized_header(chain: Chain, work: Path) -> Message:
+    """A signed header of more than 64 KiB (a long unknown member): refused by its size before it is parsed."""
+    return _tpf_raw(chain, work, note="x" * (64 * 1024))
+
+
+def _unknown_number_type(chain: Chain, work: Path) -> Message:
+    return reseal_identity_for(chain.state, message_of(chain, work), "tpf", type_maker=lambda i, t: "SSN")
+
+
 def _misdirect(chain: Chain, work: Path, part: str, recipient: str) -> Message:
     parts = message_of(chain, work).parsed.parts.model_dump(mode="json")
     parts[part]["recipient"] = recipient
@@ -508,6 +540,49 @@ TPF_MESSAGES: dict[str, tuple[Callable[[Chain, Path], Message], int, str]] = {
         400,
         "invalid-envelope",
     ),
+    # docs/envelope-v1.md 7.7: format and kind before the key lookup; the schema and the signature's length after.
+    "unknown key id and another format": (
+        lambda c, w: _tpf_raw(c, w, signer_kid=UNKNOWN_KID, format="iplos-envelope/2"),
+        400,
+        "invalid-envelope",
+    ),
+    "unknown key id and no kind": (
+        lambda c, w: _tpf_raw(c, w, drop=("kind",), signer_kid=UNKNOWN_KID),
+        400,
+        "invalid-envelope",
+    ),
+    "unknown key id and another kind": (
+        lambda c, w: _tpf_raw(c, w, signer_kid=UNKNOWN_KID, kind="delivery"),
+        400,
+        "invalid-envelope",
+    ),
+    "unknown key id and an unknown member": (
+        lambda c, w: _tpf_raw(c, w, signer_kid=UNKNOWN_KID, note="x"),
+        403,
+        "unknown-key",
+    ),
+    "unknown key id and a signature of 65 bytes": (
+        lambda c, w: replace(m := _tpf_raw(c, w, signer_kid=UNKNOWN_KID), signature=m.signature + b"\x00"),
+        403,
+        "unknown-key",
+    ),
+    "signature of 65 bytes": (
+        lambda c, w: replace(m := message_of(c, w), signature=m.signature + b"\x00"),
+        400,
+        "invalid-envelope",
+    ),
+    "signature of 100 000 bytes": (
+        lambda c, w: replace(m := message_of(c, w), signature=m.signature * 1563),
+        400,
+        "invalid-envelope",
+    ),
+    "signed header over 64 KiB": (_oversized_header, 413, "header-too-large"),
+    "signed timestamp that is no date (30 February)": (
+        lambda c, w: _tpf_raw(c, w, created_at="2025-02-30T10:15:00Z"),
+        400,
+        "invalid-envelope",
+    ),
+    "identity part: a number type that does not exist": (_unknown_number_type, 400, "invalid-envelope"),
 }
 
 
@@ -657,6 +732,45 @@ REGISTRY_DELIVERIES: dict[str, tuple[Callable[[Chain, Path], Delivery], int, str
         422,
         "payload-header-mismatch",
     ),
+    "unknown key id and another format (submission)": (
+        lambda c, w: build_delivery(c.state, _tpf_raw(c, w, signer_kid=UNKNOWN_KID, format="iplos-envelope/2")),
+        400,
+        "invalid-envelope",
+    ),
+    "submission header over 64 KiB": (
+        lambda c, w: build_delivery(c.state, _oversized_header(c, w)),
+        413,
+        "header-too-large",
+    ),
+    "delivery header over 64 KiB": (
+        lambda c, w: replace(_delivery(c, w), header=b"{" + b" " * (64 * 1024) + b"}"),
+        413,
+        "header-too-large",
+    ),
+    "delivery signature of 65 bytes": (
+        lambda c, w: replace(d := _delivery(c, w), signature=d.signature + b"\x00"),
+        400,
+        "invalid-envelope",
+    ),
+    # Every part authenticated, but the identity part (and so the pseudonym lines) names other references than
+    # the payload's records: they do not join.
+    "records that do not join": (
+        lambda c, w: build_delivery(
+            c.state, reseal_identity_for(c.state, message_of(c, w), "tpf", ref_maker=lambda i: f"{i:032x}")
+        ),
+        422,
+        "unmatched-records",
+    ),
+    "a pseudonym line refused with an identity number for its code": (
+        lambda c, w: build_delivery(c.state, message_of(c, w), refusals={0: identity_numbers(c.export)[0]}),
+        400,
+        "invalid-envelope",
+    ),
+    "a pseudonym line refused with the reserved code 'ok'": (
+        lambda c, w: build_delivery(c.state, message_of(c, w), refusals={0: "ok"}),
+        400,
+        "invalid-envelope",
+    ),
 }
 
 
@@ -802,6 +916,27 @@ def test_registry_replay_is_answered_with_the_original_receipt(
     again = chain.registry.post("/v1/deliveries", files=delivery.files())
     body = assert_problem(again, 409, "replayed-message", forbidden_values(chain))
     assert body["receipt"] == first.json()["receipt"]
+
+
+def test_registry_stores_a_record_refused_with_a_rule_code_it_does_not_know(chain: Chain, tmp_path: Path) -> None:
+    """docs/envelope-v1.md 12.2: a well-formed rule code the registry does not know is a refusal of that record,
+    not a reason to refuse the delivery (a newer TPF may have more policy rules)."""
+    message = message_of(chain, tmp_path)
+    delivery = build_delivery(chain.state, message, refusals={0: "some-future-rule"})
+    response = chain.registry.post("/v1/deliveries", files=delivery.files())
+    assert response.status_code == 201, response.text
+    receipt = response.json()["receipt"]
+    assert (receipt["status"], receipt["identities_refused"]) == ("stored", 1)
+    engine = chain.engines()["registry"]
+    persons = MetaData()
+    persons.reflect(engine, only=["persons"])
+    table = persons.tables["persons"]
+    with engine.connect() as conn:
+        statuses = conn.execute(
+            select(table.c.identity_status, table.c.pseudonym).where(table.c.submission_id == message.parsed.message_id)
+        ).all()
+    assert sorted(status for status, _ in statuses)[-1] == "some-future-rule"
+    assert [pseudonym for status, pseudonym in statuses if status == "some-future-rule"] == [None]
 
 
 # --- GET endpoints with malformed ids and queries ----------------------------------------------------------

@@ -178,9 +178,11 @@ def build_delivery(
     tpf_signing: SigningKey | None = None,
     signer: PartyKeys | None = None,
     created_at: str | None = None,
+    refusals: dict[int, str] | None = None,
 ) -> Delivery:
     """Pseudonymise like the TPF does (with the TPF's real keys) and sign the delivery (as the TPF, or with
-    ``tpf_signing`` under the TPF's key id, or as ``signer`` under its own identity)."""
+    ``tpf_signing`` under the TPF's key id, or as ``signer`` under its own identity). ``refusals`` writes the
+    record at each index as refused with that code instead, exactly as given (the sealer's checks bypassed)."""
     tpf = load_tpf_keys(state / "keys" / "tpf")
     directory = directory_of(state)
     registry_kid, registry_key = directory.encryption_key("registry")
@@ -195,16 +197,22 @@ def build_delivery(
         recipient_key=registry_key,
         message_id=message.parsed.message_id,
     )
-    count = 0
-    for entry in open_identities(
-        io.BytesIO(message.identity),
-        tpf.party,
-        message.parsed.parts.identity,
-        sender=message.parsed.sender,
-        message_id=message.parsed.message_id,
+    count = refused = 0
+    for index, entry in enumerate(
+        open_identities(
+            io.BytesIO(message.identity),
+            tpf.party,
+            message.parsed.parts.identity,
+            sender=message.parsed.sender,
+            message_id=message.parsed.message_id,
+        )
     ):
-        sealer.add(entry.ref, pseudonymiser.pseudonym(fnr.parse(entry.fid)))
         count += 1
+        if refusals and index in refusals:
+            sealer.write_line({"ref": entry.ref, "refused": refusals[index]})
+            refused += 1
+            continue
+        sealer.add(entry.ref, pseudonymiser.pseudonym(fnr.parse(entry.fid)))
     ref = sealer.close()
     header = DeliveryHeader(
         message_id=message.parsed.message_id,
@@ -213,7 +221,7 @@ def build_delivery(
         submission_sha256=hashlib.sha256(message.header).hexdigest(),
         created_at=created_at or utc_timestamp(),
         pseudonym_key_version=pseudonymiser.key_version,
-        counts=DeliveryCounts(records=count, pseudonymised=count, refused=0),
+        counts=DeliveryCounts(records=count, pseudonymised=count - refused, refused=refused),
         parts=DeliveryParts(pseudonyms=ref),
     )
     encoded, signature = sign_header(header, signer.signing if signer else tpf_signing or tpf.party.signing)

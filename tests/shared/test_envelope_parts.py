@@ -120,8 +120,8 @@ def read_payload(sealed: bytes, keys: PartyKeys, ref: PartRef, *, content: str =
 
 def test_identity_round_trip(directory: PublicDirectory, tpf: TpfKeys) -> None:
     numbers = synthetic_numbers(50)
-    entries = [(f"{i:032x}", number, "dnr" if number[0] >= "4" else "fnr") for i, number in enumerate(numbers)]
-    entries.append(("e" * 32, "not-a-number", "fnr"))  # the part carries what it is given; the TPF validates
+    entries = [(f"{i:032x}", number, "DNR" if number[0] >= "4" else "FNR") for i, number in enumerate(numbers)]
+    entries.append(("e" * 32, "not-a-number", "FNR"))  # the part carries what it is given; the TPF validates
     sealed, ref = seal_identities(directory, entries)
     check_ref(ref, sealed, tpf.party, IDENTITY_CONTENT)
     opened = read_identities(sealed, tpf.party, ref)
@@ -132,7 +132,7 @@ def test_identity_round_trip(directory: PublicDirectory, tpf: TpfKeys) -> None:
 def test_identity_round_trip_across_many_chunks(directory: PublicDirectory, tpf: TpfKeys) -> None:
     # About 250 KB of lines: lines straddle the 64 KiB chunk boundaries.
     numbers = synthetic_numbers(200, seed=1) * 25
-    entries = [(f"{i:032x}", number, "fnr") for i, number in enumerate(numbers)]
+    entries = [(f"{i:032x}", number, "FNR") for i, number in enumerate(numbers)]
     sealed, ref = seal_identities(directory, entries)
     assert ref.size > 3 * 65536
     opened = read_identities(sealed, tpf.party, ref)
@@ -153,7 +153,7 @@ def _identity_entries(draw: st.DrawFn) -> list[tuple[str, str, str]]:
     seed = draw(st.integers(0, 2**32 - 1))
     rng = random.Random(seed)
     return [
-        (ref, fnr.synthetic_for(day, rng.choice(list(Sex)), rng), draw(st.sampled_from(["fnr", "dnr", "hnr"])))
+        (ref, fnr.synthetic_for(day, rng.choice(list(Sex)), rng), draw(st.sampled_from(["FNR", "DNR", "HNR", "FHN"])))
         for ref, day in zip(refs, born, strict=True)
     ]
 
@@ -267,7 +267,7 @@ def test_payload_written_in_pieces(directory: PublicDirectory, registry: PartyKe
 
 @pytest.fixture(scope="module")
 def identity_part(directory: PublicDirectory) -> tuple[bytes, PartRef]:
-    return seal_identities(directory, [("00000000000000000000000000000031", synthetic_numbers(1, seed=3)[0], "fnr")])
+    return seal_identities(directory, [("00000000000000000000000000000031", synthetic_numbers(1, seed=3)[0], "FNR")])
 
 
 @pytest.mark.parametrize(
@@ -377,20 +377,33 @@ _FID = "x" * 5  # the identity part does not validate numbers; these tests are a
         pytest.param(b"\n", id="empty-line"),
         pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000"}\n', id="missing-type"),
         pytest.param(
-            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"f","x":1}\n',
+            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"FNR","x":1}\n',
             id="extra-key",
         ),
-        pytest.param(b'{"fid":5,"ref":"00000000000000000000000000000000","type":"f"}\n', id="fid-not-string"),
-        pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":null,"type":"f"}\n', id="ref-null"),
+        pytest.param(b'{"fid":5,"ref":"00000000000000000000000000000000","type":"FNR"}\n', id="fid-not-string"),
+        pytest.param(b'{"fid":"' + _FID.encode() + b'","ref":null,"type":"FNR"}\n', id="ref-null"),
         pytest.param(
-            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"f"}',
+            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"FNR"}',
             id="no-final-newline",
         ),
         pytest.param(b'{"content":"iplos-identities/1"}\n', id="duplicate-content-line"),
-        pytest.param(b'{"fid":"\xff","ref":"00000000000000000000000000000000","type":"f"}\n', id="invalid-utf8"),
+        # The four number types, spelt exactly so (docs/envelope-v1.md 6.2): anything else is no identity part.
+        pytest.param(
+            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"fnr"}\n',
+            id="type-lower-case",
+        ),
+        pytest.param(
+            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"SSN"}\n',
+            id="type-unknown",
+        ),
+        pytest.param(
+            b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":""}\n',
+            id="type-empty",
+        ),
+        pytest.param(b'{"fid":"\xff","ref":"00000000000000000000000000000000","type":"FNR"}\n', id="invalid-utf8"),
         pytest.param(b"x" * (MAX_LINE + 10) + b"\n", id="line-too-long"),
         pytest.param(
-            b'{"fid":"a","fid":"b","ref":"00000000000000000000000000000000","type":"f"}\n',
+            b'{"fid":"a","fid":"b","ref":"00000000000000000000000000000000","type":"FNR"}\n',
             id="duplicate-key",
         ),
         pytest.param(
@@ -400,7 +413,7 @@ _FID = "x" * 5  # the identity part does not validate numbers; these tests are a
     ],
 )
 def test_malformed_identity_lines(body: bytes, directory: PublicDirectory, tpf: TpfKeys) -> None:
-    good = b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"f"}\n'
+    good = b'{"fid":"' + _FID.encode() + b'","ref":"00000000000000000000000000000000","type":"FNR"}\n'
     sealed, ref = seal_raw(directory, "tpf", kind="identity", content=IDENTITY_CONTENT, body=good + body)
     with pytest.raises(InvalidEnvelope):
         read_identities(sealed, tpf.party, ref)

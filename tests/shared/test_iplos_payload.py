@@ -81,7 +81,7 @@ coercions = st.builds(Coercion, texts, st.sampled_from(sorted(COERCION_BASES)), 
 records = st.builds(
     PayloadRecord,
     ref=texts,
-    birth_year=st.none() | st.integers(-(10**20), 10**20),
+    birth_year=st.none() | st.integers(-(2**53 - 1), 2**53 - 1),
     sex=st.none() | st.sampled_from(Sex),
     fid_type=st.sampled_from(FidType),
     function_scores=st.lists(

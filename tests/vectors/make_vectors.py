@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
@@ -294,7 +295,7 @@ def line(value: Json) -> bytes:
     return canonical(value) + b"\n"
 
 
-REFS = [seed(f"ref/{i}")[:16].hex() for i in range(3)]
+REFS = [seed(f"ref/{i}")[:16].hex() for i in range(4)]
 IDENTITIES = [
     {"ref": REFS[0], "fid": FNR_A, "type": "FNR"},
     {"ref": REFS[1], "fid": FNR_C, "type": "DNR"},
@@ -579,6 +580,112 @@ def make_contents() -> Json:
             FAIL,
         ),
         contents_case(
+            "identity-every-type",
+            "identity",
+            identity_body(
+                [
+                    {"ref": REFS[0], "fid": FNR_A, "type": "FNR"},
+                    {"ref": REFS[1], "fid": FNR_C, "type": "DNR"},
+                    {"ref": REFS[2], "fid": FNR_B, "type": "HNR"},
+                    {"ref": REFS[3], "fid": FNR_E, "type": "FHN"},
+                ]
+            ),
+            "The four number types. The reader checks the declared type's spelling, not the number: an ordinary "
+            "number declared HNR or FHN is the TPF's policy refusal type-mismatch (pseudonyms.json), not a "
+            "malformed part.",
+            {
+                "expect": "ok",
+                "entries": [
+                    {"ref": REFS[0], "fid": FNR_A, "type": "FNR"},
+                    {"ref": REFS[1], "fid": FNR_C, "type": "DNR"},
+                    {"ref": REFS[2], "fid": FNR_B, "type": "HNR"},
+                    {"ref": REFS[3], "fid": FNR_E, "type": "FHN"},
+                ],
+            },
+        ),
+        contents_case(
+            "identity-type-unknown",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": REFS[0], "type": "SSN"}),
+            "type 'SSN': the number type is FNR, DNR, HNR or FHN, nothing else.",
+            FAIL,
+        ),
+        contents_case(
+            "identity-type-lower-case",
+            "identity",
+            line({"content": "iplos-identities/1"}) + line({"fid": FNR_A, "ref": REFS[0], "type": "fnr"}),
+            "type 'fnr': the four number types are upper case.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-policy-refusals",
+            "pseudonyms",
+            pseudonyms_body(
+                1,
+                [
+                    {"ref": REFS[0], "pseudonym": None, "refused": "type-mismatch"},
+                    {"ref": REFS[1], "pseudonym": None, "refused": "synthetic-number"},
+                ],
+            ),
+            "The TPF's policy refusals (section 12.2, after the number rules): a number of another type than "
+            "declared, and a synthetic number at a TPF that does not accept them.",
+            {
+                "expect": "ok",
+                "key_version": 1,
+                "entries": [
+                    {"ref": REFS[0], "pseudonym": None, "refused": "type-mismatch"},
+                    {"ref": REFS[1], "pseudonym": None, "refused": "synthetic-number"},
+                ],
+            },
+        ),
+        contents_case(
+            "pseudonyms-unknown-rule-code",
+            "pseudonyms",
+            pseudonyms_body(1, [{"ref": REFS[0], "pseudonym": None, "refused": "some-future-rule"}]),
+            "A well-formed rule code that section 12.2 does not list: a reader keeps it as a refusal (a newer "
+            "TPF may have more policy rules) and does not refuse the part.",
+            {
+                "expect": "ok",
+                "key_version": 1,
+                "entries": [{"ref": REFS[0], "pseudonym": None, "refused": "some-future-rule"}],
+            },
+        ),
+        contents_case(
+            "pseudonyms-refused-identity-number",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": FNR_B}),
+            "A refusal code that is a (synthetic) identity number: a rule code has no digits.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-free-text",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": "Check digit"}),
+            "A refusal code with upper case and a space: a rule code is lowercase words joined by hyphens.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-too-long",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": "a" * 33}),
+            "A refusal code of 33 letters (at most 32).",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-ok",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": "ok"}),
+            "The refusal code 'ok', which is reserved and never a rule code.",
+            FAIL,
+        ),
+        contents_case(
+            "pseudonyms-refused-empty",
+            "pseudonyms",
+            pseudonyms_body(1, []) + line({"ref": REFS[0], "refused": ""}),
+            "An empty refusal code.",
+            FAIL,
+        ),
+        contents_case(
             "pseudonyms-ref-not-hex",
             "pseudonyms",
             pseudonyms_body(1, []) + line({"ref": "record-1", "refused": "check-digit"}),
@@ -724,6 +831,254 @@ def _sibling(char: str) -> str:
     """The base64url character that differs from ``char`` in its lowest bit only."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     return alphabet[alphabet.index(char) ^ 1]
+
+
+# --- payloads.json: the iplos-payload/2 lines -------------------------------------------------------------------------
+
+PAYLOAD_HEADER: Json = json.loads(PAYLOAD_LINES[0])
+PAYLOAD_RECORDS: list[Json] = [json.loads(x) for x in PAYLOAD_LINES[1:-1]]
+# One record with every list filled and every optional value set (refusals, complaints, coercion; hours written
+# with an exponent, an integer, and null; a complaint without its outcome).
+FULL_RECORD: Json = {
+    "a": [[21, "2024-01-15", "2024-02-01"], [4, None, "2024-03-01"]],
+    "b": [2, 1, True, False, "2024-11-30", "2024-04-02", "2024-05-06", True],
+    "d": [["ICPC-2", "T90"], ["ICD-10", "F03"]],
+    "f": [["sosialDeltakelse", 2, "2024-03-01"], ["syn", 9, "2024-03-01"]],
+    "fa": 1957,
+    "ft": "FNR",
+    "k": "K",
+    "kl": [[21, "2024-02-20", "ikke-medhold"], [4, "2024-03-10", None]],
+    "ref": REFS[0],
+    "t": [
+        ["100001-01", 15, "N", "2024-01-10", "2024-01-20", "2024-02-01", "2024-11-30", 3.5, "974760673"],
+        ["100001-02", 6, "M", None, None, "2024-01-01", None, None, None],
+        ["100001-03", 2, "T", None, "2024-05-01", "2024-05-02", None, 4, "974760673"],
+        ["100001-04", 1, "C", None, None, "2024-06-01", None, 0.25, None],
+    ],
+    "tv": [
+        ["TV-1", "HOL9", "2024-04-01", "2024-04-02", None],
+        ["TV-2", "PBRL4A", "2024-05-01", "2024-05-01", "2024-05-31"],
+    ],
+}
+
+
+def _text(value: Json) -> str:
+    return payload_line(value).decode("utf-8")
+
+
+def make_payloads() -> Json:
+    header, records = _text(PAYLOAD_HEADER), [_text(r) for r in PAYLOAD_RECORDS]
+    record = PAYLOAD_RECORDS[0]
+
+    def with_record(**changes: Any) -> list[str]:
+        return [header, _text({**record, **changes}), _text({"antall": 1})]
+
+    def without_member(value: Json, name: str) -> Json:
+        return {k: v for k, v in value.items() if k != name}
+
+    def service(index: int, item: Any) -> list[str]:
+        changed = list(record["t"][0])
+        changed[index] = item
+        return with_record(t=[changed])
+
+    ok_cases: list[tuple[str, str, list[str]]] = [
+        (
+            "message-1",
+            "The payload of contents.json's payload-ok: the header, three records, the trailer.",
+            [header, *records, _text({"antall": 3})],
+        ),
+        (
+            "no-records",
+            'A header and the trailer {"antall":0}: an export without persons.',
+            [header, _text({"antall": 0})],
+        ),
+        (
+            "every-member-filled",
+            "One record with every list filled and every optional value set; hours 3.5, 4 (an integer is a number "
+            "too), 0.25 and null; a complaint without its outcome; a header without bydelNr and contact.",
+            [
+                _text({**PAYLOAD_HEADER, "bydelNr": None, "kontaktperson": None}),
+                _text(FULL_RECORD),
+                _text({"antall": 1}),
+            ],
+        ),
+        (
+            "reader-tolerance",
+            "message-1's values spelt differently: members unsorted, white space between tokens, a non-ASCII "
+            "character as a \\u escape, hours with an exponent. Payload lines are JSON, not canonical JSON: a reader "
+            "MUST accept any spelling (only writers keep to the one form).",
+            [
+                json.dumps(dict(reversed(list(PAYLOAD_HEADER.items()))), ensure_ascii=True, separators=(", ", ": ")),
+                json.dumps(dict(reversed(list(PAYLOAD_RECORDS[0].items()))), separators=(" ,", " : ")).replace(
+                    "3.5", "35e-1"
+                ),
+                *records[1:],
+                '{ "antall" : 3 }',
+            ],
+        ),
+        (
+            "leap-day-and-integer-bounds",
+            "A date of 29 February in a leap year, and integers at the bounds a payload integer may take "
+            "(2^53 - 1 and its negative; implausible values are the logical controls' to report, not the format's).",
+            with_record(fa=-(2**53 - 1), b=[2**53 - 1, None, None, None, "2024-02-29", None, None, None]),
+        ),
+    ]
+    fail_cases: list[tuple[str, str, list[str]]] = [
+        ("empty", "No line at all.", []),
+        ("no-trailer", "The header and three records, no trailer (a truncated payload).", [header, *records]),
+        ("trailer-count-low", "The trailer counts 2 records; there are 3.", [header, *records, _text({"antall": 2})]),
+        ("trailer-count-high", "The trailer counts 4 records; there are 3.", [header, *records, _text({"antall": 4})]),
+        (
+            "line-after-trailer",
+            "A record after the trailer.",
+            [header, *records[:2], _text({"antall": 2}), records[2]],
+        ),
+        ("trailer-count-string", 'The trailer {"antall":"3"}.', [header, *records, '{"antall":"3"}']),
+        ("trailer-count-float", 'The trailer {"antall":3.0}.', [header, *records, '{"antall":3.0}']),
+        (
+            "trailer-extra-member",
+            'A last line {"antall":3,"x":1}: not the trailer (exactly one member), and not a record.',
+            [header, *records, '{"antall":3,"x":1}'],
+        ),
+        (
+            "header-format-v1",
+            "The header's format is iplos-payload/1.",
+            [_text({**PAYLOAD_HEADER, "format": "iplos-payload/1"}), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-format-missing",
+            "The header has no format member.",
+            [_text(without_member(PAYLOAD_HEADER, "format")), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-member-missing",
+            "The header has no navnEPJ.",
+            [_text(without_member(PAYLOAD_HEADER, "navnEPJ")), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-member-extra",
+            "The header has a member 'x'.",
+            [_text({**PAYLOAD_HEADER, "x": 1}), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-year-string",
+            'rapporteringsaar is the string "2024".',
+            [_text({**PAYLOAD_HEADER, "rapporteringsaar": "2024"}), *records, _text({"antall": 3})],
+        ),
+        (
+            "header-contact-member-extra",
+            "kontaktperson has a fourth member.",
+            [
+                _text({**PAYLOAD_HEADER, "kontaktperson": {**PAYLOAD_HEADER["kontaktperson"], "x": None}}),
+                *records,
+                _text({"antall": 3}),
+            ],
+        ),
+        ("header-not-first", "The first line is a record.", [records[0], header, _text({"antall": 1})]),
+        (
+            "record-member-missing",
+            "A record without tv.",
+            [header, _text(without_member(record, "tv")), _text({"antall": 1})],
+        ),
+        ("record-member-extra", "A record with a member 'x'.", with_record(x=1)),
+        (
+            "record-member-twice",
+            "A record with fa twice.",
+            [header, _text(record)[:-1] + ',"fa":1958}', _text({"antall": 1})],
+        ),
+        ("record-not-object", "A record line that is a JSON array.", [header, "[1,2]", _text({"antall": 1})]),
+        ("record-not-json", "A record line that is not JSON.", [header, "{fa:1957}", _text({"antall": 1})]),
+        (
+            "record-birth-year-float",
+            "fa is 1957.0: an integer has no fraction.",
+            [header, _text(record).replace('"fa":1957', '"fa":1957.0'), _text({"antall": 1})],
+        ),
+        (
+            "record-birth-year-exponent",
+            "fa is 1.957e3: an integer has no exponent.",
+            [header, _text(record).replace('"fa":1957', '"fa":1.957e3'), _text({"antall": 1})],
+        ),
+        (
+            "record-birth-year-beyond-2^53",
+            "fa is 2^53: beyond the integers JSON carries exactly.",
+            with_record(fa=2**53),
+        ),
+        ("record-sex-unknown", "k is 'X' (M, K or null).", with_record(k="X")),
+        ("record-type-lower-case", "ft is 'fnr' (FNR, DNR, HNR or FHN).", with_record(ft="fnr")),
+        ("record-background-7-items", "b has 7 items, not 8.", with_record(b=record["b"][:7])),
+        (
+            "record-background-bool-for-int",
+            "bolig (b[0]) is true, not an integer.",
+            with_record(b=[True, *record["b"][1:]]),
+        ),
+        (
+            "record-date-not-real",
+            "vurdertAvLege (b[5]) is 2024-02-30.",
+            with_record(b=[*record["b"][:5], "2024-02-30", None, False]),
+        ),
+        (
+            "record-date-form",
+            "vurdertAvLege (b[5]) is 2025-4-02 (YYYY-MM-DD only).",
+            with_record(b=[*record["b"][:5], "2025-4-02", None, False]),
+        ),
+        ("record-service-8-items", "A service with 8 items, not 9.", with_record(t=[record["t"][0][:8]])),
+        ("record-event-unknown", "hendelse (t[2]) is 'X' (N, M, T or C).", service(2, "X")),
+        ("record-hours-string", 'timerPerUke (t[7]) is the string "3.5".', service(7, "3.5")),
+        ("record-hours-bool", "timerPerUke (t[7]) is true.", service(7, True)),
+        (
+            "record-hours-infinite",
+            "timerPerUke (t[7]) is 1e400, which is no finite number.",
+            [header, _text(record).replace("3.5,", "1e400,"), _text({"antall": 1})],
+        ),
+        (
+            "record-hours-nan",
+            "timerPerUke (t[7]) is NaN, which is not JSON.",
+            [header, _text(record).replace("3.5,", "NaN,"), _text({"antall": 1})],
+        ),
+        ("record-start-date-null", "startdato (t[5]) is null (required).", service(5, None)),
+        ("record-score-bool", "A function score of true.", with_record(f=[["sosialDeltakelse", True, "2024-03-01"]])),
+        ("record-code-system-unknown", "A diagnosis in 'ICD-11'.", with_record(d=[["ICD-11", "6D80"]])),
+        (
+            "record-coercion-basis-unknown",
+            "A coercion decision under 'HOL10'.",
+            with_record(tv=[["TV-1", "HOL10", "2024-04-01", "2024-04-02", None]]),
+        ),
+        (
+            "record-complaint-outcome-unknown",
+            "A complaint with outcome 'ja'.",
+            with_record(kl=[[21, "2024-02-20", "ja"]]),
+        ),
+        (
+            "record-unpaired-surrogate",
+            "A diagnosis code holding the escape \\ud800 alone: an unpaired surrogate is no Unicode text.",
+            [header, _text(record).replace('"T90"', '"T\\ud800"'), _text({"antall": 1})],
+        ),
+    ]
+    cases: list[Json] = []
+    for name, comment, lines in ok_cases:
+        parsed = [json.loads(x) for x in lines]
+        cases.append(
+            {
+                "name": name,
+                "comment": comment,
+                "lines": lines,
+                "expect": "ok",
+                "header": parsed[0],
+                "records": parsed[1:-1],
+            }
+        )
+    for name, comment, lines in fail_cases:
+        cases.append({"name": name, "comment": comment, "lines": lines, "expect": "fail"})
+    return {
+        "format": "iplos-test-vectors/payloads/1",
+        "description": (
+            "iplos-payload/2 streams (docs/envelope-v1.md, 6.4): the lines after a payload part's content line, "
+            "each given without its LF, as text (UTF-8 on the wire). expect 'ok': a reader accepts the stream; "
+            "'header' is the header line's value and 'records' the record lines' values (the trailer is not "
+            "repeated). expect 'fail': a reader refuses the stream (invalid-payload at the registry)."
+        ),
+        "cases": cases,
+    }
 
 
 # --- parts.json: the STREAM layer ----------------------------------------------------------------------------------
@@ -1317,6 +1672,48 @@ def make_headers(contents: Json) -> Json:
         KOMMUNE,
         "invalid",
     )
+    for name, field, value, comment in (
+        ("created-at-february-30", "created_at", "2025-02-30T10:15:00Z", "30 February does not exist"),
+        ("created-at-february-29-not-leap", "created_at", "2025-02-29T10:15:00Z", "2025 is not a leap year"),
+        ("created-at-month-13", "created_at", "2025-13-03T10:15:00Z", "there is no month 13"),
+        ("created-at-day-00", "created_at", "2025-02-00T10:15:00Z", "there is no day 0"),
+        ("created-at-hour-24", "created_at", "2025-02-03T24:00:00Z", "hours run from 00 to 23"),
+        ("created-at-minute-60", "created_at", "2025-02-03T10:60:00Z", "minutes run from 00 to 59"),
+        ("created-at-leap-second", "created_at", "2016-12-31T23:59:60Z", "a leap second is not a Timestamp"),
+        ("created-at-year-0000", "created_at", "0000-02-03T10:15:00Z", "years start at 0001"),
+    ):
+        add(
+            name,
+            f"created_at is {value}, which matches the Timestamp pattern but names no instant: {comment} (signed).",
+            "submission",
+            variant(submission, **{field: value}),
+            KOMMUNE,
+            "invalid",
+        )
+    add(
+        "created-at-february-29-leap-year",
+        "created_at is 2024-02-29T10:15:00Z: 2024 is a leap year, so this Timestamp is valid (signed).",
+        "submission",
+        variant(submission, created_at="2024-02-29T10:15:00Z"),
+        KOMMUNE,
+        "valid",
+    )
+    add(
+        "receipt-received-at-february-30",
+        "A receipt whose received_at is 2025-02-30T10:15:03Z: not a real instant (signed).",
+        "receipt",
+        variant(receipt, received_at="2025-02-30T10:15:03Z"),
+        REGISTRY,
+        "invalid",
+    )
+    add(
+        "report-created-at-hour-24",
+        "A report header whose created_at is 2025-02-03T24:20:00Z: not a real instant (signed).",
+        "report",
+        variant(report, created_at="2025-02-03T24:20:00Z"),
+        REGISTRY,
+        "invalid",
+    )
     add(
         "size-beyond-2^53",
         "The identity part's size is 2^53 (integers are at most 2^53 - 1).",
@@ -1360,6 +1757,58 @@ def make_headers(contents: Json) -> Json:
         OUTSIDER,
         "invalid",
     )
+    # 7.7 step 2 (format and kind) comes before the key lookup; the schema and the signature's length after it.
+    unknown = {**submission, "signer_kid": OUTSIDER.signing_kid}
+    add(
+        "unknown-kid-format-v2",
+        "Unknown signer_kid AND format 'iplos-envelope/2': format and kind are checked before the key lookup.",
+        "submission",
+        variant(unknown, format="iplos-envelope/2"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-missing-format",
+        "Unknown signer_kid AND no format member: format and kind are checked before the key lookup.",
+        "submission",
+        without(unknown, "format"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-missing-kind",
+        "Unknown signer_kid AND no kind member: format and kind are checked before the key lookup.",
+        "submission",
+        without(unknown, "kind"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-other-kind",
+        "Unknown signer_kid AND kind 'delivery' where a submission is expected: the kind is checked before the "
+        "key lookup.",
+        "submission",
+        variant(unknown, kind="delivery"),
+        OUTSIDER,
+        "invalid",
+    )
+    add(
+        "unknown-kid-before-schema",
+        "Unknown signer_kid AND an unknown member 'note': the key lookup comes before the schema.",
+        "submission",
+        variant(unknown, note="x"),
+        OUTSIDER,
+        "refused:unknown-key",
+    )
+    add(
+        "unknown-kid-before-signature-length",
+        "Unknown signer_kid AND a signature of 63 bytes: the key lookup comes before the signature's length.",
+        "submission",
+        canonical(unknown),
+        OUTSIDER,
+        "refused:unknown-key",
+        signature=OUTSIDER.signing.sign(SIGN_LABEL + canonical(unknown)).signature[:63],
+    )
     add(
         "sender-mismatch",
         "Signed by kommune-0301's key, but the header names kommune-4601 as sender.",
@@ -1376,6 +1825,53 @@ def make_headers(contents: Json) -> Json:
         KOMMUNE,
         "invalid",
     )
+    # Receipts and reports carry their signature in strict base64 (section 1): a case with 'signature_b64' gives
+    # the signature as the transport carries it, and a decoder that is not strict lets a second spelling through.
+    receipt_sig = REGISTRY.signing.sign(SIGN_LABEL + canonical(receipt)).signature
+    receipt_b64 = b64(receipt_sig)
+    assert receipt_b64.endswith("==")
+    last = receipt_b64[-3]  # the last data character: 2 bits of the signature and 4 unused bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    for name, text, expect, comment in (
+        ("receipt-signature-base64", receipt_b64, "valid", "The stored receipt's signature in strict base64."),
+        (
+            "receipt-signature-unused-bits",
+            receipt_b64[:-3] + alphabet[alphabet.index(last) ^ 1] + "==",
+            "invalid",
+            "The signature's last data character with its lowest unused bit set: it decodes to the same 64 bytes, "
+            "but it is not the canonical encoding.",
+        ),
+        (
+            "receipt-signature-no-padding",
+            receipt_b64[:-2],
+            "invalid",
+            "The signature without its '==' padding.",
+        ),
+        (
+            "receipt-signature-line-break",
+            receipt_b64[:44] + "\n" + receipt_b64[44:],
+            "invalid",
+            "The signature with a line break after 44 characters (MIME style).",
+        ),
+        (
+            "receipt-signature-url-alphabet",
+            receipt_b64.replace("+", "-").replace("/", "_"),
+            "invalid",
+            "The signature in the base64url alphabet ('-' and '_' for '+' and '/').",
+        ),
+    ):
+        assert name != "receipt-signature-url-alphabet" or text != receipt_b64, "the signature has no + or /"
+        add(name, comment, "receipt", canonical(receipt), REGISTRY, expect, signature=receipt_sig, signature_b64=text)
+    add(
+        "signature-small-order-r",
+        "Signed by kommune-0301's key with the nonce point R the identity (a point of small order) and S = k*a: "
+        "the RFC 8032 group equation holds, but a verifier MUST reject a small-order R (section 7.1).",
+        "submission",
+        submission_bytes,
+        KOMMUNE,
+        "invalid",
+        signature=small_order_r_signature(KOMMUNE.signing, SIGN_LABEL + submission_bytes),
+    )
     return {
         "format": "iplos-test-vectors/headers/1",
         "description": (
@@ -1383,11 +1879,35 @@ def make_headers(contents: Json) -> Json:
             "'header' (the exact bytes: each character is one byte, U+0000-U+00FF; valid headers are ASCII) with "
             "the Ed25519 'signature' (hex) against 'directory' (an iplos-directory/1 document), as the header kind "
             "'verify_as'. expect: 'valid' (signer_party is the party that signed), 'invalid' (the opaque error), "
-            "or 'refused:<code>' (a policy refusal with that code). signer_public is informative."
+            "or 'refused:<code>' (a policy refusal with that code). Where 'signature_b64' is given, the signature "
+            "is that text as a receipt or report carries it: decode it as strict base64 (a decoding failure is "
+            "'invalid'); 'signature' is then the hex of the signature it was made from. signer_public is "
+            "informative."
         ),
         "directory": directory_document(),
         "cases": cases,
     }
+
+
+# Ed25519 arithmetic (RFC 8032), only to build a signature with a small-order R that a lax verifier accepts.
+_ED_L = 2**252 + 27742317777372353535851937790883648493
+_ED_IDENTITY = bytes([1]) + bytes(31)  # the encoding of the neutral point (0, 1): order 1
+
+
+def small_order_r_signature(key: SigningKey, message: bytes) -> bytes:
+    """R = the neutral point, S = k * a mod L: [S]B = R + [k]A holds, so only the small-order check refuses it."""
+    digest = hashlib.sha512(bytes(key)[:32]).digest()
+    scalar = bytearray(digest[:32])
+    scalar[0] &= 248
+    scalar[31] &= 127
+    scalar[31] |= 64
+    a = int.from_bytes(scalar, "little")
+    public = bytes(key.verify_key)
+    k = int.from_bytes(hashlib.sha512(_ED_IDENTITY + public + message).digest(), "little") % _ED_L
+    signature = _ED_IDENTITY + ((k * a) % _ED_L).to_bytes(32, "little")
+    # The group equation holds: a verifier without the check (OpenSSL's, for one) accepts it.
+    Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    return signature
 
 
 # --- canonical.json ----------------------------------------------------------------------------------------------
@@ -1499,6 +2019,8 @@ def make_pseudonyms() -> Json:
                     "key_version": version,
                     "key": key.hex(),
                     "fnr": number,
+                    "type": "DNR" if number == FNR_C else "FNR",
+                    "synthetic_accepted": True,
                     "expect": "ok",
                     "pseudonym_hex": value.hex(),
                     "pseudonym_b64url": b64url(value),
@@ -1506,22 +2028,69 @@ def make_pseudonyms() -> Json:
             )
     day_32 = _with_check("3281" + "50", 123)
     not_century = _with_check("1481" + "50", 600)
+    # (name, number, declared type, synthetic numbers accepted, rule, comment)
     refusals = [
-        ("ten-digits", FNR_A[:10], "length", "ten digits"),
-        ("twelve-digits", FNR_A + "0", "length", "twelve digits"),
-        ("leading-space", " " + FNR_A[1:], "digits", "a space instead of the first digit"),
-        ("arabic-indic-digit", FNR_A[:5] + "\u0661" + FNR_A[6:], "digits", "an Arabic-Indic digit one (not ASCII)"),
-        ("check-digit", FNR_BAD_CHECK, "check-digit", "the second check digit off by one"),
-        ("day-32", day_32, "date", "day 32 (month 81: Tenor form), both check digits valid"),
-        ("no-century", not_century, "individual-number", "individnummer 600 with year 50 gives no century"),
+        ("ten-digits", FNR_A[:10], "FNR", True, "length", "ten digits"),
+        ("twelve-digits", FNR_A + "0", "FNR", True, "length", "twelve digits"),
+        ("leading-space", " " + FNR_A[1:], "FNR", True, "digits", "a space instead of the first digit"),
+        (
+            "arabic-indic-digit",
+            FNR_A[:5] + "\u0661" + FNR_A[6:],
+            "FNR",
+            True,
+            "digits",
+            "an Arabic-Indic digit one (not ASCII)",
+        ),
+        ("check-digit", FNR_BAD_CHECK, "FNR", True, "check-digit", "the second check digit off by one"),
+        ("day-32", day_32, "FNR", True, "date", "day 32 (month 81: Tenor form), both check digits valid"),
+        ("no-century", not_century, "FNR", True, "individual-number", "individnummer 600 with year 50: no century"),
+        # The policy rules come after the number rules, the declared type before synthetic numbers.
+        ("d-number-declared-fnr", FNR_C, "FNR", True, "type-mismatch", "a valid D-number declared FNR"),
+        ("fnr-declared-dnr", FNR_A, "DNR", True, "type-mismatch", "a valid ordinary number declared DNR"),
+        ("fnr-declared-hnr", FNR_A, "HNR", True, "type-mismatch", "a valid ordinary number declared HNR"),
+        ("fnr-declared-fhn", FNR_A, "FHN", True, "type-mismatch", "a valid ordinary number declared FHN"),
+        (
+            "synthetic-not-accepted",
+            FNR_A,
+            "FNR",
+            False,
+            "synthetic-number",
+            "a valid Tenor number (month + 80), correctly declared, at a TPF that does not accept synthetic numbers",
+        ),
+        (
+            "synthetic-d-number-not-accepted",
+            FNR_C,
+            "DNR",
+            False,
+            "synthetic-number",
+            "a valid Tenor D-number (day + 40, month + 80), correctly declared, synthetic numbers not accepted",
+        ),
+        (
+            "type-before-synthetic",
+            FNR_C,
+            "FNR",
+            False,
+            "type-mismatch",
+            "a Tenor D-number declared FNR, synthetic numbers not accepted: the declared type is checked first",
+        ),
+        (
+            "number-rules-before-policy",
+            FNR_BAD_CHECK,
+            "DNR",
+            False,
+            "check-digit",
+            "a bad check digit, the wrong type and a synthetic number: the number rules come first",
+        ),
     ]
-    for name, number, rule, comment in refusals:
+    for name, number, declared, accepted, rule, comment in refusals:
         cases.append(
             {
                 "name": f"refused-{name}",
                 "key_version": 1,
                 "key": PSEUDONYM_KEYS[1].hex(),
                 "fnr": number,
+                "type": declared,
+                "synthetic_accepted": accepted,
                 "expect": "refused",
                 "rule": rule,
                 "comment": comment,
@@ -1531,8 +2100,11 @@ def make_pseudonyms() -> Json:
         "format": "iplos-test-vectors/pseudonyms/1",
         "description": (
             "Pseudonyms (docs/envelope-v1.md, 'Pseudonyms'): HMAC-SHA256(key, label || 0x00 || fnr as ASCII). "
-            "All numbers are synthetic (Tenor form, month + 80). expect 'refused': the number is invalid and gets "
-            "no pseudonym; 'rule' is the refusal code the TPF writes in the pseudonym part."
+            "All numbers are synthetic (Tenor form, month + 80). 'type' is the number type the identity part "
+            "declares for the record, 'synthetic_accepted' whether the TPF accepts synthetic numbers (a test "
+            "TPF does, a production TPF does not). expect 'refused': the number gets no pseudonym; 'rule' is the "
+            "refusal code the TPF writes in the pseudonym part, the first rule of section 12.2 that fails: the "
+            "number rules, then the policy rules."
         ),
         "label": PSEUDONYM_LABEL.decode("ascii"),
         "cases": cases,
@@ -1585,6 +2157,17 @@ def make_key_ids() -> Json:
     wrong_format = {**document, "format": "iplos-directory/2"}
     duplicate = json.loads(json.dumps(document))
     duplicate["parties"]["kommune-4601"]["keys"].append(document["parties"]["kommune-0301"]["keys"][1])
+    # The TPF's X25519 key (32 bytes: 43 base64 characters and '='; the last character holds 2 unused bits).
+    text = entry["keys"][0]["public"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    unused_bits = json.loads(json.dumps(document))
+    unused_bits["parties"]["tpf"]["keys"][0]["public"] = text[:-2] + alphabet[alphabet.index(text[-2]) ^ 1] + "="
+    small_order = json.loads(json.dumps(document))
+    small_order["parties"]["tpf"]["keys"][1] = {
+        "kid": key_id("Ed25519", _ED_IDENTITY),
+        "alg": "Ed25519",
+        "public": b64(_ED_IDENTITY),
+    }
     directory_cases = [
         {"name": "example", "document": document, "expect": "ok"},
         {
@@ -1606,6 +2189,20 @@ def make_key_ids() -> Json:
             "name": "duplicate-kid",
             "comment": "kommune-4601 also lists kommune-0301's signing key: one kid would name two parties.",
             "document": duplicate,
+            "expect": "fail",
+        },
+        {
+            "name": "public-unused-bits",
+            "comment": "The TPF's X25519 key with a non-zero unused bit in its last base64 character: it decodes to "
+            "the same key, whose kid matches, but strict base64 is the canonical encoding only.",
+            "document": unused_bits,
+            "expect": "fail",
+        },
+        {
+            "name": "ed25519-small-order",
+            "comment": "The TPF's signing key replaced by the neutral point (order 1), with its matching kid: a "
+            "signature that verifies under it needs no private key, so a loader MUST refuse it.",
+            "document": small_order,
             "expect": "fail",
         },
     ]
@@ -1658,6 +2255,7 @@ def documents() -> dict[str, str]:
         "pseudonyms.json": render(make_pseudonyms()),
         "headers.json": render(make_headers(contents)),
         "contents.json": render(contents),
+        "payloads.json": render(make_payloads()),
         "parts.json": render(make_parts()),
     }
 
