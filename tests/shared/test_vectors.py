@@ -39,6 +39,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from shared import fnr
 from shared.envelope import (
+    Confirmation,
     DeliveryHeader,
     InvalidEnvelope,
     MessageRefused,
@@ -372,6 +373,7 @@ _MODELS: dict[str, Any] = {
     "delivery": DeliveryHeader,
     "receipt": Receipt,
     "report": ReportHeader,
+    "confirmation": Confirmation,
 }
 
 
@@ -943,13 +945,23 @@ SPEC_SCHEMAS = {
             "municipality": SPEC_KNR,
             "year": spec_int(-SPEC_MAX_INT),
             "sequence": spec_int(-SPEC_MAX_INT),
-            "status": spec_either(spec_literal("stored"), spec_literal("refused")),
+            "status": spec_either(spec_literal("stored"), spec_literal("held"), spec_literal("refused")),
             "reason": spec_either(spec_literal(None), spec_str("(?s).*")),
             "records_stored": SPEC_COUNT,
             "identities_refused": SPEC_COUNT,
             "supersedes": spec_either(spec_literal(None), SPEC_UUID),
             "received_at": SPEC_TIME,
             "report_path": spec_either(spec_literal(None), spec_str(r"/[A-Za-z0-9/_-]{1,200}")),
+        }
+    ),
+    "confirmation": spec_object(
+        {
+            **SPEC_COMMON,
+            "kind": spec_literal("confirmation"),
+            "submission_sha256": SPEC_HEX64,
+            "municipality": SPEC_KNR,
+            "year": spec_int(2000, 2100),
+            "created_at": SPEC_TIME,
         }
     ),
     "report": spec_object(

@@ -1338,6 +1338,23 @@ def make_headers(contents: Json) -> Json:
         "records_stored": 0,
         "supersedes": message_id("message-0"),
     }
+    held_receipt = {
+        **receipt,
+        "status": "held",
+        "reason": "held: far fewer persons than the active submission",
+        "supersedes": None,
+    }
+    confirmation = {
+        "format": FORMAT,
+        "kind": "confirmation",
+        "message_id": MESSAGE_ID,
+        "sender": KOMMUNE.name,
+        "signer_kid": KOMMUNE.signing_kid,
+        "submission_sha256": sha256(submission_bytes),
+        "municipality": "0301",
+        "year": 2024,
+        "created_at": "2025-02-04T08:00:00Z",
+    }
     cases: list[Json] = []
 
     def add(
@@ -1402,6 +1419,47 @@ def make_headers(contents: Json) -> Json:
         canonical(refused_receipt),
         REGISTRY,
         "valid",
+    )
+    add(
+        "receipt-held",
+        "A held receipt (section 7.5): stored but not applied until the municipality confirms; supersedes null.",
+        "receipt",
+        canonical(held_receipt),
+        REGISTRY,
+        "valid",
+    )
+    add(
+        "confirmation",
+        "The municipality's confirmation (section 7.8) that its held submission replace the active one; "
+        "submission_sha256 is the SHA-256 of the submission case's header bytes.",
+        "confirmation",
+        canonical(confirmation),
+        KOMMUNE,
+        "valid",
+    )
+    add(
+        "confirmation-year-out-of-range",
+        "A confirmation whose year is 1999: the schema's range is 2000 to 2100.",
+        "confirmation",
+        variant(confirmation, year=1999),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "confirmation-as-receipt",
+        "The confirmation verified as a receipt: the kind differs, the opaque error (section 7.7 step 2).",
+        "receipt",
+        canonical(confirmation),
+        KOMMUNE,
+        "invalid",
+    )
+    add(
+        "receipt-as-confirmation",
+        "The held receipt verified as a confirmation: the opaque error.",
+        "confirmation",
+        canonical(held_receipt),
+        REGISTRY,
+        "invalid",
     )
     add(
         "report",
