@@ -52,6 +52,17 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
             accepted = client.submit(path, running.url("gateway"), token=token)
             submitted.append(client.wait_final(running.url("gateway"), accepted["submission_id"], token=token))
         assert [s["state"] for s in submitted] == ["stored"] * 3
+        # Bergen again with 5 of its 12 persons: held by the registry, then confirmed by the municipality.
+        cut = exports / "4601-cut.xml"
+        with cut.open("wb") as handle:
+            generate_export("4601", YEAR, 5, 3, handle)
+        token = running.municipality_token("4601")
+        accepted = client.submit(cut, running.url("gateway"), token=token)
+        held = client.wait_final(running.url("gateway"), accepted["submission_id"], token=token)
+        assert held["state"] == "held"
+        address = f"{running.url('gateway')}/v1/submissions/{held['submission_id']}/confirm-replacement"
+        submitted.append(client.post_json(address, token))
+        assert submitted[-1]["state"] == "stored"
         running.submitted = submitted  # type: ignore[attr-defined]
         yield running
 
@@ -94,9 +105,9 @@ def test_a_clean_chain_verifies_and_reconciles(
     report = verify(sources, directory, witness)
     assert report.ok, report.discrepancies
     text = "\n".join(report.checked)
-    assert "reconciled 3 stored messages" in text
-    # 3 exports of 12 persons: every record accounted for at each hop.
-    assert "records sent 36 = pseudonymised 36 + refused 0 = stored 36" in text
+    assert "reconciled 4 stored messages" in text
+    # 3 exports of 12 persons and a confirmed one of 5: every record accounted for at each hop.
+    assert "records sent 41 = pseudonymised 41 + refused 0 = stored 41" in text
     for service in SERVICES:
         assert f"{service}: checkpoint of" in text
         assert f"{service}: unchanged since the last run" in text or f"{service}: extends" in text
