@@ -10,6 +10,8 @@ several apps can be built in one process (the tests do) without duplicate time s
 * ``iplos_messages_total{service,outcome}`` and ``iplos_records_total{service,outcome}``: the outcomes each
   service declares (its ``monitoring`` module), counted where they are decided, after the transaction commits;
 * ``iplos_stage_duration_seconds{service,stage}``: the stages each service declares (seal, verify, store, ...);
+* ``iplos_replays_total{service,answer}``: for a service that receives messages, each one answered from what it
+  stored about the same message before (``receipt`` or ``refusal``, services.kit.refusals);
 * for a service with an outbox, ``iplos_outbox_depth{service,state}`` and
   ``iplos_outbox_oldest_age_seconds{service}``, computed at scrape time by one grouped ``COUNT``/``MIN``
   query on a read-only transaction (at most one a second, however many scrapes arrive).
@@ -77,6 +79,7 @@ class ServiceMetrics:
         records: Iterable[str] = (),
         stages: Iterable[str] = (),
         outbox_states: Iterable[str] = (),
+        replays: Iterable[str] = (),
     ) -> None:
         self.service = service
         self.registry = CollectorRegistry()
@@ -109,9 +112,17 @@ class ServiceMetrics:
             ["service", "problem"],
             registry=self.registry,
         )
+        self._replays = Counter(
+            "iplos_replays",
+            "Messages answered from what was stored about the same message before (a replay): with its receipt,"
+            " or with the refusal that was final for it; no new processing, no new audit entry",
+            ["service", "answer"],
+            registry=self.registry,
+        )
         self._message_outcomes = frozenset(messages)
         self._record_outcomes = frozenset(records)
         self._stage_names = frozenset(stages)
+        self._replay_answers = frozenset(replays)
         self._problem_types: set[str] = set()
         self._problem_lock = threading.Lock()
         for outcome in sorted(self._message_outcomes):
@@ -120,6 +131,8 @@ class ServiceMetrics:
             self._records.labels(service, outcome)
         for stage in sorted(self._stage_names):
             self._stages.labels(service, stage)
+        for answer in sorted(self._replay_answers):
+            self._replays.labels(service, answer)
         outbox = tuple(outbox_states)
         self.outbox = OutboxGauges(service, outbox) if outbox else None
         if self.outbox is not None:
@@ -140,6 +153,10 @@ class ServiceMetrics:
     def stage(self, stage: str) -> Timer:
         """Times the ``with`` block as one run of ``stage`` (a failed run included)."""
         return self._stages.labels(self.service, _declared(stage, self._stage_names, "stage")).time()
+
+    def replay(self, answer: str) -> None:
+        """A message was answered from what was stored about the same message before (``answer``: what with)."""
+        self._replays.labels(self.service, _declared(answer, self._replay_answers, "replay answer")).inc()
 
     def refusal(self, problem: str) -> None:
         """A problem document was answered (called by the problem handlers, see :meth:`install`)."""

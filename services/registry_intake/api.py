@@ -21,6 +21,7 @@ from services.kit.bodies import Upload, read_small_field, read_upload, refuse_la
 from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
+from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, is_final
 from services.registry_intake import dashboard, models, monitoring, service
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.repository import (
@@ -77,13 +78,14 @@ async def post_delivery(request: Request) -> JSONResponse:
             stored = await _check_and_store(
                 ctx, submission_bytes, submission_sig, delivery_bytes, delivery_sig, pseudonyms, payload, verified
             )
+        except StoredAnswer as answer:
+            ctx.metrics.replay(answer.answer)
+            raise
         except Problem as problem:
             if problem.slug != "stale-sequence":  # recorded with the decision, in its transaction
-                # Only verified facts go into the signed log: before the signatures hold, the refusal is
-                # recorded under "unknown", so no caller can have the registry sign what it claims.
-                header = verified[0].submission if verified else None
-                await run_in_threadpool(ctx.audit.record_refusal, problem.slug, header)
-            ctx.metrics.message("refused")
+                await run_in_threadpool(_refused, ctx, problem, verified[0] if verified else None)
+            else:
+                ctx.metrics.message("refused")
             raise
     log.info(
         "delivery stored",
@@ -95,6 +97,24 @@ async def post_delivery(request: Request) -> JSONResponse:
         supersedes=stored.supersedes,
     )
     return JSONResponse(service.receipt_for(ctx, stored), status_code=201)
+
+
+def _refused(ctx: service.RegistryContext, problem: Problem, verified: service.VerifiedDelivery | None) -> None:
+    """Put a refusal on record. Only verified facts go into the signed log: until the signatures hold and the
+    parts are the ones they name (``verified`` None), the refusal is recorded under "unknown", so no caller can
+    have the registry sign what it claims. A refusal final for the message id (spec section 9) is remembered
+    with its audit entry, once per message."""
+    header = verified.submission if verified else None
+    if verified is not None and header is not None and is_final(problem):
+        recorded = ctx.refusals.refuse(problem, header, verified.submission_sha256)
+        if recorded is Recorded.SAME:  # the same message refused at the same moment: one record
+            ctx.metrics.replay("refusal")
+            return
+        if recorded is Recorded.NEW:
+            ctx.metrics.message("refused")
+            return
+    ctx.audit.record_refusal(problem.slug, header)
+    ctx.metrics.message("refused")
 
 
 async def _check_and_store(
@@ -109,20 +129,26 @@ async def _check_and_store(
 ) -> StoredSubmission:
     with ctx.metrics.stage("verify"):
         verified = await run_in_threadpool(
-            service.check_delivery,
-            ctx,
-            submission_bytes,
-            submission_sig,
-            delivery_bytes,
-            delivery_sig,
-            pseudonyms,
-            payload,
+            service.verify_delivery, ctx, submission_bytes, submission_sig, delivery_bytes, delivery_sig
         )
+        try:
+            service.check_parts(ctx, verified, pseudonyms, payload)
+        except Problem as problem:
+            if is_final(problem):
+                verified_out.append(verified)
+            raise
+    # From here on a refusal is on record by message id, with the verified headers' facts.
     verified_out.append(verified)
     message_id = verified.submission.message_id
     known = await run_in_threadpool(ctx.repository.get, message_id)
     if known is not None:
         raise _replayed(ctx, known, verified.submission_sha256)
+    remembered = await run_in_threadpool(ctx.refusals.lookup, message_id)
+    if remembered is not None:
+        if not hmac.compare_digest(remembered.submission_sha256.encode(), verified.submission_sha256.encode()):
+            raise _conflict()
+        raise remembered.answer()  # refused for good before: the same answer, from what is stored
+    service.check_fresh(ctx, verified)
     try:
         with ctx.metrics.stage("store"):
             stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
@@ -149,13 +175,20 @@ async def _check_and_store(
 def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submission_sha256: str) -> Problem:
     if not hmac.compare_digest(original.header_sha256.encode(), submission_sha256.encode()):
         # Same id, different signed header: not a re-delivery of what was stored, so no receipt for it.
-        return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
-    return Problem(
-        "replayed-message",
-        409,
-        "This message id was received before; the original receipt is included",
-        **service.receipt_for(ctx, original),
+        return _conflict()
+    return StoredAnswer(
+        "receipt",
+        Problem(
+            "replayed-message",
+            409,
+            "This message id was received before; the original receipt is included",
+            **service.receipt_for(ctx, original),
+        ).document(),
     )
+
+
+def _conflict() -> Problem:
+    return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
 
 
 def _operator(request: Request) -> None:
@@ -236,6 +269,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             max_age=dt.timedelta(days=settings.max_message_age_days),
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
             audit=audit,
+            refusals=RefusalMemory(engine, models.refused_messages, audit),
             metrics=metrics,
         )
         app.state.readiness = monitoring.readiness(settings, engine)

@@ -59,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from services.kit.audit_log import audit_tables
+from services.kit.refusals import refusals_table
 
 __all__ = [
     "IDENTITY_OK",
@@ -75,6 +76,7 @@ __all__ = [
     "municipality_years",
     "persons",
     "refusals",
+    "refused_messages",
     "services",
     "submissions",
 ]
@@ -135,6 +137,10 @@ RECORD_REF = String(64)
 # The tamper-evident audit log (services.kit.audit_log): an entry per delivery stored, superseded or refused,
 # with ids, digests and counts only.
 audit = audit_tables(metadata)
+
+# Messages refused for good (services.kit.refusals, spec section 9): the problem document answered, so the same
+# message is answered again from here without being opened again. Migration 0004.
+refused_messages = refusals_table(metadata)
 
 submissions = Table(
     "submissions",

@@ -2,7 +2,9 @@
 
 Messages by outcome, as the audit log records them: ``stored``, ``superseded`` (an earlier submission of the
 same municipality and year replaced by a stored one) and ``refused`` (any problem once the form was read, a
-stale sequence and a replay included). Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
+stale sequence included). A delivery answered from what was stored about its message before (the receipt, or
+the refusal that was final for it: spec section 9) is on no new audit entry and counted in
+``iplos_replays_total{answer}`` only. Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
 code, for each stored submission (a superseded submission's findings are not taken back: the counter says what
 the controls found in what arrived). Stages: ``verify`` (signatures, binding, recipients, digests, freshness)
 and ``store`` (open, join, run the controls and store, in one transaction).
@@ -32,6 +34,7 @@ class RegistryMetrics(ServiceMetrics):
             messages=("stored", "superseded", "refused"),
             records=("stored",),
             stages=("verify", "store"),
+            replays=("receipt", "refusal"),
         )
         self._findings = Counter(
             "iplos_findings",

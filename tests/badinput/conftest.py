@@ -76,14 +76,18 @@ def _files(folder: Path) -> list[str]:
 
 
 AUDIT_TABLES = ("audit_log", "audit_checkpoints")
+# The record of a refusal that is final for the message id (spec section 9): written with its "refused" audit
+# entry, so the same message is answered again from it.
+REFUSAL_TABLES = ("refused_messages",)
 
 
 def snapshot(chain: Chain) -> dict[str, Any]:
-    """What the chain stores, read through the APIs and the databases. The audit logs are left out: they
-    record every refusal by design, and sign checkpoints as they grow (checked by ``audit_events``)."""
+    """What the chain stores, read through the APIs and the databases. The audit logs and the refusals kept
+    with them are left out: they record refusals by design, and the logs sign checkpoints as they grow
+    (checked by ``audit_events``)."""
     counts = {service: row_counts(engine) for service, engine in chain.engines().items()}
     for service_counts in counts.values():
-        for table in AUDIT_TABLES:
+        for table in AUDIT_TABLES + REFUSAL_TABLES:
             service_counts.pop(table, None)
     return {
         "gateway_api": chain.gateway.get("/v1/submissions").json(),

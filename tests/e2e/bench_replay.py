@@ -23,9 +23,7 @@ for sequentially for ``--report-seconds`` with the gateway's registry credential
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import secrets
 import statistics
 import tempfile
 import time
@@ -37,9 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from iplos_cli.chain import CREDENTIALS_FOLDER, Chain, ensure_keys, free_port
 from iplos_cli.exports import write_synthetic_export
-from shared.envelope.identity import open_identities
-from shared.keys.tpf import load_tpf_keys
-from tests.e2e.messages import Delivery, Message, build_delivery, build_message, reseal_identity_for
+from tests.e2e.messages import Delivery, Message, build_delivery, build_message, with_unmatched_last_ref
 
 MUNICIPALITY = "0301"
 YEAR = 2025
@@ -70,24 +66,6 @@ def registry_delivery_seconds(chain: Chain) -> float:
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def mismatched_refs(state: Path, message: Message) -> Message:
-    """The message with its identity part sealed again, the last record under a reference the payload lacks."""
-    tpf = load_tpf_keys(state / "keys" / "tpf")
-    refs = [
-        entry.ref
-        for entry in open_identities(
-            io.BytesIO(message.identity),
-            tpf.party,
-            message.parsed.parts.identity,
-            sender=message.parsed.sender,
-            message_id=message.parsed.message_id,
-        )
-    ]
-    return reseal_identity_for(
-        state, message, "tpf", ref_maker=lambda i: refs[i] if i < len(refs) - 1 else secrets.token_hex(16)
-    )
 
 
 def replay(
@@ -158,7 +136,7 @@ def main() -> None:
         write_synthetic_export(faulty, MUNICIPALITY, YEAR, args.persons, 7, errors=0.05)
         work = state / "work"
         sequence = iter(range(1, 1000))
-        refused_at_registry = mismatched_refs(state, build_message(state, export, next(sequence), work=work))
+        refused_at_registry = with_unmatched_last_ref(state, build_message(state, export, next(sequence), work=work))
         short = build_message(state, export, next(sequence), work=work)
         refused_at_tpf = build_message(
             state, export, next(sequence), work=work, header_changes={"record_count": short.parsed.record_count + 1}
