@@ -121,3 +121,6 @@ def authenticate(request: Request, credentials: list[Credential], roles: frozens
 # Who may read a service's audit log: operators and auditors. Not a municipality: entries name every
 # municipality's messages.
 AUDIT_READERS = frozenset({"operator", "auditor"})
+# Who sees findings detail (the logical controls' findings by rule or by record), on every surface: the
+# registry's pages and operator API, and /metrics. Operators only; an auditor reads counts and the audit trail.
+FINDINGS_READERS = frozenset({"operator"})

@@ -6,8 +6,9 @@ stale sequence included). A delivery answered from what was stored about its mes
 the refusal that was final for it: spec section 9) is on no new audit entry and counted in
 ``iplos_replays_total{answer}`` only. Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
 code, for each stored submission (a superseded submission's findings are not taken back: the counter says what
-the controls found in what arrived). Stages: ``verify`` (signatures, binding, recipients, digests, freshness)
-and ``store`` (open, join, run the controls and store, in one transaction).
+the controls found in what arrived). Findings by rule are findings detail: in an operator's scrape only, never
+an auditor's. Stages: ``verify`` (signatures, binding, recipients, digests) and ``store`` (open, join, run the
+controls and store, in one transaction).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class RegistryMetrics(ServiceMetrics):
         )
         for rule in sorted(_RULES):
             self._findings.labels(self.service, rule)
+        # Findings by rule are findings detail: operators only, as on the pages and the operator API.
+        self.findings_detail("iplos_findings")
 
     def stored(self, stored: StoredSubmission, findings_by_rule: Mapping[str, int]) -> None:
         """A submission was stored (committed) with these findings, counted by control code."""

@@ -6,7 +6,7 @@ registry's verified receipt), ``rejected`` (the registry refused it) or ``dead-l
 from what was stored about it before (its receipt, or the refusal that was final for it: spec section 9) is
 on no new audit entry and counted in ``iplos_replays_total{answer}`` only. Records:
 ``pseudonymised`` and ``refused`` (an identity number that got no pseudonym). Stages: ``verify`` (signature,
-signer, digests, freshness), ``pseudonymise`` (open the identity part, pseudonymise, stage the delivery on
+signer, recipients, digests), ``pseudonymise`` (open the identity part, pseudonymise, stage the delivery on
 disk), ``forward_attempt`` (one POST to the registry). No count is ever split by municipality, message or key.
 """
 

@@ -32,7 +32,8 @@ from tests.badinput.conftest import close_log_files, closing_replaced_log_files
 from tests.e2e.messages import Message, build_message
 
 PROBLEM = "urn:iplos-chain:problem:"
-TOKEN = new_token()
+TOKEN = new_token()  # the registry's operator
+AUDITOR_TOKEN = new_token()  # the registry's auditor
 
 
 class Wire(httpx.AsyncBaseTransport):
@@ -81,7 +82,13 @@ def _tpf_settings(state: Path, **changes: Any) -> TpfSettings:
 @contextmanager
 def _chain(state: Path, **tpf_changes: Any) -> Iterator[tuple[TestClient, TestClient, Wire]]:
     credentials = state / "registry-credentials.json"
-    write_credentials(credentials, [Credential("test-operator", "operator", hash_token(TOKEN))])
+    write_credentials(
+        credentials,
+        [
+            Credential("test-operator", "operator", hash_token(TOKEN)),
+            Credential("test-auditor", "auditor", hash_token(AUDITOR_TOKEN)),
+        ],
+    )
     registry_app = create_registry(
         RegistrySettings(
             key_dir=state / "keys" / "registry",
