@@ -13,12 +13,12 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import Upload, read_small_field, read_upload, refuse_large, require_media_type
-from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
+from services.kit.credentials import AUDIT_READERS, REPORT_FETCHERS, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
 from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, is_final
@@ -228,13 +228,21 @@ async def get_submission(request: Request, submission_id: str) -> dict[str, Any]
 @router.get(
     "/v1/submissions/{submission_id}/report",
     tags=["submissions"],
-    summary="The control report of a stored submission, sealed for the submitting municipality only",
+    summary="The control report of a stored submission, sealed for the submitting municipality only"
+    " (a municipality gateway's own credential)",
+    response_class=Response,
     responses={
+        200: {"description": "The report: {header, signature, part}", "content": {"application/json": {}}},
+        401: {"description": "No bearer token, or one the registry does not know"},
+        403: {"description": "The credential is not a gateway's"},
         404: {"description": "No such submission, or it was refused (no records, no report)"},
         410: {"description": "The submission was superseded: the replacing submission's report applies"},
     },
 )
-async def get_report(request: Request, submission_id: str) -> dict[str, Any]:
+async def get_report(request: Request, submission_id: str) -> Response:
+    # Only a gateway fetches reports (it alone can open them and map them back): first, before the id is
+    # looked at, so a caller without the credential learns nothing about it.
+    authenticate(request, request.app.state.credentials, REPORT_FETCHERS)
     ctx = _ctx(request)
     stored = await run_in_threadpool(ctx.repository.get, submission_id)
     if stored is None or stored.status == "refused":
@@ -246,7 +254,8 @@ async def get_report(request: Request, submission_id: str) -> dict[str, Any]:
             "This submission was replaced; the replacing submission's report applies",
             superseded_by=stored.superseded_by,
         )
-    return await run_in_threadpool(service.sealed_report, ctx, stored)
+    # Sealed and signed once, then served as stored.
+    return Response(await run_in_threadpool(service.report_answer, ctx, stored), media_type="application/json")
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:

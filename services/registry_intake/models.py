@@ -77,6 +77,7 @@ __all__ = [
     "persons",
     "refusals",
     "refused_messages",
+    "sealed_reports",
     "services",
     "submissions",
 ]
@@ -306,4 +307,17 @@ findings = Table(
     Index(None, "submission_id", "ref"),
     Index(None, "submission_id", "code"),
     Index(None, "code"),
+)
+
+# Migration 0005: the control report of a stored submission, sealed for its municipality's key and signed once,
+# kept as the exact bytes ``GET /v1/submissions/{id}/report`` answers (``recipient_kid``: the key it is sealed
+# for; a new key of the municipality's gets a new report). It goes with the submission's records when the
+# submission is superseded.
+sealed_reports = Table(
+    "sealed_reports",
+    metadata,
+    Column("message_id", MESSAGE_ID, ForeignKey("submissions.message_id"), primary_key=True),
+    Column("recipient_kid", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("sealed_at", UTCDateTime(), nullable=False),
 )

@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import hashlib
 import io
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -269,11 +270,23 @@ def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any
     return {"receipt": receipt.model_dump(mode="json"), "signature": base64.b64encode(signature).decode("ascii")}
 
 
+def report_answer(ctx: RegistryContext, stored: StoredSubmission) -> bytes:
+    """The answer of ``GET /v1/submissions/{id}/report``: the report as it was sealed and signed the first time
+    it was asked for, and kept (``sealed_reports``). Sealed again only for a new key of the municipality's."""
+    kid, _ = ctx.directory.encryption_key(_municipality_party(ctx.directory, stored.municipality))
+    kept = ctx.repository.sealed_report(stored.message_id)
+    if kept is not None and kept[0] == kid:
+        return kept[1]
+    body = json.dumps(sealed_report(ctx, stored), separators=(",", ":")).encode("ascii")
+    # A submission superseded meanwhile keeps nothing; this one answer is still what was asked for.
+    return ctx.repository.keep_sealed_report(stored.message_id, kid, body) or body
+
+
 def sealed_report(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
     """The control report for the submitting municipality: sealed for its key, signed by the registry.
 
     Only references name records; the municipality's gateway alone can map them to its brukerNr. Built from
-    the stored findings each time it is asked for, so it always says what the database says.
+    the stored findings (which do not change while the submission is active), once: see :func:`report_answer`.
     """
     municipality = _municipality_party(ctx.directory, stored.municipality)
     kid, key = ctx.directory.encryption_key(municipality)

@@ -130,6 +130,10 @@ def export(chain_state: Path) -> Path:
 OPERATOR_TOKEN = new_token()
 MUNICIPALITY_TOKENS = {nr: new_token() for nr in MUNICIPALITIES}
 AUDITOR_TOKEN = new_token()
+# The registry's credentials: the gateway's own (role gateway: it fetches reports), and a municipality credential
+# that a registry has no use for (any endpoint refuses it: 403).
+GATEWAY_REGISTRY_TOKEN = new_token()
+REGISTRY_MUNICIPALITY_TOKEN = new_token()
 
 
 def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
@@ -144,6 +148,13 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
         [
             Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN)),
             Credential("test-auditor", "auditor", hash_token(AUDITOR_TOKEN)),
+            Credential("test-gateway", "gateway", hash_token(GATEWAY_REGISTRY_TOKEN)),
+            Credential(
+                "test-municipality-at-registry",
+                "municipality",
+                hash_token(REGISTRY_MUNICIPALITY_TOKEN),
+                municipality=MUNICIPALITY,
+            ),
         ],
     )
     gateway_credentials = state / f"{prefix}gateway-credentials.json"

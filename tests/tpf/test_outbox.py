@@ -34,6 +34,7 @@ from tests.e2e.messages import Message, build_message
 PROBLEM = "urn:iplos-chain:problem:"
 TOKEN = new_token()  # the registry's operator
 AUDITOR_TOKEN = new_token()  # the registry's auditor
+GATEWAY_TOKEN = new_token()  # a gateway's own credential at the registry (it fetches reports)
 
 
 class Wire(httpx.AsyncBaseTransport):
@@ -87,6 +88,7 @@ def _chain(state: Path, **tpf_changes: Any) -> Iterator[tuple[TestClient, TestCl
         [
             Credential("test-operator", "operator", hash_token(TOKEN)),
             Credential("test-auditor", "auditor", hash_token(AUDITOR_TOKEN)),
+            Credential("test-gateway", "gateway", hash_token(GATEWAY_TOKEN)),
         ],
     )
     registry_app = create_registry(
