@@ -1,7 +1,8 @@
 """The registry's control report: sealed and signed once, kept, and served as stored, to a gateway only.
 
 The real TPF and registry apps (tests/tpf/test_outbox.py) store a submission with findings; the report is then
-fetched with the gateway's own credential at the registry, as the gateway fetches it.
+fetched with the gateway's own credential at the registry, as the gateway fetches it. The storage of kept
+reports is tested on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import Engine, create_engine, select, update
 
 from iplos_cli.chain import ensure_keys
 from iplos_cli.exports import write_synthetic_export
 from services.registry_intake.models import sealed_reports
+from services.registry_intake.repository import SubmissionRepository
 from shared.envelope import PartRef
 from shared.envelope.report import open_report
 from tests.badinput.conftest import TestClient
 from tests.e2e.messages import Message, build_message, keys_of
+from tests.registry.test_storage import incoming, make_records
 from tests.tpf.test_outbox import GATEWAY_TOKEN, PROBLEM, TOKEN, _chain
 
 GATEWAY = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
@@ -129,3 +132,24 @@ def test_the_report_needs_the_gateway_s_credential(state: Path) -> None:
 def registry_json(body: bytes) -> dict[str, Any]:
     parsed: dict[str, Any] = json.loads(body)
     return parsed
+
+
+# -- the kept reports in storage, on both backends ----------------------------------------------------------------
+
+
+def test_storage_keeps_one_report_per_key_and_drops_it_with_the_findings(engine: Engine) -> None:
+    repository = SubmissionRepository(engine)
+    first = repository.store(incoming(1), make_records("a", 3))
+    assert repository.sealed_report(first.message_id) is None
+    assert repository.keep_sealed_report(first.message_id, "k1", b'{"a":1}') == b'{"a":1}'
+    # Sealed again at the same moment by another request: the one kept first is the one served.
+    assert repository.keep_sealed_report(first.message_id, "k1", b'{"a":2}') == b'{"a":1}'
+    assert repository.sealed_report(first.message_id) == ("k1", b'{"a":1}')
+    # A new key of the municipality's: the new report replaces the old one.
+    assert repository.keep_sealed_report(first.message_id, "k2", b'{"a":3}') == b'{"a":3}'
+    assert repository.sealed_report(first.message_id) == ("k2", b'{"a":3}')
+    repository.store(incoming(2), make_records("b", 3))  # supersedes the first
+    assert repository.sealed_report(first.message_id) is None
+    assert repository.keep_sealed_report(first.message_id, "k2", b'{"a":4}') is None
+    assert repository.sealed_report(first.message_id) is None
+    assert repository.keep_sealed_report("00000000-0000-4000-8000-000000000000", "k2", b"{}") is None
