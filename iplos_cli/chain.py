@@ -4,7 +4,8 @@ Layout under the state folder::
 
     keys/                     iplos keys init output (directory.json, tpf/, registry/, municipalities/)
     credentials/              development bearer tokens (mode 0600) and the services' hashed credential files:
-                              operator-token, municipality-NNNN-token, registry.json, gateway.json
+                              operator-token, municipality-NNNN-token, gateway-registry-token (the gateway's
+                              own credential at the registry, for fetching reports), registry.json, gateway.json
     gateway/ tpf/ registry/   each service's database, logs, outbox and temporary files
 
 Each process is given only its own key folder and the public directory (key custody), and its TMPDIR points
@@ -28,6 +29,7 @@ import httpx
 
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import (
+    GATEWAY_ROLE,
     MUNICIPALITY_ROLE,
     Credential,
     hash_token,
@@ -76,6 +78,29 @@ def ensure_operator_token(state_dir: Path) -> str:
         path = folder / f"{service}.json"
         if not path.exists():
             write_credentials(path, [Credential("dev-operator", "operator", hash_token(token))])
+    return token
+
+
+def gateway_registry_token_file(state_dir: Path) -> Path:
+    return state_dir / CREDENTIALS_FOLDER / "gateway-registry-token"
+
+
+def ensure_gateway_registry_token(state_dir: Path) -> str:
+    """The gateway's own credential at the registry (role ``gateway``: it fetches the sealed control reports):
+    the token in ``credentials/gateway-registry-token`` (0600), created once per state folder, handed to the
+    gateway as ``IPLOS_GATEWAY_REGISTRY_TOKEN_FILE``; its hash as ``dev-gateway`` in the registry's credentials
+    file. Every other entry of that file is kept, and it is rewritten only when it would change."""
+    ensure_operator_token(state_dir)  # registry.json with the operator's credential
+    token_file = gateway_registry_token_file(state_dir)
+    if not token_file.exists():
+        write_private_file(token_file, new_token().encode("ascii"))
+    token = token_file.read_text(encoding="ascii").strip()
+    path = state_dir / CREDENTIALS_FOLDER / "registry.json"
+    existing = load_credentials(path)
+    wanted = Credential("dev-gateway", GATEWAY_ROLE, hash_token(token))
+    updated = [c for c in existing if c.name != wanted.name] + [wanted]
+    if updated != existing:
+        write_credentials(path, updated)
     return token
 
 
@@ -135,6 +160,7 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
         env["IPLOS_GATEWAY_TPF_URL"] = url["tpf"]
         env["IPLOS_GATEWAY_REGISTRY_URL"] = url["registry"]
         env["IPLOS_GATEWAY_CREDENTIALS_FILE"] = str(state_dir / CREDENTIALS_FOLDER / "gateway.json")
+        env["IPLOS_GATEWAY_REGISTRY_TOKEN_FILE"] = str(gateway_registry_token_file(state_dir))
     if service == "registry":
         env["IPLOS_REGISTRY_CREDENTIALS_FILE"] = str(state_dir / CREDENTIALS_FOLDER / "registry.json")
     if service == "tpf":
@@ -161,6 +187,11 @@ class Chain:
     def operator_token(self) -> str:
         return ensure_operator_token(self.state_dir)
 
+    @property
+    def gateway_registry_token(self) -> str:
+        """The gateway's own credential at the registry (it fetches the sealed reports with it)."""
+        return ensure_gateway_registry_token(self.state_dir)
+
     def municipality_tokens(self) -> dict[str, str]:
         """Each served municipality's development token, by kommuneNr."""
         return ensure_gateway_credentials(self.state_dir)
@@ -174,6 +205,7 @@ class Chain:
 
     def start(self, service: str) -> None:
         ensure_gateway_credentials(self.state_dir)  # the registry's operator credential as well
+        ensure_gateway_registry_token(self.state_dir)
         own = self.state_dir / service
         (own / "tmp").mkdir(parents=True, exist_ok=True)
         (own / "logs").mkdir(parents=True, exist_ok=True)

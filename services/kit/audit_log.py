@@ -323,11 +323,16 @@ class AuditLog:
         """A refused message on the record, in a transaction of its own (a refusal changes nothing else): by
         message id and the facts of ``header`` when its signature held, else as ``unknown`` with none, so that
         nobody can have the service sign what a message merely claims. ``problem`` is the service's own type."""
+        with self.engine.begin() as conn:
+            return self.append_refusal(conn, problem, header)
+
+    def append_refusal(self, conn: Connection, problem: str, header: SubmissionHeader | None) -> AuditEntry:
+        """The entry of :meth:`record_refusal`, inside the caller's transaction (with what else records the
+        refusal: services.kit.refusals)."""
         facts = {"problem": problem}
         if header is not None:
             facts |= {"municipality": header.municipality, "year": header.year, "sequence": header.sequence}
-        with self.engine.begin() as conn:
-            return self.append(conn, "refused", header.message_id if header else UNKNOWN_MESSAGE, sanitise_facts(facts))
+        return self.append(conn, "refused", header.message_id if header else UNKNOWN_MESSAGE, sanitise_facts(facts))
 
     def _lock_for_append(self, conn: Connection) -> None:
         dialect = conn.dialect.name

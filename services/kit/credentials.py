@@ -101,6 +101,14 @@ def load_credentials(path: Path | None) -> list[Credential]:
     return [Credential(c["name"], c["role"], c["token_sha256"], c.get("municipality")) for c in document["credentials"]]
 
 
+def read_token_file(path: Path) -> str:
+    """A bearer token kept in a file of its own (one line; surrounding white space ignored)."""
+    token = path.read_text(encoding="ascii").strip()
+    if not token or any(c.isspace() for c in token):
+        raise ValueError(f"{path} does not hold one bearer token")
+    return token
+
+
 def authenticate(request: Request, credentials: list[Credential], roles: frozenset[str]) -> Credential:
     """The caller's credential if its bearer token is known and its role allowed; 401/403 problems otherwise."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -121,3 +129,11 @@ def authenticate(request: Request, credentials: list[Credential], roles: frozens
 # Who may read a service's audit log: operators and auditors. Not a municipality: entries name every
 # municipality's messages.
 AUDIT_READERS = frozenset({"operator", "auditor"})
+# The role of a municipality gateway's own credential at the registry: it fetches the control reports the
+# registry sealed for the municipalities it serves, and nothing else. Not bound to a municipality (a gateway
+# may serve several); a report is sealed for its municipality's key whoever fetches it.
+GATEWAY_ROLE = "gateway"
+REPORT_FETCHERS = frozenset({GATEWAY_ROLE})
+# Who sees findings detail (the logical controls' findings by rule or by record), on every surface: the
+# registry's pages and operator API, and /metrics. Operators only; an auditor reads counts and the audit trail.
+FINDINGS_READERS = frozenset({"operator"})

@@ -10,9 +10,17 @@ several apps can be built in one process (the tests do) without duplicate time s
 * ``iplos_messages_total{service,outcome}`` and ``iplos_records_total{service,outcome}``: the outcomes each
   service declares (its ``monitoring`` module), counted where they are decided, after the transaction commits;
 * ``iplos_stage_duration_seconds{service,stage}``: the stages each service declares (seal, verify, store, ...);
+* ``iplos_replays_total{service,answer}``: for a service that receives messages, each one answered from what it
+  stored about the same message before (``receipt`` or ``refusal``, services.kit.refusals);
 * for a service with an outbox, ``iplos_outbox_depth{service,state}`` and
   ``iplos_outbox_oldest_age_seconds{service}``, computed at scrape time by one grouped ``COUNT``/``MIN``
   query on a read-only transaction (at most one a second, however many scrapes arrive).
+
+What a scrape shows depends on who asks, as on every other surface: a family a service declares as findings
+detail (:meth:`ServiceMetrics.findings_detail`: the registry's ``iplos_findings_total{rule}``) is in the
+exposition only for a caller whose role is in :data:`~services.kit.credentials.FINDINGS_READERS` (operators);
+an auditor's scrape, and an anonymous one where ``/metrics`` needs no token, leave it out. Findings by rule
+between two scrapes would otherwise give one submission's findings to a role the operator API refuses them.
 
 Label values are bounded and never carry request content: ``route`` is a template of the app's own routes (or
 ``(no matching route)``), ``method`` a standard method (else ``other``), ``status`` the numeric status,
@@ -23,12 +31,13 @@ raises). No identity number, pseudonym, message id, token or free text can becom
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import prometheus_client
 import structlog
@@ -43,9 +52,9 @@ from sqlalchemy import Engine, Table, func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.asgi import call_observed
-from services.kit.credentials import AUDIT_READERS, Credential, authenticate
+from services.kit.credentials import AUDIT_READERS, FINDINGS_READERS, Credential, authenticate
 from services.kit.database import READ_ONLY
-from services.kit.problems import observe_problems, route_of
+from services.kit.problems import Problem, observe_problems, route_of
 
 __all__ = ["DURATION_BUCKETS", "MAX_PROBLEM_TYPES", "OutboxGauges", "RequestMetricsMiddleware", "ServiceMetrics"]
 
@@ -77,6 +86,7 @@ class ServiceMetrics:
         records: Iterable[str] = (),
         stages: Iterable[str] = (),
         outbox_states: Iterable[str] = (),
+        replays: Iterable[str] = (),
     ) -> None:
         self.service = service
         self.registry = CollectorRegistry()
@@ -109,9 +119,18 @@ class ServiceMetrics:
             ["service", "problem"],
             registry=self.registry,
         )
+        self._replays = Counter(
+            "iplos_replays",
+            "Messages answered from what was stored about the same message before (a replay): with its receipt,"
+            " or with the refusal that was final for it; no new processing, no new audit entry",
+            ["service", "answer"],
+            registry=self.registry,
+        )
         self._message_outcomes = frozenset(messages)
         self._record_outcomes = frozenset(records)
         self._stage_names = frozenset(stages)
+        self._replay_answers = frozenset(replays)
+        self._detail: set[str] = set()
         self._problem_types: set[str] = set()
         self._problem_lock = threading.Lock()
         for outcome in sorted(self._message_outcomes):
@@ -120,6 +139,8 @@ class ServiceMetrics:
             self._records.labels(service, outcome)
         for stage in sorted(self._stage_names):
             self._stages.labels(service, stage)
+        for answer in sorted(self._replay_answers):
+            self._replays.labels(service, answer)
         outbox = tuple(outbox_states)
         self.outbox = OutboxGauges(service, outbox) if outbox else None
         if self.outbox is not None:
@@ -141,6 +162,10 @@ class ServiceMetrics:
         """Times the ``with`` block as one run of ``stage`` (a failed run included)."""
         return self._stages.labels(self.service, _declared(stage, self._stage_names, "stage")).time()
 
+    def replay(self, answer: str) -> None:
+        """A message was answered from what was stored about the same message before (``answer``: what with)."""
+        self._replays.labels(self.service, _declared(answer, self._replay_answers, "replay answer")).inc()
+
     def refusal(self, problem: str) -> None:
         """A problem document was answered (called by the problem handlers, see :meth:`install`)."""
         self._refusals.labels(self.service, self._problem_label(problem)).inc()
@@ -148,6 +173,10 @@ class ServiceMetrics:
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in _METHODS else "other"
         self._requests.labels(self.service, method, route, str(status)).observe(seconds)
+
+    def findings_detail(self, family: str) -> None:
+        """Show the metric family ``family`` (its name without ``_total``) only to findings readers."""
+        self._detail.add(family)
 
     def watch_outbox(self, engine: Engine, table: Table) -> None:
         """Compute the outbox gauges from ``table`` (``state`` and ``created_at`` columns) at scrape time."""
@@ -165,10 +194,13 @@ class ServiceMetrics:
         observe_problems(app, self.refusal)
         app.include_router(self._router(credentials, token_required))
 
-    def exposition(self, accept: str = "") -> tuple[bytes, str]:
-        """The registry in the format ``accept`` asks for (Prometheus text 0.0.4 by default), and its media type."""
+    def exposition(self, accept: str = "", *, findings_detail: bool = False) -> tuple[bytes, str]:
+        """The registry in the format ``accept`` asks for (Prometheus text 0.0.4 by default), and its media type;
+        without the findings detail families unless ``findings_detail``."""
         encoder, media_type = choose_encoder(accept)
-        return encoder(self.registry), media_type
+        if findings_detail or not self._detail:
+            return encoder(self.registry), media_type
+        return encoder(cast(CollectorRegistry, _Without(self.registry, frozenset(self._detail)))), media_type
 
     def _router(self, credentials: CredentialsOf, token_required: bool) -> APIRouter:
         router = APIRouter(tags=["monitoring"])
@@ -186,10 +218,18 @@ class ServiceMetrics:
             responses=responses,
         )
         async def metrics(request: Request) -> Response:
+            caller: Credential | None = None
             if token_required:
-                authenticate(request, credentials(request), AUDIT_READERS)
-            body, media_type = await run_in_threadpool(self.exposition, request.headers.get("accept", ""))
-            return Response(body, media_type=media_type)
+                caller = authenticate(request, credentials(request), AUDIT_READERS)
+            elif request.headers.get("authorization"):
+                # Open to anyone, but an operator's token still shows what only operators see.
+                with contextlib.suppress(Problem):
+                    caller = authenticate(request, credentials(request), AUDIT_READERS)
+            detail = caller is not None and caller.role in FINDINGS_READERS
+            body, media_type = await run_in_threadpool(
+                lambda: self.exposition(request.headers.get("accept", ""), findings_detail=detail)
+            )
+            return Response(body, media_type=media_type, headers={"Vary": "Authorization"})
 
         return router
 
@@ -203,6 +243,17 @@ class ServiceMetrics:
                 return "other"
             self._problem_types.add(problem)
             return problem
+
+
+class _Without:
+    """A registry's collection less some metric families (what ``generate_latest`` needs: ``collect()``)."""
+
+    def __init__(self, registry: CollectorRegistry, families: frozenset[str]) -> None:
+        self._registry = registry
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return (family for family in self._registry.collect() if family.name not in self._families)
 
 
 def _declared(value: str, declared: frozenset[str], what: str) -> str:

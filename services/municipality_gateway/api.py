@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import require_media_type, spool_body
-from services.kit.credentials import AUDIT_READERS, Credential, authenticate, load_credentials
+from services.kit.credentials import AUDIT_READERS, Credential, authenticate, load_credentials, read_token_file
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
 from services.municipality_gateway import confirmation, feedback, models, monitoring, outbox, pages, screening
@@ -56,6 +56,8 @@ class GatewayContext:
     credentials: list[Credential]
     audit: AuditLog
     metrics: monitoring.GatewayMetrics
+    registry_token: str | None = None
+    """The gateway's own bearer token at the registry (``REGISTRY_TOKEN_FILE``), for fetching reports."""
 
     @property
     def work_dir(self) -> Path:
@@ -337,6 +339,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                         municipality=credential.municipality,
                     )
             ctx = GatewayContext(settings, engine, directory, served, worker, client, credentials, audit, metrics)
+            if settings.registry_token_file is not None:
+                ctx.registry_token = read_token_file(settings.registry_token_file)
             ctx.work_dir.mkdir(parents=True, exist_ok=True)
             await run_in_threadpool(outbox.cleanup, engine, ctx.work_dir, ctx.outbox_dir)
             app.state.gateway = ctx

@@ -23,6 +23,10 @@ class GatewaySettings(BaseSettings):
     tpf_url: str = "http://127.0.0.1:8002"
     registry_url: str = "http://127.0.0.1:8003"
     """Where the gateway fetches control reports (sealed for the municipality; the receipt names the path)."""
+    registry_token_file: Path | None = None
+    """A file holding the gateway's own bearer token at the registry (role ``gateway`` in the registry's
+    credentials file): the registry hands out control reports to that credential only. Without it the registry
+    answers 401 and the gateway's report endpoint ``report-unavailable``."""
     max_body_bytes: int = 1 << 30
     delivery_max_attempts: int = 300
     """Failed attempts before a submission is parked as dead-letter (with backoff capped at 5 minutes, about

@@ -42,9 +42,13 @@ def submission_row(engine: Engine, message_id: str) -> Any:
         return conn.execute(select(submissions).where(submissions.c.message_id == message_id)).first()
 
 
-async def fetch_report(client: httpx.AsyncClient, registry_url: str, path: str) -> dict[str, Any]:
+async def fetch_report(
+    client: httpx.AsyncClient, registry_url: str, path: str, token: str | None = None
+) -> dict[str, Any]:
+    """The registry's answer for ``path``, asked with the gateway's own credential at the registry."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = await client.get(f"{registry_url.rstrip('/')}{path}")
+        response = await client.get(f"{registry_url.rstrip('/')}{path}", headers=headers)
     except httpx.HTTPError:
         raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
     if response.status_code != 200:
@@ -75,6 +79,7 @@ async def report_of(ctx: Any, row: Any) -> dict[str, Any]:
         ctx.keys[row.municipality],
         ctx.outbox_dir / row.message_id / HEADER_FILE,
         row,
+        registry_token=ctx.registry_token,
     )
 
 
@@ -86,6 +91,8 @@ async def report_for(
     keys: PartyKeys,
     header_file: Path,
     row: Any,
+    *,
+    registry_token: str | None = None,
 ) -> dict[str, Any]:
     """The submission's control report mapped to brukerNr: kept here once fetched, else fetched from the registry,
     verified, opened, mapped and kept. Problems: 409 report-not-ready, 404, 502, 503."""
@@ -97,7 +104,7 @@ async def report_for(
     path = json.loads(row.receipt).get("report_path")
     if not path:
         raise Problem("not-found", 404, "The registry's receipt names no control report")
-    body = await fetch_report(client, registry_url, path)
+    body = await fetch_report(client, registry_url, path, registry_token)
     header_bytes = header_file.read_bytes()
     try:
         return await run_in_threadpool(open_and_map, engine, directory, keys, row, body, header_bytes)

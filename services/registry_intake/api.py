@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
@@ -25,9 +25,10 @@ from services.kit.bodies import (
     refuse_large,
     require_media_type,
 )
-from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
+from services.kit.credentials import AUDIT_READERS, REPORT_FETCHERS, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
+from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, is_final
 from services.registry_intake import dashboard, models, monitoring, service
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.repository import (
@@ -86,13 +87,14 @@ async def post_delivery(request: Request) -> JSONResponse:
             stored = await _check_and_store(
                 ctx, submission_bytes, submission_sig, delivery_bytes, delivery_sig, pseudonyms, payload, verified
             )
+        except StoredAnswer as answer:
+            ctx.metrics.replay(answer.answer)
+            raise
         except Problem as problem:
             if problem.slug != "stale-sequence":  # recorded with the decision, in its transaction
-                # Only verified facts go into the signed log: before the signatures hold, the refusal is
-                # recorded under "unknown", so no caller can have the registry sign what it claims.
-                header = verified[0].submission if verified else None
-                await run_in_threadpool(ctx.audit.record_refusal, problem.slug, header)
-            ctx.metrics.message("refused")
+                await run_in_threadpool(_refused, ctx, problem, verified[0] if verified else None)
+            else:
+                ctx.metrics.message("refused")
             raise
     log.info(
         "delivery stored",
@@ -104,6 +106,24 @@ async def post_delivery(request: Request) -> JSONResponse:
         supersedes=stored.supersedes,
     )
     return JSONResponse(service.receipt_for(ctx, stored), status_code=201)
+
+
+def _refused(ctx: service.RegistryContext, problem: Problem, verified: service.VerifiedDelivery | None) -> None:
+    """Put a refusal on record. Only verified facts go into the signed log: until the signatures hold and the
+    parts are the ones they name (``verified`` None), the refusal is recorded under "unknown", so no caller can
+    have the registry sign what it claims. A refusal final for the message id (spec section 9) is remembered
+    with its audit entry, once per message."""
+    header = verified.submission if verified else None
+    if verified is not None and header is not None and is_final(problem):
+        recorded = ctx.refusals.refuse(problem, header, verified.submission_sha256)
+        if recorded is Recorded.SAME:  # the same message refused at the same moment: one record
+            ctx.metrics.replay("refusal")
+            return
+        if recorded is Recorded.NEW:
+            ctx.metrics.message("refused")
+            return
+    ctx.audit.record_refusal(problem.slug, header)
+    ctx.metrics.message("refused")
 
 
 async def _check_and_store(
@@ -118,20 +138,27 @@ async def _check_and_store(
 ) -> StoredSubmission:
     with ctx.metrics.stage("verify"):
         verified = await run_in_threadpool(
-            service.check_delivery,
-            ctx,
-            submission_bytes,
-            submission_sig,
-            delivery_bytes,
-            delivery_sig,
-            pseudonyms,
-            payload,
+            service.verify_delivery, ctx, submission_bytes, submission_sig, delivery_bytes, delivery_sig
         )
+        try:
+            service.check_parts(ctx, verified, pseudonyms, payload)
+        except Problem as problem:
+            if is_final(problem):
+                verified_out.append(verified)
+            raise
+    # From here on a refusal is on record by message id, with the verified headers' facts.
     verified_out.append(verified)
     message_id = verified.submission.message_id
     known = await run_in_threadpool(ctx.repository.get, message_id)
     if known is not None:
         raise _replayed(ctx, known, verified.submission_sha256)
+    remembered = await run_in_threadpool(ctx.refusals.lookup, message_id)
+    if remembered is not None:
+        if not hmac.compare_digest(remembered.submission_sha256.encode(), verified.submission_sha256.encode()):
+            raise _conflict()
+        raise remembered.answer()  # refused for good before: the same answer, from what is stored
+    service.check_fresh(ctx, verified)
+    service.require_reportable(verified.submission)
     try:
         with ctx.metrics.stage("store"):
             stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
@@ -158,13 +185,20 @@ async def _check_and_store(
 def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submission_sha256: str) -> Problem:
     if not hmac.compare_digest(original.header_sha256.encode(), submission_sha256.encode()):
         # Same id, different signed header: not a re-delivery of what was stored, so no receipt for it.
-        return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
-    return Problem(
-        "replayed-message",
-        409,
-        "This message id was received before; the original receipt is included",
-        **service.receipt_for(ctx, original),
+        return _conflict()
+    return StoredAnswer(
+        "receipt",
+        Problem(
+            "replayed-message",
+            409,
+            "This message id was received before; the original receipt is included",
+            **service.receipt_for(ctx, original),
+        ).document(),
     )
+
+
+def _conflict() -> Problem:
+    return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
 
 
 @router.post(
@@ -242,13 +276,21 @@ async def get_submission(request: Request, submission_id: str) -> dict[str, Any]
 @router.get(
     "/v1/submissions/{submission_id}/report",
     tags=["submissions"],
-    summary="The control report of a stored submission, sealed for the submitting municipality only",
+    summary="The control report of a stored submission, sealed for the submitting municipality only"
+    " (a municipality gateway's own credential)",
+    response_class=Response,
     responses={
+        200: {"description": "The report: {header, signature, part}", "content": {"application/json": {}}},
+        401: {"description": "No bearer token, or one the registry does not know"},
+        403: {"description": "The credential is not a gateway's"},
         404: {"description": "No such submission, or it was refused (no records, no report)"},
         410: {"description": "The submission was superseded: the replacing submission's report applies"},
     },
 )
-async def get_report(request: Request, submission_id: str) -> dict[str, Any]:
+async def get_report(request: Request, submission_id: str) -> Response:
+    # Only a gateway fetches reports (it alone can open them and map them back): first, before the id is
+    # looked at, so a caller without the credential learns nothing about it.
+    authenticate(request, request.app.state.credentials, REPORT_FETCHERS)
     ctx = _ctx(request)
     stored = await run_in_threadpool(ctx.repository.get, submission_id)
     if stored is None or stored.status == "refused":
@@ -260,7 +302,8 @@ async def get_report(request: Request, submission_id: str) -> dict[str, Any]:
             "This submission was replaced; the replacing submission's report applies",
             superseded_by=stored.superseded_by,
         )
-    return await run_in_threadpool(service.sealed_report, ctx, stored)
+    # Sealed and signed once, then served as stored.
+    return Response(await run_in_threadpool(service.report_answer, ctx, stored), media_type="application/json")
 
 
 def create_app(settings: RegistrySettings | None = None) -> FastAPI:
@@ -283,6 +326,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             max_age=dt.timedelta(days=settings.max_message_age_days),
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
             audit=audit,
+            refusals=RefusalMemory(engine, models.refused_messages, audit),
             metrics=metrics,
             hold_below=settings.hold_below_ratio,
         )

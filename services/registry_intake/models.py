@@ -59,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from services.kit.audit_log import audit_tables
+from services.kit.refusals import refusals_table
 
 __all__ = [
     "IDENTITY_OK",
@@ -75,6 +76,8 @@ __all__ = [
     "municipality_years",
     "persons",
     "refusals",
+    "refused_messages",
+    "sealed_reports",
     "services",
     "submissions",
 ]
@@ -138,6 +141,10 @@ RECORD_REF = String(64)
 # The tamper-evident audit log (services.kit.audit_log): an entry per delivery stored, superseded or refused,
 # with ids, digests and counts only.
 audit = audit_tables(metadata)
+
+# Messages refused for good (services.kit.refusals, spec section 9): the problem document answered, so the same
+# message is answered again from here without being opened again. Migration 0004.
+refused_messages = refusals_table(metadata)
 
 submissions = Table(
     "submissions",
@@ -307,4 +314,17 @@ findings = Table(
     Index(None, "submission_id", "ref"),
     Index(None, "submission_id", "code"),
     Index(None, "code"),
+)
+
+# Migration 0005: the control report of a stored submission, sealed for its municipality's key and signed once,
+# kept as the exact bytes ``GET /v1/submissions/{id}/report`` answers (``recipient_kid``: the key it is sealed
+# for; a new key of the municipality's gets a new report). It goes with the submission's records when the
+# submission is superseded.
+sealed_reports = Table(
+    "sealed_reports",
+    metadata,
+    Column("message_id", MESSAGE_ID, ForeignKey("submissions.message_id"), primary_key=True),
+    Column("recipient_kid", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("sealed_at", UTCDateTime(), nullable=False),
 )

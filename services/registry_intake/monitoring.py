@@ -2,10 +2,13 @@
 
 Messages by outcome, as the audit log records them: ``stored``, ``superseded`` (an earlier submission of the
 same municipality and year replaced by a stored one) and ``refused`` (any problem once the form was read, a
-stale sequence and a replay included). Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
+stale sequence included). A delivery answered from what was stored about its message before (the receipt, or
+the refusal that was final for it: spec section 9) is on no new audit entry and counted in
+``iplos_replays_total{answer}`` only. Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
 code, for each stored submission (a superseded submission's findings are not taken back: the counter says what
-the controls found in what arrived). Stages: ``verify`` (signatures, binding, recipients, digests, freshness)
-and ``store`` (open, join, run the controls and store, in one transaction).
+the controls found in what arrived). Findings by rule are findings detail: in an operator's scrape only, never
+an auditor's. Stages: ``verify`` (signatures, binding, recipients, digests) and ``store`` (open, join, run the
+controls and store, in one transaction).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class RegistryMetrics(ServiceMetrics):
             messages=("stored", "held", "superseded", "refused"),
             records=("stored",),
             stages=("verify", "store", "confirm"),
+            replays=("receipt", "refusal"),
         )
         self._findings = Counter(
             "iplos_findings",
@@ -41,6 +45,8 @@ class RegistryMetrics(ServiceMetrics):
         )
         for rule in sorted(_RULES):
             self._findings.labels(self.service, rule)
+        # Findings by rule are findings detail: operators only, as on the pages and the operator API.
+        self.findings_detail("iplos_findings")
 
     def stored(self, stored: StoredSubmission, findings_by_rule: Mapping[str, int]) -> None:
         """A submission was stored (committed) with these findings, counted by control code; a held one is counted

@@ -66,6 +66,7 @@ from .models import (
     municipality_years,
     persons,
     refusals,
+    sealed_reports,
     services,
     submissions,
 )
@@ -557,8 +558,44 @@ class SubmissionRepository:
         # Findings and children first, set-based; the cascade from persons then finds nothing left to do.
         for table in (findings, *_PERSON_CHILDREN, persons):
             conn.execute(table.delete().where(table.c.submission_id == message_id))
+        # Its sealed report goes with the findings it holds (a superseded submission's report is not served).
+        conn.execute(sealed_reports.delete().where(sealed_reports.c.message_id == message_id))
+
+    def keep_sealed_report(self, message_id: str, recipient_kid: str, body: bytes) -> bytes | None:
+        """Keep ``body``, the submission's report sealed for the key ``recipient_kid``, unless one sealed for that
+        key is kept already; return the one kept. None, and nothing kept, if the submission was superseded or
+        refused meanwhile. The submission's row is locked, so a report and a replacement do not cross."""
+        with self._engine.begin() as conn:
+            status = conn.execute(
+                select(submissions.c.status).where(submissions.c.message_id == message_id).with_for_update()
+            ).scalar_one_or_none()
+            if status is None or status in (SubmissionStatus.SUPERSEDED, SubmissionStatus.REFUSED):
+                return None
+            kept = conn.execute(
+                select(sealed_reports.c.recipient_kid, sealed_reports.c.body).where(
+                    sealed_reports.c.message_id == message_id
+                )
+            ).first()
+            if kept is not None and kept.recipient_kid == recipient_kid:
+                return bytes(kept.body)  # another request sealed it first: its report is the one served
+            values = {"recipient_kid": recipient_kid, "body": body, "sealed_at": dt.datetime.now(dt.UTC)}
+            if kept is None:
+                conn.execute(sealed_reports.insert().values(message_id=message_id, **values))
+            else:  # sealed for a key the municipality no longer has
+                conn.execute(sealed_reports.update().where(sealed_reports.c.message_id == message_id).values(**values))
+        return body
 
     # -- reading -------------------------------------------------------------------------------------------
+
+    def sealed_report(self, message_id: str) -> tuple[str, bytes] | None:
+        """The kept sealed report of the submission: (the key id it is sealed for, the answer's bytes)."""
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(sealed_reports.c.recipient_kid, sealed_reports.c.body).where(
+                    sealed_reports.c.message_id == message_id
+                )
+            ).first()
+        return None if row is None else (row.recipient_kid, bytes(row.body))
 
     def get(self, message_id: str) -> StoredSubmission | None:
         with self._reader.connect() as conn:

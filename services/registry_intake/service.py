@@ -26,6 +26,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
 from services.kit.problems import Problem, invalid_envelope, refused
+from services.kit.refusals import RefusalMemory, finalised
 from services.registry_intake.monitoring import RegistryMetrics
 from services.registry_intake.repository import (
     IncomingSubmission,
@@ -71,6 +72,7 @@ class RegistryContext:
     max_age: dt.timedelta
     max_skew: dt.timedelta
     audit: AuditLog
+    refusals: RefusalMemory
     metrics: RegistryMetrics = field(default_factory=RegistryMetrics)
     #: A submission declaring fewer persons than this share of the active one's is held, not applied, until the
     #: municipality confirms it (0: never held).
@@ -85,16 +87,15 @@ class VerifiedDelivery:
     delivery_sha256: str
 
 
-def check_delivery(
+def verify_delivery(
     ctx: RegistryContext,
     submission_bytes: bytes,
     submission_signature: bytes,
     delivery_bytes: bytes,
     delivery_signature: bytes,
-    pseudonyms: Upload,
-    payload: Upload,
 ) -> VerifiedDelivery:
-    own = ctx.keys
+    """Spec 10.2 steps 1-4: the TPF's delivery header and the municipality's submission header verify, each
+    signer has its role, and the two are bound (same message id, the delivery names the submission's digest)."""
     try:
         delivery, tpf = verify_header(delivery_bytes, delivery_signature, ctx.directory, DeliveryHeader)
         if tpf.role != "tpf":
@@ -110,38 +111,62 @@ def check_delivery(
         if delivery.message_id != submission.message_id:
             raise InvalidEnvelope()
         require_digest(delivery.submission_sha256, 0, submission_sha256, 0)
-        for ref in (submission.parts.payload, delivery.parts.pseudonyms):
-            if ref.recipient != own.party or ref.recipient_kid != own.encryption_kid:
-                raise MessageRefused("wrong-recipient", "a part is not sealed for this registry's key")
-        # The TPF that pseudonymised the identity part must be the one it was sealed for: a delivery of pseudonyms
-        # for an identity part its signer could not open is made up (docs/envelope-v1.md 10.2, step 5).
-        _require_sealed_for(ctx.directory, submission.parts.identity, tpf.name)
-        counts = delivery.counts
-        if counts.records != submission.record_count or counts.pseudonymised + counts.refused != counts.records:
-            raise InvalidEnvelope()
-        p = submission.parts.payload
-        require_digest(payload.sha256, payload.size, p.sha256, p.size)
-        q = delivery.parts.pseudonyms
-        require_digest(pseudonyms.sha256, pseudonyms.size, q.sha256, q.size)
     except MessageRefused as exc:
         raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         raise invalid_envelope() from None
-    # The TPF's signed forwarding time (fresh even when the municipality's message waited in an outbox).
-    require_fresh(delivery.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
-    require_reportable(submission)
     return VerifiedDelivery(submission, submission_sha256, delivery, hashlib.sha256(delivery_bytes).hexdigest())
 
 
+def check_parts(ctx: RegistryContext, verified: VerifiedDelivery, pseudonyms: Upload, payload: Upload) -> None:
+    """Steps 5-7: every part is sealed for this registry's key, the counts add up, and the parts received are
+    the ones the headers name. A payload sealed for another key is in what the municipality signed: final for
+    the message id (spec section 9); the rest is the TPF's delivery or the transport, and is not."""
+    own = ctx.keys
+    submission, delivery = verified.submission, verified.delivery
+    p = submission.parts.payload
+    if p.recipient != own.party or p.recipient_kid != own.encryption_kid:
+        raise finalised(refused("wrong-recipient", "a part is not sealed for this registry's key"))
+    q = delivery.parts.pseudonyms
+    if q.recipient != own.party or q.recipient_kid != own.encryption_kid:
+        raise refused("wrong-recipient", "a part is not sealed for this registry's key")
+    # The TPF that pseudonymised the identity part must be the one it was sealed for: a delivery of pseudonyms
+    # for an identity part its signer could not open is made up (docs/envelope-v1.md 10.2, step 5). About the
+    # delivery, not what the municipality signed: not final.
+    try:
+        _require_sealed_for(ctx.directory, submission.parts.identity, delivery.sender)
+    except MessageRefused as exc:
+        raise refused(exc.code, str(exc)) from None
+    try:
+        counts = delivery.counts
+        if counts.records != submission.record_count or counts.pseudonymised + counts.refused != counts.records:
+            raise InvalidEnvelope()
+        require_digest(payload.sha256, payload.size, p.sha256, p.size)
+        require_digest(pseudonyms.sha256, pseudonyms.size, q.sha256, q.size)
+    except InvalidEnvelope:
+        raise invalid_envelope() from None
+
+
+def check_fresh(ctx: RegistryContext, verified: VerifiedDelivery) -> None:
+    """The TPF's signed forwarding time lies in the window (fresh even when the municipality's message waited in
+    an outbox). Applied after the replay check: a message decided before is answered as it was."""
+    require_fresh(verified.delivery.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
+
+
 def require_reportable(submission: SubmissionHeader) -> None:
-    """Policy refusals of a verified submission that no data could change: a year the register does not take,
-    and an export without persons (which would otherwise replace, and so erase, the municipality's year)."""
+    """Policy refusals of a verified submission that no data could change, final for its message id (spec
+    section 10.6): a year the register does not take, and an export without persons (which would otherwise
+    replace, and so erase, the municipality's year)."""
     why = year_out_of_range(submission.year)
     if why is not None:
-        raise Problem("reporting-year-out-of-range", 422, f"The submission's {why}; nothing was stored")
+        raise finalised(Problem("reporting-year-out-of-range", 422, f"The submission's {why}; nothing was stored"))
     if submission.record_count == 0:
-        raise Problem(
-            "empty-submission", 422, "The submission has no persons; it would erase the year, so nothing was stored"
+        raise finalised(
+            Problem(
+                "empty-submission",
+                422,
+                "The submission has no persons; it would erase the year, so nothing was stored",
+            )
         )
 
 
@@ -161,10 +186,16 @@ def _require_sealed_for(directory: PublicDirectory, ref: PartRef, party: str) ->
 def store_delivery(
     ctx: RegistryContext, verified: VerifiedDelivery, pseudonyms: Upload, payload: Upload
 ) -> StoredSubmission:
-    """Open both parts and store the joined records; any failure rolls the whole submission back."""
+    """Open both parts and store the joined records; any failure rolls the whole submission back.
+
+    A refusal caused by what the municipality signed (its payload's format, a payload that does not open, decode
+    or match the signed header, payload records that do not match the identity part's references) is final for
+    the message id (spec section 9); one caused by the TPF's pseudonyms part is not.
+    """
     submission, delivery = verified.submission, verified.delivery
     if submission.parts.payload.content != PAYLOAD_FORMAT:
-        raise Problem("unsupported-format", 422, "The payload's content format is not supported")
+        raise Problem("unsupported-format", 422, "The payload's content format is not supported", final=True)
+    payload_phase = False  # from here on, what fails is the municipality's payload (or its references)
     try:
         key_version, entries = open_pseudonyms(
             pseudonyms.file,
@@ -185,6 +216,7 @@ def store_delivery(
             or pseudonymised != delivery.counts.pseudonymised
         ):
             raise InvalidEnvelope()
+        payload_phase = True
         lines = open_payload(
             payload.file,
             ctx.keys,
@@ -196,7 +228,10 @@ def store_delivery(
         export_header, records = decode_payload(line + b"\n" for line in lines)
         if export_header.kommune_nr != submission.municipality or export_header.rapporteringsaar != submission.year:
             raise Problem(
-                "payload-header-mismatch", 422, "The payload's municipality or year differs from the signed header"
+                "payload-header-mismatch",
+                422,
+                "The payload's municipality or year differs from the signed header",
+                final=True,
             )
         incoming = IncomingSubmission(
             message_id=submission.message_id,
@@ -228,11 +263,15 @@ def store_delivery(
         ctx.metrics.stored(stored, findings_by_rule)
         return stored
     except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
+        raise _final_if(payload_phase, refused(exc.code, str(exc))) from None
     except InvalidEnvelope:
-        raise invalid_envelope() from None
+        raise _final_if(payload_phase, invalid_envelope()) from None
     except PayloadDecodeError:
-        raise Problem("invalid-payload", 422, "The payload does not follow its declared format") from None
+        raise finalised(Problem("invalid-payload", 422, "The payload does not follow its declared format")) from None
+
+
+def _final_if(payload_phase: bool, problem: Problem) -> Problem:
+    return finalised(problem) if payload_phase else problem
 
 
 def _joined(
@@ -262,7 +301,10 @@ def _unmatched() -> Problem:
     # Both parts are authenticated (the payload by the municipality, the pseudonyms by the TPF) but they do not
     # describe the same records: a payload record without a pseudonym line, a repeated one, or a pseudonym line
     # without its record (docs/envelope-v1.md 10.2, step 11). The answer names no reference.
-    return Problem("unmatched-records", 422, "The payload's records and the pseudonym lines do not match one to one")
+    # Final for the message id (spec section 9.1), like every refusal of what the payload holds.
+    return finalised(
+        Problem("unmatched-records", 422, "The payload's records and the pseudonym lines do not match one to one")
+    )
 
 
 #: What a held submission's receipt says, for people: the numbers are in the receipt and the submission's view.
@@ -296,11 +338,23 @@ def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any
     return carry(receipt, "receipt", ctx.keys.signing)
 
 
+def report_answer(ctx: RegistryContext, stored: StoredSubmission) -> bytes:
+    """The answer of ``GET /v1/submissions/{id}/report``: the report as it was sealed and signed the first time
+    it was asked for, and kept (``sealed_reports``). Sealed again only for a new key of the municipality's."""
+    kid, _ = ctx.directory.encryption_key(_municipality_party(ctx.directory, stored.municipality))
+    kept = ctx.repository.sealed_report(stored.message_id)
+    if kept is not None and kept[0] == kid:
+        return kept[1]
+    body = json.dumps(sealed_report(ctx, stored), separators=(",", ":")).encode("ascii")
+    # A submission superseded meanwhile keeps nothing; this one answer is still what was asked for.
+    return ctx.repository.keep_sealed_report(stored.message_id, kid, body) or body
+
+
 def sealed_report(ctx: RegistryContext, stored: StoredSubmission) -> dict[str, Any]:
     """The control report for the submitting municipality: sealed for its key, signed by the registry.
 
     Only references name records; the municipality's gateway alone can map them to its brukerNr. Built from
-    the stored findings each time it is asked for, so it always says what the database says.
+    the stored findings (which do not change while the submission is active), once: see :func:`report_answer`.
     """
     municipality = _municipality_party(ctx.directory, stored.municipality)
     kid, key = ctx.directory.encryption_key(municipality)

@@ -28,8 +28,10 @@ from services.kit.bodies import (
 from services.kit.credentials import AUDIT_READERS, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
+from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final
 from services.tpf import models, monitoring, outbox, service
 from services.tpf.config import TpfSettings
+from shared.envelope import SubmissionHeader
 from shared.envelope import transport as wire
 from shared.keys import PublicDirectory
 from shared.keys.tpf import load_tpf_keys
@@ -73,22 +75,29 @@ async def post_message(request: Request) -> JSONResponse:
         signature = await read_signature_field(form.get(wire.SUBMISSION_SIGNATURE), wire.SUBMISSION_SIGNATURE)
         identity = await read_upload(form.get(wire.IDENTITY), wire.IDENTITY)
         payload = await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD)
-        header = None
+        header = None  # once the municipality's signature holds (spec 10.1 steps 1-3)
+        checked = False  # once the parts are the ones the header names (step 5)
         try:
             with box.metrics.stage("verify"):
-                header = await run_in_threadpool(
-                    service.check_submission, ctx, header_bytes, signature, identity, payload
-                )
+                header = await run_in_threadpool(service.verify_submission, ctx, header_bytes, signature)
+                with final():  # decided by what the municipality signed (spec section 9)
+                    service.check_recipients(ctx, header)
+                service.check_digests(header, identity, payload)  # not final: the parts may be damaged in transit
+                checked = True
             answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
             if answered is not None:
                 return answered
-            with box.metrics.stage("pseudonymise"):
-                staged, done = await run_in_threadpool(
-                    outbox.stage, ctx, box.folder, header, header_bytes, signature, identity, payload
-                )
+            with final():
+                service.check_fresh(ctx, header)
+                with box.metrics.stage("pseudonymise"):
+                    staged, done = await run_in_threadpool(
+                        outbox.stage, ctx, box.folder, header, header_bytes, signature, identity, payload
+                    )
+        except StoredAnswer as answer:
+            box.metrics.replay(answer.answer)
+            raise
         except Problem as problem:
-            await run_in_threadpool(ctx.audit.record_refusal, problem.slug, header)
-            box.metrics.message("refused")
+            await run_in_threadpool(_refused, ctx, box, problem, header, header_bytes, checked)
             raise
     if not await run_in_threadpool(box.enqueue, staged, header, header_bytes, done):
         answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
@@ -108,13 +117,7 @@ async def post_message(request: Request) -> JSONResponse:
     if outcome.state == "delivered":
         return JSONResponse({"receipt": outcome.receipt, "signature": outcome.signature})
     if outcome.state == "rejected":
-        raise Problem(
-            "registry-refused",
-            502,
-            "The registry refused the delivery",
-            upstream_type=outcome.upstream_type,
-            upstream_status=outcome.upstream_status,
-        )
+        raise outcome.problem()
     box.wake()
     status = await run_in_threadpool(box.status, header.message_id)
     assert status is not None
@@ -140,24 +143,57 @@ async def get_message(request: Request, message_id: str) -> dict[str, Any]:
     return status.view(receipt)
 
 
+def _refused(
+    ctx: service.TpfContext,
+    box: outbox.TpfOutbox,
+    problem: Problem,
+    header: SubmissionHeader | None,
+    header_bytes: bytes,
+    checked: bool,
+) -> None:
+    """Put a refusal on record: a final one (spec section 9) remembered with its audit entry, once per message;
+    any other with an audit entry by message id once the municipality's header and the parts it names held,
+    else as ``unknown`` (so nobody can have the TPF sign what a message merely claims)."""
+    if header is not None and is_final(problem):
+        recorded = ctx.refusals.refuse(problem, header, hashlib.sha256(header_bytes).hexdigest())
+        if recorded is Recorded.SAME:  # the same message, refused at the same moment or answered from here
+            box.metrics.replay("refusal")
+            return
+        if recorded is Recorded.NEW:
+            box.metrics.message("refused")
+            return
+    ctx.audit.record_refusal(problem.slug, header if checked or is_final(problem) else None)
+    box.metrics.message("refused")
+
+
 def _earlier_answer(
     box: outbox.TpfOutbox, ctx: service.TpfContext, message_id: str, header_bytes: bytes
 ) -> JSONResponse | None:
-    """The answer for a message id seen before: its receipt (409), or 202 while it is queued. None if it is
-    new, or was rejected or dead-lettered here (the municipality's re-delivery is then taken afresh)."""
+    """The answer for a message id seen before: its receipt (409), the refusal that was final for it, or 202
+    while it is queued; answered from what is stored (a :class:`StoredAnswer`, no audit entry). None if it is
+    new, or was rejected (not for good) or dead-lettered here: the municipality's re-delivery is then taken
+    afresh."""
     digest = hashlib.sha256(header_bytes).hexdigest()
     previous = outbox.stored_receipt(ctx.engine, message_id)
     if previous is not None:
         receipt, receipt_signature = previous
         if receipt.get("submission_sha256") != digest:
             raise _conflict()
-        raise Problem(
-            "replayed-message",
-            409,
-            "This message id was processed before; the original receipt is included",
-            receipt=receipt,
-            signature=receipt_signature,
+        raise StoredAnswer(
+            "receipt",
+            Problem(
+                "replayed-message",
+                409,
+                "This message id was processed before; the original receipt is included",
+                receipt=receipt,
+                signature=receipt_signature,
+            ).document(),
         )
+    remembered = ctx.refusals.lookup(message_id)
+    if remembered is not None:
+        if remembered.submission_sha256 != digest:
+            raise _conflict()
+        raise remembered.answer()
     status = box.status(message_id)
     if status is None:
         return None
@@ -213,6 +249,7 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
                 directory=PublicDirectory.load(settings.directory),
                 engine=engine,
                 audit=audit,
+                refusals=RefusalMemory(engine, models.refused_messages, audit),
             )
             box = outbox.TpfOutbox(
                 engine,
@@ -226,6 +263,7 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
                 # An attempt cannot outlast the HTTP timeout; the margin covers recording its outcome.
                 lease_s=settings.forward_timeout_s + 30,
                 metrics=metrics,
+                refusals=ctx.refusals,
             )
             await run_in_threadpool(box.sweep)
             metrics.watch_outbox(engine, models.outbox)

@@ -1,10 +1,12 @@
-"""The TPF's storage: its audit log, the registry's receipts and its outbox. No identity number, no pseudonym."""
+"""The TPF's storage: its audit log, the registry's receipts, its outbox and the messages it refused for good.
+No identity number, no pseudonym."""
 
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 from services.kit.audit_log import audit_tables
+from services.kit.refusals import refusals_table
 
 metadata = MetaData()
 
@@ -39,3 +41,8 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# Messages refused for good (services.kit.refusals, spec section 9), by the TPF itself or, when the registry
+# marked its refusal final, by the registry: the problem document answered, so the same message is answered
+# again from here without being verified, pseudonymised or forwarded again.
+refused_messages = refusals_table(metadata)

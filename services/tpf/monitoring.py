@@ -2,9 +2,11 @@
 
 Messages by outcome, as the audit log records them: ``pseudonymised`` (taken into the outbox), ``refused``
 (the TPF refused the message: any problem once the form was read), then one each of ``forwarded`` (the
-registry's verified receipt), ``rejected`` (the registry refused it for good) or ``dead-lettered``. Records:
+registry's verified receipt), ``rejected`` (the registry refused it) or ``dead-lettered``. A message answered
+from what was stored about it before (its receipt, or the refusal that was final for it: spec section 9) is
+on no new audit entry and counted in ``iplos_replays_total{answer}`` only. Records:
 ``pseudonymised`` and ``refused`` (an identity number that got no pseudonym). Stages: ``verify`` (signature,
-signer, digests, freshness), ``pseudonymise`` (open the identity part, pseudonymise, stage the delivery on
+signer, recipients, digests), ``pseudonymise`` (open the identity part, pseudonymise, stage the delivery on
 disk), ``forward_attempt`` (one POST to the registry). No count is ever split by municipality, message or key.
 """
 
@@ -31,6 +33,7 @@ class TpfMetrics(ServiceMetrics):
             records=("pseudonymised", "refused"),
             stages=("verify", "pseudonymise", "forward_attempt"),
             outbox_states=("queued",),
+            replays=("receipt", "refusal"),
         )
 
     def pseudonymised(self, counts: DeliveryCounts) -> None:

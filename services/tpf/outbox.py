@@ -37,7 +37,8 @@ from sqlalchemy.exc import IntegrityError
 from services.kit.bodies import Upload
 from services.kit.files import copy_durably, fsync_dir, write_durably
 from services.kit.http import response_json
-from services.kit.problems import PERMANENT_PROBLEMS, problem_slug
+from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
+from services.kit.refusals import FINAL, RefusalMemory, finalised
 from services.tpf.models import outbox, receipts
 from services.tpf.monitoring import TpfMetrics
 from services.tpf.service import Pseudonymised, TpfContext, pseudonymise
@@ -124,6 +125,19 @@ class Outcome:
     signature: str | None = None
     upstream_type: str | None = None
     upstream_status: int | None = None
+    final: bool = False
+    """Rejected, and the registry marked its refusal final for the message id (spec section 9)."""
+
+    def problem(self) -> Problem:
+        """What the TPF answers for a rejected message: ``registry-refused`` (502), with the registry's type."""
+        problem = Problem(
+            "registry-refused",
+            502,
+            "The registry refused the delivery",
+            upstream_type=self.upstream_type,
+            upstream_status=self.upstream_status,
+        )
+        return finalised(problem) if self.final else problem
 
 
 class TpfOutbox:
@@ -140,8 +154,11 @@ class TpfOutbox:
         backoff_max_s: float,
         lease_s: float,
         metrics: TpfMetrics | None = None,
+        refusals: RefusalMemory | None = None,
     ) -> None:
+        """``refusals``: where a rejection the registry marked final is kept (spec section 9)."""
         self._engine = engine
+        self._refusals = refusals
         self._ctx = ctx
         self.folder = folder
         self._registry_url = registry_url.rstrip("/")
@@ -193,7 +210,8 @@ class TpfOutbox:
         return Status(row.message_id, row.submission_sha256, row.state, row.attempts, row.last_error)
 
     def forget(self, message_id: str) -> None:
-        """Drop a rejected or dead-lettered message so that the municipality's re-delivery is taken afresh."""
+        """Drop a rejected or dead-lettered message so that the municipality's re-delivery is taken afresh (a
+        rejection that was final is answered from ``refused_messages`` before this is ever called)."""
         with self._engine.begin() as conn:
             conn.execute(delete(outbox).where(outbox.c.message_id == message_id, outbox.c.state != "queued"))
         shutil.rmtree(self.folder / message_id, ignore_errors=True)
@@ -297,14 +315,22 @@ class TpfOutbox:
         problem = str(body.get("type", ""))
         slug = problem_slug(problem)
         if slug in PERMANENT_PROBLEMS:
-            return Outcome("rejected", f"registry: {slug}", upstream_type=problem, upstream_status=response.status_code)
+            return Outcome(
+                "rejected",
+                f"registry: {slug}",
+                upstream_type=problem,
+                upstream_status=response.status_code,
+                final=body.get(FINAL) is True,
+            )
         return Outcome("queued", slug or f"HTTP {response.status_code}")
 
     def _record(self, message_id: str, outcome: Outcome) -> None:
         now = _now()
         with self._engine.begin() as conn:
-            attempts = conn.execute(select(outbox.c.attempts).where(outbox.c.message_id == message_id)).scalar_one()
-            attempts += 1
+            row = conn.execute(
+                select(outbox.c.attempts, outbox.c.submission_sha256).where(outbox.c.message_id == message_id)
+            ).one()
+            attempts = row.attempts + 1
             values: dict[str, Any] = {"attempts": attempts, "updated_at": now, "last_error": outcome.error}
             if outcome.state == "queued":
                 if attempts >= self._max_attempts:
@@ -327,6 +353,9 @@ class TpfOutbox:
                         },
                     )
             conn.execute(update(outbox).where(outbox.c.message_id == message_id).values(**values))
+            if outcome.final and self._refusals is not None and self._refusals.lookup_in(conn, message_id) is None:
+                # Final for the message id: the municipality's re-delivery is answered from here (section 9).
+                self._refusals.remember_in(conn, message_id, row.submission_sha256, outcome.problem())
             if outcome.state != "queued":
                 self._ctx.audit.append(conn, "forwarded", message_id, _settled_facts(outcome))
         if "state" in values:  # settled for good: delivered, rejected or dead-letter

@@ -19,6 +19,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
 from services.kit.problems import invalid_envelope, refused
+from services.kit.refusals import RefusalMemory
 from shared.envelope import (
     DeliveryCounts,
     DeliveryHeader,
@@ -53,6 +54,7 @@ class TpfContext:
     directory: PublicDirectory
     engine: Engine
     audit: AuditLog
+    refusals: RefusalMemory
 
 
 @dataclass(frozen=True)
@@ -62,35 +64,46 @@ class Pseudonymised:
     header: DeliveryHeader
 
 
-def check_submission(
-    ctx: TpfContext, header_bytes: bytes, signature: bytes, identity: Upload, payload: Upload
-) -> SubmissionHeader:
-    """Verify signature, signer, recipient and both parts' digests; raise a Problem on any failure."""
+def verify_submission(ctx: TpfContext, header_bytes: bytes, signature: bytes) -> SubmissionHeader:
+    """Steps 1-3 of spec 10.1: the header's signature, its signer a registered municipality, the one it names.
+    Raise a Problem on any failure. Until this holds nothing about the message is attributable to anyone."""
     try:
         header, signer = verify_header(header_bytes, signature, ctx.directory, SubmissionHeader)
         if signer.role != "municipality":
             raise MessageRefused("signer-not-authorised", "only a registered municipality may submit")
         if signer.municipality != header.municipality:
             raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
-        party = ctx.keys.party
-        if (
-            header.parts.identity.recipient != party.party
-            or header.parts.identity.recipient_kid != party.encryption_kid
-        ):
-            raise MessageRefused("wrong-recipient", "the identity part is not sealed for this TPF's key")
-        # Refuse a misaddressed payload here rather than forward something the registry cannot open.
-        registry_kid, _ = ctx.directory.encryption_key("registry")
-        if header.parts.payload.recipient != "registry" or header.parts.payload.recipient_kid != registry_kid:
-            raise MessageRefused("wrong-recipient", "the payload part is not sealed for the registry's key")
-        require_digest(identity.sha256, identity.size, header.parts.identity.sha256, header.parts.identity.size)
-        require_digest(payload.sha256, payload.size, header.parts.payload.sha256, header.parts.payload.size)
     except MessageRefused as exc:
         raise refused(exc.code, str(exc)) from None
     except InvalidEnvelope:
         raise invalid_envelope() from None
-    # Checked only once the signature holds: the timestamp is the municipality's, not the network's.
-    require_fresh(header.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
     return header
+
+
+def check_recipients(ctx: TpfContext, header: SubmissionHeader) -> None:
+    """Step 4: both parts are sealed for the keys the header must name. Decided by the signed header alone."""
+    party = ctx.keys.party
+    if header.parts.identity.recipient != party.party or header.parts.identity.recipient_kid != party.encryption_kid:
+        raise refused("wrong-recipient", "the identity part is not sealed for this TPF's key")
+    # Refuse a misaddressed payload here rather than forward something the registry cannot open.
+    registry_kid, _ = ctx.directory.encryption_key("registry")
+    if header.parts.payload.recipient != "registry" or header.parts.payload.recipient_kid != registry_kid:
+        raise refused("wrong-recipient", "the payload part is not sealed for the registry's key")
+
+
+def check_digests(header: SubmissionHeader, identity: Upload, payload: Upload) -> None:
+    """Step 5: the parts received are the ones the header names (the opaque error otherwise)."""
+    try:
+        require_digest(identity.sha256, identity.size, header.parts.identity.sha256, header.parts.identity.size)
+        require_digest(payload.sha256, payload.size, header.parts.payload.sha256, header.parts.payload.size)
+    except InvalidEnvelope:
+        raise invalid_envelope() from None
+
+
+def check_fresh(ctx: TpfContext, header: SubmissionHeader) -> None:
+    """The municipality's signed timestamp lies in the window (checked only once the signature holds: the
+    timestamp is the municipality's, not the network's)."""
+    require_fresh(header.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
 
 
 def pseudonymise(

@@ -76,14 +76,18 @@ def _files(folder: Path) -> list[str]:
 
 
 AUDIT_TABLES = ("audit_log", "audit_checkpoints")
+# The record of a refusal that is final for the message id (spec section 9): written with its "refused" audit
+# entry, so the same message is answered again from it.
+REFUSAL_TABLES = ("refused_messages",)
 
 
 def snapshot(chain: Chain) -> dict[str, Any]:
-    """What the chain stores, read through the APIs and the databases. The audit logs are left out: they
-    record every refusal by design, and sign checkpoints as they grow (checked by ``audit_events``)."""
+    """What the chain stores, read through the APIs and the databases. The audit logs and the refusals kept
+    with them are left out: they record refusals by design, and the logs sign checkpoints as they grow
+    (checked by ``audit_events``)."""
     counts = {service: row_counts(engine) for service, engine in chain.engines().items()}
     for service_counts in counts.values():
-        for table in AUDIT_TABLES:
+        for table in AUDIT_TABLES + REFUSAL_TABLES:
             service_counts.pop(table, None)
     return {
         "gateway_api": chain.gateway.get("/v1/submissions").json(),
@@ -126,6 +130,10 @@ def export(chain_state: Path) -> Path:
 OPERATOR_TOKEN = new_token()
 MUNICIPALITY_TOKENS = {nr: new_token() for nr in MUNICIPALITIES}
 AUDITOR_TOKEN = new_token()
+# The registry's credentials: the gateway's own (role gateway: it fetches reports), and a municipality credential
+# that a registry has no use for (any endpoint refuses it: 403).
+GATEWAY_REGISTRY_TOKEN = new_token()
+REGISTRY_MUNICIPALITY_TOKEN = new_token()
 
 
 def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
@@ -140,6 +148,13 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
         [
             Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN)),
             Credential("test-auditor", "auditor", hash_token(AUDITOR_TOKEN)),
+            Credential("test-gateway", "gateway", hash_token(GATEWAY_REGISTRY_TOKEN)),
+            Credential(
+                "test-municipality-at-registry",
+                "municipality",
+                hash_token(REGISTRY_MUNICIPALITY_TOKEN),
+                municipality=MUNICIPALITY,
+            ),
         ],
     )
     gateway_credentials = state / f"{prefix}gateway-credentials.json"

@@ -42,6 +42,7 @@ from shared.keys import PartyKeys
 from shared.keys.registry import load_registry_keys
 from shared.keys.tpf import load_tpf_keys
 from tests.badinput.conftest import (
+    GATEWAY_REGISTRY_TOKEN,
     MUNICIPALITY,
     MUNICIPALITY_TOKENS,
     OPERATOR_TOKEN,
@@ -438,7 +439,9 @@ def report_chain(chain_state: Path, export: Path) -> Iterator[ReportChain]:
             assert state in ("queued", "forwarded"), f"the submission is {state}"
             assert time.monotonic() < deadline, f"the submission is still {state}"
             time.sleep(0.05)
-        real = clients["registry"].get(f"/v1/submissions/{submission_id}/report")
+        real = clients["registry"].get(
+            f"/v1/submissions/{submission_id}/report", headers={"Authorization": f"Bearer {GATEWAY_REGISTRY_TOKEN}"}
+        )
         assert real.status_code == 200, real.text
         yield ReportChain(clients["gateway"], routed, submission_id, real.json(), context.engine)
         clients["tpf"].portal.call(forward.aclose)  # type: ignore[union-attr]

@@ -38,10 +38,12 @@ from tests.badinput.conftest import (
     AUDITOR_TOKEN,
     BODY_LIMIT,
     CANARY,
+    GATEWAY_REGISTRY_TOKEN,
     MUNICIPALITIES,
     MUNICIPALITY,
     MUNICIPALITY_TOKENS,
     OPERATOR_TOKEN,
+    REGISTRY_MUNICIPALITY_TOKEN,
     YEAR,
     Chain,
 )
@@ -960,8 +962,63 @@ GET_404 = {
 @pytest.mark.parametrize(("service", "template"), [(s, t) for s, ts in GET_404.items() for t in ts])
 @pytest.mark.usefixtures("unchanged")
 def test_get_with_a_malformed_id_is_not_found(chain: Chain, service: str, template: str, case: str) -> None:
-    response = getattr(chain, service).get(template.format(id=MALFORMED_IDS[case]))
+    # The registry hands reports to a gateway's credential only; every other read is the operator's.
+    headers = (
+        {"Authorization": f"Bearer {GATEWAY_REGISTRY_TOKEN}"} if service == "registry" and "report" in template else {}
+    )
+    response = getattr(chain, service).get(template.format(id=MALFORMED_IDS[case]), headers=headers)
     assert_problem(response, 404, "not-found", forbidden_values(chain))
+
+
+# The registry's sealed reports: a municipality gateway's own credential fetches them, nobody else; the answer
+# is the same for a submission that exists and one that does not.
+REGISTRY_REPORT_CALLERS: dict[str, tuple[str | None, str | None, int, str]] = {
+    "no token": (None, None, 401, "unauthenticated"),
+    "unknown token": (f"Bearer {UNKNOWN_TOKEN}", UNKNOWN_TOKEN, 401, "unauthenticated"),
+    "not a bearer token": (f"Basic {GATEWAY_REGISTRY_TOKEN}", GATEWAY_REGISTRY_TOKEN, 401, "unauthenticated"),
+    "a municipality's token at the gateway": (
+        f"Bearer {MUNICIPALITY_TOKENS[MUNICIPALITY]}",
+        MUNICIPALITY_TOKENS[MUNICIPALITY],
+        401,
+        "unauthenticated",
+    ),
+    "a municipality credential of the registry's": (
+        f"Bearer {REGISTRY_MUNICIPALITY_TOKEN}",
+        REGISTRY_MUNICIPALITY_TOKEN,
+        403,
+        "forbidden",
+    ),
+    "the auditor's token": (f"Bearer {AUDITOR_TOKEN}", AUDITOR_TOKEN, 403, "forbidden"),
+    "the operator's token": (f"Bearer {OPERATOR_TOKEN}", OPERATOR_TOKEN, 403, "forbidden"),
+}
+
+
+@pytest.fixture(scope="module")
+def registry_submission(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A submission the registry stored (delivered to it directly, as the TPF would)."""
+    delivery = _delivery(chain, tmp_path_factory.mktemp("report"))
+    response = chain.registry.post("/v1/deliveries", files=delivery.files())
+    assert response.status_code == 201, response.text
+    message_id: str = response.json()["receipt"]["message_id"]
+    return message_id
+
+
+@pytest.mark.parametrize("caller", list(REGISTRY_REPORT_CALLERS))
+def test_registry_hands_reports_to_a_gateway_s_credential_only(
+    chain: Chain, registry_submission: str, request: pytest.FixtureRequest, caller: str
+) -> None:
+    authorization, token, status, slug = REGISTRY_REPORT_CALLERS[caller]
+    request.getfixturevalue("unchanged")  # from here on nothing may change
+    answers = []
+    for submission_id in (registry_submission, "00000000-0000-4000-8000-000000000000"):
+        sent = chain.registry.build_request("GET", f"/v1/submissions/{submission_id}/report")
+        if authorization is None:
+            del sent.headers["authorization"]
+        else:
+            sent.headers["authorization"] = authorization
+        forbidden = forbidden_values(chain) + ([token] if token else [])
+        answers.append(assert_problem(chain.registry.send(sent), status, slug, forbidden))
+    assert answers[0] == answers[1]  # nothing learnt about the id
 
 
 @pytest.mark.parametrize("case", list(MALFORMED_IDS))

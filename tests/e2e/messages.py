@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -171,6 +172,25 @@ def reseal_identity_for(
     return Message(encoded, signature, out.getvalue(), message.payload, header)
 
 
+def with_unmatched_last_ref(state: Path, message: Message) -> Message:
+    """The message with its identity part sealed again, the last record under a fresh reference that no payload
+    record carries: the TPF takes it, and the registry refuses it only after joining every other record."""
+    tpf = load_tpf_keys(state / "keys" / "tpf")
+    refs = [
+        entry.ref
+        for entry in open_identities(
+            io.BytesIO(message.identity),
+            tpf.party,
+            message.parsed.parts.identity,
+            sender=message.parsed.sender,
+            message_id=message.parsed.message_id,
+        )
+    ]
+    return reseal_identity_for(
+        state, message, "tpf", ref_maker=lambda i: refs[i] if i < len(refs) - 1 else secrets.token_hex(16)
+    )
+
+
 def build_delivery(
     state: Path,
     message: Message,
@@ -240,4 +260,13 @@ def _kommune_nr(export: Path) -> str:
     return text[start : start + 4]
 
 
-__all__ = ["Delivery", "Message", "build_delivery", "build_message", "flip", "replace", "reseal_identity_for"]
+__all__ = [
+    "Delivery",
+    "Message",
+    "build_delivery",
+    "build_message",
+    "flip",
+    "replace",
+    "reseal_identity_for",
+    "with_unmatched_last_ref",
+]

@@ -59,9 +59,33 @@ def test_the_report_names_every_injected_fault_by_brukerNr_and_nothing_else(chai
     assert row["findings"] == sum(expected.values())
 
 
+def test_the_registry_hands_a_report_to_the_gateway_s_credential_only_sealed_once(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
+    final, _ = faulty
+    url = f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report"
+    callers = {
+        "no token": (None, 401, "unauthenticated"),
+        "the municipality's gateway token": (chain.municipality_token(MUNICIPALITY), 401, "unauthenticated"),
+        "the operator's token": (chain.operator_token, 403, "forbidden"),
+    }
+    for name, (token, status, slug) in callers.items():
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        refused = httpx.get(url, headers=headers, timeout=30)
+        assert (refused.status_code, refused.json()["type"]) == (status, f"urn:iplos-chain:problem:{slug}"), name
+        assert "header" not in refused.json()
+    gateway = {"Authorization": f"Bearer {chain.gateway_registry_token}"}
+    answers = [httpx.get(url, headers=gateway, timeout=30) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200] * 3
+    # Sealed and signed once, then served as stored: the same bytes every time, the same signing time.
+    assert answers[0].content == answers[1].content == answers[2].content
+    unknown = httpx.get(url.replace(final["submission_id"], "00000000-0000-4000-8000-000000000000"), headers=gateway)
+    assert (unknown.status_code, unknown.json()["type"]) == (404, "urn:iplos-chain:problem:not-found")
+
+
 def test_only_the_municipality_can_open_its_report(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
     final, _ = faulty
-    body = client.get_json(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report")
+    body = client.get_json(
+        f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report", chain.gateway_registry_token
+    )
     part = base64.b64decode(body["part"])
     header = body["header"]
     ref = PartRef.model_validate(header["parts"]["report"])
@@ -100,7 +124,10 @@ def test_a_corrected_resubmission_replaces_the_year_with_fewer_findings(
     assert second["receipt"]["supersedes"] == final["submission_id"]
     report = _gateway_report(chain, accepted["submission_id"])
     assert report["finding_count"] == 0 < sum(expected.values())
-    old = httpx.get(f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report")
+    old = httpx.get(
+        f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report",
+        headers={"Authorization": f"Bearer {chain.gateway_registry_token}"},
+    )
     assert (old.status_code, old.json()["type"]) == (410, "urn:iplos-chain:problem:superseded")
     # The municipality still has the old report it fetched, by brukerNr.
     kept = _gateway_report(chain, final["submission_id"])

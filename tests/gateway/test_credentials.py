@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from iplos_cli.chain import Chain, ensure_gateway_credentials, ensure_keys, ensure_operator_token, service_env
+from iplos_cli.chain import (
+    Chain,
+    ensure_gateway_credentials,
+    ensure_gateway_registry_token,
+    ensure_keys,
+    ensure_operator_token,
+    service_env,
+)
 from services.kit.credentials import (
     Credential,
     authenticate,
@@ -153,3 +160,34 @@ def test_the_development_chain_writes_gateway_credentials_once_and_upgrades_an_o
         chain.municipality_token("5001")
     env = service_env("gateway", state, {"gateway": 1, "tpf": 2, "registry": 3})
     assert env["IPLOS_GATEWAY_CREDENTIALS_FILE"] == str(state / "credentials" / "gateway.json")
+
+
+def test_the_development_chain_gives_the_gateway_its_own_credential_at_the_registry(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    ensure_keys(state, ["0301"])
+    operator = ensure_operator_token(state)
+    registry_file = state / "credentials" / "registry.json"
+    # An operator added an auditor (a Prometheus scraper, say) to the registry's file: it stays.
+    scraper = Credential("prometheus", "auditor", hash_token(new_token()))
+    write_credentials(registry_file, [*load_credentials(registry_file), scraper])
+
+    token = ensure_gateway_registry_token(state)
+    token_file = state / "credentials" / "gateway-registry-token"
+    assert token_file.read_text().strip() == token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    registry = load_credentials(registry_file)
+    assert [(c.name, c.role, c.token_sha256) for c in registry] == [
+        ("dev-operator", "operator", hash_token(operator)),
+        ("prometheus", "auditor", scraper.token_sha256),
+        ("dev-gateway", "gateway", hash_token(token)),
+    ]
+    assert token not in registry_file.read_text()
+    # Again, as at every start: the same token, the file untouched.
+    written = registry_file.stat().st_mtime_ns
+    assert ensure_gateway_registry_token(state) == token == Chain(state).gateway_registry_token
+    assert registry_file.stat().st_mtime_ns == written
+    env = service_env("gateway", state, {"gateway": 1, "tpf": 2, "registry": 3})
+    assert env["IPLOS_GATEWAY_REGISTRY_TOKEN_FILE"] == str(token_file)
+    assert "IPLOS_GATEWAY_REGISTRY_TOKEN_FILE" not in service_env(
+        "registry", state, {"gateway": 1, "tpf": 2, "registry": 3}
+    )

@@ -220,6 +220,41 @@ def test_metrics_without_a_token_when_so_configured_and_openmetrics_on_request()
         assert response.text.rstrip().endswith("# EOF")
 
 
+def _with_detail(*, token_required: bool) -> tuple[FastAPI, prometheus_client.Counter]:
+    """An app whose metrics include a findings-detail family, as the registry's ``iplos_findings_total``."""
+    made, metrics = build(token_required=token_required)
+    detail = prometheus_client.Counter("test_detail", "By rule", ["rule"], registry=metrics.registry)
+    detail.labels("K001").inc(3)
+    metrics.findings_detail("test_detail")
+    return made, detail
+
+
+@pytest.mark.parametrize("accept", ["", "application/openmetrics-text; version=1.0.0"], ids=["text", "openmetrics"])
+def test_findings_detail_is_in_an_operator_s_scrape_only(accept: str) -> None:
+    made, _ = _with_detail(token_required=True)
+    with TestClient(made) as client:
+        operator = client.get("/metrics", headers=bearer("operator") | {"Accept": accept}).text
+        auditor = client.get("/metrics", headers=bearer("auditor") | {"Accept": accept}).text
+    assert sample(operator, "test_detail_total", rule="K001") == 3
+    assert "test_detail" not in auditor
+    # Every other family is in both (the text parser names an OpenMetrics counter's family with "_total").
+    families = {f.name for f in text_string_to_metric_families(operator)}
+    assert {f.name for f in text_string_to_metric_families(auditor)} == families - {"test_detail", "test_detail_total"}
+
+
+def test_an_open_metrics_endpoint_shows_findings_detail_only_to_an_operator_s_token() -> None:
+    made, _ = _with_detail(token_required=False)
+    with TestClient(made) as client:
+        anonymous = client.get("/metrics")
+        unknown = client.get("/metrics", headers={"Authorization": f"Bearer {new_token()}"})
+        auditor = client.get("/metrics", headers=bearer("auditor"))
+        operator = client.get("/metrics", headers=bearer("operator"))
+    assert [r.status_code for r in (anonymous, unknown, auditor, operator)] == [200] * 4
+    assert all("test_detail" not in r.text for r in (anonymous, unknown, auditor))
+    assert sample(operator.text, "test_detail_total", rule="K001") == 3
+    assert operator.headers["vary"] == "Authorization"
+
+
 # --- the outbox gauges ---------------------------------------------------------------------------------------
 
 _metadata = MetaData()

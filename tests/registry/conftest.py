@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
@@ -41,6 +43,15 @@ def postgres_engine(postgres_url: str) -> Iterator[Engine]:
     upgrade_database(engine, SCRIPT_LOCATION)
     yield engine
     engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest revision in the registry's migrations folder (one head: the revisions form a line)."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION).replace("%", "%%"))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
 
 
 def sqlite_engine(path: Path) -> Engine:

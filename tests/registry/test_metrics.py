@@ -21,9 +21,10 @@ from shared.iplos.controls import CATALOGUE
 from tests.badinput.conftest import TestClient
 from tests.e2e.messages import Message, build_message
 from tests.tpf.test_metrics import _failed, unreachable_database
-from tests.tpf.test_outbox import PROBLEM, TOKEN, _chain
+from tests.tpf.test_outbox import AUDITOR_TOKEN, PROBLEM, TOKEN, _chain
 
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
+AUDITOR = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
 FIELDS = wire.DELIVERY_FIELDS
 
 
@@ -104,6 +105,30 @@ def test_refused_deliveries_are_counted_as_the_audit_log_records_them(state: Pat
         assert value(registry, "iplos_messages_total", outcome="refused") == 1
         assert value(registry, "iplos_stage_duration_seconds_count", stage="verify") == 1
         assert value(registry, "iplos_stage_duration_seconds_count", stage="store") == 0
+
+
+def test_an_auditor_s_scrape_has_no_findings_by_rule_and_an_operator_s_has(state: Path) -> None:
+    """The roles mean the same on every surface: the operator API refuses an auditor findings detail (403), so
+    does /metrics (findings by rule between two scrapes would give one submission's findings)."""
+    message = faulty_message(state, 1)
+    with _chain(state) as (tpf, registry, wire):
+        wire.up = True
+        assert tpf.post("/v1/messages", files=message.files()).status_code == 200
+        operator = registry.get("/metrics", headers=OPERATOR)
+        auditor = registry.get("/metrics", headers=AUDITOR)
+        assert (operator.status_code, auditor.status_code) == (200, 200)
+        findings = f"/v1/operator/submissions/{message.parsed.message_id}/findings"
+        assert registry.get(findings, headers=OPERATOR).status_code == 200
+        assert registry.get(findings, headers=AUDITOR).status_code == 403
+    operator_families = {family.name: family for family in text_string_to_metric_families(operator.text)}
+    auditor_families = {family.name: family for family in text_string_to_metric_families(auditor.text)}
+    assert sum(sample.value for sample in operator_families["iplos_findings"].samples) > 0
+    assert "iplos_findings" not in auditor_families
+    assert "rule=" not in auditor.text
+    # Everything else an auditor may see, counts the audit log holds too, is the same in both scrapes.
+    assert set(auditor_families) == set(operator_families) - {"iplos_findings"}
+    for name in ("iplos_messages", "iplos_records", "iplos_refusals", "iplos_replays"):
+        assert auditor_families[name].samples == operator_families[name].samples
 
 
 def test_metrics_answer_the_registry_s_operators_only(state: Path) -> None:

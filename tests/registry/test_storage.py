@@ -53,7 +53,7 @@ from shared.iplos.model import (
     Sex,
 )
 
-from .conftest import sqlite_engine
+from .conftest import head_revision, sqlite_engine
 
 Records = list[StoredRecord]
 
@@ -497,7 +497,7 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, metadata) == []
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == "0004"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one() == head_revision()
 
 
 def test_sqlite_engine_settings(tmp_path: Path) -> None:

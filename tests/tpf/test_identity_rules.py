@@ -36,6 +36,7 @@ def _outcomes(state: Path, message: Message, *, accept_synthetic: bool) -> list[
         directory=PublicDirectory.load(state / "keys" / "directory.json"),
         engine=None,  # type: ignore[arg-type]  # pseudonymising touches no database
         audit=None,  # type: ignore[arg-type]  # nor the audit log
+        refusals=None,  # type: ignore[arg-type]  # nor what was refused before
     )
     sealed = io.BytesIO()
     done = service.pseudonymise(ctx, message.parsed, message.header, _upload(message.identity), sealed)

@@ -56,9 +56,12 @@ def test_a_delivered_message_is_counted_once_per_outcome_and_stage(state: Path) 
         route = {"method": "POST", "route": "/v1/messages", "status": "200"}
         assert value(tpf, "iplos_http_request_duration_seconds_count", **route) == 1
 
-        # Sent again after delivery: refused as a replay (409 with the original receipt), as the audit log says.
+        # Sent again after delivery: answered with the original receipt (409) from what is stored; a replay, not
+        # a new refusal on the audit record.
         assert tpf.post("/v1/messages", files=message.files()).status_code == 409
-        assert value(tpf, "iplos_messages_total", outcome="refused") == 1
+        assert value(tpf, "iplos_messages_total", outcome="refused") == 0
+        assert value(tpf, "iplos_replays_total", answer="receipt") == 1
+        assert value(tpf, "iplos_replays_total", answer="refusal") == 0
         assert value(tpf, "iplos_refusals_total", problem="replayed-message") == 1
         assert value(tpf, "iplos_messages_total", outcome="pseudonymised") == 1
 

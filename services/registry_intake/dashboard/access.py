@@ -8,6 +8,7 @@ from typing import Final
 from fastapi import Request
 
 from services.kit.credentials import AUDIT_READERS, Credential
+from services.kit.credentials import FINDINGS_READERS as _FINDINGS_READERS
 from services.kit.problems import Problem
 from services.kit.web import bearer_or_cookie
 from services.registry_intake.service import RegistryContext
@@ -29,7 +30,8 @@ READERS: Final = AUDIT_READERS
 #: The registry's sign-in cookie (its own name: the gateway's pages may run on the same host).
 COOKIE: Final = "iplos_registry_token"
 #: Who sees findings detail (by rule, by record): operators only. An auditor sees counts and the audit trail.
-FINDINGS_READERS: Final = frozenset({"operator"})
+#: The same set decides what ``/metrics`` shows (services.kit.metrics): the roles mean the same everywhere.
+FINDINGS_READERS: Final = _FINDINGS_READERS
 
 
 def credentials(request: Request) -> list[Credential]:
