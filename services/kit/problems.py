@@ -7,7 +7,7 @@ FastAPI are reduced to their locations and error kinds (pydantic would otherwise
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -55,14 +55,25 @@ def problem_type(slug: str) -> str:
 
 
 class Problem(Exception):
-    """Raise to answer with a problem document. ``extensions`` must hold no request content."""
+    """Raise to answer with a problem document. ``extensions`` must hold no request content; ``headers`` are
+    sent with it (``Retry-After``, say)."""
 
-    def __init__(self, slug: str, status: int, title: str, detail: str | None = None, **extensions: Any) -> None:
+    def __init__(
+        self,
+        slug: str,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(f"{slug}: {title}")
         self.slug = slug
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extensions = extensions
 
     def document(self) -> dict[str, Any]:
@@ -105,7 +116,9 @@ def route_of(scope: Scope) -> str:
 def problem_response(problem: Problem) -> JSONResponse:
     # No "instance" member: the request path is the obvious candidate, and a path can hold anything a caller
     # put in it, an identity number included.
-    return JSONResponse(problem.document(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(
+        problem.document(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=problem.headers
+    )
 
 
 def observe_problems(app: FastAPI, observer: Callable[[str], None]) -> None:

@@ -28,9 +28,10 @@ from services.kit.audit_log import AuditLog
 from services.kit.files import fsync_dir, write_durably
 from services.kit.http import response_json
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
+from services.municipality_gateway import limits
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.monitoring import GatewayMetrics
-from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, SealedExport
+from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, REFS_FILE, SealedExport
 from shared.audit import sanitise_facts
 from shared.envelope import (
     InvalidEnvelope,
@@ -47,6 +48,7 @@ from shared.keys import PartyKeys, PublicDirectory
 HEADER_FILE = "header.json"
 SIGNATURE_FILE = "header.sig"
 FINAL_STATES = frozenset({"stored", "refused", "rejected", "dead-letter"})
+_REFS_BATCH = 10_000  # reference rows per INSERT: memory stays flat for a million records
 # Final and settled by the registry's signed receipt: the sealed parts can go.
 DONE_STATES = frozenset({"stored", "refused"})
 
@@ -90,6 +92,8 @@ def accept(
             parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
         )
         encoded, signature = sign_header(signed, keys.signing)
+        if len(encoded) > limits.MAX_HEADER_BYTES:
+            raise limits.header_too_large(len(encoded))
         write_durably(sealed.folder / HEADER_FILE, encoded)
         write_durably(sealed.folder / SIGNATURE_FILE, signature)
         conn.execute(
@@ -107,11 +111,15 @@ def accept(
                 "next_attempt_at": now,
             },
         )
-        if sealed.refs:
-            conn.execute(
-                insert(record_refs),
-                [{"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr} for ref, nr in sealed.refs],
-            )
+        batch: list[dict[str, str]] = []
+        for ref, nr in sealed.refs():
+            batch.append({"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr})
+            if len(batch) == _REFS_BATCH:
+                conn.execute(insert(record_refs), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(record_refs), batch)
+        (sealed.folder / REFS_FILE).unlink()  # in the database now, in this transaction
         if audit is not None:
             audit.append(
                 conn,
