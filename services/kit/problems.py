@@ -46,6 +46,9 @@ def problem_slug(problem_type: str) -> str:
 
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# For an answer sent before the request's body has been read (413 while it streams in, 429): the server closes
+# the connection after the answer instead of reading, and discarding, the rest of a body it will not take.
+CLOSE_AFTERWARDS = {"Connection": "close"}
 
 log = structlog.get_logger("problems")
 
@@ -166,7 +169,9 @@ class BodyTooLarge(Exception):
 
 
 async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
-    problem = Problem("body-too-large", 413, "The request body is larger than this service accepts")
+    problem = Problem(
+        "body-too-large", 413, "The request body is larger than this service accepts", headers=CLOSE_AFTERWARDS
+    )
     log.info("request refused", problem=problem.slug, status=413, route=route_of(request.scope))
     return _answer(request.app, problem)
 

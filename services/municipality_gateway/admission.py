@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from services.kit.problems import Problem
+from services.kit.problems import CLOSE_AFTERWARDS, Problem
 
 
 class UploadSlots:
@@ -35,7 +35,8 @@ class UploadSlots:
     @contextmanager
     def slot(self, caller: str) -> Iterator[None]:
         """Hold one upload slot for ``caller`` (a credential's name) while the block runs."""
-        retry = {"Retry-After": str(self.retry_after_s)}
+        # Answered before the body is read: the connection closes rather than drain a body nobody will take.
+        retry = {"Retry-After": str(self.retry_after_s), **CLOSE_AFTERWARDS}
         if self._by_caller[caller] >= self.per_caller:
             raise Problem(
                 "too-many-uploads",
