@@ -14,9 +14,19 @@ from typing import IO
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from services.kit.problems import Problem
+from services.kit.problems import CLOSE_AFTERWARDS, Problem
 
 _SPOOL_BLOCK = 1 << 20
+
+
+def body_too_large(limit: int) -> Problem:
+    return Problem(
+        "body-too-large",
+        413,
+        "The request body is larger than this service accepts",
+        headers=CLOSE_AFTERWARDS,
+        limit=limit,
+    )
 
 
 def refuse_large(request: Request, limit: int) -> None:
@@ -26,7 +36,7 @@ def refuse_large(request: Request, limit: int) -> None:
         if not declared.isdigit():
             raise Problem("invalid-request", 400, "Content-Length is not a number")
         if int(declared) > limit:
-            raise Problem("body-too-large", 413, "The request body is larger than this service accepts", limit=limit)
+            raise body_too_large(limit)
 
 
 def require_media_type(request: Request, *accepted: str) -> None:
@@ -50,9 +60,7 @@ async def spool_body(request: Request, limit: int, directory: Path) -> IO[bytes]
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise Problem(
-                    "body-too-large", 413, "The request body is larger than this service accepts", limit=limit
-                )
+                raise body_too_large(limit)
             spool.write(chunk)
     except BaseException:
         # Whatever stopped the upload (the limit, the body-limit middleware, a client that went away), the

@@ -7,7 +7,7 @@ FastAPI are reduced to their locations and error kinds (pydantic would otherwise
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -50,6 +50,9 @@ def problem_slug(problem_type: str) -> str:
 
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# For an answer sent before the request's body has been read (413 while it streams in, 429): the server closes
+# the connection after the answer instead of reading, and discarding, the rest of a body it will not take.
+CLOSE_AFTERWARDS = {"Connection": "close"}
 
 log = structlog.get_logger("problems")
 
@@ -59,14 +62,25 @@ def problem_type(slug: str) -> str:
 
 
 class Problem(Exception):
-    """Raise to answer with a problem document. ``extensions`` must hold no request content."""
+    """Raise to answer with a problem document. ``extensions`` must hold no request content; ``headers`` are
+    sent with it (``Retry-After``, say)."""
 
-    def __init__(self, slug: str, status: int, title: str, detail: str | None = None, **extensions: Any) -> None:
+    def __init__(
+        self,
+        slug: str,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
         super().__init__(f"{slug}: {title}")
         self.slug = slug
         self.status = status
         self.title = title
         self.detail = detail
+        self.headers = dict(headers or {})
         self.extensions = extensions
 
     def document(self) -> dict[str, Any]:
@@ -109,7 +123,9 @@ def route_of(scope: Scope) -> str:
 def problem_response(problem: Problem) -> JSONResponse:
     # No "instance" member: the request path is the obvious candidate, and a path can hold anything a caller
     # put in it, an identity number included.
-    return JSONResponse(problem.document(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(
+        problem.document(), status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=problem.headers
+    )
 
 
 def observe_problems(app: FastAPI, observer: Callable[[str], None]) -> None:
@@ -157,7 +173,9 @@ class BodyTooLarge(Exception):
 
 
 async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
-    problem = Problem("body-too-large", 413, "The request body is larger than this service accepts")
+    problem = Problem(
+        "body-too-large", 413, "The request body is larger than this service accepts", headers=CLOSE_AFTERWARDS
+    )
     log.info("request refused", problem=problem.slug, status=413, route=route_of(request.scope))
     return _answer(request.app, problem)
 

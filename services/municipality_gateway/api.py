@@ -32,6 +32,7 @@ from services.kit.credentials import AUDIT_READERS, Credential, authenticate, lo
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.problems import Problem, install_problem_handlers
 from services.municipality_gateway import confirmation, feedback, models, monitoring, outbox, pages, screening
+from services.municipality_gateway.admission import UploadSlots
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.sealing import seal_export
 from shared.keys import PartyKeys, PublicDirectory
@@ -80,6 +81,16 @@ async def _caller(request: Request) -> Credential:
 
 
 Caller = Annotated[Credential, Depends(_caller)]
+
+
+async def _upload_slot(request: Request, caller: Caller) -> AsyncIterator[None]:
+    """One of the caller's upload slots (admission.py), held from before the body is read to the answer."""
+    slots: UploadSlots = request.app.state.upload_slots
+    with slots.slot(caller.name):
+        yield
+
+
+UploadSlot = Annotated[None, Depends(_upload_slot)]
 _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No bearer token, or one this gateway does not know"},
     403: {"description": "The credential's role may not use the gateway"},
@@ -127,12 +138,15 @@ def load_served_keys(key_dir: Path) -> dict[str, PartyKeys]:
         413: {"description": "The export is larger than the configured limit"},
         415: {"description": "The body is not XML"},
         422: {
-            "description": "The export does not validate (with line and element), its municipality is not served,"
-            " it has no persons (empty-export), or its year is not one the register takes"
+            "description": "The export does not validate (with line and element), exceeds a limit of the chain"
+            " (limit-exceeded), its municipality is not served, it has no persons (empty-export), or its year is"
+            " not one the register takes"
         },
+        429: {"description": "This credential has as many uploads in progress as it may (Retry-After)"},
+        503: {"description": "The gateway has as many uploads in progress as it takes (Retry-After)"},
     },
 )
-async def post_submission(request: Request, caller: Caller) -> JSONResponse:
+async def post_submission(request: Request, caller: Caller, _slot: UploadSlot) -> JSONResponse:
     ctx = _ctx(request)
     require_media_type(request, *XML_TYPES)
     body = await spool_body(request, ctx.settings.max_body_bytes, ctx.work_dir)
@@ -148,7 +162,15 @@ async def post_submission(request: Request, caller: Caller) -> JSONResponse:
         screening.refuse_year(facts.year)
         await run_in_threadpool(screening.refuse_identical, ctx.engine, facts)
         with ctx.metrics.stage("seal"):
-            sealed = await run_in_threadpool(seal_export, body, ctx.keys, ctx.directory, ctx.work_dir)
+            sealed = await run_in_threadpool(
+                seal_export,
+                body,
+                ctx.keys,
+                ctx.directory,
+                ctx.work_dir,
+                max_person_bytes=ctx.settings.max_person_xml_bytes,
+                max_message_bytes=ctx.settings.max_message_bytes,
+            )
     finally:
         body.close()
     try:
@@ -354,6 +376,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="IPLOS municipality gateway", version="1", lifespan=lifespan)
+    app.state.upload_slots = UploadSlots(
+        settings.max_uploads_per_caller, settings.max_uploads, settings.upload_retry_after_s
+    )
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
     metrics = monitoring.GatewayMetrics()
     metrics.install(app, credentials=lambda r: _ctx(r).credentials, token_required=settings.metrics_token_required)

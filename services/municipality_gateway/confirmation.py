@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, update
 
 from services.kit.audit_log import AuditLog
-from services.kit.http import response_json
+from services.kit.http import AnswerTooLarge, read_bounded
 from services.kit.problems import Problem, problem_slug
 from services.municipality_gateway.models import submissions
 from services.municipality_gateway.outbox import HEADER_FILE, get
@@ -65,10 +65,14 @@ async def confirm(
     header = (outbox_dir / message_id / HEADER_FILE).read_bytes()
     body = confirmation_for(keys, row, header)
     try:
-        response = await client.post(f"{registry_url.rstrip('/')}/v1/submissions/{message_id}/confirmation", json=body)
+        response = await read_bounded(
+            client, "POST", f"{registry_url.rstrip('/')}/v1/submissions/{message_id}/confirmation", json=body
+        )
     except httpx.HTTPError:
         raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
-    answer = response_json(response)
+    except AnswerTooLarge:
+        raise Problem("confirmation-failed", 502, "The registry's answer is larger than a receipt can be") from None
+    answer = response.json_object()
     slug = problem_slug(str(answer.get("type", "")))
     if response.status_code != 200 and slug not in _RECEIPT_ANSWERS:
         raise Problem(

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from services.kit.http import AnswerTooLarge, read_bounded
 from services.kit.problems import Problem
 from services.municipality_gateway.models import record_refs, reports, submissions
 from services.municipality_gateway.outbox import HEADER_FILE
@@ -28,7 +29,7 @@ from shared.envelope.report import open_report
 from shared.iplos.controls import control
 from shared.keys import PartyKeys, PublicDirectory
 
-MAX_REPORT_BYTES = 256 * 1024 * 1024
+MAX_REPORT_BYTES = 256 * 1024 * 1024  # the default; IPLOS_GATEWAY_MAX_REPORT_BYTES
 
 
 def cached(engine: Engine, message_id: str) -> dict[str, Any] | None:
@@ -43,14 +44,24 @@ def submission_row(engine: Engine, message_id: str) -> Any:
 
 
 async def fetch_report(
-    client: httpx.AsyncClient, registry_url: str, path: str, token: str | None = None
+    client: httpx.AsyncClient,
+    registry_url: str,
+    path: str,
+    limit: int = MAX_REPORT_BYTES,
+    *,
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """The registry's answer for ``path``, asked with the gateway's own credential at the registry."""
+    """The registry's answer for ``path``, asked with the gateway's own credential at the registry, read while it
+    streams in and never past ``limit`` bytes."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = await client.get(f"{registry_url.rstrip('/')}{path}", headers=headers)
+        response = await read_bounded(client, "GET", f"{registry_url.rstrip('/')}{path}", limit=limit, headers=headers)
     except httpx.HTTPError:
         raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
+    except AnswerTooLarge:
+        raise Problem(
+            "report-unavailable", 502, "The control report is larger than the gateway accepts", limit=limit
+        ) from None
     if response.status_code != 200:
         raise Problem(
             "report-unavailable",
@@ -58,11 +69,9 @@ async def fetch_report(
             "The registry did not hand out the control report",
             upstream_status=response.status_code,
         )
-    if len(response.content) > MAX_REPORT_BYTES:
-        raise Problem("report-unavailable", 502, "The control report is larger than the gateway accepts")
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
         raise Problem("report-unavailable", 502, "The registry's answer is not a report")
@@ -79,6 +88,7 @@ async def report_of(ctx: Any, row: Any) -> dict[str, Any]:
         ctx.keys[row.municipality],
         ctx.outbox_dir / row.message_id / HEADER_FILE,
         row,
+        ctx.settings.max_report_bytes,
         registry_token=ctx.registry_token,
     )
 
@@ -91,6 +101,7 @@ async def report_for(
     keys: PartyKeys,
     header_file: Path,
     row: Any,
+    max_report_bytes: int = MAX_REPORT_BYTES,
     *,
     registry_token: str | None = None,
 ) -> dict[str, Any]:
@@ -104,7 +115,7 @@ async def report_for(
     path = json.loads(row.receipt).get("report_path")
     if not path:
         raise Problem("not-found", 404, "The registry's receipt names no control report")
-    body = await fetch_report(client, registry_url, path, registry_token)
+    body = await fetch_report(client, registry_url, path, max_report_bytes, token=registry_token)
     header_bytes = header_file.read_bytes()
     try:
         return await run_in_threadpool(open_and_map, engine, directory, keys, row, body, header_bytes)

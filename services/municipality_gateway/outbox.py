@@ -26,11 +26,12 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from services.kit.audit_log import AuditLog
 from services.kit.files import fsync_dir, write_durably
-from services.kit.http import response_json
+from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
+from services.municipality_gateway import limits
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.monitoring import GatewayMetrics
-from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, SealedExport
+from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, REFS_FILE, SealedExport
 from shared.audit import sanitise_facts
 from shared.envelope import (
     InvalidEnvelope,
@@ -49,6 +50,8 @@ SIGNATURE_FILE = "header.sig"
 # Where delivery ends. A held submission has been delivered (the registry keeps its records, waiting for the
 # municipality's confirmation, services.municipality_gateway.confirmation), so nothing is sent again.
 FINAL_STATES = frozenset({"stored", "held", "refused", "rejected", "dead-letter"})
+_REFS_BATCH = 10_000  # reference rows per INSERT: memory stays flat for a million records
+_TOO_LARGE = f"the TPF's answer is larger than {MAX_ANSWER_BYTES} bytes"
 # Final and settled by the registry's signed receipt: the sealed parts can go.
 DONE_STATES = frozenset({"stored", "held", "refused"})
 
@@ -98,6 +101,8 @@ def accept(
             parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
         )
         encoded, signature = sign_header(signed, keys.signing)
+        if len(encoded) > limits.MAX_HEADER_BYTES:
+            raise limits.header_too_large(len(encoded))
         write_durably(sealed.folder / HEADER_FILE, encoded)
         write_durably(sealed.folder / SIGNATURE_FILE, signature)
         conn.execute(
@@ -116,11 +121,15 @@ def accept(
                 "export_sha256": export_sha256,
             },
         )
-        if sealed.refs:
-            conn.execute(
-                insert(record_refs),
-                [{"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr} for ref, nr in sealed.refs],
-            )
+        batch: list[dict[str, str]] = []
+        for ref, nr in sealed.refs():
+            batch.append({"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr})
+            if len(batch) == _REFS_BATCH:
+                conn.execute(insert(record_refs), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(record_refs), batch)
+        (sealed.folder / REFS_FILE).unlink()  # in the database now, in this transaction
         if audit is not None:
             audit.append(
                 conn,
@@ -312,7 +321,9 @@ class OutboxWorker:
         except FileNotFoundError:
             return DeliveryOutcome("dead-letter", "the sealed message is missing from the outbox")
         try:
-            response = await self._client.post(
+            response = await read_bounded(
+                self._client,
+                "POST",
                 f"{self._tpf_url}/v1/messages",
                 files={
                     wire.SUBMISSION_HEADER: ("header.json", header, "application/json"),
@@ -323,10 +334,12 @@ class OutboxWorker:
             )
         except httpx.HTTPError as exc:
             return DeliveryOutcome("queued", f"TPF unreachable ({type(exc).__name__})", retry=True)
+        except AnswerTooLarge:
+            return DeliveryOutcome("queued", _TOO_LARGE, retry=True)
         finally:
             identity.close()
             payload.close()
-        body = response_json(response)
+        body = response.json_object()
         if response.status_code == 200 or (response.status_code == 409 and "receipt" in body):
             return self._receipt_outcome(message_id, header, body)
         if response.status_code == 202:
@@ -343,10 +356,12 @@ class OutboxWorker:
     async def _poll(self, message_id: str, folder: Path) -> DeliveryOutcome:
         """Ask the TPF how far a message it took has come."""
         try:
-            response = await self._client.get(f"{self._tpf_url}/v1/messages/{message_id}")
+            response = await read_bounded(self._client, "GET", f"{self._tpf_url}/v1/messages/{message_id}")
         except httpx.HTTPError as exc:
             return DeliveryOutcome("forwarded", f"TPF unreachable ({type(exc).__name__})", retry=True)
-        body = response_json(response)
+        except AnswerTooLarge:
+            return DeliveryOutcome("forwarded", _TOO_LARGE, retry=True)
+        body = response.json_object()
         if response.status_code == 404:
             # The TPF no longer knows it (its state was lost or rebuilt): send it again; the registry answers a
             # message it stored already with the original receipt.

@@ -2,7 +2,10 @@
 
 One pass over the XML: the reader validates against the XSD while it streams, and every person is written at
 once to two sealed parts, the identity part for the TPF and the payload part for the registry. A schema error
-anywhere rejects the whole file, and the half-written parts are discarded before anything is signed.
+anywhere rejects the whole file, and the half-written parts are discarded before anything is signed. So does a
+limit of the chain (``limits``): too many persons, one person's record too large for the registry, a message
+too large for the TPF or the registry. Nothing grows with the export in memory: the reference -> brukerNr
+mapping goes to a file next to the parts, which ``outbox.accept`` reads into the database in batches.
 """
 
 from __future__ import annotations
@@ -11,22 +14,26 @@ import os
 import secrets
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from services.kit.problems import Problem
+from services.municipality_gateway import limits
 from shared import fnr
 from shared.envelope import PartRef
 from shared.envelope.identity import IdentitySealer
 from shared.envelope.payload_seal import PayloadSealer
 from shared.iplos.model import ExportHeader
 from shared.iplos.payload import PAYLOAD_FORMAT, encode_header, encode_record, encode_trailer, to_payload
-from shared.iplos.reader import ExportInvalid, read_export
+from shared.iplos.reader import DEFAULT_MAX_PERSON_BYTES, ExportInvalid, ExportLimitExceeded, read_export
 from shared.keys import PartyKeys, PublicDirectory
 
 IDENTITY_FILE = "identity.part"
 PAYLOAD_FILE = "payload.part"
+REFS_FILE = "refs.tsv"  # one "reference TAB brukerNr" line per record; stays in the municipality
+NO_MESSAGE_LIMIT = 1 << 62
 
 
 @dataclass
@@ -36,11 +43,14 @@ class SealedExport:
     folder: Path
     identity: PartRef
     payload: PartRef
-    refs: list[tuple[str, str]] = field(repr=False)  # (reference, brukerNr): stays in the municipality
+    record_count: int
 
-    @property
-    def record_count(self) -> int:
-        return len(self.refs)
+    def refs(self) -> Iterator[tuple[str, str]]:
+        """(reference, brukerNr) of every record, in order, read from the folder's mapping file."""
+        with open(self.folder / REFS_FILE, encoding="ascii") as lines:
+            for line in lines:
+                ref, bruker_nr = line.rstrip("\n").split("\t")
+                yield ref, bruker_nr
 
 
 def schema_problem(exc: ExportInvalid) -> Problem:
@@ -57,13 +67,23 @@ def seal_export(
     keys_by_municipality: dict[str, PartyKeys],
     directory: PublicDirectory,
     work_dir: Path,
+    *,
+    max_person_bytes: int = DEFAULT_MAX_PERSON_BYTES,
+    max_message_bytes: int = NO_MESSAGE_LIMIT,
 ) -> SealedExport:
     """Seal ``source`` into a new folder under ``work_dir``; raise a Problem (and leave nothing) on failure."""
     message_id = str(uuid.uuid4())
     folder = work_dir / f"incoming-{message_id}"
     folder.mkdir(parents=True)
     try:
-        return _seal(source, keys_by_municipality, directory, folder, message_id)
+        sealed = _seal(source, keys_by_municipality, directory, folder, message_id, max_person_bytes)
+        size = limits.message_bound(sealed.identity.size, sealed.payload.size, sealed.record_count)
+        if size > max_message_bytes:
+            raise limits.message_too_large(size, max_message_bytes)
+        return sealed
+    except ExportLimitExceeded as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise limits.person_too_large(exc) from None
     except ExportInvalid as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise schema_problem(exc) from None
@@ -78,8 +98,9 @@ def _seal(
     directory: PublicDirectory,
     folder: Path,
     message_id: str,
+    max_person_bytes: int,
 ) -> SealedExport:
-    reader = read_export(source)
+    reader = read_export(source, max_person_bytes=max_person_bytes)
     header = reader.header
     keys = keys_by_municipality.get(header.kommune_nr)
     if keys is None:
@@ -91,8 +112,12 @@ def _seal(
         )
     tpf_kid, tpf_key = directory.encryption_key("tpf")
     registry_kid, registry_key = directory.encryption_key("registry")
-    refs: list[tuple[str, str]] = []
-    with open(folder / IDENTITY_FILE, "wb") as identity_out, open(folder / PAYLOAD_FILE, "wb") as payload_out:
+    count = 0
+    with (
+        open(folder / IDENTITY_FILE, "wb") as identity_out,
+        open(folder / PAYLOAD_FILE, "wb") as payload_out,
+        open(folder / REFS_FILE, "w", encoding="ascii", newline="\n") as refs_out,
+    ):
         identity = IdentitySealer(
             identity_out,
             sender=keys.party,
@@ -112,6 +137,8 @@ def _seal(
         )
         payload.write(encode_header(header))
         for person in reader:
+            if count >= limits.MAX_RECORDS:
+                raise limits.too_many_records()
             # A fresh random reference per record: unlinkable across submissions, meaningless outside the
             # gateway, which alone keeps the reference -> brukerNr mapping.
             ref = secrets.token_hex(16)
@@ -121,14 +148,18 @@ def _seal(
             except fnr.InvalidIdentityNumber:
                 # The TPF decides and reports it by reference; the gateway just derives nothing from it.
                 birth_year, sex = None, None
+            line = encode_record(to_payload(person, ref, birth_year, sex))
+            if len(line) - 1 > limits.MAX_RECORD_BYTES:
+                raise limits.record_too_large(len(line) - 1, reader.line, person.bruker_nr, person.fid)
             identity.add(ref, person.fid, person.fid_type.value)
-            payload.write(encode_record(to_payload(person, ref, birth_year, sex)))
-            refs.append((ref, person.bruker_nr))
-        payload.write(encode_trailer(len(refs)))
+            payload.write(line)
+            refs_out.write(f"{ref}\t{person.bruker_nr}\n")
+            count += 1
+        payload.write(encode_trailer(count))
         identity_ref = identity.close()
         payload_ref = payload.close()
         # On disk before the gateway says "accepted": a power loss must not leave a truncated part behind.
         for handle in (identity_out, payload_out):
             handle.flush()
             os.fsync(handle.fileno())
-    return SealedExport(message_id, header, folder, identity_ref, payload_ref, refs)
+    return SealedExport(message_id, header, folder, identity_ref, payload_ref, count)

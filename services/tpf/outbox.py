@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kit.bodies import Upload
 from services.kit.files import copy_durably, fsync_dir, write_durably
-from services.kit.http import response_json
+from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
 from services.kit.refusals import FINAL, RefusalMemory, finalised
 from services.tpf.models import outbox, receipts
@@ -300,10 +300,13 @@ class TpfOutbox:
                 for field, name in FILES.items()
             }
             try:
-                response = await self.client.post(f"{self._registry_url}/v1/deliveries", files=files)
+                response = await read_bounded(self.client, "POST", f"{self._registry_url}/v1/deliveries", files=files)
             except httpx.HTTPError as exc:
                 return Outcome("queued", f"registry unreachable ({type(exc).__name__})")
-        body = response_json(response)
+            except AnswerTooLarge:
+                # Read no further; the registry (or whatever answered) is asked again later.
+                return Outcome("queued", f"the registry's answer is larger than {MAX_ANSWER_BYTES} bytes")
+        body = response.json_object()
         if response.status_code in (200, 201) or (response.status_code == 409 and "receipt" in body):
             try:
                 receipts_module.verify_receipt(

@@ -22,6 +22,13 @@ attributes), and a 1.0 document reads as a 1.1 one without the new parts (``Pers
 event type ``N``). XSD 1.0 cannot tie content to ``formatVersjon``, so the converter refuses a 1.1 element or
 attribute (``schema.NEW_IN_1_1``) in a document that says "1.0", as a schema-tier error with its line.
 
+Memory stays flat on any input, valid or not: libxml2's push parser keeps every byte it cannot parse yet (a
+``<`` that never meets its ``>``, an attribute value that never closes) and the tree keeps the person being built,
+so the reader refuses to feed more than ``max_person_bytes`` (default 8 MiB) between one person's start or end
+and the next (the header counts as one): ``ExportLimitExceeded``, naming the limit, the open person's line and
+its ``brukerNr`` where they are known. A person whose encoded record fits the registry's 1 MiB line limit is
+about a third of that in XML. The check costs one comparison per chunk read.
+
 A schema error rejects the whole file: the caller must not act on yielded persons before iteration has
 finished without an ``ExportInvalid``. (Persons are yielded as they are read so that the gateway can split
 and pseudonymise in one pass; it commits only after the last one.)
@@ -88,7 +95,9 @@ from shared.iplos.schema import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_PERSON_BYTES",
     "ExportInvalid",
+    "ExportLimitExceeded",
     "ExportReader",
     "ExportSource",
     "SchemaIssue",
@@ -101,6 +110,8 @@ ExportSource = str | os.PathLike[str] | BinaryIO
 # The prolog scan reads up to this much before lxml sees a byte; a longer prolog is refused.
 _MAX_PROLOG = 64 * 1024
 _DEFAULT_MAX_ISSUES = 10
+# How much XML may be fed between one person's start or end and the next (see the module docstring).
+DEFAULT_MAX_PERSON_BYTES = 8 * 1024 * 1024
 
 # Clark names, computed once: tag comparison is the inner loop of the reader.
 _ROOT = q("iplosMelding")
@@ -192,6 +203,31 @@ class ExportInvalid(IplosError, ValueError):
         self.issues: list[SchemaIssue] = list(issues) or [SchemaIssue(0, "", "the export is invalid")]
         more = f" (and {len(self.issues) - 1} more)" if len(self.issues) > 1 else ""
         super().__init__(f"invalid IPLOS export: {self.issues[0]}{more}")
+
+
+class ExportLimitExceeded(ExportInvalid):
+    """The export is larger than a limit allows somewhere (one person too large, say): refused as a whole.
+
+    ``limit`` names the limit, ``maximum`` is its value; ``line`` (0: unknown) and ``bruker_nr`` (None:
+    unknown) point at the person where they are known. ``bruker_nr`` is the export's own text, so it is kept
+    out of the message: the caller decides whether to show it (it could be an identity number by mistake).
+    """
+
+    def __init__(
+        self,
+        limit: str,
+        maximum: int,
+        message: str,
+        *,
+        line: int = 0,
+        element: str = "",
+        bruker_nr: str | None = None,
+    ) -> None:
+        super().__init__([SchemaIssue(line, element, message)])
+        self.limit = limit
+        self.maximum = maximum
+        self.line = line
+        self.bruker_nr = bruker_nr
 
 
 def _refuse(line: int, message: str, element: str = "") -> ExportInvalid:
@@ -441,20 +477,31 @@ class _StopFeeding(Exception):
     """Raised from the source's ``read`` to stop lxml feeding more data once an error is known."""
 
 
+class _TooMuchWithoutAPerson(Exception):
+    """Raised from the source's ``read`` once ``max_gap`` bytes went in without a person's start or end."""
+
+
+_READ_SIZE = 64 * 1024
+
+
 class _GuardedSource:
     """The file-like object lxml reads from.
 
     It scans the prolog before lxml sees a byte (refusing a DOCTYPE), hands the scanned bytes back to lxml
     unchanged, and refuses to feed another chunk once the parser's error log holds an error, so a broken
     file is not read to its end (nor a tree of it built: an invalid file may have no elements for the reader
-    to clear).
+    to clear). It also refuses to feed more than ``max_gap`` bytes past ``mark`` (which the reader moves on
+    at every event), so what libxml2 buffers and what the tree holds stay bounded whatever the input.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, max_gap: int = DEFAULT_MAX_PERSON_BYTES) -> None:
         self._raw = raw
         self._pending = b""
         self.root_line = 0
         self.stop_if: Callable[[], bool] | None = None
+        self.max_gap = max_gap
+        self.fed = 0
+        self.mark = 0
 
     def scan_prolog(self) -> None:
         buffer = b""
@@ -512,13 +559,16 @@ class _GuardedSource:
     def read(self, size: int = -1) -> bytes:
         if self.stop_if is not None and self.stop_if():
             raise _StopFeeding
+        if self.fed - self.mark > self.max_gap:
+            raise _TooMuchWithoutAPerson
+        if size < 0:
+            size = _READ_SIZE  # never the whole rest of the file at once
         if self._pending:
-            if size < 0:
-                data, self._pending = self._pending + self._raw.read(), b""
-            else:
-                data, self._pending = self._pending[:size], self._pending[size:]
-            return data
-        return self._raw.read(size)
+            data, self._pending = self._pending[:size], self._pending[size:]
+        else:
+            data = self._raw.read(size)
+        self.fed += len(data)
+        return data
 
 
 # ----------------------------------------------------------------------------------------- conversion
@@ -817,14 +867,21 @@ class ExportReader:
             for person in export:
                 ...
 
-    ``header`` is read when the reader is constructed. ``persons_read`` counts the persons yielded so far;
-    ``finished`` is True once the whole document has been read and found valid. Every failure, at
-    construction or during iteration, raises ``ExportInvalid``.
+    ``header`` is read when the reader is constructed. ``persons_read`` counts the persons yielded so far, and
+    ``line`` is the line where the last one yielded starts; ``finished`` is True once the whole document has
+    been read and found valid. Every failure, at construction or during iteration, raises ``ExportInvalid``
+    (``ExportLimitExceeded`` for more than ``max_person_bytes`` of XML without a person's start or end).
     """
 
     header: ExportHeader
 
-    def __init__(self, source: ExportSource, *, max_issues: int = _DEFAULT_MAX_ISSUES) -> None:
+    def __init__(
+        self,
+        source: ExportSource,
+        *,
+        max_issues: int = _DEFAULT_MAX_ISSUES,
+        max_person_bytes: int = DEFAULT_MAX_PERSON_BYTES,
+    ) -> None:
         self._max_issues = max(1, max_issues)
         self._path: str | os.PathLike[str] | None = None
         self._raw: BinaryIO
@@ -834,12 +891,14 @@ class ExportReader:
         else:
             self._raw = source
         self._root: etree._Element | None = None
+        self._open_person: etree._Element | None = None
         self._started = False
         self._root_closed = False
         self._finished = False
         self.persons_read = 0
+        self.line = 0
         try:
-            self._guard = _GuardedSource(self._raw)
+            self._guard = _GuardedSource(self._raw, max(1, max_person_bytes))
             self._guard.scan_prolog()
             self._context = _iterparse(self._guard)
             self._guard.stop_if = self._has_errors
@@ -890,6 +949,7 @@ class ExportReader:
                 raise _too_new(error.element, error.name) from None
             except (ValueError, KeyError, TypeError):
                 raise _refuse(_line(element), "a value could not be converted", "person") from None
+            self.line = _line(element)
             # Drop the converted person from the tree: memory stays flat however many persons follow.
             element.clear()
             parent = element.getparent()
@@ -932,20 +992,50 @@ class ExportReader:
                 return
             except _StopFeeding:
                 raise self._invalid() from None
+            except _TooMuchWithoutAPerson:
+                raise self._too_large() from None
             except etree.XMLSyntaxError as error:
                 raise self._invalid(error) from None
             if self._root is None:
                 self._root = element.getroottree().getroot()
-            if element.tag == _ROOT:
-                self._root_closed = True
             # Errors are logged while a chunk is parsed, before its events are handed out: looking here
             # means no event of an invalid element is ever acted on.
             if len(context.error_log) and self._has_errors():
                 raise self._invalid()
+            # Each start or end of a person (or of the header, or the root) starts the count afresh.
+            self._guard.mark = self._guard.fed
+            if event == "start":
+                # Only noted (which person is open, for a limit's message); callers see end events.
+                if element.tag == _PERSON:
+                    self._open_person = element
+                continue
+            if element.tag == _PERSON:
+                self._open_person = None
+            elif element.tag == _ROOT:
+                self._root_closed = True
             yield event, element
 
     def _has_errors(self) -> bool:
         return bool(_errors(self._context.error_log))
+
+    def _too_large(self) -> ExportLimitExceeded:
+        """More than ``max_person_bytes`` fed without a person's start or end: where, as far as is known."""
+        limit = self._guard.max_gap
+        person = self._open_person
+        message = (
+            f"more than {limit} bytes of XML without the start or end of a person: a person larger than that "
+            "cannot be sent on (its record may be at most 1 MiB once encoded), or the document is not "
+            "well-formed XML"
+        )
+        if person is None:
+            line = _line(self._root) if self._root is not None else self._guard.root_line
+            return ExportLimitExceeded("person-xml-bytes", limit, message, line=line)
+        children = list(person)
+        # brukerNr comes first; it is complete (and was validated) once the next child has started.
+        bruker_nr = children[0].text if len(children) > 1 and children[0].tag == _BRUKER_NR else None
+        return ExportLimitExceeded(
+            "person-xml-bytes", limit, message, line=_line(person), element="person", bruker_nr=bruker_nr
+        )
 
     # -- error reporting
 
@@ -1005,10 +1095,10 @@ def _iterparse(source: _GuardedSource) -> _IterParse:
     iterparse: Callable[..., _IterParse] = etree.iterparse
     return iterparse(
         source,
-        # End events only, and only for these tags (the filter runs in C): the header, each person, and the
-        # root (to know the document was complete). Everything else is built silently, then cleared with
-        # its person.
-        events=("end",),
+        # Events only for these tags (the filter runs in C): the header, each person, and the root (its end:
+        # the document was complete). Everything else is built silently, then cleared with its person. The
+        # start events only mark progress (the person limit) and are not handed on.
+        events=("start", "end"),
         tag=(_ROOT, _HEADER, _PERSON),
         schema=export_schema(),
         # Not False, although the design notes ask for it: with a schema, lxml 6.1 then drops
@@ -1034,9 +1124,11 @@ def _check_no_dtd(element: etree._Element) -> None:
         raise _refuse(_line(tree.getroot()), "a DOCTYPE declaration is not allowed")
 
 
-def read_export(source: ExportSource, *, max_issues: int = _DEFAULT_MAX_ISSUES) -> ExportReader:
+def read_export(
+    source: ExportSource, *, max_issues: int = _DEFAULT_MAX_ISSUES, max_person_bytes: int = DEFAULT_MAX_PERSON_BYTES
+) -> ExportReader:
     """Open an export for streaming reading; see ``ExportReader``. Raises ``ExportInvalid``."""
-    return ExportReader(source, max_issues=max_issues)
+    return ExportReader(source, max_issues=max_issues, max_person_bytes=max_person_bytes)
 
 
 def validate_export(source: ExportSource) -> tuple[ExportHeader, int]:
