@@ -15,14 +15,18 @@ import httpx
 
 from services.municipality_gateway.outbox import FINAL_STATES
 
+PROBLEM_PREFIX = "urn:iplos-chain:problem:"
+
 
 class ChainError(RuntimeError):
     """A service answered with a problem document or could not be reached."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, problem: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         """The HTTP status of the problem answer; None when the service could not be reached."""
+        self.problem = problem
+        """The problem type's name (``urn:iplos-chain:problem:<name>``), when the answer had one."""
 
 
 def _headers(token: str | None) -> dict[str, str]:
@@ -40,7 +44,9 @@ def _problem(response: httpx.Response) -> ChainError:
     for error in errors or []:
         if isinstance(error, dict) and "line" in error:
             lines.append(f"  line {error['line']}, element {error['element']}: {error['message']}")
-    return ChainError("\n".join(lines), response.status_code)
+    problem = body.get("type") if isinstance(body, dict) else None
+    slug = problem.rsplit(":", 1)[-1] if isinstance(problem, str) and problem.startswith(PROBLEM_PREFIX) else None
+    return ChainError("\n".join(lines), response.status_code, slug)
 
 
 def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | None) -> dict[str, Any]:

@@ -24,6 +24,8 @@ from iplos_cli.tables import rules_table
 
 YEAR = 2025
 ERROR_RATE = 0.02
+# The municipality whose wrong files step 6 sends (an empty one, the same one twice, one cut short).
+GUARDED = "5001"
 # (kommuneNr, name, persons): sizes in proportion, not to scale.
 EXPORTS = [("0301", "Oslo", 3000), ("4601", "Bergen", 2000), ("5001", "Trondheim", 1500), ("1103", "Stavanger", 1000)]
 CORRECTED = "4601"
@@ -119,6 +121,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
             f"   {second['submission_id']}: {final['state']}, replaces {final['receipt']['supersedes']}; "
             f"findings {reports[CORRECTED]['finding_count']} -> {after['finding_count']}"
         )
+        guard = _wrong_files(console, gateway, tokens[GUARDED], exports, files[GUARDED])
         registry = client.get_json(f"{chain.url('registry')}/v1/submissions?year={YEAR}", chain.operator_token)[
             "submissions"
         ]
@@ -146,6 +149,8 @@ def run_demo(state_dir: Path, console: Console) -> int:
         and len(active) == len(files)
         and any(s["municipality"] == CORRECTED and s["supersedes"] == first[CORRECTED]["submission_id"] for s in active)
         and after["finding_count"] < reports[CORRECTED]["finding_count"]
+        and guard
+        and any(s["municipality"] == GUARDED and s["submission_id"] == first[GUARDED]["submission_id"] for s in active)
     )
     if not ok:
         console.print("[red]the demo did not end as expected[/red]")
@@ -154,3 +159,27 @@ def run_demo(state_dir: Path, console: Console) -> int:
         return 1
     console.print(f"[green]ok[/green]: state, logs, databases, exports and answer keys are in {state_dir}")
     return 0
+
+
+def _wrong_files(console: Console, gateway: str, token: str, exports: Path, sent: Path) -> bool:
+    """Step 6: no single wrong file erases the year. Returns whether each answer was the expected one."""
+    console.print(f"[bold]6. Wrong files from municipality {GUARDED}[/bold]: none of them changes its year")
+    empty, cut = exports / f"{GUARDED}-{YEAR}-empty.xml", exports / f"{GUARDED}-{YEAR}-cut-short.xml"
+    write_synthetic_export(empty, GUARDED, YEAR, 0, 1)
+    persons = dict((nr, p) for nr, _, p in EXPORTS)[GUARDED]
+    write_synthetic_export(cut, GUARDED, YEAR, persons // 10, 7)
+    expected = {"an empty export": "empty-export", "the same file again": "identical-resubmission"}
+    seen = {}
+    for what, path in (("an empty export", empty), ("the same file again", sent)):
+        try:
+            client.submit(path, gateway, token=token)
+            seen[what] = "accepted"
+        except client.ChainError as exc:
+            seen[what] = exc.problem or str(exc)
+        console.print(f"   {what}: refused at the gateway ({seen[what]})")
+    held = client.wait_final(gateway, client.submit(cut, gateway, token=token)["submission_id"], token=token)
+    console.print(
+        f"   a tenth of the persons ({persons // 10}): {held['state']} by the registry, the active year stays;"
+        f" it applies only if the municipality confirms (iplos confirm {held['submission_id']})"
+    )
+    return seen == expected and held["state"] == "held"

@@ -1,0 +1,23 @@
+"""What `make demo` runs, end to end: it must end with its own checks passed (exit 0), so the README's first
+command is tested by the second one."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from iplos_cli.demo import run_demo
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_runs_and_every_one_of_its_checks_holds(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert run_demo(tmp_path / "demo-state", Console(file=out, width=200)) == 0, out.getvalue()[-3000:]
+    text = out.getvalue()
+    assert "an empty export: refused at the gateway (empty-export)" in text
+    assert "the same file again: refused at the gateway (identical-resubmission)" in text
+    assert "held by the registry, the active year stays" in text
