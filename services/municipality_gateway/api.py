@@ -281,19 +281,7 @@ async def confirm_replacement(request: Request, submission_id: str, caller: Call
     row = await run_in_threadpool(outbox.get, ctx.engine, submission_id)
     if row is None or not caller.acts_for(row["municipality"]):
         raise _not_found()
-    updated = await confirmation.confirm(
-        ctx.engine,
-        ctx.client,
-        ctx.settings.registry_url,
-        ctx.directory,
-        ctx.keys[row["municipality"]],
-        ctx.outbox_dir,
-        row,
-        ctx.audit,
-    )
-    ctx.metrics.message(f"confirmed-{updated['state']}")
-    log.info("replacement confirmed", message_id=submission_id, state=updated["state"], credential=caller.name)
-    return updated
+    return await confirmation.confirm_for(ctx, row, caller.name)
 
 
 @router.get(

@@ -87,7 +87,6 @@ async def confirm(
     except (InvalidEnvelope, MessageRefused):
         raise Problem("confirmation-failed", 502, "The registry's receipt did not verify") from None
     await run_in_threadpool(_record, engine, audit, message_id, answer, receipt.status, receipt.reason)
-    log.info("held submission confirmed", message_id=message_id, state=receipt.status)
     updated = await run_in_threadpool(get, engine, message_id)
     assert updated is not None
     return updated
@@ -121,3 +120,21 @@ def _record(
                 }
             ),
         )
+
+
+async def confirm_for(ctx: Any, row: dict[str, Any], credential: str) -> dict[str, Any]:
+    """The use case behind the API's and the page's confirm action (``ctx`` is ``api.GatewayContext``): confirm,
+    count it, and say who did it in the log."""
+    updated = await confirm(
+        ctx.engine,
+        ctx.client,
+        ctx.settings.registry_url,
+        ctx.directory,
+        ctx.keys[row["municipality"]],
+        ctx.outbox_dir,
+        row,
+        ctx.audit,
+    )
+    ctx.metrics.message(f"confirmed-{updated['state']}")
+    log.info("replacement confirmed", message_id=row["submission_id"], state=updated["state"], credential=credential)
+    return updated

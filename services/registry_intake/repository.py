@@ -370,7 +370,7 @@ class SubmissionRepository:
     ) -> bool:
         if active_id is None or hold_below <= 0 or incoming.declared_records is None:
             return False
-        active_records = conn.execute(
+        active_records: int = conn.execute(
             select(submissions.c.record_count).where(submissions.c.message_id == active_id)
         ).scalar_one()
         return incoming.declared_records < hold_below * active_records

@@ -157,16 +157,7 @@ async def confirm_replacement(request: Request, submission_id: str) -> Response:
     _own(caller, row)
     assert row is not None
     try:
-        await confirmation.confirm(
-            ctx.engine,
-            ctx.client,
-            ctx.settings.registry_url,
-            ctx.directory,
-            ctx.keys[row["municipality"]],
-            ctx.outbox_dir,
-            row,
-            ctx.audit,
-        )
+        await confirmation.confirm_for(ctx, row, caller.name)
     except Problem:
         raise PageError(409, "confirm_refused_plain", testid="confirm-refused") from None
     target = UI.href(request, f"{HOME}/{submission_id}", lang)
