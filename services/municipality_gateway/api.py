@@ -182,15 +182,21 @@ async def post_submission(request: Request, caller: Caller, _slot: UploadSlot) -
     except Problem:
         await run_in_threadpool(shutil.rmtree, sealed.folder, True)
         raise
-    accepted = await run_in_threadpool(
-        outbox.accept,
-        ctx.engine,
-        sealed,
-        ctx.keys[sealed.header.kommune_nr],
-        ctx.outbox_dir,
-        ctx.audit,
-        export_sha256=facts.sha256,
-    )
+    try:
+        accepted = await run_in_threadpool(
+            outbox.accept,
+            ctx.engine,
+            sealed,
+            ctx.keys[sealed.header.kommune_nr],
+            ctx.outbox_dir,
+            ctx.audit,
+            export_sha256=facts.sha256,
+        )
+    except BaseException:
+        # Nothing was queued (accept renames the folder into the outbox only as its last step): the sealed
+        # parts go now, not at the next start.
+        await run_in_threadpool(shutil.rmtree, sealed.folder, True)
+        raise
     ctx.metrics.accepted(accepted["records"])
     ctx.worker.wake()
     log.info(

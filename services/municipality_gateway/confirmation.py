@@ -86,6 +86,8 @@ async def confirm(
         receipt = verify_receipt(directory, answer, message_id, hashlib.sha256(header).hexdigest())
     except (InvalidEnvelope, MessageRefused):
         raise Problem("confirmation-failed", 502, "The registry's receipt did not verify") from None
+    if receipt.status == "held":  # an answer that says nothing was decided is no answer
+        raise Problem("confirmation-failed", 502, "The registry's receipt says the submission is still held")
     await run_in_threadpool(_record, engine, audit, message_id, answer, receipt.status, receipt.reason)
     updated = await run_in_threadpool(get, engine, message_id)
     assert updated is not None
@@ -96,7 +98,7 @@ def _record(
     engine: Engine, audit: AuditLog, message_id: str, answer: dict[str, Any], state: str, reason: str | None
 ) -> None:
     with engine.begin() as conn:
-        conn.execute(
+        changed = conn.execute(
             update(submissions)
             .where(submissions.c.message_id == message_id, submissions.c.state == "held")
             .values(
@@ -105,7 +107,9 @@ def _record(
                 receipt_signature=answer["signature"],
                 last_error=reason if state != "stored" else None,
             )
-        )
+        ).rowcount
+        if changed != 1:
+            return  # another confirmation of the same submission recorded it first: one entry, not two
         receipt = answer["receipt"]
         audit.append(
             conn,
@@ -116,7 +120,8 @@ def _record(
                     "outcome": state,
                     "receipt_status": receipt.get("status"),
                     "stored": receipt.get("records_stored"),
-                    "problem": "confirmed" if state == "stored" else "stale-sequence",
+                    # A problem slug ("held-discarded", "stale-sequence"); free text is dropped by sanitise_facts.
+                    "problem": "confirmed" if state == "stored" else reason,
                 }
             ),
         )

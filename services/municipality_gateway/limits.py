@@ -56,11 +56,13 @@ _BRUKER_NR = re.compile(r"[A-Za-z0-9\-]{1,20}")
 
 
 def reportable_bruker_nr(bruker_nr: str | None, fid: str | None = None) -> str | None:
-    """The brukerNr to name in an answer, or None: only in the export's brukerNr form, never with an
-    11-digit run in it and never containing the person's identity number."""
-    if not bruker_nr or not _BRUKER_NR.fullmatch(bruker_nr) or _NUMBER_LIKE.search(bruker_nr):
+    """The brukerNr to name in an answer, or None: only in the export's brukerNr form, and never when its digits,
+    read past any separator ("010190-12345"), hold 11 in a row or the person's identity number."""
+    if not bruker_nr or not _BRUKER_NR.fullmatch(bruker_nr):
         return None
-    if fid and fid in bruker_nr:
+    digits = re.sub(r"[^0-9]", "", bruker_nr)
+    fid_digits = re.sub(r"[^0-9]", "", fid or "")
+    if _NUMBER_LIKE.search(digits) or (fid_digits and fid_digits in digits):
         return None
     return bruker_nr
 

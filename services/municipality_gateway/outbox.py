@@ -46,6 +46,8 @@ from shared.envelope.receipts import verify_receipt
 from shared.keys import PartyKeys, PublicDirectory
 
 HEADER_FILE = "header.json"
+# The registry's reason for a held submission that a newer one overtook before it was confirmed.
+HELD_DISCARDED = "held-discarded"
 SIGNATURE_FILE = "header.sig"
 # Where delivery ends. A held submission has been delivered (the registry keeps its records, waiting for the
 # municipality's confirmation, services.municipality_gateway.confirmation), so nothing is sent again.
@@ -423,10 +425,20 @@ class OutboxWorker:
                     receipt_signature=outcome.signature,
                 )
             conn.execute(update(submissions).where(submissions.c.message_id == message_id).values(**values))
+            discarded = _discard_older_held(conn, message_id, now) if values["state"] in ("stored", "held") else []
             if self._audit is not None:
                 self._audit_transition(conn, message_id, row.forwarded_at is not None, outcome, values["state"])
+                for held_id in discarded:
+                    self._audit.append(
+                        conn,
+                        "settled",
+                        held_id,
+                        sanitise_facts({"outcome": "refused", "receipt_status": "held", "problem": HELD_DISCARDED}),
+                    )
         if values["state"] in FINAL_STATES:
             self._metrics.settled(values["state"], outcome.receipt)
+        for _ in discarded:
+            self._metrics.settled("refused", None)
         log.info(
             "delivery attempt",
             message_id=message_id,
@@ -460,6 +472,35 @@ class OutboxWorker:
                     }
                 ),
             )
+
+
+def _discard_older_held(conn: Connection, message_id: str, now: dt.datetime) -> list[str]:
+    """The registry has just stored or held ``message_id``; by its rule (envelope-v1 section 7.5) an older held
+    submission of the same municipality and year is refused from then on (``held-discarded``) and can no longer be
+    confirmed. Say so here too, rather than offer the municipality a decision that no longer exists."""
+    newer = conn.execute(
+        select(submissions.c.municipality, submissions.c.year, submissions.c.sequence).where(
+            submissions.c.message_id == message_id
+        )
+    ).one()
+    older = [
+        held_id
+        for held_id in conn.execute(
+            select(submissions.c.message_id).where(
+                submissions.c.municipality == newer.municipality,
+                submissions.c.year == newer.year,
+                submissions.c.state == "held",
+                submissions.c.sequence < newer.sequence,
+            )
+        ).scalars()
+    ]
+    if older:
+        conn.execute(
+            update(submissions)
+            .where(submissions.c.message_id.in_(older))
+            .values(state="refused", updated_at=now, last_error=f"{HELD_DISCARDED}: replaced by {message_id}")
+        )
+    return older
 
 
 def requeue(engine: Engine, outbox_dir: Path, message_id: str, audit: AuditLog | None = None) -> dict[str, Any] | None:

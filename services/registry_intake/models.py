@@ -63,6 +63,7 @@ from services.kit.refusals import refusals_table
 
 __all__ = [
     "IDENTITY_OK",
+    "REFUSAL_HELD_DISCARDED",
     "REFUSAL_STALE_SEQUENCE",
     "SEVERITIES",
     "SubmissionStatus",
@@ -84,6 +85,8 @@ __all__ = [
 
 IDENTITY_OK: Final = "ok"
 REFUSAL_STALE_SEQUENCE: Final = "stale-sequence"
+#: A held submission that a newer one overtook before the municipality confirmed it: it will never be applied.
+REFUSAL_HELD_DISCARDED: Final = "held-discarded"
 # The gateway's sequences are acceptance times in milliseconds: 64-bit (SQLite's INTEGER always is).
 SEQUENCE_TYPE: Final = BigInteger().with_variant(Integer(), "sqlite")
 #: The severities a stored finding may have (``shared.iplos.model.Severity``).

@@ -1,10 +1,10 @@
 """Storing submissions: one transaction per decision, the database decides replays and order.
 
-:meth:`SubmissionRepository.store` makes one of three decisions for an incoming submission:
+:meth:`SubmissionRepository.store` makes one of four decisions for an incoming submission:
 
 * **replay**: the message id is already known (the primary key of ``submissions`` decides, not a cache):
   :class:`ReplayedMessage`, nothing changes;
-* **stale**: the active submission of the same municipality and year has the same or a higher sequence: the
+* **stale**: the active (or held) submission of the same municipality and year has the same or a higher sequence: the
   incoming one is recorded as ``refused`` (``stale-sequence``, no records) in a transaction of its own, and
   :class:`StaleSubmission` is raised; the active data is untouched;
 * **accept**: the incoming submission becomes the active one, its records and findings are bulk inserted, the
@@ -16,8 +16,9 @@
   a year to one wrong file: the active submission stays active until :meth:`SubmissionRepository.confirm`
   applies the held one (the municipality's explicit, signed decision), in one transaction like accept.
 
-A held submission that a newer one overtakes (stored or held) is ``superseded`` and its records deleted (audit
-event ``discarded``): at most one submission per municipality and year waits for confirmation, the newest.
+A held submission that a newer one overtakes (stored or held) is refused (``held-discarded``, audit event
+``refused``) and its records deleted; one that is not newer than a held one is stale. So at most one submission per
+municipality and year waits for confirmation, and it is the newest.
 
 Submissions of one municipality and year serialise on their ``municipality_years`` row (``SELECT ... FOR
 UPDATE`` on PostgreSQL; on SQLite every write transaction begins with ``BEGIN IMMEDIATE``).
@@ -55,6 +56,7 @@ from shared.iplos.model import Finding, PayloadRecord
 
 from .models import (
     IDENTITY_OK,
+    REFUSAL_HELD_DISCARDED,
     REFUSAL_STALE_SEQUENCE,
     SEVERITIES,
     SubmissionStatus,
@@ -282,12 +284,15 @@ class SubmissionRepository:
         try:
             with self._engine.begin() as conn:
                 active_id, active_sequence = self._lock_municipality_year(conn, incoming)
-                if active_sequence is not None and active_sequence >= incoming.sequence:
+                # A held submission is newer than the active one: one that is not newer than it is stale too
+                # (it never replaces what the municipality sent after it, and at most one waits for confirmation).
+                newest = max(active_sequence or 0, self._newest_held(conn, incoming.municipality, incoming.year))
+                if newest and newest >= incoming.sequence:
                     # Committed on its own: the refusal is an audit fact, no data changes.
                     self._insert_submission(
                         conn, incoming, SubmissionStatus.REFUSED, REFUSAL_STALE_SEQUENCE, supersedes=None
                     )
-                    stale_against = active_sequence
+                    stale_against = newest
                     self._record(conn, "refused", incoming.message_id, _facts(incoming) | {"problem": "stale-sequence"})
                 elif self._drops_sharply(conn, incoming, active_id, hold_below):
                     self._hold(conn, incoming, records, submission_findings, severity_of)
@@ -457,8 +462,21 @@ class SubmissionRepository:
                 conn, "superseded", previous_id, {"municipality": municipality, "year": year, "superseded_by": new_id}
             )
 
+    @staticmethod
+    def _newest_held(conn: Connection, municipality: str, year: int) -> int:
+        """The sequence of the year's held submission (0 if none)."""
+        newest = conn.execute(
+            select(func.max(submissions.c.sequence)).where(
+                submissions.c.municipality == municipality,
+                submissions.c.year == year,
+                submissions.c.status == SubmissionStatus.HELD,
+            )
+        ).scalar_one()
+        return int(newest or 0)
+
     def _discard_held(self, conn: Connection, municipality: str, year: int, sequence: int, newer_id: str) -> None:
-        """Held submissions of the year older than ``sequence`` will never be applied: supersede them."""
+        """A held submission older than ``sequence`` will never be applied: it is refused (``held-discarded``),
+        its records deleted, and its receipt says so from now on."""
         overtaken = conn.execute(
             select(submissions.c.message_id).where(
                 submissions.c.municipality == municipality,
@@ -468,10 +486,24 @@ class SubmissionRepository:
             )
         ).scalars()
         for held_id in list(overtaken):
-            self._set_submission(conn, held_id, status=SubmissionStatus.SUPERSEDED, superseded_by=newer_id)
+            self._set_submission(
+                conn,
+                held_id,
+                status=SubmissionStatus.REFUSED,
+                refusal_reason=REFUSAL_HELD_DISCARDED,
+                superseded_by=newer_id,
+            )
             self._delete_records(conn, held_id)
             self._record(
-                conn, "discarded", held_id, {"municipality": municipality, "year": year, "superseded_by": newer_id}
+                conn,
+                "refused",
+                held_id,
+                {
+                    "municipality": municipality,
+                    "year": year,
+                    "problem": REFUSAL_HELD_DISCARDED,
+                    "superseded_by": newer_id,
+                },
             )
 
     def confirm(self, message_id: str, confirmation_sha256: str) -> StoredSubmission:

@@ -361,3 +361,23 @@ def test_uploads_over_the_callers_share_get_429_and_over_the_gateways_503(state:
         assert post(gateway, b"<<<", "municipality").status_code == 422
         assert post(gateway, export, "municipality").status_code == 202
         assert slots.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    ("bruker_nr", "fid", "shown"),
+    [
+        ("100002", "01819012345", "100002"),
+        ("A-77", None, "A-77"),
+        ("010190-12345", None, None),  # 11 digits past a separator: shaped like an identity number
+        ("0181-9012-345", None, None),
+        ("X9012345", "01819012345", "X9012345"),  # 7 digits: not the number
+        ("01819-0123", "018190123", None),  # holds the (malformed, 9-digit) number it was given, past a separator
+        ("bad nr!", None, None),  # not the export's brukerNr form
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_an_answer_names_a_bruker_nr_only_if_it_cannot_carry_an_identity_number(
+    bruker_nr: str | None, fid: str | None, shown: str | None
+) -> None:
+    assert limits.reportable_bruker_nr(bruker_nr, fid) == shown

@@ -117,11 +117,16 @@ def test_a_newer_submission_discards_the_held_one(engine: Engine, repo: Submissi
     assert (newer.status, newer.supersedes) == ("active", first.message_id)
     gone = repo.get(held.message_id)
     assert gone is not None
-    assert (gone.status, gone.superseded_by) == ("superseded", newer.message_id)
+    # Never applied, and never will be: refused, so its receipt says so (not "stored").
+    assert (gone.status, gone.refusal_reason, gone.superseded_by) == ("refused", "held-discarded", newer.message_id)
     assert stored_rows(engine, held.message_id)["persons"] == 0
-    assert events(audit, held.message_id) == ["held", "discarded"]
-    with pytest.raises(NotHeld):
+    assert events(audit, held.message_id) == ["held", "refused"]
+    assert [e.facts["problem"] for e in log(audit) if e.message_id == held.message_id and e.event == "refused"] == [
+        "held-discarded"
+    ]
+    with pytest.raises(NotHeld) as not_held:
         repo.confirm(held.message_id, "e" * 64)
+    assert not_held.value.submission.status == "refused"
 
 
 def test_a_second_held_submission_replaces_the_first_held_one(engine: Engine, repo: SubmissionRepository) -> None:
@@ -131,26 +136,26 @@ def test_a_second_held_submission_replaces_the_first_held_one(engine: Engine, re
     assert newer.status == "held"
     gone = repo.get(older.message_id)
     assert gone is not None
-    assert gone.status == "superseded"
+    assert (gone.status, gone.refusal_reason) == ("refused", "held-discarded")
     assert stored_rows(engine, older.message_id)["persons"] == 0
+    assert [s.status for s in repo.list("0301", 2024)].count("held") == 1
 
 
-def test_an_older_submission_arriving_late_leaves_the_newer_held_one(
-    engine: Engine, repo: SubmissionRepository
+@pytest.mark.parametrize("persons", [10, 2], ids=["a full year", "few persons"])
+def test_a_submission_older_than_the_held_one_is_stale(
+    engine: Engine, repo: SubmissionRepository, persons: int
 ) -> None:
-    # Held at sequence 7; then sequence 5 arrives late with a full year. It is applied (newer than the active
-    # one) but does not discard the held one, which is still the newest: the municipality can still confirm it.
-    repo.store(declared(incoming(1), 10), make_records("one", 10), hold_below=HOLD)
+    # Held at sequence 7; then sequence 5 arrives late. The held one is what the municipality sent last: the older
+    # one replaces nothing and is not held beside it (at most one waits for confirmation, the newest).
+    first = repo.store(declared(incoming(1), 10), make_records("one", 10), hold_below=HOLD)
     held = repo.store(declared(incoming(7), 4), make_records("two", 4), hold_below=HOLD)
-    newer = repo.store(declared(incoming(5), 10), make_records("three", 10), hold_below=HOLD)
-    assert newer.status == "active"  # older than the held one: the held one is still the newest
-    assert repo.confirm(held.message_id, "e" * 64).supersedes == newer.message_id
-
-    late = repo.store(declared(incoming(9), 1), make_records("four", 1), hold_below=HOLD)
-    assert late.status == "held"
-    repo.store(declared(incoming(11), 2), make_records("five", 2), hold_below=0)  # applied at once
-    with pytest.raises(NotHeld):  # discarded by the newer active one
-        repo.confirm(late.message_id, "e" * 64)
+    late = declared(incoming(5), persons)
+    with pytest.raises(StaleSubmission) as stale:
+        repo.store(late, make_records("three", persons), hold_below=HOLD)
+    assert (stale.value.active_sequence, stale.value.refused.status) == (7, "refused")
+    assert stored_rows(engine, late.message_id)["persons"] == 0
+    assert active_pointer(engine) == (first.message_id, 1)
+    assert repo.confirm(held.message_id, "e" * 64).supersedes == first.message_id
 
 
 def test_confirming_a_held_submission_older_than_the_active_one_refuses_it(
@@ -158,9 +163,8 @@ def test_confirming_a_held_submission_older_than_the_active_one_refuses_it(
 ) -> None:
     repo.store(declared(incoming(1), 10), make_records("one", 10), hold_below=HOLD)
     held = repo.store(declared(incoming(5), 2), make_records("two", 2), hold_below=HOLD)
-    # A newer active submission whose discarding of older held ones is bypassed (as by a crash between the
-    # two in an older version): the confirmation itself must still refuse to go back in time.
-    repo.store(declared(incoming(3), 10), make_records("three", 10), hold_below=HOLD)
+    # An active sequence past the held one's that did not discard it (as a store from an older version, or an
+    # operator's repair, could leave it): the confirmation itself must still refuse to go back in time.
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE municipality_years SET active_sequence = 6 WHERE municipality = '0301' AND year = 2024"

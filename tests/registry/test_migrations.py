@@ -208,5 +208,7 @@ def test_0004_lets_a_submission_be_held_and_still_refuses_an_unknown_status(unmi
     with engine.connect() as conn:
         row = conn.exec_driver_sql("SELECT status, refusal_reason FROM submissions").one()
     assert tuple(row) == ("refused", "held-not-confirmed")
+    with engine.connect() as conn:  # a refused submission keeps no records
+        assert conn.execute(select(func.count()).select_from(persons)).scalar_one() == 0
     with engine.connect() as conn, pytest.raises(IntegrityError):
         conn.exec_driver_sql("UPDATE submissions SET status = 'held', refusal_reason = NULL")

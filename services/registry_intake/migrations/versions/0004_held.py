@@ -21,6 +21,17 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
+# Children before persons (the foreign keys), as the repository deletes a superseded submission's records.
+_RECORD_TABLES = (
+    "findings",
+    "services",
+    "function_scores",
+    "diagnoses",
+    "refusals",
+    "complaints",
+    "coercion_decisions",
+    "persons",
+)
 _PG_CHECK = "ck_submissions_ck_submissions_status"
 _WITH_HELD = "status IN ('active', 'superseded', 'refused', 'held')"
 _WITHOUT_HELD = "status IN ('active', 'superseded', 'refused')"
@@ -60,7 +71,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # A held submission was never applied: going back, it is what it would have been without 0004 (refused).
+    # A held submission was never applied: going back, it is what it would have been without 0004, refused, and
+    # like every refused submission it keeps no records.
+    held = "SELECT message_id FROM submissions WHERE status = 'held'"
+    for table in _RECORD_TABLES:
+        op.execute(f"DELETE FROM {table} WHERE submission_id IN ({held})")  # noqa: S608 - constant names
     op.execute("UPDATE submissions SET status = 'refused', refusal_reason = 'held-not-confirmed' WHERE status = 'held'")
     _set_status_check(_WITH_HELD, _WITHOUT_HELD)
     # Plain DROP COLUMN (SQLite 3.35 and later have it): batch mode would rebuild the referenced table.
