@@ -93,7 +93,15 @@ def finalised(problem: Problem) -> Problem:
     """``problem`` marked final for the message id (``"final": true`` in its document)."""
     if is_final(problem):
         return problem
-    return Problem(problem.slug, problem.status, problem.title, problem.detail, **problem.extensions, **{FINAL: True})
+    return Problem(
+        problem.slug,
+        problem.status,
+        problem.title,
+        problem.detail,
+        headers=problem.headers,
+        **problem.extensions,
+        **{FINAL: True},
+    )
 
 
 def is_final(problem: Problem) -> bool:

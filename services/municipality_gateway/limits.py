@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from services.kit import bodies
 from services.kit.problems import Problem
 from shared.envelope.headers import Count
 from shared.iplos.payload import MAX_LINE_BYTES
@@ -45,7 +46,8 @@ def _count_bound() -> int:
 MAX_RECORDS: Final = _count_bound()
 # The registry's payload decoder refuses a line longer than MAX_LINE_BYTES with its newline.
 MAX_RECORD_BYTES: Final = MAX_LINE_BYTES - 1
-MAX_HEADER_BYTES: Final = 64 * 1024
+# What the TPF and the registry accept for a signed header (they answer header-too-large past it).
+MAX_HEADER_BYTES: Final = bodies.MAX_HEADER_BYTES
 # A pseudonyms line is at most 101 bytes ({"pseudonym":"<43>","ref":"<32>"}); what the TPF sends on for a
 # message is bounded by the payload, 128 bytes per record, and this much for headers, signatures and framing.
 _PSEUDONYM_LINE_BOUND: Final = 128

@@ -1,4 +1,5 @@
-"""The registry intake's HTTP API: deliveries from the TPF, and the submission list for operators."""
+"""The registry intake's HTTP API: deliveries from the TPF, a municipality's confirmation of its held submission,
+the control reports for the gateways' credentials, and the submission list for operators."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from services.kit import health
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.bodies import (
     Upload,
+    body_too_large,
     read_header_field,
     read_signature_field,
     read_upload,
@@ -97,7 +99,7 @@ async def post_delivery(request: Request) -> JSONResponse:
                 ctx.metrics.message("refused")
             raise
     log.info(
-        "delivery stored",
+        "delivery held" if stored.status == "held" else "delivery stored",
         message_id=stored.message_id,
         municipality=stored.municipality,
         year=stored.year,
@@ -140,6 +142,20 @@ async def _check_and_store(
         verified = await run_in_threadpool(
             service.verify_delivery, ctx, submission_bytes, submission_sig, delivery_bytes, delivery_sig
         )
+        # A message decided before is answered as it was, before its parts are judged again: after a key rotation
+        # a re-delivered message must get its receipt, not a new (final) refusal against today's key (spec 10.2
+        # step 8).
+        message_id = verified.submission.message_id
+        known = await run_in_threadpool(ctx.repository.get, message_id)
+        remembered = None if known is not None else await run_in_threadpool(ctx.refusals.lookup, message_id)
+        decided = known.header_sha256 if known is not None else remembered.submission_sha256 if remembered else None
+        if decided is not None and not hmac.compare_digest(decided.encode(), verified.submission_sha256.encode()):
+            verified_out.append(verified)  # a reused id is about the verified headers alone: on record by id
+            raise _conflict()
+        if known is not None:
+            raise _replayed(ctx, known)
+        if remembered is not None:
+            raise remembered.answer()  # refused for good before: the same answer, from what is stored
         try:
             service.check_parts(ctx, verified, pseudonyms, payload)
         except Problem as problem:
@@ -148,22 +164,15 @@ async def _check_and_store(
             raise
     # From here on a refusal is on record by message id, with the verified headers' facts.
     verified_out.append(verified)
-    message_id = verified.submission.message_id
-    known = await run_in_threadpool(ctx.repository.get, message_id)
-    if known is not None:
-        raise _replayed(ctx, known, verified.submission_sha256)
-    remembered = await run_in_threadpool(ctx.refusals.lookup, message_id)
-    if remembered is not None:
-        if not hmac.compare_digest(remembered.submission_sha256.encode(), verified.submission_sha256.encode()):
-            raise _conflict()
-        raise remembered.answer()  # refused for good before: the same answer, from what is stored
     service.check_fresh(ctx, verified)
     service.require_reportable(verified.submission)
     try:
         with ctx.metrics.stage("store"):
             stored = await run_in_threadpool(service.store_delivery, ctx, verified, pseudonyms, payload)
-    except ReplayedMessage as exc:
-        raise _replayed(ctx, exc.original, verified.submission_sha256) from None
+    except ReplayedMessage as exc:  # stored by a concurrent delivery of the same id since the lookup above
+        if not hmac.compare_digest(exc.original.header_sha256.encode(), verified.submission_sha256.encode()):
+            raise _conflict() from None
+        raise _replayed(ctx, exc.original) from None
     except StaleSubmission as exc:
         log.info(
             "delivery refused",
@@ -182,10 +191,9 @@ async def _check_and_store(
     return stored
 
 
-def _replayed(ctx: service.RegistryContext, original: StoredSubmission, submission_sha256: str) -> Problem:
-    if not hmac.compare_digest(original.header_sha256.encode(), submission_sha256.encode()):
-        # Same id, different signed header: not a re-delivery of what was stored, so no receipt for it.
-        return _conflict()
+def _replayed(ctx: service.RegistryContext, original: StoredSubmission) -> Problem:
+    """The answer for a re-delivery of the very submission stored under its id (the caller compared the digests:
+    the same id with another signed header is a conflict, answered without a receipt)."""
     return StoredAnswer(
         "receipt",
         Problem(
@@ -222,9 +230,7 @@ async def post_confirmation(request: Request, submission_id: str) -> JSONRespons
     async for chunk in request.stream():  # bounded as it arrives, whatever Content-Length said
         body += chunk
         if len(body) > CONFIRMATION_MAX_BYTES:
-            raise Problem(
-                "body-too-large", 413, "A confirmation is one small signed header", limit=CONFIRMATION_MAX_BYTES
-            )
+            raise body_too_large(CONFIRMATION_MAX_BYTES)
     with ctx.metrics.stage("confirm"):
         stored = await run_in_threadpool(service.confirm_held, ctx, submission_id, bytes(body))
     ctx.metrics.stored(stored, await run_in_threadpool(ctx.repository.finding_counts, stored.message_id))

@@ -146,7 +146,7 @@ RECORD_REF = String(64)
 audit = audit_tables(metadata)
 
 # Messages refused for good (services.kit.refusals, spec section 9): the problem document answered, so the same
-# message is answered again from here without being opened again. Migration 0004.
+# message is answered again from here without being opened again. Migration 0005.
 refused_messages = refusals_table(metadata)
 
 submissions = Table(
@@ -319,7 +319,7 @@ findings = Table(
     Index(None, "code"),
 )
 
-# Migration 0005: the control report of a stored submission, sealed for its municipality's key and signed once,
+# Migration 0006: the control report of a stored submission, sealed for its municipality's key and signed once,
 # kept as the exact bytes ``GET /v1/submissions/{id}/report`` answers (``recipient_kid``: the key it is sealed
 # for; a new key of the municipality's gets a new report). It goes with the submission's records when the
 # submission is superseded.

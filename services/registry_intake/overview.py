@@ -387,7 +387,7 @@ _OVERVIEW_COLUMNS: Final = tuple(submissions.c[name] for name in StoredSubmissio
 
 
 def _year_submissions(engine: Engine, year: int) -> list[StoredSubmission]:
-    """Every submission row of ``year`` (active, superseded, refused), oldest first."""
+    """Every submission row of ``year`` (active, held, superseded, refused), oldest first."""
     query = (
         select(*_OVERVIEW_COLUMNS)
         .where(submissions.c.year == year)

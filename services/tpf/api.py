@@ -80,11 +80,15 @@ async def post_message(request: Request) -> JSONResponse:
         try:
             with box.metrics.stage("verify"):
                 header = await run_in_threadpool(service.verify_submission, ctx, header_bytes, signature)
-                with final():  # decided by what the municipality signed (spec section 9)
-                    service.check_recipients(ctx, header)
-                service.check_digests(header, identity, payload)  # not final: the parts may be damaged in transit
-                checked = True
-            answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
+                # A message decided before is answered as it was, before its parts are judged again: after a key
+                # rotation a re-delivered message must get its receipt, not a new (final) refusal against today's
+                # key (spec 10.1 step 6).
+                answered = await run_in_threadpool(_earlier_answer, box, ctx, header.message_id, header_bytes)
+                if answered is None:
+                    with final():  # decided by what the municipality signed (spec section 9)
+                        service.check_recipients(ctx, header)
+                    service.check_digests(header, identity, payload)  # not final: damage in transit is possible
+                    checked = True
             if answered is not None:
                 return answered
             with final():
@@ -162,7 +166,9 @@ def _refused(
         if recorded is Recorded.NEW:
             box.metrics.message("refused")
             return
-    ctx.audit.record_refusal(problem.slug, header if checked or is_final(problem) else None)
+    # A reused message id is about the municipality's verified header alone, not its parts: on record by id.
+    attributable = checked or is_final(problem) or problem.slug == "message-id-conflict"
+    ctx.audit.record_refusal(problem.slug, header if attributable else None)
     box.metrics.message("refused")
 
 

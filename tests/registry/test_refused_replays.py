@@ -186,6 +186,31 @@ def test_a_stored_message_replayed_after_the_window_gets_its_receipt_without_an_
     assert _events(state) == [("stored", delivery_id(delivery))]
 
 
+def test_a_stored_message_redelivered_after_a_key_rotation_gets_its_receipt_not_a_final_refusal(
+    state: Path, registry: TestClient
+) -> None:
+    delivery = build_delivery(state, _message(state, 1))
+    first = registry.post("/v1/deliveries", files=delivery.files())
+    assert first.status_code == 201
+    # The registry's encryption key changes: the stored message's payload is now sealed for a key it no longer
+    # calls its own. A re-delivery (a lost answer) is still the message it stored, and gets its receipt.
+    context = registry.app.state.registry  # type: ignore[attr-defined]
+    context.keys = replace(context.keys, encryption_kid="0" * 16)
+    response = registry.post("/v1/deliveries", files=delivery.files())
+    assert (response.status_code, response.json()["type"]) == (409, PROBLEM + "replayed-message")
+    assert response.json()["receipt"] == first.json()["receipt"]
+    assert "final" not in response.json()
+    assert _events(state) == [("stored", delivery_id(delivery))]  # no refusal on record next to the stored one
+    # A new message sealed for the old key is refused for good, as before.
+    stale_key = build_delivery(state, _message(state, 2))
+    refused = registry.post("/v1/deliveries", files=stale_key.files())
+    assert (refused.status_code, refused.json()["type"], refused.json()["final"]) == (
+        422,
+        PROBLEM + "wrong-recipient",
+        True,
+    )
+
+
 def test_another_submission_under_a_message_id_refused_for_good_is_a_conflict(
     state: Path, registry: TestClient
 ) -> None:
