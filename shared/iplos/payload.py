@@ -39,8 +39,9 @@ coercion, application dates and event types, and is no longer read.)
 
 Canonical: sorted keys, no whitespace, dates ``YYYY-MM-DD``, hours as JSON numbers (floats). Decoding is
 strict: an unknown or missing key, a wrong type, a malformed date, NaN/Infinity (also 1e400 hours), an integer
-beyond 2^53 - 1, an unpaired surrogate, a duplicate key or another format version is a ``PayloadDecodeError``,
-whose message says which line and which rule, never the content. The normative definition is
+beyond 2^53 - 1, an unpaired surrogate, a line longer than ``MAX_LINE_BYTES`` (its newline not counted), a
+duplicate key or another format version is a ``PayloadDecodeError``, whose message says which line and which
+rule, never the content. The normative definition is
 docs/envelope-v1.md, section 6.4 (vectors: tests/vectors/payloads.json).
 A later format gets a new version string; this decoder refuses it rather than guess.
 """
@@ -75,6 +76,7 @@ from shared.iplos.model import (
     Service,
     Sex,
 )
+from shared.lines import MAX_LINE_BYTES
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -90,8 +92,8 @@ __all__ = [
 
 PAYLOAD_FORMAT = "iplos-payload/2"
 
-# A record line is a few kilobytes; anything near this limit is an attack or a bug, not a person.
-MAX_LINE_BYTES = 1 << 20
+# A record line is a few kilobytes; anything near MAX_LINE_BYTES (shared.lines: 1 MiB, not counting the newline,
+# the envelope's own line limit) is an attack or a bug, not a person.
 
 _TRAILER_KEYS = frozenset({"antall"})
 _HEADER_KEYS = frozenset(
@@ -258,7 +260,8 @@ def iter_lines(chunks: Iterable[bytes], *, max_line: int = MAX_LINE_BYTES) -> It
 
     Each line is yielded with its ``\\n``; trailing bytes without one are yielded last as they are (the
     decoder refuses them: a payload always ends with a newline). A line longer than ``max_line`` raises
-    ``PayloadDecodeError`` instead of growing a buffer without bound.
+    ``PayloadDecodeError`` instead of growing a buffer without bound (the newline is not counted: a line of
+    exactly ``max_line`` bytes and its newline is yielded).
     """
     pending = b""
     for chunk in chunks:
@@ -297,7 +300,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _load(line: bytes, line_number: int) -> dict[str, Any]:
     if not line.endswith(b"\n"):
         _fail(line_number, "the line does not end with a newline (truncated payload?)")
-    if len(line) > MAX_LINE_BYTES:
+    if len(line) - 1 > MAX_LINE_BYTES:  # the limit does not count the newline (spec 6.1)
         _fail(line_number, "the line exceeds the maximum length")
     try:
         value = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_reject_constant)

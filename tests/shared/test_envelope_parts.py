@@ -401,7 +401,7 @@ _FID = "x" * 5  # the identity part does not validate numbers; these tests are a
             id="type-empty",
         ),
         pytest.param(b'{"fid":"\xff","ref":"00000000000000000000000000000000","type":"FNR"}\n', id="invalid-utf8"),
-        pytest.param(b"x" * (MAX_LINE + 10) + b"\n", id="line-too-long"),
+        pytest.param(b"x" * (MAX_LINE + 1) + b"\n", id="line-too-long"),
         pytest.param(
             b'{"fid":"a","fid":"b","ref":"00000000000000000000000000000000","type":"FNR"}\n',
             id="duplicate-key",
@@ -419,6 +419,23 @@ def test_malformed_identity_lines(body: bytes, directory: PublicDirectory, tpf: 
         read_identities(sealed, tpf.party, ref)
     sealed, ref = seal_raw(directory, "tpf", kind="identity", content=IDENTITY_CONTENT, body=good)
     assert len(read_identities(sealed, tpf.party, ref)) == 1  # control
+
+
+@pytest.mark.parametrize(("extra", "readable"), [(0, True), (1, False)], ids=["at-the-limit", "one-byte-more"])
+def test_a_line_of_exactly_the_limit_is_read_and_one_byte_more_is_not(
+    extra: int, readable: bool, directory: PublicDirectory, tpf: TpfKeys
+) -> None:
+    """Section 6.1: a line is at most MAX_LINE bytes, its LF not counted (the identity reader does not judge the
+    number, so a long fid makes a long line that is otherwise valid)."""
+    frame = b'{"fid":"","ref":"00000000000000000000000000000000","type":"FNR"}'
+    line = frame.replace(b'"fid":""', b'"fid":"' + b"x" * (MAX_LINE - len(frame) + extra) + b'"')
+    assert len(line) == MAX_LINE + extra
+    sealed, ref = seal_raw(directory, "tpf", kind="identity", content=IDENTITY_CONTENT, body=line + b"\n")
+    if readable:
+        assert [len(entry.fid) for entry in read_identities(sealed, tpf.party, ref)] == [MAX_LINE - len(frame)]
+    else:
+        with pytest.raises(InvalidEnvelope):
+            read_identities(sealed, tpf.party, ref)
 
 
 _P = b'"' + b"A" * 43 + b'"'  # 32 zero bytes in unpadded base64url

@@ -43,6 +43,7 @@ from shared.iplos.model import (
     PersonBackground,
     Refusal,
 )
+from shared.iplos.payload import MAX_LINE_BYTES
 
 # Text as XML can carry it: no surrogates (they cannot be encoded as UTF-8 anyway).
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
@@ -449,6 +450,38 @@ def test_iter_lines_resplits_any_chunking(lines: list[bytes], tail: bytes, cuts:
     expected = lines + ([tail] if tail else [])
     assert list(iter_lines(split(data, cuts))) == expected
     assert list(iter_lines([bytes([b]) for b in data])) == expected
+
+
+def header_line_of(size: int) -> bytes:
+    """HEADER's line padded with white space to exactly ``size`` bytes, its newline not counted."""
+    line = encode_header(HEADER)
+    return b"{" + b" " * (size - len(line) + 1) + line[1:]
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+# The limit does not count the newline (docs/envelope-v1.md 6.1): a line of MAX_LINE_BYTES bytes and its newline
+# decodes, whether the newline comes in the same chunk as the line or in the next one.
+@pytest.mark.parametrize("chunk", [MAX_LINE_BYTES, MAX_LINE_BYTES + 1, 1 << 16, 4093])
+def test_a_line_of_exactly_the_limit_decodes(chunk: int) -> None:
+    line = header_line_of(MAX_LINE_BYTES)
+    assert len(line) == MAX_LINE_BYTES + 1
+    assert line.endswith(b"\n")
+    header, decoded = decode_payload(iter_lines(chunked(line + encode_trailer(0), chunk)))
+    assert (header, list(decoded)) == (HEADER, [])
+    header, decoded = decode_payload([line, encode_trailer(0)])  # lines handed over whole
+    assert (header, list(decoded)) == (HEADER, [])
+
+
+@pytest.mark.parametrize("chunk", [MAX_LINE_BYTES, MAX_LINE_BYTES + 1, MAX_LINE_BYTES + 2, 1 << 16])
+def test_a_line_one_byte_past_the_limit_is_refused(chunk: int) -> None:
+    line = header_line_of(MAX_LINE_BYTES + 1)
+    with pytest.raises(PayloadDecodeError, match="maximum length"):
+        decode_payload(iter_lines(chunked(line + encode_trailer(0), chunk)))
+    with pytest.raises(PayloadDecodeError, match="maximum length"):
+        decode_payload([line, encode_trailer(0)])
 
 
 def test_iter_lines_refuses_an_endless_line() -> None:
