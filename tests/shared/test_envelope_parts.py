@@ -217,6 +217,15 @@ def test_empty_pseudonym_part_keeps_its_key_version(
     assert read_pseudonyms(sealed, registry, ref) == (7, [])
 
 
+def test_key_versions_run_to_999_999_999(directory: PublicDirectory, tpf: TpfKeys, registry: PartyKeys) -> None:
+    # Spec 7.2, KeyVersion: what the registry's column and the audit logs hold. The reader's side is above
+    # (key-version-10^9); the sealer does not write what a reader refuses.
+    sealed, ref = seal_pseudonyms(directory, tpf, 999_999_999, lambda sealer: None)
+    assert read_pseudonyms(sealed, registry, ref) == (999_999_999, [])
+    with pytest.raises(ValueError, match="key version"):
+        seal_pseudonyms(directory, tpf, 10**9, lambda sealer: None)
+
+
 def seal_payload(directory: PublicDirectory, body: bytes, *, content: str = PAYLOAD_CONTENT) -> tuple[bytes, PartRef]:
     kid, key = directory.encryption_key("registry")
     out = io.BytesIO()
@@ -446,6 +455,7 @@ _P = b'"' + b"A" * 43 + b'"'  # 32 zero bytes in unpadded base64url
     [
         pytest.param(b"", id="no-key-version-line"),
         pytest.param(b'{"key_version":0}\n', id="key-version-0"),
+        pytest.param(b'{"key_version":1000000000}\n', id="key-version-10^9"),
         pytest.param(b'{"key_version":"1"}\n', id="key-version-string"),
         pytest.param(b'{"key_version":1.0}\n', id="key-version-float"),
         pytest.param(b'{"key_version":1,"x":1}\n', id="key-version-extra"),
