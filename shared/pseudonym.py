@@ -22,6 +22,10 @@ from shared.fnr import IdentityNumber
 DOMAIN_LABEL: Final = b"iplos/v1/pseudonym"
 KEY_SIZE: Final = 32
 PSEUDONYM_SIZE: Final = 32
+#: Key versions run from 1 to 999 999 999 (docs/envelope-v1.md 7.2, KeyVersion): the registry stores the version
+#: with every pseudonym in a 32-bit integer column, and the audit logs refuse a number of ten or eleven digits as
+#: shaped like an identity number (shared.audit.entries), so a TPF must never name a key beyond either.
+MAX_KEY_VERSION: Final = 10**9 - 1
 
 # The refusal codes of docs/envelope-v1.md 12.2: the number rules (shared.fnr's, in the order it checks them),
 # then the TPF's policy rules.
@@ -77,8 +81,8 @@ class PseudonymKey:
     secret: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        if self.version < 1:
-            raise ValueError("pseudonym key version must be 1 or more")
+        if not 1 <= self.version <= MAX_KEY_VERSION:
+            raise ValueError(f"pseudonym key version must be from 1 to {MAX_KEY_VERSION}")
         if len(self.secret) < KEY_SIZE:
             raise ValueError("pseudonym key must be at least 256 bits")
 

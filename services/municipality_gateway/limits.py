@@ -9,8 +9,10 @@ number):
 
 * ``records``: at most 1,000,000 persons (the envelope's Count, docs/envelope-v1.md 7.2: a header with more does
   not verify);
-* ``payload-line-bytes``: one person's encoded record at most 1 MiB (the line limit of 6.1; the payload decoder
-  counts the newline in it, so the record itself is at most 1,048,575 bytes);
+* ``payload-line-bytes``: one person's encoded record at most 1 MiB, 1,048,576 bytes, its newline not counted
+  (the line limit of 6.1: ``shared.lines.MAX_LINE_BYTES``, the very constant the envelope's line reader and the
+  registry's payload decoder enforce, so the gateway cannot accept a record the registry refuses, nor refuse one
+  it would take);
 * ``header-bytes``: the signed header at most 64 KiB (section 8; its members have fixed forms, so no export
   reaches it, and the check only guards a future change);
 * ``message-bytes``: the sealed message must fit the TPF's and the registry's body limit
@@ -27,8 +29,8 @@ from typing import Any, Final
 from services.kit import bodies
 from services.kit.problems import Problem
 from shared.envelope.headers import Count
-from shared.iplos.payload import MAX_LINE_BYTES
 from shared.iplos.reader import ExportLimitExceeded
+from shared.lines import MAX_LINE_BYTES
 
 SLUG: Final = "limit-exceeded"
 
@@ -44,8 +46,8 @@ def _count_bound() -> int:
 
 
 MAX_RECORDS: Final = _count_bound()
-# The registry's payload decoder refuses a line longer than MAX_LINE_BYTES with its newline.
-MAX_RECORD_BYTES: Final = MAX_LINE_BYTES - 1
+# The registry's payload decoder refuses a line longer than MAX_LINE_BYTES, its newline not counted.
+MAX_RECORD_BYTES: Final = MAX_LINE_BYTES
 # What the TPF and the registry accept for a signed header (they answer header-too-large past it).
 MAX_HEADER_BYTES: Final = bodies.MAX_HEADER_BYTES
 # A pseudonyms line is at most 101 bytes ({"pseudonym":"<43>","ref":"<32>"}); what the TPF sends on for a

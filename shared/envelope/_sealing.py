@@ -19,8 +19,10 @@ from shared.envelope._part import PartContext, PartWriter, open_part
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope, MessageRefused
 from shared.keys import PartyKeys
+from shared.lines import MAX_LINE_BYTES
 
-MAX_LINE = 1 << 20
+# The longest line, not counting its LF (spec 6.1); the payload decoder and the gateway use the same constant.
+MAX_LINE = MAX_LINE_BYTES
 # A record reference is 128 random bits in lowercase hex. Receivers enforce the form: a free-text reference
 # could smuggle an identity number past the TPF into the registry.
 _REF = re.compile(r"^[0-9a-f]{32}$")
@@ -99,7 +101,8 @@ class PartSealer:
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Re-split decrypted chunks into lines (without the newline). A line longer than MAX_LINE is refused."""
+    """Re-split decrypted chunks into lines (without the newline). A line longer than MAX_LINE bytes, its newline
+    not counted, is refused."""
     pending = b""
     for chunk in chunks:
         pending += chunk

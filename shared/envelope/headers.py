@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from shared.envelope._canonical import canonical_json, parse_canonical
 from shared.errors import InvalidEnvelope, MessageRefused, UnknownKey
 from shared.keys import PartyInfo, PublicDirectory
+from shared.pseudonym import MAX_KEY_VERSION
 
 FORMAT: Final = "iplos-envelope/1"
 SIGN_LABEL: Final = b"iplos/v1/signature\x00"
@@ -49,6 +50,8 @@ Timestamp = Annotated[
 KommuneNr = Annotated[str, Field(pattern=r"^[0-9]{4}$")]
 # Norway has about 350,000 IPLOS recipients a year; a bound keeps a forged count from sizing memory.
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
+# The pseudonym key's version: the registry stores it in a 32-bit integer column (spec 7.2, KeyVersion).
+KeyVersion = Annotated[int, Field(ge=1, le=MAX_KEY_VERSION)]
 
 
 class _Strict(BaseModel):
@@ -100,7 +103,7 @@ class DeliveryHeader(_Strict):
     signer_kid: Kid
     submission_sha256: Hex64
     created_at: Timestamp
-    pseudonym_key_version: Annotated[int, Field(ge=1)]
+    pseudonym_key_version: KeyVersion
     counts: DeliveryCounts
     parts: DeliveryParts
 

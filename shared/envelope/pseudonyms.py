@@ -15,7 +15,7 @@ from shared.envelope._sealing import PartSealer, is_ref, open_lines, parse_line,
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
 from shared.keys import PartyKeys
-from shared.pseudonym import decode_pseudonym, encode_pseudonym, is_rule_code
+from shared.pseudonym import MAX_KEY_VERSION, decode_pseudonym, encode_pseudonym, is_rule_code
 
 KIND: Final = "pseudonyms"
 CONTENT: Final = "iplos-pseudonyms/1"
@@ -33,6 +33,8 @@ class PseudonymSealer(PartSealer):
     CONTENT = CONTENT
 
     def __init__(self, out: BinaryIO, *, key_version: int, **target: Any) -> None:
+        if not 1 <= key_version <= MAX_KEY_VERSION:
+            raise ValueError(f"a key version is from 1 to {MAX_KEY_VERSION}")
         super().__init__(out, **target)
         self.write_line({"key_version": key_version})
 
@@ -60,7 +62,7 @@ def open_pseudonyms(
         set(version_line) != {"key_version"}
         or not isinstance(key_version, int)
         or isinstance(key_version, bool)
-        or key_version < 1
+        or not 1 <= key_version <= MAX_KEY_VERSION  # spec 7.2 KeyVersion: what the registry's column holds
     ):
         raise InvalidEnvelope()
     return key_version, _entries(lines)

@@ -39,9 +39,11 @@ coercion, application dates and event types, and is no longer read.)
 
 Canonical: sorted keys, no whitespace, dates ``YYYY-MM-DD``, hours as JSON numbers (floats). Decoding is
 strict: an unknown or missing key, a wrong type, a malformed date, NaN/Infinity (also 1e400 hours), an integer
-beyond 2^53 - 1, an unpaired surrogate, a duplicate key or another format version is a ``PayloadDecodeError``,
-whose message says which line and which rule, never the content. The normative definition is
-docs/envelope-v1.md, section 6.4 (vectors: tests/vectors/payloads.json).
+beyond 2^53 - 1, an unpaired surrogate or U+0000 in a string, a stored value outside its bound (``MAX_CHARS``,
+``INT_RANGES``: what the registry's columns hold, the export schema's limits where it has them), a line longer
+than ``MAX_LINE_BYTES`` (its newline not counted), a duplicate key or another format version is a
+``PayloadDecodeError``, whose message says which line and which rule, never the content. The normative
+definition is docs/envelope-v1.md, section 6.4 (vectors: tests/vectors/payloads.json).
 A later format gets a new version string; this decoder refuses it rather than guess.
 """
 
@@ -51,9 +53,10 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from enum import StrEnum
-from typing import Any, NoReturn, TypeVar, cast
+from types import MappingProxyType
+from typing import Any, Final, NoReturn, TypeVar, cast
 
 from shared.errors import IplosError
 from shared.iplos.model import (
@@ -75,8 +78,11 @@ from shared.iplos.model import (
     Service,
     Sex,
 )
+from shared.lines import MAX_LINE_BYTES
 
 __all__ = [
+    "INT_RANGES",
+    "MAX_CHARS",
     "MAX_LINE_BYTES",
     "PAYLOAD_FORMAT",
     "PayloadDecodeError",
@@ -90,8 +96,21 @@ __all__ = [
 
 PAYLOAD_FORMAT = "iplos-payload/2"
 
-# A record line is a few kilobytes; anything near this limit is an attack or a bug, not a person.
-MAX_LINE_BYTES = 1 << 20
+# A record line is a few kilobytes; anything near MAX_LINE_BYTES (shared.lines: 1 MiB, not counting the newline,
+# the envelope's own line limit) is an attack or a bug, not a person.
+
+#: The bounds of docs/envelope-v1.md 6.4 ("Bounds"), by the spec's (the export's) name of the value: what the
+#: registry's columns hold, and where the export's schema (iplos-export-1.xsd) limits a value, its limit. Every
+#: export the gateway has validated is within them, so only a forged or broken payload is refused; without them
+#: such a payload decoded fine and then failed in PostgreSQL (HTTP 500) where SQLite stored it.
+#: Strings: at most this many characters (code points, as PostgreSQL's varchar counts them; not bytes).
+MAX_CHARS: Final[Mapping[str, int]] = MappingProxyType(
+    {"bydelNr": 6, "variabel": 64, "kode": 10, "tjenesteID": 40, "orgNr": 9, "vedtakID": 40}
+)
+#: Integers: from the first to the second, inclusive.
+INT_RANGES: Final[Mapping[str, tuple[int, int]]] = MappingProxyType(
+    {"fa": (1, 9999), "bolig": (0, 99), "husstand": (0, 99), "skaar": (0, 9), "tjenesteType": (0, 999)}
+)
 
 _TRAILER_KEYS = frozenset({"antall"})
 _HEADER_KEYS = frozenset(
@@ -258,7 +277,8 @@ def iter_lines(chunks: Iterable[bytes], *, max_line: int = MAX_LINE_BYTES) -> It
 
     Each line is yielded with its ``\\n``; trailing bytes without one are yielded last as they are (the
     decoder refuses them: a payload always ends with a newline). A line longer than ``max_line`` raises
-    ``PayloadDecodeError`` instead of growing a buffer without bound.
+    ``PayloadDecodeError`` instead of growing a buffer without bound (the newline is not counted: a line of
+    exactly ``max_line`` bytes and its newline is yielded).
     """
     pending = b""
     for chunk in chunks:
@@ -297,7 +317,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _load(line: bytes, line_number: int) -> dict[str, Any]:
     if not line.endswith(b"\n"):
         _fail(line_number, "the line does not end with a newline (truncated payload?)")
-    if len(line) > MAX_LINE_BYTES:
+    if len(line) - 1 > MAX_LINE_BYTES:  # the limit does not count the newline (spec 6.1)
         _fail(line_number, "the line exceeds the maximum length")
     try:
         value = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
@@ -306,20 +326,24 @@ def _load(line: bytes, line_number: int) -> dict[str, Any]:
         raise PayloadDecodeError(f"payload line {line_number}: not a valid UTF-8 JSON object") from None
     if not isinstance(value, dict):
         _fail(line_number, "not a JSON object")
-    if not _scalar_values_only(value):
-        _fail(line_number, "a string holds an unpaired surrogate (\\ud800-\\udfff), which is no text")
+    if not _storable_text_only(value):
+        _fail(line_number, "a string holds an unpaired surrogate (\\ud800-\\udfff) or U+0000: not storable text")
     return value
 
 
-def _scalar_values_only(value: object) -> bool:
-    """False if a key or string holds an unpaired surrogate: JSON's \\u escapes can spell one, UTF-8 cannot
-    (and a database refuses to store it)."""
+# JSON's \u escapes can spell an unpaired surrogate, which UTF-8 cannot, and U+0000, which PostgreSQL's text
+# cannot hold (XML cannot carry either, so no export has one).
+_NOT_STORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _storable_text_only(value: object) -> bool:
+    """False if a key or string holds an unpaired surrogate or U+0000."""
     if isinstance(value, str):
-        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+        return _NOT_STORABLE.search(value) is None
     if isinstance(value, dict):
-        return all(_scalar_values_only(k) and _scalar_values_only(v) for k, v in value.items())
+        return all(_storable_text_only(k) and _storable_text_only(v) for k, v in value.items())
     if isinstance(value, list):
-        return all(_scalar_values_only(v) for v in value)
+        return all(_storable_text_only(v) for v in value)
     return True
 
 
@@ -345,6 +369,31 @@ def _int(value: object, line_number: int, what: str) -> int:
 
 def _optional_int(value: object, line_number: int, what: str) -> int | None:
     return None if value is None else _int(value, line_number, what)
+
+
+def _bounded_int(value: object, line_number: int, what: str) -> int:
+    """An integer within its range of ``INT_RANGES`` (``what`` is its spec name)."""
+    number = _int(value, line_number, what)
+    low, high = INT_RANGES[what]
+    if not low <= number <= high:
+        _fail(line_number, f"{what} is outside its range, {low} to {high}")
+    return number
+
+
+def _optional_bounded_int(value: object, line_number: int, what: str) -> int | None:
+    return None if value is None else _bounded_int(value, line_number, what)
+
+
+def _bounded_str(value: object, line_number: int, what: str) -> str:
+    """A string of at most ``MAX_CHARS[what]`` characters (code points)."""
+    text = _str(value, line_number, what)
+    if len(text) > MAX_CHARS[what]:
+        _fail(line_number, f"{what} is longer than {MAX_CHARS[what]} characters")
+    return text
+
+
+def _optional_bounded_str(value: object, line_number: int, what: str) -> str | None:
+    return None if value is None else _bounded_str(value, line_number, what)
 
 
 def _optional_str(value: object, line_number: int, what: str) -> str | None:
@@ -407,7 +456,7 @@ def _decode_header(line: bytes) -> ExportHeader:
         versjon_epj=_str(obj["versjonEPJ"], 1, "versjonEPJ"),
         rapporteringsaar=_int(obj["rapporteringsaar"], 1, "rapporteringsaar"),
         kommune_nr=_str(obj["kommuneNr"], 1, "kommuneNr"),
-        bydel_nr=_optional_str(obj["bydelNr"], 1, "bydelNr"),
+        bydel_nr=_optional_bounded_str(obj["bydelNr"], 1, "bydelNr"),
         kontaktperson=contact,
     )
 
@@ -417,17 +466,20 @@ def _decode_service(item: object, n: int) -> Service:
     if hours is not None:
         if not isinstance(hours, int | float) or isinstance(hours, bool):
             _fail(n, "timerPerUke must be a number")
-        hours = float(hours)
+        try:
+            hours = float(hours)
+        except OverflowError:  # an integer beyond the largest double (a 400-digit one): no finite float
+            _fail(n, "timerPerUke must be a finite number")
         if not math.isfinite(hours):  # 1e400 parses as infinity
             _fail(n, "timerPerUke must be a finite number")
     return Service(
-        tjeneste_id=_str(tjeneste_id, n, "tjenesteID"),
-        tjeneste_type=_int(tjeneste_type, n, "tjenesteType"),
+        tjeneste_id=_bounded_str(tjeneste_id, n, "tjenesteID"),
+        tjeneste_type=_bounded_int(tjeneste_type, n, "tjenesteType"),
         decision_date=_optional_date(decision, n, "vedtaksdato"),
         start_date=_date(start, n, "startdato"),
         end_date=_optional_date(end, n, "sluttdato"),
         hours_per_week=hours,
-        org_nr=_optional_str(org_nr, n, "orgNr"),
+        org_nr=_optional_bounded_str(org_nr, n, "orgNr"),
         application_date=_optional_date(application, n, "soknadsdato"),
         event_type=_in(EVENT_TYPES, event, n, "hendelse"),
     )
@@ -436,8 +488,8 @@ def _decode_service(item: object, n: int) -> Service:
 def _decode_background(item: object, n: int) -> PersonBackground:
     housing, household, unpaid_help, communication, death, doctor, dentist, plan = _list(item, n, "b", 8)
     return PersonBackground(
-        housing=_optional_int(housing, n, "bolig"),
-        household=_optional_int(household, n, "husstand"),
+        housing=_optional_bounded_int(housing, n, "bolig"),
+        household=_optional_bounded_int(household, n, "husstand"),
         unpaid_help=_optional_bool(unpaid_help, n, "privatHjelp"),
         assisted_communication=_optional_bool(communication, n, "tilrettelagtKommunikasjon"),
         death_date=_optional_date(death, n, "dodsdato"),
@@ -450,7 +502,7 @@ def _decode_background(item: object, n: int) -> PersonBackground:
 def _decode_refusal(item: object, n: int) -> Refusal:
     tjeneste_type, application, decision = _list(item, n, "a refusal", 3)
     return Refusal(
-        _int(tjeneste_type, n, "tjenesteType"),
+        _bounded_int(tjeneste_type, n, "tjenesteType"),
         _optional_date(application, n, "soknadsdato"),
         _date(decision, n, "vedtaksdato"),
     )
@@ -459,7 +511,7 @@ def _decode_refusal(item: object, n: int) -> Refusal:
 def _decode_complaint(item: object, n: int) -> Complaint:
     tjeneste_type, complaint_date, outcome = _list(item, n, "a complaint", 3)
     return Complaint(
-        _int(tjeneste_type, n, "tjenesteType"),
+        _bounded_int(tjeneste_type, n, "tjenesteType"),
         _date(complaint_date, n, "klagedato"),
         None if outcome is None else _in(COMPLAINT_OUTCOMES, outcome, n, "utfall"),
     )
@@ -468,7 +520,7 @@ def _decode_complaint(item: object, n: int) -> Complaint:
 def _decode_coercion(item: object, n: int) -> Coercion:
     vedtak_id, basis, decision, start, end = _list(item, n, "a coercion decision", 5)
     return Coercion(
-        _str(vedtak_id, n, "vedtakID"),
+        _bounded_str(vedtak_id, n, "vedtakID"),
         _in(COERCION_BASES, basis, n, "hjemmel"),
         _date(decision, n, "vedtaksdato"),
         _date(start, n, "startdato"),
@@ -491,14 +543,18 @@ def _record_from(obj: dict[str, Any], n: int) -> PayloadRecord:
     scores = []
     for item in _list(obj["f"], n, "f"):
         variable, score, date = _list(item, n, "a function score", 3)
-        scores.append(FunctionScore(_str(variable, n, "variable"), _int(score, n, "score"), _date(date, n, "date")))
+        scores.append(
+            FunctionScore(
+                _bounded_str(variable, n, "variabel"), _bounded_int(score, n, "skaar"), _date(date, n, "date")
+            )
+        )
     diagnoses = []
     for item in _list(obj["d"], n, "d"):
         system, code = _list(item, n, "a diagnosis", 2)
-        diagnoses.append(Diagnosis(_enum(CodeSystem, system, n, "code system"), _str(code, n, "code")))
+        diagnoses.append(Diagnosis(_enum(CodeSystem, system, n, "code system"), _bounded_str(code, n, "kode")))
     return PayloadRecord(
         ref=_str(obj["ref"], n, "ref"),
-        birth_year=_optional_int(obj["fa"], n, "fa"),
+        birth_year=_optional_bounded_int(obj["fa"], n, "fa"),
         sex=None if obj["k"] is None else _enum(Sex, obj["k"], n, "k"),
         fid_type=_enum(FidType, obj["ft"], n, "ft"),
         function_scores=tuple(scores),

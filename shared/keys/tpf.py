@@ -10,7 +10,7 @@ from pathlib import Path
 
 from shared.errors import KeyFileError
 from shared.keys._files import PartyKeys, load_party_keys, read_private_file
-from shared.pseudonym import KEY_SIZE, PseudonymKey
+from shared.pseudonym import KEY_SIZE, MAX_KEY_VERSION, PseudonymKey
 
 PARTY = "tpf"
 _PSEUDONYM_FILE = re.compile(r"^pseudonym-v([1-9][0-9]*)\.key$")
@@ -31,6 +31,9 @@ class TpfKeys:
 
 
 def load_pseudonym_key(path: Path, version: int) -> PseudonymKey:
+    if not 1 <= version <= MAX_KEY_VERSION:
+        # docs/envelope-v1.md 7.2, KeyVersion: the registry could store no pseudonym made under it.
+        raise KeyFileError(f"pseudonym key file {path}: a key version is from 1 to {MAX_KEY_VERSION}")
     try:
         secret = base64.b64decode(read_private_file(path).strip(), validate=True)
     except binascii.Error:

@@ -129,7 +129,7 @@ DELIVERY: dict[str, list[Any]] = {
     "sender": [*PARTY_NAMES, "registry", f"kommune-{MUNICIPALITY}"],
     "submission_sha256": DIGESTS,
     "created_at": [*NOT_INSTANTS, FAR_FUTURE],
-    "pseudonym_key_version": [0, -1, 2, *HUGE, True, None],
+    "pseudonym_key_version": [0, -1, 2, 10**9, *HUGE, True, None],
     "counts": [{}, None, []],
     "counts.records": [-1, 0, 1_000_001, *HUGE, None],
     "counts.pseudonymised": [-1, 0, 1_000_001, *HUGE, None],

@@ -217,6 +217,15 @@ def test_empty_pseudonym_part_keeps_its_key_version(
     assert read_pseudonyms(sealed, registry, ref) == (7, [])
 
 
+def test_key_versions_run_to_999_999_999(directory: PublicDirectory, tpf: TpfKeys, registry: PartyKeys) -> None:
+    # Spec 7.2, KeyVersion: what the registry's column and the audit logs hold. The reader's side is above
+    # (key-version-10^9); the sealer does not write what a reader refuses.
+    sealed, ref = seal_pseudonyms(directory, tpf, 999_999_999, lambda sealer: None)
+    assert read_pseudonyms(sealed, registry, ref) == (999_999_999, [])
+    with pytest.raises(ValueError, match="key version"):
+        seal_pseudonyms(directory, tpf, 10**9, lambda sealer: None)
+
+
 def seal_payload(directory: PublicDirectory, body: bytes, *, content: str = PAYLOAD_CONTENT) -> tuple[bytes, PartRef]:
     kid, key = directory.encryption_key("registry")
     out = io.BytesIO()
@@ -401,7 +410,7 @@ _FID = "x" * 5  # the identity part does not validate numbers; these tests are a
             id="type-empty",
         ),
         pytest.param(b'{"fid":"\xff","ref":"00000000000000000000000000000000","type":"FNR"}\n', id="invalid-utf8"),
-        pytest.param(b"x" * (MAX_LINE + 10) + b"\n", id="line-too-long"),
+        pytest.param(b"x" * (MAX_LINE + 1) + b"\n", id="line-too-long"),
         pytest.param(
             b'{"fid":"a","fid":"b","ref":"00000000000000000000000000000000","type":"FNR"}\n',
             id="duplicate-key",
@@ -421,6 +430,23 @@ def test_malformed_identity_lines(body: bytes, directory: PublicDirectory, tpf: 
     assert len(read_identities(sealed, tpf.party, ref)) == 1  # control
 
 
+@pytest.mark.parametrize(("extra", "readable"), [(0, True), (1, False)], ids=["at-the-limit", "one-byte-more"])
+def test_a_line_of_exactly_the_limit_is_read_and_one_byte_more_is_not(
+    extra: int, readable: bool, directory: PublicDirectory, tpf: TpfKeys
+) -> None:
+    """Section 6.1: a line is at most MAX_LINE bytes, its LF not counted (the identity reader does not judge the
+    number, so a long fid makes a long line that is otherwise valid)."""
+    frame = b'{"fid":"","ref":"00000000000000000000000000000000","type":"FNR"}'
+    line = frame.replace(b'"fid":""', b'"fid":"' + b"x" * (MAX_LINE - len(frame) + extra) + b'"')
+    assert len(line) == MAX_LINE + extra
+    sealed, ref = seal_raw(directory, "tpf", kind="identity", content=IDENTITY_CONTENT, body=line + b"\n")
+    if readable:
+        assert [len(entry.fid) for entry in read_identities(sealed, tpf.party, ref)] == [MAX_LINE - len(frame)]
+    else:
+        with pytest.raises(InvalidEnvelope):
+            read_identities(sealed, tpf.party, ref)
+
+
 _P = b'"' + b"A" * 43 + b'"'  # 32 zero bytes in unpadded base64url
 
 
@@ -429,6 +455,7 @@ _P = b'"' + b"A" * 43 + b'"'  # 32 zero bytes in unpadded base64url
     [
         pytest.param(b"", id="no-key-version-line"),
         pytest.param(b'{"key_version":0}\n', id="key-version-0"),
+        pytest.param(b'{"key_version":1000000000}\n', id="key-version-10^9"),
         pytest.param(b'{"key_version":"1"}\n', id="key-version-string"),
         pytest.param(b'{"key_version":1.0}\n', id="key-version-float"),
         pytest.param(b'{"key_version":1,"x":1}\n', id="key-version-extra"),

@@ -43,29 +43,43 @@ from shared.iplos.model import (
     PersonBackground,
     Refusal,
 )
+from shared.iplos.payload import INT_RANGES, MAX_CHARS, MAX_LINE_BYTES
 
-# Text as XML can carry it: no surrogates (they cannot be encoded as UTF-8 anyway).
-texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+# Text as XML can carry it: no surrogates (they cannot be encoded as UTF-8 anyway) and no U+0000. The stored
+# strings within their bounds (MAX_CHARS, spec 6.4), the others a little past the longest bound.
+characters = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+texts = st.text(characters, max_size=70)
+
+
+def bounded_text(name: str) -> st.SearchStrategy[str]:
+    return st.text(characters, max_size=MAX_CHARS[name])
+
+
+def bounded_int(name: str) -> st.SearchStrategy[int]:
+    low, high = INT_RANGES[name]
+    return st.integers(low, high)
+
+
 dates = st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31))
 hours = st.floats(allow_nan=False, allow_infinity=False)
 
 services = st.builds(
     Service,
-    tjeneste_id=texts,
-    tjeneste_type=st.integers(-(2**31), 2**31),
+    tjeneste_id=bounded_text("tjenesteID"),
+    tjeneste_type=bounded_int("tjenesteType"),
     decision_date=st.none() | dates,
     start_date=dates,
     end_date=st.none() | dates,
     hours_per_week=st.none() | hours,
-    org_nr=st.none() | texts,
+    org_nr=st.none() | bounded_text("orgNr"),
     application_date=st.none() | dates,
     event_type=st.sampled_from(sorted(EVENT_TYPES)),
 )
 optional_bools = st.none() | st.booleans()
 backgrounds = st.builds(
     PersonBackground,
-    housing=st.none() | st.integers(-(2**40), 2**40),
-    household=st.none() | st.integers(-(2**40), 2**40),
+    housing=st.none() | bounded_int("bolig"),
+    household=st.none() | bounded_int("husstand"),
     unpaid_help=optional_bools,
     assisted_communication=optional_bools,
     death_date=st.none() | dates,
@@ -73,22 +87,29 @@ backgrounds = st.builds(
     assessed_by_dentist=st.none() | dates,
     individual_plan=optional_bools,
 )
-refusals = st.builds(Refusal, st.integers(-1000, 1000), st.none() | dates, dates)
+refusals = st.builds(Refusal, bounded_int("tjenesteType"), st.none() | dates, dates)
 complaints = st.builds(
-    Complaint, st.integers(-1000, 1000), dates, st.none() | st.sampled_from(sorted(COMPLAINT_OUTCOMES))
+    Complaint, bounded_int("tjenesteType"), dates, st.none() | st.sampled_from(sorted(COMPLAINT_OUTCOMES))
 )
-coercions = st.builds(Coercion, texts, st.sampled_from(sorted(COERCION_BASES)), dates, dates, st.none() | dates)
+coercions = st.builds(
+    Coercion, bounded_text("vedtakID"), st.sampled_from(sorted(COERCION_BASES)), dates, dates, st.none() | dates
+)
 records = st.builds(
     PayloadRecord,
     ref=texts,
-    birth_year=st.none() | st.integers(-(2**53 - 1), 2**53 - 1),
+    birth_year=st.none() | bounded_int("fa"),
     sex=st.none() | st.sampled_from(Sex),
     fid_type=st.sampled_from(FidType),
     function_scores=st.lists(
-        st.builds(FunctionScore, st.sampled_from(FUNCTION_VARIABLES) | texts, st.integers(-100, 100), dates),
+        st.builds(
+            FunctionScore,
+            st.sampled_from(FUNCTION_VARIABLES) | bounded_text("variabel"),
+            bounded_int("skaar"),
+            dates,
+        ),
         max_size=17,
     ).map(tuple),
-    diagnoses=st.lists(st.builds(Diagnosis, st.sampled_from(CodeSystem), texts), max_size=4).map(tuple),
+    diagnoses=st.lists(st.builds(Diagnosis, st.sampled_from(CodeSystem), bounded_text("kode")), max_size=4).map(tuple),
     services=st.lists(services, max_size=5).map(tuple),
     background=backgrounds,
     refusals=st.lists(refusals, max_size=2).map(tuple),
@@ -102,9 +123,9 @@ headers = st.builds(
     navn_epj=texts,
     leverandor=texts,
     versjon_epj=texts,
-    rapporteringsaar=st.integers(0, 3000),
+    rapporteringsaar=st.integers(-(2**53 - 1), 2**53 - 1),  # not stored: compared with the signed header's
     kommune_nr=texts,
-    bydel_nr=st.none() | texts,
+    bydel_nr=st.none() | bounded_text("bydelNr"),
     kontaktperson=st.none() | st.builds(Contact, texts, st.none() | texts, st.none() | texts),
 )
 
@@ -353,6 +374,9 @@ def record_line(**changes: object) -> bytes:
         pytest.param(b'{"ref":"a","ref":"b"}\n', id="duplicate key"),
         pytest.param(encode_record(RECORD).replace(b"3.5", b"NaN"), id="NaN"),
         pytest.param(encode_record(RECORD).replace(b"3.5", b"Infinity"), id="Infinity"),
+        pytest.param(encode_record(RECORD).replace(b"3.5,", b"1" + b"0" * 400 + b","), id="hours beyond any double"),
+        pytest.param(record_line(d=[["ICPC-2", "T90\x00"]]), id="U+0000 in a string"),
+        pytest.param(record_line(d=[["ICPC-2", "T90\ud800"]]), id="unpaired surrogate"),
         pytest.param(b"[1,2]\n", id="not an object"),
         pytest.param(b"\n", id="blank line"),
         pytest.param(b'{"ref":"\xff"}\n', id="invalid utf-8"),
@@ -397,6 +421,70 @@ def test_bad_record_lines_are_refused_without_echo(line: bytes) -> None:
 def test_bad_headers_are_refused(first: bytes) -> None:
     with pytest.raises(PayloadDecodeError, match="payload line 1"):
         decode_payload([first, encode_record(RECORD)])
+
+
+# ------------------------------------------------------------------------------------------------ bounds
+
+# Where each bound of docs/envelope-v1.md 6.4 applies: (bound name, setter on a record line's JSON object).
+BOUND_PLACES = {
+    "fa": lambda o, v: o.__setitem__("fa", v),
+    "bolig": lambda o, v: o["b"].__setitem__(0, v),
+    "husstand": lambda o, v: o["b"].__setitem__(1, v),
+    "variabel": lambda o, v: o["f"][0].__setitem__(0, v),
+    "skaar": lambda o, v: o["f"][0].__setitem__(1, v),
+    "kode": lambda o, v: o["d"][0].__setitem__(1, v),
+    "tjenesteID": lambda o, v: o["t"][0].__setitem__(0, v),
+    "tjenesteType": lambda o, v: o["t"][0].__setitem__(1, v),
+    "tjenesteType (refusal)": lambda o, v: o["a"][0].__setitem__(0, v),
+    "tjenesteType (complaint)": lambda o, v: o["kl"][0].__setitem__(0, v),
+    "orgNr": lambda o, v: o["t"][0].__setitem__(8, v),
+    "vedtakID": lambda o, v: o["tv"][0].__setitem__(0, v),
+}
+
+
+def chars(count: int) -> str:
+    """``count`` characters, two of them more than one byte in UTF-8 (one outside the BMP): bounds count characters."""
+    return ("\u00f8\U0001f600" + "x" * count)[:count]
+
+
+def values_at_and_past(place: str) -> tuple[list[object], list[object]]:
+    """The values at the bound (both ends of a range) and one past it."""
+    name = place.split(" ")[0]
+    if name in MAX_CHARS:
+        return [chars(MAX_CHARS[name])], [chars(MAX_CHARS[name] + 1)]
+    low, high = INT_RANGES[name]
+    return [low, high], [low - 1, high + 1]
+
+
+def stream_with(place: str, value: object) -> list[bytes]:
+    if place == "bydelNr":
+        header = json.loads(encode_header(HEADER))
+        header["bydelNr"] = value
+        return [json.dumps(header).encode() + b"\n", encode_record(RECORD), encode_trailer(1)]
+    record = json.loads(encode_record(RECORD))
+    BOUND_PLACES[place](record, value)
+    return [encode_header(HEADER), json.dumps(record).encode() + b"\n", encode_trailer(1)]
+
+
+def test_every_bound_has_a_place() -> None:
+    assert {place.split(" ")[0] for place in [*BOUND_PLACES, "bydelNr"]} == set(MAX_CHARS) | set(INT_RANGES)
+
+
+@pytest.mark.parametrize("place", ["bydelNr", *BOUND_PLACES])
+def test_a_value_at_its_bound_decodes_and_one_past_is_refused_without_echo(place: str) -> None:
+    at, past = values_at_and_past(place)
+    for value in at:
+        header, decoded = decode_payload(stream_with(place, value))
+        round_trip = payload(header, list(decoded))
+        assert (json.dumps(value, ensure_ascii=False).encode()) in round_trip
+    for value in past:
+        with pytest.raises(PayloadDecodeError) as caught:
+            decode_all(b"".join(stream_with(place, value)))
+        message = str(caught.value)
+        assert message.startswith("payload line 1:" if place == "bydelNr" else "payload line 2:")
+        assert place.split(" ")[0] in message
+        assert str(value) not in message  # the bound is named, the value is not
+        assert "\u00f8" not in message
 
 
 def test_empty_payload_is_refused() -> None:
@@ -449,6 +537,38 @@ def test_iter_lines_resplits_any_chunking(lines: list[bytes], tail: bytes, cuts:
     expected = lines + ([tail] if tail else [])
     assert list(iter_lines(split(data, cuts))) == expected
     assert list(iter_lines([bytes([b]) for b in data])) == expected
+
+
+def header_line_of(size: int) -> bytes:
+    """HEADER's line padded with white space to exactly ``size`` bytes, its newline not counted."""
+    line = encode_header(HEADER)
+    return b"{" + b" " * (size - len(line) + 1) + line[1:]
+
+
+def chunked(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+# The limit does not count the newline (docs/envelope-v1.md 6.1): a line of MAX_LINE_BYTES bytes and its newline
+# decodes, whether the newline comes in the same chunk as the line or in the next one.
+@pytest.mark.parametrize("chunk", [MAX_LINE_BYTES, MAX_LINE_BYTES + 1, 1 << 16, 4093])
+def test_a_line_of_exactly_the_limit_decodes(chunk: int) -> None:
+    line = header_line_of(MAX_LINE_BYTES)
+    assert len(line) == MAX_LINE_BYTES + 1
+    assert line.endswith(b"\n")
+    header, decoded = decode_payload(iter_lines(chunked(line + encode_trailer(0), chunk)))
+    assert (header, list(decoded)) == (HEADER, [])
+    header, decoded = decode_payload([line, encode_trailer(0)])  # lines handed over whole
+    assert (header, list(decoded)) == (HEADER, [])
+
+
+@pytest.mark.parametrize("chunk", [MAX_LINE_BYTES, MAX_LINE_BYTES + 1, MAX_LINE_BYTES + 2, 1 << 16])
+def test_a_line_one_byte_past_the_limit_is_refused(chunk: int) -> None:
+    line = header_line_of(MAX_LINE_BYTES + 1)
+    with pytest.raises(PayloadDecodeError, match="maximum length"):
+        decode_payload(iter_lines(chunked(line + encode_trailer(0), chunk)))
+    with pytest.raises(PayloadDecodeError, match="maximum length"):
+        decode_payload([line, encode_trailer(0)])
 
 
 def test_iter_lines_refuses_an_endless_line() -> None:

@@ -420,6 +420,16 @@ def test_load_tpf_keys_picks_the_highest_version(tpf_copy: Path) -> None:
     assert keys.pseudonym_keys[2].secret == secrets[2]
 
 
+def test_a_pseudonym_key_version_beyond_key_version_is_refused_at_loading(tpf_copy: Path) -> None:
+    # 999 999 999 is the largest KeyVersion (docs/envelope-v1.md 7.2): the TPF refuses to start with a higher one
+    # rather than seal deliveries that no registry can store.
+    write_private_file(pseudonym_key_file(tpf_copy, 999_999_999), base64.b64encode(os.urandom(32)))
+    assert load_tpf_keys(tpf_copy).current_pseudonym_key.version == 999_999_999
+    write_private_file(pseudonym_key_file(tpf_copy, 10**9), base64.b64encode(os.urandom(32)))
+    with pytest.raises(KeyFileError, match="key version"):
+        load_tpf_keys(tpf_copy)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

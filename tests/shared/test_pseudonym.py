@@ -18,6 +18,7 @@ from shared.keys.tpf import TpfKeys
 from shared.pseudonym import (
     DOMAIN_LABEL,
     KEY_SIZE,
+    MAX_KEY_VERSION,
     PSEUDONYM_SIZE,
     Pseudonymiser,
     PseudonymKey,
@@ -148,10 +149,16 @@ def test_pseudonym_key_refuses_short_secrets(size: int) -> None:
         PseudonymKey(version=1, secret=bytes(size))
 
 
-@pytest.mark.parametrize("version", [0, -1])
-def test_pseudonym_key_refuses_version_below_one(version: int) -> None:
+@pytest.mark.parametrize("version", [0, -1, MAX_KEY_VERSION + 1])
+def test_pseudonym_key_refuses_version_outside_the_key_version_range(version: int) -> None:
+    # 1 to 999 999 999 (docs/envelope-v1.md 7.2, KeyVersion): a TPF never names a version the registry cannot store.
     with pytest.raises(ValueError, match="version"):
         PseudonymKey(version=version, secret=bytes(32))
+
+
+def test_the_largest_key_version_has_nine_digits() -> None:
+    assert MAX_KEY_VERSION == 999_999_999
+    assert PseudonymKey(version=MAX_KEY_VERSION, secret=bytes(32)).version == MAX_KEY_VERSION
 
 
 def test_pseudonym_key_accepts_32_bytes_and_more() -> None:

@@ -50,16 +50,26 @@ from shared.envelope import (
 )
 from shared.envelope._canonical import canonical_json, parse_canonical, strict_b64decode
 from shared.envelope._part import PartContext, open_part
+from shared.envelope._sealing import MAX_LINE
 from shared.envelope.headers import encode_header, verify_header
 from shared.envelope.identity import open_identities
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import open_pseudonyms
 from shared.envelope.report import open_report
 from shared.errors import KeyFileError
-from shared.iplos.payload import PayloadDecodeError, decode_payload, encode_record, encode_trailer
+from shared.iplos.payload import (
+    INT_RANGES,
+    MAX_CHARS,
+    MAX_LINE_BYTES,
+    PayloadDecodeError,
+    decode_payload,
+    encode_record,
+    encode_trailer,
+)
 from shared.iplos.payload import encode_header as encode_payload_header
 from shared.keys import PartyKeys, PublicDirectory, key_id
 from shared.pseudonym import (
+    MAX_KEY_VERSION,
     Pseudonymiser,
     PseudonymKey,
     decode_pseudonym,
@@ -219,6 +229,8 @@ def test_kit_covers_the_required_cases() -> None:
         "report-missing-recipient",
         "count-at-bound",
         "count-too-large",
+        "delivery-key-version-at-bound",
+        "delivery-key-version-too-large",
         "unknown-kid-format-v2",
         "unknown-kid-missing-kind",
         "unknown-kid-other-kind",
@@ -228,9 +240,42 @@ def test_kit_covers_the_required_cases() -> None:
         "signature-small-order-r",
         "receipt-signature-unused-bits",
     } <= {c["name"] for c in HEADERS["cases"]}
-    assert {"message-1", "no-trailer", "trailer-count-low", "line-after-trailer", "header-format-v1"} <= {
-        c["name"] for c in PAYLOADS["cases"]
-    }
+    assert {
+        "message-1",
+        "no-trailer",
+        "trailer-count-low",
+        "line-after-trailer",
+        "header-format-v1",
+        "bounds-upper",
+        "bounds-lower",
+        "line-at-limit",
+        "line-past-limit",
+        "record-nul-character",
+        "record-hours-integer-beyond-double",
+    } <= {c["name"] for c in PAYLOADS["cases"]}
+    # Every bound of section 6.4 one past its limit, at every place it applies.
+    assert {
+        "bound-bydelnr-over",
+        "bound-fa-over",
+        "bound-fa-under",
+        "bound-bolig-over",
+        "bound-bolig-under",
+        "bound-husstand-over",
+        "bound-husstand-under",
+        "bound-variabel-over",
+        "bound-skaar-over",
+        "bound-skaar-under",
+        "bound-kode-over",
+        "bound-tjenesteid-over",
+        "bound-tjenestetype-over",
+        "bound-tjenestetype-under",
+        "bound-orgnr-over",
+        "bound-tjenestetype-refusal-over",
+        "bound-tjenestetype-refusal-under",
+        "bound-tjenestetype-complaint-over",
+        "bound-tjenestetype-complaint-under",
+        "bound-vedtakid-over",
+    } == {c["name"] for c in PAYLOADS["cases"] if c["name"].startswith("bound-")}
     assert {"refused-synthetic-not-accepted", "refused-d-number-declared-fnr", "refused-type-before-synthetic"} <= {
         c["name"] for c in PSEUDONYMS["cases"]
     }
@@ -249,6 +294,10 @@ def test_kit_covers_the_required_cases() -> None:
         "pseudonyms-policy-refusals",
         "pseudonyms-unknown-rule-code",
         "pseudonyms-refused-identity-number",
+        "pseudonyms-key-version-at-bound",
+        "pseudonyms-key-version-too-large",
+        "payload-line-at-limit",
+        "payload-line-past-limit",
     } <= {c["name"] for c in CONTENTS["cases"]}
 
 
@@ -466,6 +515,34 @@ class SpecRefused(Exception):
 
 
 SPEC_MAX_INT = 2**53 - 1
+SPEC_DOCUMENT = SPEC.read_text(encoding="utf-8")
+
+
+def spec_key_version_max() -> int:
+    """The KeyVersion bound of section 7.2's types table, read from the document (digits grouped by spaces)."""
+    match = re.search(r"^\| KeyVersion \| integer \| 1 to ([0-9][0-9 ]*[0-9])\b", SPEC_DOCUMENT, re.MULTILINE)
+    assert match is not None, "section 7.2 has no KeyVersion row of the form the checker reads"
+    return int(match.group(1).replace(" ", ""))
+
+
+def spec_payload_bounds() -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Section 6.4's Bounds table, read from the document: the strings' most characters, the integers' ranges."""
+    section = SPEC_DOCUMENT[SPEC_DOCUMENT.index("### 6.4 ") : SPEC_DOCUMENT.index("### 6.5 ")]
+    table = section[section.index("**Bounds.**") :]
+    lengths: dict[str, int] = {}
+    ranges: dict[str, tuple[int, int]] = {}
+    for member, bound in re.findall(r"^\| `(\w+)` \| [^|]* \| ([^|]*) \|", table, re.MULTILINE):
+        if most := re.fullmatch(r"at most (\d+) characters", bound.strip()):
+            lengths[member] = int(most.group(1))
+        elif between := re.fullmatch(r"(-?\d+) to (-?\d+)", bound.strip()):
+            ranges[member] = (int(between.group(1)), int(between.group(2)))
+        else:
+            raise AssertionError(f"section 6.4: a bound the checker cannot read: {bound!r}")
+    return lengths, ranges
+
+
+SPEC_MAX_KEY_VERSION = spec_key_version_max()
+SPEC_MAX_CHARS, SPEC_RANGES = spec_payload_bounds()
 SPEC_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -665,7 +742,7 @@ def spec_read_contents(plaintext: bytes, content: str, kind: str) -> dict[str, A
     if not objects or set(objects[0]) != {"key_version"}:
         raise SpecInvalid("key_version line")
     version = objects[0]["key_version"]
-    if type(version) is not int or version < 1:
+    if type(version) is not int or not 1 <= version <= SPEC_MAX_KEY_VERSION:
         raise SpecInvalid("key_version")
     entries = []
     for item in objects[1:]:
@@ -699,7 +776,23 @@ def spec_payload_date(value: Any) -> bool:
 
 
 def spec_payload_number(value: Any) -> bool:
-    return type(value) in (int, float) and abs(value) < float("inf")
+    """A JSON number whose value, rounded to the nearest double, is finite."""
+    if type(value) not in (int, float):
+        return False
+    try:
+        return abs(float(value)) < float("inf")
+    except OverflowError:  # an integer beyond every double
+        return False
+
+
+def spec_chars(member: str) -> Callable[[Any], bool]:
+    """A string within its Bounds length (characters: Python's len counts code points)."""
+    return lambda v: isinstance(v, str) and len(v) <= SPEC_MAX_CHARS[member]
+
+
+def spec_range(member: str) -> Callable[[Any], bool]:
+    """An integer within its Bounds range."""
+    return lambda v: spec_payload_int(v) and SPEC_RANGES[member][0] <= v <= SPEC_RANGES[member][1]
 
 
 def spec_opt(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
@@ -721,7 +814,7 @@ def spec_list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
 SPEC_TEXT: Callable[[Any], bool] = lambda v: isinstance(v, str)  # noqa: E731
 SPEC_BOOL: Callable[[Any], bool] = lambda v: isinstance(v, bool)  # noqa: E731
 SPEC_PAYLOAD_HEADER = {
-    "bydelNr": spec_opt(SPEC_TEXT),
+    "bydelNr": spec_opt(spec_chars("bydelNr")),
     "format": spec_one_of("iplos-payload/2"),
     "formatVersjon": SPEC_TEXT,
     "kommuneNr": SPEC_TEXT,
@@ -741,10 +834,10 @@ SPEC_PAYLOAD_HEADER = {
     "versjonEPJ": SPEC_TEXT,
 }
 SPEC_PAYLOAD_RECORD = {
-    "a": spec_list_of(spec_tuple(spec_payload_int, spec_opt(spec_payload_date), spec_payload_date)),
+    "a": spec_list_of(spec_tuple(spec_range("tjenesteType"), spec_opt(spec_payload_date), spec_payload_date)),
     "b": spec_tuple(
-        spec_opt(spec_payload_int),
-        spec_opt(spec_payload_int),
+        spec_opt(spec_range("bolig")),
+        spec_opt(spec_range("husstand")),
         spec_opt(SPEC_BOOL),
         spec_opt(SPEC_BOOL),
         spec_opt(spec_payload_date),
@@ -752,14 +845,14 @@ SPEC_PAYLOAD_RECORD = {
         spec_opt(spec_payload_date),
         spec_opt(SPEC_BOOL),
     ),
-    "d": spec_list_of(spec_tuple(spec_one_of("ICPC-2", "ICD-10"), SPEC_TEXT)),
-    "f": spec_list_of(spec_tuple(SPEC_TEXT, spec_payload_int, spec_payload_date)),
-    "fa": spec_opt(spec_payload_int),
+    "d": spec_list_of(spec_tuple(spec_one_of("ICPC-2", "ICD-10"), spec_chars("kode"))),
+    "f": spec_list_of(spec_tuple(spec_chars("variabel"), spec_range("skaar"), spec_payload_date)),
+    "fa": spec_opt(spec_range("fa")),
     "ft": spec_one_of("FNR", "DNR", "HNR", "FHN"),
     "k": spec_opt(spec_one_of("M", "K")),
     "kl": spec_list_of(
         spec_tuple(
-            spec_payload_int,
+            spec_range("tjenesteType"),
             spec_payload_date,
             spec_opt(spec_one_of("medhold", "delvis", "ikke-medhold", "under-behandling")),
         )
@@ -767,20 +860,24 @@ SPEC_PAYLOAD_RECORD = {
     "ref": SPEC_TEXT,
     "t": spec_list_of(
         spec_tuple(
-            SPEC_TEXT,
-            spec_payload_int,
+            spec_chars("tjenesteID"),
+            spec_range("tjenesteType"),
             spec_one_of("N", "M", "T", "C"),
             spec_opt(spec_payload_date),
             spec_opt(spec_payload_date),
             spec_payload_date,
             spec_opt(spec_payload_date),
             spec_opt(spec_payload_number),
-            spec_opt(SPEC_TEXT),
+            spec_opt(spec_chars("orgNr")),
         )
     ),
     "tv": spec_list_of(
         spec_tuple(
-            SPEC_TEXT, spec_one_of("HOL9", "PBRL4A"), spec_payload_date, spec_payload_date, spec_opt(spec_payload_date)
+            spec_chars("vedtakID"),
+            spec_one_of("HOL9", "PBRL4A"),
+            spec_payload_date,
+            spec_payload_date,
+            spec_opt(spec_payload_date),
         )
     ),
 }
@@ -803,15 +900,28 @@ def spec_payload_line(text: str) -> dict[str, Any]:
         raise SpecPayloadInvalid("not JSON") from None
     if not isinstance(value, dict):
         raise SpecPayloadInvalid("not an object")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in json.dumps(value, ensure_ascii=False)):
-        raise SpecPayloadInvalid("unpaired surrogate")
+    if any(0xD800 <= ord(c) <= 0xDFFF or c == "\x00" for text in spec_strings(value) for c in text):
+        raise SpecPayloadInvalid("an unpaired surrogate or U+0000")
     return value
+
+
+def spec_strings(value: Any) -> list[str]:
+    """Every string in a JSON value, member names included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for k, v in value.items() for text in [k, *spec_strings(v)]]
+    if isinstance(value, list):
+        return [text for item in value for text in spec_strings(item)]
+    return []
 
 
 def spec_read_payload(lines: list[str]) -> dict[str, Any]:
     """iplos-payload/2: the header line, the record lines, the trailer {"antall": n} last."""
     if not lines:
         raise SpecPayloadInvalid("empty")
+    if any(len(text.encode("utf-8", "surrogatepass")) > 1 << 20 for text in lines):
+        raise SpecPayloadInvalid("a line longer than 1048576 bytes (its LF not counted)")
     header = spec_payload_line(lines[0])
     if header.get("format") != "iplos-payload/2":
         raise SpecPayloadInvalid("another format")
@@ -932,7 +1042,7 @@ SPEC_SCHEMAS = {
             "kind": spec_literal("delivery"),
             "submission_sha256": SPEC_HEX64,
             "created_at": SPEC_TIME,
-            "pseudonym_key_version": spec_int(1),
+            "pseudonym_key_version": spec_int(1, SPEC_MAX_KEY_VERSION),
             "counts": spec_object({"records": SPEC_COUNT, "pseudonymised": SPEC_COUNT, "refused": SPEC_COUNT}),
             "parts": spec_object({"pseudonyms": SPEC_PART_REF}),
         }
@@ -1075,6 +1185,27 @@ def test_checker_is_independent() -> None:
     assert "shared" not in used
 
 
+def test_the_checker_reads_every_bound_from_the_spec() -> None:
+    """The checker takes section 6.4's Bounds and 7.2's KeyVersion from the document's text: a row it cannot read
+    fails the import, and a row that went missing fails here (instead of a bound quietly not being checked)."""
+    assert SPEC_MAX_CHARS == {"bydelNr": 6, "variabel": 64, "kode": 10, "tjenesteID": 40, "orgNr": 9, "vedtakID": 40}
+    assert SPEC_RANGES == {
+        "fa": (1, 9999),
+        "bolig": (0, 99),
+        "husstand": (0, 99),
+        "skaar": (0, 9),
+        "tjenesteType": (0, 999),
+    }
+    assert SPEC_MAX_KEY_VERSION == 999_999_999
+
+
+def test_our_bounds_are_the_specs() -> None:
+    """The decoder's and the headers' bounds are the ones the document states (the vectors then pin each)."""
+    assert (MAX_CHARS, INT_RANGES) == (SPEC_MAX_CHARS, SPEC_RANGES)
+    assert MAX_KEY_VERSION == SPEC_MAX_KEY_VERSION
+    assert MAX_LINE_BYTES == MAX_LINE == 1 << 20
+
+
 @pytest.mark.parametrize("case", _cases(PARTS))
 def test_part_spec(case: Json) -> None:
     def run() -> bytes:
@@ -1096,7 +1227,13 @@ def test_part_spec(case: Json) -> None:
 def test_contents_spec(case: Json) -> None:
     def run() -> dict[str, Any]:
         plaintext = spec_open_part(_part_bytes(case), bytes.fromhex(case["recipient_private"]), case["context"])
-        assert plaintext == base64.b64decode(case["plaintext"])
+        if "plaintext" in case:
+            assert plaintext == base64.b64decode(case["plaintext"])
+        else:  # a large body is given by its size and digest
+            assert (len(plaintext), hashlib.sha256(plaintext).hexdigest()) == (
+                case["plaintext_size"],
+                case["plaintext_sha256"],
+            )
         return spec_read_contents(plaintext, case["content"], case["context"]["kind"])
 
     if case["expect"] == "ok":

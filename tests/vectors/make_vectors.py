@@ -439,11 +439,12 @@ def contents_case(name: str, kind: str, body: bytes, comment: str, expect: Json,
         "recipient_private": recipient.encryption.private_bytes_raw().hex(),
         "context": ctx,
         "content": content,
-        "plaintext": b64(body),
-        "part": b64(part),
-        "part_size": len(part),
-        "part_sha256": sha256(part),
     }
+    if len(body) <= INLINE_PLAINTEXT_MAX:
+        case["plaintext"] = b64(body)
+    else:  # the line-limit cases: a megabyte is given once, in the part, not again in plain
+        case.update(plaintext_size=len(body), plaintext_sha256=sha256(body))
+    case.update(part=b64(part), part_size=len(part), part_sha256=sha256(part))
     case.update(extra)
     case.update(expect)
     return case
@@ -714,6 +715,36 @@ def make_contents() -> Json:
             FAIL,
         ),
         contents_case(
+            "pseudonyms-key-version-at-bound",
+            "pseudonyms",
+            pseudonyms_body(MAX_KEY_VERSION, PSEUDONYM_ENTRIES),
+            "key_version is 999999999, the largest KeyVersion (section 7.2); the pseudonyms are pseudonyms-ok's.",
+            {"expect": "ok", "key_version": MAX_KEY_VERSION, "entries": PSEUDONYM_ENTRIES},
+        ),
+        contents_case(
+            "pseudonyms-key-version-too-large",
+            "pseudonyms",
+            pseudonyms_body(MAX_KEY_VERSION + 1, PSEUDONYM_ENTRIES[:1]),
+            "key_version is 1000000000: a KeyVersion has at most nine digits (section 7.2).",
+            FAIL,
+        ),
+        contents_case(
+            "payload-line-at-limit",
+            "payload",
+            line({"content": "iplos-payload/2"}) + b"".join(x.encode("utf-8") + b"\n" for x in LIMIT_LINES),
+            "A line of exactly 1048576 bytes, its LF not counted (payloads.json's line-at-limit: the header line "
+            "padded with white space), then the trailer: the longest line section 6.1 allows. The plaintext is "
+            "given by its size and SHA-256.",
+            {"expect": "ok", "lines": LIMIT_LINES},
+        ),
+        contents_case(
+            "payload-line-past-limit",
+            "payload",
+            line({"content": "iplos-payload/2"}) + b"".join(x.encode("utf-8") + b"\n" for x in PAST_LIMIT_LINES),
+            "The same with one byte more: a line of 1048577 bytes and its LF, refused.",
+            FAIL,
+        ),
+        contents_case(
             "pseudonym-31-bytes",
             "pseudonyms",
             pseudonyms_body(1, [])
@@ -866,6 +897,99 @@ def _text(value: Json) -> str:
     return payload_line(value).decode("utf-8")
 
 
+MAX_LINE = 1 << 20  # section 6.1: bytes, the LF not counted
+MAX_KEY_VERSION = 999_999_999  # section 7.2, KeyVersion
+MAX_DOUBLE = 1.7976931348623157e308
+
+
+def padded(text: str, size: int) -> str:
+    """``text`` (a JSON object) with white space after its ``{`` to make it exactly ``size`` bytes of UTF-8."""
+    return "{" + " " * (size - len(text.encode("utf-8"))) + text[1:]
+
+
+# The header of message-1 at exactly the line limit and one byte past it, each followed by the trailer of an export
+# without persons (payloads.json and, sealed, contents.json).
+LIMIT_LINES = [padded(_text(PAYLOAD_HEADER), MAX_LINE), _text({"antall": 0})]
+PAST_LIMIT_LINES = [padded(_text(PAYLOAD_HEADER), MAX_LINE + 1), _text({"antall": 0})]
+
+
+def chars(size: int, filler: str) -> str:
+    """A string of exactly ``size`` characters (code points), with a two-byte one and one outside the BMP (four
+    bytes in UTF-8, two UTF-16 units) first: the bounds count characters, not bytes or UTF-16 units."""
+    return ("\u00f8\U0001f600" + filler * size)[:size]
+
+
+# Section 6.4, Bounds: every bounded value at its upper limit, dates and the unbounded integer and number at theirs.
+UPPER = "9999-12-31"
+BOUNDS_UPPER_HEADER: Json = {**PAYLOAD_HEADER, "bydelNr": chars(6, "b"), "rapporteringsaar": 2**53 - 1}
+BOUNDS_UPPER_RECORD: Json = {
+    "a": [[999, UPPER, UPPER]],
+    "b": [99, 99, True, True, UPPER, UPPER, UPPER, True],
+    "d": [["ICD-10", chars(10, "d")]],
+    "f": [[chars(64, "f"), 9, UPPER]],
+    "fa": 9999,
+    "ft": "FHN",
+    "k": "M",
+    "kl": [[999, UPPER, "under-behandling"]],
+    "ref": REFS[0],
+    "t": [[chars(40, "t"), 999, "C", UPPER, UPPER, UPPER, UPPER, MAX_DOUBLE, chars(9, "o")]],
+    "tv": [[chars(40, "v"), "PBRL4A", UPPER, UPPER, UPPER]],
+}
+# ... and at the lower ones (a string has no lower bound: empty).
+LOWER = "0001-01-01"
+BOUNDS_LOWER_HEADER: Json = {**PAYLOAD_HEADER, "bydelNr": "", "rapporteringsaar": -(2**53 - 1)}
+BOUNDS_LOWER_RECORD: Json = {
+    "a": [[0, LOWER, LOWER]],
+    "b": [0, 0, False, False, LOWER, LOWER, LOWER, False],
+    "d": [["ICPC-2", ""]],
+    "f": [["", 0, LOWER]],
+    "fa": 1,
+    "ft": "FNR",
+    "k": "K",
+    "kl": [[0, LOWER, "medhold"]],
+    "ref": REFS[0],
+    "t": [["", 0, "N", LOWER, LOWER, LOWER, LOWER, -MAX_DOUBLE, ""]],
+    "tv": [["", "HOL9", LOWER, LOWER, LOWER]],
+}
+
+
+def _with_item(record: Json, member: str, index: int | None, value: Any) -> Json:
+    """``record`` with ``value`` at ``record[member]`` (or at item ``index`` of its first entry, or of ``b``)."""
+    if index is None:
+        return {**record, member: value}
+    if member == "b":
+        items = list(record["b"])
+        items[index] = value
+        return {**record, "b": items}
+    first = list(record[member][0])
+    first[index] = value
+    return {**record, member: [first, *record[member][1:]]}
+
+
+# One value one past its bound, the others at theirs: (case name, comment, member, item index, value).
+PAST_BOUNDS: list[tuple[str, str, str, int | None, Any]] = [
+    ("bound-fa-over", "fa is 10000 (1 to 9999).", "fa", None, 10000),
+    ("bound-fa-under", "fa is 0 (1 to 9999).", "fa", None, 0),
+    ("bound-bolig-over", "bolig (b item 1) is 100 (0 to 99).", "b", 0, 100),
+    ("bound-bolig-under", "bolig (b item 1) is -1 (0 to 99).", "b", 0, -1),
+    ("bound-husstand-over", "husstand (b item 2) is 100 (0 to 99).", "b", 1, 100),
+    ("bound-husstand-under", "husstand (b item 2) is -1 (0 to 99).", "b", 1, -1),
+    ("bound-variabel-over", "A function variable of 65 characters (at most 64).", "f", 0, chars(65, "f")),
+    ("bound-skaar-over", "A score of 10 (0 to 9).", "f", 1, 10),
+    ("bound-skaar-under", "A score of -1 (0 to 9).", "f", 1, -1),
+    ("bound-kode-over", "A diagnosis code of 11 characters (at most 10).", "d", 1, chars(11, "d")),
+    ("bound-tjenesteid-over", "A tjenesteID of 41 characters (at most 40).", "t", 0, chars(41, "t")),
+    ("bound-tjenestetype-over", "A service's tjenesteType is 1000 (0 to 999).", "t", 1, 1000),
+    ("bound-tjenestetype-under", "A service's tjenesteType is -1 (0 to 999).", "t", 1, -1),
+    ("bound-orgnr-over", "An orgNr of 10 characters (at most 9).", "t", 8, chars(10, "o")),
+    ("bound-tjenestetype-refusal-over", "A refusal's tjenesteType is 1000 (0 to 999).", "a", 0, 1000),
+    ("bound-tjenestetype-refusal-under", "A refusal's tjenesteType is -1 (0 to 999).", "a", 0, -1),
+    ("bound-tjenestetype-complaint-over", "A complaint's tjenesteType is 1000 (0 to 999).", "kl", 0, 1000),
+    ("bound-tjenestetype-complaint-under", "A complaint's tjenesteType is -1 (0 to 999).", "kl", 0, -1),
+    ("bound-vedtakid-over", "A vedtakID of 41 characters (at most 40).", "tv", 0, chars(41, "v")),
+]
+
+
 def make_payloads() -> Json:
     header, records = _text(PAYLOAD_HEADER), [_text(r) for r in PAYLOAD_RECORDS]
     record = PAYLOAD_RECORDS[0]
@@ -917,10 +1041,29 @@ def make_payloads() -> Json:
             ],
         ),
         (
-            "leap-day-and-integer-bounds",
-            "A date of 29 February in a leap year, and integers at the bounds a payload integer may take "
-            "(2^53 - 1 and its negative; implausible values are the logical controls' to report, not the format's).",
-            with_record(fa=-(2**53 - 1), b=[2**53 - 1, None, None, None, "2024-02-29", None, None, None]),
+            "leap-day",
+            "A date of 29 February in a leap year (vurdertAvLege, b item 6).",
+            with_record(b=[2, 1, None, None, None, "2024-02-29", None, None]),
+        ),
+        (
+            "bounds-upper",
+            "Every value of section 6.4's Bounds at its upper limit (the strings counted in characters, each with a "
+            "two-byte one and one outside the BMP), dates on 9999-12-31, hours the largest double and the header's "
+            "year at 2^53 - 1 (an integer the payload does not bound; the registry compares it with the signed "
+            "year). Implausible values are the logical controls' to report, not the format's.",
+            [_text(BOUNDS_UPPER_HEADER), _text(BOUNDS_UPPER_RECORD), _text({"antall": 1})],
+        ),
+        (
+            "bounds-lower",
+            "Every bounded integer at its lower limit, the bounded strings empty, dates on 0001-01-01, hours the "
+            "most negative double and the header's year at -(2^53 - 1).",
+            [_text(BOUNDS_LOWER_HEADER), _text(BOUNDS_LOWER_RECORD), _text({"antall": 1})],
+        ),
+        (
+            "line-at-limit",
+            "The header line padded with white space to exactly 1048576 bytes (its LF, which the lines here do not "
+            "carry, not counted: section 6.1), then the trailer.",
+            LIMIT_LINES,
         ),
     ]
     fail_cases: list[tuple[str, str, list[str]]] = [
@@ -999,9 +1142,9 @@ def make_payloads() -> Json:
             [header, _text(record).replace('"fa":1957', '"fa":1.957e3'), _text({"antall": 1})],
         ),
         (
-            "record-birth-year-beyond-2^53",
-            "fa is 2^53: beyond the integers JSON carries exactly.",
-            with_record(fa=2**53),
+            "header-year-beyond-2^53",
+            "rapporteringsaar is 2^53: beyond the integers JSON carries exactly.",
+            [_text({**PAYLOAD_HEADER, "rapporteringsaar": 2**53}), *records, _text({"antall": 3})],
         ),
         ("record-sex-unknown", "k is 'X' (M, K or null).", with_record(k="X")),
         ("record-type-lower-case", "ft is 'fnr' (FNR, DNR, HNR or FHN).", with_record(ft="fnr")),
@@ -1031,6 +1174,11 @@ def make_payloads() -> Json:
             [header, _text(record).replace("3.5,", "1e400,"), _text({"antall": 1})],
         ),
         (
+            "record-hours-integer-beyond-double",
+            "timerPerUke (t[7]) is 10^400 written out as an integer: no double holds it.",
+            [header, _text(record).replace("3.5,", "1" + "0" * 400 + ","), _text({"antall": 1})],
+        ),
+        (
             "record-hours-nan",
             "timerPerUke (t[7]) is NaN, which is not JSON.",
             [header, _text(record).replace("3.5,", "NaN,"), _text({"antall": 1})],
@@ -1052,6 +1200,41 @@ def make_payloads() -> Json:
             "record-unpaired-surrogate",
             "A diagnosis code holding the escape \\ud800 alone: an unpaired surrogate is no Unicode text.",
             [header, _text(record).replace('"T90"', '"T\\ud800"'), _text({"antall": 1})],
+        ),
+        (
+            "record-nul-character",
+            "A diagnosis code holding U+0000 (the escape \\u0000), which PostgreSQL's text cannot store.",
+            [header, _text(record).replace('"T90"', '"T\\u0000"'), _text({"antall": 1})],
+        ),
+        (
+            "line-past-limit",
+            "line-at-limit with one more byte of white space: a line of 1048577 bytes.",
+            PAST_LIMIT_LINES,
+        ),
+        (
+            "bound-bydelnr-over",
+            "bounds-upper with a bydelNr of 7 characters (at most 6).",
+            [
+                _text({**BOUNDS_UPPER_HEADER, "bydelNr": chars(7, "b")}),
+                _text(BOUNDS_UPPER_RECORD),
+                _text({"antall": 1}),
+            ],
+        ),
+        *(
+            (
+                name,
+                f"bounds-{'upper' if name.endswith('over') else 'lower'} with one value one past its bound: {comment}",
+                [
+                    _text(BOUNDS_UPPER_HEADER if name.endswith("over") else BOUNDS_LOWER_HEADER),
+                    _text(
+                        _with_item(
+                            BOUNDS_UPPER_RECORD if name.endswith("over") else BOUNDS_LOWER_RECORD, member, index, value
+                        )
+                    ),
+                    _text({"antall": 1}),
+                ],
+            )
+            for name, comment, member, index, value in PAST_BOUNDS
         ),
     ]
     cases: list[Json] = []
@@ -1703,6 +1886,22 @@ def make_headers(contents: Json) -> Json:
         "submission",
         variant(submission, record_count=1_000_001),
         KOMMUNE,
+        "invalid",
+    )
+    add(
+        "delivery-key-version-at-bound",
+        "pseudonym_key_version is 999999999, the largest KeyVersion (signed; the parts' digests are not checked here).",
+        "delivery",
+        variant(delivery, pseudonym_key_version=MAX_KEY_VERSION),
+        TPF,
+        "valid",
+    )
+    add(
+        "delivery-key-version-too-large",
+        "pseudonym_key_version is 1000000000: a KeyVersion has at most nine digits (section 7.2).",
+        "delivery",
+        variant(delivery, pseudonym_key_version=MAX_KEY_VERSION + 1),
+        TPF,
         "invalid",
     )
     add(
