@@ -51,7 +51,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
-from shared.audit import FactValue
+from shared.audit import FactValue, identity_safe
 from shared.iplos.model import Finding, PayloadRecord
 
 from .models import (
@@ -232,7 +232,7 @@ def _facts(incoming: IncomingSubmission) -> dict[str, FactValue]:
     return {
         "municipality": incoming.municipality,
         "year": incoming.year,
-        "sequence": incoming.sequence,
+        "sequence": identity_safe(incoming.sequence),
         "submission_sha256": incoming.header_sha256,
         "payload_sha256": incoming.payload_sha256,
         "pseudonyms_sha256": incoming.pseudonyms_sha256,

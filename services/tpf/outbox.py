@@ -42,7 +42,7 @@ from services.kit.refusals import FINAL, RefusalMemory, finalised
 from services.tpf.models import outbox, receipts
 from services.tpf.monitoring import TpfMetrics
 from services.tpf.service import Pseudonymised, TpfContext, pseudonymise
-from shared.audit import FactValue
+from shared.audit import FactValue, identity_safe
 from shared.envelope import InvalidEnvelope, MessageRefused, SubmissionHeader
 from shared.envelope import receipts as receipts_module
 from shared.envelope import transport as wire
@@ -379,7 +379,7 @@ def _facts(header: SubmissionHeader, header_bytes: bytes, done: Pseudonymised) -
     return {
         "municipality": header.municipality,
         "year": header.year,
-        "sequence": header.sequence,
+        "sequence": identity_safe(header.sequence),
         "records": counts.records,
         "pseudonymised": counts.pseudonymised,
         "refused": counts.refused,

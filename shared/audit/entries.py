@@ -133,6 +133,16 @@ def _looks_like_identity_number(value: str | int) -> bool:
     return _IDENTITY_LIKE.fullmatch(value) is not None
 
 
+def identity_safe(value: int) -> int | None:
+    """``value`` as an audit fact, or None where it has the shape of an identity number.
+
+    For a number a sender chose and signed, such as a submission's ``sequence``: any value from 1 to 2^53 - 1 is
+    valid in the format (a sequence in seconds has 10 digits), and the message must not fail for it, but no audit
+    entry may hold an identity-shaped value. The entry keeps the header's digest, which names the value anyway.
+    """
+    return None if _looks_like_identity_number(value) else value
+
+
 def check_fact(key: str, value: object) -> None:
     """Raise ``InvalidAuditData`` unless ``key`` is an allowed fact and ``value`` fits its shape."""
     kind = FACT_KINDS.get(key) if isinstance(key, str) else None

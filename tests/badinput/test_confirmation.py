@@ -23,7 +23,7 @@ from shared.envelope.receipts import carry
 from shared.iplos.generator import generate_export
 from shared.keys import PartyKeys
 from shared.keys.tpf import load_tpf_keys
-from tests.badinput.conftest import TestClient, build_apps, closing_replaced_log_files
+from tests.badinput.conftest import TestClient, build_apps, close_log_files, closing_replaced_log_files
 from tests.e2e.messages import Message, build_delivery, build_message, keys_of
 
 MUNICIPALITY, OTHER, YEAR = "1103", "0301", 2024
@@ -59,6 +59,7 @@ def setting(chain_state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         assert (held.status_code, held.json()["receipt"]["status"]) == (201, "held")
         assert held.json()["receipt"]["records_stored"] == 3
         yield Setting(registry, chain_state, work, first.parsed.message_id, cut)
+    close_log_files(chain_state / "confirm-registry")
 
 
 def confirmation(
