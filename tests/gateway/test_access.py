@@ -54,7 +54,8 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def running_gateway(state: Path, name: str, credentials_file: Path | None) -> Iterator[TestClient]:
+def running_gateway(state: Path, name: str, credentials_file: Path | None, **settings: Any) -> Iterator[TestClient]:
+    """The gateway app on ``state``'s keys, with no reachable peer, giving up on a delivery after one attempt."""
     keys = state / "keys"
     app = api.create_app(
         GatewaySettings(
@@ -67,6 +68,7 @@ def running_gateway(state: Path, name: str, credentials_file: Path | None) -> It
             delivery_backoff_s=3600,
             delivery_backoff_max_s=3600,
             credentials_file=credentials_file,
+            **settings,
         )
     )
     try:

@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
+from keys.generate import init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway import api, limits
-from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.outbox import HEADER_FILE
 from services.municipality_gateway.sealing import PAYLOAD_FILE
@@ -45,7 +44,8 @@ from shared.iplos.schema import EXPORT_NAMESPACE
 from shared.iplos.writer import write_export
 from shared.keys import load_party_keys
 from shared.lines import MAX_LINE_BYTES
-from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
+from tests.badinput.conftest import TestClient
+from tests.gateway import test_access as access
 
 MUNICIPALITY = "0301"
 YEAR = 2025
@@ -72,26 +72,8 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @contextmanager
 def running_gateway(state: Path, name: str, **settings: Any) -> Iterator[TestClient]:
-    keys = state / "keys"
-    app = api.create_app(
-        GatewaySettings(
-            key_dir=keys / MUNICIPALITIES_FOLDER,
-            directory=keys / DIRECTORY_FILE,
-            state_dir=state / name,
-            tpf_url=UNREACHABLE,
-            registry_url=UNREACHABLE,
-            delivery_max_attempts=1,
-            delivery_backoff_s=3600,
-            delivery_backoff_max_s=3600,
-            credentials_file=state / "gateway.json",
-            **settings,
-        )
-    )
-    try:
-        with closing_replaced_log_files(), TestClient(app) as client:
-            yield client
-    finally:
-        close_log_files(state)
+    with access.running_gateway(state, name, state / "gateway.json", **settings) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -146,36 +146,34 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
     return UI.render(request, "gateway/submission.html", context, user=caller, nav=_nav(request, lang))
 
 
-@router.post("/submissions/{submission_id}/confirm-replacement")
-async def confirm_replacement(request: Request, submission_id: str) -> Response:
+async def _action_target(request: Request, submission_id: str) -> tuple[Credential, dict[str, Any]]:
+    """For a form posted to a submission's page: the caller and the submission, once the form came from this site
+    (no cross-site post) and the submission is the caller's own (else 404, as if unknown)."""
     caller = UI.credential(request)
-    lang = language_of(request)
-    ctx = _ctx(request)
     if is_cross_site(request):
         raise PageError(403, "error_forbidden", testid="forbidden")
-    row = await run_in_threadpool(outbox.get, ctx.engine, submission_id)
-    _own(caller, row)
-    assert row is not None
+    return caller, _own(caller, await run_in_threadpool(outbox.get, _ctx(request).engine, submission_id))
+
+
+@router.post("/submissions/{submission_id}/confirm-replacement")
+async def confirm_replacement(request: Request, submission_id: str) -> Response:
+    caller, row = await _action_target(request, submission_id)
     try:
-        await confirmation.confirm_for(ctx, row, caller.name)
+        await confirmation.confirm_for(_ctx(request), row, caller.name)
     except Problem:
         raise PageError(409, "confirm_refused_plain", testid="confirm-refused") from None
-    target = UI.href(request, f"{HOME}/{submission_id}", lang)
+    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request))
     return security_headers(RedirectResponse(target, status_code=303))
 
 
 @router.post("/submissions/{submission_id}/retry")
 async def retry(request: Request, submission_id: str) -> Response:
-    caller = UI.credential(request)
-    lang = language_of(request)
+    await _action_target(request, submission_id)
     ctx = _ctx(request)
-    if is_cross_site(request):
-        raise PageError(403, "error_forbidden", testid="forbidden")
-    _own(caller, await run_in_threadpool(outbox.get, ctx.engine, submission_id))
     try:
         await run_in_threadpool(outbox.requeue, ctx.engine, ctx.outbox_dir, submission_id, ctx.audit)
     except Problem:
         raise PageError(409, "retry_refused_plain", testid="retry-refused") from None
     ctx.worker.wake()
-    target = UI.href(request, f"{HOME}/{submission_id}", lang, retried=1)
+    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request), retried=1)
     return security_headers(RedirectResponse(target, status_code=303))
