@@ -17,8 +17,8 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Everything is installed from the committed lock (exact versions, each file's hash checked), so a new release on
 # the package index cannot change what `make demo` and `make test` run. pyproject.toml keeps the ranges the code
 # supports; `make lock` refreshes the lock within them, and that is where a breaking release must show up.
-LOCK := requirements/dev.txt
-RUNTIME_LOCK := requirements/runtime.txt
+LOCK := requirements-dev.txt
+RUNTIME_LOCK := requirements.txt
 # The locking tool itself is pinned too, and kept out of the project's own environment.
 UV_VERSION := 0.13.9
 LOCK_VENV := .venv-lock
