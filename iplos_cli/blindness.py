@@ -56,14 +56,14 @@ from nacl.bindings import crypto_sign_ed25519_sk_to_curve25519, crypto_sign_seed
 
 from iplos_cli import client
 from iplos_cli.chain import CREDENTIALS_FOLDER, municipality_token_file, served_municipalities
+from iplos_testkit.generator import generate_records
+from iplos_testkit.writer import write_export
 from shared.envelope._part import PartContext, open_part
 from shared.envelope.payload_seal import PayloadSealer
 from shared.errors import InvalidEnvelope, IplosError
-from shared.iplos.generator import generate_records
 from shared.iplos.model import Coercion, ExportHeader, PersonRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, encode_header, encode_trailer
 from shared.iplos.reporting_year import FIRST_REPORTING_YEAR
-from shared.iplos.writer import write_export
 from shared.keys import ENCRYPTION_FILE, PublicDirectory, key_id
 from shared.keys._directory import ALG_X25519
 from shared.keys.municipality import party_name

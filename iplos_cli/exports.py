@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from shared.iplos.faults import AnswerKey, inject_faults
-from shared.iplos.generator import generate_records
-from shared.iplos.writer import write_export
+from iplos_testkit.faults import AnswerKey, inject_faults
+from iplos_testkit.generator import generate_records
+from iplos_testkit.writer import write_export
 
 
 def write_synthetic_export(

@@ -1,9 +1,10 @@
-"""The IPLOS export: data model, XSD, streaming reader and writer, synthetic generator, payload codec.
+"""The IPLOS export: data model, XSD, streaming reader, payload codec, logical controls.
+
+Synthetic exports, their writer and fault injection are tooling, in ``iplos_testkit``.
 
 Library code only: no web framework, database or HTTP client is imported here.
 """
 
-from shared.iplos.generator import generate_export, generate_records, make_org_nr, org_nr_is_valid
 from shared.iplos.model import (
     COERCION_BASES,
     COMPLAINT_OUTCOMES,
@@ -41,7 +42,6 @@ from shared.iplos.payload import (
 )
 from shared.iplos.reader import ExportInvalid, ExportReader, SchemaIssue, read_export, validate_export
 from shared.iplos.schema import EXPORT_NAMESPACE, FORMAT_VERSIONS, export_schema, export_schema_bytes
-from shared.iplos.writer import ExportWriter, write_export
 
 __all__ = [
     "COERCION_BASES",
@@ -64,7 +64,6 @@ __all__ = [
     "ExportHeader",
     "ExportInvalid",
     "ExportReader",
-    "ExportWriter",
     "FidType",
     "FunctionScore",
     "PayloadDecodeError",
@@ -81,13 +80,8 @@ __all__ = [
     "encode_trailer",
     "export_schema",
     "export_schema_bytes",
-    "generate_export",
-    "generate_records",
     "iter_lines",
-    "make_org_nr",
-    "org_nr_is_valid",
     "read_export",
     "to_payload",
     "validate_export",
-    "write_export",
 ]

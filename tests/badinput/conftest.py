@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, MetaData, func, select
 
+from iplos_testkit.generator import generate_export
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway.api import create_app as create_gateway
@@ -29,7 +30,6 @@ from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings
 from services.tpf.api import create_app as create_tpf
 from services.tpf.config import TpfSettings
-from shared.iplos.generator import generate_export
 
 with warnings.catch_warnings():
     # Starlette 1.x deprecates its httpx-based test client in favour of httpx2; the services themselves use

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
+from iplos_testkit.generator import generate_export
 from shared.envelope import Confirmation, utc_timestamp
 from shared.envelope.receipts import carry
-from shared.iplos.generator import generate_export
 from shared.keys import PartyKeys
 from shared.keys.tpf import load_tpf_keys
 from tests.badinput.conftest import TestClient, build_apps, close_log_files, closing_replaced_log_files

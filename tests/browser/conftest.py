@@ -30,9 +30,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from iplos_cli import client
 from iplos_cli.chain import Chain, ensure_keys, free_port
 from iplos_cli.exports import write_synthetic_export
-from shared.iplos.faults import FaultKind, inject_faults
-from shared.iplos.generator import generate_records
-from shared.iplos.writer import write_export
+from iplos_testkit.faults import FaultKind, inject_faults
+from iplos_testkit.generator import generate_records
+from iplos_testkit.writer import write_export
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"

@@ -25,9 +25,9 @@ from iplos_cli import client
 from iplos_cli.audit_cli import audit_app
 from iplos_cli.audit_verify import SERVICES, Report, Source, prove, verify
 from iplos_cli.chain import Chain, ensure_keys, free_port
+from iplos_testkit.generator import generate_export
 from shared.audit import encode_entry, leaf_hash, parse_entry
 from shared.envelope import transport as wire
-from shared.iplos.generator import generate_export
 from shared.keys import PublicDirectory
 
 YEAR = 2025

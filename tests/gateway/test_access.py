@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from iplos_testkit.generator import generate_export
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway import api, screening
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.outbox import FINAL_STATES
-from shared.iplos.generator import generate_export
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 
 A, B = "0301", "4601"

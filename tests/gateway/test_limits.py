@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from iplos_testkit.generator import generate_records
+from iplos_testkit.writer import write_export
 from keys.generate import init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway import api, limits
@@ -29,7 +31,6 @@ from services.municipality_gateway.sealing import PAYLOAD_FILE
 from shared import fnr
 from shared.envelope import SubmissionHeader
 from shared.envelope.payload_open import open_payload
-from shared.iplos.generator import generate_records
 from shared.iplos.model import PersonRecord, Service
 from shared.iplos.payload import (
     PAYLOAD_FORMAT,
@@ -41,7 +42,6 @@ from shared.iplos.payload import (
     to_payload,
 )
 from shared.iplos.schema import EXPORT_NAMESPACE
-from shared.iplos.writer import write_export
 from shared.keys import load_party_keys
 from shared.lines import MAX_LINE_BYTES
 from tests.badinput.conftest import TestClient

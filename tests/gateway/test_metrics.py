@@ -18,12 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
+from iplos_testkit.generator import generate_export
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway import api, outbox
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.monitoring import GatewayMetrics
-from shared.iplos.generator import generate_export
 from shared.iplos.reader import ExportReader
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 from tests.gateway.test_outbox import Setup, answer

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select, update
 
+from iplos_testkit.generator import generate_export
 from keys.generate import init_keys
 from services.kit.database import make_engine, upgrade_database
 from services.municipality_gateway import outbox
@@ -25,7 +26,6 @@ from services.municipality_gateway.api import MIGRATIONS
 from services.municipality_gateway.models import submissions
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, seal_export
 from shared.envelope import Receipt, sign_header, utc_timestamp
-from shared.iplos.generator import generate_export
 from shared.keys import PartyKeys, PublicDirectory, load_party_keys
 from shared.keys.municipality import load_municipality_keys
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import setuptools
 
+from iplos_testkit.generator import generate_records
 from shared import fnr
 from shared.iplos import controls as c
 from shared.iplos.controls import CATALOGUE, ControlRunner, control, org_nr_is_valid, render_markdown
-from shared.iplos.generator import generate_records
 from shared.iplos.model import (
     Coercion,
     Complaint,

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from iplos_testkit import generate_records
 from shared.iplos import (
     FUNCTION_VARIABLES,
     PAYLOAD_FORMAT,
@@ -29,7 +30,6 @@ from shared.iplos import (
     encode_header,
     encode_record,
     encode_trailer,
-    generate_records,
     iter_lines,
     to_payload,
 )

@@ -22,6 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from iplos_testkit import write_export
+from iplos_testkit.generator import generate_export
 from shared import fnr
 from shared.iplos import (
     FUNCTION_VARIABLES,
@@ -38,9 +40,7 @@ from shared.iplos import (
     export_schema_bytes,
     read_export,
     validate_export,
-    write_export,
 )
-from shared.iplos.generator import generate_export
 from shared.iplos.model import (
     COERCION_BASES,
     COMPLAINT_OUTCOMES,
@@ -56,7 +56,7 @@ from shared.iplos.model import (
     Refusal,
 )
 from shared.iplos.reader import _check_no_dtd, _describe
-from tests.shared.test_iplos_generator import content_violations
+from tests.testkit.test_generator import content_violations
 
 SYNTHETIC_FID = "01879031113"  # 1 July 1990 + 80 months: Tenor synthetic
 SYNTHETIC_DNR = "55834104384"  # D-number form of a Tenor synthetic number

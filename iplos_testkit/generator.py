@@ -36,7 +36,7 @@ By construction, clean generated data passes every logical control (``shared.ipl
 {1..5, 9}, known service codes, dates in order and from 1900 on, services overlapping the year, hours where
 they apply and only there, valid organisation numbers where they are required, no overlapping long-term stays,
 unique identity numbers and tjenesteIDs, dates of deaths, assessments, refusals and complaints not after the
-reporting year. ``tests/shared/test_iplos_generator.py`` checks each rule on generated records.
+reporting year. ``tests/testkit/test_generator.py`` checks each rule on generated records.
 
 Determinism: one ``random.Random`` seeded from (seed, municipality, year) draws the header and every base
 person in order, so the same arguments give the same records and the same bytes. ``vary=k`` (k >= 1) gives a
@@ -56,6 +56,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import shared.fnr as fnr
+from iplos_testkit.writer import ExportTarget, write_export
+from shared.iplos.controls import org_nr_is_valid
 from shared.iplos.model import (
     FORMAT_VERSION,
     FUNCTION_VARIABLES,
@@ -73,9 +75,8 @@ from shared.iplos.model import (
     Service,
     Sex,
 )
-from shared.iplos.writer import ExportTarget, write_export
 
-__all__ = ["generate_export", "generate_records", "make_org_nr", "org_nr_is_valid"]
+__all__ = ["generate_export", "generate_records", "make_org_nr", "opaque_id"]
 
 # Services measured in hours per week (direct user time): practical help, training, BPA, respite outside
 # an institution, support contact, care allowance, home nursing.
@@ -206,7 +207,6 @@ _UNIT_OF_SERVICE: dict[int, str] = {
     28: "hjemmetjeneste",
 }
 
-_ORG_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
 _MUNICIPALITY = re.compile(r"[0-9]{4}")
 
 
@@ -217,24 +217,15 @@ def opaque_id(prefix: str, bruker_nr: str, number: int) -> str:
     return f"{prefix}-{digest[:16].upper()}"
 
 
-def org_nr_is_valid(number: str) -> bool:
-    """True for nine ASCII digits whose last digit is the mod-11 check digit of the first eight."""
-    if len(number) != 9 or not (number.isascii() and number.isdigit()):
-        return False
-    remainder = sum(w * int(d) for w, d in zip(_ORG_WEIGHTS, number, strict=False)) % 11
-    check = 0 if remainder == 0 else 11 - remainder
-    return check != 10 and int(number[8]) == check
-
-
 def make_org_nr(rng: random.Random) -> str:
     """A random organisation number with a valid mod-11 check digit (first digit 8 or 9, as Norwegian
     organisation numbers are). Prefixes whose check digit would be 10 are redrawn."""
     while True:
-        digits = [rng.choice((8, 9))] + [rng.randrange(10) for _ in range(7)]
-        remainder = sum(w * d for w, d in zip(_ORG_WEIGHTS, digits, strict=True)) % 11
-        check = 0 if remainder == 0 else 11 - remainder
-        if check != 10:
-            return "".join(map(str, digits)) + str(check)
+        prefix = str(rng.choice((8, 9))) + "".join(str(rng.randrange(10)) for _ in range(7))
+        # The one check digit that makes it valid (the registry's own rule); none when it would be 10.
+        valid = [number for number in (prefix + str(last) for last in range(10)) if org_nr_is_valid(number)]
+        if valid:
+            return valid[0]
 
 
 class _Context:

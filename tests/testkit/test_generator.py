@@ -1,4 +1,4 @@
-"""Tests for shared.iplos.generator: valid, deterministic, realistic synthetic exports that are clean.
+"""Tests for iplos_testkit.generator: valid, deterministic, realistic synthetic exports that are clean.
 
 ``test_generated_data_obeys_the_content_rules`` checks every content rule of IPLOS_DATA.md directly on
 generated records, with its own code (``content_violations``), independent of ``shared.iplos.controls``.
@@ -16,6 +16,7 @@ from dataclasses import replace
 import pytest
 from lxml import etree
 
+from iplos_testkit import generate_export, generate_records, make_org_nr
 from shared import fnr
 from shared.iplos import (
     FORMAT_VERSION,
@@ -26,12 +27,9 @@ from shared.iplos import (
     FidType,
     PersonRecord,
     export_schema,
-    generate_export,
-    generate_records,
-    make_org_nr,
-    org_nr_is_valid,
     read_export,
 )
+from shared.iplos.controls import org_nr_is_valid
 from shared.iplos.model import (
     COERCION_BASES,
     COMPLAINT_OUTCOMES,

@@ -1,4 +1,4 @@
-"""Tests for shared.iplos.faults: injected faults are found by the controls, exactly, for every kind."""
+"""Tests for iplos_testkit.faults: injected faults are found by the controls, exactly, for every kind."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import fnr
-from shared.iplos.controls import ControlRunner
-from shared.iplos.faults import (
+from iplos_testkit.faults import (
     ANSWER_KEY_FORMAT,
     FAULT_CODES,
     AnswerKey,
@@ -23,11 +21,13 @@ from shared.iplos.faults import (
     inject_faults,
     write_answer_key,
 )
-from shared.iplos.generator import generate_records
+from iplos_testkit.generator import generate_records
+from iplos_testkit.writer import write_export
+from shared import fnr
+from shared.iplos.controls import ControlRunner
 from shared.iplos.model import ExportHeader, PayloadRecord, PersonRecord
 from shared.iplos.payload import decode_payload, encode_header, encode_record, encode_trailer, to_payload
 from shared.iplos.reader import read_export
-from shared.iplos.writer import write_export
 
 KOMMUNE = "0301"
 YEAR = 2025

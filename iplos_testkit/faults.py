@@ -39,7 +39,7 @@ Every record-level control (K005-K031) has a kind. Not injected here:
 * the closed vocabularies (event type, legal basis of coercion, complaint outcome): a value outside them is a
   schema error that refuses the whole export, not a content finding, and the payload codec cannot carry it.
 
-Every injected value stays valid for the export's schema (``tests/shared/test_faults.py`` writes, validates and
+Every injected value stays valid for the export's schema (``tests/testkit/test_faults.py`` writes, validates and
 reads back a faulted export), so the faults reach the registry's controls.
 """
 
@@ -56,8 +56,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import shared.fnr as fnr
+from iplos_testkit.generator import opaque_id
 from shared.iplos import controls as c
-from shared.iplos.generator import opaque_id
 from shared.iplos.model import (
     HOUSEHOLD_TYPES,
     HOUSING_TYPES,

@@ -1,0 +1,19 @@
+"""The test kit: synthetic IPLOS exports and known faults, for tests, the demo, the soak and the auditor's canary.
+
+Not product code: no service imports it (an import contract says so). It writes exports that validate against
+the project's XSD (``writer``), makes synthetic persons with synthetic identity numbers only (``generator``, Tenor
+form: month + 80), and gives chosen persons one known fault each with an answer key (``faults``).
+"""
+
+from iplos_testkit.generator import generate_export, generate_records, make_org_nr, opaque_id
+from iplos_testkit.writer import ExportTarget, ExportWriter, write_export
+
+__all__ = [
+    "ExportTarget",
+    "ExportWriter",
+    "generate_export",
+    "generate_records",
+    "make_org_nr",
+    "opaque_id",
+    "write_export",
+]
