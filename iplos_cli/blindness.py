@@ -58,14 +58,14 @@ from iplos_cli import client
 from iplos_cli.chain import CREDENTIALS_FOLDER, municipality_token_file, served_municipalities
 from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export
-from shared.envelope._part import PartContext, open_part
+from shared.envelope import PartContext
+from shared.envelope.payload_open import open_payload_with
 from shared.envelope.payload_seal import PayloadSealer
 from shared.errors import InvalidEnvelope, IplosError
 from shared.iplos.model import Coercion, ExportHeader, PersonRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, encode_header, encode_trailer
 from shared.iplos.reporting_year import FIRST_REPORTING_YEAR
-from shared.keys import ENCRYPTION_FILE, PublicDirectory, key_id
-from shared.keys._directory import ALG_X25519
+from shared.keys import ALG_X25519, ENCRYPTION_FILE, PublicDirectory, key_id
 from shared.keys.municipality import party_name
 
 CANARY_PREFIX: Final = "CANARY-"
@@ -529,7 +529,7 @@ def seal_canary_envelope(directory: PublicDirectory, body_marker: str) -> Canary
 def opens(envelope: CanaryEnvelope, key: X25519PrivateKey) -> bool:
     """True if ``key`` opens the whole part (every chunk authenticated) to the body that was sealed."""
     try:
-        plain = b"".join(open_part(io.BytesIO(envelope.part), key, envelope.context))
+        plain = b"".join(open_payload_with(io.BytesIO(envelope.part), key, envelope.context))
     except InvalidEnvelope:
         return False
     # AES-GCM authenticated every chunk: a different body cannot come out. Compared anyway, as evidence.

@@ -26,8 +26,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from shared.keys import ENCRYPTION_FILE, SIGNING_FILE, PublicDirectory, write_private_file
-from shared.keys._directory import ALG_ED25519, ALG_X25519, DIRECTORY_FORMAT, key_id
+from shared.keys import (
+    ALG_ED25519,
+    ALG_X25519,
+    DIRECTORY_FORMAT,
+    ENCRYPTION_FILE,
+    SIGNING_FILE,
+    PublicDirectory,
+    key_id,
+    write_private_file,
+)
 from shared.keys.municipality import party_name
 from shared.keys.tpf import pseudonym_key_file
 from shared.pseudonym import KEY_SIZE

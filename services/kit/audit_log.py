@@ -82,8 +82,7 @@ from shared.audit import (
 )
 from shared.envelope import SubmissionHeader
 from shared.envelope.headers import utc_timestamp
-from shared.keys import key_id
-from shared.keys._directory import ALG_ED25519
+from shared.keys import ALG_ED25519, key_id
 
 __all__ = [
     "AUDIT_CHECKPOINTS",

@@ -30,8 +30,7 @@ from sqlalchemy import Engine, text
 
 from services.kit.database import READ_ONLY
 from shared.errors import UnknownKey
-from shared.keys import PartyKeys, PublicDirectory
-from shared.keys._directory import ALG_ED25519, ALG_X25519
+from shared.keys import ALG_ED25519, ALG_X25519, PartyKeys, PublicDirectory
 
 __all__ = ["OK", "NotReady", "Readiness", "own_keys_listed"]
 

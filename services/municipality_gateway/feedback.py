@@ -23,8 +23,15 @@ from services.kit.http import AnswerTooLarge, read_bounded
 from services.kit.problems import Problem
 from services.municipality_gateway.models import record_refs, reports, submissions
 from services.municipality_gateway.outbox import HEADER_FILE
-from shared.envelope import InvalidEnvelope, MessageRefused, ReportHeader, require_digest, verify_header
-from shared.envelope._canonical import canonical_json, strict_b64decode
+from shared.envelope import (
+    InvalidEnvelope,
+    MessageRefused,
+    ReportHeader,
+    canonical_json,
+    require_digest,
+    strict_b64decode,
+    verify_header,
+)
 from shared.envelope.report import open_report
 from shared.iplos.controls import control
 from shared.keys import PartyKeys, PublicDirectory

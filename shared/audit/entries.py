@@ -32,10 +32,9 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey
 
 from shared.audit.merkle import HASH_SIZE, leaf_hash
-from shared.envelope._canonical import MAX_SAFE_INTEGER, canonical_json, parse_canonical
+from shared.envelope import MAX_SAFE_INTEGER, canonical_json, parse_canonical
 from shared.errors import InvalidEnvelope, IplosError, UnknownKey
-from shared.keys import PartyInfo, PublicDirectory, key_id
-from shared.keys._directory import ALG_ED25519
+from shared.keys import ALG_ED25519, PartyInfo, PublicDirectory, key_id
 
 ENTRY_FORMAT: Final = "iplos-audit-entry/1"
 CHECKPOINT_FORMAT: Final = "iplos-audit-checkpoint/1"

@@ -6,7 +6,9 @@ separate modules so that import contracts can say who may do which: only the gat
 registry opens them, and the TPF can do neither.
 """
 
+from shared.envelope._canonical import MAX_SAFE_INTEGER, canonical_json, parse_canonical, strict_b64decode
 from shared.envelope._digest import DigestWriter, require_digest
+from shared.envelope._part import PartContext
 from shared.envelope.headers import (
     Confirmation,
     DeliveryCounts,
@@ -26,6 +28,7 @@ from shared.envelope.headers import (
 from shared.errors import InvalidEnvelope, MessageRefused
 
 __all__ = [
+    "MAX_SAFE_INTEGER",
     "Confirmation",
     "DeliveryCounts",
     "DeliveryHeader",
@@ -33,15 +36,19 @@ __all__ = [
     "DigestWriter",
     "InvalidEnvelope",
     "MessageRefused",
+    "PartContext",
     "PartRef",
     "Receipt",
     "ReportHeader",
     "ReportParts",
     "SubmissionHeader",
     "SubmissionParts",
+    "canonical_json",
     "encode_header",
+    "parse_canonical",
     "require_digest",
     "sign_header",
+    "strict_b64decode",
     "utc_timestamp",
     "verify_header",
 ]

@@ -6,7 +6,15 @@ public directory, and nothing else (key custody is part of what an auditor check
 contracts can forbid, for example, the TPF from importing the code that reads the registry's keys.
 """
 
-from shared.keys._directory import DirectoryEntry, PartyInfo, PublicDirectory, key_id
+from shared.keys._directory import (
+    ALG_ED25519,
+    ALG_X25519,
+    DIRECTORY_FORMAT,
+    DirectoryEntry,
+    PartyInfo,
+    PublicDirectory,
+    key_id,
+)
 from shared.keys._files import (
     ENCRYPTION_FILE,
     SIGNING_FILE,
@@ -19,6 +27,9 @@ from shared.keys._files import (
 )
 
 __all__ = [
+    "ALG_ED25519",
+    "ALG_X25519",
+    "DIRECTORY_FORMAT",
     "ENCRYPTION_FILE",
     "SIGNING_FILE",
     "DirectoryEntry",
