@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 import structlog
-from alembic.operations import Operations
 from fastapi import APIRouter, Depends, Query
 from nacl.signing import SigningKey
 from sqlalchemy import (
@@ -98,8 +97,6 @@ __all__ = [
     "StoredEntry",
     "audit_router",
     "audit_tables",
-    "create_audit_tables_migration",
-    "drop_audit_tables_migration",
 ]
 
 AUDIT_LOG: Final = "audit_log"
@@ -156,26 +153,12 @@ class AuditTables:
 
 
 def audit_tables(metadata: MetaData) -> AuditTables:
-    """The two audit tables in a service's ``MetaData`` (its migration creates them with
-    ``create_audit_tables_migration``; both come from the same column definitions)."""
+    """The two audit tables in a service's ``MetaData``. Each service's migration writes them out as they were at
+    its revision (frozen history); tests/kit/test_frozen_migrations.py keeps the two in step."""
     return AuditTables(
         log=Table(AUDIT_LOG, metadata, *_log_columns(), Index(_MESSAGE_INDEX, "message_id")),
         checkpoints=Table(AUDIT_CHECKPOINTS, metadata, *_checkpoint_columns()),
     )
-
-
-def create_audit_tables_migration(op: Operations) -> None:
-    """For a service's Alembic ``upgrade()``: ``create_audit_tables_migration(op)``."""
-    op.create_table(AUDIT_LOG, *_log_columns())
-    op.create_index(_MESSAGE_INDEX, AUDIT_LOG, ["message_id"])
-    op.create_table(AUDIT_CHECKPOINTS, *_checkpoint_columns())
-
-
-def drop_audit_tables_migration(op: Operations) -> None:
-    """For the matching ``downgrade()``."""
-    op.drop_table(AUDIT_CHECKPOINTS)
-    op.drop_index(_MESSAGE_INDEX, table_name=AUDIT_LOG)
-    op.drop_table(AUDIT_LOG)
 
 
 # --- errors and results -----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ audit entry. A problem document is built by the service from its own fixed text 
 (:mod:`services.kit.problems`), never from request content, so keeping it keeps nothing of the message.
 
 The table is the same in every service that receives messages (``refused_messages``, from the column
-definitions here); each service's migration creates it with :func:`create_refusals_table_migration`.
+definitions here); each service's migration writes it out as it was at its revision (frozen history).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
-from alembic.operations import Operations
 from sqlalchemy import Column, Connection, DateTime, Engine, MetaData, PrimaryKeyConstraint, String, Table, Text, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import IntegrityError
@@ -47,8 +46,6 @@ __all__ = [
     "RefusalMemory",
     "Remembered",
     "StoredAnswer",
-    "create_refusals_table_migration",
-    "drop_refusals_table_migration",
     "final",
     "finalised",
     "is_final",
@@ -74,16 +71,6 @@ def _columns() -> list[SchemaItem]:
 def refusals_table(metadata: MetaData) -> Table:
     """The ``refused_messages`` table in a service's ``MetaData``."""
     return Table(REFUSED_MESSAGES, metadata, *_columns())
-
-
-def create_refusals_table_migration(op: Operations) -> None:
-    """For a service's Alembic ``upgrade()``."""
-    op.create_table(REFUSED_MESSAGES, *_columns())
-
-
-def drop_refusals_table_migration(op: Operations) -> None:
-    """For the matching ``downgrade()``."""
-    op.drop_table(REFUSED_MESSAGES)
 
 
 # --- problems -------------------------------------------------------------------------------------------------

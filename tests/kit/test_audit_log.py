@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from alembic.operations import Operations
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, inspect, select, text
@@ -30,8 +29,6 @@ from services.kit.audit_log import (
     AuditTables,
     audit_router,
     audit_tables,
-    create_audit_tables_migration,
-    drop_audit_tables_migration,
 )
 from services.kit.database import READ_ONLY
 from services.kit.problems import Problem, install_problem_handlers
@@ -58,20 +55,17 @@ DIGEST = "cd" * 32
 READER_TOKEN = "Bearer let-me-read"
 
 
-def _operations(conn: Any) -> Operations:
-    return Operations(MigrationContext.configure(conn))
-
-
 @pytest.fixture
 def tables(engine: Engine) -> Iterator[AuditTables]:
-    """The audit tables, created and dropped with the migration helpers the services' migrations call."""
+    """The audit tables, created from their definitions (the services' migrations write out the same tables, and
+    tests/kit/test_frozen_migrations.py checks that each service's migrated database matches its models)."""
     metadata = MetaData()
     made = audit_tables(metadata)
     with engine.begin() as conn:
-        create_audit_tables_migration(_operations(conn))
+        metadata.create_all(conn)
     yield made
     with engine.begin() as conn:
-        drop_audit_tables_migration(_operations(conn))
+        metadata.drop_all(conn)
 
 
 @pytest.fixture
@@ -96,22 +90,13 @@ def _stored_leaves(audit: AuditLog) -> list[bytes]:
 # --- schema -------------------------------------------------------------------------------------------------------
 
 
-def test_the_migration_creates_exactly_the_tables_the_metadata_describes(engine: Engine, tables: AuditTables) -> None:
+def test_the_tables_are_what_the_metadata_describes(engine: Engine, tables: AuditTables) -> None:
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), tables.log.metadata) == []
         inspector = inspect(conn)
         assert {"audit_log", "audit_checkpoints"} <= set(inspector.get_table_names())
         assert inspector.get_pk_constraint("audit_log")["constrained_columns"] == ["idx"]
         assert [ix["column_names"] for ix in inspector.get_indexes("audit_log")] == [["message_id"]]
-
-
-def test_the_drop_helper_removes_both_tables(engine: Engine) -> None:
-    with engine.begin() as conn:
-        create_audit_tables_migration(_operations(conn))
-    with engine.begin() as conn:
-        drop_audit_tables_migration(_operations(conn))
-    with engine.connect() as conn:
-        assert not {"audit_log", "audit_checkpoints"} & set(inspect(conn).get_table_names())
 
 
 # --- appending ----------------------------------------------------------------------------------------------------
