@@ -92,6 +92,7 @@ from shared.iplos.schema import (
     export_schema_bytes,
     q,
     schema_vocabulary,
+    tree_errors,
 )
 
 __all__ = [
@@ -1080,13 +1081,11 @@ class ExportReader:
         """
         if not messages or self._root is None:
             return {}
-        schema = export_schema()
-        schema.validate(self._root)
         wanted = set(messages)
         located: dict[str, list[int]] = {}
-        for entry in cast(_ErrorLog, schema.error_log):
-            if entry.message in wanted and entry.line:
-                located.setdefault(entry.message, []).append(entry.line)
+        for message, line in tree_errors(self._root):
+            if message in wanted and line:
+                located.setdefault(message, []).append(line)
         return located
 
 

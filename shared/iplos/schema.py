@@ -14,6 +14,9 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
+import threading
+from collections.abc import Iterable
+from typing import Any, cast
 
 from lxml import etree
 
@@ -56,13 +59,33 @@ def _safe_parser() -> etree.XMLParser:
     )
 
 
-@functools.cache
+# libxml2 does not compile schemas concurrently: two first uploads at once, each compiling, failed with
+# XMLSchemaParseError (a 500). One compilation, under a lock; and the schema's one error log is read under it too.
+_SCHEMA_LOCK = threading.Lock()
+_compiled: list[etree.XMLSchema] = []
+
+
 def export_schema() -> etree.XMLSchema:
-    """The compiled export schema. Cached: compiling it costs milliseconds, and lxml's ``XMLSchema`` is
-    read-only after compilation, so one instance can serve every parse (each parse gets its own validation
-    context)."""
-    document = etree.fromstring(export_schema_bytes(), _safe_parser())
-    return etree.XMLSchema(document)
+    """The compiled export schema. Compiled once (under a lock): compiling costs milliseconds, and lxml's
+    ``XMLSchema`` is read-only after compilation, so one instance can serve every parse (each parse gets its own
+    validation context)."""
+    if not _compiled:
+        with _SCHEMA_LOCK:
+            if not _compiled:
+                document = etree.fromstring(export_schema_bytes(), _safe_parser())
+                _compiled.append(etree.XMLSchema(document))
+    return _compiled[0]
+
+
+def tree_errors(tree: etree._Element) -> list[tuple[str, int]]:
+    """(message, line) of every error from validating ``tree`` as a whole. ``XMLSchema.validate`` keeps its
+    errors on the shared schema object, so validating and reading them happen under the lock: two threads never
+    read each other's errors."""
+    schema = export_schema()
+    with _SCHEMA_LOCK:
+        schema.validate(tree)
+        entries = cast("Iterable[Any]", schema.error_log)  # lxml-stubs declare no iteration over an error log
+        return [(str(entry.message), int(entry.line)) for entry in entries]
 
 
 _NAME_ATTRIBUTES = ("name", "value", "type", "base")

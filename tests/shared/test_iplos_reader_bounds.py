@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -163,3 +164,34 @@ def test_peak_memory_of_a_huge_malformed_body_stays_far_below_its_size() -> None
     figures = json.loads(result.stdout)
     assert figures["taken"] <= DEFAULT_MAX_PERSON_BYTES + SLACK
     assert figures["growth_kib"] * 1024 < size // 8  # measured: about 10 MiB
+
+
+def test_the_schema_is_compiled_once_when_many_threads_ask_for_it_at_once() -> None:
+    # libxml2 does not compile schemas concurrently (two first uploads at once got XMLSchemaParseError, a 500).
+    from shared.iplos import schema
+
+    saved = list(schema._compiled)
+    schema._compiled.clear()
+    barrier = threading.Barrier(8)
+    got: list[object] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        barrier.wait()
+        try:
+            got.append(schema.export_schema())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(got) == 8
+        assert len({id(compiled) for compiled in got}) == 1
+        assert len(schema._compiled) == 1
+    finally:
+        schema._compiled[:] = saved or schema._compiled
