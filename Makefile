@@ -42,6 +42,8 @@ lock:
 	$(LOCK_VENV)/bin/uv pip compile $(LOCK_FLAGS) pyproject.toml requirements/build.in --extra dev \
 		-c requirements/constraints.in -o $(LOCK)
 	$(LOCK_VENV)/bin/uv pip compile $(LOCK_FLAGS) pyproject.toml requirements/build.in -c $(LOCK) -o $(RUNTIME_LOCK)
+	# What the lock was made from, so that tests/test_lock.py can tell when a range changed without a refresh.
+	$(PYTHON) requirements/inputs_digest.py >> $(LOCK)
 
 # The suite against the newest releases pyproject.toml's ranges allow, ignoring the lock and constraints.in, in a
 # venv of its own: an early warning of a release that will break the next `make lock`. Not part of `make test`.
