@@ -22,8 +22,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.http import AnswerTooLarge, read_bounded
 from services.kit.problems import Problem, problem_slug
 from services.municipality_gateway.models import submissions
-from services.municipality_gateway.outbox import HEADER_FILE, get
-from shared.audit import sanitise_facts
+from services.municipality_gateway.outbox import HEADER_FILE, get, settled_facts
 from shared.envelope import Confirmation, InvalidEnvelope, MessageRefused, utc_timestamp
 from shared.envelope.receipts import carry, verify_receipt
 from shared.keys import PartyKeys, PublicDirectory
@@ -110,21 +109,8 @@ def _record(
         ).rowcount
         if changed != 1:
             return  # another confirmation of the same submission recorded it first: one entry, not two
-        receipt = answer["receipt"]
-        audit.append(
-            conn,
-            "settled",
-            message_id,
-            sanitise_facts(
-                {
-                    "outcome": state,
-                    "receipt_status": receipt.get("status"),
-                    "stored": receipt.get("records_stored"),
-                    # A problem slug ("held-discarded", "stale-sequence"); free text is dropped by sanitise_facts.
-                    "problem": "confirmed" if state == "stored" else reason,
-                }
-            ),
-        )
+        problem = "confirmed" if state == "stored" else reason  # a slug: "held-discarded", "stale-sequence"
+        audit.append(conn, "settled", message_id, settled_facts(state, answer["receipt"], problem))
 
 
 async def confirm_for(ctx: Any, row: dict[str, Any], credential: str) -> dict[str, Any]:

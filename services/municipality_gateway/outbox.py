@@ -32,7 +32,7 @@ from services.municipality_gateway import limits
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.monitoring import GatewayMetrics
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, REFS_FILE, SealedExport
-from shared.audit import sanitise_facts
+from shared.audit import FactValue, sanitise_facts
 from shared.envelope import (
     InvalidEnvelope,
     MessageRefused,
@@ -433,7 +433,7 @@ class OutboxWorker:
                         conn,
                         "settled",
                         held_id,
-                        sanitise_facts({"outcome": "refused", "receipt_status": "held", "problem": HELD_DISCARDED}),
+                        settled_facts("refused", {"status": "held"}, HELD_DISCARDED),
                     )
         if values["state"] in FINAL_STATES:
             self._metrics.settled(values["state"], outcome.receipt)
@@ -456,22 +456,23 @@ class OutboxWorker:
         if took or (outcome.receipt is not None and not was_forwarded):
             self._audit.append(conn, "sent", message_id, {"outcome": "delivered" if outcome.receipt else "accepted"})
         if state in FINAL_STATES:
-            receipt = outcome.receipt or {}
-            stored = receipt.get("records_stored")
-            self._audit.append(
-                conn,
-                "settled",
-                message_id,
-                sanitise_facts(
-                    {
-                        "outcome": state,
-                        "receipt_status": receipt.get("status"),
-                        "stored": stored if isinstance(stored, int) else None,
-                        # A problem slug, or the registry's reason; free text is dropped by sanitise_facts.
-                        "problem": outcome.error.replace(": ", ":") if outcome.error else None,
-                    }
-                ),
-            )
+            problem = outcome.error.replace(": ", ":") if outcome.error else None
+            self._audit.append(conn, "settled", message_id, settled_facts(state, outcome.receipt, problem))
+
+
+def settled_facts(state: str, receipt: dict[str, Any] | None, problem: str | None) -> dict[str, FactValue]:
+    """The facts of a ``settled`` audit entry: how the submission ended and what the registry's receipt said.
+    ``problem`` is a problem slug or the registry's reason; free text is dropped (``sanitise_facts``)."""
+    receipt = receipt or {}
+    stored = receipt.get("records_stored")
+    return sanitise_facts(
+        {
+            "outcome": state,
+            "receipt_status": receipt.get("status"),
+            "stored": stored if isinstance(stored, int) else None,
+            "problem": problem,
+        }
+    )
 
 
 def _discard_older_held(conn: Connection, message_id: str, now: dt.datetime) -> list[str]:
