@@ -4,12 +4,14 @@ Accepting is one database transaction that assigns the next sequence for the mun
 the header with that sequence, moves the sealed folder into ``outbox/<message id>/`` and records the
 submission with its reference mapping. The worker then delivers due submissions to the TPF, retrying with
 exponential backoff and jitter, until a verified registry receipt (or a permanent refusal) ends it.
+
+The queue's mechanism (the rename into the outbox, claims under a lease, backoff, dead-letter, sweep, run loop)
+is the kit's, services.kit.outbox; what delivering to the TPF means is :class:`_TpfCourier`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -20,15 +22,27 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import structlog
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from services.kit.audit_log import AuditLog
-from services.kit.files import fsync_dir, write_durably
+from services.kit.files import write_durably
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
+from services.kit.outbox import (
+    Claim,
+    Outbox,
+    OutboxTable,
+    Policy,
+    Recorded,
+    Retry,
+    Settle,
+    Step,
+    Wait,
+    move_in,
+    sweep_orphans,
+)
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
 from services.municipality_gateway import limits
+from services.municipality_gateway.models import SubmissionState as State
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.monitoring import GatewayMetrics
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, REFS_FILE, SealedExport
@@ -51,13 +65,18 @@ HELD_DISCARDED = "held-discarded"
 SIGNATURE_FILE = "header.sig"
 # Where delivery ends. A held submission has been delivered (the registry keeps its records, waiting for the
 # municipality's confirmation, services.municipality_gateway.confirmation), so nothing is sent again.
-FINAL_STATES = frozenset({"stored", "held", "refused", "rejected", "dead-letter"})
+FINAL_STATES = frozenset({State.STORED, State.HELD, State.REFUSED, State.REJECTED, State.DEAD_LETTER})
 _REFS_BATCH = 10_000  # reference rows per INSERT: memory stays flat for a million records
 _TOO_LARGE = f"the TPF's answer is larger than {MAX_ANSWER_BYTES} bytes"
 # Final and settled by the registry's signed receipt: the sealed parts can go.
-DONE_STATES = frozenset({"stored", "held", "refused"})
-
-log = structlog.get_logger("gateway.outbox")
+DONE_STATES = frozenset({State.STORED, State.HELD, State.REFUSED})
+# The submissions the worker attempts: queued (to send) and forwarded (to ask after).
+_TABLE = OutboxTable(
+    submissions,
+    queued=State.QUEUED,
+    active=frozenset({State.QUEUED, State.FORWARDED}),
+    dead_letter=State.DEAD_LETTER,
+)
 
 
 def _now() -> dt.datetime:
@@ -76,7 +95,6 @@ def accept(
     """Sign and enqueue a sealed export; return the submission's view. ``audit``: the gateway's audit log,
     which gets a ``sealed`` entry in the same transaction."""
     header = sealed.header
-    final_folder = outbox_dir / sealed.message_id
     outbox_dir.mkdir(parents=True, exist_ok=True)
     now = _now()
     with engine.begin() as conn:
@@ -149,8 +167,7 @@ def accept(
             )
         # Last step before commit: if the rename fails, the transaction rolls back and nothing is queued. If
         # the commit fails after it, the folder has no row: cleanup_outbox removes it at the next start.
-        sealed.folder.rename(final_folder)
-        fsync_dir(outbox_dir)
+        move_in(conn, sealed.folder, outbox_dir, sealed.message_id)
     return {
         "submission_id": sealed.message_id,
         "municipality": header.kommune_nr,
@@ -200,15 +217,17 @@ def list_all(engine: Engine, municipality: str | None, year: int | None) -> list
         return [view(row) for row in conn.execute(query)]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeliveryOutcome:
-    state: str
+    state: str  # SubmissionState
     error: str | None = None
     receipt: dict[str, Any] | None = None
     signature: str | None = None
     retry: bool = False
     # False for a poll that found the message still queued at the TPF: waiting is not failing.
     attempt: bool = True
+    # Held submissions this one's receipt replaced (found while it was recorded): refused from then on.
+    discarded: tuple[str, ...] = ()
 
 
 def receipt_outcome(
@@ -220,18 +239,21 @@ def receipt_outcome(
     try:
         receipt = verify_receipt(directory, body, message_id, hashlib.sha256(header).hexdigest())
     except (InvalidEnvelope, MessageRefused):
-        return DeliveryOutcome("queued", "the receipt did not verify", retry=True)
+        return DeliveryOutcome(State.QUEUED, "the receipt did not verify", retry=True)
     sent = json.loads(header)
     if (receipt.municipality, receipt.year, receipt.sequence) != (
         sent["municipality"],
         sent["year"],
         sent["sequence"],
     ):
-        return DeliveryOutcome("queued", "the receipt is not for this submission", retry=True)
+        return DeliveryOutcome(State.QUEUED, "the receipt is not for this submission", retry=True)
     return DeliveryOutcome(receipt.status, receipt.reason, body["receipt"], body["signature"])
 
 
 class OutboxWorker:
+    """Delivers the gateway's queued submissions to the TPF (services.kit.outbox does the queue's part: claims
+    under a lease, backoff, dead-letter, the run loop; :class:`_TpfCourier` says what delivering means)."""
+
     def __init__(
         self,
         engine: Engine,
@@ -245,74 +267,97 @@ class OutboxWorker:
         backoff_max_s: float,
         audit: AuditLog | None = None,
         metrics: GatewayMetrics | None = None,
+        lease_s: float = 60.0,
     ) -> None:
-        self._engine = engine
+        """``lease_s``: how long a worker holds a submission for an attempt without renewing it; another worker
+        sharing the database takes it over after that if this one died."""
+        courier = _TpfCourier(directory, tpf_url, client, backoff_s, backoff_max_s, audit, metrics or GatewayMetrics())
+        policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
+        self._box = Outbox(engine, _TABLE, outbox_dir, courier, policy, log_name="gateway.outbox")
+
+    def wake(self) -> None:
+        self._box.wake()
+
+    async def run(self) -> None:
+        await self._box.run()
+
+    async def deliver_due(self) -> bool:
+        return await self._box.deliver_due()
+
+    async def deliver(self, message_id: str) -> None:
+        """One attempt at ``message_id`` now (due or not), recorded; nothing if another worker holds it."""
+        await self._box.deliver(message_id)
+
+
+class _TpfCourier:
+    """Delivering means: POST the sealed submission to the TPF's ``/v1/messages``; once the TPF has taken it into
+    its own outbox (202), ask after it with ``GET /v1/messages/{id}`` until the registry's receipt is there."""
+
+    def __init__(
+        self,
+        directory: PublicDirectory,
+        tpf_url: str,
+        client: httpx.AsyncClient,
+        backoff_s: float,
+        backoff_max_s: float,
+        audit: AuditLog | None,
+        metrics: GatewayMetrics,
+    ) -> None:
         self._directory = directory
-        self._outbox = outbox_dir
         self._tpf_url = tpf_url.rstrip("/")
         self._client = client
-        self._max_attempts = max_attempts
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._audit = audit
-        self._metrics = metrics or GatewayMetrics()
-        self._wake = asyncio.Event()
+        self._metrics = metrics
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                delivered_any = await self.deliver_due()
-            except Exception as exc:  # keep the worker alive; the next round retries
-                log.error("outbox round failed", error_type=type(exc).__name__)
-                delivered_any = False
-            if not delivered_any:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-
-    async def deliver_due(self) -> bool:
-        due = await run_in_threadpool(self._due)
-        for message_id in due:
-            try:
-                await self.deliver(message_id)
-            except Exception as exc:
-                # Whatever went wrong counts as a failed attempt, so the message backs off instead of being
-                # retried every second.
-                log.error("delivery failed", message_id=message_id, error_type=type(exc).__name__)
-                await run_in_threadpool(
-                    self._record, message_id, DeliveryOutcome("queued", type(exc).__name__, retry=True)
-                )
-        return bool(due)
-
-    def _due(self) -> list[str]:
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(submissions.c.message_id)
-                .where(submissions.c.state.in_(("queued", "forwarded")), submissions.c.next_attempt_at <= _now())
-                .order_by(submissions.c.next_attempt_at)
-                .limit(20)
-            )
-            return [row.message_id for row in rows]
-
-    async def deliver(self, message_id: str) -> None:
-        folder = self._outbox / message_id
-        state = await run_in_threadpool(self._state, message_id)
-        if state == "forwarded":
+    async def attempt(self, claim: Claim) -> DeliveryOutcome:
+        if claim.state == State.FORWARDED:
             with self._metrics.stage("status_poll"):
-                outcome = await self._poll(message_id, folder)
-        else:
-            with self._metrics.stage("delivery_attempt"):
-                outcome = await self._post(message_id, folder)
-        await run_in_threadpool(self._record, message_id, outcome)
-        if outcome.state in DONE_STATES:
+                return await self._poll(claim.message_id, claim.folder)
+        with self._metrics.stage("delivery_attempt"):
+            return await self._post(claim.message_id, claim.folder)
+
+    def failed(self, claim: Claim, error: Exception) -> DeliveryOutcome:
+        return DeliveryOutcome(State.QUEUED, type(error).__name__, retry=True)
+
+    def step(self, claim: Claim, outcome: DeliveryOutcome) -> Step:
+        if outcome.state == State.FORWARDED and not outcome.retry:
+            now = _now()
+            forwarded_at = _aware(claim.row.forwarded_at) if claim.row.forwarded_at else now
+            # Poll often while a healthy chain settles it within seconds, then less and less often (a quarter of
+            # the time it has waited), with jitter, never more than backoff_max_s apart.
+            waited = (now - forwarded_at).total_seconds()
+            delay = min(self._backoff_max_s, max(self._backoff_s, waited / 4)) * random.uniform(0.5, 1.0)  # noqa: S311
+            return Wait(State.FORWARDED, outcome.error, delay, outcome.attempt, {"forwarded_at": forwarded_at})
+        if outcome.retry:
+            # Sent again from the start: polling backs off afresh once the TPF takes it again.
+            return Retry(outcome.state, outcome.error, {"forwarded_at": None} if outcome.state == State.QUEUED else {})
+        receipt = json.dumps(outcome.receipt) if outcome.receipt else None
+        return Settle(outcome.state, outcome.error, {"receipt": receipt, "receipt_signature": outcome.signature})
+
+    def record(self, conn: Connection, claim: Claim, outcome: DeliveryOutcome, recorded: Recorded) -> DeliveryOutcome:
+        message_id = claim.message_id
+        settled = recorded.state in (State.STORED, State.HELD)
+        discarded = _discard_older_held(conn, message_id, _now()) if settled else []
+        if self._audit is not None:
+            self._audit_transition(conn, message_id, claim.row.forwarded_at is not None, outcome, recorded.state)
+            for held_id in discarded:
+                facts = settled_facts(State.REFUSED, {"status": State.HELD}, HELD_DISCARDED)
+                self._audit.append(conn, "settled", held_id, facts)
+        return dataclasses.replace(outcome, discarded=tuple(discarded))
+
+    def after(self, claim: Claim, outcome: DeliveryOutcome, recorded: Recorded) -> None:
+        if recorded.final:
+            self._metrics.settled(recorded.state, outcome.receipt)
+        for _ in outcome.discarded:
+            self._metrics.settled(State.REFUSED, None)
+        if recorded.state in DONE_STATES:
             # The chain has answered for good: the sealed parts are no longer needed. Header and signature
             # stay as the gateway's record of what it sent. A rejected or dead-lettered submission keeps its
             # parts, so an operator can inspect it and retry it.
             for name in (IDENTITY_FILE, PAYLOAD_FILE):
-                (folder / name).unlink(missing_ok=True)
+                (claim.folder / name).unlink(missing_ok=True)
 
     async def _post(self, message_id: str, folder: Path) -> DeliveryOutcome:
         try:
@@ -321,7 +366,7 @@ class OutboxWorker:
             identity = open(folder / IDENTITY_FILE, "rb")  # noqa: SIM115 - closed below
             payload = open(folder / PAYLOAD_FILE, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
-            return DeliveryOutcome("dead-letter", "the sealed message is missing from the outbox")
+            return DeliveryOutcome(State.DEAD_LETTER, "the sealed message is missing from the outbox")
         try:
             response = await read_bounded(
                 self._client,
@@ -335,124 +380,59 @@ class OutboxWorker:
                 },
             )
         except httpx.HTTPError as exc:
-            return DeliveryOutcome("queued", f"TPF unreachable ({type(exc).__name__})", retry=True)
+            return DeliveryOutcome(State.QUEUED, f"TPF unreachable ({type(exc).__name__})", retry=True)
         except AnswerTooLarge:
-            return DeliveryOutcome("queued", _TOO_LARGE, retry=True)
+            return DeliveryOutcome(State.QUEUED, _TOO_LARGE, retry=True)
         finally:
             identity.close()
             payload.close()
         body = response.json_object()
         if response.status_code == 200 or (response.status_code == 409 and "receipt" in body):
-            return self._receipt_outcome(message_id, header, body)
+            return receipt_outcome(self._directory, message_id, header, body)
         if response.status_code == 202:
             # The TPF holds it in its durable outbox and delivers it itself; from now on we ask, not send.
-            return DeliveryOutcome("forwarded", str(body.get("last_error") or "") or None)
+            return DeliveryOutcome(State.FORWARDED, str(body.get("last_error") or "") or None)
         problem = str(body.get("type", ""))
         slug = problem_slug(problem)
         upstream = problem_slug(str(body.get("upstream_type", "")))
         if slug in PERMANENT_PROBLEMS or (slug == "registry-refused" and upstream in PERMANENT_PROBLEMS):
-            return DeliveryOutcome("rejected", slug if slug != "registry-refused" else f"registry: {upstream}")
+            return DeliveryOutcome(State.REJECTED, slug if slug != "registry-refused" else f"registry: {upstream}")
         # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.
-        return DeliveryOutcome("queued", slug or f"HTTP {response.status_code}", retry=True)
+        return DeliveryOutcome(State.QUEUED, slug or f"HTTP {response.status_code}", retry=True)
 
     async def _poll(self, message_id: str, folder: Path) -> DeliveryOutcome:
         """Ask the TPF how far a message it took has come."""
         try:
             response = await read_bounded(self._client, "GET", f"{self._tpf_url}/v1/messages/{message_id}")
         except httpx.HTTPError as exc:
-            return DeliveryOutcome("forwarded", f"TPF unreachable ({type(exc).__name__})", retry=True)
+            return DeliveryOutcome(State.FORWARDED, f"TPF unreachable ({type(exc).__name__})", retry=True)
         except AnswerTooLarge:
-            return DeliveryOutcome("forwarded", _TOO_LARGE, retry=True)
+            return DeliveryOutcome(State.FORWARDED, _TOO_LARGE, retry=True)
         body = response.json_object()
         if response.status_code == 404:
             # The TPF no longer knows it (its state was lost or rebuilt): send it again; the registry answers a
             # message it stored already with the original receipt.
-            return DeliveryOutcome("queued", "the TPF does not know this message; sending it again", retry=True)
+            return DeliveryOutcome(State.QUEUED, "the TPF does not know this message; sending it again", retry=True)
         if response.status_code != 200:
-            return DeliveryOutcome("forwarded", f"HTTP {response.status_code} from the TPF", retry=True)
+            return DeliveryOutcome(State.FORWARDED, f"HTTP {response.status_code} from the TPF", retry=True)
         state = body.get("state")
         error = str(body.get("last_error") or "") or None
+        # The TPF's states (services.tpf.models.MessageState, which the gateway may not import): its wire format.
         if state == "delivered" and "receipt" in body:
-            return self._receipt_outcome(message_id, (folder / HEADER_FILE).read_bytes(), body)
+            return receipt_outcome(self._directory, message_id, (folder / HEADER_FILE).read_bytes(), body)
         if state == "queued":
-            return DeliveryOutcome("forwarded", error, attempt=False)
+            return DeliveryOutcome(State.FORWARDED, error, attempt=False)
         if state == "rejected":
-            return DeliveryOutcome("rejected", error or "rejected at the TPF")
+            return DeliveryOutcome(State.REJECTED, error or "rejected at the TPF")
         # dead-letter at the TPF, or an answer we do not know: send it again, which the TPF takes afresh.
-        return DeliveryOutcome("queued", f"the TPF reports {state}; sending it again", retry=True)
-
-    def _state(self, message_id: str) -> str:
-        with self._engine.connect() as conn:
-            state: str = conn.execute(
-                select(submissions.c.state).where(submissions.c.message_id == message_id)
-            ).scalar_one()
-        return state
-
-    def _receipt_outcome(self, message_id: str, header: bytes, body: dict[str, Any]) -> DeliveryOutcome:
-        return receipt_outcome(self._directory, message_id, header, body)
-
-    def _record(self, message_id: str, outcome: DeliveryOutcome) -> None:
-        now = _now()
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(submissions.c.attempts, submissions.c.forwarded_at).where(submissions.c.message_id == message_id)
-            ).one()
-            attempts = row.attempts + 1 if outcome.attempt else row.attempts
-            values: dict[str, Any] = {"attempts": attempts, "updated_at": now, "last_error": outcome.error}
-            if outcome.state == "forwarded" and not outcome.retry:
-                forwarded_at = _aware(row.forwarded_at) if row.forwarded_at else now
-                # Poll often while a healthy chain settles it within seconds, then less and less often (a
-                # quarter of the time it has waited), with jitter, never more than backoff_max_s apart.
-                waited = (now - forwarded_at).total_seconds()
-                delay = min(self._backoff_max_s, max(self._backoff_s, waited / 4)) * random.uniform(0.5, 1.0)  # noqa: S311
-                values.update(
-                    state="forwarded", forwarded_at=forwarded_at, next_attempt_at=now + dt.timedelta(seconds=delay)
-                )
-            elif outcome.retry:
-                if attempts >= self._max_attempts:
-                    values.update(state="dead-letter", next_attempt_at=None)
-                else:
-                    # Full jitter: spread retries of many gateways so a recovering TPF is not hit at once.
-                    delay = random.uniform(0, min(self._backoff_max_s, self._backoff_s * 2**attempts))  # noqa: S311
-                    values.update(state=outcome.state, next_attempt_at=now + dt.timedelta(seconds=delay))
-                if outcome.state == "queued":
-                    values.update(forwarded_at=None)
-            else:
-                values.update(
-                    state=outcome.state,
-                    next_attempt_at=None,
-                    receipt=json.dumps(outcome.receipt) if outcome.receipt else None,
-                    receipt_signature=outcome.signature,
-                )
-            conn.execute(update(submissions).where(submissions.c.message_id == message_id).values(**values))
-            discarded = _discard_older_held(conn, message_id, now) if values["state"] in ("stored", "held") else []
-            if self._audit is not None:
-                self._audit_transition(conn, message_id, row.forwarded_at is not None, outcome, values["state"])
-                for held_id in discarded:
-                    self._audit.append(
-                        conn,
-                        "settled",
-                        held_id,
-                        settled_facts("refused", {"status": "held"}, HELD_DISCARDED),
-                    )
-        if values["state"] in FINAL_STATES:
-            self._metrics.settled(values["state"], outcome.receipt)
-        for _ in discarded:
-            self._metrics.settled("refused", None)
-        log.info(
-            "delivery attempt",
-            message_id=message_id,
-            attempt=attempts,
-            state=values["state"],
-            error=outcome.error,
-        )
+        return DeliveryOutcome(State.QUEUED, f"the TPF reports {state}; sending it again", retry=True)
 
     def _audit_transition(
         self, conn: Connection, message_id: str, was_forwarded: bool, outcome: DeliveryOutcome, state: str
     ) -> None:
         """``sent`` when the TPF first takes the message (202, or a receipt at once); ``settled`` when it ends."""
         assert self._audit is not None
-        took = outcome.state == "forwarded" and not outcome.retry and not was_forwarded
+        took = outcome.state == State.FORWARDED and not outcome.retry and not was_forwarded
         if took or (outcome.receipt is not None and not was_forwarded):
             self._audit.append(conn, "sent", message_id, {"outcome": "delivered" if outcome.receipt else "accepted"})
         if state in FINAL_STATES:
@@ -490,7 +470,7 @@ def _discard_older_held(conn: Connection, message_id: str, now: dt.datetime) -> 
             select(submissions.c.message_id).where(
                 submissions.c.municipality == newer.municipality,
                 submissions.c.year == newer.year,
-                submissions.c.state == "held",
+                submissions.c.state == State.HELD,
                 submissions.c.sequence < newer.sequence,
             )
         ).scalars()
@@ -499,7 +479,7 @@ def _discard_older_held(conn: Connection, message_id: str, now: dt.datetime) -> 
         conn.execute(
             update(submissions)
             .where(submissions.c.message_id.in_(older))
-            .values(state="refused", updated_at=now, last_error=f"{HELD_DISCARDED}: replaced by {message_id}")
+            .values(state=State.REFUSED, updated_at=now, last_error=f"{HELD_DISCARDED}: replaced by {message_id}")
         )
     return older
 
@@ -531,11 +511,4 @@ def cleanup(engine: Engine, work_dir: Path, outbox_dir: Path) -> None:
     transaction never committed. Neither was ever accepted (no 202 was sent for them)."""
     for folder in work_dir.glob("incoming-*"):
         shutil.rmtree(folder, ignore_errors=True)
-    if not outbox_dir.exists():
-        return
-    with engine.connect() as conn:
-        known = {row.message_id for row in conn.execute(select(submissions.c.message_id))}
-    for folder in outbox_dir.iterdir():
-        if folder.is_dir() and folder.name not in known:
-            log.warning("removing an outbox folder that was never accepted", message_id=folder.name)
-            shutil.rmtree(folder, ignore_errors=True)
+    sweep_orphans(engine, submissions, outbox_dir, log_name="gateway.outbox")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -94,9 +95,8 @@ async def post_message(request: Request) -> JSONResponse:
             with final():
                 service.check_fresh(ctx, header)
                 with box.metrics.stage("pseudonymise"):
-                    staged, done = await run_in_threadpool(
-                        outbox.stage, ctx, box.folder, header, header_bytes, signature, identity, payload
-                    )
+                    pseudonymise = functools.partial(service.pseudonymise, ctx, header, header_bytes, identity)
+                    staged, done = await run_in_threadpool(box.stage, header_bytes, signature, payload, pseudonymise)
         except StoredAnswer as answer:
             box.metrics.replay(answer.answer)
             raise

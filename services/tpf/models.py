@@ -3,12 +3,29 @@ No identity number, no pseudonym."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 from services.kit.audit_log import audit_tables
+from services.kit.outbox import lease_columns
 from services.kit.refusals import refusals_table
 
 metadata = MetaData()
+
+
+class MessageState(StrEnum):
+    """Where a message the TPF took is (``outbox.state``, and the ``state`` of its status answer)."""
+
+    QUEUED = "queued"
+    """Waiting for an attempt to deliver it to the registry."""
+    DELIVERED = "delivered"
+    """The registry answered with a verified receipt (kept in ``receipts``)."""
+    REJECTED = "rejected"
+    """The registry refused it for good."""
+    DEAD_LETTER = "dead-letter"
+    """Too many failed attempts; the municipality's re-delivery takes it afresh."""
+
 
 # The tamper-evident audit log (services.kit.audit_log): an entry per message pseudonymised, forwarded or
 # refused, with ids, digests and counts only.
@@ -27,7 +44,7 @@ receipts = Table(
 
 # Messages the TPF has answered for (202 or 200) and delivers to the registry: the sealed parts wait in
 # ``outbox/<message id>/`` until the registry's receipt settles them.
-# queued -> delivered (receipt in ``receipts``) | rejected (the registry refused for good) | dead-letter
+# MessageState: queued -> delivered (receipt in ``receipts``) | rejected | dead-letter
 outbox = Table(
     "outbox",
     metadata,
@@ -35,11 +52,12 @@ outbox = Table(
     Column("submission_sha256", String(64), nullable=False),
     Column("state", String(20), nullable=False, index=True),
     Column("attempts", Integer, nullable=False, default=0),
-    # When the next attempt is due; while an attempt runs, a lease (see TpfOutbox.claim) that start-up clears.
     Column("next_attempt_at", DateTime(timezone=True), nullable=True),
     Column("last_error", String(200), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Migration 0004: the delivery worker that holds the message for an attempt (services.kit.outbox).
+    *lease_columns(),
 )
 
 # Messages refused for good (services.kit.refusals, spec section 9), by the TPF itself or, when the registry

@@ -9,47 +9,51 @@ with exponential backoff and full jitter, until a verified receipt or a permanen
 killed at any point loses nothing it answered for: an uncommitted staging folder is swept at start, a
 committed message is delivered after the restart.
 
+The mechanism (staging, the rename, leases, backoff, dead-letter, sweep, run loop) is the kit's
+(:mod:`services.kit.outbox`); what is the TPF's is here: the files of a delivery, what delivering to the registry
+means (:class:`_RegistryCourier`), and how an outcome is kept (receipts, final refusals, audit entries).
+
 The outbox holds nothing the TPF can read back: the pseudonyms are sealed for the registry, the payload is
 the municipality's ciphertext for the registry. Both are deleted once the registry has answered for good.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
-import random
-import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import httpx
 import structlog
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
-from services.kit.files import copy_durably, fsync_dir, write_durably
+from services.kit.files import copy_durably, write_durably
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
+from services.kit.outbox import STAGING_PREFIX, Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
 from services.kit.refusals import FINAL, RefusalMemory, finalised
-from services.tpf.models import outbox, receipts
+from services.tpf.models import MessageState, outbox, receipts
 from services.tpf.monitoring import TpfMetrics
-from services.tpf.service import Pseudonymised, TpfContext, pseudonymise
 from shared.audit import FactValue, identity_safe
-from shared.envelope import InvalidEnvelope, MessageRefused, SubmissionHeader
+from shared.envelope import DeliveryHeader, InvalidEnvelope, MessageRefused, SubmissionHeader
 from shared.envelope import receipts as receipts_module
 from shared.envelope import transport as wire
+from shared.keys import PublicDirectory
+
+__all__ = ["FILES", "STAGING_PREFIX", "Outcome", "Pseudonymised", "Status", "TpfOutbox", "stored_receipt"]
 
 log = structlog.get_logger("tpf.outbox")
 
-STAGING_PREFIX = ".staging-"
 # The files of one queued delivery, by the multipart field they are sent as.
 FILES = {
     wire.DELIVERY_SUBMISSION_HEADER: "submission-header.json",
@@ -59,41 +63,39 @@ FILES = {
     wire.PSEUDONYMS: "pseudonyms.part",
     wire.PAYLOAD: "payload.part",
 }
+_TABLE = OutboxTable(
+    outbox,
+    queued=MessageState.QUEUED,
+    active=frozenset({MessageState.QUEUED}),
+    dead_letter=MessageState.DEAD_LETTER,
+)
+
+
+class Pseudonymised(Protocol):
+    """What pseudonymising a message made (services.tpf.service.Pseudonymised): the signed delivery header."""
+
+    @property
+    def delivery_header(self) -> bytes: ...
+    @property
+    def delivery_signature(self) -> bytes: ...
+    @property
+    def header(self) -> DeliveryHeader: ...
+
+
+P = TypeVar("P", bound=Pseudonymised)
+
+
+class _Context(Protocol):
+    """What the outbox needs of the TPF's context (services.tpf.service.TpfContext)."""
+
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def directory(self) -> PublicDirectory: ...
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def stage(
-    ctx: TpfContext,
-    staging_root: Path,
-    header: SubmissionHeader,
-    header_bytes: bytes,
-    signature: bytes,
-    identity: Upload,
-    payload: Upload,
-) -> tuple[Path, Pseudonymised]:
-    """Pseudonymise into a new staging folder with every file of the delivery, fsynced. Problems propagate
-    (the folder is removed): nothing is staged for a message that is refused."""
-    staging_root.mkdir(parents=True, exist_ok=True)
-    folder = staging_root / f"{STAGING_PREFIX}{secrets.token_hex(8)}"
-    folder.mkdir()
-    try:
-        with (folder / FILES[wire.PSEUDONYMS]).open("wb") as out:
-            done = pseudonymise(ctx, header, header_bytes, identity, out)
-            out.flush()
-            os.fsync(out.fileno())
-        write_durably(folder / FILES[wire.DELIVERY_SUBMISSION_HEADER], header_bytes)
-        write_durably(folder / FILES[wire.DELIVERY_SUBMISSION_SIGNATURE], signature)
-        write_durably(folder / FILES[wire.DELIVERY_HEADER], done.delivery_header)
-        write_durably(folder / FILES[wire.DELIVERY_SIGNATURE], done.delivery_signature)
-        # The payload goes on byte for byte, as it arrived (its digest was checked against the signed header).
-        copy_durably(payload.file, folder / FILES[wire.PAYLOAD])
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return folder, done
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ class Status:
 
 @dataclass(frozen=True)
 class Outcome:
-    state: str  # delivered | rejected | queued (try again)
+    state: str  # MessageState: delivered | rejected | queued (try again)
     error: str | None = None
     receipt: dict[str, Any] | None = None
     signature: str | None = None
@@ -144,7 +146,7 @@ class TpfOutbox:
     def __init__(
         self,
         engine: Engine,
-        ctx: TpfContext,
+        ctx: _Context,
         folder: Path,
         registry_url: str,
         client: httpx.AsyncClient,
@@ -156,46 +158,55 @@ class TpfOutbox:
         metrics: TpfMetrics | None = None,
         refusals: RefusalMemory | None = None,
     ) -> None:
-        """``refusals``: where a rejection the registry marked final is kept (spec section 9)."""
+        """``refusals``: where a rejection the registry marked final is kept (spec section 9). ``lease_s``: how
+        long a worker holds a message for an attempt without renewing it (services.kit.outbox.Policy)."""
         self._engine = engine
-        self._refusals = refusals
-        self._ctx = ctx
+        self._audit = ctx.audit
         self.folder = folder
-        self._registry_url = registry_url.rstrip("/")
-        self.client = client
-        self._max_attempts = max_attempts
-        self._backoff_s = backoff_s
-        self._backoff_max_s = backoff_max_s
-        self._lease = dt.timedelta(seconds=lease_s)
         self.metrics = metrics or TpfMetrics()
-        self._wake = asyncio.Event()
+        self._courier = _RegistryCourier(ctx, registry_url, client, self.metrics, refusals)
+        policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
+        self._box = Outbox(engine, _TABLE, folder, self._courier, policy, log_name="tpf.outbox")
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client deliveries go out on (replaceable, for tests)."""
+        return self._courier.client
+
+    @client.setter
+    def client(self, client: httpx.AsyncClient) -> None:
+        self._courier.client = client
 
     # -- taking messages --------------------------------------------------------------------------------------
 
+    def stage(
+        self, header_bytes: bytes, signature: bytes, payload: Upload, pseudonymise: Callable[[BinaryIO], P]
+    ) -> tuple[Path, P]:
+        """A new staging folder with every file of the delivery, fsynced; ``pseudonymise`` writes the sealed
+        pseudonyms into the file it is given (the service's step). Problems propagate (the folder is removed):
+        nothing is staged for a message that is refused."""
+        with self._box.staging() as folder:
+            with (folder / FILES[wire.PSEUDONYMS]).open("wb") as out:
+                done = pseudonymise(out)
+                out.flush()
+                os.fsync(out.fileno())
+            write_durably(folder / FILES[wire.DELIVERY_SUBMISSION_HEADER], header_bytes)
+            write_durably(folder / FILES[wire.DELIVERY_SUBMISSION_SIGNATURE], signature)
+            write_durably(folder / FILES[wire.DELIVERY_HEADER], done.delivery_header)
+            write_durably(folder / FILES[wire.DELIVERY_SIGNATURE], done.delivery_signature)
+            # The payload goes on byte for byte, as it arrived (its digest was checked against the signed header).
+            copy_durably(payload.file, folder / FILES[wire.PAYLOAD])
+        return folder, done
+
     def enqueue(self, staged: Path, header: SubmissionHeader, header_bytes: bytes, done: Pseudonymised) -> bool:
-        """Commit a staged delivery. False if the message id is queued already (a concurrent duplicate)."""
-        now = _now()
-        target = self.folder / header.message_id
+        """Commit a staged delivery, leased to this worker for the attempt the request makes itself
+        (:meth:`deliver`). False if the message id is queued already (a concurrent duplicate)."""
         try:
             with self._engine.begin() as conn:
-                conn.execute(
-                    insert(outbox),
-                    {
-                        "message_id": header.message_id,
-                        "submission_sha256": hashlib.sha256(header_bytes).hexdigest(),
-                        "state": "queued",
-                        "attempts": 0,
-                        # Leased to the request that took it, which makes the first attempt itself.
-                        "next_attempt_at": now + self._lease,
-                        "created_at": now,
-                        "updated_at": now,
-                    },
-                )
-                self._ctx.audit.append(conn, "pseudonymised", header.message_id, _facts(header, header_bytes, done))
-                # Last before commit: if the rename fails nothing is queued; if the commit fails after it,
-                # the folder has no row and sweep() removes it at the next start.
-                staged.rename(target)
-                fsync_dir(self.folder)
+                values = {"submission_sha256": hashlib.sha256(header_bytes).hexdigest(), "created_at": _now()}
+                self._box.add(conn, header.message_id, values, leased=True)
+                self._audit.append(conn, "pseudonymised", header.message_id, _facts(header, header_bytes, done))
+                self._box.move_in(conn, staged, header.message_id)
         except IntegrityError:
             shutil.rmtree(staged, ignore_errors=True)
             return False
@@ -212,87 +223,101 @@ class TpfOutbox:
     def forget(self, message_id: str) -> None:
         """Drop a rejected or dead-lettered message so that the municipality's re-delivery is taken afresh (a
         rejection that was final is answered from ``refused_messages`` before this is ever called)."""
-        with self._engine.begin() as conn:
-            conn.execute(delete(outbox).where(outbox.c.message_id == message_id, outbox.c.state != "queued"))
-        shutil.rmtree(self.folder / message_id, ignore_errors=True)
+        self._box.discard(message_id)
 
     # -- delivering -------------------------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        self._box.wake()
 
     def sweep(self) -> None:
-        """At start-up: remove staging folders and folders of transactions that never committed, and end the
-        leases of attempts that died with the previous process."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with self._engine.begin() as conn:
-            conn.execute(update(outbox).where(outbox.c.state == "queued").values(next_attempt_at=_now()))
-            queued = {row.message_id for row in conn.execute(select(outbox.c.message_id))}
-        for entry in self.folder.iterdir():
-            if entry.is_dir() and entry.name not in queued:
-                if not entry.name.startswith(STAGING_PREFIX):
-                    log.warning("removing an outbox folder that was never accepted", message_id=entry.name)
-                shutil.rmtree(entry, ignore_errors=True)
+        """At start-up: remove staging folders and folders of transactions that never committed, free the leases
+        of attempts that died with a previous process, and make every queued message due (a restart retries)."""
+        self._box.sweep(due_now=True)
 
     async def run(self) -> None:
-        while True:
-            try:
-                busy = await self.deliver_due()
-            except Exception as exc:  # keep the worker alive; the next round tries again
-                log.error("outbox round failed", error_type=type(exc).__name__)
-                busy = False
-            if not busy:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+        await self._box.run()
 
     async def deliver_due(self) -> bool:
-        due = await run_in_threadpool(self._claim_due)
-        for message_id in due:
-            await self.deliver(message_id)
-        return bool(due)
-
-    def _claim_due(self) -> list[str]:
-        """Lease up to 20 due messages, so neither a concurrent request nor a second round delivers them too."""
-        now = _now()
-        claimed = []
-        with self._engine.begin() as conn:
-            rows = conn.execute(
-                select(outbox.c.message_id)
-                .where(outbox.c.state == "queued", outbox.c.next_attempt_at <= now)
-                .order_by(outbox.c.next_attempt_at)
-                .limit(20)
-            ).all()
-            for row in rows:
-                result = conn.execute(
-                    update(outbox)
-                    .where(
-                        outbox.c.message_id == row.message_id,
-                        outbox.c.state == "queued",
-                        outbox.c.next_attempt_at <= now,
-                    )
-                    .values(next_attempt_at=now + self._lease)
-                )
-                if result.rowcount == 1:
-                    claimed.append(row.message_id)
-        return claimed
+        return await self._box.deliver_due()
 
     async def deliver(self, message_id: str) -> Outcome:
-        """One attempt; the outcome is recorded before it is returned. Never raises for a failed attempt."""
-        try:
-            with self.metrics.stage("forward_attempt"):
-                outcome = await self._post(message_id)
-        except Exception as exc:  # counted as a failed attempt, so the message backs off
-            log.error("delivery failed", message_id=message_id, error_type=type(exc).__name__)
-            outcome = Outcome("queued", type(exc).__name__)
-        await run_in_threadpool(self._record, message_id, outcome)
-        if outcome.state != "queued":
-            # Settled for good: the sealed parts are of no further use to anyone here.
-            await run_in_threadpool(shutil.rmtree, self.folder / message_id, True)
+        """One attempt; the outcome is recorded before it is returned. Never raises for a failed attempt. A
+        message another worker is attempting is left to it (and answered as queued)."""
+        outcome = await self._box.deliver(message_id)
+        return outcome if outcome is not None else Outcome(MessageState.QUEUED)
+
+
+def stored_receipt(engine: Engine, message_id: str) -> tuple[dict[str, Any], str] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(receipts.c.receipt, receipts.c.signature).where(receipts.c.message_id == message_id)
+        ).first()
+    return (json.loads(row.receipt), row.signature) if row else None
+
+
+class _RegistryCourier:
+    """Delivering means: POST the files to the registry's ``/v1/deliveries`` and verify its receipt."""
+
+    def __init__(
+        self,
+        ctx: _Context,
+        registry_url: str,
+        client: httpx.AsyncClient,
+        metrics: TpfMetrics,
+        refusals: RefusalMemory | None,
+    ) -> None:
+        self.client = client
+        self._audit = ctx.audit
+        self._directory = ctx.directory
+        self._registry_url = registry_url.rstrip("/")
+        self._metrics = metrics
+        self._refusals = refusals
+
+    async def attempt(self, claim: Claim) -> Outcome:
+        with self._metrics.stage("forward_attempt"):
+            return await self._post(claim.message_id, claim.folder)
+
+    def failed(self, claim: Claim, error: Exception) -> Outcome:
+        return Outcome(MessageState.QUEUED, type(error).__name__)
+
+    def step(self, claim: Claim, outcome: Outcome) -> Step:
+        if outcome.state == MessageState.QUEUED:
+            return Retry(MessageState.QUEUED, outcome.error)
+        return Settle(outcome.state, outcome.error)
+
+    def record(self, conn: Connection, claim: Claim, outcome: Outcome, recorded: Recorded) -> Outcome:
+        message_id = claim.message_id
+        if recorded.dead_lettered:
+            self._audit.append(conn, "dead-lettered", message_id, {"outcome": MessageState.DEAD_LETTER})
+            return outcome
+        if not recorded.final:
+            return outcome
+        if outcome.receipt is not None:
+            conn.execute(
+                insert(receipts),
+                {
+                    "message_id": message_id,
+                    "receipt": json.dumps(outcome.receipt),
+                    "signature": outcome.signature,
+                    "at": _now(),
+                },
+            )
+        if outcome.final and self._refusals is not None and self._refusals.lookup_in(conn, message_id) is None:
+            # Final for the message id: the municipality's re-delivery is answered from here (section 9).
+            self._refusals.remember_in(conn, message_id, claim.row.submission_sha256, outcome.problem())
+        self._audit.append(conn, "forwarded", message_id, _settled_facts(outcome))
         return outcome
 
-    async def _post(self, message_id: str) -> Outcome:
-        folder = self.folder / message_id
+    def after(self, claim: Claim, outcome: Outcome, recorded: Recorded) -> None:
+        if not recorded.final:
+            return
+        self._metrics.settled(recorded.state)
+        if not recorded.dead_lettered:
+            # Settled for good: the sealed parts are of no further use to anyone here.
+            shutil.rmtree(claim.folder, ignore_errors=True)
+
+    async def _post(self, message_id: str, folder: Path) -> Outcome:
         submission_bytes = (folder / FILES[wire.DELIVERY_SUBMISSION_HEADER]).read_bytes()
         with contextlib.ExitStack() as stack:
             files = {
@@ -302,76 +327,30 @@ class TpfOutbox:
             try:
                 response = await read_bounded(self.client, "POST", f"{self._registry_url}/v1/deliveries", files=files)
             except httpx.HTTPError as exc:
-                return Outcome("queued", f"registry unreachable ({type(exc).__name__})")
+                return Outcome(MessageState.QUEUED, f"registry unreachable ({type(exc).__name__})")
             except AnswerTooLarge:
                 # Read no further; the registry (or whatever answered) is asked again later.
-                return Outcome("queued", f"the registry's answer is larger than {MAX_ANSWER_BYTES} bytes")
+                return Outcome(MessageState.QUEUED, f"the registry's answer is larger than {MAX_ANSWER_BYTES} bytes")
         body = response.json_object()
         if response.status_code in (200, 201) or (response.status_code == 409 and "receipt" in body):
             try:
                 receipts_module.verify_receipt(
-                    self._ctx.directory, body, message_id, hashlib.sha256(submission_bytes).hexdigest()
+                    self._directory, body, message_id, hashlib.sha256(submission_bytes).hexdigest()
                 )
             except (InvalidEnvelope, MessageRefused):
-                return Outcome("queued", "the registry's receipt does not verify")
-            return Outcome("delivered", None, body["receipt"], body["signature"])
+                return Outcome(MessageState.QUEUED, "the registry's receipt does not verify")
+            return Outcome(MessageState.DELIVERED, None, body["receipt"], body["signature"])
         problem = str(body.get("type", ""))
         slug = problem_slug(problem)
         if slug in PERMANENT_PROBLEMS:
             return Outcome(
-                "rejected",
+                MessageState.REJECTED,
                 f"registry: {slug}",
                 upstream_type=problem,
                 upstream_status=response.status_code,
                 final=body.get(FINAL) is True,
             )
-        return Outcome("queued", slug or f"HTTP {response.status_code}")
-
-    def _record(self, message_id: str, outcome: Outcome) -> None:
-        now = _now()
-        with self._engine.begin() as conn:
-            row = conn.execute(
-                select(outbox.c.attempts, outbox.c.submission_sha256).where(outbox.c.message_id == message_id)
-            ).one()
-            attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "updated_at": now, "last_error": outcome.error}
-            if outcome.state == "queued":
-                if attempts >= self._max_attempts:
-                    values.update(state="dead-letter", next_attempt_at=None)
-                    self._ctx.audit.append(conn, "dead-lettered", message_id, {"outcome": "dead-letter"})
-                else:
-                    # Full jitter: many queued messages do not all hit a recovering registry at once.
-                    delay = random.uniform(0, min(self._backoff_max_s, self._backoff_s * 2**attempts))  # noqa: S311
-                    values.update(next_attempt_at=now + dt.timedelta(seconds=delay))
-            else:
-                values.update(state=outcome.state, next_attempt_at=None)
-                if outcome.receipt is not None:
-                    conn.execute(
-                        insert(receipts),
-                        {
-                            "message_id": message_id,
-                            "receipt": json.dumps(outcome.receipt),
-                            "signature": outcome.signature,
-                            "at": now,
-                        },
-                    )
-            conn.execute(update(outbox).where(outbox.c.message_id == message_id).values(**values))
-            if outcome.final and self._refusals is not None and self._refusals.lookup_in(conn, message_id) is None:
-                # Final for the message id: the municipality's re-delivery is answered from here (section 9).
-                self._refusals.remember_in(conn, message_id, row.submission_sha256, outcome.problem())
-            if outcome.state != "queued":
-                self._ctx.audit.append(conn, "forwarded", message_id, _settled_facts(outcome))
-        if "state" in values:  # settled for good: delivered, rejected or dead-letter
-            self.metrics.settled(values["state"])
-        log.info("delivery attempt", message_id=message_id, attempt=attempts, state=values.get("state", "queued"))
-
-
-def stored_receipt(engine: Engine, message_id: str) -> tuple[dict[str, Any], str] | None:
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(receipts.c.receipt, receipts.c.signature).where(receipts.c.message_id == message_id)
-        ).first()
-    return (json.loads(row.receipt), row.signature) if row else None
+        return Outcome(MessageState.QUEUED, slug or f"HTTP {response.status_code}")
 
 
 def _facts(header: SubmissionHeader, header_bytes: bytes, done: Pseudonymised) -> dict[str, FactValue]:

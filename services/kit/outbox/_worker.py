@@ -1,0 +1,241 @@
+"""The outbox a service holds: taking messages in, and the worker that delivers them under a lease."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import structlog
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Connection, Engine
+
+from services.kit.outbox import _files
+from services.kit.outbox._owner import Owner
+from services.kit.outbox._steps import Claim, Courier, Policy, Recorded
+from services.kit.outbox._store import OutboxTable, Store
+
+R = TypeVar("R")
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Outbox(Generic[R]):
+    """One service's outbox: its table, its folder, its :class:`Courier`, and this worker's leases."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        table: OutboxTable,
+        folder: Path,
+        courier: Courier[R],
+        policy: Policy,
+        *,
+        log_name: str = "outbox",
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        """``clock``: aware UTC time, the same on every worker sharing the database within a fraction of the lease
+        (NTP); a lease is compared with the clock of the worker that wants the message."""
+        self.folder = folder
+        self.owner = Owner.new()
+        self._engine = engine
+        self._table = table
+        self._courier = courier
+        self._policy = policy
+        self._clock = clock
+        self._lease = dt.timedelta(seconds=policy.lease_s)
+        self._store = Store(table, str(self.owner))
+        self._log = structlog.get_logger(log_name)
+        self._log_name = log_name
+        self._wake = asyncio.Event()
+        # In this instance a message is never attempted twice at once: claims are made one at a time, and a
+        # message stays in _attempting from its claim until its outcome is recorded.
+        self._claiming = asyncio.Lock()
+        self._attempting: set[str] = set()
+
+    # -- taking messages in --------------------------------------------------------------------------------------
+
+    def staging(self) -> contextlib.AbstractContextManager[Path]:
+        """A new staging folder in the outbox folder, for one message's files; removed if the block raises."""
+        return _files.staging(self.folder, str(self.owner))
+
+    def add(self, conn: Connection, message_id: str, values: Mapping[str, Any], *, leased: bool = False) -> None:
+        """Record a new message, due now, in the caller's transaction (``values``: the service's own columns).
+        ``leased``: held by this worker for an attempt the caller makes itself (:meth:`deliver`) after the commit,
+        so that no worker takes it first. An existing message id raises ``IntegrityError``."""
+        now = self._clock()
+        self._store.insert(conn, message_id, values, now, now + self._lease if leased else None)
+
+    def move_in(self, conn: Connection, staged: Path, message_id: str) -> Path:
+        """:func:`services.kit.outbox.move_in` into this outbox: the transaction's last step before its commit."""
+        return _files.move_in(conn, staged, self.folder, message_id)
+
+    def discard(self, message_id: str) -> bool:
+        """Delete a message that is no longer active (settled, dead-lettered) with its folder; False if there is
+        none, or it is active."""
+        with self._engine.begin() as conn:
+            gone = self._store.discard(conn, message_id)
+            if gone:  # before the commit: a new message under this id can only commit after it
+                shutil.rmtree(self.folder / message_id, ignore_errors=True)
+        return gone
+
+    # -- start-up ------------------------------------------------------------------------------------------------
+
+    def sweep(self, *, due_now: bool = False) -> None:
+        """At start-up: remove folders no committed message owns and staging folders of dead workers, free the
+        leases of dead workers, and with ``due_now`` make every active message due at once (a restart retries)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.release_dead_leases()
+        if due_now:
+            with self._engine.begin() as conn:
+                self._store.make_due(conn, self._clock())
+        _files.sweep_orphans(self._engine, self._table.table, self.folder, log_name=self._log_name)
+
+    def release_dead_leases(self) -> int:
+        """Free the leases of workers that ran on this host and are gone (a crash, a SIGKILL)."""
+        with self._engine.begin() as conn:
+            released = self._store.release_dead(conn)
+        if released:
+            self._log.warning("leases of a dead worker released", messages=released)
+        return released
+
+    # -- delivering ----------------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Look for due messages now (a new one was queued)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver due messages until cancelled; between rounds sleep until woken or ``idle_s`` has passed."""
+        started = False
+        while True:
+            self._wake.clear()  # before the round: a wake-up during it is not lost
+            try:
+                if not started:
+                    await run_in_threadpool(self.release_dead_leases)
+                    started = True
+                busy = await self.deliver_due()
+            except Exception as exc:  # keep the worker alive; the next round tries again
+                self._log.error("outbox round failed", error_type=type(exc).__name__)
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._policy.idle_s)
+
+    async def deliver_due(self) -> bool:
+        """Claim and attempt due messages one at a time, up to ``batch``; whether there was any."""
+        delivered = False
+        for _ in range(self._policy.batch):
+            async with self._claiming:
+                claim = await run_in_threadpool(self._claim_next)
+                if claim is None:
+                    break
+                self._attempting.add(claim.message_id)
+            delivered = True
+            try:
+                await self._attempt(claim)
+            finally:
+                self._attempting.discard(claim.message_id)
+        return delivered
+
+    async def deliver(self, message_id: str) -> R | None:
+        """Attempt ``message_id`` now, due or not: None if it is not active, or another worker (or this one)
+        is attempting it. A message :meth:`add` leased to this worker is taken under that lease."""
+        async with self._claiming:
+            if message_id in self._attempting:
+                return None
+            claim = await run_in_threadpool(self._claim, message_id)
+            if claim is None:
+                return None
+            self._attempting.add(message_id)
+        try:
+            return await self._attempt(claim)
+        finally:
+            self._attempting.discard(message_id)
+
+    def _claim_next(self) -> Claim | None:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            row = self._store.claim_next(conn, now, now + self._lease, skip=tuple(self._attempting))
+        return None if row is None else Claim(row.message_id, row, self.folder / row.message_id)
+
+    def _claim(self, message_id: str) -> Claim | None:
+        now = self._clock()
+        with self._engine.begin() as conn:
+            row = self._store.claim(conn, message_id, now, now + self._lease)
+        return None if row is None else Claim(message_id, row, self.folder / message_id)
+
+    async def _attempt(self, claim: Claim) -> R | None:
+        """Attempt, record, and tidy up; None if the lease was lost while the attempt ran."""
+        outcome = await self._leased(claim)
+        if outcome is None:
+            return None
+        recorded = await run_in_threadpool(self._record, claim, outcome)
+        if recorded is None:
+            return outcome
+        outcome, done = recorded
+        await run_in_threadpool(self._courier.after, claim, outcome, done)
+        return outcome
+
+    async def _leased(self, claim: Claim) -> R | None:
+        """The courier's attempt, with the lease renewed while it runs; cancelled (None) if the lease is lost."""
+        attempt = asyncio.ensure_future(self._try(claim))
+        keeper = asyncio.ensure_future(self._keep_lease(claim.message_id, attempt))
+        try:
+            return await attempt
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if keeper.done() and not keeper.cancelled() and not (current is not None and current.cancelling()):
+                self._log.warning("lease lost during an attempt; it was cut short", message_id=claim.message_id)
+                return None
+            raise
+        finally:
+            keeper.cancel()
+
+    async def _try(self, claim: Claim) -> R:
+        try:
+            return await self._courier.attempt(claim)
+        except Exception as exc:  # counted as a failed attempt, so the message backs off
+            self._log.error("delivery failed", message_id=claim.message_id, error_type=type(exc).__name__)
+            return self._courier.failed(claim, exc)
+
+    async def _keep_lease(self, message_id: str, attempt: asyncio.Future[R]) -> None:
+        """Renew every third of the lease; if it was taken (this worker stalled past its end), stop the attempt."""
+        while True:
+            await asyncio.sleep(self._policy.lease_s / 3)
+            try:
+                renewed = await run_in_threadpool(self._renew, message_id)
+            except Exception as exc:  # the database is away: the lease may still hold; try again
+                self._log.warning("lease not renewed", message_id=message_id, error_type=type(exc).__name__)
+                continue
+            if not renewed:
+                attempt.cancel()
+                return
+
+    def _renew(self, message_id: str) -> bool:
+        with self._engine.begin() as conn:
+            return self._store.renew(conn, message_id, self._clock() + self._lease)
+
+    def _record(self, claim: Claim, outcome: R) -> tuple[R, Recorded] | None:
+        step = self._courier.step(claim, outcome)
+        with self._engine.begin() as conn:
+            recorded = self._store.record(conn, claim.message_id, step, self._clock(), self._policy)
+            if recorded is not None:
+                outcome = self._courier.record(conn, claim, outcome, recorded)
+        if recorded is None:
+            self._log.warning("lease lost before the outcome was recorded", message_id=claim.message_id)
+            return None
+        self._log.info(
+            "delivery attempt",
+            message_id=claim.message_id,
+            attempt=recorded.attempts,
+            state=recorded.state,
+            error=step.error,
+        )
+        return outcome, recorded
