@@ -10,6 +10,7 @@ import asyncio
 import base64
 import hashlib
 import io
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -316,3 +317,35 @@ def test_an_unreachable_tpf_while_polling_counts_as_a_failed_attempt_and_stays_f
     state = setup.deliver(refuse)
     assert (state["state"], state["attempts"]) == ("forwarded", 2)
     assert state["last_error"] == "TPF unreachable (ConnectError)"
+
+
+# -- several workers on one database ----------------------------------------------------------------------------
+
+
+def test_a_submission_one_worker_is_sending_is_left_alone_by_another(setup: Setup) -> None:
+    sending, release = threading.Event(), threading.Event()
+    second_calls: list[str] = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        sending.set()
+        release.wait(30)
+        return httpx.Response(200, json=setup.receipt())
+
+    def second(request: httpx.Request) -> httpx.Response:
+        second_calls.append(request.url.path)
+        return httpx.Response(503, json={"type": PROBLEM + "registry-unavailable"})
+
+    first = threading.Thread(target=lambda: asyncio.run(setup.worker(slow).deliver_due()))
+    first.start()
+    try:
+        assert sending.wait(30)
+        other = setup.worker(second)  # another gateway process on the same database
+        assert asyncio.run(other.deliver_due()) is False
+        asyncio.run(other.deliver(setup.message_id))
+    finally:
+        release.set()
+        first.join(30)
+    assert second_calls == []
+    state = outbox.get(setup.engine, setup.message_id)
+    assert state is not None
+    assert (state["state"], state["attempts"]) == ("stored", 1)

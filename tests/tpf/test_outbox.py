@@ -6,6 +6,8 @@ connect), so the registry's outage is real to the TPF.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +23,13 @@ from sqlalchemy import create_engine, select
 from iplos_cli.chain import ensure_keys
 from iplos_cli.exports import write_synthetic_export
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from services.kit.database import make_engine
 from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings
 from services.tpf.api import create_app as create_tpf
 from services.tpf.config import TpfSettings
 from services.tpf.models import audit, outbox
-from services.tpf.outbox import FILES, STAGING_PREFIX
+from services.tpf.outbox import FILES, STAGING_PREFIX, TpfOutbox
 from shared.envelope import transport
 from tests.badinput.conftest import close_log_files, closing_replaced_log_files
 from tests.e2e.messages import Message, build_message
@@ -44,10 +47,15 @@ class Wire(httpx.AsyncBaseTransport):
         self.up = False
         self.refusal: dict[str, Any] | None = None  # a problem document the "registry" answers with instead
         self.calls = 0
+        self.gate: threading.Event | None = None  # when set: each call waits for it (a slow registry)
+        self.entered = threading.Event()
         self._inner = httpx.ASGITransport(app=registry)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
+        self.entered.set()
+        if self.gate is not None:
+            await asyncio.to_thread(self.gate.wait, 30)
         if self.refusal is not None:
             return httpx.Response(self.refusal["status"], json=self.refusal, request=request)
         if not self.up:
@@ -295,3 +303,40 @@ def test_an_unknown_message_is_not_found(state: Path) -> None:
         response = tpf.get("/v1/messages/00000000-0000-4000-8000-000000000000")
     assert response.status_code == 404
     assert response.json()["type"] == PROBLEM + "not-found"
+
+
+def test_a_message_the_request_is_delivering_is_left_alone_by_another_worker(state: Path) -> None:
+    message = _message(state, 1)
+    message_id = message.parsed.message_id
+    answers: list[httpx.Response] = []
+    with _chain(state) as (tpf, _registry, wire):
+        wire.up = True
+        wire.gate = threading.Event()
+        poster = threading.Thread(target=lambda: answers.append(tpf.post("/v1/messages", files=message.files())))
+        poster.start()
+        engine = make_engine(f"sqlite:///{state / 'tpf' / 'tpf.db'}")  # another TPF process on the same database
+        try:
+            assert wire.entered.wait(30)  # the request's own attempt is on its way to the registry
+            box = tpf.app.state.outbox  # type: ignore[attr-defined]
+            other = TpfOutbox(
+                engine,
+                tpf.app.state.tpf,  # type: ignore[attr-defined]
+                box.folder,
+                "http://registry.invalid",
+                httpx.AsyncClient(transport=wire),
+                max_attempts=5,
+                backoff_s=0.01,
+                backoff_max_s=0.05,
+                lease_s=60,
+            )
+            assert asyncio.run(other.deliver_due()) is False
+            assert asyncio.run(other.deliver(message_id)).state == "queued"
+            assert wire.calls == 1
+        finally:
+            wire.gate.set()
+            poster.join(30)
+            engine.dispose()
+        assert answers[0].status_code == 200, answers[0].text
+    events, rows = _rows(state, message_id)
+    assert events == ["pseudonymised", "forwarded"]
+    assert [(row.state, row.attempts, row.lease_owner) for row in rows] == [("delivered", 1, None)]
