@@ -271,9 +271,20 @@ class OutboxWorker:
     ) -> None:
         """``lease_s``: how long a worker holds a submission for an attempt without renewing it; another worker
         sharing the database takes it over after that if this one died."""
-        courier = _TpfCourier(directory, tpf_url, client, backoff_s, backoff_max_s, audit, metrics or GatewayMetrics())
+        self._courier = _TpfCourier(
+            directory, tpf_url, client, backoff_s, backoff_max_s, audit, metrics or GatewayMetrics()
+        )
         policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
-        self._box = Outbox(engine, _TABLE, outbox_dir, courier, policy, log_name="gateway.outbox")
+        self._box = Outbox(engine, _TABLE, outbox_dir, self._courier, policy, log_name="gateway.outbox")
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The HTTP client deliveries go out on (replaceable, for tests)."""
+        return self._courier.client
+
+    @client.setter
+    def client(self, client: httpx.AsyncClient) -> None:
+        self._courier.client = client
 
     def wake(self) -> None:
         self._box.wake()
@@ -305,7 +316,7 @@ class _TpfCourier:
     ) -> None:
         self._directory = directory
         self._tpf_url = tpf_url.rstrip("/")
-        self._client = client
+        self.client = client
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._audit = audit
@@ -369,7 +380,7 @@ class _TpfCourier:
             return DeliveryOutcome(State.DEAD_LETTER, "the sealed message is missing from the outbox")
         try:
             response = await read_bounded(
-                self._client,
+                self.client,
                 "POST",
                 f"{self._tpf_url}/v1/messages",
                 files={
@@ -403,7 +414,7 @@ class _TpfCourier:
     async def _poll(self, message_id: str, folder: Path) -> DeliveryOutcome:
         """Ask the TPF how far a message it took has come."""
         try:
-            response = await read_bounded(self._client, "GET", f"{self._tpf_url}/v1/messages/{message_id}")
+            response = await read_bounded(self.client, "GET", f"{self._tpf_url}/v1/messages/{message_id}")
         except httpx.HTTPError as exc:
             return DeliveryOutcome(State.FORWARDED, f"TPF unreachable ({type(exc).__name__})", retry=True)
         except AnswerTooLarge:

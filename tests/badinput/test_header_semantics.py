@@ -429,7 +429,7 @@ def report_chain(chain_state: Path, export: Path) -> Iterator[ReportChain]:
         gateway_client = httpx.AsyncClient(transport=routed, base_url="http://chain.test", timeout=60)
         context = apps["gateway"].state.gateway
         context.client = gateway_client
-        context.worker._client = gateway_client  # the worker's own reference to the same client
+        context.worker.client = gateway_client  # the worker's own reference to the same client
         headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {MUNICIPALITY_TOKENS[MUNICIPALITY]}"}
         accepted = clients["gateway"].post("/v1/submissions", content=export.read_bytes(), headers=headers)
         assert accepted.status_code == 202, accepted.text

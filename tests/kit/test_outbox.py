@@ -298,6 +298,18 @@ def test_due_messages_are_claimed_oldest_first_and_messages_not_due_wait(
     assert courier.attempted[-1] == ids[2]
 
 
+def test_a_round_attempts_each_message_once_even_if_it_is_due_again_at_once(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    courier = Script(Retry(State.QUEUED, "again"))
+    box = _box(engine, queue, folder, courier, max_attempts=10, backoff_s=0.0, backoff_max_s=0.0)
+    _add(engine, box)
+    assert asyncio.run(box.deliver_due()) is True
+    assert courier.attempted == [ID]
+    assert asyncio.run(box.deliver_due()) is True  # the next round takes it again
+    assert _row(engine, queue).attempts == 2
+
+
 # -- leases -----------------------------------------------------------------------------------------------------
 
 
@@ -353,6 +365,26 @@ def test_a_worker_that_loses_its_lease_stops_its_attempt(engine: Engine, queue: 
     assert asyncio.run(scenario()) is None
     assert stalled.cancelled
     assert (_row(engine, queue).last_error, stalled.finished) == ("taken over", [])
+
+
+def test_a_stopped_attempt_gives_its_lease_back(engine: Engine, queue: OutboxTable, folder: Path) -> None:
+    stopped = Script(Settle(State.DONE)).blocking()
+    box = _box(engine, queue, folder, stopped)
+    _add(engine, box)
+    other = Script(Settle(State.DONE, "next worker"))
+
+    async def scenario() -> None:
+        attempt = asyncio.create_task(box.deliver(ID))
+        await stopped.started.wait()
+        attempt.cancel()  # the service shuts down mid-attempt
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+
+    asyncio.run(scenario())
+    row = _row(engine, queue)
+    assert (row.state, row.attempts, row.lease_owner, row.lease_expires_at) == (State.QUEUED, 0, None, None)
+    assert asyncio.run(_box(engine, queue, folder, other).deliver_due()) is True  # at once, no lease to wait out
+    assert _row(engine, queue).last_error == "next worker"
 
 
 def test_a_message_added_leased_is_attempted_by_its_own_worker_only(

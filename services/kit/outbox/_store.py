@@ -136,6 +136,15 @@ class Store:
         )
         return renewed.rowcount == 1
 
+    def release(self, conn: Connection, message_id: str) -> None:
+        """Give a lease back unused (the attempt was stopped): the message is free for the next worker at once."""
+        c = self._c
+        conn.execute(
+            update(self._t)
+            .where(c.message_id == message_id, c.lease_owner == self._owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
+
     def record(
         self, conn: Connection, message_id: str, step: Step, now: dt.datetime, policy: Policy
     ) -> Recorded | None:

@@ -129,20 +129,21 @@ class Outbox(Generic[R]):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._policy.idle_s)
 
     async def deliver_due(self) -> bool:
-        """Claim and attempt due messages one at a time, up to ``batch``; whether there was any."""
-        delivered = False
+        """Claim and attempt due messages one at a time, each at most once, up to ``batch``; whether there was
+        any. One claim at a time: the workers sharing the queue share it message by message."""
+        attempted: set[str] = set()
         for _ in range(self._policy.batch):
             async with self._claiming:
-                claim = await run_in_threadpool(self._claim_next)
+                claim = await run_in_threadpool(self._claim_next, tuple(self._attempting | attempted))
                 if claim is None:
                     break
                 self._attempting.add(claim.message_id)
-            delivered = True
+            attempted.add(claim.message_id)
             try:
                 await self._attempt(claim)
             finally:
                 self._attempting.discard(claim.message_id)
-        return delivered
+        return bool(attempted)
 
     async def deliver(self, message_id: str) -> R | None:
         """Attempt ``message_id`` now, due or not: None if it is not active, or another worker (or this one)
@@ -159,10 +160,10 @@ class Outbox(Generic[R]):
         finally:
             self._attempting.discard(message_id)
 
-    def _claim_next(self) -> Claim | None:
+    def _claim_next(self, skip: tuple[str, ...]) -> Claim | None:
         now = self._clock()
         with self._engine.begin() as conn:
-            row = self._store.claim_next(conn, now, now + self._lease, skip=tuple(self._attempting))
+            row = self._store.claim_next(conn, now, now + self._lease, skip=skip)
         return None if row is None else Claim(row.message_id, row, self.folder / row.message_id)
 
     def _claim(self, message_id: str) -> Claim | None:
@@ -173,7 +174,13 @@ class Outbox(Generic[R]):
 
     async def _attempt(self, claim: Claim) -> R | None:
         """Attempt, record, and tidy up; None if the lease was lost while the attempt ran."""
-        outcome = await self._leased(claim)
+        try:
+            outcome = await self._leased(claim)
+        except asyncio.CancelledError:
+            # Stopped (the service shuts down, a request went away): hand the message back rather than leave it
+            # leased until the lease runs out. Blocking, but one short UPDATE, and nothing else runs here now.
+            self._release(claim.message_id)
+            raise
         if outcome is None:
             return None
         recorded = await run_in_threadpool(self._record, claim, outcome)
@@ -217,6 +224,13 @@ class Outbox(Generic[R]):
             if not renewed:
                 attempt.cancel()
                 return
+
+    def _release(self, message_id: str) -> None:
+        try:
+            with self._engine.begin() as conn:
+                self._store.release(conn, message_id)
+        except Exception as exc:  # the lease runs out by itself
+            self._log.warning("lease not given back", message_id=message_id, error_type=type(exc).__name__)
 
     def _renew(self, message_id: str) -> bool:
         with self._engine.begin() as conn:
