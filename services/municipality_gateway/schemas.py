@@ -32,8 +32,8 @@ class _Document(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
 
-class SubmissionAccepted(_Document):
-    """202: the export is sealed, signed and in the durable outbox."""
+class _SubmissionFacts(_Document):
+    """What a submission is from the moment it is accepted (the first fields of both documents, in this order)."""
 
     submission_id: str
     municipality: str
@@ -42,19 +42,18 @@ class SubmissionAccepted(_Document):
     """Orders the municipality-year's submissions at the registry (the acceptance time in milliseconds)."""
     records: int
     state: SubmissionState
+
+
+class SubmissionAccepted(_SubmissionFacts):
+    """202: the export is sealed, signed and in the durable outbox."""
+
     status_url: str
     """Where to follow it: ``GET`` this path (also the answer's ``Location``)."""
 
 
-class Submission(_Document):
+class Submission(_SubmissionFacts):
     """One submission, followed through the TPF to the registry's receipt."""
 
-    submission_id: str
-    municipality: str
-    year: int
-    sequence: int
-    records: int
-    state: SubmissionState
     attempts: int
     """Failed delivery attempts since it was queued (or last put back in the queue)."""
     last_error: str | None

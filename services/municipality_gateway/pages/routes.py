@@ -4,6 +4,7 @@ same use cases (``service``) the API calls, so a page and the API cannot disagre
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +28,7 @@ from services.municipality_gateway import service
 from services.municipality_gateway.dependencies import gateway_context
 from services.municipality_gateway.pages.i18n import LABELS
 from services.municipality_gateway.schemas import ControlReport, Submission
+from services.municipality_gateway.service import GatewayContext
 from services.municipality_gateway.states import DONE_STATES, RETRYABLE, SubmissionState
 
 PREFIX: Final = "/pages"
@@ -49,6 +51,8 @@ UI: Final = WebUI(
     cookie="iplos_gateway_token",
 )
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+# What a form on a submission's page calls: the API's use case for the same action.
+UseCase = Callable[[GatewayContext, Credential, str], Awaitable[Submission]]
 
 
 def _nav(request: Request, lang: str) -> list[NavItem]:
@@ -153,38 +157,30 @@ def _report_page(report: ControlReport) -> dict[str, Any]:
     return report.model_dump(mode="json", by_alias=True)
 
 
-def _form_caller(request: Request) -> Credential:
-    """The caller of a form posted to a submission's page, once the form came from this site (no cross-site
-    post)."""
-    caller = UI.credential(request)
-    if is_cross_site(request):
-        raise PageError(403, "error_forbidden", testid="forbidden")
-    return caller
-
-
-def _refused(problem: Problem, label: str, testid: str) -> PageError:
-    """The page's answer to a use case's refusal: an unknown (or another municipality's) submission as such,
-    anything else as the action refused."""
-    return _not_found() if problem.status == 404 else PageError(409, label, testid=testid)
-
-
 @router.post("/submissions/{submission_id}/confirm-replacement")
 async def confirm_replacement(request: Request, submission_id: str) -> Response:
-    caller = _form_caller(request)
-    try:
-        await service.confirm_replacement(gateway_context(request), caller, submission_id)
-    except Problem as problem:
-        raise _refused(problem, "confirm_refused_plain", "confirm-refused") from None
-    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request))
-    return security_headers(RedirectResponse(target, status_code=303))
+    return await _form_action(
+        request, submission_id, service.confirm_replacement, "confirm_refused_plain", "confirm-refused"
+    )
 
 
 @router.post("/submissions/{submission_id}/retry")
 async def retry(request: Request, submission_id: str) -> Response:
-    caller = _form_caller(request)
+    return await _form_action(request, submission_id, service.retry, "retry_refused_plain", "retry-refused", retried=1)
+
+
+async def _form_action(
+    request: Request, submission_id: str, use_case: UseCase, refused: str, testid: str, **params: Any
+) -> Response:
+    """A form posted to a submission's page: from this site only (no cross-site post), then the API's own use case,
+    then back to the submission's page."""
+    caller = UI.credential(request)
+    if is_cross_site(request):
+        raise PageError(403, "error_forbidden", testid="forbidden")
     try:
-        await service.retry(gateway_context(request), caller, submission_id)
+        await use_case(gateway_context(request), caller, submission_id)
     except Problem as problem:
-        raise _refused(problem, "retry_refused_plain", "retry-refused") from None
-    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request), retried=1)
+        # An unknown (or another municipality's) submission as such, any other refusal as the action refused.
+        raise (_not_found() if problem.status == 404 else PageError(409, refused, testid=testid)) from None
+    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request), **params)
     return security_headers(RedirectResponse(target, status_code=303))
