@@ -15,7 +15,7 @@ import httpx
 
 # The gateway's final submission states are its API's (GET /v1/submissions/{id}); taken from the gateway, not
 # copied, so that a new final state cannot leave wait_final polling until its timeout.
-from services.municipality_gateway.outbox import FINAL_STATES
+from services.municipality_gateway.states import FINAL_STATES
 
 __all__ = ["FINAL_STATES", "PROBLEM_PREFIX", "ChainError", "get_json", "post_json", "submit", "wait_final"]
 
