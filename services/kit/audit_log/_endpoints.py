@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 
 from services.kit.audit_log._log import AuditLog
 from services.kit.audit_log._results import MAX_PAGE, AuditLogCorrupt, AuditNotFound, AuditRangeError
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 
 _MAX_SAFE_INTEGER: Final = 2**53 - 1
 _MESSAGE_ID_PATTERN: Final = r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|unknown)$"
@@ -21,11 +21,11 @@ log = structlog.get_logger("audit")
 
 def _problem(exc: Exception) -> Problem:
     if isinstance(exc, AuditRangeError):
-        return Problem("invalid-range", 400, "The index, tree size or range lies outside the audit log", str(exc))
+        return Problem(ProblemType.INVALID_RANGE, detail=str(exc))
     if isinstance(exc, AuditNotFound):
-        return Problem("not-found", 404, "The audit log has no entry about this message id")
+        return Problem(ProblemType.NOT_FOUND, "The audit log has no entry about this message id")
     log.error("audit log inconsistent", reason=str(exc))
-    return Problem("audit-log-inconsistent", 500, "The stored audit log failed its own consistency check")
+    return Problem(ProblemType.AUDIT_LOG_INCONSISTENT)
 
 
 _RANGE: dict[int | str, dict[str, Any]] = {400: {"description": "An index, tree size or range outside the log"}}
@@ -91,7 +91,7 @@ def audit_router(
         audit: AuditLog = Depends(get_log),
     ) -> dict[str, Any]:
         if (index is None) == (message_id is None):
-            raise Problem("invalid-range", 400, "Give either index or message_id")
+            raise Problem(ProblemType.INVALID_RANGE, "Give either index or message_id")
         try:
             if index is not None:
                 return audit.inclusion(index, tree_size).document()

@@ -10,7 +10,7 @@ from typing import Final
 from fastapi import Request
 
 from services.kit.credentials import Credential, authenticate
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 
 COOKIE_NAME: Final = "iplos_token"
 #: How long a browser keeps the sign-in (the token itself lives as long as its entry in the credentials file).
@@ -51,11 +51,11 @@ def bearer_or_cookie(
         return authenticate(request, credentials, roles)
     token = request.cookies.get(cookie, "")
     if not token.strip():
-        raise Problem("unauthenticated", 401, "This endpoint needs a bearer token or the sign-in cookie")
+        raise Problem(ProblemType.UNAUTHENTICATED, "This endpoint needs a bearer token or the sign-in cookie")
     try:
         with_token = with_bearer(request, token)
     except UnicodeEncodeError:  # pragma: no cover - cookies are read as latin-1, so they encode back
-        raise Problem("unauthenticated", 401, "The sign-in cookie is not a token") from None
+        raise Problem(ProblemType.UNAUTHENTICATED, "The sign-in cookie is not a token") from None
     return authenticate(with_token, credentials, roles)
 
 
