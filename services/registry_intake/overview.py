@@ -36,6 +36,7 @@ from sqlalchemy import Engine, distinct, func, select
 
 from services.kit.audit_log import AuditLogCorrupt, AuditRangeError
 from services.kit.database import READ_ONLY
+from services.kit.web import LOCAL_ZONE
 from services.registry_intake import service
 from services.registry_intake.models import SubmissionStatus, findings, submissions
 from services.registry_intake.repository import StoredSubmission, SubmissionRepository
@@ -44,7 +45,6 @@ from shared.envelope import utc_timestamp
 from shared.iplos.controls import CATALOGUE, Control
 from shared.iplos.model import SERVICE_TYPES
 from shared.iplos.municipalities import FIRST_YEAR, municipality_name, valid_municipalities
-from shared.iplos.reporting_year import NORWEGIAN_TIME as LOCAL_ZONE
 
 __all__ = [
     "FIRST_YEAR",
