@@ -191,6 +191,8 @@ def test_the_older_form_still_works_and_says_the_same() -> None:
     assert older.document() == newer.document()
     assert (older.slug, older.status, older.headers) == (newer.slug, newer.status, newer.headers)
     assert str(older) == str(newer) == "not-found: No submission with this id"
+    # By keyword too, as the older signature allowed.
+    assert Problem("not-found", 404, title="t").document() == Problem("not-found", status=404, title="t").document()
     # A slug outside the vocabulary still answers (the vocabulary test above keeps the product from using one).
     assert Problem("thing-refused", 409, "Not this one").type is None
 
@@ -202,6 +204,13 @@ def test_the_older_form_still_works_and_says_the_same() -> None:
 def test_a_problem_without_status_and_title_is_a_programming_error(args: tuple[object, ...]) -> None:
     with pytest.raises(TypeError):
         Problem(*args)  # type: ignore[call-overload]
+
+
+def test_an_argument_given_twice_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="title twice"):
+        Problem(ProblemType.NOT_FOUND, "a", title="b")  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="detail twice"):
+        Problem("not-found", 404, "t", "d", detail="e")  # type: ignore[call-overload]
 
 
 # --- the format's errors as answers ----------------------------------------------------------------------------

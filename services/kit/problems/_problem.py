@@ -59,18 +59,18 @@ class Problem(Exception):
         headers: Mapping[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        if args and isinstance(args[0], int) and not isinstance(args[0], bool):
-            # The older form: slug, status, title[, detail].
-            if not 2 <= len(args) <= 3 or status is not None or title is not None:
-                raise TypeError("Problem(slug, status, title[, detail])")
-            status, title, *rest = args
-            detail = rest[0] if rest else detail
-        elif args:
-            # A member with its title[, detail].
-            if len(args) > 2 or title is not None or (len(args) == 2 and detail is not None):
-                raise TypeError("Problem(type, title[, detail])")
-            title, *rest = args
-            detail = rest[0] if rest else detail
+        # Positional arguments after the type: (status, title, detail) in the older form, whose second argument
+        # is the status; (title, detail) with a member.
+        older = bool(args) and isinstance(args[0], int) and not isinstance(args[0], bool)
+        names = ("status", "title", "detail") if older else ("title", "detail")
+        if len(args) > len(names):
+            raise TypeError("Problem(type, title, detail) or Problem(slug, status, title, detail)")
+        given: dict[str, Any] = {"status": status, "title": title, "detail": detail}
+        for name, value in zip(names, args, strict=False):
+            if given[name] is not None:
+                raise TypeError(f"Problem got {name} twice")
+            given[name] = value
+        status, title, detail = given["status"], given["title"], given["detail"]
         member = type_ if isinstance(type_, ProblemType) else None
         if status is None or title is None:
             if member is None:
