@@ -1,13 +1,9 @@
-"""RFC 9457 problem details: one exception type, one handler, a stable ``type`` per error kind.
-
-Messages are written for operators and never carry a value from the request body: an identity number, a
-pseudonym or payload content cannot reach a response or a log line through this path. Validation errors from
-FastAPI are reduced to their locations and error kinds (pydantic would otherwise echo the input).
-"""
+"""The handlers that turn a ``Problem``, a validation error, a framework error, a body over the limit or any
+unexpected exception into a problem document, and report each to the service's metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -18,98 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.kit.logging import AccessLogMiddleware
-
-PROBLEM_TYPE_PREFIX = "urn:iplos-chain:problem:"
-# Refusals no retry can fix: the message itself is wrong for the chain. A sender (the gateway to the TPF, the
-# TPF to the registry) stops on these and retries every other answer.
-PERMANENT_PROBLEMS = frozenset(
-    {
-        "invalid-envelope",
-        "unknown-key",
-        "sender-mismatch",
-        "signer-not-authorised",
-        "municipality-mismatch",
-        "wrong-recipient",
-        "unsupported-format",
-        "message-id-conflict",
-        "invalid-payload",
-        "payload-header-mismatch",
-        "body-too-large",
-        "header-too-large",
-        "timestamp-out-of-window",
-        "reporting-year-out-of-range",
-        "empty-submission",
-        "unmatched-records",
-    }
-)
-
-
-def problem_slug(problem_type: str) -> str:
-    """The name in ``urn:iplos-chain:problem:<name>``, or "" for any other type (a proxy's, or none)."""
-    return problem_type.removeprefix(PROBLEM_TYPE_PREFIX) if problem_type.startswith(PROBLEM_TYPE_PREFIX) else ""
-
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-# For an answer sent before the request's body has been read (413 while it streams in, 429): the server closes
-# the connection after the answer instead of reading, and discarding, the rest of a body it will not take.
-CLOSE_AFTERWARDS = {"Connection": "close"}
+from services.kit.problems._problem import CLOSE_AFTERWARDS, PROBLEM_MEDIA_TYPE, Problem
+from services.kit.problems._types import ProblemType
 
 log = structlog.get_logger("problems")
-
-
-def problem_type(slug: str) -> str:
-    return PROBLEM_TYPE_PREFIX + slug
-
-
-class Problem(Exception):
-    """Raise to answer with a problem document. ``extensions`` must hold no request content; ``headers`` are
-    sent with it (``Retry-After``, say)."""
-
-    def __init__(
-        self,
-        slug: str,
-        status: int,
-        title: str,
-        detail: str | None = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        **extensions: Any,
-    ) -> None:
-        super().__init__(f"{slug}: {title}")
-        self.slug = slug
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.headers = dict(headers or {})
-        self.extensions = extensions
-
-    def document(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": problem_type(self.slug), "title": self.title, "status": self.status}
-        if self.detail:
-            body["detail"] = self.detail
-        body.update(self.extensions)
-        return body
-
-
-# HTTP status for each policy refusal of a correctly formed message (shared.errors.MessageRefused codes).
-REFUSAL_STATUS = {
-    "unknown-key": 403,
-    "sender-mismatch": 403,
-    "signer-not-authorised": 403,
-    "municipality-mismatch": 403,
-    "wrong-recipient": 422,
-    "unsupported-format": 422,
-}
-
-
-def refused(code: str, message: str) -> Problem:
-    """The problem for a ``MessageRefused``: its stable code is the problem type."""
-    return Problem(code, REFUSAL_STATUS.get(code, 422), message)
-
-
-def invalid_envelope() -> Problem:
-    """The one answer to every failure to verify or open a sealed message: no oracle for an attacker."""
-    return Problem("invalid-envelope", 400, "The sealed message could not be verified or opened")
 
 
 def route_of(scope: Scope) -> str:
@@ -150,22 +58,27 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": [str(p) for p in e.get("loc", ())], "kind": e.get("type")} for e in exc.errors()]
-    problem = Problem("invalid-request", 422, "The request does not match the API schema", errors=errors)
-    log.info("request refused", problem=problem.slug, status=422, route=route_of(request.scope))
+    problem = Problem(
+        ProblemType.INVALID_REQUEST, "The request does not match the API schema", status=422, errors=errors
+    )
+    log.info("request refused", problem=problem.slug, status=problem.status, route=route_of(request.scope))
     return _answer(request.app, problem)
+
+
+# The framework's own errors (no route, a wrong method, ...) by status; any other is ``http-error``.
+_HTTP_ERRORS = {
+    400: ProblemType.INVALID_REQUEST,
+    404: ProblemType.NOT_FOUND,
+    405: ProblemType.METHOD_NOT_ALLOWED,
+    413: ProblemType.BODY_TOO_LARGE,
+    415: ProblemType.UNSUPPORTED_MEDIA_TYPE,
+}
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    slugs = {
-        400: "invalid-request",
-        404: "not-found",
-        405: "method-not-allowed",
-        413: "body-too-large",
-        415: "unsupported-media-type",
-    }
-    slug = slugs.get(exc.status_code, "http-error")
-    return _answer(request.app, Problem(slug, exc.status_code, str(exc.detail)))
+    problem_type = _HTTP_ERRORS.get(exc.status_code, ProblemType.HTTP_ERROR)
+    return _answer(request.app, Problem(problem_type, str(exc.detail), status=exc.status_code))
 
 
 class BodyTooLarge(Exception):
@@ -173,10 +86,8 @@ class BodyTooLarge(Exception):
 
 
 async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
-    problem = Problem(
-        "body-too-large", 413, "The request body is larger than this service accepts", headers=CLOSE_AFTERWARDS
-    )
-    log.info("request refused", problem=problem.slug, status=413, route=route_of(request.scope))
+    problem = Problem(ProblemType.BODY_TOO_LARGE, headers=CLOSE_AFTERWARDS)
+    log.info("request refused", problem=problem.slug, status=problem.status, route=route_of(request.scope))
     return _answer(request.app, problem)
 
 
@@ -234,7 +145,7 @@ class CatchAllMiddleware:
         except Exception as exc:
             log.error("unexpected error", error_type=type(exc).__name__, route=route_of(scope))
             if not started:
-                problem = Problem("internal-error", 500, "The service could not handle the request")
+                problem = Problem(ProblemType.INTERNAL_ERROR)
                 response = _answer(scope.get("app"), problem)
                 await response(scope, receive, send)
 
