@@ -43,7 +43,7 @@ SERVICES = ("registry", "tpf", "gateway")  # start order: a service starts after
 DEFAULT_PORTS = {"gateway": 8001, "tpf": 8002, "registry": 8003}
 APPS = {
     "gateway": "services.municipality_gateway.api:create_app",
-    "tpf": "services.tpf.api:create_app",
+    "tpf": "services.tpf.app:create_app",
     "registry": "services.registry_intake.api:create_app",
 }
 CREDENTIALS_FOLDER = "credentials"
