@@ -60,7 +60,10 @@ async def post_message(request: Request, ctx: Context, settings: Settings) -> De
     summary="Where a message taken by the TPF is: queued, delivered (with the registry's receipt), rejected",
     response_model=MessageStatus | DeliveredMessage,
     response_model_exclude_unset=True,  # the receipt's members only once delivered (services.tpf.schemas)
-    responses={404: {"description": "No message with this id is held or was delivered here"}},
+    responses={
+        200: {"description": "The message's status, with the registry's receipt once delivered"},
+        404: {"description": "No message with this id is held or was delivered here"},
+    },
 )
 async def get_message(message_id: str, ctx: Context) -> MessageStatus | DeliveredMessage:
     return await service.get_message(ctx, message_id)

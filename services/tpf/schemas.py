@@ -14,12 +14,13 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 __all__ = ["DeliveredMessage", "DeliveryAnswer", "MessageState", "MessageStatus", "status_url"]
 
 
 class MessageState(StrEnum):
-    """Where a message the TPF took is: the words of ``state`` in its status, and of its outbox row."""
+    """Where a message the TPF took is: the words of state in its status, and of its outbox row."""
 
     QUEUED = "queued"
     """Taken (answered 202 or about to be answered 200) and waiting for the registry's receipt."""
@@ -41,26 +42,30 @@ Receipt = dict[str, Any]
 
 
 class DeliveryAnswer(BaseModel):
-    """``200`` to ``POST /v1/messages``: delivered within the request."""
+    """The answer to POST /v1/messages when the message was delivered within the request (200)."""
 
     receipt: Receipt = Field(description="The registry's signed receipt")
     signature: str = Field(description="The registry's signature over the receipt (base64)")
 
 
 class MessageStatus(BaseModel):
-    """``202`` to ``POST /v1/messages`` (taken, poll ``status_url``) and ``GET /v1/messages/{message_id}``."""
+    """Where a message is: the answer to GET /v1/messages/{message_id}, and to POST /v1/messages when the message
+    was taken but not yet delivered (202; ask status_url again)."""
 
     message_id: str
     state: MessageState
     attempts: int = Field(description="Delivery attempts made so far")
     last_error: str | None = Field(description="Why the last attempt failed (no message content), or null")
     status_url: str = Field(description="Where to ask again")
-    receipt: Receipt | None = Field(None, description="The registry's signed receipt, once delivered")
-    signature: str | None = Field(None, description="The registry's signature over the receipt, once delivered")
+    # Absent until delivered, never null: the schema shows no null (the routes serialise with exclude_unset).
+    receipt: Receipt | SkipJsonSchema[None] = Field(None, description="The registry's signed receipt, once delivered")
+    signature: str | SkipJsonSchema[None] = Field(
+        None, description="The registry's signature over the receipt (base64), once delivered"
+    )
 
 
 class DeliveredMessage(BaseModel):
-    """``GET /v1/messages/{message_id}`` for a delivered message known only by its stored receipt."""
+    """The answer to GET /v1/messages/{message_id} for a delivered message known only by its stored receipt."""
 
     model_config = ConfigDict(extra="forbid")
 
