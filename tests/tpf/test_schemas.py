@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, delete
 
 from iplos_cli.chain import ensure_keys
+from services.tpf import models
 from services.tpf.app import create_app
 from services.tpf.models import outbox
 from services.tpf.monitoring import SETTLED
@@ -50,6 +51,8 @@ def test_the_openapi_schema_shows_the_answers(state: Path) -> None:
 def test_the_states_are_listed_once_and_each_settled_one_is_counted() -> None:
     assert [str(s) for s in MessageState] == ["queued", "delivered", "rejected", "dead-letter"]
     assert set(SETTLED) == set(MessageState) - {MessageState.QUEUED}
+    # Should the storage layer name the states too (the outbox's rows), it is this one enum, not a second list.
+    assert getattr(models, "MessageState", MessageState) is MessageState
 
 
 def test_the_answers_on_the_wire_have_the_members_they_always_had(state: Path) -> None:
@@ -60,7 +63,8 @@ def test_the_answers_on_the_wire_have_the_members_they_always_had(state: Path) -
         assert accepted.status_code == 202
         body = accepted.json()
         assert set(body) == STATUS
-        assert (body["state"], body["attempts"], body["status_url"]) == ("queued", 1, f"/v1/messages/{message_id}")
+        assert (body["state"], body["status_url"]) == ("queued", f"/v1/messages/{message_id}")
+        assert body["attempts"] >= 1  # the request's own, and perhaps already the worker's next
         assert body["last_error"].startswith("registry unreachable")
         assert accepted.headers["location"] == body["status_url"]
 
