@@ -9,8 +9,8 @@ from typing import IO
 
 import pytest
 
-from iplos_cli.chain import ensure_keys
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import ensure_keys
+from iplos_testkit.exports import write_synthetic_export
 from services.kit.bodies import Upload
 from services.tpf.pseudonymising import Pseudonymisation, pseudonymise
 from shared.envelope.pseudonyms import open_pseudonyms

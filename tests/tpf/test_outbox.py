@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
-from iplos_cli.chain import ensure_keys
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import ensure_keys
+from iplos_testkit.exports import write_synthetic_export
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings

@@ -17,10 +17,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from iplos_cli import client
-from iplos_cli.chain import Chain, ensure_keys, free_port
-from iplos_cli.exports import write_synthetic_export
-from iplos_cli.tables import rules_table
+from iplos_chain import Chain, client, ensure_keys, free_port
+from iplos_chain.report_tables import rules_table
+from iplos_testkit.exports import write_synthetic_export
 
 YEAR = 2025
 ERROR_RATE = 0.02

@@ -1,10 +1,12 @@
-"""Rich tables for reports, shared by ``iplos report`` and the demo."""
+"""Rich tables of a control report as the gateway serves it, for ``iplos report`` and the demo."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.table import Table
+
+__all__ = ["findings_table", "rules_table"]
 
 
 def rules_table(counts: list[dict[str, Any]], title: str = "Findings by rule") -> Table:

@@ -1,4 +1,4 @@
-"""HTTP client calls the command line makes to a running chain.
+"""HTTP calls to a running chain, for the command line, the demo, the soak and the auditor's canary run.
 
 The gateway answers only callers with a bearer token (a municipality's, or the operator's); each call takes
 the token and sends it as ``Authorization: Bearer``. Without one the service's 401 problem comes back as a
@@ -13,7 +13,11 @@ from typing import Any
 
 import httpx
 
+# The gateway's final submission states are its API's (GET /v1/submissions/{id}); taken from the gateway, not
+# copied, so that a new final state cannot leave wait_final polling until its timeout.
 from services.municipality_gateway.outbox import FINAL_STATES
+
+__all__ = ["FINAL_STATES", "PROBLEM_PREFIX", "ChainError", "get_json", "post_json", "submit", "wait_final"]
 
 PROBLEM_PREFIX = "urn:iplos-chain:problem:"
 

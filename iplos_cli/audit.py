@@ -1,8 +1,8 @@
 """``iplos audit ...``: checks an auditor runs against a running chain and the state folder it writes.
 
-Each command is self-contained (its own options, its own module for the work) so that further audit commands
-can be added to ``audit_app`` without touching the others. ``main.py`` registers ``audit_app`` under
-``audit``; until then ``python -m iplos_cli.audit_cli tpf-blindness ...`` runs it.
+The commands parse their options, call the auditor's tools (:mod:`iplos_audit`) and print what they found; each
+is self-contained, so that further audit commands can be added to ``audit_app`` without touching the others.
+``main.py`` registers ``audit_app`` under ``audit``.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from iplos_cli import audit_verify, blindness
+from iplos_audit import blindness, logs
 from shared.keys import PublicDirectory
 
 audit_app = typer.Typer(help="Audits of a running chain: what each service can read, and the evidence for it.")
@@ -91,37 +90,20 @@ def tpf_blindness(
         raise typer.Exit(1)
 
 
-if __name__ == "__main__":
-    audit_app()
-
-
 # -- verify and prove: the audit logs -------------------------------------------------------------------------
 
 
 def _sources(
     state_dir: Path, token: str | None, urls: dict[str, str]
-) -> tuple[dict[str, audit_verify.Source], PublicDirectory]:
-    """The services' audit APIs with the auditor's credential, and the public-key directory the signatures are
-    checked against (from the state folder: an auditor's trust anchor, never fetched from the services)."""
-    directory_file = state_dir / "keys" / "directory.json"
-    if not directory_file.exists():
-        typer.echo(f"error: no public-key directory at {directory_file} (use --state-dir)", err=True)
-        raise typer.Exit(2)
-    token_file = state_dir / "credentials" / "operator-token"
-    if token is None and token_file.exists():
-        token = token_file.read_text(encoding="ascii").strip()
-    if token is None:
-        typer.echo("error: the audit logs need an operator or auditor token (--token or IPLOS_TOKEN)", err=True)
-        raise typer.Exit(2)
-    headers = {"Authorization": f"Bearer {token}"}
-    sources = {
-        service: audit_verify.Source(service, httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60))
-        for service, url in urls.items()
-    }
-    return sources, PublicDirectory.load(directory_file)
+) -> tuple[dict[str, logs.Source], PublicDirectory]:
+    try:
+        return logs.open_sources(state_dir, token, urls)
+    except logs.AuditUsageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
-def _print_report(report: audit_verify.Report) -> None:
+def _print_report(report: logs.Report) -> None:
     for line in report.checked:
         typer.echo(f"  ok    {line}")
     for line in report.in_flight:
@@ -159,7 +141,7 @@ def verify_command(
     them; exit 1 on any discrepancy."""
     sources, directory = _sources(state_dir, token, {"gateway": gateway, "tpf": tpf, "registry": registry})
     try:
-        report = audit_verify.verify(sources, directory, witness or state_dir / "audit-witness.json")
+        report = logs.verify(sources, directory, witness or state_dir / "audit-witness.json")
     finally:
         for source in sources.values():
             source.client.close()
@@ -181,7 +163,7 @@ def prove_command(
     checkpoint; exit 1 if a proof fails or the logs disagree about it."""
     sources, directory = _sources(state_dir, token, {"gateway": gateway, "tpf": tpf, "registry": registry})
     try:
-        steps, report = audit_verify.prove(sources, directory, message_id)
+        steps, report = logs.prove(sources, directory, message_id)
     finally:
         for source in sources.values():
             source.client.close()
