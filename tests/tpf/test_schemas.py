@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, delete
 
-from iplos_cli.chain import ensure_keys
+from iplos_chain import ensure_keys
 from services.tpf import models
 from services.tpf.app import create_app
 from services.tpf.models import outbox

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from iplos_cli.chain import ensure_keys
+from iplos_chain import ensure_keys
 from services.tpf import service
 from services.tpf.outbox import Status
 from shared.envelope import sign_header
