@@ -1,4 +1,9 @@
-"""The ``iplos`` command line: keys, synthetic exports, the services, submissions and the demo."""
+"""The ``iplos`` command line: keys, synthetic exports, the services, submissions, the demo and the soak.
+
+Commands only: each parses its options, calls the package that does the work (:mod:`iplos_chain` to run and
+talk to the chain, :mod:`iplos_testkit` for synthetic exports, the demo and the soak, :mod:`iplos_audit` through
+``iplos audit``) and prints. Heavier imports wait inside the command that needs them.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from iplos_cli import client
-from iplos_cli.audit_cli import audit_app
-from iplos_cli.chain import APPS, DEFAULT_PORTS, Chain, ensure_keys
+from iplos_chain import APPS, DEFAULT_PORTS, Chain, client, ensure_keys
+from iplos_cli.audit import audit_app
 
 app = typer.Typer(help="IPLOS chain: municipality gateway, trusted pseudonym manager (TPF), registry intake.")
 keys_app = typer.Typer(help="Key pairs for every party and the public-key directory.")
@@ -83,7 +87,7 @@ def generate(
     ] = None,
 ) -> None:
     """Write a synthetic IPLOS export that validates against the project's XSD (synthetic numbers only)."""
-    from iplos_cli.exports import write_synthetic_export
+    from iplos_testkit.exports import write_synthetic_export
 
     if answer_key is not None and errors == 0:
         err.print("[red]error:[/red] --answer-key needs --errors RATE above 0")
@@ -206,7 +210,7 @@ def report(
     if as_json:
         console.print_json(json.dumps(body))
         return
-    from iplos_cli.tables import findings_table, rules_table
+    from iplos_chain.report_tables import findings_table, rules_table
 
     console.print(
         f"Control report for submission {body['submission_id']}: municipality {body['municipality']}, "
@@ -234,7 +238,7 @@ def soak(
     partially visible submissions (all must be zero)."""
     import tempfile
 
-    from iplos_cli.soak import run_soak
+    from iplos_testkit.soak import run_soak
 
     folder = state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
     result = run_soak(folder, submissions, seed, console, max_seconds=max_seconds, max_faults=faults)
@@ -249,7 +253,7 @@ def demo(
     state_dir: Annotated[Path, typer.Option(help="Scratch folder for the demo (emptied first)")] = Path(".demo-state"),
 ) -> None:
     """Keys, three services, synthetic exports for several municipalities, a resubmission, a summary."""
-    from iplos_cli.demo import run_demo
+    from iplos_testkit.demo import run_demo
 
     sys.exit(run_demo(state_dir, console))
 

@@ -2,7 +2,9 @@
 
 Not product code: no service imports it (an import contract says so). It writes exports that validate against
 the project's XSD (``writer``), makes synthetic persons with synthetic identity numbers only (``generator``, Tenor
-form: month + 80), and gives chosen persons one known fault each with an answer key (``faults``).
+form: month + 80), gives chosen persons one known fault each with an answer key (``faults``), and writes both in
+one call (``exports``). It also holds the two scenarios that drive a fresh local chain (:mod:`iplos_chain`) with
+them: the demo (``demo``, ``iplos demo``) and the soak under SIGKILL (``soak``, ``iplos soak``).
 """
 
 from iplos_testkit.generator import generate_export, generate_records, make_org_nr, opaque_id

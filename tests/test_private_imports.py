@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("services", "shared", "keys", "iplos_cli", "iplos_testkit")
+PACKAGES = ("services", "shared", "keys", "iplos_cli", "iplos_chain", "iplos_testkit", "iplos_audit")
 
 
 def _modules() -> list[Path]:

@@ -14,19 +14,13 @@ from typing import IO
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from services.kit.problems import CLOSE_AFTERWARDS, Problem
+from services.kit.problems import CLOSE_AFTERWARDS, Problem, ProblemType
 
 _SPOOL_BLOCK = 1 << 20
 
 
 def body_too_large(limit: int) -> Problem:
-    return Problem(
-        "body-too-large",
-        413,
-        "The request body is larger than this service accepts",
-        headers=CLOSE_AFTERWARDS,
-        limit=limit,
-    )
+    return Problem(ProblemType.BODY_TOO_LARGE, headers=CLOSE_AFTERWARDS, limit=limit)
 
 
 def refuse_large(request: Request, limit: int) -> None:
@@ -34,7 +28,7 @@ def refuse_large(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise Problem("invalid-request", 400, "Content-Length is not a number")
+            raise Problem(ProblemType.INVALID_REQUEST, "Content-Length is not a number")
         if int(declared) > limit:
             raise body_too_large(limit)
 
@@ -42,12 +36,7 @@ def refuse_large(request: Request, limit: int) -> None:
 def require_media_type(request: Request, *accepted: str) -> None:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in accepted:
-        raise Problem(
-            "unsupported-media-type",
-            415,
-            "The request body has an unsupported media type",
-            accepted=list(accepted),
-        )
+        raise Problem(ProblemType.UNSUPPORTED_MEDIA_TYPE, accepted=list(accepted))
 
 
 async def spool_body(request: Request, limit: int, directory: Path) -> IO[bytes]:
@@ -82,7 +71,7 @@ class Upload:
 
 async def read_upload(form_value: object, name: str, max_size: int | None = None) -> Upload:
     if not isinstance(form_value, UploadFile):
-        raise Problem("invalid-request", 400, f"The multipart field '{name}' is missing or not a file")
+        raise Problem(ProblemType.INVALID_REQUEST, f"The multipart field '{name}' is missing or not a file")
     digest = hashlib.sha256()
     size = 0
     await form_value.seek(0)
@@ -90,7 +79,7 @@ async def read_upload(form_value: object, name: str, max_size: int | None = None
         digest.update(chunk)
         size += len(chunk)
         if max_size is not None and size > max_size:
-            raise Problem("invalid-request", 400, f"The multipart field '{name}' is too large")
+            raise Problem(ProblemType.INVALID_REQUEST, f"The multipart field '{name}' is too large")
     await form_value.seek(0)
     return Upload(file=form_value.file, sha256=digest.hexdigest(), size=size)
 
@@ -103,13 +92,11 @@ SIGNATURE_BYTES = 64
 async def read_header_field(form_value: object, name: str) -> bytes:
     """A signed header's bytes; ``header-too-large`` (413) past 64 KiB, before a byte of it is parsed."""
     if not isinstance(form_value, UploadFile):
-        raise Problem("invalid-request", 400, f"The multipart field '{name}' is missing or not a file")
+        raise Problem(ProblemType.INVALID_REQUEST, f"The multipart field '{name}' is missing or not a file")
     await form_value.seek(0)
     data = await form_value.read(MAX_HEADER_BYTES + 1)
     if len(data) > MAX_HEADER_BYTES:
-        raise Problem(
-            "header-too-large", 413, "A signed header is larger than the format allows", limit=MAX_HEADER_BYTES
-        )
+        raise Problem(ProblemType.HEADER_TOO_LARGE, limit=MAX_HEADER_BYTES)
     return data
 
 
@@ -117,6 +104,6 @@ async def read_signature_field(form_value: object, name: str) -> bytes:
     """A raw signature. One of another length is not refused here: the verifier refuses it as the opaque error
     (after the key lookup, docs/envelope-v1.md 7.7), so at most one byte more than a signature is read."""
     if not isinstance(form_value, UploadFile):
-        raise Problem("invalid-request", 400, f"The multipart field '{name}' is missing or not a file")
+        raise Problem(ProblemType.INVALID_REQUEST, f"The multipart field '{name}' is missing or not a file")
     await form_value.seek(0)
     return await form_value.read(SIGNATURE_BYTES + 1)

@@ -27,7 +27,7 @@ from typing import Any
 
 from fastapi import Request
 
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 
 FORMAT = "iplos-credentials/1"
 TOKEN_PREFIX = "iplos_"  # noqa: S105 - a prefix that makes a leaked token easy to spot, not a secret
@@ -113,16 +113,16 @@ def authenticate(request: Request, credentials: list[Credential], roles: frozens
     """The caller's credential if its bearer token is known and its role allowed; 401/403 problems otherwise."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Problem("unauthenticated", 401, "This endpoint needs a bearer token (Authorization: Bearer ...)")
+        raise Problem(ProblemType.UNAUTHENTICATED)
     digest = hash_token(token.strip())
     found = None
     for credential in credentials:  # every entry compared, in constant time each: no early exit to time
         if hmac.compare_digest(credential.token_sha256, digest):
             found = credential
     if found is None:
-        raise Problem("unauthenticated", 401, "The bearer token is not known to this service")
+        raise Problem(ProblemType.UNAUTHENTICATED, "The bearer token is not known to this service")
     if found.role not in roles:
-        raise Problem("forbidden", 403, "This credential's role may not use this endpoint")
+        raise Problem(ProblemType.FORBIDDEN)
     return found
 
 

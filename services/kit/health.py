@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from services.kit.problems import Problem, problem_response
+from services.kit.problems import Problem, ProblemType, problem_response
 from services.kit.readiness import OK, Readiness
 
 router = APIRouter(tags=["health"])
@@ -38,5 +38,5 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ready", "checks": checks})
     # Answered here rather than raised: a service that is not ready has refused nothing, so the refusal
     # counter (services.kit.metrics) does not count it.
-    problem = Problem("not-ready", 503, "The service is not ready", f"Failed: {', '.join(failed)}", checks=checks)
+    problem = Problem(ProblemType.NOT_READY, detail=f"Failed: {', '.join(failed)}", checks=checks)
     return problem_response(problem)

@@ -59,7 +59,7 @@ from services.kit.problems import Problem, observe_problems, route_of
 __all__ = ["DURATION_BUCKETS", "MAX_PROBLEM_TYPES", "OutboxGauges", "RequestMetricsMiddleware", "ServiceMetrics"]
 
 # The ``*_created`` series (a counter's creation time) are noise for these counters.
-prometheus_client.disable_created_metrics()
+prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 #: Seconds: from a health probe to sealing or storing a large export.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)

@@ -1,12 +1,11 @@
 """Refusals that are final for a message id: kept in the database, answered again from what is kept.
 
-docs/envelope-v1.md section 9 says which refusals are final. In short: the message's submission header verifies
-as signed by the municipality it names, and what is refused is in what that municipality signed (a part sealed
-for the wrong key, a timestamp outside the window, an identity or payload part that does not open or does not
-agree with the header). No re-sending of those bytes can change the answer, so a receiver writes the decision
-down once: the message id, the SHA-256 of the submission header, and the problem document it answered, in one
-transaction with its ``refused`` audit entry. The same message again (same id, same header digest) is answered
-with that document as stored, before any costly work and without a new audit entry; the service's
+Which refusals are final, and the ``"final": true`` member that marks them, is the sealed-message format's rule
+(docs/envelope-v1.md section 9.1, ``shared.envelope.refusals``); a receiver marks a problem final where it decides
+(:func:`final`, :func:`finalised`). Here is what it does with one: it writes the decision down once, the message
+id, the SHA-256 of the submission header, and the problem document it answered, in one transaction with its
+``refused`` audit entry. The same message again (same id, same header digest) is answered with that document as
+stored, before any costly work and without a new audit entry; the service's
 ``iplos_replays_total{answer="refusal"}`` counts it. A refusal that is not final (a signature that does not
 verify, a part damaged in transit, the TPF's side of a delivery, a failure at the next hop) is recorded as
 before and changes nothing here: the same message may be taken afresh.
@@ -38,6 +37,8 @@ from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
 from services.kit.problems import Problem, problem_slug
 from shared.envelope import SubmissionHeader
+from shared.envelope.refusals import FINAL
+from shared.envelope.refusals import is_final as is_final_document
 
 __all__ = [
     "FINAL",
@@ -53,8 +54,6 @@ __all__ = [
 ]
 
 REFUSED_MESSAGES: Final = "refused_messages"
-#: The problem document's member that marks a refusal as final for the message id (section 9).
-FINAL: Final = "final"
 
 
 def _columns() -> list[SchemaItem]:
@@ -92,7 +91,8 @@ def finalised(problem: Problem) -> Problem:
 
 
 def is_final(problem: Problem) -> bool:
-    return problem.extensions.get(FINAL) is True
+    """``problem`` is marked final for the message id."""
+    return is_final_document(problem.extensions)
 
 
 @contextmanager

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.kit.settings import ServiceSettings
 
 
-class GatewaySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IPLOS_GATEWAY_", extra="ignore")
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="IPLOS_GATEWAY_")
+    database_file = "gateway.db"
 
     key_dir: Path
     """A folder holding one ``kommune-NNNN/`` key folder per municipality this gateway serves."""
@@ -16,7 +19,6 @@ class GatewaySettings(BaseSettings):
     """The public-key directory (directory.json): the TPF's and the registry's public keys."""
     state_dir: Path
     """Everything the gateway writes: database, outbox, logs, temporary files."""
-    database_url: str | None = None
     credentials_file: Path | None = None
     """Hashed bearer tokens (services.kit.credentials): ``operator`` for every served municipality,
     ``municipality`` bound to one kommuneNr. Without it every endpoint but the health route refuses (401)."""
@@ -52,13 +54,3 @@ class GatewaySettings(BaseSettings):
     delivery_backoff_s: float = 0.5
     delivery_backoff_max_s: float = 300.0
     delivery_timeout_s: float = 600.0
-    audit_checkpoint_interval_s: float = 60.0
-    """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
-    log_level: str = "INFO"
-    metrics_token_required: bool = True
-    """``GET /metrics`` (aggregate counts only) needs an operator's or auditor's bearer token from the credentials
-    file; false serves it to anyone who can reach the port."""
-
-    @property
-    def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.state_dir / 'gateway.db'}"

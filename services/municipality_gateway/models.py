@@ -6,8 +6,6 @@ by reference, be shown to the municipality's own case workers.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -26,26 +24,6 @@ from services.kit.outbox import lease_columns
 
 metadata = MetaData()
 
-
-class SubmissionState(StrEnum):
-    """Where a submission is (``submissions.state``, and the ``state`` of the API's answers)."""
-
-    QUEUED = "queued"
-    """Waiting for an attempt to send it to the TPF."""
-    FORWARDED = "forwarded"
-    """The TPF holds it in its own outbox (202): the gateway asks after it."""
-    STORED = "stored"
-    """Stored by the registry (its signed receipt says so)."""
-    HELD = "held"
-    """Held by the registry until the municipality confirms it (then stored or refused)."""
-    REFUSED = "refused"
-    """Refused by the registry's receipt (stale, or a held one that a newer submission overtook)."""
-    REJECTED = "rejected"
-    """Refused for good on the way (a permanent problem at the TPF or the registry)."""
-    DEAD_LETTER = "dead-letter"
-    """Too many failed attempts; an operator may retry it."""
-
-
 submissions = Table(
     "submissions",
     metadata,
@@ -54,7 +32,9 @@ submissions = Table(
     Column("year", Integer, nullable=False),
     # Acceptance time in ms (see outbox.accept): 64-bit (SQLite's INTEGER always is).
     Column("sequence", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
-    # SubmissionState: queued -> [forwarded] -> stored | refused | held (-> stored | refused) | rejected | dead-letter
+    # queued -> [forwarded: the TPF holds it] -> stored | refused (by the registry, e.g. stale)
+    #        | held (by the registry, until the municipality confirms: -> stored | refused)
+    #        | rejected (a permanent refusal on the way) | dead-letter (too many failed attempts)
     Column("state", String(20), nullable=False),
     Column("record_count", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

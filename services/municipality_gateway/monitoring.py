@@ -20,9 +20,10 @@ from sqlalchemy import Engine
 from services.kit.metrics import ServiceMetrics
 from services.kit.readiness import Readiness, own_keys_listed
 from services.municipality_gateway.config import GatewaySettings
+from services.municipality_gateway.states import FINAL_STATES, IN_DELIVERY, SubmissionState
 from shared.keys import PartyKeys
 
-FINAL_OUTCOMES = ("stored", "held", "refused", "rejected", "dead-letter")
+FINAL_OUTCOMES = tuple(state.value for state in SubmissionState if state in FINAL_STATES)
 
 
 class GatewayMetrics(ServiceMetrics):
@@ -32,7 +33,7 @@ class GatewayMetrics(ServiceMetrics):
             messages=("accepted", *FINAL_OUTCOMES, "requeued", "confirmed-stored", "confirmed-refused"),
             records=("accepted", "stored"),
             stages=("seal", "delivery_attempt", "status_poll"),
-            outbox_states=("queued", "forwarded"),
+            outbox_states=tuple(state.value for state in IN_DELIVERY),
         )
 
     def accepted(self, records: int) -> None:
@@ -41,9 +42,9 @@ class GatewayMetrics(ServiceMetrics):
 
     def settled(self, state: str, receipt: dict[str, Any] | None) -> None:
         """A submission reached a final state; ``receipt`` is the registry's, if it answered with one."""
-        self.message(state)
+        self.message(str(state))
         stored = (receipt or {}).get("records_stored")
-        if state == "stored" and isinstance(stored, int):
+        if state == SubmissionState.STORED and isinstance(stored, int):
             self.records("stored", stored)
 
 

@@ -1,12 +1,11 @@
-"""The durable outbox: a sealed submission is on disk and in the database before the gateway says 202.
+"""The durable outbox's worker: it delivers due submissions to the TPF, retrying with exponential backoff and
+jitter, until a verified registry receipt (or a permanent refusal) ends it.
 
-Accepting is one database transaction that assigns the next sequence for the municipality and year, signs
-the header with that sequence, moves the sealed folder into ``outbox/<message id>/`` and records the
-submission with its reference mapping. The worker then delivers due submissions to the TPF, retrying with
-exponential backoff and jitter, until a verified registry receipt (or a permanent refusal) ends it.
+A sealed submission is on disk and in the database before the gateway says 202 (``service.submit``: one
+transaction numbers it, signs its header, records it and moves its folder into ``outbox/<message id>/``).
 
-The queue's mechanism (the rename into the outbox, claims under a lease, backoff, dead-letter, sweep, run loop)
-is the kit's, services.kit.outbox; what delivering to the TPF means is :class:`_TpfCourier`.
+The queue's mechanism (claims under a lease, backoff, dead-letter, the run loop; several workers may share the
+database) is the kit's, services.kit.outbox; what delivering to the TPF means is :class:`_TpfCourier` here.
 """
 
 from __future__ import annotations
@@ -16,65 +15,34 @@ import datetime as dt
 import hashlib
 import json
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine
 
 from services.kit.audit_log import AuditLog
-from services.kit.files import write_durably
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
-from services.kit.outbox import (
-    Claim,
-    Outbox,
-    OutboxTable,
-    Policy,
-    Recorded,
-    Retry,
-    Settle,
-    Step,
-    Wait,
-    move_in,
-    sweep_orphans,
-)
-from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
-from services.municipality_gateway import limits
-from services.municipality_gateway.models import SubmissionState as State
-from services.municipality_gateway.models import record_refs, submissions
+from services.kit.outbox import Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step, Wait, sweep_orphans
+from services.kit.problems import PERMANENT_PROBLEMS, problem_slug
+from services.municipality_gateway.models import submissions
 from services.municipality_gateway.monitoring import GatewayMetrics
-from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, REFS_FILE, SealedExport
-from shared.audit import FactValue, sanitise_facts
-from shared.envelope import (
-    InvalidEnvelope,
-    MessageRefused,
-    SubmissionHeader,
-    SubmissionParts,
-    sign_header,
-    utc_timestamp,
-)
+from services.municipality_gateway.repository import discard_older_held
+from services.municipality_gateway.sealing import HEADER_FILE, IDENTITY_FILE, PAYLOAD_FILE, SIGNATURE_FILE
+from services.municipality_gateway.states import DONE_STATES, FINAL_STATES, HELD_DISCARDED, IN_DELIVERY, settled_facts
+from services.municipality_gateway.states import SubmissionState as State
+from shared.envelope import InvalidEnvelope, MessageRefused
 from shared.envelope import transport as wire
 from shared.envelope.receipts import verify_receipt
-from shared.keys import PartyKeys, PublicDirectory
+from shared.keys import PublicDirectory
 
-HEADER_FILE = "header.json"
-# The registry's reason for a held submission that a newer one overtook before it was confirmed.
-HELD_DISCARDED = "held-discarded"
-SIGNATURE_FILE = "header.sig"
-# Where delivery ends. A held submission has been delivered (the registry keeps its records, waiting for the
-# municipality's confirmation, services.municipality_gateway.confirmation), so nothing is sent again.
-FINAL_STATES = frozenset({State.STORED, State.HELD, State.REFUSED, State.REJECTED, State.DEAD_LETTER})
-_REFS_BATCH = 10_000  # reference rows per INSERT: memory stays flat for a million records
 _TOO_LARGE = f"the TPF's answer is larger than {MAX_ANSWER_BYTES} bytes"
-# Final and settled by the registry's signed receipt: the sealed parts can go.
-DONE_STATES = frozenset({State.STORED, State.HELD, State.REFUSED})
 # The submissions the worker attempts: queued (to send) and forwarded (to ask after).
 _TABLE = OutboxTable(
     submissions,
     queued=State.QUEUED,
-    active=frozenset({State.QUEUED, State.FORWARDED}),
+    active=frozenset(IN_DELIVERY),
     dead_letter=State.DEAD_LETTER,
 )
 
@@ -83,138 +51,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def accept(
-    engine: Engine,
-    sealed: SealedExport,
-    keys: PartyKeys,
-    outbox_dir: Path,
-    audit: AuditLog | None = None,
-    *,
-    export_sha256: str | None = None,
-) -> dict[str, Any]:
-    """Sign and enqueue a sealed export; return the submission's view. ``audit``: the gateway's audit log,
-    which gets a ``sealed`` entry in the same transaction."""
-    header = sealed.header
-    outbox_dir.mkdir(parents=True, exist_ok=True)
-    now = _now()
-    with engine.begin() as conn:
-        # The sequence orders submissions of one municipality-year at the registry. It is the acceptance time
-        # in milliseconds, or one more than the last one here if the clock has not moved on: so a gateway
-        # whose database was lost or rebuilt still numbers past everything it sent before, where a counter
-        # starting again at 1 would see every new submission refused as stale. The transaction holds the
-        # write lock (BEGIN IMMEDIATE on SQLite) and a unique constraint backs it up.
-        last = conn.execute(
-            select(func.coalesce(func.max(submissions.c.sequence), 0)).where(
-                submissions.c.municipality == header.kommune_nr, submissions.c.year == header.rapporteringsaar
-            )
-        ).scalar_one()
-        sequence = max(last + 1, int(now.timestamp() * 1000))
-        signed = SubmissionHeader(
-            message_id=sealed.message_id,
-            sender=keys.party,
-            signer_kid=keys.signing_kid,
-            municipality=header.kommune_nr,
-            year=header.rapporteringsaar,
-            sequence=sequence,
-            created_at=utc_timestamp(now),
-            record_count=sealed.record_count,
-            parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
-        )
-        encoded, signature = sign_header(signed, keys.signing)
-        if len(encoded) > limits.MAX_HEADER_BYTES:
-            raise limits.header_too_large(len(encoded))
-        write_durably(sealed.folder / HEADER_FILE, encoded)
-        write_durably(sealed.folder / SIGNATURE_FILE, signature)
-        conn.execute(
-            insert(submissions),
-            {
-                "message_id": sealed.message_id,
-                "municipality": header.kommune_nr,
-                "year": header.rapporteringsaar,
-                "sequence": sequence,
-                "state": "queued",
-                "record_count": sealed.record_count,
-                "created_at": now,
-                "updated_at": now,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "export_sha256": export_sha256,
-            },
-        )
-        batch: list[dict[str, str]] = []
-        for ref, nr in sealed.refs():
-            batch.append({"message_id": sealed.message_id, "ref": ref, "bruker_nr": nr})
-            if len(batch) == _REFS_BATCH:
-                conn.execute(insert(record_refs), batch)
-                batch = []
-        if batch:
-            conn.execute(insert(record_refs), batch)
-        (sealed.folder / REFS_FILE).unlink()  # in the database now, in this transaction
-        if audit is not None:
-            audit.append(
-                conn,
-                "sealed",
-                sealed.message_id,
-                {
-                    "municipality": header.kommune_nr,
-                    "year": header.rapporteringsaar,
-                    "sequence": sequence,
-                    "records": sealed.record_count,
-                    "submission_sha256": hashlib.sha256(encoded).hexdigest(),
-                    "identity_sha256": sealed.identity.sha256,
-                    "payload_sha256": sealed.payload.sha256,
-                },
-            )
-        # Last step before commit: if the rename fails, the transaction rolls back and nothing is queued. If
-        # the commit fails after it, the folder has no row: cleanup_outbox removes it at the next start.
-        move_in(conn, sealed.folder, outbox_dir, sealed.message_id)
-    return {
-        "submission_id": sealed.message_id,
-        "municipality": header.kommune_nr,
-        "year": header.rapporteringsaar,
-        "sequence": sequence,
-        "records": sealed.record_count,
-        "state": "queued",
-    }
-
-
-def view(row: Any) -> dict[str, Any]:
-    receipt = json.loads(row.receipt) if row.receipt else None
-    return {
-        "submission_id": row.message_id,
-        "municipality": row.municipality,
-        "year": row.year,
-        "sequence": row.sequence,
-        "records": row.record_count,
-        "state": row.state,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "created_at": utc_timestamp(_aware(row.created_at)),
-        "updated_at": utc_timestamp(_aware(row.updated_at)),
-        "forwarded_at": utc_timestamp(_aware(row.forwarded_at)) if row.forwarded_at else None,
-        "receipt": receipt,
-        "receipt_signature": row.receipt_signature,
-    }
-
-
 def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def get(engine: Engine, message_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn:
-        row = conn.execute(select(submissions).where(submissions.c.message_id == message_id)).first()
-    return view(row) if row else None
-
-
-def list_all(engine: Engine, municipality: str | None, year: int | None) -> list[dict[str, Any]]:
-    query = select(submissions).order_by(submissions.c.created_at.desc())
-    if municipality:
-        query = query.where(submissions.c.municipality == municipality)
-    if year:
-        query = query.where(submissions.c.year == year)
-    with engine.connect() as conn:
-        return [view(row) for row in conn.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -300,6 +138,12 @@ class OutboxWorker:
         await self._box.deliver(message_id)
 
 
+def sweep(engine: Engine, outbox_dir: Path) -> None:
+    """At start-up: remove the outbox folders whose transaction never committed (never accepted, no 202 sent);
+    safe while other workers commit (services.kit.outbox.sweep_orphans)."""
+    sweep_orphans(engine, submissions, outbox_dir, log_name="gateway.outbox")
+
+
 class _TpfCourier:
     """Delivering means: POST the sealed submission to the TPF's ``/v1/messages``; once the TPF has taken it into
     its own outbox (202), ask after it with ``GET /v1/messages/{id}`` until the registry's receipt is there."""
@@ -350,7 +194,7 @@ class _TpfCourier:
     def record(self, conn: Connection, claim: Claim, outcome: DeliveryOutcome, recorded: Recorded) -> DeliveryOutcome:
         message_id = claim.message_id
         settled = recorded.state in (State.STORED, State.HELD)
-        discarded = _discard_older_held(conn, message_id, _now()) if settled else []
+        discarded = discard_older_held(conn, message_id, _now()) if settled else []
         if self._audit is not None:
             self._audit_transition(conn, message_id, claim.row.forwarded_at is not None, outcome, recorded.state)
             for held_id in discarded:
@@ -449,77 +293,3 @@ class _TpfCourier:
         if state in FINAL_STATES:
             problem = outcome.error.replace(": ", ":") if outcome.error else None
             self._audit.append(conn, "settled", message_id, settled_facts(state, outcome.receipt, problem))
-
-
-def settled_facts(state: str, receipt: dict[str, Any] | None, problem: str | None) -> dict[str, FactValue]:
-    """The facts of a ``settled`` audit entry: how the submission ended and what the registry's receipt said.
-    ``problem`` is a problem slug or the registry's reason; free text is dropped (``sanitise_facts``)."""
-    receipt = receipt or {}
-    stored = receipt.get("records_stored")
-    return sanitise_facts(
-        {
-            "outcome": state,
-            "receipt_status": receipt.get("status"),
-            "stored": stored if isinstance(stored, int) else None,
-            "problem": problem,
-        }
-    )
-
-
-def _discard_older_held(conn: Connection, message_id: str, now: dt.datetime) -> list[str]:
-    """The registry has just stored or held ``message_id``; by its rule (envelope-v1 section 7.5) an older held
-    submission of the same municipality and year is refused from then on (``held-discarded``) and can no longer be
-    confirmed. Say so here too, rather than offer the municipality a decision that no longer exists."""
-    newer = conn.execute(
-        select(submissions.c.municipality, submissions.c.year, submissions.c.sequence).where(
-            submissions.c.message_id == message_id
-        )
-    ).one()
-    older = [
-        held_id
-        for held_id in conn.execute(
-            select(submissions.c.message_id).where(
-                submissions.c.municipality == newer.municipality,
-                submissions.c.year == newer.year,
-                submissions.c.state == State.HELD,
-                submissions.c.sequence < newer.sequence,
-            )
-        ).scalars()
-    ]
-    if older:
-        conn.execute(
-            update(submissions)
-            .where(submissions.c.message_id.in_(older))
-            .values(state=State.REFUSED, updated_at=now, last_error=f"{HELD_DISCARDED}: replaced by {message_id}")
-        )
-    return older
-
-
-def requeue(engine: Engine, outbox_dir: Path, message_id: str, audit: AuditLog | None = None) -> dict[str, Any] | None:
-    """Put a rejected or dead-lettered submission back in the queue (an operator's decision)."""
-    folder = outbox_dir / message_id
-    with engine.begin() as conn:
-        row = conn.execute(select(submissions).where(submissions.c.message_id == message_id)).first()
-        if row is None:
-            return None
-        if row.state not in ("rejected", "dead-letter"):
-            raise Problem("not-retryable", 409, "Only a rejected or dead-lettered submission can be retried")
-        if not all((folder / name).exists() for name in (IDENTITY_FILE, PAYLOAD_FILE, HEADER_FILE)):
-            raise Problem("not-retryable", 409, "The sealed message is no longer in the outbox; submit again")
-        now = _now()
-        conn.execute(
-            update(submissions)
-            .where(submissions.c.message_id == message_id)
-            .values(state="queued", attempts=0, next_attempt_at=now, updated_at=now, last_error=None)
-        )
-        if audit is not None:
-            audit.append(conn, "requeued", message_id, {"outcome": str(row.state)})
-    return get(engine, message_id)
-
-
-def cleanup(engine: Engine, work_dir: Path, outbox_dir: Path) -> None:
-    """At start-up: remove half-sealed folders left by a crash during sealing, and outbox folders whose
-    transaction never committed. Neither was ever accepted (no 202 was sent for them)."""
-    for folder in work_dir.glob("incoming-*"):
-        shutil.rmtree(folder, ignore_errors=True)
-    sweep_orphans(engine, submissions, outbox_dir, log_name="gateway.outbox")

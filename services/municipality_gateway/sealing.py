@@ -1,39 +1,60 @@
 """Split an export into identities and data, seal each for its one reader, sign the header.
 
 One pass over the XML: the reader validates against the XSD while it streams, and every person is written at
-once to two sealed parts, the identity part for the TPF and the payload part for the registry. A schema error
-anywhere rejects the whole file, and the half-written parts are discarded before anything is signed. So does a
-limit of the chain (``limits``): too many persons, one person's record too large for the registry, a message
-too large for the TPF or the registry. Nothing grows with the export in memory: the reference -> brukerNr
-mapping goes to a file next to the parts, which ``outbox.accept`` reads into the database in batches.
+once to two sealed parts, the identity part for the TPF and the payload part for the registry. The caller sees
+the export's header first (``admit``), before a folder is made or a key is used, and may refuse it there. A
+schema error anywhere rejects the whole file, and the half-written parts are discarded before anything is
+signed. So does a limit of the chain (``limits``): too many persons, one person's record too large for the
+registry, a message too large for the TPF or the registry. Nothing grows with the export in memory: the
+reference -> brukerNr mapping goes to a file next to the parts, which the use case reads into the database in
+batches.
+
+The header is signed (``sign_sealed``) once the outbox has numbered the submission: its sequence is part of
+what is signed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO, cast
 
+from services.kit.files import write_durably
 from services.kit.problems import Problem
 from services.municipality_gateway import limits
 from shared import fnr
-from shared.envelope import PartRef
+from shared.envelope import PartRef, SubmissionHeader, SubmissionParts, sign_header, utc_timestamp
 from shared.envelope.identity import IdentitySealer
 from shared.envelope.payload_seal import PayloadSealer
 from shared.iplos.model import ExportHeader
 from shared.iplos.payload import PAYLOAD_FORMAT, encode_header, encode_record, encode_trailer, to_payload
-from shared.iplos.reader import DEFAULT_MAX_PERSON_BYTES, ExportInvalid, ExportLimitExceeded, read_export
+from shared.iplos.reader import (
+    DEFAULT_MAX_PERSON_BYTES,
+    ExportInvalid,
+    ExportLimitExceeded,
+    ExportReader,
+    read_export,
+)
 from shared.keys import PartyKeys, PublicDirectory
 
+# A sealed submission's folder: the two parts, the signed header and its signature, and (until the submission is
+# in the database) the reference mapping.
 IDENTITY_FILE = "identity.part"
 PAYLOAD_FILE = "payload.part"
+HEADER_FILE = "header.json"
+SIGNATURE_FILE = "header.sig"
 REFS_FILE = "refs.tsv"  # one "reference TAB brukerNr" line per record; stays in the municipality
 NO_MESSAGE_LIMIT = 1 << 62
+
+Admit = Callable[[ExportHeader], None]
+"""Called with the export's header before anything is sealed; refuses the export by raising a Problem."""
 
 
 @dataclass
@@ -68,48 +89,60 @@ def seal_export(
     directory: PublicDirectory,
     work_dir: Path,
     *,
+    admit: Admit | None = None,
     max_person_bytes: int = DEFAULT_MAX_PERSON_BYTES,
     max_message_bytes: int = NO_MESSAGE_LIMIT,
 ) -> SealedExport:
-    """Seal ``source`` into a new folder under ``work_dir``; raise a Problem (and leave nothing) on failure."""
+    """Seal ``source`` into a new folder under ``work_dir``; raise a Problem (and leave nothing) on failure.
+
+    ``admit`` sees the header as soon as it is read: an export it refuses leaves no folder, and no key is used
+    for it."""
     message_id = str(uuid.uuid4())
     folder = work_dir / f"incoming-{message_id}"
-    folder.mkdir(parents=True)
     try:
-        sealed = _seal(source, keys_by_municipality, directory, folder, message_id, max_person_bytes)
+        # The spooled body is a binary file; the reader's type names the narrower protocol.
+        with _export_problems(), read_export(cast(BinaryIO, source), max_person_bytes=max_person_bytes) as reader:
+            if admit is not None:
+                admit(reader.header)
+            keys = _served(keys_by_municipality, reader.header.kommune_nr)
+            folder.mkdir(parents=True)
+            sealed = _seal(reader, keys, directory, folder, message_id)
         size = limits.message_bound(sealed.identity.size, sealed.payload.size, sealed.record_count)
         if size > max_message_bytes:
             raise limits.message_too_large(size, max_message_bytes)
         return sealed
-    except ExportLimitExceeded as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise limits.person_too_large(exc) from None
-    except ExportInvalid as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise schema_problem(exc) from None
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
 
-def _seal(
-    source: IO[bytes],
-    keys_by_municipality: dict[str, PartyKeys],
-    directory: PublicDirectory,
-    folder: Path,
-    message_id: str,
-    max_person_bytes: int,
-) -> SealedExport:
-    reader = read_export(source, max_person_bytes=max_person_bytes)
-    header = reader.header
-    keys = keys_by_municipality.get(header.kommune_nr)
+@contextmanager
+def _export_problems() -> Iterator[None]:
+    """The reader's refusals, wherever in the export they arise, as the problem documents the gateway answers."""
+    try:
+        yield
+    except ExportLimitExceeded as exc:
+        raise limits.person_too_large(exc) from None
+    except ExportInvalid as exc:
+        raise schema_problem(exc) from None
+
+
+def _served(keys_by_municipality: dict[str, PartyKeys], municipality: str) -> PartyKeys:
+    keys = keys_by_municipality.get(municipality)
     if keys is None:
         raise Problem(
             "municipality-not-served",
             422,
             "This gateway holds no signing key for the export's municipality",
-            municipality=header.kommune_nr,
+            municipality=municipality,
         )
+    return keys
+
+
+def _seal(
+    reader: ExportReader, keys: PartyKeys, directory: PublicDirectory, folder: Path, message_id: str
+) -> SealedExport:
+    header = reader.header
     tpf_kid, tpf_key = directory.encryption_key("tpf")
     registry_kid, registry_key = directory.encryption_key("registry")
     count = 0
@@ -163,3 +196,25 @@ def _seal(
             handle.flush()
             os.fsync(handle.fileno())
     return SealedExport(message_id, header, folder, identity_ref, payload_ref, count)
+
+
+def sign_sealed(sealed: SealedExport, keys: PartyKeys, *, sequence: int, created_at: dt.datetime) -> bytes:
+    """Sign the submission header of ``sealed`` with the municipality's key, numbered ``sequence``; write it and
+    its signature next to the parts, on disk before the gateway says 202, and return the header's bytes."""
+    header = SubmissionHeader(
+        message_id=sealed.message_id,
+        sender=keys.party,
+        signer_kid=keys.signing_kid,
+        municipality=sealed.header.kommune_nr,
+        year=sealed.header.rapporteringsaar,
+        sequence=sequence,
+        created_at=utc_timestamp(created_at),
+        record_count=sealed.record_count,
+        parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
+    )
+    encoded, signature = sign_header(header, keys.signing)
+    if len(encoded) > limits.MAX_HEADER_BYTES:
+        raise limits.header_too_large(len(encoded))
+    write_durably(sealed.folder / HEADER_FILE, encoded)
+    write_durably(sealed.folder / SIGNATURE_FILE, signature)
+    return encoded

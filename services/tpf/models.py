@@ -3,8 +3,6 @@ No identity number, no pseudonym."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text
 
 from services.kit.audit_log import audit_tables
@@ -12,20 +10,6 @@ from services.kit.outbox import lease_columns
 from services.kit.refusals import refusals_table
 
 metadata = MetaData()
-
-
-class MessageState(StrEnum):
-    """Where a message the TPF took is (``outbox.state``, and the ``state`` of its status answer)."""
-
-    QUEUED = "queued"
-    """Waiting for an attempt to deliver it to the registry."""
-    DELIVERED = "delivered"
-    """The registry answered with a verified receipt (kept in ``receipts``)."""
-    REJECTED = "rejected"
-    """The registry refused it for good."""
-    DEAD_LETTER = "dead-letter"
-    """Too many failed attempts; the municipality's re-delivery takes it afresh."""
-
 
 # The tamper-evident audit log (services.kit.audit_log): an entry per message pseudonymised, forwarded or
 # refused, with ids, digests and counts only.
@@ -44,7 +28,7 @@ receipts = Table(
 
 # Messages the TPF has answered for (202 or 200) and delivers to the registry: the sealed parts wait in
 # ``outbox/<message id>/`` until the registry's receipt settles them.
-# MessageState: queued -> delivered (receipt in ``receipts``) | rejected | dead-letter
+# queued -> delivered (receipt in ``receipts``) | rejected (the registry refused for good) | dead-letter
 outbox = Table(
     "outbox",
     metadata,

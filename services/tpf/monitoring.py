@@ -17,12 +17,17 @@ from sqlalchemy import Engine
 from services.kit.metrics import ServiceMetrics
 from services.kit.readiness import NotReady, Readiness, own_keys_listed
 from services.tpf.config import TpfSettings
+from services.tpf.schemas import MessageState
 from shared.envelope import DeliveryCounts
 from shared.keys import PartyKeys
 from shared.keys.tpf import load_tpf_keys
 
 # The outbox's final states, by the outcome they are counted as.
-SETTLED = {"delivered": "forwarded", "rejected": "rejected", "dead-letter": "dead-lettered"}
+SETTLED = {
+    MessageState.DELIVERED: "forwarded",
+    MessageState.REJECTED: "rejected",
+    MessageState.DEAD_LETTER: "dead-lettered",
+}
 
 
 class TpfMetrics(ServiceMetrics):
@@ -32,7 +37,7 @@ class TpfMetrics(ServiceMetrics):
             messages=("pseudonymised", "refused", *SETTLED.values()),
             records=("pseudonymised", "refused"),
             stages=("verify", "pseudonymise", "forward_attempt"),
-            outbox_states=("queued",),
+            outbox_states=(MessageState.QUEUED.value,),
             replays=("receipt", "refusal"),
         )
 
@@ -43,7 +48,7 @@ class TpfMetrics(ServiceMetrics):
 
     def settled(self, state: str) -> None:
         """A message left the outbox's queue for good in ``state`` (delivered, rejected, dead-letter)."""
-        self.message(SETTLED[state])
+        self.message(SETTLED[MessageState(state)])
 
 
 def readiness(settings: TpfSettings, engine: Engine) -> Readiness:

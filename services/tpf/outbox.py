@@ -28,7 +28,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 import structlog
@@ -42,15 +42,17 @@ from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
 from services.kit.outbox import STAGING_PREFIX, Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
 from services.kit.refusals import FINAL, RefusalMemory, finalised
-from services.tpf.models import MessageState, outbox, receipts
+from services.tpf.models import outbox, receipts
 from services.tpf.monitoring import TpfMetrics
+from services.tpf.pseudonymising import Pseudonymised
+from services.tpf.schemas import MessageState
 from shared.audit import FactValue, identity_safe
-from shared.envelope import DeliveryHeader, InvalidEnvelope, MessageRefused, SubmissionHeader
+from shared.envelope import InvalidEnvelope, MessageRefused, SubmissionHeader
 from shared.envelope import receipts as receipts_module
 from shared.envelope import transport as wire
 from shared.keys import PublicDirectory
 
-__all__ = ["FILES", "STAGING_PREFIX", "Outcome", "Pseudonymised", "Status", "TpfOutbox", "stored_receipt"]
+__all__ = ["FILES", "STAGING_PREFIX", "Outcome", "Status", "TpfOutbox", "stored_receipt"]
 
 log = structlog.get_logger("tpf.outbox")
 
@@ -69,20 +71,6 @@ _TABLE = OutboxTable(
     active=frozenset({MessageState.QUEUED}),
     dead_letter=MessageState.DEAD_LETTER,
 )
-
-
-class Pseudonymised(Protocol):
-    """What pseudonymising a message made (services.tpf.service.Pseudonymised): the signed delivery header."""
-
-    @property
-    def delivery_header(self) -> bytes: ...
-    @property
-    def delivery_signature(self) -> bytes: ...
-    @property
-    def header(self) -> DeliveryHeader: ...
-
-
-P = TypeVar("P", bound=Pseudonymised)
 
 
 class _Context(Protocol):
@@ -180,8 +168,12 @@ class TpfOutbox:
     # -- taking messages --------------------------------------------------------------------------------------
 
     def stage(
-        self, header_bytes: bytes, signature: bytes, payload: Upload, pseudonymise: Callable[[BinaryIO], P]
-    ) -> tuple[Path, P]:
+        self,
+        header_bytes: bytes,
+        signature: bytes,
+        payload: Upload,
+        pseudonymise: Callable[[BinaryIO], Pseudonymised],
+    ) -> tuple[Path, Pseudonymised]:
         """A new staging folder with every file of the delivery, fsynced; ``pseudonymise`` writes the sealed
         pseudonyms into the file it is given (the service's step). Problems propagate (the folder is removed):
         nothing is staged for a message that is refused."""

@@ -1,173 +1,263 @@
-"""What the TPF does: verify a municipality's message, swap identity numbers for pseudonyms, forward.
+"""What the TPF does, as the use cases its routes call: :func:`take_message` and :func:`get_message`.
 
-The TPF opens only the identity part. The payload part passes through as the bytes it received, checked
-against the digest in the municipality's signed header; there is no code here (nor importable here: see the
-import contracts) that could open it.
+Taking a municipality's message (docs/envelope-v1.md 10.1), in order:
+
+1. verify the signed header: its signature, its signer a registered municipality, the one it names (steps 1-3);
+2. answer a message decided before as it was: its receipt (409), the refusal that was final for it, or 202 while
+   it is queued (spec section 9; before its parts are judged again, so a re-delivery after a key rotation gets
+   its receipt, not a new refusal against today's key);
+3. check the recipients (final) and the parts' digests (not final: damage in transit is possible) (steps 4-5);
+4. check the signed timestamp's window, pseudonymise and stage every file of the delivery on disk (final);
+5. enqueue: one transaction records the message as queued with its audit entry and commits the staged folder;
+6. attempt the first delivery within the request: a healthy chain answers with the registry's receipt at once;
+7. answer 200 (the receipt), 502 (the registry refused for good) or 202 (the status; the worker delivers).
+
+Steps 1-5 touch keys, files and the database and run in one worker thread (:func:`_take`), because each is
+blocking and none needs the event loop in between; the request's uploads are consumed there. Step 6 is the
+outbox's own (an HTTP call and the record of its outcome), and the status of a message left to the worker is one
+more read. So a message costs two hops to the threadpool here (one when the first attempt delivers it), plus the
+outbox's. A refusal of the message is put on record in one place, :func:`_refused`, once; a message answered
+from what was stored about it (a :class:`~services.kit.refusals.StoredAnswer`) is counted as a replay instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-from dataclasses import dataclass
-from typing import BinaryIO
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
-from services.kit.clock import require_fresh
-from services.kit.problems import invalid_envelope, refused
-from services.kit.refusals import RefusalMemory
-from shared.envelope import (
-    DeliveryCounts,
-    DeliveryHeader,
-    DeliveryParts,
-    InvalidEnvelope,
-    MessageRefused,
-    SubmissionHeader,
-    require_digest,
-    sign_header,
-    utc_timestamp,
-    verify_header,
-)
-from shared.envelope.identity import open_identities
-from shared.envelope.pseudonyms import PseudonymSealer
+from services.kit.problems import Problem
+from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final
+from services.tpf import checks, pseudonymising
+from services.tpf.monitoring import TpfMetrics
+from services.tpf.pseudonymising import Pseudonymisation, Pseudonymised
+from services.tpf.schemas import DeliveredMessage, DeliveryAnswer, MessageState, MessageStatus, status_url
+from shared.envelope import SubmissionHeader
 from shared.keys import PublicDirectory
 from shared.keys.tpf import TpfKeys
-from shared.pseudonym import Pseudonymiser, screen
+
+if TYPE_CHECKING:
+    from services.tpf.outbox import Status, TpfOutbox
+    from services.tpf.repository import StoredReceipt, TpfRepository
+
+__all__ = ["MessageParts", "Pseudonymised", "TpfContext", "get_message", "take_message"]
 
 log = structlog.get_logger("tpf")
-# The payload's content format the registry reads (shared.iplos.payload.PAYLOAD_FORMAT, which the TPF may not
-# import: it has no business decoding payloads).
-PAYLOAD_CONTENT = "iplos-payload/2"
 
 
 @dataclass
 class TpfContext:
-    keys: TpfKeys
-    pseudonym_key_version: int
-    accept_synthetic_numbers: bool
+    """What the use cases work with, built once at start-up (services.tpf.app)."""
+
+    pseudonymisation: Pseudonymisation
     max_age: dt.timedelta
+    """A submission header signed longer ago than this is refused (timestamp-out-of-window)."""
     max_skew: dt.timedelta
-    directory: PublicDirectory
+    """How far in the future a signed timestamp may lie."""
     engine: Engine
     audit: AuditLog
     refusals: RefusalMemory
+    metrics: TpfMetrics
+    # The outbox is built with this context (it pseudonymises and audits through it), so it and the repository
+    # over it are attached right after (:meth:`attach`). Once the outbox takes what it needs as parameters instead
+    # of the context (the kit outbox's rewrite), they become ordinary fields.
+    outbox: TpfOutbox = field(init=False, repr=False)
+    repository: TpfRepository = field(init=False, repr=False)
+
+    def attach(self, box: TpfOutbox, repository: TpfRepository) -> None:
+        self.outbox = box
+        self.repository = repository
+
+    @property
+    def keys(self) -> TpfKeys:
+        return self.pseudonymisation.keys
+
+    @property
+    def directory(self) -> PublicDirectory:
+        return self.pseudonymisation.directory
 
 
 @dataclass(frozen=True)
-class Pseudonymised:
-    delivery_header: bytes
-    delivery_signature: bytes
-    header: DeliveryHeader
+class MessageParts:
+    """A municipality's message as received: the signed header's bytes, its signature, and the two sealed parts
+    (spooled to disk, with their digests). :func:`take_message` consumes it: the uploads are closed once they
+    are staged in the outbox or refused, not held while the first delivery attempt runs."""
+
+    header: bytes
+    signature: bytes
+    identity: Upload
+    payload: Upload
+
+    def close(self) -> None:
+        self.identity.file.close()
+        self.payload.file.close()
 
 
-def verify_submission(ctx: TpfContext, header_bytes: bytes, signature: bytes) -> SubmissionHeader:
-    """Steps 1-3 of spec 10.1: the header's signature, its signer a registered municipality, the one it names.
-    Raise a Problem on any failure. Until this holds nothing about the message is attributable to anyone."""
+async def take_message(ctx: TpfContext, parts: MessageParts) -> DeliveryAnswer | MessageStatus:
+    """Take a municipality's message: the receipt when the first attempt delivers it, else its status (202).
+    Raises a Problem for a message refused (or answered from what was stored about it) and for one the registry
+    refused for good (``registry-refused``, 502)."""
+    taken = await run_in_threadpool(_take, ctx, parts)
+    if isinstance(taken, MessageStatus):
+        return taken
+    # The first attempt in this request. Anything that does not settle it leaves the message to the worker, and
+    # the municipality polls the status URL.
+    outcome = await ctx.outbox.deliver(taken)
+    if outcome.state == MessageState.DELIVERED:
+        # A delivery has its verified receipt.
+        assert outcome.receipt is not None
+        assert outcome.signature is not None
+        return DeliveryAnswer(receipt=outcome.receipt, signature=outcome.signature)
+    if outcome.state == MessageState.REJECTED:
+        raise outcome.problem()
+    ctx.outbox.wake()
+    status = await run_in_threadpool(ctx.repository.status, taken)
+    assert status is not None  # committed by _take; only a settled message is ever dropped
+    return _status(status)
+
+
+async def get_message(ctx: TpfContext, message_id: str) -> MessageStatus | DeliveredMessage:
+    """Where a message is: queued, delivered (with the registry's receipt), rejected or dead-letter.
+
+    The id is 122 random bits known to the sender; the answer holds only what the receipt holds (ids, counts,
+    digests), never a number, a pseudonym or payload content."""
+    return await run_in_threadpool(_message, ctx, message_id)
+
+
+def _take(ctx: TpfContext, parts: MessageParts) -> str | MessageStatus:
+    """Steps 1-5 in the calling (worker) thread: the message id once the message is queued for its first
+    attempt, or the earlier answer's status (202) for a message queued before."""
+    digest = hashlib.sha256(parts.header).hexdigest()
+    header: SubmissionHeader | None = None  # once the municipality's signature holds (steps 1-3)
+    checked = False  # once the parts are the ones the header names (step 5)
     try:
-        header, signer = verify_header(header_bytes, signature, ctx.directory, SubmissionHeader)
-        if signer.role != "municipality":
-            raise MessageRefused("signer-not-authorised", "only a registered municipality may submit")
-        if signer.municipality != header.municipality:
-            raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
-    except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
-    return header
-
-
-def check_recipients(ctx: TpfContext, header: SubmissionHeader) -> None:
-    """Step 4: both parts are sealed for the keys the header must name. Decided by the signed header alone."""
-    party = ctx.keys.party
-    if header.parts.identity.recipient != party.party or header.parts.identity.recipient_kid != party.encryption_kid:
-        raise refused("wrong-recipient", "the identity part is not sealed for this TPF's key")
-    # Refuse a misaddressed payload here rather than forward something the registry cannot open.
-    registry_kid, _ = ctx.directory.encryption_key("registry")
-    if header.parts.payload.recipient != "registry" or header.parts.payload.recipient_kid != registry_kid:
-        raise refused("wrong-recipient", "the payload part is not sealed for the registry's key")
-
-
-def check_digests(header: SubmissionHeader, identity: Upload, payload: Upload) -> None:
-    """Step 5: the parts received are the ones the header names (the opaque error otherwise)."""
-    try:
-        require_digest(identity.sha256, identity.size, header.parts.identity.sha256, header.parts.identity.size)
-        require_digest(payload.sha256, payload.size, header.parts.payload.sha256, header.parts.payload.size)
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
-
-
-def check_fresh(ctx: TpfContext, header: SubmissionHeader) -> None:
-    """The municipality's signed timestamp lies in the window (checked only once the signature holds: the
-    timestamp is the municipality's, not the network's)."""
-    require_fresh(header.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
-
-
-def pseudonymise(
-    ctx: TpfContext, header: SubmissionHeader, header_bytes: bytes, identity: Upload, out: BinaryIO
-) -> Pseudonymised:
-    """Open the identity part and seal (reference, pseudonym) pairs for the registry into ``out``.
-
-    An invalid number gets no pseudonym; it is reported by its record reference and the rule it broke.
-    """
-    if header.parts.payload.content != PAYLOAD_CONTENT:
-        # The TPF cannot read the payload, but it need not forward one the registry cannot read either.
-        raise refused("unsupported-format", "the payload part's content format is not supported")
-    registry_kid, registry_key = ctx.directory.encryption_key("registry")
-    pseudonymiser = Pseudonymiser(ctx.keys.pseudonym_keys[ctx.pseudonym_key_version])
-    sealer = PseudonymSealer(
-        out,
-        key_version=pseudonymiser.key_version,
-        sender=ctx.keys.party.party,
-        recipient="registry",
-        recipient_kid=registry_kid,
-        recipient_key=registry_key,
+        with ctx.metrics.stage("verify"):
+            header = checks.verify_submission(ctx.directory, parts.header, parts.signature)
+            earlier = _earlier_answer(ctx, header.message_id, digest)
+            if earlier is None:
+                with final():  # decided by what the municipality signed (spec section 9)
+                    checks.check_recipients(ctx.keys.party, ctx.directory, header)
+                checks.check_digests(header, parts.identity, parts.payload)
+                checked = True
+        if earlier is not None:
+            return earlier
+        with final():
+            checks.check_fresh(header, max_age=ctx.max_age, max_skew=ctx.max_skew)
+            with ctx.metrics.stage("pseudonymise"):
+                staged, done = _stage(ctx, header, parts)
+        if not ctx.outbox.enqueue(staged, header, parts.header, done):
+            # A concurrent request took the same message first: answered as its re-delivery.
+            earlier = _earlier_answer(ctx, header.message_id, digest)
+            assert earlier is not None  # the concurrent request's row is committed
+            return earlier
+    except StoredAnswer as answer:
+        ctx.metrics.replay(answer.answer)
+        raise
+    except Problem as problem:
+        _refused(ctx, problem, header, digest, checked=checked)
+        raise
+    finally:
+        parts.close()
+    log.info(
+        "message pseudonymised",
         message_id=header.message_id,
+        municipality=header.municipality,
+        year=header.year,
+        records=done.header.counts.records,
+        refused=done.header.counts.refused,
     )
-    seen: set[str] = set()
-    pseudonymised = refused_count = 0
-    try:
-        for entry in open_identities(
-            identity.file,
-            ctx.keys.party,
-            header.parts.identity,
-            sender=header.sender,
-            message_id=header.message_id,
-        ):
-            if entry.ref in seen or len(seen) >= header.record_count:
-                raise InvalidEnvelope()  # a repeated reference, or more records than the signed header counts
-            seen.add(entry.ref)
-            rule = screen(entry.fid, entry.fid_type, accept_synthetic=ctx.accept_synthetic_numbers)
-            if isinstance(rule, str):
-                sealer.refuse(entry.ref, rule)
-                refused_count += 1
-                continue
-            number = rule
-            sealer.add(entry.ref, pseudonymiser.pseudonym(number))
-            pseudonymised += 1
-        if len(seen) != header.record_count:
-            raise InvalidEnvelope()
-    except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
-    ref = sealer.close()
-    delivery = DeliveryHeader(
-        message_id=header.message_id,
-        sender=ctx.keys.party.party,
-        signer_kid=ctx.keys.party.signing_kid,
-        submission_sha256=_sha256(header_bytes),
-        created_at=utc_timestamp(),
-        pseudonym_key_version=pseudonymiser.key_version,
-        counts=DeliveryCounts(records=len(seen), pseudonymised=pseudonymised, refused=refused_count),
-        parts=DeliveryParts(pseudonyms=ref),
-    )
-    encoded, signature = sign_header(delivery, ctx.keys.party.signing)
-    return Pseudonymised(encoded, signature, delivery)
+    return header.message_id
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _stage(ctx: TpfContext, header: SubmissionHeader, parts: MessageParts) -> tuple[Path, Pseudonymised]:
+    """Pseudonymise into the outbox's staging folder, with every other file of the delivery."""
+    work = functools.partial(pseudonymising.pseudonymise, ctx.pseudonymisation, header, parts.header, parts.identity)
+    return ctx.outbox.stage(parts.header, parts.signature, parts.payload, work)
+
+
+def _earlier_answer(ctx: TpfContext, message_id: str, digest: str) -> MessageStatus | None:
+    """The answer for a message id seen before: its receipt (409), the refusal that was final for it, or its
+    status while it is queued; answered from what is stored (raised as a :class:`StoredAnswer`, no audit entry).
+    A conflict if the id came with another header. None if it is new, or was rejected (not for good) or
+    dead-lettered here: the municipality's re-delivery is then taken afresh."""
+    previous = ctx.repository.receipt(message_id)
+    if previous is not None:
+        receipt, signature = previous
+        if receipt.get("submission_sha256") != digest:
+            raise _conflict()
+        raise StoredAnswer(
+            "receipt",
+            Problem(
+                "replayed-message",
+                409,
+                "This message id was processed before; the original receipt is included",
+                receipt=receipt,
+                signature=signature,
+            ).document(),
+        )
+    remembered = ctx.repository.remembered_refusal(message_id)
+    if remembered is not None:
+        if remembered.submission_sha256 != digest:
+            raise _conflict()
+        raise remembered.answer()
+    status = ctx.repository.status(message_id)
+    if status is None:
+        return None
+    if status.submission_sha256 != digest:
+        raise _conflict()
+    if status.state == MessageState.QUEUED:
+        return _status(status)
+    ctx.repository.forget(message_id)
+    return None
+
+
+def _refused(ctx: TpfContext, problem: Problem, header: SubmissionHeader | None, digest: str, *, checked: bool) -> None:
+    """Put a refusal of the message on record, and count it: the one place that does.
+
+    A final one (spec section 9) is remembered with its audit entry, once per message; any other gets an audit
+    entry by message id once the municipality's header and the parts it names held, else as ``unknown``."""
+    # A reused message id is about the municipality's verified header alone, not its parts: on record by id.
+    attributable = checked or is_final(problem) or problem.slug == "message-id-conflict"
+    recorded = ctx.repository.record_refusal(problem, header, digest, attributable=attributable)
+    if recorded is Recorded.SAME:  # the same message, refused at the same moment or answered from here
+        ctx.metrics.replay("refusal")
+    else:
+        ctx.metrics.message("refused")
+
+
+def _conflict() -> Problem:
+    return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
+
+
+def _message(ctx: TpfContext, message_id: str) -> MessageStatus | DeliveredMessage:
+    status = ctx.repository.status(message_id)
+    receipt = ctx.repository.receipt(message_id)
+    if status is None:
+        if receipt is None:
+            raise Problem("not-found", 404, "No message with this id")
+        return DeliveredMessage(
+            message_id=message_id, state=MessageState.DELIVERED, receipt=receipt[0], signature=receipt[1]
+        )
+    return _status(status, receipt)
+
+
+def _status(status: Status, receipt: StoredReceipt | None = None) -> MessageStatus:
+    """The wire view of an outbox row; the receipt's members only when given (absent, not null, otherwise)."""
+    delivered = {} if receipt is None else {"receipt": receipt[0], "signature": receipt[1]}
+    return MessageStatus(
+        message_id=status.message_id,
+        state=MessageState(status.state),
+        attempts=status.attempts,
+        last_error=status.last_error,
+        status_url=status_url(status.message_id),
+        **delivered,
+    )

@@ -1,9 +1,10 @@
 """The sealed-message format v1 (docs/envelope-v1.md).
 
 Public surface: signed headers (``headers``), one module per part kind (``identity``, ``pseudonyms``,
-``payload_seal``, ``payload_open``), and the opaque ``InvalidEnvelope``. The payload's seal and open halves are
-separate modules so that import contracts can say who may do which: only the gateway seals payloads, only the
-registry opens them, and the TPF can do neither.
+``payload_seal``, ``payload_open``), the opaque ``InvalidEnvelope``, and the format's policy on answers
+(``refusals``: problem types, final and permanent refusals) and on a signed timestamp's age (``freshness``).
+The payload's seal and open halves are separate modules so that import contracts can say who may do which:
+only the gateway seals payloads, only the registry opens them, and the TPF can do neither.
 """
 
 from shared.envelope._canonical import MAX_SAFE_INTEGER, canonical_json, parse_canonical, strict_b64decode

@@ -4,18 +4,28 @@ A year before :data:`FIRST_REPORTING_YEAR` cannot be checked (no municipality li
 ``shared.iplos.municipalities``), and a year after the current one has not happened: an export for 2027 sent in
 2026, or for 2100, is a wrong file, not data. Both are refused before anything is stored, by the gateway (before
 sealing) and by the registry (whatever a gateway let through).
+
+Norwegian time (:data:`NORWEGIAN_TIME`, Europe/Oslo) is the reporting calendar's clock: a year's reports are due
+by the end of February of the next year there, and the operator pages show times and days in it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.iplos.municipalities import FIRST_YEAR
 
-__all__ = ["FIRST_REPORTING_YEAR", "current_reporting_year", "year_out_of_range"]
+__all__ = ["FIRST_REPORTING_YEAR", "NORWEGIAN_TIME", "current_reporting_year", "year_out_of_range"]
 
 FIRST_REPORTING_YEAR: Final = FIRST_YEAR
+
+NORWEGIAN_TIME: dt.tzinfo
+try:
+    NORWEGIAN_TIME = ZoneInfo("Europe/Oslo")
+except ZoneInfoNotFoundError:  # pragma: no cover - a system without time-zone data: UTC, labelled as such
+    NORWEGIAN_TIME = dt.UTC
 
 # Norway's clock is UTC+1 or UTC+2: the new year begins there up to two hours before it does in UTC.
 _NORWAY_AHEAD_OF_UTC: Final = dt.timedelta(hours=2)

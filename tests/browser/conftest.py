@@ -27,9 +27,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from iplos_cli import client
-from iplos_cli.chain import Chain, ensure_keys, free_port
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import Chain, client, ensure_keys, free_port
+from iplos_testkit.exports import write_synthetic_export
 from iplos_testkit.faults import FaultKind, inject_faults
 from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export

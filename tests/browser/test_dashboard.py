@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from iplos_cli import client
+from iplos_chain import client
 from services.registry_intake.dashboard.pages import UI as DASHBOARD_UI
 from shared.iplos.municipalities import valid_municipalities
 from tests.browser.conftest import CORRECTED, YEAR, DemoRun

@@ -4,7 +4,7 @@ Not a test (pytest does not collect it). Run from the project root::
 
     .venv/bin/python -m tests.e2e.bench_replay [--persons 10000] [--replays 5] [--report-seconds 5]
 
-It starts the three services as real uvicorn processes (``iplos_cli.chain``) on a fresh state folder with
+It starts the three services as real uvicorn processes (``iplos_chain``) on a fresh state folder with
 synthetic data, and prints, per case, the mean time of one replay and how many audit entries the replays added
 at the TPF and at the registry (each log's tree size, from ``GET /v1/audit/checkpoint``):
 
@@ -33,8 +33,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from iplos_cli.chain import CREDENTIALS_FOLDER, Chain, ensure_keys, free_port
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import CREDENTIALS_FOLDER, Chain, ensure_keys, free_port
+from iplos_testkit.exports import write_synthetic_export
 from tests.e2e.messages import Delivery, Message, build_delivery, build_message, with_unmatched_last_ref
 
 MUNICIPALITY = "0301"

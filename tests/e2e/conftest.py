@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iplos_cli.chain import Chain, ensure_keys, free_port
+from iplos_chain import Chain, ensure_keys, free_port
 from iplos_testkit.generator import generate_export
 
 MUNICIPALITIES = ["0301", "4601", "5001", "1103"]

@@ -14,8 +14,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
+from iplos_chain import Chain, client
 from iplos_cli.main import app
 
 pytestmark = pytest.mark.e2e

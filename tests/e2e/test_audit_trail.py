@@ -21,10 +21,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from iplos_cli import client
-from iplos_cli.audit_cli import audit_app
-from iplos_cli.audit_verify import SERVICES, Report, Source, prove, verify
-from iplos_cli.chain import Chain, ensure_keys, free_port
+from iplos_audit.logs import SERVICES, Report, Source, prove, verify
+from iplos_chain import Chain, client, ensure_keys, free_port
+from iplos_cli.audit import audit_app
 from iplos_testkit.generator import generate_export
 from shared.audit import encode_entry, leaf_hash, parse_entry
 from shared.envelope import transport as wire

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from iplos_cli.audit_cli import audit_app
-from iplos_cli.blindness import Needle, canary, iter_report_sections, needle_forms, search_bytes
-from iplos_cli.chain import Chain, ensure_keys, free_port
+from iplos_audit.blindness import Needle, canary, iter_report_sections, needle_forms, search_bytes
+from iplos_chain import Chain, ensure_keys, free_port
+from iplos_cli.audit import audit_app
 from shared.iplos.reader import ExportReader
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
+from iplos_chain import Chain, client
 from shared.envelope.receipts import verify_receipt
 from shared.iplos.reader import ExportReader
 from shared.keys import PublicDirectory

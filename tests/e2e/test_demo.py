@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from iplos_cli.demo import run_demo
+from iplos_testkit.demo import run_demo
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from iplos_cli.soak import run_soak
+from iplos_testkit.soak import run_soak
 
 pytestmark = pytest.mark.e2e
 

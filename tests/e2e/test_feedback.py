@@ -12,10 +12,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import Chain, client
 from iplos_cli.main import app
+from iplos_testkit.exports import write_synthetic_export
 from shared.envelope import InvalidEnvelope, MessageRefused, PartRef
 from shared.envelope.report import open_report
 from shared.keys.registry import load_registry_keys

@@ -19,9 +19,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import Chain, client
+from iplos_testkit.exports import write_synthetic_export
 from shared import fnr
 from shared.iplos.reader import ExportReader
 from shared.keys.tpf import load_tpf_keys

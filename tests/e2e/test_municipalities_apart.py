@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import Chain, client
+from iplos_testkit.exports import write_synthetic_export
 
 pytestmark = pytest.mark.e2e
 

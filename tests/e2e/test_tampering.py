@@ -13,8 +13,7 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
+from iplos_chain import Chain, client
 from shared.keys.registry import load_registry_keys
 from tests.e2e.conftest import BODY_LIMIT
 from tests.e2e.messages import (

@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
+from iplos_chain import Chain, client
 from shared.iplos.reporting_year import current_reporting_year
 
 pytestmark = pytest.mark.e2e

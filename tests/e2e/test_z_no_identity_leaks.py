@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iplos_cli import client
-from iplos_cli.chain import Chain
+from iplos_chain import Chain, client
 from shared import fnr
 from shared.iplos.reader import ExportReader
 from shared.keys.tpf import load_tpf_keys

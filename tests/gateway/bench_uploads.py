@@ -4,7 +4,7 @@ Not a test (pytest does not collect it). Run from the project root::
 
     .venv/bin/python -m tests.gateway.bench_uploads [--uploads 6] [--mb 64] [--kind malformed]
 
-Starts the gateway alone (uvicorn in a child process, ``iplos_cli.chain``: no TPF or registry is needed to
+Starts the gateway alone (uvicorn in a child process, ``iplos_chain``: no TPF or registry is needed to
 refuse an export) on a scratch state folder, then sends ``--uploads`` concurrent uploads of ``--mb`` MiB each
 with one municipality's token, streamed (chunked, no Content-Length), and prints:
 
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import httpx
 
-from iplos_cli.chain import Chain, ensure_keys, free_port
+from iplos_chain import Chain, ensure_keys, free_port
 from shared.iplos.schema import EXPORT_NAMESPACE
 
 MUNICIPALITY = "0301"

@@ -7,8 +7,6 @@ delivery attempt and stays put (retryable) until someone retries it.
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,10 +19,11 @@ from sqlalchemy import func, select
 from iplos_testkit.generator import generate_export
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
-from services.municipality_gateway import api, screening
+from services.municipality_gateway import api, sealing
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.models import record_refs, submissions
-from services.municipality_gateway.outbox import FINAL_STATES
+from services.municipality_gateway.service import GatewayContext
+from services.municipality_gateway.states import FINAL_STATES
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 
 A, B = "0301", "4601"
@@ -32,6 +31,24 @@ YEAR = 2025
 UNREACHABLE = "http://127.0.0.1:9"  # discard port: a connection is refused at once
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 PROBLEM = "urn:iplos-chain:problem:"
+# The documents' fields, in the order the gateway has always sent them.
+ACCEPTED_FIELDS = ["submission_id", "municipality", "year", "sequence", "records", "state", "status_url"]
+SUBMISSION_FIELDS = [
+    "submission_id",
+    "municipality",
+    "year",
+    "sequence",
+    "records",
+    "state",
+    "attempts",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "forwarded_at",
+    "receipt",
+    "receipt_signature",
+]
+REPORT_FIELDS = ["submission_id", "municipality", "year", "sequence", "records", "finding_count", "counts", "findings"]
 TOKENS = {"operator": new_token(), A: new_token(), B: new_token()}
 
 
@@ -94,7 +111,7 @@ def submit(gateway: TestClient, export: str, who: str | None) -> Any:
 
 
 def gateway_state(gateway: TestClient) -> Path:
-    ctx: api.GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
+    ctx: GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
     return ctx.settings.state_dir.parent
 
 
@@ -110,7 +127,7 @@ def settled(gateway: TestClient, submission_id: str) -> dict[str, Any]:
 
 
 def stored_rows(gateway: TestClient) -> tuple[int, int]:
-    ctx: api.GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
+    ctx: GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
     with ctx.engine.connect() as conn:
         return (
             conn.execute(select(func.count()).select_from(submissions)).scalar_one(),
@@ -119,7 +136,7 @@ def stored_rows(gateway: TestClient) -> tuple[int, int]:
 
 
 def on_disk(gateway: TestClient) -> dict[str, list[str]]:
-    ctx: api.GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
+    ctx: GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
     return {
         "outbox": sorted(p.name for p in ctx.outbox_dir.iterdir()) if ctx.outbox_dir.exists() else [],
         "work": sorted(p.name for p in ctx.work_dir.iterdir()),
@@ -192,26 +209,48 @@ def test_an_export_for_another_municipality_is_refused_and_nothing_is_queued(
     assert ids(gateway.get("/v1/submissions", headers=as_(A))) == {submitted[A]}
 
 
-def test_what_was_sealed_is_checked_too_and_its_folder_removed(
-    gateway: TestClient, submitted: dict[str, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("export", "who"), [(B, A), (A, A)], ids=["another-municipality", "its-own"])
+def test_the_export_is_read_once_and_whose_it_is_checked_once_before_anything_is_sealed(
+    gateway: TestClient, submitted: dict[str, str], monkeypatch: pytest.MonkeyPatch, export: str, who: str
 ) -> None:
-    """Should the early look at the header ever miss (here: switched off), the sealed header is checked
-    before anything is signed or queued, and the sealed folder is removed."""
-    looked: list[bool] = []
+    """One parse of the export: the sealing pass hands the header it reads to the use case's permission check,
+    before a folder is made or a key used, so an export the caller may not send never reaches a sealer, and
+    one it may send is read and checked once, not twice."""
+    reads: list[bool] = []
+    checks: list[str] = []
+    sealers: list[bool] = []
+    real_read, real_acts_for, real_sealer = sealing.read_export, Credential.acts_for, sealing.IdentitySealer
 
-    real_screen = screening.screen
+    def read_export(*args: Any, **kwargs: Any) -> Any:
+        reads.append(True)
+        return real_read(*args, **kwargs)
 
-    def blind(body: io.BufferedIOBase) -> screening.ExportFacts:
-        looked.append(True)
-        return dataclasses.replace(real_screen(body), municipality=None)
+    def acts_for(self: Credential, municipality: str) -> bool:
+        checks.append(municipality)
+        return real_acts_for(self, municipality)
 
-    monkeypatch.setattr(screening, "screen", blind)
+    def identity_sealer(*args: Any, **kwargs: Any) -> Any:
+        sealers.append(True)
+        return real_sealer(*args, **kwargs)
+
+    monkeypatch.setattr(sealing, "read_export", read_export)
+    monkeypatch.setattr(Credential, "acts_for", acts_for)
+    monkeypatch.setattr(sealing, "IdentitySealer", identity_sealer)
     rows, files = stored_rows(gateway), on_disk(gateway)
-    response = submit(gateway, B, A)
-    assert looked == [True]
-    assert (response.status_code, response.json()["type"]) == (403, PROBLEM + "municipality-not-permitted")
-    assert stored_rows(gateway) == rows
-    assert on_disk(gateway) == files
+    response = submit(gateway, export, who)
+    assert (reads, checks) == ([True], [export])
+    if export != who:
+        assert (response.status_code, response.json()["type"]) == (403, PROBLEM + "municipality-not-permitted")
+        assert sealers == []
+        assert stored_rows(gateway) == rows
+        assert on_disk(gateway) == files
+    else:
+        assert response.status_code == 202, response.text
+        assert list(response.json()) == ACCEPTED_FIELDS
+        assert response.headers["location"] == response.json()["status_url"]
+        assert sealers == [True]
+        monkeypatch.undo()
+        settled(gateway, response.json()["submission_id"])
 
 
 def test_the_owner_and_the_operator_retry_and_the_operator_submits_for_any_served_municipality(
@@ -228,6 +267,46 @@ def test_the_owner_and_the_operator_retry_and_the_operator_submits_for_any_serve
         assert (accepted.status_code, accepted.json()["municipality"]) == (202, nr)
         settled(gateway, accepted.json()["submission_id"])
         assert accepted.json()["submission_id"] in ids(gateway.get("/v1/submissions", headers=as_(nr)))
+
+
+def test_the_documents_keep_their_fields_and_the_openapi_schema_shows_them(
+    gateway: TestClient, submitted: dict[str, str]
+) -> None:
+    one = gateway.get(f"/v1/submissions/{submitted[A]}", headers=as_(A)).json()
+    assert list(one) == SUBMISSION_FIELDS
+    assert (one["receipt"], one["forwarded_at"], one["state"]) == (None, None, "dead-letter")
+    listed = gateway.get("/v1/submissions", headers=as_(A)).json()
+    assert [list(row) for row in listed["submissions"]] == [SUBMISSION_FIELDS] * len(listed["submissions"])
+    openapi = gateway.get("/openapi.json").json()
+    schemas = openapi["components"]["schemas"]
+
+    def answer(path: str, method: str, status: str) -> dict[str, Any]:
+        reference: str = openapi["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"][
+            "$ref"
+        ]
+        found: dict[str, Any] = schemas[reference.rsplit("/", 1)[1]]
+        return found
+
+    assert list(answer("/v1/submissions", "post", "202")["properties"]) == ACCEPTED_FIELDS
+    for path, method in [
+        ("/v1/submissions/{submission_id}", "get"),
+        ("/v1/submissions/{submission_id}/retry", "post"),
+        ("/v1/submissions/{submission_id}/confirm-replacement", "post"),
+    ]:
+        assert list(answer(path, method, "200")["properties"]) == SUBMISSION_FIELDS, path
+    assert list(answer("/v1/submissions", "get", "200")["properties"]) == ["submissions"]
+    report = answer("/v1/submissions/{submission_id}/report", "get", "200")
+    assert list(report["properties"]) == REPORT_FIELDS
+    assert next(iter(schemas["Finding"]["properties"])) == "brukerNr"
+    assert schemas["SubmissionState"]["enum"] == [
+        "queued",
+        "forwarded",
+        "stored",
+        "held",
+        "refused",
+        "rejected",
+        "dead-letter",
+    ]
 
 
 def test_without_a_credentials_file_only_the_health_route_answers(state: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from iplos_cli.chain import (
+from iplos_chain import (
     Chain,
     ensure_gateway_credentials,
     ensure_gateway_registry_token,

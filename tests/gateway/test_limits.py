@@ -24,10 +24,10 @@ from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export
 from keys.generate import init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
-from services.municipality_gateway import api, limits
+from services.municipality_gateway import limits
 from services.municipality_gateway.models import record_refs, submissions
-from services.municipality_gateway.outbox import HEADER_FILE
-from services.municipality_gateway.sealing import PAYLOAD_FILE
+from services.municipality_gateway.sealing import HEADER_FILE, PAYLOAD_FILE
+from services.municipality_gateway.service import GatewayContext
 from shared import fnr
 from shared.envelope import SubmissionHeader
 from shared.envelope.payload_open import open_payload
@@ -87,8 +87,8 @@ def post(gateway: TestClient, body: bytes | Iterator[bytes], who: str = "municip
     return gateway.post("/v1/submissions", content=body, headers=headers)
 
 
-def context(gateway: TestClient) -> api.GatewayContext:
-    ctx: api.GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
+def context(gateway: TestClient) -> GatewayContext:
+    ctx: GatewayContext = gateway.app.state.gateway  # type: ignore[attr-defined]
     return ctx
 
 

@@ -9,6 +9,7 @@ settled yet, and none of it names a municipality's person, a submission or a tok
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from services.kit.credentials import Credential, hash_token, new_token, write_cr
 from services.municipality_gateway import api, outbox
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.monitoring import GatewayMetrics
+from services.municipality_gateway.states import FINAL_STATES
 from shared.iplos.reader import ExportReader
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 from tests.gateway.test_outbox import Setup, answer
@@ -98,7 +100,7 @@ def settled(client: TestClient, submission_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 15
     while True:
         row: dict[str, Any] = client.get(f"/v1/submissions/{submission_id}", headers=as_("operator")).json()
-        if row["state"] in outbox.FINAL_STATES:
+        if row["state"] in FINAL_STATES:
             return row
         assert time.monotonic() < deadline, row["state"]
         time.sleep(0.05)
@@ -128,6 +130,21 @@ def test_submissions_are_counted_from_accepted_to_their_final_state(state: Path)
         labels = label_values(text)
         assert [v for v in [*ids, *TOKENS.values()] if v in text] == []
         assert [v for p in persons for v in (p.fid, p.bruker_nr) if any(v in label for label in labels)] == []
+
+
+def test_a_retry_from_the_page_is_counted_and_logged_like_one_from_the_api(state: Path) -> None:
+    """The page and the API put a submission back through the same use case: the same metric, the same log line."""
+    with running_gateway(state, "page-retry") as gateway:
+        submission_id = submit(gateway, state, A, A).json()["submission_id"]
+        assert settled(gateway, submission_id)["state"] == "dead-letter"
+        page = gateway.post(f"/pages/submissions/{submission_id}/retry", headers=as_(A), follow_redirects=False)
+        assert page.status_code == 303, page.text
+        assert value(gateway, "iplos_messages_total", outcome="requeued") == 1
+        assert settled(gateway, submission_id)["attempts"] == 1  # put back at 0, then its one attempt
+        log_file = state / "page-retry" / "logs" / "gateway.log"
+        lines = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+        requeued = [line for line in lines if line.get("event") == "submission requeued"]
+        assert [(line["message_id"], line["credential"]) for line in requeued] == [(submission_id, "a")]
 
 
 def test_refusals_are_counted_by_problem_type_and_accept_nothing(state: Path) -> None:

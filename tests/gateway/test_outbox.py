@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select, update
 from iplos_testkit.generator import generate_export
 from keys.generate import init_keys
 from services.kit.database import make_engine, upgrade_database
-from services.municipality_gateway import outbox
+from services.municipality_gateway import outbox, service
 from services.municipality_gateway.api import MIGRATIONS
 from services.municipality_gateway.models import submissions
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, seal_export
@@ -49,8 +49,8 @@ class Setup:
         generate_export("0301", 2025, 5, 1, export)
         export.seek(0)
         sealed = seal_export(export, {"0301": self.municipality}, self.directory, tmp_path / "work")
-        self.accepted = outbox.accept(self.engine, sealed, self.municipality, self.outbox)
-        self.message_id = self.accepted["submission_id"]
+        self.accepted = service.stage_submission(self.engine, sealed, self.municipality, self.outbox)
+        self.message_id = self.accepted.submission_id
 
     def folder(self) -> Path:
         return self.outbox / self.message_id
@@ -65,7 +65,7 @@ class Setup:
             "submission_sha256": hashlib.sha256(header).hexdigest(),
             "municipality": "0301",
             "year": 2025,
-            "sequence": self.accepted["sequence"],
+            "sequence": self.accepted.sequence,
             "status": "stored",
             "reason": None,
             "records_stored": 5,
@@ -93,9 +93,9 @@ class Setup:
 
     def deliver(self, handler: Handler, max_attempts: int = 5) -> dict[str, Any]:
         asyncio.run(self.worker(handler, max_attempts).deliver(self.message_id))
-        state = outbox.get(self.engine, self.message_id)
+        state = service.find_submission(self.engine, self.message_id)
         assert state is not None
-        return state
+        return state.model_dump(mode="json")
 
     def parts_kept(self) -> bool:
         return all((self.folder() / name).exists() for name in (IDENTITY_FILE, PAYLOAD_FILE))
@@ -208,9 +208,9 @@ def test_after_the_configured_attempts_a_submission_is_dead_lettered_and_can_be_
         assert state["attempts"] == attempt
     assert state["state"] == "dead-letter"
     assert setup.parts_kept()
-    requeued = outbox.requeue(setup.engine, setup.outbox, setup.message_id)
+    requeued = service.requeue(setup.engine, setup.outbox, setup.message_id)
     assert requeued is not None
-    assert (requeued["state"], requeued["attempts"]) == ("queued", 0)
+    assert (requeued.state, requeued.attempts) == ("queued", 0)
     assert setup.deliver(answer(200, setup.receipt()))["state"] == "stored"
 
 
@@ -220,9 +220,9 @@ def test_an_unexpected_error_while_delivering_counts_as_a_failed_attempt(setup: 
 
     worker = setup.worker(explode)
     assert asyncio.run(worker.deliver_due()) is True
-    state = outbox.get(setup.engine, setup.message_id)
+    state = service.find_submission(setup.engine, setup.message_id)
     assert state is not None
-    assert (state["state"], state["attempts"], state["last_error"]) == ("queued", 1, "RuntimeError")
+    assert (state.state, state.attempts, state.last_error) == ("queued", 1, "RuntimeError")
 
 
 def test_cleanup_removes_folders_that_were_never_accepted(setup: Setup, tmp_path: Path) -> None:
@@ -230,7 +230,7 @@ def test_cleanup_removes_folders_that_were_never_accepted(setup: Setup, tmp_path
     orphan.mkdir()
     half_sealed = tmp_path / "work" / "incoming-x"
     half_sealed.mkdir(parents=True)
-    outbox.cleanup(setup.engine, tmp_path / "work", setup.outbox)
+    service.sweep_unaccepted(setup.engine, tmp_path / "work", setup.outbox)
     assert not orphan.exists()
     assert not half_sealed.exists()
     assert setup.folder().exists()
@@ -346,6 +346,6 @@ def test_a_submission_one_worker_is_sending_is_left_alone_by_another(setup: Setu
         release.set()
         first.join(30)
     assert second_calls == []
-    state = outbox.get(setup.engine, setup.message_id)
+    state = service.find_submission(setup.engine, setup.message_id)
     assert state is not None
-    assert (state["state"], state["attempts"]) == ("stored", 1)
+    assert (state.state, state.attempts) == ("stored", 1)

@@ -12,8 +12,8 @@ import pytest
 
 from services.kit.http import MAX_ANSWER_BYTES
 from services.kit.problems import Problem
-from services.municipality_gateway import feedback
 from services.municipality_gateway.config import GatewaySettings
+from services.municipality_gateway.service import reports
 from tests.gateway.test_outbox import Setup
 from tests.kit.test_http import CHUNK, Endless
 
@@ -50,7 +50,7 @@ def report(stream: Endless | None, limit: int, body: bytes = b"") -> dict[str, o
 
     async def run() -> dict[str, object]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            return await feedback.fetch_report(client, "http://registry.test", "/v1/submissions/x/report", limit)
+            return await reports.fetch_report(client, "http://registry.test", "/v1/submissions/x/report", limit)
 
     return asyncio.run(run())
 
@@ -73,4 +73,4 @@ def test_a_report_within_the_limit_is_read_and_the_default_limit_is_256_mib() ->
     with pytest.raises(Problem, match="report-unavailable"):
         report(None, 1024, b"[1, 2]")  # not a report object
     settings = GatewaySettings(key_dir=Path("k"), directory=Path("d"), state_dir=Path("s"))  # type: ignore[call-arg]
-    assert settings.max_report_bytes == feedback.MAX_REPORT_BYTES == 256 * MiB
+    assert settings.max_report_bytes == reports.MAX_REPORT_BYTES == 256 * MiB

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from iplos_cli.chain import Chain, ensure_keys, free_port
+from iplos_chain import Chain, ensure_keys, free_port
 
 MiB = 1024 * 1024
 BODY_LIMIT = 192 * MiB

@@ -19,13 +19,13 @@ from services.municipality_gateway import api as gateway_api
 from services.municipality_gateway import models as gateway_models
 from services.registry_intake import api as registry_api
 from services.registry_intake import models as registry_models
-from services.tpf import api as tpf_api
+from services.tpf import app as tpf_app
 from services.tpf import models as tpf_models
 from tests.postgres import fresh_database
 
 SERVICES: dict[str, tuple[Path, MetaData]] = {
     "gateway": (gateway_api.MIGRATIONS, gateway_models.metadata),
-    "tpf": (tpf_api.MIGRATIONS, tpf_models.metadata),
+    "tpf": (tpf_app.MIGRATIONS, tpf_models.metadata),
     "registry": (registry_api.MIGRATIONS, registry_models.metadata),
 }
 VERSIONS = ("municipality_gateway", "tpf", "registry_intake")

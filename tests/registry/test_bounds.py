@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from iplos_cli.exports import write_synthetic_export
+from iplos_testkit.exports import write_synthetic_export
 from keys.generate import DIRECTORY_FILE, init_keys
 from services.kit.audit_log import AuditLog
 from services.registry_intake.api import create_app

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import Engine, select
 
-from iplos_cli.exports import write_synthetic_export
+from iplos_testkit.exports import write_synthetic_export
 from services.registry_intake import models
 from services.registry_intake.dashboard.access import COOKIE as COOKIE_NAME
 from services.registry_intake.dashboard.i18n import LABELS

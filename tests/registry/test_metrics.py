@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from iplos_cli.chain import ensure_keys
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import ensure_keys
+from iplos_testkit.exports import write_synthetic_export
 from services.registry_intake.monitoring import RegistryMetrics
 from shared.envelope import transport as wire
 from shared.iplos.controls import CATALOGUE

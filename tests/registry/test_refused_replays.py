@@ -25,8 +25,8 @@ import pytest
 from nacl.signing import SigningKey
 from sqlalchemy import Engine, create_engine, func, select
 
-from iplos_cli.chain import ensure_keys
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import ensure_keys
+from iplos_testkit.exports import write_synthetic_export
 from services.kit.audit_log import AuditLog
 from services.kit.problems import Problem
 from services.kit.refusals import Recorded, RefusalMemory

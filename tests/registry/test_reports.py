@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, select, update
 
-from iplos_cli.chain import ensure_keys
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import ensure_keys
+from iplos_testkit.exports import write_synthetic_export
 from services.registry_intake.models import sealed_reports
 from services.registry_intake.repository import SubmissionRepository
 from shared.envelope import PartRef

@@ -55,7 +55,8 @@ from shared.iplos.model import (
     PersonBackground,
     Refusal,
 )
-from shared.iplos.reader import _check_no_dtd, _describe
+from shared.iplos.reader._parser import check_no_dtd
+from shared.iplos.reader._redaction import describe
 from tests.testkit.test_generator import content_violations
 
 SYNTHETIC_FID = "01879031113"  # 1 July 1990 + 80 months: Tenor synthetic
@@ -611,7 +612,7 @@ def test_an_unknown_name_is_replaced_but_the_rule_kept() -> None:
 
 def test_a_digit_run_left_in_a_schema_message_is_removed() -> None:
     # Belt and braces: libxml2 has no such message, but one that echoed a number unquoted would be caught.
-    _, element, message = _describe("Element '{urn:iplos-chain:export:1}fid': unexpected 1234567 here, 12345 kept.")
+    _, element, message = describe("Element '{urn:iplos-chain:export:1}fid': unexpected 1234567 here, 12345 kept.")
     assert (element, message) == ("fid", "unexpected [value] here, 12345 kept.")
 
 
@@ -696,7 +697,7 @@ def test_dtd_check_catches_a_doctype_the_scan_missed() -> None:
     # Defence in depth, exercised directly: the prolog scan never lets such a document through.
     root = etree.fromstring(b"<!DOCTYPE r><r/>", etree.XMLParser(resolve_entities=False, load_dtd=False))
     with pytest.raises(ExportInvalid):
-        _check_no_dtd(root)
+        check_no_dtd(root)
 
 
 # ------------------------------------------------------------------------------------------ streaming

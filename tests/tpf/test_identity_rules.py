@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 from pathlib import Path
@@ -10,10 +9,10 @@ from typing import IO
 
 import pytest
 
-from iplos_cli.chain import ensure_keys
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import ensure_keys
+from iplos_testkit.exports import write_synthetic_export
 from services.kit.bodies import Upload
-from services.tpf import service
+from services.tpf.pseudonymising import Pseudonymisation, pseudonymise
 from shared.envelope.pseudonyms import open_pseudonyms
 from shared.keys import PublicDirectory
 from shared.keys.registry import load_registry_keys
@@ -27,19 +26,14 @@ def _upload(data: bytes) -> Upload:
 
 
 def _outcomes(state: Path, message: Message, *, accept_synthetic: bool) -> list[str]:
-    ctx = service.TpfContext(
+    how = Pseudonymisation(  # pseudonymising touches no database, no audit log, nothing refused before
         keys=load_tpf_keys(state / "keys" / "tpf"),
-        pseudonym_key_version=1,
-        accept_synthetic_numbers=accept_synthetic,
-        max_age=dt.timedelta(days=30),
-        max_skew=dt.timedelta(minutes=5),
         directory=PublicDirectory.load(state / "keys" / "directory.json"),
-        engine=None,  # type: ignore[arg-type]  # pseudonymising touches no database
-        audit=None,  # type: ignore[arg-type]  # nor the audit log
-        refusals=None,  # type: ignore[arg-type]  # nor what was refused before
+        key_version=1,
+        accept_synthetic_numbers=accept_synthetic,
     )
     sealed = io.BytesIO()
-    done = service.pseudonymise(ctx, message.parsed, message.header, _upload(message.identity), sealed)
+    done = pseudonymise(how, message.parsed, message.header, _upload(message.identity), sealed)
     sealed.seek(0)
     registry = load_registry_keys(state / "keys" / "registry")
     _, entries = open_pseudonyms(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from iplos_cli.chain import ensure_keys
+from iplos_chain import ensure_keys
 from services.tpf.monitoring import TpfMetrics
 from tests.badinput.conftest import TestClient
 from tests.tpf.test_outbox import PROBLEM, _chain, _message, _wait_for

@@ -20,13 +20,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
 
-from iplos_cli.chain import ensure_keys
-from iplos_cli.exports import write_synthetic_export
+from iplos_chain import ensure_keys
+from iplos_testkit.exports import write_synthetic_export
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.kit.database import make_engine
 from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings
-from services.tpf.api import create_app as create_tpf
+from services.tpf.app import create_app as create_tpf
 from services.tpf.config import TpfSettings
 from services.tpf.models import audit, outbox
 from services.tpf.outbox import FILES, STAGING_PREFIX, TpfOutbox

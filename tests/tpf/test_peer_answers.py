@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from iplos_cli.chain import ensure_keys
+from iplos_chain import ensure_keys
 from services.kit.http import MAX_ANSWER_BYTES
 from tests.kit.test_http import CHUNK, Endless
 from tests.tpf.test_outbox import _chain, _message, _rows

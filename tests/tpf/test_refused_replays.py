@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from iplos_cli.chain import ensure_keys
+from iplos_chain import ensure_keys
 from services.registry_intake.models import audit as registry_audit
 from services.tpf.models import refused_messages
 from shared.envelope import utc_timestamp

@@ -1,13 +1,14 @@
-"""The pages: a list of submissions and one submission's detail, rendered from the API's own documents."""
+"""The pages: a list of submissions and one submission's detail, rendered from the API's own documents by the
+same use cases (``service``) the API calls, so a page and the API cannot disagree about who sees or may do what."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.kit.credentials import Credential
@@ -23,8 +24,12 @@ from services.kit.web import (
     merge_labels,
     security_headers,
 )
-from services.municipality_gateway import confirmation, feedback, outbox
+from services.municipality_gateway import service
+from services.municipality_gateway.dependencies import gateway_context
 from services.municipality_gateway.pages.i18n import LABELS
+from services.municipality_gateway.schemas import ControlReport, Submission
+from services.municipality_gateway.service import GatewayContext
+from services.municipality_gateway.states import DONE_STATES, RETRYABLE, SubmissionState
 
 PREFIX: Final = "/pages"
 STATIC_PATH: Final = "/static/gateway"
@@ -37,7 +42,7 @@ FINDINGS_SHOWN: Final = 500
 UI: Final = WebUI(
     templates=make_environment(Path(__file__).parent / "templates"),
     labels=merge_labels(KIT_LABELS, LABELS),
-    get_credentials=lambda request: request.app.state.gateway.credentials,
+    get_credentials=lambda request: gateway_context(request).credentials,
     roles=ROLES,
     prefix=PREFIX,
     home=HOME,
@@ -46,37 +51,38 @@ UI: Final = WebUI(
     cookie="iplos_gateway_token",
 )
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-
-
-def _ctx(request: Request) -> Any:
-    return request.app.state.gateway
+# What a form on a submission's page calls: the API's use case for the same action.
+UseCase = Callable[[GatewayContext, Credential, str], Awaitable[Submission]]
 
 
 def _nav(request: Request, lang: str) -> list[NavItem]:
     return [NavItem(UI.labels[lang]["nav_submissions"], UI.href(request, HOME, lang), True, "nav-submissions")]
 
 
+def _page(submission: Submission) -> dict[str, Any]:
+    """The submission as the API sends it, for a template."""
+    return submission.model_dump(mode="json", by_alias=True)
+
+
 def hops(row: dict[str, Any]) -> list[dict[str, str]]:
     """Where a submission is, per hop: done, waiting, failed or not reached, with what to say about it."""
-    state, receipt = row["state"], row["receipt"] or {}
-    settled = state in ("stored", "held", "refused")
-    stopped = state in ("rejected", "dead-letter")
+    state, receipt = SubmissionState(row["state"]), row["receipt"] or {}
     tpf: dict[str, str]
-    if settled:
+    if state in DONE_STATES:
         tpf = {"status": "done", "text": "hop_tpf_passed"}
-    elif state == "forwarded":
+    elif state is SubmissionState.FORWARDED:
         tpf = {"status": "done", "text": "hop_tpf_forwarded"}
-    elif stopped:
+    elif state in RETRYABLE:
         tpf = {"status": "failed", "text": "hop_tpf_failed"}
     else:
         tpf = {"status": "waiting", "text": "hop_tpf_queued"}
-    if state == "stored":
+    if state is SubmissionState.STORED:
         registry = {"status": "done", "text": "hop_registry_stored"}
-    elif state == "refused":
+    elif state is SubmissionState.REFUSED:
         registry = {"status": "failed", "text": "hop_registry_refused"}
-    elif state == "held":
+    elif state is SubmissionState.HELD:
         registry = {"status": "waiting", "text": "hop_registry_held"}
-    elif state == "forwarded":
+    elif state is SubmissionState.FORWARDED:
         registry = {"status": "waiting", "text": "hop_registry_pending"}
     else:
         registry = {"status": "not_reached", "text": "hop_registry_pending"}
@@ -98,7 +104,8 @@ async def submissions_page(request: Request) -> HTMLResponse:
     lang = language_of(request)
     raw_year = request.query_params.get("year", "")
     year = int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4 else None
-    rows = await run_in_threadpool(outbox.list_all, _ctx(request).engine, caller.municipality, None)
+    # All of the caller's years, for the year filter; the page filters what it shows.
+    rows = [_page(s) for s in await service.list_submissions(gateway_context(request), caller)]
     years = sorted({row["year"] for row in rows}, reverse=True)
     shown = [row | {"hops": hops(row)} for row in rows if year is None or row["year"] == year]
     for row in shown:
@@ -109,24 +116,24 @@ async def submissions_page(request: Request) -> HTMLResponse:
     return UI.render(request, "gateway/submissions.html", context, user=caller, nav=_nav(request, lang))
 
 
-def _own(caller: Credential, row: dict[str, Any] | None) -> dict[str, Any]:
-    if row is None or not caller.acts_for(row["municipality"]):
-        raise PageError(404, "error_not_found", testid="not-found")  # another municipality's: as if unknown
-    return row
+def _not_found() -> PageError:
+    return PageError(404, "error_not_found", testid="not-found")  # another municipality's: as if unknown
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
     caller = UI.credential(request)
     lang = language_of(request)
-    ctx = _ctx(request)
-    row = _own(caller, await run_in_threadpool(outbox.get, ctx.engine, submission_id))
+    ctx = gateway_context(request)
+    try:
+        row = _page(await service.get_submission(ctx, caller, submission_id))
+    except Problem:
+        raise _not_found() from None
     report: dict[str, Any] | None = None
     report_problem: str | None = None
-    if row["state"] == "stored":
-        stored = await run_in_threadpool(feedback.submission_row, ctx.engine, submission_id)
+    if row["state"] == SubmissionState.STORED:
         try:
-            report = await feedback.report_of(ctx, stored)
+            report = _report_page(await service.report(ctx, caller, submission_id))
         except Problem as problem:
             report_problem = problem.title
     context = {
@@ -136,44 +143,44 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
         "report": report,
         "report_problem": report_problem,
         "findings_shown": (report or {}).get("findings", [])[:FINDINGS_SHOWN],
-        "retryable": row["state"] in ("rejected", "dead-letter"),
+        "retryable": row["state"] in RETRYABLE,
         "retry_action": UI.href(request, f"{HOME}/{submission_id}/retry", lang),
         "retried": request.query_params.get("retried") == "1",
-        "confirmable": row["state"] == "held",
+        "confirmable": row["state"] == SubmissionState.HELD,
         "confirm_action": UI.href(request, f"{HOME}/{submission_id}/confirm-replacement", lang),
         "back_href": UI.href(request, HOME, lang),
     }
     return UI.render(request, "gateway/submission.html", context, user=caller, nav=_nav(request, lang))
 
 
-async def _action_target(request: Request, submission_id: str) -> tuple[Credential, dict[str, Any]]:
-    """For a form posted to a submission's page: the caller and the submission, once the form came from this site
-    (no cross-site post) and the submission is the caller's own (else 404, as if unknown)."""
-    caller = UI.credential(request)
-    if is_cross_site(request):
-        raise PageError(403, "error_forbidden", testid="forbidden")
-    return caller, _own(caller, await run_in_threadpool(outbox.get, _ctx(request).engine, submission_id))
+def _report_page(report: ControlReport) -> dict[str, Any]:
+    return report.model_dump(mode="json", by_alias=True)
 
 
 @router.post("/submissions/{submission_id}/confirm-replacement")
 async def confirm_replacement(request: Request, submission_id: str) -> Response:
-    caller, row = await _action_target(request, submission_id)
-    try:
-        await confirmation.confirm_for(_ctx(request), row, caller.name)
-    except Problem:
-        raise PageError(409, "confirm_refused_plain", testid="confirm-refused") from None
-    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request))
-    return security_headers(RedirectResponse(target, status_code=303))
+    return await _form_action(
+        request, submission_id, service.confirm_replacement, "confirm_refused_plain", "confirm-refused"
+    )
 
 
 @router.post("/submissions/{submission_id}/retry")
 async def retry(request: Request, submission_id: str) -> Response:
-    await _action_target(request, submission_id)
-    ctx = _ctx(request)
+    return await _form_action(request, submission_id, service.retry, "retry_refused_plain", "retry-refused", retried=1)
+
+
+async def _form_action(
+    request: Request, submission_id: str, use_case: UseCase, refused: str, testid: str, **params: Any
+) -> Response:
+    """A form posted to a submission's page: from this site only (no cross-site post), then the API's own use case,
+    then back to the submission's page."""
+    caller = UI.credential(request)
+    if is_cross_site(request):
+        raise PageError(403, "error_forbidden", testid="forbidden")
     try:
-        await run_in_threadpool(outbox.requeue, ctx.engine, ctx.outbox_dir, submission_id, ctx.audit)
-    except Problem:
-        raise PageError(409, "retry_refused_plain", testid="retry-refused") from None
-    ctx.worker.wake()
-    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request), retried=1)
+        await use_case(gateway_context(request), caller, submission_id)
+    except Problem as problem:
+        # An unknown (or another municipality's) submission as such, any other refusal as the action refused.
+        raise (_not_found() if problem.status == 404 else PageError(409, refused, testid=testid)) from None
+    target = UI.href(request, f"{HOME}/{submission_id}", language_of(request), **params)
     return security_headers(RedirectResponse(target, status_code=303))

@@ -1,0 +1,103 @@
+"""HTTP calls to a running chain, for the command line, the demo, the soak and the auditor's canary run.
+
+The gateway answers only callers with a bearer token (a municipality's, or the operator's); each call takes
+the token and sends it as ``Authorization: Bearer``. Without one the service's 401 problem comes back as a
+``ChainError`` with its status, so the command line can say what to do about it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# The gateway's final submission states are its API's (GET /v1/submissions/{id}); taken from the gateway, not
+# copied, so that a new final state cannot leave wait_final polling until its timeout.
+from services.municipality_gateway.states import FINAL_STATES
+
+__all__ = ["FINAL_STATES", "PROBLEM_PREFIX", "ChainError", "get_json", "post_json", "submit", "wait_final"]
+
+PROBLEM_PREFIX = "urn:iplos-chain:problem:"
+
+
+class ChainError(RuntimeError):
+    """A service answered with a problem document or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status of the problem answer; None when the service could not be reached."""
+        self.problem = problem
+        """The problem type's name (``urn:iplos-chain:problem:<name>``), when the answer had one."""
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _problem(response: httpx.Response) -> ChainError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    detail = body.get("title") if isinstance(body, dict) else None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    lines = [f"HTTP {response.status_code} {body.get('type', '') if isinstance(body, dict) else ''}: {detail}"]
+    for error in errors or []:
+        if isinstance(error, dict) and "line" in error:
+            lines.append(f"  line {error['line']}, element {error['element']}: {error['message']}")
+    problem = body.get("type") if isinstance(body, dict) else None
+    slug = problem.rsplit(":", 1)[-1] if isinstance(problem, str) and problem.startswith(PROBLEM_PREFIX) else None
+    return ChainError("\n".join(lines), response.status_code, slug)
+
+
+def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | None) -> dict[str, Any]:
+    """Submit an export; ``token`` is the municipality's (or the operator's) gateway credential."""
+    with path.open("rb") as body:
+        try:
+            response = httpx.post(
+                f"{gateway.rstrip('/')}/v1/submissions",
+                content=body,
+                headers={"Content-Type": "application/xml", **_headers(token)},
+                timeout=timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise ChainError(f"the gateway at {gateway} could not be reached ({type(exc).__name__})") from None
+    if response.status_code != 202:
+        raise _problem(response)
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def get_json(url: str, token: str | None = None) -> dict[str, Any]:
+    return _json("GET", url, token)
+
+
+def post_json(url: str, token: str | None = None) -> dict[str, Any]:
+    """POST with no body (an action such as a retry or a confirmation); the 200 answer's JSON."""
+    return _json("POST", url, token)
+
+
+def _json(method: str, url: str, token: str | None) -> dict[str, Any]:
+    try:
+        response = httpx.request(method, url, timeout=60.0, headers=_headers(token))
+    except httpx.HTTPError as exc:
+        raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise _problem(response)
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def wait_final(gateway: str, submission_id: str, timeout_s: float = 120.0, *, token: str | None) -> dict[str, Any]:
+    """Poll the gateway until the submission reaches a final state."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}", token)
+        if status["state"] in FINAL_STATES:
+            return status
+        if time.monotonic() > deadline:
+            raise ChainError(f"submission {submission_id} is still {status['state']} after {timeout_s:.0f} s")
+        time.sleep(0.2)

@@ -1,0 +1,69 @@
+"""The settings every service has, in one pydantic-settings base; each service subclasses it with its own
+environment prefix and adds what is its own.
+
+A service's class sets ``model_config = SettingsConfigDict(env_prefix="IPLOS_<SERVICE>_")`` (merged with the
+base's ``extra="ignore"``) and ``database_file``, the SQLite file in its state folder when no database URL is
+given. Fields whose meaning differs per service (what its key folder holds, say) are declared here with the
+common meaning; a service may declare one again to say more. No default secrets: the key folder, the public-key
+directory and the state folder are required.
+
+``ReceiverSettings`` adds the window a signed header's timestamp must lie in, for the services that receive
+signed messages (the TPF and the registry); its defaults are the format's (``shared.envelope.freshness``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.envelope.freshness import DEFAULT_MAX_AGE, DEFAULT_MAX_SKEW, FreshnessWindow
+
+__all__ = ["ReceiverSettings", "ServiceSettings"]
+
+_DAY = dt.timedelta(days=1)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_file: ClassVar[str] = "service.db"
+    """The SQLite file in ``state_dir`` when ``database_url`` is not set (``gateway.db``, ``tpf.db``, ...)."""
+
+    key_dir: Path
+    """The service's own key folder."""
+    directory: Path
+    """The public-key directory (directory.json)."""
+    state_dir: Path
+    """Everything the service writes: database (by default), logs, temporary files."""
+    database_url: str | None = None
+    """SQLAlchemy URL; the default is a SQLite file in the state folder. PostgreSQL: postgresql+psycopg://..."""
+    credentials_file: Path | None = None
+    """Hashed bearer tokens (services.kit.credentials); without it every endpoint that needs one refuses (401)."""
+    max_body_bytes: int = 1 << 30
+    """The largest request body accepted (413 ``body-too-large``, counted while it streams in)."""
+    audit_checkpoint_interval_s: float = 60.0
+    """How often a new checkpoint of the audit log is signed while it grows (one is also signed on request)."""
+    log_level: str = "INFO"
+    metrics_token_required: bool = True
+    """``GET /metrics`` (aggregate counts only) needs an operator's or auditor's bearer token from the credentials
+    file; false serves it to anyone who can reach the port."""
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / self.database_file}"
+
+
+class ReceiverSettings(ServiceSettings):
+    max_message_age_days: float = DEFAULT_MAX_AGE / _DAY
+    """A signed header signed longer ago than this is refused (timestamp-out-of-window)."""
+    max_clock_skew_s: float = DEFAULT_MAX_SKEW.total_seconds()
+    """How far in the future a signed timestamp may lie (the sender's clock running fast)."""
+
+    @property
+    def freshness_window(self) -> FreshnessWindow:
+        return FreshnessWindow(
+            max_age=dt.timedelta(days=self.max_message_age_days), max_skew=dt.timedelta(seconds=self.max_clock_skew_s)
+        )

@@ -1,0 +1,225 @@
+"""``WebUI``: one service's pages (templates, labels, who may sign in), its sign-in and sign-out routes and the
+error pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from services.kit.credentials import Credential, authenticate
+from services.kit.problems import Problem
+from services.kit.web._formatter import Formatter
+from services.kit.web._labels import DEFAULT_LANGUAGE, LANGUAGES, language_of
+from services.kit.web._sign_in import (
+    COOKIE_MAX_AGE_S,
+    COOKIE_NAME,
+    PageError,
+    SignInRequired,
+    bearer_or_cookie,
+    is_cross_site,
+    mount_root,
+    relative_url,
+    safe_next,
+    with_bearer,
+)
+from services.kit.web._templates import STATIC_DIR, security_headers
+
+STATIC_PATH: Final = "/static/kit"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+    current: bool = False
+    testid: str = ""
+
+
+@dataclass
+class WebUI:
+    """One service's pages: templates, labels, who may sign in, and where the pages live.
+
+    ``get_credentials`` gives the service's credential list for a request (e.g. from ``app.state``); ``roles``
+    are the roles admitted to the pages at all (finer rules are the pages' own). ``home`` is where a signed-in
+    person lands; the sign-in and sign-out pages are ``{prefix}/sign-in`` and ``{prefix}/sign-out``.
+    ``app_name`` is the label key of the service's name in the page header.
+    """
+
+    templates: jinja2.Environment
+    labels: dict[str, dict[str, str]]
+    get_credentials: Callable[[Request], list[Credential]]
+    roles: frozenset[str]
+    prefix: str
+    home: str
+    app_name: str = "app_name"
+    static_paths: tuple[str, ...] = field(default_factory=tuple)
+    """Extra style sheets (absolute paths) every page links after the kit's."""
+    cookie: str = COOKIE_NAME
+    """The sign-in cookie's name. Give each service its own: browsers do not tell ports apart, so two services
+    on one host (the development chain on loopback) would otherwise overwrite each other's sign-in."""
+
+    @property
+    def sign_in_path(self) -> str:
+        return f"{self.prefix}/sign-in"
+
+    @property
+    def sign_out_path(self) -> str:
+        return f"{self.prefix}/sign-out"
+
+    # -- per request --
+
+    def credential(self, request: Request) -> Credential:
+        """The page's caller, or :class:`SignInRequired` (401) / :class:`PageError` (403)."""
+        try:
+            return bearer_or_cookie(request, self.get_credentials(request), self.roles, cookie=self.cookie)
+        except Problem as problem:
+            if problem.status == 401:
+                raise SignInRequired(relative_url(request)) from None
+            raise PageError(403, "error_forbidden", testid="forbidden") from None
+
+    def href(self, request: Request, path: str, lang: str, **params: Any) -> str:
+        """A link to ``path`` on this site with ``params`` (None dropped) and the page's language."""
+        query = {k: v for k, v in params.items() if v is not None and v != ""}
+        if lang != DEFAULT_LANGUAGE:
+            query["lang"] = lang
+        root = mount_root(request)
+        return root + path + (f"?{urlencode(query)}" if query else "")
+
+    def language_links(
+        self, request: Request, lang: str, params: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The current page (with ``params``, by default its own query) in each language: the header's switch."""
+        base = {k: v for k, v in (request.query_params if params is None else params).items() if k != "lang"}
+        root = mount_root(request)
+        links = []
+        for code in LANGUAGES:
+            query = base | ({"lang": code} if code != DEFAULT_LANGUAGE else {})
+            url = root + request.url.path + (f"?{urlencode(query)}" if query else "")
+            links.append({"code": code, "href": url, "current": code == lang})
+        return links
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        context: Mapping[str, Any],
+        *,
+        user: Credential | None,
+        nav: Iterable[NavItem] = (),
+        status: int = 200,
+        lang: str | None = None,
+        link_params: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """``template`` with the page frame's context; ``lang`` overrides the query's (a form posted it),
+        ``link_params`` the query the language switch keeps."""
+        lang = lang if lang in LANGUAGES else language_of(request)
+        root = mount_root(request)
+        page = {
+            "lang": lang,
+            "t": self.labels[lang],
+            "fmt": Formatter(lang),
+            "app_name": self.labels[lang][self.app_name],
+            "language_links": self.language_links(request, lang, link_params),
+            "kit_static": root + STATIC_PATH,
+            "style_sheets": [root + path for path in self.static_paths],
+            "user": user,
+            "role_label": self.labels[lang].get(f"role_{user.role}", user.role) if user else "",
+            "sign_out_url": self.href(request, self.sign_out_path, lang),
+            "home_url": self.href(request, self.home, lang),
+            "nav": list(nav),
+            **context,
+        }
+        html = self.templates.get_template(template).render(page)
+        return security_headers(HTMLResponse(html, status_code=status))
+
+    # -- sign-in and sign-out --
+
+    def router(self) -> APIRouter:
+        router = APIRouter(include_in_schema=False)
+
+        @router.get(self.sign_in_path, response_class=HTMLResponse)
+        async def sign_in_page(request: Request) -> HTMLResponse:
+            lang = language_of(request)
+            return self._sign_in_form(request, lang, request.query_params.get("next"), None)
+
+        @router.post(self.sign_in_path, response_class=HTMLResponse)
+        async def sign_in(request: Request) -> Response:
+            async with request.form(max_files=0, max_fields=4, max_part_size=8 * 1024) as form:
+                raw_token, raw_next, raw_lang = form.get("token"), form.get("next"), form.get("lang")
+            token = raw_token.strip() if isinstance(raw_token, str) else ""
+            next_url = raw_next if isinstance(raw_next, str) else None
+            lang = raw_lang if isinstance(raw_lang, str) and raw_lang in LANGUAGES else language_of(request)
+            if is_cross_site(request):
+                return self._sign_in_form(request, lang, next_url, "sign_in_cross_site", status=403)
+            if not token:
+                return self._sign_in_form(request, lang, next_url, "sign_in_missing", status=400)
+            try:
+                authenticate(with_bearer(request, token), self.get_credentials(request), self.roles)
+            except (Problem, UnicodeEncodeError):
+                return self._sign_in_form(request, lang, next_url, "sign_in_failed", status=401)
+            target = safe_next(next_url, self.href(request, self.home, lang))
+            response = RedirectResponse(target, status_code=303)
+            response.set_cookie(
+                self.cookie,
+                token,
+                max_age=COOKIE_MAX_AGE_S,
+                path="/",
+                secure=request.url.scheme == "https",
+                httponly=True,
+                samesite="strict",
+            )
+            return security_headers(response)
+
+        @router.post(self.sign_out_path)
+        async def sign_out(request: Request) -> Response:
+            lang = language_of(request)
+            response = RedirectResponse(self.href(request, self.sign_in_path, lang, signed_out=1), status_code=303)
+            response.delete_cookie(
+                self.cookie, path="/", secure=request.url.scheme == "https", httponly=True, samesite="strict"
+            )
+            return security_headers(response)
+
+        return router
+
+    def _sign_in_form(
+        self, request: Request, lang: str, next_url: str | None, error: str | None, *, status: int = 200
+    ) -> HTMLResponse:
+        back = safe_next(next_url, "")
+        context = {
+            "action": mount_root(request) + self.sign_in_path,
+            "next_url": back,
+            "error_key": error,
+            "signed_out": request.query_params.get("signed_out") == "1" and error is None,
+        }
+        link_params = {"next": back} if back else {}
+        return self.render(
+            request, "kit/sign_in.html", context, user=None, status=status, lang=lang, link_params=link_params
+        )
+
+    # -- wiring --
+
+    def install(self, app: FastAPI) -> None:
+        """Error pages for :class:`SignInRequired` and :class:`PageError`, and the kit's static files."""
+
+        async def on_sign_in_required(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, SignInRequired)
+            lang = language_of(request)
+            target = self.href(request, self.sign_in_path, lang, next=exc.next_url)
+            return security_headers(RedirectResponse(target, status_code=303))
+
+        async def on_page_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, PageError)
+            context = {"message_key": exc.message_key, "status": exc.status, "testid": exc.testid}
+            return self.render(request, "kit/error.html", context, user=None, status=exc.status)
+
+        app.add_exception_handler(SignInRequired, on_sign_in_required)
+        app.add_exception_handler(PageError, on_page_error)
+        if not any(getattr(route, "path", None) == STATIC_PATH for route in app.routes):
+            app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="kit-static")

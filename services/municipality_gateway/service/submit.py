@@ -1,0 +1,152 @@
+"""``submit_export``: an IPLOS export in; a sealed, signed submission in the durable outbox out (202).
+
+The export is parsed once, by the sealing pass. Its header is checked as soon as it has been read, before a folder
+is made or a key is used: may this caller submit for the export's municipality (here, once), is its year one the
+register takes, is it the very file already sent. Sealing then validates the rest while it splits and seals it;
+an export without persons is refused after that. Staging numbers the submission, signs its header and records it
+with its reference mapping and its ``sealed`` audit entry in one transaction, and moves the sealed folder into the
+outbox as its last step: a submission answered 202 is on disk and in the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+from typing import IO
+
+import structlog
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
+
+from services.kit.audit_log import AuditLog
+from services.kit.credentials import Credential
+from services.kit.outbox import move_in
+from services.municipality_gateway import repository, screening, sealing
+from services.municipality_gateway.repository import NewSubmission
+from services.municipality_gateway.schemas import SubmissionAccepted, submission_url
+from services.municipality_gateway.sealing import REFS_FILE, SealedExport
+from services.municipality_gateway.service.access import not_permitted
+from services.municipality_gateway.service.context import GatewayContext
+from services.municipality_gateway.states import SubmissionState
+from shared.iplos.model import ExportHeader
+from shared.keys import PartyKeys
+
+log = structlog.get_logger("gateway")
+
+
+async def submit_export(ctx: GatewayContext, caller: Credential, body: IO[bytes]) -> SubmissionAccepted:
+    """Screen, seal, sign and stage the spooled export ``body`` for ``caller``; raise a Problem, leaving nothing
+    behind, if it is refused."""
+    accepted = await run_in_threadpool(_submit, ctx, caller, body)
+    ctx.metrics.accepted(accepted.records)
+    ctx.worker.wake()
+    log.info(
+        "submission accepted",
+        message_id=accepted.submission_id,
+        municipality=accepted.municipality,
+        year=accepted.year,
+        sequence=accepted.sequence,
+        records=accepted.records,
+        credential=caller.name,
+    )
+    return accepted
+
+
+def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes]) -> SubmissionAccepted:
+    export_sha256 = screening.digest(body)
+
+    def admit(header: ExportHeader) -> None:
+        if not caller.acts_for(header.kommune_nr):
+            # Refused before sealing: no work folder is made and no key is used for an export it may not send.
+            raise not_permitted(caller)
+        screening.refuse_year(header.rapporteringsaar)
+        with ctx.engine.connect() as conn:
+            newest = repository.newest_in_effect(conn, header.kommune_nr, header.rapporteringsaar)
+        if newest is not None and newest.export_sha256 == export_sha256:
+            raise screening.identical_resubmission(newest.message_id, newest.state.value)
+
+    with ctx.metrics.stage("seal"):
+        sealed = sealing.seal_export(
+            body,
+            ctx.keys,
+            ctx.directory,
+            ctx.work_dir,
+            admit=admit,
+            max_person_bytes=ctx.settings.max_person_xml_bytes,
+            max_message_bytes=ctx.settings.max_message_bytes,
+        )
+    try:
+        screening.refuse_empty(sealed.record_count)
+        return stage_submission(
+            ctx.engine,
+            sealed,
+            ctx.keys[sealed.header.kommune_nr],
+            ctx.outbox_dir,
+            ctx.audit,
+            export_sha256=export_sha256,
+        )
+    except BaseException:
+        # Nothing was queued (staging moves the folder into the outbox only as its last step): the sealed parts go
+        # now, not at the next start.
+        shutil.rmtree(sealed.folder, ignore_errors=True)
+        raise
+
+
+def stage_submission(
+    engine: Engine,
+    sealed: SealedExport,
+    keys: PartyKeys,
+    outbox_dir: Path,
+    audit: AuditLog | None = None,
+    *,
+    export_sha256: str | None = None,
+) -> SubmissionAccepted:
+    """Number, sign and enqueue a sealed export in one transaction. ``audit``: the gateway's audit log, which gets
+    a ``sealed`` entry in the same transaction."""
+    header = sealed.header
+    municipality, year = header.kommune_nr, header.rapporteringsaar
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        # The sequence orders submissions of one municipality-year at the registry. It is the acceptance time
+        # in milliseconds, or one more than the last one here if the clock has not moved on: so a gateway
+        # whose database was lost or rebuilt still numbers past everything it sent before, where a counter
+        # starting again at 1 would see every new submission refused as stale. The transaction holds the
+        # write lock (BEGIN IMMEDIATE on SQLite) and a unique constraint backs it up.
+        sequence = max(repository.last_sequence(conn, municipality, year) + 1, int(now.timestamp() * 1000))
+        signed = sealing.sign_sealed(sealed, keys, sequence=sequence, created_at=now)
+        repository.add_submission(
+            conn,
+            NewSubmission(sealed.message_id, municipality, year, sequence, sealed.record_count, now, export_sha256),
+        )
+        repository.add_refs(conn, sealed.message_id, sealed.refs())
+        (sealed.folder / REFS_FILE).unlink()  # in the database now, in this transaction
+        if audit is not None:
+            audit.append(
+                conn,
+                "sealed",
+                sealed.message_id,
+                {
+                    "municipality": municipality,
+                    "year": year,
+                    "sequence": sequence,
+                    "records": sealed.record_count,
+                    "submission_sha256": hashlib.sha256(signed).hexdigest(),
+                    "identity_sha256": sealed.identity.sha256,
+                    "payload_sha256": sealed.payload.sha256,
+                },
+            )
+        # Last step before commit: if the rename fails, the transaction rolls back and nothing is queued. If
+        # the commit fails after it, the folder has no row: the start-up sweep removes it.
+        move_in(conn, sealed.folder, outbox_dir, sealed.message_id)
+    return SubmissionAccepted(
+        submission_id=sealed.message_id,
+        municipality=municipality,
+        year=year,
+        sequence=sequence,
+        records=sealed.record_count,
+        state=SubmissionState.QUEUED,
+        status_url=submission_url(sealed.message_id),
+    )

@@ -1,0 +1,119 @@
+"""The TPF's one piece of work: open the identity part, swap each identity number for its pseudonym, seal the
+(reference, pseudonym) pairs for the registry and sign a delivery header over them.
+
+The TPF opens only the identity part. The payload part passes through as the bytes it received, checked against
+the digest in the municipality's signed header; there is no code here (nor importable here: see the import
+contracts) that could open it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import BinaryIO, cast
+
+from services.kit.bodies import Upload
+from services.kit.problems import invalid_envelope, refused
+from shared.envelope import (
+    DeliveryCounts,
+    DeliveryHeader,
+    DeliveryParts,
+    InvalidEnvelope,
+    MessageRefused,
+    SubmissionHeader,
+    sign_header,
+    utc_timestamp,
+)
+from shared.envelope.identity import open_identities
+from shared.envelope.pseudonyms import PseudonymSealer
+from shared.keys import PublicDirectory
+from shared.keys.tpf import TpfKeys
+from shared.pseudonym import Pseudonymiser, screen
+
+__all__ = ["PAYLOAD_CONTENT", "Pseudonymisation", "Pseudonymised", "pseudonymise"]
+
+# The payload's content format the registry reads (shared.iplos.payload.PAYLOAD_FORMAT, which the TPF may not
+# import: it has no business decoding payloads).
+PAYLOAD_CONTENT = "iplos-payload/2"
+
+
+@dataclass(frozen=True)
+class Pseudonymisation:
+    """What pseudonymising needs, fixed at start-up: the TPF's keys, the directory (for the registry's key), the
+    pseudonym key version in use and whether synthetic test numbers are taken."""
+
+    keys: TpfKeys
+    directory: PublicDirectory
+    key_version: int
+    accept_synthetic_numbers: bool
+
+
+@dataclass(frozen=True)
+class Pseudonymised:
+    """The signed delivery header over the sealed pseudonyms (which went to the caller's ``out``)."""
+
+    delivery_header: bytes
+    delivery_signature: bytes
+    header: DeliveryHeader
+
+
+def pseudonymise(
+    how: Pseudonymisation, header: SubmissionHeader, header_bytes: bytes, identity: Upload, out: BinaryIO
+) -> Pseudonymised:
+    """Open the identity part and seal (reference, pseudonym) pairs for the registry into ``out``.
+
+    An invalid number gets no pseudonym; it is reported by its record reference and the rule it broke. Raises a
+    Problem (``unsupported-format``, the opaque ``invalid-envelope``, a refusal) for a message it cannot take.
+    """
+    if header.parts.payload.content != PAYLOAD_CONTENT:
+        # The TPF cannot read the payload, but it need not forward one the registry cannot read either.
+        raise refused("unsupported-format", "the payload part's content format is not supported")
+    party = how.keys.party
+    registry_kid, registry_key = how.directory.encryption_key("registry")
+    pseudonymiser = Pseudonymiser(how.keys.pseudonym_keys[how.key_version])
+    sealer = PseudonymSealer(
+        out,
+        key_version=pseudonymiser.key_version,
+        sender=party.party,
+        recipient="registry",
+        recipient_kid=registry_kid,
+        recipient_key=registry_key,
+        message_id=header.message_id,
+    )
+    seen: set[str] = set()
+    pseudonymised = refused_count = 0
+    try:
+        # An upload is a spooled binary file; kit.bodies types it as the IO[bytes] Starlette gives.
+        source = cast(BinaryIO, identity.file)
+        for entry in open_identities(
+            source, party, header.parts.identity, sender=header.sender, message_id=header.message_id
+        ):
+            if entry.ref in seen or len(seen) >= header.record_count:
+                raise InvalidEnvelope()  # a repeated reference, or more records than the signed header counts
+            seen.add(entry.ref)
+            rule = screen(entry.fid, entry.fid_type, accept_synthetic=how.accept_synthetic_numbers)
+            if isinstance(rule, str):
+                sealer.refuse(entry.ref, rule)
+                refused_count += 1
+                continue
+            sealer.add(entry.ref, pseudonymiser.pseudonym(rule))
+            pseudonymised += 1
+        if len(seen) != header.record_count:
+            raise InvalidEnvelope()
+    except MessageRefused as exc:
+        raise refused(exc.code, str(exc)) from None
+    except InvalidEnvelope:
+        raise invalid_envelope() from None
+    sealed = sealer.close()
+    delivery = DeliveryHeader(
+        message_id=header.message_id,
+        sender=party.party,
+        signer_kid=party.signing_kid,
+        submission_sha256=hashlib.sha256(header_bytes).hexdigest(),
+        created_at=utc_timestamp(),
+        pseudonym_key_version=pseudonymiser.key_version,
+        counts=DeliveryCounts(records=len(seen), pseudonymised=pseudonymised, refused=refused_count),
+        parts=DeliveryParts(pseudonyms=sealed),
+    )
+    encoded, signature = sign_header(delivery, party.signing)
+    return Pseudonymised(encoded, signature, delivery)
