@@ -34,7 +34,7 @@ class RegistryMetrics(ServiceMetrics):
         super().__init__(
             "registry",
             messages=tuple(Outcome),
-            records=("stored",),
+            records=(Outcome.STORED,),
             stages=("verify", "store", "confirm"),
             replays=("receipt", "refusal"),
         )
