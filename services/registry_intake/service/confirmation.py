@@ -9,14 +9,14 @@ import json
 import structlog
 
 from services.kit.clock import require_fresh
-from services.kit.problems import Problem, invalid_envelope, refused
+from services.kit.problems import Problem, envelope_problems, invalid_envelope
 from services.registry_intake.repository import NotHeld, StaleSubmission
 from services.registry_intake.schemas import SignedReceipt
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.errors import NotFound
 from services.registry_intake.service.receipts import receipt_for
 from services.registry_intake.submissions import StoredSubmission
-from shared.envelope import InvalidEnvelope, MessageRefused
+from shared.envelope import InvalidEnvelope
 from shared.envelope.receipts import verify_confirmation
 
 __all__ = ["confirm"]
@@ -48,15 +48,11 @@ def _apply(ctx: RegistryContext, submission_id: str, body: bytes) -> StoredSubmi
     signed by the municipality that signed the held submission, about that very submission header (its SHA-256),
     and fresh. Only then does the repository swap the year's active submission, in one transaction.
     """
-    try:
+    with envelope_problems(ValueError, RecursionError):  # a body that is not JSON is no confirmation either
         document = json.loads(body)
         if not isinstance(document, dict):
             raise InvalidEnvelope()
         verified, encoded = verify_confirmation(ctx.directory, document)
-    except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
-    except (InvalidEnvelope, ValueError, RecursionError):
-        raise invalid_envelope() from None
     if verified.message_id != submission_id:
         raise invalid_envelope()
     require_fresh(verified.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)

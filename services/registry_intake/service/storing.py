@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, cast
 
 from services.kit.bodies import Upload
-from services.kit.problems import Problem, invalid_envelope, refused
+from services.kit.problems import Problem, envelope_problem
 from services.kit.refusals import finalised
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.verification import Delivery, VerifiedDelivery
@@ -103,10 +103,8 @@ def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: D
         )
         ctx.metrics.stored(stored, findings_by_rule)
         return stored
-    except MessageRefused as exc:
-        raise _final_if(payload_phase, refused(exc.code, str(exc))) from None
-    except InvalidEnvelope:
-        raise _final_if(payload_phase, invalid_envelope()) from None
+    except (MessageRefused, InvalidEnvelope) as exc:
+        raise _final_if(payload_phase, envelope_problem(exc)) from None
     except PayloadDecodeError:
         raise finalised(Problem("invalid-payload", 422, "The payload does not follow its declared format")) from None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
-from services.kit.problems import Problem, invalid_envelope, refused
+from services.kit.problems import Problem, envelope_problems, refused
 from services.kit.refusals import finalised
 from services.registry_intake.service.context import RegistryContext
 from shared.envelope import (
@@ -65,7 +65,7 @@ def verify_delivery(ctx: RegistryContext, received: Delivery) -> VerifiedDeliver
     """Spec 10.2 steps 1-4: the TPF's delivery header and the municipality's submission header verify, each
     signer has its role, and the two are bound (same message id, the delivery names the submission's digest)."""
     submission_bytes, delivery_bytes = received.submission_header, received.delivery_header
-    try:
+    with envelope_problems():
         delivery, tpf = verify_header(delivery_bytes, received.delivery_signature, ctx.directory, DeliveryHeader)
         if tpf.role != "tpf":
             raise MessageRefused("signer-not-authorised", "only the TPF may deliver to the registry")
@@ -80,10 +80,6 @@ def verify_delivery(ctx: RegistryContext, received: Delivery) -> VerifiedDeliver
         if delivery.message_id != submission.message_id:
             raise InvalidEnvelope()
         require_digest(delivery.submission_sha256, 0, submission_sha256, 0)
-    except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
     return VerifiedDelivery(submission, submission_sha256, delivery, hashlib.sha256(delivery_bytes).hexdigest())
 
 
@@ -103,18 +99,13 @@ def check_parts(ctx: RegistryContext, verified: VerifiedDelivery, received: Deli
     # The TPF that pseudonymised the identity part must be the one it was sealed for: a delivery of pseudonyms
     # for an identity part its signer could not open is made up (docs/envelope-v1.md 10.2, step 5). About the
     # delivery, not what the municipality signed: not final.
-    try:
+    with envelope_problems():
         _require_sealed_for(ctx.directory, submission.parts.identity, delivery.sender)
-    except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
-    try:
         counts = delivery.counts
         if counts.records != submission.record_count or counts.pseudonymised + counts.refused != counts.records:
             raise InvalidEnvelope()
         require_digest(payload.sha256, payload.size, p.sha256, p.size)
         require_digest(pseudonyms.sha256, pseudonyms.size, q.sha256, q.size)
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
 
 
 def check_fresh(ctx: RegistryContext, verified: VerifiedDelivery) -> None:
