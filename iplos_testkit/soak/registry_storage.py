@@ -3,8 +3,8 @@
 The registry's HTTP API shows each submission's record count as declared and stored in its row, never how many
 person rows it holds: by design, since the operator API counts persons per year and suppresses small numbers.
 A partial view (an active submission whose person rows do not match its record count) shows only in the rows.
-So the soak reads the registry's SQLite file, but through :class:`SubmissionRepository`'s public read methods
-(``list``, ``get``, ``count_records``) rather than SQL of its own: the table layout stays the registry's business.
+So the soak reads the registry's SQLite file, but through the registry's read side (:class:`SubmissionQueries`:
+``list``, ``get``, ``count_records``) rather than SQL of its own: the table layout stays the registry's business.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.kit.database import make_engine
-from services.registry_intake.repository import StoredSubmission, SubmissionRepository
+from services.registry_intake.models import SubmissionStatus
+from services.registry_intake.read import SubmissionQueries
+from services.registry_intake.submissions import StoredSubmission
 
 __all__ = ["ActiveView", "RegistryStorage"]
-
-_ACTIVE = "active"
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class RegistryStorage:
 
     def __init__(self, database: Path, *, busy_timeout_s: float = 2.0) -> None:
         self._engine = make_engine(f"sqlite:///file:{database}?mode=ro&uri=true", sqlite_busy_timeout_s=busy_timeout_s)
-        self._repository = SubmissionRepository(self._engine)
+        self._queries = SubmissionQueries(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -48,11 +48,11 @@ class RegistryStorage:
 
     def submissions(self) -> list[StoredSubmission]:
         """Every submission row, as the registry lists them."""
-        return self._repository.list()
+        return self._queries.list()
 
     def persons(self, submission_id: str) -> int:
         """Person rows stored under the submission."""
-        return self._repository.count_records(submission_id)
+        return self._queries.count_records(submission_id)
 
     def active(self) -> list[ActiveView]:
         """Each active submission with its person rows.
@@ -62,11 +62,11 @@ class RegistryStorage:
         while they were counted, and the registry's transactions then promise exactly its record count.
         """
         views = []
-        for row in self._repository.list():
-            if row.status != _ACTIVE:
+        for row in self._queries.list():
+            if row.status is not SubmissionStatus.ACTIVE:
                 continue
-            persons = self._repository.count_records(row.message_id)
-            again = self._repository.get(row.message_id)
-            if again is not None and again.status == _ACTIVE:
+            persons = self._queries.count_records(row.message_id)
+            again = self._queries.get(row.message_id)
+            if again is not None and again.status is SubmissionStatus.ACTIVE:
                 views.append(ActiveView(row.message_id, row.record_count, persons))
         return views

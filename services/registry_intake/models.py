@@ -33,6 +33,7 @@ covering ``COUNT(DISTINCT ref)``), findings per rule (``findings (code)``) and p
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -93,13 +94,23 @@ SEQUENCE_TYPE: Final = BigInteger().with_variant(Integer(), "sqlite")
 SEVERITIES: Final = ("error", "warning")
 
 
-class SubmissionStatus:
-    ACTIVE: Final = "active"
-    SUPERSEDED: Final = "superseded"
-    REFUSED: Final = "refused"
-    #: Stored with its records but not applied: its person count fell sharply below the active submission's,
-    #: and the municipality must confirm the replacement (migration 0004).
-    HELD: Final = "held"
+class SubmissionStatus(StrEnum):
+    """The state of a submission row: the one list of them (the table's CHECK is built from it)."""
+
+    ACTIVE = "active"
+    """The submission in effect for its municipality and year (at most one)."""
+    SUPERSEDED = "superseded"
+    """Replaced by a newer one: its records and findings are gone, its row keeps its counts."""
+    REFUSED = "refused"
+    """Decided against (a stale sequence, or a held submission overtaken): an audit fact, no records."""
+    HELD = "held"
+    """Stored with its records but not applied: its person count fell sharply below the active submission's,
+    and the municipality must confirm the replacement (migration 0004)."""
+
+
+def _one_of(column: str, values: type[StrEnum]) -> str:
+    """``column IN ('a', 'b')``: a CHECK from the enum (the same text the migrations wrote)."""
+    return f"{column} IN ({', '.join(repr(str(value)) for value in values)})"
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -177,8 +188,8 @@ submissions = Table(
     # held submission confirmed later; NULL before 0004).
     Column("pseudonyms_sha256", String(64), nullable=True),
     Column("delivery_sha256", String(64), nullable=True),
-    CheckConstraint("status IN ('active', 'superseded', 'refused', 'held')", name="status"),
-    CheckConstraint("(status = 'refused') = (refusal_reason IS NOT NULL)", name="refusal_reason"),
+    CheckConstraint(_one_of("status", SubmissionStatus), name="status"),
+    CheckConstraint(f"(status = '{SubmissionStatus.REFUSED}') = (refusal_reason IS NOT NULL)", name="refusal_reason"),
     Index(None, "municipality", "year", "status"),
     # At most one active submission per municipality and year.
     Index(
@@ -186,8 +197,8 @@ submissions = Table(
         "municipality",
         "year",
         unique=True,
-        sqlite_where=text("status = 'active'"),
-        postgresql_where=text("status = 'active'"),
+        sqlite_where=text(f"status = '{SubmissionStatus.ACTIVE}'"),
+        postgresql_where=text(f"status = '{SubmissionStatus.ACTIVE}'"),
     ),
 )
 

@@ -21,7 +21,8 @@ from sqlalchemy import Engine
 from services.kit.metrics import ServiceMetrics
 from services.kit.readiness import Readiness, own_keys_listed
 from services.registry_intake.config import RegistrySettings
-from services.registry_intake.repository import StoredSubmission
+from services.registry_intake.models import SubmissionStatus
+from services.registry_intake.submissions import Outcome, StoredSubmission
 from shared.iplos.controls import CATALOGUE
 from shared.keys.registry import load_registry_keys
 
@@ -32,8 +33,8 @@ class RegistryMetrics(ServiceMetrics):
     def __init__(self) -> None:
         super().__init__(
             "registry",
-            messages=("stored", "held", "superseded", "refused"),
-            records=("stored",),
+            messages=tuple(Outcome),
+            records=(Outcome.STORED,),
             stages=("verify", "store", "confirm"),
             replays=("receipt", "refusal"),
         )
@@ -51,13 +52,13 @@ class RegistryMetrics(ServiceMetrics):
     def stored(self, stored: StoredSubmission, findings_by_rule: Mapping[str, int]) -> None:
         """A submission was stored (committed) with these findings, counted by control code; a held one is counted
         as held (its records are kept, not in effect)."""
-        if stored.status == "held":
-            self.message("held")
+        if stored.status is SubmissionStatus.HELD:
+            self.message(Outcome.HELD)
             return
-        self.message("stored")
+        self.message(Outcome.STORED)
         if stored.supersedes is not None:
-            self.message("superseded")
-        self.records("stored", stored.record_count)
+            self.message(Outcome.SUPERSEDED)
+        self.records(Outcome.STORED, stored.record_count)
         for rule, count in findings_by_rule.items():
             # Codes come from the catalogue; anything else would be a bug, and is not let become a label.
             self._findings.labels(self.service, rule if rule in _RULES else "other").inc(count)

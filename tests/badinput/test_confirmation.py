@@ -89,7 +89,7 @@ def post(setting: Setting, body: Any, message_id: str | None = None, **kwargs: A
 
 
 def state(setting: Setting) -> dict[str, tuple[str, int]]:
-    rows = setting.registry.app.state.registry.repository.list(MUNICIPALITY, YEAR)  # type: ignore[attr-defined]
+    rows = setting.registry.app.state.registry.queries.list(MUNICIPALITY, YEAR)  # type: ignore[attr-defined]
     return {row.message_id: (row.status, row.record_count) for row in rows}
 
 

@@ -25,7 +25,8 @@ from sqlalchemy.engine import make_url
 
 from services.kit.database import make_engine, upgrade_database
 from services.registry_intake.migrations import SCRIPT_LOCATION
-from services.registry_intake.repository import StoredRecord, SubmissionRepository
+from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.submissions import StoredRecord
 from shared.iplos.model import Finding
 from tests.postgres import DEFAULT_POSTGRES_URL, POSTGRES_URL_ENV
 

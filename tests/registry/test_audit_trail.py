@@ -14,7 +14,8 @@ from sqlalchemy import Engine, select
 
 from services.kit.audit_log import AuditLog
 from services.registry_intake.models import audit
-from services.registry_intake.repository import StaleSubmission, StoredRecord, SubmissionRepository
+from services.registry_intake.repository import StaleSubmission, SubmissionRepository
+from services.registry_intake.submissions import StoredRecord
 from shared.audit import parse_entry, verify_entries
 from tests.registry.test_storage import incoming, make_records
 

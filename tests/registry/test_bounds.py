@@ -47,7 +47,8 @@ from services.registry_intake.models import (
     services,
     submissions,
 )
-from services.registry_intake.repository import IncomingSubmission, SubmissionRepository
+from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.submissions import IncomingSubmission
 from shared.envelope._canonical import canonical_json
 from shared.envelope._sealing import PartSealer
 from shared.envelope.headers import SIGN_LABEL, sign_header

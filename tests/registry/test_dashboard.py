@@ -20,8 +20,8 @@ from sqlalchemy import Engine, select
 
 from iplos_testkit.exports import write_synthetic_export
 from services.registry_intake import models
-from services.registry_intake.dashboard.access import COOKIE as COOKIE_NAME
 from services.registry_intake.dashboard.i18n import LABELS
+from services.registry_intake.dependencies import COOKIE as COOKIE_NAME
 from shared.iplos.municipalities import valid_municipalities
 from tests.badinput.test_matrix import identity_numbers
 from tests.e2e.messages import build_delivery, build_message

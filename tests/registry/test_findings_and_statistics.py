@@ -24,15 +24,9 @@ from services.registry_intake.models import (
     refusals,
     services,
 )
-from services.registry_intake.repository import (
-    RuleCount,
-    ServiceTypeCount,
-    StaleSubmission,
-    StoredFinding,
-    StoredRecord,
-    SubmissionRepository,
-    YearCount,
-)
+from services.registry_intake.read import SubmissionQueries
+from services.registry_intake.repository import StaleSubmission, SubmissionRepository
+from services.registry_intake.submissions import RuleCount, ServiceTypeCount, StoredFinding, StoredRecord, YearCount
 from shared.iplos.model import (
     FUNCTION_VARIABLES,
     CodeSystem,
@@ -210,13 +204,14 @@ def assert_same_types(stored: PayloadRecord, original: PayloadRecord) -> None:
 
 def test_every_variable_round_trips(engine: Engine) -> None:
     repo = SubmissionRepository(engine, batch_size=3)
+    read = SubmissionQueries(engine)
     sub = incoming(bydel_nr="030105")
     records = rich_records("a", 7)
 
     stored = repo.store(sub, records)
 
     assert stored.bydel_nr == "030105"
-    assert repo.get(sub.message_id) == stored
+    assert read.get(sub.message_id) == stored
     for record, _, _, _ in records:
         assert_same_types(read_back(engine, sub.message_id, record.ref), record)
     assert stored_rows(engine, sub.message_id) == {
@@ -236,6 +231,7 @@ def test_every_variable_round_trips(engine: Engine) -> None:
 
 def test_findings_are_stored_in_order_and_counted(engine: Engine) -> None:
     repo = SubmissionRepository(engine, batch_size=2)
+    read = SubmissionQueries(engine)
     sub = incoming()
     records = rich_records("a", 5, findings_every=2)  # a-00000, a-00002, a-00004: T001 and T002 each
     header_finding = Finding("H001", None, "meldingshode.kommuneNr", "not valid in 2024")
@@ -244,7 +240,7 @@ def test_findings_are_stored_in_order_and_counted(engine: Engine) -> None:
     stored = repo.store(sub, records, [header_finding, cross_record], severity_of=severity_of)
 
     assert (stored.finding_count, stored.error_count, stored.warning_count) == (8, 4, 4)
-    assert repo.findings(sub.message_id) == [
+    assert read.findings(sub.message_id) == [
         StoredFinding(None, "H001", "error", "meldingshode.kommuneNr", "not valid in 2024"),
         StoredFinding("a-00000", "T001", "error", "tjeneste[3].startdato", "start before 1900"),
         StoredFinding("a-00000", "T002", "warning", None, None),
@@ -254,13 +250,14 @@ def test_findings_are_stored_in_order_and_counted(engine: Engine) -> None:
         StoredFinding("a-00004", "T002", "warning", None, None),
         StoredFinding("a-00003", "X001", "warning", None, "same tjenesteID as a-00001"),
     ]
-    assert repo.finding_counts(sub.message_id) == {"H001": 1, "T001": 3, "T002": 3, "X001": 1}
-    assert repo.findings("no-such-submission") == []
-    assert repo.finding_counts("no-such-submission") == {}
+    assert read.finding_counts(sub.message_id) == {"H001": 1, "T001": 3, "T002": 3, "X001": 1}
+    assert read.findings("no-such-submission") == []
+    assert read.finding_counts("no-such-submission") == {}
 
 
 def test_submission_findings_may_be_appended_while_the_records_stream(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     late: list[Finding] = []
 
     def streaming() -> Iterator[StoredRecord]:
@@ -270,11 +267,12 @@ def test_submission_findings_may_be_appended_while_the_records_stream(engine: En
     stored = repo.store(incoming(), streaming(), late, severity_of=severity_of)
 
     assert stored.finding_count == stored.warning_count == 1
-    assert [(f.ref, f.code) for f in repo.findings(stored.message_id)] == [("a-00001", "X001")]
+    assert [(f.ref, f.code) for f in read.findings(stored.message_id)] == [("a-00001", "X001")]
 
 
 def test_findings_need_a_valid_severity_and_their_own_record(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     record = payload_record("a-00000")
     own = Finding("T001", "a-00000")
 
@@ -291,11 +289,12 @@ def test_findings_need_a_valid_severity_and_their_own_record(engine: Engine) -> 
     # A submission-level finding naming a record must name one of this submission's (foreign key).
     with pytest.raises(Exception, match=r"(?i)foreign key"):
         repo.store(incoming(), make_records("a", 2), [Finding("X001", "a-77777")], severity_of=severity_of)
-    assert repo.list() == []
+    assert read.list() == []
 
 
 def test_replacement_deletes_the_old_records_and_findings_and_keeps_its_counts(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     first = repo.store(
         incoming(1), rich_records("one", 6, findings_every=3), [Finding("H001", None)], severity_of=severity_of
     )
@@ -304,19 +303,20 @@ def test_replacement_deletes_the_old_records_and_findings_and_keeps_its_counts(e
 
     second = repo.store(incoming(2), rich_records("two", 4, findings_every=4), severity_of=severity_of)
 
-    old = repo.get(first.message_id)
+    old = read.get(first.message_id)
     assert old is not None
     assert old.status == "superseded"
     assert (old.record_count, old.finding_count, old.error_count, old.warning_count) == (6, 5, 3, 2)
     assert stored_rows(engine, first.message_id) == {t.name: 0 for t in RECORD_TABLES}
-    assert repo.findings(first.message_id) == []
-    assert repo.finding_counts(second.message_id) == {"T001": 1, "T002": 1}
+    assert read.findings(first.message_id) == []
+    assert read.finding_counts(second.message_id) == {"T001": 1, "T002": 1}
     assert stored_rows(engine, untouched.message_id)["findings"] == 4
     assert stored_rows(engine, second.message_id)["coercion_decisions"] == 2
 
 
 def test_records_failing_half_way_leave_no_findings(engine: Engine) -> None:
     repo = SubmissionRepository(engine, batch_size=10)
+    read = SubmissionQueries(engine)
     first = repo.store(incoming(1), rich_records("one", 3, findings_every=1), severity_of=severity_of)
     replacement = incoming(2)
 
@@ -327,15 +327,16 @@ def test_records_failing_half_way_leave_no_findings(engine: Engine) -> None:
     with pytest.raises(RuntimeError, match="does not decrypt"):
         repo.store(replacement, failing_records(), [Finding("H001", None)], severity_of=severity_of)
 
-    assert repo.get(replacement.message_id) is None
+    assert read.get(replacement.message_id) is None
     assert stored_rows(engine, replacement.message_id) == {t.name: 0 for t in RECORD_TABLES}
-    assert repo.get(first.message_id) == first
-    assert repo.finding_counts(first.message_id) == {"T001": 3, "T002": 3}
+    assert read.get(first.message_id) == first
+    assert read.finding_counts(first.message_id) == {"T001": 3, "T002": 3}
     assert stored_rows(engine, first.message_id)["refusals"] == 6
 
 
 def test_stale_submission_stores_no_findings(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     repo.store(incoming(3), make_records("a", 1))
     with pytest.raises(StaleSubmission) as caught:
         repo.store(
@@ -343,7 +344,7 @@ def test_stale_submission_stores_no_findings(engine: Engine) -> None:
         )
     refused = caught.value.refused
     assert (refused.status, refused.finding_count, refused.error_count, refused.warning_count) == ("refused", 0, 0, 0)
-    assert repo.findings(refused.message_id) == []
+    assert read.findings(refused.message_id) == []
 
 
 # -- statistics -------------------------------------------------------------------------------------------------
@@ -351,6 +352,7 @@ def test_stale_submission_stores_no_findings(engine: Engine) -> None:
 
 def test_statistics_count_the_active_submissions_only(engine: Engine) -> None:
     repo = SubmissionRepository(engine, batch_size=4)
+    read = SubmissionQueries(engine)
     # Oslo 2024: replaced once (the first one's rows must not count); Bergen 2024; Oslo 2023.
     repo.store(incoming(1), rich_records("o24-old", 9, findings_every=1), severity_of=severity_of)
     repo.store(incoming(2), rich_records("o24", 5, findings_every=2), severity_of=severity_of)
@@ -360,12 +362,12 @@ def test_statistics_count_the_active_submissions_only(engine: Engine) -> None:
     repo.store(incoming(1, year=2023), rich_records("o23", 2, findings_every=1), severity_of=severity_of)
 
     # rich records: types 15, 21, 6 once each; make_records: 6, 15, 21, 26, 28, 29 once each.
-    assert repo.records_per_service_type("0301", 2024) == [
+    assert read.records_per_service_type("0301", 2024) == [
         ServiceTypeCount(6, 5, 5),
         ServiceTypeCount(15, 5, 5),
         ServiceTypeCount(21, 5, 5),
     ]
-    assert repo.records_per_service_type(None, 2024) == [
+    assert read.records_per_service_type(None, 2024) == [
         ServiceTypeCount(6, 8, 8),
         ServiceTypeCount(15, 8, 8),
         ServiceTypeCount(21, 8, 8),
@@ -373,32 +375,33 @@ def test_statistics_count_the_active_submissions_only(engine: Engine) -> None:
         ServiceTypeCount(28, 3, 3),
         ServiceTypeCount(29, 3, 3),
     ]
-    assert repo.records_per_service_type("4601", 2023) == []
+    assert read.records_per_service_type("4601", 2023) == []
 
-    assert repo.persons_per_year() == [YearCount(2023, 2), YearCount(2024, 8)]
-    assert repo.persons_per_year("0301") == [YearCount(2023, 2), YearCount(2024, 5)]
-    assert repo.persons_per_year("4601") == [YearCount(2024, 3)]
-    assert repo.persons_per_year("5001") == []
+    assert read.persons_per_year() == [YearCount(2023, 2), YearCount(2024, 8)]
+    assert read.persons_per_year("0301") == [YearCount(2023, 2), YearCount(2024, 5)]
+    assert read.persons_per_year("4601") == [YearCount(2024, 3)]
+    assert read.persons_per_year("5001") == []
 
-    assert repo.findings_by_rule() == [
+    assert read.findings_by_rule() == [
         RuleCount("H001", 1, 1),
         RuleCount("T001", 5, 2),
         RuleCount("T002", 5, 2),
     ]
-    assert repo.findings_by_rule(2024) == [RuleCount("H001", 1, 1), RuleCount("T001", 3, 1), RuleCount("T002", 3, 1)]
-    assert repo.findings_by_rule(2024, municipality="4601") == [RuleCount("H001", 1, 1)]
-    assert repo.findings_by_rule(2022) == []
+    assert read.findings_by_rule(2024) == [RuleCount("H001", 1, 1), RuleCount("T001", 3, 1), RuleCount("T002", 3, 1)]
+    assert read.findings_by_rule(2024, municipality="4601") == [RuleCount("H001", 1, 1)]
+    assert read.findings_by_rule(2022) == []
 
 
 def test_service_type_counts_persons_once_per_submission(engine: Engine) -> None:
     """Two service lines of one type for one person: one person, two services. The same reference in two
     submissions (references are only unique within one): two persons."""
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     record = payload_record("same-ref", n_services=7)  # types 6, 15, 21, 26, 28, 29, 6
     repo.store(incoming(1), [(record, pseudonym("x"), "ok", ())])
     repo.store(incoming(1, municipality="4601"), [(record, pseudonym("y"), "ok", ())])
 
-    counts = {c.tjeneste_type: (c.persons, c.services) for c in repo.records_per_service_type(None, 2024)}
+    counts = {c.tjeneste_type: (c.persons, c.services) for c in read.records_per_service_type(None, 2024)}
     assert counts[6] == (2, 4)
     assert counts[15] == (2, 2)
 

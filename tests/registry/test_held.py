@@ -14,12 +14,9 @@ from sqlalchemy import Engine
 
 from services.kit.audit_log import AuditLog
 from services.registry_intake import models
-from services.registry_intake.repository import (
-    IncomingSubmission,
-    NotHeld,
-    StaleSubmission,
-    SubmissionRepository,
-)
+from services.registry_intake.read import SubmissionQueries
+from services.registry_intake.repository import NotHeld, StaleSubmission, SubmissionRepository
+from services.registry_intake.submissions import IncomingSubmission
 from shared.audit import AuditEntry, parse_entry
 
 from .test_storage import RECORD_TABLES, active_pointer, incoming, make_records, stored_rows
@@ -41,6 +38,11 @@ def repo(engine: Engine, audit: AuditLog) -> SubmissionRepository:
     return SubmissionRepository(engine, audit=audit)
 
 
+@pytest.fixture
+def read(engine: Engine) -> SubmissionQueries:
+    return SubmissionQueries(engine)
+
+
 def log(audit: AuditLog) -> list[AuditEntry]:
     return [parse_entry(stored.entry.encode()) for stored in audit.entries(0)]
 
@@ -49,21 +51,23 @@ def events(audit: AuditLog, message_id: str) -> list[str]:
     return [entry.event for entry in log(audit) if entry.message_id == message_id]
 
 
-def test_a_sharp_drop_is_held_and_the_active_year_stays(engine: Engine, repo: SubmissionRepository) -> None:
+def test_a_sharp_drop_is_held_and_the_active_year_stays(
+    engine: Engine, repo: SubmissionRepository, read: SubmissionQueries
+) -> None:
     first = repo.store(declared(incoming(1), 10), make_records("one", 10), hold_below=HOLD)
     assert first.status == "active"
 
     held = repo.store(declared(incoming(2), 4), make_records("two", 4), hold_below=HOLD)
 
     assert (held.status, held.supersedes, held.record_count) == ("held", None, 4)
-    again = repo.get(first.message_id)
+    again = read.get(first.message_id)
     assert again is not None
     assert (again.status, again.superseded_by) == ("active", None)
     assert active_pointer(engine) == (first.message_id, 1)
     assert stored_rows(engine, first.message_id)["persons"] == 10  # nothing of the year was deleted
     assert stored_rows(engine, held.message_id)["persons"] == 4  # kept, ready to be applied
     # The statistics count the active submission only.
-    assert [y.persons for y in repo.persons_per_year("0301")] == [10]
+    assert [y.persons for y in read.persons_per_year("0301")] == [10]
 
 
 @pytest.mark.parametrize(("persons", "status"), [(5, "active"), (4, "held")], ids=["half", "under-half"])
@@ -80,7 +84,7 @@ def test_no_hold_without_an_active_submission_or_with_the_rule_off(repo: Submiss
 
 
 def test_confirming_applies_the_held_submission_in_one_step(
-    engine: Engine, repo: SubmissionRepository, audit: AuditLog
+    engine: Engine, repo: SubmissionRepository, read: SubmissionQueries, audit: AuditLog
 ) -> None:
     first = repo.store(declared(incoming(1), 10), make_records("one", 10), hold_below=HOLD)
     held = repo.store(declared(incoming(2), 3), make_records("two", 3), hold_below=HOLD)
@@ -88,7 +92,7 @@ def test_confirming_applies_the_held_submission_in_one_step(
     applied = repo.confirm(held.message_id, "e" * 64)
 
     assert (applied.status, applied.supersedes, applied.record_count) == ("active", first.message_id, 3)
-    old = repo.get(first.message_id)
+    old = read.get(first.message_id)
     assert old is not None
     assert (old.status, old.superseded_by) == ("superseded", held.message_id)
     assert stored_rows(engine, first.message_id) == {t.name: 0 for t in RECORD_TABLES}  # the seed's rule
@@ -108,14 +112,16 @@ def test_confirming_applies_the_held_submission_in_one_step(
         repo.confirm("00000000-0000-4000-8000-00000000beef", "e" * 64)
 
 
-def test_a_newer_submission_discards_the_held_one(engine: Engine, repo: SubmissionRepository, audit: AuditLog) -> None:
+def test_a_newer_submission_discards_the_held_one(
+    engine: Engine, repo: SubmissionRepository, read: SubmissionQueries, audit: AuditLog
+) -> None:
     first = repo.store(declared(incoming(1), 10), make_records("one", 10), hold_below=HOLD)
     held = repo.store(declared(incoming(2), 2), make_records("two", 2), hold_below=HOLD)
 
     newer = repo.store(declared(incoming(3), 9), make_records("three", 9), hold_below=HOLD)
 
     assert (newer.status, newer.supersedes) == ("active", first.message_id)
-    gone = repo.get(held.message_id)
+    gone = read.get(held.message_id)
     assert gone is not None
     # Never applied, and never will be: refused, so its receipt says so (not "stored").
     assert (gone.status, gone.refusal_reason, gone.superseded_by) == ("refused", "held-discarded", newer.message_id)
@@ -129,16 +135,18 @@ def test_a_newer_submission_discards_the_held_one(engine: Engine, repo: Submissi
     assert not_held.value.submission.status == "refused"
 
 
-def test_a_second_held_submission_replaces_the_first_held_one(engine: Engine, repo: SubmissionRepository) -> None:
+def test_a_second_held_submission_replaces_the_first_held_one(
+    engine: Engine, repo: SubmissionRepository, read: SubmissionQueries
+) -> None:
     repo.store(declared(incoming(1), 10), make_records("one", 10), hold_below=HOLD)
     older = repo.store(declared(incoming(2), 2), make_records("two", 2), hold_below=HOLD)
     newer = repo.store(declared(incoming(3), 3), make_records("three", 3), hold_below=HOLD)
     assert newer.status == "held"
-    gone = repo.get(older.message_id)
+    gone = read.get(older.message_id)
     assert gone is not None
     assert (gone.status, gone.refusal_reason) == ("refused", "held-discarded")
     assert stored_rows(engine, older.message_id)["persons"] == 0
-    assert [s.status for s in repo.list("0301", 2024)].count("held") == 1
+    assert [s.status for s in read.list("0301", 2024)].count("held") == 1
 
 
 @pytest.mark.parametrize("persons", [10, 2], ids=["a full year", "few persons"])

@@ -65,20 +65,20 @@ def test_stored_superseded_and_stale_submissions_and_their_findings_are_counted(
         wire.up = True
         assert findings_by_rule(registry) == {}
         assert value(registry, "iplos_findings_total", rule=CATALOGUE[0].code) == 0  # every rule starts at 0
-        repository = registry.app.state.registry.repository  # type: ignore[attr-defined]
+        queries = registry.app.state.registry.queries  # type: ignore[attr-defined]
 
         assert tpf.post("/v1/messages", files=first.files()).status_code == 200
-        first_counts = Counter(repository.finding_counts(first.parsed.message_id))
+        first_counts = Counter(queries.finding_counts(first.parsed.message_id))
         assert len(first_counts) >= 5  # the faults really vary
         assert findings_by_rule(registry) == first_counts
         assert tpf.post("/v1/messages", files=second.files()).status_code == 200
-        second_counts = Counter(repository.finding_counts(second.parsed.message_id))
+        second_counts = Counter(queries.finding_counts(second.parsed.message_id))
         assert value(registry, "iplos_messages_total", outcome="stored") == 2
         assert value(registry, "iplos_messages_total", outcome="superseded") == 1
         records = first.parsed.record_count + second.parsed.record_count
         assert value(registry, "iplos_records_total", outcome="stored") == records
         # What the controls found in what arrived: the replaced submission's findings are not taken back.
-        assert repository.finding_counts(first.parsed.message_id) == {}
+        assert queries.finding_counts(first.parsed.message_id) == {}
         assert findings_by_rule(registry) == first_counts + second_counts
 
         # A stale sequence: refused (409 with a receipt, which settles it at the TPF), stored counts unchanged.

@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.registry_intake.migrations import SCRIPT_LOCATION
 from services.registry_intake.models import metadata, persons, services
-from services.registry_intake.repository import ServiceTypeCount, SubmissionRepository, YearCount
+from services.registry_intake.read import SubmissionQueries
+from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.submissions import ServiceTypeCount, YearCount
 from shared.iplos.model import Finding
 
 from .conftest import head_revision
@@ -133,7 +135,8 @@ def test_upgrade_from_0001_keeps_the_data_and_reads_it_back(unmigrated_engine: E
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, metadata) == []
     repo = SubmissionRepository(engine)
-    legacy = repo.get(LEGACY_ID)
+    read = SubmissionQueries(engine)
+    legacy = read.get(LEGACY_ID)
     assert legacy is not None
     assert (legacy.status, legacy.record_count, legacy.received_at, legacy.bydel_nr) == ("active", 2, RECEIVED, None)
     # Never controlled: no counts, which is not "no findings".
@@ -146,9 +149,9 @@ def test_upgrade_from_0001_keeps_the_data_and_reads_it_back(unmigrated_engine: E
     assert old.background.housing is None
     assert old.background.death_date is None
     assert (old.refusals, old.complaints, old.coercion) == ((), (), ())
-    assert repo.records_per_service_type("0301", 2024) == [ServiceTypeCount(15, 2, 2), ServiceTypeCount(21, 2, 2)]
-    assert repo.persons_per_year() == [YearCount(2024, 2)]
-    assert repo.findings(LEGACY_ID) == []
+    assert read.records_per_service_type("0301", 2024) == [ServiceTypeCount(15, 2, 2), ServiceTypeCount(21, 2, 2)]
+    assert read.persons_per_year() == [YearCount(2024, 2)]
+    assert read.findings(LEGACY_ID) == []
 
     # The new code replaces the old submission as it would any other.
     new = repo.store(
@@ -156,7 +159,7 @@ def test_upgrade_from_0001_keeps_the_data_and_reads_it_back(unmigrated_engine: E
     )
     assert new.supersedes == LEGACY_ID
     assert stored_rows(engine, LEGACY_ID) == {t.name: 0 for t in RECORD_TABLES}
-    superseded = repo.get(LEGACY_ID)
+    superseded = read.get(LEGACY_ID)
     assert superseded is not None
     assert (superseded.status, superseded.finding_count) == ("superseded", None)
     assert (new.finding_count, new.error_count, new.warning_count) == (5, 3, 2)
@@ -166,6 +169,7 @@ def test_downgrade_to_0001_keeps_the_original_data_and_upgrades_again(unmigrated
     engine = unmigrated_engine
     migrate(engine, "head")
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     stored = repo.store(incoming(1), rich_records("a", 4, findings_every=2), severity_of=severity_of)
 
     migrate(engine, "0001", down=True)
@@ -182,7 +186,7 @@ def test_downgrade_to_0001_keeps_the_original_data_and_upgrades_again(unmigrated
         assert conn.execute(select(func.count()).select_from(old.tables["function_scores"])).scalar_one() == 68
 
     migrate(engine, "head")
-    assert repo.count_records(stored.message_id) == 4
+    assert read.count_records(stored.message_id) == 4
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(services)).scalar_one() == 12
         assert conn.execute(select(func.count()).select_from(persons)).scalar_one() == 4

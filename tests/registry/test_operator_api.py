@@ -28,14 +28,10 @@ from services.kit.credentials import Credential, hash_token, new_token, write_cr
 from services.registry_intake import models
 from services.registry_intake.api import create_app
 from services.registry_intake.config import RegistrySettings
-from services.registry_intake.dashboard.access import COOKIE
-from services.registry_intake.overview import SUPPRESSION_THRESHOLD, deadline_for, suppress
-from services.registry_intake.repository import (
-    IncomingSubmission,
-    StoredRecord,
-    StoredSubmission,
-    SubmissionRepository,
-)
+from services.registry_intake.dependencies import COOKIE
+from services.registry_intake.read import SUPPRESSION_THRESHOLD, deadline_for, suppress
+from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.submissions import IncomingSubmission, StoredRecord, StoredSubmission
 from shared.iplos.controls import control
 from shared.iplos.model import Finding
 from shared.iplos.municipalities import valid_municipalities

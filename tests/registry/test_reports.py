@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, select, update
 from iplos_chain import ensure_keys
 from iplos_testkit.exports import write_synthetic_export
 from services.registry_intake.models import sealed_reports
+from services.registry_intake.read import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
 from shared.envelope import PartRef
 from shared.envelope.report import open_report
@@ -139,17 +140,18 @@ def registry_json(body: bytes) -> dict[str, Any]:
 
 def test_storage_keeps_one_report_per_key_and_drops_it_with_the_findings(engine: Engine) -> None:
     repository = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     first = repository.store(incoming(1), make_records("a", 3))
-    assert repository.sealed_report(first.message_id) is None
+    assert read.sealed_report(first.message_id) is None
     assert repository.keep_sealed_report(first.message_id, "k1", b'{"a":1}') == b'{"a":1}'
     # Sealed again at the same moment by another request: the one kept first is the one served.
     assert repository.keep_sealed_report(first.message_id, "k1", b'{"a":2}') == b'{"a":1}'
-    assert repository.sealed_report(first.message_id) == ("k1", b'{"a":1}')
+    assert read.sealed_report(first.message_id) == ("k1", b'{"a":1}')
     # A new key of the municipality's: the new report replaces the old one.
     assert repository.keep_sealed_report(first.message_id, "k2", b'{"a":3}') == b'{"a":3}'
-    assert repository.sealed_report(first.message_id) == ("k2", b'{"a":3}')
+    assert read.sealed_report(first.message_id) == ("k2", b'{"a":3}')
     repository.store(incoming(2), make_records("b", 3))  # supersedes the first
-    assert repository.sealed_report(first.message_id) is None
+    assert read.sealed_report(first.message_id) is None
     assert repository.keep_sealed_report(first.message_id, "k2", b'{"a":4}') is None
-    assert repository.sealed_report(first.message_id) is None
+    assert read.sealed_report(first.message_id) is None
     assert repository.keep_sealed_report("00000000-0000-4000-8000-000000000000", "k2", b"{}") is None

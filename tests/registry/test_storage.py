@@ -34,14 +34,9 @@ from services.registry_intake.models import (
     refusals,
     services,
 )
-from services.registry_intake.repository import (
-    IncomingSubmission,
-    ReplayedMessage,
-    StaleSubmission,
-    StoredRecord,
-    StoredSubmission,
-    SubmissionRepository,
-)
+from services.registry_intake.read import SubmissionQueries
+from services.registry_intake.repository import ReplayedMessage, StaleSubmission, SubmissionRepository
+from services.registry_intake.submissions import IncomingSubmission, StoredRecord, StoredSubmission
 from shared.iplos.model import (
     FUNCTION_VARIABLES,
     CodeSystem,
@@ -156,8 +151,8 @@ def active_pointer(engine: Engine, municipality: str = "0301", year: int = 2024)
     return row.active_message_id, row.active_sequence
 
 
-def actives(repo: SubmissionRepository, municipality: str = "0301", year: int = 2024) -> list[StoredSubmission]:
-    return [s for s in repo.list(municipality, year) if s.status == "active"]
+def actives(read: SubmissionQueries, municipality: str = "0301", year: int = 2024) -> list[StoredSubmission]:
+    return [s for s in read.list(municipality, year) if s.status == "active"]
 
 
 # -- storing and reading -------------------------------------------------------------------------------------
@@ -165,6 +160,7 @@ def actives(repo: SubmissionRepository, municipality: str = "0301", year: int = 
 
 def test_store_then_get_and_list(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     oslo_time = dt.timezone(dt.timedelta(hours=1))
     sub = incoming(received_at=dt.datetime(2025, 2, 1, 10, 30, tzinfo=oslo_time))
 
@@ -190,13 +186,13 @@ def test_store_then_get_and_list(engine: Engine) -> None:
         warning_count=0,
     )
     assert stored.received_at.utcoffset() == dt.timedelta(0)
-    assert repo.get(sub.message_id) == stored
-    assert repo.get(str(uuid.uuid4())) is None
-    assert repo.list() == [stored]
-    assert repo.list(municipality="0301", year=2024) == [stored]
-    assert repo.list(municipality="4601") == []
-    assert repo.list(year=2023) == []
-    assert repo.count_records(sub.message_id) == 5
+    assert read.get(sub.message_id) == stored
+    assert read.get(str(uuid.uuid4())) is None
+    assert read.list() == [stored]
+    assert read.list(municipality="0301", year=2024) == [stored]
+    assert read.list(municipality="4601") == []
+    assert read.list(year=2023) == []
+    assert read.count_records(sub.message_id) == 5
     assert stored_rows(engine, sub.message_id) == {
         "persons": 5,
         "services": 30,
@@ -252,19 +248,21 @@ def test_records_are_stored_as_given(engine: Engine) -> None:
 
 def test_pseudonym_and_identity_status_must_agree(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     record = payload_record("a-00000")
     with pytest.raises(ValueError, match="a-00000"):
         repo.store(incoming(), [(record, None, "ok", ())])
     with pytest.raises(ValueError, match="a-00000"):
         repo.store(incoming(), [(record, pseudonym("a-00000"), "invalid-check-digits", ())])
-    assert repo.list() == []
+    assert read.list() == []
 
 
 def test_naive_received_at_is_refused(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     with pytest.raises(StatementError, match="naive datetime"):
         repo.store(incoming(received_at=dt.datetime(2025, 2, 1, 9, 0)), make_records("a", 1))
-    assert repo.list() == []
+    assert read.list() == []
 
 
 # -- replace by year, stale, replay ------------------------------------------------------------------------
@@ -272,18 +270,19 @@ def test_naive_received_at_is_refused(engine: Engine) -> None:
 
 def test_newer_sequence_replaces_the_active_submission(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     first, second = incoming(1), incoming(2)
     repo.store(first, make_records("one", 3))
 
     stored = repo.store(second, make_records("two", 4, refused=(0, 1)))
 
-    old = repo.get(first.message_id)
+    old = read.get(first.message_id)
     assert old is not None
     assert (old.status, old.superseded_by, old.supersedes) == ("superseded", second.message_id, None)
     assert old.record_count == 3  # what it had: an audit fact, even though its records are gone
     assert (stored.status, stored.supersedes, stored.superseded_by) == ("active", first.message_id, None)
     assert (stored.record_count, stored.pseudonymised_count, stored.identity_refused_count) == (4, 2, 2)
-    assert repo.count_records(first.message_id) == 0
+    assert read.count_records(first.message_id) == 0
     assert stored_rows(engine, first.message_id) == {t.name: 0 for t in RECORD_TABLES}
     assert stored_rows(engine, second.message_id) == {
         "persons": 4,
@@ -292,18 +291,19 @@ def test_newer_sequence_replaces_the_active_submission(engine: Engine) -> None:
         "diagnoses": 8,
         **NONE_OF_THE_REST,
     }
-    assert [s.message_id for s in repo.list()] == [second.message_id, first.message_id]
+    assert [s.message_id for s in read.list()] == [second.message_id, first.message_id]
     assert active_pointer(engine) == (second.message_id, 2)
 
     third = repo.store(incoming(5), make_records("three", 1))
-    assert [s.status for s in repo.list()] == ["active", "superseded", "superseded"]
+    assert [s.status for s in read.list()] == ["active", "superseded", "superseded"]
     assert third.supersedes == second.message_id
-    assert repo.count_records(second.message_id) == 0
+    assert read.count_records(second.message_id) == 0
 
 
 @pytest.mark.parametrize("late_sequence", [2, 3], ids=["older", "equal"])
 def test_stale_sequence_is_refused_and_recorded(engine: Engine, late_sequence: int) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     active = repo.store(incoming(3), make_records("three", 2))
     late = incoming(late_sequence, received_at=T0 + dt.timedelta(hours=1))
 
@@ -318,16 +318,17 @@ def test_stale_sequence_is_refused_and_recorded(engine: Engine, late_sequence: i
         "stale-sequence",
     )
     assert (refused.record_count, refused.supersedes, refused.superseded_by) == (0, None, None)
-    assert repo.get(late.message_id) == refused
-    assert repo.get(active.message_id) == active  # unchanged
-    assert repo.count_records(active.message_id) == 2
-    assert repo.count_records(late.message_id) == 0
-    assert repo.list() == [refused, active]
+    assert read.get(late.message_id) == refused
+    assert read.get(active.message_id) == active  # unchanged
+    assert read.count_records(active.message_id) == 2
+    assert read.count_records(late.message_id) == 0
+    assert read.list() == [refused, active]
     assert active_pointer(engine) == (active.message_id, 3)
 
 
 def test_replay_raises_with_the_original_and_changes_nothing(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     first = incoming(1)
     original = repo.store(first, make_records("one", 3))
 
@@ -341,20 +342,21 @@ def test_replay_raises_with_the_original_and_changes_nothing(engine: Engine) -> 
     with pytest.raises(ReplayedMessage):
         repo.store(incoming(1, municipality="4601", message_id=first.message_id), make_records("x", 1))
 
-    assert repo.list() == [original]
-    assert repo.count_records(first.message_id) == 3
+    assert read.list() == [original]
+    assert read.count_records(first.message_id) == 3
     assert stored_rows(engine, first.message_id)["services"] == 18
     assert active_pointer(engine) == (first.message_id, 1)
 
 
 def test_replay_of_refused_and_superseded_messages(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     first = repo.store(incoming(1), make_records("one", 1))
     second = repo.store(incoming(2), make_records("two", 1))
     with pytest.raises(StaleSubmission) as stale:
         repo.store(incoming(1), never_iterated())
     refused = stale.value.refused
-    superseded = repo.get(first.message_id)
+    superseded = read.get(first.message_id)
 
     with pytest.raises(ReplayedMessage) as caught:
         repo.store(incoming(9, message_id=refused.message_id), make_records("late", 1))
@@ -363,9 +365,9 @@ def test_replay_of_refused_and_superseded_messages(engine: Engine) -> None:
         repo.store(incoming(9, message_id=first.message_id), make_records("late", 1))
     assert caught.value.original == superseded
 
-    assert repo.get(second.message_id) == second
-    assert repo.count_records(second.message_id) == 1
-    assert len(repo.list()) == 3
+    assert read.get(second.message_id) == second
+    assert read.count_records(second.message_id) == 1
+    assert len(read.list()) == 3
 
 
 # -- atomicity ---------------------------------------------------------------------------------------------
@@ -373,6 +375,7 @@ def test_replay_of_refused_and_superseded_messages(engine: Engine) -> None:
 
 def test_records_failing_half_way_roll_everything_back(engine: Engine) -> None:
     repo = SubmissionRepository(engine, batch_size=10)
+    read = SubmissionQueries(engine)
     first = repo.store(incoming(1), make_records("one", 3))
     replacement = incoming(2)
 
@@ -383,9 +386,9 @@ def test_records_failing_half_way_roll_everything_back(engine: Engine) -> None:
     with pytest.raises(RuntimeError, match="does not decrypt"):
         repo.store(replacement, failing_records())
 
-    assert repo.get(replacement.message_id) is None
+    assert read.get(replacement.message_id) is None
     assert stored_rows(engine, replacement.message_id) == {t.name: 0 for t in RECORD_TABLES}
-    assert repo.get(first.message_id) == first  # still active, not superseded
+    assert read.get(first.message_id) == first  # still active, not superseded
     assert stored_rows(engine, first.message_id)["persons"] == 3
     assert stored_rows(engine, first.message_id)["function_scores"] == 51
     assert active_pointer(engine) == (first.message_id, 1)
@@ -397,10 +400,11 @@ def test_records_failing_half_way_roll_everything_back(engine: Engine) -> None:
 
 def test_first_submission_failing_leaves_nothing(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     duplicate_ref = make_records("a", 2) + make_records("a", 1)  # one reference twice: the primary key refuses it
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
         repo.store(incoming(1), duplicate_ref)
-    assert repo.list() == []
+    assert read.list() == []
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(municipality_years)).scalar_one() == 0
 
@@ -410,22 +414,23 @@ def test_first_submission_failing_leaves_nothing(engine: Engine) -> None:
 
 def test_municipalities_and_years_are_independent(engine: Engine) -> None:
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     oslo_2024 = repo.store(incoming(5), make_records("o24", 2))
     oslo_2023 = repo.store(incoming(1, year=2023), make_records("o23", 1))
     bergen_2024 = repo.store(incoming(1, municipality="4601"), make_records("b24", 3))
 
     assert all(s.status == "active" for s in (oslo_2024, oslo_2023, bergen_2024))
-    assert actives(repo) == [oslo_2024]
-    assert actives(repo, year=2023) == [oslo_2023]
-    assert actives(repo, municipality="4601") == [bergen_2024]
+    assert actives(read) == [oslo_2024]
+    assert actives(read, year=2023) == [oslo_2023]
+    assert actives(read, municipality="4601") == [bergen_2024]
 
     with pytest.raises(StaleSubmission):
         repo.store(incoming(4), make_records("o24-old", 1))
     newer_bergen = repo.store(incoming(2, municipality="4601"), make_records("b24-new", 1))
     assert newer_bergen.supersedes == bergen_2024.message_id
-    assert repo.get(oslo_2024.message_id) == oslo_2024
-    assert repo.get(oslo_2023.message_id) == oslo_2023
-    assert repo.count_records(oslo_2024.message_id) == 2
+    assert read.get(oslo_2024.message_id) == oslo_2024
+    assert read.get(oslo_2023.message_id) == oslo_2023
+    assert read.count_records(oslo_2024.message_id) == 2
 
 
 def race(
@@ -465,6 +470,7 @@ def race(
 def test_concurrent_submissions_of_one_year_serialise(engine: Engine, order: str, prior: bool) -> None:
     """Two submissions of one municipality-year race: whatever the order, the newer one ends up active."""
     repo = SubmissionRepository(engine, batch_size=2)
+    read = SubmissionQueries(engine)
 
     for year in (2022, 2023):
         base = 1 if prior else 0
@@ -478,14 +484,14 @@ def test_concurrent_submissions_of_one_year_serialise(engine: Engine, order: str
         assert newer_outcome == "active"
         if order != "simultaneous":
             assert older_outcome == ("active" if order == "older-first" else "refused")
-        (active,) = actives(repo, year=year)
+        (active,) = actives(read, year=year)
         assert active.message_id == newer.message_id
-        assert active.record_count == repo.count_records(newer.message_id) == 4
-        loser = repo.get(older.message_id)
+        assert active.record_count == read.count_records(newer.message_id) == 4
+        loser = read.get(older.message_id)
         assert loser is not None
         # Stored first and then superseded, or refused as stale when it came second.
         assert loser.status == {"active": "superseded", "refused": "refused"}[older_outcome]
-        assert repo.count_records(older.message_id) == 0
+        assert read.count_records(older.message_id) == 0
         assert active_pointer(engine, year=year) == (newer.message_id, base + 2)
 
 
@@ -534,10 +540,11 @@ def test_sqlite_writers_take_the_write_lock_when_they_begin(tmp_path: Path) -> N
 def test_sequences_are_64_bit_acceptance_times(engine: Engine) -> None:
     """The gateway numbers submissions by acceptance time in milliseconds: past 2^31 on every backend."""
     repo = SubmissionRepository(engine)
+    read = SubmissionQueries(engine)
     first = repo.store(incoming(1_795_000_000_000), make_records("a", 2))
     second = repo.store(incoming(1_795_000_000_001), make_records("b", 2))
     assert (first.sequence, second.sequence) == (1_795_000_000_000, 1_795_000_000_001)
-    assert repo.get(first.message_id).status == "superseded"  # type: ignore[union-attr]
+    assert read.get(first.message_id).status == "superseded"  # type: ignore[union-attr]
     with pytest.raises(StaleSubmission) as stale:
         repo.store(incoming(1_794_999_999_999), make_records("c", 1))
     assert stale.value.active_sequence == 1_795_000_000_001

@@ -8,8 +8,9 @@ without JavaScript: filters are a GET form, sorting is links, charts are SVG dra
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -24,10 +25,11 @@ from services.kit.web import (
     make_environment,
     merge_labels,
 )
-from services.registry_intake import overview
 from services.registry_intake.dashboard import charts
-from services.registry_intake.dashboard.access import COOKIE, READERS, context, credentials, now, sees_findings
 from services.registry_intake.dashboard.i18n import LABELS
+from services.registry_intake.dependencies import COOKIE, READERS, context, credentials, now, sees_findings
+from services.registry_intake.schemas import FIRST_YEAR, LAST_YEAR, STATUS_FILTERS, OverviewQuery
+from services.registry_intake.service import NotFound, reading
 
 __all__ = ["HOME", "PREFIX", "UI", "router"]
 
@@ -80,15 +82,15 @@ def _year(request: Request, raw: str | None) -> int:
     """``?year=`` if it is a year the views cover, else the default (the latest year with data)."""
     if raw is not None and raw.isascii() and raw.isdigit() and len(raw) == 4:
         year = int(raw)
-        if overview.FIRST_YEAR <= year <= overview.LAST_YEAR:
+        if FIRST_YEAR <= year <= LAST_YEAR:
             return year
-    return overview.default_year(context(request).engine, now(request))
+    return reading.default_year(context(request), now(request))
 
 
 def _year_choices(request: Request, year: int) -> list[int]:
-    years = set(overview.available_years(context(request).engine)) | {year}
+    years = set(reading.available_years(context(request))) | {year}
     this_year = now(request).year
-    years |= {y for y in (this_year - 1, this_year - 2) if y >= overview.FIRST_YEAR}
+    years |= {y for y in (this_year - 1, this_year - 2) if y >= FIRST_YEAR}
     return sorted(years, reverse=True)
 
 
@@ -98,10 +100,8 @@ def overview_page(request: Request) -> HTMLResponse:
     lang = language_of(request)
     params = request.query_params
     year = _year(request, params.get("year"))
-    query = overview.OverviewQuery.lenient(
-        params.get("status"), params.get("q"), params.get("sort"), params.get("order")
-    )
-    document = overview.year_overview(context(request).engine, year, now(request), query).document()
+    query = OverviewQuery.lenient(params.get("status"), params.get("q"), params.get("sort"), params.get("order"))
+    document = reading.year_overview(context(request), year, now(request), query).model_dump(mode="json")
     keep = {"year": year, "status": query.status if query.status != "all" else None, "q": query.q or None}
     columns = []
     for key, label, numeric in COLUMNS:
@@ -134,7 +134,7 @@ def overview_page(request: Request) -> HTMLResponse:
         "columns": columns,
         "count_keys": COUNT_KEYS,
         "query": query,
-        "status_filters": overview.STATUS_FILTERS,
+        "status_filters": STATUS_FILTERS,
         "form_action": UI.href(request, HOME, "nb"),
         "reset_href": UI.href(request, HOME, lang, year=year),
         "sees_findings": sees_findings(caller),
@@ -149,8 +149,8 @@ def statistics_page(request: Request) -> HTMLResponse:
     caller = UI.credential(request)
     lang = language_of(request)
     year = _year(request, request.query_params.get("year"))
-    engine = context(request).engine
-    intake = overview.intake_by_day(engine, year)
+    ctx = context(request)
+    intake = reading.intake_by_day(ctx, year).model_dump(mode="json")
     days = intake["days"]
 
     def fmt_day(day: str) -> str:  # a column's label: day and month
@@ -161,7 +161,7 @@ def statistics_page(request: Request) -> HTMLResponse:
         line=[d["municipalities_so_far"] for d in days],
         line_max=intake["expected"],
     )
-    services = overview.records_per_service_type(engine, year)
+    services = reading.records_per_service_type(ctx, year).model_dump(mode="json")
     service_chart = charts.horizontal_bars(
         [
             (
@@ -175,7 +175,7 @@ def statistics_page(request: Request) -> HTMLResponse:
     rules = None
     rules_chart = None
     if sees_findings(caller):
-        rules = overview.findings_by_rule(engine, year)
+        rules = reading.findings_by_rule(ctx, year).model_dump(mode="json")
         shown = [r for r in rules["rules"] if r["suppressed"] or r["findings"]]
         rules_chart = charts.horizontal_bars(
             [(r["code"], r["rate"], "<5" if r["suppressed"] else Formatter(lang).percent(r["rate"], 2)) for r in shown],
@@ -202,21 +202,23 @@ def statistics_page(request: Request) -> HTMLResponse:
 def submission_page(request: Request, submission_id: str) -> HTMLResponse:
     caller = UI.credential(request)
     lang = language_of(request)
-    detail = overview.submission_detail(context(request), submission_id, with_findings=sees_findings(caller))
-    if detail is None:
-        raise PageError(404, "error_not_found", testid="not-found")
+    try:
+        found = reading.submission_detail(context(request), submission_id, with_findings=sees_findings(caller))
+    except NotFound:
+        raise PageError(404, "error_not_found", testid="not-found") from None
+    detail = found.model_dump(mode="json")
     year = detail["submission"]["year"]
     context_ = {
         "d": detail,
         "s": detail["submission"],
-        "receipt_json": overview.pretty(detail["receipt"]["receipt"]),
+        "receipt_json": _pretty(detail["receipt"]["receipt"]),
         "history": [
             h | {"href": UI.href(request, f"{PREFIX}/submissions/{h['submission_id']}", lang)}
             for h in detail["history"]
         ],
         "rule_href": lambda code: UI.href(request, f"{PREFIX}/submissions/{submission_id}/findings", lang, rule=code),
         "all_findings_href": UI.href(request, f"{PREFIX}/submissions/{submission_id}/findings", lang),
-        "overview_href": UI.href(request, HOME, lang, year=year if year >= overview.FIRST_YEAR else None),
+        "overview_href": UI.href(request, HOME, lang, year=year if year >= FIRST_YEAR else None),
         "api_href": f"/v1/operator/submissions/{submission_id}",
         "proof_href": f"/v1/audit/proof/inclusion?message_id={submission_id}",
     }
@@ -232,15 +234,17 @@ def findings_page(request: Request, submission_id: str) -> HTMLResponse:
         raise PageError(403, "findings_withheld_page", testid="findings-withheld")
     lang = language_of(request)
     ctx = context(request)
-    stored = ctx.repository.get(submission_id) if overview.MESSAGE_ID.fullmatch(submission_id) else None
-    if stored is None:
-        raise PageError(404, "error_not_found", testid="not-found")
     rule = request.query_params.get("rule")
     rule = rule if rule and len(rule) == 4 and rule[0].isalpha() and rule[1:].isdigit() else None
     raw_page = request.query_params.get("page", "1")
     page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and 0 < len(raw_page) < 7 else 1
     page = max(page, 1)
-    document = overview.record_findings(ctx.engine, submission_id, rule, (page - 1) * FINDINGS_PAGE, FINDINGS_PAGE)
+    try:
+        found = reading.record_findings(ctx, submission_id, rule, (page - 1) * FINDINGS_PAGE, FINDINGS_PAGE)
+        stored = reading.submission(ctx, submission_id)
+    except NotFound:
+        raise PageError(404, "error_not_found", testid="not-found") from None
+    document = found.model_dump(mode="json")
     pages = max(1, -(-document["total"] // FINDINGS_PAGE))
     base = f"{PREFIX}/submissions/{submission_id}/findings"
     context_ = {
@@ -257,3 +261,8 @@ def findings_page(request: Request, submission_id: str) -> HTMLResponse:
     return UI.render(
         request, "dashboard/findings.html", context_, user=caller, nav=_nav(request, lang, stored.year, "findings")
     )
+
+
+def _pretty(document: Any) -> str:
+    """A JSON document as the pages show it (the receipt)."""
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)

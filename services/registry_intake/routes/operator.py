@@ -8,14 +8,27 @@ count persons are suppressed below 5 (``null``, with ``suppressed`` or ``*_suppr
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from services.kit.credentials import Credential
-from services.kit.problems import Problem
-from services.registry_intake import overview
-from services.registry_intake.dashboard.access import api_caller, context, now, require_findings, sees_findings
+from services.registry_intake.dependencies import Caller, Clock, Context, require_findings, sees_findings
+from services.registry_intake.schemas import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    FindingsByRule,
+    IntakeByDay,
+    Order,
+    OverviewQuery,
+    RecordFindings,
+    RecordsPerServiceType,
+    SortKey,
+    StatusFilter,
+    SubmissionDetail,
+    YearOverview,
+    Years,
+)
+from services.registry_intake.service import reading
 
 __all__ = ["router"]
 
@@ -29,22 +42,17 @@ router = APIRouter(prefix="/v1/operator", tags=["operator"], responses=_AUTH)
 
 Year = Annotated[
     int,
-    Path(
-        ge=overview.FIRST_YEAR,
-        le=overview.LAST_YEAR,
-        description="Reporting year (the shipped municipality lists start in 2020)",
-    ),
+    Path(ge=FIRST_YEAR, le=LAST_YEAR, description="Reporting year (the shipped municipality lists start in 2020)"),
 ]
-Caller = Annotated[Credential, Depends(api_caller)]
 
 
-@router.get("/years", summary="Reporting years with submissions, newest first, and the default year")
-def years(request: Request, _caller: Caller) -> dict[str, Any]:
-    ctx = context(request)
-    return {
-        "years": overview.available_years(ctx.engine),
-        "default": overview.default_year(ctx.engine, now(request)),
-    }
+@router.get(
+    "/years",
+    summary="Reporting years with submissions, newest first, and the default year",
+    response_model=Years,
+)
+def years(ctx: Context, now: Clock, _caller: Caller) -> Years:
+    return reading.years(ctx, now)
 
 
 @router.get(
@@ -57,74 +65,75 @@ def years(request: Request, _caller: Caller) -> dict[str, Any]:
         " is suppressed (null, `records_suppressed`). `status`, `q` (number prefix or part of the name), `sort`"
         " and `order` select and order the rows; the counts always cover every municipality."
     ),
+    response_model=YearOverview,
 )
 def year_overview(
-    request: Request,
+    ctx: Context,
+    now: Clock,
     year: Year,
     _caller: Caller,
-    status: Literal["all", "missing", "received", "findings", "replaced", "late", "overdue"] = "all",
+    status: StatusFilter = "all",
     q: Annotated[str, Query(max_length=100)] = "",
-    sort: Literal["municipality", "name", "status", "received", "records", "findings", "replaced"] = "municipality",
-    order: Literal["asc", "desc"] = "asc",
-) -> dict[str, Any]:
-    query = overview.OverviewQuery(status=status, q=q.strip(), sort=sort, order=order)
-    return overview.year_overview(context(request).engine, year, now(request), query).document()
+    sort: SortKey = "municipality",
+    order: Order = "asc",
+) -> YearOverview:
+    query = OverviewQuery(status=status, q=q.strip(), sort=sort, order=order)
+    return reading.year_overview(ctx, year, now, query)
 
 
 @router.get(
     "/years/{year}/intake",
     summary="Submissions per day for the year, and municipalities received so far (operators and auditors)",
+    response_model=IntakeByDay,
 )
-def intake(request: Request, year: Year, _caller: Caller) -> dict[str, Any]:
-    return overview.intake_by_day(context(request).engine, year)
+def intake(ctx: Context, year: Year, _caller: Caller) -> IntakeByDay:
+    return reading.intake_by_day(ctx, year)
 
 
 @router.get(
     "/years/{year}/findings-by-rule",
     summary="Findings per control rule across municipalities, with rates (operators only)",
     description="Person-based figures below 5 are suppressed (null, `suppressed`). 403 for an auditor's credential.",
+    response_model=FindingsByRule,
 )
-def findings_by_rule(request: Request, year: Year, caller: Caller) -> dict[str, Any]:
+def findings_by_rule(ctx: Context, year: Year, caller: Caller) -> FindingsByRule:
     require_findings(caller)
-    return overview.findings_by_rule(context(request).engine, year)
+    return reading.findings_by_rule(ctx, year)
 
 
 @router.get(
     "/years/{year}/records-per-service-type",
     summary="Person records and service lines per service type (operators and auditors; below 5 suppressed)",
+    response_model=RecordsPerServiceType,
 )
-def records_per_service_type(request: Request, year: Year, _caller: Caller) -> dict[str, Any]:
-    return overview.records_per_service_type(context(request).engine, year)
+def records_per_service_type(ctx: Context, year: Year, _caller: Caller) -> RecordsPerServiceType:
+    return reading.records_per_service_type(ctx, year)
 
 
 @router.get(
     "/submissions/{submission_id}",
     summary="One submission: facts, counts, findings by rule, replacement history, receipt, audit trail",
     description="For an auditor's credential `findings_by_rule` is null and `findings_withheld` true.",
+    response_model=SubmissionDetail,
     responses=_NOT_FOUND,
 )
-def submission(request: Request, submission_id: str, caller: Caller) -> dict[str, Any]:
-    detail = overview.submission_detail(context(request), submission_id, with_findings=sees_findings(caller))
-    if detail is None:
-        raise Problem("not-found", 404, "No submission with this id")
-    return detail
+def submission(ctx: Context, submission_id: str, caller: Caller) -> SubmissionDetail:
+    return reading.submission_detail(ctx, submission_id, with_findings=sees_findings(caller))
 
 
 @router.get(
     "/submissions/{submission_id}/findings",
     summary="A submission's findings record by record (by random reference), optionally of one rule (operators only)",
+    response_model=RecordFindings,
     responses=_NOT_FOUND,
 )
 def submission_findings(
-    request: Request,
+    ctx: Context,
     submission_id: str,
     caller: Caller,
     rule: Annotated[str | None, Query(pattern=r"^[A-Z][0-9]{3}$")] = None,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> dict[str, Any]:
+) -> RecordFindings:
     require_findings(caller)
-    ctx = context(request)
-    if not overview.MESSAGE_ID.fullmatch(submission_id) or ctx.repository.get(submission_id) is None:
-        raise Problem("not-found", 404, "No submission with this id")
-    return overview.record_findings(ctx.engine, submission_id, rule, offset, limit)
+    return reading.record_findings(ctx, submission_id, rule, offset, limit)

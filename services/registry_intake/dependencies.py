@@ -1,13 +1,18 @@
-"""Who may read what on the operator pages and API, and the request's context (database, clock)."""
+"""What a request of the registry needs before its route runs: the use cases' context, the clock, who calls.
+
+Who may read what: operators and auditors read submissions, the pages and the operator API (a bearer token, or
+for the pages and the operator API the pages' sign-in cookie); operators alone see findings detail (by rule,
+by record); a municipality gateway's own credential fetches control reports and nothing else.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final
+from typing import Annotated, Final
 
-from fastapi import Request
+from fastapi import Depends, Request
 
-from services.kit.credentials import AUDIT_READERS, Credential
+from services.kit.credentials import AUDIT_READERS, REPORT_FETCHERS, Credential, authenticate
 from services.kit.credentials import FINDINGS_READERS as _FINDINGS_READERS
 from services.kit.problems import Problem
 from services.kit.web import bearer_or_cookie
@@ -17,11 +22,17 @@ __all__ = [
     "COOKIE",
     "FINDINGS_READERS",
     "READERS",
+    "Caller",
+    "Clock",
+    "Context",
+    "ReportFetcher",
     "api_caller",
     "context",
     "credentials",
     "now",
+    "report_fetcher",
     "require_findings",
+    "require_operator",
     "sees_findings",
 ]
 
@@ -34,20 +45,33 @@ COOKIE: Final = "iplos_registry_token"
 FINDINGS_READERS: Final = _FINDINGS_READERS
 
 
+def context(request: Request) -> RegistryContext:
+    """The use cases' context, built when the app started."""
+    ctx: RegistryContext = request.app.state.registry
+    return ctx
+
+
 def credentials(request: Request) -> list[Credential]:
     found: list[Credential] = request.app.state.credentials
     return found
-
-
-def context(request: Request) -> RegistryContext:
-    ctx: RegistryContext = request.app.state.registry
-    return ctx
 
 
 def now(request: Request) -> dt.datetime:
     """The app's clock (``app.state.clock``): the real one, or a fixed instant for tests and demonstrations."""
     moment: dt.datetime = request.app.state.clock()
     return moment
+
+
+def require_operator(request: Request) -> None:
+    """An operator's or auditor's bearer token; 401/403 problems otherwise. Called in the route's body, after
+    the query is validated (a malformed query is answered 422 before the credential is looked at)."""
+    authenticate(request, credentials(request), AUDIT_READERS)
+
+
+def report_fetcher(request: Request) -> Credential:
+    """A municipality gateway's own credential: checked before the submission id is looked at, so a caller
+    without it learns nothing about the id."""
+    return authenticate(request, credentials(request), REPORT_FETCHERS)
 
 
 def api_caller(request: Request) -> Credential:
@@ -66,3 +90,9 @@ def require_findings(caller: Credential) -> None:
             403,
             "Findings detail is for operators; an auditor's credential reads counts and the audit trail",
         )
+
+
+Context = Annotated[RegistryContext, Depends(context)]
+Clock = Annotated[dt.datetime, Depends(now)]
+Caller = Annotated[Credential, Depends(api_caller)]
+ReportFetcher = Annotated[Credential, Depends(report_fetcher)]

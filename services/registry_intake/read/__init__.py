@@ -1,0 +1,34 @@
+"""The registry's read side: what operators, auditors and the API read, in one place.
+
+* ``queries.py``: every statement the registry reads with (:class:`SubmissionQueries`), read-only connections;
+* ``overview.py``, ``statistics.py``, ``submission.py``: pure shaping of what was read into the documents of
+  ``schemas.py``, with the small-cell rule of ``suppression.py`` and the deadline of ``deadline.py``;
+* ``audit_trail.py``: a message's audit-log entries, each checked against the latest signed checkpoint.
+
+The use cases (``services/registry_intake/service/``) put these together; the operator API and the dashboard
+pages call the use cases, so the two cannot show different figures.
+"""
+
+from services.registry_intake.read.audit_trail import audit_trail
+from services.registry_intake.read.deadline import Deadline, deadline_for
+from services.registry_intake.read.overview import year_overview
+from services.registry_intake.read.queries import SubmissionQueries
+from services.registry_intake.read.statistics import findings_by_rule, intake_by_day, records_per_service_type
+from services.registry_intake.read.submission import record_findings, submission_detail, submission_view
+from services.registry_intake.read.suppression import SUPPRESSION_THRESHOLD, suppress
+
+__all__ = [
+    "SUPPRESSION_THRESHOLD",
+    "Deadline",
+    "SubmissionQueries",
+    "audit_trail",
+    "deadline_for",
+    "findings_by_rule",
+    "intake_by_day",
+    "record_findings",
+    "records_per_service_type",
+    "submission_detail",
+    "submission_view",
+    "suppress",
+    "year_overview",
+]

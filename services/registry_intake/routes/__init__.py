@@ -1,0 +1,10 @@
+"""The registry's HTTP API, by what it serves: deliveries and confirmations in (``deliveries.py``), submissions
+and their reports out (``submissions.py``), and the operator API behind the dashboard (``operator.py``).
+
+A route parses its request, calls one use case (``services/registry_intake/service/``) and answers with what it
+returns: a schema (``schemas.py``) or a problem document.
+"""
+
+from services.registry_intake.routes import deliveries, operator, submissions
+
+__all__ = ["deliveries", "operator", "submissions"]

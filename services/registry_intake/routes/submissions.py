@@ -1,0 +1,64 @@
+"""Reading submissions: the list and one submission (operators and auditors), and a stored submission's control
+report (a municipality gateway's own credential)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from services.registry_intake import service
+from services.registry_intake.dependencies import Context, ReportFetcher, require_operator
+from services.registry_intake.schemas import SealedReport, SubmissionList, SubmissionView
+from services.registry_intake.service import reading
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["submissions"])
+
+
+@router.get(
+    "/v1/submissions",
+    summary="Submissions with status and record counts (operators and auditors)",
+    response_model=SubmissionList,
+    responses={401: {"description": "No or unknown bearer token"}},
+)
+async def list_submissions(
+    request: Request,
+    ctx: Context,
+    municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+) -> SubmissionList:
+    require_operator(request)
+    return await run_in_threadpool(reading.submissions, ctx, municipality, year)
+
+
+@router.get(
+    "/v1/submissions/{submission_id}",
+    summary="One submission (operators and auditors)",
+    response_model=SubmissionView,
+    responses={401: {"description": "No or unknown bearer token"}},
+)
+async def get_submission(request: Request, submission_id: str, ctx: Context) -> SubmissionView:
+    require_operator(request)
+    return await run_in_threadpool(reading.submission, ctx, submission_id)
+
+
+@router.get(
+    "/v1/submissions/{submission_id}/report",
+    summary="The control report of a stored submission, sealed for the submitting municipality only"
+    " (a municipality gateway's own credential)",
+    response_class=Response,
+    responses={
+        200: {"description": "The report: {header, signature, part}", "model": SealedReport},
+        401: {"description": "No bearer token, or one the registry does not know"},
+        403: {"description": "The credential is not a gateway's"},
+        404: {"description": "No such submission, or it was refused (no records, no report)"},
+        410: {"description": "The submission was superseded: the replacing submission's report applies"},
+    },
+)
+async def get_report(submission_id: str, ctx: Context, _fetcher: ReportFetcher) -> Response:
+    # Sealed and signed once, then served as stored: the bytes go out as they were kept.
+    return Response(await run_in_threadpool(service.report, ctx, submission_id), media_type="application/json")

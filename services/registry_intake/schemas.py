@@ -1,0 +1,360 @@
+"""What the registry answers with, as pydantic models: the routes' ``response_model`` and the pages' documents.
+
+The JSON on the wire is these models serialised, field by field in the order declared here (clients and tests
+read that order), ``null`` kept. Timestamps are already text (``YYYY-MM-DDTHH:MM:SSZ``, the envelope's form)
+when they get here, so nothing is reformatted on the way out. Person counts may be ``null``: suppressed below
+:data:`~services.registry_intake.read.suppression.SUPPRESSION_THRESHOLD`.
+
+The operator views' vocabularies (year status, row filters, sort keys) are listed once here, as the
+``Literal`` types the API's parameters and the documents use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+from services.registry_intake.models import SubmissionStatus
+from shared.envelope import Receipt, ReportHeader
+from shared.iplos.municipalities import FIRST_YEAR
+
+__all__ = [
+    "FIRST_YEAR",
+    "LAST_YEAR",
+    "ORDERS",
+    "SORT_KEYS",
+    "STATUS_FILTERS",
+    "AuditTrail",
+    "AuditTrailCheckpoint",
+    "AuditTrailEntry",
+    "FindingsByRule",
+    "HistoryEntry",
+    "IntakeByDay",
+    "IntakeDay",
+    "MunicipalityRow",
+    "Order",
+    "OverviewDeadline",
+    "OverviewFilter",
+    "OverviewQuery",
+    "RecordFinding",
+    "RecordFindings",
+    "RecordsPerServiceType",
+    "RuleStatistics",
+    "SealedReport",
+    "ServiceTypeStatistics",
+    "SignedReceipt",
+    "SortKey",
+    "StatusFilter",
+    "SubmissionDetail",
+    "SubmissionFacts",
+    "SubmissionList",
+    "SubmissionRuleFindings",
+    "SubmissionView",
+    "UnexpectedMunicipality",
+    "YearCounts",
+    "YearOverview",
+    "YearStatus",
+    "Years",
+]
+
+#: The last reporting year the operator views accept (the schema's bound for years elsewhere).
+LAST_YEAR: Final = 2100
+
+#: A municipality in a reporting year: nothing active, an active submission without findings, or with findings.
+YearStatus = Literal["missing", "received", "findings"]
+StatusFilter = Literal["all", "missing", "received", "findings", "replaced", "late", "overdue"]
+SortKey = Literal["municipality", "name", "status", "received", "records", "findings", "replaced"]
+Order = Literal["asc", "desc"]
+STATUS_FILTERS: Final[tuple[StatusFilter, ...]] = get_args(StatusFilter)
+SORT_KEYS: Final[tuple[SortKey, ...]] = get_args(SortKey)
+ORDERS: Final[tuple[Order, ...]] = get_args(Order)
+
+
+class _Document(BaseModel):
+    # Strict: a value of the wrong type is a bug here, not something to coerce (a bool would become 1).
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+# --- receipts and submissions --------------------------------------------------------------------------------
+
+
+class SignedReceipt(_Document):
+    """The registry's signed receipt for a submission (spec section 7.7), as ``{receipt, signature}``."""
+
+    receipt: Receipt
+    signature: str
+    """Ed25519 over the receipt's canonical form, base64."""
+
+
+class SubmissionView(_Document):
+    """A submission as operators and auditors see it in lists (no findings detail)."""
+
+    submission_id: str
+    municipality: str
+    year: int
+    sequence: int
+    status: SubmissionStatus
+    refusal_reason: str | None
+    received_at: str
+    bydel_nr: str | None
+    records: int
+    pseudonymised: int
+    identities_refused: int
+    findings: int | None
+    errors: int | None
+    warnings: int | None
+    supersedes: str | None
+    superseded_by: str | None
+
+
+class SubmissionList(_Document):
+    submissions: list[SubmissionView]
+
+
+class SealedReport(_Document):
+    """The control report of a stored submission: its signed header and the part sealed for the municipality."""
+
+    header: ReportHeader
+    signature: str
+    part: str
+    """The sealed report part, base64."""
+
+
+# --- the year overview ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverviewQuery:
+    """Filter and order of the overview's rows (the counts on top always cover every municipality)."""
+
+    status: StatusFilter = "all"
+    q: str = ""
+    sort: SortKey = "municipality"
+    order: Order = "asc"
+
+    @classmethod
+    def lenient(cls, status: str | None, q: str | None, sort: str | None, order: str | None) -> OverviewQuery:
+        """From a page's query string: an unknown value falls back to the default instead of an error."""
+        return cls(
+            status=next((s for s in STATUS_FILTERS if s == status), "all"),
+            q=(q or "").strip()[:100],
+            sort=next((s for s in SORT_KEYS if s == sort), "municipality"),
+            order=next((o for o in ORDERS if o == order), "asc"),
+        )
+
+
+class Years(_Document):
+    years: list[int]
+    default: int
+
+
+class OverviewDeadline(_Document):
+    last_day: str
+    due: str
+    days_left: int
+    passed: bool
+
+
+class YearCounts(_Document):
+    expected: int
+    received: int
+    missing: int
+    with_findings: int
+    replaced: int
+    held: int
+    late: int
+    overdue: int
+
+
+class OverviewFilter(_Document):
+    status: StatusFilter
+    q: str
+    sort: SortKey
+    order: Order
+
+
+class MunicipalityRow(_Document):
+    municipality: str
+    name: str
+    status: YearStatus
+    submission_id: str | None
+    sequence: int | None
+    received_at: str | None
+    records: int | None
+    records_suppressed: bool
+    findings: int | None
+    errors: int | None
+    warnings: int | None
+    replaced: int
+    refused: int
+    late: bool
+    overdue: bool
+    held: str | None
+    """A submission waiting for the municipality's confirmation (far fewer persons than the active one)."""
+
+
+class UnexpectedMunicipality(_Document):
+    """Submissions under a municipality number that is not valid in the year."""
+
+    municipality: str
+    submissions: int
+    active: bool
+
+
+class YearOverview(_Document):
+    year: int
+    now: str
+    deadline: OverviewDeadline
+    counts: YearCounts
+    records_total: int | None
+    records_total_suppressed: bool
+    suppression_threshold: int
+    filter: OverviewFilter
+    shown: int
+    municipalities: list[MunicipalityRow]
+    unexpected: list[UnexpectedMunicipality]
+
+
+# --- statistics of a year ------------------------------------------------------------------------------------
+
+
+class IntakeDay(_Document):
+    day: str
+    submissions: int
+    refused: int
+    first_submissions: int
+    municipalities_so_far: int
+    after_deadline: bool
+
+
+class IntakeByDay(_Document):
+    year: int
+    expected: int
+    deadline: str
+    days: list[IntakeDay]
+
+
+class RuleStatistics(_Document):
+    """A rule of the catalogue over a year's active submissions (``severity`` ... ``rule`` null for a code the
+    catalogue no longer has)."""
+
+    code: str
+    severity: str | None
+    scope: str | None
+    title: str | None
+    rule: str | None
+    findings: int | None
+    persons: int | None
+    submissions: int
+    municipalities: int
+    suppressed: bool
+    rate: float | None
+
+
+class FindingsByRule(_Document):
+    year: int
+    active_submissions: int
+    records: int | None
+    suppression_threshold: int
+    rules: list[RuleStatistics]
+
+
+class ServiceTypeStatistics(_Document):
+    service_type: int
+    name: str | None
+    persons: int | None
+    services: int | None
+    suppressed: bool
+
+
+class RecordsPerServiceType(_Document):
+    year: int
+    suppression_threshold: int
+    service_types: list[ServiceTypeStatistics]
+
+
+# --- one submission --------------------------------------------------------------------------------------------
+
+
+class SubmissionFacts(SubmissionView):
+    """A submission's view with what its own page adds."""
+
+    sender: str
+    payload_sha256: str
+    key_version: int
+    name: str | None
+    late: bool
+
+
+class SubmissionRuleFindings(_Document):
+    code: str
+    severity: str
+    scope: str | None
+    title: str | None
+    rule: str | None
+    findings: int
+    records: int
+
+
+class HistoryEntry(_Document):
+    submission_id: str
+    sequence: int
+    status: SubmissionStatus
+    refusal_reason: str | None
+    received_at: str
+    records: int
+    findings: int | None
+    supersedes: str | None
+    superseded_by: str | None
+    late: bool
+    this: bool
+
+
+class AuditTrailEntry(_Document):
+    index: int
+    event: str
+    at: str
+    facts: dict[str, Any]
+    in_checkpoint: bool
+    proof_verified: bool
+
+
+class AuditTrailCheckpoint(_Document):
+    tree_size: int
+    root_hash: str
+    created_at: str
+
+
+class AuditTrail(_Document):
+    log: str
+    checkpoint: AuditTrailCheckpoint | None
+    entries: list[AuditTrailEntry]
+
+
+class SubmissionDetail(_Document):
+    submission: SubmissionFacts
+    deadline: str
+    findings_withheld: bool
+    findings_by_rule: list[SubmissionRuleFindings] | None
+    history: list[HistoryEntry]
+    receipt: SignedReceipt
+    audit_trail: AuditTrail
+
+
+class RecordFinding(_Document):
+    ref: str | None
+    code: str
+    severity: str
+    field: str | None
+    detail: str | None
+
+
+class RecordFindings(_Document):
+    submission_id: str
+    rule: str | None
+    total: int
+    offset: int
+    limit: int
+    findings: list[RecordFinding]

@@ -1,0 +1,172 @@
+"""take_delivery: what the registry does with a delivery from the TPF, from verifying it to its signed receipt.
+
+Verify the two signed headers; answer a message decided before as it was answered (its receipt, or the refusal
+that was final for it); check the parts against the headers; check the window, the year and the person count;
+open, join, control and store the records (the repository stores, holds, or refuses a stale sequence); answer
+with the signed receipt.
+
+Every refusal goes on the audit record exactly once, here, by :func:`_put_on_record`, except a stale sequence:
+that one is the repository's decision and is recorded in its transaction with the row it writes. An answer
+given again from what is stored (a replay) is counted, never recorded again.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Final
+
+import structlog
+
+from services.kit.problems import Problem
+from services.kit.refusals import Recorded, StoredAnswer, is_final
+from services.registry_intake.models import REFUSAL_STALE_SEQUENCE, SubmissionStatus
+from services.registry_intake.repository import ReplayedMessage, StaleSubmission
+from services.registry_intake.schemas import SignedReceipt
+from services.registry_intake.service.context import RegistryContext
+from services.registry_intake.service.receipts import receipt_for
+from services.registry_intake.service.storing import store_delivery
+from services.registry_intake.service.verification import (
+    Delivery,
+    VerifiedDelivery,
+    check_fresh,
+    check_parts,
+    require_reportable,
+    verify_delivery,
+)
+from services.registry_intake.submissions import Outcome, StoredSubmission
+
+__all__ = ["MESSAGE_ID_CONFLICT", "take_delivery"]
+
+#: The problem for a message id used before for another submission header.
+MESSAGE_ID_CONFLICT: Final = "message-id-conflict"
+
+log = structlog.get_logger("registry")
+
+
+def take_delivery(ctx: RegistryContext, received: Delivery) -> SignedReceipt:
+    """Take ``received`` and answer with its signed receipt, or raise the :class:`Problem` that refuses it (a
+    :class:`StoredAnswer` when it is answered from what was stored about its message before). Blocking: the
+    route runs it in a worker thread."""
+    verified: VerifiedDelivery | None = None  # once the signatures hold
+    parts_checked = False  # once the parts are the ones the headers name
+    try:
+        with ctx.metrics.stage("verify"):
+            verified = verify_delivery(ctx, received)
+            _answer_if_decided(ctx, verified)
+            check_parts(ctx, verified, received)
+        parts_checked = True
+        check_fresh(ctx, verified)
+        require_reportable(verified.submission)
+        with ctx.metrics.stage("store"):
+            stored = _store(ctx, verified, received)
+    except StoredAnswer as answer:
+        ctx.metrics.replay(answer.answer)
+        raise
+    except Problem as problem:
+        _put_on_record(ctx, problem, verified if _about_verified(problem, verified, parts_checked) else None)
+        raise
+    except StaleSubmission as stale:  # on record already, with the refused row the repository wrote
+        ctx.metrics.message(Outcome.REFUSED)
+        raise _stale(ctx, stale) from None
+    log.info(
+        "delivery held" if stored.status is SubmissionStatus.HELD else "delivery stored",
+        message_id=stored.message_id,
+        municipality=stored.municipality,
+        year=stored.year,
+        sequence=stored.sequence,
+        records=stored.record_count,
+        supersedes=stored.supersedes,
+    )
+    return receipt_for(ctx, stored)
+
+
+def _answer_if_decided(ctx: RegistryContext, verified: VerifiedDelivery) -> None:
+    """A message decided before is answered as it was, before its parts are judged again: after a key rotation a
+    re-delivered message must get its receipt, not a new (final) refusal against today's key (spec 10.2 step 8).
+    The same message id with another signed header is a conflict, answered without a receipt."""
+    message_id = verified.submission.message_id
+    known = ctx.queries.get(message_id)
+    remembered = None if known is not None else ctx.refusals.lookup(message_id)
+    decided = known.header_sha256 if known is not None else remembered.submission_sha256 if remembered else None
+    if decided is not None and not _same(decided, verified.submission_sha256):
+        raise _conflict()
+    if known is not None:
+        raise _replayed(ctx, known)
+    if remembered is not None:
+        raise remembered.answer()  # refused for good before: the same answer, from what is stored
+
+
+def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery) -> StoredSubmission:
+    try:
+        return store_delivery(ctx, verified, received)
+    except ReplayedMessage as exc:  # stored by a concurrent delivery of the same id since it was looked up
+        if not _same(exc.original.header_sha256, verified.submission_sha256):
+            raise _conflict() from None
+        raise _replayed(ctx, exc.original) from None
+
+
+def _about_verified(problem: Problem, verified: VerifiedDelivery | None, parts_checked: bool) -> bool:
+    """Whether a refusal goes on record with the verified headers' facts. Only verified facts go into the signed
+    log: until the signatures hold, and the parts are the ones they name, a refusal is recorded under "unknown",
+    so no caller can have the registry sign what it claims. A reused message id is about the verified headers
+    alone, and a refusal final for the message id is about what the municipality signed: both on record by id.
+    A part the TPF sent wrong (not final) is not."""
+    if verified is None:
+        return False
+    return parts_checked or is_final(problem) or problem.slug == MESSAGE_ID_CONFLICT
+
+
+def _put_on_record(ctx: RegistryContext, problem: Problem, verified: VerifiedDelivery | None) -> None:
+    """The one place a refusal of a delivery is audited. A refusal final for the message id (spec section 9) is
+    remembered with its audit entry, once per message; any other goes on the log on its own."""
+    header = verified.submission if verified else None
+    if verified is not None and header is not None and is_final(problem):
+        recorded = ctx.refusals.refuse(problem, header, verified.submission_sha256)
+        if recorded is Recorded.SAME:  # the same message refused at the same moment: one record
+            ctx.metrics.replay("refusal")
+            return
+        if recorded is Recorded.NEW:
+            ctx.metrics.message(Outcome.REFUSED)
+            return
+    ctx.audit.record_refusal(problem.slug, header)
+    ctx.metrics.message(Outcome.REFUSED)
+
+
+def _stale(ctx: RegistryContext, stale: StaleSubmission) -> Problem:
+    refused = stale.refused
+    log.info(
+        "delivery refused",
+        message_id=refused.message_id,
+        problem=REFUSAL_STALE_SEQUENCE,
+        municipality=refused.municipality,
+        year=refused.year,
+    )
+    return Problem(
+        REFUSAL_STALE_SEQUENCE,
+        409,
+        "A submission with the same or a newer sequence is already active for this municipality and year",
+        active_sequence=stale.active_sequence,
+        **receipt_for(ctx, refused).model_dump(mode="json"),
+    )
+
+
+def _replayed(ctx: RegistryContext, original: StoredSubmission) -> StoredAnswer:
+    """The answer for a re-delivery of the very submission stored under its id (the caller compared the digests:
+    the same id with another signed header is a conflict, answered without a receipt)."""
+    return StoredAnswer(
+        "receipt",
+        Problem(
+            "replayed-message",
+            409,
+            "This message id was received before; the original receipt is included",
+            **receipt_for(ctx, original).model_dump(mode="json"),
+        ).document(),
+    )
+
+
+def _conflict() -> Problem:
+    return Problem(MESSAGE_ID_CONFLICT, 409, "This message id was used before for a different submission")
+
+
+def _same(digest: str, other: str) -> bool:
+    return hmac.compare_digest(digest.encode(), other.encode())

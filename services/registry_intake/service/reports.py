@@ -1,0 +1,90 @@
+"""report: the control report of a stored submission, sealed for the submitting municipality only.
+
+Sealed and signed the first time it is asked for, then kept (``sealed_reports``) and served as kept: sealed
+again only for a new key of the municipality's. Only references name records; the municipality's gateway alone
+can map them to its brukerNr.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+from services.kit.problems import Problem
+from services.registry_intake.models import SubmissionStatus
+from services.registry_intake.schemas import SealedReport
+from services.registry_intake.service.context import RegistryContext
+from services.registry_intake.service.errors import NotFound
+from services.registry_intake.submissions import StoredSubmission
+from shared.envelope import ReportHeader, ReportParts, sign_header, utc_timestamp
+from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
+from shared.keys import PublicDirectory
+
+__all__ = ["report"]
+
+
+def report(ctx: RegistryContext, submission_id: str) -> bytes:
+    """The answer of ``GET /v1/submissions/{id}/report`` (JSON bytes, :class:`SealedReport`). A refused submission
+    has no records and no report (404); a superseded one's report is the replacing submission's (410)."""
+    stored = ctx.queries.get(submission_id)
+    if stored is None or stored.status is SubmissionStatus.REFUSED:
+        raise NotFound("No stored submission with this id")
+    if stored.status is SubmissionStatus.SUPERSEDED:
+        raise Problem(
+            "superseded",
+            410,
+            "This submission was replaced; the replacing submission's report applies",
+            superseded_by=stored.superseded_by,
+        )
+    kid, _ = ctx.directory.encryption_key(_municipality_party(ctx.directory, stored.municipality))
+    kept = ctx.queries.sealed_report(stored.message_id)
+    if kept is not None and kept[0] == kid:
+        return kept[1]
+    body = json.dumps(_sealed(ctx, stored).model_dump(mode="json"), separators=(",", ":")).encode("ascii")
+    # A submission superseded meanwhile keeps nothing; this one answer is still what was asked for.
+    return ctx.repository.keep_sealed_report(stored.message_id, kid, body) or body
+
+
+def _sealed(ctx: RegistryContext, stored: StoredSubmission) -> SealedReport:
+    """The control report for the submitting municipality: sealed for its key, signed by the registry. Built
+    from the stored findings (which do not change while the submission is active)."""
+    municipality = _municipality_party(ctx.directory, stored.municipality)
+    kid, key = ctx.directory.encryption_key(municipality)
+    findings = ctx.queries.findings(stored.message_id)
+    out = io.BytesIO()
+    sealer = ReportSealer(
+        out,
+        ReportSummary(records=stored.record_count, counts=ctx.queries.finding_counts(stored.message_id)),
+        sender=ctx.keys.party,
+        recipient=municipality,
+        recipient_kid=kid,
+        recipient_key=key,
+        message_id=stored.message_id,
+    )
+    for finding in findings:
+        sealer.add(ReportFinding(finding.code, finding.severity, finding.ref, finding.field, finding.detail))
+    part = sealer.close()
+    header = ReportHeader(
+        message_id=stored.message_id,
+        sender=ctx.keys.party,
+        signer_kid=ctx.keys.signing_kid,
+        recipient=municipality,
+        submission_sha256=stored.header_sha256,
+        created_at=utc_timestamp(),
+        finding_count=len(findings),
+        parts=ReportParts(report=part),
+    )
+    _, signature = sign_header(header, ctx.keys.signing)
+    return SealedReport(
+        header=header,
+        signature=base64.b64encode(signature).decode("ascii"),
+        part=base64.b64encode(out.getvalue()).decode("ascii"),
+    )
+
+
+def _municipality_party(directory: PublicDirectory, kommune_nr: str) -> str:
+    for party in directory.parties():
+        if party.role == "municipality" and party.municipality == kommune_nr:
+            return party.name
+    raise NotFound("No registered municipality key to seal the report for")

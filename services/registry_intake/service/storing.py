@@ -1,0 +1,151 @@
+"""Spec 10.2 steps 8-12 for a verified delivery: open both parts, join them by reference, run the logical
+controls, and store the records in one transaction (the write repository decides: store, hold, or refuse as
+stale). Any failure rolls the whole submission back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from typing import BinaryIO, cast
+
+from services.kit.bodies import Upload
+from services.kit.problems import Problem, envelope_problem
+from services.kit.refusals import finalised
+from services.registry_intake.service.context import RegistryContext
+from services.registry_intake.service.verification import Delivery, VerifiedDelivery
+from services.registry_intake.submissions import IncomingSubmission, StoredRecord, StoredSubmission
+from shared.envelope import InvalidEnvelope, MessageRefused
+from shared.envelope.payload_open import open_payload
+from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
+from shared.iplos.controls import IDENTITY_OK, ControlRunner, control
+from shared.iplos.model import PayloadRecord
+from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
+
+__all__ = ["store_delivery"]
+
+
+def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery) -> StoredSubmission:
+    """Open both parts and store the joined records; any failure rolls the whole submission back.
+
+    A refusal caused by what the municipality signed (its payload's format, a payload that does not open, decode
+    or match the signed header, payload records that do not match the identity part's references) is final for
+    the message id (spec section 9); one caused by the TPF's pseudonyms part is not.
+    """
+    submission, delivery = verified.submission, verified.delivery
+    if submission.parts.payload.content != PAYLOAD_FORMAT:
+        raise Problem("unsupported-format", 422, "The payload's content format is not supported", final=True)
+    payload_phase = False  # from here on, what fails is the municipality's payload (or its references)
+    try:
+        key_version, entries = open_pseudonyms(
+            _binary(received.pseudonyms),
+            ctx.keys,
+            delivery.parts.pseudonyms,
+            sender=delivery.sender,
+            message_id=delivery.message_id,
+        )
+        by_ref: dict[str, PseudonymEntry] = {}
+        for entry in entries:
+            if entry.ref in by_ref or len(by_ref) >= submission.record_count:
+                raise InvalidEnvelope()
+            by_ref[entry.ref] = entry
+        pseudonymised = sum(1 for entry in by_ref.values() if entry.pseudonym is not None)
+        if (
+            key_version != delivery.pseudonym_key_version
+            or len(by_ref) != submission.record_count
+            or pseudonymised != delivery.counts.pseudonymised
+        ):
+            raise InvalidEnvelope()
+        payload_phase = True
+        lines = open_payload(
+            _binary(received.payload),
+            ctx.keys,
+            submission.parts.payload,
+            content=PAYLOAD_FORMAT,
+            sender=submission.sender,
+            message_id=submission.message_id,
+        )
+        export_header, records = decode_payload(line + b"\n" for line in lines)
+        if export_header.kommune_nr != submission.municipality or export_header.rapporteringsaar != submission.year:
+            raise Problem(
+                "payload-header-mismatch",
+                422,
+                "The payload's municipality or year differs from the signed header",
+                final=True,
+            )
+        incoming = IncomingSubmission(
+            message_id=submission.message_id,
+            municipality=submission.municipality,
+            year=submission.year,
+            sequence=submission.sequence,
+            sender=submission.sender,
+            header_sha256=verified.submission_sha256,
+            payload_sha256=submission.parts.payload.sha256,
+            pseudonym_key_version=key_version,
+            received_at=dt.datetime.now(dt.UTC),
+            bydel_nr=export_header.bydel_nr,
+            pseudonyms_sha256=delivery.parts.pseudonyms.sha256,
+            delivery_sha256=verified.delivery_sha256,
+            declared_records=submission.record_count,
+        )
+        # The logical controls run while the records stream into the database: a finding is stored with its
+        # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).
+        runner = ControlRunner(export_header, signer_municipality=submission.municipality)
+        submission_findings = runner.submission_findings()
+        findings_by_rule = Counter(finding.code for finding in submission_findings)  # _joined adds the records'
+        stored = ctx.repository.store(
+            incoming,
+            _joined(records, by_ref, submission.record_count, runner, findings_by_rule),
+            submission_findings,
+            severity_of=lambda code: str(control(code).severity),
+            hold_below=ctx.hold_below,
+        )
+        ctx.metrics.stored(stored, findings_by_rule)
+        return stored
+    except (MessageRefused, InvalidEnvelope) as exc:
+        raise _final_if(payload_phase, envelope_problem(exc)) from None
+    except PayloadDecodeError:
+        raise finalised(Problem("invalid-payload", 422, "The payload does not follow its declared format")) from None
+
+
+def _final_if(payload_phase: bool, problem: Problem) -> Problem:
+    return finalised(problem) if payload_phase else problem
+
+
+def _joined(
+    records: Iterator[PayloadRecord],
+    by_ref: dict[str, PseudonymEntry],
+    expected: int,
+    runner: ControlRunner,
+    findings_by_rule: Counter[str],
+) -> Iterator[StoredRecord]:
+    """Join payload records to pseudonyms by reference (every reference must match exactly once) and run the
+    logical controls on each, counting the findings by rule (for the metrics, once the store has committed)."""
+    count = 0
+    for record in records:
+        entry = by_ref.pop(record.ref, None)
+        if entry is None:
+            raise _unmatched()
+        count += 1
+        status = entry.refused or IDENTITY_OK
+        findings = runner.check(record, entry.pseudonym, status)
+        findings_by_rule.update(finding.code for finding in findings)
+        yield record, entry.pseudonym, status, findings
+    if by_ref or count != expected:
+        raise _unmatched()
+
+
+def _unmatched() -> Problem:
+    # Both parts are authenticated (the payload by the municipality, the pseudonyms by the TPF) but they do not
+    # describe the same records: a payload record without a pseudonym line, a repeated one, or a pseudonym line
+    # without its record (docs/envelope-v1.md 10.2, step 11). The answer names no reference.
+    # Final for the message id (spec section 9.1), like every refusal of what the payload holds.
+    return finalised(
+        Problem("unmatched-records", 422, "The payload's records and the pseudonym lines do not match one to one")
+    )
+
+
+def _binary(upload: Upload) -> BinaryIO:
+    # A spooled upload is a binary file; the kit types it as the wider IO[bytes].
+    return cast(BinaryIO, upload.file)
