@@ -39,17 +39,12 @@ from services.kit.web._sign_in import (
 from services.kit.web._templates import make_environment, security_headers
 from services.kit.web._ui import STATIC_PATH, NavItem, WebUI
 
-# The older name of Norwegian time, for the registry's callers until they import it from shared.iplos.reporting_year
-# (the reporting calendar's clock is domain policy, not the kit's).
-from shared.iplos.reporting_year import NORWEGIAN_TIME as LOCAL_ZONE
-
 __all__ = [
     "COOKIE_MAX_AGE_S",
     "COOKIE_NAME",
     "DEFAULT_LANGUAGE",
     "KIT_LABELS",
     "LANGUAGES",
-    "LOCAL_ZONE",
     "STATIC_PATH",
     "Formatter",
     "Labels",

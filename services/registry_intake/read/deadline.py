@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from services.kit.web import LOCAL_ZONE
 from services.registry_intake.schemas import OverviewDeadline
 from shared.envelope import utc_timestamp
+from shared.iplos.reporting_year import NORWEGIAN_TIME
 
 __all__ = ["Deadline", "deadline_for"]
 
@@ -32,7 +32,7 @@ class Deadline:
 
     def days_left(self, now: dt.datetime) -> int:
         """Whole days from today (Norwegian date) to the last day: 0 on the last day, negative after it."""
-        return (self.last_day - now.astimezone(LOCAL_ZONE).date()).days
+        return (self.last_day - now.astimezone(NORWEGIAN_TIME).date()).days
 
     def document(self, now: dt.datetime) -> OverviewDeadline:
         return OverviewDeadline(
@@ -44,5 +44,5 @@ class Deadline:
 
 
 def deadline_for(year: int) -> Deadline:
-    first_of_march = dt.datetime(year + 1, 3, 1, tzinfo=LOCAL_ZONE)
+    first_of_march = dt.datetime(year + 1, 3, 1, tzinfo=NORWEGIAN_TIME)
     return Deadline(year, first_of_march.date() - dt.timedelta(days=1), first_of_march.astimezone(dt.UTC))

@@ -9,7 +9,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from services.kit.web import LOCAL_ZONE
 from services.registry_intake.models import SubmissionStatus
 from services.registry_intake.read.deadline import deadline_for
 from services.registry_intake.read.queries import RuleTotals
@@ -26,6 +25,7 @@ from services.registry_intake.submissions import ServiceTypeCount, StoredSubmiss
 from shared.iplos.controls import CATALOGUE, Control
 from shared.iplos.model import SERVICE_TYPES
 from shared.iplos.municipalities import valid_municipalities
+from shared.iplos.reporting_year import NORWEGIAN_TIME
 
 __all__ = ["catalogue_entry", "findings_by_rule", "intake_by_day", "records_per_service_type"]
 
@@ -40,7 +40,7 @@ def intake_by_day(year: int, submissions: Iterable[StoredSubmission]) -> IntakeB
     per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: {"submissions": 0, "refused": 0, "first": 0})
     seen: set[str] = set()
     for stored in submissions:
-        day = stored.received_at.astimezone(LOCAL_ZONE).date()
+        day = stored.received_at.astimezone(NORWEGIAN_TIME).date()
         if stored.status == SubmissionStatus.REFUSED:
             per_day[day]["refused"] += 1
             continue

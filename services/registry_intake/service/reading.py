@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from typing import Final
 
-from services.kit.web import LOCAL_ZONE
 from services.registry_intake import read
 from services.registry_intake.schemas import (
     FIRST_YEAR,
@@ -30,6 +29,7 @@ from services.registry_intake.schemas import (
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.errors import NotFound
 from services.registry_intake.service.receipts import receipt_for
+from shared.iplos.reporting_year import NORWEGIAN_TIME
 
 __all__ = [
     "MESSAGE_ID",
@@ -58,7 +58,7 @@ def available_years(ctx: RegistryContext) -> list[int]:
 def default_year(ctx: RegistryContext, now: dt.datetime) -> int:
     """The latest reporting year with data, or (none yet) the year before this one."""
     found = available_years(ctx)
-    return found[0] if found else max(FIRST_YEAR, now.astimezone(LOCAL_ZONE).year - 1)
+    return found[0] if found else max(FIRST_YEAR, now.astimezone(NORWEGIAN_TIME).year - 1)
 
 
 def years(ctx: RegistryContext, now: dt.datetime) -> Years:
