@@ -3,8 +3,8 @@
 SQLite (a file per service) is the embedded default, PostgreSQL the production database. Both get real
 transactions here:
 
-* SQLite: WAL journal, ``synchronous=NORMAL`` (``FULL`` where a commit must survive a power loss: the
-  gateway's outbox), foreign keys on, a busy timeout, and SQLAlchemy (not the
+* SQLite: WAL journal, ``synchronous=NORMAL`` by default (the services open theirs ``FULL``: an answer must not
+  outlive a power loss of its commit, services.kit.lifespan), foreign keys on, a busy timeout, and SQLAlchemy (not the
   ``sqlite3`` module) emits ``BEGIN``. A transaction begins with ``BEGIN IMMEDIATE``, so it takes the write lock
   up front and concurrent writers queue on the busy timeout instead of failing half-way with "database is
   locked". Read-only work can ask for a deferred ``BEGIN`` with the execution option

@@ -1,4 +1,4 @@
-"""What every service does when it starts and stops, the same way in each."""
+"""What every service does when it starts and stops, the same way in each (``services.kit.app`` calls these)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Final
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
@@ -13,21 +14,21 @@ from sqlalchemy import Engine
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
 
+__all__ = ["SQLITE_SYNCHRONOUS", "open_service", "stop_tasks"]
 
-async def open_service(
-    service: str,
-    state_dir: Path,
-    database_url: str,
-    migrations: Path,
-    log_level: str,
-    *,
-    sqlite_synchronous: str = "NORMAL",
-) -> Engine:
+#: Every service answers for what it committed (the gateway's and the TPF's 202 for a message in the outbox, the
+#: registry's signed receipt for what it stored), so an answer must not outlive a power loss of its commit. With
+#: ``NORMAL`` in WAL mode, SQLite can lose the last commits to a power failure (not to a process crash);
+#: ``FULL`` syncs the log at every commit.
+SQLITE_SYNCHRONOUS: Final = "FULL"
+
+
+async def open_service(service: str, state_dir: Path, database_url: str, migrations: Path, log_level: str) -> Engine:
     """Prepare the state folder (private, with its own temp dir), log to ``logs/<service>.log``, and open the
-    service's database with its migrations applied."""
+    service's database (on SQLite with :data:`SQLITE_SYNCHRONOUS`) with its migrations applied."""
     prepare_state_dir(state_dir)
     configure_logging(service, state_dir / "logs" / f"{service}.log", log_level)
-    engine = make_engine(database_url, sqlite_synchronous=sqlite_synchronous)
+    engine = make_engine(database_url, sqlite_synchronous=SQLITE_SYNCHRONOUS)
     await run_in_threadpool(upgrade_database, engine, migrations)
     return engine
 

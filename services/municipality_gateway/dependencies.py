@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from services.kit.audit_log import AuditLog
-from services.kit.credentials import AUDIT_READERS, Credential, authenticate
+from services.kit.credentials import Credential, authenticate
 from services.municipality_gateway.admission import UploadSlots
 from services.municipality_gateway.service import GatewayContext
 
@@ -50,12 +49,3 @@ async def _upload_slot(request: Request, caller: Caller) -> AsyncIterator[None]:
 
 
 UploadSlot = Annotated[None, Depends(_upload_slot)]
-
-
-def audit_log(request: Request) -> AuditLog:
-    return gateway_context(request).audit
-
-
-def audit_reader(request: Request) -> None:
-    """The audit log's readers: an auditor or an operator (services.kit.credentials.AUDIT_READERS)."""
-    authenticate(request, gateway_context(request).credentials, AUDIT_READERS)

@@ -28,7 +28,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 import httpx
 import structlog
@@ -71,15 +71,6 @@ _TABLE = OutboxTable(
     active=frozenset({MessageState.QUEUED}),
     dead_letter=MessageState.DEAD_LETTER,
 )
-
-
-class _Context(Protocol):
-    """What the outbox needs of the TPF's context (services.tpf.service.TpfContext)."""
-
-    @property
-    def audit(self) -> AuditLog: ...
-    @property
-    def directory(self) -> PublicDirectory: ...
 
 
 def _now() -> dt.datetime:
@@ -134,11 +125,12 @@ class TpfOutbox:
     def __init__(
         self,
         engine: Engine,
-        ctx: _Context,
         folder: Path,
         registry_url: str,
         client: httpx.AsyncClient,
         *,
+        audit: AuditLog,
+        directory: PublicDirectory,
         max_attempts: int,
         backoff_s: float,
         backoff_max_s: float,
@@ -146,13 +138,15 @@ class TpfOutbox:
         metrics: TpfMetrics | None = None,
         refusals: RefusalMemory | None = None,
     ) -> None:
-        """``refusals``: where a rejection the registry marked final is kept (spec section 9). ``lease_s``: how
-        long a worker holds a message for an attempt without renewing it (services.kit.outbox.Policy)."""
+        """``audit``: where taking and settling a message is put on record; ``directory``: the registry's key the
+        receipts are verified with; ``refusals``: where a rejection the registry marked final is kept (spec
+        section 9). ``lease_s``: how long a worker holds a message for an attempt without renewing it
+        (services.kit.outbox.Policy)."""
         self._engine = engine
-        self._audit = ctx.audit
+        self._audit = audit
         self.folder = folder
         self.metrics = metrics or TpfMetrics()
-        self._courier = _RegistryCourier(ctx, registry_url, client, self.metrics, refusals)
+        self._courier = _RegistryCourier(audit, directory, registry_url, client, self.metrics, refusals)
         policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
         self._box = Outbox(engine, _TABLE, folder, self._courier, policy, log_name="tpf.outbox")
 
@@ -253,15 +247,16 @@ class _RegistryCourier:
 
     def __init__(
         self,
-        ctx: _Context,
+        audit: AuditLog,
+        directory: PublicDirectory,
         registry_url: str,
         client: httpx.AsyncClient,
         metrics: TpfMetrics,
         refusals: RefusalMemory | None,
     ) -> None:
         self.client = client
-        self._audit = ctx.audit
-        self._directory = ctx.directory
+        self._audit = audit
+        self._directory = directory
         self._registry_url = registry_url.rstrip("/")
         self._metrics = metrics
         self._refusals = refusals

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +54,7 @@ __all__ = ["MessageParts", "Pseudonymised", "TpfContext", "get_message", "take_m
 log = structlog.get_logger("tpf")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TpfContext:
     """What the use cases work with, built once at start-up (services.tpf.app)."""
 
@@ -67,15 +67,10 @@ class TpfContext:
     audit: AuditLog
     refusals: RefusalMemory
     metrics: TpfMetrics
-    # The outbox is built with this context (it pseudonymises and audits through it), so it and the repository
-    # over it are attached right after (:meth:`attach`). Once the outbox takes what it needs as parameters instead
-    # of the context (the kit outbox's rewrite), they become ordinary fields.
-    outbox: TpfOutbox = field(init=False, repr=False)
-    repository: TpfRepository = field(init=False, repr=False)
-
-    def attach(self, box: TpfOutbox, repository: TpfRepository) -> None:
-        self.outbox = box
-        self.repository = repository
+    outbox: TpfOutbox
+    """Where a message is staged, queued and delivered from."""
+    repository: TpfRepository
+    """What the TPF has stored about messages (over the outbox and the refusal memory)."""
 
     @property
     def keys(self) -> TpfKeys:

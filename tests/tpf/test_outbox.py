@@ -318,12 +318,14 @@ def test_a_message_the_request_is_delivering_is_left_alone_by_another_worker(sta
         try:
             assert wire.entered.wait(30)  # the request's own attempt is on its way to the registry
             box = tpf.app.state.outbox  # type: ignore[attr-defined]
+            ctx = tpf.app.state.tpf  # type: ignore[attr-defined]
             other = TpfOutbox(
                 engine,
-                tpf.app.state.tpf,  # type: ignore[attr-defined]
                 box.folder,
                 "http://registry.invalid",
                 httpx.AsyncClient(transport=wire),
+                audit=ctx.audit,
+                directory=ctx.directory,
                 max_attempts=5,
                 backoff_s=0.01,
                 backoff_max_s=0.05,
