@@ -10,44 +10,38 @@ import datetime as dt
 
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
-from services.kit.problems import invalid_envelope, refused
-from shared.envelope import InvalidEnvelope, MessageRefused, SubmissionHeader, require_digest, verify_header
+from services.kit.problems import Problem, ProblemType, envelope_problems
+from shared.envelope import MessageRefused, SubmissionHeader, require_digest, verify_header
 from shared.keys import PartyKeys, PublicDirectory
 
 
 def verify_submission(directory: PublicDirectory, header_bytes: bytes, signature: bytes) -> SubmissionHeader:
     """Steps 1-3: the header's signature, its signer a registered municipality, the one it names. Until this holds
     nothing about the message is attributable to anyone."""
-    try:
+    with envelope_problems():
         header, signer = verify_header(header_bytes, signature, directory, SubmissionHeader)
         if signer.role != "municipality":
             raise MessageRefused("signer-not-authorised", "only a registered municipality may submit")
         if signer.municipality != header.municipality:
             raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
-    except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
     return header
 
 
 def check_recipients(party: PartyKeys, directory: PublicDirectory, header: SubmissionHeader) -> None:
     """Step 4: both parts are sealed for the keys the header must name. Decided by the signed header alone."""
     if header.parts.identity.recipient != party.party or header.parts.identity.recipient_kid != party.encryption_kid:
-        raise refused("wrong-recipient", "the identity part is not sealed for this TPF's key")
+        raise Problem(ProblemType.WRONG_RECIPIENT, "the identity part is not sealed for this TPF's key")
     # Refuse a misaddressed payload here rather than forward something the registry cannot open.
     registry_kid, _ = directory.encryption_key("registry")
     if header.parts.payload.recipient != "registry" or header.parts.payload.recipient_kid != registry_kid:
-        raise refused("wrong-recipient", "the payload part is not sealed for the registry's key")
+        raise Problem(ProblemType.WRONG_RECIPIENT, "the payload part is not sealed for the registry's key")
 
 
 def check_digests(header: SubmissionHeader, identity: Upload, payload: Upload) -> None:
     """Step 5: the parts received are the ones the header names (the opaque error otherwise)."""
-    try:
+    with envelope_problems():
         require_digest(identity.sha256, identity.size, header.parts.identity.sha256, header.parts.identity.size)
         require_digest(payload.sha256, payload.size, header.parts.payload.sha256, header.parts.payload.size)
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
 
 
 def check_fresh(header: SubmissionHeader, *, max_age: dt.timedelta, max_skew: dt.timedelta) -> None:

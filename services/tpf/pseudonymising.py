@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from services.kit.bodies import Upload
-from services.kit.problems import invalid_envelope, refused
+from services.kit.problems import Problem, ProblemType, envelope_problems
 from shared.envelope import (
     DeliveryCounts,
     DeliveryHeader,
     DeliveryParts,
     InvalidEnvelope,
-    MessageRefused,
     SubmissionHeader,
     sign_header,
     utc_timestamp,
@@ -67,7 +66,7 @@ def pseudonymise(
     """
     if header.parts.payload.content != PAYLOAD_CONTENT:
         # The TPF cannot read the payload, but it need not forward one the registry cannot read either.
-        raise refused("unsupported-format", "the payload part's content format is not supported")
+        raise Problem(ProblemType.UNSUPPORTED_FORMAT, "the payload part's content format is not supported")
     party = how.keys.party
     registry_kid, registry_key = how.directory.encryption_key("registry")
     pseudonymiser = Pseudonymiser(how.keys.pseudonym_keys[how.key_version])
@@ -82,7 +81,7 @@ def pseudonymise(
     )
     seen: set[str] = set()
     pseudonymised = refused_count = 0
-    try:
+    with envelope_problems():
         # An upload is a spooled binary file; kit.bodies types it as the IO[bytes] Starlette gives.
         source = cast(BinaryIO, identity.file)
         for entry in open_identities(
@@ -100,10 +99,6 @@ def pseudonymise(
             pseudonymised += 1
         if len(seen) != header.record_count:
             raise InvalidEnvelope()
-    except MessageRefused as exc:
-        raise refused(exc.code, str(exc)) from None
-    except InvalidEnvelope:
-        raise invalid_envelope() from None
     sealed = sealer.close()
     delivery = DeliveryHeader(
         message_id=header.message_id,
