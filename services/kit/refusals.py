@@ -79,15 +79,7 @@ def finalised(problem: Problem) -> Problem:
     """``problem`` marked final for the message id (``"final": true`` in its document)."""
     if is_final(problem):
         return problem
-    return Problem(
-        problem.slug,
-        problem.status,
-        problem.title,
-        problem.detail,
-        headers=problem.headers,
-        **problem.extensions,
-        **{FINAL: True},
-    )
+    return problem.extended(**{FINAL: True})
 
 
 def is_final(problem: Problem) -> bool:
@@ -113,12 +105,14 @@ class StoredAnswer(Problem):
 
     def __init__(self, answer: str, document: dict[str, Any]) -> None:
         extensions = {k: v for k, v in document.items() if k not in ("type", "title", "status", "detail")}
-        super().__init__(
+        # Word for word as stored, whatever its type: the answer given the first time (Problem.from_slug).
+        self._describe(
             problem_slug(str(document["type"])),
             int(document["status"]),
             str(document["title"]),
             document.get("detail"),
-            **extensions,
+            None,
+            extensions,
         )
         self.answer = answer
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from services.kit.problems import CLOSE_AFTERWARDS, Problem
+from services.kit.problems import CLOSE_AFTERWARDS, Problem, ProblemType
 
 
 class UploadSlots:
@@ -39,8 +39,7 @@ class UploadSlots:
         retry = {"Retry-After": str(self.retry_after_s), **CLOSE_AFTERWARDS}
         if self._by_caller[caller] >= self.per_caller:
             raise Problem(
-                "too-many-uploads",
-                429,
+                ProblemType.TOO_MANY_UPLOADS,
                 "This credential already has as many uploads in progress as the gateway takes; send this one "
                 "when one of them has been answered",
                 headers=retry,
@@ -48,8 +47,7 @@ class UploadSlots:
             )
         if self._in_flight >= self.total:
             raise Problem(
-                "gateway-busy",
-                503,
+                ProblemType.GATEWAY_BUSY,
                 "The gateway is taking as many uploads as it can; try again shortly",
                 headers=retry,
                 limit=self.total,

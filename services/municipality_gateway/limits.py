@@ -27,12 +27,10 @@ import re
 from typing import Any, Final
 
 from services.kit import bodies
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from shared.envelope.headers import Count
 from shared.iplos.reader import ExportLimitExceeded
 from shared.lines import MAX_LINE_BYTES
-
-SLUG: Final = "limit-exceeded"
 
 
 def _count_bound() -> int:
@@ -79,7 +77,7 @@ def limit_exceeded(
         where["line"] = line
     if bruker_nr is not None:
         where["brukerNr"] = bruker_nr
-    return Problem(SLUG, 422, title, limit=limit, maximum=maximum, **where, **extra)
+    return Problem(ProblemType.LIMIT_EXCEEDED, title, limit=limit, maximum=maximum, **where, **extra)
 
 
 def too_many_records() -> Problem:

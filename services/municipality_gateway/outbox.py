@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 from services.kit.audit_log import AuditLog
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
 from services.kit.outbox import Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step, Wait, sweep_orphans
-from services.kit.problems import PERMANENT_PROBLEMS, problem_slug
+from services.kit.problems import PERMANENT_PROBLEMS, ProblemType, problem_slug
 from services.municipality_gateway.models import submissions
 from services.municipality_gateway.monitoring import GatewayMetrics
 from services.municipality_gateway.repository import discard_older_held
@@ -250,8 +250,10 @@ class _TpfCourier:
         problem = str(body.get("type", ""))
         slug = problem_slug(problem)
         upstream = problem_slug(str(body.get("upstream_type", "")))
-        if slug in PERMANENT_PROBLEMS or (slug == "registry-refused" and upstream in PERMANENT_PROBLEMS):
-            return DeliveryOutcome(State.REJECTED, slug if slug != "registry-refused" else f"registry: {upstream}")
+        if slug in PERMANENT_PROBLEMS or (slug == ProblemType.REGISTRY_REFUSED and upstream in PERMANENT_PROBLEMS):
+            return DeliveryOutcome(
+                State.REJECTED, slug if slug != ProblemType.REGISTRY_REFUSED else f"registry: {upstream}"
+            )
         # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.
         return DeliveryOutcome(State.QUEUED, slug or f"HTTP {response.status_code}", retry=True)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import IO
 
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from shared.iplos.reporting_year import FIRST_REPORTING_YEAR, current_reporting_year, year_out_of_range
 
 __all__ = ["digest", "identical_resubmission", "refuse_empty", "refuse_year"]
@@ -35,8 +35,7 @@ def refuse_year(year: int) -> None:
     why = year_out_of_range(year)
     if why is not None:
         raise Problem(
-            "reporting-year-out-of-range",
-            422,
+            ProblemType.REPORTING_YEAR_OUT_OF_RANGE,
             f"The export's {why}; nothing was accepted",
             first_year=FIRST_REPORTING_YEAR,
             last_year=current_reporting_year(),
@@ -46,8 +45,7 @@ def refuse_year(year: int) -> None:
 def identical_resubmission(submission_id: str, state: str) -> Problem:
     """The export is byte for byte the municipality-year's submission ``submission_id`` in effect or on its way."""
     return Problem(
-        "identical-resubmission",
-        409,
+        ProblemType.IDENTICAL_RESUBMISSION,
         "This export is byte for byte the one already submitted for this municipality and year; nothing was"
         " accepted or changed",
         submission_id=submission_id,
@@ -60,7 +58,6 @@ def refuse_empty(record_count: int) -> None:
     """An export without persons would replace, and so erase, the municipality's year at the registry."""
     if record_count == 0:
         raise Problem(
-            "empty-export",
-            422,
+            ProblemType.EMPTY_EXPORT,
             "The export has no persons (<personer/> is empty); it would erase the year's data, so nothing was accepted",
         )

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from services.kit.files import write_durably
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.municipality_gateway import limits
 from shared import fnr
 from shared.envelope import PartRef, SubmissionHeader, SubmissionParts, sign_header, utc_timestamp
@@ -76,8 +76,7 @@ class SealedExport:
 
 def schema_problem(exc: ExportInvalid) -> Problem:
     return Problem(
-        "schema-invalid",
-        422,
+        ProblemType.SCHEMA_INVALID,
         "The export does not validate against the IPLOS export schema; nothing was accepted",
         errors=[{"line": i.line, "element": i.element, "message": i.message} for i in exc.issues],
     )
@@ -131,8 +130,7 @@ def _served(keys_by_municipality: dict[str, PartyKeys], municipality: str) -> Pa
     keys = keys_by_municipality.get(municipality)
     if keys is None:
         raise Problem(
-            "municipality-not-served",
-            422,
+            ProblemType.MUNICIPALITY_NOT_SERVED,
             "This gateway holds no signing key for the export's municipality",
             municipality=municipality,
         )

@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 
 from services.kit.credentials import AUDIT_READERS, REPORT_FETCHERS, Credential, authenticate
 from services.kit.credentials import FINDINGS_READERS as _FINDINGS_READERS
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.kit.web import bearer_or_cookie
 from services.registry_intake.service import RegistryContext
 
@@ -86,8 +86,7 @@ def sees_findings(caller: Credential) -> bool:
 def require_findings(caller: Credential) -> None:
     if not sees_findings(caller):
         raise Problem(
-            "forbidden",
-            403,
+            ProblemType.FORBIDDEN,
             "Findings detail is for operators; an auditor's credential reads counts and the audit trail",
         )
 

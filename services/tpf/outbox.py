@@ -40,7 +40,7 @@ from services.kit.bodies import Upload
 from services.kit.files import copy_durably, write_durably
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
 from services.kit.outbox import STAGING_PREFIX, Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step
-from services.kit.problems import PERMANENT_PROBLEMS, Problem, problem_slug
+from services.kit.problems import PERMANENT_PROBLEMS, Problem, ProblemType, problem_slug
 from services.kit.refusals import FINAL, RefusalMemory, finalised
 from services.tpf.models import outbox, receipts
 from services.tpf.monitoring import TpfMetrics
@@ -112,8 +112,7 @@ class Outcome:
     def problem(self) -> Problem:
         """What the TPF answers for a rejected message: ``registry-refused`` (502), with the registry's type."""
         problem = Problem(
-            "registry-refused",
-            502,
+            ProblemType.REGISTRY_REFUSED,
             "The registry refused the delivery",
             upstream_type=self.upstream_type,
             upstream_status=self.upstream_status,

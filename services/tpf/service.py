@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 
 from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final
 from services.tpf import checks, pseudonymising
 from services.tpf.monitoring import TpfMetrics
@@ -192,8 +192,7 @@ def _earlier_answer(ctx: TpfContext, message_id: str, digest: str) -> MessageSta
         raise StoredAnswer(
             "receipt",
             Problem(
-                "replayed-message",
-                409,
+                ProblemType.REPLAYED_MESSAGE,
                 "This message id was processed before; the original receipt is included",
                 receipt=receipt,
                 signature=signature,
@@ -221,7 +220,7 @@ def _refused(ctx: TpfContext, problem: Problem, header: SubmissionHeader | None,
     A final one (spec section 9) is remembered with its audit entry, once per message; any other gets an audit
     entry by message id once the municipality's header and the parts it names held, else as ``unknown``."""
     # A reused message id is about the municipality's verified header alone, not its parts: on record by id.
-    attributable = checked or is_final(problem) or problem.slug == "message-id-conflict"
+    attributable = checked or is_final(problem) or problem.slug == ProblemType.MESSAGE_ID_CONFLICT
     recorded = ctx.repository.record_refusal(problem, header, digest, attributable=attributable)
     if recorded is Recorded.SAME:  # the same message, refused at the same moment or answered from here
         ctx.metrics.replay("refusal")
@@ -230,7 +229,7 @@ def _refused(ctx: TpfContext, problem: Problem, header: SubmissionHeader | None,
 
 
 def _conflict() -> Problem:
-    return Problem("message-id-conflict", 409, "This message id was used before for a different submission")
+    return Problem(ProblemType.MESSAGE_ID_CONFLICT, "This message id was used before for a different submission")
 
 
 def _message(ctx: TpfContext, message_id: str) -> MessageStatus | DeliveredMessage:
@@ -238,7 +237,7 @@ def _message(ctx: TpfContext, message_id: str) -> MessageStatus | DeliveredMessa
     receipt = ctx.repository.receipt(message_id)
     if status is None:
         if receipt is None:
-            raise Problem("not-found", 404, "No message with this id")
+            raise Problem(ProblemType.NOT_FOUND, "No message with this id")
         return DeliveredMessage(
             message_id=message_id, state=MessageState.DELIVERED, receipt=receipt[0], signature=receipt[1]
         )

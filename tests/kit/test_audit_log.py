@@ -31,7 +31,7 @@ from services.kit.audit_log import (
     audit_tables,
 )
 from services.kit.database import READ_ONLY
-from services.kit.problems import Problem, install_problem_handlers
+from services.kit.problems import Problem, ProblemType, install_problem_handlers
 from shared.audit import (
     EMPTY_ROOT,
     Checkpoint,
@@ -418,7 +418,7 @@ def test_the_background_task_signs_checkpoints_as_the_log_grows(audit: AuditLog)
 
 def _require_reader(request: Request) -> None:
     if request.headers.get("authorization") != READER_TOKEN:
-        raise Problem("unauthenticated", 401, "This endpoint needs a bearer token")
+        raise Problem(ProblemType.UNAUTHENTICATED, "This endpoint needs a bearer token")
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def build(*, token_required: bool = True) -> tuple[FastAPI, ServiceMetrics]:
     @app.get("/v1/things/{thing_id}")
     async def thing(thing_id: str) -> dict[str, str]:
         if thing_id == "refuse":
-            raise Problem("thing-refused", 409, "Not this one")
+            raise Problem.from_slug("thing-refused", 409, "Not this one")  # a type outside the vocabulary
         if thing_id == "crash":
             raise RuntimeError(f"unexpected {NUMBER}")
         with metrics.stage("work"):

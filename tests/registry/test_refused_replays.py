@@ -28,7 +28,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from iplos_chain import ensure_keys
 from iplos_testkit.exports import write_synthetic_export
 from services.kit.audit_log import AuditLog
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, RefusalMemory
 from services.registry_intake.models import audit, refused_messages
 from shared.envelope import (
@@ -256,7 +256,7 @@ def test_a_final_refusal_is_written_once_with_its_audit_entry(engine: Engine) ->
         engine, refused_messages, AuditLog(engine, audit, service="registry", log_name="registry", signing_key=_KEY)
     )
     header = _header(str(uuid.uuid4()))
-    problem = Problem("invalid-payload", 422, "The payload does not follow its declared format")
+    problem = Problem(ProblemType.INVALID_PAYLOAD, "The payload does not follow its declared format")
     assert memory.refuse(problem, header, "a" * 64) is Recorded.NEW
     assert memory.refuse(problem, header, "a" * 64) is Recorded.SAME
     assert memory.refuse(problem, header, "b" * 64) is Recorded.OTHER
@@ -275,7 +275,7 @@ def test_identical_refusals_at_the_same_moment_write_one_row_and_one_entry(engin
         engine, refused_messages, AuditLog(engine, audit, service="registry", log_name="registry", signing_key=_KEY)
     )
     header = _header(str(uuid.uuid4()))
-    problem = Problem("payload-header-mismatch", 422, "The payload's municipality or year differs")
+    problem = Problem(ProblemType.PAYLOAD_HEADER_MISMATCH, "The payload's municipality or year differs")
     barrier = threading.Barrier(4)
 
     def refuse() -> Recorded:

@@ -15,9 +15,12 @@ _UNKNOWN_REFUSAL_STATUS = 422
 
 
 def refused(code: str, message: str) -> Problem:
-    """The problem for a ``MessageRefused``: its stable code is the problem type, with the vocabulary's status."""
+    """The problem for a ``MessageRefused``: its stable code is the problem type, with the vocabulary's status.
+    The code is the format's (``shared`` cannot name the kit's members): data, as far as the kit is concerned."""
     member = known_type(code)
-    return Problem(code, member.status if member is not None else _UNKNOWN_REFUSAL_STATUS, message)
+    if member is None:
+        return Problem.from_slug(code, _UNKNOWN_REFUSAL_STATUS, message)
+    return Problem(member, message)
 
 
 def invalid_envelope() -> Problem:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, overload
+from typing import Any, Final, Self
 
 from services.kit.problems._types import ProblemType, known_type
 from shared.envelope.refusals import problem_type
@@ -20,12 +20,15 @@ class Problem(Exception):
 
     The type is a member of the vocabulary: ``Problem(ProblemType.NOT_FOUND, "No submission with this id")``
     answers with the member's status and, without a title, its default title; ``status=`` where a type is
-    answered with another status (``invalid-request`` as 422 for a request FastAPI finds off the schema). The
-    older form, a slug with its status and title (``Problem("not-found", 404, "No submission with this id")``),
-    works as before.
+    answered with another status (``invalid-request`` as 422 for a request FastAPI finds off the schema). Code
+    that decides an answer names its member; a slug given as text is refused (a ``TypeError``), so every kind
+    of answer is in the one list, with its status.
+
+    An answer whose type is data rather than code, one stored earlier and given again word for word
+    (services.kit.refusals) or a refusal code of the sealed-message format outside the vocabulary, is made with
+    :meth:`from_slug`.
     """
 
-    @overload
     def __init__(
         self,
         type_: ProblemType,
@@ -35,51 +38,50 @@ class Problem(Exception):
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
         **extensions: Any,
-    ) -> None: ...
+    ) -> None:
+        if not isinstance(type_, ProblemType):
+            raise TypeError("a problem's type is a member of services.kit.problems.ProblemType (add a new one there)")
+        if not isinstance(title, str | None) or not isinstance(detail, str | None):
+            # Problem(ProblemType.X, 409, "title"): the status goes by keyword, if it differs from the member's.
+            raise TypeError("Problem(type, title, detail, status=...): title and detail are text")
+        self._describe(
+            type_.value,
+            type_.status if status is None else status,
+            type_.default_title if title is None else title,
+            detail,
+            headers,
+            extensions,
+        )
 
-    @overload
-    def __init__(
-        self,
-        type_: str,
+    @classmethod
+    def from_slug(
+        cls,
+        slug: str,
         status: int,
         title: str,
         detail: str | None = None,
         *,
         headers: Mapping[str, str] | None = None,
         **extensions: Any,
-    ) -> None: ...
+    ) -> Self:
+        """A problem of type ``slug``, whatever it is, with its status and title: for an answer whose type comes
+        from data (see the class's docstring), never for one the code decides."""
+        problem = cls.__new__(cls)
+        problem._describe(slug, status, title, detail, headers, extensions)
+        return problem
 
-    def __init__(
+    def _describe(
         self,
-        type_: ProblemType | str,
-        *args: Any,
-        status: int | None = None,
-        title: str | None = None,
-        detail: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        **extensions: Any,
+        slug: str,
+        status: int,
+        title: str,
+        detail: str | None,
+        headers: Mapping[str, str] | None,
+        extensions: dict[str, Any],
     ) -> None:
-        # Positional arguments after the type: (status, title, detail) in the older form, whose second argument
-        # is the status; (title, detail) with a member.
-        older = bool(args) and isinstance(args[0], int) and not isinstance(args[0], bool)
-        names = ("status", "title", "detail") if older else ("title", "detail")
-        if len(args) > len(names):
-            raise TypeError("Problem(type, title, detail) or Problem(slug, status, title, detail)")
-        given: dict[str, Any] = {"status": status, "title": title, "detail": detail}
-        for name, value in zip(names, args, strict=False):
-            if given[name] is not None:
-                raise TypeError(f"Problem got {name} twice")
-            given[name] = value
-        status, title, detail = given["status"], given["title"], given["detail"]
-        member = type_ if isinstance(type_, ProblemType) else None
-        if status is None or title is None:
-            if member is None:
-                raise TypeError("a problem type given by its slug needs its status and title")
-            status = member.status if status is None else status
-            title = member.default_title if title is None else title
-        slug = str(type_)
-        super().__init__(f"{slug}: {title}")
-        self.slug = slug
+        """Set what the document says: the one initialiser of every problem (also of a subclass's)."""
+        Exception.__init__(self, f"{slug}: {title}")
+        self.slug: str = slug
         self.status: int = status
         self.title: str = title
         self.detail: str | None = detail
@@ -90,6 +92,17 @@ class Problem(Exception):
     def type(self) -> ProblemType | None:
         """The vocabulary's member for this problem's slug (None for a slug outside it)."""
         return known_type(self.slug)
+
+    def extended(self, **extensions: Any) -> Problem:
+        """The same answer with more members in its document (``"final": true``, say)."""
+        return Problem.from_slug(
+            self.slug,
+            self.status,
+            self.title,
+            self.detail,
+            headers=self.headers,
+            **{**self.extensions, **extensions},
+        )
 
     def document(self) -> dict[str, Any]:
         body: dict[str, Any] = {"type": problem_type(self.slug), "title": self.title, "status": self.status}

@@ -8,21 +8,20 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from services.kit.credentials import Credential
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.municipality_gateway import repository
 from services.municipality_gateway.repository import StoredSubmission
 
 
 def not_found() -> Problem:
     # One answer for "no such id" and "another municipality's submission": the caller cannot tell them apart.
-    return Problem("not-found", 404, "No submission with this id")
+    return Problem(ProblemType.NOT_FOUND, "No submission with this id")
 
 
 def not_permitted(caller: Credential) -> Problem:
     # Names the municipality the credential is bound to (from the credential file, not from the request).
     return Problem(
-        "municipality-not-permitted",
-        403,
+        ProblemType.MUNICIPALITY_NOT_PERMITTED,
         "This credential may not submit for the export's municipality; nothing was accepted",
         permitted=caller.municipality,
     )

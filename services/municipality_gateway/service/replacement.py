@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from services.kit.audit_log import AuditLog
 from services.kit.credentials import Credential
 from services.kit.http import AnswerTooLarge, read_bounded
-from services.kit.problems import Problem, problem_slug
+from services.kit.problems import Problem, ProblemType, problem_slug
 from services.municipality_gateway import repository
 from services.municipality_gateway.repository import StoredSubmission
 from services.municipality_gateway.schemas import Submission
@@ -37,7 +37,7 @@ from shared.keys import PartyKeys
 log = structlog.get_logger("gateway.confirmation")
 
 # The registry's answers that carry a receipt saying what the submission now is.
-_RECEIPT_ANSWERS = frozenset({"not-held", "stale-sequence"})
+_RECEIPT_ANSWERS = frozenset({ProblemType.NOT_HELD, ProblemType.STALE_SEQUENCE})
 
 
 async def confirm_replacement(ctx: GatewayContext, caller: Credential, submission_id: str) -> Submission:
@@ -45,16 +45,16 @@ async def confirm_replacement(ctx: GatewayContext, caller: Credential, submissio
     stored = await own_submission(ctx.engine, caller, submission_id)
     if stored.state is not SubmissionState.HELD:
         raise Problem(
-            "not-held", 409, "Only a submission the registry holds can be confirmed", state=stored.state.value
+            ProblemType.NOT_HELD, "Only a submission the registry holds can be confirmed", state=stored.state.value
         )
     header = (ctx.outbox_dir / submission_id / HEADER_FILE).read_bytes()
     answer = await _send(ctx, submission_id, sign_confirmation(ctx.keys[stored.municipality], stored, header))
     try:
         receipt = verify_receipt(ctx.directory, answer, submission_id, hashlib.sha256(header).hexdigest())
     except (InvalidEnvelope, MessageRefused):
-        raise Problem("confirmation-failed", 502, "The registry's receipt did not verify") from None
+        raise Problem(ProblemType.CONFIRMATION_FAILED, "The registry's receipt did not verify") from None
     if receipt.status == SubmissionState.HELD.value:  # an answer that says nothing was decided is no answer
-        raise Problem("confirmation-failed", 502, "The registry's receipt says the submission is still held")
+        raise Problem(ProblemType.CONFIRMATION_FAILED, "The registry's receipt says the submission is still held")
     state = SubmissionState(receipt.status)
     await run_in_threadpool(_record, ctx.engine, ctx.audit, submission_id, answer, state, receipt.reason)
     updated = await run_in_threadpool(find_submission, ctx.engine, submission_id)
@@ -86,15 +86,16 @@ async def _send(ctx: GatewayContext, message_id: str, confirmation: dict[str, An
     try:
         response = await read_bounded(ctx.client, "POST", url, json=confirmation)
     except httpx.HTTPError:
-        raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
+        raise Problem(ProblemType.REGISTRY_UNAVAILABLE, "The registry could not be reached; try again later") from None
     except AnswerTooLarge:
-        raise Problem("confirmation-failed", 502, "The registry's answer is larger than a receipt can be") from None
+        raise Problem(
+            ProblemType.CONFIRMATION_FAILED, "The registry's answer is larger than a receipt can be"
+        ) from None
     answer = response.json_object()
     slug = problem_slug(str(answer.get("type", "")))
     if response.status_code != 200 and slug not in _RECEIPT_ANSWERS:
         raise Problem(
-            "confirmation-failed",
-            502,
+            ProblemType.CONFIRMATION_FAILED,
             "The registry did not apply the confirmation; the submission is still held",
             upstream_type=slug or None,
             upstream_status=response.status_code,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kit.credentials import Credential
 from services.kit.http import AnswerTooLarge, read_bounded
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.municipality_gateway import repository
 from services.municipality_gateway.repository import StoredSubmission
 from services.municipality_gateway.schemas import ControlReport, Finding, FindingCount
@@ -55,10 +55,12 @@ async def report(ctx: GatewayContext, caller: Credential, submission_id: str) ->
     if kept is not None:
         return kept
     if stored.state not in _REPORTED:
-        raise Problem("report-not-ready", 409, "The registry has not stored this submission", state=stored.state.value)
+        raise Problem(
+            ProblemType.REPORT_NOT_READY, "The registry has not stored this submission", state=stored.state.value
+        )
     path = json.loads(stored.receipt or "{}").get("report_path")
     if not path:
-        raise Problem("not-found", 404, "The registry's receipt names no control report")
+        raise Problem(ProblemType.NOT_FOUND, "The registry's receipt names no control report")
     body = await fetch_report(
         ctx.client, ctx.settings.registry_url, path, ctx.settings.max_report_bytes, token=ctx.registry_token
     )
@@ -86,15 +88,14 @@ async def fetch_report(
     try:
         response = await read_bounded(client, "GET", f"{registry_url.rstrip('/')}{path}", limit=limit, headers=headers)
     except httpx.HTTPError:
-        raise Problem("registry-unavailable", 503, "The registry could not be reached; try again later") from None
+        raise Problem(ProblemType.REGISTRY_UNAVAILABLE, "The registry could not be reached; try again later") from None
     except AnswerTooLarge:
         raise Problem(
-            "report-unavailable", 502, "The control report is larger than the gateway accepts", limit=limit
+            ProblemType.REPORT_UNAVAILABLE, "The control report is larger than the gateway accepts", limit=limit
         ) from None
     if response.status_code != 200:
         raise Problem(
-            "report-unavailable",
-            502,
+            ProblemType.REPORT_UNAVAILABLE,
             "The registry did not hand out the control report",
             upstream_status=response.status_code,
         )
@@ -103,7 +104,7 @@ async def fetch_report(
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
-        raise Problem("report-unavailable", 502, "The registry's answer is not a report")
+        raise Problem(ProblemType.REPORT_UNAVAILABLE, "The registry's answer is not a report")
     return body
 
 
@@ -177,7 +178,7 @@ def _open(
         if len(opened) != header.finding_count or summary.records != stored.record_count:
             raise InvalidEnvelope()
     except (KeyError, TypeError, ValueError, RecursionError, InvalidEnvelope, MessageRefused):
-        raise Problem("invalid-report", 502, "The control report could not be verified or opened") from None
+        raise Problem(ProblemType.INVALID_REPORT, "The control report could not be verified or opened") from None
     return header, summary, opened
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from services.kit.audit_log import AuditLog
 from services.kit.credentials import Credential
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.municipality_gateway import outbox, repository
 from services.municipality_gateway.repository import StoredSubmission
 from services.municipality_gateway.schemas import Submission
@@ -97,11 +97,11 @@ def requeue(engine: Engine, outbox_dir: Path, message_id: str, audit: AuditLog |
         if stored is None:
             return None
         if stored.state not in RETRYABLE:
-            raise Problem("not-retryable", 409, "Only a rejected or dead-lettered submission can be retried")
+            raise Problem(ProblemType.NOT_RETRYABLE, "Only a rejected or dead-lettered submission can be retried")
         if not all((folder / name).exists() for name in (IDENTITY_FILE, PAYLOAD_FILE, HEADER_FILE)):
-            raise Problem("not-retryable", 409, "The sealed message is no longer in the outbox; submit again")
+            raise Problem(ProblemType.NOT_RETRYABLE, "The sealed message is no longer in the outbox; submit again")
         if not repository.requeue(conn, message_id, dt.datetime.now(dt.UTC)):
-            raise Problem("not-retryable", 409, "Only a rejected or dead-lettered submission can be retried")
+            raise Problem(ProblemType.NOT_RETRYABLE, "Only a rejected or dead-lettered submission can be retried")
         if audit is not None:
             audit.append(conn, "requeued", message_id, {"outcome": stored.state.value})
     return find_submission(engine, message_id)

@@ -9,7 +9,7 @@ import json
 import structlog
 
 from services.kit.clock import require_fresh
-from services.kit.problems import Problem, envelope_problems, invalid_envelope
+from services.kit.problems import Problem, ProblemType, envelope_problems, invalid_envelope
 from services.registry_intake.repository import NotHeld, StaleSubmission
 from services.registry_intake.schemas import SignedReceipt
 from services.registry_intake.service.context import RegistryContext
@@ -62,20 +62,18 @@ def _apply(ctx: RegistryContext, submission_id: str, body: bytes) -> StoredSubmi
     if (held.municipality, held.year) != (verified.municipality, verified.year) or not hmac.compare_digest(
         held.header_sha256.encode(), verified.submission_sha256.encode()
     ):
-        raise Problem("confirmation-mismatch", 422, "The confirmation names another submission than this one")
+        raise Problem(ProblemType.CONFIRMATION_MISMATCH, "The confirmation names another submission than this one")
     try:
         return ctx.repository.confirm(submission_id, hashlib.sha256(encoded).hexdigest())
     except NotHeld as exc:
         raise Problem(
-            "not-held",
-            409,
+            ProblemType.NOT_HELD,
             "This submission is not held; its receipt says what it is",
             **receipt_for(ctx, exc.submission).model_dump(mode="json"),
         ) from None
     except StaleSubmission as exc:
         raise Problem(
-            "stale-sequence",
-            409,
+            ProblemType.STALE_SEQUENCE,
             "A submission with the same or a newer sequence became active; the held one was refused",
             active_sequence=exc.active_sequence,
             **receipt_for(ctx, exc.refused).model_dump(mode="json"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 
 __all__ = ["NotFound"]
 
@@ -11,4 +11,4 @@ class NotFound(Problem):
     """404 ``not-found``: the API answers it as a problem document, a page shows its not-found page instead."""
 
     def __init__(self, title: str = "No submission with this id") -> None:
-        super().__init__("not-found", 404, title)
+        super().__init__(ProblemType.NOT_FOUND, title)

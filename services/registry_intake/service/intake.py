@@ -13,11 +13,10 @@ given again from what is stored (a replay) is counted, never recorded again.
 from __future__ import annotations
 
 import hmac
-from typing import Final
 
 import structlog
 
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, StoredAnswer, is_final
 from services.registry_intake.models import REFUSAL_STALE_SEQUENCE, SubmissionStatus
 from services.registry_intake.repository import ReplayedMessage, StaleSubmission
@@ -35,10 +34,7 @@ from services.registry_intake.service.verification import (
 )
 from services.registry_intake.submissions import Outcome, StoredSubmission
 
-__all__ = ["MESSAGE_ID_CONFLICT", "take_delivery"]
-
-#: The problem for a message id used before for another submission header.
-MESSAGE_ID_CONFLICT: Final = "message-id-conflict"
+__all__ = ["take_delivery"]
 
 log = structlog.get_logger("registry")
 
@@ -113,7 +109,7 @@ def _about_verified(problem: Problem, verified: VerifiedDelivery | None, parts_c
     A part the TPF sent wrong (not final) is not."""
     if verified is None:
         return False
-    return parts_checked or is_final(problem) or problem.slug == MESSAGE_ID_CONFLICT
+    return parts_checked or is_final(problem) or problem.slug == ProblemType.MESSAGE_ID_CONFLICT
 
 
 def _put_on_record(ctx: RegistryContext, problem: Problem, verified: VerifiedDelivery | None) -> None:
@@ -142,8 +138,7 @@ def _stale(ctx: RegistryContext, stale: StaleSubmission) -> Problem:
         year=refused.year,
     )
     return Problem(
-        REFUSAL_STALE_SEQUENCE,
-        409,
+        ProblemType.STALE_SEQUENCE,
         "A submission with the same or a newer sequence is already active for this municipality and year",
         active_sequence=stale.active_sequence,
         **receipt_for(ctx, refused).model_dump(mode="json"),
@@ -156,8 +151,7 @@ def _replayed(ctx: RegistryContext, original: StoredSubmission) -> StoredAnswer:
     return StoredAnswer(
         "receipt",
         Problem(
-            "replayed-message",
-            409,
+            ProblemType.REPLAYED_MESSAGE,
             "This message id was received before; the original receipt is included",
             **receipt_for(ctx, original).model_dump(mode="json"),
         ).document(),
@@ -165,7 +159,7 @@ def _replayed(ctx: RegistryContext, original: StoredSubmission) -> StoredAnswer:
 
 
 def _conflict() -> Problem:
-    return Problem(MESSAGE_ID_CONFLICT, 409, "This message id was used before for a different submission")
+    return Problem(ProblemType.MESSAGE_ID_CONFLICT, "This message id was used before for a different submission")
 
 
 def _same(digest: str, other: str) -> bool:

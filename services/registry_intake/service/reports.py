@@ -11,7 +11,7 @@ import base64
 import io
 import json
 
-from services.kit.problems import Problem
+from services.kit.problems import Problem, ProblemType
 from services.registry_intake.models import SubmissionStatus
 from services.registry_intake.schemas import SealedReport
 from services.registry_intake.service.context import RegistryContext
@@ -32,8 +32,7 @@ def report(ctx: RegistryContext, submission_id: str) -> bytes:
         raise NotFound("No stored submission with this id")
     if stored.status is SubmissionStatus.SUPERSEDED:
         raise Problem(
-            "superseded",
-            410,
+            ProblemType.SUPERSEDED,
             "This submission was replaced; the replacing submission's report applies",
             superseded_by=stored.superseded_by,
         )

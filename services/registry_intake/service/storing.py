@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import BinaryIO, cast
 
 from services.kit.bodies import Upload
-from services.kit.problems import Problem, envelope_problem
+from services.kit.problems import Problem, ProblemType, envelope_problem
 from services.kit.refusals import finalised
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.verification import Delivery, VerifiedDelivery
@@ -35,7 +35,7 @@ def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: D
     """
     submission, delivery = verified.submission, verified.delivery
     if submission.parts.payload.content != PAYLOAD_FORMAT:
-        raise Problem("unsupported-format", 422, "The payload's content format is not supported", final=True)
+        raise Problem(ProblemType.UNSUPPORTED_FORMAT, "The payload's content format is not supported", final=True)
     payload_phase = False  # from here on, what fails is the municipality's payload (or its references)
     try:
         key_version, entries = open_pseudonyms(
@@ -69,8 +69,7 @@ def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: D
         export_header, records = decode_payload(line + b"\n" for line in lines)
         if export_header.kommune_nr != submission.municipality or export_header.rapporteringsaar != submission.year:
             raise Problem(
-                "payload-header-mismatch",
-                422,
+                ProblemType.PAYLOAD_HEADER_MISMATCH,
                 "The payload's municipality or year differs from the signed header",
                 final=True,
             )
@@ -106,7 +105,9 @@ def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: D
     except (MessageRefused, InvalidEnvelope) as exc:
         raise _final_if(payload_phase, envelope_problem(exc)) from None
     except PayloadDecodeError:
-        raise finalised(Problem("invalid-payload", 422, "The payload does not follow its declared format")) from None
+        raise finalised(
+            Problem(ProblemType.INVALID_PAYLOAD, "The payload does not follow its declared format")
+        ) from None
 
 
 def _final_if(payload_phase: bool, problem: Problem) -> Problem:
@@ -142,7 +143,7 @@ def _unmatched() -> Problem:
     # without its record (docs/envelope-v1.md 10.2, step 11). The answer names no reference.
     # Final for the message id (spec section 9.1), like every refusal of what the payload holds.
     return finalised(
-        Problem("unmatched-records", 422, "The payload's records and the pseudonym lines do not match one to one")
+        Problem(ProblemType.UNMATCHED_RECORDS, "The payload's records and the pseudonym lines do not match one to one")
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
-from services.kit.problems import Problem, envelope_problems, refused
+from services.kit.problems import Problem, ProblemType, envelope_problems
 from services.kit.refusals import finalised
 from services.registry_intake.service.context import RegistryContext
 from shared.envelope import (
@@ -92,10 +92,10 @@ def check_parts(ctx: RegistryContext, verified: VerifiedDelivery, received: Deli
     pseudonyms, payload = received.pseudonyms, received.payload
     p = submission.parts.payload
     if p.recipient != own.party or p.recipient_kid != own.encryption_kid:
-        raise finalised(refused("wrong-recipient", "a part is not sealed for this registry's key"))
+        raise finalised(Problem(ProblemType.WRONG_RECIPIENT, "a part is not sealed for this registry's key"))
     q = delivery.parts.pseudonyms
     if q.recipient != own.party or q.recipient_kid != own.encryption_kid:
-        raise refused("wrong-recipient", "a part is not sealed for this registry's key")
+        raise Problem(ProblemType.WRONG_RECIPIENT, "a part is not sealed for this registry's key")
     # The TPF that pseudonymised the identity part must be the one it was sealed for: a delivery of pseudonyms
     # for an identity part its signer could not open is made up (docs/envelope-v1.md 10.2, step 5). About the
     # delivery, not what the municipality signed: not final.
@@ -120,12 +120,11 @@ def require_reportable(submission: SubmissionHeader) -> None:
     replace, and so erase, the municipality's year)."""
     why = year_out_of_range(submission.year)
     if why is not None:
-        raise finalised(Problem("reporting-year-out-of-range", 422, f"The submission's {why}; nothing was stored"))
+        raise finalised(Problem(ProblemType.REPORTING_YEAR_OUT_OF_RANGE, f"The submission's {why}; nothing was stored"))
     if submission.record_count == 0:
         raise finalised(
             Problem(
-                "empty-submission",
-                422,
+                ProblemType.EMPTY_SUBMISSION,
                 "The submission has no persons; it would erase the year, so nothing was stored",
             )
         )
