@@ -1,7 +1,7 @@
-"""Every package of the common library and the kit that keeps private modules (``_name.py``) says in its
-``__all__`` exactly what the rest of the project may use (httpx's checked ``__all__``): each listed name exists,
-and nothing public reaches the package's namespace without being listed (a stray import would otherwise become
-part of the surface unnoticed)."""
+"""Every package of the common library, the kit and the test kit that keeps private modules (``_name.py``) says
+in its ``__all__`` exactly what the rest of the project may use (httpx's checked ``__all__``): each listed name
+exists, and nothing public reaches the package's namespace without being listed (a stray import would otherwise
+become part of the surface unnoticed)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-TREES = ("shared", "services/kit")
+TREES = ("shared", "services/kit", "iplos_testkit")
 # ``from __future__ import annotations`` leaves a name ``annotations`` of this type behind.
 _FUTURE_FEATURE = type(importlib.import_module("__future__").annotations)
 
@@ -44,6 +44,7 @@ PACKAGES = _packages_with_private_modules()
 def test_the_packages_are_found() -> None:
     # The split packages (and the envelope's older one) are among them: the test is not vacuous.
     assert {"shared.envelope", "shared.iplos.reader", "shared.iplos.payload", "shared.iplos.controls"} <= set(PACKAGES)
+    assert {"iplos_testkit.generator", "iplos_testkit.faults"} <= set(PACKAGES)
 
 
 @pytest.mark.parametrize("name", PACKAGES)

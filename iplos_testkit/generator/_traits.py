@@ -1,0 +1,142 @@
+"""One person's traits, each drawn on its own: age and birth date, diagnoses, function scores, the service
+mix, hours per week and the event type of a service line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from iplos_testkit.generator._context import clamp
+from iplos_testkit.generator._tables import (
+    DEMENTIA_VARIABLES,
+    ELDERLY_DIAGNOSES,
+    HOURS_RANGE,
+    SCORE_OFFSET,
+    YOUNGER_DIAGNOSES,
+)
+from shared.iplos.model import FUNCTION_VARIABLES, CodeSystem, Diagnosis, FunctionScore
+
+
+def draw_hours(service_type: int, need: float, rng: random.Random) -> float | None:
+    limits = HOURS_RANGE.get(service_type)
+    if limits is None:
+        return None
+    low, high = limits
+    # Skewed towards the low end, heavier with need; whole half-hours, as municipalities register them.
+    raw = low + (high - low) * float(rng.random() ** 1.8) * (0.4 + 0.6 * need)
+    return max(low, round(raw * 2) / 2)
+
+
+def draw_age(rng: random.Random) -> int:
+    if rng.random() < 0.76:
+        # 67-104, mode in the mid-eighties.
+        return round(rng.triangular(67, 104, 86))
+    # Younger users: some children (respite, support contact), mostly adults.
+    return rng.randint(3, 17) if rng.random() < 0.15 else rng.randint(18, 66)
+
+
+def draw_birth_date(year: int, age: int, rng: random.Random) -> dt.date:
+    # Age at the end of the reporting year.
+    birth_year = year - age
+    start = dt.date(birth_year, 1, 1)
+    return start + dt.timedelta(days=rng.randint(0, (dt.date(birth_year, 12, 31) - start).days))
+
+
+def draw_diagnoses(elderly: bool, rng: random.Random) -> tuple[tuple[Diagnosis, ...], bool]:
+    roll = rng.random()
+    count = 0 if roll < 0.15 else 1 if roll < 0.55 else 2 if roll < 0.85 else 3
+    table = ELDERLY_DIAGNOSES if elderly else YOUNGER_DIAGNOSES
+    # A person's diagnoses mostly come from one source (the GP or the hospital).
+    preferred = CodeSystem.ICPC2 if rng.random() < 0.7 else CodeSystem.ICD10
+    chosen: dict[str, Diagnosis] = {}
+    dementia = False
+    for _ in range(count * 3):
+        if len(chosen) >= count:
+            break
+        system, code, is_dementia, _weight = rng.choices(table, weights=[row[3] for row in table])[0]
+        if system is not preferred and rng.random() < 0.8:
+            continue
+        chosen.setdefault(code, Diagnosis(system, code))
+        dementia = dementia or is_dementia
+    return tuple(chosen.values()), dementia
+
+
+def draw_scores(
+    need: float, age: int, dementia: bool, assessed: dt.date, rng: random.Random
+) -> tuple[FunctionScore, ...]:
+    roll = rng.random()
+    if roll < 0.05:
+        return ()  # not yet assessed (an applicant, a short stay)
+    variables: tuple[str, ...] = FUNCTION_VARIABLES
+    if roll < 0.12:
+        variables = tuple(sorted(rng.sample(FUNCTION_VARIABLES, rng.randint(5, 16)), key=FUNCTION_VARIABLES.index))
+    scores = []
+    for variable in variables:
+        if rng.random() < 0.02 or (age < 12 and variable in ("alminneligHusarbeid", "lageMat") and rng.random() < 0.7):
+            value = 9  # not relevant
+        else:
+            mean = 1.0 + 4.0 * need + SCORE_OFFSET[variable]
+            if dementia and variable in DEMENTIA_VARIABLES:
+                mean += 1.2
+            value = int(clamp(round(rng.gauss(mean, 0.75)), 1, 5))
+        scores.append(FunctionScore(variable, value, assessed))
+    return tuple(scores)
+
+
+def draw_service_types(age: int, need: float, dementia: bool, developmental: bool, rng: random.Random) -> list[int]:
+    def pick(probabilities: dict[int, float]) -> list[int]:
+        return [code for code, p in probabilities.items() if rng.random() < p]
+
+    if age >= 67:
+        chosen = pick(
+            {
+                15: 0.35 + 0.6 * need,
+                1: 0.3 + 0.4 * need,
+                6: 0.35 + 0.3 * need,
+                5: 0.08 + 0.15 * need,
+                27: 0.1,
+                28: 0.05,
+                4: 0.08,
+                17: 0.05 + 0.05 * need,
+                19: 0.08 * need,
+                18: 0.04,
+                20: 0.04,
+                8: 0.03,
+                25: 0.04,
+                22: 0.01,
+                11: 0.02,
+                29: 0.05,
+                26: 0.25 if dementia else 0.01,
+                24: 0.03 if dementia else 0.0,
+            }
+        )
+        fallback = 15
+    else:
+        child = age < 18
+        chosen = pick(
+            {
+                3: 0.12,
+                9: 0.35 if child else 0.25,
+                1: 0.05 if child else 0.3,
+                2: 0.15,
+                15: 0.05 if child else 0.35,
+                7: 0.35 if child else 0.05,
+                8: 0.2 if child else 0.05,
+                11: 0.3 if child else 0.08,
+                4: 0.05 if child else 0.18,
+                29: 0.0 if child else 0.14,
+                6: 0.0 if child else 0.05,
+                # Coercion under kap. 9 is for persons with a developmental disability only.
+                14: 0.06 if developmental else 0.0,
+                23: 0.03 if developmental else 0.0,
+            }
+        )
+        fallback = 9 if child else 1
+    if not chosen and rng.random() < 0.97:
+        chosen = [fallback]  # almost everyone in the register receives something
+    return chosen
+
+
+def draw_event_type(rng: random.Random) -> str:
+    roll = rng.random()
+    return "M" if roll < 0.03 else "T" if roll < 0.04 else "N"
