@@ -25,7 +25,7 @@ from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.municipality_gateway.api import create_app as create_gateway
 from services.municipality_gateway.config import GatewaySettings
-from services.municipality_gateway.outbox import FINAL_STATES
+from services.municipality_gateway.states import FINAL_STATES
 from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings
 from services.tpf.app import create_app as create_tpf
