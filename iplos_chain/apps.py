@@ -15,6 +15,6 @@ DEFAULT_PORTS: Final = {"gateway": 8001, "tpf": 8002, "registry": 8003}
 #: Each service's app factory, as uvicorn takes it (``--factory``).
 APPS: Final = {
     "gateway": "services.municipality_gateway.api:create_app",
-    "tpf": "services.tpf.app:create_app",
+    "tpf": "services.tpf.api:create_app",
     "registry": "services.registry_intake.api:create_app",
 }

@@ -1,76 +1,103 @@
-"""The TPF's HTTP routes: ``POST /v1/messages`` from municipality gateways, ``GET /v1/messages/{message_id}``.
-
-Each route parses the request and calls one use case (services.tpf.service); what the answer looks like is in
-services.tpf.schemas, how the app is put together in services.tpf.app.
-"""
+"""The TPF's app: :func:`create_app` builds it from :class:`~services.tpf.config.TpfSettings` with the kit's
+``build_app`` (services.kit.app), and says what is the TPF's own: its start-up loads the keys (refusing to start
+without the configured pseudonym key), builds the use cases' context with the outbox and the HTTP client it
+delivers with, and sweeps what a previous process left in the outbox before its worker starts."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+import datetime as dt
+from pathlib import Path
 
-from services.kit.bodies import read_header_field, read_signature_field, read_upload, refuse_large, require_media_type
-from services.tpf import service
-from services.tpf.dependencies import Context, Settings
-from services.tpf.schemas import DeliveredMessage, DeliveryAnswer, MessageStatus
-from shared.envelope import transport as wire
+import httpx
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import Engine
 
-__all__ = ["router"]
+from services.kit.app import Opened, Running, build_app
+from services.kit.audit_log import AuditLog
+from services.kit.refusals import RefusalMemory
+from services.tpf import models, monitoring, outbox, routes
+from services.tpf.config import TpfSettings
+from services.tpf.pseudonymising import Pseudonymisation
+from services.tpf.repository import TpfRepository
+from services.tpf.service import TpfContext
+from shared.keys import PublicDirectory
+from shared.keys.tpf import load_tpf_keys
 
-router = APIRouter()
+__all__ = ["MIGRATIONS", "create_app"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-@router.post(
-    "/v1/messages",
-    tags=["messages"],
-    summary="Take a sealed message from a municipality, pseudonymise it and deliver it to the registry",
-    response_model=DeliveryAnswer,
-    responses={
-        200: {"description": "Delivered; the registry's signed receipt"},
-        202: {
-            "description": "Taken into the TPF's durable outbox; poll the status URL for the receipt",
-            "model": MessageStatus,
-        },
-        400: {"description": "The sealed message could not be verified or opened"},
-        403: {"description": "The signer is not a registered municipality, or does not match the header"},
-        409: {"description": "The message id was processed before; the original receipt is included"},
-        413: {"description": "The body is larger than the configured limit"},
-        502: {"description": "The registry refused the delivery for good"},
-    },
-)
-async def post_message(request: Request, ctx: Context, settings: Settings) -> DeliveryAnswer | Response:
-    refuse_large(request, settings.max_body_bytes)
-    require_media_type(request, "multipart/form-data")
-    async with request.form(max_files=4, max_fields=4, max_part_size=64 * 1024) as form:
-        parts = service.MessageParts(
-            header=await read_header_field(form.get(wire.SUBMISSION_HEADER), wire.SUBMISSION_HEADER),
-            signature=await read_signature_field(form.get(wire.SUBMISSION_SIGNATURE), wire.SUBMISSION_SIGNATURE),
-            identity=await read_upload(form.get(wire.IDENTITY), wire.IDENTITY),
-            payload=await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD),
+def create_app(settings: TpfSettings | None = None) -> FastAPI:
+    settings = settings or TpfSettings()  # from the environment
+    metrics = monitoring.TpfMetrics()
+
+    async def start(opened: Opened) -> Running:
+        client = await opened.resources.enter_async_context(httpx.AsyncClient(timeout=settings.forward_timeout_s))
+        ctx = _context(settings, opened.engine, client, metrics)
+        await run_in_threadpool(ctx.outbox.sweep)
+        metrics.watch_outbox(opened.engine, models.outbox)
+        readiness = monitoring.readiness(settings, opened.engine)
+        opened.app.state.tpf = ctx
+        opened.app.state.outbox = ctx.outbox
+        ready = {"pseudonym_key_version": settings.pseudonym_key_version}
+        return Running(ctx.audit, readiness, background=[ctx.outbox.run], ready=ready)
+
+    return build_app(
+        "tpf",
+        title="IPLOS trusted pseudonym manager (TPF)",
+        settings=settings,
+        migrations=MIGRATIONS,
+        metrics=metrics,
+        start=start,
+        routers=[routes.router],
+    )
+
+
+def _context(
+    settings: TpfSettings, engine: Engine, client: httpx.AsyncClient, metrics: monitoring.TpfMetrics
+) -> TpfContext:
+    """The use cases' context from the settings and the key files; refuses to start without the configured
+    pseudonym key (never one picked from whatever key files are present)."""
+    keys = load_tpf_keys(settings.key_dir)
+    if settings.pseudonym_key_version not in keys.pseudonym_keys:
+        raise RuntimeError(
+            f"pseudonym key version {settings.pseudonym_key_version} is configured "
+            f"(IPLOS_TPF_PSEUDONYM_KEY_VERSION) but {settings.key_dir} has no pseudonym-v"
+            f"{settings.pseudonym_key_version}.key"
         )
-        answer = await service.take_message(ctx, parts)
-    if isinstance(answer, MessageStatus):
-        return _accepted(answer)
-    return answer
-
-
-@router.get(
-    "/v1/messages/{message_id}",
-    tags=["messages"],
-    summary="Where a message taken by the TPF is: queued, delivered (with the registry's receipt), rejected",
-    response_model=MessageStatus | DeliveredMessage,
-    response_model_exclude_unset=True,  # the receipt's members only once delivered (services.tpf.schemas)
-    responses={
-        200: {"description": "The message's status, with the registry's receipt once delivered"},
-        404: {"description": "No message with this id is held or was delivered here"},
-    },
-)
-async def get_message(message_id: str, ctx: Context) -> MessageStatus | DeliveredMessage:
-    return await service.get_message(ctx, message_id)
-
-
-def _accepted(status: MessageStatus) -> JSONResponse:
-    """202 with the status, and its URL in ``Location``. A response of its own because the route's model is the
-    200 answer's; this shape is declared under 202 above."""
-    body = status.model_dump(mode="json", exclude_unset=True)
-    return JSONResponse(body, status_code=202, headers={"Location": status.status_url})
+    directory = PublicDirectory.load(settings.directory)
+    audit = AuditLog(engine, models.audit, service="tpf", log_name=keys.party.party, signing_key=keys.party.signing)
+    refusals = RefusalMemory(engine, models.refused_messages, audit)
+    box = outbox.TpfOutbox(
+        engine,
+        settings.state_dir / "outbox",
+        settings.registry_url,
+        client,
+        audit=audit,
+        directory=directory,
+        max_attempts=settings.delivery_max_attempts,
+        backoff_s=settings.delivery_backoff_s,
+        backoff_max_s=settings.delivery_backoff_max_s,
+        # An attempt cannot outlast the HTTP timeout; the margin covers recording its outcome.
+        lease_s=settings.forward_timeout_s + 30,
+        metrics=metrics,
+        refusals=refusals,
+    )
+    return TpfContext(
+        pseudonymisation=Pseudonymisation(
+            keys=keys,
+            directory=directory,
+            key_version=settings.pseudonym_key_version,
+            accept_synthetic_numbers=settings.accept_synthetic_numbers,
+        ),
+        max_age=dt.timedelta(days=settings.max_message_age_days),
+        max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
+        engine=engine,
+        audit=audit,
+        refusals=refusals,
+        metrics=metrics,
+        outbox=box,
+        repository=TpfRepository(engine, box, refusals, audit),
+    )

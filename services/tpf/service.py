@@ -56,7 +56,7 @@ log = structlog.get_logger("tpf")
 
 @dataclass(frozen=True)
 class TpfContext:
-    """What the use cases work with, built once at start-up (services.tpf.app)."""
+    """What the use cases work with, built once at start-up (services.tpf.api)."""
 
     pseudonymisation: Pseudonymisation
     max_age: dt.timedelta

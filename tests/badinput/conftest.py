@@ -28,7 +28,7 @@ from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.states import FINAL_STATES
 from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings
-from services.tpf.app import create_app as create_tpf
+from services.tpf.api import create_app as create_tpf
 from services.tpf.config import TpfSettings
 
 with warnings.catch_warnings():

@@ -19,7 +19,7 @@ from services.municipality_gateway import api as gateway_api
 from services.municipality_gateway import models as gateway_models
 from services.registry_intake import api as registry_api
 from services.registry_intake import models as registry_models
-from services.tpf import app as tpf_app
+from services.tpf import api as tpf_app
 from services.tpf import models as tpf_models
 from tests.postgres import fresh_database
 

@@ -26,7 +26,7 @@ from services.kit.credentials import Credential, hash_token, new_token, write_cr
 from services.kit.database import make_engine
 from services.registry_intake.api import create_app as create_registry
 from services.registry_intake.config import RegistrySettings
-from services.tpf.app import create_app as create_tpf
+from services.tpf.api import create_app as create_tpf
 from services.tpf.config import TpfSettings
 from services.tpf.models import audit, outbox
 from services.tpf.outbox import FILES, STAGING_PREFIX, TpfOutbox

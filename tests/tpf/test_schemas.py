@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, delete
 
 from iplos_chain import ensure_keys
 from services.tpf import models
-from services.tpf.app import create_app
+from services.tpf.api import create_app
 from services.tpf.models import outbox
 from services.tpf.monitoring import SETTLED
 from services.tpf.schemas import MessageState
