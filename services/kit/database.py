@@ -18,6 +18,7 @@ over a connection of the given engine; the folder's ``env.py`` takes it from
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 from typing import Any, Final
@@ -28,12 +29,18 @@ from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["READ_ONLY", "make_engine", "run_migrations_online", "upgrade_database"]
+__all__ = ["READ_ONLY", "as_utc", "make_engine", "run_migrations_online", "upgrade_database"]
 
 #: Execution options for read-only work: on SQLite a deferred ``BEGIN`` (no write lock); ignored elsewhere.
 READ_ONLY: Final[dict[str, Any]] = {"sqlite_begin": "DEFERRED"}
 
 _SQLITE_BEGIN_MODES: Final = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored instant as an aware UTC datetime: SQLite hands back naive datetimes for what was stored as UTC,
+    PostgreSQL aware ones."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def make_engine(url: str, *, sqlite_busy_timeout_s: float = 30.0, sqlite_synchronous: str = "NORMAL") -> Engine:

@@ -53,7 +53,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.asgi import call_observed
 from services.kit.credentials import AUDIT_READERS, FINDINGS_READERS, Credential, authenticate
-from services.kit.database import READ_ONLY
+from services.kit.database import READ_ONLY, as_utc
 from services.kit.problems import Problem, observe_problems, route_of
 
 __all__ = ["DURATION_BUCKETS", "MAX_PROBLEM_TYPES", "OutboxGauges", "RequestMetricsMiddleware", "ServiceMetrics"]
@@ -325,7 +325,7 @@ class OutboxGauges:
         counts = {state: count for state, count, _ in rows}
         for state in self._states:
             depth.add_metric([self._service, state], counts.get(state, 0))
-        oldest = [_aware(moment) for _, count, moment in rows if count and moment is not None]
+        oldest = [as_utc(moment) for _, count, moment in rows if count and moment is not None]
         now = dt.datetime.now(dt.UTC)
         age.add_metric([self._service], max(0.0, (now - min(oldest)).total_seconds()) if oldest else 0.0)
         yield depth
@@ -357,8 +357,3 @@ class OutboxGauges:
                 return None
             self._cached = (time.monotonic(), rows)
             return rows
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes for what was stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)

@@ -23,6 +23,7 @@ import httpx
 from sqlalchemy import Connection, Engine
 
 from services.kit.audit_log import AuditLog
+from services.kit.database import as_utc
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
 from services.kit.outbox import Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step, Wait, sweep_orphans
 from services.kit.problems import PERMANENT_PROBLEMS, ProblemType, problem_slug
@@ -49,10 +50,6 @@ _TABLE = OutboxTable(
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -179,7 +176,7 @@ class _TpfCourier:
     def step(self, claim: Claim, outcome: DeliveryOutcome) -> Step:
         if outcome.state == State.FORWARDED and not outcome.retry:
             now = _now()
-            forwarded_at = _aware(claim.row.forwarded_at) if claim.row.forwarded_at else now
+            forwarded_at = as_utc(claim.row.forwarded_at) if claim.row.forwarded_at else now
             # Poll often while a healthy chain settles it within seconds, then less and less often (a quarter of
             # the time it has waited), with jitter, never more than backoff_max_s apart.
             waited = (now - forwarded_at).total_seconds()

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from services.kit.database import as_utc
 from services.municipality_gateway.models import record_refs, reports, submissions
 from services.municipality_gateway.states import HELD_DISCARDED, NOT_IN_EFFECT, RETRYABLE, SubmissionState
 
@@ -88,10 +89,6 @@ _COLUMNS = (
 )
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def _stored(row: Any) -> StoredSubmission:
     return StoredSubmission(
         message_id=row.message_id,
@@ -102,9 +99,9 @@ def _stored(row: Any) -> StoredSubmission:
         record_count=row.record_count,
         attempts=row.attempts,
         last_error=row.last_error,
-        created_at=_aware(row.created_at),
-        updated_at=_aware(row.updated_at),
-        forwarded_at=_aware(row.forwarded_at) if row.forwarded_at else None,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        forwarded_at=as_utc(row.forwarded_at) if row.forwarded_at else None,
         receipt=row.receipt,
         receipt_signature=row.receipt_signature,
         export_sha256=row.export_sha256,
