@@ -65,12 +65,3 @@ def json_object(content: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def response_json(response: httpx.Response) -> dict[str, Any]:
-    """The answer's JSON object, or an empty dict for anything else (a proxy's HTML page, an empty body)."""
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -85,18 +85,6 @@ class Status:
     attempts: int
     last_error: str | None
 
-    def view(self, receipt: tuple[dict[str, Any], str] | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "message_id": self.message_id,
-            "state": self.state,
-            "attempts": self.attempts,
-            "last_error": self.last_error,
-            "status_url": f"/v1/messages/{self.message_id}",
-        }
-        if receipt is not None:
-            body["receipt"], body["signature"] = receipt
-        return body
-
 
 @dataclass(frozen=True)
 class Outcome:
