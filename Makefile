@@ -12,7 +12,7 @@ export IPLOS_TEST_CHROMIUM ?= $(CHROMIUM)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install lock browser demo up soak test test-latest lint typecheck contracts pytest clean
+.PHONY: install lock browser demo up soak test test-latest lint typecheck contracts pytest clean compose-test
 
 # Everything is installed from the committed lock (exact versions, each file's hash checked), so a new release on
 # the package index cannot change what `make demo` and `make test` run. pyproject.toml keeps the ranges the code
@@ -85,6 +85,13 @@ SUBMISSIONS ?= 200
 FAULTS ?= 200
 soak: install
 	$(BIN)/iplos soak --submissions $(SUBMISSIONS) --faults $(FAULTS)
+
+# The compose stack (docker-compose.yml, deploy/) built and run for real with podman: installs Debian's podman,
+# podman-compose, mmdebstrap and runc if missing, builds a local Debian base image once, the images, keys and
+# secrets, starts the stack, submits an export through the published gateway port, checks the registry's receipt
+# at its operator API, and tears it all down. Needs root; a few minutes (iplos_testkit/compose).
+compose-test: install
+	$(SUDO) $(BIN)/python -m iplos_testkit.compose
 
 lint: install
 	$(BIN)/ruff check .

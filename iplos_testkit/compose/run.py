@@ -44,6 +44,8 @@ MUNICIPALITY: Final = "0301"
 YEAR: Final = 2025
 PERSONS: Final = 200
 IMAGE_TAG: Final = "compose-test"
+#: How long the services run before PostgreSQL is started at all.
+DATABASE_LATE_S: Final = 5.0
 PROJECT_ROOT: Final = Path(__file__).resolve().parents[2]
 
 
@@ -91,19 +93,24 @@ def _wait_ready(url: str, timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def check_chain(stack: Stack, tokens: dict[str, str], gateway: str, registry: str, timeout_s: float) -> str:
-    """Submit, wait for the receipt, check it at the registry's operator API; a line saying what was checked."""
-    export = stack.work / "export.xml"
-    write_synthetic_export(export, MUNICIPALITY, YEAR, PERSONS, seed=12)
+def check_chain(
+    stack: Stack, tokens: dict[str, str], urls: tuple[str, str], timeout_s: float, *, vary: int = 0
+) -> dict[str, Any]:
+    """Submit a synthetic export through the published gateway port, wait for the registry's receipt, and check
+    it at the registry's operator API (the same receipt, signed by the registry, the records there). Returns the
+    receipt. ``vary`` > 0 gives changed data for the same municipality-year (a resubmission)."""
+    gateway, registry = urls
+    export = stack.work / f"export-{vary}.xml"
+    persons, _ = write_synthetic_export(export, MUNICIPALITY, YEAR, PERSONS, 12, vary=vary)
     token = tokens[MUNICIPALITY]
     accepted = client.submit(export, gateway, token=token)
     submission_id = accepted["submission_id"]
-    say(f"submitted {PERSONS} synthetic persons of {MUNICIPALITY}/{YEAR}: submission {submission_id}")
+    say(f"submitted {persons} synthetic persons of {MUNICIPALITY}/{YEAR}: submission {submission_id}")
     final = client.wait_final(gateway, submission_id, timeout_s, token=token)
     receipt: dict[str, Any] | None = final.get("receipt")
     if final["state"] != "stored" or receipt is None:
         raise CommandFailed(f"submission {submission_id} ended {final['state']}, not stored with a receipt")
-    if receipt["status"] != "stored" or receipt["records_stored"] != PERSONS:
+    if receipt["status"] != "stored" or receipt["records_stored"] != persons:
         raise CommandFailed(f"the receipt says {receipt['status']}, {receipt['records_stored']} records")
     detail = client.get_json(f"{registry}/v1/operator/submissions/{submission_id}", tokens["operator"])
     signed = detail["receipt"]
@@ -111,12 +118,14 @@ def check_chain(stack: Stack, tokens: dict[str, str], gateway: str, registry: st
         raise CommandFailed("the registry's operator API shows another receipt than the gateway got")
     directory = PublicDirectory.load(stack.state / "keys" / "directory.json")
     verify_receipt(directory, signed, submission_id, receipt["submission_sha256"])
-    if detail["submission"]["records"] != PERSONS:
-        raise CommandFailed(f"the registry holds {detail['submission']['records']} records, not {PERSONS}")
-    return (
-        f"receipt for {submission_id}: stored, {receipt['records_stored']} records, signed by the registry "
-        f"(verified against directory.json), the same at the operator API"
+    if detail["submission"]["records"] != persons:
+        raise CommandFailed(f"the registry holds {detail['submission']['records']} records, not {persons}")
+    say(
+        f"receipt for {submission_id}: {receipt['status']}, {receipt['records_stored']} records"
+        + (f", supersedes {receipt['supersedes']}" if receipt["supersedes"] else "")
+        + "; signed by the registry (verified against directory.json) and the same at the operator API"
     )
+    return receipt
 
 
 def main(argv: list[str]) -> int:
@@ -160,16 +169,34 @@ def main(argv: list[str]) -> int:
             stack.build(tuple(f"localhost/iplos-{name}:{IMAGE_TAG}" for name in ("chain", "postgres")))
         with phases.phase("keys, certificates, secrets"):
             tokens = stack.prepare_secrets()
-        with phases.phase("start (up -d)"):
+        with phases.phase("start: the services, then PostgreSQL"):
             started = True
-            stack.compose("up", "--detach")
+            # The worst order on purpose: each service must wait for its database (deploy/entrypoint.py).
+            # podman-compose 1.0.3 starts dependencies even with --no-deps, so: create all, start by hand.
+            stack.compose("up", "--no-start")
+            stack.start("registry", "tpf", "gateway")
+            time.sleep(DATABASE_LATE_S)
+            stack.start("postgres")
         with phases.phase("healthy (every container's health check)"):
             healthy = stack.wait_healthy(args.timeout)
             say("healthy after " + ", ".join(f"{s} {t:.1f} s" for s, t in healthy.items()))
+            waited = stack.log_lines("iplos-entrypoint:", services=("registry", "tpf", "gateway"))
+            for line in waited:
+                say(f"  {line}")
+            if sum("waiting up to" in line for line in waited) != 3:
+                raise CommandFailed("not every service waited for PostgreSQL, which started after them")
             _wait_ready(gateway, 30.0)
             _wait_ready(registry, 30.0)
-        with phases.phase("submit and receipt"):
-            say(check_chain(stack, tokens, gateway, registry, args.timeout))
+        with phases.phase("submit, receipt, operator API"):
+            first = check_chain(stack, tokens, (gateway, registry), args.timeout)
+        with phases.phase("restart policy: the TPF's process ends, the engine starts it again"):
+            stack.end_main_process("tpf")
+            restarts = stack.wait_restarted("tpf", args.timeout)
+            stack.wait_healthy(args.timeout)
+            say(f"tpf restarted by the engine ({restarts} restart) and healthy again")
+            second = check_chain(stack, tokens, (gateway, registry), args.timeout, vary=1)
+            if second["supersedes"] != first["message_id"]:
+                raise CommandFailed("the resubmission does not supersede the first submission")
         ok = True
     except (CommandFailed, client.ChainError, httpx.HTTPError, OSError, KeyError, ValueError) as exc:
         say(f"FAILED: {type(exc).__name__}: {exc}")

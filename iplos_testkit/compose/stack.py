@@ -116,6 +116,40 @@ class Stack:
                 raise CommandFailed(f"not healthy within {timeout_s:.0f} s: {', '.join(waiting)}")
             time.sleep(1.0)
 
+    def log_lines(self, marker: str, services: tuple[str, ...]) -> list[str]:
+        """The log lines of ``services`` that start with ``marker``, each prefixed with its service."""
+        containers = self.containers()
+        found = []
+        for service in services:
+            out = subprocess.run(
+                ["podman", "logs", containers[service]], capture_output=True, env=self.runner.env, check=False
+            )
+            text = (out.stdout + out.stderr).decode(errors="replace")
+            found += [f"{service}: {line}" for line in text.splitlines() if line.startswith(marker)]
+        return found
+
+    def start(self, *services: str) -> None:
+        containers = self.containers()
+        for service in services:
+            self.runner.run("podman", "start", containers[service])
+
+    def end_main_process(self, service: str) -> None:
+        """SIGTERM to the service's main process from inside its container: it drains and exits by itself, as
+        after a crash, not stopped through the engine (which the restart policy would respect)."""
+        self.runner.run("podman", "exec", self.containers()[service], "sh", "-c", "kill -TERM 1")
+
+    def wait_restarted(self, service: str, timeout_s: float) -> int:
+        """Wait until the engine has restarted ``service``'s container (its restart count went up)."""
+        deadline = time.monotonic() + timeout_s
+        cid = self.containers()[service]
+        while True:
+            out = self.runner.run("podman", "inspect", "--format", "{{.RestartCount}}", cid, quiet=True)
+            if int(out.strip() or 0) > 0:
+                return int(out.strip())
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"{service} was not restarted within {timeout_s:.0f} s")
+            time.sleep(0.5)
+
     def logs(self, lines: int = 40) -> str:
         """Each container's last log lines (the services never log identities, pseudonyms or payload)."""
         parts = []
