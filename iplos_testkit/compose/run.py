@@ -197,6 +197,10 @@ def main(argv: list[str]) -> int:
             second = check_chain(stack, tokens, (gateway, registry), args.timeout, vary=1)
             if second["supersedes"] != first["message_id"]:
                 raise CommandFailed("the resubmission does not supersede the first submission")
+        with phases.phase("backup and restore (pg_dump, pg_restore) of each database"):
+            for database in ("gateway", "tpf", "registry"):
+                size = stack.backup_and_restore(database)
+                say(f"{database}: dump of {size} bytes restored into a scratch database with the same tables")
         ok = True
     except (CommandFailed, client.ChainError, httpx.HTTPError, OSError, KeyError, ValueError) as exc:
         say(f"FAILED: {type(exc).__name__}: {exc}")

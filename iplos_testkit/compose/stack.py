@@ -150,6 +150,46 @@ class Stack:
                 raise CommandFailed(f"{service} was not restarted within {timeout_s:.0f} s")
             time.sleep(0.5)
 
+    def backup_and_restore(self, database: str) -> int:
+        """The operations guide's backup, for real: ``pg_dump --format=custom`` of ``database`` inside the
+        PostgreSQL container, restored into a scratch database, whose tables must be the same. Returns the dump's
+        size in bytes."""
+        pg = self.containers()["postgres"]
+        dump = subprocess.run(
+            ["podman", "exec", pg, "pg_dump", "--format=custom", f"--dbname={database}"],
+            capture_output=True,
+            env=self.runner.env,
+            check=False,
+        )
+        if dump.returncode != 0 or not dump.stdout:
+            raise CommandFailed(f"pg_dump {database} failed: {dump.stderr.decode(errors='replace')[-500:]}")
+        scratch = f"{database}_restore_check"
+        self.runner.run("podman", "exec", pg, "createdb", f"--owner={database}", scratch)
+        try:
+            self.runner.run(
+                "podman",
+                "exec",
+                "-i",
+                pg,
+                "pg_restore",
+                f"--dbname={scratch}",
+                "--no-owner",
+                f"--role={database}",
+                stdin=dump.stdout,
+            )
+            tables = "select string_agg(table_name, ',' order by table_name) from information_schema.tables"
+            tables += " where table_schema = 'public'"
+            counts = "select (select count(*) from alembic_version)"
+            original, restored = (
+                self.runner.run("podman", "exec", pg, "psql", "-Atc", f"{tables}; {counts}", name, quiet=False)
+                for name in (database, scratch)
+            )
+            if original != restored or not original.strip():
+                raise CommandFailed(f"the restored {database} has other tables than the original")
+        finally:
+            self.runner.run("podman", "exec", pg, "dropdb", scratch, check=False)
+        return len(dump.stdout)
+
     def logs(self, lines: int = 40) -> str:
         """Each container's last log lines (the services never log identities, pseudonyms or payload)."""
         parts = []
