@@ -69,12 +69,20 @@ class Stack:
     def build(self, images: tuple[str, ...]) -> None:
         """``podman-compose build``, which exits 0 even when a build failed (podman-compose 1.0.3): the tags are
         taken off first (the layers stay, as the cache) and must be there again afterwards."""
+        before = {image: self._image_id(image) for image in images}
         for image in images:
             self.runner.run("podman", "untag", image, check=False, quiet=True)
         self.compose("build")
         missing = [image for image in images if not image_exists(self.runner, image)]
         if missing:
             raise CommandFailed(f"podman-compose build did not build {', '.join(missing)} (see the command log)")
+        # The image a changed build replaced is left without a name: removed, so runs do not pile them up.
+        for image, old in before.items():
+            if old and old != self._image_id(image):
+                self.runner.run("podman", "rmi", old, check=False, quiet=True)
+
+    def _image_id(self, image: str) -> str:
+        return self.runner.run("podman", "image", "inspect", "--format", "{{.Id}}", image, check=False).strip()
 
     def compose(self, *args: str) -> str:
         return self.runner.run("podman-compose", "--project-name", self.name, "--file", str(self.compose_file), *args)
