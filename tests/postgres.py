@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 from sqlalchemy import create_engine
@@ -50,3 +50,24 @@ def fresh_database(prefix: str, base_url: str | None = None) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+#: The two databases a parametrised test runs on (PostgreSQL marked, so ``-m "not postgres"`` leaves it out).
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+_ENV_PREFIX = {"gateway": "IPLOS_GATEWAY_", "tpf": "IPLOS_TPF_", "registry": "IPLOS_REGISTRY_"}
+
+
+@contextmanager
+def service_databases(database: str, prefix: str) -> Iterator[dict[str, dict[str, str]]]:
+    """Each service's database for a chain (``Chain(extra_env=...)``): nothing on SQLite (each service's file in
+    its state folder), a fresh PostgreSQL database per service (``<prefix><service>_<hex>``, each service its
+    own, as in production) otherwise, dropped afterwards."""
+    if database == "sqlite":
+        yield {}
+        return
+    with ExitStack() as stack:
+        yield {
+            service: {env + "DATABASE_URL": stack.enter_context(fresh_database(f"{prefix}{service}_"))}
+            for service, env in _ENV_PREFIX.items()
+        }
