@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -71,3 +72,13 @@ def service_databases(database: str, prefix: str) -> Iterator[dict[str, dict[str
             service: {env + "DATABASE_URL": stack.enter_context(fresh_database(f"{prefix}{service}_"))}
             for service, env in _ENV_PREFIX.items()
         }
+
+
+@contextmanager
+def database_url(database: str, prefix: str, sqlite_file: Path) -> Iterator[str]:
+    """One database on the backend ``database``: ``sqlite_file``, or a fresh PostgreSQL database (dropped after)."""
+    if database == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    with fresh_database(prefix) as url:
+        yield url
