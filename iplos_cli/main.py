@@ -8,6 +8,7 @@ talk to the chain, :mod:`iplos_testkit` for synthetic exports, the demo and the 
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import signal
 import sys
@@ -224,6 +225,11 @@ def report(
         console.print("[green]no findings[/green]")
 
 
+class SoakDatabase(enum.StrEnum):
+    sqlite = "sqlite"
+    postgresql = "postgresql"
+
+
 @app.command()
 def soak(
     submissions: Annotated[int, typer.Option(help="Submissions to send", min=1)] = 200,
@@ -233,6 +239,18 @@ def soak(
         Path | None, typer.Option(help="Folder for the chain's state (default: a new temp dir)")
     ] = None,
     max_seconds: Annotated[float, typer.Option(help="Give up after this long")] = 900.0,
+    database: Annotated[
+        SoakDatabase, typer.Option(help="The services' databases: SQLite files, or a fresh PostgreSQL database each")
+    ] = SoakDatabase.sqlite,
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="IPLOS_SOAK_POSTGRES_URL",
+            show_default=False,
+            help="PostgreSQL server (an account that may create databases); default the local one as postgres",
+        ),
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the PostgreSQL databases after the run (they are named)")] = False,
 ) -> None:
     """Send many submissions while killing the TPF and the registry at random; report lost, duplicated and
     partially visible submissions (all must be zero)."""
@@ -241,7 +259,17 @@ def soak(
     from iplos_testkit.soak import run_soak
 
     folder = state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
-    result = run_soak(folder, submissions, seed, console, max_seconds=max_seconds, max_faults=faults)
+    result = run_soak(
+        folder,
+        submissions,
+        seed,
+        console,
+        max_seconds=max_seconds,
+        max_faults=faults,
+        database=database.value,
+        postgres_url=postgres_url,
+        keep_databases=keep,
+    )
     for line in result.summary_lines():
         console.print(line)
     if not result.ok:

@@ -53,6 +53,14 @@ def fresh_database(prefix: str, base_url: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
+def postgres_server_url() -> str:
+    """The test server's URL once it is known to answer (else a skip, or a failure where it must run, as for
+    :func:`fresh_database`), for code that makes its own databases there (the soak)."""
+    with fresh_database("iplos_test_probe_"):
+        pass
+    return os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL
+
+
 #: The two databases a parametrised test runs on (PostgreSQL marked, so ``-m "not postgres"`` leaves it out).
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
