@@ -8,7 +8,6 @@ talk to the chain, :mod:`iplos_testkit` for synthetic exports, the demo and the 
 from __future__ import annotations
 
 import contextlib
-import enum
 import json
 import signal
 import sys
@@ -225,11 +224,6 @@ def report(
         console.print("[green]no findings[/green]")
 
 
-class SoakDatabase(enum.StrEnum):
-    sqlite = "sqlite"
-    postgresql = "postgresql"
-
-
 @app.command()
 def soak(
     submissions: Annotated[int, typer.Option(help="Submissions to send", min=1)] = 200,
@@ -240,8 +234,9 @@ def soak(
     ] = None,
     max_seconds: Annotated[float, typer.Option(help="Give up after this long")] = 900.0,
     database: Annotated[
-        SoakDatabase, typer.Option(help="The services' databases: SQLite files, or a fresh PostgreSQL database each")
-    ] = SoakDatabase.sqlite,
+        str,
+        typer.Option(help="The services' databases: sqlite (files), or postgresql (a fresh database each)"),
+    ] = "sqlite",
     postgres_url: Annotated[
         str | None,
         typer.Option(
@@ -257,7 +252,10 @@ def soak(
     import tempfile
 
     from iplos_testkit.soak import run_soak
+    from iplos_testkit.soak.databases import DATABASES
 
+    if database not in DATABASES:
+        raise typer.BadParameter(f"one of {', '.join(DATABASES)}", param_hint="--database")
     folder = state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
     result = run_soak(
         folder,
@@ -266,7 +264,7 @@ def soak(
         console,
         max_seconds=max_seconds,
         max_faults=faults,
-        database=database.value,
+        database=database,
         postgres_url=postgres_url,
         keep_databases=keep,
     )
