@@ -356,3 +356,15 @@ def test_a_submission_one_worker_is_sending_is_left_alone_by_another(setup: Setu
     state = service.find_submission(setup.engine, setup.message_id)
     assert state is not None
     assert (state.state, state.attempts) == ("stored", 1)
+
+
+def test_a_peers_long_error_text_is_kept_to_the_columns_length_on_every_database(setup: Setup) -> None:
+    """What the TPF says went wrong is its text, of any length: stored clipped (PostgreSQL enforces the column's
+    length, where SQLite would keep it whole), never a failed transaction that leaves the submission stuck."""
+    long = "registry unreachable " + "x" * 500
+    state = setup.deliver(hop((202, {"message_id": setup.message_id, "state": "queued", "last_error": long})))
+    assert state["state"] == "forwarded"
+    assert state["last_error"] == long[:200]
+    refused = setup.deliver(hop((500, {}), (503, {"type": PROBLEM + "y" * 400})))
+    assert refused["state"] == "forwarded"
+    assert len(refused["last_error"]) <= 200
