@@ -233,15 +233,41 @@ def soak(
         Path | None, typer.Option(help="Folder for the chain's state (default: a new temp dir)")
     ] = None,
     max_seconds: Annotated[float, typer.Option(help="Give up after this long")] = 900.0,
+    database: Annotated[
+        str,
+        typer.Option(help="The services' databases: sqlite (files), or postgresql (a fresh database each)"),
+    ] = "sqlite",
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="IPLOS_SOAK_POSTGRES_URL",
+            show_default=False,
+            help="PostgreSQL server (an account that may create databases); default the local one as postgres",
+        ),
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the PostgreSQL databases after the run (they are named)")] = False,
 ) -> None:
     """Send many submissions while killing the TPF and the registry at random; report lost, duplicated and
     partially visible submissions (all must be zero)."""
     import tempfile
 
     from iplos_testkit.soak import run_soak
+    from iplos_testkit.soak.databases import DATABASES
 
+    if database not in DATABASES:
+        raise typer.BadParameter(f"one of {', '.join(DATABASES)}", param_hint="--database")
     folder = state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
-    result = run_soak(folder, submissions, seed, console, max_seconds=max_seconds, max_faults=faults)
+    result = run_soak(
+        folder,
+        submissions,
+        seed,
+        console,
+        max_seconds=max_seconds,
+        max_faults=faults,
+        database=database,
+        postgres_url=postgres_url,
+        keep_databases=keep,
+    )
     for line in result.summary_lines():
         console.print(line)
     if not result.ok:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -50,3 +51,42 @@ def fresh_database(prefix: str, base_url: str | None = None) -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def postgres_server_url() -> str:
+    """The test server's URL once it is known to answer (else a skip, or a failure where it must run, as for
+    :func:`fresh_database`), for code that makes its own databases there (the soak)."""
+    with fresh_database("iplos_test_probe_"):
+        pass
+    return os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL
+
+
+#: The two databases a parametrised test runs on (PostgreSQL marked, so ``-m "not postgres"`` leaves it out).
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+_ENV_PREFIX = {"gateway": "IPLOS_GATEWAY_", "tpf": "IPLOS_TPF_", "registry": "IPLOS_REGISTRY_"}
+
+
+@contextmanager
+def service_databases(database: str, prefix: str) -> Iterator[dict[str, dict[str, str]]]:
+    """Each service's database for a chain (``Chain(extra_env=...)``): nothing on SQLite (each service's file in
+    its state folder), a fresh PostgreSQL database per service (``<prefix><service>_<hex>``, each service its
+    own, as in production) otherwise, dropped afterwards."""
+    if database == "sqlite":
+        yield {}
+        return
+    with ExitStack() as stack:
+        yield {
+            service: {env + "DATABASE_URL": stack.enter_context(fresh_database(f"{prefix}{service}_"))}
+            for service, env in _ENV_PREFIX.items()
+        }
+
+
+@contextmanager
+def database_url(database: str, prefix: str, sqlite_file: Path) -> Iterator[str]:
+    """One database on the backend ``database``: ``sqlite_file``, or a fresh PostgreSQL database (dropped after)."""
+    if database == "sqlite":
+        yield f"sqlite:///{sqlite_file}"
+        return
+    with fresh_database(prefix) as url:
+        yield url

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from iplos_testkit.soak.databases import DATABASES, POSTGRES_URL_ENV
 from iplos_testkit.soak.run import PlainConsole, run_soak
 
 
@@ -23,11 +24,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--state-dir", type=Path, default=None, help="default: a new temporary folder")
     parser.add_argument("--max-seconds", type=float, default=900.0)
+    parser.add_argument("--database", choices=DATABASES, default="sqlite")
+    parser.add_argument("--postgres-url", default=None, help=f"default: ${POSTGRES_URL_ENV}, else the local server")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases after the run")
     args = parser.parse_args(argv)
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
     console = PlainConsole()
     result = run_soak(
-        state_dir, args.submissions, args.seed, console, max_seconds=args.max_seconds, max_faults=args.faults
+        state_dir,
+        args.submissions,
+        args.seed,
+        console,
+        max_seconds=args.max_seconds,
+        max_faults=args.faults,
+        database=args.database,
+        postgres_url=args.postgres_url,
+        keep_databases=args.keep,
     )
     for line in result.summary_lines():
         console.print(line)

@@ -3,14 +3,17 @@
 The registry's HTTP API shows each submission's record count as declared and stored in its row, never how many
 person rows it holds: by design, since the operator API counts persons per year and suppresses small numbers.
 A partial view (an active submission whose person rows do not match its record count) shows only in the rows.
-So the soak reads the registry's SQLite file, but through the registry's read side (:class:`SubmissionQueries`:
-``list``, ``get``, ``count_records``) rather than SQL of its own: the table layout stays the registry's business.
+So the soak reads the registry's database (its SQLite file or its PostgreSQL database), but through the
+registry's read side (:class:`SubmissionQueries`: ``list``, ``get``, ``count_records``) rather than SQL of its
+own: the table layout stays the registry's business.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import create_engine
 
 from services.kit.database import make_engine
 from services.registry_intake.models import SubmissionStatus
@@ -30,11 +33,21 @@ class ActiveView:
 
 
 class RegistryStorage:
-    """The registry's SQLite database, opened read-only: the soak can neither write to it nor checkpoint its
-    write-ahead log while the registry is down."""
+    """The registry's database, opened read-only: a SQLite file (a :class:`Path`; the soak can neither write to
+    it nor checkpoint its write-ahead log while the registry is down) or a PostgreSQL URL (every transaction
+    read-only)."""
 
-    def __init__(self, database: Path, *, busy_timeout_s: float = 2.0) -> None:
-        self._engine = make_engine(f"sqlite:///file:{database}?mode=ro&uri=true", sqlite_busy_timeout_s=busy_timeout_s)
+    def __init__(self, database: Path | str, *, busy_timeout_s: float = 2.0) -> None:
+        if isinstance(database, Path):
+            url = f"sqlite:///file:{database}?mode=ro&uri=true"
+            self._engine = make_engine(url, sqlite_busy_timeout_s=busy_timeout_s)
+        else:
+            self._engine = create_engine(
+                database,
+                connect_args={"options": "-c default_transaction_read_only=on"},
+                pool_pre_ping=True,
+                hide_parameters=True,
+            )
         self._queries = SubmissionQueries(self._engine)
 
     def close(self) -> None:

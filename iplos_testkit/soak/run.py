@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from iplos_chain import Chain, client, ensure_keys, free_port
 from iplos_testkit.exports import write_synthetic_export
+from iplos_testkit.soak.databases import soak_databases
 from iplos_testkit.soak.kills import kill_loop
 from iplos_testkit.soak.result import Console, RunState, Sent, SoakResult
 from iplos_testkit.soak.verify import verify
@@ -103,6 +104,13 @@ def _wait_all_final(gateway: str, token: str, sent: list[Sent], timeout_s: float
         time.sleep(0.2)
 
 
+def _chain_env(databases: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The services' settings for the soak: the gateway's fast retries, and each service's database."""
+    env = {service: dict(settings) for service, settings in databases.items()}
+    env.setdefault("gateway", {}).update(_GATEWAY_ENV)
+    return env
+
+
 def run_soak(
     state_dir: Path,
     submissions: int,
@@ -111,11 +119,16 @@ def run_soak(
     *,
     max_seconds: float = 600.0,
     max_faults: int | None = None,
+    database: str = "sqlite",
+    postgres_url: str | None = None,
+    keep_databases: bool = False,
 ) -> SoakResult:
     """Run the soak in ``state_dir`` (created; must be new or empty) and return its figures.
 
     ``max_faults`` bounds the SIGKILLs (default: one per submission); ``max_seconds`` bounds the fault phase
-    and the wait for the last deliveries (the chain's start-up and the checks come on top).
+    and the wait for the last deliveries (the chain's start-up and the checks come on top). ``database``:
+    ``sqlite``, or ``postgresql`` for a fresh database per service on ``postgres_url``'s server, dropped after
+    the run unless ``keep_databases`` (:mod:`.databases`).
     """
     console = console or PlainConsole()
     faults = submissions if max_faults is None else max_faults
@@ -130,8 +143,13 @@ def run_soak(
     ports = {name: free_port() for name in ("gateway", "tpf", "registry")}
     result = SoakResult(submissions=submissions, state_dir=state_dir)
     state = RunState()
-    console.print(f"soak: {submissions} submissions, up to {faults} SIGKILLs, seed {seed}, state in {state_dir}")
-    with Chain(state_dir, ports=ports, extra_env={"gateway": dict(_GATEWAY_ENV)}) as chain:
+    console.print(
+        f"soak: {submissions} submissions, up to {faults} SIGKILLs, seed {seed}, {database}, state in {state_dir}"
+    )
+    with (
+        soak_databases(database, console, server_url=postgres_url, keep=keep_databases) as databases,
+        Chain(state_dir, ports=ports, extra_env=_chain_env(databases)) as chain,
+    ):
         deadline = time.monotonic() + max_seconds
         fault_deadline = deadline - min(60.0, max_seconds / 3)
         killer = threading.Thread(

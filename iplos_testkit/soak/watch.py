@@ -9,15 +9,16 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from iplos_chain import Chain
+from iplos_testkit.soak.databases import registry_database_url
 from iplos_testkit.soak.registry_storage import RegistryStorage
 from iplos_testkit.soak.result import RunState, SoakResult
 
 __all__ = ["registry_database", "watch"]
 
 
-def registry_database(chain: Chain) -> Path:
-    """Where the development registry keeps its SQLite database (its state folder's default)."""
-    return chain.state_dir / "registry" / "registry.db"
+def registry_database(chain: Chain) -> Path | str:
+    """The registry's database: its PostgreSQL URL, or its SQLite file (its state folder's default)."""
+    return registry_database_url(chain) or chain.state_dir / "registry" / "registry.db"
 
 
 def watch(chain: Chain, state: RunState, result: SoakResult) -> None:

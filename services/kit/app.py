@@ -100,15 +100,14 @@ def build_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = await open_service(
-            service, settings.state_dir, settings.effective_database_url, migrations, settings.log_level
-        )
+        engine = await open_service(service, settings, migrations)
         try:
             async with contextlib.AsyncExitStack() as resources:
                 credentials = load_credentials(settings.credentials_file)
                 app.state.credentials = credentials
                 running = await start(Opened(app, engine, credentials, resources))
-                app.state.readiness = running.readiness
+                # Every service's /readyz also says whether its schema is still at its migrations' head.
+                app.state.readiness = running.readiness.expecting_schema(migrations)
                 app.state.audit_log = running.audit
                 tasks = [asyncio.create_task(work()) for work in running.background]
                 tasks.append(asyncio.create_task(running.audit.run_checkpoints(settings.audit_checkpoint_interval_s)))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from services.kit.database import make_engine, upgrade_database
 from services.kit.logging import configure_logging, prepare_state_dir
+from services.kit.settings import ServiceSettings
 
 __all__ = ["SQLITE_SYNCHRONOUS", "open_service", "stop_tasks"]
 
@@ -23,13 +24,20 @@ __all__ = ["SQLITE_SYNCHRONOUS", "open_service", "stop_tasks"]
 SQLITE_SYNCHRONOUS: Final = "FULL"
 
 
-async def open_service(service: str, state_dir: Path, database_url: str, migrations: Path, log_level: str) -> Engine:
+async def open_service(service: str, settings: ServiceSettings, migrations: Path) -> Engine:
     """Prepare the state folder (private, with its own temp dir), log to ``logs/<service>.log``, and open the
-    service's database (on SQLite with :data:`SQLITE_SYNCHRONOUS`) with its migrations applied."""
-    prepare_state_dir(state_dir)
-    configure_logging(service, state_dir / "logs" / f"{service}.log", log_level)
-    engine = make_engine(database_url, sqlite_synchronous=SQLITE_SYNCHRONOUS)
-    await run_in_threadpool(upgrade_database, engine, migrations)
+    service's database (on SQLite with :data:`SQLITE_SYNCHRONOUS`, on PostgreSQL with the settings' connection
+    pool) with its migrations applied (once, however many processes start together: upgrade_database)."""
+    prepare_state_dir(settings.state_dir)
+    configure_logging(service, settings.state_dir / "logs" / f"{service}.log", settings.log_level)
+    engine = make_engine(
+        settings.effective_database_url, sqlite_synchronous=SQLITE_SYNCHRONOUS, pool=settings.database_pool
+    )
+    try:
+        await run_in_threadpool(upgrade_database, engine, migrations)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

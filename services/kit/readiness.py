@@ -4,7 +4,11 @@ Liveness (``/healthz``) says the process serves requests; readiness says its dep
 
 * ``database``: a ``SELECT 1`` on a read-only transaction (on SQLite a deferred ``BEGIN``: it never waits for
   a writer), within ``database_timeout_s`` (a check that does not return in time is abandoned, and no second
-  one starts while it still runs);
+  one starts while it still runs), and, once the app has said which migrations it runs
+  (:meth:`Readiness.expecting_schema`), the database's Alembic revision the head of those: a database restored
+  from an old backup, or one another release migrated on, is not ready. Its reasons are fixed strings a load
+  balancer or a script can match: :data:`UNREACHABLE`, :data:`NO_ANSWER`, :data:`STILL_CHECKING`,
+  :data:`SCHEMA_NOT_AT_HEAD`;
 * ``keys``: the service's own key files load, and every key id is in the public-key directory under the
   service's party with the right algorithm, its encryption key the directory's current one (plus whatever the
   service adds: the TPF's configured pseudonym key version). Read from disk, cached for ``key_cache_s``;
@@ -26,15 +30,29 @@ from pathlib import Path
 
 import structlog
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from services.kit.database import READ_ONLY
+from services.kit.database import READ_ONLY, database_revisions, schema_heads
 from shared.errors import UnknownKey
 from shared.keys import ALG_ED25519, ALG_X25519, PartyKeys, PublicDirectory
 
-__all__ = ["OK", "NotReady", "Readiness", "own_keys_listed"]
+__all__ = [
+    "NO_ANSWER",
+    "OK",
+    "SCHEMA_NOT_AT_HEAD",
+    "STILL_CHECKING",
+    "UNREACHABLE",
+    "NotReady",
+    "Readiness",
+    "own_keys_listed",
+]
 
 OK = "ok"
+UNREACHABLE = "unreachable"
+NO_ANSWER = "no answer in time"
+STILL_CHECKING = "a previous check has not returned"
+SCHEMA_NOT_AT_HEAD = "schema not at head"
 log = structlog.get_logger("readiness")
 
 
@@ -59,8 +77,15 @@ class Readiness:
         self._writable = dict(writable or {})
         self.database_timeout_s = database_timeout_s
         self.key_cache_s = key_cache_s
-        self._probe: concurrent.futures.Future[None] | None = None
+        self._probe: concurrent.futures.Future[str] | None = None
         self._keys_checked: tuple[float, str] | None = None
+        self._heads: frozenset[str] | None = None
+
+    def expecting_schema(self, migrations: Path) -> Readiness:
+        """From now on the database is ready only while its Alembic revision is the head of ``migrations``
+        (read once, here: the files do not change under a running process). Returns this object."""
+        self._heads = schema_heads(migrations)
+        return self
 
     async def checks(self) -> dict[str, str]:
         """Each check's name and ``"ok"`` or the reason it failed."""
@@ -71,29 +96,41 @@ class Readiness:
 
     async def _database(self) -> str:
         if self._probe is not None and not self._probe.done():
-            return "a previous check has not returned"
-        probe: concurrent.futures.Future[None] = concurrent.futures.Future()
+            return STILL_CHECKING
+        probe: concurrent.futures.Future[str] = concurrent.futures.Future()
         self._probe = probe
         # A thread of its own (daemon: a database that never answers cannot hold up the process's exit), so the
         # check neither waits for a busy thread pool nor keeps a pool thread when it is abandoned.
         threading.Thread(target=self._select_one, args=(probe,), name="readiness-database", daemon=True).start()
         try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(probe)), self.database_timeout_s)
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(probe)), self.database_timeout_s)
         except TimeoutError:
-            return "no answer in time"
+            return NO_ANSWER
         except Exception as exc:
             log.warning("readiness check failed", check="database", error_type=type(exc).__name__)
-            return "unreachable"
-        return OK
+            return UNREACHABLE
 
-    def _select_one(self, probe: concurrent.futures.Future[None]) -> None:
+    def _select_one(self, probe: concurrent.futures.Future[str]) -> None:
         try:
             with self._reader.connect() as conn:
                 conn.execute(text("SELECT 1")).scalar_one()
+                result = OK if self._heads is None else self._schema(conn)
         except BaseException as exc:
             probe.set_exception(exc)
         else:
-            probe.set_result(None)
+            probe.set_result(result)
+
+    def _schema(self, conn: Connection) -> str:
+        """The database answered: is its schema the one this code was written for?"""
+        try:
+            found = database_revisions(conn)
+        except SQLAlchemyError as exc:  # no alembic_version table: not a database these migrations made
+            log.warning("readiness check failed", check="database", error_type=type(exc).__name__)
+            return SCHEMA_NOT_AT_HEAD
+        if found != self._heads:
+            log.warning("readiness check failed", check="database", reason="schema not at head")
+            return SCHEMA_NOT_AT_HEAD
+        return OK
 
     async def _cached_keys(self) -> str:
         checked = self._keys_checked

@@ -17,8 +17,10 @@ import datetime as dt
 from pathlib import Path
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.kit.database import Pool
 from shared.envelope.freshness import DEFAULT_MAX_AGE, DEFAULT_MAX_SKEW, FreshnessWindow
 
 __all__ = ["ReceiverSettings", "ServiceSettings"]
@@ -40,6 +42,14 @@ class ServiceSettings(BaseSettings):
     """Everything the service writes: database (by default), logs, temporary files."""
     database_url: str | None = None
     """SQLAlchemy URL; the default is a SQLite file in the state folder. PostgreSQL: postgresql+psycopg://..."""
+    database_pool_size: int = Field(default=Pool.size, ge=1)
+    """PostgreSQL: connections the service keeps open (per process; SQLite ignores the pool settings)."""
+    database_max_overflow: int = Field(default=Pool.max_overflow, ge=0)
+    """PostgreSQL: connections opened beyond the pool under load, closed again when returned."""
+    database_pool_recycle_s: int = Field(default=Pool.recycle_s, ge=-1)
+    """PostgreSQL: a connection this old is replaced (keep it below any idle timeout between service and
+    server); -1 never. Every connection is also pinged before use, so a dropped one costs a reconnect, not an
+    error."""
     credentials_file: Path | None = None
     """Hashed bearer tokens (services.kit.credentials); without it every endpoint that needs one refuses (401)."""
     max_body_bytes: int = 1 << 30
@@ -54,6 +64,10 @@ class ServiceSettings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.state_dir / self.database_file}"
+
+    @property
+    def database_pool(self) -> Pool:
+        return Pool(self.database_pool_size, self.database_max_overflow, self.database_pool_recycle_s)
 
 
 class ReceiverSettings(ServiceSettings):

@@ -1,4 +1,5 @@
-"""One chain of three real uvicorn processes on loopback ports for the whole end-to-end session."""
+"""One chain of three real uvicorn processes on loopback ports for the whole end-to-end session, once on SQLite
+and once on PostgreSQL (each service its own fresh database): every test that takes ``chain`` runs on both."""
 
 from __future__ import annotations
 
@@ -10,15 +11,16 @@ import pytest
 
 from iplos_chain import Chain, ensure_keys, free_port
 from iplos_testkit.generator import generate_export
+from tests.postgres import DATABASES, service_databases
 
 MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
 YEAR = 2025
 BODY_LIMIT = 4 * 1024 * 1024  # small, so the tests can exceed it cheaply; the exports here are far smaller
 
 
-@pytest.fixture(scope="session")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    state = tmp_path_factory.mktemp("chain")
+@pytest.fixture(scope="session", params=DATABASES)
+def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    state = tmp_path_factory.mktemp(f"chain-{request.param}")
     ensure_keys(state, MUNICIPALITIES)
     limits = {
         "gateway": {"IPLOS_GATEWAY_MAX_BODY_BYTES": str(BODY_LIMIT)},
@@ -26,8 +28,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         "registry": {"IPLOS_REGISTRY_MAX_BODY_BYTES": str(BODY_LIMIT)},
     }
     ports = {s: free_port() for s in ("gateway", "tpf", "registry")}
-    with Chain(state, ports=ports, extra_env=limits) as running:
-        yield running
+    with service_databases(request.param, "iplos_e2e_") as databases:
+        env = {service: {**limits[service], **databases.get(service, {})} for service in limits}
+        with Chain(state, ports=ports, extra_env=env) as running:
+            yield running
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Fault injection for real: SIGKILL the TPF and the registry while 50+ submissions are delivered.
+"""Fault injection for real: SIGKILL the TPF and the registry while 50+ submissions are delivered, with the
+services on SQLite and on PostgreSQL (each its own fresh database, dropped afterwards).
 
 Runs its own chain in ``tmp_path`` (the session chain must not be killed) through :func:`run_soak`, which polls
 the registry during the run for partial submissions and checks at the end that every submission the gateway
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from iplos_testkit.soak import run_soak
+from tests.postgres import DATABASES, postgres_server_url
 
 pytestmark = pytest.mark.e2e
 
@@ -21,8 +23,21 @@ class _Quiet:
         pass
 
 
-def test_sigkill_of_tpf_and_registry_loses_nothing_duplicates_nothing_shows_nothing_partial(tmp_path: Path) -> None:
-    result = run_soak(tmp_path / "soak", 60, seed=4, console=_Quiet(), max_seconds=90, max_faults=10)
+@pytest.mark.parametrize("database", DATABASES)
+def test_sigkill_of_tpf_and_registry_loses_nothing_duplicates_nothing_shows_nothing_partial(
+    tmp_path: Path, database: str
+) -> None:
+    server = postgres_server_url() if database == "postgresql" else None
+    result = run_soak(
+        tmp_path / "soak",
+        60,
+        seed=4,
+        console=_Quiet(),
+        max_seconds=90,
+        max_faults=10,
+        database=database,
+        postgres_url=server,
+    )
     report = "\n".join(
         [*result.summary_lines(), *result.lost, *result.duplicated, *result.partial_details, *result.problems]
     )

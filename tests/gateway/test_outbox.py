@@ -11,7 +11,7 @@ import base64
 import hashlib
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +29,21 @@ from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, s
 from shared.envelope import Receipt, sign_header, utc_timestamp
 from shared.keys import PartyKeys, PublicDirectory, load_party_keys
 from shared.keys.municipality import load_municipality_keys
+from tests.postgres import DATABASES, database_url
 
 PROBLEM = "urn:iplos-chain:problem:"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
 class Setup:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str | None = None) -> None:
         keys = tmp_path / "keys"
         init_keys(keys, ["0301"])
         self.directory = PublicDirectory.load(keys / "directory.json")
         self.municipality = load_municipality_keys(keys / "municipalities" / "kommune-0301", "0301")
         self.registry = load_party_keys(keys / "registry", "registry")
         self.tpf = load_party_keys(keys / "tpf", "tpf")
-        self.engine: Engine = make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")
+        self.engine: Engine = make_engine(database_url or f"sqlite:///{tmp_path / 'gateway.db'}")
         upgrade_database(self.engine, MIGRATIONS)
         self.outbox = tmp_path / "outbox"
         export = io.BytesIO()
@@ -101,9 +102,15 @@ class Setup:
         return all((self.folder() / name).exists() for name in (IDENTITY_FILE, PAYLOAD_FILE))
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Setup:
-    return Setup(tmp_path)
+@pytest.fixture(params=DATABASES)
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setup]:
+    """The gateway's outbox on each backend (PostgreSQL: a fresh database per test)."""
+    with database_url(request.param, "iplos_test_gateway_outbox_", tmp_path / "gateway.db") as url:
+        made = Setup(tmp_path, url)
+        try:
+            yield made
+        finally:
+            made.engine.dispose()
 
 
 def answer(status: int, body: dict[str, Any] | None = None, *, text: str | None = None) -> Handler:
@@ -349,3 +356,15 @@ def test_a_submission_one_worker_is_sending_is_left_alone_by_another(setup: Setu
     state = service.find_submission(setup.engine, setup.message_id)
     assert state is not None
     assert (state.state, state.attempts) == ("stored", 1)
+
+
+def test_a_peers_long_error_text_is_kept_to_the_columns_length_on_every_database(setup: Setup) -> None:
+    """What the TPF says went wrong is its text, of any length: stored clipped (PostgreSQL enforces the column's
+    length, where SQLite would keep it whole), never a failed transaction that leaves the submission stuck."""
+    long = "registry unreachable " + "x" * 500
+    state = setup.deliver(hop((202, {"message_id": setup.message_id, "state": "queued", "last_error": long})))
+    assert state["state"] == "forwarded"
+    assert state["last_error"] == long[:200]
+    refused = setup.deliver(hop((500, {}), (503, {"type": PROBLEM + "y" * 400})))
+    assert refused["state"] == "forwarded"
+    assert len(refused["last_error"]) <= 200

@@ -7,6 +7,7 @@ connect), so the registry's outage is real to the TPF.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from services.tpf.outbox import FILES, STAGING_PREFIX, TpfOutbox
 from shared.envelope import transport
 from tests.badinput.conftest import close_log_files, closing_replaced_log_files
 from tests.e2e.messages import Message, build_message
+from tests.postgres import DATABASES, service_databases
 
 PROBLEM = "urn:iplos-chain:problem:"
 TOKEN = new_token()  # the registry's operator
@@ -63,10 +65,21 @@ class Wire(httpx.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
+@pytest.fixture(params=DATABASES)
+def state(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Keys in ``tmp_path``; the TPF and the registry on each backend (PostgreSQL: a fresh database each, handed
+    to both apps through their settings' environment, as a deployment would)."""
     ensure_keys(tmp_path, ["0301"])
-    return tmp_path
+    with service_databases(request.param, "iplos_test_tpf_outbox_") as databases:
+        for service in ("tpf", "registry"):
+            for name, value in databases.get(service, {}).items():
+                monkeypatch.setenv(name, value)
+        yield tmp_path
+
+
+def _tpf_database(state: Path) -> str:
+    """The TPF's database in this test: the one its settings read from the environment, or its SQLite file."""
+    return os.environ.get("IPLOS_TPF_DATABASE_URL") or f"sqlite:///{state / 'tpf' / 'tpf.db'}"
 
 
 def _message(state: Path, sequence: int, seed: int = 1) -> Message:
@@ -137,7 +150,7 @@ def _wait_for(tpf: TestClient, message_id: str, state: str, timeout_s: float = 1
 
 
 def _rows(state: Path, message_id: str) -> tuple[list[str], list[Any]]:
-    engine = create_engine(f"sqlite:///{state / 'tpf' / 'tpf.db'}")
+    engine = create_engine(_tpf_database(state))
     try:
         with engine.connect() as conn:
             events = [
@@ -314,7 +327,7 @@ def test_a_message_the_request_is_delivering_is_left_alone_by_another_worker(sta
         wire.gate = threading.Event()
         poster = threading.Thread(target=lambda: answers.append(tpf.post("/v1/messages", files=message.files())))
         poster.start()
-        engine = make_engine(f"sqlite:///{state / 'tpf' / 'tpf.db'}")  # another TPF process on the same database
+        engine = make_engine(_tpf_database(state))  # another TPF process on the same database
         try:
             assert wire.entered.wait(30)  # the request's own attempt is on its way to the registry
             box = tpf.app.state.outbox  # type: ignore[attr-defined]

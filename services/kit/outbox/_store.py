@@ -176,13 +176,19 @@ class Store:
             "state": state,
             "attempts": attempts,
             "next_attempt_at": due,
-            "last_error": step.error,
+            "last_error": self._clipped(step.error),
             "updated_at": now,
             "lease_owner": None,
             "lease_expires_at": None,
         }
         conn.execute(update(self._t).where(c.message_id == message_id, held).values(values))
         return Recorded(state, attempts, final=due is None, dead_lettered=dead)
+
+    def _clipped(self, error: str | None) -> str | None:
+        """An error as the ``last_error`` column holds it: a peer's text can be of any length, and PostgreSQL
+        refuses what does not fit (SQLite would store it whole) instead of recording the step."""
+        length = getattr(self._c.last_error.type, "length", None)
+        return error[:length] if error is not None and length is not None else error
 
     def release_dead(self, conn: Connection) -> int:
         """Free the leases of owners known to be dead (see :meth:`Owner.may_be_alive`)."""
