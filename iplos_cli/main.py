@@ -107,6 +107,17 @@ def serve(
     service: Annotated[str, typer.Argument(help="gateway, tpf or registry")],
     port: Annotated[int | None, typer.Option(help="Port (default: gateway 8001, tpf 8002, registry 8003)")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes sharing the port, the database and the state folder; a worker that dies is"
+            " started again",
+            min=1,
+        ),
+    ] = 1,
+    graceful_shutdown_s: Annotated[
+        int, typer.Option(help="On SIGTERM, how long requests in flight may take to finish", min=1)
+    ] = 30,
 ) -> None:
     """Run one service; it is configured by IPLOS_GATEWAY_*, IPLOS_TPF_* or IPLOS_REGISTRY_* variables."""
     import uvicorn
@@ -114,7 +125,10 @@ def serve(
     if service not in APPS:
         err.print("[red]error:[/red] the service is one of gateway, tpf, registry")
         raise typer.Exit(2)
-    # access_log=False: the services log each request by route template, never the raw path.
+    # access_log=False: the services log each request by route template, never the raw path. On SIGTERM (to
+    # the one process, or to the manager, which passes it on to every worker) each process stops taking
+    # connections, answers what is in flight within graceful_shutdown_s, then its outbox finishes or hands back
+    # the attempt under way (services.kit.outbox.Policy.drain_s).
     uvicorn.run(
         APPS[service],
         factory=True,
@@ -122,6 +136,8 @@ def serve(
         port=port or DEFAULT_PORTS[service],
         server_header=False,
         access_log=False,
+        workers=workers,
+        timeout_graceful_shutdown=graceful_shutdown_s,
     )
 
 
@@ -227,21 +243,24 @@ def report(
 @app.command()
 def soak(
     submissions: Annotated[int, typer.Option(help="Submissions to send", min=1)] = 200,
-    faults: Annotated[int | None, typer.Option(help="SIGKILLs of the TPF and the registry (default: one each)")] = None,
+    faults: Annotated[
+        int | None, typer.Option(help="SIGKILLs of the services' processes (default: one per submission)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the exports and the fault schedule")] = 7,
     state_dir: Annotated[
         Path | None, typer.Option(help="Folder for the chain's state (default: a new temp dir)")
     ] = None,
     max_seconds: Annotated[float, typer.Option(help="Give up after this long")] = 900.0,
+    workers: Annotated[int, typer.Option(help="Processes of each service", min=1)] = 2,
 ) -> None:
-    """Send many submissions while killing the TPF and the registry at random; report lost, duplicated and
-    partially visible submissions (all must be zero)."""
+    """Send many submissions while killing processes of the gateway, the TPF and the registry at random (one
+    worker, or a whole service); report lost, duplicated and partially visible submissions (all must be zero)."""
     import tempfile
 
     from iplos_testkit.soak import run_soak
 
     folder = state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
-    result = run_soak(folder, submissions, seed, console, max_seconds=max_seconds, max_faults=faults)
+    result = run_soak(folder, submissions, seed, console, max_seconds=max_seconds, max_faults=faults, workers=workers)
     for line in result.summary_lines():
         console.print(line)
     if not result.ok:

@@ -14,8 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m iplos_testkit.soak",
         description=(
-            "Soak test: the chain under SIGKILL of the TPF and the registry, checked for lost, duplicated and"
-            " partial data."
+            "Soak test: the chain under SIGKILL of processes of all three services, checked for lost, duplicated"
+            " and partial data."
         ),
     )
     parser.add_argument("--submissions", type=int, default=200)
@@ -23,11 +23,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--state-dir", type=Path, default=None, help="default: a new temporary folder")
     parser.add_argument("--max-seconds", type=float, default=900.0)
+    parser.add_argument("--workers", type=int, default=2, help="processes per service (default: 2)")
     args = parser.parse_args(argv)
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
     console = PlainConsole()
     result = run_soak(
-        state_dir, args.submissions, args.seed, console, max_seconds=args.max_seconds, max_faults=args.faults
+        state_dir,
+        args.submissions,
+        args.seed,
+        console,
+        max_seconds=args.max_seconds,
+        max_faults=args.faults,
+        workers=args.workers,
     )
     for line in result.summary_lines():
         console.print(line)
