@@ -47,6 +47,14 @@ def _fail(exc: client.ChainError) -> typer.Exit:
     err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
     if exc.status == 401:
         err.print("pass --token TOKEN or set IPLOS_TOKEN ('iplos up' prints the development tokens)")
+    if exc.problem == "identical-resubmission" and "submission_id" in exc.details:
+        # Also what a second try gets when the gateway took the first but its answer was lost on the way.
+        err.print(
+            f"this export already is submission {escape(str(exc.details['submission_id']))}"
+            f" ({escape(str(exc.details.get('state')))}); once stored, iplos report"
+            f" {escape(str(exc.details['submission_id']))} shows its control report",
+            highlight=False,
+        )
     return typer.Exit(1)
 
 
