@@ -80,11 +80,13 @@ demo: install
 up: install
 	$(BIN)/iplos up --state-dir .state
 
-# Kill the TPF and the registry at random while submissions flow; SUBMISSIONS and FAULTS set the size.
+# Kill processes of all three services at random while submissions flow; SUBMISSIONS, FAULTS and WORKERS (processes
+# per service) set the size.
 SUBMISSIONS ?= 200
 FAULTS ?= 200
+WORKERS ?= 2
 soak: install
-	$(BIN)/iplos soak --submissions $(SUBMISSIONS) --faults $(FAULTS)
+	$(BIN)/iplos soak --submissions $(SUBMISSIONS) --faults $(FAULTS) --workers $(WORKERS)
 
 lint: install
 	$(BIN)/ruff check .
