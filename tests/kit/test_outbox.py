@@ -203,6 +203,28 @@ def test_a_transaction_that_does_not_commit_leaves_a_folder_the_sweep_removes(
     assert sorted(p.name for p in folder.iterdir()) == [ID]
 
 
+def test_the_same_message_taken_again_replaces_a_folder_left_by_a_commit_that_failed(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """Several workers: the message comes again (its sender tries again) to a worker that has not swept since
+    another one died between the rename and the commit."""
+    box = _box(engine, queue, folder, Script(Settle(State.DONE)))
+
+    def rename_and_fail() -> None:
+        with engine.begin() as conn, box.staging() as staged:
+            (staged / MESSAGE_FILE).write_bytes(b"first try")
+            box.add(conn, ID, {})
+            box.move_in(conn, staged, ID)
+            raise RuntimeError("the process dies before the commit")
+
+    with pytest.raises(RuntimeError):
+        rename_and_fail()
+    assert (folder / ID / MESSAGE_FILE).read_bytes() == b"first try"
+    _add(engine, box, ID)  # no sweep in between
+    assert (folder / ID / MESSAGE_FILE).read_bytes() == b"sealed parts"
+    assert _row(engine, queue).message_id == ID
+
+
 # -- attempts ---------------------------------------------------------------------------------------------------
 
 
