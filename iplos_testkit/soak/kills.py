@@ -37,18 +37,18 @@ def kill_loop(chain: Chain, rng: random.Random, state: RunState, max_faults: int
     counts = {name: 0 for name in VICTIMS}
     try:
         time.sleep(rng.uniform(0.3, 1.0))
-        for n in range(max_faults):
-            if state.stop.is_set() or time.monotonic() > deadline:
-                break
+        injected = 0
+        while injected < max_faults and not state.stop.is_set() and time.monotonic() < deadline:
             if rounds:
                 victim, kind = rounds.pop(0)
             else:
                 victim = rng.choice(VICTIMS)
-                if n == max_faults - 1 or time.monotonic() > deadline - 10:
+                if injected == max_faults - 1 or time.monotonic() > deadline - 10:
                     victim = min(VICTIMS, key=lambda name: counts[name])  # make sure every service was hit
                 kind = SERVICE if len(kinds) == 1 or rng.random() < WHOLE_SERVICE_SHARE else WORKER
             if not _kill(chain, victim, kind, rng, state):
-                continue
+                continue  # not counted: nothing was killed
+            injected += 1
             counts[victim] += 1
             with state.lock:
                 state.faults_done += 1
