@@ -439,6 +439,22 @@ def test_a_stopped_attempt_that_ends_within_the_drain_is_recorded(
     assert [message_id for message_id, _ in finishing.finished] == [ID]
 
 
+def test_an_outcome_that_cannot_be_recorded_gives_the_lease_back(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    class Unrecordable(Script):
+        def record(self, conn: Connection, claim: Claim, outcome: Step, recorded: Recorded) -> Step:
+            raise RuntimeError("a constraint of the service's own failed")
+
+    box = _box(engine, queue, folder, Unrecordable(Settle(State.DONE)))
+    _add(engine, box)
+    with pytest.raises(RuntimeError):
+        asyncio.run(box.deliver_due())
+    row = _row(engine, queue)
+    # Nothing of the attempt was written, and the message is free at once, not after its lease.
+    assert (row.state, row.attempts, row.lease_owner, row.lease_expires_at) == (State.QUEUED, 0, None, None)
+
+
 def test_a_claim_made_while_the_worker_stops_is_given_back(engine: Engine, queue: OutboxTable, folder: Path) -> None:
     courier = Script(Settle(State.DONE))
     box = _box(engine, queue, folder, courier)

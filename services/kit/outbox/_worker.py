@@ -202,7 +202,13 @@ class Outbox(Generic[R]):
         outcome, stopped = leased
         # Once the attempt is over its outcome is recorded whatever happens meanwhile: a delivered message must
         # not be attempted again for want of a commit.
-        recorded, cancelled = await _to_the_end(lambda: self._record(claim, outcome))
+        try:
+            recorded, cancelled = await _to_the_end(lambda: self._record(claim, outcome))
+        except Exception:
+            # Nothing was recorded (the database went away, a constraint failed): hand the message back at once,
+            # so that it is attempted again now, not once its lease has run out.
+            await _to_the_end(lambda: self._release(claim.message_id))
+            raise
         if recorded is not None:
             outcome, done = recorded
             await run_in_threadpool(self._courier.after, claim, outcome, done)
