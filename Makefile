@@ -80,14 +80,15 @@ demo: install
 up: install
 	$(BIN)/iplos up --state-dir .state
 
-# Kill the TPF and the registry at random while submissions flow; SUBMISSIONS and FAULTS set the size.
-# DATABASE=postgresql gives each service a fresh database on the local PostgreSQL server (IPLOS_SOAK_POSTGRES_URL
-# names another), dropped afterwards.
+# Kill processes of all three services at random while submissions flow; SUBMISSIONS, FAULTS and WORKERS (processes
+# per service) set the size. DATABASE=postgresql gives each service a fresh database on the local PostgreSQL server
+# (IPLOS_SOAK_POSTGRES_URL names another), dropped afterwards.
 SUBMISSIONS ?= 200
 FAULTS ?= 200
+WORKERS ?= 2
 DATABASE ?= sqlite
 soak: install
-	$(BIN)/iplos soak --submissions $(SUBMISSIONS) --faults $(FAULTS) --database $(DATABASE)
+	$(BIN)/iplos soak --submissions $(SUBMISSIONS) --faults $(FAULTS) --workers $(WORKERS) --database $(DATABASE)
 
 # The compose stack (docker-compose.yml, deploy/) built and run for real with podman: installs Debian's podman,
 # podman-compose, mmdebstrap and runc if missing, builds a local Debian base image once, the images, keys and

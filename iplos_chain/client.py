@@ -25,12 +25,21 @@ PROBLEM_PREFIX = "urn:iplos-chain:problem:"
 class ChainError(RuntimeError):
     """A service answered with a problem document or could not be reached."""
 
-    def __init__(self, message: str, status: int | None = None, problem: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        problem: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
-        """The HTTP status of the problem answer; None when the service could not be reached."""
+        """The HTTP status of the problem answer; None when the service could not be reached (or went away
+        before it answered)."""
         self.problem = problem
         """The problem type's name (``urn:iplos-chain:problem:<name>``), when the answer had one."""
+        self.details = details or {}
+        """The problem document as answered (an identical-resubmission names the submission it is)."""
 
 
 def _headers(token: str | None) -> dict[str, str]:
@@ -50,7 +59,7 @@ def _problem(response: httpx.Response) -> ChainError:
             lines.append(f"  line {error['line']}, element {error['element']}: {error['message']}")
     problem = body.get("type") if isinstance(body, dict) else None
     slug = problem.rsplit(":", 1)[-1] if isinstance(problem, str) and problem.startswith(PROBLEM_PREFIX) else None
-    return ChainError("\n".join(lines), response.status_code, slug)
+    return ChainError("\n".join(lines), response.status_code, slug, body if isinstance(body, dict) else None)
 
 
 def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | None) -> dict[str, Any]:

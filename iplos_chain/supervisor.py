@@ -3,10 +3,16 @@
 Each process is given only its own key folder and the public directory (key custody), and its TMPDIR points
 into its own state folder, so everything a service writes is under ``<state>/<service>/`` (the layout:
 :mod:`iplos_chain.state`).
+
+With ``workers`` above 1 each service is uvicorn's process manager and that many worker processes (the manager
+starts a worker again when one dies); each service runs in a process group of its own, so that a SIGKILL of the
+service (:meth:`Chain.stop`) takes the manager and all its workers, and :meth:`Chain.worker_pids` finds the
+workers to kill one alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -30,7 +36,12 @@ from iplos_chain.state import (
 )
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER
 
-__all__ = ["Chain", "free_port", "service_env"]
+__all__ = ["GRACEFUL_SHUTDOWN_S", "Chain", "free_port", "service_env"]
+
+#: How long a stopped service's requests in flight may take to finish (uvicorn's graceful shutdown).
+GRACEFUL_SHUTDOWN_S = 10
+#: How long :meth:`Chain.stop` waits for a service to end on its own: its requests, then its outbox's drain.
+_STOP_WAIT_S = 30.0
 
 
 def free_port() -> int:
@@ -76,6 +87,8 @@ class Chain:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    workers: int = 1
+    """Processes per service (uvicorn's ``--workers``)."""
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -127,10 +140,15 @@ class Chain:
                 # The services log each request themselves, by route template; the server's access log
                 # would print raw paths, which can hold anything a caller put there.
                 "--no-access-log",
+                "--workers",
+                str(self.workers),
+                "--timeout-graceful-shutdown",
+                str(GRACEFUL_SHUTDOWN_S),
             ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own: the service's manager and its workers
         )
         log.close()
         self.wait_healthy(service)
@@ -158,15 +176,32 @@ class Chain:
             self.start(service)
 
     def stop(self, service: str, sig: int = signal.SIGTERM) -> None:
+        """SIGTERM: the service drains (requests in flight answered, its outbox's attempt finished or handed
+        back) and ends; SIGKILL: the whole service, manager and workers at once, as a machine's crash would."""
         process = self.processes.pop(service, None)
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            if sig == signal.SIGKILL:
+                _kill_group(process.pid)
+            else:
+                process.send_signal(sig)
+            try:
+                process.wait(timeout=_STOP_WAIT_S)
+            except subprocess.TimeoutExpired:
+                _kill_group(process.pid)
+                process.wait()
+        _kill_group(process.pid)  # a worker left behind by a manager that died first
+
+    def worker_pids(self, service: str) -> list[int]:
+        """The processes that serve ``service``'s requests: uvicorn's worker processes (children of its
+        manager), or the one process when it runs without workers. Empty if it is not running."""
+        process = self.processes.get(service)
+        if process is None or process.poll() is not None:
+            return []
+        if self.workers <= 1:
+            return [process.pid]
+        return [pid for pid in _children(process.pid) if b"spawn_main" in _cmdline(pid)]
 
     def stop_all(self) -> None:
         for service in reversed(SERVICES):
@@ -184,3 +219,29 @@ class Chain:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop_all()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid``, from /proc (Linux)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after its last ")".
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""

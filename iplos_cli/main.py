@@ -47,6 +47,14 @@ def _fail(exc: client.ChainError) -> typer.Exit:
     err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
     if exc.status == 401:
         err.print("pass --token TOKEN or set IPLOS_TOKEN ('iplos up' prints the development tokens)")
+    if exc.problem == "identical-resubmission" and "submission_id" in exc.details:
+        # Also what a second try gets when the gateway took the first but its answer was lost on the way.
+        err.print(
+            f"this export already is submission {escape(str(exc.details['submission_id']))}"
+            f" ({escape(str(exc.details.get('state')))}); once stored, iplos report"
+            f" {escape(str(exc.details['submission_id']))} shows its control report",
+            highlight=False,
+        )
     return typer.Exit(1)
 
 
@@ -107,6 +115,17 @@ def serve(
     service: Annotated[str, typer.Argument(help="gateway, tpf or registry")],
     port: Annotated[int | None, typer.Option(help="Port (default: gateway 8001, tpf 8002, registry 8003)")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes sharing the port, the database and the state folder; a worker that dies is"
+            " started again",
+            min=1,
+        ),
+    ] = 1,
+    graceful_shutdown_s: Annotated[
+        int, typer.Option(help="On SIGTERM, how long requests in flight may take to finish", min=1)
+    ] = 30,
 ) -> None:
     """Run one service; it is configured by IPLOS_GATEWAY_*, IPLOS_TPF_* or IPLOS_REGISTRY_* variables."""
     import uvicorn
@@ -114,7 +133,10 @@ def serve(
     if service not in APPS:
         err.print("[red]error:[/red] the service is one of gateway, tpf, registry")
         raise typer.Exit(2)
-    # access_log=False: the services log each request by route template, never the raw path.
+    # access_log=False: the services log each request by route template, never the raw path. On SIGTERM (to
+    # the one process, or to the manager, which passes it on to every worker) each process stops taking
+    # connections, answers what is in flight within graceful_shutdown_s, then its outbox finishes or hands back
+    # the attempt under way (services.kit.outbox.Policy.drain_s).
     uvicorn.run(
         APPS[service],
         factory=True,
@@ -122,6 +144,8 @@ def serve(
         port=port or DEFAULT_PORTS[service],
         server_header=False,
         access_log=False,
+        workers=workers,
+        timeout_graceful_shutdown=graceful_shutdown_s,
     )
 
 
@@ -227,7 +251,9 @@ def report(
 @app.command()
 def soak(
     submissions: Annotated[int, typer.Option(help="Submissions to send", min=1)] = 200,
-    faults: Annotated[int | None, typer.Option(help="SIGKILLs of the TPF and the registry (default: one each)")] = None,
+    faults: Annotated[
+        int | None, typer.Option(help="SIGKILLs of the services' processes (default: one per submission)")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the exports and the fault schedule")] = 7,
     state_dir: Annotated[
         Path | None, typer.Option(help="Folder for the chain's state (default: a new temp dir)")
@@ -246,9 +272,10 @@ def soak(
         ),
     ] = None,
     keep: Annotated[bool, typer.Option(help="Keep the PostgreSQL databases after the run (they are named)")] = False,
+    workers: Annotated[int, typer.Option(help="Processes of each service", min=1)] = 2,
 ) -> None:
-    """Send many submissions while killing the TPF and the registry at random; report lost, duplicated and
-    partially visible submissions (all must be zero)."""
+    """Send many submissions while killing processes of the gateway, the TPF and the registry at random (one
+    worker, or a whole service); report lost, duplicated and partially visible submissions (all must be zero)."""
     import tempfile
 
     from iplos_testkit.soak import run_soak
@@ -264,6 +291,7 @@ def soak(
         console,
         max_seconds=max_seconds,
         max_faults=faults,
+        workers=workers,
         database=database,
         postgres_url=postgres_url,
         keep_databases=keep,

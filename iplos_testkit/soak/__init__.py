@@ -1,11 +1,14 @@
-"""Soak test: the chain under SIGKILL of the TPF and the registry, checked for lost, duplicated and partial data.
+"""Soak test: the chain under SIGKILL of processes of all three services, checked for lost, duplicated and partial
+data.
 
-:func:`run_soak` starts a fresh chain of three real processes in its own state folder on free ports, submits
-synthetic exports (several municipalities and years, with resubmissions of the same municipality-year, so the
-registry's replacement is exercised) through the gateway, and meanwhile
+:func:`run_soak` starts a fresh chain of the three services in its own state folder on free ports, each as
+``workers`` real processes, submits synthetic exports (several municipalities and years, with resubmissions of
+the same municipality-year, so the registry's replacement is exercised) through the gateway, as a client that
+sends an upload again when the gateway dies before answering it (:func:`.run._submit`), and meanwhile
 
-* a fault thread kills the TPF or the registry with SIGKILL at random moments (seeded), waits a short random
-  time and starts it again (``Chain.start`` waits for ``/readyz``): :mod:`.kills`;
+* a fault thread kills processes of the gateway, the TPF and the registry with SIGKILL at random moments
+  (seeded): one worker process, which the service's manager starts again, or the whole service, which the
+  thread starts again (``Chain.start`` waits for ``/readyz``): :mod:`.kills`;
 * a watcher thread polls the registry (``GET /v1/submissions`` and ``GET /v1/submissions/{id}``) and reads its
   storage read-only, counting a *partial view* whenever an active submission shows a number of stored persons
   different from its record count, or a record count different from what was sent: :mod:`.watch`.

@@ -15,8 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m iplos_testkit.soak",
         description=(
-            "Soak test: the chain under SIGKILL of the TPF and the registry, checked for lost, duplicated and"
-            " partial data."
+            "Soak test: the chain under SIGKILL of processes of all three services, checked for lost, duplicated"
+            " and partial data."
         ),
     )
     parser.add_argument("--submissions", type=int, default=200)
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=DATABASES, default="sqlite")
     parser.add_argument("--postgres-url", default=None, help=f"default: ${POSTGRES_URL_ENV}, else the local server")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL databases after the run")
+    parser.add_argument("--workers", type=int, default=2, help="processes per service (default: 2)")
     args = parser.parse_args(argv)
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="iplos-soak-"))
     console = PlainConsole()
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         database=args.database,
         postgres_url=args.postgres_url,
         keep_databases=args.keep,
+        workers=args.workers,
     )
     for line in result.summary_lines():
         console.print(line)

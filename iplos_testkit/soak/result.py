@@ -10,8 +10,8 @@ from typing import Any, Final, Protocol
 
 __all__ = ["VICTIMS", "Console", "RunState", "Sent", "SoakResult"]
 
-#: The services the soak kills: the two that receive deliveries (the gateway holds the submissions' outbox).
-VICTIMS: Final = ("tpf", "registry")
+#: The services the soak kills: all three (the gateway mid-upload and mid-delivery too).
+VICTIMS: Final = ("gateway", "tpf", "registry")
 
 
 class Console(Protocol):
@@ -34,7 +34,16 @@ class Sent:
 class SoakResult:
     submissions: int = 0
     accepted: int = 0
+    workers: int = 1
     faults: Counter[str] = field(default_factory=Counter)
+    """SIGKILLs by service."""
+    fault_kinds: Counter[str] = field(default_factory=Counter)
+    """SIGKILLs by "<service> worker" (one worker process) and "<service> service" (manager and workers)."""
+    uploads_retried: int = 0
+    """Uploads sent again because the gateway died before it answered."""
+    retries_already_accepted: int = 0
+    """Of those, the ones the gateway had committed before it died: the retry was answered 409
+    identical-resubmission naming that submission, which the soak then followed."""
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     partial_views: int = 0
@@ -60,10 +69,15 @@ class SoakResult:
 
     def summary_lines(self) -> list[str]:
         per = ", ".join(f"{name} {self.faults[name]}" for name in VICTIMS)
+        whole = sum(count for kind, count in self.fault_kinds.items() if kind.endswith(" service"))
         return [
             f"submissions:         {self.submissions} (accepted {self.accepted}; stored {self.stored},"
             f" refused as stale {self.refused_stale})",
-            f"faults injected:     {self.faults_injected} ({per}; SIGKILL)",
+            f"processes:           {self.workers} per service",
+            f"faults injected:     {self.faults_injected} ({per}; SIGKILL; {whole} of the whole service,"
+            f" {self.faults_injected - whole} of one worker)",
+            f"uploads retried:     {self.uploads_retried} (the gateway died before answering;"
+            f" {self.retries_already_accepted} had been accepted, and the retry was told which submission it was)",
             f"deliveries retried:  {self.multi_attempt} submissions needed more than one attempt"
             f" (max {self.max_attempts})",
             f"lost:                {len(self.lost)}",
@@ -84,5 +98,8 @@ class RunState:
     faults_done: int = 0
     faults_over: threading.Event = field(default_factory=threading.Event)
     fault_counts: Counter[str] = field(default_factory=Counter)
+    fault_kinds: Counter[str] = field(default_factory=Counter)
+    uploading: threading.Event = field(default_factory=threading.Event)
+    """Set while the submitting thread waits for the gateway's answer to an upload."""
     expected_records: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)

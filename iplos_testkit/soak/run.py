@@ -29,6 +29,9 @@ _GATEWAY_ENV: Final = {
     "IPLOS_GATEWAY_DELIVERY_TIMEOUT_S": "30",
 }
 
+#: At most this long at the end is kept free of faults, for the last deliveries.
+_LAST_DELIVERIES_S: Final = 60.0
+
 Planned = tuple[str, int, int, int, int]
 """(municipality, year, persons, seed, vary) of one submission."""
 
@@ -79,7 +82,11 @@ def _submit_loop(
                     break
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.05))
-        accepted = client.submit(path, gateway, token=tokens[municipality])
+        state.uploading.set()
+        try:
+            accepted = _submit(path, gateway, tokens[municipality], result, deadline + _LAST_DELIVERIES_S)
+        finally:
+            state.uploading.clear()
         result.accepted += 1
         one = Sent(
             accepted["submission_id"], municipality, year, int(accepted["sequence"]), int(accepted["records"]), index
@@ -92,22 +99,64 @@ def _submit_loop(
     return sent
 
 
+def _submit(path: Path, gateway: str, token: str, result: SoakResult, deadline: float) -> dict[str, Any]:
+    """Submit ``path`` as a client that sees the gateway die mid-request would: send it again until answered.
+
+    The gateway may have committed the upload before it died. The same bytes again are then answered 409
+    ``identical-resubmission``, naming the submission the first upload became: that is this one, and its
+    number and records are read from the gateway (counting it as lost, or sending it as new, would be wrong)."""
+    retried = False
+    while True:
+        try:
+            return client.submit(path, gateway, timeout_s=120.0, token=token)
+        except client.ChainError as exc:
+            if retried and exc.problem == "identical-resubmission":
+                result.retries_already_accepted += 1
+                sid = exc.details["submission_id"]
+                row = _get_json_patiently(f"{gateway}/v1/submissions/{sid}", token, deadline)
+                return {"submission_id": sid, "sequence": row["sequence"], "records": row["records"]}
+            # No answer (the gateway process died, or is being started again), or 503 while it starts.
+            if (exc.status is not None and exc.status != 503) or time.monotonic() > deadline:
+                raise
+            if not retried:
+                result.uploads_retried += 1
+                retried = True
+            time.sleep(0.25)
+
+
+def _get_json_patiently(url: str, token: str, deadline: float) -> dict[str, Any]:
+    """GET through a gateway that may be restarting."""
+    while True:
+        try:
+            return client.get_json(url, token)
+        except client.ChainError as exc:
+            if exc.status is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
 def _wait_all_final(gateway: str, token: str, sent: list[Sent], timeout_s: float) -> dict[str, dict[str, Any]]:
     """``token``: the operator's, which lists every municipality's submissions."""
     deadline = time.monotonic() + timeout_s
     ids = {s.submission_id for s in sent}
     while True:
-        rows = {r["submission_id"]: r for r in client.get_json(f"{gateway}/v1/submissions", token)["submissions"]}
+        listed = _get_json_patiently(f"{gateway}/v1/submissions", token, deadline)["submissions"]
+        rows = {r["submission_id"]: r for r in listed}
         pending = [sid for sid in ids if rows.get(sid, {}).get("state") not in client.FINAL_STATES]
         if not pending or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
 
 
-def _chain_env(databases: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """The services' settings for the soak: the gateway's fast retries, and each service's database."""
+def _chain_env(
+    databases: dict[str, dict[str, str]], extra_env: dict[str, dict[str, str]] | None
+) -> dict[str, dict[str, str]]:
+    """The services' settings for the soak: the gateway's fast retries, each service's database, then what the
+    caller adds (which wins)."""
     env = {service: dict(settings) for service, settings in databases.items()}
     env.setdefault("gateway", {}).update(_GATEWAY_ENV)
+    for service, values in (extra_env or {}).items():
+        env.setdefault(service, {}).update(values)
     return env
 
 
@@ -122,13 +171,16 @@ def run_soak(
     database: str = "sqlite",
     postgres_url: str | None = None,
     keep_databases: bool = False,
+    workers: int = 1,
+    extra_env: dict[str, dict[str, str]] | None = None,
 ) -> SoakResult:
     """Run the soak in ``state_dir`` (created; must be new or empty) and return its figures.
 
     ``max_faults`` bounds the SIGKILLs (default: one per submission); ``max_seconds`` bounds the fault phase
-    and the wait for the last deliveries (the chain's start-up and the checks come on top). ``database``:
-    ``sqlite``, or ``postgresql`` for a fresh database per service on ``postgres_url``'s server, dropped after
-    the run unless ``keep_databases`` (:mod:`.databases`).
+    and the wait for the last deliveries (the chain's start-up and the checks come on top). ``workers``:
+    processes per service. ``database``: ``sqlite``, or ``postgresql`` for a fresh database per service on
+    ``postgres_url``'s server, dropped after the run unless ``keep_databases`` (:mod:`.databases`).
+    ``extra_env``: more environment per service.
     """
     console = console or PlainConsole()
     faults = submissions if max_faults is None else max_faults
@@ -141,17 +193,18 @@ def run_soak(
     exports_dir = state_dir / "exports"
     exports_dir.mkdir(exist_ok=True)
     ports = {name: free_port() for name in ("gateway", "tpf", "registry")}
-    result = SoakResult(submissions=submissions, state_dir=state_dir)
+    result = SoakResult(submissions=submissions, state_dir=state_dir, workers=workers)
     state = RunState()
     console.print(
-        f"soak: {submissions} submissions, up to {faults} SIGKILLs, seed {seed}, {database}, state in {state_dir}"
+        f"soak: {submissions} submissions, up to {faults} SIGKILLs, {workers} process(es) per service,"
+        f" seed {seed}, {database}, state in {state_dir}"
     )
     with (
         soak_databases(database, console, server_url=postgres_url, keep=keep_databases) as databases,
-        Chain(state_dir, ports=ports, extra_env=_chain_env(databases)) as chain,
+        Chain(state_dir, ports=ports, extra_env=_chain_env(databases, extra_env), workers=workers) as chain,
     ):
         deadline = time.monotonic() + max_seconds
-        fault_deadline = deadline - min(60.0, max_seconds / 3)
+        fault_deadline = deadline - min(_LAST_DELIVERIES_S, max_seconds / 3)
         killer = threading.Thread(
             target=kill_loop, args=(chain, fault_rng, state, faults, fault_deadline), name="soak-faults"
         )
@@ -166,6 +219,7 @@ def run_soak(
         finally:
             killer.join()
         result.faults.update(state.fault_counts)
+        result.fault_kinds.update(state.fault_kinds)
         rows = _wait_all_final(chain.url("gateway"), chain.operator_token, sent, max(deadline - time.monotonic(), 30.0))
         state.stop.set()
         watcher.join(timeout=30)

@@ -33,6 +33,10 @@ def verify(chain: Chain, sent: list[Sent], gateway_rows: dict[str, dict[str, Any
     sent_ids = {s.submission_id for s in sent}
     for sid in set(by_id) - sent_ids:
         result.problems.append(f"{sid}: at the registry but never sent")
+    for sid in set(gateway_rows) - sent_ids:
+        # The soak follows each export to one submission; another one at the gateway is an upload sent again
+        # (the gateway died before it answered) that the gateway took a second time.
+        result.duplicated.append(f"{sid}: a second submission at the gateway of an export sent again")
 
     with RegistryStorage(registry_database(chain), busy_timeout_s=10.0) as storage:
         stored_ids = Counter(row.message_id for row in storage.submissions())

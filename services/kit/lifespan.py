@@ -42,8 +42,14 @@ async def open_service(service: str, settings: ServiceSettings, migrations: Path
 
 
 async def stop_tasks(tasks: Iterable[asyncio.Task[None]]) -> None:
-    """Cancel the service's background tasks and wait for each to wind down (before its engine goes)."""
-    for task in tasks:
+    """Cancel the service's background tasks and wait for all of them to wind down (before its engine goes).
+
+    Cancelled together and awaited together: winding down can take a while (an outbox worker lets the attempt
+    under way finish, or hands it back: services.kit.outbox.Policy.drain_s), and one task's drain must not hold
+    up the others'. Runs once uvicorn has answered the requests in flight (its graceful shutdown)."""
+    stopping = list(tasks)
+    for task in stopping:
         task.cancel()
+    for task in stopping:
         with contextlib.suppress(asyncio.CancelledError):
             await task

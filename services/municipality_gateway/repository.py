@@ -8,6 +8,7 @@ together (a submission, its reference rows and its audit entry) commits together
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "keep_report",
     "last_sequence",
     "list_newest_first",
+    "lock_municipality_year",
     "newest_in_effect",
     "requeue",
     "settle_held",
@@ -109,6 +111,16 @@ def _stored(row: Any) -> StoredSubmission:
 
 
 # --- submissions --------------------------------------------------------------------------------------------
+
+
+def lock_municipality_year(conn: Connection, municipality: str, year: int) -> None:
+    """Hold off every other transaction that numbers a submission of the municipality-year until this one ends:
+    several gateway processes share the database, and two uploads of one municipality-year must neither get
+    the same sequence nor both pass as new when they are the same file. On PostgreSQL a transaction-level
+    advisory lock; on SQLite the transaction's write lock (``BEGIN IMMEDIATE``) already does it."""
+    if conn.dialect.name == "postgresql":
+        digest = hashlib.sha256(f"iplos-gateway-year\x00{municipality}\x00{year}".encode()).digest()
+        conn.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
 def last_sequence(conn: Connection, municipality: str, year: int) -> int:

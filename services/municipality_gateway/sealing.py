@@ -15,6 +15,7 @@ what is signed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -29,6 +30,7 @@ from typing import IO, BinaryIO, cast
 from services.kit.files import write_durably
 from services.kit.problems import Problem, ProblemType
 from services.municipality_gateway import limits
+from services.municipality_gateway.workfolders import WorkFolder
 from shared import fnr
 from shared.envelope import PartRef, SubmissionHeader, SubmissionParts, sign_header, utc_timestamp
 from shared.envelope.identity import IdentitySealer
@@ -65,6 +67,16 @@ class SealedExport:
     identity: PartRef
     payload: PartRef
     record_count: int
+    work: WorkFolder | None = None
+    """The lock that keeps the folder this process's while it is in ``work/`` (services.municipality_gateway
+    .workfolders)."""
+
+    def release(self) -> None:
+        """Done with the work folder: remove it if it was not moved into the outbox, and let its lock go."""
+        if self.work is not None:
+            self.work.release()
+        else:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def refs(self) -> Iterator[tuple[str, str]]:
         """(reference, brukerNr) of every record, in order, read from the folder's mapping file."""
@@ -92,27 +104,38 @@ def seal_export(
     max_person_bytes: int = DEFAULT_MAX_PERSON_BYTES,
     max_message_bytes: int = NO_MESSAGE_LIMIT,
 ) -> SealedExport:
-    """Seal ``source`` into a new folder under ``work_dir``; raise a Problem (and leave nothing) on failure.
+    """Seal ``source`` into a new folder under ``work_dir``, locked by this process until the caller calls
+    :meth:`SealedExport.release`; raise a Problem (and leave nothing) on failure.
 
     ``admit`` sees the header as soon as it is read: an export it refuses leaves no folder, and no key is used
     for it."""
-    message_id = str(uuid.uuid4())
-    folder = work_dir / f"incoming-{message_id}"
+    work: WorkFolder | None = None
     try:
         # The spooled body is a binary file; the reader's type names the narrower protocol.
         with _export_problems(), read_export(cast(BinaryIO, source), max_person_bytes=max_person_bytes) as reader:
             if admit is not None:
                 admit(reader.header)
             keys = _served(keys_by_municipality, reader.header.kommune_nr)
-            folder.mkdir(parents=True)
-            sealed = _seal(reader, keys, directory, folder, message_id)
+            message_id, work = _work_folder(work_dir)
+            sealed = _seal(reader, keys, directory, work.make(), message_id)
+        sealed.work = work
         size = limits.message_bound(sealed.identity.size, sealed.payload.size, sealed.record_count)
         if size > max_message_bytes:
             raise limits.message_too_large(size, max_message_bytes)
         return sealed
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        if work is not None:
+            work.release()
         raise
+
+
+def _work_folder(work_dir: Path) -> tuple[str, WorkFolder]:
+    """A new message id and its locked work folder (another id if a sweep holds the name this moment)."""
+    for _ in range(3):
+        message_id = str(uuid.uuid4())
+        with contextlib.suppress(FileExistsError):
+            return message_id, WorkFolder(work_dir, message_id)
+    raise RuntimeError("no work folder could be locked")
 
 
 @contextmanager

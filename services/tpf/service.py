@@ -184,6 +184,10 @@ def _earlier_answer(ctx: TpfContext, message_id: str, digest: str) -> MessageSta
     status while it is queued; answered from what is stored (raised as a :class:`StoredAnswer`, no audit entry).
     A conflict if the id came with another header. None if it is new, or was rejected (not for good) or
     dead-lettered here: the municipality's re-delivery is then taken afresh."""
+    # The state first: a receipt, or a refusal remembered as final, commits in the transaction that settles the
+    # message, so read after the state they are at least as new. Read before it, another worker could deliver
+    # the message in between, and a delivered message would look like a dead one to forget and take again.
+    status = ctx.repository.status(message_id)
     previous = ctx.repository.receipt(message_id)
     if previous is not None:
         receipt, signature = previous
@@ -203,7 +207,6 @@ def _earlier_answer(ctx: TpfContext, message_id: str, digest: str) -> MessageSta
         if remembered.submission_sha256 != digest:
             raise _conflict()
         raise remembered.answer()
-    status = ctx.repository.status(message_id)
     if status is None:
         return None
     if status.submission_sha256 != digest:

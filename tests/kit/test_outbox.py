@@ -203,6 +203,28 @@ def test_a_transaction_that_does_not_commit_leaves_a_folder_the_sweep_removes(
     assert sorted(p.name for p in folder.iterdir()) == [ID]
 
 
+def test_the_same_message_taken_again_replaces_a_folder_left_by_a_commit_that_failed(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """Several workers: the message comes again (its sender tries again) to a worker that has not swept since
+    another one died between the rename and the commit."""
+    box = _box(engine, queue, folder, Script(Settle(State.DONE)))
+
+    def rename_and_fail() -> None:
+        with engine.begin() as conn, box.staging() as staged:
+            (staged / MESSAGE_FILE).write_bytes(b"first try")
+            box.add(conn, ID, {})
+            box.move_in(conn, staged, ID)
+            raise RuntimeError("the process dies before the commit")
+
+    with pytest.raises(RuntimeError):
+        rename_and_fail()
+    assert (folder / ID / MESSAGE_FILE).read_bytes() == b"first try"
+    _add(engine, box, ID)  # no sweep in between
+    assert (folder / ID / MESSAGE_FILE).read_bytes() == b"sealed parts"
+    assert _row(engine, queue).message_id == ID
+
+
 # -- attempts ---------------------------------------------------------------------------------------------------
 
 
@@ -369,7 +391,7 @@ def test_a_worker_that_loses_its_lease_stops_its_attempt(engine: Engine, queue: 
 
 def test_a_stopped_attempt_gives_its_lease_back(engine: Engine, queue: OutboxTable, folder: Path) -> None:
     stopped = Script(Settle(State.DONE)).blocking()
-    box = _box(engine, queue, folder, stopped)
+    box = _box(engine, queue, folder, stopped, drain_s=0.2)  # the attempt outlasts the drain
     _add(engine, box)
     other = Script(Settle(State.DONE, "next worker"))
 
@@ -385,6 +407,81 @@ def test_a_stopped_attempt_gives_its_lease_back(engine: Engine, queue: OutboxTab
     assert (row.state, row.attempts, row.lease_owner, row.lease_expires_at) == (State.QUEUED, 0, None, None)
     assert asyncio.run(_box(engine, queue, folder, other).deliver_due()) is True  # at once, no lease to wait out
     assert _row(engine, queue).last_error == "next worker"
+    assert stopped.cancelled
+
+
+def test_a_stopped_attempt_that_ends_within_the_drain_is_recorded(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    finishing = Script(Settle(State.DONE, "finished while stopping")).blocking()
+    box = _box(engine, queue, folder, finishing, drain_s=30)
+
+    async def scenario() -> None:
+        attempt = asyncio.create_task(box.deliver(ID))
+        await finishing.started.wait()
+        attempt.cancel()  # the service shuts down mid-attempt
+        await asyncio.sleep(0.2)
+        assert finishing.gate is not None
+        finishing.gate.set()  # the delivery ends within the drain
+        with pytest.raises(asyncio.CancelledError):  # and the stop goes on
+            await attempt
+
+    _add(engine, box)
+    asyncio.run(scenario())
+    row = _row(engine, queue)
+    assert (row.state, row.attempts, row.last_error, row.lease_owner) == (
+        State.DONE,
+        1,
+        "finished while stopping",
+        None,
+    )
+    assert not finishing.cancelled
+    assert [message_id for message_id, _ in finishing.finished] == [ID]
+
+
+def test_an_outcome_that_cannot_be_recorded_gives_the_lease_back(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    class Unrecordable(Script):
+        def record(self, conn: Connection, claim: Claim, outcome: Step, recorded: Recorded) -> Step:
+            raise RuntimeError("a constraint of the service's own failed")
+
+    box = _box(engine, queue, folder, Unrecordable(Settle(State.DONE)))
+    _add(engine, box)
+    with pytest.raises(RuntimeError):
+        asyncio.run(box.deliver_due())
+    row = _row(engine, queue)
+    # Nothing of the attempt was written, and the message is free at once, not after its lease.
+    assert (row.state, row.attempts, row.lease_owner, row.lease_expires_at) == (State.QUEUED, 0, None, None)
+
+
+def test_a_claim_made_while_the_worker_stops_is_given_back(engine: Engine, queue: OutboxTable, folder: Path) -> None:
+    courier = Script(Settle(State.DONE))
+    box = _box(engine, queue, folder, courier)
+    _add(engine, box)
+    in_claim, go_on = threading.Event(), threading.Event()
+    claim_next = box._claim_next
+
+    def slow_claim(skip: tuple[str, ...]) -> Claim | None:
+        in_claim.set()
+        go_on.wait(10)
+        return claim_next(skip)
+
+    box._claim_next = slow_claim  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        round_ = asyncio.create_task(box.deliver_due())
+        await asyncio.to_thread(in_claim.wait, 10)
+        round_.cancel()  # the service shuts down while the claim's UPDATE runs
+        await asyncio.sleep(0.1)
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await round_
+
+    asyncio.run(scenario())
+    row = _row(engine, queue)
+    assert (row.state, row.attempts, row.lease_owner, row.lease_expires_at) == (State.QUEUED, 0, None, None)
+    assert courier.attempted == []
 
 
 def test_a_message_added_leased_is_attempted_by_its_own_worker_only(

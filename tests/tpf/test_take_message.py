@@ -122,3 +122,33 @@ def test_a_conflict_found_only_when_enqueueing_is_refused_and_on_record_once(
     events, rows = _rows(state, message_id)
     assert events == ["pseudonymised", "refused"]
     assert [row.state for row in rows] == ["queued"]
+
+
+def test_a_message_delivered_by_another_worker_while_it_is_sent_again_is_not_taken_a_second_time(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers: a sender's retry reaches one while another delivers the message. The retry is answered from
+    what is stored; the delivered message is neither forgotten nor pseudonymised and queued again (which left a
+    queued copy whose receipt could never be recorded, seen in the two-worker PostgreSQL soak)."""
+    message = _message(state, 1)
+    message_id = message.parsed.message_id
+    with _chain(state) as (tpf, _registry, wire):
+        assert tpf.post("/v1/messages", files=message.files()).status_code == 202  # the registry is away
+        ctx = tpf.app.state.tpf  # type: ignore[attr-defined]
+        real_receipt = ctx.repository.receipt
+        delivered_meanwhile: list[bool] = []
+
+        def receipt_while_another_worker_delivers(mid: str) -> Any:
+            found = real_receipt(mid)
+            if not delivered_meanwhile:  # read, then the other worker delivers before this one reads on
+                wire.up = True
+                delivered_meanwhile.append(tpf.portal.call(ctx.outbox.deliver, mid).state == "delivered")  # type: ignore[union-attr]
+            return found
+
+        monkeypatch.setattr(ctx.repository, "receipt", receipt_while_another_worker_delivers)
+        again = tpf.post("/v1/messages", files=message.files())
+        assert delivered_meanwhile == [True]
+        assert again.status_code in (202, 409), again.text  # its status as read, or the receipt
+        events, rows = _rows(state, message_id)
+    assert events == ["pseudonymised", "forwarded"]
+    assert [row.state for row in rows] == ["delivered"]

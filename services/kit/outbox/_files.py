@@ -43,10 +43,22 @@ def staging(folder: Path, owner: str) -> Iterator[Path]:
 
 def move_in(conn: Connection, staged: Path, folder: Path, message_id: str) -> Path:
     """Rename ``staged`` to ``folder/<message_id>`` and make the rename durable: the last step of the transaction
-    that records the message (``conn``'s), so that the two commit together or the sweep finds the folder."""
+    that records the message (``conn``'s), so that the two commit together or the sweep finds the folder.
+
+    A folder already there is one that no committed message owns: this transaction has just recorded the message
+    id under its primary key, and any other transaction that renamed a folder to that name has ended (the
+    advisory lock on PostgreSQL, the write lock on SQLite) without committing, its process gone. With several
+    workers that folder may still be there when the same message comes again (the sender tries again while
+    another worker crashed between the rename and the commit, and no worker has started, and swept, since):
+    it is replaced."""
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(_lock_key(message_id))))
     target = folder / message_id
+    if target.exists():
+        structlog.get_logger("outbox").warning(
+            "replacing an outbox folder that was never accepted", message_id=message_id
+        )
+        shutil.rmtree(target)
     staged.rename(target)
     fsync_dir(folder)
     return target

@@ -124,7 +124,10 @@ class Policy:
     """Messages one round attempts (one claim each) before the loop looks at wake-ups again."""
     idle_s: float = 1.0
     """How long an idle loop sleeps unless woken: the latency of a retry whose time has come."""
+    drain_s: float = 5.0
+    """At shutdown (the worker's task is cancelled), how long an attempt under way may still take to finish and be
+    recorded; past it the attempt is cut short and its lease given back, so another worker takes it at once."""
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.lease_s <= 0 or self.batch < 1:
-            raise ValueError("max_attempts and batch must be at least 1, lease_s positive")
+        if self.max_attempts < 1 or self.lease_s <= 0 or self.batch < 1 or self.drain_s < 0:
+            raise ValueError("max_attempts and batch must be at least 1, lease_s positive, drain_s not negative")

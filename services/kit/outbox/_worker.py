@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ from services.kit.outbox._steps import Claim, Courier, Policy, Recorded
 from services.kit.outbox._store import OutboxTable, Store
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def _utc_now() -> dt.datetime:
@@ -134,7 +136,8 @@ class Outbox(Generic[R]):
         attempted: set[str] = set()
         for _ in range(self._policy.batch):
             async with self._claiming:
-                claim = await run_in_threadpool(self._claim_next, tuple(self._attempting | attempted))
+                skip = tuple(self._attempting | attempted)
+                claim = await self._claimed(functools.partial(self._claim_next, skip))
                 if claim is None:
                     break
                 self._attempting.add(claim.message_id)
@@ -151,7 +154,7 @@ class Outbox(Generic[R]):
         async with self._claiming:
             if message_id in self._attempting:
                 return None
-            claim = await run_in_threadpool(self._claim, message_id)
+            claim = await self._claimed(functools.partial(self._claim, message_id))
             if claim is None:
                 return None
             self._attempting.add(message_id)
@@ -172,38 +175,73 @@ class Outbox(Generic[R]):
             row = self._store.claim(conn, message_id, now, now + self._lease)
         return None if row is None else Claim(message_id, row, self.folder / message_id)
 
+    async def _claimed(self, claim: Callable[[], Claim | None]) -> Claim | None:
+        """Make a claim in a worker thread. Stopped meanwhile (shutdown), the claim is still seen to its end and
+        its lease given back, rather than left to run out with nobody working on it."""
+        made, stopped = await _to_the_end(claim)
+        if stopped:
+            if made is not None:
+                await run_in_threadpool(self._release, made.message_id)
+            raise asyncio.CancelledError
+        return made
+
     async def _attempt(self, claim: Claim) -> R | None:
-        """Attempt, record, and tidy up; None if the lease was lost while the attempt ran."""
+        """Attempt, record, and tidy up; None if the lease was lost while the attempt ran.
+
+        Stopped while the attempt runs (the service shuts down, a request went away), the attempt is given
+        ``drain_s`` to finish, and is then recorded as usual; an attempt that takes longer is cut short and the
+        message handed back (its lease released) rather than left leased until the lease runs out. Either way
+        the cancellation goes on once that is done."""
         try:
-            outcome = await self._leased(claim)
+            leased = await self._leased(claim)
         except asyncio.CancelledError:
-            # Stopped (the service shuts down, a request went away): hand the message back rather than leave it
-            # leased until the lease runs out. Blocking, but one short UPDATE, and nothing else runs here now.
-            self._release(claim.message_id)
+            await _to_the_end(lambda: self._release(claim.message_id))
             raise
-        if outcome is None:
+        if leased is None:
             return None
-        recorded = await run_in_threadpool(self._record, claim, outcome)
-        if recorded is None:
-            return outcome
-        outcome, done = recorded
-        await run_in_threadpool(self._courier.after, claim, outcome, done)
+        outcome, stopped = leased
+        # Once the attempt is over its outcome is recorded whatever happens meanwhile: a delivered message must
+        # not be attempted again for want of a commit.
+        try:
+            recorded, cancelled = await _to_the_end(lambda: self._record(claim, outcome))
+        except Exception:
+            # Nothing was recorded (the database went away, a constraint failed): hand the message back at once,
+            # so that it is attempted again now, not once its lease has run out.
+            await _to_the_end(lambda: self._release(claim.message_id))
+            raise
+        if recorded is not None:
+            outcome, done = recorded
+            await run_in_threadpool(self._courier.after, claim, outcome, done)
+        if stopped or cancelled:
+            raise asyncio.CancelledError
         return outcome
 
-    async def _leased(self, claim: Claim) -> R | None:
-        """The courier's attempt, with the lease renewed while it runs; cancelled (None) if the lease is lost."""
+    async def _leased(self, claim: Claim) -> tuple[R, bool] | None:
+        """The courier's attempt, with the lease renewed while it runs: its outcome and whether this task was
+        stopped meanwhile (the attempt drained); None if the lease was lost and the attempt cut short."""
         attempt = asyncio.ensure_future(self._try(claim))
         keeper = asyncio.ensure_future(self._keep_lease(claim.message_id, attempt))
         try:
-            return await attempt
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if keeper.done() and not keeper.cancelled() and not (current is not None and current.cancelling()):
-                self._log.warning("lease lost during an attempt; it was cut short", message_id=claim.message_id)
-                return None
-            raise
+            try:
+                return await asyncio.shield(attempt), False
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not (current is not None and current.cancelling()):
+                    # Not this task: the keeper stopped the attempt because another worker holds the lease now.
+                    self._log.warning("lease lost during an attempt; it was cut short", message_id=claim.message_id)
+                    return None
+            # Stopped: let the attempt finish within drain_s, the lease still renewed meanwhile.
+            done, _ = await asyncio.wait({attempt}, timeout=self._policy.drain_s)
+            if attempt in done and not attempt.cancelled():
+                return attempt.result(), True
+            self._log.warning("stopped during an attempt; it was cut short", message_id=claim.message_id)
+            raise asyncio.CancelledError
         finally:
             keeper.cancel()
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await attempt
 
     async def _try(self, claim: Claim) -> R:
         try:
@@ -253,3 +291,17 @@ class Outbox(Generic[R]):
             error=step.error,
         )
         return outcome, recorded
+
+
+async def _to_the_end(call: Callable[[], T]) -> tuple[T, bool]:
+    """``call`` in a worker thread, awaited to its end even if this task is cancelled meanwhile (a claim or a
+    record half made must not be lost); its result, and whether the task was cancelled (the caller raises that
+    on once it has tidied up)."""
+    job = asyncio.ensure_future(run_in_threadpool(call))
+    stopped = False
+    while not job.done():
+        try:
+            await asyncio.shield(job)
+        except asyncio.CancelledError:
+            stopped = True
+    return job.result(), stopped

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import structlog
@@ -24,6 +23,7 @@ from services.municipality_gateway.sealing import HEADER_FILE, IDENTITY_FILE, PA
 from services.municipality_gateway.service.access import find, not_found, own_submission
 from services.municipality_gateway.service.context import GatewayContext
 from services.municipality_gateway.states import RETRYABLE
+from services.municipality_gateway.workfolders import sweep_abandoned
 from shared.envelope import utc_timestamp
 
 log = structlog.get_logger("gateway")
@@ -108,8 +108,8 @@ def requeue(engine: Engine, outbox_dir: Path, message_id: str, audit: AuditLog |
 
 
 def sweep_unaccepted(engine: Engine, work_dir: Path, outbox_dir: Path) -> None:
-    """At start-up: remove half-sealed folders left by a crash during sealing, and outbox folders whose
-    transaction never committed. Neither was ever accepted (no 202 was sent for them)."""
-    for folder in work_dir.glob("incoming-*"):
-        shutil.rmtree(folder, ignore_errors=True)
+    """At start-up: remove half-sealed folders left by a process that died while sealing (only those: the other
+    gateway processes sharing the state folder may be sealing into theirs), and outbox folders whose transaction
+    never committed. Neither was ever accepted (no 202 was sent for them)."""
+    sweep_abandoned(work_dir)
     outbox.sweep(engine, outbox_dir)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 from pathlib import Path
 from typing import IO
 
@@ -87,11 +86,10 @@ def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes]) -> Submiss
             ctx.audit,
             export_sha256=export_sha256,
         )
-    except BaseException:
-        # Nothing was queued (staging moves the folder into the outbox only as its last step): the sealed parts go
-        # now, not at the next start.
-        shutil.rmtree(sealed.folder, ignore_errors=True)
-        raise
+    finally:
+        # Queued, the folder is in the outbox by now and only its lock goes; refused, nothing was queued (staging
+        # moves the folder into the outbox only as its last step) and the sealed parts go now, not at the next start.
+        sealed.release()
 
 
 def stage_submission(
@@ -110,6 +108,14 @@ def stage_submission(
     outbox_dir.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
+        repository.lock_municipality_year(conn, municipality, year)
+        if export_sha256 is not None:
+            # Checked again here, where it cannot race: the same file uploaded twice at once (to two gateway
+            # processes, or a retry of an upload whose answer was lost while it was still being sealed) is
+            # accepted once, and the other upload is told which submission it is.
+            newest = repository.newest_in_effect(conn, municipality, year)
+            if newest is not None and newest.export_sha256 == export_sha256:
+                raise screening.identical_resubmission(newest.message_id, newest.state.value)
         # The sequence orders submissions of one municipality-year at the registry. It is the acceptance time
         # in milliseconds, or one more than the last one here if the clock has not moved on: so a gateway
         # whose database was lost or rebuilt still numbers past everything it sent before, where a counter
