@@ -78,7 +78,7 @@ def _submit_loop(
                     break
             time.sleep(0.02)
         time.sleep(rng.uniform(0.0, 0.05))
-        accepted = client.submit(path, gateway, token=tokens[municipality])
+        accepted = client.submit(path, gateway, token=tokens[municipality], verify=chain.verify)
         result.accepted += 1
         one = Sent(
             accepted["submission_id"], municipality, year, int(accepted["sequence"]), int(accepted["records"]), index
@@ -91,12 +91,13 @@ def _submit_loop(
     return sent
 
 
-def _wait_all_final(gateway: str, token: str, sent: list[Sent], timeout_s: float) -> dict[str, dict[str, Any]]:
-    """``token``: the operator's, which lists every municipality's submissions."""
+def _wait_all_final(chain: Chain, sent: list[Sent], timeout_s: float) -> dict[str, dict[str, Any]]:
+    """Asked with the operator's token, which lists every municipality's submissions."""
     deadline = time.monotonic() + timeout_s
     ids = {s.submission_id for s in sent}
+    url, token = f"{chain.url('gateway')}/v1/submissions", chain.operator_token
     while True:
-        rows = {r["submission_id"]: r for r in client.get_json(f"{gateway}/v1/submissions", token)["submissions"]}
+        rows = {r["submission_id"]: r for r in client.get_json(url, token, verify=chain.verify)["submissions"]}
         pending = [sid for sid in ids if rows.get(sid, {}).get("state") not in client.FINAL_STATES]
         if not pending or time.monotonic() > deadline:
             return rows
@@ -148,7 +149,7 @@ def run_soak(
         finally:
             killer.join()
         result.faults.update(state.fault_counts)
-        rows = _wait_all_final(chain.url("gateway"), chain.operator_token, sent, max(deadline - time.monotonic(), 30.0))
+        rows = _wait_all_final(chain, sent, max(deadline - time.monotonic(), 30.0))
         state.stop.set()
         watcher.join(timeout=30)
         verify(chain, sent, rows, result)
