@@ -1,4 +1,5 @@
-"""One chain of three real uvicorn processes on loopback ports for the whole end-to-end session."""
+"""One chain of three real uvicorn processes on loopback ports for the whole end-to-end session, over mutual TLS
+(as ``iplos up`` runs it: each started by ``iplos serve``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from iplos_chain import Chain, ensure_keys, free_port
 from iplos_testkit.generator import generate_export
+from tests.tls import trust_chain
 
 MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
 YEAR = 2025
@@ -27,6 +29,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     }
     ports = {s: free_port() for s in ("gateway", "tpf", "registry")}
     with Chain(state, ports=ports, extra_env=limits) as running:
+        trust_chain(running)  # every call of the tests goes over https, checked against the chain's CA
         yield running
 
 

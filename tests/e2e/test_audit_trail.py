@@ -28,6 +28,7 @@ from iplos_testkit.generator import generate_export
 from shared.audit import encode_entry, leaf_hash, parse_entry
 from shared.envelope import transport as wire
 from shared.keys import PublicDirectory
+from tests.tls import trust_chain
 
 YEAR = 2025
 Tamper = Callable[[sqlite3.Connection], None]
@@ -39,6 +40,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     ensure_keys(state, ["0301", "4601"])
     ports = {s: free_port() for s in SERVICES}
     with Chain(state, ports=ports) as running:
+        trust_chain(running)
         exports = state / "exports"
         exports.mkdir()
         submitted = []

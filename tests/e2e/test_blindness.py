@@ -22,6 +22,7 @@ from iplos_audit.blindness import Needle, canary, iter_report_sections, needle_f
 from iplos_chain import Chain, ensure_keys, free_port
 from iplos_cli.audit import audit_app
 from shared.iplos.reader import ExportReader
+from tests.tls import trust_chain
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +36,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     ensure_keys(state, ["0301"])
     ports = {s: free_port() for s in ("gateway", "tpf", "registry")}
     with Chain(state, ports=ports) as running:
+        trust_chain(running)
         yield running
 
 
