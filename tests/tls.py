@@ -12,6 +12,7 @@ connection with another certificate.
 from __future__ import annotations
 
 import os
+import ssl
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iplos_chain import Chain
-from services.kit.tls import TLS_EXTENSION, tls_extension
+from services.kit.tls import TLS_EXTENSION, client_context, tls_extension
+from shared.keys import PublicDirectory
 
 
 def certificate_file(key_dir: Path, party: str) -> Path:
@@ -71,3 +73,12 @@ def trust_chain(chain: Chain) -> None:
     with _BUNDLE.open("a", encoding="ascii") as bundle:
         bundle.write(chain.ca_file.read_text(encoding="ascii"))
     os.environ["SSL_CERT_FILE"] = str(_BUNDLE)
+
+
+def tls_as(chain: Chain, party: str | None) -> ssl.SSLContext:
+    """A client's TLS context for ``chain`` presenting ``party``'s certificate (None: no client certificate)."""
+    key_dir = chain.state_dir / "keys"
+    if party is None:
+        return client_context(PublicDirectory.load(key_dir / "directory.json").tls_ca)
+    cert = certificate_file(key_dir, party)
+    return client_context(PublicDirectory.load(key_dir / "directory.json").tls_ca, cert, cert.with_name("key.pem"))
