@@ -153,6 +153,6 @@ def test_a_client_checks_the_service_s_name(chain: Chain) -> None:
     # The certificates name localhost and 127.0.0.1 (and the service); the client refuses any other name.
     url = f"https://localhost:{chain.ports['tpf']}/healthz"
     assert httpx.get(url, verify=chain.verify).status_code == 200
-    with pytest.raises(httpx.ConnectError):
-        with httpx.Client(verify=chain.verify) as http:  # asking for the registry's name at the TPF's address
-            http.send(http.build_request("GET", url, extensions={"sni_hostname": "registry"}))
+    # Asking for the registry's name at the TPF's address.
+    with pytest.raises(httpx.ConnectError), httpx.Client(verify=chain.verify) as http:
+        http.send(http.build_request("GET", url, extensions={"sni_hostname": "registry"}))
