@@ -1,7 +1,7 @@
 """One service under uvicorn, as ``iplos serve`` and the development chain run it: with TLS from its settings.
 
 :func:`serve` is the one place a service is launched: ``iplos serve SERVICE`` calls it, and
-:class:`iplos_chain.Chain` starts each service as ``python -m iplos_cli serve SERVICE`` (so the chain that
+:class:`iplos_chain.Chain` starts each service as ``python -m iplos_cli.main serve SERVICE`` (so the chain that
 ``iplos up``, the demo and the tests run is the one users deploy). Under TLS (the default) uvicorn serves with
 the service's certificate, asks each client for one that chains to the directory's CA (CERT_OPTIONAL: browsers
 have none), and hands it to the app through :class:`services.kit.tls.PeerCertProtocol`. ``PLAIN_HTTP=true`` (a

@@ -75,7 +75,7 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
 
 def launch_command(service: str, port: int) -> list[str]:
     """The command that runs ``service`` on loopback: ``iplos serve`` (iplos_chain.serve), in this interpreter."""
-    return [sys.executable, "-m", "iplos_cli", "serve", service, "--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "iplos_cli.main", "serve", service, "--host", "127.0.0.1", "--port", str(port)]
 
 
 def trust(state_dir: Path, as_municipality: str | None = None) -> ssl.SSLContext:
