@@ -7,12 +7,14 @@ certificate is not from the deployment's CA is refused at the handshake, and pla
 A refused peer changes nothing: no row, no file, no submission; the only trace is a ``refused`` entry with no
 facts in the audit log of the service that verified the message's signature.
 
-Year 2021 and municipality 5001, which no other end-to-end test uses for this year.
+Bergen (4601), reporting year 2020, which no other end-to-end test uses. The messages built here carry sequences
+as the gateway makes them (milliseconds), so whatever the session stored before, each is the newest.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,25 @@ from tests.tls import tls_as
 
 pytestmark = pytest.mark.e2e
 
-OWNER, OTHER = "5001", "4601"
-YEAR = 2021
+OWNER, OTHER = "4601", "5001"
+YEAR = 2020
+PERSONS = 8
 PROBLEM = "urn:iplos-chain:problem:"
 
 
 def _message(chain: Chain, tmp_path: Path, seed: int) -> Message:
     export = tmp_path / f"{OWNER}-{seed}.xml"
-    write_synthetic_export(export, OWNER, YEAR, 6, seed)
-    return build_message(chain.state_dir, export, seed, work=tmp_path / "work")
+    write_synthetic_export(export, OWNER, YEAR, PERSONS, seed)
+    return build_message(chain.state_dir, export, time.time_ns() // 1_000_000, work=tmp_path / "work")
 
 
 def _audit(chain: Chain, service: str) -> list[tuple[str, str, dict[str, Any]]]:
-    entries = client.get_json(f"{chain.url(service)}/v1/audit/entries?start=0", chain.operator_token)["entries"]
+    """The service's whole audit log, page by page (a page holds at most the endpoint's limit)."""
+    entries: list[dict[str, Any]] = []
+    while page := client.get_json(f"{chain.url(service)}/v1/audit/entries?start={len(entries)}", chain.operator_token)[
+        "entries"
+    ]:
+        entries += page
     parsed = [parse_entry(entry["entry"].encode()) for entry in entries]
     return [(e.event, e.message_id, dict(e.facts)) for e in parsed]
 
@@ -114,12 +122,13 @@ def test_the_registry_takes_deliveries_only_from_the_tpf(chain: Chain, tmp_path:
 def test_a_report_goes_only_to_the_submitting_municipalitys_peer(chain: Chain, tmp_path: Path) -> None:
     gateway, token = chain.url("gateway"), chain.municipality_token(OWNER)
     export = tmp_path / "report.xml"
-    write_synthetic_export(export, OWNER, YEAR, 8, 3, vary=1)
+    write_synthetic_export(export, OWNER, YEAR, PERSONS, 3, vary=1)
     accepted = client.submit(export, gateway, token=token)
     final = client.wait_final(gateway, accepted["submission_id"], 60, token=token)
     assert final["state"] == "stored", final
     # The gateway fetched it over its connection with 5001's certificate.
-    assert client.get_json(f"{gateway}/v1/submissions/{accepted['submission_id']}/report", token)["records"] == 8
+    report = client.get_json(f"{gateway}/v1/submissions/{accepted['submission_id']}/report", token)
+    assert report["records"] == PERSONS
 
     url = chain.url("registry") + final["receipt"]["report_path"]
     headers = {"Authorization": f"Bearer {chain.gateway_registry_token}"}
@@ -132,8 +141,8 @@ def test_a_report_goes_only_to_the_submitting_municipalitys_peer(chain: Chain, t
 def test_a_certificate_from_another_ca_is_refused_at_the_handshake(chain: Chain, tmp_path: Path) -> None:
     # A whole other deployment's CA and municipality certificate, with a name this directory knows.
     stranger = tmp_path / "stranger"
-    ensure_tls(stranger, [TlsSubject(stranger / "kommune-5001", f"kommune-{OWNER}", client=True)])
-    tls = stranger / "kommune-5001" / "tls"
+    ensure_tls(stranger, [TlsSubject(stranger / f"kommune-{OWNER}", f"kommune-{OWNER}", client=True)])
+    tls = stranger / f"kommune-{OWNER}" / "tls"
     ca = json.loads((chain.state_dir / "keys" / "directory.json").read_text())["tls_ca"]
     verify = client_context(ca, tls / "cert.pem", tls / "key.pem")
     with pytest.raises(httpx.TransportError):
