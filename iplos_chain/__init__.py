@@ -5,7 +5,9 @@ canary run and the end-to-end tests use it.
 
 * :mod:`iplos_chain.apps`: the services' app factories, default ports and start order;
 * :mod:`iplos_chain.state`: a development state folder: keys and development credentials, each made once;
-* :mod:`iplos_chain.supervisor`: :class:`Chain`, the three services as uvicorn child processes on loopback;
+* :mod:`iplos_chain.serve`: one service under uvicorn with TLS from its settings (``iplos serve``);
+* :mod:`iplos_chain.supervisor`: :class:`Chain`, the three services as ``iplos serve`` child processes on loopback,
+  over mutual TLS with the development CA (:func:`trust`);
 * :mod:`iplos_chain.client`: submit, poll and read through the gateway (:class:`ChainError` for a problem);
 * :mod:`iplos_chain.report_tables`: a control report as rich tables.
 """
@@ -22,7 +24,7 @@ from iplos_chain.state import (
     operator_token_file,
     served_municipalities,
 )
-from iplos_chain.supervisor import Chain, free_port, service_env
+from iplos_chain.supervisor import Chain, free_port, launch_command, service_env, trust
 
 __all__ = [
     "APPS",
@@ -36,8 +38,10 @@ __all__ = [
     "ensure_operator_token",
     "free_port",
     "gateway_registry_token_file",
+    "launch_command",
     "municipality_token_file",
     "operator_token_file",
     "served_municipalities",
     "service_env",
+    "trust",
 ]

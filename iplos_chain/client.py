@@ -3,10 +3,15 @@
 The gateway answers only callers with a bearer token (a municipality's, or the operator's); each call takes
 the token and sends it as ``Authorization: Bearer``. Without one the service's 401 problem comes back as a
 ``ChainError`` with its status, so the command line can say what to do about it.
+
+The services speak TLS: each call takes ``verify``, what the server's certificate is checked against (httpx's:
+an ``ssl.SSLContext``, such as :attr:`iplos_chain.Chain.verify` for the development CA; ``True`` for the system's
+trust store, or ``SSL_CERT_FILE``).
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +22,18 @@ import httpx
 # copied, so that a new final state cannot leave wait_final polling until its timeout.
 from services.municipality_gateway.states import FINAL_STATES
 
-__all__ = ["FINAL_STATES", "PROBLEM_PREFIX", "ChainError", "get_json", "post_json", "submit", "wait_final"]
+Verify = ssl.SSLContext | bool
+
+__all__ = [
+    "FINAL_STATES",
+    "PROBLEM_PREFIX",
+    "ChainError",
+    "Verify",
+    "get_json",
+    "post_json",
+    "submit",
+    "wait_final",
+]
 
 PROBLEM_PREFIX = "urn:iplos-chain:problem:"
 
@@ -62,7 +78,9 @@ def _problem(response: httpx.Response) -> ChainError:
     return ChainError("\n".join(lines), response.status_code, slug, body if isinstance(body, dict) else None)
 
 
-def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | None) -> dict[str, Any]:
+def submit(
+    path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | None, verify: Verify = True
+) -> dict[str, Any]:
     """Submit an export; ``token`` is the municipality's (or the operator's) gateway credential."""
     with path.open("rb") as body:
         try:
@@ -71,6 +89,7 @@ def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | N
                 content=body,
                 headers={"Content-Type": "application/xml", **_headers(token)},
                 timeout=timeout_s,
+                verify=verify,
             )
         except httpx.HTTPError as exc:
             raise ChainError(f"the gateway at {gateway} could not be reached ({type(exc).__name__})") from None
@@ -80,18 +99,18 @@ def submit(path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | N
     return result
 
 
-def get_json(url: str, token: str | None = None) -> dict[str, Any]:
-    return _json("GET", url, token)
+def get_json(url: str, token: str | None = None, *, verify: Verify = True) -> dict[str, Any]:
+    return _json("GET", url, token, verify)
 
 
-def post_json(url: str, token: str | None = None) -> dict[str, Any]:
+def post_json(url: str, token: str | None = None, *, verify: Verify = True) -> dict[str, Any]:
     """POST with no body (an action such as a retry or a confirmation); the 200 answer's JSON."""
-    return _json("POST", url, token)
+    return _json("POST", url, token, verify)
 
 
-def _json(method: str, url: str, token: str | None) -> dict[str, Any]:
+def _json(method: str, url: str, token: str | None, verify: Verify) -> dict[str, Any]:
     try:
-        response = httpx.request(method, url, timeout=60.0, headers=_headers(token))
+        response = httpx.request(method, url, timeout=60.0, headers=_headers(token), verify=verify)
     except httpx.HTTPError as exc:
         raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:
@@ -100,11 +119,13 @@ def _json(method: str, url: str, token: str | None) -> dict[str, Any]:
     return result
 
 
-def wait_final(gateway: str, submission_id: str, timeout_s: float = 120.0, *, token: str | None) -> dict[str, Any]:
+def wait_final(
+    gateway: str, submission_id: str, timeout_s: float = 120.0, *, token: str | None, verify: Verify = True
+) -> dict[str, Any]:
     """Poll the gateway until the submission reaches a final state."""
     deadline = time.monotonic() + timeout_s
     while True:
-        status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}", token)
+        status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}", token, verify=verify)
         if status["state"] in FINAL_STATES:
             return status
         if time.monotonic() > deadline:

@@ -2,7 +2,7 @@
 
 Layout under the state folder::
 
-    keys/                     iplos keys init output (directory.json, tpf/, registry/, municipalities/)
+    keys/                     iplos keys init output (directory.json, ca/, tpf/, registry/, municipalities/)
     credentials/              development bearer tokens (mode 0600) and the services' hashed credential files:
                               operator-token, municipality-NNNN-token, gateway-registry-token (the gateway's
                               own credential at the registry, for fetching reports), registry.json, gateway.json,
@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Final
 
-from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
+from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, add_tls, init_keys
 from services.kit.credentials import (
     GATEWAY_ROLE,
     MUNICIPALITY_ROLE,
@@ -50,10 +50,13 @@ _KOMMUNE_FOLDER: Final = re.compile(r"^kommune-([0-9]{4})$")
 
 
 def ensure_keys(state_dir: Path, municipalities: list[str]) -> Path:
-    """``state_dir/keys`` with key pairs for every party (``iplos keys init``), unless it holds them already."""
+    """``state_dir/keys`` with key pairs and TLS certificates for every party (``iplos keys init``), unless it
+    holds them already; a folder from before mutual TLS gets its CA and certificates."""
     key_dir = state_dir / KEYS_FOLDER
     if not (key_dir / DIRECTORY_FILE).exists():
         init_keys(key_dir, municipalities)
+    else:
+        add_tls(key_dir)
     return key_dir
 
 

@@ -2,7 +2,9 @@
 
 Each process is given only its own key folder and the public directory (key custody), and its TMPDIR points
 into its own state folder, so everything a service writes is under ``<state>/<service>/`` (the layout:
-:mod:`iplos_chain.state`).
+:mod:`iplos_chain.state`). Each is started as ``iplos serve`` starts one (:func:`launch_command`), with mutual TLS:
+every URL is ``https://``, and a caller trusts the chain's development CA (:attr:`Chain.verify`).
+
 
 With ``workers`` above 1 each service is uvicorn's process manager and that many worker processes (the manager
 starts a worker again when one dies); each service runs in a process group of its own, so that a SIGKILL of the
@@ -13,9 +15,11 @@ workers to kill one alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,7 +29,7 @@ from types import TracebackType
 
 import httpx
 
-from iplos_chain.apps import APPS, DEFAULT_PORTS, SERVICES
+from iplos_chain.apps import DEFAULT_PORTS, SERVICES
 from iplos_chain.state import (
     CREDENTIALS_FOLDER,
     KEYS_FOLDER,
@@ -35,8 +39,10 @@ from iplos_chain.state import (
     gateway_registry_token_file,
 )
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER
+from services.kit.tls import client_context
+from shared.keys import PublicDirectory
 
-__all__ = ["GRACEFUL_SHUTDOWN_S", "Chain", "free_port", "service_env"]
+__all__ = ["GRACEFUL_SHUTDOWN_S", "Chain", "free_port", "launch_command", "service_env", "trust"]
 
 #: How long a stopped service's requests in flight may take to finish (uvicorn's graceful shutdown).
 GRACEFUL_SHUTDOWN_S = 10
@@ -55,7 +61,7 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
     """The environment variables that configure ``service`` in a development chain under ``state_dir``."""
     keys = state_dir / KEYS_FOLDER
     own = state_dir / service
-    url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    url = {name: f"https://127.0.0.1:{port}" for name, port in ports.items()}
     prefix = {"gateway": "IPLOS_GATEWAY_", "tpf": "IPLOS_TPF_", "registry": "IPLOS_REGISTRY_"}[service]
     key_dir = {"gateway": keys / MUNICIPALITIES_FOLDER, "tpf": keys / "tpf", "registry": keys / "registry"}[service]
     env = {
@@ -79,6 +85,26 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
     return env
 
 
+def launch_command(service: str, port: int, *, workers: int = 1) -> list[str]:
+    """The command that runs ``service`` on loopback: ``iplos serve`` (iplos_chain.serve), in this interpreter,
+    with ``workers`` processes and :data:`GRACEFUL_SHUTDOWN_S` for what is in flight at a SIGTERM."""
+    return [
+        *(sys.executable, "-m", "iplos_cli.main", "serve", service, "--host", "127.0.0.1", "--port", str(port)),
+        *("--workers", str(workers), "--graceful-shutdown-s", str(GRACEFUL_SHUTDOWN_S)),
+    ]
+
+
+def trust(state_dir: Path, as_municipality: str | None = None) -> ssl.SSLContext:
+    """A client's TLS context for the chain under ``state_dir``: its directory's CA, and the host name checked;
+    with ``as_municipality`` (a kommuneNr), presenting that municipality's client certificate, as its gateway
+    does (the TPF tells of a message only to the municipality whose message it is)."""
+    ca = PublicDirectory.load(state_dir / KEYS_FOLDER / DIRECTORY_FILE).tls_ca
+    if as_municipality is None:
+        return client_context(ca)
+    tls = state_dir / KEYS_FOLDER / MUNICIPALITIES_FOLDER / f"kommune-{as_municipality}" / "tls"
+    return client_context(ca, tls / "cert.pem", tls / "key.pem")
+
+
 @dataclass
 class Chain:
     """The three services as child processes. Use as a context manager; ``stop()`` ends them."""
@@ -91,7 +117,17 @@ class Chain:
     """Processes per service (uvicorn's ``--workers``)."""
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        return f"https://127.0.0.1:{self.ports[service]}"
+
+    @functools.cached_property
+    def verify(self) -> ssl.SSLContext:
+        """What an HTTP client of this chain verifies its services with (httpx's ``verify=``): its CA."""
+        return trust(self.state_dir)
+
+    @property
+    def ca_file(self) -> Path:
+        """The development CA's certificate (``curl --cacert``, ``SSL_CERT_FILE``)."""
+        return self.state_dir / KEYS_FOLDER / "ca" / "ca.pem"
 
     @property
     def operator_token(self) -> str:
@@ -126,25 +162,7 @@ class Chain:
         }
         log = open(own / "logs" / "process.log", "ab")  # noqa: SIM115 - owned by the child process
         self.processes[service] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                APPS[service],
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.ports[service]),
-                "--no-server-header",
-                # The services log each request themselves, by route template; the server's access log
-                # would print raw paths, which can hold anything a caller put there.
-                "--no-access-log",
-                "--workers",
-                str(self.workers),
-                "--timeout-graceful-shutdown",
-                str(GRACEFUL_SHUTDOWN_S),
-            ],
+            launch_command(service, self.ports[service], workers=self.workers),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -155,6 +173,7 @@ class Chain:
 
     def wait_healthy(self, service: str, timeout_s: float = 30.0) -> None:
         deadline = time.monotonic() + timeout_s
+        verify = self.verify
         while time.monotonic() < deadline:
             process = self.processes[service]
             if process.poll() is not None:
@@ -164,7 +183,7 @@ class Chain:
                 )
             try:
                 # Ready, not only alive: its database answers and its keys match the directory.
-                if httpx.get(self.url(service) + "/readyz", timeout=3.0).status_code == 200:
+                if httpx.get(self.url(service) + "/readyz", timeout=3.0, verify=verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -34,9 +34,9 @@ def tpf_blindness(
             "--state-dir", help="The chain's state folder, as 'iplos up --state-dir' wrote it (keys/, tpf/, ...)"
         ),
     ],
-    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
-    tpf: Annotated[str, typer.Option(help="TPF URL")] = "http://127.0.0.1:8002",
-    registry: Annotated[str, typer.Option(help="Registry URL")] = "http://127.0.0.1:8003",
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "https://127.0.0.1:8001",
+    tpf: Annotated[str, typer.Option(help="TPF URL")] = "https://127.0.0.1:8002",
+    registry: Annotated[str, typer.Option(help="Registry URL")] = "https://127.0.0.1:8003",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -124,9 +124,9 @@ Token = Annotated[
 
 @audit_app.command("verify")
 def verify_command(
-    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
-    tpf: Annotated[str, typer.Option(help="TPF URL")] = "http://127.0.0.1:8002",
-    registry: Annotated[str, typer.Option(help="Registry URL")] = "http://127.0.0.1:8003",
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "https://127.0.0.1:8001",
+    tpf: Annotated[str, typer.Option(help="TPF URL")] = "https://127.0.0.1:8002",
+    registry: Annotated[str, typer.Option(help="Registry URL")] = "https://127.0.0.1:8003",
     state_dir: StateDir = Path(".state"),
     token: Token = None,
     witness: Annotated[
@@ -153,9 +153,9 @@ def verify_command(
 @audit_app.command("prove")
 def prove_command(
     message_id: Annotated[str, typer.Argument(help="A submission (message) id")],
-    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
-    tpf: Annotated[str, typer.Option(help="TPF URL")] = "http://127.0.0.1:8002",
-    registry: Annotated[str, typer.Option(help="Registry URL")] = "http://127.0.0.1:8003",
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "https://127.0.0.1:8001",
+    tpf: Annotated[str, typer.Option(help="TPF URL")] = "https://127.0.0.1:8002",
+    registry: Annotated[str, typer.Option(help="Registry URL")] = "https://127.0.0.1:8003",
     state_dir: StateDir = Path(".state"),
     token: Token = None,
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import ssl
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,17 @@ console = Console(width=max(Console().width, 140))
 err = Console(stderr=True)
 
 DEFAULT_MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
+GATEWAY_URL = "https://127.0.0.1:8001"
+# The CA the services' certificates chain to: `iplos up`'s development CA unless told otherwise.
+CaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca",
+        envvar="IPLOS_CA_FILE",
+        help="CA certificate (PEM) to verify the gateway with (default: .state/keys/ca/ca.pem if it exists, else the"
+        " system's trust store)",
+    ),
+]
 # show_default=False: a token taken from IPLOS_TOKEN must not be printed by --help.
 TokenOption = Annotated[
     str | None,
@@ -40,6 +52,17 @@ TokenOption = Annotated[
         help="Bearer token for the gateway: the municipality's, or the operator's ('iplos up' prints them)",
     ),
 ]
+
+
+def _verify(ca: Path | None) -> ssl.SSLContext | bool:
+    """What the gateway's certificate is checked against: ``ca``, or `iplos up`'s development CA if there is one."""
+    found = ca or (Path(".state") / "keys" / "ca" / "ca.pem")
+    if not found.exists():
+        if ca is not None:
+            err.print(f"[red]error:[/red] no CA certificate at {ca}")
+            raise typer.Exit(2)
+        return True
+    return ssl.create_default_context(cafile=str(found))
 
 
 def _fail(exc: client.ChainError) -> typer.Exit:
@@ -66,17 +89,26 @@ def keys_init(
     ] = None,
 ) -> None:
     """Create X25519 and Ed25519 key pairs for the TPF, the registry and each municipality, the TPF's
-    pseudonym key, and directory.json (private files mode 0600)."""
-    from keys.generate import init_keys
+    pseudonym key, a development CA with each party's TLS certificate, and directory.json (private files mode
+    0600). On a folder that holds keys already: keep them, and add the TLS certificates it lacks."""
+    from keys.generate import DIRECTORY_FILE, add_tls, init_keys
 
     try:
-        directory = init_keys(dir, municipality or DEFAULT_MUNICIPALITIES)
+        if (dir / DIRECTORY_FILE).exists():
+            if municipality:
+                err.print("[red]error:[/red] the folder holds keys already; --municipality adds none to it")
+                raise typer.Exit(2)
+            directory = add_tls(dir)
+            console.print("kept the keys there; TLS certificates: added what was missing")
+        else:
+            directory = init_keys(dir, municipality or DEFAULT_MUNICIPALITIES)
     except (FileExistsError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     for party in directory.parties():
         console.print(f"{party.name:16} {party.role}")
     console.print(f"public-key directory: {dir / 'directory.json'}")
+    console.print(f"development CA: {dir / 'ca' / 'ca.pem'} (its key, ca-key.pem, signs certificates: keep it away)")
 
 
 @app.command()
@@ -127,25 +159,22 @@ def serve(
         int, typer.Option(help="On SIGTERM, how long requests in flight may take to finish", min=1)
     ] = 30,
 ) -> None:
-    """Run one service; it is configured by IPLOS_GATEWAY_*, IPLOS_TPF_* or IPLOS_REGISTRY_* variables."""
-    import uvicorn
+    """Run one service over mutual TLS (its certificate and key, the directory's CA); it is configured by
+    IPLOS_GATEWAY_*, IPLOS_TPF_* or IPLOS_REGISTRY_* variables (PLAIN_HTTP=true: plain HTTP, development only)."""
+    from iplos_chain.serve import serve as run_service
 
     if service not in APPS:
         err.print("[red]error:[/red] the service is one of gateway, tpf, registry")
         raise typer.Exit(2)
-    # access_log=False: the services log each request by route template, never the raw path. On SIGTERM (to
-    # the one process, or to the manager, which passes it on to every worker) each process stops taking
-    # connections, answers what is in flight within graceful_shutdown_s, then its outbox finishes or hands back
-    # the attempt under way (services.kit.outbox.Policy.drain_s).
-    uvicorn.run(
-        APPS[service],
-        factory=True,
+    # On SIGTERM (to the one process, or to the manager, which passes it on to every worker) each process stops
+    # taking connections, answers what is in flight within graceful_shutdown_s, then its outbox finishes or hands
+    # back the attempt under way (services.kit.outbox.Policy.drain_s).
+    run_service(
+        service,
         host=host,
         port=port or DEFAULT_PORTS[service],
-        server_header=False,
-        access_log=False,
         workers=workers,
-        timeout_graceful_shutdown=graceful_shutdown_s,
+        graceful_shutdown_s=graceful_shutdown_s,
     )
 
 
@@ -165,6 +194,7 @@ def up(
         print(f"operator token: {chain.operator_token}", flush=True)
         for kommune_nr, token in chain.municipality_tokens().items():
             print(f"municipality {kommune_nr} token: {token}", flush=True)
+        console.print(f"development CA: {chain.ca_file}   (iplos submit finds it; curl --cacert, SSL_CERT_FILE)")
         console.print(f"operators' dashboard: {chain.url('registry')}/dashboard   (sign in with the operator token)")
         console.print(f"municipal IT pages:   {chain.url('gateway')}/pages   (a municipality's token)")
         console.print("submit with: iplos submit FILE.xml --token TOKEN --wait      stop with Ctrl-C")
@@ -179,17 +209,19 @@ def up(
 @app.command()
 def submit(
     file: Annotated[Path, typer.Argument(help="IPLOS export XML", exists=True, dir_okay=False)],
-    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the registry's receipt")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 300.0,
     token: TokenOption = None,
+    ca: CaOption = None,
 ) -> None:
     """Submit an export through the gateway; print the submission id (and, with --wait, the final status)."""
     try:
-        accepted = client.submit(file, gateway, token=token)
+        verify = _verify(ca)
+        accepted = client.submit(file, gateway, token=token, verify=verify)
         console.print(f"submission {accepted['submission_id']} accepted ({accepted['records']} records)")
         if wait:
-            final = client.wait_final(gateway, accepted["submission_id"], timeout, token=token)
+            final = client.wait_final(gateway, accepted["submission_id"], timeout, token=token, verify=verify)
             console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
             if final["state"] == "held":
                 console.print(
@@ -205,12 +237,14 @@ def submit(
 @app.command()
 def confirm(
     submission_id: Annotated[str, typer.Argument(help="The held submission's id")],
-    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
     token: TokenOption = None,
+    ca: CaOption = None,
 ) -> None:
     """Confirm that a held submission replace the year's active one at the registry (its data is deleted)."""
     try:
-        final = client.post_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/confirm-replacement", token)
+        url = f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/confirm-replacement"
+        final = client.post_json(url, token, verify=_verify(ca))
     except client.ChainError as exc:
         raise _fail(exc) from None
     console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
@@ -221,14 +255,17 @@ def confirm(
 @app.command()
 def report(
     submission_id: Annotated[str, typer.Argument(help="The submission id that 'iplos submit' printed")],
-    gateway: Annotated[str, typer.Option(help="Gateway URL")] = "http://127.0.0.1:8001",
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     limit: Annotated[int, typer.Option(help="Findings to list in the table (all with --json)", min=0)] = 200,
     token: TokenOption = None,
+    ca: CaOption = None,
 ) -> None:
     """Show the registry's control report for a submission, with findings by brukerNr."""
     try:
-        body = client.get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/report", token)
+        body = client.get_json(
+            f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/report", token, verify=_verify(ca)
+        )
     except client.ChainError as exc:
         raise _fail(exc) from None
     if as_json:

@@ -65,17 +65,20 @@ def run_demo(state_dir: Path, console: Console) -> int:
     write_synthetic_export(corrected, CORRECTED, YEAR, persons_corrected, seeds[CORRECTED])
 
     chain = Chain(state_dir, ports={s: free_port() for s in ("gateway", "tpf", "registry")})
-    console.print("[bold]2. Services[/bold] as three uvicorn processes on loopback")
+    console.print("[bold]2. Services[/bold] as three uvicorn processes on loopback, over mutual TLS")
     with chain:
         for service in ("gateway", "tpf", "registry"):
             console.print(f"   {service:9} {chain.url(service)}")
         gateway = chain.url("gateway")
+        verify = chain.verify  # the services speak TLS with the chain's development CA
         # Each municipality submits and reads its reports with its own credential, as it would in production.
         tokens = chain.municipality_tokens()
         console.print("[bold]3. Submissions[/bold] through the gateway, each with its municipality's credential")
         chain_started = time.monotonic()
-        first = {nr: client.submit(path, gateway, token=tokens[nr]) for nr, path in files.items()}
-        finals = [client.wait_final(gateway, a["submission_id"], token=tokens[nr]) for nr, a in first.items()]
+        first = {nr: client.submit(path, gateway, token=tokens[nr], verify=verify) for nr, path in files.items()}
+        finals = [
+            client.wait_final(gateway, a["submission_id"], token=tokens[nr], verify=verify) for nr, a in first.items()
+        ]
         chain_seconds = time.monotonic() - chain_started
         records = sum(f["records"] for f in finals)
         console.print(
@@ -85,7 +88,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
 
         console.print("[bold]4. Control reports[/bold], sealed for each municipality, read at its gateway by brukerNr")
         reports = {
-            nr: client.get_json(f"{gateway}/v1/submissions/{a['submission_id']}/report", tokens[nr])
+            nr: client.get_json(f"{gateway}/v1/submissions/{a['submission_id']}/report", tokens[nr], verify=verify)
             for nr, a in first.items()
         }
         table = Table(title="Findings per municipality")
@@ -112,18 +115,18 @@ def run_demo(state_dir: Path, console: Console) -> int:
         )
 
         console.print(f"[bold]5. Municipality {CORRECTED} corrects the flagged records and resubmits[/bold]")
-        second = client.submit(corrected, gateway, token=tokens[CORRECTED])
-        final = client.wait_final(gateway, second["submission_id"], token=tokens[CORRECTED])
+        second = client.submit(corrected, gateway, token=tokens[CORRECTED], verify=verify)
+        final = client.wait_final(gateway, second["submission_id"], token=tokens[CORRECTED], verify=verify)
         finals.append(final)
-        after = client.get_json(f"{gateway}/v1/submissions/{second['submission_id']}/report", tokens[CORRECTED])
+        report_url = f"{gateway}/v1/submissions/{second['submission_id']}/report"
+        after = client.get_json(report_url, tokens[CORRECTED], verify=verify)
         console.print(
             f"   {second['submission_id']}: {final['state']}, replaces {final['receipt']['supersedes']}; "
             f"findings {reports[CORRECTED]['finding_count']} -> {after['finding_count']}"
         )
-        guard = _wrong_files(console, gateway, tokens[GUARDED], exports, files[GUARDED])
-        registry = client.get_json(f"{chain.url('registry')}/v1/submissions?year={YEAR}", chain.operator_token)[
-            "submissions"
-        ]
+        guard = _wrong_files(console, gateway, tokens[GUARDED], exports, files[GUARDED], verify)
+        registry_url = f"{chain.url('registry')}/v1/submissions?year={YEAR}"
+        registry = client.get_json(registry_url, chain.operator_token, verify=verify)["submissions"]
 
     table = Table(title=f"Registry after the demo (reporting year {YEAR})")
     for column in ("municipality", "year", "active submission", "records stored", "findings", "superseded submission"):
@@ -160,7 +163,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
     return 0
 
 
-def _wrong_files(console: Console, gateway: str, token: str, exports: Path, sent: Path) -> bool:
+def _wrong_files(console: Console, gateway: str, token: str, exports: Path, sent: Path, verify: client.Verify) -> bool:
     """Step 6: no single wrong file erases the year. Returns whether each answer was the expected one."""
     console.print(f"[bold]6. Wrong files from municipality {GUARDED}[/bold]: none of them changes its year")
     empty, cut = exports / f"{GUARDED}-{YEAR}-empty.xml", exports / f"{GUARDED}-{YEAR}-cut-short.xml"
@@ -171,12 +174,13 @@ def _wrong_files(console: Console, gateway: str, token: str, exports: Path, sent
     seen = {}
     for what, path in (("an empty export", empty), ("the same file again", sent)):
         try:
-            client.submit(path, gateway, token=token)
+            client.submit(path, gateway, token=token, verify=verify)
             seen[what] = "accepted"
         except client.ChainError as exc:
             seen[what] = exc.problem or str(exc)
         console.print(f"   {what}: refused at the gateway ({seen[what]})")
-    held = client.wait_final(gateway, client.submit(cut, gateway, token=token)["submission_id"], token=token)
+    cut_id = client.submit(cut, gateway, token=token, verify=verify)["submission_id"]
+    held = client.wait_final(gateway, cut_id, token=token, verify=verify)
     console.print(
         f"   a tenth of the persons ({persons // 10}): {held['state']} by the registry, the active year stays;"
         f" it applies only if the municipality confirms (iplos confirm {held['submission_id']})"

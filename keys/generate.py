@@ -10,6 +10,7 @@ Layout written by ``iplos keys init --dir DIR``::
     DIR/registry/signing.pem            Ed25519, signs receipts
     DIR/municipalities/kommune-NNNN/encryption.pem   X25519, opens the registry's reports
     DIR/municipalities/kommune-NNNN/signing.pem      Ed25519, signs submissions
+    DIR/ca/, DIR/<party>/tls/           the development CA and each party's TLS certificate (keys.tls)
 
 Each service is given only its own folder (the gateway: ``municipalities/``) and ``directory.json``: the TPF's
 configuration has no path to the registry's folder, which is the key-custody half of the TPF's blindness.
@@ -21,11 +22,13 @@ import base64
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from keys.tls import ensure_tls, subjects
 from shared.keys import (
     ALG_ED25519,
     ALG_X25519,
@@ -93,8 +96,43 @@ def init_keys(directory: Path, municipalities: list[str]) -> PublicDirectory:
             "municipality": kommune_nr,
             "keys": _party_keys(directory / MUNICIPALITIES_FOLDER / name),
         }
-    document = {"format": DIRECTORY_FORMAT, "parties": parties}
-    # Validate what we wrote with the same loader the services use.
+    return _write_directory(directory, {"format": DIRECTORY_FORMAT, "parties": parties})
+
+
+def add_tls(directory: Path) -> PublicDirectory:
+    """Give an existing key folder what it lacks of TLS (the CA, a party's certificate) and the directory its CA
+    and pins; every key and certificate already there is kept. A folder from before mutual TLS gets all of it."""
+    try:
+        document = json.loads((directory / DIRECTORY_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{directory} holds no {DIRECTORY_FILE}; create the keys with 'iplos keys init'"
+        ) from None
+    PublicDirectory.from_document(document, source=str(directory / DIRECTORY_FILE))  # refuse a broken one first
+    return _write_directory(directory, document)
+
+
+def _write_directory(directory: Path, document: dict[str, Any]) -> PublicDirectory:
+    """Issue the missing TLS certificates, add the CA and each party's current pin to ``document`` (an earlier CA
+    or pin stays listed: rotation overlaps), validate it with the loader the services use, and write it."""
+    parties: dict[str, Any] = document["parties"]
+    municipalities = {
+        name: body.get("municipality") for name, body in parties.items() if body["role"] == "municipality"
+    }
+    issued = ensure_tls(directory, subjects(directory, MUNICIPALITIES_FOLDER, municipalities))
+    if issued.ca_pem not in document.setdefault("tls_ca", []):
+        document["tls_ca"].append(issued.ca_pem)
+    for name, pin in issued.pins.items():
+        pins = parties[name].setdefault("tls_pins", [])
+        if pin not in pins:
+            pins.append(pin)
     loaded = PublicDirectory.from_document(document)
-    (directory / DIRECTORY_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    target = directory / DIRECTORY_FILE
+    if target.exists() and target.read_text(encoding="utf-8") == text:
+        return loaded  # nothing was missing: the file stays as it is (services may be reading it)
+    # Written whole under another name, then renamed: a reader never sees half a directory.
+    temporary = directory / (DIRECTORY_FILE + ".new")
+    temporary.write_text(text)
+    temporary.replace(target)
     return loaded

@@ -10,16 +10,18 @@ import httpx
 
 from iplos_audit.blindness.canaries import Needle
 from iplos_audit.blindness.search import Searched, search_bytes
+from iplos_chain.client import Verify
 
 __all__ = ["search_answer", "search_audit_answers"]
 
 _MAX_AUDIT_PAGES: Final = 1000
 
 
-def _fetch(url: str, token: str | None) -> tuple[int | None, bytes, str]:
+def _fetch(url: str, token: str | None, verify: Verify) -> tuple[int | None, bytes, str]:
     """(status, body, error) of one GET; status None when the service could not be reached."""
     try:
-        response = httpx.get(url, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30.0)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.get(url, headers=headers, timeout=30.0, verify=verify)
     except httpx.HTTPError as exc:
         return None, b"", type(exc).__name__
     return response.status_code, response.content, ""
@@ -39,9 +41,11 @@ def search_answer(
     *,
     required: bool,
     errors: list[str],
+    verify: Verify = True,
 ) -> bytes | None:
+    """``verify``: the TLS context to check the service with (and present a client certificate from)."""
     label = f"{service} GET {path}"
-    status, body, error = _fetch(base.rstrip("/") + path, token)
+    status, body, error = _fetch(base.rstrip("/") + path, token, verify)
     if status == 200:
         searched.answers.append((label, f"HTTP 200, {len(body)} bytes, searched"))
         searched.hits.extend(search_bytes(label, body, needles))
@@ -66,6 +70,7 @@ def search_audit_answers(
     notes: list[str],
     *,
     required: bool,
+    verify: Verify = True,
 ) -> None:
     """The service's audit log as its endpoints serve it: every page of entries and the inclusion proof for the
     message. ``required``: an answer that cannot be searched fails the check; otherwise it is noted (the
@@ -74,7 +79,9 @@ def search_audit_answers(
     start = 0
     for _ in range(_MAX_AUDIT_PAGES):
         path = f"/v1/audit/entries?start={start}"
-        body = search_answer(service, base, path, token, needles, searched, required=required, errors=errors)
+        body = search_answer(
+            service, base, path, token, needles, searched, required=required, errors=errors, verify=verify
+        )
         if body is None:
             if not required:
                 notes.append(f"{service}'s audit log entries: {searched.answers[-1][1]}")
@@ -90,6 +97,8 @@ def search_audit_answers(
     else:
         errors.append(f"{service}'s audit log has more than {_MAX_AUDIT_PAGES} pages: not all of it was searched")
     path = f"/v1/audit/proof/inclusion?message_id={message_id}"
-    answer = search_answer(service, base, path, token, needles, searched, required=required, errors=errors)
+    answer = search_answer(
+        service, base, path, token, needles, searched, required=required, errors=errors, verify=verify
+    )
     if answer is None and not required:
         notes.append(f"{service}'s inclusion proof for the canary message: {searched.answers[-1][1]}")

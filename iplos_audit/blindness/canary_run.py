@@ -20,7 +20,7 @@ from iplos_audit.blindness.answers import search_answer, search_audit_answers
 from iplos_audit.blindness.canaries import DEFAULT_PERSONS, DEFAULT_YEAR, Canary, canary_value, needles_for
 from iplos_audit.blindness.progress import Progress, quiet
 from iplos_audit.blindness.search import Hit, Searched, search_bytes, search_folder
-from iplos_chain import CREDENTIALS_FOLDER, client, municipality_token_file, served_municipalities
+from iplos_chain import CREDENTIALS_FOLDER, client, municipality_token_file, served_municipalities, trust
 from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export
 from shared.iplos.model import Coercion, ExportHeader, PersonRecord
@@ -227,13 +227,14 @@ def run_canaries(
     export_hits = search_bytes("export", export_path.read_bytes(), [n for n in number_needles if n.form == "plain"])
     run.export_identity_hits = {hit.needle.number for hit in export_hits}
 
+    verify = trust(state_dir)
     progress(
         f"canary run: submitting {len(people)} records with {len(run.canaries)} canaries for {municipality}/{year}"
     )
     try:
-        accepted = client.submit(export_path, gateway, token=municipality_token)
+        accepted = client.submit(export_path, gateway, token=municipality_token, verify=verify)
         run.submission_id = str(accepted["submission_id"])
-        final = client.wait_final(gateway, run.submission_id, timeout_s, token=municipality_token)
+        final = client.wait_final(gateway, run.submission_id, timeout_s, token=municipality_token, verify=verify)
     except client.ChainError as exc:
         run.errors.append(f"the canary submission did not go through: {exc}")
         return run
@@ -258,9 +259,20 @@ def run_canaries(
         run.tpf,
         required=True,
         errors=run.errors,
+        # The TPF tells of a message only over a connection with its municipality's certificate, as its gateway.
+        verify=trust(state_dir, as_municipality=municipality),
     )
     search_audit_answers(
-        "TPF", tpf, message_id, operator_token, canary_needles, run.tpf, run.errors, run.notes, required=True
+        "TPF",
+        tpf,
+        message_id,
+        operator_token,
+        canary_needles,
+        run.tpf,
+        run.errors,
+        run.notes,
+        required=True,
+        verify=verify,
     )
 
     progress("canary run: searching what the registry stored and answers")
@@ -282,6 +294,7 @@ def run_canaries(
         run.registry_identities,
         required=True,
         errors=run.errors,
+        verify=verify,
     )
     search_audit_answers(
         "registry",
@@ -293,6 +306,7 @@ def run_canaries(
         run.errors,
         run.notes,
         required=False,
+        verify=verify,
     )
     return run
 

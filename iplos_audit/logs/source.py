@@ -6,6 +6,7 @@ folder's ``keys/directory.json``), never from what the services send: it is the 
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -13,6 +14,7 @@ from typing import Any, Final
 import httpx
 
 from iplos_chain import operator_token_file
+from services.kit.tls import client_context
 from shared.keys import PublicDirectory
 
 __all__ = ["PAGE", "SERVICES", "AuditFetchError", "AuditUsageError", "Source", "open_sources"]
@@ -66,7 +68,15 @@ def open_sources(state_dir: Path, token: str | None, urls: dict[str, str]) -> tu
     directory = PublicDirectory.load(directory_file)
     headers = {"Authorization": f"Bearer {token}"}
     sources = {
-        service: Source(service, httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60))
+        service: Source(
+            service, httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60, verify=_verify(directory))
+        )
         for service, url in urls.items()
     }
     return sources, directory
+
+
+def _verify(directory: PublicDirectory) -> ssl.SSLContext | bool:
+    """The services' certificates are checked against the directory's CA (the system's trust store if it names
+    none: a deployment whose services have certificates from a public CA)."""
+    return client_context(directory.tls_ca) if directory.tls_ca else True

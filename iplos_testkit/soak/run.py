@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import ssl
 import threading
 import time
 from collections import Counter
@@ -84,7 +85,7 @@ def _submit_loop(
         time.sleep(rng.uniform(0.0, 0.05))
         state.uploading.set()
         try:
-            accepted = _submit(path, gateway, tokens[municipality], result, deadline + _LAST_DELIVERIES_S)
+            accepted = _submit(path, gateway, tokens[municipality], chain.verify, result, deadline + _LAST_DELIVERIES_S)
         finally:
             state.uploading.clear()
         result.accepted += 1
@@ -99,7 +100,9 @@ def _submit_loop(
     return sent
 
 
-def _submit(path: Path, gateway: str, token: str, result: SoakResult, deadline: float) -> dict[str, Any]:
+def _submit(
+    path: Path, gateway: str, token: str, verify: ssl.SSLContext, result: SoakResult, deadline: float
+) -> dict[str, Any]:
     """Submit ``path`` as a client that sees the gateway die mid-request would: send it again until answered.
 
     The gateway may have committed the upload before it died. The same bytes again are then answered 409
@@ -108,12 +111,12 @@ def _submit(path: Path, gateway: str, token: str, result: SoakResult, deadline: 
     retried = False
     while True:
         try:
-            return client.submit(path, gateway, timeout_s=120.0, token=token)
+            return client.submit(path, gateway, timeout_s=120.0, token=token, verify=verify)
         except client.ChainError as exc:
             if retried and exc.problem == "identical-resubmission":
                 result.retries_already_accepted += 1
                 sid = exc.details["submission_id"]
-                row = _get_json_patiently(f"{gateway}/v1/submissions/{sid}", token, deadline)
+                row = _get_json_patiently(f"{gateway}/v1/submissions/{sid}", token, verify, deadline)
                 return {"submission_id": sid, "sequence": row["sequence"], "records": row["records"]}
             # No answer (the gateway process died, or is being started again), or 503 while it starts.
             if (exc.status is not None and exc.status != 503) or time.monotonic() > deadline:
@@ -124,23 +127,24 @@ def _submit(path: Path, gateway: str, token: str, result: SoakResult, deadline: 
             time.sleep(0.25)
 
 
-def _get_json_patiently(url: str, token: str, deadline: float) -> dict[str, Any]:
+def _get_json_patiently(url: str, token: str, verify: ssl.SSLContext, deadline: float) -> dict[str, Any]:
     """GET through a gateway that may be restarting."""
     while True:
         try:
-            return client.get_json(url, token)
+            return client.get_json(url, token, verify=verify)
         except client.ChainError as exc:
             if exc.status is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.25)
 
 
-def _wait_all_final(gateway: str, token: str, sent: list[Sent], timeout_s: float) -> dict[str, dict[str, Any]]:
-    """``token``: the operator's, which lists every municipality's submissions."""
+def _wait_all_final(chain: Chain, sent: list[Sent], timeout_s: float) -> dict[str, dict[str, Any]]:
+    """Asked with the operator's token, which lists every municipality's submissions."""
     deadline = time.monotonic() + timeout_s
     ids = {s.submission_id for s in sent}
+    url, token = f"{chain.url('gateway')}/v1/submissions", chain.operator_token
     while True:
-        listed = _get_json_patiently(f"{gateway}/v1/submissions", token, deadline)["submissions"]
+        listed = _get_json_patiently(url, token, chain.verify, deadline)["submissions"]
         rows = {r["submission_id"]: r for r in listed}
         pending = [sid for sid in ids if rows.get(sid, {}).get("state") not in client.FINAL_STATES]
         if not pending or time.monotonic() > deadline:
@@ -220,7 +224,7 @@ def run_soak(
             killer.join()
         result.faults.update(state.fault_counts)
         result.fault_kinds.update(state.fault_kinds)
-        rows = _wait_all_final(chain.url("gateway"), chain.operator_token, sent, max(deadline - time.monotonic(), 30.0))
+        rows = _wait_all_final(chain, sent, max(deadline - time.monotonic(), 30.0))
         state.stop.set()
         watcher.join(timeout=30)
         verify(chain, sent, rows, result)

@@ -23,7 +23,8 @@ SETTLED_STATES = frozenset({"stored", "refused"})
 def verify(chain: Chain, sent: list[Sent], gateway_rows: dict[str, dict[str, Any]], result: SoakResult) -> None:
     """Every accepted submission settled exactly once, the newest of each year active, all records there once."""
     directory = PublicDirectory.load(chain.state_dir / "keys" / "directory.json")
-    registry_rows = client.get_json(f"{chain.url('registry')}/v1/submissions", chain.operator_token)["submissions"]
+    registry_url = f"{chain.url('registry')}/v1/submissions"
+    registry_rows = client.get_json(registry_url, chain.operator_token, verify=chain.verify)["submissions"]
     by_id: dict[str, dict[str, Any]] = {}
     id_counts = Counter(row["submission_id"] for row in registry_rows)
     for sid, count in id_counts.items():

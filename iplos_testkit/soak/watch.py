@@ -25,7 +25,8 @@ def watch(chain: Chain, state: RunState, result: SoakResult) -> None:
     """Poll the registry's API and storage until told to stop, then once more."""
     registry = chain.url("registry")
     headers = {"Authorization": f"Bearer {chain.operator_token}"}
-    with httpx.Client(timeout=5.0, headers=headers) as http, RegistryStorage(registry_database(chain)) as storage:
+    http_client = httpx.Client(timeout=5.0, headers=headers, verify=chain.verify)
+    with http_client as http, RegistryStorage(registry_database(chain)) as storage:
         while not state.stop.is_set():
             _poll_once(http, registry, storage, state, result)
             time.sleep(0.05)

@@ -42,6 +42,8 @@ from services.kit.metrics import ServiceMetrics
 from services.kit.problems import install_problem_handlers
 from services.kit.readiness import Readiness
 from services.kit.settings import ServiceSettings
+from services.kit.tls import Peers
+from shared.keys import PublicDirectory
 
 __all__ = ["Opened", "Running", "StartUp", "build_app", "credentials_of"]
 
@@ -105,6 +107,7 @@ def build_app(
             async with contextlib.AsyncExitStack() as resources:
                 credentials = load_credentials(settings.credentials_file)
                 app.state.credentials = credentials
+                app.state.peers = _peers(service, settings, log)
                 running = await start(Opened(app, engine, credentials, resources))
                 # Every service's /readyz also says whether its schema is still at its migrations' head.
                 app.state.readiness = running.readiness.expecting_schema(migrations)
@@ -130,6 +133,19 @@ def build_app(
     if pages is not None:
         pages(app)
     return app
+
+
+def _peers(service: str, settings: ServiceSettings, log: Any) -> Peers:
+    """Who is on the other end of a request, by its TLS certificate (services.kit.tls); none under plain_http."""
+    directory = PublicDirectory.load(settings.directory)
+    if settings.plain_http:
+        log.warning(f"{service} runs with plain_http: no TLS, and no peer is checked (development only)")
+    elif not directory.tls_ca:
+        raise RuntimeError(
+            f"{settings.directory} names no TLS CA (tls_ca): run 'iplos keys init' on the key folder to add the CA "
+            "and certificates, or set PLAIN_HTTP=true for development"
+        )
+    return Peers(directory, enforced=not settings.plain_http)
 
 
 def _audit_log(request: Request) -> AuditLog:

@@ -1,4 +1,5 @@
-"""Reading another service's answers, never more of them than a limit.
+"""Calling another service: the client that does it (:func:`service_client`, mutual TLS by the directory, one
+per party it speaks for: :class:`Clients`), and reading its answers, never more of them than a limit.
 
 A peer (or anything in the middle) can answer with any number of bytes. ``read_bounded`` streams the answer
 and counts as it goes: it stops at the first chunk that takes it past the limit (or at once, if the answer
@@ -10,10 +11,15 @@ compresses anyway is counted after decoding, which is what memory holds.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
+
+from services.kit.tls import client_context
+from shared.keys import PublicDirectory
 
 # Receipts, status documents and problem documents are a few kilobytes.
 MAX_ANSWER_BYTES: Final = 1024 * 1024
@@ -65,3 +71,40 @@ def json_object(content: bytes) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def service_client(
+    directory: PublicDirectory,
+    *,
+    plain_http: bool,
+    cert_file: Path | None,
+    key_file: Path | None,
+    timeout: float,
+) -> httpx.AsyncClient:
+    """The client a service calls another with. Under TLS it trusts the directory's CA alone, checks the server's
+    host name against the URL, and presents ``cert_file`` (the sending party's certificate: what the receiver
+    knows it by). Under ``plain_http`` (development only) it is a plain client."""
+    if plain_http:
+        return httpx.AsyncClient(timeout=timeout)
+    return httpx.AsyncClient(timeout=timeout, verify=client_context(directory.tls_ca, cert_file, key_file))
+
+
+class Clients:
+    """A service's HTTP clients by the party each presents (the gateway holds one per municipality it serves, each
+    with that municipality's certificate); ``default`` for a party without its own (tests use one for all)."""
+
+    def __init__(
+        self, by_party: Mapping[str, httpx.AsyncClient] | None = None, *, default: httpx.AsyncClient | None = None
+    ) -> None:
+        self._by_party = dict(by_party or {})
+        self._default = default
+
+    def for_party(self, party: str) -> httpx.AsyncClient:
+        client = self._by_party.get(party, self._default)
+        if client is None:
+            raise LookupError("no HTTP client presents this party's certificate")
+        return client
+
+    async def aclose(self) -> None:
+        for client in {id(c): c for c in [*self._by_party.values(), self._default] if c is not None}.values():
+            await client.aclose()

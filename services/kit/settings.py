@@ -60,6 +60,21 @@ class ServiceSettings(BaseSettings):
     metrics_token_required: bool = True
     """``GET /metrics`` (aggregate counts only) needs an operator's or auditor's bearer token from the credentials
     file; false serves it to anyone who can reach the port."""
+    tls_cert_file: Path | None = None
+    """The service's TLS certificate (PEM), as a server and as a client; default ``<key_dir>/tls/cert.pem``."""
+    tls_key_file: Path | None = None
+    """Its private key (PEM, mode 0600); default ``<key_dir>/tls/key.pem``."""
+    plain_http: bool = False
+    """Development only: serve plain HTTP and turn the peer checks off (anyone who reaches the port is taken for
+    the party a message claims). Logged as a warning at start."""
+
+    @property
+    def tls_cert_path(self) -> Path:
+        return self.tls_cert_file or self.key_dir / "tls" / "cert.pem"
+
+    @property
+    def tls_key_path(self) -> Path:
+        return self.tls_key_file or self.key_dir / "tls" / "key.pem"
 
     @property
     def effective_database_url(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -19,18 +18,20 @@ from sqlalchemy import Engine
 from services.kit.app import Opened, Running, build_app
 from services.kit.audit_log import AuditLog
 from services.kit.credentials import Credential, read_token_file
+from services.kit.http import Clients, service_client
 from services.municipality_gateway import models, monitoring, outbox, pages, service
 from services.municipality_gateway.admission import UploadSlots
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.routes import router
 from services.municipality_gateway.service import GatewayContext
 from shared.keys import PartyKeys, PublicDirectory
-from shared.keys.municipality import load_municipality_keys
+from shared.keys.municipality import load_municipality_keys, party_name
 
 __all__ = ["MIGRATIONS", "create_app", "load_served_keys"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PARTY_FOLDER = re.compile(r"^kommune-([0-9]{4})$")
+TLS_FOLDER = "tls"  # each party folder's TLS certificate and key (keys.tls, which the product may not import)
 log = structlog.get_logger("gateway")
 
 
@@ -51,8 +52,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     metrics = monitoring.GatewayMetrics()
 
     async def start(opened: Opened) -> Running:
-        client = await opened.resources.enter_async_context(httpx.AsyncClient(timeout=settings.delivery_timeout_s))
-        ctx = _context(settings, opened.engine, client, opened.credentials, metrics)
+        directory = PublicDirectory.load(settings.directory)
+        served = load_served_keys(settings.key_dir)
+        clients = _clients(settings, directory, served)
+        opened.resources.push_async_callback(clients.aclose)
+        ctx = _context(settings, opened.engine, directory, served, clients, opened.credentials, metrics)
         readiness = monitoring.readiness(settings, opened.engine, load_served_keys)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         await run_in_threadpool(service.sweep_unaccepted, opened.engine, ctx.work_dir, ctx.outbox_dir)
@@ -75,16 +79,33 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     return app
 
 
+def _clients(settings: GatewaySettings, directory: PublicDirectory, served: dict[str, PartyKeys]) -> Clients:
+    """One HTTP client per municipality served, presenting that municipality's TLS certificate
+    (``kommune-NNNN/tls/``): the TPF and the registry take a municipality's messages, confirmations and report
+    fetches only from its own party."""
+    by_municipality = {}
+    for kommune_nr in served:
+        tls = settings.key_dir / party_name(kommune_nr) / TLS_FOLDER
+        by_municipality[kommune_nr] = service_client(
+            directory,
+            plain_http=settings.plain_http,
+            cert_file=tls / "cert.pem",
+            key_file=tls / "key.pem",
+            timeout=settings.delivery_timeout_s,
+        )
+    return Clients(by_municipality)
+
+
 def _context(
     settings: GatewaySettings,
     engine: Engine,
-    client: httpx.AsyncClient,
+    directory: PublicDirectory,
+    served: dict[str, PartyKeys],
+    clients: Clients,
     credentials: list[Credential],
     metrics: monitoring.GatewayMetrics,
 ) -> GatewayContext:
     """Keys, credentials, audit log and outbox worker, as the use cases find them."""
-    directory = PublicDirectory.load(settings.directory)
-    served = load_served_keys(settings.key_dir)
     # The log is signed with the key of the (first) municipality served: a gateway belongs to a
     # municipality's secure zone, and an auditor finds that key in the public directory.
     signer = served[min(served)]
@@ -94,7 +115,7 @@ def _context(
         directory,
         settings.state_dir / "outbox",
         settings.tpf_url,
-        client,
+        clients,
         max_attempts=settings.delivery_max_attempts,
         backoff_s=settings.delivery_backoff_s,
         backoff_max_s=settings.delivery_backoff_max_s,
@@ -110,7 +131,7 @@ def _context(
                 credential=credential.name,
                 municipality=credential.municipality,
             )
-    ctx = GatewayContext(settings, engine, directory, served, worker, client, credentials, audit, metrics)
+    ctx = GatewayContext(settings, engine, directory, served, worker, clients, credentials, audit, metrics)
     if settings.registry_token_file is not None:
         ctx.registry_token = read_token_file(settings.registry_token_file)
     return ctx

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine
 
 from services.kit.audit_log import AuditLog
 from services.kit.database import as_utc
-from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
+from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, Clients, read_bounded
 from services.kit.outbox import Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step, Wait, sweep_orphans
 from services.kit.problems import PERMANENT_PROBLEMS, ProblemType, problem_slug
 from services.municipality_gateway.models import submissions
@@ -95,7 +95,7 @@ class OutboxWorker:
         directory: PublicDirectory,
         outbox_dir: Path,
         tpf_url: str,
-        client: httpx.AsyncClient,
+        clients: Clients,
         *,
         max_attempts: int,
         backoff_s: float,
@@ -107,19 +107,19 @@ class OutboxWorker:
         """``lease_s``: how long a worker holds a submission for an attempt without renewing it; another worker
         sharing the database takes it over after that if this one died."""
         self._courier = _TpfCourier(
-            directory, tpf_url, client, backoff_s, backoff_max_s, audit, metrics or GatewayMetrics()
+            directory, tpf_url, clients, backoff_s, backoff_max_s, audit, metrics or GatewayMetrics()
         )
         policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
         self._box = Outbox(engine, _TABLE, outbox_dir, self._courier, policy, log_name="gateway.outbox")
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client deliveries go out on (replaceable, for tests)."""
-        return self._courier.client
+    def clients(self) -> Clients:
+        """The HTTP clients deliveries go out on, by municipality (replaceable, for tests)."""
+        return self._courier.clients
 
-    @client.setter
-    def client(self, client: httpx.AsyncClient) -> None:
-        self._courier.client = client
+    @clients.setter
+    def clients(self, clients: Clients) -> None:
+        self._courier.clients = clients
 
     def wake(self) -> None:
         self._box.wake()
@@ -143,13 +143,15 @@ def sweep(engine: Engine, outbox_dir: Path) -> None:
 
 class _TpfCourier:
     """Delivering means: POST the sealed submission to the TPF's ``/v1/messages``; once the TPF has taken it into
-    its own outbox (202), ask after it with ``GET /v1/messages/{id}`` until the registry's receipt is there."""
+    its own outbox (202), ask after it with ``GET /v1/messages/{id}`` until the registry's receipt is there. Both
+    go out on the client of the submission's municipality: the TPF takes a message, and tells of it, only over a
+    connection with that municipality's certificate."""
 
     def __init__(
         self,
         directory: PublicDirectory,
         tpf_url: str,
-        client: httpx.AsyncClient,
+        clients: Clients,
         backoff_s: float,
         backoff_max_s: float,
         audit: AuditLog | None,
@@ -157,7 +159,7 @@ class _TpfCourier:
     ) -> None:
         self._directory = directory
         self._tpf_url = tpf_url.rstrip("/")
-        self.client = client
+        self.clients = clients
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._audit = audit
@@ -166,9 +168,9 @@ class _TpfCourier:
     async def attempt(self, claim: Claim) -> DeliveryOutcome:
         if claim.state == State.FORWARDED:
             with self._metrics.stage("status_poll"):
-                return await self._poll(claim.message_id, claim.folder)
+                return await self._poll(claim.message_id, claim.folder, claim.row.municipality)
         with self._metrics.stage("delivery_attempt"):
-            return await self._post(claim.message_id, claim.folder)
+            return await self._post(claim.message_id, claim.folder, claim.row.municipality)
 
     def failed(self, claim: Claim, error: Exception) -> DeliveryOutcome:
         return DeliveryOutcome(State.QUEUED, type(error).__name__, retry=True)
@@ -211,7 +213,7 @@ class _TpfCourier:
             for name in (IDENTITY_FILE, PAYLOAD_FILE):
                 (claim.folder / name).unlink(missing_ok=True)
 
-    async def _post(self, message_id: str, folder: Path) -> DeliveryOutcome:
+    async def _post(self, message_id: str, folder: Path, municipality: str) -> DeliveryOutcome:
         try:
             header = (folder / HEADER_FILE).read_bytes()
             signature = (folder / SIGNATURE_FILE).read_bytes()
@@ -221,7 +223,7 @@ class _TpfCourier:
             return DeliveryOutcome(State.DEAD_LETTER, "the sealed message is missing from the outbox")
         try:
             response = await read_bounded(
-                self.client,
+                self.clients.for_party(municipality),
                 "POST",
                 f"{self._tpf_url}/v1/messages",
                 files={
@@ -254,10 +256,11 @@ class _TpfCourier:
         # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.
         return DeliveryOutcome(State.QUEUED, slug or f"HTTP {response.status_code}", retry=True)
 
-    async def _poll(self, message_id: str, folder: Path) -> DeliveryOutcome:
+    async def _poll(self, message_id: str, folder: Path, municipality: str) -> DeliveryOutcome:
         """Ask the TPF how far a message it took has come."""
         try:
-            response = await read_bounded(self.client, "GET", f"{self._tpf_url}/v1/messages/{message_id}")
+            client = self.clients.for_party(municipality)
+            response = await read_bounded(client, "GET", f"{self._tpf_url}/v1/messages/{message_id}")
         except httpx.HTTPError as exc:
             return DeliveryOutcome(State.FORWARDED, f"TPF unreachable ({type(exc).__name__})", retry=True)
         except AnswerTooLarge:

@@ -2,7 +2,9 @@
 
 Who may read what: operators and auditors read submissions, the pages and the operator API (a bearer token, or
 for the pages and the operator API the pages' sign-in cookie); operators alone see findings detail (by rule,
-by record); a municipality gateway's own credential fetches control reports and nothing else.
+by record); a municipality gateway's own credential fetches control reports and nothing else. What another
+service sends or fetches also needs the right TLS peer (services.kit.tls): the TPF's for deliveries, the
+municipality's for its confirmation and report.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import Depends, Request
 from services.kit.credentials import AUDIT_READERS, REPORT_FETCHERS, Credential, authenticate
 from services.kit.credentials import FINDINGS_READERS as _FINDINGS_READERS
 from services.kit.problems import Problem, ProblemType
+from services.kit.tls import Peer, peer_with_role
 from services.kit.web import bearer_or_cookie
 from services.registry_intake.service import RegistryContext
 
@@ -25,7 +28,9 @@ __all__ = [
     "Caller",
     "Clock",
     "Context",
+    "MunicipalityPeer",
     "ReportFetcher",
+    "TpfPeer",
     "api_caller",
     "context",
     "credentials",
@@ -95,3 +100,7 @@ Context = Annotated[RegistryContext, Depends(context)]
 Clock = Annotated[dt.datetime, Depends(now)]
 Caller = Annotated[Credential, Depends(api_caller)]
 ReportFetcher = Annotated[Credential, Depends(report_fetcher)]
+#: The connection's TLS peer (services.kit.tls), of the role an endpoint takes from (403 ``wrong-peer`` before
+#: the body is read otherwise); the use case checks the very party once it knows whose the message is.
+TpfPeer = Annotated[Peer, Depends(peer_with_role("tpf"))]
+MunicipalityPeer = Annotated[Peer, Depends(peer_with_role("municipality"))]

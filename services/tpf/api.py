@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from services.kit.app import Opened, Running, build_app
 from services.kit.audit_log import AuditLog
+from services.kit.http import service_client
 from services.kit.refusals import RefusalMemory
 from services.tpf import models, monitoring, outbox, routes
 from services.tpf.config import TpfSettings
@@ -34,7 +35,15 @@ def create_app(settings: TpfSettings | None = None) -> FastAPI:
     metrics = monitoring.TpfMetrics()
 
     async def start(opened: Opened) -> Running:
-        client = await opened.resources.enter_async_context(httpx.AsyncClient(timeout=settings.forward_timeout_s))
+        # The TPF presents its own certificate: the registry takes deliveries only from the TPF's party.
+        client = service_client(
+            PublicDirectory.load(settings.directory),
+            plain_http=settings.plain_http,
+            cert_file=settings.tls_cert_path,
+            key_file=settings.tls_key_path,
+            timeout=settings.forward_timeout_s,
+        )
+        client = await opened.resources.enter_async_context(client)
         ctx = _context(settings, opened.engine, client, metrics)
         await run_in_threadpool(ctx.outbox.sweep)
         metrics.watch_outbox(opened.engine, models.outbox)

@@ -1,4 +1,5 @@
-"""What the TPF's routes take from the app, as FastAPI dependencies: the use cases' context and the settings.
+"""What the TPF's routes take from the app, as FastAPI dependencies: the use cases' context, the settings and the
+connection's TLS peer.
 (Who may read the audit log is the kit's, the same in every service: services.kit.app.)"""
 
 from __future__ import annotations
@@ -7,10 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.kit.tls import Peer, peer_with_role
 from services.tpf.config import TpfSettings
 from services.tpf.service import TpfContext
 
-__all__ = ["Context", "Settings", "context", "settings"]
+__all__ = ["Context", "MunicipalityPeer", "Settings", "context", "settings"]
 
 
 # The routes' own dependencies are coroutines: FastAPI runs a plain function dependency in the threadpool, a hop
@@ -27,3 +29,6 @@ async def settings(request: Request) -> TpfSettings:
 
 Context = Annotated[TpfContext, Depends(context)]
 Settings = Annotated[TpfSettings, Depends(settings)]
+#: The connection's TLS peer, a municipality's party (403 ``wrong-peer`` before the body is read otherwise); the use
+#: cases check that it is the very municipality of the message.
+MunicipalityPeer = Annotated[Peer, Depends(peer_with_role("municipality"))]

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from services.kit.audit_log import AuditLog
 from services.kit.problems import Problem
 from services.kit.refusals import Recorded, RefusalMemory, Remembered, is_final
 from services.tpf import outbox
+from services.tpf.models import audit
+from shared.audit import parse_entry
 from shared.envelope import SubmissionHeader
 
 __all__ = ["StoredReceipt", "TpfRepository"]
@@ -47,6 +49,20 @@ class TpfRepository:
     def status(self, message_id: str) -> outbox.Status | None:
         """The message's outbox row: queued, delivered, rejected or dead-letter."""
         return self._outbox.status(message_id)
+
+    def municipality_of(self, message_id: str) -> str | None:
+        """The municipality whose message this is: from its ``pseudonymised`` audit entry, which the transaction
+        that queued the message wrote (so every message the TPF took has one), with the verified header's facts."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(audit.log.c.entry)
+                .where(audit.log.c.message_id == message_id, audit.log.c.event == "pseudonymised")
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        municipality = parse_entry(row.entry.encode("ascii")).facts.get("municipality")
+        return municipality if isinstance(municipality, str) else None
 
     # -- writes -----------------------------------------------------------------------------------------------
 

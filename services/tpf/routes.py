@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.kit.bodies import read_header_field, read_signature_field, read_upload, refuse_large, require_media_type
 from services.tpf import service
-from services.tpf.dependencies import Context, Settings
+from services.tpf.dependencies import Context, MunicipalityPeer, Settings
 from services.tpf.schemas import DeliveredMessage, DeliveryAnswer, MessageStatus
 from shared.envelope import transport as wire
 
@@ -32,13 +32,18 @@ router = APIRouter()
             "model": MessageStatus,
         },
         400: {"description": "The sealed message could not be verified or opened"},
-        403: {"description": "The signer is not a registered municipality, or does not match the header"},
+        403: {
+            "description": "The signer is not a registered municipality, or does not match the header; or the"
+            " connection's TLS certificate is not that municipality's (wrong-peer)"
+        },
         409: {"description": "The message id was processed before; the original receipt is included"},
         413: {"description": "The body is larger than the configured limit"},
         502: {"description": "The registry refused the delivery for good"},
     },
 )
-async def post_message(request: Request, ctx: Context, settings: Settings) -> DeliveryAnswer | Response:
+async def post_message(
+    request: Request, ctx: Context, settings: Settings, peer: MunicipalityPeer
+) -> DeliveryAnswer | Response:
     refuse_large(request, settings.max_body_bytes)
     require_media_type(request, "multipart/form-data")
     async with request.form(max_files=4, max_fields=4, max_part_size=64 * 1024) as form:
@@ -48,7 +53,7 @@ async def post_message(request: Request, ctx: Context, settings: Settings) -> De
             identity=await read_upload(form.get(wire.IDENTITY), wire.IDENTITY),
             payload=await read_upload(form.get(wire.PAYLOAD), wire.PAYLOAD),
         )
-        answer = await service.take_message(ctx, parts)
+        answer = await service.take_message(ctx, parts, peer)
     if isinstance(answer, MessageStatus):
         return _accepted(answer)
     return answer
@@ -62,11 +67,12 @@ async def post_message(request: Request, ctx: Context, settings: Settings) -> De
     response_model_exclude_unset=True,  # the receipt's members only once delivered (services.tpf.schemas)
     responses={
         200: {"description": "The message's status, with the registry's receipt once delivered"},
+        403: {"description": "The connection's TLS certificate is not the message's municipality's (wrong-peer)"},
         404: {"description": "No message with this id is held or was delivered here"},
     },
 )
-async def get_message(message_id: str, ctx: Context) -> MessageStatus | DeliveredMessage:
-    return await service.get_message(ctx, message_id)
+async def get_message(message_id: str, ctx: Context, peer: MunicipalityPeer) -> MessageStatus | DeliveredMessage:
+    return await service.get_message(ctx, message_id, peer)
 
 
 def _accepted(status: MessageStatus) -> JSONResponse:

@@ -2,7 +2,8 @@
 
 Taking a municipality's message (docs/envelope-v1.md 10.1), in order:
 
-1. verify the signed header: its signature, its signer a registered municipality, the one it names (steps 1-3);
+1. verify the signed header: its signature, its signer a registered municipality, the one it names (steps 1-3),
+   and that the connection's TLS peer is that municipality's party (``wrong-peer`` otherwise; not final);
 2. answer a message decided before as it was: its receipt (409), the refusal that was final for it, or 202 while
    it is queued (spec section 9; before its parts are judged again, so a re-delivery after a key rotation gets
    its receipt, not a new refusal against today's key);
@@ -37,6 +38,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final
+from services.kit.tls import Peer, wrong_peer
 from services.tpf import checks, pseudonymising
 from services.tpf.monitoring import TpfMetrics
 from services.tpf.pseudonymising import Pseudonymisation, Pseudonymised
@@ -97,11 +99,11 @@ class MessageParts:
         self.payload.file.close()
 
 
-async def take_message(ctx: TpfContext, parts: MessageParts) -> DeliveryAnswer | MessageStatus:
-    """Take a municipality's message: the receipt when the first attempt delivers it, else its status (202).
-    Raises a Problem for a message refused (or answered from what was stored about it) and for one the registry
-    refused for good (``registry-refused``, 502)."""
-    taken = await run_in_threadpool(_take, ctx, parts)
+async def take_message(ctx: TpfContext, parts: MessageParts, peer: Peer) -> DeliveryAnswer | MessageStatus:
+    """Take a municipality's message from ``peer`` (the connection's party, services.kit.tls): the receipt when the
+    first attempt delivers it, else its status (202). Raises a Problem for a message refused (or answered from
+    what was stored about it) and for one the registry refused for good (``registry-refused``, 502)."""
+    taken = await run_in_threadpool(_take, ctx, parts, peer)
     if isinstance(taken, MessageStatus):
         return taken
     # The first attempt in this request. Anything that does not settle it leaves the message to the worker, and
@@ -120,15 +122,16 @@ async def take_message(ctx: TpfContext, parts: MessageParts) -> DeliveryAnswer |
     return _status(status)
 
 
-async def get_message(ctx: TpfContext, message_id: str) -> MessageStatus | DeliveredMessage:
-    """Where a message is: queued, delivered (with the registry's receipt), rejected or dead-letter.
+async def get_message(ctx: TpfContext, message_id: str, peer: Peer) -> MessageStatus | DeliveredMessage:
+    """Where a message is: queued, delivered (with the registry's receipt), rejected or dead-letter; only to the
+    municipality whose message it is (``wrong-peer`` otherwise).
 
     The id is 122 random bits known to the sender; the answer holds only what the receipt holds (ids, counts,
     digests), never a number, a pseudonym or payload content."""
-    return await run_in_threadpool(_message, ctx, message_id)
+    return await run_in_threadpool(_message, ctx, message_id, peer)
 
 
-def _take(ctx: TpfContext, parts: MessageParts) -> str | MessageStatus:
+def _take(ctx: TpfContext, parts: MessageParts, peer: Peer) -> str | MessageStatus:
     """Steps 1-5 in the calling (worker) thread: the message id once the message is queued for its first
     attempt, or the earlier answer's status (202) for a message queued before."""
     digest = hashlib.sha256(parts.header).hexdigest()
@@ -137,6 +140,10 @@ def _take(ctx: TpfContext, parts: MessageParts) -> str | MessageStatus:
     try:
         with ctx.metrics.stage("verify"):
             header = checks.verify_submission(ctx.directory, parts.header, parts.signature)
+            if not peer.is_party(header.sender):
+                # Signed by a municipality, brought by another party: refused before anything is looked up for it
+                # (not even its earlier answer). Not final: the municipality's own delivery is taken as ever.
+                raise wrong_peer()
             earlier = _earlier_answer(ctx, header.message_id, digest)
             if earlier is None:
                 with final():  # decided by what the municipality signed (spec section 9)
@@ -235,7 +242,10 @@ def _conflict() -> Problem:
     return Problem(ProblemType.MESSAGE_ID_CONFLICT, "This message id was used before for a different submission")
 
 
-def _message(ctx: TpfContext, message_id: str) -> MessageStatus | DeliveredMessage:
+def _message(ctx: TpfContext, message_id: str, peer: Peer) -> MessageStatus | DeliveredMessage:
+    municipality = ctx.repository.municipality_of(message_id)
+    if municipality is not None and not peer.is_municipality(municipality):
+        raise wrong_peer()
     status = ctx.repository.status(message_id)
     receipt = ctx.repository.receipt(message_id)
     if status is None:

@@ -25,6 +25,7 @@ from shared.keys._files import (
     read_private_file,
     write_private_file,
 )
+from shared.keys._tls import pem_spki_pin, spki_pin
 
 __all__ = [
     "ALG_ED25519",
@@ -40,6 +41,8 @@ __all__ = [
     "load_encryption_key",
     "load_party_keys",
     "load_signing_key",
+    "pem_spki_pin",
     "read_private_file",
+    "spki_pin",
     "write_private_file",
 ]

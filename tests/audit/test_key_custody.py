@@ -52,7 +52,10 @@ def test_a_correct_state_passes_with_the_registry_key_as_positive_control(state:
     assert result.control_file == "keys/registry/encryption.pem"
     assert result.control_kid == result.registry_kid
     tried = {f.file for f in result.files if f.attempts}
-    assert {f"keys/tpf/{p.name}" for p in (state / "keys" / "tpf").iterdir()} <= tried
+    tpf = state / "keys" / "tpf"
+    # Every file the TPF holds, its TLS key (tls/key.pem) included; its certificate is public.
+    held = {f"keys/tpf/{p.relative_to(tpf)}" for p in tpf.rglob("*") if p.is_file()}
+    assert held <= tried
     assert result.openers == []
 
 

@@ -138,8 +138,10 @@ REGISTRY_MUNICIPALITY_TOKEN = new_token()
 
 def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
     """The three apps from their factories, on the keys in ``state/keys``, each with its own state folder
-    (``state/<prefix><service>``), a small body limit, and no reachable peer. The gateway gives up on a
-    submission after its first failed delivery (dead-letter), so one it accepted changes no more by itself."""
+    (``state/<prefix><service>``), a small body limit, no reachable peer, and plain HTTP (the bad inputs are
+    about what a request holds, not which TLS peer sends it: tests/tls.py and the e2e tests check that). The
+    gateway gives up on a submission after its first failed delivery (dead-letter), so one it accepted changes no
+    more by itself."""
     keys = state / "keys"
     directory = keys / DIRECTORY_FILE
     credentials = state / f"{prefix}credentials.json"
@@ -172,6 +174,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
     return {
         "registry": create_registry(
             RegistrySettings(
+                plain_http=True,
                 key_dir=keys / "registry",
                 directory=directory,
                 state_dir=state / f"{prefix}registry",
@@ -181,6 +184,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
         ),
         "tpf": create_tpf(
             TpfSettings(
+                plain_http=True,
                 key_dir=keys / "tpf",
                 directory=directory,
                 state_dir=state / f"{prefix}tpf",
@@ -191,6 +195,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
         ),
         "gateway": create_gateway(
             GatewaySettings(
+                plain_http=True,
                 key_dir=keys / MUNICIPALITIES_FOLDER,
                 directory=directory,
                 state_dir=state / f"{prefix}gateway",

@@ -34,6 +34,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select
 
+from services.kit.http import Clients
 from services.municipality_gateway import outbox
 from services.municipality_gateway.models import reports
 from shared.envelope._canonical import canonical_json
@@ -428,8 +429,8 @@ def report_chain(chain_state: Path, export: Path) -> Iterator[ReportChain]:
         routed = _Routed(apps["tpf"], apps["registry"])
         gateway_client = httpx.AsyncClient(transport=routed, base_url="http://chain.test", timeout=60)
         context = apps["gateway"].state.gateway
-        context.client = gateway_client
-        context.worker.client = gateway_client  # the worker's own reference to the same client
+        context.clients = Clients(default=gateway_client)
+        context.worker.clients = context.clients  # the worker's own reference to the same clients
         headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {MUNICIPALITY_TOKENS[MUNICIPALITY]}"}
         accepted = clients["gateway"].post("/v1/submissions", content=export.read_bytes(), headers=headers)
         assert accepted.status_code == 202, accepted.text

@@ -32,6 +32,7 @@ from iplos_testkit.exports import write_synthetic_export
 from iplos_testkit.faults import FaultKind, inject_faults
 from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export
+from tests.tls import trust_chain
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -120,6 +121,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     exports = tmp_path_factory.mktemp("browser-exports")
     ports = {s: free_port() for s in ("gateway", "tpf", "registry")}
     with Chain(state, ports=ports) as chain:
+        trust_chain(chain)  # the tests' own calls go over https, checked against the chain's CA
         run = DemoRun(chain, YEAR)
         gateway = chain.url("gateway")
         faults: dict[str, Counter[str]] = {}
@@ -176,8 +178,10 @@ def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
 
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh browser profile per test: no cookies, so every test signs in (or not) itself."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO")
+    """A fresh browser profile per test: no cookies, so every test signs in (or not) itself. The pages are
+    served over https with the development CA's certificates, which the browser's profile does not trust: it
+    takes them as they are (its own CA store is not this test's to change)."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO", ignore_https_errors=True)
     ctx.set_default_timeout(10_000)
     yield ctx
     ctx.close()

@@ -1,5 +1,6 @@
-"""One chain of three real uvicorn processes on loopback ports for the whole end-to-end session, once on SQLite
-and once on PostgreSQL (each service its own fresh database): every test that takes ``chain`` runs on both."""
+"""One chain of three real uvicorn processes on loopback ports for the whole end-to-end session, over mutual TLS
+(as ``iplos up`` runs it: each started by ``iplos serve``), once on SQLite and once on PostgreSQL (each service
+its own fresh database): every test that takes ``chain`` runs on both."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from iplos_chain import Chain, ensure_keys, free_port
 from iplos_testkit.generator import generate_export
 from tests.postgres import DATABASES, service_databases
+from tests.tls import trust_chain
 
 MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
 YEAR = 2025
@@ -31,6 +33,7 @@ def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     with service_databases(request.param, "iplos_e2e_") as databases:
         env = {service: {**limits[service], **databases.get(service, {})} for service in limits}
         with Chain(state, ports=ports, extra_env=env) as running:
+            trust_chain(running)  # every call of the tests goes over https, checked against the chain's CA
             yield running
 
 

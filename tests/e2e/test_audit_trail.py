@@ -28,6 +28,7 @@ from iplos_testkit.generator import generate_export
 from shared.audit import encode_entry, leaf_hash, parse_entry
 from shared.envelope import transport as wire
 from shared.keys import PublicDirectory
+from tests.tls import tls_as, trust_chain
 
 YEAR = 2025
 Tamper = Callable[[sqlite3.Connection], None]
@@ -39,6 +40,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     ensure_keys(state, ["0301", "4601"])
     ports = {s: free_port() for s in SERVICES}
     with Chain(state, ports=ports) as running:
+        trust_chain(running)
         exports = state / "exports"
         exports.mkdir()
         submitted = []
@@ -262,7 +264,9 @@ def _without_journal(database: Path) -> None:
 def test_a_forged_delivery_is_on_record_without_the_facts_it_claims(
     chain: Chain, sources: dict[str, Source], directory: PublicDirectory
 ) -> None:
-    """Anyone can post to the registry; what they claim must not end up signed in its log."""
+    """Only the TPF's TLS peer may post to the registry (anyone else is refused before the body is read, and
+    nothing is logged); what even the TPF's connection claims in a forged delivery must not end up signed in its
+    log."""
     claimed = chain.submitted[0]["submission_id"]  # type: ignore[attr-defined]
     header = f'{{"message_id":"{claimed}","municipality":"0301","year":{YEAR},"sequence":1}}'.encode()
     files = {
@@ -270,7 +274,9 @@ def test_a_forged_delivery_is_on_record_without_the_facts_it_claims(
         for name in wire.DELIVERY_FIELDS
     }
     before = sources["registry"].get("/checkpoint")
-    response = httpx.post(f"{chain.url('registry')}/v1/deliveries", files=files, timeout=30)
+    url = f"{chain.url('registry')}/v1/deliveries"
+    assert httpx.post(url, files=files, timeout=30).json()["type"].endswith(":wrong-peer")
+    response = httpx.post(url, files=files, timeout=30, verify=tls_as(chain, "tpf"))
     assert response.status_code in (400, 403, 422), response.text
     after = verify(sources, directory, None)
     assert after.ok, after.discrepancies

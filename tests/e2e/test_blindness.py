@@ -22,6 +22,7 @@ from iplos_audit.blindness import Needle, canary, iter_report_sections, needle_f
 from iplos_chain import Chain, ensure_keys, free_port
 from iplos_cli.audit import audit_app
 from shared.iplos.reader import ExportReader
+from tests.tls import trust_chain
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +36,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     ensure_keys(state, ["0301"])
     ports = {s: free_port() for s in ("gateway", "tpf", "registry")}
     with Chain(state, ports=ports) as running:
+        trust_chain(running)
         yield running
 
 
@@ -90,11 +92,12 @@ def test_a_correct_deployment_passes_with_its_positive_controls(audited: Chain) 
     custody = run.section(1)
     assert "### Positive control: the registry's key opens the canary envelope" in custody
     assert re.search(r"^\| `keys/registry/encryption\.pem` \| [0-9a-f]{16} \| \*\*OPENS\*\*", custody, re.MULTILINE)
-    for key_file in sorted((audited.state_dir / "keys" / "tpf").iterdir()):
-        # Every key the TPF holds was tried, each in at least one interpretation, and none opened.
-        assert re.search(
-            rf"^\| `keys/tpf/{re.escape(key_file.name)}` \| [0-9]+ \| [^-|].* \| does not open", custody, re.M
-        )
+    tpf = audited.state_dir / "keys" / "tpf"
+    for key_file in sorted(p for p in tpf.rglob("*") if p.is_file() and p.name != "cert.pem"):
+        # Every key the TPF holds (its TLS key too) was tried, each in at least one interpretation, and none
+        # opened. Its TLS certificate is public: no private key in it to try.
+        name = re.escape(str(key_file.relative_to(tpf)))
+        assert re.search(rf"^\| `keys/tpf/{name}` \| [0-9]+ \| [^-|].* \| does not open", custody, re.M)
     assert "### Files that open the canary envelope" not in custody
 
     canaries = run.section(2)

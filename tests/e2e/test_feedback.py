@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import ssl
 from collections import Counter
 from pathlib import Path
 
@@ -20,9 +21,15 @@ from shared.envelope.report import open_report
 from shared.keys.registry import load_registry_keys
 from shared.keys.tpf import load_tpf_keys
 from tests.e2e.messages import keys_of
+from tests.tls import tls_as
 
 pytestmark = pytest.mark.e2e
 MUNICIPALITY = "0301"
+
+
+def _as_municipality(chain: Chain) -> ssl.SSLContext:
+    """The registry hands a report only over the submitting municipality's TLS connection (as its gateway)."""
+    return tls_as(chain, f"kommune-{MUNICIPALITY}")
 
 
 @pytest.fixture(scope="module")
@@ -68,22 +75,25 @@ def test_the_registry_hands_a_report_to_the_gateway_s_credential_only_sealed_onc
     }
     for name, (token, status, slug) in callers.items():
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        refused = httpx.get(url, headers=headers, timeout=30)
+        refused = httpx.get(url, headers=headers, timeout=30, verify=_as_municipality(chain))
         assert (refused.status_code, refused.json()["type"]) == (status, f"urn:iplos-chain:problem:{slug}"), name
         assert "header" not in refused.json()
     gateway = {"Authorization": f"Bearer {chain.gateway_registry_token}"}
-    answers = [httpx.get(url, headers=gateway, timeout=30) for _ in range(3)]
+    answers = [httpx.get(url, headers=gateway, timeout=30, verify=_as_municipality(chain)) for _ in range(3)]
     assert [a.status_code for a in answers] == [200] * 3
     # Sealed and signed once, then served as stored: the same bytes every time, the same signing time.
     assert answers[0].content == answers[1].content == answers[2].content
-    unknown = httpx.get(url.replace(final["submission_id"], "00000000-0000-4000-8000-000000000000"), headers=gateway)
+    unknown_url = url.replace(final["submission_id"], "00000000-0000-4000-8000-000000000000")
+    unknown = httpx.get(unknown_url, headers=gateway, verify=_as_municipality(chain))
     assert (unknown.status_code, unknown.json()["type"]) == (404, "urn:iplos-chain:problem:not-found")
 
 
 def test_only_the_municipality_can_open_its_report(chain: Chain, faulty) -> None:  # type: ignore[no-untyped-def]
     final, _ = faulty
     body = client.get_json(
-        f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report", chain.gateway_registry_token
+        f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report",
+        chain.gateway_registry_token,
+        verify=_as_municipality(chain),
     )
     part = base64.b64decode(body["part"])
     header = body["header"]
@@ -126,6 +136,7 @@ def test_a_corrected_resubmission_replaces_the_year_with_fewer_findings(
     old = httpx.get(
         f"{chain.url('registry')}/v1/submissions/{final['submission_id']}/report",
         headers={"Authorization": f"Bearer {chain.gateway_registry_token}"},
+        verify=_as_municipality(chain),
     )
     assert (old.status_code, old.json()["type"]) == (410, "urn:iplos-chain:problem:superseded")
     # The municipality still has the old report it fetched, by brukerNr.

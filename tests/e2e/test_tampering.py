@@ -25,6 +25,7 @@ from tests.e2e.messages import (
     keys_of,
     reseal_identity_for,
 )
+from tests.tls import tls_as
 
 pytestmark = pytest.mark.e2e
 MUNICIPALITY = "1103"
@@ -47,11 +48,16 @@ def _registry_state(chain: Chain) -> list[dict]:  # type: ignore[type-arg]
 
 
 def _post_tpf(chain: Chain, message: Message) -> httpx.Response:
-    return httpx.post(f"{chain.url('tpf')}/v1/messages", files=message.files(), timeout=60)
+    """As the gateway of the municipality the header names (tests/e2e/test_peers.py: any other peer is refused
+    before these checks)."""
+    peer = tls_as(chain, f"kommune-{message.parsed.municipality}")
+    return httpx.post(f"{chain.url('tpf')}/v1/messages", files=message.files(), timeout=60, verify=peer)
 
 
 def _post_registry(chain: Chain, delivery: Delivery) -> httpx.Response:
-    return httpx.post(f"{chain.url('registry')}/v1/deliveries", files=delivery.files(), timeout=60)
+    """As the TPF (the only peer the registry takes a delivery from)."""
+    peer = tls_as(chain, "tpf")
+    return httpx.post(f"{chain.url('registry')}/v1/deliveries", files=delivery.files(), timeout=60, verify=peer)
 
 
 def _middle(data: bytes) -> int:
@@ -245,12 +251,16 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_whole(chain
             sent += 65536
             yield b"x" * 65536
 
-    for service, path in (("tpf", "/v1/messages"), ("registry", "/v1/deliveries")):
+    for service, path, peer in (
+        ("tpf", "/v1/messages", f"kommune-{MUNICIPALITY}"),
+        ("registry", "/v1/deliveries", "tpf"),
+    ):
         response = httpx.post(
             f"{chain.url(service)}{path}",
             content=chunks(),
             headers={"Content-Type": "multipart/form-data; boundary=b"},
             timeout=60,
+            verify=tls_as(chain, peer),  # the peer each takes a body from (anyone else: refused before it)
         )
         assert (response.status_code, response.json()["type"]) == (413, PROBLEM + "body-too-large")
     declared = httpx.post(

@@ -22,6 +22,7 @@ import pytest
 from iplos_testkit.generator import generate_export
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from services.kit.http import Clients
 from services.municipality_gateway import api, outbox
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.monitoring import GatewayMetrics
@@ -198,7 +199,7 @@ def test_each_final_outcome_of_the_worker_is_counted(tmp_path: Path, answer_of: 
         setup.directory,
         setup.outbox,
         "http://tpf.test",
-        client,
+        Clients(default=client),
         max_attempts=5,
         backoff_s=0.01,
         backoff_max_s=0.02,

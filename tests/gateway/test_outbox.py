@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select, update
 from iplos_testkit.generator import generate_export
 from keys.generate import init_keys
 from services.kit.database import make_engine, upgrade_database
+from services.kit.http import Clients
 from services.municipality_gateway import outbox, service
 from services.municipality_gateway.api import MIGRATIONS
 from services.municipality_gateway.models import submissions
@@ -86,7 +87,7 @@ class Setup:
             self.directory,
             self.outbox,
             "http://tpf.test",
-            client,
+            Clients(default=client),
             max_attempts=max_attempts,
             backoff_s=0.01,
             backoff_max_s=0.02,

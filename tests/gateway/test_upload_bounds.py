@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from iplos_chain import Chain, ensure_keys, free_port
+from tests.tls import trust_chain
 
 MiB = 1024 * 1024
 BODY_LIMIT = 192 * MiB
@@ -40,6 +41,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         state, ports={s: free_port() for s in ("gateway", "tpf", "registry")}, extra_env={"gateway": settings}
     )
     chain.start("gateway")
+    trust_chain(chain)
     try:
         yield chain
     finally:

@@ -75,3 +75,14 @@ def test_each_service_builds_on_the_base_under_its_own_prefix(
     assert settings.model_config.get("extra") == "ignore"
     made = settings(key_dir=Path("k"), directory=Path("d"), state_dir=Path("s"))
     assert made.effective_database_url == f"sqlite:///{Path('s') / database}"
+
+
+def test_tls_is_on_by_default_with_the_certificate_in_the_key_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = ExampleSettings(key_dir=Path("k"), directory=Path("d"), state_dir=Path("s"))
+    assert settings.plain_http is False
+    assert (settings.tls_cert_path, settings.tls_key_path) == (Path("k/tls/cert.pem"), Path("k/tls/key.pem"))
+    monkeypatch.setenv("IPLOS_EXAMPLE_PLAIN_HTTP", "true")
+    monkeypatch.setenv("IPLOS_EXAMPLE_TLS_CERT_FILE", "/etc/iplos/cert.pem")
+    changed = ExampleSettings(key_dir=Path("k"), directory=Path("d"), state_dir=Path("s"))
+    assert changed.plain_http is True
+    assert changed.tls_cert_path == Path("/etc/iplos/cert.pem")

@@ -68,6 +68,7 @@ from tests.badinput.conftest import (
     row_counts,
 )
 from tests.e2e.messages import Delivery, Message, build_delivery, build_message, directory_of, keys_of, replace_model
+from tests.tls import AsPeer
 
 from .test_storage import pseudonym
 
@@ -349,7 +350,9 @@ def registry(engine: Engine, key_state: Path, tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(AuditLog, "run_checkpoints", one_checkpoint)
     try:
-        with closing_replaced_log_files(), TestClient(create_app(settings)) as client:
+        # Deliveries come from the TPF's TLS peer (tests/tls.py).
+        app = AsPeer(create_app(settings), key_state / "keys", "tpf")
+        with closing_replaced_log_files(), TestClient(app) as client:
             assert signed.wait(30)
             yield client
     finally:

@@ -37,6 +37,7 @@ from shared.iplos.model import Finding
 from shared.iplos.municipalities import valid_municipalities
 from shared.keys.registry import load_registry_keys
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
+from tests.tls import AsPeer
 
 from .test_storage import payload_record, pseudonym
 
@@ -238,7 +239,9 @@ def registry(
     clock = Clock()
     app.state.clock = clock
     try:
-        with closing_replaced_log_files(), TestClient(app, base_url="http://registry.test") as client:
+        # Over TLS from the TPF's certificate (tests/tls.py): what it sends is taken, and nobody reads as it.
+        peer = AsPeer(app, registry_key_dir, "tpf")
+        with closing_replaced_log_files(), TestClient(peer, base_url="http://registry.test") as client:
             assert signed.wait(30)
             yield Registry(client, clock, filled, engine)
     finally:

@@ -26,6 +26,7 @@ from shared.envelope.report import open_report
 from tests.badinput.conftest import TestClient
 from tests.e2e.messages import Message, build_message, keys_of
 from tests.registry.test_storage import incoming, make_records
+from tests.tls import acting_as
 from tests.tpf.test_outbox import GATEWAY_TOKEN, PROBLEM, TOKEN, _chain
 
 GATEWAY = {"Authorization": f"Bearer {GATEWAY_TOKEN}"}
@@ -53,7 +54,8 @@ def _kept(state: Path) -> list[tuple[str, str]]:
 
 
 def _report(registry: TestClient, message_id: str) -> bytes:
-    response = registry.get(f"/v1/submissions/{message_id}/report", headers=GATEWAY)
+    with acting_as(registry, "kommune-0301"):  # the gateway fetches it with the municipality's certificate
+        response = registry.get(f"/v1/submissions/{message_id}/report", headers=GATEWAY)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     return response.content
@@ -113,7 +115,8 @@ def test_a_superseded_submission_s_kept_report_goes_with_its_findings(state: Pat
         _report(registry, first.parsed.message_id)
         assert tpf.post("/v1/messages", files=second.files()).status_code == 200
         assert _kept(state) == []
-        old = registry.get(f"/v1/submissions/{first.parsed.message_id}/report", headers=GATEWAY)
+        with acting_as(registry, "kommune-0301"):
+            old = registry.get(f"/v1/submissions/{first.parsed.message_id}/report", headers=GATEWAY)
         assert (old.status_code, old.json()["type"]) == (410, PROBLEM + "superseded")
         _report(registry, second.parsed.message_id)
         assert [message_id for message_id, _ in _kept(state)] == [second.parsed.message_id]

@@ -34,6 +34,7 @@ from shared.keys.registry import load_registry_keys
 from shared.keys.tpf import load_pseudonym_key, load_tpf_keys, pseudonym_key_file
 
 KOMMUNER = ["0301", "4601"]
+TLS_FILES = ("cert.pem", "key.pem")
 PARTY_FOLDERS = ["tpf", "registry", *(f"{MUNICIPALITIES_FOLDER}/kommune-{k}" for k in KOMMUNER)]
 
 
@@ -59,9 +60,10 @@ def tpf_copy(key_dir: Path, tmp_path: Path) -> Path:
 
 def test_init_keys_writes_the_documented_layout(fresh: Path) -> None:
     files = sorted(str(p.relative_to(fresh)) for p in fresh.rglob("*") if p.is_file())
-    expected = [DIRECTORY_FILE, "tpf/pseudonym-v1.key"] + [
-        f"{folder}/{name}" for folder in PARTY_FOLDERS for name in (ENCRYPTION_FILE, SIGNING_FILE)
-    ]
+    expected = [DIRECTORY_FILE, "tpf/pseudonym-v1.key", "ca/ca.pem", "ca/ca-key.pem"]
+    expected += [f"{folder}/{name}" for folder in PARTY_FOLDERS for name in (ENCRYPTION_FILE, SIGNING_FILE)]
+    # TLS (keys/tls.py): each party's certificate, and the gateway's server certificate in municipalities/tls/.
+    expected += [f"{folder}/tls/{name}" for folder in [*PARTY_FOLDERS, MUNICIPALITIES_FOLDER] for name in TLS_FILES]
     assert files == sorted(expected)
 
 
@@ -82,12 +84,15 @@ def test_init_keys_private_files_0600_and_folders_0700(
         request.getfixturevalue("permissive_umask")
     folder = tmp_path / "keys"
     init_keys(folder, KOMMUNER)
-    private = [p for p in folder.rglob("*") if p.is_file() and p.name != DIRECTORY_FILE]
-    assert len(private) == 2 * len(PARTY_FOLDERS) + 1
+    public = {DIRECTORY_FILE, "cert.pem", "ca.pem"}
+    private = [p for p in folder.rglob("*") if p.is_file() and p.name not in public]
+    # Two key pairs per party, the pseudonym key, a TLS key per party and the gateway's, the CA's key.
+    assert len(private) == 2 * len(PARTY_FOLDERS) + 1 + len(PARTY_FOLDERS) + 1 + 1
     for path in private:
         assert _mode(path) == 0o600, path
     for name in PARTY_FOLDERS:
         assert _mode(folder / name) == 0o700, name
+        assert _mode(folder / name / "tls") == 0o700, name
 
 
 def test_init_keys_pseudonym_key_is_256_random_bits(fresh: Path, tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select
+from starlette.types import ASGIApp
 
 from iplos_chain import ensure_keys
 from iplos_testkit.exports import write_synthetic_export
@@ -35,6 +35,7 @@ from shared.envelope import transport
 from tests.badinput.conftest import close_log_files, closing_replaced_log_files
 from tests.e2e.messages import Message, build_message
 from tests.postgres import DATABASES, service_databases
+from tests.tls import AsPeer
 
 PROBLEM = "urn:iplos-chain:problem:"
 TOKEN = new_token()  # the registry's operator
@@ -45,12 +46,13 @@ GATEWAY_TOKEN = new_token()  # a gateway's own credential at the registry (it fe
 class Wire(httpx.AsyncBaseTransport):
     """The TPF's connection to the registry: up, or refusing connections like a registry that is down."""
 
-    def __init__(self, registry: FastAPI) -> None:
+    def __init__(self, registry: ASGIApp) -> None:
         self.up = False
         self.refusal: dict[str, Any] | None = None  # a problem document the "registry" answers with instead
         self.calls = 0
         self.gate: threading.Event | None = None  # when set: each call waits for it (a slow registry)
         self.entered = threading.Event()
+        # The TPF's connection: the registry sees the TPF's certificate (tests/tls.py).
         self._inner = httpx.ASGITransport(app=registry)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -121,14 +123,17 @@ def _chain(state: Path, **tpf_changes: Any) -> Iterator[tuple[TestClient, TestCl
         )
     )
     tpf_app = create_tpf(_tpf_settings(state, **tpf_changes))
+    keys = state / "keys"
     # Two services in one process: each start-up points the root logger at its own file; close what it replaced.
+    # Over TLS as the chain runs (tests/tls.py): the TPF is called by municipality 0301's gateway, whose messages
+    # these are; the registry by the TPF (a test switches to another party with tests.tls.acting_as).
     with (
         closing_replaced_log_files(),
-        TestClient(registry_app) as registry,
+        TestClient(AsPeer(registry_app, keys, "tpf")) as registry,
         closing_replaced_log_files(),
-        TestClient(tpf_app) as tpf,
+        TestClient(AsPeer(tpf_app, keys, "kommune-0301")) as tpf,
     ):
-        wire = Wire(registry_app)
+        wire = Wire(AsPeer(registry_app, keys, "tpf"))
         box = tpf_app.state.outbox
         original, box.client = box.client, httpx.AsyncClient(transport=wire)
         try:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from iplos_chain import ensure_keys
+from services.kit.tls import Peer
 from services.tpf import service
 from services.tpf.outbox import Status
 from shared.envelope import sign_header
@@ -69,9 +70,9 @@ def test_the_uploads_are_released_before_the_first_delivery_attempt(
     taken: list[service.MessageParts] = []
     real_take = service._take
 
-    def spying_take(ctx: service.TpfContext, parts: service.MessageParts) -> str | service.MessageStatus:
+    def spying_take(ctx: service.TpfContext, parts: service.MessageParts, peer: Peer) -> str | service.MessageStatus:
         taken.append(parts)
-        return real_take(ctx, parts)
+        return real_take(ctx, parts, peer)
 
     monkeypatch.setattr(service, "_take", spying_take)
     with _chain(state) as (tpf, _registry, wire):

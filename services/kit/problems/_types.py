@@ -80,6 +80,11 @@ class ProblemType(StrEnum):
     """Any other status the web framework raised, answered with that status."""
     UNAUTHENTICATED = "unauthenticated", 401, "This endpoint needs a bearer token (Authorization: Bearer ...)"
     FORBIDDEN = "forbidden", 403, "This credential's role may not use this endpoint"
+    WRONG_PEER = (
+        "wrong-peer",
+        403,
+        "The connection's TLS client certificate is not the party this request must come from",
+    )
     INTERNAL_ERROR = "internal-error", 500, "The service could not handle the request"
     NOT_READY = "not-ready", 503, "The service is not ready"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy import Engine
 
 from services.kit.audit_log import AuditLog
 from services.kit.credentials import Credential
+from services.kit.http import Clients
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.monitoring import GatewayMetrics
 from services.municipality_gateway.outbox import OutboxWorker
@@ -26,7 +26,8 @@ class GatewayContext:
     keys: dict[str, PartyKeys]
     """The signing and report-opening keys of every municipality this gateway serves, by kommuneNr."""
     worker: OutboxWorker
-    client: httpx.AsyncClient
+    clients: Clients
+    """HTTP clients by kommuneNr, each presenting that municipality's TLS certificate (to the TPF, the registry)."""
     credentials: list[Credential]
     audit: AuditLog
     metrics: GatewayMetrics

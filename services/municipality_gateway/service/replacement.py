@@ -48,7 +48,8 @@ async def confirm_replacement(ctx: GatewayContext, caller: Credential, submissio
             ProblemType.NOT_HELD, "Only a submission the registry holds can be confirmed", state=stored.state.value
         )
     header = (ctx.outbox_dir / submission_id / HEADER_FILE).read_bytes()
-    answer = await _send(ctx, submission_id, sign_confirmation(ctx.keys[stored.municipality], stored, header))
+    confirmation = sign_confirmation(ctx.keys[stored.municipality], stored, header)
+    answer = await _send(ctx, submission_id, stored.municipality, confirmation)
     try:
         receipt = verify_receipt(ctx.directory, answer, submission_id, hashlib.sha256(header).hexdigest())
     except (InvalidEnvelope, MessageRefused):
@@ -79,12 +80,14 @@ def sign_confirmation(keys: PartyKeys, stored: StoredSubmission, header: bytes) 
     return carry(confirmation, "confirmation", keys.signing)
 
 
-async def _send(ctx: GatewayContext, message_id: str, confirmation: dict[str, Any]) -> dict[str, Any]:
-    """The registry's answer to the confirmation, if it carries a receipt; else a Problem (the submission stays
-    held)."""
+async def _send(
+    ctx: GatewayContext, message_id: str, municipality: str, confirmation: dict[str, Any]
+) -> dict[str, Any]:
+    """The registry's answer to the confirmation (sent on the municipality's own TLS client), if it carries a
+    receipt; else a Problem (the submission stays held)."""
     url = f"{ctx.settings.registry_url.rstrip('/')}/v1/submissions/{message_id}/confirmation"
     try:
-        response = await read_bounded(ctx.client, "POST", url, json=confirmation)
+        response = await read_bounded(ctx.clients.for_party(municipality), "POST", url, json=confirmation)
     except httpx.HTTPError:
         raise Problem(ProblemType.REGISTRY_UNAVAILABLE, "The registry could not be reached; try again later") from None
     except AnswerTooLarge:

@@ -62,7 +62,11 @@ async def report(ctx: GatewayContext, caller: Credential, submission_id: str) ->
     if not path:
         raise Problem(ProblemType.NOT_FOUND, "The registry's receipt names no control report")
     body = await fetch_report(
-        ctx.client, ctx.settings.registry_url, path, ctx.settings.max_report_bytes, token=ctx.registry_token
+        ctx.clients.for_party(stored.municipality),
+        ctx.settings.registry_url,
+        path,
+        ctx.settings.max_report_bytes,
+        token=ctx.registry_token,
     )
     keys = ctx.keys[stored.municipality]
     header_file = ctx.outbox_dir / stored.message_id / HEADER_FILE

@@ -19,7 +19,7 @@ from services.kit.bodies import (
     require_media_type,
 )
 from services.registry_intake import service
-from services.registry_intake.dependencies import Context
+from services.registry_intake.dependencies import Context, MunicipalityPeer, TpfPeer
 from services.registry_intake.schemas import SignedReceipt
 from shared.envelope import transport as wire
 
@@ -40,19 +40,22 @@ router = APIRouter()
     responses={
         201: {"description": "Stored; the signed receipt"},
         400: {"description": "The delivery could not be verified or opened"},
-        403: {"description": "A signer is not registered for its role, or does not match its header"},
+        403: {
+            "description": "A signer is not registered for its role, or does not match its header; or the"
+            " connection's TLS certificate is not the TPF's (wrong-peer)"
+        },
         409: {"description": "Replayed message id, or a sequence not newer than the active one (receipt included)"},
         413: {"description": "The body is larger than the configured limit"},
         422: {"description": "A part is not for this registry, or its content is malformed"},
     },
 )
-async def post_delivery(request: Request, ctx: Context) -> SignedReceipt:
+async def post_delivery(request: Request, ctx: Context, peer: TpfPeer) -> SignedReceipt:
     refuse_large(request, request.app.state.settings.max_body_bytes)
     require_media_type(request, "multipart/form-data")
     async with request.form(max_files=6, max_fields=6, max_part_size=64 * 1024) as form:
         delivery = await _delivery(form)
         # Inside the form's block: the spooled parts are read while the use case runs.
-        return await run_in_threadpool(service.take_delivery, ctx, delivery)
+        return await run_in_threadpool(service.take_delivery, ctx, delivery, peer)
 
 
 async def _delivery(form: FormData) -> service.Delivery:
@@ -78,13 +81,18 @@ async def _delivery(form: FormData) -> service.Delivery:
     responses={
         200: {"description": "Applied: the held submission is the active one; its new signed receipt"},
         400: {"description": "The confirmation could not be verified"},
-        403: {"description": "Not signed by the submitting municipality"},
+        403: {
+            "description": "Not signed by the submitting municipality, or the connection's TLS certificate is not"
+            " that municipality's (wrong-peer)"
+        },
         404: {"description": "No such submission"},
         409: {"description": "The submission is not held (receipt included), or a newer one became active"},
         422: {"description": "The confirmation names another submission"},
     },
 )
-async def post_confirmation(request: Request, submission_id: str, ctx: Context) -> SignedReceipt:
+async def post_confirmation(
+    request: Request, submission_id: str, ctx: Context, peer: MunicipalityPeer
+) -> SignedReceipt:
     refuse_large(request, CONFIRMATION_MAX_BYTES)
     require_media_type(request, "application/json")
     body = bytearray()
@@ -92,4 +100,4 @@ async def post_confirmation(request: Request, submission_id: str, ctx: Context) 
         body += chunk
         if len(body) > CONFIRMATION_MAX_BYTES:
             raise body_too_large(CONFIRMATION_MAX_BYTES)
-    return await run_in_threadpool(service.confirm, ctx, submission_id, bytes(body))
+    return await run_in_threadpool(service.confirm, ctx, submission_id, bytes(body), peer)

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from services.registry_intake import service
-from services.registry_intake.dependencies import Context, ReportFetcher, require_operator
+from services.registry_intake.dependencies import Context, MunicipalityPeer, ReportFetcher, require_operator
 from services.registry_intake.schemas import SealedReport, SubmissionList, SubmissionView
 from services.registry_intake.service import reading
 
@@ -54,11 +54,14 @@ async def get_submission(request: Request, submission_id: str, ctx: Context) -> 
     responses={
         200: {"description": "The report: {header, signature, part}", "model": SealedReport},
         401: {"description": "No bearer token, or one the registry does not know"},
-        403: {"description": "The credential is not a gateway's"},
+        403: {
+            "description": "The credential is not a gateway's, or the connection's TLS certificate is not the"
+            " submitting municipality's (wrong-peer)"
+        },
         404: {"description": "No such submission, or it was refused (no records, no report)"},
         410: {"description": "The submission was superseded: the replacing submission's report applies"},
     },
 )
-async def get_report(submission_id: str, ctx: Context, _fetcher: ReportFetcher) -> Response:
+async def get_report(submission_id: str, ctx: Context, _fetcher: ReportFetcher, peer: MunicipalityPeer) -> Response:
     # Sealed and signed once, then served as stored: the bytes go out as they were kept.
-    return Response(await run_in_threadpool(service.report, ctx, submission_id), media_type="application/json")
+    return Response(await run_in_threadpool(service.report, ctx, submission_id, peer), media_type="application/json")

@@ -10,6 +10,7 @@ import structlog
 
 from services.kit.clock import require_fresh
 from services.kit.problems import Problem, ProblemType, envelope_problems, invalid_envelope
+from services.kit.tls import Peer, wrong_peer
 from services.registry_intake.repository import NotHeld, StaleSubmission
 from services.registry_intake.schemas import SignedReceipt
 from services.registry_intake.service.context import RegistryContext
@@ -24,11 +25,12 @@ __all__ = ["confirm"]
 log = structlog.get_logger("registry")
 
 
-def confirm(ctx: RegistryContext, submission_id: str, body: bytes) -> SignedReceipt:
-    """Apply the held submission ``submission_id`` on the confirmation ``body``; answer with its new receipt (it
+def confirm(ctx: RegistryContext, submission_id: str, body: bytes, peer: Peer) -> SignedReceipt:
+    """Apply the held submission ``submission_id`` on the confirmation ``body`` brought by ``peer`` (the
+    connection's party: the municipality that signed it); answer with its new receipt (it
     is the active one now), or raise the :class:`Problem` that refuses it. Blocking: run in a worker thread."""
     with ctx.metrics.stage("confirm"):
-        stored = _apply(ctx, submission_id, body)
+        stored = _apply(ctx, submission_id, body, peer)
     ctx.metrics.stored(stored, ctx.queries.finding_counts(stored.message_id))
     log.info(
         "held submission confirmed",
@@ -41,7 +43,7 @@ def confirm(ctx: RegistryContext, submission_id: str, body: bytes) -> SignedRece
     return receipt_for(ctx, stored)
 
 
-def _apply(ctx: RegistryContext, submission_id: str, body: bytes) -> StoredSubmission:
+def _apply(ctx: RegistryContext, submission_id: str, body: bytes, peer: Peer) -> StoredSubmission:
     """Verify the confirmation and apply its held submission.
 
     The confirmation travels as ``{"confirmation": {...}, "signature": "<base64>"}``, like a receipt. It must be
@@ -53,6 +55,8 @@ def _apply(ctx: RegistryContext, submission_id: str, body: bytes) -> StoredSubmi
         if not isinstance(document, dict):
             raise InvalidEnvelope()
         verified, encoded = verify_confirmation(ctx.directory, document)
+    if not peer.is_municipality(verified.municipality):
+        raise wrong_peer()
     if verified.message_id != submission_id:
         raise invalid_envelope()
     require_fresh(verified.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)

@@ -1,9 +1,9 @@
 """take_delivery: what the registry does with a delivery from the TPF, from verifying it to its signed receipt.
 
-Verify the two signed headers; answer a message decided before as it was answered (its receipt, or the refusal
-that was final for it); check the parts against the headers; check the window, the year and the person count;
-open, join, control and store the records (the repository stores, holds, or refuses a stale sequence); answer
-with the signed receipt.
+Verify the two signed headers and that the connection's TLS peer is the TPF that signed the delivery; answer a
+message decided before as it was answered (its receipt, or the refusal that was final for it); check the parts
+against the headers; check the window, the year and the person count; open, join, control and store the records
+(the repository stores, holds, or refuses a stale sequence); answer with the signed receipt.
 
 Every refusal goes on the audit record exactly once, here, by :func:`_put_on_record`, except a stale sequence:
 that one is the repository's decision and is recorded in its transaction with the row it writes. An answer
@@ -18,6 +18,7 @@ import structlog
 
 from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, StoredAnswer, is_final
+from services.kit.tls import Peer, wrong_peer
 from services.registry_intake.models import REFUSAL_STALE_SEQUENCE, SubmissionStatus
 from services.registry_intake.repository import ReplayedMessage, StaleSubmission
 from services.registry_intake.schemas import SignedReceipt
@@ -39,8 +40,9 @@ __all__ = ["take_delivery"]
 log = structlog.get_logger("registry")
 
 
-def take_delivery(ctx: RegistryContext, received: Delivery) -> SignedReceipt:
-    """Take ``received`` and answer with its signed receipt, or raise the :class:`Problem` that refuses it (a
+def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> SignedReceipt:
+    """Take ``received`` from ``peer`` (the connection's party: it must be the TPF that signed the delivery)
+    and answer with its signed receipt, or raise the :class:`Problem` that refuses it (a
     :class:`StoredAnswer` when it is answered from what was stored about its message before). Blocking: the
     route runs it in a worker thread."""
     verified: VerifiedDelivery | None = None  # once the signatures hold
@@ -48,6 +50,8 @@ def take_delivery(ctx: RegistryContext, received: Delivery) -> SignedReceipt:
     try:
         with ctx.metrics.stage("verify"):
             verified = verify_delivery(ctx, received)
+            if not peer.is_party(verified.delivery.sender):
+                raise wrong_peer()  # on record under "unknown": nothing of the delivery is attributed to its bearer
             _answer_if_decided(ctx, verified)
             check_parts(ctx, verified, received)
         parts_checked = True

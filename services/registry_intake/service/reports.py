@@ -12,6 +12,7 @@ import io
 import json
 
 from services.kit.problems import Problem, ProblemType
+from services.kit.tls import Peer, wrong_peer
 from services.registry_intake.models import SubmissionStatus
 from services.registry_intake.schemas import SealedReport
 from services.registry_intake.service.context import RegistryContext
@@ -24,10 +25,13 @@ from shared.keys import PublicDirectory
 __all__ = ["report"]
 
 
-def report(ctx: RegistryContext, submission_id: str) -> bytes:
-    """The answer of ``GET /v1/submissions/{id}/report`` (JSON bytes, :class:`SealedReport`). A refused submission
-    has no records and no report (404); a superseded one's report is the replacing submission's (410)."""
+def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> bytes:
+    """The answer of ``GET /v1/submissions/{id}/report`` (JSON bytes, :class:`SealedReport`), for the submitting
+    municipality's TLS peer only (``wrong-peer``). A refused submission has no records and no report (404); a
+    superseded one's report is the replacing submission's (410)."""
     stored = ctx.queries.get(submission_id)
+    if stored is not None and not peer.is_municipality(stored.municipality):
+        raise wrong_peer()  # before its status: another municipality learns nothing of it
     if stored is None or stored.status is SubmissionStatus.REFUSED:
         raise NotFound("No stored submission with this id")
     if stored.status is SubmissionStatus.SUPERSEDED:
