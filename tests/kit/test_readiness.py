@@ -83,7 +83,7 @@ def tpf_on_postgres(tmp_path: Path) -> Iterator[tuple[Chain, str]]:
 
 
 def _readyz(chain: Chain) -> httpx.Response:
-    return httpx.get(chain.url("tpf") + "/readyz", timeout=10)
+    return httpx.get(chain.url("tpf") + "/readyz", timeout=10, verify=chain.verify)
 
 
 def _until(chain: Chain, status: int, timeout_s: float = 15.0) -> httpx.Response:
