@@ -2,8 +2,9 @@
 a synthetic export submitted through the published gateway port comes back with the registry's signed receipt,
 and the registry's operator API shows the same receipt, which verifies against the public-key directory.
 
-Transport: the stack runs with the plain-HTTP development switch (deploy/plain-http.env) until mutual TLS lands;
-then :data:`SCHEME` becomes ``https`` (and the client trusts the directory's CA, as ``iplos submit`` will).
+Transport: mutual TLS, as the stack runs it. The host side trusts the directory's CA (the certificates name
+``localhost`` and 127.0.0.1 beside the services' hosts, so the published ports verify) and submits as the
+municipality's gateway client would, presenting that municipality's certificate (:func:`iplos_chain.trust`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import os
 import secrets
 import shutil
+import ssl
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +23,8 @@ from typing import Any, Final
 
 import httpx
 
-from iplos_chain import client, free_port
+from iplos_chain import client, free_port, trust
+from iplos_testkit.compose.checks import check_secrets, check_without_client_certificate
 from iplos_testkit.compose.engine import (
     BASE_IMAGE,
     CommandFailed,
@@ -39,7 +42,7 @@ from shared.keys import PublicDirectory
 
 __all__ = ["SCHEME", "main"]
 
-SCHEME: Final = "http"
+SCHEME: Final = "https"
 MUNICIPALITY: Final = "0301"
 YEAR: Final = 2025
 PERSONS: Final = 200
@@ -79,12 +82,12 @@ class Phases:
         return lines
 
 
-def _wait_ready(url: str, timeout_s: float) -> None:
+def _wait_ready(url: str, verify: ssl.SSLContext, timeout_s: float) -> None:
     """The published port answers /readyz with 200 (from the host, through the engine's port forwarding)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            if httpx.get(url + "/readyz", timeout=3.0).status_code == 200:
+            if httpx.get(url + "/readyz", timeout=3.0, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -98,21 +101,26 @@ def check_chain(
 ) -> dict[str, Any]:
     """Submit a synthetic export through the published gateway port, wait for the registry's receipt, and check
     it at the registry's operator API (the same receipt, signed by the registry, the records there). Returns the
-    receipt. ``vary`` > 0 gives changed data for the same municipality-year (a resubmission)."""
+    receipt. ``vary`` > 0 gives changed data for the same municipality-year (a resubmission). Over mutual TLS:
+    the municipality's client certificate towards the gateway, the CA alone (an operator's token, no party)
+    towards the registry."""
     gateway, registry = urls
     export = stack.work / f"export-{vary}.xml"
     persons, _ = write_synthetic_export(export, MUNICIPALITY, YEAR, PERSONS, 12, vary=vary)
     token = tokens[MUNICIPALITY]
-    accepted = client.submit(export, gateway, token=token)
+    municipality = trust(stack.state, as_municipality=MUNICIPALITY)
+    accepted = client.submit(export, gateway, token=token, verify=municipality)
     submission_id = accepted["submission_id"]
-    say(f"submitted {persons} synthetic persons of {MUNICIPALITY}/{YEAR}: submission {submission_id}")
-    final = client.wait_final(gateway, submission_id, timeout_s, token=token)
+    say(f"submitted {persons} synthetic persons of {MUNICIPALITY}/{YEAR} over mutual TLS: submission {submission_id}")
+    final = client.wait_final(gateway, submission_id, timeout_s, token=token, verify=municipality)
     receipt: dict[str, Any] | None = final.get("receipt")
     if final["state"] != "stored" or receipt is None:
         raise CommandFailed(f"submission {submission_id} ended {final['state']}, not stored with a receipt")
     if receipt["status"] != "stored" or receipt["records_stored"] != persons:
         raise CommandFailed(f"the receipt says {receipt['status']}, {receipt['records_stored']} records")
-    detail = client.get_json(f"{registry}/v1/operator/submissions/{submission_id}", tokens["operator"])
+    detail = client.get_json(
+        f"{registry}/v1/operator/submissions/{submission_id}", tokens["operator"], verify=trust(stack.state)
+    )
     signed = detail["receipt"]
     if signed["receipt"] != receipt or signed["signature"] != final["receipt_signature"]:
         raise CommandFailed("the registry's operator API shows another receipt than the gateway got")
@@ -169,6 +177,10 @@ def main(argv: list[str]) -> int:
             stack.build(tuple(f"localhost/iplos-{name}:{IMAGE_TAG}" for name in ("chain", "postgres")))
         with phases.phase("keys, certificates, secrets"):
             tokens = stack.prepare_secrets()
+            # Each container gets its own TLS key only, and none the CA's: checked on what was prepared.
+            directory = PublicDirectory.load(stack.state / "keys" / "directory.json")
+            for line in check_secrets(stack.secrets, directory):
+                say(f"  secrets/{line}")
         with phases.phase("start: the services, then PostgreSQL"):
             started = True
             # The worst order on purpose: each service must wait for its database (deploy/entrypoint.py).
@@ -185,10 +197,12 @@ def main(argv: list[str]) -> int:
                 say(f"  {line}")
             if sum("waiting up to" in line for line in waited) != 3:
                 raise CommandFailed("not every service waited for PostgreSQL, which started after them")
-            _wait_ready(gateway, 30.0)
-            _wait_ready(registry, 30.0)
-        with phases.phase("submit, receipt, operator API"):
+            _wait_ready(gateway, trust(stack.state), 30.0)
+            _wait_ready(registry, trust(stack.state), 30.0)
+        with phases.phase("submit over mutual TLS, receipt, operator API"):
             first = check_chain(stack, tokens, (gateway, registry), args.timeout)
+        with phases.phase("no client certificate at the registry's published port"):
+            say(check_without_client_certificate(registry, trust(stack.state)))
         with phases.phase("restart policy: the TPF's process ends, the engine starts it again"):
             stack.end_main_process("tpf")
             restarts = stack.wait_restarted("tpf", args.timeout)
