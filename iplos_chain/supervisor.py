@@ -5,7 +5,6 @@ into its own state folder, so everything a service writes is under ``<state>/<se
 :mod:`iplos_chain.state`). Each is started as ``iplos serve`` starts one (:func:`launch_command`), with mutual TLS:
 every URL is ``https://``, and a caller trusts the chain's development CA (:attr:`Chain.verify`).
 
-
 With ``workers`` above 1 each service is uvicorn's process manager and that many worker processes (the manager
 starts a worker again when one dies); each service runs in a process group of its own, so that a SIGKILL of the
 service (:meth:`Chain.stop`) takes the manager and all its workers, and :meth:`Chain.worker_pids` finds the
@@ -40,7 +39,8 @@ from iplos_chain.state import (
 )
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER
 from services.kit.tls import client_context
-from shared.keys import PublicDirectory
+from shared.keys import PublicDirectory, ca_certificate_file, tls_files
+from shared.keys.municipality import party_name
 
 __all__ = ["GRACEFUL_SHUTDOWN_S", "Chain", "free_port", "launch_command", "service_env", "trust"]
 
@@ -101,8 +101,7 @@ def trust(state_dir: Path, as_municipality: str | None = None) -> ssl.SSLContext
     ca = PublicDirectory.load(state_dir / KEYS_FOLDER / DIRECTORY_FILE).tls_ca
     if as_municipality is None:
         return client_context(ca)
-    tls = state_dir / KEYS_FOLDER / MUNICIPALITIES_FOLDER / f"kommune-{as_municipality}" / "tls"
-    return client_context(ca, tls / "cert.pem", tls / "key.pem")
+    return client_context(ca, *tls_files(state_dir / KEYS_FOLDER / MUNICIPALITIES_FOLDER / party_name(as_municipality)))
 
 
 @dataclass
@@ -127,7 +126,7 @@ class Chain:
     @property
     def ca_file(self) -> Path:
         """The development CA's certificate (``curl --cacert``, ``SSL_CERT_FILE``)."""
-        return self.state_dir / KEYS_FOLDER / "ca" / "ca.pem"
+        return ca_certificate_file(self.state_dir / KEYS_FOLDER)
 
     @property
     def operator_token(self) -> str:

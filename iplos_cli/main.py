@@ -20,7 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from iplos_chain import APPS, DEFAULT_PORTS, Chain, client, ensure_keys
+from iplos_chain.state import KEYS_FOLDER
 from iplos_cli.audit import audit_app
+from shared.keys import ca_certificate_file
 
 app = typer.Typer(help="IPLOS chain: municipality gateway, trusted pseudonym manager (TPF), registry intake.")
 keys_app = typer.Typer(help="Key pairs for every party and the public-key directory.")
@@ -56,7 +58,7 @@ TokenOption = Annotated[
 
 def _verify(ca: Path | None) -> ssl.SSLContext | bool:
     """What the gateway's certificate is checked against: ``ca``, or `iplos up`'s development CA if there is one."""
-    found = ca or (Path(".state") / "keys" / "ca" / "ca.pem")
+    found = ca or ca_certificate_file(Path(".state") / KEYS_FOLDER)
     if not found.exists():
         if ca is not None:
             err.print(f"[red]error:[/red] no CA certificate at {ca}")

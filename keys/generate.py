@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from keys.tls import ensure_tls, subjects
+from keys.tls import ensure_tls, private_pem, subjects
 from shared.keys import (
     ALG_ED25519,
     ALG_X25519,
@@ -47,12 +47,6 @@ DIRECTORY_FILE = "directory.json"
 MUNICIPALITIES_FOLDER = "municipalities"
 
 
-def _pem(key: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
 def _raw_public(key: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -63,8 +57,8 @@ def _party_keys(folder: Path) -> list[dict[str, str]]:
     os.chmod(folder, 0o700)
     encryption = X25519PrivateKey.generate()
     signing = Ed25519PrivateKey.generate()
-    write_private_file(folder / ENCRYPTION_FILE, _pem(encryption))
-    write_private_file(folder / SIGNING_FILE, _pem(signing))
+    write_private_file(folder / ENCRYPTION_FILE, private_pem(encryption))
+    write_private_file(folder / SIGNING_FILE, private_pem(signing))
     return [
         {
             "kid": key_id(alg, _raw_public(key)),

@@ -27,9 +27,20 @@ from typing import Final
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from shared.keys import spki_pin, write_private_file
+from shared.keys import (
+    CA_CERT_FILE,
+    CA_FOLDER,
+    CA_KEY_FILE,
+    TLS_CERT_FILE,
+    TLS_FOLDER,
+    TLS_KEY_FILE,
+    spki_pin,
+    tls_files,
+    write_private_file,
+)
 
 __all__ = [
     "CA_CERT_FILE",
@@ -41,15 +52,9 @@ __all__ = [
     "Issued",
     "TlsSubject",
     "ensure_tls",
+    "private_pem",
     "spki_pin",
 ]
-
-CA_FOLDER: Final = "ca"
-CA_CERT_FILE: Final = "ca.pem"
-CA_KEY_FILE: Final = "ca-key.pem"
-TLS_FOLDER: Final = "tls"
-TLS_CERT_FILE: Final = "cert.pem"
-TLS_KEY_FILE: Final = "key.pem"
 
 _CA_DAYS: Final = 3650
 _LEAF_DAYS: Final = 825  # what browsers accept for a server certificate
@@ -78,7 +83,8 @@ class Issued:
     pins: dict[str, str]
 
 
-def _private_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def private_pem(key: PrivateKeyTypes) -> bytes:
+    """A private key as ``iplos keys init`` writes every one: PKCS#8 PEM, unencrypted (the file is 0600)."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -117,15 +123,15 @@ def _ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateK
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    write_private_file(key_file, _private_pem(key))
+    write_private_file(key_file, private_pem(key))
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
 
 def _issue(subject: TlsSubject, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     """The subject's certificate: the one in its folder, or a new one with a new key (0600)."""
-    folder = subject.folder / TLS_FOLDER
-    cert_file, key_file = folder / TLS_CERT_FILE, folder / TLS_KEY_FILE
+    cert_file, key_file = tls_files(subject.folder)
+    folder = cert_file.parent
     if cert_file.exists() and key_file.exists():
         return x509.load_pem_x509_certificate(cert_file.read_bytes())
     if cert_file.exists() or key_file.exists():
@@ -155,7 +161,7 @@ def _issue(subject: TlsSubject, ca: x509.Certificate, ca_key: ec.EllipticCurvePr
         names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     cert = builder.sign(ca_key, hashes.SHA256())
-    write_private_file(key_file, _private_pem(key))
+    write_private_file(key_file, private_pem(key))
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert
 

@@ -22,14 +22,22 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iplos_chain import Chain
+from iplos_chain.state import KEYS_FOLDER
+from iplos_chain.supervisor import trust
+from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER
 from services.kit.tls import TLS_EXTENSION, client_context, tls_extension
-from shared.keys import PublicDirectory
+from shared.keys import PublicDirectory, tls_files
+
+
+def _tls_files(key_dir: Path, party: str) -> tuple[Path, Path]:
+    """Where ``iplos keys init`` put ``party``'s TLS certificate and key under ``key_dir`` (tpf, registry,
+    kommune-NNNN)."""
+    folder = key_dir / MUNICIPALITIES_FOLDER / party if party.startswith("kommune-") else key_dir / party
+    return tls_files(folder)
 
 
 def certificate_file(key_dir: Path, party: str) -> Path:
-    """Where ``iplos keys init`` put ``party``'s TLS certificate under ``key_dir`` (tpf, registry, kommune-NNNN)."""
-    folder = key_dir / "municipalities" / party if party.startswith("kommune-") else key_dir / party
-    return folder / "tls" / "cert.pem"
+    return _tls_files(key_dir, party)[0]
 
 
 class AsPeer:
@@ -77,8 +85,7 @@ def trust_chain(chain: Chain) -> None:
 
 def tls_as(chain: Chain, party: str | None) -> ssl.SSLContext:
     """A client's TLS context for ``chain`` presenting ``party``'s certificate (None: no client certificate)."""
-    key_dir = chain.state_dir / "keys"
     if party is None:
-        return client_context(PublicDirectory.load(key_dir / "directory.json").tls_ca)
-    cert = certificate_file(key_dir, party)
-    return client_context(PublicDirectory.load(key_dir / "directory.json").tls_ca, cert, cert.with_name("key.pem"))
+        return trust(chain.state_dir)
+    key_dir = chain.state_dir / KEYS_FOLDER
+    return client_context(PublicDirectory.load(key_dir / DIRECTORY_FILE).tls_ca, *_tls_files(key_dir, party))

@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kit.database import Pool
 from shared.envelope.freshness import DEFAULT_MAX_AGE, DEFAULT_MAX_SKEW, FreshnessWindow
+from shared.keys import tls_files
 
 __all__ = ["ReceiverSettings", "ServiceSettings"]
 
@@ -70,11 +71,11 @@ class ServiceSettings(BaseSettings):
 
     @property
     def tls_cert_path(self) -> Path:
-        return self.tls_cert_file or self.key_dir / "tls" / "cert.pem"
+        return self.tls_cert_file or tls_files(self.key_dir)[0]
 
     @property
     def tls_key_path(self) -> Path:
-        return self.tls_key_file or self.key_dir / "tls" / "key.pem"
+        return self.tls_key_file or tls_files(self.key_dir)[1]
 
     @property
     def effective_database_url(self) -> str:

@@ -24,14 +24,13 @@ from services.municipality_gateway.admission import UploadSlots
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.routes import router
 from services.municipality_gateway.service import GatewayContext
-from shared.keys import PartyKeys, PublicDirectory
+from shared.keys import PartyKeys, PublicDirectory, tls_files
 from shared.keys.municipality import load_municipality_keys, party_name
 
 __all__ = ["MIGRATIONS", "create_app", "load_served_keys"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PARTY_FOLDER = re.compile(r"^kommune-([0-9]{4})$")
-TLS_FOLDER = "tls"  # each party folder's TLS certificate and key (keys.tls, which the product may not import)
 log = structlog.get_logger("gateway")
 
 
@@ -85,12 +84,12 @@ def _clients(settings: GatewaySettings, directory: PublicDirectory, served: dict
     fetches only from its own party."""
     by_municipality = {}
     for kommune_nr in served:
-        tls = settings.key_dir / party_name(kommune_nr) / TLS_FOLDER
+        cert_file, key_file = tls_files(settings.key_dir / party_name(kommune_nr))
         by_municipality[kommune_nr] = service_client(
             directory,
             plain_http=settings.plain_http,
-            cert_file=tls / "cert.pem",
-            key_file=tls / "key.pem",
+            cert_file=cert_file,
+            key_file=key_file,
             timeout=settings.delivery_timeout_s,
         )
     return Clients(by_municipality)

@@ -25,18 +25,36 @@ from shared.keys._files import (
     read_private_file,
     write_private_file,
 )
-from shared.keys._tls import pem_spki_pin, spki_pin
+from shared.keys._tls import (
+    CA_CERT_FILE,
+    CA_FOLDER,
+    CA_KEY_FILE,
+    TLS_CERT_FILE,
+    TLS_FOLDER,
+    TLS_KEY_FILE,
+    ca_certificate_file,
+    pem_spki_pin,
+    spki_pin,
+    tls_files,
+)
 
 __all__ = [
     "ALG_ED25519",
     "ALG_X25519",
+    "CA_CERT_FILE",
+    "CA_FOLDER",
+    "CA_KEY_FILE",
     "DIRECTORY_FORMAT",
     "ENCRYPTION_FILE",
     "SIGNING_FILE",
+    "TLS_CERT_FILE",
+    "TLS_FOLDER",
+    "TLS_KEY_FILE",
     "DirectoryEntry",
     "PartyInfo",
     "PartyKeys",
     "PublicDirectory",
+    "ca_certificate_file",
     "key_id",
     "load_encryption_key",
     "load_party_keys",
@@ -44,5 +62,6 @@ __all__ = [
     "pem_spki_pin",
     "read_private_file",
     "spki_pin",
+    "tls_files",
     "write_private_file",
 ]
