@@ -12,7 +12,7 @@ export IPLOS_TEST_CHROMIUM ?= $(CHROMIUM)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install lock browser demo up soak test test-latest lint typecheck contracts pytest clean compose-test
+.PHONY: install lock browser demo up soak bench test test-latest lint typecheck contracts pytest clean compose-test
 
 # Everything is installed from the committed lock (exact versions, each file's hash checked), so a new release on
 # the package index cannot change what `make demo` and `make test` run. pyproject.toml keeps the ranges the code
@@ -89,6 +89,15 @@ WORKERS ?= 2
 DATABASE ?= sqlite
 soak: install
 	$(BIN)/iplos soak --submissions $(SUBMISSIONS) --faults $(FAULTS) --workers $(WORKERS) --database $(DATABASE)
+
+# A national-shaped year (357 municipalities, 350,000 persons, Oslo about a tenth, ~770 MB of XML) through the three
+# real services, against one plain lxml read of the same files; prints wall time, the ratio, CPU, peak RSS and time per
+# stage per service (docs/performance.md). Takes minutes: the year is generated once (about two minutes on 2 cores)
+# and cached in .bench-cache/, the chain takes several more. BENCH_ARGS passes options (e.g. --database postgresql,
+# --workers 2, --oslo-times 4, --json FILE, --check).
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/iplos bench $(BENCH_ARGS)
 
 # The compose stack (docker-compose.yml, deploy/) built and run for real with podman: installs Debian's podman,
 # podman-compose, mmdebstrap and runc if missing, builds a local Debian base image once, the images, keys and

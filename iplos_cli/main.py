@@ -1,4 +1,4 @@
-"""The ``iplos`` command line: keys, synthetic exports, the services, submissions, the demo and the soak.
+"""The ``iplos`` command line: keys, synthetic exports, the services, submissions, the demo, the soak and the bench.
 
 Commands only: each parses its options, calls the package that does the work (:mod:`iplos_chain` to run and
 talk to the chain, :mod:`iplos_testkit` for synthetic exports, the demo and the soak, :mod:`iplos_audit` through
@@ -338,6 +338,86 @@ def soak(
     for line in result.summary_lines():
         console.print(line)
     if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def bench(
+    municipalities: Annotated[
+        int, typer.Option(help="Municipalities in the year (the real kommunenummer, Oslo first)", min=1, max=357)
+    ] = 357,
+    persons: Annotated[
+        int, typer.Option(help="Persons in the whole year, Zipf-sized over the municipalities", min=1)
+    ] = (350_000),
+    oslo_times: Annotated[
+        float | None,
+        typer.Option(
+            show_default=False,
+            help="Instead of a year: one export of Oslo's size in the national year times this (4: the large one)",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic year (a cached year is reused per seed)")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes of each service", min=1)] = 1,
+    database: Annotated[
+        str, typer.Option(help="The services' databases: sqlite (files), or postgresql (a fresh database each)")
+    ] = "sqlite",
+    postgres_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="IPLOS_SOAK_POSTGRES_URL",
+            show_default=False,
+            help="PostgreSQL server (an account that may create databases); default the local one as postgres",
+        ),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Uploads in flight at once (largest first)", min=1)] = 4,
+    cache: Annotated[Path, typer.Option(help="Where generated years are kept and reused")] = Path(".bench-cache"),
+    state_dir: Annotated[
+        Path | None, typer.Option(help="Folder for the chain's state (default: a temp dir, removed afterwards)")
+    ] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the figures to this JSON file")] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the ratio is above 3.0 or any process's peak RSS above 150 MB")
+    ] = False,
+    poll: Annotated[float, typer.Option(help="Seconds between reads of the gateway's list while waiting", min=0.05)] = (
+        1.0
+    ),
+) -> None:
+    """A national-shaped year (generated once, cached) through the three real services: wall time against one
+    plain lxml read of the same files, persons per second, CPU seconds, peak RSS and time per stage per service.
+    Takes minutes at the default size. Exit 1 unless every file is stored (and, with --check, on target)."""
+    from iplos_testkit.bench import BenchOptions, oslo_persons, run_bench
+    from iplos_testkit.bench.table import result_tables
+    from iplos_testkit.soak.databases import DATABASES
+
+    if database not in DATABASES:
+        raise typer.BadParameter(f"one of {', '.join(DATABASES)}", param_hint="--database")
+    if oslo_times is not None:
+        municipalities, persons = 1, max(1, round(oslo_persons() * oslo_times))
+    options = BenchOptions(
+        municipalities=municipalities,
+        persons=persons,
+        seed=seed,
+        workers=workers,
+        database=database,
+        postgres_url=postgres_url,
+        concurrency=concurrency,
+        cache=cache,
+        state_dir=state_dir,
+        poll_s=poll,
+    )
+    try:
+        result = run_bench(options, console)
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    for table in result_tables(result):
+        console.print(table)
+    if json_file is not None:
+        json_file.write_text(json.dumps(result.to_json(), indent=1) + "\n", encoding="utf-8")
+    problems = result.problems()
+    failures = result.check_failures() if check else []
+    for line in (*problems, *failures):
+        err.print(f"[red]{escape(line)}[/red]")
+    if problems or failures:
         raise typer.Exit(1)
 
 

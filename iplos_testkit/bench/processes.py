@@ -1,0 +1,130 @@
+"""CPU seconds and peak memory of a service's processes, from /proc (Linux).
+
+Each service of the development chain runs in a process group of its own (``iplos_chain.supervisor``): its
+uvicorn manager and, with several workers, the worker processes. A group's CPU time is the sum over its live
+processes of ``utime + stime + cutime + cstime`` (the last two hold the children a process has reaped, so a
+worker that died and was replaced still counts, in its manager's figure). Peak RSS is each process's
+``VmHWM``, sampled while the run goes on because a worker may be replaced and take its high-water mark with it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+__all__ = ["GroupPeaks", "PeakWatch", "ProcessPeak", "group_cpu_s", "group_pids"]
+
+_PROC: Final = Path("/proc")
+_TICKS: Final = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after ``comm`` (which may hold spaces): state is [0], ppid [1], pgrp [2],
+    utime [11], stime [12], cutime [13], cstime [14]. None when the process is gone."""
+    try:
+        return (_PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    found = []
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None and int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system, with reaped children) of the processes of group ``pgid`` so far."""
+    ticks = 0
+    for pid in group_pids(pgid):
+        fields = _stat_fields(pid)
+        if fields is not None:
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / _TICKS
+
+
+def _hwm_kb(pid: int) -> int | None:
+    try:
+        for line in (_PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _role(pid: int, pgid: int, several: bool) -> str:
+    if pid == pgid:
+        return "manager" if several else "process"
+    try:
+        cmdline = (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        cmdline = b""
+    return "worker" if b"spawn_main" in cmdline else "child"
+
+
+@dataclass
+class ProcessPeak:
+    pid: int
+    role: str
+    """``process`` (a service run without workers), ``manager``, ``worker`` or ``child`` (anything else)."""
+    hwm_mb: float
+
+
+@dataclass
+class GroupPeaks:
+    """Every process seen in one service's group, with its highest VmHWM seen."""
+
+    processes: dict[int, ProcessPeak] = field(default_factory=dict)
+
+    @property
+    def peak(self) -> ProcessPeak | None:
+        return max(self.processes.values(), key=lambda p: p.hwm_mb, default=None)
+
+
+class PeakWatch:
+    """Samples the VmHWM of every process of each group every ``interval_s`` in a thread of its own, from
+    :meth:`start` until :meth:`stop` (which takes one last sample)."""
+
+    def __init__(self, groups: dict[str, int], *, several_workers: bool, interval_s: float = 0.25) -> None:
+        self.groups = groups
+        self.peaks = {name: GroupPeaks() for name in groups}
+        self._several = several_workers
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-peaks", daemon=True)
+
+    def sample(self) -> None:
+        for name, pgid in self.groups.items():
+            seen = self.peaks[name].processes
+            for pid in group_pids(pgid):
+                kb = _hwm_kb(pid)
+                if kb is None:
+                    continue
+                known = seen.get(pid)
+                if known is None:
+                    seen[pid] = ProcessPeak(pid, _role(pid, pgid, self._several), kb / 1024)
+                elif kb / 1024 > known.hwm_mb:
+                    known.hwm_mb = kb / 1024
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self.sample()
+
+    def start(self) -> None:
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
