@@ -39,11 +39,16 @@ class BenchResult:
     generation_s: float
     generation_cached: bool
     plain_read_s: float
+    plain_read_cpu_s: float
+    """The plain read's CPU seconds: on a shared machine its wall time grows with the load, its CPU much less."""
     plain_read_persons: int
     wall_s: float
     """From the first upload begun to the first list that showed every submission final."""
     accepted_s: float
     """From the first upload begun to the last upload answered 202."""
+    client_cpu_s: float
+    """CPU seconds of the bench's own process while it uploaded and waited (reading the files, TLS, polling):
+    on a 2-core machine it competes with the services."""
     states: dict[str, int]
     """Final states, counted."""
     records_accepted: int
@@ -56,6 +61,16 @@ class BenchResult:
     def ratio(self) -> float:
         """Chain wall time over one plain read of the same files: the issue's figure of merit."""
         return self.wall_s / self.plain_read_s
+
+    @property
+    def cpu_s_total(self) -> float:
+        return sum(s.cpu_s for s in self.services.values())
+
+    @property
+    def cpu_ratio(self) -> float:
+        """The services' CPU seconds over the plain read's: the ratio's steadier companion on a loaded machine
+        (with N cores free, a wall ratio of about cpu_ratio / N is the best the chain could do)."""
+        return self.cpu_s_total / self.plain_read_cpu_s
 
     @property
     def persons_per_s(self) -> float:
@@ -90,5 +105,6 @@ class BenchResult:
         document = asdict(self)
         document["ratio"] = self.ratio
         document["persons_per_s"] = self.persons_per_s
-        document["cpu_s_total"] = sum(s.cpu_s for s in self.services.values())
+        document["cpu_s_total"] = self.cpu_s_total
+        document["cpu_ratio"] = self.cpu_ratio
         return document

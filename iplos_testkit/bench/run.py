@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,19 +61,23 @@ def run_bench(options: BenchOptions, console: Console) -> BenchResult:
         f" {year.folder}",
         markup=False,
     )
-    plain_persons, plain_s = plain_read(f.path for f in year.files)
-    console.print(f"bench: one plain lxml read of the files: {plain_s:.2f} s ({plain_persons:,} persons)")
+    plain_persons, plain_s, plain_cpu_s = plain_read(f.path for f in year.files)
+    console.print(
+        f"bench: one plain lxml read of the files: {plain_s:.2f} s, {plain_cpu_s:.2f} s of CPU"
+        f" ({plain_persons:,} persons)"
+    )
     state_dir = options.state_dir or Path(tempfile.mkdtemp(prefix="iplos-bench-"))
     try:
-        return _through_chain(options, year, plain_persons, plain_s, state_dir.resolve(), console)
+        return _through_chain(options, year, (plain_persons, plain_s, plain_cpu_s), state_dir.resolve(), console)
     finally:
         if options.state_dir is None:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _through_chain(
-    options: BenchOptions, year: BenchYear, plain_persons: int, plain_s: float, state_dir: Path, console: Console
+    options: BenchOptions, year: BenchYear, plain: tuple[int, float, float], state_dir: Path, console: Console
 ) -> BenchResult:
+    plain_persons, plain_s, plain_cpu_s = plain
     # Keys for every municipality of the year: about a second for 357, made before the clock starts.
     ensure_keys(state_dir, [f.municipality for f in year.files])
     ports = {service: free_port() for service in SERVICES}
@@ -93,9 +98,16 @@ def _through_chain(
             f" service, {options.database}"
         )
         try:
+            client_cpu = time.process_time()
             delivered = deliver_year(
-                chain, year.files, concurrency=options.concurrency, poll_s=options.poll_s, timeout_s=options.timeout_s
+                chain,
+                year.files,
+                concurrency=options.concurrency,
+                poll_s=options.poll_s,
+                timeout_s=options.timeout_s,
+                progress=lambda line: console.print(f"bench: {line}"),
             )
+            client_cpu = time.process_time() - client_cpu
         finally:
             watch.stop()
         cpu_after = {s: group_cpu_s(pgid) for s, pgid in groups.items()}
@@ -120,9 +132,11 @@ def _through_chain(
         generation_s=year.generation_s,
         generation_cached=year.cached,
         plain_read_s=plain_s,
+        plain_read_cpu_s=plain_cpu_s,
         plain_read_persons=plain_persons,
         wall_s=delivered.last_final - delivered.started,
         accepted_s=delivered.last_accepted - delivered.started,
+        client_cpu_s=client_cpu,
         states=dict(Counter(row["state"] for row in rows)),
         records_accepted=sum(int(a["records"]) for a in delivered.accepted.values()),
         records_stored=sum(int((row.get("receipt") or {}).get("records_stored", 0)) for row in rows),

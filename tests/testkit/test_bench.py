@@ -79,6 +79,9 @@ def test_bench_runs_a_small_year_through_the_chain(tmp_path: Path) -> None:
         assert service["peak"]["pid"] in [p["pid"] for p in service["processes"]], name
     assert figures["cpu_s_total"] > 0
     assert figures["cpu_s_total"] == pytest.approx(sum(s["cpu_s"] for s in figures["services"].values()))
+    assert figures["plain_read_cpu_s"] > 0
+    assert figures["cpu_ratio"] == pytest.approx(figures["cpu_s_total"] / figures["plain_read_cpu_s"])
+    assert figures["client_cpu_s"] >= 0
     seal = figures["services"]["gateway"]["stages"]["seal"]
     assert seal["count"] == 3
     assert seal["seconds"] > 0
