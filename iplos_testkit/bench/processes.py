@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-__all__ = ["GroupPeaks", "PeakWatch", "ProcessPeak", "group_cpu_s", "group_pids"]
+__all__ = ["GroupPeaks", "PeakWatch", "ProcessPeak", "family_cpu_s", "group_cpu_s", "group_pids", "postmaster_pid"]
 
 _PROC: Final = Path("/proc")
 _TICKS: Final = os.sysconf("SC_CLK_TCK")
@@ -48,8 +48,40 @@ def group_cpu_s(pgid: int) -> float:
     for pid in group_pids(pgid):
         fields = _stat_fields(pid)
         if fields is not None:
-            ticks += sum(int(value) for value in fields[11:15])
+            ticks += _own_and_reaped_ticks(fields)
     return ticks / _TICKS
+
+
+def _own_and_reaped_ticks(fields: list[str]) -> int:
+    return sum(int(value) for value in fields[11:15])
+
+
+def family_cpu_s(root: int) -> float:
+    """CPU seconds of process ``root`` and its live children, with what each reaped (a PostgreSQL server: the
+    postmaster starts each backend in a session of its own, so its process group does not hold them)."""
+    ticks = 0
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields is not None and (int(entry.name) == root or int(fields[1]) == root):
+            ticks += _own_and_reaped_ticks(fields)
+    return ticks / _TICKS
+
+
+def postmaster_pid() -> int | None:
+    """The local PostgreSQL server's first process (``postgres`` started by init), if this machine runs one."""
+    for entry in sorted(_PROC.iterdir(), key=lambda e: (len(e.name), e.name)):
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        fields = _stat_fields(int(entry.name))
+        if comm == "postgres" and fields is not None and fields[1] == "1":
+            return int(entry.name)
+    return None
 
 
 def _hwm_kb(pid: int) -> int | None:

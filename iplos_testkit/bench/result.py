@@ -49,6 +49,9 @@ class BenchResult:
     client_cpu_s: float
     """CPU seconds of the bench's own process while it uploaded and waited (reading the files, TLS, polling):
     on a 2-core machine it competes with the services."""
+    database_server_cpu_s: float | None
+    """On PostgreSQL: CPU seconds of the local server's processes during the run (not in the services' figures;
+    anything else using the server meanwhile counts too). None on SQLite, whose work is in the services'."""
     states: dict[str, int]
     """Final states, counted."""
     records_accepted: int

@@ -32,6 +32,8 @@ def result_tables(result: BenchResult) -> list[Table]:
         ("options", ", ".join(f"{k} {v}" for k, v in result.options.items())),
     ):
         run.add_row(name, value)
+    if result.database_server_cpu_s is not None:
+        run.add_row("CPU of the PostgreSQL server (all its processes)", f"{result.database_server_cpu_s:.1f} s")
     services = Table(title="per service (CPU of the process group, reaped children included; stages from /metrics)")
     for column in ("service", "CPU s", "CPU / plain read CPU", "peak RSS MB", "peak in", "stage", "stage s", "count"):
         services.add_column(column, justify="left" if column in {"service", "peak in", "stage"} else "right")
