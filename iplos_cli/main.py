@@ -372,7 +372,8 @@ def bench(
     concurrency: Annotated[int, typer.Option(help="Uploads in flight at once (largest first)", min=1)] = 4,
     cache: Annotated[Path, typer.Option(help="Where generated years are kept and reused")] = Path(".bench-cache"),
     state_dir: Annotated[
-        Path | None, typer.Option(help="Folder for the chain's state (default: a temp dir, removed afterwards)")
+        Path | None,
+        typer.Option(help="A new folder for the chain's state, kept (default: a temp dir, removed afterwards)"),
     ] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Also write the figures to this JSON file")] = None,
     check: Annotated[
