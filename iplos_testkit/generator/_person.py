@@ -7,10 +7,10 @@ import datetime as dt
 import random
 from dataclasses import replace
 
-import shared.fnr as fnr
 from iplos_testkit.generator._background import draw_background
 from iplos_testkit.generator._context import ExportContext, clamp, plus
 from iplos_testkit.generator._decisions import draw_coercion, draw_complaints, draw_refusals
+from iplos_testkit.generator._fid import synthetic_fid
 from iplos_testkit.generator._identifiers import opaque_id
 from iplos_testkit.generator._tables import DEVELOPMENTAL, LONG_TERM_STAY, SHORT_STAYS
 from iplos_testkit.generator._traits import (
@@ -46,7 +46,7 @@ class PersonMaker:
     def fid(self, birth: dt.date, sex: Sex, rng: random.Random) -> tuple[str, FidType]:
         d_number = rng.random() < 0.02  # foreign workers and others without a national identity number
         while True:
-            number = fnr.synthetic_for(birth, sex, rng, d_number=d_number)
+            number = synthetic_fid(birth, sex, rng, d_number=d_number)
             if number not in self.context.used_fids:
                 self.context.used_fids.add(number)
                 return number, FidType.DNR if d_number else FidType.FNR
