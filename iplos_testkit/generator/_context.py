@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from iplos_testkit.generator._draws import choice, randint
 from iplos_testkit.generator._identifiers import make_org_nr
 from iplos_testkit.generator._tables import NO_ORG_NR, UNIT_KINDS, UNIT_OF_SERVICE
 
@@ -19,19 +20,19 @@ class ExportContext:
         self.year_end = dt.date(year, 12, 31)
         # Two or three units of each kind, fixed per export.
         self.units: dict[str, tuple[str, ...]] = {
-            kind: tuple(make_org_nr(rng) for _ in range(rng.randint(2, 3))) for kind in UNIT_KINDS
+            kind: tuple(make_org_nr(rng) for _ in range(randint(rng, 2, 3))) for kind in UNIT_KINDS
         }
         self.used_fids: set[str] = set()
 
     def org_nr(self, service_type: int, rng: random.Random) -> str | None:
         if service_type in NO_ORG_NR:
             return None
-        return rng.choice(self.units[UNIT_OF_SERVICE.get(service_type, "tildeling")])
+        return choice(rng, self.units[UNIT_OF_SERVICE.get(service_type, "tildeling")])
 
     def day_in_year(self, rng: random.Random, *, not_after: dt.date | None = None) -> dt.date:
         last = min(self.year_end, not_after) if not_after is not None else self.year_end
         span = max(0, (last - self.year_start).days)
-        return self.year_start + dt.timedelta(days=rng.randint(0, span))
+        return self.year_start + dt.timedelta(days=randint(rng, 0, span))
 
 
 def clamp(value: float, low: float, high: float) -> float:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from iplos_testkit.generator._background import draw_background
 from iplos_testkit.generator._context import ExportContext, clamp, plus
 from iplos_testkit.generator._decisions import draw_coercion, draw_complaints, draw_refusals
+from iplos_testkit.generator._draws import randint
 from iplos_testkit.generator._fid import synthetic_fid
 from iplos_testkit.generator._identifiers import opaque_id
 from iplos_testkit.generator._tables import DEVELOPMENTAL, LONG_TERM_STAY, SHORT_STAYS
@@ -55,7 +56,7 @@ class PersonMaker:
         context = self.context
         if service_type in SHORT_STAYS:
             start = context.day_in_year(rng)
-            length = rng.randint(1, 5) if service_type == 25 else rng.randint(3, 42)
+            length = randint(rng, 1, 5) if service_type == 25 else randint(rng, 3, 42)
             return start, min(context.year_end, plus(start, length))
         if rng.random() < 0.6:
             # Ongoing since an earlier year, recent starts more common.
@@ -66,7 +67,7 @@ class PersonMaker:
         if rng.random() < 0.25:
             earliest = plus(max(start, context.year_start), 7)
             if earliest <= context.year_end:
-                end = plus(earliest, rng.randint(0, (context.year_end - earliest).days))
+                end = plus(earliest, randint(rng, 0, (context.year_end - earliest).days))
         return start, end
 
     def service(
@@ -81,10 +82,10 @@ class PersonMaker:
         start, end = self.dates(service_type, rng) if dates is None else dates
         # Application, then decision (a few weeks later), then start: a decision without a recorded
         # application is common, an application date without a decision less so.
-        decision = plus(start, -rng.randint(0, 28)) if rng.random() < 0.9 else None
+        decision = plus(start, -randint(rng, 0, 28)) if rng.random() < 0.9 else None
         application: dt.date | None = None
         if rng.random() < (0.85 if decision is not None else 0.3):
-            application = plus(decision or start, -rng.randint(1, 60))
+            application = plus(decision or start, -randint(rng, 1, 60))
         return Service(
             tjeneste_id=opaque_id("T", bruker_nr, number),
             tjeneste_type=service_type,
@@ -163,7 +164,7 @@ class PersonMaker:
                 return stay.end_date if rng.random() < 0.8 else None
             if rng.random() < 0.2:
                 first = max(stay.start_date, context.year_start)
-                return plus(first, rng.randint(0, (context.year_end - first).days))
+                return plus(first, randint(rng, 0, (context.year_end - first).days))
             return None
         chance = 0.04 if age >= 85 else 0.02 if age >= 75 else 0.008 if age >= 67 else 0.002
         return context.day_in_year(rng) if rng.random() < chance else None

@@ -7,6 +7,7 @@ import datetime as dt
 import random
 
 from iplos_testkit.generator._context import clamp
+from iplos_testkit.generator._draws import Weighted, randint
 from iplos_testkit.generator._tables import (
     DEMENTIA_VARIABLES,
     ELDERLY_DIAGNOSES,
@@ -15,6 +16,10 @@ from iplos_testkit.generator._tables import (
     YOUNGER_DIAGNOSES,
 )
 from shared.iplos.model import FUNCTION_VARIABLES, CodeSystem, Diagnosis, FunctionScore
+
+# The diagnosis tables as weighted draws (random.choices would add the weights up on every draw).
+_ELDERLY_DIAGNOSES = Weighted(ELDERLY_DIAGNOSES, [row[3] for row in ELDERLY_DIAGNOSES])
+_YOUNGER_DIAGNOSES = Weighted(YOUNGER_DIAGNOSES, [row[3] for row in YOUNGER_DIAGNOSES])
 
 
 def draw_hours(service_type: int, need: float, rng: random.Random) -> float | None:
@@ -32,20 +37,20 @@ def draw_age(rng: random.Random) -> int:
         # 67-104, mode in the mid-eighties.
         return round(rng.triangular(67, 104, 86))
     # Younger users: some children (respite, support contact), mostly adults.
-    return rng.randint(3, 17) if rng.random() < 0.15 else rng.randint(18, 66)
+    return randint(rng, 3, 17) if rng.random() < 0.15 else randint(rng, 18, 66)
 
 
 def draw_birth_date(year: int, age: int, rng: random.Random) -> dt.date:
     # Age at the end of the reporting year.
     birth_year = year - age
     start = dt.date(birth_year, 1, 1)
-    return start + dt.timedelta(days=rng.randint(0, (dt.date(birth_year, 12, 31) - start).days))
+    return start + dt.timedelta(days=randint(rng, 0, (dt.date(birth_year, 12, 31) - start).days))
 
 
 def draw_diagnoses(elderly: bool, rng: random.Random) -> tuple[tuple[Diagnosis, ...], bool]:
     roll = rng.random()
     count = 0 if roll < 0.15 else 1 if roll < 0.55 else 2 if roll < 0.85 else 3
-    table = ELDERLY_DIAGNOSES if elderly else YOUNGER_DIAGNOSES
+    table = _ELDERLY_DIAGNOSES if elderly else _YOUNGER_DIAGNOSES
     # A person's diagnoses mostly come from one source (the GP or the hospital).
     preferred = CodeSystem.ICPC2 if rng.random() < 0.7 else CodeSystem.ICD10
     chosen: dict[str, Diagnosis] = {}
@@ -53,7 +58,7 @@ def draw_diagnoses(elderly: bool, rng: random.Random) -> tuple[tuple[Diagnosis, 
     for _ in range(count * 3):
         if len(chosen) >= count:
             break
-        system, code, is_dementia, _weight = rng.choices(table, weights=[row[3] for row in table])[0]
+        system, code, is_dementia, _weight = table.draw(rng)
         if system is not preferred and rng.random() < 0.8:
             continue
         chosen.setdefault(code, Diagnosis(system, code))
@@ -69,7 +74,7 @@ def draw_scores(
         return ()  # not yet assessed (an applicant, a short stay)
     variables: tuple[str, ...] = FUNCTION_VARIABLES
     if roll < 0.12:
-        variables = tuple(sorted(rng.sample(FUNCTION_VARIABLES, rng.randint(5, 16)), key=FUNCTION_VARIABLES.index))
+        variables = tuple(sorted(rng.sample(FUNCTION_VARIABLES, randint(rng, 5, 16)), key=FUNCTION_VARIABLES.index))
     scores = []
     for variable in variables:
         if rng.random() < 0.02 or (age < 12 and variable in ("alminneligHusarbeid", "lageMat") and rng.random() < 0.7):
