@@ -4,9 +4,9 @@ mix, hours per week and the event type of a service line."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 
-from iplos_testkit.generator._context import clamp
 from iplos_testkit.generator._draws import Weighted, randint
 from iplos_testkit.generator._tables import (
     DEMENTIA_VARIABLES,
@@ -66,6 +66,17 @@ def draw_diagnoses(elderly: bool, rng: random.Random) -> tuple[tuple[Diagnosis, 
     return tuple(chosen.values()), dementia
 
 
+# Household tasks a young child is not expected to do.
+_HOUSEHOLD_TASKS = ("alminneligHusarbeid", "lageMat")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _score(variable: str, value: int, date: dt.date) -> FunctionScore:
+    """One score object per (variable, value, date): a year has some 37,000 of them, and 17 per person cost
+    more to build (a frozen dataclass) than to look up."""
+    return FunctionScore(variable, value, date)
+
+
 def draw_scores(
     need: float, age: int, dementia: bool, assessed: dt.date, rng: random.Random
 ) -> tuple[FunctionScore, ...]:
@@ -75,16 +86,20 @@ def draw_scores(
     variables: tuple[str, ...] = FUNCTION_VARIABLES
     if roll < 0.12:
         variables = tuple(sorted(rng.sample(FUNCTION_VARIABLES, randint(rng, 5, 16)), key=FUNCTION_VARIABLES.index))
+    mean_of_need = 1.0 + 4.0 * need  # the mean's first two terms, summed in the order they always were
+    uniform, gauss = rng.random, rng.gauss
+    young_child = age < 12
     scores = []
     for variable in variables:
-        if rng.random() < 0.02 or (age < 12 and variable in ("alminneligHusarbeid", "lageMat") and rng.random() < 0.7):
+        if uniform() < 0.02 or (young_child and variable in _HOUSEHOLD_TASKS and uniform() < 0.7):
             value = 9  # not relevant
         else:
-            mean = 1.0 + 4.0 * need + SCORE_OFFSET[variable]
+            mean = mean_of_need + SCORE_OFFSET[variable]
             if dementia and variable in DEMENTIA_VARIABLES:
                 mean += 1.2
-            value = int(clamp(round(rng.gauss(mean, 0.75)), 1, 5))
-        scores.append(FunctionScore(variable, value, assessed))
+            value = round(gauss(mean, 0.75))
+            value = 1 if value < 1 else 5 if value > 5 else value
+        scores.append(_score(variable, value, assessed))
     return tuple(scores)
 
 
