@@ -57,15 +57,34 @@ def _shuffled(items: tuple[int, ...], rng: random.Random) -> list[int]:
     return shuffled
 
 
-# The classic check digits, split: the six date digits are summed once per number, the individnummer's three
-# digits are summed in advance for each of the 1,000 (shared.fnr.check_digits does all nine per call).
+# The classic check digits, in parts summed in advance: the weighted sum of each two-digit field of the date
+# (day, month + 80, year within the century) and of each three-digit individnummer (shared.fnr.check_digits
+# sums all nine digits, with its argument checks, for every candidate).
 _K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
 _K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3)
+
+
+def _weighted(weights: tuple[int, ...], digits: str) -> int:
+    return sum(weight * int(digit) for weight, digit in zip(weights, digits, strict=True))
+
+
+# _DATE_SUMS[field][value]: (K1 part, K2 part) of the two digits at positions 2 * field, 2 * field + 1.
+_DATE_SUMS = tuple(
+    tuple(
+        (
+            _weighted(_K1_WEIGHTS[2 * field : 2 * field + 2], f"{value:02d}"),
+            _weighted(_K2_WEIGHTS[2 * field : 2 * field + 2], f"{value:02d}"),
+        )
+        for value in range(100)
+    )
+    for field in range(3)
+)
+# _INDIVIDUALS[individual]: its three digits, with their K1 and K2 parts.
 _INDIVIDUALS = tuple(
     (
         f"{individual:03d}",
-        sum(w * int(d) for w, d in zip(_K1_WEIGHTS[6:], f"{individual:03d}", strict=True)),
-        sum(w * int(d) for w, d in zip(_K2_WEIGHTS[6:], f"{individual:03d}", strict=True)),
+        _weighted(_K1_WEIGHTS[6:], f"{individual:03d}"),
+        _weighted(_K2_WEIGHTS[6:], f"{individual:03d}"),
     )
     for individual in range(1000)
 )
@@ -76,9 +95,14 @@ def synthetic_fid(birth_date: dt.date, sex: Sex, rng: random.Random, *, d_number
     leaves it: the first individnummer of the shuffle whose check digits exist (neither would be 10)."""
     parity = 1 if sex is Sex.MALE else 0
     day = birth_date.day + 40 if d_number else birth_date.day
-    date_digits = f"{day:02d}{birth_date.month + 80:02d}{birth_date.year % 100:02d}"
-    date_k1 = sum(w * int(d) for w, d in zip(_K1_WEIGHTS[:6], date_digits, strict=True))
-    date_k2 = sum(w * int(d) for w, d in zip(_K2_WEIGHTS[:6], date_digits, strict=True))
+    month, year = birth_date.month + 80, birth_date.year % 100
+    date_digits = f"{day:02d}{month:02d}{year:02d}"
+    (day_k1, day_k2), (month_k1, month_k2), (year_k1, year_k2) = (
+        _DATE_SUMS[0][day],
+        _DATE_SUMS[1][month],
+        _DATE_SUMS[2][year],
+    )
+    date_k1, date_k2 = day_k1 + month_k1 + year_k1, day_k2 + month_k2 + year_k2
     for individual in _shuffled(_candidates(birth_date.year, parity), rng):
         digits, individual_k1, individual_k2 = _INDIVIDUALS[individual]
         k1 = (11 - (date_k1 + individual_k1) % 11) % 11
