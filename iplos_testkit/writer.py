@@ -27,9 +27,12 @@ from types import TracebackType
 from typing import BinaryIO
 
 from shared.iplos.model import (
+    FUNCTION_VARIABLES,
+    CodeSystem,
     Coercion,
     Complaint,
     ExportHeader,
+    FidType,
     PersonBackground,
     PersonRecord,
     Refusal,
@@ -194,10 +197,18 @@ def _coercion_markup(coercion: Coercion) -> str:
     )
 
 
+# Markup for the values every person repeats, made once: the 17 variables' score elements up to the score,
+# the identity number types and the code systems. Other values are looked at one by one.
+_SCORE_PREFIXES = {variable: f'<vurdering variabel="{variable}" skaar="' for variable in FUNCTION_VARIABLES}
+_FID_TYPES = {str(kind): _attribute(str(kind)) for kind in FidType}
+_CODE_SYSTEMS = {str(system): _attribute(str(system)) for system in CodeSystem}
+
+
 def _person_markup(person: PersonRecord) -> str:
+    fid_type = str(person.fid_type)
     parts = [
         f"\n    <person>\n      <brukerNr>{_text(person.bruker_nr)}</brukerNr>"
-        f'\n      <fid type="{_attribute(str(person.fid_type))}">{_text(person.fid)}</fid>'
+        f'\n      <fid type="{_FID_TYPES.get(fid_type) or _attribute(fid_type)}">{_text(person.fid)}</fid>'
     ]
     background = _background_markup(person.background)
     if background:
@@ -207,19 +218,20 @@ def _person_markup(person: PersonRecord) -> str:
         # The scores of one assessment share its date: format it once.
         last_date, last_text = None, ""
         for score in person.function_scores:
-            if score.date is not last_date:
+            if score.date != last_date:
                 last_date, last_text = score.date, score.date.isoformat()
-            parts.append(
-                f'<vurdering variabel="{_attribute(score.variable)}" skaar="{score.score}" dato="{last_text}">'
-                "</vurdering>"
+            prefix = (
+                _SCORE_PREFIXES.get(score.variable) or f'<vurdering variabel="{_attribute(score.variable)}" skaar="'
             )
+            parts.append(f'{prefix}{score.score}" dato="{last_text}"></vurdering>')
         parts.append("</funksjon>")
     if person.diagnoses:
         parts.append("\n      <diagnoser>")
         for diagnosis in person.diagnoses:
+            system = str(diagnosis.system)
             parts.append(
-                f'<diagnose kodeverk="{_attribute(str(diagnosis.system))}" kode="{_attribute(diagnosis.code)}">'
-                "</diagnose>"
+                f'<diagnose kodeverk="{_CODE_SYSTEMS.get(system) or _attribute(system)}" '
+                f'kode="{_attribute(diagnosis.code)}"></diagnose>'
             )
         parts.append("</diagnoser>")
     for tag, items in (
