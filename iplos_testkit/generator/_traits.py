@@ -4,7 +4,6 @@ mix, hours per week and the event type of a service line."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import random
 from math import cos as _cos
 from math import log as _log
@@ -75,13 +74,6 @@ def draw_diagnoses(elderly: bool, rng: random.Random) -> tuple[tuple[Diagnosis, 
 _HOUSEHOLD_TASKS = ("alminneligHusarbeid", "lageMat")
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _score(variable: str, value: int, date: dt.date) -> FunctionScore:
-    """One score object per (variable, value, date): a year has some 37,000 of them, and 17 per person cost
-    more to build (a frozen dataclass) than to look up."""
-    return FunctionScore(variable, value, date)
-
-
 def draw_scores(
     need: float, age: int, dementia: bool, assessed: dt.date, rng: random.Random
 ) -> tuple[FunctionScore, ...]:
@@ -114,7 +106,7 @@ def draw_scores(
                 deviate, spare = spare, None
             value = round(mean + deviate * 0.75)
             value = 1 if value < 1 else 5 if value > 5 else value
-        scores.append(_score(variable, value, assessed))
+        scores.append(FunctionScore(variable, value, assessed))
     rng.gauss_next = spare  # type: ignore[attr-defined]
     return tuple(scores)
 
