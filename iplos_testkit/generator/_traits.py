@@ -3,6 +3,7 @@ mix, hours per week and the event type of a service line."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import random
 from math import cos as _cos
@@ -47,8 +48,8 @@ def draw_age(rng: random.Random) -> int:
 def draw_birth_date(year: int, age: int, rng: random.Random) -> dt.date:
     # Age at the end of the reporting year.
     birth_year = year - age
-    start = dt.date(birth_year, 1, 1)
-    return start + dt.timedelta(days=randint(rng, 0, (dt.date(birth_year, 12, 31) - start).days))
+    last_day = 365 if calendar.isleap(birth_year) else 364  # days from 1 January to 31 December
+    return dt.date.fromordinal(dt.date(birth_year, 1, 1).toordinal() + randint(rng, 0, last_day))
 
 
 def draw_diagnoses(elderly: bool, rng: random.Random) -> tuple[tuple[Diagnosis, ...], bool]:
