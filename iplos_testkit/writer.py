@@ -204,6 +204,11 @@ _FID_TYPES = {str(kind): _attribute(str(kind)) for kind in FidType}
 _CODE_SYSTEMS = {str(system): _attribute(str(system)) for system in CodeSystem}
 
 
+def _container(tag: str, items: list[str]) -> str:
+    """A list element with one child per line."""
+    return f"\n      <{tag}>\n        " + "\n        ".join(items) + f"\n      </{tag}>"
+
+
 def _person_markup(person: PersonRecord) -> str:
     fid_type = str(person.fid_type)
     parts = [
@@ -234,14 +239,15 @@ def _person_markup(person: PersonRecord) -> str:
                 f'kode="{_attribute(diagnosis.code)}"></diagnose>'
             )
         parts.append("</diagnoser>")
-    for tag, items in (
-        ("tjenester", [_service_markup(s) for s in person.services]),
-        ("avslag", [_refusal_markup(r) for r in person.refusals]),
-        ("klager", [_complaint_markup(c) for c in person.complaints]),
-        ("tvang", [_coercion_markup(c) for c in person.coercion]),
-    ):
-        if items:  # a container is left out when it would be empty
-            parts.append(f"\n      <{tag}>\n        " + "\n        ".join(items) + f"\n      </{tag}>")
+    # A container is left out when it would be empty (most persons have no refusal, complaint or coercion).
+    if person.services:
+        parts.append(_container("tjenester", [_service_markup(s) for s in person.services]))
+    if person.refusals:
+        parts.append(_container("avslag", [_refusal_markup(r) for r in person.refusals]))
+    if person.complaints:
+        parts.append(_container("klager", [_complaint_markup(c) for c in person.complaints]))
+    if person.coercion:
+        parts.append(_container("tvang", [_coercion_markup(c) for c in person.coercion]))
     parts.append("\n    </person>")
     return "".join(parts)
 
