@@ -142,19 +142,19 @@ class PersonMaker:
             services = _until_death(services, death)
         assessed = context.day_in_year(rng, not_after=death)
         refusals = draw_refusals(self.context, age, need, stay is not None, death, rng)
+        # Positional, in PersonRecord's field order (bruker_nr, fid, fid_type, function scores, diagnoses,
+        # services, background, refusals, complaints, coercion), which is also the order of the draws.
         return PersonRecord(
-            bruker_nr=bruker_nr,
-            fid=fid,
-            fid_type=fid_type,
-            function_scores=draw_scores(need, age, dementia, assessed, rng),
-            diagnoses=diagnoses,
-            services=tuple(services),
-            background=draw_background(
-                self.context, age, need, stay is not None, services, codes, dementia, death, rng
-            ),
-            refusals=refusals,
-            complaints=draw_complaints(self.context, services, refusals, death, rng),
-            coercion=draw_coercion(self.context, bruker_nr, services, death, rng),
+            bruker_nr,
+            fid,
+            fid_type,
+            draw_scores(need, age, dementia, assessed, rng),
+            diagnoses,
+            tuple(services),
+            draw_background(self.context, age, need, stay is not None, services, codes, dementia, death, rng),
+            refusals,
+            draw_complaints(self.context, services, refusals, death, rng),
+            draw_coercion(self.context, bruker_nr, services, death, rng),
         )
 
     def death_date(self, age: int, stay: Service | None, rng: random.Random) -> dt.date | None:
