@@ -32,7 +32,7 @@ class ExportContext:
 
     def day_in_year(self, rng: random.Random, *, not_after: dt.date | None = None) -> dt.date:
         last = min(self.year_end, not_after) if not_after is not None else self.year_end
-        span = max(0, (last - self.year_start).days)
+        span = max(0, last.toordinal() - self._start_ordinal)
         return _from_ordinal(self._start_ordinal + randint(rng, 0, span))
 
 
