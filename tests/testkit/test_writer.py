@@ -6,6 +6,7 @@ from __future__ import annotations
 import decimal
 import io
 import random
+from collections.abc import Iterator
 
 import pytest
 from lxml import etree
@@ -58,3 +59,29 @@ def test_an_unwritable_value_leaves_no_half_written_person() -> None:
     assert "<brukerNr>A</brukerNr>" in text
     assert "<brukerNr>B" not in text
     assert not text.endswith("</iplosMelding>")  # unfinished, so invalid
+
+
+def test_the_writer_writes_as_it_goes() -> None:
+    # Memory must not grow with the export: by the time the 1,000th person is drawn, most of those before it
+    # are in the output, and no single write holds more than a chunk of persons.
+    header = ExportHeader("00000000-0000-4000-8000-000000000000", FORMAT_VERSION, "E", "L", "1", 2025, "4601")
+
+    class Sink(io.BytesIO):
+        largest = 0
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            self.largest = max(self.largest, len(data))
+            return super().write(data)
+
+    out = Sink()
+    seen_at_1000: list[int] = []
+
+    def persons() -> Iterator[PersonRecord]:
+        for index in range(2000):
+            if index == 1000:
+                seen_at_1000.append(out.tell())
+            yield PersonRecord(str(index), "26915305384", FidType.FNR, (), (), ())
+
+    assert write_export(out, header, persons()) == 2000
+    assert seen_at_1000[0] > out.tell() / 2 * 0.7
+    assert out.largest < out.tell() / 4
