@@ -1,9 +1,11 @@
 """Streaming serialisation of an export (header + persons) to XML that validates against the XSD.
 
-Uses lxml's incremental writer (``etree.xmlfile``), one element context at a time, so a writer never holds
-more than the person it is writing: the generator can produce a national-size file in constant memory.
-Nested ``xf.element`` contexts (rather than building each person as a tree and writing it) keep the default
-namespace declared once on the root: a separately built subtree would redeclare it on every person.
+The writer builds each person's markup as one string and writes it in chunks, so it never holds more than
+a few hundred persons: the generator can produce a national-size file in constant memory. It used lxml's
+incremental writer (``etree.xmlfile``) before, one element context per field; that cost more than drawing
+the persons. The bytes are the same as lxml wrote them (the generator's output is pinned): the default
+namespace declared once on the root, ``<a></a>`` for an empty element, lxml's escaping (``_text``,
+``_attribute``) and its refusal of characters XML cannot hold.
 
 Each person starts on its own line, and so do its services, refusals, complaints and coercion decisions, so the
 line numbers in an ``ExportInvalid`` point somewhere useful when a generated file is edited by hand for a test.
@@ -16,92 +18,249 @@ refuses; optional values that are None, and empty lists, are left out.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import decimal
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Iterable
 from types import TracebackType
-from typing import BinaryIO, Protocol, TypeVar, cast
-
-from lxml import etree
+from typing import BinaryIO
 
 from shared.iplos.model import (
+    FUNCTION_VARIABLES,
+    CodeSystem,
     Coercion,
     Complaint,
     ExportHeader,
+    FidType,
     PersonBackground,
     PersonRecord,
     Refusal,
     Service,
 )
-from shared.iplos.schema import EXPORT_NAMESPACE, FORMAT_VERSIONS, q
-
-_T = TypeVar("_T")
+from shared.iplos.schema import EXPORT_NAMESPACE, FORMAT_VERSIONS
 
 __all__ = ["ExportTarget", "ExportWriter", "format_hours", "write_export"]
 
 ExportTarget = str | os.PathLike[str] | BinaryIO
 
-_ROOT = q("iplosMelding")
-_PERSON = q("person")
-_BRUKER_NR = q("brukerNr")
-_FID = q("fid")
-_FUNKSJON = q("funksjon")
-_VURDERING = q("vurdering")
-_DIAGNOSER = q("diagnoser")
-_DIAGNOSE = q("diagnose")
-_TJENESTER = q("tjenester")
-_TJENESTE = q("tjeneste")
-_VEDTAKSDATO = q("vedtaksdato")
-_STARTDATO = q("startdato")
-_SLUTTDATO = q("sluttdato")
-_TIMER = q("timerPerUke")
-_ORG_NR = q("orgNr")
-_SOKNADSDATO = q("soknadsdato")
-_BAKGRUNN = q("bakgrunn")
-_AVSLAG = q("avslag")
-_AVSLAGSVEDTAK = q("avslagsvedtak")
-_KLAGER = q("klager")
-_KLAGE = q("klage")
-_KLAGEDATO = q("klagedato")
-_UTFALL = q("utfall")
-_TVANG = q("tvang")
-_TVANGSVEDTAK = q("tvangsvedtak")
-# bakgrunn's children in schema order, with the PersonBackground field each one writes.
-_BACKGROUND_FIELDS: tuple[tuple[str, str], ...] = (
-    (q("bolig"), "housing"),
-    (q("husstand"), "household"),
-    (q("privatHjelp"), "unpaid_help"),
-    (q("tilrettelagtKommunikasjon"), "assisted_communication"),
-    (q("dodsdato"), "death_date"),
-    (q("vurdertAvLege"), "assessed_by_doctor"),
-    (q("vurdertAvTannhelse"), "assessed_by_dentist"),
-    (q("individuellPlan"), "individual_plan"),
-)
+# Persons per write: a few hundred kilobytes, so that memory stays flat and writes stay few.
+_PERSONS_PER_CHUNK = 256
 _NO_BACKGROUND = PersonBackground()
 
+# lxml's escaping: in text &, <, > and CR; in an attribute value also the quote and the whitespace that
+# attribute-value normalisation would turn into spaces.
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#9;"}
+)
+# Characters XML 1.0 cannot hold (lxml refuses them), and every character that needs a closer look: one search
+# decides whether a value can be written as it is, which almost every value can.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SPECIAL = re.compile('[&<>"\r\n\t\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]')
 
-class _XmlFile(Protocol):
-    """The part of lxml's incremental writer used here (lxml-stubs does not describe ``xmlfile``)."""
 
-    def write_declaration(self) -> None: ...
+def _checked(value: str) -> str:
+    if _NOT_XML.search(value) is not None:
+        raise ValueError("All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters")
+    return value
 
-    def element(
-        self, tag: str, attrib: dict[str, str] | None = None, nsmap: dict[str | None, str] | None = None
-    ) -> contextlib.AbstractContextManager[None]: ...
 
-    def write(self, *content: str) -> None: ...
+def _text(value: str) -> str:
+    """Element text as lxml writes it."""
+    if _SPECIAL.search(value) is None:
+        return value
+    return _checked(value).translate(_TEXT_ESCAPES)
 
-    def flush(self) -> None: ...
+
+def _attribute(value: str) -> str:
+    """An attribute value (between double quotes) as lxml writes it."""
+    if _SPECIAL.search(value) is None:
+        return value
+    return _checked(value).translate(_ATTRIBUTE_ESCAPES)
 
 
 def format_hours(hours: float) -> str:
     """``xs:decimal`` text for hours per week: positional notation (``repr`` may say ``1e-05``, which is not
     a decimal), and the shortest text that reads back as the same float."""
+    text = repr(float(hours))
+    if "e" not in text and "n" not in text:
+        return text  # already positional ("inf" and "nan" have an n): what the Decimal below would give
     if not math.isfinite(hours):
         raise ValueError("hours per week must be a finite number")
-    return format(decimal.Decimal(repr(float(hours))), "f")
+    return format(decimal.Decimal(text), "f")
+
+
+def _leaf(tag: str, text: str) -> str:
+    return f"<{tag}>{_text(text)}</{tag}>"
+
+
+def _header_markup(header: ExportHeader) -> str:
+    lines = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<iplosMelding xmlns="{_attribute(EXPORT_NAMESPACE)}" formatVersjon="{_attribute(header.format_version)}">',
+        "\n  <meldingshode>",
+        "\n    " + _leaf("meldingGUID", header.melding_guid),
+        "\n    <epj>"
+        + _leaf("navnEPJ", header.navn_epj)
+        + _leaf("leverandor", header.leverandor)
+        + _leaf("versjonEPJ", header.versjon_epj)
+        + "</epj>",
+        "\n    " + _leaf("rapporteringsaar", str(header.rapporteringsaar)),
+        "\n    " + _leaf("kommuneNr", header.kommune_nr),
+    ]
+    if header.bydel_nr is not None:
+        lines.append("\n    " + _leaf("bydelNr", header.bydel_nr))
+    contact = header.kontaktperson
+    if contact is not None:
+        lines.append("\n    <kontaktperson>" + _leaf("navn", contact.navn))
+        if contact.telefon is not None:
+            lines.append(_leaf("telefon", contact.telefon))
+        if contact.epost is not None:
+            lines.append(_leaf("epost", contact.epost))
+        lines.append("</kontaktperson>")
+    lines.append("\n  </meldingshode>\n  <personer>")
+    return "".join(lines)
+
+
+def _background_markup(background: PersonBackground) -> str:
+    """``<bakgrunn>`` with its children in schema order; "" when nothing is recorded."""
+    parts = []
+    for tag, value in (
+        ("bolig", background.housing),
+        ("husstand", background.household),
+        ("privatHjelp", background.unpaid_help),
+        ("tilrettelagtKommunikasjon", background.assisted_communication),
+        ("dodsdato", background.death_date),
+        ("vurdertAvLege", background.assessed_by_doctor),
+        ("vurdertAvTannhelse", background.assessed_by_dentist),
+        ("individuellPlan", background.individual_plan),
+    ):
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = str(value)
+        else:
+            text = value.isoformat()
+        parts.append(f"<{tag}>{text}</{tag}>")
+    return "<bakgrunn>" + "".join(parts) + "</bakgrunn>" if parts else ""
+
+
+def _service_markup(service: Service) -> str:
+    parts = [f'<tjeneste tjenesteID="{_attribute(service.tjeneste_id)}" tjenesteType="{service.tjeneste_type}"']
+    if service.event_type != "N":
+        parts.append(f' hendelse="{_attribute(service.event_type)}"')  # absent means N
+    parts.append(">")
+    if service.application_date is not None:
+        parts.append(f"<soknadsdato>{service.application_date.isoformat()}</soknadsdato>")
+    if service.decision_date is not None:
+        parts.append(f"<vedtaksdato>{service.decision_date.isoformat()}</vedtaksdato>")
+    parts.append(f"<startdato>{service.start_date.isoformat()}</startdato>")
+    if service.end_date is not None:
+        parts.append(f"<sluttdato>{service.end_date.isoformat()}</sluttdato>")
+    if service.hours_per_week is not None:
+        parts.append(f"<timerPerUke>{format_hours(service.hours_per_week)}</timerPerUke>")
+    if service.org_nr is not None:
+        parts.append(f"<orgNr>{_text(service.org_nr)}</orgNr>")
+    parts.append("</tjeneste>")
+    return "".join(parts)
+
+
+def _refusal_markup(refusal: Refusal) -> str:
+    application = refusal.application_date
+    return (
+        f'<avslagsvedtak tjenesteType="{refusal.tjeneste_type}">'
+        + ("" if application is None else f"<soknadsdato>{application.isoformat()}</soknadsdato>")
+        + f"<vedtaksdato>{refusal.decision_date.isoformat()}</vedtaksdato></avslagsvedtak>"
+    )
+
+
+def _complaint_markup(complaint: Complaint) -> str:
+    outcome = complaint.outcome
+    return (
+        f'<klage tjenesteType="{complaint.tjeneste_type}"><klagedato>{complaint.complaint_date.isoformat()}</klagedato>'
+        + ("" if outcome is None else _leaf("utfall", outcome))
+        + "</klage>"
+    )
+
+
+def _coercion_markup(coercion: Coercion) -> str:
+    end = coercion.end_date
+    return (
+        f'<tvangsvedtak vedtakID="{_attribute(coercion.vedtak_id)}" hjemmel="{_attribute(coercion.legal_basis)}">'
+        f"<vedtaksdato>{coercion.decision_date.isoformat()}</vedtaksdato>"
+        f"<startdato>{coercion.start_date.isoformat()}</startdato>"
+        + ("" if end is None else f"<sluttdato>{end.isoformat()}</sluttdato>")
+        + "</tvangsvedtak>"
+    )
+
+
+# Markup for the values every person repeats, made once: the 17 variables' score elements up to the score,
+# the identity number types and the code systems. Other values are looked at one by one.
+_SCORE_PREFIXES = {variable: f'<vurdering variabel="{variable}" skaar="' for variable in FUNCTION_VARIABLES}
+_FID_TYPES = {str(kind): _attribute(str(kind)) for kind in FidType}
+_CODE_SYSTEMS = {str(system): _attribute(str(system)) for system in CodeSystem}
+
+
+def _container(tag: str, items: list[str]) -> str:
+    """A list element with one child per line."""
+    return f"\n      <{tag}>\n        " + "\n        ".join(items) + f"\n      </{tag}>"
+
+
+def _person_markup(person: PersonRecord) -> str:
+    fid_type = str(person.fid_type)
+    parts = [
+        f"\n    <person>\n      <brukerNr>{_text(person.bruker_nr)}</brukerNr>"
+        f'\n      <fid type="{_FID_TYPES.get(fid_type) or _attribute(fid_type)}">{_text(person.fid)}</fid>'
+    ]
+    background = _background_markup(person.background)
+    if background:
+        parts.append("\n      " + background)
+    if person.function_scores:
+        parts.append("\n      <funksjon>")
+        # The scores of one assessment share its date: format it once.
+        last_date, last_text = None, ""
+        for score in person.function_scores:
+            if score.date != last_date:
+                last_date, last_text = score.date, score.date.isoformat()
+            prefix = (
+                _SCORE_PREFIXES.get(score.variable) or f'<vurdering variabel="{_attribute(score.variable)}" skaar="'
+            )
+            parts.append(f'{prefix}{score.score}" dato="{last_text}"></vurdering>')
+        parts.append("</funksjon>")
+    if person.diagnoses:
+        parts.append("\n      <diagnoser>")
+        for diagnosis in person.diagnoses:
+            system = str(diagnosis.system)
+            parts.append(
+                f'<diagnose kodeverk="{_CODE_SYSTEMS.get(system) or _attribute(system)}" '
+                f'kode="{_attribute(diagnosis.code)}"></diagnose>'
+            )
+        parts.append("</diagnoser>")
+    # A container is left out when it would be empty (most persons have no refusal, complaint or coercion).
+    if person.services:
+        parts.append(_container("tjenester", [_service_markup(s) for s in person.services]))
+    if person.refusals:
+        parts.append(_container("avslag", [_refusal_markup(r) for r in person.refusals]))
+    if person.complaints:
+        parts.append(_container("klager", [_complaint_markup(c) for c in person.complaints]))
+    if person.coercion:
+        parts.append(_container("tvang", [_coercion_markup(c) for c in person.coercion]))
+    parts.append("\n    </person>")
+    return "".join(parts)
+
+
+def _check_1_0(person: PersonRecord) -> None:
+    if (
+        person.background != _NO_BACKGROUND
+        or person.refusals
+        or person.complaints
+        or person.coercion
+        or any(s.application_date is not None or s.event_type != "N" for s in person.services)
+    ):
+        raise ValueError("the person has fields that need formatVersjon 1.1")
 
 
 class ExportWriter:
@@ -124,34 +283,20 @@ class ExportWriter:
         self._out = out
         self._header = header
         self._stack = contextlib.ExitStack()
-        self._xf: _XmlFile | None = None
-        self._personer: contextlib.AbstractContextManager[None] | None = None
+        self._target: BinaryIO | None = None
+        self._pending: list[str] = []
         self.persons_written = 0
 
     def __enter__(self) -> ExportWriter:
-        stack = self._stack
-        try:
+        with self._stack as stack:
+            target: BinaryIO
             if isinstance(self._out, str | os.PathLike):
-                target: BinaryIO = stack.enter_context(open(self._out, "wb"))
+                target = stack.enter_context(open(self._out, "wb"))
             else:
                 target = self._out
-            xmlfile = etree.xmlfile  # untyped in lxml-stubs: _XmlFile describes it
-            xf = cast(_XmlFile, stack.enter_context(xmlfile(target, encoding="UTF-8")))
-            xf.write_declaration()  # ends with a newline
-            stack.enter_context(
-                xf.element(_ROOT, {"formatVersjon": self._header.format_version}, nsmap={None: EXPORT_NAMESPACE})
-            )
-            self._write_header(xf, self._header)
-            xf.write("\n  ")
-            # Entered outside the stack so that __exit__ can put a newline between </personer> and the root.
-            personer = xf.element(q("personer"))
-            personer.__enter__()
-            self._personer = personer
-        except BaseException as error:
-            # Unwind with the error, so that lxml does not try to finish an empty document.
-            stack.__exit__(type(error), error, error.__traceback__)
-            raise
-        self._xf = xf
+            self._pending.append(_header_markup(self._header))
+            self._stack = stack.pop_all()  # the file stays open until __exit__
+        self._target = target
         return self
 
     def __exit__(
@@ -160,180 +305,28 @@ class ExportWriter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        personer, self._personer = self._personer, None
-        if personer is not None:
-            if exc_type is None and self._xf is not None:
-                self._xf.write("\n  ")
-            personer.__exit__(exc_type, exc, traceback)
-            if exc_type is None and self._xf is not None:
-                self._xf.write("\n")
-        self._xf = None
-        # Unwinding the stack closes </iplosMelding>, then the xmlfile, then a file the writer opened.
-        self._stack.__exit__(exc_type, exc, traceback)
+        target, self._target = self._target, None
+        if target is not None:
+            if exc_type is None:
+                self._pending.append("\n  </personer>\n</iplosMelding>")
+            self._flush(target)
+        self._stack.__exit__(exc_type, exc, traceback)  # closes a file the writer opened
 
-    @staticmethod
-    def _write_header(xf: _XmlFile, header: ExportHeader) -> None:
-        def leaf(tag: str, text: str, indent: str) -> None:
-            xf.write(indent)
-            with xf.element(q(tag)):
-                xf.write(text)
-
-        xf.write("\n  ")
-        with xf.element(q("meldingshode")):
-            leaf("meldingGUID", header.melding_guid, "\n    ")
-            xf.write("\n    ")
-            with xf.element(q("epj")):
-                leaf("navnEPJ", header.navn_epj, "")
-                leaf("leverandor", header.leverandor, "")
-                leaf("versjonEPJ", header.versjon_epj, "")
-            leaf("rapporteringsaar", str(header.rapporteringsaar), "\n    ")
-            leaf("kommuneNr", header.kommune_nr, "\n    ")
-            if header.bydel_nr is not None:
-                leaf("bydelNr", header.bydel_nr, "\n    ")
-            contact = header.kontaktperson
-            if contact is not None:
-                xf.write("\n    ")
-                with xf.element(q("kontaktperson")):
-                    leaf("navn", contact.navn, "")
-                    if contact.telefon is not None:
-                        leaf("telefon", contact.telefon, "")
-                    if contact.epost is not None:
-                        leaf("epost", contact.epost, "")
-            xf.write("\n  ")
+    def _flush(self, target: BinaryIO) -> None:
+        target.write("".join(self._pending).encode())
+        self._pending.clear()
 
     def write(self, person: PersonRecord) -> None:
-        xf = self._xf
-        if xf is None:
+        target = self._target
+        if target is None:
             raise RuntimeError("ExportWriter.write outside its with block")
         if self._v10:
-            self._check_1_0(person)
-        element = xf.element
-        xf.write("\n    ")
-        with element(_PERSON):
-            xf.write("\n      ")
-            with element(_BRUKER_NR):
-                xf.write(person.bruker_nr)
-            xf.write("\n      ")
-            with element(_FID, {"type": str(person.fid_type)}):
-                xf.write(person.fid)
-            if person.background != _NO_BACKGROUND:
-                xf.write("\n      ")
-                self._write_background(xf, person.background)
-            if person.function_scores:
-                xf.write("\n      ")
-                with element(_FUNKSJON):
-                    for score in person.function_scores:
-                        attributes = {
-                            "variabel": score.variable,
-                            "skaar": str(score.score),
-                            "dato": score.date.isoformat(),
-                        }
-                        with element(_VURDERING, attributes):
-                            pass
-            if person.diagnoses:
-                xf.write("\n      ")
-                with element(_DIAGNOSER):
-                    for diagnosis in person.diagnoses:
-                        with element(_DIAGNOSE, {"kodeverk": str(diagnosis.system), "kode": diagnosis.code}):
-                            pass
-            self._write_list(xf, _TJENESTER, person.services, self._write_service)
-            self._write_list(xf, _AVSLAG, person.refusals, self._write_refusal)
-            self._write_list(xf, _KLAGER, person.complaints, self._write_complaint)
-            self._write_list(xf, _TVANG, person.coercion, self._write_coercion)
-            xf.write("\n    ")
+            _check_1_0(person)
+        pending = self._pending
+        pending.append(_person_markup(person))
         self.persons_written += 1
-
-    @staticmethod
-    def _write_list(xf: _XmlFile, tag: str, items: Sequence[_T], write_one: Callable[[_XmlFile, _T], None]) -> None:
-        """A container element with one child per item, left out when there are none."""
-        if not items:
-            return
-        xf.write("\n      ")
-        with xf.element(tag):
-            for item in items:
-                xf.write("\n        ")
-                write_one(xf, item)
-            xf.write("\n      ")
-
-    @staticmethod
-    def _check_1_0(person: PersonRecord) -> None:
-        if (
-            person.background != _NO_BACKGROUND
-            or person.refusals
-            or person.complaints
-            or person.coercion
-            or any(s.application_date is not None or s.event_type != "N" for s in person.services)
-        ):
-            raise ValueError("the person has fields that need formatVersjon 1.1")
-
-    @staticmethod
-    def _write_background(xf: _XmlFile, background: PersonBackground) -> None:
-        with xf.element(_BAKGRUNN):
-            for tag, name in _BACKGROUND_FIELDS:
-                value: object = getattr(background, name)
-                if value is None:
-                    continue
-                with xf.element(tag):
-                    if isinstance(value, bool):
-                        xf.write("true" if value else "false")
-                    elif isinstance(value, int):
-                        xf.write(str(value))
-                    else:
-                        xf.write(cast(dt.date, value).isoformat())
-
-    @staticmethod
-    def _write_refusal(xf: _XmlFile, refusal: Refusal) -> None:
-        with xf.element(_AVSLAGSVEDTAK, {"tjenesteType": str(refusal.tjeneste_type)}):
-            if refusal.application_date is not None:
-                with xf.element(_SOKNADSDATO):
-                    xf.write(refusal.application_date.isoformat())
-            with xf.element(_VEDTAKSDATO):
-                xf.write(refusal.decision_date.isoformat())
-
-    @staticmethod
-    def _write_complaint(xf: _XmlFile, complaint: Complaint) -> None:
-        with xf.element(_KLAGE, {"tjenesteType": str(complaint.tjeneste_type)}):
-            with xf.element(_KLAGEDATO):
-                xf.write(complaint.complaint_date.isoformat())
-            if complaint.outcome is not None:
-                with xf.element(_UTFALL):
-                    xf.write(complaint.outcome)
-
-    @staticmethod
-    def _write_coercion(xf: _XmlFile, coercion: Coercion) -> None:
-        with xf.element(_TVANGSVEDTAK, {"vedtakID": coercion.vedtak_id, "hjemmel": coercion.legal_basis}):
-            with xf.element(_VEDTAKSDATO):
-                xf.write(coercion.decision_date.isoformat())
-            with xf.element(_STARTDATO):
-                xf.write(coercion.start_date.isoformat())
-            if coercion.end_date is not None:
-                with xf.element(_SLUTTDATO):
-                    xf.write(coercion.end_date.isoformat())
-
-    @staticmethod
-    def _write_service(xf: _XmlFile, service: Service) -> None:
-        element = xf.element
-        attributes = {"tjenesteID": service.tjeneste_id, "tjenesteType": str(service.tjeneste_type)}
-        if service.event_type != "N":
-            attributes["hendelse"] = service.event_type  # absent means N
-        with element(_TJENESTE, attributes):
-            if service.application_date is not None:
-                with element(_SOKNADSDATO):
-                    xf.write(service.application_date.isoformat())
-            if service.decision_date is not None:
-                with element(_VEDTAKSDATO):
-                    xf.write(service.decision_date.isoformat())
-            with element(_STARTDATO):
-                xf.write(service.start_date.isoformat())
-            if service.end_date is not None:
-                with element(_SLUTTDATO):
-                    xf.write(service.end_date.isoformat())
-            if service.hours_per_week is not None:
-                with element(_TIMER):
-                    xf.write(format_hours(service.hours_per_week))
-            if service.org_nr is not None:
-                with element(_ORG_NR):
-                    xf.write(service.org_nr)
+        if len(pending) >= _PERSONS_PER_CHUNK:
+            self._flush(target)
 
 
 def write_export(out: ExportTarget, header: ExportHeader, persons: Iterable[PersonRecord]) -> int:

@@ -47,8 +47,14 @@ score re-assessed) and adds about 2 % new persons, with a new message GUID.
 Modules, in reading order: ``_export`` (the entry points and the determinism above), ``_header``, ``_person``
 (one person: identity, services, death), ``_traits`` (age, diagnoses, scores, the service mix, hours),
 ``_background``, ``_decisions`` (refusals, complaints, coercion), ``_variant`` (a resubmission's changes),
-``_context`` (what the persons of one export share), ``_identifiers`` (opaque ids, organisation numbers) and
-``_tables`` (the code lists and weights).
+``_context`` (what the persons of one export share), ``_identifiers`` (opaque ids, organisation numbers),
+``_fid`` (identity numbers, drawn as ``shared.fnr.synthetic_for`` draws them), ``_draws`` (``random.Random``'s
+draws without its layers of calls) and ``_tables`` (the code lists and weights).
+
+Speed: a national year (some 350,000 persons) is written in well under a minute. The hot paths avoid
+``random.Random``'s Python layers and timedelta arithmetic but keep every draw, in the same order, with the same
+values: ``tests/testkit/test_pinned_output.py`` pins the bytes, and the tests of ``_fid`` and ``_draws`` compare
+them with the standard library's own methods draw for draw.
 """
 
 from iplos_testkit.generator._export import generate_export, generate_records

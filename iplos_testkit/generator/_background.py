@@ -7,6 +7,7 @@ import datetime as dt
 import random
 
 from iplos_testkit.generator._context import ExportContext, plus
+from iplos_testkit.generator._draws import randint
 from iplos_testkit.generator._tables import COMMUNICATION, DEVELOPMENTAL
 from shared.iplos.model import PersonBackground, Service
 
@@ -81,7 +82,7 @@ def draw_background(
         if roll < chance_in_year:
             return context.day_in_year(rng, not_after=death)
         if roll < chance_in_year + chance_earlier:
-            return plus(context.year_start, -rng.randint(1, 700))
+            return plus(context.year_start, -randint(rng, 1, 700))
         return None
 
     if resident:

@@ -7,9 +7,17 @@ import datetime as dt
 import random
 
 from iplos_testkit.generator._context import ExportContext, plus
+from iplos_testkit.generator._draws import Weighted, choice, randint
 from iplos_testkit.generator._identifiers import opaque_id
 from iplos_testkit.generator._tables import COERCION_BASIS
 from shared.iplos.model import Coercion, Complaint, Refusal, Service
+
+# What is refused: a nursing-home place or more home help for the old, assistance or a dwelling for the younger.
+_REFUSED_ELDERLY = Weighted((21, 15, 1, 19, 29), (5, 2, 2, 1, 1))
+_REFUSED_YOUNGER = Weighted((3, 29, 9, 7, 11), (3, 2, 2, 1, 2))
+_OUTCOMES: Weighted[str | None] = Weighted(
+    ("medhold", "delvis", "ikke-medhold", "under-behandling", None), (20, 15, 50, 10, 5)
+)
 
 
 def draw_refusals(
@@ -20,12 +28,9 @@ def draw_refusals(
     chance = 0.02 if resident else 0.03 + 0.05 * need if age >= 67 else 0.04
     if rng.random() >= chance:
         return ()
-    if age >= 67:
-        service_type = rng.choices((21, 15, 1, 19, 29), weights=(5, 2, 2, 1, 1))[0]
-    else:
-        service_type = rng.choices((3, 29, 9, 7, 11), weights=(3, 2, 2, 1, 2))[0]
+    service_type = (_REFUSED_ELDERLY if age >= 67 else _REFUSED_YOUNGER).draw(rng)
     decision = context.day_in_year(rng, not_after=death)
-    application = plus(decision, -rng.randint(7, 70)) if rng.random() < 0.9 else None
+    application = plus(decision, -randint(rng, 7, 70)) if rng.random() < 0.9 else None
     return (Refusal(service_type, application, decision),)
 
 
@@ -42,9 +47,9 @@ def draw_complaints(
     target: tuple[int, dt.date] | None = None
     if refusals and rng.random() < 0.35:
         refusal = refusals[0]
-        target = (refusal.tjeneste_type, plus(refusal.decision_date, rng.randint(3, 21)))
+        target = (refusal.tjeneste_type, plus(refusal.decision_date, randint(rng, 3, 21)))
     elif services and rng.random() < 0.015:
-        service = rng.choice(services)
+        service = choice(rng, services)
         target = (service.tjeneste_type, context.day_in_year(rng, not_after=last))
     if target is None or target[1] > last:
         return ()
@@ -52,9 +57,7 @@ def draw_complaints(
     if (last - date).days < 30 and rng.random() < 0.6:
         outcome: str | None = "under-behandling"
     else:
-        outcome = rng.choices(
-            ("medhold", "delvis", "ikke-medhold", "under-behandling", None), weights=(20, 15, 50, 10, 5)
-        )[0]
+        outcome = _OUTCOMES.draw(rng)
     return (Complaint(service_type, date, outcome),)
 
 
@@ -68,7 +71,7 @@ def draw_coercion(
         basis = COERCION_BASIS.get(service.tjeneste_type)
         if basis is None or rng.random() >= (0.4 if service.tjeneste_type == 23 else 0.9):
             continue
-        start = max(service.start_date, plus(context.year_start, -rng.randint(0, 300)))
+        start = max(service.start_date, plus(context.year_start, -randint(rng, 0, 300)))
         end: dt.date | None = plus(start, 364)
         if service.end_date is not None:
             end = min(plus(start, 364), service.end_date)
@@ -80,7 +83,7 @@ def draw_coercion(
             Coercion(
                 vedtak_id=opaque_id("TV", bruker_nr, len(decisions) + 1),
                 legal_basis=basis,
-                decision_date=plus(start, -rng.randint(0, 14)),
+                decision_date=plus(start, -randint(rng, 0, 14)),
                 start_date=start,
                 end_date=end,
             )

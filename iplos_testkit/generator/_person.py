@@ -7,10 +7,11 @@ import datetime as dt
 import random
 from dataclasses import replace
 
-import shared.fnr as fnr
 from iplos_testkit.generator._background import draw_background
 from iplos_testkit.generator._context import ExportContext, clamp, plus
 from iplos_testkit.generator._decisions import draw_coercion, draw_complaints, draw_refusals
+from iplos_testkit.generator._draws import randint
+from iplos_testkit.generator._fid import synthetic_fid
 from iplos_testkit.generator._identifiers import opaque_id
 from iplos_testkit.generator._tables import DEVELOPMENTAL, LONG_TERM_STAY, SHORT_STAYS
 from iplos_testkit.generator._traits import (
@@ -46,7 +47,7 @@ class PersonMaker:
     def fid(self, birth: dt.date, sex: Sex, rng: random.Random) -> tuple[str, FidType]:
         d_number = rng.random() < 0.02  # foreign workers and others without a national identity number
         while True:
-            number = fnr.synthetic_for(birth, sex, rng, d_number=d_number)
+            number = synthetic_fid(birth, sex, rng, d_number=d_number)
             if number not in self.context.used_fids:
                 self.context.used_fids.add(number)
                 return number, FidType.DNR if d_number else FidType.FNR
@@ -55,7 +56,7 @@ class PersonMaker:
         context = self.context
         if service_type in SHORT_STAYS:
             start = context.day_in_year(rng)
-            length = rng.randint(1, 5) if service_type == 25 else rng.randint(3, 42)
+            length = randint(rng, 1, 5) if service_type == 25 else randint(rng, 3, 42)
             return start, min(context.year_end, plus(start, length))
         if rng.random() < 0.6:
             # Ongoing since an earlier year, recent starts more common.
@@ -66,7 +67,7 @@ class PersonMaker:
         if rng.random() < 0.25:
             earliest = plus(max(start, context.year_start), 7)
             if earliest <= context.year_end:
-                end = plus(earliest, rng.randint(0, (context.year_end - earliest).days))
+                end = plus(earliest, randint(rng, 0, (context.year_end - earliest).days))
         return start, end
 
     def service(
@@ -81,20 +82,22 @@ class PersonMaker:
         start, end = self.dates(service_type, rng) if dates is None else dates
         # Application, then decision (a few weeks later), then start: a decision without a recorded
         # application is common, an application date without a decision less so.
-        decision = plus(start, -rng.randint(0, 28)) if rng.random() < 0.9 else None
+        decision = plus(start, -randint(rng, 0, 28)) if rng.random() < 0.9 else None
         application: dt.date | None = None
         if rng.random() < (0.85 if decision is not None else 0.3):
-            application = plus(decision or start, -rng.randint(1, 60))
+            application = plus(decision or start, -randint(rng, 1, 60))
+        # Positional (in Service's field order: tjeneste_id, tjeneste_type, decision, start, end, hours, org_nr,
+        # application, event type): keywords cost a third more, on every service of every person.
         return Service(
-            tjeneste_id=opaque_id("T", bruker_nr, number),
-            tjeneste_type=service_type,
-            decision_date=decision,
-            start_date=start,
-            end_date=end,
-            hours_per_week=draw_hours(service_type, need, rng),
-            org_nr=self.context.org_nr(service_type, rng),
-            application_date=application,
-            event_type=draw_event_type(rng),
+            opaque_id("T", bruker_nr, number),
+            service_type,
+            decision,
+            start,
+            end,
+            draw_hours(service_type, need, rng),
+            self.context.org_nr(service_type, rng),
+            application,
+            draw_event_type(rng),
         )
 
     def person(self, bruker_nr: str, rng: random.Random) -> PersonRecord:
@@ -139,19 +142,19 @@ class PersonMaker:
             services = _until_death(services, death)
         assessed = context.day_in_year(rng, not_after=death)
         refusals = draw_refusals(self.context, age, need, stay is not None, death, rng)
+        # Positional, in PersonRecord's field order (bruker_nr, fid, fid_type, function scores, diagnoses,
+        # services, background, refusals, complaints, coercion), which is also the order of the draws.
         return PersonRecord(
-            bruker_nr=bruker_nr,
-            fid=fid,
-            fid_type=fid_type,
-            function_scores=draw_scores(need, age, dementia, assessed, rng),
-            diagnoses=diagnoses,
-            services=tuple(services),
-            background=draw_background(
-                self.context, age, need, stay is not None, services, codes, dementia, death, rng
-            ),
-            refusals=refusals,
-            complaints=draw_complaints(self.context, services, refusals, death, rng),
-            coercion=draw_coercion(self.context, bruker_nr, services, death, rng),
+            bruker_nr,
+            fid,
+            fid_type,
+            draw_scores(need, age, dementia, assessed, rng),
+            diagnoses,
+            tuple(services),
+            draw_background(self.context, age, need, stay is not None, services, codes, dementia, death, rng),
+            refusals,
+            draw_complaints(self.context, services, refusals, death, rng),
+            draw_coercion(self.context, bruker_nr, services, death, rng),
         )
 
     def death_date(self, age: int, stay: Service | None, rng: random.Random) -> dt.date | None:
@@ -163,7 +166,7 @@ class PersonMaker:
                 return stay.end_date if rng.random() < 0.8 else None
             if rng.random() < 0.2:
                 first = max(stay.start_date, context.year_start)
-                return plus(first, rng.randint(0, (context.year_end - first).days))
+                return plus(first, randint(rng, 0, (context.year_end - first).days))
             return None
         chance = 0.04 if age >= 85 else 0.02 if age >= 75 else 0.008 if age >= 67 else 0.002
         return context.day_in_year(rng) if rng.random() < chance else None

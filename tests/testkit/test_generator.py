@@ -17,6 +17,8 @@ import pytest
 from lxml import etree
 
 from iplos_testkit import generate_export, generate_records, make_org_nr
+from iplos_testkit.generator._draws import Weighted, choice, randint
+from iplos_testkit.generator._fid import synthetic_fid
 from shared import fnr
 from shared.iplos import (
     FORMAT_VERSION,
@@ -550,3 +552,40 @@ def test_org_numbers() -> None:
         if sum(w * int(d) for w, d in zip(weights, p, strict=True)) % 11 == 1
     )
     assert not any(org_nr_is_valid(prefix + d) for d in "0123456789")
+
+
+@pytest.mark.parametrize("year", [1854, 1899, 1900, 1939, 1940, 1999, 2000, 2039])
+def test_the_fast_identity_number_draw_is_synthetic_for_draw_for_draw(year: int) -> None:
+    # The generator's own shuffle must give the number shared.fnr.synthetic_for gives and leave the random
+    # generator in the same state, or every pinned export after the first person changes.
+    for seed in range(40):
+        birth = dt.date(year, 1 + seed % 12, 1 + seed % 28)
+        sex = fnr.Sex.MALE if seed % 2 else fnr.Sex.FEMALE
+        expected_rng, rng = random.Random(seed), random.Random(seed)
+        expected = fnr.synthetic_for(birth, sex, expected_rng, d_number=seed % 3 == 0)
+        assert synthetic_fid(birth, sex, rng, d_number=seed % 3 == 0) == expected
+        assert rng.getstate() == expected_rng.getstate()
+
+
+def test_the_fast_identity_number_draw_refuses_a_year_without_numbers() -> None:
+    with pytest.raises(ValueError, match="no synthetic identity number exists for birth year 2040"):
+        synthetic_fid(dt.date(2040, 1, 1), fnr.Sex.MALE, random.Random(1))
+
+
+def test_the_generator_s_own_draws_are_random_s_draw_for_draw() -> None:
+    # randint, choice and weighted choices made without random.Random's layers of calls must take the same
+    # words from the generator and give the same values, or every pinned export changes.
+    population = ("a", "b", "c", "d", "e")
+    weights = (20, 15, 50, 10, 5)
+    weighted = Weighted(population, weights)
+    for seed in range(20):
+        expected, rng = random.Random(seed), random.Random(seed)
+        for low, high in ((0, 0), (1, 1), (0, 1), (3, 17), (0, 364), (-300, 0), (1, 2**40)):
+            assert randint(rng, low, high) == expected.randint(low, high)
+            assert choice(rng, population[: 1 + low % 5]) == expected.choice(population[: 1 + low % 5])
+            assert weighted.draw(rng) == expected.choices(population, weights=weights)[0]
+        assert rng.getstate() == expected.getstate()
+    with pytest.raises(ValueError, match="empty range"):
+        randint(random.Random(1), 2, 1)
+    with pytest.raises(IndexError):
+        choice(random.Random(1), ())
