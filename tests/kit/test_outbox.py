@@ -332,6 +332,62 @@ def test_a_round_attempts_each_message_once_even_if_it_is_due_again_at_once(
     assert _row(engine, queue).attempts == 2
 
 
+def test_a_round_has_up_to_concurrency_attempts_under_way_at_once(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """A small message is not held back by another's attempt (which waits on its peer's whole way to the end)."""
+    courier = Script(Settle(State.DONE)).blocking()
+    box = _box(engine, queue, folder, courier, concurrency=2)
+    ids = [f"00000000-0000-4000-8000-00000000002{n}" for n in range(3)]
+    for message_id in ids:
+        _add(engine, box, message_id)
+
+    async def scenario() -> bool:
+        round_ = asyncio.create_task(box.deliver_due())
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if len(courier.attempted) >= 2:
+                break
+        await asyncio.sleep(0.1)
+        # Two under way, the third waits for one of them to end.
+        assert sorted(courier.attempted) == ids[:2]
+        assert courier.finished == []
+        assert courier.gate is not None
+        courier.gate.set()
+        return await asyncio.wait_for(round_, timeout=10)
+
+    assert asyncio.run(scenario()) is True
+    assert sorted(courier.attempted) == ids
+    assert sorted(message_id for message_id, _ in courier.finished) == ids
+    assert {_row(engine, queue, message_id).state for message_id in ids} == {State.DONE}
+
+
+def test_a_stopped_round_stops_every_attempt_under_way_and_gives_the_leases_back(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    stopped = Script(Settle(State.DONE)).blocking()
+    box = _box(engine, queue, folder, stopped, concurrency=2, drain_s=0.2)  # the attempts outlast the drain
+    ids = [f"00000000-0000-4000-8000-00000000003{n}" for n in range(2)]
+    for message_id in ids:
+        _add(engine, box, message_id)
+
+    async def scenario() -> None:
+        round_ = asyncio.create_task(box.deliver_due())
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if len(stopped.attempted) == 2:
+                break
+        round_.cancel()  # the service shuts down with two attempts under way
+        with pytest.raises(asyncio.CancelledError):
+            await round_
+
+    asyncio.run(scenario())
+    for message_id in ids:
+        row = _row(engine, queue, message_id)
+        assert (row.state, row.attempts, row.lease_owner, row.lease_expires_at) == (State.QUEUED, 0, None, None)
+    assert stopped.cancelled
+
+
 # -- leases -----------------------------------------------------------------------------------------------------
 
 
@@ -676,6 +732,8 @@ def test_an_outbox_table_must_have_the_kits_columns_and_sensible_states() -> Non
         OutboxTable(table, queued="queued", active=frozenset({"waiting"}), dead_letter="dead-letter")
     with pytest.raises(ValueError, match="max_attempts"):
         Policy(max_attempts=0, backoff_s=1, backoff_max_s=1)
+    with pytest.raises(ValueError, match="concurrency"):
+        Policy(max_attempts=1, backoff_s=1, backoff_max_s=1, concurrency=0)
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:

@@ -131,22 +131,47 @@ class Outbox(Generic[R]):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._policy.idle_s)
 
     async def deliver_due(self) -> bool:
-        """Claim and attempt due messages one at a time, each at most once, up to ``batch``; whether there was
-        any. One claim at a time: the workers sharing the queue share it message by message."""
+        """Claim due messages one at a time, each at most once, up to ``batch``, and attempt up to ``concurrency``
+        of them at once; whether there was any. One claim at a time: the workers sharing the queue share it message
+        by message. Attempts overlap because each mostly waits on its peer (which may itself wait on the next hop):
+        a small submission must not wait behind a large one's whole way through the chain.
+
+        An attempt whose outcome could not be recorded raises here once the attempts under way have ended (no more
+        are claimed meanwhile), as it did when attempts ran one by one. Stopped (cancelled), every attempt under way
+        is stopped as :meth:`_attempt` says (drained, or handed back), and this waits for them before it stops."""
         attempted: set[str] = set()
-        for _ in range(self._policy.batch):
-            async with self._claiming:
-                skip = tuple(self._attempting | attempted)
-                claim = await self._claimed(functools.partial(self._claim_next, skip))
-                if claim is None:
+        running: set[asyncio.Future[R | None]] = set()
+        failure: BaseException | None = None
+        try:
+            for _ in range(self._policy.batch):
+                while len(running) >= self._policy.concurrency:
+                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    failure = failure or _failure(done)
+                if failure is not None:
                     break
-                self._attempting.add(claim.message_id)
-            attempted.add(claim.message_id)
-            try:
-                await self._attempt(claim)
-            finally:
-                self._attempting.discard(claim.message_id)
+                async with self._claiming:
+                    skip = tuple(self._attempting | attempted)
+                    claim = await self._claimed(functools.partial(self._claim_next, skip))
+                    if claim is None:
+                        break
+                    self._attempting.add(claim.message_id)
+                attempted.add(claim.message_id)
+                running.add(asyncio.ensure_future(self._attempt_claimed(claim)))
+            if running:
+                done, running = await asyncio.wait(running)
+                failure = failure or _failure(done)
+        except asyncio.CancelledError:
+            await _stop_all(running)
+            raise
+        if failure is not None:
+            raise failure
         return bool(attempted)
+
+    async def _attempt_claimed(self, claim: Claim) -> R | None:
+        try:
+            return await self._attempt(claim)
+        finally:
+            self._attempting.discard(claim.message_id)
 
     async def deliver(self, message_id: str) -> R | None:
         """Attempt ``message_id`` now, due or not: None if it is not active, or another worker (or this one)
@@ -291,6 +316,26 @@ class Outbox(Generic[R]):
             error=step.error,
         )
         return outcome, recorded
+
+
+def _failure(done: set[asyncio.Future[Any]]) -> BaseException | None:
+    """The first exception of attempts that ended (one cancelled with the round is no failure)."""
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            return task.exception()
+    return None
+
+
+async def _stop_all(running: set[asyncio.Future[Any]]) -> None:
+    """Stop the attempts under way and wait until each has drained or handed its message back, even if this task is
+    cancelled again meanwhile (an attempt left half done would keep its lease until it ran out)."""
+    for task in running:
+        task.cancel()
+    while running:
+        try:
+            _, running = await asyncio.wait(running)
+        except asyncio.CancelledError:
+            continue
 
 
 async def _to_the_end(call: Callable[[], T]) -> tuple[T, bool]:
