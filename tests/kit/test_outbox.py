@@ -614,6 +614,64 @@ def test_the_loop_delivers_a_new_message_when_woken(engine: Engine, queue: Outbo
     assert courier.attempted == [ID]
 
 
+def test_the_loop_attempts_a_message_again_when_it_is_due_not_at_its_idle_time(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """A status poll (or a retry) due in 0.3 s is attempted then, though the idle loop would sleep 30 s."""
+    courier = Script(Wait(State.QUEUED, "asked after", 0.3), Settle(State.DONE))
+    box = _box(engine, queue, folder, courier, idle_s=30.0)
+    _add(engine, box)
+
+    async def scenario() -> float:
+        loop = asyncio.create_task(box.run())
+        try:
+            started = time.monotonic()
+            for _ in range(500):
+                await asyncio.sleep(0.01)
+                if len(courier.finished) == 2:
+                    return time.monotonic() - started
+            raise AssertionError("not attempted again in time")
+        finally:
+            loop.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await loop
+
+    assert asyncio.run(scenario()) < 3
+    assert courier.attempted == [ID, ID]
+    assert _row(engine, queue).state == State.DONE
+
+
+def test_an_idle_loop_does_not_spin_on_a_message_another_worker_holds(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """Due, but leased to someone else for a minute: the loop sleeps until the lease would end (here: its idle
+    time), not in a busy round after round."""
+    courier = Script(Settle(State.DONE))
+    box = _box(engine, queue, folder, courier, idle_s=0.5)
+    _add(engine, box)
+    _set(engine, queue, lease_owner="1.ab.cd@elsewhere", lease_expires_at=_now() + dt.timedelta(seconds=60))
+    rounds = 0
+    deliver_due = box.deliver_due
+
+    async def counted() -> bool:
+        nonlocal rounds
+        rounds += 1
+        return await deliver_due()
+
+    box.deliver_due = counted  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        loop = asyncio.create_task(box.run())
+        await asyncio.sleep(1.2)
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+
+    asyncio.run(scenario())
+    assert rounds <= 4
+    assert courier.attempted == []
+
+
 class RecordFailsOnce(Script):
     def record(self, conn: Connection, claim: Claim, outcome: Step, recorded: Recorded) -> Step:
         if len(self.attempted) == 1:

@@ -23,6 +23,10 @@ from services.kit.outbox._store import OutboxTable, Store
 R = TypeVar("R")
 T = TypeVar("T")
 
+# The shortest sleep of an idle loop: a message that is due but was not claimed (held by another worker's lease
+# that the look at the table did not see end) is not looked at again in a busy loop.
+_MIN_IDLE_S = 0.02
+
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -114,7 +118,8 @@ class Outbox(Generic[R]):
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver due messages until cancelled; between rounds sleep until woken or ``idle_s`` has passed."""
+        """Deliver due messages until cancelled; between rounds sleep until woken, the next message is due (a
+        retry, a status poll), or ``idle_s`` has passed, whichever comes first."""
         started = False
         while True:
             self._wake.clear()  # before the round: a wake-up during it is not lost
@@ -128,7 +133,7 @@ class Outbox(Generic[R]):
                 busy = False
             if not busy:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._policy.idle_s)
+                    await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_for())
 
     async def deliver_due(self) -> bool:
         """Claim due messages one at a time, each at most once, up to ``batch``, and attempt up to ``concurrency``
@@ -172,6 +177,24 @@ class Outbox(Generic[R]):
             return await self._attempt(claim)
         finally:
             self._attempting.discard(claim.message_id)
+
+    async def _idle_for(self) -> float:
+        """Seconds an idle loop sleeps: until the next message is due, at least a moment (a message due now but
+        not claimed is another worker's for the moment) and at most ``idle_s`` (which also covers a hint that
+        could not be had)."""
+        try:
+            due = await run_in_threadpool(self._next_due)
+        except Exception as exc:  # the database is away: the next round says so
+            self._log.warning("next due time not read", error_type=type(exc).__name__)
+            return self._policy.idle_s
+        if due is None:
+            return self._policy.idle_s
+        wait = (due - self._clock()).total_seconds()
+        return min(self._policy.idle_s, max(_MIN_IDLE_S, wait))
+
+    def _next_due(self) -> dt.datetime | None:
+        with self._engine.connect() as conn:
+            return self._store.next_due(conn, self._clock())
 
     async def deliver(self, message_id: str) -> R | None:
         """Attempt ``message_id`` now, due or not: None if it is not active, or another worker (or this one)
