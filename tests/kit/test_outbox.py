@@ -388,6 +388,31 @@ def test_a_stopped_round_stops_every_attempt_under_way_and_gives_the_leases_back
     assert stopped.cancelled
 
 
+@pytest.mark.parametrize("peer_down", [True, False], ids=["peer-was-down", "message-failed"])
+def test_a_message_that_could_not_reach_its_peer_is_due_at_once_when_the_peer_answers_again(
+    peer_down: bool, engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """Its backoff paced the peer while it was away; once the peer settles another message it is tried now. A
+    failure about the message itself keeps its backoff."""
+    courier = Script(Retry(State.QUEUED, "unreachable", peer_down=peer_down), Settle(State.DONE))
+    box = _box(engine, queue, folder, courier, max_attempts=10)
+    first, second = ID, "00000000-0000-4000-8000-000000000040"
+    _add(engine, box, first)
+    asyncio.run(box.deliver(first))
+    later = _now() + dt.timedelta(hours=1)
+    _set(engine, queue, first, next_attempt_at=later)  # deep in its backoff
+    _add(engine, box, second)
+    asyncio.run(box.deliver(second))
+    assert _row(engine, queue, second).state == State.DONE
+    due = _aware(_row(engine, queue, first).next_attempt_at)
+    if peer_down:
+        assert due <= _now()
+        assert asyncio.run(box.deliver_due()) is True
+        assert _row(engine, queue, first).state == State.DONE
+    else:
+        assert abs((due - later).total_seconds()) < 1
+
+
 # -- leases -----------------------------------------------------------------------------------------------------
 
 

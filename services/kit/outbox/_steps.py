@@ -36,6 +36,9 @@ class Retry:
     error: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
     """The service's own columns to write with it."""
+    peer_down: bool = False
+    """The peer could not be reached (nothing about this message): once it answers this worker again (a
+    :class:`Settle` of another message), the message is due at once instead of at the end of its backoff."""
 
 
 @dataclass(frozen=True)

@@ -219,6 +219,21 @@ class Store:
         times = [max(as_utc(row[0]), as_utc(row[1]) if row[1] is not None else now) for row in rows]
         return min(times, default=None)
 
+    def make_due_now(self, conn: Connection, message_ids: Collection[str], now: dt.datetime) -> int:
+        """Bring forward the next attempt of these messages, where it is still active, free and due later."""
+        c = self._c
+        made = conn.execute(
+            update(self._t)
+            .where(
+                c.message_id.in_(message_ids),
+                c.state.in_(self._outbox.active),
+                c.next_attempt_at > now,
+                c.lease_owner.is_(None),
+            )
+            .values(next_attempt_at=now)
+        )
+        return made.rowcount
+
     def make_due(self, conn: Connection, now: dt.datetime) -> None:
         """Every active message is due now, its backoff forgotten."""
         c = self._c

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from services.kit.outbox import _files
 from services.kit.outbox._owner import Owner
-from services.kit.outbox._steps import Claim, Courier, Policy, Recorded
+from services.kit.outbox._steps import Claim, Courier, Policy, Recorded, Retry, Settle, Step
 from services.kit.outbox._store import OutboxTable, Store
 
 R = TypeVar("R")
@@ -64,6 +64,9 @@ class Outbox(Generic[R]):
         # message stays in _attempting from its claim until its outcome is recorded.
         self._claiming = asyncio.Lock()
         self._attempting: set[str] = set()
+        # Messages this worker saw fail because their peer could not be reached (Retry.peer_down), waiting out their
+        # backoff: due at once when the peer answers again. The backoff still paces the peer while it is away.
+        self._peer_down: set[str] = set()
 
     # -- taking messages in --------------------------------------------------------------------------------------
 
@@ -258,8 +261,9 @@ class Outbox(Generic[R]):
             await _to_the_end(lambda: self._release(claim.message_id))
             raise
         if recorded is not None:
-            outcome, done = recorded
+            outcome, done, step = recorded
             await run_in_threadpool(self._courier.after, claim, outcome, done)
+            await self._note_peer(claim.message_id, step, done)
         if stopped or cancelled:
             raise asyncio.CancelledError
         return outcome
@@ -318,11 +322,34 @@ class Outbox(Generic[R]):
         except Exception as exc:  # the lease runs out by itself
             self._log.warning("lease not given back", message_id=message_id, error_type=type(exc).__name__)
 
+    async def _note_peer(self, message_id: str, step: Step, recorded: Recorded) -> None:
+        """Keep the messages that could not reach their peer; once it answers for one (it settled), bring the others
+        forward: due now, not at the end of their backoff (which paced the peer while it was away)."""
+        if isinstance(step, Retry) and step.peer_down and not recorded.dead_lettered:
+            self._peer_down.add(message_id)
+            return
+        self._peer_down.discard(message_id)
+        if not (isinstance(step, Settle) and self._peer_down):
+            return
+        waiting, self._peer_down = self._peer_down, set()
+        try:
+            made = await run_in_threadpool(self._make_due_now, waiting)
+        except Exception as exc:  # they keep their backoff
+            self._log.warning("messages not brought forward", error_type=type(exc).__name__)
+            return
+        if made:
+            self._log.info("the peer answers again: messages due now", messages=made)
+            self._wake.set()
+
+    def _make_due_now(self, message_ids: set[str]) -> int:
+        with self._engine.begin() as conn:
+            return self._store.make_due_now(conn, message_ids, self._clock())
+
     def _renew(self, message_id: str) -> bool:
         with self._engine.begin() as conn:
             return self._store.renew(conn, message_id, self._clock() + self._lease)
 
-    def _record(self, claim: Claim, outcome: R) -> tuple[R, Recorded] | None:
+    def _record(self, claim: Claim, outcome: R) -> tuple[R, Recorded, Step] | None:
         step = self._courier.step(claim, outcome)
         with self._engine.begin() as conn:
             recorded = self._store.record(conn, claim.message_id, step, self._clock(), self._policy)
@@ -338,7 +365,7 @@ class Outbox(Generic[R]):
             state=recorded.state,
             error=step.error,
         )
-        return outcome, recorded
+        return outcome, recorded, step
 
 
 def _failure(done: set[asyncio.Future[Any]]) -> BaseException | None:
