@@ -16,7 +16,7 @@ from shared.envelope._sealing import PartSealer, is_ref, open_lines, parse_line,
 from shared.envelope.headers import PartRef
 from shared.errors import InvalidEnvelope
 from shared.keys import PartyKeys
-from shared.pseudonym import MAX_KEY_VERSION, decode_pseudonym, encode_pseudonym, is_rule_code
+from shared.pseudonym import MAX_KEY_VERSION, decode_pseudonym, is_rule_code, pseudonym_ascii
 
 KIND: Final = "pseudonyms"
 CONTENT: Final = "iplos-pseudonyms/1"
@@ -50,9 +50,7 @@ class PseudonymSealer(PartSealer):
         if not is_ref(ref):
             raise ValueError("a record reference is 32 lowercase hex digits")
         # canonical_json({"pseudonym": ..., "ref": ...}), spelt out: base64url and hex need no escaping.
-        self.write(
-            b'{"pseudonym":"%s","ref":"%s"}\n' % (encode_pseudonym(pseudonym).encode("ascii"), ref.encode("ascii"))
-        )
+        self.write(b'{"pseudonym":"%s","ref":"%s"}\n' % (pseudonym_ascii(pseudonym), ref.encode("ascii")))
 
     def refuse(self, ref: str, rule: str) -> None:
         if not is_ref(ref):
