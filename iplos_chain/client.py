@@ -11,10 +11,12 @@ trust store, or ``SSL_CERT_FILE``).
 
 from __future__ import annotations
 
+import os
 import ssl
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -28,6 +30,8 @@ __all__ = [
     "FINAL_STATES",
     "PROBLEM_PREFIX",
     "ChainError",
+    "StatusChange",
+    "UploadProgress",
     "Verify",
     "get_json",
     "post_json",
@@ -78,16 +82,53 @@ def _problem(response: httpx.Response) -> ChainError:
     return ChainError("\n".join(lines), response.status_code, slug, body if isinstance(body, dict) else None)
 
 
+# Read and sent in pieces this large: few enough calls that counting them costs nothing, small enough that the
+# progress shown moves smoothly (a TLS record is 16 KiB; the gateway spools what it reads to disk).
+UPLOAD_PIECE = 256 * 1024
+
+UploadProgress = Callable[[int, int], None]
+"""Called with (bytes sent so far, the file's size): as each piece goes out, and once more with both equal when the
+last byte is out (from then on the gateway is screening and sealing, and the 202 is awaited)."""
+StatusChange = Callable[[dict[str, Any]], None]
+"""Called with the gateway's status document each time the submission's state (or its failed attempts, its last
+error) changes, the first one included."""
+
+
+def _pieces(body: BinaryIO, size: int, progress: UploadProgress | None) -> Iterator[bytes]:
+    """The file as it is read, counted: the upload streams, it is never held in memory whole."""
+    sent = 0
+    if progress is not None:
+        progress(0, size)
+    while piece := body.read(UPLOAD_PIECE):
+        yield piece
+        sent += len(piece)
+        if progress is not None and sent < size:
+            progress(sent, size)
+    # Reached only once httpx asks for more after the last piece: every byte has been handed to the connection.
+    if progress is not None:
+        progress(sent, max(size, sent))
+
+
 def submit(
-    path: Path, gateway: str, timeout_s: float = 600.0, *, token: str | None, verify: Verify = True
+    path: Path,
+    gateway: str,
+    timeout_s: float = 600.0,
+    *,
+    token: str | None,
+    verify: Verify = True,
+    progress: UploadProgress | None = None,
 ) -> dict[str, Any]:
-    """Submit an export; ``token`` is the municipality's (or the operator's) gateway credential."""
+    """Submit an export; ``token`` is the municipality's (or the operator's) gateway credential. ``progress``
+    follows the upload (:data:`UploadProgress`)."""
     with path.open("rb") as body:
+        size = os.fstat(body.fileno()).st_size
         try:
             response = httpx.post(
                 f"{gateway.rstrip('/')}/v1/submissions",
-                content=body,
-                headers={"Content-Type": "application/xml", **_headers(token)},
+                content=_pieces(body, size, progress),
+                # The length up front, as for the file itself: the gateway can refuse a body too large before it
+                # reads it, and no chunked encoding is needed.
+                headers={"Content-Type": "application/xml", "Content-Length": str(size), **_headers(token)},
                 timeout=timeout_s,
                 verify=verify,
             )
@@ -120,14 +161,27 @@ def _json(method: str, url: str, token: str | None, verify: Verify) -> dict[str,
 
 
 def wait_final(
-    gateway: str, submission_id: str, timeout_s: float = 120.0, *, token: str | None, verify: Verify = True
+    gateway: str,
+    submission_id: str,
+    timeout_s: float = 120.0,
+    *,
+    token: str | None,
+    verify: Verify = True,
+    on_change: StatusChange | None = None,
+    interval_s: float = 0.2,
 ) -> dict[str, Any]:
-    """Poll the gateway until the submission reaches a final state."""
+    """Poll the gateway until the submission reaches a final state; ``on_change`` sees each change of its state
+    (or of its failed attempts and last error, a retry on the way)."""
     deadline = time.monotonic() + timeout_s
+    seen: tuple[Any, ...] | None = None
     while True:
         status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}", token, verify=verify)
+        now = (status["state"], status.get("attempts"), status.get("last_error"))
+        if on_change is not None and now != seen:
+            on_change(status)
+        seen = now
         if status["state"] in FINAL_STATES:
             return status
         if time.monotonic() > deadline:
             raise ChainError(f"submission {submission_id} is still {status['state']} after {timeout_s:.0f} s")
-        time.sleep(0.2)
+        time.sleep(interval_s)

@@ -218,12 +218,22 @@ def submit(
     ca: CaOption = None,
 ) -> None:
     """Submit an export through the gateway; print the submission id (and, with --wait, the final status)."""
+    from iplos_chain.progress import SubmitProgress
+
+    # The upload and the submission's way through the gateway, the TPF and the registry go to stderr (a bar and a
+    # changing line on a terminal, else a plain line per change); stdout keeps the id and the final status.
     try:
         verify = _verify(ca)
-        accepted = client.submit(file, gateway, token=token, verify=verify)
-        console.print(f"submission {accepted['submission_id']} accepted ({accepted['records']} records)")
-        if wait:
-            final = client.wait_final(gateway, accepted["submission_id"], timeout, token=token, verify=verify)
+        final = None
+        with SubmitProgress(err) as progress:
+            accepted = client.submit(file, gateway, token=token, verify=verify, progress=progress.upload)
+            console.print(f"submission {accepted['submission_id']} accepted ({accepted['records']} records)")
+            progress.accepted(accepted)
+            if wait:
+                final = client.wait_final(
+                    gateway, accepted["submission_id"], timeout, token=token, verify=verify, on_change=progress.status
+                )
+        if final is not None:
             console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
             if final["state"] == "held":
                 console.print(

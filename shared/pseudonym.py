@@ -108,7 +108,12 @@ class Pseudonymiser:
 
 def encode_pseudonym(value: bytes) -> str:
     """Text form for JSON: unpadded base64url (43 characters for 32 bytes; never digits only)."""
-    return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
+    return pseudonym_ascii(value).decode("ascii")
+
+
+def pseudonym_ascii(value: bytes) -> bytes:
+    """:func:`encode_pseudonym` as the ASCII bytes a line is written in (no round trip through str)."""
+    return base64.urlsafe_b64encode(value).rstrip(b"=")
 
 
 _TEXT_FORM = re.compile(r"^[A-Za-z0-9_-]{43}$")

@@ -96,6 +96,9 @@ class Outcome:
     upstream_status: int | None = None
     final: bool = False
     """Rejected, and the registry marked its refusal final for the message id (spec section 9)."""
+    unreachable: bool = False
+    """Queued because the registry could not be reached (nothing about this message): tried again as soon as the
+    registry answers for another message (services.kit.outbox.Retry.peer_down), its backoff meanwhile."""
 
     def problem(self) -> Problem:
         """What the TPF answers for a rejected message: ``registry-refused`` (502), with the registry's type."""
@@ -257,7 +260,7 @@ class _RegistryCourier:
 
     def step(self, claim: Claim, outcome: Outcome) -> Step:
         if outcome.state == MessageState.QUEUED:
-            return Retry(MessageState.QUEUED, outcome.error)
+            return Retry(MessageState.QUEUED, outcome.error, peer_down=outcome.unreachable)
         return Settle(outcome.state, outcome.error)
 
     def record(self, conn: Connection, claim: Claim, outcome: Outcome, recorded: Recorded) -> Outcome:
@@ -301,7 +304,7 @@ class _RegistryCourier:
             try:
                 response = await read_bounded(self.client, "POST", f"{self._registry_url}/v1/deliveries", files=files)
             except httpx.HTTPError as exc:
-                return Outcome(MessageState.QUEUED, f"registry unreachable ({type(exc).__name__})")
+                return Outcome(MessageState.QUEUED, f"registry unreachable ({type(exc).__name__})", unreachable=True)
             except AnswerTooLarge:
                 # Read no further; the registry (or whatever answered) is asked again later.
                 return Outcome(MessageState.QUEUED, f"the registry's answer is larger than {MAX_ANSWER_BYTES} bytes")

@@ -5,6 +5,7 @@ Content ``iplos-identities/1``: one JSON object per line, ``{"fid": ..., "ref": 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
@@ -18,6 +19,11 @@ KIND: Final = "identity"
 CONTENT: Final = "iplos-identities/1"
 # The number types an export declares (fid/@type). A line with any other type is not iplos-identities/1.
 NUMBER_TYPES: Final = frozenset({"FNR", "DNR", "HNR", "FHN"})
+# A line as a sealer writes it for a number of printable ASCII without a quote or a backslash (every real number):
+# matched whole, it is canonical JSON by construction (keys in order, nothing escaped, no space), so the general
+# parse would give the same three strings after two JSON passes. Any other line takes that parse (parse_line), which
+# accepts or refuses it as it always has.
+_PLAIN_LINE: Final = re.compile(rb'\{"fid":"([ !#-\[\]-~]*)","ref":"([0-9a-f]{32})","type":"(FNR|DNR|HNR|FHN)"\}')
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +49,13 @@ def open_identities(
     source: BinaryIO, keys: PartyKeys, ref: PartRef, *, sender: str, message_id: str
 ) -> Iterator[IdentityEntry]:
     lines = open_lines(source, keys, ref, kind=KIND, content=CONTENT, sender=sender, message_id=message_id)
+    plain = _PLAIN_LINE.fullmatch
     for line in lines:
+        match = plain(line)
+        if match is not None:
+            fid, record_ref, fid_type = match.group(1, 2, 3)
+            yield IdentityEntry(ref=record_ref.decode(), fid=fid.decode(), fid_type=fid_type.decode())
+            continue
         value = parse_line(line)
         fid, record_ref, fid_type = value.get("fid"), value.get("ref"), value.get("type")
         if len(value) != 3 or not all(isinstance(v, str) for v in (fid, record_ref, fid_type)):

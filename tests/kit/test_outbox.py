@@ -332,6 +332,87 @@ def test_a_round_attempts_each_message_once_even_if_it_is_due_again_at_once(
     assert _row(engine, queue).attempts == 2
 
 
+def test_a_round_has_up_to_concurrency_attempts_under_way_at_once(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """A small message is not held back by another's attempt (which waits on its peer's whole way to the end)."""
+    courier = Script(Settle(State.DONE)).blocking()
+    box = _box(engine, queue, folder, courier, concurrency=2)
+    ids = [f"00000000-0000-4000-8000-00000000002{n}" for n in range(3)]
+    for message_id in ids:
+        _add(engine, box, message_id)
+
+    async def scenario() -> bool:
+        round_ = asyncio.create_task(box.deliver_due())
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if len(courier.attempted) >= 2:
+                break
+        await asyncio.sleep(0.1)
+        # Two under way, the third waits for one of them to end.
+        assert sorted(courier.attempted) == ids[:2]
+        assert courier.finished == []
+        assert courier.gate is not None
+        courier.gate.set()
+        return await asyncio.wait_for(round_, timeout=10)
+
+    assert asyncio.run(scenario()) is True
+    assert sorted(courier.attempted) == ids
+    assert sorted(message_id for message_id, _ in courier.finished) == ids
+    assert {_row(engine, queue, message_id).state for message_id in ids} == {State.DONE}
+
+
+def test_a_stopped_round_stops_every_attempt_under_way_and_gives_the_leases_back(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    stopped = Script(Settle(State.DONE)).blocking()
+    box = _box(engine, queue, folder, stopped, concurrency=2, drain_s=0.2)  # the attempts outlast the drain
+    ids = [f"00000000-0000-4000-8000-00000000003{n}" for n in range(2)]
+    for message_id in ids:
+        _add(engine, box, message_id)
+
+    async def scenario() -> None:
+        round_ = asyncio.create_task(box.deliver_due())
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if len(stopped.attempted) == 2:
+                break
+        round_.cancel()  # the service shuts down with two attempts under way
+        with pytest.raises(asyncio.CancelledError):
+            await round_
+
+    asyncio.run(scenario())
+    for message_id in ids:
+        row = _row(engine, queue, message_id)
+        assert (row.state, row.attempts, row.lease_owner, row.lease_expires_at) == (State.QUEUED, 0, None, None)
+    assert stopped.cancelled
+
+
+@pytest.mark.parametrize("peer_down", [True, False], ids=["peer-was-down", "message-failed"])
+def test_a_message_that_could_not_reach_its_peer_is_due_at_once_when_the_peer_answers_again(
+    peer_down: bool, engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """Its backoff paced the peer while it was away; once the peer settles another message it is tried now. A
+    failure about the message itself keeps its backoff."""
+    courier = Script(Retry(State.QUEUED, "unreachable", peer_down=peer_down), Settle(State.DONE))
+    box = _box(engine, queue, folder, courier, max_attempts=10)
+    first, second = ID, "00000000-0000-4000-8000-000000000040"
+    _add(engine, box, first)
+    asyncio.run(box.deliver(first))
+    later = _now() + dt.timedelta(hours=1)
+    _set(engine, queue, first, next_attempt_at=later)  # deep in its backoff
+    _add(engine, box, second)
+    asyncio.run(box.deliver(second))
+    assert _row(engine, queue, second).state == State.DONE
+    due = _aware(_row(engine, queue, first).next_attempt_at)
+    if peer_down:
+        assert due <= _now()
+        assert asyncio.run(box.deliver_due()) is True
+        assert _row(engine, queue, first).state == State.DONE
+    else:
+        assert abs((due - later).total_seconds()) < 1
+
+
 # -- leases -----------------------------------------------------------------------------------------------------
 
 
@@ -558,6 +639,64 @@ def test_the_loop_delivers_a_new_message_when_woken(engine: Engine, queue: Outbo
     assert courier.attempted == [ID]
 
 
+def test_the_loop_attempts_a_message_again_when_it_is_due_not_at_its_idle_time(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """A status poll (or a retry) due in 0.3 s is attempted then, though the idle loop would sleep 30 s."""
+    courier = Script(Wait(State.QUEUED, "asked after", 0.3), Settle(State.DONE))
+    box = _box(engine, queue, folder, courier, idle_s=30.0)
+    _add(engine, box)
+
+    async def scenario() -> float:
+        loop = asyncio.create_task(box.run())
+        try:
+            started = time.monotonic()
+            for _ in range(500):
+                await asyncio.sleep(0.01)
+                if len(courier.finished) == 2:
+                    return time.monotonic() - started
+            raise AssertionError("not attempted again in time")
+        finally:
+            loop.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await loop
+
+    assert asyncio.run(scenario()) < 3
+    assert courier.attempted == [ID, ID]
+    assert _row(engine, queue).state == State.DONE
+
+
+def test_an_idle_loop_does_not_spin_on_a_message_another_worker_holds(
+    engine: Engine, queue: OutboxTable, folder: Path
+) -> None:
+    """Due, but leased to someone else for a minute: the loop sleeps until the lease would end (here: its idle
+    time), not in a busy round after round."""
+    courier = Script(Settle(State.DONE))
+    box = _box(engine, queue, folder, courier, idle_s=0.5)
+    _add(engine, box)
+    _set(engine, queue, lease_owner="1.ab.cd@elsewhere", lease_expires_at=_now() + dt.timedelta(seconds=60))
+    rounds = 0
+    deliver_due = box.deliver_due
+
+    async def counted() -> bool:
+        nonlocal rounds
+        rounds += 1
+        return await deliver_due()
+
+    box.deliver_due = counted  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        loop = asyncio.create_task(box.run())
+        await asyncio.sleep(1.2)
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+
+    asyncio.run(scenario())
+    assert rounds <= 4
+    assert courier.attempted == []
+
+
 class RecordFailsOnce(Script):
     def record(self, conn: Connection, claim: Claim, outcome: Step, recorded: Recorded) -> Step:
         if len(self.attempted) == 1:
@@ -676,6 +815,8 @@ def test_an_outbox_table_must_have_the_kits_columns_and_sensible_states() -> Non
         OutboxTable(table, queued="queued", active=frozenset({"waiting"}), dead_letter="dead-letter")
     with pytest.raises(ValueError, match="max_attempts"):
         Policy(max_attempts=0, backoff_s=1, backoff_max_s=1)
+    with pytest.raises(ValueError, match="concurrency"):
+        Policy(max_attempts=1, backoff_s=1, backoff_max_s=1, concurrency=0)
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:

@@ -200,11 +200,14 @@ def test_several_worker_processes_deliver_each_message_exactly_once(
     ids = _ids(60)
     _queue(engine, _parent_outbox(engine, workers, httpx.AsyncClient()), ids)  # all at once, once all workers run
     _until(lambda: set(_states(engine, queue).values()) == {(State.DONE, 1)}, 120, workers.output)
+    # Each settled message's folder goes with it, just after its commit (which a reader can see first): wait for
+    # that before the workers are stopped, or one stopped between the two would leave its last folder behind.
+    _until(lambda: not any(workers.folder.iterdir()), 10, lambda: str(list(workers.folder.iterdir())))
     workers.stop()
     assert receiver.counts == Counter(dict.fromkeys(ids, 1))
     assert receiver.overlaps == []
     assert len(receiver.workers) >= 2, "the workers did not share the queue"
-    assert list(workers.folder.iterdir()) == []  # each settled message's folder went with it
+    assert list(workers.folder.iterdir()) == []
 
 
 def test_a_killed_workers_message_is_taken_over_once_its_lease_runs_out(

@@ -7,6 +7,7 @@ connect), so the registry's outage is real to the TPF.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import threading
 import time
@@ -191,6 +192,26 @@ def test_a_healthy_registry_answers_within_the_request(state: Path) -> None:
     assert [row.state for row in rows] == ["delivered"]
     # Settled: nothing of the message is left in the outbox.
     assert not (state / "tpf" / "outbox" / message.parsed.message_id).exists()
+
+
+def test_a_message_that_could_not_reach_the_registry_goes_at_once_when_the_registry_answers_again(
+    state: Path,
+) -> None:
+    """Its backoff paced the registry while it was down; once the registry answers for another message (here the
+    next one's first attempt, within its request), it is sent now, not at the end of its backoff."""
+    first, second = _message(state, 1), _message(state, 2, seed=2)
+    with _chain(state, delivery_backoff_s=30.0, delivery_backoff_max_s=60.0) as (tpf, registry, wire):
+        assert tpf.post("/v1/messages", files=first.files()).status_code == 202
+        engine = make_engine(_tpf_database(state))
+        try:
+            with engine.begin() as conn:  # deep in its backoff, whatever the jitter drew
+                conn.execute(outbox.update().values(next_attempt_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)))
+        finally:
+            engine.dispose()
+        wire.up = True
+        assert tpf.post("/v1/messages", files=second.files()).status_code == 200, "delivered within its request"
+        _wait_for(tpf, first.parsed.message_id, "delivered", timeout_s=10)
+        assert _stored(registry, first.parsed.message_id)
 
 
 def test_a_message_taken_while_the_registry_is_down_is_delivered_once_it_is_back(state: Path) -> None:

@@ -14,9 +14,11 @@ The mechanism, here:
   another worker takes the message. The outcome is recorded only by the lease's holder.
 * **attempts, backoff, dead-letter**: a failed attempt (:class:`Retry`) counts, and the next one is due after a
   full-jitter backoff; after ``max_attempts`` the message is dead-lettered. :class:`Wait` schedules the next
-  attempt without a failure (the gateway's status poll), :class:`Settle` ends delivery.
-* **the run loop**: :meth:`Outbox.run` delivers whatever is due, and otherwise sleeps until :meth:`Outbox.wake`
-  or a second has passed.
+  attempt without a failure (the gateway's status poll), :class:`Settle` ends delivery. A failure because the peer
+  could not be reached (``Retry.peer_down``) keeps its backoff only until the peer settles another message.
+* **the run loop**: :meth:`Outbox.run` claims due messages one at a time and has up to ``Policy.concurrency`` of
+  their attempts under way at once (each mostly waits on its peer); otherwise it sleeps until :meth:`Outbox.wake`,
+  until the next message is due, or a second has passed.
 
 What delivering means (an HTTP call, what an answer says, the audit entry of an outcome) is the service's: a
 :class:`Courier` the outbox calls. Nothing here knows a service, a message format or a state name beyond the ones

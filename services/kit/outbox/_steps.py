@@ -36,6 +36,9 @@ class Retry:
     error: str | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
     """The service's own columns to write with it."""
+    peer_down: bool = False
+    """The peer could not be reached (nothing about this message): once it answers this worker again (a
+    :class:`Settle` of another message), the message is due at once instead of at the end of its backoff."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,11 @@ class Policy:
     (a restarted one on the same host frees them at once). Renewed every third of it while an attempt runs."""
     batch: int = 20
     """Messages one round attempts (one claim each) before the loop looks at wake-ups again."""
+    concurrency: int = 2
+    """Attempts one worker has under way at once. Each mostly waits on its peer (and the peer on the next hop), so
+    two overlap at little cost: a small message is not held back by a large one's whole way through the chain, and
+    the next hop works on one message while this one's peer works on another. Not more by default: every attempt
+    under way is a delivery the peers hold in memory at once."""
     idle_s: float = 1.0
     """How long an idle loop sleeps unless woken: the latency of a retry whose time has come."""
     drain_s: float = 5.0
@@ -129,5 +137,7 @@ class Policy:
     recorded; past it the attempt is cut short and its lease given back, so another worker takes it at once."""
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.lease_s <= 0 or self.batch < 1 or self.drain_s < 0:
-            raise ValueError("max_attempts and batch must be at least 1, lease_s positive, drain_s not negative")
+        if self.max_attempts < 1 or self.lease_s <= 0 or self.batch < 1 or self.concurrency < 1 or self.drain_s < 0:
+            raise ValueError(
+                "max_attempts, batch and concurrency must be at least 1, lease_s positive, drain_s not negative"
+            )

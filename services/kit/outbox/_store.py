@@ -28,10 +28,14 @@ from sqlalchemy import (
     update,
 )
 
+from services.kit.database import as_utc
 from services.kit.outbox._owner import may_be_alive
 from services.kit.outbox._steps import Policy, Recorded, Retry, Settle, Step, Wait, full_jitter
 
 LEASE_OWNER_LENGTH: Final = 120
+# How many of the soonest due messages an idle loop looks at to know when it can next claim one (a message under
+# another worker's lease waits for it): past them it just sleeps its idle time.
+_NEXT_DUE_LOOKAHEAD: Final = 16
 _KIT_COLUMNS: Final = frozenset(
     {"message_id", "state", "attempts", "next_attempt_at", "last_error", "updated_at"}
     | {"lease_owner", "lease_expires_at"}
@@ -201,6 +205,34 @@ class Store:
             update(self._t).where(c.lease_owner.in_(dead)).values(lease_owner=None, lease_expires_at=None)
         )
         return released.rowcount
+
+    def next_due(self, conn: Connection, now: dt.datetime) -> dt.datetime | None:
+        """About when the next active message can be claimed (due, and its lease free): the earliest of the
+        soonest due ones, or None if none is active. Only a hint for how long an idle loop may sleep."""
+        c = self._c
+        rows = conn.execute(
+            select(c.next_attempt_at, c.lease_expires_at)
+            .where(c.state.in_(self._outbox.active), c.next_attempt_at.is_not(None))
+            .order_by(c.next_attempt_at)
+            .limit(_NEXT_DUE_LOOKAHEAD)
+        ).all()
+        times = [max(as_utc(row[0]), as_utc(row[1]) if row[1] is not None else now) for row in rows]
+        return min(times, default=None)
+
+    def make_due_now(self, conn: Connection, message_ids: Collection[str], now: dt.datetime) -> int:
+        """Bring forward the next attempt of these messages, where it is still active, free and due later."""
+        c = self._c
+        made = conn.execute(
+            update(self._t)
+            .where(
+                c.message_id.in_(message_ids),
+                c.state.in_(self._outbox.active),
+                c.next_attempt_at > now,
+                c.lease_owner.is_(None),
+            )
+            .values(next_attempt_at=now)
+        )
+        return made.rowcount
 
     def make_due(self, conn: Connection, now: dt.datetime) -> None:
         """Every active message is due now, its backoff forgotten."""

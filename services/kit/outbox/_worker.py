@@ -17,11 +17,15 @@ from sqlalchemy import Connection, Engine
 
 from services.kit.outbox import _files
 from services.kit.outbox._owner import Owner
-from services.kit.outbox._steps import Claim, Courier, Policy, Recorded
+from services.kit.outbox._steps import Claim, Courier, Policy, Recorded, Retry, Settle, Step
 from services.kit.outbox._store import OutboxTable, Store
 
 R = TypeVar("R")
 T = TypeVar("T")
+
+# The shortest sleep of an idle loop: a message that is due but was not claimed (held by another worker's lease
+# that the look at the table did not see end) is not looked at again in a busy loop.
+_MIN_IDLE_S = 0.02
 
 
 def _utc_now() -> dt.datetime:
@@ -60,6 +64,9 @@ class Outbox(Generic[R]):
         # message stays in _attempting from its claim until its outcome is recorded.
         self._claiming = asyncio.Lock()
         self._attempting: set[str] = set()
+        # Messages this worker saw fail because their peer could not be reached (Retry.peer_down), waiting out their
+        # backoff: due at once when the peer answers again. The backoff still paces the peer while it is away.
+        self._peer_down: set[str] = set()
 
     # -- taking messages in --------------------------------------------------------------------------------------
 
@@ -114,7 +121,8 @@ class Outbox(Generic[R]):
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver due messages until cancelled; between rounds sleep until woken or ``idle_s`` has passed."""
+        """Deliver due messages until cancelled; between rounds sleep until woken, the next message is due (a
+        retry, a status poll), or ``idle_s`` has passed, whichever comes first."""
         started = False
         while True:
             self._wake.clear()  # before the round: a wake-up during it is not lost
@@ -128,25 +136,68 @@ class Outbox(Generic[R]):
                 busy = False
             if not busy:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._policy.idle_s)
+                    await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_for())
 
     async def deliver_due(self) -> bool:
-        """Claim and attempt due messages one at a time, each at most once, up to ``batch``; whether there was
-        any. One claim at a time: the workers sharing the queue share it message by message."""
+        """Claim due messages one at a time, each at most once, up to ``batch``, and attempt up to ``concurrency``
+        of them at once; whether there was any. One claim at a time: the workers sharing the queue share it message
+        by message. Attempts overlap because each mostly waits on its peer (which may itself wait on the next hop):
+        a small submission must not wait behind a large one's whole way through the chain.
+
+        An attempt whose outcome could not be recorded raises here once the attempts under way have ended (no more
+        are claimed meanwhile), as it did when attempts ran one by one. Stopped (cancelled), every attempt under way
+        is stopped as :meth:`_attempt` says (drained, or handed back), and this waits for them before it stops."""
         attempted: set[str] = set()
-        for _ in range(self._policy.batch):
-            async with self._claiming:
-                skip = tuple(self._attempting | attempted)
-                claim = await self._claimed(functools.partial(self._claim_next, skip))
-                if claim is None:
+        running: set[asyncio.Future[R | None]] = set()
+        failure: BaseException | None = None
+        try:
+            for _ in range(self._policy.batch):
+                while len(running) >= self._policy.concurrency:
+                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    failure = failure or _failure(done)
+                if failure is not None:
                     break
-                self._attempting.add(claim.message_id)
-            attempted.add(claim.message_id)
-            try:
-                await self._attempt(claim)
-            finally:
-                self._attempting.discard(claim.message_id)
+                async with self._claiming:
+                    skip = tuple(self._attempting | attempted)
+                    claim = await self._claimed(functools.partial(self._claim_next, skip))
+                    if claim is None:
+                        break
+                    self._attempting.add(claim.message_id)
+                attempted.add(claim.message_id)
+                running.add(asyncio.ensure_future(self._attempt_claimed(claim)))
+            if running:
+                done, running = await asyncio.wait(running)
+                failure = failure or _failure(done)
+        except asyncio.CancelledError:
+            await _stop_all(running)
+            raise
+        if failure is not None:
+            raise failure
         return bool(attempted)
+
+    async def _attempt_claimed(self, claim: Claim) -> R | None:
+        try:
+            return await self._attempt(claim)
+        finally:
+            self._attempting.discard(claim.message_id)
+
+    async def _idle_for(self) -> float:
+        """Seconds an idle loop sleeps: until the next message is due, at least a moment (a message due now but
+        not claimed is another worker's for the moment) and at most ``idle_s`` (which also covers a hint that
+        could not be had)."""
+        try:
+            due = await run_in_threadpool(self._next_due)
+        except Exception as exc:  # the database is away: the next round says so
+            self._log.warning("next due time not read", error_type=type(exc).__name__)
+            return self._policy.idle_s
+        if due is None:
+            return self._policy.idle_s
+        wait = (due - self._clock()).total_seconds()
+        return min(self._policy.idle_s, max(_MIN_IDLE_S, wait))
+
+    def _next_due(self) -> dt.datetime | None:
+        with self._engine.connect() as conn:
+            return self._store.next_due(conn, self._clock())
 
     async def deliver(self, message_id: str) -> R | None:
         """Attempt ``message_id`` now, due or not: None if it is not active, or another worker (or this one)
@@ -210,8 +261,9 @@ class Outbox(Generic[R]):
             await _to_the_end(lambda: self._release(claim.message_id))
             raise
         if recorded is not None:
-            outcome, done = recorded
+            outcome, done, step = recorded
             await run_in_threadpool(self._courier.after, claim, outcome, done)
+            await self._note_peer(claim.message_id, step, done)
         if stopped or cancelled:
             raise asyncio.CancelledError
         return outcome
@@ -270,11 +322,34 @@ class Outbox(Generic[R]):
         except Exception as exc:  # the lease runs out by itself
             self._log.warning("lease not given back", message_id=message_id, error_type=type(exc).__name__)
 
+    async def _note_peer(self, message_id: str, step: Step, recorded: Recorded) -> None:
+        """Keep the messages that could not reach their peer; once it answers for one (it settled), bring the others
+        forward: due now, not at the end of their backoff (which paced the peer while it was away)."""
+        if isinstance(step, Retry) and step.peer_down and not recorded.dead_lettered:
+            self._peer_down.add(message_id)
+            return
+        self._peer_down.discard(message_id)
+        if not (isinstance(step, Settle) and self._peer_down):
+            return
+        waiting, self._peer_down = self._peer_down, set()
+        try:
+            made = await run_in_threadpool(self._make_due_now, waiting)
+        except Exception as exc:  # they keep their backoff
+            self._log.warning("messages not brought forward", error_type=type(exc).__name__)
+            return
+        if made:
+            self._log.info("the peer answers again: messages due now", messages=made)
+            self._wake.set()
+
+    def _make_due_now(self, message_ids: set[str]) -> int:
+        with self._engine.begin() as conn:
+            return self._store.make_due_now(conn, message_ids, self._clock())
+
     def _renew(self, message_id: str) -> bool:
         with self._engine.begin() as conn:
             return self._store.renew(conn, message_id, self._clock() + self._lease)
 
-    def _record(self, claim: Claim, outcome: R) -> tuple[R, Recorded] | None:
+    def _record(self, claim: Claim, outcome: R) -> tuple[R, Recorded, Step] | None:
         step = self._courier.step(claim, outcome)
         with self._engine.begin() as conn:
             recorded = self._store.record(conn, claim.message_id, step, self._clock(), self._policy)
@@ -290,7 +365,27 @@ class Outbox(Generic[R]):
             state=recorded.state,
             error=step.error,
         )
-        return outcome, recorded
+        return outcome, recorded, step
+
+
+def _failure(done: set[asyncio.Future[Any]]) -> BaseException | None:
+    """The first exception of attempts that ended (one cancelled with the round is no failure)."""
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            return task.exception()
+    return None
+
+
+async def _stop_all(running: set[asyncio.Future[Any]]) -> None:
+    """Stop the attempts under way and wait until each has drained or handed its message back, even if this task is
+    cancelled again meanwhile (an attempt left half done would keep its lease until it ran out)."""
+    for task in running:
+        task.cancel()
+    while running:
+        try:
+            _, running = await asyncio.wait(running)
+        except asyncio.CancelledError:
+            continue
 
 
 async def _to_the_end(call: Callable[[], T]) -> tuple[T, bool]:
