@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C escaper json.dumps uses
+from json.encoder import encode_basestring  # the C escaper json.dumps uses (ensure_ascii=False)
 from typing import Final
 
 from lxml import etree
@@ -126,7 +126,7 @@ class PersonLine:
         return (
             f'{{"a":{self.a},"b":{self.b},"d":{self.d},"f":{self.f},"fa":{fa},"ft":{_escape(str(self.fid_type))},'
             f'"k":{_SEXES[sex]},"kl":{self.kl},"ref":{_escape(ref)},"t":{self.t},"tv":{self.tv}}}\n'
-        ).encode("utf-8")
+        ).encode()
 
 
 class LineConverter:
