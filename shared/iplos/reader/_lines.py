@@ -28,7 +28,14 @@ from typing import Final
 from lxml import etree
 
 from shared.fnr import Sex
-from shared.iplos.model import COERCION_BASES, COMPLAINT_OUTCOMES, EVENT_TYPES, CodeSystem, FidType
+from shared.iplos.model import (
+    COERCION_BASES,
+    COMPLAINT_OUTCOMES,
+    EVENT_TYPES,
+    FUNCTION_VARIABLES,
+    CodeSystem,
+    FidType,
+)
 from shared.iplos.reader._convert import NewerThanDeclared
 from shared.iplos.reader._elements import (
     AVSLAG,
@@ -71,6 +78,8 @@ _COMPLAINT_OUTCOMES: dict[str | None, str] = {code: _escape(code) for code in CO
 # xs:boolean, after whitespace collapsing.
 _BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
 _SEXES: dict[Sex | None, str] = {None: "null", Sex.MALE: _escape(str(Sex.MALE)), Sex.FEMALE: _escape(str(Sex.FEMALE))}
+# The function variables the XSD allows, as JSON text (any other name is escaped as it comes).
+_VARIABLES: dict[str, str] = {name: _escape(name) for name in FUNCTION_VARIABLES}
 _NULL: Final = "null"
 _EMPTY: Final = "[]"
 _NO_BACKGROUND: Final = "[null,null,null,null,null,null,null,null]"
@@ -158,14 +167,15 @@ class LineConverter:
         # int(None) is the TypeError Converter raises for a missing value.
         return value if value is not None else self._cached(self._ints, text, str(int(text)))  # type: ignore[arg-type]
 
-    def new_score(self, element: etree._Element) -> str:
+    def new_score(self, element: etree._Element, key: tuple[str | bytes, ...]) -> str:
+        """A score not seen yet (about one in five in a large export): its text, cached under ``key``."""
         variable, score, date = element.get("variabel"), element.get("skaar"), element.get("dato")
         if variable is None or score is None:
             raise ValueError("missing attribute")
-        value = f"[{_escape(variable)},{int(score)},{self.date(date)}]"
+        value = f"[{_VARIABLES.get(variable) or _escape(variable)},{self.integer(score)},{self.date(date)}]"
         if len(self._scores) >= self._LIMIT:
             self._scores.clear()
-        self._scores[tuple(element.values())] = value
+        self._scores[key] = value
         return value
 
     def diagnosis(self, element: etree._Element) -> str:
@@ -304,7 +314,7 @@ class LineConverter:
             tag = child.tag
             if tag == FUNKSJON:
                 cached, new = self._scores.get, self.new_score
-                scores = "[" + ",".join([cached(tuple(v.values())) or new(v) for v in child]) + "]"
+                scores = "[" + ",".join([cached(key := tuple(v.values())) or new(v, key) for v in child]) + "]"
             elif tag == TJENESTER:
                 service = self.service
                 services = "[" + ",".join([service(c) for c in child]) + "]"
