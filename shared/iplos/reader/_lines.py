@@ -14,8 +14,8 @@ sorted keys, ``ensure_ascii=False``: strings through ``json``'s own C escaper). 
 the same exception (``ValueError``, ``KeyError``, ``TypeError``, ``NewerThanDeclared``), which the reader turns
 into the same refusal.
 
-Repeating parts (a function score: 17 variables x 6 scores x a few hundred dates; a diagnosis; a date; a small
-integer) are written once and their text shared, in per-reader caches bounded like ``Converter``'s.
+Repeating parts (a diagnosis, a date, a small integer, a function variable) are written once and their text
+shared, in per-reader caches bounded like ``Converter``'s.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from json.encoder import encode_basestring  # the C escaper json.dumps uses (ensure_ascii=False)
-from typing import Final
+from typing import Final, cast
 
 from lxml import etree
 
@@ -80,6 +80,7 @@ _BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
 _SEXES: dict[Sex | None, str] = {None: "null", Sex.MALE: _escape(str(Sex.MALE)), Sex.FEMALE: _escape(str(Sex.FEMALE))}
 # The function variables the XSD allows, as JSON text (any other name is escaped as it comes).
 _VARIABLES: dict[str, str] = {name: _escape(name) for name in FUNCTION_VARIABLES}
+_SCORE_ATTRIBUTES = ["variabel", "skaar", "dato"]  # a list: what lxml's keys() returns, compared as it is
 _NULL: Final = "null"
 _EMPTY: Final = "[]"
 _NO_BACKGROUND: Final = "[null,null,null,null,null,null,null,null]"
@@ -147,9 +148,6 @@ class LineConverter:
         self._v10 = format_version == "1.0"
         self._dates: dict[str | None, str] = {}
         self._ints: dict[str | None, str] = {}
-        # Keyed by the attribute values in document order, as Converter's: the schema allows exactly the three
-        # attributes, and their value spaces (a variable name, a digit, a date) are disjoint.
-        self._scores: dict[tuple[str | bytes, ...], str] = {}
         self._diagnoses: dict[tuple[str | None, str | None], str] = {}
 
     def _cached(self, cache: dict[str | None, str], text: str | None, value: str) -> str:
@@ -167,16 +165,33 @@ class LineConverter:
         # int(None) is the TypeError Converter raises for a missing value.
         return value if value is not None else self._cached(self._ints, text, str(int(text)))  # type: ignore[arg-type]
 
-    def new_score(self, element: etree._Element, key: tuple[str | bytes, ...]) -> str:
-        """A score not seen yet (about one in five in a large export): its text, cached under ``key``."""
+    def scores(self, element: etree._Element) -> str:
+        """A ``<funksjon>``'s scores. Nearly always written with the attributes in the XSD's order, so their values
+        come in one call per score and are looked up in three small tables (variables, digits, dates), which stay
+        in the processor's cache where a table of every score seen would not."""
+        # lxml gives str values (its stubs also allow bytes).
+        values = cast("list[list[str]]", [v.values() for v in element if v.keys() == _SCORE_ATTRIBUTES])
+        if len(values) != len(element):
+            # Another attribute order (XML allows any) or a missing attribute: score by score, by name.
+            return "[" + ",".join([self.score(v) for v in element]) + "]"
+        dates, date, integers, integer = self._dates, self.date, self._ints, self.integer
+        return (
+            "["
+            + ",".join(
+                [
+                    f"[{_VARIABLES.get(variable) or _escape(variable)},{integers.get(score) or integer(score)},"
+                    f"{dates.get(day) or date(day)}]"
+                    for variable, score, day in values
+                ]
+            )
+            + "]"
+        )
+
+    def score(self, element: etree._Element) -> str:
         variable, score, date = element.get("variabel"), element.get("skaar"), element.get("dato")
         if variable is None or score is None:
             raise ValueError("missing attribute")
-        value = f"[{_VARIABLES.get(variable) or _escape(variable)},{self.integer(score)},{self.date(date)}]"
-        if len(self._scores) >= self._LIMIT:
-            self._scores.clear()
-        self._scores[key] = value
-        return value
+        return f"[{_VARIABLES.get(variable) or _escape(variable)},{self.integer(score)},{self.date(date)}]"
 
     def diagnosis(self, element: etree._Element) -> str:
         key = (element.get("kodeverk"), element.get("kode"))
@@ -313,8 +328,7 @@ class LineConverter:
         for child in element:
             tag = child.tag
             if tag == FUNKSJON:
-                cached, new = self._scores.get, self.new_score
-                scores = "[" + ",".join([cached(key := tuple(v.values())) or new(v, key) for v in child]) + "]"
+                scores = self.scores(child)
             elif tag == TJENESTER:
                 service = self.service
                 services = "[" + ",".join([service(c) for c in child]) + "]"
