@@ -148,7 +148,7 @@ def persons(draw: st.DrawFn, index: int = 0) -> str:
         )
     if draw(st.booleans()):
         scores = draw(st.lists(st.tuples(st.sampled_from(VARIABLES), integer(0, 9), dates), max_size=5))
-        # The attribute order is free in XML: the score cache must not care.
+        # The attribute order is free in XML: the fast path takes the XSD's order, any other goes by name.
         parts.append(
             "<funksjon>"
             + "".join(
@@ -157,6 +157,7 @@ def persons(draw: st.DrawFn, index: int = 0) -> str:
                         [
                             f'<vurdering variabel="{v}" skaar="{s}" dato="{d}"/>',
                             f'<vurdering dato="{d}" skaar="{s}" variabel="{v}"/>',
+                            f'<vurdering variabel="{v}" dato="{d}" skaar="{s}"/>',
                         ]
                     )
                 )
