@@ -80,7 +80,6 @@ _BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
 _SEXES: dict[Sex | None, str] = {None: "null", Sex.MALE: _escape(str(Sex.MALE)), Sex.FEMALE: _escape(str(Sex.FEMALE))}
 # The function variables the XSD allows, as JSON text (any other name is escaped as it comes).
 _VARIABLES: dict[str, str] = {name: _escape(name) for name in FUNCTION_VARIABLES}
-_SCORE_ATTRIBUTES = ["variabel", "skaar", "dato"]  # a list: what lxml's keys() returns, compared as it is
 _NULL: Final = "null"
 _EMPTY: Final = "[]"
 _NO_BACKGROUND: Final = "[null,null,null,null,null,null,null,null]"
@@ -168,24 +167,30 @@ class LineConverter:
     def scores(self, element: etree._Element) -> str:
         """A ``<funksjon>``'s scores. Nearly always written with the attributes in the XSD's order, so their values
         come in one call per score and are looked up in three small tables (variables, digits, dates), which stay
-        in the processor's cache where a table of every score seen would not."""
+        in the processor's cache where a table of every score seen would not.
+
+        The order is not asked for (that costs a call per score): the three value spaces tell. The first value must
+        be a variable's name (``_VARIABLES[...]``, which no digit or date is); then either the digit comes second
+        and the date third, or ``int()`` of the date raises (no date text is ever in the table of integers, which
+        only holds texts ``int()`` took). Any exception, and so any other order or a missing attribute, falls back
+        to reading the scores by name, which raises what ``Converter`` raises for a broken score."""
         # lxml gives str values (its stubs also allow bytes).
-        values = cast("list[list[str]]", [v.values() for v in element if v.keys() == _SCORE_ATTRIBUTES])
-        if len(values) != len(element):
-            # Another attribute order (XML allows any) or a missing attribute: score by score, by name.
-            return "[" + ",".join([self.score(v) for v in element]) + "]"
+        values = cast("list[list[str]]", [v.values() for v in element])
         dates, date, integers, integer = self._dates, self.date, self._ints, self.integer
-        return (
-            "["
-            + ",".join(
-                [
-                    f"[{_VARIABLES.get(variable) or _escape(variable)},{integers.get(score) or integer(score)},"
-                    f"{dates.get(day) or date(day)}]"
-                    for variable, score, day in values
-                ]
+        try:
+            return (
+                "["
+                + ",".join(
+                    [
+                        f"[{_VARIABLES[variable]},{integers.get(score) or integer(score)},"
+                        f"{dates.get(day) or date(day)}]"
+                        for variable, score, day in values
+                    ]
+                )
+                + "]"
             )
-            + "]"
-        )
+        except (KeyError, ValueError, TypeError):
+            return "[" + ",".join([self.score(v) for v in element]) + "]"
 
     def score(self, element: etree._Element) -> str:
         variable, score, date = element.get("variabel"), element.get("skaar"), element.get("dato")
