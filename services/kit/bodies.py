@@ -9,7 +9,7 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -39,8 +39,13 @@ def require_media_type(request: Request, *accepted: str) -> None:
         raise Problem(ProblemType.UNSUPPORTED_MEDIA_TYPE, accepted=list(accepted))
 
 
-async def spool_body(request: Request, limit: int, directory: Path) -> IO[bytes]:
-    """Copy the body to an anonymous temporary file under ``directory``, counting as it goes."""
+class Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+
+async def spool_body(request: Request, limit: int, directory: Path, *, digest: Digest | None = None) -> IO[bytes]:
+    """Copy the body to an anonymous temporary file under ``directory``, counting as it goes, and feeding
+    ``digest`` (a hashlib object) every chunk if given: the body's hash without reading the spool again."""
     refuse_large(request, limit)
     directory.mkdir(parents=True, exist_ok=True)
     spool = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - the caller owns and closes it
@@ -51,6 +56,8 @@ async def spool_body(request: Request, limit: int, directory: Path) -> IO[bytes]
             if size > limit:
                 raise body_too_large(limit)
             spool.write(chunk)
+            if digest is not None:
+                digest.update(chunk)
     except BaseException:
         # Whatever stopped the upload (the limit, the body-limit middleware, a client that went away), the
         # spooled part is of no use: close (and so delete) it now, not when the garbage collector runs.

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -44,9 +45,12 @@ async def post_submission(
     request: Request, response: Response, caller: Caller, _slot: UploadSlot, ctx: Context
 ) -> SubmissionAccepted:
     require_media_type(request, *XML_TYPES)
-    body = await spool_body(request, ctx.settings.max_body_bytes, ctx.work_dir)
+    # Hashed while it is spooled: the identical-file check needs the digest before sealing, and this way the
+    # spool is read once, by the parse.
+    sha256 = hashlib.sha256()
+    body = await spool_body(request, ctx.settings.max_body_bytes, ctx.work_dir, digest=sha256)
     try:
-        accepted = await service.submit_export(ctx, caller, body)
+        accepted = await service.submit_export(ctx, caller, body, export_sha256=sha256.hexdigest())
     finally:
         body.close()
     response.headers["Location"] = accepted.status_url

@@ -35,10 +35,13 @@ from shared.keys import PartyKeys
 log = structlog.get_logger("gateway")
 
 
-async def submit_export(ctx: GatewayContext, caller: Credential, body: IO[bytes]) -> SubmissionAccepted:
+async def submit_export(
+    ctx: GatewayContext, caller: Credential, body: IO[bytes], *, export_sha256: str | None = None
+) -> SubmissionAccepted:
     """Screen, seal, sign and stage the spooled export ``body`` for ``caller``; raise a Problem, leaving nothing
-    behind, if it is refused."""
-    accepted = await run_in_threadpool(_submit, ctx, caller, body)
+    behind, if it is refused. ``export_sha256``: the body's SHA-256 if the caller hashed it while spooling (else
+    it is computed here, in a pass of its own)."""
+    accepted = await run_in_threadpool(_submit, ctx, caller, body, export_sha256)
     ctx.metrics.accepted(accepted.records)
     ctx.worker.wake()
     log.info(
@@ -53,8 +56,8 @@ async def submit_export(ctx: GatewayContext, caller: Credential, body: IO[bytes]
     return accepted
 
 
-def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes]) -> SubmissionAccepted:
-    export_sha256 = screening.digest(body)
+def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes], digest: str | None) -> SubmissionAccepted:
+    export_sha256 = digest if digest is not None else screening.digest(body)
 
     def admit(header: ExportHeader) -> None:
         if not caller.acts_for(header.kommune_nr):

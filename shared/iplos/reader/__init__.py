@@ -1,7 +1,9 @@
 """A streaming, validating, hardened reader for IPLOS exports.
 
 ``read_export`` returns an ``ExportReader``: the export's header is available as soon as the reader is
-constructed, and iterating it yields one ``PersonRecord`` per ``<person>``. The XML is never held whole:
+constructed, and iterating it yields one ``PersonRecord`` per ``<person>`` (or, through ``lines()``, the gateway's
+fast path, one ``PersonLine`` per person: its identity and its payload record's JSON text, written straight from
+the element, byte for byte what ``encode_record(to_payload(record, ...))`` gives). The XML is never held whole:
 lxml's ``iterparse`` builds one person at a time and each is removed from the tree once it has been
 converted, so memory stays flat whatever the file size (a full tree of a 100 MB export takes about 1.2 GB).
 
@@ -54,7 +56,8 @@ document (the rest of an unterminated CDATA section, the names of a tag mismatch
 text per libxml2 error code, with its line and column. See ``_redaction``.
 
 Modules, in reading order: ``_reader`` (the reader and its error reporting), ``_source`` (the guarded source and
-its prolog scan), ``_parser`` (lxml's parser settings), ``_convert`` (elements to the model), ``_redaction``
+its prolog scan), ``_parser`` (lxml's parser settings), ``_convert`` (elements to the model), ``_lines`` (elements
+to payload record lines), ``_redaction``
 (messages without the export's text), ``_errors`` and ``_elements``.
 """
 

@@ -4,9 +4,9 @@ with every failure an ``ExportInvalid`` that says where (the package docstring t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from lxml import etree
 
@@ -14,12 +14,14 @@ from shared.iplos.model import ExportHeader, PersonRecord
 from shared.iplos.reader._convert import Converter, NewerThanDeclared, convert_header, too_new
 from shared.iplos.reader._elements import BRUKER_NR, HEADER, PERSON, ROOT, local_name, source_line
 from shared.iplos.reader._errors import ExportInvalid, ExportLimitExceeded, SchemaIssue, refuse
+from shared.iplos.reader._lines import LineConverter, PersonLine
 from shared.iplos.reader._parser import check_no_dtd, logged_errors, stream_parser
 from shared.iplos.reader._redaction import NO_ROOT_DECLARATION, describe, syntax_issue
 from shared.iplos.reader._source import DEFAULT_MAX_PERSON_BYTES, GuardedSource, StopFeeding, TooMuchWithoutAPerson
 from shared.iplos.schema import tree_errors
 
 ExportSource = str | os.PathLike[str] | BinaryIO
+_Person = TypeVar("_Person", PersonRecord, PersonLine)
 
 _DEFAULT_MAX_ISSUES = 10
 
@@ -100,13 +102,22 @@ class ExportReader:
     # -- iteration
 
     def __iter__(self) -> Iterator[PersonRecord]:
+        self._start()
+        return self._persons(Converter(self.header.format_version).person)
+
+    def lines(self) -> Iterator[PersonLine]:
+        """Iterate as ``PersonLine``s instead of ``PersonRecord``s: each person's identity and its payload record's
+        JSON text, written straight from the element (the gateway's fast path, ``_lines``). The same validation,
+        limits and refusals as iterating the reader; either may be used, once."""
+        self._start()
+        return self._persons(LineConverter(self.header.format_version).person)
+
+    def _start(self) -> None:
         if self._started:
             raise RuntimeError("an ExportReader can be iterated only once")
         self._started = True
-        return self._persons()
 
-    def _persons(self) -> Iterator[PersonRecord]:
-        convert = Converter(self.header.format_version).person
+    def _persons(self, convert: Callable[[etree._Element], _Person]) -> Iterator[_Person]:
         for _event, element in self._events:
             if element.tag != PERSON:
                 continue
