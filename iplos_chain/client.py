@@ -149,15 +149,22 @@ def post_json(url: str, token: str | None = None, *, verify: Verify = True) -> d
     return _json("POST", url, token, verify)
 
 
-def _json(method: str, url: str, token: str | None, verify: Verify) -> dict[str, Any]:
+def _json(method: str, url: str, token: str | None, verify: Verify, http: httpx.Client | None = None) -> dict[str, Any]:
     try:
-        response = httpx.request(method, url, timeout=60.0, headers=_headers(token), verify=verify)
+        if http is None:
+            response = httpx.request(method, url, timeout=60.0, headers=_headers(token), verify=verify)
+        else:
+            response = http.request(method, url, timeout=60.0, headers=_headers(token))
     except httpx.HTTPError as exc:
         raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:
         raise _problem(response)
     result: dict[str, Any] = response.json()
     return result
+
+
+#: The longest pause between two polls of :func:`wait_final`.
+_MAX_POLL_S = 1.0
 
 
 def wait_final(
@@ -171,17 +178,24 @@ def wait_final(
     interval_s: float = 0.2,
 ) -> dict[str, Any]:
     """Poll the gateway until the submission reaches a final state; ``on_change`` sees each change of its state
-    (or of its failed attempts and last error, a retry on the way)."""
-    deadline = time.monotonic() + timeout_s
+    (or of its failed attempts and last error, a retry on the way).
+
+    One connection for all the polls (a TLS handshake each costs the gateway more than the answer), and the pause
+    grows with the wait, from ``interval_s`` to at most :data:`_MAX_POLL_S`: a large export is not asked after
+    five times a second for minutes."""
+    started = time.monotonic()
+    deadline = started + timeout_s
+    url = f"{gateway.rstrip('/')}/v1/submissions/{submission_id}"
     seen: tuple[Any, ...] | None = None
-    while True:
-        status = get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}", token, verify=verify)
-        now = (status["state"], status.get("attempts"), status.get("last_error"))
-        if on_change is not None and now != seen:
-            on_change(status)
-        seen = now
-        if status["state"] in FINAL_STATES:
-            return status
-        if time.monotonic() > deadline:
-            raise ChainError(f"submission {submission_id} is still {status['state']} after {timeout_s:.0f} s")
-        time.sleep(interval_s)
+    with httpx.Client(verify=verify) as http:
+        while True:
+            status = _json("GET", url, token, verify, http)
+            now = (status["state"], status.get("attempts"), status.get("last_error"))
+            if on_change is not None and now != seen:
+                on_change(status)
+            seen = now
+            if status["state"] in FINAL_STATES:
+                return status
+            if time.monotonic() > deadline:
+                raise ChainError(f"submission {submission_id} is still {status['state']} after {timeout_s:.0f} s")
+            time.sleep(max(interval_s, min(_MAX_POLL_S, (time.monotonic() - started) / 10)))

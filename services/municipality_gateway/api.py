@@ -91,6 +91,7 @@ def _clients(settings: GatewaySettings, directory: PublicDirectory, served: dict
             cert_file=cert_file,
             key_file=key_file,
             timeout=settings.delivery_timeout_s,
+            keep_alive=False,  # no idle connection per municipality at the TPF and the registry (service_client)
         )
     return Clients(by_municipality)
 
