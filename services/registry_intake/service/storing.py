@@ -6,8 +6,10 @@ stale). Any failure rolls the whole submission back.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from services.kit.bodies import Upload
@@ -26,6 +28,14 @@ from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payl
 __all__ = ["store_delivery"]
 
 
+@dataclass
+class _Clock:
+    """Seconds spent so far in the stages that interleave in one streaming store (``store`` is the rest)."""
+
+    open: float = 0.0
+    controls: float = 0.0
+
+
 def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery) -> StoredSubmission:
     """Open both parts and store the joined records; any failure rolls the whole submission back.
 
@@ -33,10 +43,24 @@ def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: D
     or match the signed header, payload records that do not match the identity part's references) is final for
     the message id (spec section 9); one caused by the TPF's pseudonyms part is not.
     """
+    clock, started = _Clock(), time.perf_counter()
+    try:
+        return _store(ctx, verified, received, clock)
+    finally:
+        # Observed for a failed store too, as the stage timers do; "store" is what neither opening nor the controls
+        # took: the database's writes, the decision's statements and the commit.
+        total = time.perf_counter() - started
+        ctx.metrics.observe("open", clock.open)
+        ctx.metrics.observe("controls", clock.controls)
+        ctx.metrics.observe("store", max(0.0, total - clock.open - clock.controls))
+
+
+def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery, clock: _Clock) -> StoredSubmission:
     submission, delivery = verified.submission, verified.delivery
     if submission.parts.payload.content != PAYLOAD_FORMAT:
         raise Problem(ProblemType.UNSUPPORTED_FORMAT, "The payload's content format is not supported", final=True)
     payload_phase = False  # from here on, what fails is the municipality's payload (or its references)
+    opening = time.perf_counter()
     try:
         key_version, entries = open_pseudonyms(
             _binary(received.pseudonyms),
@@ -91,11 +115,12 @@ def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: D
         # The logical controls run while the records stream into the database: a finding is stored with its
         # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).
         runner = ControlRunner(export_header, signer_municipality=submission.municipality)
+        clock.open += time.perf_counter() - opening
         submission_findings = runner.submission_findings()
         findings_by_rule = Counter(finding.code for finding in submission_findings)  # _joined adds the records'
         stored = ctx.repository.store(
             incoming,
-            _joined(records, by_ref, submission.record_count, runner, findings_by_rule),
+            _joined(records, by_ref, submission.record_count, runner, findings_by_rule, clock),
             submission_findings,
             severity_of=lambda code: str(control(code).severity),
             hold_below=ctx.hold_below,
@@ -120,18 +145,34 @@ def _joined(
     expected: int,
     runner: ControlRunner,
     findings_by_rule: Counter[str],
+    clock: _Clock,
 ) -> Iterator[StoredRecord]:
     """Join payload records to pseudonyms by reference (every reference must match exactly once) and run the
-    logical controls on each, counting the findings by rule (for the metrics, once the store has committed)."""
+    logical controls on each, counting the findings by rule (for the metrics, once the store has committed).
+
+    The time spent decoding a record (pulling it out of the decrypting, decoding iterator) adds to ``clock.open``,
+    joining and controlling it to ``clock.controls``: three clock reads per record, a fraction of a microsecond.
+    (Not batches of records decoded ahead: a batch held alive outlives the young generation of the garbage
+    collector, and its promotions cost more than the clock reads.)"""
     count = 0
-    for record in records:
+    perf_counter = time.perf_counter
+    records = iter(records)
+    while True:
+        started = perf_counter()
+        record = next(records, None)
+        decoded = perf_counter()
+        clock.open += decoded - started
+        if record is None:
+            break
         entry = by_ref.pop(record.ref, None)
         if entry is None:
             raise _unmatched()
         count += 1
         status = entry.refused or IDENTITY_OK
         findings = runner.check(record, entry.pseudonym, status)
-        findings_by_rule.update(finding.code for finding in findings)
+        if findings:
+            findings_by_rule.update(finding.code for finding in findings)
+        clock.controls += perf_counter() - decoded
         yield record, entry.pseudonym, status, findings
     if by_ref or count != expected:
         raise _unmatched()
