@@ -6,11 +6,12 @@ stale). Any failure rolls the whole submission back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import BinaryIO, Final, cast
 
 from services.kit.bodies import Upload
 from services.kit.problems import Problem, ProblemType, envelope_problem
@@ -69,12 +70,17 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
             sender=delivery.sender,
             message_id=delivery.message_id,
         )
-        by_ref: dict[str, PseudonymEntry] = {}
+        by_ref: _ByRef = {}
+        pseudonymised = 0
         for entry in entries:
-            if entry.ref in by_ref or len(by_ref) >= submission.record_count:
+            key = _ref_key(entry.ref)
+            if key in by_ref or len(by_ref) >= submission.record_count:
                 raise InvalidEnvelope()
-            by_ref[entry.ref] = entry
-        pseudonymised = sum(1 for entry in by_ref.values() if entry.pseudonym is not None)
+            if entry.pseudonym is not None:
+                by_ref[key] = entry.pseudonym
+                pseudonymised += 1
+            else:
+                by_ref[key] = _refusal(entry)
         if (
             key_version != delivery.pseudonym_key_version
             or len(by_ref) != submission.record_count
@@ -141,7 +147,7 @@ def _final_if(payload_phase: bool, problem: Problem) -> Problem:
 
 def _joined(
     records: Iterator[PayloadRecord],
-    by_ref: dict[str, PseudonymEntry],
+    by_ref: _ByRef,
     expected: int,
     runner: ControlRunner,
     findings_by_rule: Counter[str],
@@ -164,18 +170,36 @@ def _joined(
         clock.open += decoded - started
         if record is None:
             break
-        entry = by_ref.pop(record.ref, None)
+        entry = by_ref.pop(_ref_key(record.ref), None)
         if entry is None:
             raise _unmatched()
         count += 1
-        status = entry.refused or IDENTITY_OK
-        findings = runner.check(record, entry.pseudonym, status)
+        pseudonym, status = (entry, IDENTITY_OK) if isinstance(entry, bytes) else (None, entry)
+        findings = runner.check(record, pseudonym, status)
         if findings:
             findings_by_rule.update(finding.code for finding in findings)
         clock.controls += perf_counter() - decoded
-        yield record, entry.pseudonym, status, findings
+        yield record, pseudonym, status, findings
     if by_ref or count != expected:
         raise _unmatched()
+
+
+#: The pseudonym part as the join holds it, every entry of a submission at once: by record reference, the
+#: pseudonym (bytes) or the TPF's refusal code (str). No entry objects, and the reference as its 16 bytes.
+_ByRef = dict[bytes | str, bytes | str]
+_HEX_REF: Final = re.compile(r"[0-9a-f]{32}")
+
+
+def _ref_key(ref: str) -> bytes | str:
+    """The key of a record reference in :data:`_ByRef`: a reference as the sealers write them (32 lowercase hex
+    digits) as its 16 bytes, half the memory of the text; anything else as it is, so that two references match
+    exactly when their texts are equal (a text key never equals a bytes key)."""
+    return bytes.fromhex(ref) if len(ref) == 32 and _HEX_REF.fullmatch(ref) else ref
+
+
+def _refusal(entry: PseudonymEntry) -> str:
+    assert entry.refused is not None  # an entry without its pseudonym carries its refusal code
+    return entry.refused
 
 
 def _unmatched() -> Problem:

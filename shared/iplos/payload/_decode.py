@@ -11,6 +11,7 @@ from shared.iplos.model import (
     COERCION_BASES,
     COMPLAINT_OUTCOMES,
     EVENT_TYPES,
+    FUNCTION_VARIABLES,
     CodeSystem,
     Coercion,
     Complaint,
@@ -235,6 +236,9 @@ _TYPE_LOW, _TYPE_HIGH = INT_RANGES["tjenesteType"]
 _BIRTH_LOW, _BIRTH_HIGH = INT_RANGES["fa"]
 _HOUSING_LOW, _HOUSING_HIGH = INT_RANGES["bolig"]
 _HOUSEHOLD_LOW, _HOUSEHOLD_HIGH = INT_RANGES["husstand"]
+# One string object per known variable name, not one per score: a batch of records waiting for the database holds
+# tens of thousands of scores, and every one's name would be a copy of one of seventeen.
+_VARIABLES: dict[str, str] = {name: name for name in FUNCTION_VARIABLES}
 _SEXES: dict[object, Sex] = {member.value: member for member in Sex}
 _FID_TYPES: dict[object, FidType] = {member.value: member for member in FidType}
 _CODE_SYSTEMS: dict[object, CodeSystem] = {member.value: member for member in CodeSystem}
@@ -268,7 +272,7 @@ def _quick_record(obj: dict[str, Any], n: int) -> PayloadRecord | None:
         day = days.get(date) if type(date) is str else None
         if day is None and (day := _day(date)) is None:
             return None
-        scores.append(FunctionScore(variable, score, day))
+        scores.append(FunctionScore(_VARIABLES.get(variable, variable), score, day))
     items = obj["d"]
     if type(items) is not list:
         return None
