@@ -163,6 +163,7 @@ def _joined(
     count = 0
     perf_counter = time.perf_counter
     records = iter(records)
+    compact_below = len(by_ref) // 2
     while True:
         started = perf_counter()
         record = next(records, None)
@@ -174,6 +175,13 @@ def _joined(
         if entry is None:
             raise _unmatched()
         count += 1
+        if len(by_ref) < compact_below:
+            # A dictionary keeps its table as entries go: rebuilt at each halving, it shrinks with what is left
+            # (linear in all, as the halvings add up to the first size).
+            remaining = dict(by_ref)
+            by_ref.clear()
+            by_ref.update(remaining)
+            compact_below = len(by_ref) // 2
         pseudonym, status = (entry, IDENTITY_OK) if isinstance(entry, bytes) else (None, entry)
         findings = runner.check(record, pseudonym, status)
         if findings:

@@ -106,7 +106,9 @@ class ControlRunner:
         self._year_start = dt.date(self._year, 1, 1)
         self._year_end = dt.date(self._year, 12, 31)
         self._pseudonyms: set[bytes] = set()
-        self._decisions: dict[str, dt.date | None] = {}  # tjenesteID -> decision date of its first occurrence
+        # tjenesteID (as UTF-8: a third less memory than the text, one entry per distinct service of the whole
+        # submission) -> decision date of its first occurrence
+        self._decisions: dict[bytes, dt.date | None] = {}
 
     # ----------------------------------------------------------------------------------- submission
 
@@ -300,14 +302,15 @@ class ControlRunner:
                 add(ORG_NR_INVALID, f"{path}.orgNr", f"{_sid(service)}: {_short(org, 12)}")
 
         # Repeated tjenesteID, across the whole submission.
-        if service.tjeneste_id in self._decisions:
-            first = self._decisions[service.tjeneste_id]
+        key = service.tjeneste_id.encode("utf-8", "surrogatepass")  # one bytes value per text, and back
+        if key in self._decisions:
+            first = self._decisions[key]
             if first is not None and decision is not None and first != decision:
                 add(CONFLICTING_DECISIONS, f"{path}.vedtaksdato", f"{_sid(service)}: {decision}, først {first}")
             else:
                 add(DUPLICATE_SERVICE_ID, f"{path}.tjenesteID", _sid(service))
         else:
-            self._decisions[service.tjeneste_id] = decision
+            self._decisions[key] = decision
 
 
 #: Organisation numbers already judged: an export names a few hundred performing units in thousands of services.
