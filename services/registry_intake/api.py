@@ -10,7 +10,6 @@ read-only endpoints, ``/metrics``, health, and the operator dashboard. Run it wi
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
@@ -54,10 +53,6 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             metrics=metrics,
             hold_below=settings.hold_below_ratio,
         )
-        # What start-up made lives as long as the process: out of the garbage collector's full passes, which the
-        # streaming of a large delivery (millions of short-lived containers, some surviving a batch) would
-        # otherwise trigger again and again over all of it: about a tenth of a delivery's CPU.
-        gc.freeze()
         return Running(audit, monitoring.readiness(settings, engine))
 
     app = build_app(
