@@ -162,6 +162,13 @@ class ServiceMetrics:
         """Times the ``with`` block as one run of ``stage`` (a failed run included)."""
         return self._stages.labels(self.service, _declared(stage, self._stage_names, "stage")).time()
 
+    def observe(self, stage: str, seconds: float) -> None:
+        """One run of ``stage`` took ``seconds``: for time accumulated over the parts of a run that interleave with
+        other stages (the registry's streaming pipeline), which no ``with`` block can time."""
+        if seconds < 0:
+            raise ValueError("a duration is not negative")
+        self._stages.labels(self.service, _declared(stage, self._stage_names, "stage")).observe(seconds)
+
     def replay(self, answer: str) -> None:
         """A message was answered from what was stored about the same message before (``answer``: what with)."""
         self._replays.labels(self.service, _declared(answer, self._replay_answers, "replay answer")).inc()

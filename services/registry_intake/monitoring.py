@@ -7,8 +7,11 @@ the refusal that was final for it: spec section 9) is on no new audit entry and 
 ``iplos_replays_total{answer}`` only. Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
 code, for each stored submission (a superseded submission's findings are not taken back: the counter says what
 the controls found in what arrived). Findings by rule are findings detail: in an operator's scrape only, never
-an auditor's. Stages: ``verify`` (signatures, binding, recipients, digests) and ``store`` (open, join, run the
-controls and store, in one transaction).
+an auditor's. Stages: ``verify`` (signatures, binding, recipients, digests), then the three that interleave in the
+one streaming transaction of a delivery (each observed once per delivery that reaches it, as the time accumulated
+over the whole stream): ``open`` (decrypting and decoding both parts, and joining them), ``controls`` (the logical
+controls) and ``store`` (everything else: the database's writes, the decision's statements and the commit);
+``confirm`` (applying a held submission).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class RegistryMetrics(ServiceMetrics):
             "registry",
             messages=tuple(Outcome),
             records=(Outcome.STORED,),
-            stages=("verify", "store", "confirm"),
+            stages=("verify", "open", "controls", "store", "confirm"),
             replays=("receipt", "refusal"),
         )
         self._findings = Counter(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable
+import random
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -43,7 +46,9 @@ from shared.iplos.model import (
     PersonBackground,
     Refusal,
 )
-from shared.iplos.payload import INT_RANGES, MAX_CHARS, MAX_LINE_BYTES
+from shared.iplos.payload import INT_RANGES, MAX_CHARS, MAX_LINE_BYTES, _values
+from shared.iplos.payload._decode import _checked_record, _quick_record, _record_from
+from shared.iplos.payload._values import load_line
 
 # Text as XML can carry it: no surrogates (they cannot be encoded as UTF-8 anyway) and no U+0000. The stored
 # strings within their bounds (MAX_CHARS, spec 6.4), the others a little past the longest bound.
@@ -575,3 +580,66 @@ def test_iter_lines_refuses_an_endless_line() -> None:
     chunks = (b"x" * 1000 for _ in range(100))
     with pytest.raises(PayloadDecodeError, match="maximum length"):
         list(iter_lines(chunks, max_line=10_000))
+
+
+# ------------------------------------------------------------------------------ the quick and the checked reader
+
+_DAMAGE: list[object] = [
+    None, True, False, 0, -1, 10, 1000, 10**6, 2**60, 1.5, 3.0, 3, float("inf"), "", "x" * 70, "2025-02-30",
+    "2025-1-01", "٢٠٢٥-01-01", "N", "X", "ICD-10", "M", "FNR", [], [1], {}, "2025-01-01",
+]  # fmt: skip
+
+
+def _damaged(value: object, rnd: random.Random) -> object:
+    """``value`` (a decoded line's object) with one value somewhere in it replaced by one of ``_DAMAGE``."""
+    if isinstance(value, list) and value and rnd.random() < 0.7:
+        i = rnd.randrange(len(value))
+        value[i] = _damaged(value[i], rnd)
+        return value
+    if isinstance(value, dict) and value:
+        key = rnd.choice(sorted(value))
+        value[key] = _damaged(value[key], rnd)
+        return value
+    return rnd.choice(_DAMAGE)
+
+
+def _answer(read: Callable[[dict[str, Any], int], PayloadRecord], obj: dict[str, Any]) -> object:
+    try:
+        return read(copy.deepcopy(obj), 7)
+    except PayloadDecodeError as error:
+        return str(error)
+
+
+def test_the_quick_reader_gives_the_reference_reader_s_answer_for_every_record_valid_or_damaged() -> None:
+    """The decoder reads a record with a quick reader and falls back to the reference reader (which checks each
+    value in turn and names the first fault) on anything unexpected: the two must give the same record or the
+    same refusal, for generated records and for records with up to three values damaged anywhere."""
+    _, persons = generate_records("0301", 2025, 150, 11)
+    items = [to_payload(p, f"{i:032x}", 1950 + i % 40, Sex.MALE if i % 2 else None) for i, p in enumerate(persons)]
+    items += [RECORD, replace(RECORD, services=(replace(RECORD.services[0], hours_per_week=None),))]
+    objects = [load_line(encode_record(item), 7) for item in items]
+    for obj in objects:
+        assert _quick_record(copy.deepcopy(obj), 7) == _checked_record(obj, 7) == _record_from(obj, 7)
+    rnd = random.Random(13)
+    refused = 0
+    for _ in range(20_000):
+        obj = copy.deepcopy(rnd.choice(objects))
+        for _ in range(rnd.randint(1, 3)):
+            _damaged(obj, rnd)
+        answer = _answer(_record_from, obj)
+        assert answer == _answer(_checked_record, obj)
+        refused += isinstance(answer, str)
+    assert 5_000 < refused < 20_000  # both kinds of answer were compared
+
+
+def test_dates_are_read_once_and_the_memory_of_them_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_values, "_MAX_DAYS", 3)
+    _values.DAYS.clear()
+    days = [f"2025-01-0{d}" for d in range(1, 8)]
+    for text in days:
+        assert _values.day_or_none(text) == dt.date.fromisoformat(text)
+        assert len(_values.DAYS) <= 3
+    assert _values.day_or_none(days[-1]) is _values.day_or_none(days[-1])
+    for bad in ("2025-02-30", "2025-1-01", "٢٠٢٥-01-01", 20250101, None):
+        assert _values.day_or_none(bad) is None
+    assert "2025-02-30" not in _values.DAYS

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, Final
 
 import psycopg
@@ -90,6 +91,9 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
     "findings": ("submission_id", "ref", "code", "severity", "field", "detail"),
 }
 
+_REF: Final = itemgetter(1)  # a row's record reference (every table's second column)
+assert all(columns[1] == "ref" for columns in _COLUMNS.values())
+
 # Insertion order: persons first, the rows that refer to them after.
 _WRITE_ORDER: Final = (persons, *PERSON_CHILDREN, findings)
 
@@ -100,13 +104,30 @@ _SQLITE_INSERTS: Final = {
 }
 
 
-def _sqlite_date(value: dt.date | None) -> str | None:
-    """A date as SQLAlchemy's SQLite ``Date`` stores it (``%04d-%02d-%02d``, which ``isoformat`` is)."""
-    return None if value is None else value.isoformat()
+class _SqliteDates(dict[dt.date | None, str | None]):
+    """Dates as SQLAlchemy's SQLite ``Date`` stores them (``%04d-%02d-%02d``, which ``isoformat`` is), by
+    subscript: ``days[date]``. A payload repeats a few thousand dates, whose text is made once (a date keeps its
+    hash); bounded all the same, as a payload may spell many more."""
+
+    _LIMIT: Final = 20_000
+
+    def __init__(self) -> None:
+        super().__init__({None: None})
+
+    def __missing__(self, key: dt.date | None) -> str | None:
+        assert key is not None
+        if len(self) >= self._LIMIT:
+            self.clear()
+            self[None] = None
+        text = self[key] = key.isoformat()
+        return text
 
 
-def _same(value: dt.date | None) -> dt.date | None:
-    return value
+class _SameDates(dict[dt.date | None, dt.date | None]):
+    """Dates as they are (psycopg adapts them), by the same subscript as :class:`_SqliteDates`."""
+
+    def __missing__(self, key: dt.date | None) -> dt.date | None:
+        return key
 
 
 class BulkWriter:
@@ -120,7 +141,7 @@ class BulkWriter:
         self._severities: dict[str, str] = {}
         self._batch_size = batch_size
         self._raw_sqlite = conn.dialect.driver == "pysqlite"
-        self._day: Callable[[dt.date | None], Any] = _sqlite_date if self._raw_sqlite else _same
+        self._days: dict[Any, Any] = _SqliteDates() if self._raw_sqlite else _SameDates()
         self._rows: dict[str, list[tuple[Any, ...]]] = {table.name: [] for table in _WRITE_ORDER}
         self._pending = 0
         self.records = self.pseudonymised = self.errors = self.warnings = 0
@@ -131,7 +152,7 @@ class BulkWriter:
         ref = record.ref
         if (pseudonym is None) == (identity_status == IDENTITY_OK):
             raise ValueError(f"record {ref}: a pseudonym goes with identity status 'ok', a refusal code with none")
-        sid, day, rows, b = self._sid, self._day, self._rows, record.background
+        sid, day, rows, b = self._sid, self._days, self._rows, record.background
         rows["persons"].append(
             (
                 sid,
@@ -146,43 +167,45 @@ class BulkWriter:
                 b.household,
                 b.unpaid_help,
                 b.assisted_communication,
-                day(b.death_date),
-                day(b.assessed_by_doctor),
-                day(b.assessed_by_dentist),
+                day[b.death_date],
+                day[b.assessed_by_doctor],
+                day[b.assessed_by_dentist],
                 b.individual_plan,
             )
         )
-        rows["services"].extend(
+        # List comprehensions, not generators: no generator frame resumed per row.
+        rows["services"] += [
             (
                 sid,
                 ref,
                 s.tjeneste_id,
                 s.tjeneste_type,
-                day(s.decision_date),
-                day(s.start_date),
-                day(s.end_date),
+                day[s.decision_date],
+                day[s.start_date],
+                day[s.end_date],
                 s.hours_per_week,
                 s.org_nr,
-                day(s.application_date),
+                day[s.application_date],
                 s.event_type,
             )
             for s in record.services
-        )
-        rows["function_scores"].extend((sid, ref, f.variable, f.score, day(f.date)) for f in record.function_scores)
-        rows["diagnoses"].extend((sid, ref, d.system.value, d.code) for d in record.diagnoses)
+        ]
+        rows["function_scores"] += [(sid, ref, f.variable, f.score, day[f.date]) for f in record.function_scores]
+        if record.diagnoses:
+            rows["diagnoses"] += [(sid, ref, d.system.value, d.code) for d in record.diagnoses]
         if record.refusals:
-            rows["refusals"].extend(
-                (sid, ref, r.tjeneste_type, day(r.application_date), day(r.decision_date)) for r in record.refusals
-            )
+            rows["refusals"] += [
+                (sid, ref, r.tjeneste_type, day[r.application_date], day[r.decision_date]) for r in record.refusals
+            ]
         if record.complaints:
-            rows["complaints"].extend(
-                (sid, ref, c.tjeneste_type, day(c.complaint_date), c.outcome) for c in record.complaints
-            )
+            rows["complaints"] += [
+                (sid, ref, c.tjeneste_type, day[c.complaint_date], c.outcome) for c in record.complaints
+            ]
         if record.coercion:
-            rows["coercion_decisions"].extend(
-                (sid, ref, c.vedtak_id, c.legal_basis, day(c.decision_date), day(c.start_date), day(c.end_date))
+            rows["coercion_decisions"] += [
+                (sid, ref, c.vedtak_id, c.legal_basis, day[c.decision_date], day[c.start_date], day[c.end_date])
                 for c in record.coercion
-            )
+            ]
         for finding in record_findings:
             if finding.ref != ref:
                 raise ValueError(f"record {ref}: a finding {finding.code} about record {finding.ref}")
@@ -209,6 +232,12 @@ class BulkWriter:
     def flush(self) -> None:
         for name, rows in self._rows.items():
             if rows:
+                if name != "findings":
+                    # In reference order: references are random, and a batch's rows then go into the
+                    # (submission_id, ref) indexes in one sweep instead of at random places (about a sixth less
+                    # of SQLite's time). The sort is stable, so a person's rows keep their order; findings keep
+                    # the order they were found in, which the operator's findings pages show.
+                    rows.sort(key=_REF)
                 self._insert(name, rows)
                 rows.clear()
         self._pending = 0

@@ -57,8 +57,7 @@ def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> Signe
         parts_checked = True
         check_fresh(ctx, verified)
         require_reportable(verified.submission)
-        with ctx.metrics.stage("store"):
-            stored = _store(ctx, verified, received)
+        stored = _store(ctx, verified, received)  # observes its stages: open, controls, store
     except StoredAnswer as answer:
         ctx.metrics.replay(answer.answer)
         raise

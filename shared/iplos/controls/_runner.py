@@ -106,7 +106,9 @@ class ControlRunner:
         self._year_start = dt.date(self._year, 1, 1)
         self._year_end = dt.date(self._year, 12, 31)
         self._pseudonyms: set[bytes] = set()
-        self._decisions: dict[str, dt.date | None] = {}  # tjenesteID -> decision date of its first occurrence
+        # tjenesteID (as UTF-8: a third less memory than the text, one entry per distinct service of the whole
+        # submission) -> decision date of its first occurrence
+        self._decisions: dict[bytes, dt.date | None] = {}
 
     # ----------------------------------------------------------------------------------- submission
 
@@ -179,10 +181,11 @@ class ControlRunner:
         ):
             add(BIRTH_YEAR_IMPLAUSIBLE, "fodselsaar", f"født {record.birth_year}")
 
-        # Every date before 1900.
-        for field, date in _dates(record):
-            if date < EARLIEST_DATE:
-                add(DATE_BEFORE_1900, field, date.isoformat())
+        # Every date before 1900 (the paths are spelled only for a record that has one).
+        if _earliest(record) < EARLIEST_DATE:
+            for field, date in _dates(record):
+                if date < EARLIEST_DATE:
+                    add(DATE_BEFORE_1900, field, date.isoformat())
 
         # Background.
         background = record.background
@@ -201,20 +204,22 @@ class ControlRunner:
 
         # Function scores.
         variables: set[str] = set()
+        year_end = self._year_end
         for i, score in enumerate(record.function_scores, 1):
+            variable = score.variable
             if score.score not in VALID_SCORES:
-                add(SCORE_INVALID, f"funksjon[{i}].skaar", f"{_short(score.variable)}: {score.score}")
-            if score.variable in variables:
-                add(SCORE_REPEATED, f"funksjon[{i}].variabel", _short(score.variable))
-            variables.add(score.variable)
-            if score.date > self._year_end:
-                add(ASSESSMENT_AFTER_YEAR, f"funksjon[{i}].dato", f"{_short(score.variable)}: {score.date}")
+                add(SCORE_INVALID, f"funksjon[{i}].skaar", f"{_short(variable)}: {score.score}")
+            if variable in variables:
+                add(SCORE_REPEATED, f"funksjon[{i}].variabel", _short(variable))
+            else:
+                variables.add(variable)
+            if score.date > year_end:
+                add(ASSESSMENT_AFTER_YEAR, f"funksjon[{i}].dato", f"{_short(variable)}: {score.date}")
 
         # Services.
         for i, service in enumerate(record.services, 1):
             self._check_service(service, f"tjenester[{i}]", add)
-        stays = [s for s in record.services if s.tjeneste_type == LONG_TERM_STAY]
-        if len(stays) > 1:
+        if sum(s.tjeneste_type == LONG_TERM_STAY for s in record.services) > 1:
             for i, service in enumerate(record.services, 1):
                 if service.tjeneste_type != LONG_TERM_STAY:
                     continue
@@ -259,48 +264,99 @@ class ControlRunner:
         return out
 
     def _check_service(self, service: Service, path: str, add: _Add) -> None:
-        sid = _sid(service)
+        # Each check reads the tjenesteID's text (``_sid``) only when it has a finding to describe.
         start, end = service.start_date, service.end_date
         if end is not None and start > end:
-            add(START_AFTER_END, f"{path}.startdato", f"{sid}: {start} > {end}")
+            add(START_AFTER_END, f"{path}.startdato", f"{_sid(service)}: {start} > {end}")
         if start > self._year_end or (end is not None and end < self._year_start):
-            add(OUTSIDE_YEAR, f"{path}.startdato", f"{sid}: {start} – {'' if end is None else end}")
+            add(OUTSIDE_YEAR, f"{path}.startdato", f"{_sid(service)}: {start} – {'' if end is None else end}")
         decision = service.decision_date
         if decision is not None and decision > start:
-            add(DECISION_AFTER_START, f"{path}.vedtaksdato", f"{sid}: {decision} > {start}")
+            add(DECISION_AFTER_START, f"{path}.vedtaksdato", f"{_sid(service)}: {decision} > {start}")
         if decision is not None and service.application_date is not None and decision < service.application_date:
-            add(DECISION_BEFORE_APPLICATION, f"{path}.vedtaksdato", f"{sid}: {decision} < {service.application_date}")
+            add(
+                DECISION_BEFORE_APPLICATION,
+                f"{path}.vedtaksdato",
+                f"{_sid(service)}: {decision} < {service.application_date}",
+            )
 
         kind = service.tjeneste_type
         if kind not in SERVICE_TYPES:
-            add(SERVICE_TYPE_UNKNOWN, f"{path}.tjenesteType", f"{sid}: type {kind}")
+            add(SERVICE_TYPE_UNKNOWN, f"{path}.tjenesteType", f"{_sid(service)}: type {kind}")
         else:
             hours = service.hours_per_week
             if kind in HOURLY_SERVICES:
                 if hours is None:
-                    add(HOURS_MISSING, f"{path}.timerPerUke", sid)
+                    add(HOURS_MISSING, f"{path}.timerPerUke", _sid(service))
                 elif not 0 < hours <= MAX_HOURS_PER_WEEK:  # also false for NaN
-                    add(HOURS_OUT_OF_RANGE, f"{path}.timerPerUke", f"{sid}: {hours:g}")
+                    add(HOURS_OUT_OF_RANGE, f"{path}.timerPerUke", f"{_sid(service)}: {hours:g}")
             elif hours is not None:
-                add(HOURS_NOT_APPLICABLE, f"{path}.timerPerUke", f"{sid}: {hours:g}")
+                add(HOURS_NOT_APPLICABLE, f"{path}.timerPerUke", f"{_sid(service)}: {hours:g}")
             org = service.org_nr
             if kind in NO_ORG_NR_SERVICES:
                 if org is not None:
-                    add(ORG_NR_NOT_APPLICABLE, f"{path}.orgNr", sid)
+                    add(ORG_NR_NOT_APPLICABLE, f"{path}.orgNr", _sid(service))
             elif org is None:
-                add(ORG_NR_MISSING, f"{path}.orgNr", sid)
-            elif not org_nr_is_valid(org):
-                add(ORG_NR_INVALID, f"{path}.orgNr", f"{sid}: {_short(org, 12)}")
+                add(ORG_NR_MISSING, f"{path}.orgNr", _sid(service))
+            elif not _valid_org_nr(org):
+                add(ORG_NR_INVALID, f"{path}.orgNr", f"{_sid(service)}: {_short(org, 12)}")
 
         # Repeated tjenesteID, across the whole submission.
-        if service.tjeneste_id in self._decisions:
-            first = self._decisions[service.tjeneste_id]
+        key = service.tjeneste_id.encode("utf-8", "surrogatepass")  # one bytes value per text, and back
+        if key in self._decisions:
+            first = self._decisions[key]
             if first is not None and decision is not None and first != decision:
-                add(CONFLICTING_DECISIONS, f"{path}.vedtaksdato", f"{sid}: {decision}, først {first}")
+                add(CONFLICTING_DECISIONS, f"{path}.vedtaksdato", f"{_sid(service)}: {decision}, først {first}")
             else:
-                add(DUPLICATE_SERVICE_ID, f"{path}.tjenesteID", sid)
+                add(DUPLICATE_SERVICE_ID, f"{path}.tjenesteID", _sid(service))
         else:
-            self._decisions[service.tjeneste_id] = decision
+            self._decisions[key] = decision
+
+
+#: Organisation numbers already judged: an export names a few hundred performing units in thousands of services.
+#: Bounded, like every cache of what a payload spells.
+_ORG_NRS: dict[str, bool] = {}
+_MAX_ORG_NRS = 10_000
+
+
+def _valid_org_nr(number: str) -> bool:
+    valid = _ORG_NRS.get(number)
+    if valid is None:
+        valid = org_nr_is_valid(number)
+        if len(_ORG_NRS) >= _MAX_ORG_NRS:
+            _ORG_NRS.clear()
+        _ORG_NRS[number] = valid
+    return valid
+
+
+def _earliest(record: PayloadRecord) -> dt.date:
+    """The record's earliest date (``dt.date.max`` if it has none): what :func:`_dates` would yield, without the
+    field paths."""
+    earliest = dt.date.max
+    for score in record.function_scores:
+        if score.date < earliest:
+            earliest = score.date
+    for service in record.services:
+        for value in (service.application_date, service.decision_date, service.start_date, service.end_date):
+            if value is not None and value < earliest:
+                earliest = value
+    background = record.background
+    for value in (background.death_date, background.assessed_by_doctor, background.assessed_by_dentist):
+        if value is not None and value < earliest:
+            earliest = value
+    for refusal in record.refusals:
+        if refusal.application_date is not None and refusal.application_date < earliest:
+            earliest = refusal.application_date
+        if refusal.decision_date < earliest:
+            earliest = refusal.decision_date
+    for complaint in record.complaints:
+        if complaint.complaint_date < earliest:
+            earliest = complaint.complaint_date
+    for coercion in record.coercion:
+        for value in (coercion.decision_date, coercion.start_date, coercion.end_date):
+            if value is not None and value < earliest:
+                earliest = value
+    return earliest
 
 
 def _dates(record: PayloadRecord) -> Iterator[tuple[str, dt.date]]:
