@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from iplos_chain import APPS, DEFAULT_PORTS, Chain, client, ensure_keys
 from iplos_chain.state import KEYS_FOLDER
@@ -392,6 +393,16 @@ def bench(
     poll: Annotated[float, typer.Option(help="Seconds between reads of the gateway's list while waiting", min=0.05)] = (
         1.0
     ),
+    years_stored: Annotated[
+        int | None,
+        typer.Option(
+            min=2,
+            show_default=False,
+            help="Instead of the chain: the registry's cost of replacing a year with 1, then this many years "
+            "stored (PostgreSQL, rows written straight through the registry's repository)",
+        ),
+    ] = None,
+    year_persons: Annotated[int, typer.Option(help="Persons per stored year, with --years-stored", min=10)] = (350_000),
 ) -> None:
     """A national-shaped year (generated once, cached) through the three real services: wall time against one
     plain lxml read of the same files, persons per second, CPU seconds, peak RSS and time per stage per service.
@@ -402,6 +413,9 @@ def bench(
 
     if database not in DATABASES:
         raise typer.BadParameter(f"one of {', '.join(DATABASES)}", param_hint="--database")
+    if years_stored is not None:
+        _bench_years(years_stored, year_persons, postgres_url, json_file)
+        return
     if oslo_times is not None:
         municipalities, persons = 1, max(1, round(oslo_persons() * oslo_times))
     options = BenchOptions(
@@ -430,6 +444,29 @@ def bench(
         err.print(f"[red]{escape(line)}[/red]")
     if problems or failures:
         raise typer.Exit(1)
+
+
+def _bench_years(years: int, persons: int, postgres_url: str | None, json_file: Path | None) -> None:
+    from iplos_testkit.bench.registry_years import measure_registry_years
+    from iplos_testkit.soak.databases import postgres_server_url
+
+    console.print(f"bench: filling a fresh PostgreSQL database with up to {years} years of {persons:,} persons ...")
+    figures = measure_registry_years(postgres_server_url(postgres_url), persons_per_year=persons, steps=(1, years))
+    table = Table(title="replacing one municipality's year (a tenth of a year's persons)")
+    for column in ("years stored", "persons stored", "persons replaced", "wall s", "CPU s"):
+        table.add_column(column, justify="right")
+    for step in figures["steps"]:
+        table.add_row(
+            str(step["years_stored"]),
+            f"{step['persons_stored']:,}",
+            f"{step['replaced_persons']:,}",
+            f"{step['replace_wall_s']:.3f}",
+            f"{step['replace_cpu_s']:.3f}",
+        )
+    console.print(table)
+    console.print(f"wall time, last step over first: {figures['wall_ratio_last_to_first']:.2f}")
+    if json_file is not None:
+        json_file.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
 
 
 @app.command()
