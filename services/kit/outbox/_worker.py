@@ -135,8 +135,11 @@ class Outbox(Generic[R]):
                 self._log.error("outbox round failed", error_type=type(exc).__name__)
                 busy = False
             if not busy:
+                # The pause first: made inside wait_for's arguments, the Event.wait coroutine would exist before
+                # this await, and a cancellation here (the worker stopped) would leave it never awaited.
+                idle_s = await self._idle_for()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=await self._idle_for())
+                    await asyncio.wait_for(self._wake.wait(), timeout=idle_s)
 
     async def deliver_due(self) -> bool:
         """Claim due messages one at a time, each at most once, up to ``batch``, and attempt up to ``concurrency``
@@ -186,10 +189,14 @@ class Outbox(Generic[R]):
         not claimed is another worker's for the moment) and at most ``idle_s`` (which also covers a hint that
         could not be had)."""
         try:
-            due = await run_in_threadpool(self._next_due)
+            # To its end even when the worker is stopped meanwhile: a thread left running past the shutdown would
+            # take a connection from a pool that is being disposed of, and leave it open.
+            due, stopped = await _to_the_end(self._next_due)
         except Exception as exc:  # the database is away: the next round says so
             self._log.warning("next due time not read", error_type=type(exc).__name__)
             return self._policy.idle_s
+        if stopped:
+            raise asyncio.CancelledError
         if due is None:
             return self._policy.idle_s
         wait = (due - self._clock()).total_seconds()
