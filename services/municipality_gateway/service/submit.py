@@ -64,7 +64,9 @@ def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes], digest: st
             # Refused before sealing: no work folder is made and no key is used for an export it may not send.
             raise not_permitted(caller)
         screening.refuse_year(header.rapporteringsaar)
-        with ctx.engine.connect() as conn:
+        # A read: DEFERRED, so that it does not queue for the write lock behind another upload's staging (its
+        # reference rows and fsyncs); staging checks again under the lock (stage_submission).
+        with ctx.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
             newest = repository.newest_in_effect(conn, header.kommune_nr, header.rapporteringsaar)
         if newest is not None and newest.export_sha256 == export_sha256:
             raise screening.identical_resubmission(newest.message_id, newest.state.value)
