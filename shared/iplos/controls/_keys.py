@@ -40,7 +40,7 @@ class ExactKeys:
         self._mask = size - 1
         self._count = 0  # entries in the heap (live or popped)
         self._live = 0
-        self._overflow: dict[bytes, bytes | None] = {}  # value None: popped
+        self._overflow: dict[bytes, tuple[bytes, bool]] = {}  # key -> (value, live)
 
     def __len__(self) -> int:
         """Live entries (added and not popped)."""
@@ -60,14 +60,13 @@ class ExactKeys:
             index = (index * 5 + perturb + 1) & mask
 
     def add(self, key: bytes, value: bytes = b"") -> bytes | None:
-        """Add ``key`` with ``value`` unless it is there (live or popped); return None if added, else its value
-        (``b""`` for a popped one is not told apart from an empty value: use :meth:`pop` for that)."""
+        """Add ``key`` with ``value`` unless it is there (live or popped); return None if added, else its value."""
         if len(value) > _MAX_PART:
             raise ValueError("a value of ExactKeys is at most 255 bytes")
         if len(key) > _MAX_PART:
             if key in self._overflow:
-                return self._overflow[key] or b""
-            self._overflow[key] = value
+                return self._overflow[key][0]
+            self._overflow[key] = (value, True)
             self._live += 1
             return None
         # The probe of :meth:`_find`, inlined: this runs once per service of a submission.
@@ -98,10 +97,11 @@ class ExactKeys:
     def pop(self, key: bytes) -> bytes | None:
         """The value of a live ``key``, which is popped; None if absent or popped already."""
         if len(key) > _MAX_PART:
-            value = self._overflow.get(key)
-            if value is None:
+            found = self._overflow.get(key)
+            if found is None or not found[1]:
                 return None
-            self._overflow[key] = None
+            value = found[0]
+            self._overflow[key] = (value, False)
             self._live -= 1
             return value
         _, offset = self._find(key)
