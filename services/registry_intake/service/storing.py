@@ -23,7 +23,7 @@ from services.registry_intake.submissions import IncomingSubmission, StoredRecor
 from shared.envelope import InvalidEnvelope, MessageRefused
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
-from shared.iplos.controls import IDENTITY_OK, ControlRunner, control
+from shared.iplos.controls import IDENTITY_OK, ControlRunner, ExactKeys, control
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
 
@@ -78,17 +78,18 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
             sender=delivery.sender,
             message_id=delivery.message_id,
         )
-        by_ref: _ByRef = {}
+        by_ref = ExactKeys(submission.record_count)
         pseudonymised = 0
         for entry in entries:
-            key = _ref_key(entry.ref)
-            if key in by_ref or len(by_ref) >= submission.record_count:
+            if len(by_ref) >= submission.record_count:
                 raise InvalidEnvelope()
             if entry.pseudonym is not None:
-                by_ref[key] = entry.pseudonym
+                added = by_ref.add(_ref_key(entry.ref), _PSEUDONYM + entry.pseudonym)
                 pseudonymised += 1
             else:
-                by_ref[key] = _refusal(entry)
+                added = by_ref.add(_ref_key(entry.ref), _REFUSED + _refusal(entry).encode())
+            if added is not None:
+                raise InvalidEnvelope()
         if (
             key_version != delivery.pseudonym_key_version
             or len(by_ref) != submission.record_count
@@ -128,7 +129,9 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
         )
         # The logical controls run while the records stream into the database: a finding is stored with its
         # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).
-        runner = ControlRunner(export_header, signer_municipality=submission.municipality)
+        runner = ControlRunner(
+            export_header, signer_municipality=submission.municipality, expected_records=submission.record_count
+        )
         clock.open += time.perf_counter() - opening
         submission_findings = runner.submission_findings()
         findings_by_rule = Counter(finding.code for finding in submission_findings)  # _joined adds the records'
@@ -171,7 +174,6 @@ def _joined(
     count = 0
     perf_counter = time.perf_counter
     records = iter(records)
-    compact_below = len(by_ref) // 2
     while True:
         started = perf_counter()
         record = next(records, None)
@@ -179,18 +181,11 @@ def _joined(
         clock.open += decoded - started
         if record is None:
             break
-        entry = by_ref.pop(_ref_key(record.ref), None)
+        entry = by_ref.pop(_ref_key(record.ref))
         if entry is None:
             raise _unmatched()
         count += 1
-        if len(by_ref) < compact_below:
-            # A dictionary keeps its table as entries go: rebuilt at each halving, it shrinks with what is left
-            # (linear in all, as the halvings add up to the first size).
-            remaining = dict(by_ref)
-            by_ref.clear()
-            by_ref.update(remaining)
-            compact_below = len(by_ref) // 2
-        pseudonym, status = (entry, IDENTITY_OK) if isinstance(entry, bytes) else (None, entry)
+        pseudonym, status = (entry[1:], IDENTITY_OK) if entry[0] == _PSEUDONYM[0] else (None, entry[1:].decode())
         findings = runner.check(record, pseudonym, status)
         if findings:
             findings_by_rule.update(finding.code for finding in findings)
@@ -200,17 +195,21 @@ def _joined(
         raise _unmatched()
 
 
-#: The pseudonym part as the join holds it, every entry of a submission at once: by record reference, the
-#: pseudonym (bytes) or the TPF's refusal code (str). No entry objects, and the reference as its 16 bytes.
-_ByRef = dict[bytes | str, bytes | str]
+#: The pseudonym part as the join holds it, every entry of a submission at once, in flat buffers (no object per
+#: entry): by record reference (:func:`_ref_key`), the pseudonym or the TPF's refusal code after a tag byte.
+_ByRef = ExactKeys
+_PSEUDONYM: Final = b"p"
+_REFUSED: Final = b"r"
 _HEX_REF: Final = re.compile(r"[0-9a-f]{32}")
 
 
-def _ref_key(ref: str) -> bytes | str:
+def _ref_key(ref: str) -> bytes:
     """The key of a record reference in :data:`_ByRef`: a reference as the sealers write them (32 lowercase hex
-    digits) as its 16 bytes, half the memory of the text; anything else as it is, so that two references match
-    exactly when their texts are equal (a text key never equals a bytes key)."""
-    return bytes.fromhex(ref) if len(ref) == 32 and _HEX_REF.fullmatch(ref) else ref
+    digits) as its 16 bytes, half the memory of the text; anything else as its text. Tagged by kind, so that two
+    references match exactly when their texts are equal."""
+    if len(ref) == 32 and _HEX_REF.fullmatch(ref):
+        return b"h" + bytes.fromhex(ref)
+    return b"t" + ref.encode("utf-8", "surrogatepass")
 
 
 def _refusal(entry: PseudonymEntry) -> str:

@@ -62,6 +62,7 @@ from shared.iplos.controls._catalogue import (
     Control,
     control,
 )
+from shared.iplos.controls._keys import ExactKeys
 from shared.iplos.controls._markdown import render_markdown
 from shared.iplos.controls._reference import (
     DISTRICT_MUNICIPALITIES,
@@ -119,6 +120,7 @@ __all__ = [
     "START_AFTER_END",
     "Control",
     "ControlRunner",
+    "ExactKeys",
     "control",
     "org_nr_is_valid",
     "render_markdown",
