@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from services.kit.copy_rows import copy_rows
 from services.kit.database import as_utc
 from services.municipality_gateway.models import record_refs, reports, submissions
 from services.municipality_gateway.states import HELD_DISCARDED, NOT_IN_EFFECT, RETRYABLE, SubmissionState
@@ -171,28 +172,13 @@ def add_refs(conn: Connection, message_id: str, refs: Iterable[tuple[str, str]])
         finally:
             cursor.close()
     elif conn.dialect.driver == "psycopg":
-        _copy_refs(dbapi, rows)
+        copy_rows(dbapi, "record_refs", _REF_COLUMNS, rows)  # COPY, in this transaction
     else:
         _insert_refs_in_batches(conn, rows)
 
 
 _REF_COLUMNS = ("message_id", "ref", "bruker_nr")
 _SQLITE_INSERT_REF = "INSERT INTO record_refs (message_id, ref, bruker_nr) VALUES (?, ?, ?)"
-
-
-def _copy_refs(dbapi: Any, rows: Iterable[tuple[str, str, str]]) -> None:
-    # Imported here: a gateway on SQLite need not load psycopg (several megabytes of a process's memory).
-    import psycopg
-    from psycopg import sql
-
-    assert isinstance(dbapi, psycopg.Connection)
-    statement = sql.SQL("COPY record_refs ({}) FROM STDIN").format(
-        sql.SQL(", ").join(map(sql.Identifier, _REF_COLUMNS))
-    )
-    # Same DBAPI connection, so the same transaction as the submission's row and its audit entry.
-    with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
 
 
 def _insert_refs_in_batches(conn: Connection, rows: Iterable[tuple[str, str, str]]) -> None:

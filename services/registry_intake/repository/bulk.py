@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, Final
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import Connection
 
+from services.kit.copy_rows import copy_rows
 from services.registry_intake.models import (
     IDENTITY_OK,
     SEVERITIES,
@@ -255,14 +254,7 @@ class BulkWriter:
             finally:
                 sqlite_cursor.close()
         elif conn.dialect.driver == "psycopg":
-            # COPY: about 3x executemany on PostgreSQL. Same DBAPI connection, so the same transaction.
-            assert isinstance(dbapi, psycopg.Connection)
-            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns))
-            )
-            with dbapi.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy_rows(dbapi, name, columns, rows)  # COPY, in this transaction
         else:  # any other driver: SQLAlchemy's executemany
             conn.execute(_TABLES[name].insert(), [dict(zip(columns, row, strict=True)) for row in rows])
 
