@@ -46,6 +46,19 @@ CaOption = Annotated[
     ),
 ]
 # show_default=False: a token taken from IPLOS_TOKEN must not be printed by --help.
+# The soak's and the bench's: where the services keep their data.
+DatabaseOption = Annotated[
+    str, typer.Option(help="The services' databases: sqlite (files), or postgresql (a fresh database each)")
+]
+PostgresUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="IPLOS_SOAK_POSTGRES_URL",
+        show_default=False,
+        help="PostgreSQL server (an account that may create databases); default the local one as postgres",
+    ),
+]
+
 TokenOption = Annotated[
     str | None,
     typer.Option(
@@ -309,18 +322,8 @@ def soak(
         Path | None, typer.Option(help="Folder for the chain's state (default: a new temp dir)")
     ] = None,
     max_seconds: Annotated[float, typer.Option(help="Give up after this long")] = 900.0,
-    database: Annotated[
-        str,
-        typer.Option(help="The services' databases: sqlite (files), or postgresql (a fresh database each)"),
-    ] = "sqlite",
-    postgres_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="IPLOS_SOAK_POSTGRES_URL",
-            show_default=False,
-            help="PostgreSQL server (an account that may create databases); default the local one as postgres",
-        ),
-    ] = None,
+    database: DatabaseOption = "sqlite",
+    postgres_url: PostgresUrlOption = None,
     keep: Annotated[bool, typer.Option(help="Keep the PostgreSQL databases after the run (they are named)")] = False,
     workers: Annotated[int, typer.Option(help="Processes of each service", min=1)] = 2,
 ) -> None:
@@ -369,17 +372,8 @@ def bench(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic year (a cached year is reused per seed)")] = 1,
     workers: Annotated[int, typer.Option(help="Processes of each service", min=1)] = 1,
-    database: Annotated[
-        str, typer.Option(help="The services' databases: sqlite (files), or postgresql (a fresh database each)")
-    ] = "sqlite",
-    postgres_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="IPLOS_SOAK_POSTGRES_URL",
-            show_default=False,
-            help="PostgreSQL server (an account that may create databases); default the local one as postgres",
-        ),
-    ] = None,
+    database: DatabaseOption = "sqlite",
+    postgres_url: PostgresUrlOption = None,
     concurrency: Annotated[int, typer.Option(help="Uploads in flight at once (largest first)", min=1)] = 4,
     cache: Annotated[Path, typer.Option(help="Where generated years are kept and reused")] = Path(".bench-cache"),
     state_dir: Annotated[

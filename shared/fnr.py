@@ -65,6 +65,7 @@ __all__ = [
     "Sex",
     "WrongLength",
     "check_digits",
+    "individual_ranges",
     "is_valid",
     "make_synthetic",
     "parse",
@@ -271,7 +272,7 @@ def check_digits(first9: str) -> str:
     return f"{k1}{k2}"
 
 
-def _individual_ranges(year: int) -> tuple[range, ...]:
+def individual_ranges(year: int) -> tuple[range, ...]:
     """The individnummer ranges that encode ``year``'s century under the classic rule."""
     if 1854 <= year <= 1899:
         return (range(500, 750),)
@@ -290,7 +291,7 @@ def make_synthetic(birth_date: date, individual: int, *, d_number: bool = False)
     Returns None when that individnummer gives a check digit of 10 (the caller tries another). Raises
     ValueError when the individnummer does not encode the birth year's century.
     """
-    if not any(individual in r for r in _individual_ranges(birth_date.year)):
+    if not any(individual in r for r in individual_ranges(birth_date.year)):
         raise ValueError(f"individual number {individual} does not encode the century of {birth_date.year}")
     day = birth_date.day + 40 if d_number else birth_date.day
     first9 = f"{day:02d}{birth_date.month + 80:02d}{birth_date.year % 100:02d}{individual:03d}"
@@ -303,7 +304,7 @@ def make_synthetic(birth_date: date, individual: int, *, d_number: bool = False)
 def synthetic_for(birth_date: date, sex: Sex, rng: random.Random, *, d_number: bool = False) -> str:
     """A random Tenor-style synthetic number for that birth date and sex, for data generators."""
     parity = 1 if sex is Sex.MALE else 0
-    candidates = [i for r in _individual_ranges(birth_date.year) for i in r if i % 2 == parity]
+    candidates = [i for r in individual_ranges(birth_date.year) for i in r if i % 2 == parity]
     rng.shuffle(candidates)
     for individual in candidates:
         number = make_synthetic(birth_date, individual, d_number=d_number)

@@ -15,27 +15,13 @@ import datetime as dt
 import functools
 import random
 
-from shared.fnr import Sex
-
-
-def _individual_ranges(year: int) -> tuple[range, ...]:
-    # The classic rule's individnummer ranges for the birth year's century, as shared.fnr has them (private
-    # there); the equality test against synthetic_for would fail if one of the two changed alone.
-    if 1854 <= year <= 1899:
-        return (range(500, 750),)
-    if 1900 <= year <= 1939:
-        return (range(0, 500),)
-    if 1940 <= year <= 1999:
-        return (range(0, 500), range(900, 1000))
-    if 2000 <= year <= 2039:
-        return (range(500, 1000),)
-    return ()
+from shared.fnr import Sex, individual_ranges
 
 
 @functools.cache
 def _candidates(year: int, parity: int) -> tuple[int, ...]:
     """The individnummer list ``synthetic_for`` shuffles, in the same order (a list per call is its cost)."""
-    return tuple(i for r in _individual_ranges(year) for i in r if i % 2 == parity)
+    return tuple(i for r in individual_ranges(year) for i in r if i % 2 == parity)
 
 
 @functools.cache
