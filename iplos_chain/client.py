@@ -141,20 +141,19 @@ def submit(
 
 
 def get_json(url: str, token: str | None = None, *, verify: Verify = True) -> dict[str, Any]:
-    return _json("GET", url, token, verify)
+    with httpx.Client(verify=verify) as http:
+        return _json(http, "GET", url, token)
 
 
 def post_json(url: str, token: str | None = None, *, verify: Verify = True) -> dict[str, Any]:
     """POST with no body (an action such as a retry or a confirmation); the 200 answer's JSON."""
-    return _json("POST", url, token, verify)
+    with httpx.Client(verify=verify) as http:
+        return _json(http, "POST", url, token)
 
 
-def _json(method: str, url: str, token: str | None, verify: Verify, http: httpx.Client | None = None) -> dict[str, Any]:
+def _json(http: httpx.Client, method: str, url: str, token: str | None) -> dict[str, Any]:
     try:
-        if http is None:
-            response = httpx.request(method, url, timeout=60.0, headers=_headers(token), verify=verify)
-        else:
-            response = http.request(method, url, timeout=60.0, headers=_headers(token))
+        response = http.request(method, url, timeout=60.0, headers=_headers(token))
     except httpx.HTTPError as exc:
         raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:
@@ -189,7 +188,7 @@ def wait_final(
     seen: tuple[Any, ...] | None = None
     with httpx.Client(verify=verify) as http:
         while True:
-            status = _json("GET", url, token, verify, http)
+            status = _json(http, "GET", url, token)
             now = (status["state"], status.get("attempts"), status.get("last_error"))
             if on_change is not None and now != seen:
                 on_change(status)

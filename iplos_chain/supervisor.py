@@ -28,6 +28,7 @@ from types import TracebackType
 
 import httpx
 
+from iplos_chain import procfs
 from iplos_chain.apps import DEFAULT_PORTS, SERVICES
 from iplos_chain.state import (
     CREDENTIALS_FOLDER,
@@ -219,7 +220,7 @@ class Chain:
             return []
         if self.workers <= 1:
             return [process.pid]
-        return [pid for pid in _children(process.pid) if b"spawn_main" in _cmdline(pid)]
+        return [pid for pid in procfs.children(process.pid) if procfs.is_uvicorn_worker(pid)]
 
     def stop_all(self) -> None:
         for service in reversed(SERVICES):
@@ -242,24 +243,3 @@ class Chain:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-
-
-def _children(pid: int) -> list[int]:
-    """The live child processes of ``pid``, from /proc (Linux)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after its last ")".
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # ended meanwhile
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return sorted(found)
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return b""

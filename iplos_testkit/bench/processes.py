@@ -12,43 +12,23 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
+
+from iplos_chain import procfs
 
 __all__ = ["GroupPeaks", "PeakWatch", "ProcessPeak", "family_cpu_s", "group_cpu_s", "group_pids", "postmaster_pid"]
 
-_PROC: Final = Path("/proc")
 _TICKS: Final = os.sysconf("SC_CLK_TCK")
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after ``comm`` (which may hold spaces): state is [0], ppid [1], pgrp [2],
-    utime [11], stime [12], cutime [13], cstime [14]. None when the process is gone."""
-    try:
-        return (_PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
 
 
 def group_pids(pgid: int) -> list[int]:
     """The live processes of process group ``pgid``."""
-    found = []
-    for entry in _PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields is not None and int(fields[2]) == pgid and fields[0] != "Z":
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(pid for pid, fields in procfs.live_pids().items() if int(fields[2]) == pgid)
 
 
 def group_cpu_s(pgid: int) -> float:
     """CPU seconds (user + system, with reaped children) of the processes of group ``pgid`` so far."""
-    ticks = 0
-    for pid in group_pids(pgid):
-        fields = _stat_fields(pid)
-        if fields is not None:
-            ticks += _own_and_reaped_ticks(fields)
+    ticks = sum(_own_and_reaped_ticks(fields) for fields in procfs.live_pids().values() if int(fields[2]) == pgid)
     return ticks / _TICKS
 
 
@@ -59,34 +39,28 @@ def _own_and_reaped_ticks(fields: list[str]) -> int:
 def family_cpu_s(root: int) -> float:
     """CPU seconds of process ``root`` and its live children, with what each reaped (a PostgreSQL server: the
     postmaster starts each backend in a session of its own, so its process group does not hold them)."""
-    ticks = 0
-    for entry in _PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        fields = _stat_fields(int(entry.name))
-        if fields is not None and (int(entry.name) == root or int(fields[1]) == root):
-            ticks += _own_and_reaped_ticks(fields)
+    family = procfs.live_pids().items()
+    ticks = sum(_own_and_reaped_ticks(fields) for pid, fields in family if root in (pid, int(fields[1])))
     return ticks / _TICKS
 
 
 def postmaster_pid() -> int | None:
     """The local PostgreSQL server's first process (``postgres`` started by init), if this machine runs one."""
-    for entry in sorted(_PROC.iterdir(), key=lambda e: (len(e.name), e.name)):
-        if not entry.name.isdigit():
+    for pid, fields in sorted(procfs.live_pids().items()):
+        if fields[1] != "1":
             continue
         try:
-            comm = (entry / "comm").read_text().strip()
+            comm = (procfs.PROC / str(pid) / "comm").read_text().strip()
         except OSError:
             continue
-        fields = _stat_fields(int(entry.name))
-        if comm == "postgres" and fields is not None and fields[1] == "1":
-            return int(entry.name)
+        if comm == "postgres":
+            return pid
     return None
 
 
 def _hwm_kb(pid: int) -> int | None:
     try:
-        for line in (_PROC / str(pid) / "status").read_text().splitlines():
+        for line in (procfs.PROC / str(pid) / "status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:
@@ -97,11 +71,7 @@ def _hwm_kb(pid: int) -> int | None:
 def _role(pid: int, pgid: int, several: bool) -> str:
     if pid == pgid:
         return "manager" if several else "process"
-    try:
-        cmdline = (_PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        cmdline = b""
-    return "worker" if b"spawn_main" in cmdline else "child"
+    return "worker" if procfs.is_uvicorn_worker(pid) else "child"
 
 
 @dataclass
