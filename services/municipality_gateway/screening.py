@@ -9,25 +9,10 @@ case's own check (``service.submit``).
 
 from __future__ import annotations
 
-import hashlib
-from typing import IO
-
 from services.kit.problems import Problem, ProblemType
 from shared.iplos.reporting_year import FIRST_REPORTING_YEAR, current_reporting_year, year_out_of_range
 
-__all__ = ["digest", "identical_resubmission", "refuse_empty", "refuse_year"]
-
-_CHUNK = 1 << 20
-
-
-def digest(body: IO[bytes]) -> str:
-    """SHA-256 of the spooled export's bytes as received (not a parse); leaves ``body`` at its start."""
-    sha256 = hashlib.sha256()
-    body.seek(0)
-    while chunk := body.read(_CHUNK):
-        sha256.update(chunk)
-    body.seek(0)
-    return sha256.hexdigest()
+__all__ = ["identical_resubmission", "refuse_empty", "refuse_year"]
 
 
 def refuse_year(year: int) -> None:

@@ -14,7 +14,6 @@ from fastapi import Request
 
 from services.kit.bodies import spool_body
 from services.kit.problems import Problem
-from services.municipality_gateway import screening
 
 
 class FakeRequest:
@@ -31,8 +30,9 @@ def spool(chunks: list[bytes], tmp_path: Path, limit: int = 1 << 20) -> tuple[by
     sha256 = hashlib.sha256()
     body = asyncio.run(spool_body(cast(Request, FakeRequest(chunks)), limit, tmp_path, digest=sha256))
     try:
-        on_disk = screening.digest(body)
-        return body.read(), sha256.hexdigest(), on_disk
+        body.seek(0)
+        on_disk = body.read()
+        return on_disk, sha256.hexdigest(), hashlib.sha256(on_disk).hexdigest()
     finally:
         body.close()
 

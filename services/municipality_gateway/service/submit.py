@@ -36,11 +36,11 @@ log = structlog.get_logger("gateway")
 
 
 async def submit_export(
-    ctx: GatewayContext, caller: Credential, body: IO[bytes], *, export_sha256: str | None = None
+    ctx: GatewayContext, caller: Credential, body: IO[bytes], *, export_sha256: str
 ) -> SubmissionAccepted:
     """Screen, seal, sign and stage the spooled export ``body`` for ``caller``; raise a Problem, leaving nothing
-    behind, if it is refused. ``export_sha256``: the body's SHA-256 if the caller hashed it while spooling (else
-    it is computed here, in a pass of its own)."""
+    behind, if it is refused. ``export_sha256``: the body's SHA-256, hashed while it was spooled (``spool_body``'s
+    ``digest``), so that the parse is the spool's only reader."""
     accepted = await run_in_threadpool(_submit, ctx, caller, body, export_sha256)
     ctx.metrics.accepted(accepted.records)
     ctx.worker.wake()
@@ -56,9 +56,7 @@ async def submit_export(
     return accepted
 
 
-def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes], digest: str | None) -> SubmissionAccepted:
-    export_sha256 = digest if digest is not None else screening.digest(body)
-
+def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes], export_sha256: str) -> SubmissionAccepted:
     def admit(header: ExportHeader) -> None:
         if not caller.acts_for(header.kommune_nr):
             # Refused before sealing: no work folder is made and no key is used for an export it may not send.
