@@ -197,11 +197,11 @@ def _plans(engine: Engine, year: int) -> dict[str, list[str]]:
             {"m": MEASURED_MUNICIPALITY, "y": year},
         ).scalar_one()
         statements = {
-            "delete function_scores": "DELETE FROM function_scores WHERE submission_id = :s",
+            "delete function_assessments": "DELETE FROM function_assessments WHERE submission_id = :s",
             "delete services": "DELETE FROM services WHERE submission_id = :s",
             "delete findings": "DELETE FROM findings WHERE submission_id = :s",
             "delete persons": "DELETE FROM persons WHERE submission_id = :s",
-            "cascade to a child": "DELETE FROM function_scores WHERE submission_id = :s AND ref = :r",
+            "cascade to a child": "DELETE FROM function_assessments WHERE submission_id = :s AND ref = :r",
             "lock the year": "SELECT active_message_id FROM municipality_years"
             " WHERE municipality = :m AND year = :y FOR UPDATE",
             "held submissions": "SELECT max(sequence) FROM submissions"

@@ -5,7 +5,7 @@
   At most one ``active`` row per municipality and year (a partial unique index).
 * ``municipality_years``: the row a writer locks to serialise submissions of one municipality and year; it
   points at the active submission.
-* ``persons`` (with their background) and their ``services``, ``function_scores``, ``diagnoses``,
+* ``persons`` (with their background) and their ``services``, ``function_assessments``, ``diagnoses``,
   ``refusals``, ``complaints`` and ``coercion_decisions``: the records of the active submissions, keyed by
   (submission, record reference). A person's ``pseudonym`` is NULL when the TPF refused the identity number
   (``identity_status`` then holds the refusal code).
@@ -18,21 +18,25 @@ transaction that replaces it. The row keeps what it had (``record_count``, ``fin
 existed (migration 0002): "not controlled", which is not "no findings". Submission rows are never deleted, so
 ``findings`` (like ``persons``) refers to ``submissions`` without a cascade.
 
-Child tables carry a surrogate key: the same ``tjeneste_id`` or function variable may repeat in bad data,
-which the logical controls report; storage must not be the place that rejects it. The closed vocabularies
-(event type, legal basis, complaint outcome) are enumerated by the export's XSD, which the gateway enforces;
-storage has no CHECK for them, only lengths with room to spare.
+Child tables carry a surrogate key: the same ``tjeneste_id`` may repeat in bad data, which the logical controls
+report; storage must not be the place that rejects it. ``function_assessments`` holds a person's function scores
+one row per assessment day, a column per variable (migration 0007, ADR 0015): a variable scored again on the
+same day (bad data too) goes into a further row of that day (``ordinal`` 1, 2, ...), so every score is kept;
+a variable without a column (a newer export version's) is kept a row per score in ``other_function_scores``.
+The closed vocabularies (event type, legal basis, complaint outcome) are enumerated by the export's XSD, which
+the gateway enforces; storage has no CHECK for them, only lengths with room to spare.
 
 Indexes follow the questions operators ask: the active submission of a municipality and year
 (``uq_submissions_one_active``), records per service type (``services (submission_id, tjeneste_type, ref)``,
 covering ``COUNT(DISTINCT ref)``), findings per rule (``findings (code)``) and per submission and rule
 (``findings (submission_id, code)``). Every child table has ``(submission_id, ref)`` for the cascade from
-``persons``.
+``persons`` (``function_assessments``: the leading columns of its primary key).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Any, Final
 
@@ -52,6 +56,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -61,8 +66,10 @@ from sqlalchemy.types import TypeDecorator
 
 from services.kit.audit_log import audit_tables
 from services.kit.refusals import refusals_table
+from shared.iplos.model import FUNCTION_VARIABLES
 
 __all__ = [
+    "FUNCTION_COLUMNS",
     "IDENTITY_OK",
     "REFUSAL_HELD_DISCARDED",
     "REFUSAL_STALE_SEQUENCE",
@@ -73,9 +80,10 @@ __all__ = [
     "complaints",
     "diagnoses",
     "findings",
-    "function_scores",
+    "function_assessments",
     "metadata",
     "municipality_years",
+    "other_function_scores",
     "persons",
     "refusals",
     "refused_messages",
@@ -276,8 +284,33 @@ services = _person_child(
     indexes=(Index(None, "submission_id", "tjeneste_type", "ref"),),
 )
 
-function_scores = _person_child(
-    "function_scores",
+#: The column of each function variable in ``function_assessments``: its XML name in snake case (unquoted SQL
+#: identifiers fold to lower case on PostgreSQL, so camelCase would need quoting in every analyst's query).
+FUNCTION_COLUMNS: Final[dict[str, str]] = {
+    variable: re.sub(r"(?<=[a-z])(?=[A-Z])", "_", variable).lower() for variable in FUNCTION_VARIABLES
+}
+
+function_assessments = Table(
+    "function_assessments",
+    metadata,
+    Column("submission_id", MESSAGE_ID, nullable=False),
+    Column("ref", RECORD_REF, nullable=False),
+    Column("assessed_on", Date, nullable=False),
+    # 0 for a day's first score of each variable; 1, 2, ... only for a variable scored again on the same day.
+    Column("ordinal", SmallInteger, nullable=False),
+    # The export's schema allows scores 0-9; NULL: the variable was not scored that day.
+    *(Column(column, SmallInteger, nullable=True) for column in FUNCTION_COLUMNS.values()),
+    # The key leads with (submission_id, ref): it serves the cascade from persons and a submission's deletion.
+    PrimaryKeyConstraint("submission_id", "ref", "assessed_on", "ordinal"),
+    ForeignKeyConstraint(["submission_id", "ref"], ["persons.submission_id", "persons.ref"], ondelete="CASCADE"),
+    # On SQLite the table is its key's B-tree: no rowid, no second index to write.
+    sqlite_with_rowid=False,
+)
+
+# Scores of a variable that has no column above (the payload format admits any name, so that a minor export
+# version may add one), a row each, until a migration gives the variable its column.
+other_function_scores = _person_child(
+    "other_function_scores",
     Column("variable", String(64), nullable=False),
     Column("score", Integer, nullable=False),
     Column("assessed_on", Date, nullable=False),

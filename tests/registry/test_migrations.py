@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from services.registry_intake.migrations import SCRIPT_LOCATION
 from services.registry_intake.models import metadata, persons, services
-from services.registry_intake.read import SubmissionQueries
+from services.registry_intake.read import SubmissionQueries, stored_function_scores
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.submissions import ServiceTypeCount, YearCount
-from shared.iplos.model import Finding
+from shared.iplos.model import Finding, FunctionScore
 
 from .conftest import head_revision
 from .test_findings_and_statistics import read_back, rich_records, severity_of
@@ -170,6 +170,7 @@ def test_downgrade_to_0001_keeps_the_original_data_and_upgrades_again(unmigrated
     migrate(engine, "head")
     repo = SubmissionRepository(engine)
     read = SubmissionQueries(engine)
+    records = [record for record, *_ in rich_records("a", 4, findings_every=2)]
     stored = repo.store(incoming(1), rich_records("a", 4, findings_every=2), severity_of=severity_of)
 
     migrate(engine, "0001", down=True)
@@ -183,10 +184,13 @@ def test_downgrade_to_0001_keeps_the_original_data_and_upgrades_again(unmigrated
         # The persons were not rebuilt: their children are all still there (no cascade on SQLite).
         assert conn.execute(select(func.count()).select_from(old.tables["persons"])).scalar_one() == 4
         assert conn.execute(select(func.count()).select_from(old.tables["services"])).scalar_one() == 12
-        assert conn.execute(select(func.count()).select_from(old.tables["function_scores"])).scalar_one() == 68
+        # A row per score again: 17 each, and two of the four records scored a variable twice and one unnamed.
+        assert conn.execute(select(func.count()).select_from(old.tables["function_scores"])).scalar_one() == 72
 
     migrate(engine, "head")
     assert read.count_records(stored.message_id) == 4
+    for record in records:
+        assert read_back(engine, stored.message_id, record.ref).function_scores == record.function_scores
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(services)).scalar_one() == 12
         assert conn.execute(select(func.count()).select_from(persons)).scalar_one() == 4
@@ -216,3 +220,58 @@ def test_0004_lets_a_submission_be_held_and_still_refuses_an_unknown_status(unmi
         assert conn.execute(select(func.count()).select_from(persons)).scalar_one() == 0
     with engine.connect() as conn, pytest.raises(IntegrityError):
         conn.exec_driver_sql("UPDATE submissions SET status = 'held', refusal_reason = NULL")
+
+
+def test_0007_moves_every_function_score_into_day_rows_and_back(unmigrated_engine: Engine) -> None:
+    engine = unmigrated_engine
+    migrate(engine, "0006")
+    insert_legacy_submission(engine)
+    day, later = dt.date(2024, 3, 1), dt.date(2024, 9, 1)
+    # Scores as revision 0001 stored them, in this order: old-1 already has spise 3 on `day` (the legacy row).
+    scores = [
+        ("old-1", "toalett", 2, day),
+        ("old-1", "spise", 4, day),  # spise again on the same day: the day's second row
+        ("old-1", "spise", 5, later),
+        ("old-1", "nyVariabel", 7, day),  # no column: kept a row per score
+        ("old-2", "horsel", 1, later),
+    ]
+    old = MetaData()
+    with engine.begin() as conn:
+        old.reflect(conn)
+        conn.execute(
+            old.tables["function_scores"].insert(),
+            [
+                {"submission_id": LEGACY_ID, "ref": ref, "variable": v, "score": score, "assessed_on": on}
+                for ref, v, score, on in scores
+            ],
+        )
+
+    migrate(engine, "0007")
+
+    with engine.connect() as conn:
+        days = conn.exec_driver_sql(
+            "SELECT ref, assessed_on, ordinal, spise, toalett, horsel FROM function_assessments"
+            " ORDER BY ref, assessed_on, ordinal"
+        ).all()
+        others = conn.exec_driver_sql("SELECT ref, variable, score FROM other_function_scores").all()
+        assert stored_function_scores(conn, LEGACY_ID, "old-1") == (
+            FunctionScore("spise", 3, day),
+            FunctionScore("toalett", 2, day),
+            FunctionScore("spise", 4, day),
+            FunctionScore("spise", 5, later),
+            FunctionScore("nyVariabel", 7, day),
+        )
+    assert [(r, str(on), n, s, t, h) for r, on, n, s, t, h in days] == [
+        ("old-1", "2024-03-01", 0, 3, 2, None),
+        ("old-1", "2024-03-01", 1, 4, None, None),
+        ("old-1", "2024-09-01", 0, 5, None, None),
+        ("old-2", "2024-09-01", 0, None, None, 1),
+    ]
+    assert [tuple(row) for row in others] == [("old-1", "nyVariabel", 7)]
+
+    migrate(engine, "0006", down=True)
+
+    with engine.connect() as conn:
+        back = conn.exec_driver_sql("SELECT ref, variable, score, assessed_on FROM function_scores").all()
+    expected = [("old-1", "spise", 3, day), *scores]
+    assert sorted((r, v, s, str(on)) for r, v, s, on in back) == sorted((r, v, s, str(on)) for r, v, s, on in expected)

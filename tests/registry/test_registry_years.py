@@ -21,7 +21,7 @@ def test_the_replacement_of_a_year_is_measured_after_each_step_of_years_stored()
     assert figures["wall_ratio_last_to_first"] > 0
     assert figures["database"] is None  # dropped
     # The deletes of the previous submission's rows find them by index, whatever the planner makes of tiny tables.
-    assert "ix_function_scores_submission_id_ref" in " ".join(figures["plans"]["cascade to a child"])
+    assert "pk_function_assessments" in " ".join(figures["plans"]["cascade to a child"])
 
 
 def test_steps_must_grow_from_one_year() -> None:

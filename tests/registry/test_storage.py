@@ -27,9 +27,10 @@ from services.registry_intake.models import (
     complaints,
     diagnoses,
     findings,
-    function_scores,
+    function_assessments,
     metadata,
     municipality_years,
+    other_function_scores,
     persons,
     refusals,
     services,
@@ -54,9 +55,19 @@ Records = list[StoredRecord]
 
 T0 = dt.datetime(2025, 2, 1, 9, 0, tzinfo=dt.UTC)
 ASSESSED = dt.date(2024, 3, 1)
-RECORD_TABLES = (persons, services, function_scores, diagnoses, refusals, complaints, coercion_decisions, findings)
+RECORD_TABLES = (
+    persons,
+    services,
+    function_assessments,
+    other_function_scores,
+    diagnoses,
+    refusals,
+    complaints,
+    coercion_decisions,
+    findings,
+)
 # What the records of make_records() do not have.
-NONE_OF_THE_REST = {"refusals": 0, "complaints": 0, "coercion_decisions": 0, "findings": 0}
+NONE_OF_THE_REST = {"other_function_scores": 0, "refusals": 0, "complaints": 0, "coercion_decisions": 0, "findings": 0}
 
 
 # -- building submissions by hand --------------------------------------------------------------------------
@@ -196,7 +207,7 @@ def test_store_then_get_and_list(engine: Engine) -> None:
     assert stored_rows(engine, sub.message_id) == {
         "persons": 5,
         "services": 30,
-        "function_scores": 85,
+        "function_assessments": 5,  # each person's 17 scores of one day: one row
         "diagnoses": 10,
         **NONE_OF_THE_REST,
     }
@@ -287,7 +298,7 @@ def test_newer_sequence_replaces_the_active_submission(engine: Engine) -> None:
     assert stored_rows(engine, second.message_id) == {
         "persons": 4,
         "services": 24,
-        "function_scores": 68,
+        "function_assessments": 4,
         "diagnoses": 8,
         **NONE_OF_THE_REST,
     }
@@ -390,7 +401,7 @@ def test_records_failing_half_way_roll_everything_back(engine: Engine) -> None:
     assert stored_rows(engine, replacement.message_id) == {t.name: 0 for t in RECORD_TABLES}
     assert read.get(first.message_id) == first  # still active, not superseded
     assert stored_rows(engine, first.message_id)["persons"] == 3
-    assert stored_rows(engine, first.message_id)["function_scores"] == 51
+    assert stored_rows(engine, first.message_id)["function_assessments"] == 3
     assert active_pointer(engine) == (first.message_id, 1)
 
     # The same message can be delivered again, and then it goes through.

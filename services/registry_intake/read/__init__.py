@@ -3,7 +3,8 @@
 * ``queries.py``: every statement the registry reads with (:class:`SubmissionQueries`), read-only connections;
 * ``overview.py``, ``statistics.py``, ``submission.py``: pure shaping of what was read into the documents of
   ``schemas.py``, with the small-cell rule of ``suppression.py`` and the deadline of ``deadline.py``;
-* ``audit_trail.py``: a message's audit-log entries, each checked against the latest signed checkpoint.
+* ``audit_trail.py``: a message's audit-log entries, each checked against the latest signed checkpoint;
+* ``function_scores.py``: a stored record's function scores, from the day-per-row table and the other scores.
 
 The use cases (``services/registry_intake/service/``) put these together; the operator API and the dashboard
 pages call the use cases, so the two cannot show different figures.
@@ -11,6 +12,7 @@ pages call the use cases, so the two cannot show different figures.
 
 from services.registry_intake.read.audit_trail import audit_trail
 from services.registry_intake.read.deadline import Deadline, deadline_for
+from services.registry_intake.read.function_scores import stored_function_scores
 from services.registry_intake.read.overview import year_overview
 from services.registry_intake.read.queries import SubmissionQueries
 from services.registry_intake.read.statistics import findings_by_rule, intake_by_day, records_per_service_type
@@ -27,6 +29,7 @@ __all__ = [
     "intake_by_day",
     "record_findings",
     "records_per_service_type",
+    "stored_function_scores",
     "submission_detail",
     "submission_view",
     "suppress",

@@ -22,24 +22,34 @@ from sqlalchemy import Connection
 
 from services.kit.copy_rows import copy_rows
 from services.registry_intake.models import (
+    FUNCTION_COLUMNS,
     IDENTITY_OK,
     SEVERITIES,
     coercion_decisions,
     complaints,
     diagnoses,
     findings,
-    function_scores,
+    function_assessments,
+    other_function_scores,
     persons,
     refusals,
     services,
 )
 from services.registry_intake.submissions import IncomingSubmission, SeverityOf
-from shared.iplos.model import Finding, PayloadRecord
+from shared.iplos.model import Finding, FunctionScore, PayloadRecord
 
 __all__ = ["PERSON_CHILDREN", "BulkWriter"]
 
 #: The tables of rows that belong to a person. Children before persons when deleting; the reverse when inserting.
-PERSON_CHILDREN: Final = (services, function_scores, diagnoses, refusals, complaints, coercion_decisions)
+PERSON_CHILDREN: Final = (
+    services,
+    function_assessments,
+    other_function_scores,
+    diagnoses,
+    refusals,
+    complaints,
+    coercion_decisions,
+)
 
 # Rows are tuples in these column orders (for COPY and executemany alike).
 _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
@@ -74,7 +84,8 @@ _COLUMNS: Final[dict[str, tuple[str, ...]]] = {
         "application_date",
         "event_type",
     ),
-    "function_scores": ("submission_id", "ref", "variable", "score", "assessed_on"),
+    "function_assessments": ("submission_id", "ref", "assessed_on", "ordinal", *FUNCTION_COLUMNS.values()),
+    "other_function_scores": ("submission_id", "ref", "variable", "score", "assessed_on"),
     "diagnoses": ("submission_id", "ref", "system", "code"),
     "refusals": ("submission_id", "ref", "tjeneste_type", "application_date", "decision_date"),
     "complaints": ("submission_id", "ref", "tjeneste_type", "complaint_date", "outcome"),
@@ -189,7 +200,8 @@ class BulkWriter:
             )
             for s in record.services
         ]
-        rows["function_scores"] += [(sid, ref, f.variable, f.score, day[f.date]) for f in record.function_scores]
+        if record.function_scores:
+            rows["function_assessments"] += _assessment_rows(sid, ref, record.function_scores, day, rows)
         if record.diagnoses:
             rows["diagnoses"] += [(sid, ref, d.system.value, d.code) for d in record.diagnoses]
         if record.refusals:
@@ -260,3 +272,52 @@ class BulkWriter:
 
 
 _TABLES: Final = {table.name: table for table in _WRITE_ORDER}
+
+# Each variable's place among the score columns of a function_assessments row.
+_SCORE_INDEX: Final = {variable: i for i, variable in enumerate(FUNCTION_COLUMNS)}
+_NO_SCORES: Final = (None,) * len(FUNCTION_COLUMNS)
+
+
+def _assessment_rows(
+    sid: str, ref: str, scores: Sequence[FunctionScore], day: dict[Any, Any], rows: dict[str, list[tuple[Any, ...]]]
+) -> list[tuple[Any, ...]]:
+    """A person's function scores as ``function_assessments`` rows: one per assessment day, a score column per
+    variable; a variable scored again on a day it already has goes into the day's next row (``ordinal``). A
+    variable without a column goes to ``rows["other_function_scores"]``, a row per score."""
+    # The common case first, in one pass: one day, each variable at most once (what a valid export holds).
+    first = scores[0].date
+    row: list[int | None] = list(_NO_SCORES)
+    index = _SCORE_INDEX
+    for score in scores:
+        column = index.get(score.variable)
+        if column is None or row[column] is not None or score.date != first:
+            return _assessment_rows_by_day(sid, ref, scores, day, rows)
+        row[column] = score.score
+    return [(sid, ref, day[first], 0, *row)]
+
+
+def _assessment_rows_by_day(
+    sid: str, ref: str, scores: Sequence[FunctionScore], day: dict[Any, Any], rows: dict[str, list[tuple[Any, ...]]]
+) -> list[tuple[Any, ...]]:
+    """:func:`_assessment_rows` for any scores: several days, a variable again, a variable without a column."""
+    days: dict[dt.date, list[list[int | None]]] = {}
+    for score in scores:
+        column = _SCORE_INDEX.get(score.variable)
+        if column is None:
+            rows["other_function_scores"].append((sid, ref, score.variable, score.score, day[score.date]))
+            continue
+        day_rows = days.get(score.date)
+        if day_rows is None:
+            day_rows = days[score.date] = [list(_NO_SCORES)]
+        for row in day_rows:
+            if row[column] is None:
+                break
+        else:
+            row = list(_NO_SCORES)
+            day_rows.append(row)
+        row[column] = score.score
+    return [
+        (sid, ref, day[assessed_on], ordinal, *row)
+        for assessed_on, day_rows in days.items()
+        for ordinal, row in enumerate(day_rows)
+    ]
