@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from shared.envelope import canonical_json
 from shared.envelope._sealing import open_lines, parse_line, require_ref
 from shared.envelope.identity import CONTENT as IDENTITY_CONTENT
-from shared.envelope.identity import NUMBER_TYPES, IdentityEntry
+from shared.envelope.identity import NUMBER_TYPES, IdentityEntry, IdentitySealer
 from shared.envelope.pseudonyms import CONTENT as PSEUDONYM_CONTENT
 from shared.envelope.pseudonyms import PseudonymEntry, PseudonymSealer
 from shared.errors import InvalidEnvelope
@@ -211,3 +211,58 @@ def test_the_pseudonym_sealer_writes_canonical_json_lines(
         canonical_json({"ref": "e" * 32, "refused": "synthetic-number"}),
     ]
     assert lines == expected
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fids=st.lists(st.one_of(_TEXT, st.sampled_from(["", "12345678901", "١٢٣", "１２", "1\n", '1"', "1\\"])), max_size=8)
+)
+def test_the_identity_sealer_writes_canonical_json_lines(
+    fids: list[str], directory: PublicDirectory, tpf: TpfKeys
+) -> None:
+    kid, key = directory.encryption_key("tpf")
+    out = io.BytesIO()
+    sealer = IdentitySealer(
+        out, sender="k0301", recipient="tpf", recipient_kid=kid, recipient_key=key, message_id=MESSAGE_ID
+    )
+    types = sorted(NUMBER_TYPES)
+    for i, fid in enumerate(fids):
+        sealer.add(f"{i:032x}", fid, types[i % len(types)])
+    ref = sealer.close()
+    lines = list(
+        open_lines(
+            io.BytesIO(out.getvalue()),
+            tpf.party,
+            ref,
+            kind="identity",
+            content=IDENTITY_CONTENT,
+            sender="k0301",
+            message_id=MESSAGE_ID,
+        )
+    )
+    assert lines == [
+        canonical_json({"fid": fid, "ref": f"{i:032x}", "type": types[i % len(types)]}) for i, fid in enumerate(fids)
+    ]
+
+
+def test_the_identity_sealer_escapes_a_reference_with_a_trailing_newline(
+    directory: PublicDirectory, tpf: TpfKeys
+) -> None:
+    # is_ref takes "32 hex digits and a newline" ('$' matches before a final newline): the shortcut must not.
+    kid, key = directory.encryption_key("tpf")
+    out = io.BytesIO()
+    sealer = IdentitySealer(
+        out, sender="k0301", recipient="tpf", recipient_kid=kid, recipient_key=key, message_id=MESSAGE_ID
+    )
+    sealer.add(REF + "\n", "12345678901", "FNR")
+    ref = sealer.close()
+    (line,) = open_lines(
+        io.BytesIO(out.getvalue()),
+        tpf.party,
+        ref,
+        kind="identity",
+        content=IDENTITY_CONTENT,
+        sender="k0301",
+        message_id=MESSAGE_ID,
+    )
+    assert line == canonical_json({"fid": "12345678901", "ref": REF + "\n", "type": "FNR"})
