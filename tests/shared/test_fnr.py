@@ -7,6 +7,7 @@ repository hook flags any eleven-digit literal that passes the classic check wit
 
 from __future__ import annotations
 
+import calendar
 import random
 from collections.abc import Iterable
 from datetime import date
@@ -556,3 +557,12 @@ def test_agrees_with_stdnum_on_random_numbers(
     assume(d10 <= 9 and d11 is not None)
     number = f"{first9}{d10}{d11}"
     assert stdnum_fnr.is_valid(number) == stdnum_view(number)
+
+
+def test_the_days_of_a_month_are_the_calendar_s_for_every_year() -> None:
+    # parse reads the month's length from a table (the calendar module computes a weekday it does not need).
+    assert all(
+        fnr._days_in(year, month) == calendar.monthrange(year, month)[1]
+        for year in range(1, 10000)
+        for month in range(1, 13)
+    )
