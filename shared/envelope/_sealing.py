@@ -24,12 +24,13 @@ from shared.lines import MAX_LINE_BYTES
 # The longest line, not counting its LF (spec 6.1); the payload decoder and the gateway use the same constant.
 MAX_LINE = MAX_LINE_BYTES
 # A record reference is 128 random bits in lowercase hex. Receivers enforce the form: a free-text reference
-# could smuggle an identity number past the TPF into the registry.
-_REF = re.compile(r"^[0-9a-f]{32}$")
+# could smuggle an identity number past the TPF into the registry. fullmatch, not match with '$' (which also
+# matches before a final newline, so "32 hex digits and a newline" passed).
+_REF = re.compile(r"[0-9a-f]{32}")
 
 
 def is_ref(value: object) -> bool:
-    return isinstance(value, str) and _REF.match(value) is not None
+    return isinstance(value, str) and _REF.fullmatch(value) is not None
 
 
 def require_ref(value: object) -> str:

@@ -19,14 +19,13 @@ from services.registry_intake.models import (
     complaints,
     diagnoses,
     findings,
-    function_assessments,
-    other_function_scores,
     persons,
     refusals,
     services,
 )
 from services.registry_intake.read import SubmissionQueries, stored_function_scores
 from services.registry_intake.repository import StaleSubmission, SubmissionRepository
+from services.registry_intake.repository.bulk import PERSON_CHILDREN
 from services.registry_intake.submissions import RuleCount, ServiceTypeCount, StoredFinding, StoredRecord, YearCount
 from shared.iplos.model import (
     FUNCTION_VARIABLES,
@@ -445,16 +444,7 @@ def test_sqlite_fast_path_stores_values_exactly_as_sqlalchemy_would(tmp_path: Pa
         )
         assert_same_types(read_back(engine, sub.message_id, "fast"), record)
 
-        tables: Sequence[Table] = (
-            persons,
-            services,
-            function_assessments,
-            other_function_scores,
-            diagnoses,
-            refusals,
-            complaints,
-            coercion_decisions,
-        )
+        tables: Sequence[Table] = (persons, *PERSON_CHILDREN)
         with engine.begin() as conn:
             # The same rows again, through SQLAlchemy Core, under another reference.
             for table in (*tables, findings):

@@ -23,20 +23,15 @@ from sqlalchemy.exc import OperationalError, StatementError
 from services.kit.database import make_engine, upgrade_database
 from services.registry_intake.migrations import SCRIPT_LOCATION
 from services.registry_intake.models import (
-    coercion_decisions,
-    complaints,
-    diagnoses,
     findings,
-    function_assessments,
     metadata,
     municipality_years,
-    other_function_scores,
     persons,
-    refusals,
     services,
 )
 from services.registry_intake.read import SubmissionQueries
 from services.registry_intake.repository import ReplayedMessage, StaleSubmission, SubmissionRepository
+from services.registry_intake.repository.bulk import PERSON_CHILDREN
 from services.registry_intake.submissions import IncomingSubmission, StoredRecord, StoredSubmission
 from shared.iplos.model import (
     FUNCTION_VARIABLES,
@@ -55,17 +50,7 @@ Records = list[StoredRecord]
 
 T0 = dt.datetime(2025, 2, 1, 9, 0, tzinfo=dt.UTC)
 ASSESSED = dt.date(2024, 3, 1)
-RECORD_TABLES = (
-    persons,
-    services,
-    function_assessments,
-    other_function_scores,
-    diagnoses,
-    refusals,
-    complaints,
-    coercion_decisions,
-    findings,
-)
+RECORD_TABLES = (persons, *PERSON_CHILDREN, findings)
 # What the records of make_records() do not have.
 NONE_OF_THE_REST = {"other_function_scores": 0, "refusals": 0, "complaints": 0, "coercion_decisions": 0, "findings": 0}
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.envelope import canonical_json
-from shared.envelope._sealing import open_lines, parse_line, require_ref
+from shared.envelope._sealing import is_ref, open_lines, parse_line, require_ref
 from shared.envelope.identity import CONTENT as IDENTITY_CONTENT
 from shared.envelope.identity import NUMBER_TYPES, IdentityEntry, IdentitySealer
 from shared.envelope.pseudonyms import CONTENT as PSEUDONYM_CONTENT
@@ -245,24 +245,15 @@ def test_the_identity_sealer_writes_canonical_json_lines(
     ]
 
 
-def test_the_identity_sealer_escapes_a_reference_with_a_trailing_newline(
-    directory: PublicDirectory, tpf: TpfKeys
-) -> None:
-    # is_ref takes "32 hex digits and a newline" ('$' matches before a final newline): the shortcut must not.
+@pytest.mark.parametrize("bad", [REF + "\n", "\n" + REF, REF.upper(), REF[:-1], REF + "0"])
+def test_a_reference_is_exactly_32_lowercase_hex_digits(directory: PublicDirectory, bad: str) -> None:
+    # A regex '$' also matches before a final newline: "32 hex digits and a newline" once passed as a reference.
+    assert not is_ref(bad)
+    with pytest.raises(InvalidEnvelope):
+        require_ref(bad)
     kid, key = directory.encryption_key("tpf")
-    out = io.BytesIO()
     sealer = IdentitySealer(
-        out, sender="k0301", recipient="tpf", recipient_kid=kid, recipient_key=key, message_id=MESSAGE_ID
+        io.BytesIO(), sender="k0301", recipient="tpf", recipient_kid=kid, recipient_key=key, message_id=MESSAGE_ID
     )
-    sealer.add(REF + "\n", "12345678901", "FNR")
-    ref = sealer.close()
-    (line,) = open_lines(
-        io.BytesIO(out.getvalue()),
-        tpf.party,
-        ref,
-        kind="identity",
-        content=IDENTITY_CONTENT,
-        sender="k0301",
-        message_id=MESSAGE_ID,
-    )
-    assert line == canonical_json({"fid": "12345678901", "ref": REF + "\n", "type": "FNR"})
+    with pytest.raises(ValueError, match="record reference"):
+        sealer.add(bad, "12345678901", "FNR")
