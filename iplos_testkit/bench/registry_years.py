@@ -8,14 +8,14 @@ ones and their findings deleted, the year pointed at the new one, in one transac
 flat in the number of years stored.
 
 What keeps it flat is that every statement of a replacement finds its rows through an index that starts with the
-submission or the municipality and year, never through a scan of the years: the delete of the previous
-submission's rows (``DELETE ... WHERE submission_id = ?`` on each child table, by its ``(submission_id, ref)``
-index; persons by their primary key; findings by ``(submission_id, code)``), the cascade from each deleted
-person to its children (``(submission_id, ref)``: on PostgreSQL the rows this transaction deleted are still in
-the index, so an index on ``submission_id`` alone would make each person's cascade walk the whole
-submission's), the active-year lookups (``municipality_years``' primary key; held submissions by
-``submissions (municipality, year, status)``). ``plans`` in the result gives ``EXPLAIN`` of each, after the
-last step, so a reader can check.
+submission or the municipality and year, never through a scan of the years: the delete of the previous submission's
+rows (``DELETE ... WHERE submission_id = ?`` on each child table, by its ``(submission_id, ref)`` index,
+``function_assessments`` by its primary key, which leads with those two; persons by their primary key; findings by
+``(submission_id, code)``), the cascade from each deleted person to its children (``(submission_id, ref)``: on
+PostgreSQL the rows this transaction deleted are still in the index, so an index on ``submission_id`` alone would
+make each person's cascade walk the whole submission's), the active-year lookups (``municipality_years``' primary
+key; held submissions by ``submissions (municipality, year, status)``). ``plans`` in the result gives ``EXPLAIN`` of
+each, after the last step, so a reader can check.
 
 The figures are the registry process's CPU seconds (``time.process_time``: encoding and ``COPY`` on the client)
 and the wall seconds (which include the server's index work), per replacement.
