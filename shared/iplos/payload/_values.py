@@ -4,11 +4,11 @@ with a ``PayloadDecodeError`` that names the line and the rule, never the value.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from enum import StrEnum
 from typing import Any, Final, NoReturn, TypeVar, cast
 
+from shared import strict_json
 from shared.iplos.payload._format import INT_RANGES, MAX_CHARS, PayloadDecodeError
 from shared.lines import MAX_LINE_BYTES
 
@@ -20,24 +20,13 @@ def fail(line_number: int, rule: str) -> NoReturn:
     raise PayloadDecodeError(f"payload line {line_number}: {rule}")
 
 
-def _reject_constant(_name: str) -> NoReturn:
-    raise ValueError("NaN and Infinity are not JSON")
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate key")
-    return result
-
-
 def load_line(line: bytes, line_number: int) -> dict[str, Any]:
     if not line.endswith(b"\n"):
         fail(line_number, "the line does not end with a newline (truncated payload?)")
     if len(line) - 1 > MAX_LINE_BYTES:  # the limit does not count the newline (spec 6.1)
         fail(line_number, "the line exceeds the maximum length")
     try:
-        value = json.loads(line.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_reject_constant)
+        value = strict_json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         # json's exception keeps the document it failed on: it is not chained.
         raise PayloadDecodeError(f"payload line {line_number}: not a valid UTF-8 JSON object") from None
