@@ -158,6 +158,57 @@ def generate(
         )
 
 
+def _numbers_list(text: str, pattern: str, what: str, option: str) -> list[str]:
+    import re
+
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items or any(not re.fullmatch(pattern, item) for item in items) or len(set(items)) != len(items):
+        raise typer.BadParameter(f"give {what}, separated by commas, each once", param_hint=option)
+    return items
+
+
+@app.command("generate-population")
+def generate_population(
+    out: Annotated[Path, typer.Option("--out", "-o", help="A folder for the register extracts and the exports")],
+    municipalities: Annotated[
+        str, typer.Option(help="kommuneNr of the municipalities simulated, separated by commas")
+    ] = "0301,1103",
+    years: Annotated[str, typer.Option(help="Consecutive reporting years, separated by commas")] = "2024,2025",
+    residents: Annotated[
+        int, typer.Option(help="Residents per municipality on 1 January of the first year", min=1, max=100_000)
+    ] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation (the same seed, the same files)")] = 1,
+    errors: Annotated[
+        float, typer.Option(help="Share of each export's records given a register fault (0-1)", min=0.0, max=1.0)
+    ] = 0.0,
+) -> None:
+    """Simulate a population over years and write its population register extracts (iplos-folkeregister/1), the
+    care exports of its municipalities, the answer key of the register faults and the truth of the flows between
+    years (synthetic numbers only)."""
+    from iplos_testkit.population import generate_population as simulate
+    from shared.iplos.municipalities import NoMunicipalityList, valid_municipalities
+
+    kommuner = _numbers_list(municipalities, r"[0-9]{4}", "four-digit kommunenummer", "--municipalities")
+    aar = sorted(int(year) for year in _numbers_list(years, r"20[0-9]{2}", "reporting years", "--years"))
+    if aar != list(range(aar[0], aar[0] + len(aar))):
+        raise typer.BadParameter("the years must follow one another", param_hint="--years")
+    for year in aar:
+        try:
+            unknown = sorted(set(kommuner) - valid_municipalities(year))
+        except NoMunicipalityList:
+            raise typer.BadParameter(f"no municipality list for {year} (2020 on)", param_hint="--years") from None
+        if unknown:
+            raise typer.BadParameter(
+                f"not a municipality in {year}: {', '.join(unknown)}", param_hint="--municipalities"
+            )
+    files = simulate(out, kommuner, aar, residents=residents, seed=seed, errors=errors)
+    for year, path in sorted(files.registers.items()):
+        console.print(f"register extract {year}: {path}")
+    console.print(f"care exports: {len(files.exports)} under {out}/<year>/<kommuneNr>.xml")
+    console.print(f"answer key: {files.answer_key} ({len(files.faults)} register faults)")
+    console.print(f"truth of the flows between years: {files.truth}")
+
+
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="gateway, tpf or registry")],

@@ -57,7 +57,19 @@ values: ``tests/testkit/test_pinned_output.py`` pins the bytes, and the tests of
 them with the standard library's own methods draw for draw.
 """
 
+from iplos_testkit.generator._context import ExportContext
 from iplos_testkit.generator._export import generate_export, generate_records
+from iplos_testkit.generator._header import draw_header
 from iplos_testkit.generator._identifiers import make_org_nr, opaque_id
+from iplos_testkit.generator._person import GivenIdentity, PersonMaker
 
-__all__ = ["generate_export", "generate_records", "make_org_nr", "opaque_id"]
+__all__ = [
+    "ExportContext",
+    "GivenIdentity",
+    "PersonMaker",
+    "draw_header",
+    "generate_export",
+    "generate_records",
+    "make_org_nr",
+    "opaque_id",
+]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from iplos_testkit.generator._background import draw_background
 from iplos_testkit.generator._context import ExportContext, clamp, plus
@@ -24,6 +24,18 @@ from iplos_testkit.generator._traits import (
     draw_service_types,
 )
 from shared.iplos.model import FidType, PersonRecord, Service, Sex
+
+
+@dataclass(frozen=True, slots=True)
+class GivenIdentity:
+    """Who a person is when a synthetic population decides it (``iplos_testkit.population``): the export's person is
+    then drawn for this identity number, birth date and sex, and dies on ``death`` (in the reporting year) or not."""
+
+    fid: str = field(repr=False)
+    fid_type: FidType
+    birth: dt.date
+    sex: Sex
+    death: dt.date | None
 
 
 def _until_death(services: list[Service], death: dt.date) -> list[Service]:
@@ -100,13 +112,18 @@ class PersonMaker:
             draw_event_type(rng),
         )
 
-    def person(self, bruker_nr: str, rng: random.Random) -> PersonRecord:
+    def person(self, bruker_nr: str, rng: random.Random, given: GivenIdentity | None = None) -> PersonRecord:
         context = self.context
-        age = draw_age(rng)
-        elderly = age >= 67
-        female_share = 0.66 if age >= 85 else 0.58 if elderly else 0.45
-        sex = Sex.FEMALE if rng.random() < female_share else Sex.MALE
-        fid, fid_type = self.fid(draw_birth_date(context.year, age, rng), sex, rng)
+        if given is None:
+            age = draw_age(rng)
+            elderly = age >= 67
+            female_share = 0.66 if age >= 85 else 0.58 if elderly else 0.45
+            sex = Sex.FEMALE if rng.random() < female_share else Sex.MALE
+            fid, fid_type = self.fid(draw_birth_date(context.year, age, rng), sex, rng)
+        else:
+            age = context.year - given.birth.year
+            elderly = age >= 67
+            sex, fid, fid_type = given.sex, given.fid, given.fid_type
         if elderly:
             need = clamp((age - 62) / 40 * 0.7 + rng.random() * 0.45 - 0.1, 0.0, 1.0)
         else:
@@ -137,7 +154,7 @@ class PersonMaker:
             for service_type in draw_service_types(age, need, dementia, developmental, rng):
                 services.append(self.service(bruker_nr, len(services) + 1, service_type, need, rng))
 
-        death = self.death_date(age, stay, rng)
+        death = self.death_date(age, stay, rng) if given is None else given.death
         if death is not None:
             services = _until_death(services, death)
         assessed = context.day_in_year(rng, not_after=death)

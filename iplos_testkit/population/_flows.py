@@ -1,0 +1,80 @@
+"""The truth of the flows between years that the registry must find (issue 14), computed from what the generator
+knows: which person each record is, not which number it carries.
+
+For each year Y after the first, each municipality m and the whole country, counts of persons:
+
+* ``continuing``: in m's export of Y-1 and of Y;
+* ``new``: in m's export of Y and in no export of Y-1;
+* ``moved_in``: in m's export of Y, not in m's of Y-1 but in another municipality's;
+* ``ended``: in m's export of Y-1 and in no export of Y;
+* ``moved_out``: in m's export of Y-1, not in m's of Y but in another municipality's;
+* ``to_institution``: in m's exports of both years, in Y-1 with home-based services only (no stay in an
+  institution), in Y with a long-term stay (21).
+
+Nationally ``moved_in`` and ``moved_out`` count persons reported by different municipalities in the two years.
+A person the register does not know is their own person (by number): a record in one export only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from iplos_testkit.population._care import CareExport
+from shared.iplos.model import PersonRecord
+
+__all__ = ["INSTITUTION_STAYS", "LONG_TERM_STAY", "flows"]
+
+#: Stays in an institution (Volven 9151): relief, time-limited stays, long-term stay, night stay, acute.
+INSTITUTION_STAYS = frozenset({8, 18, 19, 20, 21, 22, 25})
+LONG_TERM_STAY = 21
+
+_KINDS = ("continuing", "new", "moved_in", "ended", "moved_out", "to_institution")
+
+
+def _who(export: CareExport) -> dict[Hashable, PersonRecord]:
+    found: dict[Hashable, PersonRecord] = {}
+    for bruker_nr, record in export.records.items():
+        person = export.persons[bruker_nr]
+        found[("pid", person.pid) if person is not None else ("number", record.fid)] = record
+    return found
+
+
+def _home_based_only(record: PersonRecord) -> bool:
+    types = {s.tjeneste_type for s in record.services}
+    return bool(types) and not types & INSTITUTION_STAYS
+
+
+def _long_term(record: PersonRecord) -> bool:
+    return any(s.tjeneste_type == LONG_TERM_STAY for s in record.services)
+
+
+def flows(exports: Mapping[tuple[int, str], CareExport]) -> dict[str, Any]:
+    """``{"<year>": {"<kommuneNr>" | "national": {kind: count}}}`` for every year after the first."""
+    years = sorted({year for year, _ in exports})
+    by: dict[tuple[int, str], dict[Hashable, PersonRecord]] = {key: _who(e) for key, e in exports.items()}
+    result: dict[str, Any] = {}
+    for year in years[1:]:
+        before = {m: who for (y, m), who in by.items() if y == year - 1}
+        now = {m: who for (y, m), who in by.items() if y == year}
+        anywhere_before = set().union(*before.values()) if before else set()
+        anywhere_now = set().union(*now.values()) if now else set()
+        counts: dict[str, dict[str, int]] = {}
+        for m in sorted(set(before) | set(now)):
+            was, is_ = before.get(m, {}), now.get(m, {})
+            elsewhere_before = set().union(*(w for o, w in before.items() if o != m)) if len(before) > 1 else set()
+            elsewhere_now = set().union(*(w for o, w in now.items() if o != m)) if len(now) > 1 else set()
+            both = was.keys() & is_.keys()
+            counts[m] = {
+                "continuing": len(both),
+                "new": len(is_.keys() - anywhere_before),
+                "moved_in": len((is_.keys() - was.keys()) & elsewhere_before),
+                "ended": len(was.keys() - anywhere_now),
+                "moved_out": len((was.keys() - is_.keys()) & elsewhere_now),
+                "to_institution": sum(1 for p in both if _home_based_only(was[p]) and _long_term(is_[p])),
+            }
+        counts["national"] = {kind: sum(c[kind] for c in counts.values()) for kind in _KINDS}
+        # Nationally a move between two municipalities is one person, not one in and one out.
+        counts["national"]["moved_out"] = counts["national"]["moved_in"]
+        result[str(year)] = counts
+    return result
