@@ -1,8 +1,9 @@
 """Writing an ``iplos-folkeregister/1`` extract: what the generator and the tests produce, and exactly what
-``read_extract`` reads back."""
+``read_extract`` reads back. Compact JSON with sorted keys, one object per line."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from typing import IO, Any
@@ -10,55 +11,51 @@ from typing import IO, Any
 from shared.population._format import EXTRACT_FORMAT
 from shared.population.model import ExtractHeader, RegisterPerson
 
-__all__ = ["encode_person", "write_extract"]
+__all__ = ["day", "encode_person", "header_object", "line", "person_object", "write_extract"]
 
 
-def _line(value: dict[str, Any]) -> bytes:
+def line(value: dict[str, Any]) -> bytes:
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n").encode()
 
 
-def _day(value: Any) -> str | None:
-    return None if value is None else str(value.isoformat())
+def day(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def header_object(header: ExtractHeader, format_name: str = EXTRACT_FORMAT) -> dict[str, Any]:
+    return {
+        "format": format_name,
+        "uttrekksId": header.extract_id,
+        "aar": header.year,
+        "dannet": header.created.isoformat(),
+    }
+
+
+def person_object(person: RegisterPerson) -> dict[str, Any]:
+    return {
+        "identifikasjonsnummer": [
+            {"nummer": e.number, "type": str(e.type), "gyldigFra": day(e.valid_from), "gyldigTil": day(e.valid_to)}
+            for e in person.numbers
+        ],
+        "kjoenn": None if person.sex is None else str(person.sex),
+        "foedselsaar": person.birth_year,
+        "bosted": [
+            {"kommunenummer": p.municipality, "fra": p.start.isoformat(), "til": day(p.end)} for p in person.residence
+        ],
+        "doedsdato": day(person.death_date),
+    }
 
 
 def encode_person(person: RegisterPerson) -> bytes:
-    return _line(
-        {
-            "identifikasjonsnummer": [
-                {
-                    "nummer": entry.number,
-                    "type": str(entry.type),
-                    "gyldigFra": _day(entry.valid_from),
-                    "gyldigTil": _day(entry.valid_to),
-                }
-                for entry in person.numbers
-            ],
-            "kjoenn": None if person.sex is None else str(person.sex),
-            "foedselsaar": person.birth_year,
-            "bosted": [
-                {"kommunenummer": p.municipality, "fra": p.start.isoformat(), "til": _day(p.end)}
-                for p in person.residence
-            ],
-            "doedsdato": _day(person.death_date),
-        }
-    )
+    return line(person_object(person))
 
 
 def write_extract(out: IO[bytes], header: ExtractHeader, persons: Iterable[RegisterPerson]) -> int:
     """Write the extract to ``out``, streaming; the number of persons written."""
-    out.write(
-        _line(
-            {
-                "format": EXTRACT_FORMAT,
-                "uttrekksId": header.extract_id,
-                "aar": header.year,
-                "dannet": header.created.isoformat(),
-            }
-        )
-    )
+    out.write(line(header_object(header)))
     count = 0
     for person in persons:
         out.write(encode_person(person))
         count += 1
-    out.write(_line({"antall": count}))
+    out.write(line({"antall": count}))
     return count

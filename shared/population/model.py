@@ -13,7 +13,16 @@ from enum import StrEnum
 
 from shared.fnr import Sex
 
-__all__ = ["ExtractHeader", "IdentityEntry", "NumberType", "RegisterPerson", "Residence", "Sex"]
+__all__ = [
+    "ExtractHeader",
+    "IdentityEntry",
+    "NumberType",
+    "ReferencedNumber",
+    "RegisterPerson",
+    "RegisterRecord",
+    "Residence",
+    "Sex",
+]
 
 
 class NumberType(StrEnum):
@@ -67,15 +76,52 @@ class RegisterPerson:
 
     def municipality_on(self, day: dt.date) -> str | None:
         """Where the person lived on ``day`` (None: not resident in Norway that day, or dead)."""
-        for period in self.residence:
-            if period.covers(day):
-                return period.municipality
-        return None
+        return _municipality_on(self.residence, day)
 
     def resident_in(self, municipality: str, year: int) -> bool:
         """Whether the person lived in ``municipality`` at any time in ``year``."""
-        first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
-        return any(p.municipality == municipality and p.overlaps(first, last) for p in self.residence)
+        return _resident_in(self.residence, municipality, year)
+
+
+@dataclass(frozen=True, slots=True)
+class ReferencedNumber:
+    """An identity number as the registry's part of the extract carries it: by its record reference (the TPF's
+    pseudonym for it arrives under the same reference), with its type and validity."""
+
+    ref: str
+    type: NumberType
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRecord:
+    """A person of the extract as the registry receives it (``iplos-folkeregister-payload/1``): the numbers by
+    reference, everything else as the extract has it."""
+
+    numbers: tuple[ReferencedNumber, ...]
+    sex: Sex | None
+    birth_year: int | None
+    residence: tuple[Residence, ...]
+    death_date: dt.date | None = None
+
+    def municipality_on(self, day: dt.date) -> str | None:
+        return _municipality_on(self.residence, day)
+
+    def resident_in(self, municipality: str, year: int) -> bool:
+        return _resident_in(self.residence, municipality, year)
+
+
+def _municipality_on(residence: tuple[Residence, ...], day: dt.date) -> str | None:
+    for period in residence:
+        if period.covers(day):
+            return period.municipality
+    return None
+
+
+def _resident_in(residence: tuple[Residence, ...], municipality: str, year: int) -> bool:
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    return any(p.municipality == municipality and p.overlaps(first, last) for p in residence)
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,7 @@ def test_a_broken_person_is_refused_at_its_line_by_rule_without_the_number(case:
 
 BROKEN_STREAMS = {
     "empty": (b"", "the extract is empty"),
-    "another format": (b'{"format":"iplos-payload/2"}\n', "not an iplos-folkeregister/1 extract"),
+    "another format": (b'{"format":"iplos-payload/2"}\n', "not an iplos-folkeregister/1 stream"),
     "a header key missing": (
         b'{"format":"iplos-folkeregister/1","aar":2025,"dannet":"2026-01-20"}\n',
         "unknown or missing keys",
