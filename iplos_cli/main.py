@@ -202,8 +202,7 @@ def generate_population(
                 f"not a municipality in {year}: {', '.join(unknown)}", param_hint="--municipalities"
             )
     files = simulate(out, kommuner, aar, residents=residents, seed=seed, errors=errors)
-    for year, path in sorted(files.registers.items()):
-        console.print(f"register extract {year}: {path}")
+    console.print(f"register extracts: {len(files.registers)} under {out}/folkeregister/<year>/<kommuneNr>.jsonl")
     console.print(f"care exports: {len(files.exports)} under {out}/<year>/<kommuneNr>.xml")
     console.print(f"answer key: {files.answer_key} ({len(files.faults)} register faults)")
     console.print(f"truth of the flows between years: {files.truth}")

@@ -10,6 +10,7 @@ Layout written by ``iplos keys init --dir DIR``::
     DIR/registry/signing.pem            Ed25519, signs receipts
     DIR/municipalities/kommune-NNNN/encryption.pem   X25519, opens the registry's reports
     DIR/municipalities/kommune-NNNN/signing.pem      Ed25519, signs submissions
+    DIR/folkeregister/encryption.pem, signing.pem    the population register's (issue 14): signs its extracts
     DIR/ca/, DIR/<party>/tls/           the development CA and each party's TLS certificate (keys.tls)
 
 Each service is given only its own folder (the gateway: ``municipalities/``) and ``directory.json``: the TPF's
@@ -34,6 +35,8 @@ from shared.keys import (
     ALG_X25519,
     DIRECTORY_FORMAT,
     ENCRYPTION_FILE,
+    POPULATION_REGISTER,
+    POPULATION_REGISTER_ROLE,
     SIGNING_FILE,
     PublicDirectory,
     key_id,
@@ -70,7 +73,7 @@ def _party_keys(folder: Path) -> list[dict[str, str]]:
 
 
 def init_keys(directory: Path, municipalities: list[str]) -> PublicDirectory:
-    """Create keys for the TPF, the registry and each municipality under ``directory``.
+    """Create keys for the TPF, the registry, the population register and each municipality under ``directory``.
 
     Refuses to touch a directory that already holds keys: overwriting a key silently would orphan every
     message sealed for it (and a new pseudonym key would break every longitudinal series).
@@ -81,6 +84,11 @@ def init_keys(directory: Path, municipalities: list[str]) -> PublicDirectory:
     parties: dict[str, dict[str, object]] = {
         "tpf": {"role": "tpf", "municipality": None, "keys": _party_keys(directory / "tpf")},
         "registry": {"role": "registry", "municipality": None, "keys": _party_keys(directory / "registry")},
+        POPULATION_REGISTER: {
+            "role": POPULATION_REGISTER_ROLE,
+            "municipality": None,
+            "keys": _party_keys(directory / POPULATION_REGISTER),
+        },
     }
     write_private_file(pseudonym_key_file(directory / "tpf", 1), base64.b64encode(os.urandom(KEY_SIZE)) + b"\n")
     for kommune_nr in sorted(set(municipalities)):
@@ -113,7 +121,8 @@ def _write_directory(directory: Path, document: dict[str, Any]) -> PublicDirecto
     municipalities = {
         name: body.get("municipality") for name, body in parties.items() if body["role"] == "municipality"
     }
-    issued = ensure_tls(directory, subjects(directory, MUNICIPALITIES_FOLDER, municipalities))
+    register = any(body["role"] == POPULATION_REGISTER_ROLE for body in parties.values())
+    issued = ensure_tls(directory, subjects(directory, MUNICIPALITIES_FOLDER, municipalities, register=register))
     if issued.ca_pem not in document.setdefault("tls_ca", []):
         document["tls_ca"].append(issued.ca_pem)
     for name, pin in issued.pins.items():

@@ -34,6 +34,7 @@ from shared.keys import (
     CA_CERT_FILE,
     CA_FOLDER,
     CA_KEY_FILE,
+    POPULATION_REGISTER,
     TLS_CERT_FILE,
     TLS_FOLDER,
     TLS_KEY_FILE,
@@ -166,9 +167,12 @@ def _issue(subject: TlsSubject, ca: x509.Certificate, ca_key: ec.EllipticCurvePr
     return cert
 
 
-def subjects(directory: Path, municipalities_folder: str, parties: dict[str, str | None]) -> list[TlsSubject]:
-    """The certificates a key folder needs: the TPF's, the registry's, the gateway's server certificate, and one
-    client certificate per municipality party (``parties``: name -> kommuneNr for the municipalities)."""
+def subjects(
+    directory: Path, municipalities_folder: str, parties: dict[str, str | None], *, register: bool = False
+) -> list[TlsSubject]:
+    """The certificates a key folder needs: the TPF's, the registry's, the gateway's server certificate, one
+    client certificate per municipality party (``parties``: name -> kommuneNr for the municipalities) and, with
+    ``register``, the population register's client certificate."""
     found = [
         TlsSubject(directory / "tpf", "tpf", (*_LOCAL, "tpf"), server=True, client=True, party="tpf"),
         TlsSubject(
@@ -179,6 +183,10 @@ def subjects(directory: Path, municipalities_folder: str, parties: dict[str, str
     for name, kommune_nr in sorted(parties.items()):
         if kommune_nr is not None:
             found.append(TlsSubject(directory / municipalities_folder / name, name, client=True, party=name))
+    if register:
+        found.append(
+            TlsSubject(directory / POPULATION_REGISTER, POPULATION_REGISTER, client=True, party=POPULATION_REGISTER)
+        )
     return found
 
 

@@ -6,9 +6,9 @@ municipalities: the test data of issue 14 (the population register through the s
 municipalities, arrivals from abroad with D-numbers, departures, deaths, D-numbers replaced by fødselsnumre, care
 starting), and writes:
 
-* ``folkeregister-<year>.jsonl``: the register extract of each year (``iplos-folkeregister/1``,
-  docs/population-register.md), every person who lived in one of the municipalities that year, their history cut
-  at the year's end;
+* ``folkeregister/<year>/<kommunenummer>.jsonl``: the register extract of each municipality and year
+  (``iplos-folkeregister/1``, docs/population-register.md), every person who lived there that year, their history
+  cut at the year's end (a person who moved is in both municipalities' extracts);
 * ``<year>/<kommunenummer>.xml``: each municipality's IPLOS export of each year, the persons receiving care who
   lived there, drawn by the export generator for their identity (``_care``: services cut to the days they lived
   there and to their death);

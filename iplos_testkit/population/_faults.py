@@ -99,8 +99,9 @@ def _not_resident(population: Population, export: CareExport, next_nr: int) -> s
         p
         for p in population.persons
         if p.alive_on(first)
-        and p.register_view(year) is not None
         and p.windows_in(export.municipality, year) is None
+        # In the register: in another municipality's extract of the year.
+        and any(p.windows_in(m, year) is not None for m in population.municipalities)
         and p not in export.persons.values()
     ]
     if not candidates:

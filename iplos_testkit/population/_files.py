@@ -26,19 +26,22 @@ ANSWER_KEY_FORMAT = "iplos-register-answer-key/1"
 class PopulationFiles:
     """What ``generate_population`` wrote, by year (and municipality)."""
 
-    registers: dict[int, Path]
+    registers: dict[tuple[int, str], Path]
     exports: dict[tuple[int, str], Path]
     answer_key: Path
     truth: Path
     faults: tuple[RegisterFault, ...]
 
 
-def _register(population: Population, year: int, changes: Sequence[RegisterChange]) -> list[RegisterPerson]:
+def _register(
+    population: Population, year: int, municipality: str, changes: Sequence[RegisterChange]
+) -> list[RegisterPerson]:
+    """The extract of ``municipality`` and ``year``: everybody who lived there that year, with their history."""
     changed = {change.pid: change for change in changes if change.year == year}
     persons = []
     for person in population.persons:
         view = person.register_view(year)
-        if view is None:
+        if view is None or not view.resident_in(municipality, year):
             continue
         change = changed.get(person.pid)
         if change is not None:
@@ -76,20 +79,23 @@ def generate_population(
     errors: float = 0.0,
 ) -> PopulationFiles:
     """Simulate the population and write its files under ``out`` (made if missing):
-    ``folkeregister-<year>.jsonl``, ``<year>/<kommunenummer>.xml``, ``answer-key.json`` and ``truth.json``."""
+    ``folkeregister/<year>/<kommunenummer>.jsonl``, ``<year>/<kommunenummer>.xml``, ``answer-key.json`` and
+    ``truth.json``."""
     if not 0.0 <= errors <= 1.0:
         raise ValueError("errors is a share between 0 and 1")
     population = Population(municipalities, years, residents, seed)
     exports = build_exports(population, seed)
     faults, changes = inject_register_faults(population, exports, errors)
     out.mkdir(parents=True, exist_ok=True)
-    registers: dict[int, Path] = {}
+    registers: dict[tuple[int, str], Path] = {}
     for year in population.years:
-        path = registers[year] = out / f"folkeregister-{year}.jsonl"
-        extract_id = str(uuid.UUID(int=population.rng.getrandbits(128), version=4))
-        header = ExtractHeader(extract_id, year, dt.date(year + 1, 1, 20))
-        with path.open("wb") as handle:
-            write_extract(handle, header, _register(population, year, changes))
+        for municipality in population.municipalities:
+            path = registers[(year, municipality)] = out / "folkeregister" / str(year) / f"{municipality}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            extract_id = str(uuid.UUID(int=population.rng.getrandbits(128), version=4))
+            header = ExtractHeader(extract_id, municipality, year, dt.date(year + 1, 1, 20))
+            with path.open("wb") as handle:
+                write_extract(handle, header, _register(population, year, municipality, changes))
     written: dict[tuple[int, str], Path] = {}
     for (year, municipality), export in sorted(exports.items()):
         path = written[(year, municipality)] = out / str(year) / f"{municipality}.xml"

@@ -39,7 +39,12 @@ from shared.keys._tls import PIN_PATTERN
 ALG_X25519: Final = "X25519"
 ALG_ED25519: Final = "Ed25519"
 DIRECTORY_FORMAT: Final = "iplos-directory/1"
-ROLES: Final = frozenset({"municipality", "tpf", "registry"})
+#: The population register (Folkeregisteret) sends its extracts through the chain as a party of its own (issue 14,
+#: docs/population-register.md): it signs like a municipality, for any municipality, and only register extracts.
+POPULATION_REGISTER_ROLE: Final = "population-register"
+#: The population register's party name.
+POPULATION_REGISTER: Final = "folkeregister"
+ROLES: Final = frozenset({"municipality", "tpf", "registry", POPULATION_REGISTER_ROLE})
 
 
 def key_id(alg: str, public: bytes) -> str:

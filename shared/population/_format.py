@@ -9,7 +9,7 @@ from shared.errors import IplosError
 
 EXTRACT_FORMAT: Final = "iplos-folkeregister/1"
 
-HEADER_KEYS: Final = frozenset({"format", "uttrekksId", "aar", "dannet"})
+HEADER_KEYS: Final = frozenset({"format", "uttrekksId", "kommunenummer", "aar", "dannet"})
 PERSON_KEYS: Final = frozenset({"identifikasjonsnummer", "kjoenn", "foedselsaar", "bosted", "doedsdato"})
 NUMBER_KEYS: Final = frozenset({"nummer", "type", "gyldigFra", "gyldigTil"})
 RESIDENCE_KEYS: Final = frozenset({"kommunenummer", "fra", "til"})

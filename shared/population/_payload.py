@@ -87,10 +87,10 @@ def _numbers(value: object, line_number: int) -> tuple[ReferencedNumber, ...]:
     return tuple(entries)
 
 
-def _record(obj: dict[str, Any], line_number: int, year: int) -> RegisterRecord:
+def _record(obj: dict[str, Any], line_number: int, header: ExtractHeader) -> RegisterRecord:
     if obj.keys() != _RECORD_KEYS:
         fail(line_number, "the person has unknown or missing keys")
-    return RegisterRecord(_numbers(obj["nummer"], line_number), *person_facts(obj, line_number, year))
+    return RegisterRecord(_numbers(obj["nummer"], line_number), *person_facts(obj, line_number, header))
 
 
 def read_register_payload(lines: Iterable[bytes]) -> tuple[ExtractHeader, Iterator[RegisterRecord]]:

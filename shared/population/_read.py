@@ -83,15 +83,17 @@ def read_header(raw: bytes, format_name: str = EXTRACT_FORMAT) -> ExtractHeader:
         fail(1, f"not an {format_name} stream (unknown or missing format)")
     if obj.keys() != HEADER_KEYS:
         fail(1, "the header has unknown or missing keys")
-    extract_id, year = obj["uttrekksId"], obj["aar"]
+    extract_id, municipality, year = obj["uttrekksId"], obj["kommunenummer"], obj["aar"]
     if not isinstance(extract_id, str) or not _UUID.fullmatch(extract_id):
         fail(1, "uttrekksId must be a UUID in lower case")
+    if not isinstance(municipality, str) or not _MUNICIPALITY.fullmatch(municipality):
+        fail(1, "kommunenummer must be four digits")
     if type(year) is not int or not 2000 <= year <= 2100:
         fail(1, "aar must be a year within 2000-2100")
     created = _date(obj["dannet"], 1, "dannet")
     if created.year < year:
         fail(1, "dannet lies before the end of the year the extract covers")
-    return ExtractHeader(extract_id, year, created)
+    return ExtractHeader(extract_id, municipality, year, created)
 
 
 def _numbers(value: object, line: int) -> tuple[IdentityEntry, ...]:
@@ -164,17 +166,18 @@ def _residence(value: object, line: int) -> tuple[Residence, ...]:
     return tuple(periods)
 
 
-def _person(obj: dict[str, Any], line: int, year: int) -> RegisterPerson:
+def _person(obj: dict[str, Any], line: int, header: ExtractHeader) -> RegisterPerson:
     if obj.keys() != PERSON_KEYS:
         fail(line, "the person has unknown or missing keys")
     numbers = _numbers(obj["identifikasjonsnummer"], line)
-    return RegisterPerson(numbers, *person_facts(obj, line, year))
+    return RegisterPerson(numbers, *person_facts(obj, line, header))
 
 
 def person_facts(
-    obj: dict[str, Any], line: int, year: int
+    obj: dict[str, Any], line: int, header: ExtractHeader
 ) -> tuple[Sex | None, int | None, tuple[Residence, ...], dt.date | None]:
     """A person line's sex, birth year, residence history and date of death, every rule checked."""
+    year = header.year
     sex_text, birth_year = obj["kjoenn"], obj["foedselsaar"]
     if sex_text is not None and sex_text not in _SEXES:
         fail(line, "kjoenn must be M, K or null")
@@ -185,8 +188,8 @@ def person_facts(
     if death is not None and any(p.end is None or p.end > death for p in residence):
         fail(line, "a dead person's bosted periods must end on or before doedsdato")
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    if not any(p.overlaps(first, last) for p in residence):
-        fail(line, "the person has no bosted period in the extract's year")
+    if not any(p.municipality == header.municipality and p.overlaps(first, last) for p in residence):
+        fail(line, "the person has no bosted period in the extract's municipality and year")
     return None if sex_text is None else _SEXES[sex_text], birth_year, residence, death
 
 
@@ -201,10 +204,10 @@ _Person = TypeVar("_Person")
 
 
 def read_lines(
-    lines: Iterable[bytes], format_name: str, person: Callable[[dict[str, Any], int, int], _Person]
+    lines: Iterable[bytes], format_name: str, person: Callable[[dict[str, Any], int, ExtractHeader], _Person]
 ) -> tuple[ExtractHeader, Iterator[_Person]]:
-    """The header, then each person line read by ``person`` (its object, line number and the header's year), then
-    the trailer: the frame the extract and the registry's part of it share."""
+    """The header, then each person line read by ``person`` (its object, line number and the header), then the
+    trailer: the frame the extract and the registry's part of it share."""
     iterator = iter(lines)
     first = next(iterator, None)
     if first is None:
@@ -223,7 +226,7 @@ def read_lines(
                     fail(line + 1, "nothing may follow the trailer")
                 return
             seen += 1
-            yield person(obj, line, header.year)
+            yield person(obj, line, header)
         raise ExtractInvalid(f"extract: no trailer after {seen} persons (truncated extract?)")
 
     return header, persons()

@@ -26,6 +26,7 @@ def header_object(header: ExtractHeader, format_name: str = EXTRACT_FORMAT) -> d
     return {
         "format": format_name,
         "uttrekksId": header.extract_id,
+        "kommunenummer": header.municipality,
         "aar": header.year,
         "dannet": header.created.isoformat(),
     }

@@ -126,8 +126,10 @@ def _resident_in(residence: tuple[Residence, ...], municipality: str, year: int)
 
 @dataclass(frozen=True, slots=True)
 class ExtractHeader:
-    """What the extract is: its id, the reporting year it covers and the day it was made."""
+    """What the extract is: its id, the municipality and reporting year it covers and the day it was made. An extract
+    lists the persons who lived in its municipality at any time in its year, each with their whole history."""
 
     extract_id: str
+    municipality: str
     year: int
     created: dt.date

@@ -35,7 +35,7 @@ from shared.keys.tpf import load_pseudonym_key, load_tpf_keys, pseudonym_key_fil
 
 KOMMUNER = ["0301", "4601"]
 TLS_FILES = ("cert.pem", "key.pem")
-PARTY_FOLDERS = ["tpf", "registry", *(f"{MUNICIPALITIES_FOLDER}/kommune-{k}" for k in KOMMUNER)]
+PARTY_FOLDERS = ["tpf", "registry", "folkeregister", *(f"{MUNICIPALITIES_FOLDER}/kommune-{k}" for k in KOMMUNER)]
 
 
 def _mode(path: Path) -> int:
@@ -139,6 +139,7 @@ def test_directory_json_round_trip(fresh: Path) -> None:
     assert roles == {
         "tpf": ("tpf", None),
         "registry": ("registry", None),
+        "folkeregister": ("population-register", None),
         "kommune-0301": ("municipality", "0301"),
         "kommune-4601": ("municipality", "4601"),
     }

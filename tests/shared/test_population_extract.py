@@ -28,7 +28,7 @@ from shared.population import (
 )
 
 D = dt.date
-HEADER = ExtractHeader("0b5e2a6c-3f1d-4c8e-9a7b-2d4f6e8a0c1e", 2025, D(2026, 1, 20))
+HEADER = ExtractHeader("0b5e2a6c-3f1d-4c8e-9a7b-2d4f6e8a0c1e", "0301", 2025, D(2026, 1, 20))
 BIRTH = D(1950, 3, 14)
 FNR = fnr.make_synthetic(BIRTH, 123)
 DNR = fnr.make_synthetic(BIRTH, 123, d_number=True)
@@ -151,7 +151,7 @@ BROKEN_PERSONS = {
     "a residence ending before it starts": (_set(("bosted", 0, "til"), "2009-01-01"), "til lies before fra"),
     "no residence in the year": (
         _set(("bosted",), [{"kommunenummer": "0301", "fra": "2001-01-01", "til": "2020-01-01"}]),
-        "no bosted period in the extract's year",
+        "no bosted period in the extract's municipality and year",
     ),
     "living on after death": (_set(("doedsdato",), "2025-08-01"), "must end on or before doedsdato"),
     "a number as an integer": (_set(("identifikasjonsnummer", 1, "nummer"), 1), "nummer must be a string"),

@@ -30,7 +30,7 @@ from shared.population import (
     split_person,
 )
 
-HEADER = ExtractHeader("6d1f0e2a-8b3c-4d5e-9f60-7a8b9c0d1e2f", 2025, dt.date(2026, 1, 20))
+HEADER = ExtractHeader("6d1f0e2a-8b3c-4d5e-9f60-7a8b9c0d1e2f", "0301", 2025, dt.date(2026, 1, 20))
 MESSAGE_ID = "6d1f0e2a-8b3c-4d5e-9f60-7a8b9c0d1e30"
 
 
@@ -43,7 +43,7 @@ def references() -> Iterator[str]:
 def persons() -> list[RegisterPerson]:
     population = Population(("0301", "1103"), (2024, 2025), residents=150, seed=11)
     views = [p.register_view(2025) for p in population.persons]
-    return [view for view in views if view is not None]
+    return [view for view in views if view is not None and view.resident_in("0301", 2025)]
 
 
 def split(persons: list[RegisterPerson]) -> tuple[list[tuple[str, str, str]], bytes]:

@@ -37,11 +37,21 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> PopulationFiles:
     return generate_population(out, MUNICIPALITIES[:2], YEARS, residents=300, seed=8)
 
 
-def register(files: PopulationFiles, year: int) -> list[RegisterPerson]:
-    with files.registers[year].open("rb") as handle:
+def extract(files: PopulationFiles, year: int, municipality: str) -> list[RegisterPerson]:
+    with files.registers[(year, municipality)].open("rb") as handle:
         header, persons = read_extract(handle)
-        assert header.year == year
+        assert (header.year, header.municipality) == (year, municipality)
         return list(persons)
+
+
+def register(files: PopulationFiles, year: int) -> list[RegisterPerson]:
+    """Every person of the year's extracts, once (a person who moved is in two municipalities' extracts)."""
+    persons: dict[str, RegisterPerson] = {}
+    for extract_year, municipality in sorted(files.registers):
+        if extract_year == year:
+            for person in extract(files, year, municipality):
+                assert persons.setdefault(person.numbers[0].number, person) == person
+    return list(persons.values())
 
 
 def export(files: PopulationFiles, year: int, municipality: str) -> list[PersonRecord]:
@@ -184,10 +194,10 @@ def test_a_changed_number_is_one_person_across_the_years(faulty: PopulationFiles
 def test_the_same_arguments_give_the_same_files(tmp_path: Path) -> None:
     first = generate_population(tmp_path / "a", ("0301",), (2025,), residents=60, seed=3, errors=0.1)
     generate_population(tmp_path / "b", ("0301",), (2025,), residents=60, seed=3, errors=0.1)
-    for path in (first.registers[2025], first.exports[(2025, "0301")], first.answer_key, first.truth):
+    for path in (first.registers[(2025, "0301")], first.exports[(2025, "0301")], first.answer_key, first.truth):
         assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes()
     other = generate_population(tmp_path / "c", ("0301",), (2025,), residents=60, seed=4)
-    assert other.registers[2025].read_bytes() != first.registers[2025].read_bytes()
+    assert other.registers[(2025, "0301")].read_bytes() != first.registers[(2025, "0301")].read_bytes()
 
 
 def test_deaths_moves_and_arrivals_are_in_the_register(faulty: PopulationFiles) -> None:
@@ -212,10 +222,11 @@ def test_the_command_writes_the_files_and_refuses_bad_options_in_one_line(tmp_pa
     assert sorted(p.name for p in out.iterdir()) == [
         "2025",
         "answer-key.json",
-        "folkeregister-2025.jsonl",
+        "folkeregister",
         "truth.json",
     ]
     assert (out / "2025" / "0301.xml").is_file()
+    assert (out / "folkeregister" / "2025" / "0301.jsonl").is_file()
     for options, complaint in (
         (["--municipalities", "0301,0999"], "not a municipality in 2024: 0999"),
         (["--municipalities", "301"], "four-digit kommunenummer"),
