@@ -201,7 +201,7 @@ def _seal(
             message_id=message_id,
         )
         payload.write(encode_header(header))
-        refs = _references()
+        refs = references()
         # The fast path: each person's payload line written straight from its element (reader.lines()), the same
         # bytes as encode_record(to_payload(person, ...)) of the PersonRecord the reader would otherwise build.
         for person in reader.lines():
@@ -237,7 +237,7 @@ _REF_BYTES = 16
 _REFS_PER_DRAW = 1024
 
 
-def _references() -> Iterator[str]:
+def references() -> Iterator[str]:
     """Fresh random references (32 hex digits, as ``secrets.token_hex(16)``), drawn from the OS CSPRNG 1,024 at a
     time: one getrandom call per block instead of one per record. Each block's bytes are used once, in order."""
     while True:

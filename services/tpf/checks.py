@@ -11,19 +11,29 @@ import datetime as dt
 from services.kit.bodies import Upload
 from services.kit.clock import require_fresh
 from services.kit.problems import Problem, ProblemType, envelope_problems
+from services.tpf.contents import REGISTER_CONTENT
 from shared.envelope import MessageRefused, SubmissionHeader, require_digest, verify_header
-from shared.keys import PartyKeys, PublicDirectory
+from shared.keys import POPULATION_REGISTER_ROLE, PartyKeys, PublicDirectory
 
 
 def verify_submission(directory: PublicDirectory, header_bytes: bytes, signature: bytes) -> SubmissionHeader:
-    """Steps 1-3: the header's signature, its signer a registered municipality, the one it names. Until this holds
-    nothing about the message is attributable to anyone."""
+    """Steps 1-3: the header's signature, its signer a registered municipality, the one it names, or the population
+    register (for any municipality, its extracts only). Until this holds nothing about the message is attributable
+    to anyone."""
     with envelope_problems():
         header, signer = verify_header(header_bytes, signature, directory, SubmissionHeader)
+        if signer.role == POPULATION_REGISTER_ROLE:
+            # The register's extract of a municipality (docs/population-register.md): it may be about any
+            # municipality, and it may carry nothing but an extract, which no municipality may send.
+            if header.parts.payload.content != REGISTER_CONTENT:
+                raise MessageRefused("signer-not-authorised", "the population register sends register extracts only")
+            return header
         if signer.role != "municipality":
             raise MessageRefused("signer-not-authorised", "only a registered municipality may submit")
         if signer.municipality != header.municipality:
             raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
+        if header.parts.payload.content == REGISTER_CONTENT:
+            raise MessageRefused("signer-not-authorised", "only the population register sends register extracts")
     return header
 
 

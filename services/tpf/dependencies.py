@@ -11,8 +11,9 @@ from fastapi import Depends, Request
 from services.kit.tls import Peer, peer_with_role
 from services.tpf.config import TpfSettings
 from services.tpf.service import TpfContext
+from shared.keys import POPULATION_REGISTER_ROLE
 
-__all__ = ["Context", "MunicipalityPeer", "Settings", "context", "settings"]
+__all__ = ["Context", "SenderPeer", "Settings", "context", "settings"]
 
 
 # The routes' own dependencies are coroutines: FastAPI runs a plain function dependency in the threadpool, a hop
@@ -29,6 +30,6 @@ async def settings(request: Request) -> TpfSettings:
 
 Context = Annotated[TpfContext, Depends(context)]
 Settings = Annotated[TpfSettings, Depends(settings)]
-#: The connection's TLS peer, a municipality's party (403 ``wrong-peer`` before the body is read otherwise); the use
-#: cases check that it is the very municipality of the message.
-MunicipalityPeer = Annotated[Peer, Depends(peer_with_role("municipality"))]
+#: The connection's TLS peer, a sender's party: a municipality or the population register (403 ``wrong-peer`` before
+#: the body is read otherwise); the use cases check that it is the very party that signed the message.
+SenderPeer = Annotated[Peer, Depends(peer_with_role("municipality", POPULATION_REGISTER_ROLE))]

@@ -334,6 +334,7 @@ def _facts(header: SubmissionHeader, header_bytes: bytes, done: Pseudonymised) -
     counts = done.header.counts
     return {
         "municipality": header.municipality,
+        "sender": header.sender,
         "year": header.year,
         "sequence": identity_safe(header.sequence),
         "records": counts.records,

@@ -14,6 +14,7 @@ from typing import BinaryIO, cast
 
 from services.kit.bodies import Upload
 from services.kit.problems import Problem, ProblemType, envelope_problems
+from services.tpf.contents import PAYLOAD_CONTENT, REGISTER_CONTENT
 from shared.envelope import (
     DeliveryCounts,
     DeliveryHeader,
@@ -31,9 +32,9 @@ from shared.pseudonym import Pseudonymiser, screen
 
 __all__ = ["PAYLOAD_CONTENT", "Pseudonymisation", "Pseudonymised", "pseudonymise"]
 
-# The payload's content format the registry reads (shared.iplos.payload.PAYLOAD_FORMAT, which the TPF may not
-# import: it has no business decoding payloads).
-PAYLOAD_CONTENT = "iplos-payload/2"
+# The payload content formats the registry reads: a municipality's records, the population register's extracts
+# (verify_submission holds each to its sender).
+_FORWARDED = frozenset({PAYLOAD_CONTENT, REGISTER_CONTENT})
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def pseudonymise(
     An invalid number gets no pseudonym; it is reported by its record reference and the rule it broke. Raises a
     Problem (``unsupported-format``, the opaque ``invalid-envelope``, a refusal) for a message it cannot take.
     """
-    if header.parts.payload.content != PAYLOAD_CONTENT:
+    if header.parts.payload.content not in _FORWARDED:
         # The TPF cannot read the payload, but it need not forward one the registry cannot read either.
         raise Problem(ProblemType.UNSUPPORTED_FORMAT, "the payload part's content format is not supported")
     party = how.keys.party

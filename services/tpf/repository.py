@@ -22,6 +22,7 @@ from services.tpf import outbox
 from services.tpf.models import audit
 from shared.audit import parse_entry
 from shared.envelope import SubmissionHeader
+from shared.keys.municipality import party_name
 
 __all__ = ["StoredReceipt", "TpfRepository"]
 
@@ -50,9 +51,11 @@ class TpfRepository:
         """The message's outbox row: queued, delivered, rejected or dead-letter."""
         return self._outbox.status(message_id)
 
-    def municipality_of(self, message_id: str) -> str | None:
-        """The municipality whose message this is: from its ``pseudonymised`` audit entry, which the transaction
-        that queued the message wrote (so every message the TPF took has one), with the verified header's facts."""
+    def sender_of(self, message_id: str) -> str | None:
+        """The party whose message this is (a municipality, or the population register): from its ``pseudonymised``
+        audit entry, which the transaction that queued the message wrote (so every message the TPF took has one),
+        with the verified header's facts. An entry from before the ``sender`` fact names the municipality only,
+        whose party it then was."""
         with self._engine.connect() as conn:
             row = conn.execute(
                 select(audit.log.c.entry)
@@ -61,8 +64,11 @@ class TpfRepository:
             ).first()
         if row is None:
             return None
-        municipality = parse_entry(row.entry.encode("ascii")).facts.get("municipality")
-        return municipality if isinstance(municipality, str) else None
+        facts = parse_entry(row.entry.encode("ascii")).facts
+        sender, municipality = facts.get("sender"), facts.get("municipality")
+        if isinstance(sender, str):
+            return sender
+        return party_name(municipality) if isinstance(municipality, str) else None
 
     # -- writes -----------------------------------------------------------------------------------------------
 

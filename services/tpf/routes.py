@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.kit.bodies import read_header_field, read_signature_field, read_upload, refuse_large, require_media_type
 from services.tpf import service
-from services.tpf.dependencies import Context, MunicipalityPeer, Settings
+from services.tpf.dependencies import Context, SenderPeer, Settings
 from services.tpf.schemas import DeliveredMessage, DeliveryAnswer, MessageStatus
 from shared.envelope import transport as wire
 
@@ -42,7 +42,7 @@ router = APIRouter()
     },
 )
 async def post_message(
-    request: Request, ctx: Context, settings: Settings, peer: MunicipalityPeer
+    request: Request, ctx: Context, settings: Settings, peer: SenderPeer
 ) -> DeliveryAnswer | Response:
     refuse_large(request, settings.max_body_bytes)
     require_media_type(request, "multipart/form-data")
@@ -71,7 +71,7 @@ async def post_message(
         404: {"description": "No message with this id is held or was delivered here"},
     },
 )
-async def get_message(message_id: str, ctx: Context, peer: MunicipalityPeer) -> MessageStatus | DeliveredMessage:
+async def get_message(message_id: str, ctx: Context, peer: SenderPeer) -> MessageStatus | DeliveredMessage:
     return await service.get_message(ctx, message_id, peer)
 
 

@@ -124,7 +124,7 @@ async def take_message(ctx: TpfContext, parts: MessageParts, peer: Peer) -> Deli
 
 async def get_message(ctx: TpfContext, message_id: str, peer: Peer) -> MessageStatus | DeliveredMessage:
     """Where a message is: queued, delivered (with the registry's receipt), rejected or dead-letter; only to the
-    municipality whose message it is (``wrong-peer`` otherwise).
+    party whose message it is, a municipality or the population register (``wrong-peer`` otherwise).
 
     The id is 122 random bits known to the sender; the answer holds only what the receipt holds (ids, counts,
     digests), never a number, a pseudonym or payload content."""
@@ -243,8 +243,8 @@ def _conflict() -> Problem:
 
 
 def _message(ctx: TpfContext, message_id: str, peer: Peer) -> MessageStatus | DeliveredMessage:
-    municipality = ctx.repository.municipality_of(message_id)
-    if municipality is not None and not peer.is_municipality(municipality):
+    sender = ctx.repository.sender_of(message_id)
+    if sender is not None and not peer.is_party(sender):
         raise wrong_peer()
     status = ctx.repository.status(message_id)
     receipt = ctx.repository.receipt(message_id)

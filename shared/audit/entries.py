@@ -65,6 +65,8 @@ _COUNT, _DIGEST_KIND, _TOKEN_KIND, _MESSAGE_KIND, _MUNICIPALITY_KIND = "count", 
 FACT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "municipality": _MUNICIPALITY_KIND,
+        # The party that signed the message (a municipality's party name, or the population register's).
+        "sender": _TOKEN_KIND,
         "year": _COUNT,
         "sequence": _COUNT,
         "records": _COUNT,

@@ -54,6 +54,7 @@ def entry(index: int = 0, **facts: Any) -> AuditEntry:
 
 GOOD_FACTS: dict[str, Any] = {
     "municipality": "0301",
+    "sender": "folkeregister",
     "year": 2025,
     "sequence": 1_740_000_000_123,  # a gateway sequence: acceptance time in milliseconds, 13 digits
     "records": 350_000,

@@ -110,6 +110,11 @@ class ProblemType(StrEnum):
         422,
         "The export does not validate against the IPLOS export schema; nothing was accepted",
     )
+    INVALID_EXTRACT = (
+        "invalid-extract",
+        422,
+        "The population register extract does not follow iplos-folkeregister/1; nothing was accepted",
+    )
     EMPTY_EXPORT = "empty-export", 422, "The export has no persons; it would erase the year's data"
     IDENTICAL_RESUBMISSION = "identical-resubmission", 409, "This export is the one already submitted"
     LIMIT_EXCEEDED = "limit-exceeded", 422, "The export is larger than a limit allows"
