@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, Protocol, cast
 
 from services.kit.files import write_durably
 from services.kit.problems import Problem, ProblemType
@@ -171,35 +171,68 @@ def _served(keys_by_municipality: dict[str, PartyKeys], municipality: str) -> Pa
     return keys
 
 
+@dataclass
+class OpenParts:
+    """The two parts being sealed into a message's folder: the identity part for the TPF, the payload part for the
+    registry (``close`` gives their references, once both are on disk)."""
+
+    identity: IdentitySealer
+    payload: PayloadSealer
+    refs: PartRefs | None = None
+
+
+@dataclass(frozen=True)
+class PartRefs:
+    identity: PartRef
+    payload: PartRef
+
+
+@contextmanager
+def sealing_parts(
+    folder: Path, keys: PartyKeys, directory: PublicDirectory, message_id: str, content: str
+) -> Iterator[OpenParts]:
+    """Open ``folder``'s identity and payload parts for sealing by ``keys``' party (the payload of content format
+    ``content``); on leaving the block without an error, close both and fsync them: a power loss must not leave a
+    truncated part behind once the gateway says "accepted". The references are then in the result's ``refs``."""
+    tpf_kid, tpf_key = directory.encryption_key("tpf")
+    registry_kid, registry_key = directory.encryption_key("registry")
+    with open(folder / IDENTITY_FILE, "wb") as identity_out, open(folder / PAYLOAD_FILE, "wb") as payload_out:
+        parts = OpenParts(
+            IdentitySealer(
+                identity_out,
+                sender=keys.party,
+                recipient="tpf",
+                recipient_kid=tpf_kid,
+                recipient_key=tpf_key,
+                message_id=message_id,
+            ),
+            PayloadSealer(
+                payload_out,
+                content=content,
+                sender=keys.party,
+                recipient="registry",
+                recipient_kid=registry_kid,
+                recipient_key=registry_key,
+                message_id=message_id,
+            ),
+        )
+        yield parts
+        parts.refs = PartRefs(parts.identity.close(), parts.payload.close())
+        for handle in (identity_out, payload_out):
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
 def _seal(
     reader: ExportReader, keys: PartyKeys, directory: PublicDirectory, folder: Path, message_id: str
 ) -> SealedExport:
     header = reader.header
-    tpf_kid, tpf_key = directory.encryption_key("tpf")
-    registry_kid, registry_key = directory.encryption_key("registry")
     count = 0
     with (
-        open(folder / IDENTITY_FILE, "wb") as identity_out,
-        open(folder / PAYLOAD_FILE, "wb") as payload_out,
+        sealing_parts(folder, keys, directory, message_id, PAYLOAD_FORMAT) as parts,
         open(folder / REFS_FILE, "w", encoding="ascii", newline="\n") as refs_out,
     ):
-        identity = IdentitySealer(
-            identity_out,
-            sender=keys.party,
-            recipient="tpf",
-            recipient_kid=tpf_kid,
-            recipient_key=tpf_key,
-            message_id=message_id,
-        )
-        payload = PayloadSealer(
-            payload_out,
-            content=PAYLOAD_FORMAT,
-            sender=keys.party,
-            recipient="registry",
-            recipient_kid=registry_kid,
-            recipient_key=registry_key,
-            message_id=message_id,
-        )
+        identity, payload = parts.identity, parts.payload
         payload.write(encode_header(header))
         refs = references()
         # The fast path: each person's payload line written straight from its element (reader.lines()), the same
@@ -224,13 +257,8 @@ def _seal(
             refs_out.write(f"{ref}\t{person.bruker_nr}\n")
             count += 1
         payload.write(encode_trailer(count))
-        identity_ref = identity.close()
-        payload_ref = payload.close()
-        # On disk before the gateway says "accepted": a power loss must not leave a truncated part behind.
-        for handle in (identity_out, payload_out):
-            handle.flush()
-            os.fsync(handle.fileno())
-    return SealedExport(message_id, header, folder, identity_ref, payload_ref, count)
+    assert parts.refs is not None
+    return SealedExport(message_id, header, folder, parts.refs.identity, parts.refs.payload, count)
 
 
 _REF_BYTES = 16
@@ -249,20 +277,47 @@ def references() -> Iterator[str]:
 def sign_sealed(sealed: SealedExport, keys: PartyKeys, *, sequence: int, created_at: dt.datetime) -> bytes:
     """Sign the submission header of ``sealed`` with the municipality's key, numbered ``sequence``; write it and
     its signature next to the parts, on disk before the gateway says 202, and return the header's bytes."""
+    where = (sealed.header.kommune_nr, sealed.header.rapporteringsaar)
+    return sign_parts(sealed, keys, where, sequence=sequence, created_at=created_at)
+
+
+class SealedParts(Protocol):
+    """What signing needs of a sealed message (a care export's or a register extract's)."""
+
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def folder(self) -> Path: ...
+    @property
+    def identity(self) -> PartRef: ...
+    @property
+    def payload(self) -> PartRef: ...
+    @property
+    def record_count(self) -> int: ...
+
+
+def sign_parts(
+    sealed: SealedParts, keys: PartyKeys, where: tuple[str, int], *, sequence: int, created_at: dt.datetime
+) -> bytes:
+    """Sign the submission header of ``sealed`` with ``keys`` (municipality and year ``where``), numbered
+    ``sequence``; write it and its signature into the message's folder, on disk before the gateway answers; the
+    header's bytes."""
+    municipality, year = where
     header = SubmissionHeader(
         message_id=sealed.message_id,
         sender=keys.party,
         signer_kid=keys.signing_kid,
-        municipality=sealed.header.kommune_nr,
-        year=sealed.header.rapporteringsaar,
+        municipality=municipality,
+        year=year,
         sequence=sequence,
         created_at=utc_timestamp(created_at),
         record_count=sealed.record_count,
         parts=SubmissionParts(identity=sealed.identity, payload=sealed.payload),
     )
+    folder = sealed.folder
     encoded, signature = sign_header(header, keys.signing)
     if len(encoded) > limits.MAX_HEADER_BYTES:
         raise limits.header_too_large(len(encoded))
-    write_durably(sealed.folder / HEADER_FILE, encoded)
-    write_durably(sealed.folder / SIGNATURE_FILE, signature)
+    write_durably(folder / HEADER_FILE, encoded)
+    write_durably(folder / SIGNATURE_FILE, signature)
     return encoded
