@@ -1,8 +1,10 @@
-"""JSON as the project's line formats read it: one object per line, no duplicate keys, no NaN or Infinity.
+"""JSON as the project's line formats read it: one object per line, no duplicate keys, no ``NaN`` or ``Infinity``.
 
 Python's ``json`` takes a repeated key (the last one wins) and the non-standard constants ``NaN`` and ``Infinity``;
 another implementation would read such a line differently (RFC 8259 leaves duplicate names undefined, I-JSON, RFC
-7493, forbids them), so every reader of a signed or sealed line format refuses both. One decoder, built once:
+7493, forbids them), so every reader of a signed or sealed line format refuses both. A number too large for a double
+(``1e999``) still reads as infinity, as in ``json``: a reader that takes a float checks it is finite (the payload's
+hours per week do); the population register's formats have no floats. One decoder, built once:
 ``json.loads`` with a hook builds a new ``JSONDecoder`` on every call.
 """
 

@@ -62,38 +62,45 @@ def inject_register_faults(
     kinds = list(RegisterFaultKind)
     for (year, municipality), export in sorted(exports.items()):
         count = round(len(export.records) * rate)
+        faulted = {f.bruker_nr for f in faults if (f.year, f.municipality) == (year, municipality)}
         for index in range(count):
-            kind = kinds[(index + len(faults)) % len(kinds)]
-            injected = _INJECT[kind](population, export, len(export.records) + 1)
+            kind = kinds[(index + len(faults) + len(changes)) % len(kinds)]
+            injected = _INJECT[kind](population, export, len(export.records) + 1, faulted)
             if injected is None:
                 continue
+            faulted.add(injected)
             if kind is RegisterFaultKind.DIFFERS:
                 person = export.persons[injected]
                 assert person is not None
-                if (year, person.pid) in changed:
-                    continue
-                changed.add((year, person.pid))
-                changes.append(_changed(person, year, export))
-                # Every export of the year that reports the person carries the difference.
-                for (other_year, other), other_export in sorted(exports.items()):
-                    if other_year != year:
-                        continue
-                    for bruker_nr, someone in other_export.persons.items():
-                        if someone is person:
-                            faults.append(RegisterFault(year, other, bruker_nr, kind))
+                if (year, person.pid) not in changed:
+                    changed.add((year, person.pid))
+                    changes.append(_changed(person, year, export))
                 continue
             faults.append(RegisterFault(year, municipality, injected, kind))
+    # A register fault of sex or birth year is the year's extract's: every record of that year that reports the
+    # person carries it, whichever export it is in and whenever it was added (a record added later included).
+    for change in changes:
+        for (year, municipality), export in sorted(exports.items()):
+            if year == change.year:
+                faults += [
+                    RegisterFault(year, municipality, bruker_nr, RegisterFaultKind.DIFFERS)
+                    for bruker_nr, someone in export.persons.items()
+                    if someone is not None and someone.pid == change.pid
+                ]
     return faults, changes
 
 
 def _changed(person: SimPerson, year: int, export: CareExport) -> RegisterChange:
     if export.rng.random() < 0.5:
-        return RegisterChange(year, person.pid, person.birth.year + export.rng.choice((-2, -1, 1, 2)), person.sex)
+        # Another birth year the extract can hold (not after its year).
+        shift = export.rng.choice((-2, -1, 1, 2))
+        birth_year = person.birth.year + shift if person.birth.year + shift <= year else person.birth.year - abs(shift)
+        return RegisterChange(year, person.pid, birth_year, person.sex)
     other = Sex.MALE if person.sex is Sex.FEMALE else Sex.FEMALE
     return RegisterChange(year, person.pid, person.birth.year, other)
 
 
-def _not_resident(population: Population, export: CareExport, next_nr: int) -> str | None:
+def _not_resident(population: Population, export: CareExport, next_nr: int, faulted: set[str]) -> str | None:
     year, first = export.year, dt.date(export.year, 1, 1)
     candidates = [
         p
@@ -113,18 +120,22 @@ def _not_resident(population: Population, export: CareExport, next_nr: int) -> s
     return bruker_nr
 
 
-def _after_death(population: Population, export: CareExport, next_nr: int) -> str | None:
+def _after_death(population: Population, export: CareExport, next_nr: int, faulted: set[str]) -> str | None:
     year = export.year
+    bruker_nr_of = {id(p): b for b, p in export.persons.items() if p is not None}
     candidates = [
         p
         for p in population.persons
-        if p.death is not None and p.death.year == year and p.windows_in(export.municipality, year) is not None
+        if p.death is not None
+        and p.death.year == year
+        and p.windows_in(export.municipality, year) is not None
+        and bruker_nr_of.get(id(p)) not in faulted
     ]
     if not candidates:
         return None
     person = export.rng.choice(candidates)
     # Replace the person's record if the municipality reports them already; otherwise add one.
-    bruker_nr = next((b for b, p in export.persons.items() if p is person), f"F{next_nr}")
+    bruker_nr = bruker_nr_of.get(id(person), f"F{next_nr}")
     window = person.windows_in(export.municipality, year)
     assert window is not None
     assert person.death is not None
@@ -138,12 +149,12 @@ def _after_death(population: Population, export: CareExport, next_nr: int) -> st
     return bruker_nr
 
 
-def _differs(population: Population, export: CareExport, next_nr: int) -> str | None:
-    known = [b for b, p in export.persons.items() if p is not None]
+def _differs(population: Population, export: CareExport, next_nr: int, faulted: set[str]) -> str | None:
+    known = [b for b, p in export.persons.items() if p is not None and b not in faulted]
     return export.rng.choice(sorted(known)) if known else None
 
 
-def _unknown(population: Population, export: CareExport, next_nr: int) -> str | None:
+def _unknown(population: Population, export: CareExport, next_nr: int, faulted: set[str]) -> str | None:
     rng = export.rng
     birth = dt.date(export.year - rng.randint(67, 95), rng.randint(1, 12), rng.randint(1, 28))
     sex = Sex.FEMALE if rng.random() < 0.6 else Sex.MALE

@@ -11,8 +11,10 @@ For each year Y after the first, each municipality m and the whole country, coun
 * ``to_institution``: in m's exports of both years, in Y-1 with home-based services only (no stay in an
   institution), in Y with a long-term stay (21).
 
-Nationally ``moved_in`` and ``moved_out`` count persons reported by different municipalities in the two years.
-A person the register does not know is their own person (by number): a record in one export only.
+Nationally each person counts once: ``continuing`` in some export of both years, ``new`` in some export of Y and none
+of Y-1, ``ended`` the other way round, ``moved_in`` and ``moved_out`` (the same count) reported in both years by
+municipalities not all the same, ``to_institution`` with home-based services only in every record of Y-1 and a
+long-term stay in some record of Y. A person the register does not know is their own person (by number).
 """
 
 from __future__ import annotations
@@ -49,6 +51,32 @@ def _long_term(record: PersonRecord) -> bool:
     return any(s.tjeneste_type == LONG_TERM_STAY for s in record.services)
 
 
+def _national(
+    before: Mapping[str, Mapping[Hashable, PersonRecord]], now: Mapping[str, Mapping[Hashable, PersonRecord]]
+) -> dict[str, int]:
+    """The country's flows, each person once (see the module docstring)."""
+    was: dict[Hashable, list[tuple[str, PersonRecord]]] = {}
+    is_: dict[Hashable, list[tuple[str, PersonRecord]]] = {}
+    for municipality, records in before.items():
+        for who, record in records.items():
+            was.setdefault(who, []).append((municipality, record))
+    for municipality, records in now.items():
+        for who, record in records.items():
+            is_.setdefault(who, []).append((municipality, record))
+    both = was.keys() & is_.keys()
+    moved = sum(1 for p in both if {m for m, _ in was[p]} != {m for m, _ in is_[p]})
+    return {
+        "continuing": len(both),
+        "new": len(is_.keys() - was.keys()),
+        "moved_in": moved,
+        "ended": len(was.keys() - is_.keys()),
+        "moved_out": moved,
+        "to_institution": sum(
+            1 for p in both if all(_home_based_only(r) for _, r in was[p]) and any(_long_term(r) for _, r in is_[p])
+        ),
+    }
+
+
 def flows(exports: Mapping[tuple[int, str], CareExport]) -> dict[str, Any]:
     """``{"<year>": {"<kommuneNr>" | "national": {kind: count}}}`` for every year after the first."""
     years = sorted({year for year, _ in exports})
@@ -73,8 +101,6 @@ def flows(exports: Mapping[tuple[int, str], CareExport]) -> dict[str, Any]:
                 "moved_out": len((was.keys() - is_.keys()) & elsewhere_now),
                 "to_institution": sum(1 for p in both if _home_based_only(was[p]) and _long_term(is_[p])),
             }
-        counts["national"] = {kind: sum(c[kind] for c in counts.values()) for kind in _KINDS}
-        # Nationally a move between two municipalities is one person, not one in and one out.
-        counts["national"]["moved_out"] = counts["national"]["moved_in"]
+        counts["national"] = _national(before, now)
         result[str(year)] = counts
     return result

@@ -143,8 +143,8 @@ class Population:
 
     def _person(self, age: int, on: dt.date, *, d_number: bool) -> SimPerson:
         rng = self.rng
-        birth_year = on.year - age
-        birth = dt.date(birth_year, 1, 1) + dt.timedelta(days=rng.randint(0, 364))
+        # Born before ``on``, ``age`` full years before it or a little more.
+        birth = on - dt.timedelta(days=age * 365 + rng.randint(1, 364))
         sex = Sex.FEMALE if rng.random() < 0.5 else Sex.MALE
         number = self.new_number(birth, sex, d_number=d_number)
         kind = NumberType.DNR if d_number else NumberType.FNR

@@ -24,6 +24,7 @@ from shared.population import (
     REGISTER_PAYLOAD_FORMAT,
     ExtractHeader,
     ExtractInvalid,
+    bounded_lines,
     encode_register_header,
     encode_register_trailer,
     read_extract,
@@ -52,13 +53,13 @@ def seal_register_extract(
     ``invalid-extract`` naming the line and the rule (never a value) if the extract breaks a rule."""
     numbers = persons = 0
     try:
-        header, people = read_extract(source)
+        header, people = read_extract(bounded_lines(source))
         with sealing_parts(folder, keys, directory, message_id, REGISTER_PAYLOAD_FORMAT) as parts:
             identity, payload = parts.identity, parts.payload
             payload.write(encode_register_header(header))
             refs = references()
             for person in people:
-                if numbers >= limits.MAX_RECORDS:
+                if numbers + len(person.numbers) > limits.MAX_RECORDS:
                     raise limits.too_many_records()
                 lines, record = split_person(person, refs)
                 for line in lines:
@@ -70,6 +71,9 @@ def seal_register_extract(
     except ExtractInvalid as exc:
         # The reader's message names the line and the rule, never a value (the values are identity numbers).
         raise Problem(ProblemType.INVALID_EXTRACT, detail=str(exc)) from None
+    if persons == 0:
+        # A newer extract replaces the municipality's year: an empty one would erase it.
+        raise Problem(ProblemType.EMPTY_EXPORT, "The extract lists no persons; it would erase the year's register data")
     assert parts.refs is not None
     return SealedExtract(message_id, header, folder, parts.refs.identity, parts.refs.payload, numbers, persons)
 

@@ -100,6 +100,7 @@ def _context(
             directory=directory,
             key_version=settings.pseudonym_key_version,
             accept_synthetic_numbers=settings.accept_synthetic_numbers,
+            accept_register_extracts=settings.accept_register_extracts,
         ),
         max_age=dt.timedelta(days=settings.max_message_age_days),
         max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),

@@ -16,13 +16,17 @@ from shared.envelope import MessageRefused, SubmissionHeader, require_digest, ve
 from shared.keys import POPULATION_REGISTER_ROLE, PartyKeys, PublicDirectory
 
 
-def verify_submission(directory: PublicDirectory, header_bytes: bytes, signature: bytes) -> SubmissionHeader:
-    """Steps 1-3: the header's signature, its signer a registered municipality, the one it names, or the population
-    register (for any municipality, its extracts only). Until this holds nothing about the message is attributable
-    to anyone."""
+def verify_submission(
+    directory: PublicDirectory, header_bytes: bytes, signature: bytes, *, accept_register_extracts: bool = False
+) -> SubmissionHeader:
+    """Steps 1-3: the header's signature, its signer a registered municipality, the one it names, or (when
+    ``accept_register_extracts``) the population register, for any municipality, its extracts only. Until this
+    holds nothing about the message is attributable to anyone."""
     with envelope_problems():
         header, signer = verify_header(header_bytes, signature, directory, SubmissionHeader)
         if signer.role == POPULATION_REGISTER_ROLE:
+            if not accept_register_extracts:
+                raise MessageRefused("signer-not-authorised", "this TPF does not take population register extracts")
             # The register's extract of a municipality (docs/population-register.md): it may be about any
             # municipality, and it may carry nothing but an extract, which no municipality may send.
             if header.parts.payload.content != REGISTER_CONTENT:
@@ -30,10 +34,10 @@ def verify_submission(directory: PublicDirectory, header_bytes: bytes, signature
             return header
         if signer.role != "municipality":
             raise MessageRefused("signer-not-authorised", "only a registered municipality may submit")
-        if signer.municipality != header.municipality:
-            raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
         if header.parts.payload.content == REGISTER_CONTENT:
             raise MessageRefused("signer-not-authorised", "only the population register sends register extracts")
+        if signer.municipality != header.municipality:
+            raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
     return header
 
 

@@ -46,6 +46,8 @@ class Pseudonymisation:
     directory: PublicDirectory
     key_version: int
     accept_synthetic_numbers: bool
+    accept_register_extracts: bool = False
+    """Take the population register's extracts (``TpfSettings.accept_register_extracts``)."""
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,12 @@ def _take(ctx: TpfContext, parts: MessageParts, peer: Peer) -> str | MessageStat
     checked = False  # once the parts are the ones the header names (step 5)
     try:
         with ctx.metrics.stage("verify"):
-            header = checks.verify_submission(ctx.directory, parts.header, parts.signature)
+            header = checks.verify_submission(
+                ctx.directory,
+                parts.header,
+                parts.signature,
+                accept_register_extracts=ctx.pseudonymisation.accept_register_extracts,
+            )
             if not peer.is_party(header.sender):
                 # Signed by a municipality, brought by another party: refused before anything is looked up for it
                 # (not even its earlier answer). Not final: the municipality's own delivery is taken as ever.

@@ -12,7 +12,7 @@ from shared.population._payload import (
     read_register_payload,
     split_person,
 )
-from shared.population._read import read_extract
+from shared.population._read import bounded_lines, read_extract
 from shared.population._write import encode_person, write_extract
 from shared.population.model import (
     ExtractHeader,
@@ -37,6 +37,7 @@ __all__ = [
     "RegisterPerson",
     "RegisterRecord",
     "Residence",
+    "bounded_lines",
     "encode_person",
     "encode_register_header",
     "encode_register_trailer",

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, Final, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from shared.population._format import MAX_NUMBERS
 from shared.population._read import fail, list_of, one_in_use, person_facts, read_lines, validity
@@ -35,11 +36,13 @@ _ENTRY_KEYS: Final = frozenset({"ref", "type", "gyldigFra", "gyldigTil"})
 _REF: Final = re.compile(r"[0-9a-f]{32}")
 
 
-class IdentityLine(NamedTuple):
-    """One line of the identity part for the TPF: a reference, the number it stands for, and its type."""
+@dataclass(frozen=True, slots=True)
+class IdentityLine:
+    """One line of the identity part for the TPF: a reference, the number it stands for (not in the repr: a repr
+    ends up in logs), and its type."""
 
     ref: str
-    fid: str
+    fid: str = field(repr=False)
     type: str
 
 

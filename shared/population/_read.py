@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import Any, BinaryIO, NoReturn, TypeVar
 
 from shared import fnr, strict_json
 from shared.population._format import (
@@ -27,7 +27,25 @@ from shared.population._format import (
 )
 from shared.population.model import ExtractHeader, IdentityEntry, NumberType, RegisterPerson, Residence, Sex
 
-__all__ = ["fail", "list_of", "one_in_use", "person_facts", "read_extract", "read_header", "read_lines", "validity"]
+__all__ = [
+    "bounded_lines",
+    "fail",
+    "list_of",
+    "one_in_use",
+    "person_facts",
+    "read_extract",
+    "read_header",
+    "read_lines",
+    "validity",
+]
+
+
+def bounded_lines(source: BinaryIO) -> Iterator[bytes]:
+    """``source``'s lines, none read longer than the format allows (a longer one comes as its first
+    ``MAX_LINE_BYTES + 1`` bytes, which the reader refuses): what to read an upload with, whose lines an attacker
+    chose."""
+    return iter(lambda: source.readline(MAX_LINE_BYTES + 1), b"")
+
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MUNICIPALITY = re.compile(r"[0-9]{4}")
@@ -40,10 +58,12 @@ def fail(line: int, rule: str) -> NoReturn:
 
 
 def _object(raw: bytes, line: int) -> dict[str, Any]:
+    # The length first: a reader that bounds its reads (bounded_lines) hands over the first MAX_LINE_BYTES + 1 bytes
+    # of a longer line, without its newline.
+    if len(raw) - raw.endswith(b"\n") > MAX_LINE_BYTES:
+        fail(line, f"the line is longer than {MAX_LINE_BYTES} bytes")
     if not raw.endswith(b"\n"):
         fail(line, "the line does not end with a newline (truncated extract?)")
-    if len(raw) - 1 > MAX_LINE_BYTES:
-        fail(line, f"the line is longer than {MAX_LINE_BYTES} bytes")
     try:
         value = strict_json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -91,8 +111,9 @@ def read_header(raw: bytes, format_name: str = EXTRACT_FORMAT) -> ExtractHeader:
     if type(year) is not int or not 2000 <= year <= 2100:
         fail(1, "aar must be a year within 2000-2100")
     created = _date(obj["dannet"], 1, "dannet")
-    if created.year < year:
-        fail(1, "dannet lies before the end of the year the extract covers")
+    if created.year <= year:
+        # An extract of a year is made once the year is over: its histories run to 31 December.
+        fail(1, "dannet must lie after the year the extract covers")
     return ExtractHeader(extract_id, municipality, year, created)
 
 
@@ -118,8 +139,6 @@ def _numbers(value: object, line: int) -> tuple[IdentityEntry, ...]:
             fnr.FnrKind.FH_NUMBER,
         ):
             fail(line, "type does not match the number (a D-number is DNR, a fødselsnummer FNR; no H- or FH-number)")
-        valid_from = _optional_date(item["gyldigFra"], line, "gyldigFra")
-        valid_to = _optional_date(item["gyldigTil"], line, "gyldigTil")
         valid_from, valid_to = validity(item, line)
         entries.append(IdentityEntry(number, NumberType(kind), valid_from, valid_to))
     one_in_use([entry.valid_to for entry in entries], [entry.number for entry in entries], line)
@@ -179,7 +198,7 @@ def person_facts(
     """A person line's sex, birth year, residence history and date of death, every rule checked."""
     year = header.year
     sex_text, birth_year = obj["kjoenn"], obj["foedselsaar"]
-    if sex_text is not None and sex_text not in _SEXES:
+    if sex_text is not None and (type(sex_text) is not str or sex_text not in _SEXES):
         fail(line, "kjoenn must be M, K or null")
     if birth_year is not None and (type(birth_year) is not int or not FIRST_BIRTH_YEAR <= birth_year <= year):
         fail(line, f"foedselsaar must be a year within {FIRST_BIRTH_YEAR} and the extract's year")

@@ -101,3 +101,13 @@ def test_a_broken_extract_is_refused_whole_by_line_and_rule(keys: Path, tmp_path
     document = json.dumps(caught.value.document())
     assert "extract line 4: type must be FNR or DNR" in document
     assert number not in document
+
+
+def test_an_empty_extract_is_refused_before_anything_is_signed(keys: Path, tmp_path: Path) -> None:
+    # A newer extract replaces the municipality's year: one that lists nobody would erase it.
+    register = load_party_keys(keys / POPULATION_REGISTER, POPULATION_REGISTER)
+    directory = PublicDirectory.load(keys / "directory.json")
+    with pytest.raises(Problem) as caught:
+        seal_register_extract(io.BytesIO(extract_bytes([])), register, directory, tmp_path, str(uuid.uuid4()))
+    assert caught.value.type is ProblemType.EMPTY_EXPORT
+    assert not (tmp_path / "header.json").exists()

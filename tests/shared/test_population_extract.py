@@ -22,6 +22,7 @@ from shared.population import (
     NumberType,
     RegisterPerson,
     Residence,
+    bounded_lines,
     encode_person,
     read_extract,
     write_extract,
@@ -32,6 +33,21 @@ HEADER = ExtractHeader("0b5e2a6c-3f1d-4c8e-9a7b-2d4f6e8a0c1e", "0301", 2025, D(2
 BIRTH = D(1950, 3, 14)
 FNR = fnr.make_synthetic(BIRTH, 123)
 DNR = fnr.make_synthetic(BIRTH, 123, d_number=True)
+
+
+def _h_number() -> str:
+    """An H-number (month + 40) for the same birth date: a helper number, not a population register number."""
+    for individual in range(100, 500):
+        first9 = f"{BIRTH.day:02d}{BIRTH.month + 40:02d}{BIRTH.year % 100:02d}{individual:03d}"
+        try:
+            return first9 + fnr.check_digits(first9)
+        except fnr.InvalidIdentityNumber:
+            continue
+    raise AssertionError("no H-number")
+
+
+HNR = _h_number()
+assert fnr.parse(HNR).kind is fnr.FnrKind.H_NUMBER
 assert FNR is not None
 assert DNR is not None
 
@@ -155,6 +171,11 @@ BROKEN_PERSONS = {
     ),
     "living on after death": (_set(("doedsdato",), "2025-08-01"), "must end on or before doedsdato"),
     "a number as an integer": (_set(("identifikasjonsnummer", 1, "nummer"), 1), "nummer must be a string"),
+    "an H-number typed FNR": (_set(("identifikasjonsnummer", 1, "nummer"), HNR), "type does not match"),
+    "a birth year before 1850": (_set(("foedselsaar",), 1849), "foedselsaar must be"),
+    "a sex as a list": (_set(("kjoenn",), ["M"]), "kjoenn must be"),
+    "eleven numbers": (_set(("identifikasjonsnummer",), [{}] * 11), "more than 10 entries"),
+    "201 residences": (_set(("bosted",), [{}] * 201), "more than 200 entries"),
 }
 
 
@@ -202,13 +223,28 @@ def test_a_broken_stream_is_refused(case: str) -> None:
         read_all(data)
 
 
+def test_an_extract_is_made_after_its_year() -> None:
+    good = json.loads(extract().splitlines()[0])
+    header, _ = read_all((json.dumps(dict(good, dannet="2026-01-01")) + "\n").encode() + b'{"antall":0}\n')
+    assert header.created == D(2026, 1, 1)
+
+
+def test_a_long_line_is_refused_without_being_read_whole() -> None:
+    data = extract(person()).replace(b'{"antall":1}', b'{"x":"' + b"a" * 5_000_000 + b'"}')
+    source = io.BytesIO(data)
+    with pytest.raises(ExtractInvalid, match="longer than 65536"):
+        list(read_extract(bounded_lines(source))[1])
+    # The first line, the person and at most one line's worth of the long one.
+    assert source.tell() < len(data) // 10
+
+
 def test_a_header_with_a_bad_year_or_id_is_refused() -> None:
     good = json.loads(extract().splitlines()[0])
     for key, value, rule in (
         ("aar", 1999, "aar must be"),
         ("aar", True, "aar must be"),
         ("uttrekksId", "not-a-uuid", "uttrekksId"),
-        ("dannet", "2024-12-31", "dannet lies before"),
+        ("dannet", "2025-12-31", "dannet must lie after the year"),
     ):
         header = dict(good, **{key: value})
         with pytest.raises(ExtractInvalid, match=rule):

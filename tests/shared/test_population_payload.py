@@ -52,7 +52,7 @@ def split(persons: list[RegisterPerson]) -> tuple[list[tuple[str, str, str]], by
     payload = [encode_register_header(HEADER)]
     for person in persons:
         lines, record = split_person(person, refs)
-        identities += lines
+        identities += [(line.ref, line.fid, line.type) for line in lines]
         payload.append(record)
     payload.append(encode_register_trailer(len(persons)))
     return identities, b"".join(payload)
@@ -65,7 +65,7 @@ def test_the_parts_rebuild_the_extract_and_the_registry_part_holds_no_number(per
     assert len(identities) == len(numbers)
     assert len({ref for ref, _, _ in identities}) == len(identities), "a fresh reference per number"
     # No number, nor the eleven digits of one anywhere, in what the registry receives.
-    assert not numbers & set(re.findall(rb"[0-9]{11}", payload))
+    assert not {number.encode() for number in numbers} & set(re.findall(rb"[0-9]{11}", payload))
     header, records = read_register_payload(io.BytesIO(payload))
     assert header == HEADER
     number_of = {ref: (fid, kind) for ref, fid, kind in identities}

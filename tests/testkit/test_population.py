@@ -172,9 +172,30 @@ def test_the_truth_of_the_flows_is_what_linking_through_the_register_gives(fault
             "moved_out": len((was.keys() - is_.keys()) & other_now),
             "to_institution": sum(1 for p in both if home_only(was[p]) and long_term(is_[p])),
         }
+    # The country: each person once, whichever municipalities reported them.
+    was: dict[Hashable, list[tuple[str, PersonRecord]]] = {}
+    is_: dict[Hashable, list[tuple[str, PersonRecord]]] = {}
+    for m in MUNICIPALITIES:
+        for who, record in before[m].items():
+            was.setdefault(who, []).append((m, record))
+        for who, record in now[m].items():
+            is_.setdefault(who, []).append((m, record))
+    both = was.keys() & is_.keys()
+    moved = sum(1 for p in both if {m for m, _ in was[p]} != {m for m, _ in is_[p]})
     national = truth["2025"]["national"]
-    assert national["moved_in"] == national["moved_out"] == sum(truth["2025"][m]["moved_in"] for m in MUNICIPALITIES)
+    assert national == {
+        "continuing": len(both),
+        "new": len(is_.keys() - was.keys()),
+        "moved_in": moved,
+        "ended": len(was.keys() - is_.keys()),
+        "moved_out": moved,
+        "to_institution": sum(
+            1 for p in both if all(home_only(r) for _, r in was[p]) and any(long_term(r) for _, r in is_[p])
+        ),
+    }
     assert min(national.values()) > 0, "every kind of flow occurs"
+    # Somebody who moved during the year is reported by two municipalities: the country counts them once.
+    assert national["new"] < sum(truth["2025"][m]["new"] + truth["2025"][m]["moved_in"] for m in MUNICIPALITIES)
 
 
 def test_a_changed_number_is_one_person_across_the_years(faulty: PopulationFiles) -> None:
@@ -238,3 +259,12 @@ def test_the_command_writes_the_files_and_refuses_bad_options_in_one_line(tmp_pa
         assert complaint in result.output
         assert "Traceback" not in result.output
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_every_fault_is_listed_once_and_found_whatever_the_seed(tmp_path: Path, seed: int) -> None:
+    files = generate_population(tmp_path, MUNICIPALITIES[:2], YEARS, residents=120, seed=seed, errors=0.15)
+    key = json.loads(files.answer_key.read_text(encoding="utf-8"))["faults"]
+    listed = [(f["year"], f["kommuneNr"], f["brukerNr"], f["kind"]) for f in key]
+    assert len(listed) == len(set(listed)), "no fault listed twice"
+    assert register_findings(files, MUNICIPALITIES[:2]) == set(listed)

@@ -40,7 +40,9 @@ def state(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def register_message(state: Path, *, signer: str = POPULATION_REGISTER) -> Message:
+def register_message(
+    state: Path, *, signer: str = POPULATION_REGISTER, header_changes: dict[str, object] | None = None
+) -> Message:
     """Oslo's extract of 2025 from a small simulated population, sealed and signed as the register's gateway will."""
     population = Population(("0301", "1103"), (2024, 2025), residents=60, seed=5)
     views = [p.register_view(2025) for p in population.persons]
@@ -57,9 +59,10 @@ def register_message(state: Path, *, signer: str = POPULATION_REGISTER) -> Messa
     header_bytes = sign_sealed_extract(sealed, keys, sequence=1, created_at=dt.datetime.now(dt.UTC))
     parsed = SubmissionHeader.model_validate_json(header_bytes)
     signature = (folder / "header.sig").read_bytes()
-    if signer != POPULATION_REGISTER:
-        other = keys_of(state, signer)
-        parsed = replace_model(parsed, {"sender": other.party, "signer_kid": other.signing_kid})
+    if signer != POPULATION_REGISTER or header_changes:
+        other = keys_of(state, signer) if signer != POPULATION_REGISTER else keys
+        changes = {"sender": other.party, "signer_kid": other.signing_kid, **(header_changes or {})}
+        parsed = replace_model(parsed, changes)
         header_bytes, signature = sign_header(parsed, other.signing)
     return Message(
         header_bytes, signature, (folder / IDENTITY_FILE).read_bytes(), (folder / PAYLOAD_FILE).read_bytes(), parsed
@@ -75,7 +78,7 @@ def test_the_register_extract_is_pseudonymised_number_by_number_and_queued(state
     message = register_message(state)
     assert message.parsed.parts.payload.content == REGISTER_PAYLOAD_FORMAT
     message_id = message.parsed.message_id
-    with _chain(state) as (tpf, _registry, wire):
+    with _chain(state, accept_register_extracts=True) as (tpf, _registry, wire):
         wire.up = False  # the registry does not take extracts yet: the message waits in the outbox
         with acting_as(tpf, POPULATION_REGISTER):
             answer = tpf.post("/v1/messages", files=message.files())
@@ -113,21 +116,36 @@ def test_the_register_extract_is_pseudonymised_number_by_number_and_queued(state
         assert pseudonyms[ref] == pseudonymiser.pseudonym(fnr.parse(number))
 
 
+def test_a_tpf_whose_registry_takes_no_extracts_refuses_them(state: Path) -> None:
+    # The default: the registry would refuse every extract, and the TPF must not forward what it cannot take.
+    with _chain(state) as (tpf, _registry, wire), acting_as(tpf, POPULATION_REGISTER):
+        answer = tpf.post("/v1/messages", files=register_message(state).files())
+        assert answer.json()["type"].endswith("signer-not-authorised"), answer.text
+        assert answer.json()["title"] == "this TPF does not take population register extracts"
+        assert wire.calls == 0
+
+
 def test_the_register_sends_extracts_only_and_nobody_else_sends_one(state: Path) -> None:
     care = _message(state, 1)
     disguised = register_message(state, signer="0301")
+    about_bergen = register_message(state, signer="0301", header_changes={"municipality": "4601"})
     register = load_party_keys(state / "keys" / POPULATION_REGISTER, POPULATION_REGISTER)
     resigned = replace_model(care.parsed, {"sender": register.party, "signer_kid": register.signing_kid})
     care_by_register = Message(*sign_header(resigned, register.signing), care.identity, care.payload, resigned)
-    with _chain(state) as (tpf, _registry, _wire):
-        # A municipality's signed message declaring an extract: refused.
-        answer = tpf.post("/v1/messages", files=disguised.files())
-        assert answer.json()["type"].endswith("signer-not-authorised"), answer.text
-        assert answer.json()["title"] == "only the population register sends register extracts"
+    with _chain(state, accept_register_extracts=True) as (tpf, _registry, wire):
+        # A municipality's signed message declaring an extract, of itself or of another municipality: refused.
+        for message in (disguised, about_bergen):
+            answer = tpf.post("/v1/messages", files=message.files())
+            assert answer.json()["type"].endswith("signer-not-authorised"), answer.text
+            assert answer.json()["title"] == "only the population register sends register extracts"
+        wire.up = False
+        assert tpf.post("/v1/messages", files=care.files()).status_code == 202
         with acting_as(tpf, POPULATION_REGISTER):
             # Care records signed by the register: refused.
             answer = tpf.post("/v1/messages", files=care_by_register.files())
             assert answer.json()["type"].endswith("signer-not-authorised"), answer.text
             assert answer.json()["title"] == "the population register sends register extracts only"
-            # The register's connection bringing a municipality's own message: not its message.
+            # The register's connection bringing a municipality's own message, or asking after it: not its message.
             assert tpf.post("/v1/messages", files=care.files()).json()["type"].endswith("wrong-peer")
+            assert tpf.get(f"/v1/messages/{care.parsed.message_id}").status_code == 403
+        assert tpf.get(f"/v1/messages/{care.parsed.message_id}").status_code == 200
