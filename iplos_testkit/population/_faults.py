@@ -102,18 +102,20 @@ def _changed(person: SimPerson, year: int, export: CareExport) -> RegisterChange
 
 def _not_resident(population: Population, export: CareExport, next_nr: int, faulted: set[str]) -> str | None:
     year, first = export.year, dt.date(export.year, 1, 1)
+    residents = population.residents(year)
+    here = {p.pid for p in residents[export.municipality]}
+    reported = {p.pid for p in export.persons.values() if p is not None}
+    # In the register, in another municipality's extract of the year, alive on 1 January, not reported here.
     candidates = [
         p
-        for p in population.persons
-        if p.alive_on(first)
-        and p.windows_in(export.municipality, year) is None
-        # In the register: in another municipality's extract of the year.
-        and any(p.windows_in(m, year) is not None for m in population.municipalities)
-        and p not in export.persons.values()
+        for m, persons in residents.items()
+        if m != export.municipality
+        for p in persons
+        if p.pid not in here and p.pid not in reported and p.alive_on(first)
     ]
     if not candidates:
         return None
-    person = export.rng.choice(candidates)
+    person = export.rng.choice(sorted({p.pid: p for p in candidates}.values(), key=lambda p: p.pid))
     bruker_nr = f"F{next_nr}"
     export.records[bruker_nr] = care_record(export, person, bruker_nr, (first, dt.date(year, 12, 31)))
     export.persons[bruker_nr] = person
@@ -125,11 +127,8 @@ def _after_death(population: Population, export: CareExport, next_nr: int, fault
     bruker_nr_of = {id(p): b for b, p in export.persons.items() if p is not None}
     candidates = [
         p
-        for p in population.persons
-        if p.death is not None
-        and p.death.year == year
-        and p.windows_in(export.municipality, year) is not None
-        and bruker_nr_of.get(id(p)) not in faulted
+        for p in population.residents(year)[export.municipality]
+        if p.death is not None and p.death.year == year and bruker_nr_of.get(id(p)) not in faulted
     ]
     if not candidates:
         return None

@@ -39,10 +39,9 @@ def _register(
     """The extract of ``municipality`` and ``year``: everybody who lived there that year, with their history."""
     changed = {change.pid: change for change in changes if change.year == year}
     persons = []
-    for person in population.persons:
+    for person in population.residents(year)[municipality]:
         view = person.register_view(year)
-        if view is None or not view.resident_in(municipality, year):
-            continue
+        assert view is not None  # a resident of the year is in its register
         change = changed.get(person.pid)
         if change is not None:
             view = replace(view, birth_year=change.birth_year, sex=change.sex)
@@ -56,7 +55,7 @@ def build_exports(population: Population, seed: int) -> dict[tuple[int, str], Ca
     for year in population.years:
         for municipality in population.municipalities:
             export = CareExport(municipality, year, seed)
-            for person in population.persons:
+            for person in population.residents(year)[municipality]:
                 if person.care_from is None or person.care_from > year:
                     continue
                 window = person.windows_in(municipality, year)

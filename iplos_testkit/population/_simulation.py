@@ -125,6 +125,20 @@ class Population:
             self._anchor(self.municipalities[0], start)
         for year in self.years:
             self._year(year)
+        self._residents: dict[int, dict[str, list[SimPerson]]] = {}
+
+    def residents(self, year: int) -> dict[str, list[SimPerson]]:
+        """Who lived in each municipality simulated at any time in ``year`` (the simulation done), oldest pid
+        first: the persons of its register extract, and the only ones its care export can report."""
+        found = self._residents.get(year)
+        if found is None:
+            first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+            found = self._residents[year] = {m: [] for m in self.municipalities}
+            for person in self.persons:
+                for municipality in {p.municipality for p in person.residence if p.overlaps(first, last)}:
+                    if municipality in found:
+                        found[municipality].append(person)
+        return found
 
     def new_number(self, birth: dt.date, sex: Sex, *, d_number: bool) -> str:
         while True:
