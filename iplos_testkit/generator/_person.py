@@ -36,6 +36,8 @@ class GivenIdentity:
     birth: dt.date
     sex: Sex
     death: dt.date | None
+    stay: dt.date | None = None
+    """The day the person's long-term stay in an institution (21) began (it goes on), or None: no such stay."""
 
 
 def _until_death(services: list[Service], death: dt.date) -> list[Service]:
@@ -136,10 +138,17 @@ class PersonMaker:
 
         services: list[Service] = []
         stay: Service | None = None
-        if elderly and need > 0.72 and rng.random() < 0.15 + (age - 67) / 40:
+        if given is None:
+            in_stay = elderly and need > 0.72 and rng.random() < 0.15 + (age - 67) / 40
+        else:
+            in_stay = given.stay is not None
+        if in_stay:
             # Nursing-home resident; if the stay began this year, home services ended the day before.
-            stay = self.service(bruker_nr, 1, LONG_TERM_STAY, need, rng)
-            stay = replace(stay, end_date=None if rng.random() < 0.85 else stay.end_date)
+            if given is not None and given.stay is not None:
+                stay = self.service(bruker_nr, 1, LONG_TERM_STAY, need, rng, (given.stay, None))
+            else:
+                stay = self.service(bruker_nr, 1, LONG_TERM_STAY, need, rng)
+                stay = replace(stay, end_date=None if rng.random() < 0.85 else stay.end_date)
             services.append(stay)
             if stay.start_date > context.year_start:
                 for service_type in (15, 1, 6):

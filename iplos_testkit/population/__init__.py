@@ -22,12 +22,11 @@ enough care recipients to test with. Only synthetic numbers (Tenor form, month +
 
 from iplos_testkit.population._faults import RegisterFault, RegisterFaultKind
 from iplos_testkit.population._files import ANSWER_KEY_FORMAT, PopulationFiles, generate_population
-from iplos_testkit.population._flows import INSTITUTION_STAYS, LONG_TERM_STAY, flows
+from iplos_testkit.population._flows import LONG_TERM_STAY, flows
 from iplos_testkit.population._simulation import Population, SimPerson
 
 __all__ = [
     "ANSWER_KEY_FORMAT",
-    "INSTITUTION_STAYS",
     "LONG_TERM_STAY",
     "Population",
     "PopulationFiles",

@@ -83,7 +83,9 @@ def care_record(
     first, last = window
     death = person.death if honour_death and person.death is not None and person.death.year == export.year else None
     fid, fid_type = number if number is not None else reported_number(person, last, export.rng)
-    given = GivenIdentity(fid, fid_type, person.birth, person.sex, death)
+    # A long-term stay that began by the end of the window (not one begun after the person moved away).
+    stay = person.stay_from if person.stay_from is not None and person.stay_from <= last else None
+    given = GivenIdentity(fid, fid_type, person.birth, person.sex, death, stay)
     record = export.maker.person(bruker_nr, export.rng, given)
     if not honour_death:
         # Services run on to the end of the window, which lies after the death.

@@ -8,13 +8,13 @@ For each year Y after the first, each municipality m and the whole country, coun
 * ``moved_in``: in m's export of Y, not in m's of Y-1 but in another municipality's;
 * ``ended``: in m's export of Y-1 and in no export of Y;
 * ``moved_out``: in m's export of Y-1, not in m's of Y but in another municipality's;
-* ``to_institution``: in m's exports of both years, in Y-1 with home-based services only (no stay in an
-  institution), in Y with a long-term stay (21).
+* ``to_institution``: in m's exports of both years, in Y-1 living at home (no long-term stay, 21: home-based
+  services, a short stay perhaps), in Y with a long-term stay.
 
 Nationally each person counts once: ``continuing`` in some export of both years, ``new`` in some export of Y and none
 of Y-1, ``ended`` the other way round, ``moved_in`` and ``moved_out`` (the same count) reported in both years by
-municipalities not all the same, ``to_institution`` with home-based services only in every record of Y-1 and a
-long-term stay in some record of Y. A person the register does not know is their own person (by number).
+municipalities not all the same, ``to_institution`` with no long-term stay in any record of Y-1 and one in some
+record of Y. A person the register does not know is their own person (by number).
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from typing import Any
 from iplos_testkit.population._care import CareExport
 from shared.iplos.model import PersonRecord
 
-__all__ = ["INSTITUTION_STAYS", "LONG_TERM_STAY", "flows"]
+__all__ = ["LONG_TERM_STAY", "flows"]
 
-#: Stays in an institution (Volven 9151): relief, time-limited stays, long-term stay, night stay, acute.
-INSTITUTION_STAYS = frozenset({8, 18, 19, 20, 21, 22, 25})
 LONG_TERM_STAY = 21
 
 _KINDS = ("continuing", "new", "moved_in", "ended", "moved_out", "to_institution")
@@ -42,9 +40,9 @@ def _who(export: CareExport) -> dict[Hashable, PersonRecord]:
     return found
 
 
-def _home_based_only(record: PersonRecord) -> bool:
-    types = {s.tjeneste_type for s in record.services}
-    return bool(types) and not types & INSTITUTION_STAYS
+def _at_home(record: PersonRecord) -> bool:
+    """Services while living at home: no long-term stay in an institution."""
+    return not _long_term(record)
 
 
 def _long_term(record: PersonRecord) -> bool:
@@ -72,7 +70,7 @@ def _national(
         "ended": len(was.keys() - is_.keys()),
         "moved_out": moved,
         "to_institution": sum(
-            1 for p in both if all(_home_based_only(r) for _, r in was[p]) and any(_long_term(r) for _, r in is_[p])
+            1 for p in both if all(_at_home(r) for _, r in was[p]) and any(_long_term(r) for _, r in is_[p])
         ),
     }
 
@@ -99,7 +97,7 @@ def flows(exports: Mapping[tuple[int, str], CareExport]) -> dict[str, Any]:
                 "moved_in": len((is_.keys() - was.keys()) & elsewhere_before),
                 "ended": len(was.keys() - anywhere_now),
                 "moved_out": len((was.keys() - is_.keys()) & elsewhere_now),
-                "to_institution": sum(1 for p in both if _home_based_only(was[p]) and _long_term(is_[p])),
+                "to_institution": sum(1 for p in both if _at_home(was[p]) and _long_term(is_[p])),
             }
         counts["national"] = _national(before, now)
         result[str(year)] = counts

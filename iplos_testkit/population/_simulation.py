@@ -44,6 +44,11 @@ def _care_start_chance(age: int) -> float:
     return 0.05 if age >= 67 else 0.003
 
 
+def _stay_chance(age: int) -> float:
+    """The chance that a care recipient moves into a nursing home (a long-term stay) during a year."""
+    return 0.0 if age < 75 else 0.04 if age < 85 else 0.10
+
+
 def _until(day: dt.date | None, end: dt.date) -> dt.date | None:
     """An end date as known on ``end``: one still to come is not known yet (open)."""
     return day if day is not None and day <= end else None
@@ -62,6 +67,8 @@ class SimPerson:
     care_from: int | None = None
     #: The year this person's D-number is replaced for certain (the anchor of a test: see ``Population``).
     certain_change: int | None = None
+    #: The day a long-term stay in an institution (a nursing home) began: it lasts for the rest of their life.
+    stay_from: dt.date | None = None
 
     def alive_on(self, day: dt.date) -> bool:
         return self.birth <= day and (self.death is None or day <= self.death)
@@ -186,6 +193,9 @@ class Population:
         person.residence.append(Residence(municipality, since, None))
         if rng.random() < _care_chance(age):
             person.care_from = start.year - rng.randint(0, 3)
+            if rng.random() < 8 * _stay_chance(age):
+                # In a nursing home already, since some time in the last few years (not before moving here).
+                person.stay_from = max(since, start - dt.timedelta(days=rng.randint(30, 5 * 365)))
 
     def _anchor(self, municipality: str, start: dt.date) -> None:
         """However small the population, one person who receives care every year in ``municipality`` under a
@@ -232,6 +242,13 @@ class Population:
                     person.residence.append(Residence(self._elsewhere(current.municipality), day, None))
             if person.care_from is None and rng.random() < _care_start_chance(age):
                 person.care_from = year
+            elif (
+                person.care_from is not None
+                and person.stay_from is None
+                and person.death is None
+                and rng.random() < _stay_chance(age)
+            ):
+                person.stay_from = self._day(year, first=1)
         for municipality in self.municipalities:
             residents = sum(1 for p in self.persons if p.residence and p.residence[-1].municipality == municipality)
             for _ in range(round(residents * _ARRIVALS)):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from iplos_testkit.population import INSTITUTION_STAYS, LONG_TERM_STAY, PopulationFiles, generate_population
+from iplos_testkit.population import LONG_TERM_STAY, PopulationFiles, generate_population
 from shared import fnr
 from shared.iplos.controls import ControlRunner
 from shared.iplos.model import PersonRecord
@@ -157,9 +157,8 @@ def test_the_truth_of_the_flows_is_what_linking_through_the_register_gives(fault
         all_before, all_now = set().union(*before.values()), set().union(*now.values())
         both = was.keys() & is_.keys()
 
-        def home_only(r: PersonRecord) -> bool:
-            types = {s.tjeneste_type for s in r.services}
-            return bool(types) and not types & INSTITUTION_STAYS
+        def at_home(r: PersonRecord) -> bool:
+            return all(s.tjeneste_type != LONG_TERM_STAY for s in r.services)
 
         def long_term(r: PersonRecord) -> bool:
             return any(s.tjeneste_type == LONG_TERM_STAY for s in r.services)
@@ -170,7 +169,7 @@ def test_the_truth_of_the_flows_is_what_linking_through_the_register_gives(fault
             "moved_in": len((is_.keys() - was.keys()) & other_before),
             "ended": len(was.keys() - all_now),
             "moved_out": len((was.keys() - is_.keys()) & other_now),
-            "to_institution": sum(1 for p in both if home_only(was[p]) and long_term(is_[p])),
+            "to_institution": sum(1 for p in both if at_home(was[p]) and long_term(is_[p])),
         }
     # The country: each person once, whichever municipalities reported them.
     was: dict[Hashable, list[tuple[str, PersonRecord]]] = {}
@@ -190,7 +189,7 @@ def test_the_truth_of_the_flows_is_what_linking_through_the_register_gives(fault
         "ended": len(was.keys() - is_.keys()),
         "moved_out": moved,
         "to_institution": sum(
-            1 for p in both if all(home_only(r) for _, r in was[p]) and any(long_term(r) for _, r in is_[p])
+            1 for p in both if all(at_home(r) for _, r in was[p]) and any(long_term(r) for _, r in is_[p])
         ),
     }
     assert min(national.values()) > 0, "every kind of flow occurs"
