@@ -26,6 +26,10 @@ a variable without a column (a newer export version's) is kept a row per score i
 The closed vocabularies (event type, legal basis, complaint outcome) are enumerated by the export's XSD, which
 the gateway enforces; storage has no CHECK for them, only lengths with room to spare.
 
+The population register's extracts (migration 0008, issue 14) have tables of their own, described where they
+are defined below: ``register_extracts``, ``register_years``, ``register_persons``, ``register_numbers`` and
+``register_residences``.
+
 Indexes follow the questions operators ask: the active submission of a municipality and year
 (``uq_submissions_one_active``), records per service type (``services (submission_id, tjeneste_type, ref)``,
 covering ``COUNT(DISTINCT ref)``), findings per rule (``findings (code)``) and per submission and rule
@@ -87,6 +91,11 @@ __all__ = [
     "persons",
     "refusals",
     "refused_messages",
+    "register_extracts",
+    "register_numbers",
+    "register_persons",
+    "register_residences",
+    "register_years",
     "sealed_reports",
     "services",
     "submissions",
@@ -374,4 +383,118 @@ sealed_reports = Table(
     Column("recipient_kid", String(64), nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("sealed_at", UTCDateTime(), nullable=False),
+)
+
+
+# Migration 0008 (issue 14, docs/population-register.md): the population register's extracts, one per municipality
+# and year, stored by pseudonym. Apart from the care data's tables: no operator query of care data can count them,
+# and an extract's replacement touches nothing of a municipality's submissions.
+#
+# * ``register_extracts``: a row per extract decided (active, superseded or refused as stale), its counts and
+#   digests as an audit fact; at most one active per municipality and year.
+# * ``register_years``: the row a writer locks to serialise the extracts of one municipality and year, pointing at
+#   the active one (as ``municipality_years`` does for care data).
+# * ``register_persons`` (a row per person, by its position ``n`` in the extract), ``register_numbers`` (each of the
+#   person's identity numbers as its pseudonym, or the TPF's refusal code, with its type and validity: a D-number
+#   replaced by a fødselsnummer is two rows of one person) and ``register_residences`` (the residence history).
+#   Keyed by the extract first (WITHOUT ROWID on SQLite), so that a replacement deletes by its key;
+#   ``register_numbers`` is indexed by pseudonym, the join to care data.
+register_extracts = Table(
+    "register_extracts",
+    metadata,
+    Column("message_id", MESSAGE_ID, primary_key=True),
+    Column("municipality", String(4), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("sequence", SEQUENCE_TYPE, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("refusal_reason", String(64), nullable=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("person_count", Integer, nullable=False),
+    Column("number_count", Integer, nullable=False),
+    Column("pseudonymised_count", Integer, nullable=False),
+    Column("identity_refused_count", Integer, nullable=False),
+    Column("supersedes", MESSAGE_ID, ForeignKey("register_extracts.message_id"), nullable=True),
+    Column("superseded_by", MESSAGE_ID, ForeignKey("register_extracts.message_id"), nullable=True),
+    Column("sender", String(128), nullable=False),
+    Column("pseudonym_key_version", Integer, nullable=False),
+    Column("header_sha256", String(64), nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+    Column("pseudonyms_sha256", String(64), nullable=False),
+    Column("delivery_sha256", String(64), nullable=False),
+    CheckConstraint("status IN ('active', 'superseded', 'refused')", name="status"),
+    CheckConstraint("(status = 'refused') = (refusal_reason IS NOT NULL)", name="refusal_reason"),
+    Index(None, "municipality", "year", "status"),
+    Index(
+        "uq_register_extracts_one_active",
+        "municipality",
+        "year",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+)
+
+register_years = Table(
+    "register_years",
+    metadata,
+    Column("municipality", String(4), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("active_message_id", MESSAGE_ID, ForeignKey("register_extracts.message_id"), nullable=True),
+    Column("active_sequence", SEQUENCE_TYPE, nullable=True),
+    PrimaryKeyConstraint("municipality", "year"),
+)
+
+register_persons = Table(
+    "register_persons",
+    metadata,
+    Column("extract_id", MESSAGE_ID, ForeignKey("register_extracts.message_id"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("sex", String(1), nullable=True),
+    Column("birth_year", Integer, nullable=True),
+    Column("death_date", Date, nullable=True),
+    PrimaryKeyConstraint("extract_id", "n"),
+    CheckConstraint("sex IN ('M', 'K')", name="sex"),
+    sqlite_with_rowid=False,
+)
+
+register_numbers = Table(
+    "register_numbers",
+    metadata,
+    Column("extract_id", MESSAGE_ID, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("ordinal", SmallInteger, nullable=False),
+    Column("pseudonym", LargeBinary(32), nullable=True),
+    Column("pseudonym_key_version", Integer, nullable=True),
+    Column("identity_status", String(32), nullable=False),
+    Column("number_type", String(3), nullable=False),
+    Column("valid_from", Date, nullable=True),
+    Column("valid_to", Date, nullable=True),
+    PrimaryKeyConstraint("extract_id", "n", "ordinal"),
+    ForeignKeyConstraint(
+        ["extract_id", "n"], ["register_persons.extract_id", "register_persons.n"], ondelete="CASCADE"
+    ),
+    CheckConstraint("number_type IN ('FNR', 'DNR')", name="number_type"),
+    CheckConstraint(
+        "(pseudonym IS NOT NULL AND pseudonym_key_version IS NOT NULL AND identity_status = 'ok')"
+        " OR (pseudonym IS NULL AND pseudonym_key_version IS NULL AND identity_status <> 'ok')",
+        name="pseudonym_or_refusal",
+    ),
+    Index(None, "pseudonym"),
+    sqlite_with_rowid=False,
+)
+
+register_residences = Table(
+    "register_residences",
+    metadata,
+    Column("extract_id", MESSAGE_ID, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("ordinal", SmallInteger, nullable=False),
+    Column("municipality", String(4), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=True),
+    PrimaryKeyConstraint("extract_id", "n", "ordinal"),
+    ForeignKeyConstraint(
+        ["extract_id", "n"], ["register_persons.extract_id", "register_persons.n"], ondelete="CASCADE"
+    ),
+    sqlite_with_rowid=False,
 )

@@ -1,0 +1,303 @@
+"""Storing the population register's extracts (issue 14, docs/population-register.md): one transaction per
+decision, as for care data (``decisions.py``), in tables of their own (models, migration 0008).
+
+:meth:`RegisterRepository.store_extract` makes one of three decisions for an incoming extract of a municipality
+and year:
+
+* **replay**: the message id is already known (the primary key of ``register_extracts`` decides):
+  :class:`ReplayedExtract`, nothing changes;
+* **stale**: the active extract of that municipality and year has the same or a higher sequence: the incoming one is
+  recorded as ``refused`` (``stale-sequence``, no persons) and :class:`StaleExtract` is raised;
+* **accept**: the incoming extract becomes the active one, its persons, their numbers (as pseudonyms) and residence
+  periods are inserted; the previous active one is marked ``superseded`` and its rows deleted (its row keeps its
+  counts), all in one transaction, which rolls back whole if anything fails, the persons' iterator included.
+
+Extracts of one municipality and year serialise on their ``register_years`` row. Each decision appends its audit
+entries (``stored``, ``superseded``, ``refused``, with the register as ``sender``) in its own transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from services.kit.audit_log import AuditLog
+from services.kit.database import READ_ONLY
+from services.registry_intake.models import (
+    IDENTITY_OK,
+    REFUSAL_STALE_SEQUENCE,
+    register_extracts,
+    register_numbers,
+    register_persons,
+    register_residences,
+    register_years,
+)
+from services.registry_intake.submissions import IncomingSubmission, Outcome
+from shared.audit import FactValue, identity_safe
+from shared.population import RegisterRecord
+
+__all__ = ["ExtractConflict", "RegisterRepository", "ReplayedExtract", "StaleExtract", "StoredExtract"]
+
+#: A number's outcome at the TPF, in the order of the person's numbers: its pseudonym and ``"ok"``, or None and the
+#: TPF's refusal code.
+Identity = tuple[bytes | None, str]
+
+_ACTIVE: Final = "active"
+_SUPERSEDED: Final = "superseded"
+_REFUSED: Final = "refused"
+_BATCH: Final = 2000
+
+
+@dataclass(frozen=True)
+class StoredExtract:
+    message_id: str
+    municipality: str
+    year: int
+    sequence: int
+    status: str
+    refusal_reason: str | None
+    received_at: dt.datetime
+    person_count: int
+    number_count: int
+    pseudonymised_count: int
+    identity_refused_count: int
+    supersedes: str | None
+    superseded_by: str | None
+
+
+class ExtractConflict(Exception):
+    """An extract the registry does not store."""
+
+
+class ReplayedExtract(ExtractConflict):
+    """The message id is already known; ``original`` is what was decided for it the first time."""
+
+    def __init__(self, original: StoredExtract) -> None:
+        super().__init__("this message id was decided before")
+        self.original = original
+
+
+class StaleExtract(ExtractConflict):
+    """The active extract of the municipality and year has the same or a higher sequence; ``refused`` is the row
+    recorded for the incoming one."""
+
+    def __init__(self, active_sequence: int, refused: StoredExtract) -> None:
+        super().__init__("an extract with the same or a newer sequence is active")
+        self.active_sequence = active_sequence
+        self.refused = refused
+
+
+class RegisterRepository:
+    def __init__(self, engine: Engine, *, audit: AuditLog | None = None) -> None:
+        self._engine = engine
+        self._audit = audit
+        self._reader = engine.execution_options(**READ_ONLY)
+
+    def store_extract(
+        self, incoming: IncomingSubmission, persons: Iterable[tuple[RegisterRecord, Sequence[Identity]]]
+    ) -> StoredExtract:
+        """Store ``incoming``'s persons (each with the TPF's outcome for each of its numbers, in order) as the active
+        extract of its municipality and year. Raises :class:`ReplayedExtract` or :class:`StaleExtract`."""
+        stale_against: int | None = None
+        try:
+            with self._engine.begin() as conn:
+                active_id, active_sequence = _lock_year(conn, incoming.municipality, incoming.year)
+                if active_sequence is not None and active_sequence >= incoming.sequence:
+                    _insert_row(conn, incoming, _REFUSED, REFUSAL_STALE_SEQUENCE, supersedes=None)
+                    self._record(conn, Outcome.REFUSED, incoming.message_id, _facts(incoming, problem=True))
+                    stale_against = active_sequence
+                else:
+                    self._replace(conn, incoming, active_id, persons)
+        except IntegrityError as error:
+            original = self._read_back(incoming.message_id)
+            if original is None:
+                raise
+            raise ReplayedExtract(original) from error
+        stored = self._read_back(incoming.message_id)
+        assert stored is not None
+        if stale_against is not None:
+            raise StaleExtract(stale_against, stored)
+        return stored
+
+    def _replace(
+        self,
+        conn: Connection,
+        incoming: IncomingSubmission,
+        active_id: str | None,
+        persons: Iterable[tuple[RegisterRecord, Sequence[Identity]]],
+    ) -> None:
+        sid = incoming.message_id
+        _insert_row(conn, incoming, _ACTIVE if active_id is None else _SUPERSEDED, None, supersedes=active_id)
+        counts = _write_persons(conn, sid, incoming.pseudonym_key_version, persons)
+        if active_id is not None:
+            # The old extract's rows go; its row stays, as an audit fact with its counts.
+            for table in (register_numbers, register_residences, register_persons):
+                conn.execute(delete(table).where(table.c.extract_id == active_id))
+            conn.execute(
+                update(register_extracts)
+                .where(register_extracts.c.message_id == active_id)
+                .values(status=_SUPERSEDED, superseded_by=sid)
+            )
+        # Active only now: the one-active index holds the old one's place until it is superseded.
+        conn.execute(
+            update(register_extracts).where(register_extracts.c.message_id == sid).values(_ACTIVE_ROW | counts)
+        )
+        conn.execute(
+            update(register_years)
+            .where(register_years.c.municipality == incoming.municipality, register_years.c.year == incoming.year)
+            .values(active_message_id=sid, active_sequence=incoming.sequence)
+        )
+        if active_id is not None:
+            self._record(conn, Outcome.SUPERSEDED, active_id, {"superseded_by": sid})
+        facts = _facts(incoming) | {
+            "records": counts["person_count"],
+            "pseudonymised": counts["pseudonymised_count"],
+            "refused": counts["identity_refused_count"],
+        }
+        if active_id is not None:
+            facts["supersedes"] = active_id
+        self._record(conn, Outcome.STORED, sid, facts)
+
+    def _read_back(self, message_id: str) -> StoredExtract | None:
+        with self._reader.connect() as conn:
+            row = conn.execute(
+                select(*(register_extracts.c[name] for name in StoredExtract.__dataclass_fields__)).where(
+                    register_extracts.c.message_id == message_id
+                )
+            ).first()
+        return None if row is None else StoredExtract(**row._asdict())
+
+    def _record(self, conn: Connection, event: Outcome, message_id: str, facts: dict[str, FactValue]) -> None:
+        if self._audit is not None:
+            self._audit.append(conn, event, message_id, facts)
+
+
+_ACTIVE_ROW: Final[dict[str, Any]] = {"status": _ACTIVE}
+
+
+def _facts(incoming: IncomingSubmission, *, problem: bool = False) -> dict[str, FactValue]:
+    facts: dict[str, FactValue] = {
+        "municipality": incoming.municipality,
+        "sender": incoming.sender,
+        "year": incoming.year,
+        "sequence": identity_safe(incoming.sequence),
+        "submission_sha256": incoming.header_sha256,
+        "payload_sha256": incoming.payload_sha256,
+        "pseudonyms_sha256": incoming.pseudonyms_sha256,
+        "delivery_sha256": incoming.delivery_sha256,
+        "key_version": incoming.pseudonym_key_version,
+    }
+    if problem:
+        facts["problem"] = REFUSAL_STALE_SEQUENCE
+    return facts
+
+
+def _lock_year(conn: Connection, municipality: str, year: int) -> tuple[str | None, int | None]:
+    """Lock (creating it if missing) the register's row of the municipality and year; its active extract."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(register_years).values(municipality=municipality, year=year).on_conflict_do_nothing())
+    row = conn.execute(
+        select(register_years.c.active_message_id, register_years.c.active_sequence)
+        .where(register_years.c.municipality == municipality, register_years.c.year == year)
+        .with_for_update()  # SQLite: no-op, BEGIN IMMEDIATE already holds the write lock
+    ).one()
+    return row.active_message_id, row.active_sequence
+
+
+def _insert_row(
+    conn: Connection, incoming: IncomingSubmission, status: str, refusal_reason: str | None, *, supersedes: str | None
+) -> None:
+    # A new extract is inserted as "superseded" while an active one exists (the one-active index), and made active
+    # once the old one has given its place up: no reader ever sees two active, or none while a replacement runs.
+    conn.execute(
+        insert(register_extracts).values(
+            message_id=incoming.message_id,
+            municipality=incoming.municipality,
+            year=incoming.year,
+            sequence=incoming.sequence,
+            status=status,
+            refusal_reason=refusal_reason,
+            received_at=incoming.received_at,
+            person_count=0,
+            number_count=0,
+            pseudonymised_count=0,
+            identity_refused_count=0,
+            supersedes=supersedes,
+            superseded_by=None,
+            sender=incoming.sender,
+            pseudonym_key_version=incoming.pseudonym_key_version,
+            header_sha256=incoming.header_sha256,
+            payload_sha256=incoming.payload_sha256,
+            pseudonyms_sha256=incoming.pseudonyms_sha256 or "",
+            delivery_sha256=incoming.delivery_sha256 or "",
+        )
+    )
+
+
+def _write_persons(
+    conn: Connection, sid: str, key_version: int, persons: Iterable[tuple[RegisterRecord, Sequence[Identity]]]
+) -> dict[str, int]:
+    """Insert the rows of every person, a batch at a time; the extract's counts."""
+    people: list[dict[str, Any]] = []
+    numbers: list[dict[str, Any]] = []
+    residences: list[dict[str, Any]] = []
+    counts = {"person_count": 0, "number_count": 0, "pseudonymised_count": 0, "identity_refused_count": 0}
+
+    def flush() -> None:
+        for table, rows in ((register_persons, people), (register_numbers, numbers), (register_residences, residences)):
+            if rows:
+                conn.execute(insert(table), rows)
+                rows.clear()
+
+    for n, (record, identities) in enumerate(persons, start=1):
+        if len(identities) != len(record.numbers):
+            raise ValueError("a person's numbers and the TPF's outcomes for them do not match")
+        people.append(
+            {
+                "extract_id": sid,
+                "n": n,
+                "sex": None if record.sex is None else str(record.sex),
+                "birth_year": record.birth_year,
+                "death_date": record.death_date,
+            }
+        )
+        for ordinal, (number, (pseudonym, status)) in enumerate(zip(record.numbers, identities, strict=True)):
+            if (pseudonym is None) == (status == IDENTITY_OK):
+                raise ValueError("a pseudonym goes with identity status 'ok', a refusal code with none")
+            numbers.append(
+                {
+                    "extract_id": sid,
+                    "n": n,
+                    "ordinal": ordinal,
+                    "pseudonym": pseudonym,
+                    "pseudonym_key_version": None if pseudonym is None else key_version,
+                    "identity_status": status,
+                    "number_type": str(number.type),
+                    "valid_from": number.valid_from,
+                    "valid_to": number.valid_to,
+                }
+            )
+            counts["pseudonymised_count" if pseudonym is not None else "identity_refused_count"] += 1
+        residences += [
+            {
+                "extract_id": sid,
+                "n": n,
+                "ordinal": i,
+                "municipality": p.municipality,
+                "start_date": p.start,
+                "end_date": p.end,
+            }
+            for i, p in enumerate(record.residence)
+        ]
+        counts["person_count"] += 1
+        counts["number_count"] += len(identities)
+        if len(people) >= _BATCH:
+            flush()
+    flush()
+    return counts
