@@ -23,6 +23,7 @@ from services.registry_intake import dashboard, models, monitoring, routes
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.read import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.repository.register import RegisterRepository
 from services.registry_intake.service import RegistryContext
 from shared.keys import PublicDirectory
 from shared.keys.registry import load_registry_keys
@@ -50,6 +51,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             max_skew=dt.timedelta(seconds=settings.max_clock_skew_s),
             audit=audit,
             refusals=RefusalMemory(engine, models.refused_messages, audit),
+            register=RegisterRepository(engine, audit=audit),
             metrics=metrics,
             hold_below=settings.hold_below_ratio,
         )

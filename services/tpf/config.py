@@ -26,10 +26,10 @@ class TpfSettings(ReceiverSettings):
     accept_synthetic_numbers: bool = False
     """Pseudonymise synthetic test numbers (Tenor month + 80)? Off in production, where such a number in real
     data is an error; on for development and test chains, whose data is synthetic by rule."""
-    accept_register_extracts: bool = False
-    """Take the population register's extracts (issue 14, docs/population-register.md)? Off until the registry stores
-    them: until then the registry refuses every extract, and the TPF must not forward what the registry cannot take
-    (docs/envelope-v1.md 10.1)."""
+    accept_register_extracts: bool = True
+    """Take the population register's extracts (issue 14, docs/population-register.md)? On: the registry stores
+    them. Off for a TPF whose registry does not (one from before migration 0008): the TPF must not forward what the
+    registry cannot take (docs/envelope-v1.md 10.1)."""
     registry_url: str = "http://127.0.0.1:8003"
     forward_timeout_s: float = 300.0
     delivery_max_attempts: int = 300

@@ -12,11 +12,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, func, select
 
 from iplos_chain import ensure_keys
 from iplos_testkit.population import Population
 from services.municipality_gateway.register_sealing import seal_register_extract, sign_sealed_extract
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE
+from services.registry_intake.models import register_extracts, register_numbers, register_persons
 from services.tpf import contents
 from services.tpf.outbox import FILES
 from shared import fnr
@@ -27,7 +29,7 @@ from shared.iplos.payload import PAYLOAD_FORMAT
 from shared.keys import POPULATION_REGISTER, load_party_keys
 from shared.keys.registry import load_registry_keys
 from shared.keys.tpf import load_tpf_keys
-from shared.population import REGISTER_PAYLOAD_FORMAT, ExtractHeader, write_extract
+from shared.population import REGISTER_PAYLOAD_FORMAT, ExtractHeader, RegisterPerson, write_extract
 from shared.pseudonym import Pseudonymiser
 from tests.e2e.messages import Message, directory_of, keys_of, replace_model
 from tests.tls import acting_as
@@ -40,13 +42,18 @@ def state(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def oslo_persons() -> list[RegisterPerson]:
+    """Oslo's persons of 2025 in a small simulated population (the same every call)."""
+    population = Population(("0301", "1103"), (2024, 2025), residents=60, seed=5)
+    views = [p.register_view(2025) for p in population.persons]
+    return [v for v in views if v is not None and v.resident_in("0301", 2025)]
+
+
 def register_message(
     state: Path, *, signer: str = POPULATION_REGISTER, header_changes: dict[str, object] | None = None
 ) -> Message:
     """Oslo's extract of 2025 from a small simulated population, sealed and signed as the register's gateway will."""
-    population = Population(("0301", "1103"), (2024, 2025), residents=60, seed=5)
-    views = [p.register_view(2025) for p in population.persons]
-    persons = [v for v in views if v is not None and v.resident_in("0301", 2025)]
+    persons = oslo_persons()
     extract = io.BytesIO()
     write_extract(extract, ExtractHeader(str(uuid.uuid4()), "0301", 2025, dt.date(2026, 1, 20)), persons)
     extract.seek(0)
@@ -118,7 +125,7 @@ def test_the_register_extract_is_pseudonymised_number_by_number_and_queued(state
 
 def test_a_tpf_whose_registry_takes_no_extracts_refuses_them(state: Path) -> None:
     # The default: the registry would refuse every extract, and the TPF must not forward what it cannot take.
-    with _chain(state) as (tpf, _registry, wire), acting_as(tpf, POPULATION_REGISTER):
+    with _chain(state, accept_register_extracts=False) as (tpf, _registry, wire), acting_as(tpf, POPULATION_REGISTER):
         answer = tpf.post("/v1/messages", files=register_message(state).files())
         assert answer.json()["type"].endswith("signer-not-authorised"), answer.text
         assert answer.json()["title"] == "this TPF does not take population register extracts"
@@ -149,3 +156,40 @@ def test_the_register_sends_extracts_only_and_nobody_else_sends_one(state: Path)
             assert tpf.post("/v1/messages", files=care.files()).json()["type"].endswith("wrong-peer")
             assert tpf.get(f"/v1/messages/{care.parsed.message_id}").status_code == 403
         assert tpf.get(f"/v1/messages/{care.parsed.message_id}").status_code == 200
+
+
+def test_an_extract_goes_through_the_tpf_into_the_registry(state: Path) -> None:
+    first, second = register_message(state), register_message(state, header_changes={"sequence": 2})
+    older = register_message(state)  # sequence 1 again, another message: stale once 2 is stored
+    with _chain(state) as (tpf, _registry, wire), acting_as(tpf, POPULATION_REGISTER):
+        wire.up = True
+        answer = tpf.post("/v1/messages", files=first.files())
+        assert answer.status_code == 200, answer.text
+        receipt = answer.json()["receipt"]
+        assert receipt["status"] == "stored"
+        assert receipt["report_path"] is None
+        assert receipt["records_stored"] == len(oslo_persons())
+        # The same message again: the same receipt, nothing stored twice.
+        again = tpf.post("/v1/messages", files=first.files())
+        assert again.json()["receipt"] == receipt
+        assert tpf.post("/v1/messages", files=second.files()).json()["receipt"]["supersedes"] == first.parsed.message_id
+        # An older sequence of the same municipality and year: the registry's signed refusal, as for care data.
+        stale = tpf.post("/v1/messages", files=older.files()).json()["receipt"]
+        assert (stale["status"], stale["reason"], stale["records_stored"]) == ("refused", "stale-sequence", 0)
+    engine = create_engine(f"sqlite:///{state / 'registry' / 'registry.db'}")
+    try:
+        with engine.connect() as conn:
+            statuses = dict(conn.execute(select(register_extracts.c.message_id, register_extracts.c.status)).all())
+            people = conn.execute(select(func.count()).select_from(register_persons)).scalar_one()
+            numbers = conn.execute(
+                select(func.count()).select_from(register_numbers).where(register_numbers.c.identity_status == "ok")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert statuses == {
+        first.parsed.message_id: "superseded",
+        second.parsed.message_id: "active",
+        older.parsed.message_id: "refused",
+    }
+    assert people == len(oslo_persons())
+    assert numbers == second.parsed.record_count

@@ -69,6 +69,7 @@ class StoredExtract:
     identity_refused_count: int
     supersedes: str | None
     superseded_by: str | None
+    header_sha256: str
 
 
 class ExtractConflict(Exception):
@@ -163,6 +164,10 @@ class RegisterRepository:
         if active_id is not None:
             facts["supersedes"] = active_id
         self._record(conn, Outcome.STORED, sid, facts)
+
+    def stored(self, message_id: str) -> StoredExtract | None:
+        """What was decided for the extract of ``message_id``, or None if it is not known."""
+        return self._read_back(message_id)
 
     def _read_back(self, message_id: str) -> StoredExtract | None:
         with self._reader.connect() as conn:

@@ -12,6 +12,7 @@ from services.kit.refusals import RefusalMemory
 from services.registry_intake.monitoring import RegistryMetrics
 from services.registry_intake.read.queries import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.repository.register import RegisterRepository
 from shared.keys import PartyKeys, PublicDirectory
 
 __all__ = ["RegistryContext"]
@@ -33,6 +34,8 @@ class RegistryContext:
     max_skew: dt.timedelta
     audit: AuditLog
     refusals: RefusalMemory
+    register: RegisterRepository
+    """The population register's extracts (issue 14)."""
     metrics: RegistryMetrics = field(default_factory=RegistryMetrics)
     #: A submission declaring fewer persons than this share of the active one's is held, not applied, until the
     #: municipality confirms it (0: never held).

@@ -23,6 +23,7 @@ from services.registry_intake.models import REFUSAL_STALE_SEQUENCE, SubmissionSt
 from services.registry_intake.repository import ReplayedMessage, StaleSubmission
 from services.registry_intake.schemas import SignedReceipt
 from services.registry_intake.service.context import RegistryContext
+from services.registry_intake.service.extracts import answer_if_extract_decided, store_extract
 from services.registry_intake.service.receipts import receipt_for
 from services.registry_intake.service.storing import store_delivery
 from services.registry_intake.service.verification import (
@@ -34,6 +35,7 @@ from services.registry_intake.service.verification import (
     verify_delivery,
 )
 from services.registry_intake.submissions import Outcome, StoredSubmission
+from shared.population import REGISTER_PAYLOAD_FORMAT
 
 __all__ = ["take_delivery"]
 
@@ -57,6 +59,8 @@ def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> Signe
         parts_checked = True
         check_fresh(ctx, verified)
         require_reportable(verified.submission)
+        if verified.submission.parts.payload.content == REGISTER_PAYLOAD_FORMAT:
+            return store_extract(ctx, verified, received)  # the population register's (issue 14)
         stored = _store(ctx, verified, received)  # observes its stages: open, controls, store
     except StoredAnswer as answer:
         ctx.metrics.replay(answer.answer)
@@ -84,6 +88,9 @@ def _answer_if_decided(ctx: RegistryContext, verified: VerifiedDelivery) -> None
     re-delivered message must get its receipt, not a new (final) refusal against today's key (spec 10.2 step 8).
     The same message id with another signed header is a conflict, answered without a receipt."""
     message_id = verified.submission.message_id
+    extract = ctx.register.stored(message_id)
+    if extract is not None:
+        answer_if_extract_decided(ctx, extract, _same(extract.header_sha256, verified.submission_sha256))
     known = ctx.queries.get(message_id)
     remembered = None if known is not None else ctx.refusals.lookup(message_id)
     decided = known.header_sha256 if known is not None else remembered.submission_sha256 if remembered else None

@@ -27,7 +27,7 @@ from shared.iplos.controls import IDENTITY_OK, ControlRunner, ExactKeys, control
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
 
-__all__ = ["store_delivery"]
+__all__ = ["pseudonyms_by_ref", "store_delivery", "take_entry", "unmatched"]
 
 
 @dataclass
@@ -71,31 +71,7 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
     payload_phase = False  # from here on, what fails is the municipality's payload (or its references)
     opening = time.perf_counter()
     try:
-        key_version, entries = open_pseudonyms(
-            _binary(received.pseudonyms),
-            ctx.keys,
-            delivery.parts.pseudonyms,
-            sender=delivery.sender,
-            message_id=delivery.message_id,
-        )
-        by_ref = ExactKeys(submission.record_count)
-        pseudonymised = 0
-        for entry in entries:
-            if len(by_ref) >= submission.record_count:
-                raise InvalidEnvelope()
-            if entry.pseudonym is not None:
-                added = by_ref.add(_ref_key(entry.ref), _PSEUDONYM + entry.pseudonym)
-                pseudonymised += 1
-            else:
-                added = by_ref.add(_ref_key(entry.ref), _REFUSED + _refusal(entry).encode())
-            if added is not None:
-                raise InvalidEnvelope()
-        if (
-            key_version != delivery.pseudonym_key_version
-            or len(by_ref) != submission.record_count
-            or pseudonymised != delivery.counts.pseudonymised
-        ):
-            raise InvalidEnvelope()
+        key_version, by_ref = pseudonyms_by_ref(ctx, verified, received)
         payload_phase = True
         lines = open_payload(
             _binary(received.payload),
@@ -152,6 +128,52 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
         ) from None
 
 
+def pseudonyms_by_ref(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery) -> tuple[int, ExactKeys]:
+    """Spec 10.2 step 9: the TPF's pseudonyms part opened, every entry by its reference (the pseudonym or the
+    refusal code after a tag byte: :func:`identity_of`), checked against the signed headers' counts; the key
+    version. ``MessageRefused`` or the opaque ``InvalidEnvelope`` otherwise (the TPF's part: not final)."""
+    submission, delivery = verified.submission, verified.delivery
+    key_version, entries = open_pseudonyms(
+        _binary(received.pseudonyms),
+        ctx.keys,
+        delivery.parts.pseudonyms,
+        sender=delivery.sender,
+        message_id=delivery.message_id,
+    )
+    by_ref = ExactKeys(submission.record_count)
+    pseudonymised = 0
+    for entry in entries:
+        if len(by_ref) >= submission.record_count:
+            raise InvalidEnvelope()
+        if entry.pseudonym is not None:
+            added = by_ref.add(_ref_key(entry.ref), _PSEUDONYM + entry.pseudonym)
+            pseudonymised += 1
+        else:
+            added = by_ref.add(_ref_key(entry.ref), _REFUSED + _refusal(entry).encode())
+        if added is not None:
+            raise InvalidEnvelope()
+    if (
+        key_version != delivery.pseudonym_key_version
+        or len(by_ref) != submission.record_count
+        or pseudonymised != delivery.counts.pseudonymised
+    ):
+        raise InvalidEnvelope()
+    return key_version, by_ref
+
+
+def take_entry(by_ref: ExactKeys, ref: str) -> tuple[bytes | None, str]:
+    """The pseudonym (and ``"ok"``) or the refusal code (and no pseudonym) of reference ``ref``, taken out of
+    ``by_ref``: each reference matches once. The unmatched-records refusal if it is not there."""
+    entry = by_ref.pop(_ref_key(ref))
+    if entry is None:
+        raise _unmatched()
+    return (entry[1:], IDENTITY_OK) if entry[0] == _PSEUDONYM[0] else (None, entry[1:].decode())
+
+
+def unmatched() -> Problem:
+    return _unmatched()
+
+
 def _final_if(payload_phase: bool, problem: Problem) -> Problem:
     return finalised(problem) if payload_phase else problem
 
@@ -181,11 +203,8 @@ def _joined(
         clock.open += decoded - started
         if record is None:
             break
-        entry = by_ref.pop(_ref_key(record.ref))
-        if entry is None:
-            raise _unmatched()
+        pseudonym, status = take_entry(by_ref, record.ref)
         count += 1
-        pseudonym, status = (entry[1:], IDENTITY_OK) if entry[0] == _PSEUDONYM[0] else (None, entry[1:].decode())
         findings = runner.check(record, pseudonym, status)
         if findings:
             findings_by_rule.update(finding.code for finding in findings)

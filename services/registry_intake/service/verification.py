@@ -28,7 +28,8 @@ from shared.envelope import (
 from shared.envelope.identity import CONTENT as IDENTITY_CONTENT
 from shared.errors import UnknownKey
 from shared.iplos.reporting_year import year_out_of_range
-from shared.keys import PublicDirectory
+from shared.keys import POPULATION_REGISTER_ROLE, PublicDirectory
+from shared.population import REGISTER_PAYLOAD_FORMAT
 
 __all__ = [
     "Delivery",
@@ -72,9 +73,16 @@ def verify_delivery(ctx: RegistryContext, received: Delivery) -> VerifiedDeliver
         submission, municipality = verify_header(
             submission_bytes, received.submission_signature, ctx.directory, SubmissionHeader
         )
-        if municipality.role != "municipality":
+        extract = submission.parts.payload.content == REGISTER_PAYLOAD_FORMAT
+        if municipality.role == POPULATION_REGISTER_ROLE:
+            # The register's extract of a municipality (docs/population-register.md), and nothing else.
+            if not extract:
+                raise MessageRefused("signer-not-authorised", "the population register sends register extracts only")
+        elif municipality.role != "municipality":
             raise MessageRefused("signer-not-authorised", "the submission is not signed by a municipality")
-        if municipality.municipality != submission.municipality:
+        elif extract:
+            raise MessageRefused("signer-not-authorised", "only the population register sends register extracts")
+        elif municipality.municipality != submission.municipality:
             raise MessageRefused("municipality-mismatch", "the header's municipality is not the signer's")
         submission_sha256 = hashlib.sha256(submission_bytes).hexdigest()
         if delivery.message_id != submission.message_id:
