@@ -10,10 +10,12 @@ Layout written by ``iplos keys init --dir DIR``::
     DIR/registry/signing.pem            Ed25519, signs receipts
     DIR/municipalities/kommune-NNNN/encryption.pem   X25519, opens the registry's reports
     DIR/municipalities/kommune-NNNN/signing.pem      Ed25519, signs submissions
-    DIR/folkeregister/encryption.pem, signing.pem    the population register's (issue 14): signs its extracts
+    DIR/population-register/folkeregister/encryption.pem, signing.pem
+                                        the population register's (issue 14): signs its extracts
     DIR/ca/, DIR/<party>/tls/           the development CA and each party's TLS certificate (keys.tls)
 
-Each service is given only its own folder (the gateway: ``municipalities/``) and ``directory.json``: the TPF's
+Each service is given only its own folder (a municipalities' gateway: ``municipalities/``; the register's gateway:
+``population-register/``) and ``directory.json``: the TPF's
 configuration has no path to the registry's folder, which is the key-custody half of the TPF's blindness.
 """
 
@@ -48,6 +50,9 @@ from shared.pseudonym import KEY_SIZE
 
 DIRECTORY_FILE = "directory.json"
 MUNICIPALITIES_FOLDER = "municipalities"
+#: The key folder of the population register's zone: what its gateway is given (``folkeregister/`` and the
+#: gateway's own TLS certificate in ``tls/``), as ``municipalities/`` is a municipalities' gateway's.
+POPULATION_REGISTER_FOLDER = "population-register"
 
 
 def _raw_public(key: X25519PrivateKey | Ed25519PrivateKey) -> bytes:
@@ -87,7 +92,7 @@ def init_keys(directory: Path, municipalities: list[str]) -> PublicDirectory:
         POPULATION_REGISTER: {
             "role": POPULATION_REGISTER_ROLE,
             "municipality": None,
-            "keys": _party_keys(directory / POPULATION_REGISTER),
+            "keys": _party_keys(directory / POPULATION_REGISTER_FOLDER / POPULATION_REGISTER),
         },
     }
     write_private_file(pseudonym_key_file(directory / "tpf", 1), base64.b64encode(os.urandom(KEY_SIZE)) + b"\n")
@@ -122,7 +127,8 @@ def _write_directory(directory: Path, document: dict[str, Any]) -> PublicDirecto
         name: body.get("municipality") for name, body in parties.items() if body["role"] == "municipality"
     }
     register = any(body["role"] == POPULATION_REGISTER_ROLE for body in parties.values())
-    issued = ensure_tls(directory, subjects(directory, MUNICIPALITIES_FOLDER, municipalities, register=register))
+    register_folder = POPULATION_REGISTER_FOLDER if register else None
+    issued = ensure_tls(directory, subjects(directory, MUNICIPALITIES_FOLDER, municipalities, register=register_folder))
     if issued.ca_pem not in document.setdefault("tls_ca", []):
         document["tls_ca"].append(issued.ca_pem)
     for name, pin in issued.pins.items():

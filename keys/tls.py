@@ -168,11 +168,12 @@ def _issue(subject: TlsSubject, ca: x509.Certificate, ca_key: ec.EllipticCurvePr
 
 
 def subjects(
-    directory: Path, municipalities_folder: str, parties: dict[str, str | None], *, register: bool = False
+    directory: Path, municipalities_folder: str, parties: dict[str, str | None], *, register: str | None = None
 ) -> list[TlsSubject]:
     """The certificates a key folder needs: the TPF's, the registry's, the gateway's server certificate, one
     client certificate per municipality party (``parties``: name -> kommuneNr for the municipalities) and, with
-    ``register``, the population register's client certificate."""
+    ``register`` (the register's zone folder), the population register's client certificate and its gateway's
+    server certificate."""
     found = [
         TlsSubject(directory / "tpf", "tpf", (*_LOCAL, "tpf"), server=True, client=True, party="tpf"),
         TlsSubject(
@@ -183,9 +184,11 @@ def subjects(
     for name, kommune_nr in sorted(parties.items()):
         if kommune_nr is not None:
             found.append(TlsSubject(directory / municipalities_folder / name, name, client=True, party=name))
-    if register:
+    if register is not None:
+        zone = directory / register
+        found.append(TlsSubject(zone, "register-gateway", (*_LOCAL, "register-gateway"), server=True))
         found.append(
-            TlsSubject(directory / POPULATION_REGISTER, POPULATION_REGISTER, client=True, party=POPULATION_REGISTER)
+            TlsSubject(zone / POPULATION_REGISTER, POPULATION_REGISTER, client=True, party=POPULATION_REGISTER)
         )
     return found
 

@@ -24,15 +24,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from iplos_chain import Chain
 from iplos_chain.state import KEYS_FOLDER
 from iplos_chain.supervisor import trust
-from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER
+from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, POPULATION_REGISTER_FOLDER
 from services.kit.tls import TLS_EXTENSION, client_context, tls_extension
-from shared.keys import PublicDirectory, tls_files
+from shared.keys import POPULATION_REGISTER, PublicDirectory, tls_files
 
 
 def _tls_files(key_dir: Path, party: str) -> tuple[Path, Path]:
     """Where ``iplos keys init`` put ``party``'s TLS certificate and key under ``key_dir`` (tpf, registry,
-    kommune-NNNN)."""
-    folder = key_dir / MUNICIPALITIES_FOLDER / party if party.startswith("kommune-") else key_dir / party
+    kommune-NNNN, folkeregister)."""
+    if party.startswith("kommune-"):
+        folder = key_dir / MUNICIPALITIES_FOLDER / party
+    elif party == POPULATION_REGISTER:
+        folder = key_dir / POPULATION_REGISTER_FOLDER / party
+    else:
+        folder = key_dir / party
     return tls_files(folder)
 
 

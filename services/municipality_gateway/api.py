@@ -7,6 +7,7 @@ What the gateway does is in ``service``; who the caller is, in ``dependencies``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -27,8 +28,9 @@ from services.municipality_gateway.admission import UploadSlots
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.routes import router
 from services.municipality_gateway.service import GatewayContext
-from shared.keys import PartyKeys, PublicDirectory, tls_files
-from shared.keys.municipality import load_municipality_keys, party_name
+from shared.iplos.municipalities import FIRST_YEAR, valid_municipalities
+from shared.keys import POPULATION_REGISTER, PartyKeys, PublicDirectory, load_party_keys, tls_files
+from shared.keys.municipality import load_municipality_keys
 
 __all__ = ["MIGRATIONS", "create_app", "load_served_keys"]
 
@@ -38,7 +40,14 @@ log = structlog.get_logger("gateway")
 
 
 def load_served_keys(key_dir: Path) -> dict[str, PartyKeys]:
-    """The municipalities this gateway serves are the ``kommune-NNNN`` folders in its key folder."""
+    """The municipalities this gateway serves are the ``kommune-NNNN`` folders in its key folder; a key folder with
+    the population register's ``folkeregister/`` makes it the register's gateway, whose extracts are about every
+    municipality and are all signed with the register's key (issue 14)."""
+    register = key_dir / POPULATION_REGISTER
+    if register.is_dir():
+        keys = load_party_keys(register, POPULATION_REGISTER)
+        every = valid_municipalities(FIRST_YEAR) | valid_municipalities(dt.date.today().year)
+        return dict.fromkeys(sorted(every), keys)
     served: dict[str, PartyKeys] = {}
     for folder in sorted(key_dir.iterdir()):
         match = _PARTY_FOLDER.match(folder.name)
@@ -91,7 +100,8 @@ def _clients(settings: GatewaySettings, directory: PublicDirectory, served: dict
     fetches only from its own party."""
 
     def client_of(kommune_nr: str) -> httpx.AsyncClient:
-        cert_file, key_file = tls_files(settings.key_dir / party_name(kommune_nr))
+        # The party's own folder: kommune-NNNN/, or folkeregister/ at the register's gateway.
+        cert_file, key_file = tls_files(settings.key_dir / served[kommune_nr].party)
         return service_client(
             directory,
             plain_http=settings.plain_http,
@@ -102,11 +112,11 @@ def _clients(settings: GatewaySettings, directory: PublicDirectory, served: dict
         )
 
     if not settings.plain_http:
-        for kommune_nr in served:
+        for party in sorted({keys.party for keys in served.values()}):
             # A missing certificate shows at start-up, as when every client was made there, not at a delivery.
-            for file in tls_files(settings.key_dir / party_name(kommune_nr)):
+            for file in tls_files(settings.key_dir / party):
                 if not file.is_file():
-                    raise RuntimeError(f"no TLS certificate or key for municipality {kommune_nr}: {file}")
+                    raise RuntimeError(f"no TLS certificate or key for {party}: {file}")
     return _RecentClients(client_of, served, _CLIENTS_KEPT)
 
 

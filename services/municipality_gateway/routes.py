@@ -15,6 +15,8 @@ from services.municipality_gateway.dependencies import AUTH_RESPONSES, Caller, C
 from services.municipality_gateway.schemas import ControlReport, Submission, SubmissionAccepted, SubmissionList
 
 XML_TYPES = ("application/xml", "text/xml")
+#: A population register extract (docs/population-register.md): JSON lines.
+EXTRACT_TYPES = ("application/x-ndjson", "application/jsonl")
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such submission (or not the caller's municipality's)"}
 }
@@ -31,7 +33,7 @@ router = APIRouter(tags=["submissions"])
         403: {"description": "The credential's role may not submit, or it is bound to another municipality"},
         409: {"description": "The same bytes as the municipality-year's submission in effect (identical-resubmission)"},
         413: {"description": "The export is larger than the configured limit"},
-        415: {"description": "The body is not XML"},
+        415: {"description": "The body is not XML (at the population register's gateway: not an extract)"},
         422: {
             "description": "The export does not validate (with line and element), exceeds a limit of the chain"
             " (limit-exceeded), its municipality is not served, it has no persons (empty-export), or its year is"
@@ -44,13 +46,15 @@ router = APIRouter(tags=["submissions"])
 async def post_submission(
     request: Request, response: Response, caller: Caller, _slot: UploadSlot, ctx: Context
 ) -> SubmissionAccepted:
-    require_media_type(request, *XML_TYPES)
+    # The population register's gateway takes its extracts, and a municipalities' gateway care exports only.
+    require_media_type(request, *(EXTRACT_TYPES if ctx.register_zone else XML_TYPES))
     # Hashed while it is spooled: the identical-file check needs the digest before sealing, and this way the
     # spool is read once, by the parse.
     sha256 = hashlib.sha256()
     body = await spool_body(request, ctx.settings.max_body_bytes, ctx.work_dir, digest=sha256)
     try:
-        accepted = await service.submit_export(ctx, caller, body, export_sha256=sha256.hexdigest())
+        submit = service.submit_extract if ctx.register_zone else service.submit_export
+        accepted = await submit(ctx, caller, body, export_sha256=sha256.hexdigest())
     finally:
         body.close()
     response.headers["Location"] = accepted.status_url

@@ -125,9 +125,9 @@ def seal_export(
         with _export_problems(), read_export(cast(BinaryIO, source), max_person_bytes=max_person_bytes) as reader:
             if admit is not None:
                 admit(reader.header)
-            keys = _served(keys_by_municipality, reader.header.kommune_nr)
+            keys = served(keys_by_municipality, reader.header.kommune_nr)
             with _SEALING:
-                message_id, work = _work_folder(work_dir)
+                message_id, work = work_folder(work_dir)
                 sealed = _seal(reader, keys, directory, work.make(), message_id)
         sealed.work = work
         size = limits.message_bound(sealed.identity.size, sealed.payload.size, sealed.record_count)
@@ -140,7 +140,7 @@ def seal_export(
         raise
 
 
-def _work_folder(work_dir: Path) -> tuple[str, WorkFolder]:
+def work_folder(work_dir: Path) -> tuple[str, WorkFolder]:
     """A new message id and its locked work folder (another id if a sweep holds the name this moment)."""
     for _ in range(3):
         message_id = str(uuid.uuid4())
@@ -160,7 +160,7 @@ def _export_problems() -> Iterator[None]:
         raise schema_problem(exc) from None
 
 
-def _served(keys_by_municipality: dict[str, PartyKeys], municipality: str) -> PartyKeys:
+def served(keys_by_municipality: dict[str, PartyKeys], municipality: str) -> PartyKeys:
     keys = keys_by_municipality.get(municipality)
     if keys is None:
         raise Problem(

@@ -14,6 +14,7 @@ import pytest
 
 from iplos_chain import ensure_keys
 from iplos_testkit.population import Population
+from keys.generate import POPULATION_REGISTER_FOLDER
 from services.kit.problems import Problem, ProblemType
 from services.municipality_gateway.register_sealing import seal_register_extract
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE
@@ -52,7 +53,7 @@ def extract_bytes(people: list[RegisterPerson]) -> bytes:
 
 def test_each_part_opens_for_its_reader_only_with_what_it_must_know(keys: Path, tmp_path: Path) -> None:
     people = persons()
-    register = load_party_keys(keys / POPULATION_REGISTER, POPULATION_REGISTER)
+    register = load_party_keys(keys / POPULATION_REGISTER_FOLDER / POPULATION_REGISTER, POPULATION_REGISTER)
     directory = PublicDirectory.load(keys / "directory.json")
     message_id = str(uuid.uuid4())
     sealed = seal_register_extract(io.BytesIO(extract_bytes(people)), register, directory, tmp_path, message_id)
@@ -93,7 +94,7 @@ def test_a_broken_extract_is_refused_whole_by_line_and_rule(keys: Path, tmp_path
     number = broken["identifikasjonsnummer"][0]["nummer"]
     broken["identifikasjonsnummer"][0]["type"] = "HNR"
     lines[3] = (json.dumps(broken) + "\n").encode()
-    register = load_party_keys(keys / POPULATION_REGISTER, POPULATION_REGISTER)
+    register = load_party_keys(keys / POPULATION_REGISTER_FOLDER / POPULATION_REGISTER, POPULATION_REGISTER)
     directory = PublicDirectory.load(keys / "directory.json")
     with pytest.raises(Problem) as caught:
         seal_register_extract(io.BytesIO(b"".join(lines)), register, directory, tmp_path, str(uuid.uuid4()))
@@ -105,7 +106,7 @@ def test_a_broken_extract_is_refused_whole_by_line_and_rule(keys: Path, tmp_path
 
 def test_an_empty_extract_is_refused_before_anything_is_signed(keys: Path, tmp_path: Path) -> None:
     # A newer extract replaces the municipality's year: one that lists nobody would erase it.
-    register = load_party_keys(keys / POPULATION_REGISTER, POPULATION_REGISTER)
+    register = load_party_keys(keys / POPULATION_REGISTER_FOLDER / POPULATION_REGISTER, POPULATION_REGISTER)
     directory = PublicDirectory.load(keys / "directory.json")
     with pytest.raises(Problem) as caught:
         seal_register_extract(io.BytesIO(extract_bytes([])), register, directory, tmp_path, str(uuid.uuid4()))

@@ -35,7 +35,12 @@ from shared.keys.tpf import load_pseudonym_key, load_tpf_keys, pseudonym_key_fil
 
 KOMMUNER = ["0301", "4601"]
 TLS_FILES = ("cert.pem", "key.pem")
-PARTY_FOLDERS = ["tpf", "registry", "folkeregister", *(f"{MUNICIPALITIES_FOLDER}/kommune-{k}" for k in KOMMUNER)]
+PARTY_FOLDERS = [
+    "tpf",
+    "registry",
+    "population-register/folkeregister",
+    *(f"{MUNICIPALITIES_FOLDER}/kommune-{k}" for k in KOMMUNER),
+]
 
 
 def _mode(path: Path) -> int:
@@ -63,7 +68,8 @@ def test_init_keys_writes_the_documented_layout(fresh: Path) -> None:
     expected = [DIRECTORY_FILE, "tpf/pseudonym-v1.key", "ca/ca.pem", "ca/ca-key.pem"]
     expected += [f"{folder}/{name}" for folder in PARTY_FOLDERS for name in (ENCRYPTION_FILE, SIGNING_FILE)]
     # TLS (keys/tls.py): each party's certificate, and the gateway's server certificate in municipalities/tls/.
-    expected += [f"{folder}/tls/{name}" for folder in [*PARTY_FOLDERS, MUNICIPALITIES_FOLDER] for name in TLS_FILES]
+    gateways = [MUNICIPALITIES_FOLDER, "population-register"]  # the two gateways' server certificates
+    expected += [f"{folder}/tls/{name}" for folder in [*PARTY_FOLDERS, *gateways] for name in TLS_FILES]
     assert files == sorted(expected)
 
 
@@ -86,8 +92,8 @@ def test_init_keys_private_files_0600_and_folders_0700(
     init_keys(folder, KOMMUNER)
     public = {DIRECTORY_FILE, "cert.pem", "ca.pem"}
     private = [p for p in folder.rglob("*") if p.is_file() and p.name not in public]
-    # Two key pairs per party, the pseudonym key, a TLS key per party and the gateway's, the CA's key.
-    assert len(private) == 2 * len(PARTY_FOLDERS) + 1 + len(PARTY_FOLDERS) + 1 + 1
+    # Two key pairs per party, the pseudonym key, a TLS key per party and the two gateways', the CA's key.
+    assert len(private) == 2 * len(PARTY_FOLDERS) + 1 + len(PARTY_FOLDERS) + 2 + 1
     for path in private:
         assert _mode(path) == 0o600, path
     for name in PARTY_FOLDERS:

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, func, select
 
 from iplos_chain import ensure_keys
 from iplos_testkit.population import Population
+from keys.generate import POPULATION_REGISTER_FOLDER
 from services.municipality_gateway.register_sealing import seal_register_extract, sign_sealed_extract
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE
 from services.registry_intake.models import register_extracts, register_numbers, register_persons
@@ -57,7 +58,7 @@ def register_message(
     extract = io.BytesIO()
     write_extract(extract, ExtractHeader(str(uuid.uuid4()), "0301", 2025, dt.date(2026, 1, 20)), persons)
     extract.seek(0)
-    keys = load_party_keys(state / "keys" / POPULATION_REGISTER, POPULATION_REGISTER)
+    keys = load_party_keys(state / "keys" / POPULATION_REGISTER_FOLDER / POPULATION_REGISTER, POPULATION_REGISTER)
     folder = state / "register-work" / str(uuid.uuid4())
     folder.mkdir(parents=True)
     sealed = seal_register_extract(extract, keys, directory_of(state), folder, folder.name)
@@ -136,7 +137,7 @@ def test_the_register_sends_extracts_only_and_nobody_else_sends_one(state: Path)
     care = _message(state, 1)
     disguised = register_message(state, signer="0301")
     about_bergen = register_message(state, signer="0301", header_changes={"municipality": "4601"})
-    register = load_party_keys(state / "keys" / POPULATION_REGISTER, POPULATION_REGISTER)
+    register = load_party_keys(state / "keys" / POPULATION_REGISTER_FOLDER / POPULATION_REGISTER, POPULATION_REGISTER)
     resigned = replace_model(care.parsed, {"sender": register.party, "signer_kid": register.signing_kid})
     care_by_register = Message(*sign_header(resigned, register.signing), care.identity, care.payload, resigned)
     with _chain(state, accept_register_extracts=True) as (tpf, _registry, wire):

@@ -20,7 +20,7 @@ from services.municipality_gateway.service.submissions import (
     retry,
     sweep_unaccepted,
 )
-from services.municipality_gateway.service.submit import stage_submission, submit_export
+from services.municipality_gateway.service.submit import stage_submission, submit_export, submit_extract
 
 __all__ = [
     "GatewayContext",
@@ -33,5 +33,6 @@ __all__ = [
     "retry",
     "stage_submission",
     "submit_export",
+    "submit_extract",
     "sweep_unaccepted",
 ]

@@ -13,7 +13,7 @@ from services.kit.http import Clients
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.monitoring import GatewayMetrics
 from services.municipality_gateway.outbox import OutboxWorker
-from shared.keys import PartyKeys, PublicDirectory
+from shared.keys import POPULATION_REGISTER, PartyKeys, PublicDirectory
 
 
 @dataclass
@@ -33,6 +33,12 @@ class GatewayContext:
     metrics: GatewayMetrics
     registry_token: str | None = None
     """The gateway's own bearer token at the registry (``REGISTRY_TOKEN_FILE``), for fetching reports."""
+
+    @property
+    def register_zone(self) -> bool:
+        """Whether this is the population register's gateway: it signs extracts, with the register's key, for every
+        municipality (issue 14), and takes no care exports."""
+        return any(keys.party == POPULATION_REGISTER for keys in self.keys.values())
 
     @property
     def work_dir(self) -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 import structlog
 from fastapi.concurrency import run_in_threadpool
@@ -22,7 +22,8 @@ from sqlalchemy import Engine
 from services.kit.audit_log import AuditLog
 from services.kit.credentials import Credential
 from services.kit.outbox import move_in
-from services.municipality_gateway import repository, screening, sealing
+from services.municipality_gateway import register_sealing, repository, screening, sealing
+from services.municipality_gateway.register_sealing import SealedExtract
 from services.municipality_gateway.repository import NewSubmission
 from services.municipality_gateway.schemas import SubmissionAccepted, submission_url
 from services.municipality_gateway.sealing import REFS_FILE, SealedExport
@@ -31,6 +32,7 @@ from services.municipality_gateway.service.context import GatewayContext
 from services.municipality_gateway.states import SubmissionState
 from shared.iplos.model import ExportHeader
 from shared.keys import PartyKeys
+from shared.population import ExtractHeader
 
 log = structlog.get_logger("gateway")
 
@@ -95,19 +97,73 @@ def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes], export_sha
         sealed.release()
 
 
+async def submit_extract(
+    ctx: GatewayContext, caller: Credential, body: IO[bytes], *, export_sha256: str
+) -> SubmissionAccepted:
+    """The population register's gateway: screen, seal, sign and stage the spooled extract ``body`` (issue 14,
+    docs/population-register.md), as ``submit_export`` does a care export; a Problem, leaving nothing, if refused."""
+    accepted = await run_in_threadpool(_submit_extract, ctx, caller, body, export_sha256)
+    ctx.metrics.accepted(accepted.records)
+    ctx.worker.wake()
+    log.info(
+        "register extract accepted",
+        message_id=accepted.submission_id,
+        municipality=accepted.municipality,
+        year=accepted.year,
+        sequence=accepted.sequence,
+        records=accepted.records,
+        credential=caller.name,
+    )
+    return accepted
+
+
+def _submit_extract(ctx: GatewayContext, caller: Credential, body: IO[bytes], export_sha256: str) -> SubmissionAccepted:
+    def admit(header: ExtractHeader) -> None:
+        if not caller.acts_for(header.municipality):
+            raise not_permitted(caller)
+        screening.refuse_year(header.year)
+        with ctx.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+            newest = repository.newest_in_effect(conn, header.municipality, header.year)
+        if newest is not None and newest.export_sha256 == export_sha256:
+            raise screening.identical_resubmission(newest.message_id, newest.state.value)
+
+    with ctx.metrics.stage("seal"):
+        sealed = register_sealing.seal_register_upload(
+            cast(BinaryIO, body),
+            ctx.keys,
+            ctx.directory,
+            ctx.work_dir,
+            admit=admit,
+            max_message_bytes=ctx.settings.max_message_bytes,
+        )
+    try:
+        return stage_submission(
+            ctx.engine,
+            sealed,
+            ctx.keys[sealed.header.municipality],
+            ctx.outbox_dir,
+            ctx.audit,
+            export_sha256=export_sha256,
+        )
+    finally:
+        sealed.release()
+
+
 def stage_submission(
     engine: Engine,
-    sealed: SealedExport,
+    sealed: SealedExport | SealedExtract,
     keys: PartyKeys,
     outbox_dir: Path,
     audit: AuditLog | None = None,
     *,
     export_sha256: str | None = None,
 ) -> SubmissionAccepted:
-    """Number, sign and enqueue a sealed export in one transaction. ``audit``: the gateway's audit log, which gets
-    a ``sealed`` entry in the same transaction."""
-    header = sealed.header
-    municipality, year = header.kommune_nr, header.rapporteringsaar
+    """Number, sign and enqueue a sealed export (or a register extract) in one transaction. ``audit``: the gateway's
+    audit log, which gets a ``sealed`` entry in the same transaction."""
+    if isinstance(sealed, SealedExport):
+        municipality, year = sealed.header.kommune_nr, sealed.header.rapporteringsaar
+    else:
+        municipality, year = sealed.header.municipality, sealed.header.year
     outbox_dir.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
@@ -125,13 +181,15 @@ def stage_submission(
         # starting again at 1 would see every new submission refused as stale. The transaction holds the
         # write lock (BEGIN IMMEDIATE on SQLite) and a unique constraint backs it up.
         sequence = max(repository.last_sequence(conn, municipality, year) + 1, int(now.timestamp() * 1000))
-        signed = sealing.sign_sealed(sealed, keys, sequence=sequence, created_at=now)
+        signed = sealing.sign_parts(sealed, keys, (municipality, year), sequence=sequence, created_at=now)
         repository.add_submission(
             conn,
             NewSubmission(sealed.message_id, municipality, year, sequence, sealed.record_count, now, export_sha256),
         )
-        repository.add_refs(conn, sealed.message_id, sealed.refs())
-        (sealed.folder / REFS_FILE).unlink()  # in the database now, in this transaction
+        if isinstance(sealed, SealedExport):
+            # An extract has no brukerNr: nothing of it maps back to a local record.
+            repository.add_refs(conn, sealed.message_id, sealed.refs())
+            (sealed.folder / REFS_FILE).unlink()  # in the database now, in this transaction
         if audit is not None:
             audit.append(
                 conn,

@@ -1,0 +1,124 @@
+"""The population register's extract through the real chain (issue 14): the register's own gateway (``iplos serve
+gateway`` given the register's key folder) takes an upload, seals and signs it with the register's key and delivers
+it through its outbox to the TPF, which pseudonymises each number and forwards it to the registry, which stores it
+and answers with a signed receipt. Each gateway takes only its own kind of file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from iplos_chain import Chain, free_port, launch_command, service_env
+from iplos_testkit.population import Population
+from keys.generate import DIRECTORY_FILE, POPULATION_REGISTER_FOLDER
+from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from shared.population import ExtractHeader, RegisterPerson, write_extract
+from tests.e2e.conftest import Export
+
+TOKEN = new_token()
+
+
+def oslo_extract(year: int) -> tuple[bytes, int]:
+    """Oslo's register extract of ``year`` from a small simulated population, and its number of persons."""
+    population = Population(("0301", "1103"), (year - 1, year), residents=60, seed=9)
+    views = [p.register_view(year) for p in population.persons]
+    persons: list[RegisterPerson] = [v for v in views if v is not None and v.resident_in("0301", year)]
+    out = io.BytesIO()
+    write_extract(out, ExtractHeader(str(uuid.uuid4()), "0301", year, dt.date(year + 1, 1, 20)), persons)
+    return out.getvalue(), len(persons)
+
+
+@pytest.fixture(scope="module")
+def register_gateway(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The register's gateway, a fourth process beside the chain: its key folder is the register's zone's."""
+    state = tmp_path_factory.mktemp("register-gateway")
+    credentials = state / "credentials.json"
+    write_credentials(credentials, [Credential("folkeregister-it", "operator", hash_token(TOKEN))])
+    port = free_port()
+    env = {
+        **os.environ,
+        **service_env("gateway", chain.state_dir, chain.ports),
+        "IPLOS_GATEWAY_KEY_DIR": str(chain.state_dir / "keys" / POPULATION_REGISTER_FOLDER),
+        "IPLOS_GATEWAY_DIRECTORY": str(chain.state_dir / "keys" / DIRECTORY_FILE),
+        "IPLOS_GATEWAY_STATE_DIR": str(state / "gateway"),
+        "IPLOS_GATEWAY_CREDENTIALS_FILE": str(credentials),
+        "TMPDIR": str(state),
+    }
+    log = open(state / "process.log", "ab")  # noqa: SIM115 - owned by the child
+    process = subprocess.Popen(
+        launch_command("gateway", port), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log.close()
+    url = f"https://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (state / "process.log").read_text()
+            try:
+                if httpx.get(url + "/readyz", verify=chain.verify, timeout=3).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the register's gateway did not become ready"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _final(client: httpx.Client, url: str, submission_id: str) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while True:
+        body: dict[str, object] = client.get(f"{url}/v1/submissions/{submission_id}").json()
+        if body["state"] in ("stored", "rejected", "dead-letter"):
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+
+
+def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
+    chain: Chain, register_gateway: str, make_export
+) -> None:  # type: ignore[no-untyped-def]
+    extract, persons = oslo_extract(2025)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(verify=chain.verify, headers=headers, timeout=30) as client:
+        answer = client.post(
+            f"{register_gateway}/v1/submissions", content=extract, headers={"Content-Type": "application/x-ndjson"}
+        )
+        assert answer.status_code == 202, answer.text
+        submission = _final(client, register_gateway, answer.json()["submission_id"])
+        assert submission["state"] == "stored", submission
+        receipt = submission["receipt"]
+        assert isinstance(receipt, dict)
+        assert (receipt["status"], receipt["records_stored"], receipt["report_path"]) == ("stored", persons, None)
+        assert receipt["municipality"] == "0301"
+        # The same file again: refused at the gateway, as a care export would be.
+        again = client.post(
+            f"{register_gateway}/v1/submissions", content=extract, headers={"Content-Type": "application/x-ndjson"}
+        )
+        assert again.json()["type"].endswith("identical-resubmission"), again.text
+        # The register's gateway takes no care export.
+        export: Export = make_export("0301", 5)
+        xml = client.post(
+            f"{register_gateway}/v1/submissions",
+            content=export.path.read_bytes(),
+            headers={"Content-Type": "application/xml"},
+        )
+        assert xml.status_code == 415, xml.text
+    # And a municipalities' gateway takes no extract.
+    with httpx.Client(verify=chain.verify, timeout=30) as client:
+        refused = client.post(
+            chain.url("gateway") + "/v1/submissions",
+            content=extract,
+            headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {chain.operator_token}"},
+        )
+    assert refused.status_code == 415, refused.text
