@@ -13,6 +13,7 @@ from iplos_chain import Chain, client
 from shared import fnr
 from shared.iplos.reader import ExportReader
 from shared.keys.tpf import load_tpf_keys
+from shared.population import read_extract
 from shared.pseudonym import Pseudonymiser, encode_pseudonym
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 def _needles(exports: Path) -> tuple[set[bytes], set[bytes]]:
     """Identity numbers, and payload strings distinctive enough to search for (service ids, org numbers,
-    the EPJ system's name), from every export the session generated."""
+    the EPJ system's name), from every export and register extract the session generated."""
     numbers: set[bytes] = set()
     payload: set[bytes] = set()
     for path in exports.glob("*.xml"):
@@ -32,6 +33,10 @@ def _needles(exports: Path) -> tuple[set[bytes], set[bytes]]:
                     payload.add(service.tjeneste_id.encode())
                     if service.org_nr:
                         payload.add(service.org_nr.encode())
+    for path in exports.glob("*.jsonl"):  # the population register's extracts (tests/e2e/test_register_path.py)
+        with path.open("rb") as handle:
+            _header, persons = read_extract(handle)
+            numbers |= {entry.number.encode() for person in persons for entry in person.numbers}
     return numbers, {p for p in payload if len(p) >= 6}
 
 
