@@ -11,7 +11,9 @@ outbox as its last step: a submission answered 202 is on disk and in the databas
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -43,11 +45,28 @@ async def submit_export(
     """Screen, seal, sign and stage the spooled export ``body`` for ``caller``; raise a Problem, leaving nothing
     behind, if it is refused. ``export_sha256``: the body's SHA-256, hashed while it was spooled (``spool_body``'s
     ``digest``), so that the parse is the spool's only reader."""
-    accepted = await run_in_threadpool(_submit, ctx, caller, body, export_sha256)
+    return await _accept(
+        ctx, caller, "submission accepted", functools.partial(_submit, ctx, caller, body, export_sha256)
+    )
+
+
+async def submit_extract(
+    ctx: GatewayContext, caller: Credential, body: IO[bytes], *, export_sha256: str
+) -> SubmissionAccepted:
+    """The population register's gateway: screen, seal, sign and stage the spooled extract ``body`` (issue 14,
+    docs/population-register.md), as ``submit_export`` does a care export; a Problem, leaving nothing, if refused."""
+    work = functools.partial(_submit_extract, ctx, caller, body, export_sha256)
+    return await _accept(ctx, caller, "register extract accepted", work)
+
+
+async def _accept(
+    ctx: GatewayContext, caller: Credential, event: str, work: Callable[[], SubmissionAccepted]
+) -> SubmissionAccepted:
+    accepted = await run_in_threadpool(work)
     ctx.metrics.accepted(accepted.records)
     ctx.worker.wake()
     log.info(
-        "submission accepted",
+        event,
         message_id=accepted.submission_id,
         municipality=accepted.municipality,
         year=accepted.year,
@@ -58,18 +77,38 @@ async def submit_export(
     return accepted
 
 
+def _screen(ctx: GatewayContext, caller: Credential, municipality: str, year: int, export_sha256: str) -> None:
+    """What is checked as soon as a file's header is read, before a work folder is made or a key is used: may the
+    caller send for the municipality, is the year one the registry takes, is it the very file sent before."""
+    if not caller.acts_for(municipality):
+        raise not_permitted(caller)
+    screening.refuse_year(year)
+    # A read: DEFERRED, so that it does not queue for the write lock behind another upload's staging (its
+    # reference rows and fsyncs); staging checks again under the lock (stage_submission).
+    with ctx.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+        newest = repository.newest_in_effect(conn, municipality, year)
+    if newest is not None and newest.export_sha256 == export_sha256:
+        raise screening.identical_resubmission(newest.message_id, newest.state.value)
+
+
+def _stage_sealed(
+    ctx: GatewayContext, sealed: SealedExport | SealedExtract, municipality: str, export_sha256: str
+) -> SubmissionAccepted:
+    try:
+        if isinstance(sealed, SealedExport):
+            screening.refuse_empty(sealed.record_count)
+        return stage_submission(
+            ctx.engine, sealed, ctx.keys[municipality], ctx.outbox_dir, ctx.audit, export_sha256=export_sha256
+        )
+    finally:
+        # Queued, the folder is in the outbox by now and only its lock goes; refused, nothing was queued (staging
+        # moves the folder into the outbox only as its last step) and the sealed parts go now, not at the next start.
+        sealed.release()
+
+
 def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes], export_sha256: str) -> SubmissionAccepted:
     def admit(header: ExportHeader) -> None:
-        if not caller.acts_for(header.kommune_nr):
-            # Refused before sealing: no work folder is made and no key is used for an export it may not send.
-            raise not_permitted(caller)
-        screening.refuse_year(header.rapporteringsaar)
-        # A read: DEFERRED, so that it does not queue for the write lock behind another upload's staging (its
-        # reference rows and fsyncs); staging checks again under the lock (stage_submission).
-        with ctx.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
-            newest = repository.newest_in_effect(conn, header.kommune_nr, header.rapporteringsaar)
-        if newest is not None and newest.export_sha256 == export_sha256:
-            raise screening.identical_resubmission(newest.message_id, newest.state.value)
+        _screen(ctx, caller, header.kommune_nr, header.rapporteringsaar, export_sha256)
 
     with ctx.metrics.stage("seal"):
         sealed = sealing.seal_export(
@@ -81,51 +120,12 @@ def _submit(ctx: GatewayContext, caller: Credential, body: IO[bytes], export_sha
             max_person_bytes=ctx.settings.max_person_xml_bytes,
             max_message_bytes=ctx.settings.max_message_bytes,
         )
-    try:
-        screening.refuse_empty(sealed.record_count)
-        return stage_submission(
-            ctx.engine,
-            sealed,
-            ctx.keys[sealed.header.kommune_nr],
-            ctx.outbox_dir,
-            ctx.audit,
-            export_sha256=export_sha256,
-        )
-    finally:
-        # Queued, the folder is in the outbox by now and only its lock goes; refused, nothing was queued (staging
-        # moves the folder into the outbox only as its last step) and the sealed parts go now, not at the next start.
-        sealed.release()
-
-
-async def submit_extract(
-    ctx: GatewayContext, caller: Credential, body: IO[bytes], *, export_sha256: str
-) -> SubmissionAccepted:
-    """The population register's gateway: screen, seal, sign and stage the spooled extract ``body`` (issue 14,
-    docs/population-register.md), as ``submit_export`` does a care export; a Problem, leaving nothing, if refused."""
-    accepted = await run_in_threadpool(_submit_extract, ctx, caller, body, export_sha256)
-    ctx.metrics.accepted(accepted.records)
-    ctx.worker.wake()
-    log.info(
-        "register extract accepted",
-        message_id=accepted.submission_id,
-        municipality=accepted.municipality,
-        year=accepted.year,
-        sequence=accepted.sequence,
-        records=accepted.records,
-        credential=caller.name,
-    )
-    return accepted
+    return _stage_sealed(ctx, sealed, sealed.header.kommune_nr, export_sha256)
 
 
 def _submit_extract(ctx: GatewayContext, caller: Credential, body: IO[bytes], export_sha256: str) -> SubmissionAccepted:
     def admit(header: ExtractHeader) -> None:
-        if not caller.acts_for(header.municipality):
-            raise not_permitted(caller)
-        screening.refuse_year(header.year)
-        with ctx.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
-            newest = repository.newest_in_effect(conn, header.municipality, header.year)
-        if newest is not None and newest.export_sha256 == export_sha256:
-            raise screening.identical_resubmission(newest.message_id, newest.state.value)
+        _screen(ctx, caller, header.municipality, header.year, export_sha256)
 
     with ctx.metrics.stage("seal"):
         sealed = register_sealing.seal_register_upload(
@@ -136,17 +136,7 @@ def _submit_extract(ctx: GatewayContext, caller: Credential, body: IO[bytes], ex
             admit=admit,
             max_message_bytes=ctx.settings.max_message_bytes,
         )
-    try:
-        return stage_submission(
-            ctx.engine,
-            sealed,
-            ctx.keys[sealed.header.municipality],
-            ctx.outbox_dir,
-            ctx.audit,
-            export_sha256=export_sha256,
-        )
-    finally:
-        sealed.release()
+    return _stage_sealed(ctx, sealed, sealed.header.municipality, export_sha256)
 
 
 def stage_submission(

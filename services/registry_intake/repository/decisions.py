@@ -92,7 +92,9 @@ class _Duplicate(Exception):
         self.error = error
 
 
-def _facts(incoming: IncomingSubmission) -> dict[str, FactValue]:
+def audit_facts(incoming: IncomingSubmission) -> dict[str, FactValue]:
+    """What a decision's audit entry says of the message: ids and digests, never content (care data and register
+    extracts alike)."""
     return {
         "municipality": incoming.municipality,
         "year": incoming.year,
@@ -106,7 +108,7 @@ def _facts(incoming: IncomingSubmission) -> dict[str, FactValue]:
 
 
 def _stale(incoming: IncomingSubmission) -> dict[str, FactValue]:
-    return _facts(incoming) | {"problem": REFUSAL_STALE_SEQUENCE}
+    return audit_facts(incoming) | {"problem": REFUSAL_STALE_SEQUENCE}
 
 
 def _no_severity(code: str) -> str:
@@ -210,7 +212,7 @@ class SubmissionRepository:
                     "refused": row.identity_refused_count,
                 }
                 facts = counts | {"supersedes": previous_id, "confirmation_sha256": confirmation_sha256}
-                self._record(conn, Outcome.STORED, message_id, _facts(incoming) | facts)
+                self._record(conn, Outcome.STORED, message_id, audit_facts(incoming) | facts)
         stored = self._read_back(message_id)
         assert stored is not None
         if stale_against is not None:
@@ -269,7 +271,7 @@ class SubmissionRepository:
         self._insert(conn, incoming, SubmissionStatus.ACTIVE, None, supersedes=previous_id)
         counts = self._write_records(conn, incoming, records, submission_findings, severity_of)
         self._activate(conn, incoming.municipality, incoming.year, new_id, incoming.sequence, previous_id)
-        self._record(conn, Outcome.STORED, new_id, _facts(incoming) | counts | {"supersedes": previous_id})
+        self._record(conn, Outcome.STORED, new_id, audit_facts(incoming) | counts | {"supersedes": previous_id})
 
     def _hold(
         self,
@@ -282,7 +284,7 @@ class SubmissionRepository:
         self._insert(conn, incoming, SubmissionStatus.HELD, None, supersedes=None)
         self._discard_held(conn, incoming.municipality, incoming.year, incoming.sequence, incoming.message_id)
         counts = self._write_records(conn, incoming, records, submission_findings, severity_of)
-        self._record(conn, Outcome.HELD, incoming.message_id, _facts(incoming) | counts)
+        self._record(conn, Outcome.HELD, incoming.message_id, audit_facts(incoming) | counts)
 
     def _write_records(
         self,

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services.kit.audit_log import AuditLog
@@ -38,8 +37,10 @@ from services.registry_intake.models import (
     register_residences,
     register_years,
 )
+from services.registry_intake.repository import statements as sql
+from services.registry_intake.repository.decisions import audit_facts
 from services.registry_intake.submissions import IncomingSubmission, Outcome
-from shared.audit import FactValue, identity_safe
+from shared.audit import FactValue
 from shared.population import RegisterRecord
 
 __all__ = ["ExtractConflict", "RegisterRepository", "ReplayedExtract", "StaleExtract", "StoredExtract"]
@@ -108,7 +109,9 @@ class RegisterRepository:
         stale_against: int | None = None
         try:
             with self._engine.begin() as conn:
-                active_id, active_sequence = _lock_year(conn, incoming.municipality, incoming.year)
+                active_id, active_sequence = sql.lock_municipality_year(
+                    conn, incoming.municipality, incoming.year, register_years
+                )
                 if active_sequence is not None and active_sequence >= incoming.sequence:
                     _insert_row(conn, incoming, _REFUSED, REFUSAL_STALE_SEQUENCE, supersedes=None)
                     self._record(conn, Outcome.REFUSED, incoming.message_id, _facts(incoming, problem=True))
@@ -187,32 +190,11 @@ _ACTIVE_ROW: Final[dict[str, Any]] = {"status": _ACTIVE}
 
 
 def _facts(incoming: IncomingSubmission, *, problem: bool = False) -> dict[str, FactValue]:
-    facts: dict[str, FactValue] = {
-        "municipality": incoming.municipality,
-        "sender": incoming.sender,
-        "year": incoming.year,
-        "sequence": identity_safe(incoming.sequence),
-        "submission_sha256": incoming.header_sha256,
-        "payload_sha256": incoming.payload_sha256,
-        "pseudonyms_sha256": incoming.pseudonyms_sha256,
-        "delivery_sha256": incoming.delivery_sha256,
-        "key_version": incoming.pseudonym_key_version,
-    }
+    """The care data's audit facts, with the register as the sender."""
+    facts = audit_facts(incoming) | {"sender": incoming.sender}
     if problem:
         facts["problem"] = REFUSAL_STALE_SEQUENCE
     return facts
-
-
-def _lock_year(conn: Connection, municipality: str, year: int) -> tuple[str | None, int | None]:
-    """Lock (creating it if missing) the register's row of the municipality and year; its active extract."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(register_years).values(municipality=municipality, year=year).on_conflict_do_nothing())
-    row = conn.execute(
-        select(register_years.c.active_message_id, register_years.c.active_sequence)
-        .where(register_years.c.municipality == municipality, register_years.c.year == year)
-        .with_for_update()  # SQLite: no-op, BEGIN IMMEDIATE already holds the write lock
-    ).one()
-    return row.active_message_id, row.active_sequence
 
 
 def _insert_row(

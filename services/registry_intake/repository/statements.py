@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.registry_intake.models import (
@@ -42,19 +42,22 @@ __all__ = [
 ]
 
 
-def lock_municipality_year(conn: Connection, municipality: str, year: int) -> tuple[str | None, int | None]:
-    """Lock (creating it if missing) the municipality-year row; return its active message id and sequence."""
+def lock_municipality_year(
+    conn: Connection, municipality: str, year: int, table: Table = municipality_years
+) -> tuple[str | None, int | None]:
+    """Lock (creating it if missing) the municipality-year row of ``table`` (``municipality_years`` for care data,
+    ``register_years`` for the population register's extracts); return its active message id and sequence."""
     insert: Any
     if conn.dialect.name == "postgresql":
-        insert = postgresql.insert(municipality_years)
+        insert = postgresql.insert(table)
     elif conn.dialect.name == "sqlite":
-        insert = sqlite.insert(municipality_years)
+        insert = sqlite.insert(table)
     else:  # pragma: no cover - the project runs on these two
         raise NotImplementedError(f"unsupported database: {conn.dialect.name}")
     conn.execute(insert.values(municipality=municipality, year=year).on_conflict_do_nothing())
     row = conn.execute(
-        select(municipality_years.c.active_message_id, municipality_years.c.active_sequence)
-        .where(municipality_years.c.municipality == municipality, municipality_years.c.year == year)
+        select(table.c.active_message_id, table.c.active_sequence)
+        .where(table.c.municipality == municipality, table.c.year == year)
         .with_for_update()  # SQLite: no-op, BEGIN IMMEDIATE already holds the write lock
     ).one()
     return row.active_message_id, row.active_sequence
