@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry_intake.models import SubmissionStatus
 from shared.envelope import Receipt, ReportHeader
@@ -273,6 +273,31 @@ class RecordsPerServiceType(_Document):
     year: int
     suppression_threshold: int
     service_types: list[ServiceTypeStatistics]
+
+
+class FlowCounts(_Document):
+    """Persons (null: 1-4, suppressed) of one area, between the year before and the year (read/flows.py)."""
+
+    continuing: int | None
+    new: int | None
+    moved_in: int | None
+    ended: int | None
+    moved_out: int | None
+    to_institution: int | None
+
+
+class AreaFlows(_Document):
+    area: str = Field(description="A kommuneNr, or 'national' (each person counted once)")
+    flows: FlowCounts
+
+
+class YearFlows(_Document):
+    """Care recipients followed from one year to the next through the population register's links (issue 14)."""
+
+    year: int
+    previous_year: int
+    suppression_threshold: int
+    areas: list[AreaFlows]
 
 
 # --- one submission --------------------------------------------------------------------------------------------

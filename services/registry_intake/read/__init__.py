@@ -12,6 +12,7 @@ pages call the use cases, so the two cannot show different figures.
 
 from services.registry_intake.read.audit_trail import audit_trail
 from services.registry_intake.read.deadline import Deadline, deadline_for
+from services.registry_intake.read.flows import year_flows
 from services.registry_intake.read.function_scores import stored_function_scores
 from services.registry_intake.read.overview import year_overview
 from services.registry_intake.read.queries import SubmissionQueries
@@ -33,5 +34,6 @@ __all__ = [
     "submission_detail",
     "submission_view",
     "suppress",
+    "year_flows",
     "year_overview",
 ]

@@ -28,6 +28,7 @@ from services.registry_intake.models import (
     services,
     submissions,
 )
+from services.registry_intake.read.flows import flows_between_years
 from services.registry_intake.submissions import (
     RuleCount,
     ServiceTypeCount,
@@ -258,6 +259,11 @@ class SubmissionQueries:
             count, records = conn.execute(totals).one()
             municipalities = {row.message_id: row.municipality for row in conn.execute(municipality_of)}
         return RuleTotals(grouped, int(count), int(records), municipalities)
+
+    def flows(self, year: int) -> dict[str, dict[str, int]]:
+        """Care recipients of ``year`` against the year before, linked through the register (read/flows.py)."""
+        with self._reader.connect() as conn:
+            return flows_between_years(conn, year)
 
     def records_per_service_type(self, municipality: str | None, year: int) -> builtins.list[ServiceTypeCount]:
         """Per service type over the active submissions of ``year`` (in ``municipality``, or everywhere): person

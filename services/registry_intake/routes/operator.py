@@ -25,6 +25,7 @@ from services.registry_intake.schemas import (
     SortKey,
     StatusFilter,
     SubmissionDetail,
+    YearFlows,
     YearOverview,
     Years,
 )
@@ -108,6 +109,20 @@ def findings_by_rule(ctx: Context, year: Year, caller: Caller) -> FindingsByRule
 )
 def records_per_service_type(ctx: Context, year: Year, _caller: Caller) -> RecordsPerServiceType:
     return reading.records_per_service_type(ctx, year)
+
+
+@router.get(
+    "/years/{year}/flows",
+    summary="Care recipients followed from the year before (operators and auditors; below 5 suppressed)",
+    description=(
+        "Per municipality and for the country: continuing, new, moved in, ended, moved out, and moved into a "
+        "long-term stay, counted by person through the population register's links (a D-number replaced by a "
+        "fødselsnummer is one person). Counts of 1-4 are null."
+    ),
+    response_model=YearFlows,
+)
+def year_flows(ctx: Context, year: Year, _caller: Caller) -> YearFlows:
+    return reading.year_flows(ctx, year)
 
 
 @router.get(

@@ -23,6 +23,7 @@ from services.registry_intake.schemas import (
     SubmissionDetail,
     SubmissionList,
     SubmissionView,
+    YearFlows,
     YearOverview,
     Years,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "submission",
     "submission_detail",
     "submissions",
+    "year_flows",
     "year_overview",
     "years",
 ]
@@ -75,6 +77,12 @@ def intake_by_day(ctx: RegistryContext, year: int) -> IntakeByDay:
 
 def findings_by_rule(ctx: RegistryContext, year: int) -> FindingsByRule:
     return read.findings_by_rule(year, ctx.queries.rule_totals(year))
+
+
+def year_flows(ctx: RegistryContext, year: int) -> YearFlows:
+    """Care recipients followed from the year before through the population register's links, small cells
+    suppressed."""
+    return read.year_flows(year, ctx.queries.flows(year))
 
 
 def records_per_service_type(ctx: RegistryContext, year: int) -> RecordsPerServiceType:

@@ -1,0 +1,173 @@
+"""Persons followed over time at the registry (services.registry_intake.read.flows, issue 14): two years of care in
+three municipalities and the population register's extracts of both, stored by pseudonym as the intake stores them,
+give exactly the flows the synthetic population's truth says, a D-number replaced by a fødselsnummer keeping one
+person. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from iplos_testkit.population import PopulationFiles, generate_population
+from keys.generate import DIRECTORY_FILE, init_keys
+from services.kit.audit_log import AuditLog
+from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from services.registry_intake.api import create_app
+from services.registry_intake.config import RegistrySettings
+from services.registry_intake.read.flows import flows_between_years
+from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.repository.register import Identity, RegisterRepository
+from services.registry_intake.submissions import IncomingSubmission, StoredRecord
+from shared import fnr
+from shared.iplos.payload import to_payload
+from shared.iplos.reader import read_export
+from shared.population import ReferencedNumber, RegisterRecord, read_extract
+from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
+from tests.tls import AsPeer
+
+MUNICIPALITIES = ("0301", "1103", "4601")
+_KEY = b"test pseudonym key: the TPF's is secret"
+
+
+def pseudonym(number: str) -> bytes:
+    # The TPF's keyed HMAC, with a test key: the registry joins on these and nothing else.
+    return hmac.new(_KEY, number.encode(), hashlib.sha256).digest()
+
+
+def incoming(municipality: str, year: int) -> IncomingSubmission:
+    return IncomingSubmission(
+        message_id=str(uuid.uuid4()),
+        municipality=municipality,
+        year=year,
+        sequence=1,
+        sender="folkeregister",
+        header_sha256="a" * 64,
+        payload_sha256="b" * 64,
+        pseudonym_key_version=1,
+        received_at=dt.datetime(year + 1, 1, 25, tzinfo=dt.UTC),
+        pseudonyms_sha256="c" * 64,
+        delivery_sha256="d" * 64,
+    )
+
+
+def care_records(path: Path) -> Iterator[StoredRecord]:
+    with read_export(path) as reader:
+        for index, person in enumerate(reader):
+            number = fnr.parse(person.fid)
+            record = to_payload(person, f"{index:032x}", number.birth_year, number.sex)
+            yield record, pseudonym(person.fid), "ok", ()
+
+
+def extract_records(path: Path) -> Iterator[tuple[RegisterRecord, list[Identity]]]:
+    with path.open("rb") as handle:
+        _header, people = read_extract(handle)
+        for person in people:
+            numbers = tuple(
+                ReferencedNumber(uuid.uuid4().hex, e.type, e.valid_from, e.valid_to) for e in person.numbers
+            )
+            record = RegisterRecord(numbers, person.sex, person.birth_year, person.residence, person.death_date)
+            yield record, [(pseudonym(e.number), "ok") for e in person.numbers]
+
+
+@pytest.fixture(scope="module")
+def population(tmp_path_factory: pytest.TempPathFactory) -> PopulationFiles:
+    out = tmp_path_factory.mktemp("population")
+    return generate_population(out, MUNICIPALITIES, (2024, 2025), residents=200, seed=21, errors=0.05)
+
+
+def test_the_flows_between_years_are_the_populations_truth(engine: Engine, population: PopulationFiles) -> None:
+    care, register = SubmissionRepository(engine), RegisterRepository(engine)
+    for (year, municipality), path in sorted(population.exports.items()):
+        care.store(incoming(municipality, year), care_records(path))
+    for (year, municipality), path in sorted(population.registers.items()):
+        register.store_extract(incoming(municipality, year), extract_records(path))
+    truth = json.loads(population.truth.read_text(encoding="utf-8"))["2025"]
+    with engine.connect() as conn:
+        found = flows_between_years(conn, 2025)
+    assert found == truth
+    assert found["national"]["continuing"] > 0
+    assert min(found["national"].values()) > 0, "every kind of flow occurs in the data"
+
+
+def test_without_the_register_a_changed_number_is_a_new_person(engine: Engine, population: PopulationFiles) -> None:
+    # The same care data without the register's links: the anchor person (a D-number replaced by a fødselsnummer,
+    # reported under each in turn) counts as ended and new, so the counts differ from the truth.
+    care = SubmissionRepository(engine)
+    for (year, municipality), path in sorted(population.exports.items()):
+        care.store(incoming(municipality, year), care_records(path))
+    truth = json.loads(population.truth.read_text(encoding="utf-8"))["2025"]["national"]
+    with engine.connect() as conn:
+        unlinked = flows_between_years(conn, 2025)["national"]
+    assert unlinked["continuing"] < truth["continuing"]
+    assert unlinked["new"] > truth["new"]
+
+
+OPERATOR_TOKEN = new_token()
+
+
+@pytest.fixture
+def registry_app(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """The registry's app on ``engine`` (as tests/registry/test_operator_api.py runs it), an operator's token."""
+    keys = tmp_path / "keys"
+    init_keys(keys, ["0301"])
+    credentials = tmp_path / "credentials.json"
+    write_credentials(credentials, [Credential("test-operator", "operator", hash_token(OPERATOR_TOKEN))])
+    settings = RegistrySettings(
+        key_dir=keys / "registry",
+        directory=keys / DIRECTORY_FILE,
+        state_dir=tmp_path / "registry",
+        database_url=engine.url.render_as_string(hide_password=False),
+        credentials_file=credentials,
+    )
+    signed = threading.Event()
+
+    async def one_checkpoint(self: AuditLog, interval_s: float) -> None:
+        # Sign the start-up checkpoint, then wait to be cancelled: no thread holds a connection at shutdown.
+        await asyncio.to_thread(self.checkpoint)
+        signed.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(AuditLog, "run_checkpoints", one_checkpoint)
+    app = create_app(settings)
+    try:
+        with (
+            closing_replaced_log_files(),
+            TestClient(AsPeer(app, keys, "tpf"), base_url="http://registry.test") as client,
+        ):
+            assert signed.wait(30)
+            yield client
+    finally:
+        close_log_files(tmp_path)
+
+
+def test_the_operator_api_shows_the_flows_with_small_cells_suppressed(
+    engine: Engine, population: PopulationFiles, registry_app: TestClient
+) -> None:
+    care, register = SubmissionRepository(engine), RegisterRepository(engine)
+    for (year, municipality), path in sorted(population.exports.items()):
+        care.store(incoming(municipality, year), care_records(path))
+    for (year, municipality), path in sorted(population.registers.items()):
+        register.store_extract(incoming(municipality, year), extract_records(path))
+    truth = json.loads(population.truth.read_text(encoding="utf-8"))["2025"]
+
+    assert registry_app.get("/v1/operator/years/2025/flows").status_code == 401
+    answer = registry_app.get("/v1/operator/years/2025/flows", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["year"], body["previous_year"], body["suppression_threshold"]) == (2025, 2024, 5)
+    assert [area["area"] for area in body["areas"]] == ["national", *MUNICIPALITIES]
+    shown = {area["area"]: area["flows"] for area in body["areas"]}
+    for area, counts in truth.items():
+        for kind, count in counts.items():
+            assert shown[area][kind] == (None if 0 < count < 5 else count), (area, kind)
+    assert any(v is None for flows in shown.values() for v in flows.values()), "some cell is small and suppressed"
