@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lxml import html as lxml_html
 from sqlalchemy import Engine
 
 from iplos_testkit.population import PopulationFiles, generate_population
@@ -24,6 +25,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.registry_intake.api import create_app
 from services.registry_intake.config import RegistrySettings
+from services.registry_intake.dependencies import COOKIE
 from services.registry_intake.read.flows import flows_between_years
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.register import Identity, RegisterRepository
@@ -171,3 +173,26 @@ def test_the_operator_api_shows_the_flows_with_small_cells_suppressed(
         for kind, count in counts.items():
             assert shown[area][kind] == (None if 0 < count < 5 else count), (area, kind)
     assert any(v is None for flows in shown.values() for v in flows.values()), "some cell is small and suppressed"
+
+
+def test_the_statistics_page_shows_the_flows_as_the_api_does(
+    engine: Engine, population: PopulationFiles, registry_app: TestClient
+) -> None:
+    care, register = SubmissionRepository(engine), RegisterRepository(engine)
+    for (year, municipality), path in sorted(population.exports.items()):
+        care.store(incoming(municipality, year), care_records(path))
+    for (year, municipality), path in sorted(population.registers.items()):
+        register.store_extract(incoming(municipality, year), extract_records(path))
+    api = registry_app.get("/v1/operator/years/2025/flows", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    registry_app.cookies.set(COOKIE, OPERATOR_TOKEN)
+    page = registry_app.get("/dashboard/statistics?year=2025&lang=en")
+    assert page.status_code == 200, page.text[:500]
+    html = lxml_html.fromstring(page.text)
+    rows = html.xpath('//tr[@data-testid="flows-row"]')
+    assert [row.get("data-area") for row in rows] == [area["area"] for area in api.json()["areas"]]
+    for row, area in zip(rows, api.json()["areas"], strict=True):
+        for kind, count in area["flows"].items():
+            [cell] = row.xpath(f'./td[@data-testid="cell-{kind}"]')
+            shown = " ".join(cell.text_content().split())
+            assert shown.startswith("<5") if count is None else shown == f"{count:,}", (area["area"], kind, shown)
+    assert "Oslo" in rows[1].text_content()

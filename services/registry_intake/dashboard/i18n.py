@@ -126,6 +126,22 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "col_service_type": "Tjenestetype",
         "col_service_name": "Tjeneste",
         "col_service_lines": "Tjenestelinjer",
+        "flows_heading": "Tjenestemottakere fra året før",
+        "flows_explained": (
+            "Personer i kommunens innsending for {year} mot {previous}, fulgt gjennom folkeregisterets "
+            "identitetsnummerhistorikk (et D-nummer som er byttet ut med et fødselsnummer, er én person). "
+            "Landet teller hver person én gang."
+        ),
+        "flows_caption": "Tjenestemottakere {year} mot {previous}",
+        "col_area": "Område",
+        "area_national": "Hele landet",
+        "col_continuing": "Fortsetter",
+        "col_new": "Nye",
+        "col_moved_in": "Flyttet inn",
+        "col_ended": "Avsluttet",
+        "col_moved_out": "Flyttet ut",
+        "col_to_institution": "Fra hjemmet til langtidsopphold",
+        "no_flows": "Ingen innsendinger for {previous} og {year} å sammenligne ennå.",
         # one submission
         "submission_title": "Innsending",
         "submission_heading": "Innsending fra {municipality} {name} for {year}",
@@ -314,6 +330,22 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "col_service_type": "Service type",
         "col_service_name": "Service",
         "col_service_lines": "Service lines",
+        "flows_heading": "Care recipients from the year before",
+        "flows_explained": (
+            "Persons in each municipality's submission for {year} against {previous}, followed through the population "
+            "register's identity-number histories (a D-number replaced by a fødselsnummer is one person). The "
+            "country counts each person once."
+        ),
+        "flows_caption": "Care recipients {year} against {previous}",
+        "col_area": "Area",
+        "area_national": "The whole country",
+        "col_continuing": "Continuing",
+        "col_new": "New",
+        "col_moved_in": "Moved in",
+        "col_ended": "Ended",
+        "col_moved_out": "Moved out",
+        "col_to_institution": "From home to a long-term stay",
+        "no_flows": "No submissions for {previous} and {year} to compare yet.",
         # one submission
         "submission_title": "Submission",
         "submission_heading": "Submission from {municipality} {name} for {year}",

@@ -28,8 +28,9 @@ from services.kit.web import (
 from services.registry_intake.dashboard import charts
 from services.registry_intake.dashboard.i18n import LABELS
 from services.registry_intake.dependencies import COOKIE, READERS, context, credentials, now, sees_findings
-from services.registry_intake.schemas import FIRST_YEAR, LAST_YEAR, STATUS_FILTERS, OverviewQuery
+from services.registry_intake.schemas import FIRST_YEAR, LAST_YEAR, STATUS_FILTERS, FlowCounts, OverviewQuery
 from services.registry_intake.service import NotFound, reading
+from shared.iplos.municipalities import NoMunicipalityList, municipality_name
 
 __all__ = ["HOME", "PREFIX", "UI", "router"]
 
@@ -172,6 +173,7 @@ def statistics_page(request: Request) -> HTMLResponse:
             for s in services["service_types"]
         ]
     )
+    flows = reading.year_flows(ctx, year).model_dump(mode="json")
     rules = None
     rules_chart = None
     if sees_findings(caller):
@@ -192,6 +194,10 @@ def statistics_page(request: Request) -> HTMLResponse:
         "rules": rules,
         "rules_chart": rules_chart,
         "sees_findings": sees_findings(caller),
+        # Care recipients followed from the year before (issue 14): aggregate, small cells suppressed.
+        "flows": flows,
+        "flow_kinds": list(FlowCounts.model_fields),
+        "municipality_names": {area["area"]: _name(area["area"], year) for area in flows["areas"]},
     }
     return UI.render(
         request, "dashboard/statistics.html", context_, user=caller, nav=_nav(request, lang, year, "statistics")
@@ -266,3 +272,13 @@ def findings_page(request: Request, submission_id: str) -> HTMLResponse:
 def _pretty(document: Any) -> str:
     """A JSON document as the pages show it (the receipt)."""
     return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def _name(area: str, year: int) -> str:
+    """A municipality's name that year, for a table row (empty for "national" or an unknown number)."""
+    if area == "national":
+        return ""
+    try:
+        return municipality_name(area, year) or ""
+    except NoMunicipalityList:
+        return ""
