@@ -3,14 +3,13 @@ seals a care export: every identity number into the identity part for the TPF un
 into the registry's part (``iplos-folkeregister-payload/1``) with the references in the numbers' place. One pass,
 streaming; a broken line anywhere refuses the whole extract before anything is signed.
 
-Issue 14's path through the chain: the register's gateway signs the header with the register's key
-(``sign_sealed_extract``); the TPF takes it from the register only. The endpoint that takes an upload and the
-outbox that delivers it come next; this is what they will call.
+Issue 14's path through the chain: the register's gateway (``service.submit_extract``) seals an upload with
+:func:`seal_register_upload`, then numbers, signs (``sealing.sign_parts``, with the register's key) and stages it as
+it does a care export; the TPF takes it from the register only.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +24,6 @@ from services.municipality_gateway.sealing import (
     references,
     sealing_parts,
     served,
-    sign_parts,
     work_folder,
 )
 from services.municipality_gateway.workfolders import WorkFolder
@@ -43,7 +41,7 @@ from shared.population import (
     split_person,
 )
 
-__all__ = ["AdmitExtract", "SealedExtract", "seal_register_extract", "seal_register_upload", "sign_sealed_extract"]
+__all__ = ["AdmitExtract", "SealedExtract", "seal_register_extract", "seal_register_upload"]
 
 
 @dataclass
@@ -150,10 +148,3 @@ def _seal(
         raise Problem(ProblemType.EMPTY_EXPORT, "The extract lists no persons; it would erase the year's register data")
     assert parts.refs is not None
     return SealedExtract(message_id, header, folder, parts.refs.identity, parts.refs.payload, numbers, persons)
-
-
-def sign_sealed_extract(sealed: SealedExtract, keys: PartyKeys, *, sequence: int, created_at: dt.datetime) -> bytes:
-    """Sign the submission header of ``sealed`` with the register's key: its municipality and year are the
-    extract's. Written next to the parts, on disk before the gateway answers; the header's bytes returned."""
-    where = (sealed.header.municipality, sealed.header.year)
-    return sign_parts(sealed, keys, where, sequence=sequence, created_at=created_at)

@@ -81,6 +81,16 @@ def extract_records(path: Path) -> Iterator[tuple[RegisterRecord, list[Identity]
             yield record, [(pseudonym(e.number), "ok") for e in person.numbers]
 
 
+def store(engine: Engine, population: PopulationFiles, *, register: bool = True) -> None:
+    """Every care export (and, with ``register``, every register extract) stored as the intake stores them."""
+    care, extracts = SubmissionRepository(engine), RegisterRepository(engine)
+    for (year, municipality), path in sorted(population.exports.items()):
+        care.store(incoming(municipality, year), care_records(path))
+    if register:
+        for (year, municipality), path in sorted(population.registers.items()):
+            extracts.store_extract(incoming(municipality, year), extract_records(path))
+
+
 @pytest.fixture(scope="module")
 def population(tmp_path_factory: pytest.TempPathFactory) -> PopulationFiles:
     out = tmp_path_factory.mktemp("population")
@@ -88,11 +98,7 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> PopulationFiles:
 
 
 def test_the_flows_between_years_are_the_populations_truth(engine: Engine, population: PopulationFiles) -> None:
-    care, register = SubmissionRepository(engine), RegisterRepository(engine)
-    for (year, municipality), path in sorted(population.exports.items()):
-        care.store(incoming(municipality, year), care_records(path))
-    for (year, municipality), path in sorted(population.registers.items()):
-        register.store_extract(incoming(municipality, year), extract_records(path))
+    store(engine, population)
     truth = json.loads(population.truth.read_text(encoding="utf-8"))["2025"]
     with engine.connect() as conn:
         found = flows_between_years(conn, 2025)
@@ -104,9 +110,7 @@ def test_the_flows_between_years_are_the_populations_truth(engine: Engine, popul
 def test_without_the_register_a_changed_number_is_a_new_person(engine: Engine, population: PopulationFiles) -> None:
     # The same care data without the register's links: the anchor person (a D-number replaced by a fødselsnummer,
     # reported under each in turn) counts as ended and new, so the counts differ from the truth.
-    care = SubmissionRepository(engine)
-    for (year, municipality), path in sorted(population.exports.items()):
-        care.store(incoming(municipality, year), care_records(path))
+    store(engine, population, register=False)
     truth = json.loads(population.truth.read_text(encoding="utf-8"))["2025"]["national"]
     with engine.connect() as conn:
         unlinked = flows_between_years(conn, 2025)["national"]
@@ -155,11 +159,7 @@ def registry_app(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_the_operator_api_shows_the_flows_with_small_cells_suppressed(
     engine: Engine, population: PopulationFiles, registry_app: TestClient
 ) -> None:
-    care, register = SubmissionRepository(engine), RegisterRepository(engine)
-    for (year, municipality), path in sorted(population.exports.items()):
-        care.store(incoming(municipality, year), care_records(path))
-    for (year, municipality), path in sorted(population.registers.items()):
-        register.store_extract(incoming(municipality, year), extract_records(path))
+    store(engine, population)
     truth = json.loads(population.truth.read_text(encoding="utf-8"))["2025"]
 
     assert registry_app.get("/v1/operator/years/2025/flows").status_code == 401
@@ -178,11 +178,7 @@ def test_the_operator_api_shows_the_flows_with_small_cells_suppressed(
 def test_the_statistics_page_shows_the_flows_as_the_api_does(
     engine: Engine, population: PopulationFiles, registry_app: TestClient
 ) -> None:
-    care, register = SubmissionRepository(engine), RegisterRepository(engine)
-    for (year, municipality), path in sorted(population.exports.items()):
-        care.store(incoming(municipality, year), care_records(path))
-    for (year, municipality), path in sorted(population.registers.items()):
-        register.store_extract(incoming(municipality, year), extract_records(path))
+    store(engine, population)
     api = registry_app.get("/v1/operator/years/2025/flows", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
     registry_app.cookies.set(COOKIE, OPERATOR_TOKEN)
     page = registry_app.get("/dashboard/statistics?year=2025&lang=en")

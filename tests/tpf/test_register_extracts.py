@@ -17,8 +17,8 @@ from sqlalchemy import create_engine, func, select
 from iplos_chain import ensure_keys
 from iplos_testkit.population import Population
 from keys.generate import POPULATION_REGISTER_FOLDER
-from services.municipality_gateway.register_sealing import seal_register_extract, sign_sealed_extract
-from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE
+from services.municipality_gateway.register_sealing import seal_register_extract
+from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, sign_parts
 from services.registry_intake.models import register_extracts, register_numbers, register_persons
 from services.tpf import contents
 from services.tpf.outbox import FILES
@@ -64,7 +64,8 @@ def register_message(
     sealed = seal_register_extract(extract, keys, directory_of(state), folder, folder.name)
     assert sealed.persons == len(persons)
     assert sealed.record_count == sum(len(p.numbers) for p in persons) > sealed.persons
-    header_bytes = sign_sealed_extract(sealed, keys, sequence=1, created_at=dt.datetime.now(dt.UTC))
+    where = (sealed.header.municipality, sealed.header.year)
+    header_bytes = sign_parts(sealed, keys, where, sequence=1, created_at=dt.datetime.now(dt.UTC))
     parsed = SubmissionHeader.model_validate_json(header_bytes)
     signature = (folder / "header.sig").read_bytes()
     if signer != POPULATION_REGISTER or header_changes:

@@ -150,7 +150,7 @@ class RegisterRepository:
             )
         # Active only now: the one-active index holds the old one's place until it is superseded.
         conn.execute(
-            update(register_extracts).where(register_extracts.c.message_id == sid).values(_ACTIVE_ROW | counts)
+            update(register_extracts).where(register_extracts.c.message_id == sid).values(status=_ACTIVE, **counts)
         )
         conn.execute(
             update(register_years)
@@ -184,9 +184,6 @@ class RegisterRepository:
     def _record(self, conn: Connection, event: Outcome, message_id: str, facts: dict[str, FactValue]) -> None:
         if self._audit is not None:
             self._audit.append(conn, event, message_id, facts)
-
-
-_ACTIVE_ROW: Final[dict[str, Any]] = {"status": _ACTIVE}
 
 
 def _facts(incoming: IncomingSubmission, *, problem: bool = False) -> dict[str, FactValue]:

@@ -9,9 +9,8 @@ one to one, is final for the message id; the TPF's part failing is not.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from typing import BinaryIO, Final, Literal, cast
+from typing import Final, Literal
 
 import structlog
 
@@ -25,11 +24,17 @@ from services.registry_intake.repository.register import (
 )
 from services.registry_intake.schemas import SignedReceipt
 from services.registry_intake.service.context import RegistryContext
-from services.registry_intake.service.storing import pseudonyms_by_ref, take_entry, unmatched
+from services.registry_intake.service.storing import (
+    incoming_of,
+    payload_lines,
+    pseudonyms_by_ref,
+    require_header_matches,
+    take_entry,
+    unmatched,
+)
 from services.registry_intake.service.verification import Delivery, VerifiedDelivery
-from services.registry_intake.submissions import IncomingSubmission, Outcome
+from services.registry_intake.submissions import Outcome
 from shared.envelope import InvalidEnvelope, MessageRefused, Receipt, utc_timestamp
-from shared.envelope.payload_open import open_payload
 from shared.envelope.receipts import carry
 from shared.iplos.controls import ExactKeys
 from shared.population import REGISTER_PAYLOAD_FORMAT, ExtractInvalid, RegisterRecord, read_register_payload
@@ -89,41 +94,13 @@ def _replayed(ctx: RegistryContext, original: StoredExtract) -> StoredAnswer:
 
 def store_extract(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery) -> SignedReceipt:
     """Open both parts, join them and store the extract; its signed receipt, or the Problem that refuses it."""
-    submission, delivery = verified.submission, verified.delivery
     payload_phase = False
     try:
         key_version, by_ref = pseudonyms_by_ref(ctx, verified, received)
         payload_phase = True
-        lines = open_payload(
-            cast(BinaryIO, received.payload.file),
-            ctx.keys,
-            submission.parts.payload,
-            content=REGISTER_PAYLOAD_FORMAT,
-            sender=submission.sender,
-            message_id=submission.message_id,
-        )
-        header, records = read_register_payload(line + b"\n" for line in lines)
-        if header.municipality != submission.municipality or header.year != submission.year:
-            raise finalised(
-                Problem(
-                    ProblemType.PAYLOAD_HEADER_MISMATCH,
-                    "The payload's municipality or year differs from the signed header",
-                )
-            )
-        incoming = IncomingSubmission(
-            message_id=submission.message_id,
-            municipality=submission.municipality,
-            year=submission.year,
-            sequence=submission.sequence,
-            sender=submission.sender,
-            header_sha256=verified.submission_sha256,
-            payload_sha256=submission.parts.payload.sha256,
-            pseudonym_key_version=key_version,
-            received_at=dt.datetime.now(dt.UTC),
-            pseudonyms_sha256=delivery.parts.pseudonyms.sha256,
-            delivery_sha256=verified.delivery_sha256,
-        )
-        stored = ctx.register.store_extract(incoming, _joined(records, by_ref))
+        header, records = read_register_payload(payload_lines(ctx, verified, received, REGISTER_PAYLOAD_FORMAT))
+        require_header_matches(verified, header.municipality, header.year)
+        stored = ctx.register.store_extract(incoming_of(verified, key_version), _joined(records, by_ref))
     except (MessageRefused, InvalidEnvelope) as exc:
         problem = envelope_problem(exc)
         raise (finalised(problem) if payload_phase else problem) from None

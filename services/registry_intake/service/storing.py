@@ -27,7 +27,15 @@ from shared.iplos.controls import IDENTITY_OK, ControlRunner, ExactKeys, control
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
 
-__all__ = ["pseudonyms_by_ref", "store_delivery", "take_entry", "unmatched"]
+__all__ = [
+    "incoming_of",
+    "payload_lines",
+    "pseudonyms_by_ref",
+    "require_header_matches",
+    "store_delivery",
+    "take_entry",
+    "unmatched",
+]
 
 
 @dataclass
@@ -65,7 +73,7 @@ def store_delivery(ctx: RegistryContext, verified: VerifiedDelivery, received: D
 
 
 def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery, clock: _Clock) -> StoredSubmission:
-    submission, delivery = verified.submission, verified.delivery
+    submission = verified.submission
     if submission.parts.payload.content != PAYLOAD_FORMAT:
         raise Problem(ProblemType.UNSUPPORTED_FORMAT, "The payload's content format is not supported", final=True)
     payload_phase = False  # from here on, what fails is the municipality's payload (or its references)
@@ -73,35 +81,10 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
     try:
         key_version, by_ref = pseudonyms_by_ref(ctx, verified, received)
         payload_phase = True
-        lines = open_payload(
-            _binary(received.payload),
-            ctx.keys,
-            submission.parts.payload,
-            content=PAYLOAD_FORMAT,
-            sender=submission.sender,
-            message_id=submission.message_id,
-        )
-        export_header, records = decode_payload(line + b"\n" for line in lines)
-        if export_header.kommune_nr != submission.municipality or export_header.rapporteringsaar != submission.year:
-            raise Problem(
-                ProblemType.PAYLOAD_HEADER_MISMATCH,
-                "The payload's municipality or year differs from the signed header",
-                final=True,
-            )
-        incoming = IncomingSubmission(
-            message_id=submission.message_id,
-            municipality=submission.municipality,
-            year=submission.year,
-            sequence=submission.sequence,
-            sender=submission.sender,
-            header_sha256=verified.submission_sha256,
-            payload_sha256=submission.parts.payload.sha256,
-            pseudonym_key_version=key_version,
-            received_at=dt.datetime.now(dt.UTC),
-            bydel_nr=export_header.bydel_nr,
-            pseudonyms_sha256=delivery.parts.pseudonyms.sha256,
-            delivery_sha256=verified.delivery_sha256,
-            declared_records=submission.record_count,
+        export_header, records = decode_payload(payload_lines(ctx, verified, received, PAYLOAD_FORMAT))
+        require_header_matches(verified, export_header.kommune_nr, export_header.rapporteringsaar)
+        incoming = incoming_of(
+            verified, key_version, bydel_nr=export_header.bydel_nr, declared_records=submission.record_count
         )
         # The logical controls run while the records stream into the database: a finding is stored with its
         # record, and the record is kept (only a schema error, caught at the gateway, rejects a submission).
@@ -159,6 +142,54 @@ def pseudonyms_by_ref(ctx: RegistryContext, verified: VerifiedDelivery, received
     ):
         raise InvalidEnvelope()
     return key_version, by_ref
+
+
+def payload_lines(
+    ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery, content: str
+) -> Iterator[bytes]:
+    """Spec 10.2 step 10: the payload part opened, its lines (each with its LF) for the decoder of ``content``."""
+    submission = verified.submission
+    lines = open_payload(
+        _binary(received.payload),
+        ctx.keys,
+        submission.parts.payload,
+        content=content,
+        sender=submission.sender,
+        message_id=submission.message_id,
+    )
+    return (line + b"\n" for line in lines)
+
+
+def require_header_matches(verified: VerifiedDelivery, municipality: str, year: int) -> None:
+    """The payload's own header names the signed header's municipality and year (final otherwise)."""
+    if municipality != verified.submission.municipality or year != verified.submission.year:
+        raise Problem(
+            ProblemType.PAYLOAD_HEADER_MISMATCH,
+            "The payload's municipality or year differs from the signed header",
+            final=True,
+        )
+
+
+def incoming_of(
+    verified: VerifiedDelivery, key_version: int, *, bydel_nr: str | None = None, declared_records: int | None = None
+) -> IncomingSubmission:
+    """What the repository is told of a verified delivery before its records stream in."""
+    submission, delivery = verified.submission, verified.delivery
+    return IncomingSubmission(
+        message_id=submission.message_id,
+        municipality=submission.municipality,
+        year=submission.year,
+        sequence=submission.sequence,
+        sender=submission.sender,
+        header_sha256=verified.submission_sha256,
+        payload_sha256=submission.parts.payload.sha256,
+        pseudonym_key_version=key_version,
+        received_at=dt.datetime.now(dt.UTC),
+        bydel_nr=bydel_nr,
+        pseudonyms_sha256=delivery.parts.pseudonyms.sha256,
+        delivery_sha256=verified.delivery_sha256,
+        declared_records=declared_records,
+    )
 
 
 def take_entry(by_ref: ExactKeys, ref: str) -> tuple[bytes | None, str]:
