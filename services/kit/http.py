@@ -39,6 +39,8 @@ class Answer:
 
     status_code: int
     content: bytes
+    #: The answer's entity tag (``ETag``), for a request that revalidates what it kept (``If-None-Match``).
+    etag: str | None = None
 
     def json_object(self) -> dict[str, Any]:
         """The answer's JSON object, or an empty dict for anything else (a proxy's HTML page, an empty body)."""
@@ -61,7 +63,7 @@ async def read_bounded(
             if len(body) + len(chunk) > limit:
                 raise AnswerTooLarge(limit)
             body += chunk
-        return Answer(response.status_code, bytes(body))
+        return Answer(response.status_code, bytes(body), response.headers.get("etag"))
 
 
 def json_object(content: bytes) -> dict[str, Any]:

@@ -70,6 +70,8 @@ reports = Table(
     Column("message_id", String(36), ForeignKey("submissions.message_id", ondelete="CASCADE"), primary_key=True),
     Column("report", Text, nullable=False),
     Column("fetched_at", DateTime(timezone=True), nullable=False),
+    # Migration 0007: the registry's entity tag of the report kept, to revalidate it (NULL: kept before 0007).
+    Column("etag", String(80), nullable=True),
 )
 
 # The tamper-evident audit log (services.kit.audit_log): an entry per submission sealed, sent to the TPF,

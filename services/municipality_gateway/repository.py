@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from services.kit.copy_rows import copy_rows
 from services.kit.database import as_utc
@@ -294,10 +294,11 @@ def settle_held(
 # --- control reports and the reference mapping ----------------------------------------------------------------
 
 
-def cached_report(conn: Connection, message_id: str) -> str | None:
-    """The submission's mapped control report as JSON text, once it was fetched."""
-    report = conn.execute(select(reports.c.report).where(reports.c.message_id == message_id)).scalar_one_or_none()
-    return None if report is None else str(report)
+def cached_report(conn: Connection, message_id: str) -> tuple[str, str | None] | None:
+    """The submission's mapped control report as JSON text, once it was fetched, and the registry's entity tag of
+    it (None if it was kept before the gateway kept tags)."""
+    row = conn.execute(select(reports.c.report, reports.c.etag).where(reports.c.message_id == message_id)).first()
+    return None if row is None else (str(row.report), row.etag)
 
 
 def bruker_nrs(conn: Connection, message_id: str) -> dict[str, str]:
@@ -308,6 +309,12 @@ def bruker_nrs(conn: Connection, message_id: str) -> dict[str, str]:
     return {str(ref): str(bruker_nr) for ref, bruker_nr in rows}
 
 
-def keep_report(conn: Connection, message_id: str, report_json: str, fetched_at: dt.datetime) -> None:
-    """Keep a mapped report; IntegrityError if another request kept it first."""
-    conn.execute(insert(reports), {"message_id": message_id, "report": report_json, "fetched_at": fetched_at})
+def keep_report(
+    conn: Connection, message_id: str, report_json: str, fetched_at: dt.datetime, etag: str | None = None
+) -> None:
+    """Keep a mapped report in place of any kept before (the registry's findings changed); IntegrityError if
+    another request kept one at the same moment."""
+    conn.execute(delete(reports).where(reports.c.message_id == message_id))
+    conn.execute(
+        insert(reports), {"message_id": message_id, "report": report_json, "fetched_at": fetched_at, "etag": etag}
+    )

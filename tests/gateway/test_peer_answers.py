@@ -50,7 +50,9 @@ def report(stream: Endless | None, limit: int, body: bytes = b"") -> dict[str, o
 
     async def run() -> dict[str, object]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            return await reports.fetch_report(client, "http://registry.test", "/v1/submissions/x/report", limit)
+            fetched = await reports.fetch_report(client, "http://registry.test", "/v1/submissions/x/report", limit)
+            assert fetched is not None
+            return fetched.body
 
     return asyncio.run(run())
 

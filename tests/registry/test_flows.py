@@ -6,12 +6,8 @@ person. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import hashlib
-import hmac
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,68 +23,11 @@ from services.registry_intake.api import create_app
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.dependencies import COOKIE
 from services.registry_intake.read.flows import flows_between_years
-from services.registry_intake.repository import SubmissionRepository
-from services.registry_intake.repository.register import Identity, RegisterRepository
-from services.registry_intake.submissions import IncomingSubmission, StoredRecord
-from shared import fnr
-from shared.iplos.payload import to_payload
-from shared.iplos.reader import read_export
-from shared.population import ReferencedNumber, RegisterRecord, read_extract
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
+from tests.registry.register_data import store
 from tests.tls import AsPeer
 
 MUNICIPALITIES = ("0301", "1103", "4601")
-_KEY = b"test pseudonym key: the TPF's is secret"
-
-
-def pseudonym(number: str) -> bytes:
-    # The TPF's keyed HMAC, with a test key: the registry joins on these and nothing else.
-    return hmac.new(_KEY, number.encode(), hashlib.sha256).digest()
-
-
-def incoming(municipality: str, year: int) -> IncomingSubmission:
-    return IncomingSubmission(
-        message_id=str(uuid.uuid4()),
-        municipality=municipality,
-        year=year,
-        sequence=1,
-        sender="folkeregister",
-        header_sha256="a" * 64,
-        payload_sha256="b" * 64,
-        pseudonym_key_version=1,
-        received_at=dt.datetime(year + 1, 1, 25, tzinfo=dt.UTC),
-        pseudonyms_sha256="c" * 64,
-        delivery_sha256="d" * 64,
-    )
-
-
-def care_records(path: Path) -> Iterator[StoredRecord]:
-    with read_export(path) as reader:
-        for index, person in enumerate(reader):
-            number = fnr.parse(person.fid)
-            record = to_payload(person, f"{index:032x}", number.birth_year, number.sex)
-            yield record, pseudonym(person.fid), "ok", ()
-
-
-def extract_records(path: Path) -> Iterator[tuple[RegisterRecord, list[Identity]]]:
-    with path.open("rb") as handle:
-        _header, people = read_extract(handle)
-        for person in people:
-            numbers = tuple(
-                ReferencedNumber(uuid.uuid4().hex, e.type, e.valid_from, e.valid_to) for e in person.numbers
-            )
-            record = RegisterRecord(numbers, person.sex, person.birth_year, person.residence, person.death_date)
-            yield record, [(pseudonym(e.number), "ok") for e in person.numbers]
-
-
-def store(engine: Engine, population: PopulationFiles, *, register: bool = True) -> None:
-    """Every care export (and, with ``register``, every register extract) stored as the intake stores them."""
-    care, extracts = SubmissionRepository(engine), RegisterRepository(engine)
-    for (year, municipality), path in sorted(population.exports.items()):
-        care.store(incoming(municipality, year), care_records(path))
-    if register:
-        for (year, municipality), path in sorted(population.registers.items()):
-            extracts.store_extract(incoming(municipality, year), extract_records(path))
 
 
 @pytest.fixture(scope="module")

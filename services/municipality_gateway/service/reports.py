@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,34 +49,54 @@ _REPORTED = frozenset({SubmissionState.STORED, SubmissionState.HELD})
 
 
 async def report(ctx: GatewayContext, caller: Credential, submission_id: str) -> ControlReport:
-    """The caller's submission's control report mapped to brukerNr: kept here once fetched, else fetched from the
-    registry, verified, opened, mapped and kept. Problems: 409 report-not-ready, 404, 502, 503."""
+    """The caller's submission's control report mapped to brukerNr. Fetched from the registry, verified, opened,
+    mapped and kept; a kept one is revalidated with the registry's entity tag first (its findings change when the
+    population register's extract of the year arrives or is replaced), and served as last verified when the registry
+    cannot be asked or no longer hands it out (a superseded submission). Problems: 409 report-not-ready, 404, 502,
+    503."""
     stored = await own_submission(ctx.engine, caller, submission_id)
     kept = await run_in_threadpool(_cached, ctx.engine, stored.message_id)
-    if kept is not None:
-        return kept
-    if stored.state not in _REPORTED:
-        raise Problem(
-            ProblemType.REPORT_NOT_READY, "The registry has not stored this submission", state=stored.state.value
-        )
     path = json.loads(stored.receipt or "{}").get("report_path")
-    if not path:
+    if stored.state not in _REPORTED or not path:
+        if kept is not None:
+            return kept[0]
+        if stored.state not in _REPORTED:
+            raise Problem(
+                ProblemType.REPORT_NOT_READY, "The registry has not stored this submission", state=stored.state.value
+            )
         raise Problem(ProblemType.NOT_FOUND, "The registry's receipt names no control report")
-    body = await fetch_report(
-        ctx.clients.for_party(stored.municipality),
-        ctx.settings.registry_url,
-        path,
-        ctx.settings.max_report_bytes,
-        token=ctx.registry_token,
-    )
+    try:
+        fetched = await fetch_report(
+            ctx.clients.for_party(stored.municipality),
+            ctx.settings.registry_url,
+            path,
+            ctx.settings.max_report_bytes,
+            token=ctx.registry_token,
+            etag=None if kept is None else kept[1],
+        )
+    except Problem:
+        if kept is None:
+            raise
+        return kept[0]
+    if fetched is None:  # not modified
+        assert kept is not None
+        return kept[0]
     keys = ctx.keys[stored.municipality]
     header_file = ctx.outbox_dir / stored.message_id / HEADER_FILE
     try:
-        return await run_in_threadpool(_open_and_keep, ctx.engine, ctx.directory, keys, stored, body, header_file)
+        return await run_in_threadpool(_open_and_keep, ctx.engine, ctx.directory, keys, stored, fetched, header_file)
     except IntegrityError:  # fetched twice at once: the other request kept it
         other = await run_in_threadpool(_cached, ctx.engine, stored.message_id)
         assert other is not None
-        return other
+        return other[0]
+
+
+@dataclass(frozen=True)
+class FetchedReport:
+    """The registry's report answer: its JSON object (not yet verified) and its entity tag."""
+
+    body: dict[str, Any]
+    etag: str | None
 
 
 async def fetch_report(
@@ -85,10 +106,13 @@ async def fetch_report(
     limit: int = MAX_REPORT_BYTES,
     *,
     token: str | None = None,
-) -> dict[str, Any]:
+    etag: str | None = None,
+) -> FetchedReport | None:
     """The registry's answer for ``path``, asked with the gateway's own credential at the registry, read while it
-    streams in and never past ``limit`` bytes."""
+    streams in and never past ``limit`` bytes; None if ``etag`` (of a report kept) still names the registry's."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if etag is not None:
+        headers["If-None-Match"] = etag
     try:
         response = await read_bounded(client, "GET", f"{registry_url.rstrip('/')}{path}", limit=limit, headers=headers)
     except httpx.HTTPError:
@@ -97,6 +121,8 @@ async def fetch_report(
         raise Problem(
             ProblemType.REPORT_UNAVAILABLE, "The control report is larger than the gateway accepts", limit=limit
         ) from None
+    if response.status_code == 304 and etag is not None:
+        return None
     if response.status_code != 200:
         raise Problem(
             ProblemType.REPORT_UNAVAILABLE,
@@ -109,13 +135,13 @@ async def fetch_report(
         body = None
     if not isinstance(body, dict):
         raise Problem(ProblemType.REPORT_UNAVAILABLE, "The registry's answer is not a report")
-    return body
+    return FetchedReport(body, response.etag)
 
 
-def _cached(engine: Engine, message_id: str) -> ControlReport | None:
+def _cached(engine: Engine, message_id: str) -> tuple[ControlReport, str | None] | None:
     with engine.connect() as conn:
         kept = repository.cached_report(conn, message_id)
-    return None if kept is None else ControlReport.model_validate_json(kept)
+    return None if kept is None else (ControlReport.model_validate_json(kept[0]), kept[1])
 
 
 def _open_and_keep(
@@ -123,11 +149,12 @@ def _open_and_keep(
     directory: PublicDirectory,
     keys: PartyKeys,
     stored: StoredSubmission,
-    body: dict[str, Any],
+    fetched: FetchedReport,
     header_file: Path,
 ) -> ControlReport:
-    """Verify the registry's signature, open the sealed report, map references to brukerNr, and keep it."""
-    header, summary, findings = _open(directory, keys, stored, body, header_file.read_bytes())
+    """Verify the registry's signature, open the sealed report, map references to brukerNr, and keep it (with its
+    entity tag, in place of any kept before)."""
+    header, summary, findings = _open(directory, keys, stored, fetched.body, header_file.read_bytes())
     with engine.connect() as conn:
         mapping = repository.bruker_nrs(conn, stored.message_id)
     mapped = ControlReport(
@@ -155,7 +182,9 @@ def _open_and_keep(
         ],
     )
     with engine.begin() as conn:
-        repository.keep_report(conn, stored.message_id, mapped.model_dump_json(by_alias=True), dt.datetime.now(dt.UTC))
+        repository.keep_report(
+            conn, stored.message_id, mapped.model_dump_json(by_alias=True), dt.datetime.now(dt.UTC), fetched.etag
+        )
     return mapped
 
 

@@ -38,6 +38,7 @@ from services.registry_intake.models import REFUSAL_HELD_DISCARDED, REFUSAL_STAL
 from services.registry_intake.read.queries import load_submission
 from services.registry_intake.repository import statements as sql
 from services.registry_intake.repository.bulk import BulkWriter
+from services.registry_intake.repository.register_checks import check_municipality_year
 from services.registry_intake.submissions import (
     DEFAULT_BATCH_SIZE,
     IncomingSubmission,
@@ -312,6 +313,8 @@ class SubmissionRepository:
             error_count=writer.errors,
             warning_count=writer.warnings,
         )
+        # The register controls, against the population register as it stands (counted again with their findings).
+        check_municipality_year(conn, incoming.municipality, incoming.year, only=incoming.message_id)
         return {
             "records": writer.records,
             "pseudonymised": writer.pseudonymised,

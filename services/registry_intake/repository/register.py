@@ -39,6 +39,7 @@ from services.registry_intake.models import (
 )
 from services.registry_intake.repository import statements as sql
 from services.registry_intake.repository.decisions import audit_facts
+from services.registry_intake.repository.register_checks import check_municipality_year, recheck_unknown
 from services.registry_intake.submissions import IncomingSubmission, Outcome
 from shared.audit import FactValue
 from shared.population import RegisterRecord
@@ -118,6 +119,8 @@ class RegisterRepository:
                     stale_against = active_sequence
                 else:
                     self._replace(conn, incoming, active_id, persons)
+                    # The care submissions of the municipality and year, judged again against this extract.
+                    check_municipality_year(conn, incoming.municipality, incoming.year)
         except IntegrityError as error:
             original = self._read_back(incoming.message_id)
             if original is None:
@@ -127,6 +130,8 @@ class RegisterRepository:
         assert stored is not None
         if stale_against is not None:
             raise StaleExtract(stale_against, stored)
+        # Whether a number is known anywhere in the year changes with every municipality's extract.
+        recheck_unknown(self._engine, incoming.year)
         return stored
 
     def _replace(

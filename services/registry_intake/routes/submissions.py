@@ -3,6 +3,7 @@ report (a municipality gateway's own credential)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -52,7 +53,12 @@ async def get_submission(request: Request, submission_id: str, ctx: Context) -> 
     " (a municipality gateway's own credential)",
     response_class=Response,
     responses={
-        200: {"description": "The report: {header, signature, part}", "model": SealedReport},
+        200: {
+            "description": "The report: {header, signature, part}, with its ETag (it changes when the register"
+            " controls change the findings)",
+            "model": SealedReport,
+        },
+        304: {"description": "If-None-Match named the report as kept: it has not changed"},
         401: {"description": "No bearer token, or one the registry does not know"},
         403: {
             "description": "The credential is not a gateway's, or the connection's TLS certificate is not the"
@@ -62,6 +68,14 @@ async def get_submission(request: Request, submission_id: str, ctx: Context) -> 
         410: {"description": "The submission was superseded: the replacing submission's report applies"},
     },
 )
-async def get_report(submission_id: str, ctx: Context, _fetcher: ReportFetcher, peer: MunicipalityPeer) -> Response:
-    # Sealed and signed once, then served as stored: the bytes go out as they were kept.
-    return Response(await run_in_threadpool(service.report, ctx, submission_id, peer), media_type="application/json")
+async def get_report(
+    request: Request, submission_id: str, ctx: Context, _fetcher: ReportFetcher, peer: MunicipalityPeer
+) -> Response:
+    # Sealed and signed once, then served as stored: the bytes go out as they were kept. The kept report changes
+    # only when the population register's extract changes the findings, so a gateway that kept an earlier one
+    # revalidates it with If-None-Match instead of fetching it whole again.
+    body = await run_in_threadpool(service.report, ctx, submission_id, peer)
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers={"ETag": etag})

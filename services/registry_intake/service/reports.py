@@ -1,7 +1,8 @@
 """report: the control report of a stored submission, sealed for the submitting municipality only.
 
 Sealed and signed the first time it is asked for, then kept (``sealed_reports``) and served as kept: sealed
-again only for a new key of the municipality's. Only references name records; the municipality's gateway alone
+again only for a new key of the municipality's, or when the register controls change its findings
+(they drop the kept one). Only references name records; the municipality's gateway alone
 can map them to its brukerNr.
 """
 
@@ -20,6 +21,7 @@ from services.registry_intake.service.errors import NotFound
 from services.registry_intake.submissions import StoredSubmission
 from shared.envelope import ReportHeader, ReportParts, sign_header, utc_timestamp
 from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
+from shared.iplos.controls import REGISTRY_ONLY_CODES
 from shared.keys import PublicDirectory
 
 __all__ = ["report"]
@@ -51,14 +53,18 @@ def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> bytes:
 
 def _sealed(ctx: RegistryContext, stored: StoredSubmission) -> SealedReport:
     """The control report for the submitting municipality: sealed for its key, signed by the registry. Built
-    from the stored findings (which do not change while the submission is active)."""
+    from the stored findings, which change while the submission is active only when the population register's
+    extract of its municipality and year arrives or is replaced (the register controls drop the kept report)."""
     municipality = _municipality_party(ctx.directory, stored.municipality)
     kid, key = ctx.directory.encryption_key(municipality)
-    findings = ctx.queries.findings(stored.message_id)
+    # A registry-only finding (K035: whether a number belongs to anyone in the country) is not the municipality's
+    # to learn of a number it chose: neither the finding nor its count goes into its report.
+    findings = [f for f in ctx.queries.findings(stored.message_id) if f.code not in REGISTRY_ONLY_CODES]
+    counts = {c: n for c, n in ctx.queries.finding_counts(stored.message_id).items() if c not in REGISTRY_ONLY_CODES}
     out = io.BytesIO()
     sealer = ReportSealer(
         out,
-        ReportSummary(records=stored.record_count, counts=ctx.queries.finding_counts(stored.message_id)),
+        ReportSummary(records=stored.record_count, counts=counts),
         sender=ctx.keys.party,
         recipient=municipality,
         recipient_kid=kid,

@@ -38,6 +38,12 @@ class Control:
     title: str
     rule: str
     scope: Literal["record", "submission"]
+    #: ``payload``: judged on what the municipality sent (``ControlRunner``); ``register``: judged against the
+    #: population register's extracts of the year, at the registry, whenever the register or the submission arrives.
+    source: Literal["payload", "register"] = "payload"
+    #: False for a finding only the registry's operators see: one that would tell a municipality something about a
+    #: number it chose that it may not know (the control report leaves it out, counts included).
+    municipality_sees: bool = True
 
 
 # The codes, named for the code that raises and the fault injector that provokes them.
@@ -72,6 +78,10 @@ DUPLICATE_SERVICE_ID = "K028"
 CONFLICTING_DECISIONS = "K029"
 REFUSAL_OR_COMPLAINT_AFTER_YEAR = "K030"
 COERCION_START_AFTER_END = "K031"
+NOT_RESIDENT = "K032"
+SERVICE_AFTER_REGISTER_DEATH = "K033"
+DIFFERS_FROM_REGISTER = "K034"
+UNKNOWN_TO_REGISTER = "K035"
 
 _E, _W = Severity.ERROR, Severity.WARNING
 _HOURLY = _numbers(HOURLY_SERVICES)
@@ -321,7 +331,57 @@ CATALOGUE: tuple[Control, ...] = (
         "Et tvangsvedtaks startdato skal ikke være etter sluttdatoen (når sluttdato er oppgitt).",
         "record",
     ),
+    # The register controls (issue 14): judged against the population register's extract of the reporting
+    # municipality and year, which the register sends through the same TPF, so the join is on pseudonyms. What a
+    # municipality learns of a number it chose is only what it may know of its own residents.
+    Control(
+        NOT_RESIDENT,
+        _E,
+        "Personen bodde ikke i kommunen i rapporteringsåret",
+        "Ifølge folkeregisteret skal personen ha hatt bosted i kommunen på minst én dag i rapporteringsåret: "
+        "identitetsnummeret (eller et tidligere eller senere nummer for samme person) skal finnes i registerets "
+        "uttrekk for kommunen og året. Kontrolleres når uttrekket er mottatt, også for en innsending mottatt før "
+        "det. Rapporten sier ikke om personen bodde i en annen kommune eller er ukjent for registeret.",
+        "record",
+        "register",
+    ),
+    Control(
+        SERVICE_AFTER_REGISTER_DEATH,
+        _E,
+        "Tjeneste etter dødsdato i folkeregisteret",
+        "For en person som bodde i kommunen i rapporteringsåret og som ifølge folkeregisteret er død, skal ingen "
+        "tjeneste starte etter dødsdatoen, vare ut over den (sluttdato etter dødsdatoen) eller mangle sluttdato. "
+        "Hver slik tjeneste rapporteres.",
+        "record",
+        "register",
+    ),
+    Control(
+        DIFFERS_FROM_REGISTER,
+        _W,
+        "Kjønn eller fødselsår avviker fra folkeregisteret",
+        "For en person som bodde i kommunen i rapporteringsåret skal kjønn og fødselsår som identitetsnummeret "
+        "angir, være de samme som i folkeregisteret (når begge er kjent). Et avvik tyder på feil nummer i "
+        "fagsystemet eller en feil i registeret.",
+        "record",
+        "register",
+    ),
+    Control(
+        UNKNOWN_TO_REGISTER,
+        _E,
+        "Personen er ukjent i folkeregisteret",
+        "Identitetsnummeret finnes ikke i noe av folkeregisterets uttrekk for rapporteringsåret. Avgjøres først "
+        "når registeret har sendt uttrekk for alle kommunene det året. Bare for registerets egne operatører: "
+        f"kommunen ser {NOT_RESIDENT}, som ikke sier om nummeret hører til noen i landet.",
+        "record",
+        "register",
+        municipality_sees=False,
+    ),
 )
+
+#: The codes of the register controls, each judged again whenever the register's extract changes.
+REGISTER_CODES: frozenset[str] = frozenset(c.code for c in CATALOGUE if c.source == "register")
+#: The codes a municipality never sees in its control report.
+REGISTRY_ONLY_CODES: frozenset[str] = frozenset(c.code for c in CATALOGUE if not c.municipality_sees)
 
 _BY_CODE: dict[str, Control] = {c.code: c for c in CATALOGUE}
 if len(_BY_CODE) != len(CATALOGUE):  # pragma: no cover - a programming error, caught at import

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from shared.iplos.controls._catalogue import CATALOGUE, CONFLICTING_DECISIONS, DUPLICATE_PERSON, DUPLICATE_SERVICE_ID
+from shared.iplos.controls._catalogue import (
+    CATALOGUE,
+    CONFLICTING_DECISIONS,
+    DUPLICATE_PERSON,
+    DUPLICATE_SERVICE_ID,
+    NOT_RESIDENT,
+    Control,
+)
 
 
 def render_markdown() -> str:
@@ -26,17 +33,25 @@ def render_markdown() -> str:
         f"({DUPLICATE_PERSON}, {DUPLICATE_SERVICE_ID}, {CONFLICTING_DECISIONS}) report the",
         "second and later occurrence in submission order.",
         "",
+        "The register controls (judged against: `register`) compare each record with the population register's",
+        "extract of the reporting municipality and year, which the register sends through the same TPF (the join is",
+        "on pseudonyms; docs/population-register.md). They run when the submission is stored and again whenever",
+        "that extract arrives or is replaced, so a submission stored before the register gets them later and its",
+        "control report changes. Whatever number a municipality reports, its report says only what it may know of",
+        f"its own residents: {NOT_RESIDENT} does not tell a person living elsewhere from one unknown to the register,",
+        "and a control marked *registry only* is never in a municipality's report.",
+        "",
         "Closed vocabularies (the event type of a service line, the legal basis of a coercion decision, the",
         "outcome of a complaint) are enumerated in the export's XSD and in the payload format: a value outside",
         "them is a schema error, so there is no control for them here.",
         "",
-        "| Code | Severity | Scope | Title |",
-        "|---|---|---|---|",
+        "| Code | Severity | Scope | Judged against | Title |",
+        "|---|---|---|---|---|",
     ]
-    lines += [f"| {c.code} | {c.severity.value} | {c.scope} | {c.title} |" for c in CATALOGUE]
+    lines += [f"| {c.code} | {c.severity.value} | {c.scope} | {_against(c)} | {c.title} |" for c in CATALOGUE]
     lines.append("")
     for c in CATALOGUE:
-        lines += [f"## {c.code}: {c.title}", "", f"*{c.severity.value}, {c.scope}.* {c.rule}", ""]
+        lines += [f"## {c.code}: {c.title}", "", f"*{c.severity.value}, {c.scope}, {_against(c)}.* {c.rule}", ""]
     lines += [
         "## Reference data",
         "",
@@ -45,3 +60,7 @@ def render_markdown() -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _against(c: Control) -> str:
+    return c.source if c.municipality_sees else f"{c.source}, registry only"
