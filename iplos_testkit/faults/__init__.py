@@ -31,7 +31,10 @@ Choices, and why:
 * **Synthetic numbers only.** New identity numbers are Tenor-style (month + 80, ``shared.fnr.synthetic_for``);
   the ``identity-refused`` fault breaks the last check digit of the person's own synthetic number.
 
-Every record-level control (K005-K031) has a kind. Not injected here:
+Every record-level control judged on the payload (K005-K031) has a kind. Not injected here:
+
+* the register controls (K032-K035), judged against the population register: ``iplos_testkit.population`` injects
+  those, with the register extracts they are judged against;
 
 * the submission-level controls (K001-K004: kommuneNr and bydelNr of the header): they are about the message
   header, not a person, so an answer key by ``brukerNr`` cannot name them (``tests/shared/test_controls.py``

@@ -60,11 +60,13 @@ def inject_register_faults(
     changes: list[RegisterChange] = []
     changed: set[tuple[int, int]] = set()
     kinds = list(RegisterFaultKind)
+    turn = 0  # the kinds in turn across all exports, so that even one small export gets each kind
     for (year, municipality), export in sorted(exports.items()):
         count = round(len(export.records) * rate)
         faulted = {f.bruker_nr for f in faults if (f.year, f.municipality) == (year, municipality)}
-        for index in range(count):
-            kind = kinds[(index + len(faults) + len(changes)) % len(kinds)]
+        for _ in range(count):
+            kind = kinds[turn % len(kinds)]
+            turn += 1
             injected = _INJECT[kind](population, export, len(export.records) + 1, faulted)
             if injected is None:
                 continue

@@ -1,7 +1,11 @@
 """The population register's extract through the real chain (issue 14): the register's own gateway (``iplos serve
 gateway`` given the register's key folder) takes an upload, seals and signs it with the register's key and delivers
 it through its outbox to the TPF, which pseudonymises each number and forwards it to the registry, which stores it
-and answers with a signed receipt. Each gateway takes only its own kind of file."""
+and answers with a signed receipt. Each gateway takes only its own kind of file. A municipality's control report
+changes when the register's extract of its year arrives: the register controls find exactly the faults injected.
+
+Trondheim (5001) and Bergen (4601) in reporting year 2022, which no other end-to-end test uses: an extract judges
+every care record of its municipality and year."""
 
 from __future__ import annotations
 
@@ -17,23 +21,33 @@ from pathlib import Path
 import httpx
 import pytest
 
-from iplos_chain import Chain, free_port, launch_command, service_env
-from iplos_testkit.population import Population
+from iplos_chain import Chain, client, free_port, launch_command, service_env
+from iplos_testkit.population import Population, RegisterFaultKind, generate_population
 from keys.generate import DIRECTORY_FILE, POPULATION_REGISTER_FOLDER
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
 from shared.population import ExtractHeader, RegisterPerson, write_extract
 from tests.e2e.conftest import Export
 
 TOKEN = new_token()
 
 
-def oslo_extract(year: int) -> tuple[bytes, int]:
-    """Oslo's register extract of ``year`` from a small simulated population, and its number of persons."""
-    population = Population(("0301", "1103"), (year - 1, year), residents=60, seed=9)
+YEAR = 2022
+SEEN_AS = {
+    RegisterFaultKind.NOT_RESIDENT: NOT_RESIDENT,
+    RegisterFaultKind.UNKNOWN: NOT_RESIDENT,
+    RegisterFaultKind.AFTER_DEATH: SERVICE_AFTER_REGISTER_DEATH,
+    RegisterFaultKind.DIFFERS: DIFFERS_FROM_REGISTER,
+}
+
+
+def trondheim_extract(year: int) -> tuple[bytes, int]:
+    """Trondheim's register extract of ``year`` from a small simulated population, and its number of persons."""
+    population = Population(("5001", "1103"), (year - 1, year), residents=60, seed=9)
     views = [p.register_view(year) for p in population.persons]
-    persons: list[RegisterPerson] = [v for v in views if v is not None and v.resident_in("0301", year)]
+    persons: list[RegisterPerson] = [v for v in views if v is not None and v.resident_in("5001", year)]
     out = io.BytesIO()
-    write_extract(out, ExtractHeader(str(uuid.uuid4()), "0301", year, dt.date(year + 1, 1, 20)), persons)
+    write_extract(out, ExtractHeader(str(uuid.uuid4()), "5001", year, dt.date(year + 1, 1, 20)), persons)
     return out.getvalue(), len(persons)
 
 
@@ -89,9 +103,9 @@ def _final(client: httpx.Client, url: str, submission_id: str) -> dict[str, obje
 def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
     chain: Chain, register_gateway: str, make_export, exports_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    extract, persons = oslo_extract(2025)
+    extract, persons = trondheim_extract(YEAR)
     # Beside the session's exports: the last e2e test looks for its numbers in everything the TPF and registry wrote.
-    (exports_dir / f"register-0301-2025-{uuid.uuid4().hex[:8]}.jsonl").write_bytes(extract)
+    (exports_dir / f"register-5001-{YEAR}-{uuid.uuid4().hex[:8]}.jsonl").write_bytes(extract)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(verify=chain.verify, headers=headers, timeout=30) as client:
         answer = client.post(
@@ -103,14 +117,14 @@ def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
         receipt = submission["receipt"]
         assert isinstance(receipt, dict)
         assert (receipt["status"], receipt["records_stored"], receipt["report_path"]) == ("stored", persons, None)
-        assert receipt["municipality"] == "0301"
+        assert receipt["municipality"] == "5001"
         # The same file again: refused at the gateway, as a care export would be.
         again = client.post(
             f"{register_gateway}/v1/submissions", content=extract, headers={"Content-Type": "application/x-ndjson"}
         )
         assert again.json()["type"].endswith("identical-resubmission"), again.text
         # The register's gateway takes no care export.
-        export: Export = make_export("0301", 5)
+        export: Export = make_export("5001", 5, year=YEAR)
         xml = client.post(
             f"{register_gateway}/v1/submissions",
             content=export.path.read_bytes(),
@@ -125,3 +139,34 @@ def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
             headers={"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {chain.operator_token}"},
         )
     assert refused.status_code == 415, refused.text
+
+
+def test_the_register_controls_reach_the_municipalitys_report_when_the_extract_arrives(
+    chain: Chain, register_gateway: str, exports_dir: Path
+) -> None:
+    population = generate_population(
+        exports_dir / "population-4601", ("4601", "5001"), (YEAR,), residents=150, seed=12, errors=0.08
+    )
+    expected = {(f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults if f.municipality == "4601"}
+    assert {code for _, code in expected} == {NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH, DIFFERS_FROM_REGISTER}
+    token = chain.municipality_token("4601")
+    accepted = client.submit(population.exports[(YEAR, "4601")], chain.url("gateway"), token=token)
+    assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)["state"] == "stored"
+    report_url = f"{chain.url('gateway')}/v1/submissions/{accepted['submission_id']}/report"
+    before = client.get_json(report_url, token)
+    assert before["findings"] == [], "the generated records pass every payload control; no register yet"
+
+    extract = population.registers[(YEAR, "4601")].read_bytes()
+    with httpx.Client(verify=chain.verify, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as register:
+        answer = register.post(
+            f"{register_gateway}/v1/submissions", content=extract, headers={"Content-Type": "application/x-ndjson"}
+        )
+        assert answer.status_code == 202, answer.text
+        assert _final(register, register_gateway, answer.json()["submission_id"])["state"] == "stored"
+
+    # The same report asked for again at the municipality's gateway: revalidated, and now with the register's findings.
+    after = client.get_json(report_url, token)
+    assert {(f["brukerNr"], f["code"]) for f in after["findings"]} == expected
+    assert after["finding_count"] == len(after["findings"])
+    assert all(f["title"] for f in after["findings"])
+    assert client.get_json(report_url, token) == after  # not modified: served as kept

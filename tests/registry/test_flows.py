@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import html as lxml_html
 from sqlalchemy import Engine
 
@@ -22,7 +24,7 @@ from services.kit.credentials import Credential, hash_token, new_token, write_cr
 from services.registry_intake.api import create_app
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.dependencies import COOKIE
-from services.registry_intake.read.flows import flows_between_years
+from services.registry_intake.read.flows import FLOW_KINDS, flow_suppression, flows_between_years
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 from tests.registry.register_data import store
 from tests.tls import AsPeer
@@ -110,7 +112,11 @@ def test_the_operator_api_shows_the_flows_with_small_cells_suppressed(
     shown = {area["area"]: area["flows"] for area in body["areas"]}
     for area, counts in truth.items():
         for kind, count in counts.items():
-            assert shown[area][kind] == (None if 0 < count < 5 else count), (area, kind)
+            assert shown[area][kind] in (None, count), (area, kind)  # a figure shown is the truth
+            if 0 < count < 5:
+                assert shown[area][kind] is None, (area, kind)
+    rule = flow_suppression(truth)
+    assert shown == {area: {kind: rule[(area, kind)] for kind in counts} for area, counts in truth.items()}
     assert any(v is None for flows in shown.values() for v in flows.values()), "some cell is small and suppressed"
 
 
@@ -131,3 +137,58 @@ def test_the_statistics_page_shows_the_flows_as_the_api_does(
             shown = " ".join(cell.text_content().split())
             assert shown.startswith("<5") if count is None else shown == f"{count:,}", (area["area"], kind, shown)
     assert "Oslo" in rows[1].text_content()
+
+
+# -- complementary suppression, on crafted tables ---------------------------------------------------------------
+
+
+def flows(**counts: int) -> dict[str, int]:
+    return {kind: counts.get(kind, 0) for kind in FLOW_KINDS}
+
+
+def test_a_hidden_cell_is_never_the_only_one_of_an_areas_recipients() -> None:
+    # 5001 had 10 + 3 + 8 = 21 recipients, a figure the statistics pages publish: hiding only the 3 new would
+    # give it away as 21 - 10 - 8, so the smaller of the two others (8 moved in) goes too.
+    counts = {
+        "national": flows(continuing=40, new=30, moved_in=20, ended=30, moved_out=20),
+        "5001": flows(continuing=10, new=3, moved_in=8, ended=9, moved_out=7),
+    }
+    counts["4601"] = {kind: counts["national"][kind] - counts["5001"][kind] for kind in FLOW_KINDS}
+    shown = flow_suppression(counts)
+    assert shown[("5001", "new")] is None  # small
+    assert shown[("5001", "moved_in")] is None  # its complement in the year's recipients
+    assert shown[("5001", "continuing")] == 10
+    # and each hidden cell's column (national = the municipalities' sum) loses a second cell too
+    assert shown[("4601", "new")] is None
+    assert shown[("4601", "moved_in")] is None
+    assert all(v is not None for k, v in shown.items() if k[1] in ("ended", "moved_out", "continuing"))
+
+
+def test_a_cell_hidden_for_one_group_is_followed_into_the_next() -> None:
+    # Hiding moved out (2) hides its complement in the year before's recipients, continuing (6, the smallest above 0
+    # of its group); continuing is also in the year's recipients, where it is then the only one hidden: new (7) goes.
+    counts = {"5001": flows(continuing=6, new=7, moved_in=9, ended=8, moved_out=2)}
+    shown = flow_suppression(counts)
+    assert {kind for (_, kind), v in shown.items() if v is None} >= {"moved_out", "continuing", "new"}
+    assert shown[("5001", "moved_in")] == 9
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["national", "0301", "1103", "4601", "5001"]),
+        st.fixed_dictionaries({kind: st.integers(0, 30) for kind in FLOW_KINDS}),
+        min_size=1,
+    )
+)
+def test_no_group_is_left_with_one_hidden_cell(counts: dict[str, dict[str, int]]) -> None:
+    shown = flow_suppression(counts)
+    for (area, kind), value in shown.items():
+        count = counts[area][kind]
+        assert value in (None, count)
+        if 0 < count < 5:
+            assert value is None
+    groups = [[(a, "continuing"), (a, "new"), (a, "moved_in")] for a in counts]
+    groups += [[(a, "continuing"), (a, "ended"), (a, "moved_out")] for a in counts]
+    groups += [[(a, kind) for a in counts] for kind in FLOW_KINDS]
+    for group in (g for g in groups if len(g) > 1):
+        assert sum(shown[cell] is None for cell in group) != 1, group

@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy import Engine, create_engine, insert, select, update
 
 from iplos_chain import ensure_keys
 from iplos_testkit.exports import write_synthetic_export
-from services.registry_intake.models import sealed_reports
+from services.registry_intake.models import findings, sealed_reports
 from services.registry_intake.read import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
 from shared.envelope import PartRef
 from shared.envelope.report import open_report
+from shared.iplos.controls import UNKNOWN_TO_REGISTER
 from tests.badinput.conftest import TestClient
 from tests.e2e.messages import Message, build_message, keys_of
 from tests.registry.test_storage import incoming, make_records
@@ -120,6 +121,52 @@ def test_a_superseded_submission_s_kept_report_goes_with_its_findings(state: Pat
         assert (old.status_code, old.json()["type"]) == (410, PROBLEM + "superseded")
         _report(registry, second.parsed.message_id)
         assert [message_id for message_id, _ in _kept(state)] == [second.parsed.message_id]
+
+
+def test_a_registry_only_finding_stays_out_of_the_report_and_a_changed_report_gets_a_new_etag(state: Path) -> None:
+    # K035 (a number unknown to the whole register) is the registry operators' alone: a municipality that chose the
+    # number must not learn whether anyone in the country has it. Added here as the register controls add it.
+    message = _faulty(state, 1)
+    message_id = message.parsed.message_id
+    with _chain(state) as (tpf, registry, wire):
+        wire.up = True
+        assert tpf.post("/v1/messages", files=message.files()).status_code == 200
+        with acting_as(registry, "kommune-0301"):
+            first = registry.get(f"/v1/submissions/{message_id}/report", headers=GATEWAY)
+            etag = first.headers["ETag"]
+            same = registry.get(f"/v1/submissions/{message_id}/report", headers={**GATEWAY, "If-None-Match": etag})
+        assert (same.status_code, same.content, same.headers["ETag"]) == (304, b"", etag)
+        engine = create_engine(f"sqlite:///{state / 'registry' / 'registry.db'}")
+        try:
+            with engine.begin() as conn:
+                ref = conn.execute(select(findings.c.ref).where(findings.c.ref.is_not(None))).scalars().first()
+                conn.execute(
+                    insert(findings).values(
+                        submission_id=message_id, ref=ref, code=UNKNOWN_TO_REGISTER, severity="error", field="fid"
+                    )
+                )
+                conn.execute(sealed_reports.delete())  # as the register controls drop it
+        finally:
+            engine.dispose()
+        with acting_as(registry, "kommune-0301"):
+            changed = registry.get(f"/v1/submissions/{message_id}/report", headers={**GATEWAY, "If-None-Match": etag})
+        assert changed.status_code == 200
+        assert changed.headers["ETag"] != etag
+    body = registry_json(changed.content)
+    ref_part = PartRef.model_validate(body["header"]["parts"]["report"])
+    summary, opened = open_report(
+        io.BytesIO(base64.b64decode(body["part"])),
+        keys_of(state, "0301"),
+        ref_part,
+        sender=body["header"]["sender"],
+        message_id=message_id,
+    )
+    codes = [finding.code for finding in opened]
+    assert codes
+    assert UNKNOWN_TO_REGISTER not in codes
+    assert UNKNOWN_TO_REGISTER not in summary.counts
+    assert body["header"]["finding_count"] == len(codes) == sum(summary.counts.values())
+    assert registry_json(first.content)["header"]["finding_count"] == len(codes)
 
 
 def test_the_report_needs_the_gateway_s_credential(state: Path) -> None:

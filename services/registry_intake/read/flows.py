@@ -15,7 +15,8 @@ For a year Y and a municipality m (the same definitions as ``iplos_testkit.popul
 * ``to_institution``: in m's of both years, at home in Y-1 (no long-term stay, 21) and in a long-term stay in Y.
 
 Nationally each person counts once (``moved_in`` = ``moved_out``: persons reported in both years by municipalities
-not all the same). These are exact counts: what an operator is shown goes through the small-cell rule.
+not all the same). These are exact counts: what an operator is shown goes through the small-cell rule, with
+complementary suppression (:func:`flow_suppression`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from services.registry_intake.models import (
     services,
     submissions,
 )
-from services.registry_intake.read.suppression import SUPPRESSION_THRESHOLD, suppress
+from services.registry_intake.read.suppression import SUPPRESSION_THRESHOLD, suppress_table
 from services.registry_intake.schemas import AreaFlows, FlowCounts, YearFlows
 
-__all__ = ["FLOW_KINDS", "LONG_TERM_STAY", "flows_between_years", "year_flows"]
+__all__ = ["FLOW_KINDS", "LONG_TERM_STAY", "flow_suppression", "flows_between_years", "year_flows"]
 
 LONG_TERM_STAY = 21
 FLOW_KINDS = ("continuing", "new", "moved_in", "ended", "moved_out", "to_institution")
@@ -119,19 +120,36 @@ def flows_between_years(conn: Connection, year: int) -> dict[str, dict[str, int]
 
 
 def year_flows(year: int, counts: Mapping[str, Mapping[str, int]]) -> YearFlows:
-    """The flows as an operator is shown them: every count of 1-4 persons suppressed (``suppress``), the country
-    first, then each municipality."""
+    """The flows as an operator is shown them, the country first, then each municipality: every count of 1-4
+    persons suppressed, and with it whatever would give it away (:func:`flow_suppression`)."""
     order = ["national", *sorted(area for area in counts if area != "national")]
+    shown = flow_suppression(counts)
     return YearFlows(
         year=year,
         previous_year=year - 1,
         suppression_threshold=SUPPRESSION_THRESHOLD,
         areas=[
-            AreaFlows(area=area, flows=FlowCounts(**{kind: suppress(counts[area][kind]) for kind in FLOW_KINDS}))
+            AreaFlows(area=area, flows=FlowCounts(**{kind: shown[(area, kind)] for kind in FLOW_KINDS}))
             for area in order
             if area in counts
         ],
     )
+
+
+def flow_suppression(counts: Mapping[str, Mapping[str, int]]) -> dict[tuple[str, str], int | None]:
+    """Each (area, kind) as it may be shown. What a reader knows or can estimate, and so the groups
+    (``suppress_table``) a hidden cell must not be the only one of: an area's recipients of the year (continuing +
+    new + moved in) and of the year before (continuing + ended + moved out), published on the statistics pages; and
+    each kind's national count against the municipalities' (equal to their sum but for persons reported by two
+    municipalities in a year)."""
+    cells = {(area, kind): counts[area][kind] for area in counts for kind in FLOW_KINDS}
+    groups: list[list[tuple[str, str]]] = []
+    for area in counts:
+        groups.append([(area, "continuing"), (area, "new"), (area, "moved_in")])
+        groups.append([(area, "continuing"), (area, "ended"), (area, "moved_out")])
+    for kind in FLOW_KINDS:
+        groups.append([(area, kind) for area in sorted(counts)])  # "national" among them
+    return suppress_table(cells, groups)
 
 
 def _union(care: Mapping[str, Mapping[Hashable, bool]], but: str | None = None) -> set[Hashable]:
