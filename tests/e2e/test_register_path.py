@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import subprocess
 import time
@@ -25,6 +26,7 @@ from iplos_chain import Chain, client, free_port, launch_command, service_env
 from iplos_testkit.population import Population, RegisterFaultKind, generate_population
 from keys.generate import DIRECTORY_FILE, POPULATION_REGISTER_FOLDER
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
+from services.registry_intake.read.flows import flow_suppression
 from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
 from shared.population import ExtractHeader, RegisterPerson, write_extract
 from tests.e2e.conftest import Export
@@ -141,32 +143,67 @@ def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
     assert refused.status_code == 415, refused.text
 
 
-def test_the_register_controls_reach_the_municipalitys_report_when_the_extract_arrives(
-    chain: Chain, register_gateway: str, exports_dir: Path
-) -> None:
-    population = generate_population(
-        exports_dir / "population-4601", ("4601", "5001"), (YEAR,), residents=150, seed=12, errors=0.08
-    )
-    expected = {(f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults if f.municipality == "4601"}
-    assert {code for _, code in expected} == {NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH, DIFFERS_FROM_REGISTER}
-    token = chain.municipality_token("4601")
-    accepted = client.submit(population.exports[(YEAR, "4601")], chain.url("gateway"), token=token)
-    assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)["state"] == "stored"
-    report_url = f"{chain.url('gateway')}/v1/submissions/{accepted['submission_id']}/report"
-    before = client.get_json(report_url, token)
-    assert before["findings"] == [], "the generated records pass every payload control; no register yet"
-
-    extract = population.registers[(YEAR, "4601")].read_bytes()
+def _send_extract(chain: Chain, register_gateway: str, path: Path) -> None:
     with httpx.Client(verify=chain.verify, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as register:
         answer = register.post(
-            f"{register_gateway}/v1/submissions", content=extract, headers={"Content-Type": "application/x-ndjson"}
+            f"{register_gateway}/v1/submissions",
+            content=path.read_bytes(),
+            headers={"Content-Type": "application/x-ndjson"},
         )
         assert answer.status_code == 202, answer.text
         assert _final(register, register_gateway, answer.json()["submission_id"])["state"] == "stored"
 
-    # The same report asked for again at the municipality's gateway: revalidated, and now with the register's findings.
+
+def _send_export(chain: Chain, municipality: str, path: Path) -> str:
+    token = chain.municipality_token(municipality)
+    accepted = client.submit(path, chain.url("gateway"), token=token)
+    assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)["state"] == "stored"
+    return str(accepted["submission_id"])
+
+
+def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_the_flows(
+    chain: Chain, register_gateway: str, exports_dir: Path
+) -> None:
+    # Two municipalities over 2021 and 2022 (which no other end-to-end test stores care data for): moves between
+    # them, deaths, arrivals with D-numbers, a D-number replaced by a fødselsnummer, register faults injected.
+    population = generate_population(
+        exports_dir / "population", ("4601", "5001"), (2021, 2022), residents=200, seed=2, errors=0.1
+    )
+    for municipality in ("4601", "5001"):
+        _send_export(chain, municipality, population.exports[(2021, municipality)])
+        _send_extract(chain, register_gateway, population.registers[(2021, municipality)])
+
+    # Bergen's 2022 export before the register's extract of 2022: a report with no register findings (the generated
+    # records pass every payload control) ...
+    bergen = _send_export(chain, "4601", population.exports[(2022, "4601")])
+    token = chain.municipality_token("4601")
+    report_url = f"{chain.url('gateway')}/v1/submissions/{bergen}/report"
+    assert client.get_json(report_url, token)["findings"] == []
+    # ... and once it arrives, the same report, revalidated at the gateway, has exactly the faults injected, by
+    # brukerNr, as the municipality may see them.
+    _send_extract(chain, register_gateway, population.registers[(2022, "4601")])
+    expected = {(f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "4601")}
+    assert {code for _, code in expected} == {NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH, DIFFERS_FROM_REGISTER}
     after = client.get_json(report_url, token)
     assert {(f["brukerNr"], f["code"]) for f in after["findings"]} == expected
     assert after["finding_count"] == len(after["findings"])
-    assert all(f["title"] for f in after["findings"])
     assert client.get_json(report_url, token) == after  # not modified: served as kept
+
+    # Trondheim's extract first this time, then its export: judged at once.
+    _send_extract(chain, register_gateway, population.registers[(2022, "5001")])
+    trondheim = _send_export(chain, "5001", population.exports[(2022, "5001")])
+    report = client.get_json(
+        f"{chain.url('gateway')}/v1/submissions/{trondheim}/report", chain.municipality_token("5001")
+    )
+    assert {(f["brukerNr"], f["code"]) for f in report["findings"]} == {
+        (f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "5001")
+    }
+
+    # The flows between the years, as the operator is shown them: the generator's truth through the suppression rule.
+    truth = json.loads(population.truth.read_text(encoding="utf-8"))[str(YEAR)]
+    shown = client.get_json(f"{chain.url('registry')}/v1/operator/years/{YEAR}/flows", chain.operator_token)
+    rule = flow_suppression(truth)
+    assert {area["area"]: area["flows"] for area in shown["areas"]} == {
+        area: {kind: rule[(area, kind)] for kind in counts} for area, counts in truth.items()
+    }
+    assert shown["areas"][0]["flows"]["continuing"] == truth["national"]["continuing"] > 0
