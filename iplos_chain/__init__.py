@@ -12,7 +12,7 @@ canary run and the end-to-end tests use it.
 * :mod:`iplos_chain.report_tables`: a control report as rich tables.
 """
 
-from iplos_chain.apps import APPS, DEFAULT_PORTS, SERVICES
+from iplos_chain.apps import APPS, DEFAULT_PORTS, REGISTER_GATEWAY, SERVICES
 from iplos_chain.state import (
     CREDENTIALS_FOLDER,
     ensure_gateway_credentials,
@@ -30,6 +30,7 @@ __all__ = [
     "APPS",
     "CREDENTIALS_FOLDER",
     "DEFAULT_PORTS",
+    "REGISTER_GATEWAY",
     "SERVICES",
     "Chain",
     "ensure_gateway_credentials",

@@ -118,8 +118,10 @@ def submit(
     verify: Verify = True,
     progress: UploadProgress | None = None,
 ) -> dict[str, Any]:
-    """Submit an export; ``token`` is the municipality's (or the operator's) gateway credential. ``progress``
-    follows the upload (:data:`UploadProgress`)."""
+    """Submit an export (or, at the population register's gateway, a register extract: a ``.jsonl`` file);
+    ``token`` is the municipality's (or the operator's) gateway credential. ``progress`` follows the upload
+    (:data:`UploadProgress`)."""
+    content_type = "application/x-ndjson" if path.suffix in (".jsonl", ".ndjson") else "application/xml"
     with path.open("rb") as body:
         size = os.fstat(body.fileno()).st_size
         try:
@@ -128,7 +130,7 @@ def submit(
                 content=_pieces(body, size, progress),
                 # The length up front, as for the file itself: the gateway can refuse a body too large before it
                 # reads it, and no chunked encoding is needed.
-                headers={"Content-Type": "application/xml", "Content-Length": str(size), **_headers(token)},
+                headers={"Content-Type": content_type, "Content-Length": str(size), **_headers(token)},
                 timeout=timeout_s,
                 verify=verify,
             )

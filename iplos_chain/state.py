@@ -8,6 +8,8 @@ Layout under the state folder::
                               own credential at the registry, for fetching reports), registry.json, gateway.json,
                               tpf.json
     gateway/ tpf/ registry/   each service's database, logs, outbox and temporary files
+    register-gateway/         the population register's gateway's (with ``iplos up``; its token: register-token,
+                              its credential file: register-gateway.json)
 
 Every function here may run again on an existing folder (``iplos up`` on the state of an earlier run): what is
 there is kept, and a folder from an older version gets what it lacks.
@@ -38,9 +40,11 @@ __all__ = [
     "ensure_gateway_registry_token",
     "ensure_keys",
     "ensure_operator_token",
+    "ensure_register_token",
     "gateway_registry_token_file",
     "municipality_token_file",
     "operator_token_file",
+    "register_credentials_file",
     "served_municipalities",
 ]
 
@@ -138,3 +142,23 @@ def ensure_gateway_credentials(state_dir: Path) -> dict[str, str]:
     if not path.exists() or load_credentials(path) != credentials:
         write_credentials(path, credentials)
     return tokens
+
+
+def register_token_file(state_dir: Path) -> Path:
+    return state_dir / CREDENTIALS_FOLDER / "register-token"
+
+
+def ensure_register_token(state_dir: Path) -> str:
+    """The population register's IT staff's token at the register's own gateway (``credentials/register-token``,
+    0600, created once; its hash in the gateway's credential file ``register-gateway.json``): it sends the
+    register's extracts, for every municipality."""
+    token = _token(register_token_file(state_dir))
+    path = register_credentials_file(state_dir)
+    wanted = [Credential("folkeregister-it", "operator", hash_token(token))]
+    if not path.exists() or load_credentials(path) != wanted:
+        write_credentials(path, wanted)
+    return token
+
+
+def register_credentials_file(state_dir: Path) -> Path:
+    return state_dir / CREDENTIALS_FOLDER / "register-gateway.json"

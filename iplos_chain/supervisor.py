@@ -29,16 +29,18 @@ from types import TracebackType
 import httpx
 
 from iplos_chain import procfs
-from iplos_chain.apps import DEFAULT_PORTS, SERVICES
+from iplos_chain.apps import DEFAULT_PORTS, PROGRAMS, REGISTER_GATEWAY, SERVICES
 from iplos_chain.state import (
     CREDENTIALS_FOLDER,
     KEYS_FOLDER,
     ensure_gateway_credentials,
     ensure_gateway_registry_token,
     ensure_operator_token,
+    ensure_register_token,
     gateway_registry_token_file,
+    register_credentials_file,
 )
-from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER
+from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, POPULATION_REGISTER_FOLDER
 from services.kit.tls import client_context
 from shared.keys import PublicDirectory, ca_certificate_file, tls_files
 from shared.keys.municipality import party_name
@@ -59,23 +61,32 @@ def free_port() -> int:
 
 
 def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[str, str]:
-    """The environment variables that configure ``service`` in a development chain under ``state_dir``."""
+    """The environment variables that configure ``service`` in a development chain under ``state_dir``. The
+    register's gateway is the gateway program with the register's zone's keys, state and credentials."""
     keys = state_dir / KEYS_FOLDER
     own = state_dir / service
     url = {name: f"https://127.0.0.1:{port}" for name, port in ports.items()}
-    prefix = {"gateway": "IPLOS_GATEWAY_", "tpf": "IPLOS_TPF_", "registry": "IPLOS_REGISTRY_"}[service]
-    key_dir = {"gateway": keys / MUNICIPALITIES_FOLDER, "tpf": keys / "tpf", "registry": keys / "registry"}[service]
+    program = PROGRAMS[service]
+    prefix = {"gateway": "IPLOS_GATEWAY_", "tpf": "IPLOS_TPF_", "registry": "IPLOS_REGISTRY_"}[program]
+    key_dir = {
+        "gateway": keys / MUNICIPALITIES_FOLDER,
+        REGISTER_GATEWAY: keys / POPULATION_REGISTER_FOLDER,
+        "tpf": keys / "tpf",
+        "registry": keys / "registry",
+    }[service]
     env = {
         prefix + "KEY_DIR": str(key_dir),
         prefix + "DIRECTORY": str(keys / DIRECTORY_FILE),
         prefix + "STATE_DIR": str(own),
         "TMPDIR": str(own / "tmp"),
     }
-    if service == "gateway":
+    if program == "gateway":
         env["IPLOS_GATEWAY_TPF_URL"] = url["tpf"]
         env["IPLOS_GATEWAY_REGISTRY_URL"] = url["registry"]
         env["IPLOS_GATEWAY_CREDENTIALS_FILE"] = str(state_dir / CREDENTIALS_FOLDER / "gateway.json")
         env["IPLOS_GATEWAY_REGISTRY_TOKEN_FILE"] = str(gateway_registry_token_file(state_dir))
+    if service == REGISTER_GATEWAY:  # no report to fetch: the registry answers the register with receipts only
+        env["IPLOS_GATEWAY_CREDENTIALS_FILE"] = str(register_credentials_file(state_dir))
     if service == "registry":
         env["IPLOS_REGISTRY_CREDENTIALS_FILE"] = str(state_dir / CREDENTIALS_FOLDER / "registry.json")
     if service == "tpf":
@@ -87,10 +98,11 @@ def service_env(service: str, state_dir: Path, ports: dict[str, int]) -> dict[st
 
 
 def launch_command(service: str, port: int, *, workers: int = 1) -> list[str]:
-    """The command that runs ``service`` on loopback: ``iplos serve`` (iplos_chain.serve), in this interpreter,
-    with ``workers`` processes and :data:`GRACEFUL_SHUTDOWN_S` for what is in flight at a SIGTERM."""
+    """The command that runs ``service`` on loopback: ``iplos serve`` (iplos_chain.serve) of its program, in this
+    interpreter, with ``workers`` processes and :data:`GRACEFUL_SHUTDOWN_S` for what is in flight at a SIGTERM."""
+    program = PROGRAMS[service]
     return [
-        *(sys.executable, "-m", "iplos_cli.main", "serve", service, "--host", "127.0.0.1", "--port", str(port)),
+        *(sys.executable, "-m", "iplos_cli.main", "serve", program, "--host", "127.0.0.1", "--port", str(port)),
         *("--workers", str(workers), "--graceful-shutdown-s", str(GRACEFUL_SHUTDOWN_S)),
     ]
 
@@ -115,6 +127,18 @@ class Chain:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     workers: int = 1
     """Processes per service (uvicorn's ``--workers``)."""
+    register: bool = False
+    """Also run the population register's gateway (:data:`REGISTER_GATEWAY`), last: it delivers to the TPF."""
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The processes this chain runs, in start order."""
+        return (*SERVICES, REGISTER_GATEWAY) if self.register else SERVICES
+
+    @property
+    def register_token(self) -> str:
+        """The population register's token at its gateway (it sends extracts for every municipality)."""
+        return ensure_register_token(self.state_dir)
 
     def url(self, service: str) -> str:
         return f"https://127.0.0.1:{self.ports[service]}"
@@ -152,6 +176,8 @@ class Chain:
     def start(self, service: str) -> None:
         ensure_gateway_credentials(self.state_dir)  # the registry's operator credential as well
         ensure_gateway_registry_token(self.state_dir)
+        if service == REGISTER_GATEWAY:
+            ensure_register_token(self.state_dir)
         own = self.state_dir / service
         (own / "tmp").mkdir(parents=True, exist_ok=True)
         (own / "logs").mkdir(parents=True, exist_ok=True)
@@ -191,7 +217,7 @@ class Chain:
         raise RuntimeError(f"{service} did not become ready within {timeout_s:.0f} s (GET /readyz names the check)")
 
     def start_all(self) -> None:
-        for service in SERVICES:
+        for service in self.services:
             self.start(service)
 
     def stop(self, service: str, sig: int = signal.SIGTERM) -> None:
@@ -223,7 +249,7 @@ class Chain:
         return [pid for pid in procfs.children(process.pid) if procfs.is_uvicorn_worker(pid)]
 
     def stop_all(self) -> None:
-        for service in reversed(SERVICES):
+        for service in reversed(self.services):
             self.stop(service)
 
     def __enter__(self) -> Chain:

@@ -20,9 +20,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from iplos_chain import APPS, DEFAULT_PORTS, Chain, client, ensure_keys
+from iplos_chain import APPS, DEFAULT_PORTS, REGISTER_GATEWAY, Chain, client, ensure_keys
 from iplos_chain.state import KEYS_FOLDER
 from iplos_cli.audit import audit_app
+from keys.generate import POPULATION_REGISTER_FOLDER
 from shared.keys import ca_certificate_file
 
 app = typer.Typer(help="IPLOS chain: municipality gateway, trusted pseudonym manager (TPF), registry intake.")
@@ -249,20 +250,32 @@ def up(
     state_dir: Annotated[Path, typer.Option(help="Where the services keep keys, databases, logs")] = Path(".state"),
     municipality: Annotated[list[str] | None, typer.Option("--municipality", "-m")] = None,
 ) -> None:
-    """Run the three services on loopback with development keys until Ctrl-C."""
-    ensure_keys(state_dir, municipality or DEFAULT_MUNICIPALITIES)
-    chain = Chain(state_dir.resolve())
+    """Run the three services on loopback with development keys until Ctrl-C, and the population register's
+    gateway beside them."""
+    keys = ensure_keys(state_dir, municipality or DEFAULT_MUNICIPALITIES)
+    # A key folder from before the register was a party has no keys for it: the chain runs without its gateway.
+    register = (keys / POPULATION_REGISTER_FOLDER).is_dir()
+    chain = Chain(state_dir.resolve(), register=register)
     with chain:
-        for service in ("gateway", "tpf", "registry"):
-            console.print(f"{service:9} {chain.url(service)}   (state: {state_dir / service})")
+        for service in chain.services:
+            console.print(f"{service:16} {chain.url(service)}   (state: {state_dir / service})")
         # Each on a line of its own, so a script can pick them up. The operator's token reads the registry and
         # acts for every municipality at the gateway; a municipality's submits and reads its own only.
         print(f"operator token: {chain.operator_token}", flush=True)
         for kommune_nr, token in chain.municipality_tokens().items():
             print(f"municipality {kommune_nr} token: {token}", flush=True)
+        if register:
+            print(f"population register token: {chain.register_token}", flush=True)
+        else:
+            console.print("no population register keys in this state folder: its gateway is not started")
         console.print(f"development CA: {chain.ca_file}   (iplos submit finds it; curl --cacert, SSL_CERT_FILE)")
         console.print(f"operators' dashboard: {chain.url('registry')}/dashboard   (sign in with the operator token)")
         console.print(f"municipal IT pages:   {chain.url('gateway')}/pages   (a municipality's token)")
+        if register:
+            console.print(
+                f"register extracts:    iplos submit FILE.jsonl --gateway {chain.url(REGISTER_GATEWAY)}"
+                " --token REGISTER_TOKEN --wait   (iplos generate-population writes them)"
+            )
         console.print("submit with: iplos submit FILE.xml --token TOKEN --wait      stop with Ctrl-C")
         # sigwait only waits for blocked signals: unblocked, a SIGTERM would end this process at once and leave
         # the three services running. Blocked only now, after the services started (they inherit the mask).
@@ -274,7 +287,14 @@ def up(
 
 @app.command()
 def submit(
-    file: Annotated[Path, typer.Argument(help="IPLOS export XML", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="IPLOS export XML (or, at the population register's gateway, a register extract .jsonl)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the registry's receipt")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 300.0,

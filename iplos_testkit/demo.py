@@ -3,7 +3,9 @@
 Synthetic exports carry a known share of faults (with an answer key), go through the gateway, the TPF and the
 registry, and come back as control reports that only the municipality can read, by its own brukerNr. One
 municipality then corrects its records and resubmits: the new submission replaces the old one, with fewer
-findings.
+findings. Last, the population register sends its extracts through its own gateway and the same TPF, and the
+registry judges two years of care against it and follows the persons from one year to the next
+(:mod:`iplos_testkit.demo_register`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from iplos_chain import Chain, client, ensure_keys, free_port
+from iplos_chain import REGISTER_GATEWAY, SERVICES, Chain, client, ensure_keys, free_port
 from iplos_chain.report_tables import rules_table
+from iplos_testkit.demo_register import run_register_step
 from iplos_testkit.exports import write_synthetic_export
 
 YEAR = 2025
@@ -64,11 +67,14 @@ def run_demo(state_dir: Path, console: Console) -> int:
     persons_corrected = dict((nr, p) for nr, _, p in EXPORTS)[CORRECTED]
     write_synthetic_export(corrected, CORRECTED, YEAR, persons_corrected, seeds[CORRECTED])
 
-    chain = Chain(state_dir, ports={s: free_port() for s in ("gateway", "tpf", "registry")})
-    console.print("[bold]2. Services[/bold] as three uvicorn processes on loopback, over mutual TLS")
+    chain = Chain(state_dir, ports={s: free_port() for s in (*SERVICES, REGISTER_GATEWAY)}, register=True)
+    console.print(
+        "[bold]2. Services[/bold] as three uvicorn processes on loopback, over mutual TLS, and the population"
+        " register's gateway beside them"
+    )
     with chain:
-        for service in ("gateway", "tpf", "registry"):
-            console.print(f"   {service:9} {chain.url(service)}")
+        for service in chain.services:
+            console.print(f"   {service:16} {chain.url(service)}")
         gateway = chain.url("gateway")
         verify = chain.verify  # the services speak TLS with the chain's development CA
         # Each municipality submits and reads its reports with its own credential, as it would in production.
@@ -125,6 +131,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
             f"findings {reports[CORRECTED]['finding_count']} -> {after['finding_count']}"
         )
         guard = _wrong_files(console, gateway, tokens[GUARDED], exports, files[GUARDED], verify)
+        register = run_register_step(console, chain, [nr for nr, _, _ in EXPORTS], state_dir / "population")
         registry_url = f"{chain.url('registry')}/v1/submissions?year={YEAR}"
         registry = client.get_json(registry_url, chain.operator_token, verify=verify)["submissions"]
 
@@ -152,6 +159,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
         and any(s["municipality"] == CORRECTED and s["supersedes"] == first[CORRECTED]["submission_id"] for s in active)
         and after["finding_count"] < reports[CORRECTED]["finding_count"]
         and guard
+        and register
         and any(s["municipality"] == GUARDED and s["submission_id"] == first[GUARDED]["submission_id"] for s in active)
     )
     if not ok:

@@ -21,3 +21,7 @@ def test_the_demo_runs_and_every_one_of_its_checks_holds(tmp_path: Path) -> None
     assert "an empty export: refused at the gateway (empty-export)" in text
     assert "the same file again: refused at the gateway (identical-resubmission)" in text
     assert "held by the registry, the active year stays" in text
+    # Step 7: the population register's gateway, its extracts judged against, the flows as the population's truth.
+    words = " ".join(text.split())  # as printed, long lines wrapped
+    assert "8 register extracts and 8 care exports stored" in words
+    assert "the population's truth: yes" in words

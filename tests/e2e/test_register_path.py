@@ -22,9 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from iplos_chain import Chain, client, free_port, launch_command, service_env
+from iplos_chain import REGISTER_GATEWAY, Chain, client, free_port, launch_command, service_env
 from iplos_testkit.population import Population, RegisterFaultKind, generate_population
-from keys.generate import DIRECTORY_FILE, POPULATION_REGISTER_FOLDER
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.registry_intake.read.flows import flow_suppression
 from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
@@ -62,16 +61,15 @@ def register_gateway(chain: Chain, tmp_path_factory: pytest.TempPathFactory) -> 
     port = free_port()
     env = {
         **os.environ,
-        **service_env("gateway", chain.state_dir, chain.ports),
-        "IPLOS_GATEWAY_KEY_DIR": str(chain.state_dir / "keys" / POPULATION_REGISTER_FOLDER),
-        "IPLOS_GATEWAY_DIRECTORY": str(chain.state_dir / "keys" / DIRECTORY_FILE),
+        # As `iplos up` runs it (iplos_chain.service_env), with a state folder and credentials of this test's own.
+        **service_env(REGISTER_GATEWAY, chain.state_dir, {**chain.ports, REGISTER_GATEWAY: port}),
         "IPLOS_GATEWAY_STATE_DIR": str(state / "gateway"),
         "IPLOS_GATEWAY_CREDENTIALS_FILE": str(credentials),
         "TMPDIR": str(state),
     }
     log = open(state / "process.log", "ab")  # noqa: SIM115 - owned by the child
     process = subprocess.Popen(
-        launch_command("gateway", port), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        launch_command(REGISTER_GATEWAY, port), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     log.close()
     url = f"https://127.0.0.1:{port}"

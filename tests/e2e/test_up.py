@@ -1,0 +1,69 @@
+"""`iplos up` as a user runs it: the three services and the population register's gateway on their default ports,
+the tokens printed one a line, and a register extract sent with `iplos submit` to the register's gateway goes through
+the TPF into the registry. SIGTERM stops all four."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from iplos_chain import DEFAULT_PORTS, REGISTER_GATEWAY
+from iplos_testkit.population import generate_population
+from shared.keys import ca_certificate_file
+
+pytestmark = pytest.mark.e2e
+
+
+def test_iplos_up_runs_the_register_gateway_and_a_register_extract_goes_through(tmp_path: Path) -> None:
+    population = generate_population(tmp_path / "population", ("0301",), (2024,), residents=40, seed=3)
+    extract = population.registers[(2024, "0301")]
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    up = subprocess.Popen(
+        [sys.executable, "-m", "iplos_cli.main", "up", "--state-dir", str(state), "-m", "0301"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert up.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("population register token:") for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            line = up.stdout.readline()
+            assert line, "iplos up ended early:\n" + "".join(lines)
+            lines.append(line)
+        text = "".join(lines)
+        assert f"register-gateway https://127.0.0.1:{DEFAULT_PORTS[REGISTER_GATEWAY]}" in text
+        match = re.search(r"^population register token: (\S+)$", text, re.MULTILINE)
+        assert match is not None
+        submitted = subprocess.run(
+            [
+                *(sys.executable, "-m", "iplos_cli.main", "submit", str(extract), "--wait"),
+                *("--gateway", f"https://127.0.0.1:{DEFAULT_PORTS[REGISTER_GATEWAY]}", "--token", match.group(1)),
+                *("--ca", str(ca_certificate_file(state / "keys"))),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        assert '"state": "stored"' in submitted.stdout
+        assert '"municipality": "0301"' in submitted.stdout
+    finally:
+        up.send_signal(signal.SIGTERM)
+        rest, _ = up.communicate(timeout=60)  # reads what is left and closes the pipe
+    assert "stopped" in rest
+    assert up.returncode == 0
+    assert (state / REGISTER_GATEWAY / "gateway.db").is_file(), "the register gateway kept its own state apart"
