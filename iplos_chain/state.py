@@ -45,6 +45,7 @@ __all__ = [
     "municipality_token_file",
     "operator_token_file",
     "register_credentials_file",
+    "register_token_file",
     "served_municipalities",
 ]
 

@@ -37,6 +37,13 @@ def tpf_blindness(
     gateway: Annotated[str, typer.Option(help="Gateway URL")] = "https://127.0.0.1:8001",
     tpf: Annotated[str, typer.Option(help="TPF URL")] = "https://127.0.0.1:8002",
     registry: Annotated[str, typer.Option(help="Registry URL")] = "https://127.0.0.1:8003",
+    register_gateway: Annotated[
+        str,
+        typer.Option(
+            help="The population register's gateway's URL (the register path is checked when the state folder holds"
+            " its token; '' leaves it out)"
+        ),
+    ] = "https://127.0.0.1:8004",
     out: Annotated[
         Path | None,
         typer.Option(
@@ -59,7 +66,8 @@ def tpf_blindness(
     ] = blindness.DEFAULT_PERSONS,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the registry to store the canary export")] = 120.0,
 ) -> None:
-    """Show that the TPF cannot read the payload: key custody, a canary run through the chain, import contracts.
+    """Show that the TPF cannot read the payload: key custody, a canary run through the chain, import contracts,
+    and the population register's path (its extract through the register's gateway).
 
     Writes a Markdown and an HTML report and exits 1 if any check fails. The report names findings by file,
     offset and the canary's or identity number's number in the canary export, never by value."""
@@ -80,6 +88,7 @@ def tpf_blindness(
             persons=persons,
             timeout_s=timeout,
             progress=progress,
+            register_gateway=register_gateway or None,
         )
     except blindness.BlindnessUsageError as exc:
         typer.echo(f"error: {exc}", err=True)

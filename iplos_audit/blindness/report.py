@@ -7,7 +7,7 @@ canary export, never by the value itself, so that the report and the console out
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +24,7 @@ from iplos_audit.blindness.markdown import (
     searched_table,
     verdict,
 )
+from iplos_audit.blindness.register_run import RegisterRun
 
 __all__ = ["REPORT_STEM", "BlindnessReport"]
 
@@ -41,13 +42,16 @@ class BlindnessReport:
     key_custody: KeyCustody
     canary_run: CanaryRun
     import_contracts: ImportContracts
+    register_run: RegisterRun = field(default_factory=lambda: RegisterRun(applicable=False, notes=["not run"]))
+    register_gateway: str | None = None
     finished_at: dt.datetime | None = None
     markdown_path: Path | None = None
     html_path: Path | None = None
 
     @property
     def ok(self) -> bool:
-        return self.key_custody.ok and self.canary_run.ok and self.import_contracts.ok
+        register = self.register_run.ok or not self.register_run.applicable  # shown as NOT RUN, never as PASS
+        return self.key_custody.ok and self.canary_run.ok and self.import_contracts.ok and register
 
     def summary_lines(self) -> list[str]:
         lines = [
@@ -55,6 +59,7 @@ class BlindnessReport:
             f"  key custody:      {'PASS' if self.key_custody.ok else 'FAIL'} - {self.key_custody.summary()}",
             f"  canary run:       {'PASS' if self.canary_run.ok else 'FAIL'} - {self.canary_run.summary()}",
             f"  import contracts: {'PASS' if self.import_contracts.ok else 'FAIL'} - {self.import_contracts.summary()}",
+            f"  register path:    {_register_verdict(self.register_run, plain=True)} - {self.register_run.summary()}",
         ]
         if self.markdown_path is not None and self.html_path is not None:
             lines.append(f"report: {self.markdown_path} and {self.html_path}")
@@ -75,6 +80,7 @@ class BlindnessReport:
         add(f"| gateway | {cell(code(self.gateway))} |")
         add(f"| TPF | {cell(code(self.tpf))} |")
         add(f"| registry | {cell(code(self.registry))} |")
+        add(f"| population register's gateway | {cell(code(self.register_gateway or '-'))} |")
         add(f"| seed | {'none (canaries drawn fresh)' if self.seed is None else self.seed} |")
         add(f"| started | {self.started_at.strftime('%Y-%m-%dT%H:%M:%SZ')} |")
         if self.finished_at is not None:
@@ -90,10 +96,13 @@ class BlindnessReport:
         add(f"| 1. Key custody | {verdict(self.key_custody.ok)} | {cell(self.key_custody.summary())} |")
         add(f"| 2. Canary run | {verdict(self.canary_run.ok)} | {cell(self.canary_run.summary())} |")
         add(f"| 3. Import contracts | {verdict(self.import_contracts.ok)} | {cell(self.import_contracts.summary())} |")
+        register = self.register_run
+        add(f"| 4. Register path | {_register_verdict(register)} | {cell(register.summary())} |")
         add("")
         out.extend(self._key_custody_markdown())
         out.extend(self._canary_markdown())
         out.extend(self._contracts_markdown())
+        out.extend(self._register_markdown())
         return "\n".join(out) + "\n"
 
     def _key_custody_markdown(self) -> list[str]:
@@ -259,6 +268,55 @@ class BlindnessReport:
 
     # -- HTML
 
+    def _register_markdown(self) -> list[str]:
+        r = self.register_run
+        out = ["## 4. Register path", "", f"Result: {_register_verdict(r)}", ""]
+        out.append(
+            "A population register extract (a simulated population's residents of the canary municipality and year, "
+            "synthetic identity numbers only) is sent through the population register's own gateway with the "
+            "register's token and followed until the registry has stored it. The register's payload has no free "
+            "text, so each person's residence history (the `bosted` array as the extract and the registry's payload "
+            "write it) takes the canary's place: every file under `tpf/` and the TPF's answers about the message are "
+            "searched for each history, and every file under `registry/` and the registry's audit answers for each "
+            "identity number of the extract, in the same forms as the canary run."
+        )
+        out.append("")
+        if not r.applicable:
+            return [*out, *note_lines(r.notes)]
+        out += [f"- **Error:** {error}" for error in r.errors]
+        if r.errors:
+            out.append("")
+        out += [
+            "| | |",
+            "|---|---|",
+            f"| municipality, year | {r.municipality or '-'}, {r.year or '-'} |",
+            f"| extract file | {cell(code(r.extract_file or '-'))} |",
+            f"| persons, identity numbers | {r.person_count}, {r.identity_count} |",
+            f"| submission | {cell(code(r.submission_id or '-'))}, gateway state {cell(r.state or '-')} |",
+            f"| persons the registry stored (its receipt) | {'-' if r.records_stored is None else r.records_stored} |",
+            "",
+        ]
+        out += ["### The TPF holds no residence history", ""]
+        out.extend(hits_table(r.tpf.hits, "No residence history in any file or answer of the TPF."))
+        out.extend(searched_table(r.tpf))
+        out += ["### The registry holds none of the register's identity numbers", ""]
+        out.extend(
+            hits_table(
+                r.registry_identities.hits, "No identity number of the extract in any file or answer of the registry."
+            )
+        )
+        out.extend(searched_table(r.registry_identities))
+        out += ["### Positive control: every value is in the extract file", ""]
+        if r.missing_in_extract:
+            out.append(f"**Not found in the extract file: {', '.join(r.missing_in_extract)}: the search is broken.**")
+        else:
+            out.append(
+                f"All {r.person_count} residence histories and {r.identity_count} identity numbers were found in the "
+                "extract file."
+            )
+        out.append("")
+        return out + note_lines(r.notes)
+
     def html(self) -> str:
         return html_page(self.markdown(), f"TPF blindness audit: {'PASS' if self.ok else 'FAIL'}")
 
@@ -268,3 +326,9 @@ class BlindnessReport:
         self.html_path = out_dir / f"{REPORT_STEM}-{stamp}.html"
         self.markdown_path.write_text(self.markdown(), encoding="utf-8")
         self.html_path.write_text(self.html(), encoding="utf-8")
+
+
+def _register_verdict(run: RegisterRun, *, plain: bool = False) -> str:
+    if not run.applicable:
+        return "NOT RUN" if plain else "**NOT RUN**"
+    return ("PASS" if run.ok else "FAIL") if plain else verdict(run.ok)

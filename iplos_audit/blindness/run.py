@@ -10,6 +10,7 @@ from iplos_audit.blindness.canary_run import run_canaries
 from iplos_audit.blindness.contracts import check_import_contracts
 from iplos_audit.blindness.key_custody import check_key_custody
 from iplos_audit.blindness.progress import Progress, quiet
+from iplos_audit.blindness.register_run import RegisterRun, run_register
 from iplos_audit.blindness.report import REPORT_STEM, BlindnessReport
 
 __all__ = ["BlindnessUsageError", "default_out_dir", "run_blindness"]
@@ -44,9 +45,11 @@ def run_blindness(
     persons: int = DEFAULT_PERSONS,
     timeout_s: float = 120.0,
     progress: Progress = quiet,
+    register_gateway: str | None = None,
 ) -> BlindnessReport:
-    """Run the three checks and write the report (Markdown and HTML) into ``out_dir`` (default
-    ``state_dir/audit-reports``), with the canary export beside it."""
+    """Run the checks and write the report (Markdown and HTML) into ``out_dir`` (default
+    ``state_dir/audit-reports``), with the canary export beside it. With ``register_gateway`` (the population
+    register's gateway's URL) the register path is checked too, if the state folder holds the register's token."""
     if not state_dir.is_dir():
         raise BlindnessUsageError(f"{state_dir} is not a folder ('iplos up --state-dir' writes one)")
     out_dir = out_dir if out_dir is not None else default_out_dir(state_dir)
@@ -69,7 +72,23 @@ def run_blindness(
         timeout_s=timeout_s,
         progress=progress,
     )
-    # After the canary run, so that whatever the TPF wrote while it handled the canary is looked at for keys too.
+    register_run = (
+        run_register(
+            state_dir,
+            register_gateway,
+            tpf,
+            registry,
+            out_dir / f"{REPORT_STEM}-{stamp}-extract.jsonl",
+            municipality=canary_run.municipality or "0301",
+            year=year,
+            seed=seed,
+            timeout_s=timeout_s,
+            progress=progress,
+        )
+        if register_gateway
+        else RegisterRun(applicable=False, notes=["not run: no population register gateway was given"])
+    )
+    # After the canary runs, so that whatever the TPF wrote while it handled them is looked at for keys too.
     key_custody = check_key_custody(state_dir, progress)
     contracts = check_import_contracts(progress)
     report = BlindnessReport(
@@ -82,6 +101,8 @@ def run_blindness(
         key_custody=key_custody,
         canary_run=canary_run,
         import_contracts=contracts,
+        register_run=register_run,
+        register_gateway=register_gateway,
         finished_at=dt.datetime.now(dt.UTC),
     )
     report.write(out_dir, stamp)

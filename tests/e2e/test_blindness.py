@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from iplos_audit.blindness import Needle, canary, iter_report_sections, needle_forms, search_bytes
-from iplos_chain import Chain, ensure_keys, free_port
+from iplos_chain import REGISTER_GATEWAY, Chain, ensure_keys, free_port
 from iplos_cli.audit import audit_app
 from shared.iplos.reader import ExportReader
 from tests.tls import trust_chain
@@ -34,8 +34,8 @@ PROJECT = Path(__file__).resolve().parents[2]
 def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     state = tmp_path_factory.mktemp("blindness")
     ensure_keys(state, ["0301"])
-    ports = {s: free_port() for s in ("gateway", "tpf", "registry")}
-    with Chain(state, ports=ports) as running:
+    ports = {s: free_port() for s in ("gateway", "tpf", "registry", REGISTER_GATEWAY)}
+    with Chain(state, ports=ports, register=True) as running:
         trust_chain(running)
         yield running
 
@@ -46,6 +46,7 @@ class Run:
     markdown: str
     html: str
     export: Path
+    extract: Path
 
     def section(self, number: int) -> str:
         sections = dict(iter_report_sections(self.markdown))
@@ -56,6 +57,7 @@ class Run:
 def _audit(chain: Chain, out: Path | None) -> Run:
     args = ["tpf-blindness", "--state-dir", str(chain.state_dir), "--seed", str(SEED)]
     args += ["--gateway", chain.url("gateway"), "--tpf", chain.url("tpf"), "--registry", chain.url("registry")]
+    args += ["--register-gateway", chain.url(REGISTER_GATEWAY)]
     folder = out if out is not None else chain.state_dir / "audit-reports"
     before = set(folder.glob("*")) if folder.is_dir() else set()
     result = CliRunner().invoke(audit_app, [*args, *(["--out", str(out)] if out is not None else [])])
@@ -65,9 +67,10 @@ def _audit(chain: Chain, out: Path | None) -> Run:
     [md] = [p for p in new if p.suffix == ".md"]
     [html] = [p for p in new if p.suffix == ".html"]
     [export] = [p for p in new if p.name.endswith("-export.xml")]
+    [extract] = [p for p in new if p.name.endswith("-extract.jsonl")]
     assert md.stem == html.stem
     assert md.stem.startswith("tpf-blindness-")
-    return Run(result, md.read_text(encoding="utf-8"), html.read_text(encoding="utf-8"), export)
+    return Run(result, md.read_text(encoding="utf-8"), html.read_text(encoding="utf-8"), export, extract)
 
 
 def _canary_count(run: Run) -> int:
@@ -84,7 +87,7 @@ def test_a_correct_deployment_passes_with_its_positive_controls(audited: Chain) 
 
     assert run.result.exit_code == 0, run.result.output
     assert "TPF blindness: PASS" in run.result.stdout
-    for number, heading in ((1, "Key custody"), (2, "Canary run"), (3, "Import contracts")):
+    for number, heading in ((1, "Key custody"), (2, "Canary run"), (3, "Import contracts"), (4, "Register path")):
         assert f"## {number}. {heading}" in run.markdown
         assert run.section(number).lstrip().startswith("Result: **PASS**")
         assert f"<h2>{number}. {heading}</h2>" in run.html
@@ -126,17 +129,30 @@ def test_a_correct_deployment_passes_with_its_positive_controls(audited: Chain) 
     for contract in declared:
         assert f"| {contract['name']} | **KEPT** |" in contracts
 
+    register = run.section(4)
+    histories, register_numbers = _register_values(run.extract)
+    assert len(histories) >= 5
+    assert "No residence history in any file or answer of the TPF." in register
+    assert re.search(r"^\| `tpf/tpf\.db` \| [0-9]+ bytes \|", register, re.M)
+    assert re.search(r"^\| `TPF GET /v1/messages/[0-9a-f-]{36}` \| HTTP 200, [0-9]+ bytes, searched \|", register, re.M)
+    assert "No identity number of the extract in any file or answer of the registry" in register
+    assert f"| persons the registry stored (its receipt) | {len(histories)} |" in register
+    assert (
+        f"All {len(histories)} residence histories and {len(register_numbers)} identity numbers were found in the"
+        " extract file." in " ".join(register.split())
+    )
+
     assert "<style>" in run.html
     assert "<table>" in run.html
     assert not re.search(r"<(script|link|img)\b|src=", run.html)  # self-contained, nothing fetched
 
     # Neither the report nor the console names a value: canaries and identity numbers by number only.
-    values = [canary(SEED, n) for n in range(1, _canary_count(run) + 1)] + numbers
+    values = [canary(SEED, n) for n in range(1, _canary_count(run) + 1)] + numbers + register_numbers
     for text in (run.markdown, run.html, run.result.output):
         assert [v for v in values if v in text] == []
-    # The values are real: the export holds every canary and number the report counts.
-    export = run.export.read_text(encoding="utf-8")
-    assert all(v in export for v in values)
+    # The values are real: the export and the extract hold every canary and number the report counts.
+    files = run.export.read_text(encoding="utf-8") + run.extract.read_text(encoding="utf-8")
+    assert all(v in files for v in values)
 
 
 @pytest.mark.parametrize(
@@ -217,6 +233,33 @@ def test_c_a_payload_string_in_a_tpf_log_line_fails_the_canary_run_naming_file_a
     assert f"| `tpf/logs/tpf.log` | canary #5 (plain) | {offset} | {line_number} |" in canaries
     assert leaked not in run.markdown
     assert leaked not in run.result.output
+
+
+def _register_values(extract: Path) -> tuple[list[str], list[str]]:
+    lines = [json.loads(line) for line in extract.read_bytes().splitlines()[1:-1]]
+    histories = [json.dumps(p["bosted"], separators=(",", ":"), sort_keys=True) for p in lines]
+    return histories, [entry["nummer"] for p in lines for entry in p["identifikasjonsnummer"]]
+
+
+def test_d_a_residence_history_in_a_tpf_file_fails_the_register_path(audited: Chain, tmp_path: Path) -> None:
+    # A TPF that wrote what it must not learn: a residence history of the register's payload, base64 in a cache file.
+    # With a fixed seed the extract is the same every run; its first person's history is the value.
+    first = _audit(audited, tmp_path / "first")
+    assert "register path:    PASS" in first.result.stdout, first.result.output
+    history = _register_values(first.extract)[0][0]
+    leak = audited.state_dir / "tpf" / "tmp" / "residence.cache"
+    leak.write_bytes(b"cached " + base64.b64encode(history.encode()) + b"\n")
+    try:
+        run = _audit(audited, tmp_path / "reports")
+    finally:
+        leak.unlink()
+    assert run.result.exit_code == 1, run.result.output
+    assert "register path:    FAIL - residence histories found at the TPF" in run.result.stdout
+    assert "canary run:       PASS" in run.result.stdout
+    register = run.section(4)
+    assert register.lstrip().startswith("Result: **FAIL**")
+    assert re.search(r"^\| `tpf/tmp/residence\.cache` \| residence history #1 \(base64", register, re.M)
+    assert history not in run.markdown
 
 
 @pytest.mark.parametrize("prefix", [b"", b"x", b"xy"])
