@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -39,8 +39,13 @@ class Answer:
 
     status_code: int
     content: bytes
-    #: The answer's entity tag (``ETag``), for a request that revalidates what it kept (``If-None-Match``).
-    etag: str | None = None
+    headers: httpx.Headers = field(default_factory=httpx.Headers)
+
+    @property
+    def etag(self) -> str | None:
+        """The answer's entity tag, for a request that revalidates what it kept (``If-None-Match``)."""
+        value = self.headers.get("etag")
+        return None if value is None else str(value)
 
     def json_object(self) -> dict[str, Any]:
         """The answer's JSON object, or an empty dict for anything else (a proxy's HTML page, an empty body)."""
@@ -63,7 +68,7 @@ async def read_bounded(
             if len(body) + len(chunk) > limit:
                 raise AnswerTooLarge(limit)
             body += chunk
-        return Answer(response.status_code, bytes(body), response.headers.get("etag"))
+        return Answer(response.status_code, bytes(body), response.headers)
 
 
 def json_object(content: bytes) -> dict[str, Any]:

@@ -6,7 +6,7 @@ known yet. Times are ``YYYY-MM-DDTHH:MM:SSZ`` strings (``shared.envelope.utc_tim
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,3 +106,9 @@ class ControlReport(_Document):
     finding_count: int
     counts: list[FindingCount]
     findings: list[Finding]
+    register_check: Literal["done", "pending"] | None = Field(
+        default=None,
+        description="done: the population register's extract of the municipality and year has judged the records"
+        " (the register controls K032-K034); pending: not yet, their findings come when it arrives; null: the"
+        " registry did not say",
+    )

@@ -95,6 +95,9 @@ def test_the_detail_shows_the_receipt_and_the_report_by_brukerNr(
         for r in page.xpath('//tr[@data-testid="report-rule-row"]')
     }
     assert shown == {c["code"]: c["count"] for c in api["counts"]}
+    # No register extract for this municipality and year: the page says the register controls are still to come.
+    assert api["register_check"] == "pending"
+    assert page.xpath('string(//*[@data-testid="register-pending"])').startswith("Kontrollene mot folkeregisteret")
     bruker_nrs = [c.text_content() for c in page.xpath('//*[@data-testid="cell-bruker-nr"]')]
     assert bruker_nrs == [f["brukerNr"] or "–" for f in api["findings"]][: len(bruker_nrs)]
     # No identity number on the page: only brukerNr, references never, numbers never.

@@ -176,7 +176,8 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
     bergen = _send_export(chain, "4601", population.exports[(2022, "4601")])
     token = chain.municipality_token("4601")
     report_url = f"{chain.url('gateway')}/v1/submissions/{bergen}/report"
-    assert client.get_json(report_url, token)["findings"] == []
+    before = client.get_json(report_url, token)
+    assert (before["findings"], before["register_check"]) == ([], "pending")
     # ... and once it arrives, the same report, revalidated at the gateway, has exactly the faults injected, by
     # brukerNr, as the municipality may see them.
     _send_extract(chain, register_gateway, population.registers[(2022, "4601")])
@@ -185,6 +186,7 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
     after = client.get_json(report_url, token)
     assert {(f["brukerNr"], f["code"]) for f in after["findings"]} == expected
     assert after["finding_count"] == len(after["findings"])
+    assert after["register_check"] == "done"
     assert client.get_json(report_url, token) == after  # not modified: served as kept
 
     # Trondheim's extract first this time, then its export: judged at once.
@@ -196,6 +198,7 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
     assert {(f["brukerNr"], f["code"]) for f in report["findings"]} == {
         (f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "5001")
     }
+    assert report["register_check"] == "done"
 
     # The flows between the years, as the operator is shown them: the generator's truth through the suppression rule.
     truth = json.loads(population.truth.read_text(encoding="utf-8"))[str(YEAR)]

@@ -48,7 +48,17 @@ SUBMISSION_FIELDS = [
     "receipt",
     "receipt_signature",
 ]
-REPORT_FIELDS = ["submission_id", "municipality", "year", "sequence", "records", "finding_count", "counts", "findings"]
+REPORT_FIELDS = [
+    "submission_id",
+    "municipality",
+    "year",
+    "sequence",
+    "records",
+    "finding_count",
+    "counts",
+    "findings",
+    "register_check",
+]
 TOKENS = {"operator": new_token(), A: new_token(), B: new_token()}
 
 

@@ -79,6 +79,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "report_none": "Ingen funn: alle kontroller er bestått.",
         "report_counts_caption": "Funn per kontroll",
         "report_findings_caption": "Funn per person (de første {shown} av {total})",
+        "register_pending": "Kontrollene mot folkeregisteret (K032–K034) er ikke kjørt ennå: registerets uttrekk for "
+        "kommunen og året er ikke kommet. Funnene kommer i denne rapporten når det kommer.",
+        "register_done": "Kontrollert mot folkeregisterets uttrekk for kommunen og året (K032–K034).",
         "col_rule": "Kontroll",
         "col_title": "Beskrivelse",
         "col_severity": "Alvorlighet",
@@ -175,6 +178,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "report_none": "No findings: every control passed.",
         "report_counts_caption": "Findings per control",
         "report_findings_caption": "Findings per person (the first {shown} of {total})",
+        "register_pending": "The checks against the population register (K032–K034) have not run yet: the register's "
+        "extract for the municipality and year has not arrived. Their findings appear in this report when it does.",
+        "register_done": "Checked against the population register's extract for the municipality and year (K032–K034).",
         "col_rule": "Control",
         "col_title": "Description",
         "col_severity": "Severity",

@@ -13,7 +13,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi.concurrency import run_in_threadpool
@@ -97,6 +97,7 @@ class FetchedReport:
 
     body: dict[str, Any]
     etag: str | None
+    register_check: Literal["done", "pending"] | None = None
 
 
 async def fetch_report(
@@ -135,7 +136,7 @@ async def fetch_report(
         body = None
     if not isinstance(body, dict):
         raise Problem(ProblemType.REPORT_UNAVAILABLE, "The registry's answer is not a report")
-    return FetchedReport(body, response.etag)
+    return FetchedReport(body, response.etag, _register_check(response.headers.get(REGISTER_CHECK_HEADER)))
 
 
 def _cached(engine: Engine, message_id: str) -> tuple[ControlReport, str | None] | None:
@@ -168,6 +169,7 @@ def _open_and_keep(
             FindingCount(code=code, count=count, severity=_severity(code), title=_title(code))
             for code, count in sorted(summary.counts.items())
         ],
+        register_check=fetched.register_check,
         findings=[
             Finding(
                 # A reference the gateway never issued would be a registry bug; show it rather than hide it.
@@ -227,3 +229,16 @@ def _severity(code: str) -> str:
         return str(control(code).severity)
     except KeyError:
         return "error"
+
+
+#: The registry's report answer header that says whether the register controls have run (advisory: the findings
+#: themselves are signed).
+REGISTER_CHECK_HEADER = "Iplos-Register-Check"
+
+
+def _register_check(value: str | None) -> Literal["done", "pending"] | None:
+    if value == "done":
+        return "done"
+    if value == "pending":
+        return "pending"
+    return None

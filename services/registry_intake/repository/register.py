@@ -173,6 +173,15 @@ class RegisterRepository:
             facts["supersedes"] = active_id
         self._record(conn, Outcome.STORED, sid, facts)
 
+    def has_active_extract(self, municipality: str, year: int) -> bool:
+        """Whether the register's extract of ``municipality`` and ``year`` is stored (the register controls of its
+        care submissions have then run against it)."""
+        query = select(register_years.c.active_message_id).where(
+            register_years.c.municipality == municipality, register_years.c.year == year
+        )
+        with self._reader.connect() as conn:
+            return conn.execute(query).scalar_one_or_none() is not None
+
     def stored(self, message_id: str) -> StoredExtract | None:
         """What was decided for the extract of ``message_id``, or None if it is not known."""
         return self._read_back(message_id)

@@ -19,6 +19,9 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["submissions"])
 
+#: The report answer's header that says whether the population register's extract has judged the records.
+REGISTER_CHECK_HEADER = "Iplos-Register-Check"
+
 
 @router.get(
     "/v1/submissions",
@@ -55,7 +58,8 @@ async def get_submission(request: Request, submission_id: str, ctx: Context) -> 
     responses={
         200: {
             "description": "The report: {header, signature, part}, with its ETag (it changes when the register"
-            " controls change the findings)",
+            " controls change the findings) and Iplos-Register-Check: done (the population register's extract of"
+            " the municipality and year has judged the records) or pending",
             "model": SealedReport,
         },
         304: {"description": "If-None-Match named the report as kept: it has not changed"},
@@ -74,8 +78,12 @@ async def get_report(
     # Sealed and signed once, then served as stored: the bytes go out as they were kept. The kept report changes
     # only when the population register's extract changes the findings, so a gateway that kept an earlier one
     # revalidates it with If-None-Match instead of fetching it whole again.
-    body = await run_in_threadpool(service.report, ctx, submission_id, peer)
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-    if etag in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
-        return Response(status_code=304, headers={"ETag": etag})
-    return Response(body, media_type="application/json", headers={"ETag": etag})
+    answer = await run_in_threadpool(service.report, ctx, submission_id, peer)
+    headers = {
+        "ETag": f'"{hashlib.sha256(answer.body).hexdigest()[:32]}"',
+        # Whether the register controls have run (advisory, for the municipality's pages: the findings are signed).
+        REGISTER_CHECK_HEADER: "done" if answer.register_checked else "pending",
+    }
+    if headers["ETag"] in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)

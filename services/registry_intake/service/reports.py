@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import dataclass
 
 from services.kit.problems import Problem, ProblemType
 from services.kit.tls import Peer, wrong_peer
@@ -24,10 +25,19 @@ from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
 from shared.iplos.controls import REGISTRY_ONLY_CODES
 from shared.keys import PublicDirectory
 
-__all__ = ["report"]
+__all__ = ["Report", "report"]
 
 
-def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> bytes:
+@dataclass(frozen=True)
+class Report:
+    """The answer of ``GET /v1/submissions/{id}/report``: the sealed report's bytes, and whether the register
+    controls have run (the population register's extract of the submission's municipality and year is stored)."""
+
+    body: bytes
+    register_checked: bool
+
+
+def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> Report:
     """The answer of ``GET /v1/submissions/{id}/report`` (JSON bytes, :class:`SealedReport`), for the submitting
     municipality's TLS peer only (``wrong-peer``). A refused submission has no records and no report (404); a
     superseded one's report is the replacing submission's (410)."""
@@ -43,12 +53,15 @@ def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> bytes:
             superseded_by=stored.superseded_by,
         )
     kid, _ = ctx.directory.encryption_key(_municipality_party(ctx.directory, stored.municipality))
+    # Asked before the report is read: an extract stored in between drops the kept report, so a report can be
+    # newer than this answer says, never older.
+    checked = ctx.register.has_active_extract(stored.municipality, stored.year)
     kept = ctx.queries.sealed_report(stored.message_id)
     if kept is not None and kept[0] == kid:
-        return kept[1]
+        return Report(kept[1], checked)
     body = json.dumps(_sealed(ctx, stored).model_dump(mode="json"), separators=(",", ":")).encode("ascii")
     # A submission superseded meanwhile keeps nothing; this one answer is still what was asked for.
-    return ctx.repository.keep_sealed_report(stored.message_id, kid, body) or body
+    return Report(ctx.repository.keep_sealed_report(stored.message_id, kid, body) or body, checked)
 
 
 def _sealed(ctx: RegistryContext, stored: StoredSubmission) -> SealedReport:
