@@ -300,6 +300,28 @@ class YearFlows(_Document):
     areas: list[AreaFlows]
 
 
+class RegisterExtractRow(_Document):
+    """The stored extract of one municipality's residents (counts only: the registry holds them by pseudonym)."""
+
+    municipality: str
+    sequence: int
+    persons: int
+    numbers: int = Field(description="Identity numbers listed (a person may have had several)")
+    numbers_refused: int = Field(description="Numbers the TPF refused (no pseudonym; those persons cannot be joined)")
+    received_at: str
+
+
+class RegisterYear(_Document):
+    """The population register's extracts the registry holds for one year (issue 14)."""
+
+    year: int
+    municipalities_expected: int | None = Field(description="Municipalities in SSB's list for the year")
+    complete: bool = Field(
+        description="Every municipality's extract is stored: only then is K035 (unknown to the register) decided"
+    )
+    extracts: list[RegisterExtractRow]
+
+
 # --- one submission --------------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ from services.registry_intake.api import create_app
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.dependencies import COOKIE
 from services.registry_intake.read.flows import FLOW_KINDS, flow_suppression, flows_between_years
+from shared.iplos.municipalities import valid_municipalities
+from shared.population import read_extract
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 from tests.registry.register_data import store
 from tests.tls import AsPeer
@@ -137,6 +139,34 @@ def test_the_statistics_page_shows_the_flows_as_the_api_does(
             shown = " ".join(cell.text_content().split())
             assert shown.startswith("<5") if count is None else shown == f"{count:,}", (area["area"], kind, shown)
     assert "Oslo" in rows[1].text_content()
+    status = html.xpath('string(//*[@data-testid="register-status"])')
+    expected = len(valid_municipalities(2025))
+    assert " ".join(status.split()).startswith(f"Population register for 2025: the extracts of 3 of {expected}")
+
+
+def test_the_operator_api_lists_the_register_extracts_of_a_year(
+    engine: Engine, population: PopulationFiles, registry_app: TestClient
+) -> None:
+    store(engine, population)
+    answer = registry_app.get("/v1/operator/years/2025/register", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["year"], body["complete"], body["municipalities_expected"]) == (
+        2025,
+        False,
+        len(valid_municipalities(2025)),
+    )
+    assert [row["municipality"] for row in body["extracts"]] == list(MUNICIPALITIES)
+    for row in body["extracts"]:
+        with population.registers[(2025, row["municipality"])].open("rb") as handle:
+            _, people = read_extract(handle)
+            persons = list(people)
+        assert (row["persons"], row["numbers"], row["numbers_refused"]) == (
+            len(persons),
+            sum(len(p.numbers) for p in persons),
+            0,
+        )
+    assert registry_app.get("/v1/operator/years/2025/register").status_code == 401
 
 
 # -- complementary suppression, on crafted tables ---------------------------------------------------------------

@@ -133,6 +133,15 @@ LABELS: Final[dict[str, dict[str, str]]] = {
             "Landet teller hver person én gang."
         ),
         "flows_caption": "Tjenestemottakere {year} mot {previous}",
+        "register_status": (
+            "Folkeregisteret for {year}: uttrekk for {stored} av {expected} kommuner er mottatt. Kontrollene mot "
+            "registeret (K032–K034) er kjørt for disse kommunene; K035 (ukjent i registeret) avgjøres når alle er "
+            "mottatt."
+        ),
+        "register_complete": (
+            "Folkeregisteret for {year}: uttrekk for alle {expected} kommuner er mottatt, og alle kontrollene mot "
+            "registeret (K032–K035) er kjørt."
+        ),
         "col_area": "Område",
         "area_national": "Hele landet",
         "col_continuing": "Fortsetter",
@@ -337,6 +346,15 @@ LABELS: Final[dict[str, dict[str, str]]] = {
             "country counts each person once."
         ),
         "flows_caption": "Care recipients {year} against {previous}",
+        "register_status": (
+            "Population register for {year}: the extracts of {stored} of {expected} municipalities have arrived. The "
+            "checks against the register (K032–K034) have run for those municipalities; K035 (unknown to the "
+            "register) is decided once all have arrived."
+        ),
+        "register_complete": (
+            "Population register for {year}: the extracts of all {expected} municipalities have arrived, and every "
+            "check against the register (K032–K035) has run."
+        ),
         "col_area": "Area",
         "area_national": "The whole country",
         "col_continuing": "Continuing",

@@ -198,6 +198,7 @@ def statistics_page(request: Request) -> HTMLResponse:
         "flows": flows,
         "flow_kinds": list(FlowCounts.model_fields),
         "municipality_names": {area["area"]: _name(area["area"], year) for area in flows["areas"]},
+        "register": reading.register_year(ctx, year).model_dump(mode="json"),
     }
     return UI.render(
         request, "dashboard/statistics.html", context_, user=caller, nav=_nav(request, lang, year, "statistics")

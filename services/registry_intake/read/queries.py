@@ -29,6 +29,8 @@ from services.registry_intake.models import (
     submissions,
 )
 from services.registry_intake.read.flows import flows_between_years
+from services.registry_intake.read.register_status import register_year
+from services.registry_intake.schemas import RegisterYear
 from services.registry_intake.submissions import (
     RuleCount,
     ServiceTypeCount,
@@ -264,6 +266,11 @@ class SubmissionQueries:
         """Care recipients of ``year`` against the year before, linked through the register (read/flows.py)."""
         with self._reader.connect() as conn:
             return flows_between_years(conn, year)
+
+    def register_year(self, year: int) -> RegisterYear:
+        """The population register's extracts stored for ``year`` (read/register_status.py)."""
+        with self._reader.connect() as conn:
+            return register_year(conn, year)
 
     def records_per_service_type(self, municipality: str | None, year: int) -> builtins.list[ServiceTypeCount]:
         """Per service type over the active submissions of ``year`` (in ``municipality``, or everywhere): person

@@ -22,6 +22,7 @@ from services.registry_intake.schemas import (
     OverviewQuery,
     RecordFindings,
     RecordsPerServiceType,
+    RegisterYear,
     SortKey,
     StatusFilter,
     SubmissionDetail,
@@ -117,12 +118,28 @@ def records_per_service_type(ctx: Context, year: Year, _caller: Caller) -> Recor
     description=(
         "Per municipality and for the country: continuing, new, moved in, ended, moved out, and moved into a "
         "long-term stay, counted by person through the population register's links (a D-number replaced by a "
-        "fødselsnummer is one person). Counts of 1-4 are null."
+        "fødselsnummer is one person). Counts of 1-4 are null, and so is any count that, with the others, would give "
+        "one away (complementary suppression)."
     ),
     response_model=YearFlows,
 )
 def year_flows(ctx: Context, year: Year, _caller: Caller) -> YearFlows:
     return reading.year_flows(ctx, year)
+
+
+@router.get(
+    "/years/{year}/register",
+    summary="The population register's extracts stored for the year (operators and auditors)",
+    description=(
+        "Each municipality's extract with its counts (persons, identity numbers, numbers the TPF refused) and when "
+        "it arrived, and whether the year's register is complete: every municipality of SSB's list for the year. "
+        "The register controls K032-K034 of a municipality's care data run once its extract is stored; K035 "
+        "(unknown to the register) only once the year is complete."
+    ),
+    response_model=RegisterYear,
+)
+def register_year(ctx: Context, year: Year, _caller: Caller) -> RegisterYear:
+    return reading.register_year(ctx, year)
 
 
 @router.get(

@@ -20,6 +20,7 @@ from services.registry_intake.schemas import (
     OverviewQuery,
     RecordFindings,
     RecordsPerServiceType,
+    RegisterYear,
     SubmissionDetail,
     SubmissionList,
     SubmissionView,
@@ -40,6 +41,7 @@ __all__ = [
     "intake_by_day",
     "record_findings",
     "records_per_service_type",
+    "register_year",
     "submission",
     "submission_detail",
     "submissions",
@@ -83,6 +85,11 @@ def year_flows(ctx: RegistryContext, year: int) -> YearFlows:
     """Care recipients followed from the year before through the population register's links, small cells
     suppressed."""
     return read.year_flows(year, ctx.queries.flows(year))
+
+
+def register_year(ctx: RegistryContext, year: int) -> RegisterYear:
+    """The population register's extracts stored for ``year``, and whether the year's register is complete."""
+    return ctx.queries.register_year(year)
 
 
 def records_per_service_type(ctx: RegistryContext, year: int) -> RecordsPerServiceType:
