@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from nacl.signing import SigningKey
-from sqlalchemy import Engine, Table, func, select
+from sqlalchemy import Connection, Engine, Table, func, select, text
 
 from iplos_testkit.population import Population
 from services.kit.audit_log import AuditLog
@@ -24,6 +25,7 @@ from services.registry_intake.models import (
     register_residences,
     register_years,
 )
+from services.registry_intake.repository import register as register_module
 from services.registry_intake.repository.register import (
     Identity,
     RegisterRepository,
@@ -172,3 +174,44 @@ def test_a_refused_number_is_kept_as_its_refusal(engine: Engine) -> None:
     with engine.connect() as conn:
         row = conn.execute(select(register_numbers).where(register_numbers.c.ordinal == 0)).one()
     assert (row.pseudonym, row.pseudonym_key_version, row.identity_status) == (None, None, "check-digit")
+
+
+def test_a_large_extract_refreshes_the_planners_statistics_on_postgresql(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The threshold lowered to this small extract: PostgreSQL's statistics of the join tables are refreshed in the
+    # extract's transaction (so that the register controls look each care record up instead of joining everything).
+    monkeypatch.setattr(register_module, "_ANALYZE_FROM", 10)
+    persons = oslo()
+    assert len(persons) >= 10
+    with engine.connect() as conn:
+        before = _analysed(conn)
+    RegisterRepository(engine).store_extract(incoming(1), as_stored(persons))
+    deadline = time.monotonic() + 10  # PostgreSQL publishes a backend's statistics within a second or so
+    while True:
+        with engine.connect() as conn:
+            after = _analysed(conn)
+        if (
+            engine.dialect.name != "postgresql"
+            or all(after[t] > before[t] for t in before)
+            or time.monotonic() > deadline
+        ):
+            break
+        time.sleep(0.2)
+    if engine.dialect.name == "postgresql":
+        assert after["register_numbers"] > before["register_numbers"]
+        assert after["register_persons"] > before["register_persons"]
+    else:
+        assert after == before == {}  # SQLite: nothing to refresh (no statistics table written)
+
+
+def _analysed(conn: Connection) -> dict[str, int]:
+    if conn.dialect.name != "postgresql":
+        return {name: 1 for (name,) in conn.execute(text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'"))}
+    rows = conn.execute(
+        text(
+            "SELECT relname, analyze_count FROM pg_stat_user_tables"
+            " WHERE relname IN ('register_numbers', 'register_persons')"
+        )
+    )
+    return {name: int(n) for name, n in rows}

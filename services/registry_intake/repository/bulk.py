@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, Final
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from services.kit.copy_rows import copy_rows
 from services.registry_intake.models import (
@@ -38,7 +38,7 @@ from services.registry_intake.models import (
 from services.registry_intake.submissions import IncomingSubmission, SeverityOf
 from shared.iplos.model import Finding, FunctionScore, PayloadRecord
 
-__all__ = ["PERSON_CHILDREN", "BulkWriter"]
+__all__ = ["PERSON_CHILDREN", "BulkWriter", "days_for", "insert_rows"]
 
 #: The tables of rows that belong to a person. Children before persons when deleting; the reverse when inserting.
 PERSON_CHILDREN: Final = (
@@ -108,10 +108,6 @@ assert all(columns[1] == "ref" for columns in _COLUMNS.values())
 _WRITE_ORDER: Final = (persons, *PERSON_CHILDREN, findings)
 
 # Built from the constants above only, never from data.
-_SQLITE_INSERTS: Final = {
-    name: f'INSERT INTO "{name}" ({", ".join(columns)}) VALUES ({", ".join("?" * len(columns))})'  # noqa: S608
-    for name, columns in _COLUMNS.items()
-}
 
 
 class _SqliteDates(dict[dt.date | None, str | None]):
@@ -150,8 +146,7 @@ class BulkWriter:
         self._severity_of = severity_of
         self._severities: dict[str, str] = {}
         self._batch_size = batch_size
-        self._raw_sqlite = conn.dialect.driver == "pysqlite"
-        self._days: dict[Any, Any] = _SqliteDates() if self._raw_sqlite else _SameDates()
+        self._days: dict[Any, Any] = days_for(conn)
         self._rows: dict[str, list[tuple[Any, ...]]] = {table.name: [] for table in _WRITE_ORDER}
         self._pending = 0
         self.records = self.pseudonymised = self.errors = self.warnings = 0
@@ -254,21 +249,32 @@ class BulkWriter:
         self._pending = 0
 
     def _insert(self, name: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        conn = self._conn
-        dbapi = conn.connection.driver_connection
-        columns = _COLUMNS[name]
-        if self._raw_sqlite:
-            # Straight to the sqlite3 connection this transaction runs on (dates are already text).
-            assert isinstance(dbapi, sqlite3.Connection)
-            sqlite_cursor = dbapi.cursor()
-            try:
-                sqlite_cursor.executemany(_SQLITE_INSERTS[name], rows)
-            finally:
-                sqlite_cursor.close()
-        elif conn.dialect.driver == "psycopg":
-            copy_rows(dbapi, name, columns, rows)  # COPY, in this transaction
-        else:  # any other driver: SQLAlchemy's executemany
-            conn.execute(_TABLES[name].insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        insert_rows(self._conn, _TABLES[name], _COLUMNS[name], rows)
+
+
+def insert_rows(conn: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
+    """``rows`` (tuples in ``columns``' order) into ``table`` on the transaction's own connection, the fastest way
+    the driver has: ``COPY`` on psycopg, the ``sqlite3`` cursor's ``executemany`` on pysqlite (the rows' dates
+    already text: :func:`days_for`), SQLAlchemy's executemany otherwise."""
+    dbapi = conn.connection.driver_connection
+    if conn.dialect.driver == "pysqlite":
+        assert isinstance(dbapi, sqlite3.Connection)
+        sqlite_cursor = dbapi.cursor()
+        try:
+            placeholders = ", ".join("?" * len(columns))
+            statement = f'INSERT INTO "{table.name}" ({", ".join(columns)}) VALUES ({placeholders})'  # noqa: S608
+            sqlite_cursor.executemany(statement, rows)  # the table's own column names, never data
+        finally:
+            sqlite_cursor.close()
+    elif conn.dialect.driver == "psycopg":
+        copy_rows(dbapi, table.name, columns, rows)  # COPY, in this transaction
+    else:  # any other driver: SQLAlchemy's executemany
+        conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def days_for(conn: Connection) -> dict[Any, Any]:
+    """The ``days[date]`` mapping :func:`insert_rows` wants for ``conn``'s driver: text on pysqlite, else the date."""
+    return _SqliteDates() if conn.dialect.driver == "pysqlite" else _SameDates()
 
 
 _TABLES: Final = {table.name: table for table in _WRITE_ORDER}

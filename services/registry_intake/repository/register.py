@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.kit.audit_log import AuditLog
@@ -38,6 +38,7 @@ from services.registry_intake.models import (
     register_years,
 )
 from services.registry_intake.repository import statements as sql
+from services.registry_intake.repository.bulk import days_for, insert_rows
 from services.registry_intake.repository.decisions import audit_facts
 from services.registry_intake.repository.register_checks import check_municipality_year, recheck_unknown
 from services.registry_intake.submissions import IncomingSubmission, Outcome
@@ -118,7 +119,8 @@ class RegisterRepository:
                     self._record(conn, Outcome.REFUSED, incoming.message_id, _facts(incoming, problem=True))
                     stale_against = active_sequence
                 else:
-                    self._replace(conn, incoming, active_id, persons)
+                    stored_persons = self._replace(conn, incoming, active_id, persons)
+                    _refresh_statistics(conn, stored_persons)
                     # The care submissions of the municipality and year, judged again against this extract.
                     check_municipality_year(conn, incoming.municipality, incoming.year)
         except IntegrityError as error:
@@ -140,7 +142,8 @@ class RegisterRepository:
         incoming: IncomingSubmission,
         active_id: str | None,
         persons: Iterable[tuple[RegisterRecord, Sequence[Identity]]],
-    ) -> None:
+    ) -> int:
+        """Store the incoming extract as the active one; its number of persons."""
         sid = incoming.message_id
         _insert_row(conn, incoming, _ACTIVE if active_id is None else _SUPERSEDED, None, supersedes=active_id)
         counts = _write_persons(conn, sid, incoming.pseudonym_key_version, persons)
@@ -172,6 +175,7 @@ class RegisterRepository:
         if active_id is not None:
             facts["supersedes"] = active_id
         self._record(conn, Outcome.STORED, sid, facts)
+        return counts["person_count"]
 
     def has_active_extract(self, municipality: str, year: int) -> bool:
         """Whether the register's extract of ``municipality`` and ``year`` is stored (the register controls of its
@@ -238,61 +242,69 @@ def _insert_row(
     )
 
 
+#: An extract of at least this many persons changes the join tables enough that PostgreSQL's planner, left with
+#: the statistics from before it, joins the whole extract instead of looking each care record up (measured: an
+#: Oslo-sized extract of 700,000 persons, the register controls of 35,000 records 1.8 s before ANALYZE, 0.6 s after).
+_ANALYZE_FROM: Final = 20_000
+
+
+def _refresh_statistics(conn: Connection, persons: int) -> None:
+    """On PostgreSQL, after an extract of :data:`_ANALYZE_FROM` persons or more: the join tables' statistics, in the
+    transaction (about 0.3 s a table whatever the extract's size, so not for the many small municipalities, whose
+    rows autovacuum's analyze catches up with)."""
+    if conn.dialect.name == "postgresql" and persons >= _ANALYZE_FROM:
+        conn.execute(text("ANALYZE register_numbers, register_persons"))
+
+
+_PERSON_COLUMNS: Final = ("extract_id", "n", "sex", "birth_year", "death_date")
+_NUMBER_COLUMNS: Final = (
+    "extract_id",
+    "n",
+    "ordinal",
+    "pseudonym",
+    "pseudonym_key_version",
+    "identity_status",
+    "number_type",
+    "valid_from",
+    "valid_to",
+)
+_RESIDENCE_COLUMNS: Final = ("extract_id", "n", "ordinal", "municipality", "start_date", "end_date")
+
+
 def _write_persons(
     conn: Connection, sid: str, key_version: int, persons: Iterable[tuple[RegisterRecord, Sequence[Identity]]]
 ) -> dict[str, int]:
-    """Insert the rows of every person, a batch at a time; the extract's counts."""
-    people: list[dict[str, Any]] = []
-    numbers: list[dict[str, Any]] = []
-    residences: list[dict[str, Any]] = []
+    """Insert the rows of every person, a batch at a time, the care data's fast way (``bulk.insert_rows``: COPY on
+    PostgreSQL); the extract's counts."""
+    people: list[tuple[Any, ...]] = []
+    numbers: list[tuple[Any, ...]] = []
+    residences: list[tuple[Any, ...]] = []
+    day = days_for(conn)
     counts = {"person_count": 0, "number_count": 0, "pseudonymised_count": 0, "identity_refused_count": 0}
 
     def flush() -> None:
-        for table, rows in ((register_persons, people), (register_numbers, numbers), (register_residences, residences)):
+        for table, columns, rows in (
+            (register_persons, _PERSON_COLUMNS, people),
+            (register_numbers, _NUMBER_COLUMNS, numbers),
+            (register_residences, _RESIDENCE_COLUMNS, residences),
+        ):
             if rows:
-                conn.execute(insert(table), rows)
+                insert_rows(conn, table, columns, rows)
                 rows.clear()
 
     for n, (record, identities) in enumerate(persons, start=1):
         if len(identities) != len(record.numbers):
             raise ValueError("a person's numbers and the TPF's outcomes for them do not match")
-        people.append(
-            {
-                "extract_id": sid,
-                "n": n,
-                "sex": None if record.sex is None else str(record.sex),
-                "birth_year": record.birth_year,
-                "death_date": record.death_date,
-            }
-        )
+        sex = None if record.sex is None else str(record.sex)
+        people.append((sid, n, sex, record.birth_year, day[record.death_date]))
         for ordinal, (number, (pseudonym, status)) in enumerate(zip(record.numbers, identities, strict=True)):
             if (pseudonym is None) == (status == IDENTITY_OK):
                 raise ValueError("a pseudonym goes with identity status 'ok', a refusal code with none")
-            numbers.append(
-                {
-                    "extract_id": sid,
-                    "n": n,
-                    "ordinal": ordinal,
-                    "pseudonym": pseudonym,
-                    "pseudonym_key_version": None if pseudonym is None else key_version,
-                    "identity_status": status,
-                    "number_type": str(number.type),
-                    "valid_from": number.valid_from,
-                    "valid_to": number.valid_to,
-                }
-            )
+            version = None if pseudonym is None else key_version
+            valid = (day[number.valid_from], day[number.valid_to])
+            numbers.append((sid, n, ordinal, pseudonym, version, status, str(number.type), *valid))
             counts["pseudonymised_count" if pseudonym is not None else "identity_refused_count"] += 1
-        residences += [
-            {
-                "extract_id": sid,
-                "n": n,
-                "ordinal": i,
-                "municipality": p.municipality,
-                "start_date": p.start,
-                "end_date": p.end,
-            }
-            for i, p in enumerate(record.residence)
-        ]
+        residences += [(sid, n, i, p.municipality, day[p.start], day[p.end]) for i, p in enumerate(record.residence)]
         counts["person_count"] += 1
         counts["number_count"] += len(identities)
         if len(people) >= _BATCH:
