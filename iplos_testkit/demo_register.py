@@ -15,8 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iplos_chain import REGISTER_GATEWAY, Chain, client
-from iplos_testkit.population import RegisterFaultKind, generate_population
-from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
+from iplos_testkit.population import REPORTED_AS, generate_population
 
 __all__ = ["REGISTER_YEARS", "run_register_step"]
 
@@ -24,13 +23,6 @@ __all__ = ["REGISTER_YEARS", "run_register_step"]
 REGISTER_YEARS = (2023, 2024)
 RESIDENTS = 400
 ERROR_RATE = 0.05
-#: What a municipality's report shows for each injected register fault (an unknown number is "not resident" to it).
-SEEN_AS = {
-    RegisterFaultKind.NOT_RESIDENT: NOT_RESIDENT,
-    RegisterFaultKind.UNKNOWN: NOT_RESIDENT,
-    RegisterFaultKind.AFTER_DEATH: SERVICE_AFTER_REGISTER_DEATH,
-    RegisterFaultKind.DIFFERS: DIFFERS_FROM_REGISTER,
-}
 
 
 def run_register_step(console: Console, chain: Chain, municipalities: list[str], out: Path) -> bool:
@@ -68,7 +60,7 @@ def run_register_step(console: Console, chain: Chain, municipalities: list[str],
     matched = []
     for municipality in municipalities:
         expected = {
-            (f.bruker_nr, SEEN_AS[f.kind])
+            (f.bruker_nr, REPORTED_AS[f.kind])
             for f in population.faults
             if (f.year, f.municipality) == (year, municipality)
         }

@@ -20,7 +20,7 @@ The population is older than a real one (a quarter drawn from 67-104), so that a
 enough care recipients to test with. Only synthetic numbers (Tenor form, month + 80) are made.
 """
 
-from iplos_testkit.population._faults import RegisterFault, RegisterFaultKind
+from iplos_testkit.population._faults import REPORTED_AS, RegisterFault, RegisterFaultKind
 from iplos_testkit.population._files import ANSWER_KEY_FORMAT, PopulationFiles, generate_population
 from iplos_testkit.population._flows import LONG_TERM_STAY, flows
 from iplos_testkit.population._simulation import Population, SimPerson
@@ -28,6 +28,7 @@ from iplos_testkit.population._simulation import Population, SimPerson
 __all__ = [
     "ANSWER_KEY_FORMAT",
     "LONG_TERM_STAY",
+    "REPORTED_AS",
     "Population",
     "PopulationFiles",
     "RegisterFault",

@@ -18,9 +18,10 @@ from enum import StrEnum
 from iplos_testkit.population._care import CareExport, care_record
 from iplos_testkit.population._simulation import Population, SimPerson
 from shared.fnr import Sex
+from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
 from shared.iplos.model import FidType
 
-__all__ = ["RegisterFault", "RegisterFaultKind", "inject_register_faults"]
+__all__ = ["REPORTED_AS", "RegisterFault", "RegisterFaultKind", "inject_register_faults"]
 
 
 class RegisterFaultKind(StrEnum):
@@ -28,6 +29,16 @@ class RegisterFaultKind(StrEnum):
     AFTER_DEATH = "after-death"
     DIFFERS = "differs"
     UNKNOWN = "unknown"
+
+
+#: The register control each kind is reported as in the municipality's control report. An unknown number is "not
+#: resident" to the municipality (K035, unknown to the whole register, is the registry's operators' alone).
+REPORTED_AS: dict[RegisterFaultKind, str] = {
+    RegisterFaultKind.NOT_RESIDENT: NOT_RESIDENT,
+    RegisterFaultKind.UNKNOWN: NOT_RESIDENT,
+    RegisterFaultKind.AFTER_DEATH: SERVICE_AFTER_REGISTER_DEATH,
+    RegisterFaultKind.DIFFERS: DIFFERS_FROM_REGISTER,
+}
 
 
 @dataclass(frozen=True, slots=True)

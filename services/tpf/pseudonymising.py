@@ -26,6 +26,7 @@ from shared.envelope import (
 )
 from shared.envelope.identity import open_identities
 from shared.envelope.pseudonyms import PseudonymSealer
+from shared.exact_keys import ExactKeys
 from shared.keys import PublicDirectory
 from shared.keys.tpf import TpfKeys
 from shared.pseudonym import Pseudonymiser, screen
@@ -82,7 +83,9 @@ def pseudonymise(
         recipient_key=registry_key,
         message_id=header.message_id,
     )
-    seen: set[str] = set()
+    # Each reference once: as its 16 bytes in flat buffers (a set of the 32-character texts took about 110 bytes an
+    # entry, 85 MB for the 770,000 numbers of Oslo's register extract; this takes about 30).
+    seen = ExactKeys(header.record_count)
     pseudonymised = refused_count = 0
     with envelope_problems():
         # An upload is a spooled binary file; kit.bodies types it as the IO[bytes] Starlette gives.
@@ -90,9 +93,9 @@ def pseudonymise(
         for entry in open_identities(
             source, party, header.parts.identity, sender=header.sender, message_id=header.message_id
         ):
-            if entry.ref in seen or len(seen) >= header.record_count:
+            # A reference is 32 lowercase hex digits (the opener refuses any other form).
+            if len(seen) >= header.record_count or seen.add(bytes.fromhex(entry.ref)) is not None:
                 raise InvalidEnvelope()  # a repeated reference, or more records than the signed header counts
-            seen.add(entry.ref)
             rule = screen(entry.fid, entry.fid_type, accept_synthetic=how.accept_synthetic_numbers)
             if isinstance(rule, str):
                 sealer.refuse(entry.ref, rule)

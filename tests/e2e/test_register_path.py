@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from iplos_chain import REGISTER_GATEWAY, Chain, client, free_port, launch_command, service_env
-from iplos_testkit.population import Population, RegisterFaultKind, generate_population
+from iplos_testkit.population import REPORTED_AS, Population, generate_population
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.registry_intake.read.flows import flow_suppression
 from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
@@ -34,12 +34,6 @@ TOKEN = new_token()
 
 
 YEAR = 2022
-SEEN_AS = {
-    RegisterFaultKind.NOT_RESIDENT: NOT_RESIDENT,
-    RegisterFaultKind.UNKNOWN: NOT_RESIDENT,
-    RegisterFaultKind.AFTER_DEATH: SERVICE_AFTER_REGISTER_DEATH,
-    RegisterFaultKind.DIFFERS: DIFFERS_FROM_REGISTER,
-}
 
 
 def trondheim_extract(year: int) -> tuple[bytes, int]:
@@ -181,7 +175,9 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
     # ... and once it arrives, the same report, revalidated at the gateway, has exactly the faults injected, by
     # brukerNr, as the municipality may see them.
     _send_extract(chain, register_gateway, population.registers[(2022, "4601")])
-    expected = {(f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "4601")}
+    expected = {
+        (f.bruker_nr, REPORTED_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "4601")
+    }
     assert {code for _, code in expected} == {NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH, DIFFERS_FROM_REGISTER}
     after = client.get_json(report_url, token)
     assert {(f["brukerNr"], f["code"]) for f in after["findings"]} == expected
@@ -196,7 +192,7 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
         f"{chain.url('gateway')}/v1/submissions/{trondheim}/report", chain.municipality_token("5001")
     )
     assert {(f["brukerNr"], f["code"]) for f in report["findings"]} == {
-        (f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "5001")
+        (f.bruker_nr, REPORTED_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "5001")
     }
     assert report["register_check"] == "done"
 

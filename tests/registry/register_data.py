@@ -29,7 +29,7 @@ def pseudonym(number: str) -> bytes:
     return hmac.new(_KEY, number.encode(), hashlib.sha256).digest()
 
 
-def incoming(municipality: str, year: int, sequence: int = 1) -> IncomingSubmission:
+def incoming(municipality: str, year: int, sequence: int = 1, declared: int | None = None) -> IncomingSubmission:
     return IncomingSubmission(
         message_id=str(uuid.uuid4()),
         municipality=municipality,
@@ -42,6 +42,7 @@ def incoming(municipality: str, year: int, sequence: int = 1) -> IncomingSubmiss
         received_at=dt.datetime(year + 1, 1, 25, tzinfo=dt.UTC),
         pseudonyms_sha256="c" * 64,
         delivery_sha256="d" * 64,
+        declared_records=declared,
     )
 
 

@@ -5,23 +5,22 @@ complete, and never in the municipality's report. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, select
 
-from iplos_testkit.population import PopulationFiles, RegisterFaultKind, generate_population
+from iplos_testkit.population import REPORTED_AS, PopulationFiles, RegisterFaultKind, generate_population
 from services.registry_intake.models import findings, sealed_reports, submissions
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.register import Identity, RegisterRepository
 from shared.iplos.controls import (
     CATALOGUE,
-    DIFFERS_FROM_REGISTER,
     NOT_RESIDENT,
     REGISTER_CODES,
     REGISTRY_ONLY_CODES,
-    SERVICE_AFTER_REGISTER_DEATH,
     UNKNOWN_TO_REGISTER,
 )
 from shared.iplos.municipalities import valid_municipalities
@@ -31,13 +30,6 @@ from tests.registry.register_data import bruker_nrs, care_records, extract_recor
 MUNICIPALITIES = ("0301", "1103", "4601")
 YEARS = (2024, 2025)
 
-#: What each injected fault is found as, in the municipality's report.
-SEEN_AS = {
-    RegisterFaultKind.NOT_RESIDENT: NOT_RESIDENT,
-    RegisterFaultKind.UNKNOWN: NOT_RESIDENT,  # the municipality is not told that nobody has the number
-    RegisterFaultKind.AFTER_DEATH: SERVICE_AFTER_REGISTER_DEATH,
-    RegisterFaultKind.DIFFERS: DIFFERS_FROM_REGISTER,
-}
 
 Found = set[tuple[int, str, str, str]]  # (year, municipality, brukerNr, code)
 
@@ -49,7 +41,7 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> PopulationFiles:
 
 
 def expected(population: PopulationFiles, *, unknown: bool = False) -> Found:
-    out = {(f.year, f.municipality, f.bruker_nr, SEEN_AS[f.kind]) for f in population.faults}
+    out = {(f.year, f.municipality, f.bruker_nr, REPORTED_AS[f.kind]) for f in population.faults}
     if unknown:
         out |= {
             (f.year, f.municipality, f.bruker_nr, UNKNOWN_TO_REGISTER)
@@ -162,3 +154,42 @@ def test_the_register_controls_are_catalogued_apart() -> None:
     assert all(c.scope == "record" for c in register)
     assert {UNKNOWN_TO_REGISTER} == REGISTRY_ONLY_CODES
     assert all(c.municipality_sees for c in CATALOGUE if c.code != UNKNOWN_TO_REGISTER)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_care_submission_and_its_extract_arriving_at_once_are_judged_whichever_commits_first(
+    engine: Engine, population: PopulationFiles, attempt: int
+) -> None:
+    # Both decisions at the same moment, on their own connections: whichever commits second sees the other's rows
+    # (they serialise on the municipality-year's register row), so the findings are the same as one after the other.
+    year, municipality = 2025, "1103"
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(step: Callable[[], object]) -> None:
+        try:
+            barrier.wait()
+            step()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def care() -> None:
+        SubmissionRepository(engine).store(
+            incoming(municipality, year), care_records(population.exports[(year, municipality)])
+        )
+
+    def register() -> None:
+        RegisterRepository(engine).store_extract(
+            incoming(municipality, year), extract_records(population.registers[(year, municipality)])
+        )
+
+    steps = (care, register) if attempt % 2 else (register, care)
+    threads = [threading.Thread(target=run, args=(step,)) for step in steps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    wanted = {entry for entry in expected(population) if entry[:2] == (year, municipality)}
+    assert wanted
+    assert found(engine, population) == wanted

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from shared.iplos.controls import ExactKeys
+from shared.exact_keys import ExactKeys
 
 
 def test_it_agrees_with_a_dict_through_growth_and_pops() -> None:

@@ -34,7 +34,12 @@ from sqlalchemy.exc import IntegrityError
 
 from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
-from services.registry_intake.models import REFUSAL_HELD_DISCARDED, REFUSAL_STALE_SEQUENCE, SubmissionStatus
+from services.registry_intake.models import (
+    REFUSAL_HELD_DISCARDED,
+    REFUSAL_STALE_SEQUENCE,
+    SubmissionStatus,
+    register_years,
+)
 from services.registry_intake.read.queries import load_submission
 from services.registry_intake.repository import statements as sql
 from services.registry_intake.repository.bulk import BulkWriter
@@ -153,6 +158,10 @@ class SubmissionRepository:
         try:
             with self._engine.begin() as conn:
                 active_id, active_sequence = sql.lock_municipality_year(conn, incoming.municipality, incoming.year)
+                # The register's row of the municipality-year too, now, before any submission row is touched: the
+                # register controls take it at the end (register_checks.py), and a recheck of the whole year takes
+                # every one of them before it updates submission rows; taken late, the two could wait for each other.
+                sql.lock_municipality_year(conn, incoming.municipality, incoming.year, register_years)
                 # A held submission is newer than the active one: one that is not newer than it is stale too
                 # (it never replaces what the municipality sent after it, and at most one waits for confirmation).
                 newest = max(active_sequence or 0, sql.newest_held(conn, incoming.municipality, incoming.year))

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import structlog
 from sqlalchemy import Connection, Engine, delete, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
@@ -46,6 +47,8 @@ from shared.audit import FactValue
 from shared.population import RegisterRecord
 
 __all__ = ["ExtractConflict", "RegisterRepository", "ReplayedExtract", "StaleExtract", "StoredExtract"]
+
+log = structlog.get_logger("registry")
 
 #: A number's outcome at the TPF, in the order of the person's numbers: its pseudonym and ``"ok"``, or None and the
 #: TPF's refusal code.
@@ -132,8 +135,12 @@ class RegisterRepository:
         assert stored is not None
         if stale_against is not None:
             raise StaleExtract(stale_against, stored)
-        # Whether a number is known anywhere in the year changes with every municipality's extract.
-        recheck_unknown(self._engine, incoming.year)
+        # Whether a number is known anywhere in the year changes with every municipality's extract. Its own
+        # transaction: the extract is stored whatever happens to it, and the next extract's recheck judges again.
+        try:
+            recheck_unknown(self._engine, incoming.year)
+        except SQLAlchemyError as exc:
+            log.warning("unknown-number recheck failed", year=incoming.year, error=type(exc).__name__)
         return stored
 
     def _replace(

@@ -36,7 +36,7 @@ from services.registry_intake.service.verification import Delivery, VerifiedDeli
 from services.registry_intake.submissions import Outcome
 from shared.envelope import InvalidEnvelope, MessageRefused, Receipt, utc_timestamp
 from shared.envelope.receipts import carry
-from shared.iplos.controls import ExactKeys
+from shared.exact_keys import ExactKeys
 from shared.population import REGISTER_PAYLOAD_FORMAT, ExtractInvalid, RegisterRecord, read_register_payload
 
 __all__ = ["answer_if_extract_decided", "extract_receipt", "store_extract"]

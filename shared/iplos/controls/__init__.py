@@ -26,6 +26,7 @@ Modules: ``_catalogue`` (the controls and their codes), ``_runner`` (the streami
 values they judge by), ``_markdown`` (``docs/controls.md``).
 """
 
+from shared.exact_keys import ExactKeys
 from shared.iplos.controls._catalogue import (
     ASSESSMENT_AFTER_YEAR,
     BIRTH_YEAR_IMPLAUSIBLE,
@@ -68,7 +69,6 @@ from shared.iplos.controls._catalogue import (
     Control,
     control,
 )
-from shared.iplos.controls._keys import ExactKeys
 from shared.iplos.controls._markdown import render_markdown
 from shared.iplos.controls._reference import (
     DISTRICT_MUNICIPALITIES,

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Protocol
 
+from shared.exact_keys import ExactKeys
 from shared.iplos.controls._catalogue import (
     ASSESSMENT_AFTER_YEAR,
     BIRTH_YEAR_IMPLAUSIBLE,
@@ -41,7 +42,6 @@ from shared.iplos.controls._catalogue import (
     SERVICE_TYPE_UNKNOWN,
     START_AFTER_END,
 )
-from shared.iplos.controls._keys import ExactKeys
 from shared.iplos.controls._reference import (
     DISTRICT_MUNICIPALITIES,
     EARLIEST_DATE,
