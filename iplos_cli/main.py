@@ -143,7 +143,9 @@ def generate(
         Path | None, typer.Option(help="With --errors: write which brukerNr carries which control code here")
     ] = None,
 ) -> None:
-    """Write a synthetic IPLOS export that validates against the project's XSD (synthetic numbers only)."""
+    """Write a synthetic IPLOS export that validates against the project's XSD (synthetic numbers only). For exports
+    of several municipalities and years with the population register extracts that match them, use
+    'iplos generate-population'."""
     from iplos_testkit.exports import write_synthetic_export
 
     if answer_key is not None and errors == 0:

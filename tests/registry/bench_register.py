@@ -15,7 +15,9 @@ step, the wall time and, for the extract, persons per second:
 3. ``care with register``: the same care submission again (the next sequence, replacing the last), judged against
    the extract as it is stored;
 4. ``extract replaced``: the extract again (the next sequence): the old one's rows deleted, the new stored, the care
-   submission judged again.
+   submission judged again;
+5. ``register controls alone``: the register controls of the care submission, as its decision runs them, in a
+   transaction rolled back (the rest of step 3's extra time is the larger database's).
 
 The care store with the register over the one without is the register controls' share of a store. Pseudonyms are
 random bytes here: the registry never sees a number, so the cost does not depend on how they were made.
@@ -37,9 +39,10 @@ from sqlalchemy import Engine, func, select, text
 
 from iplos_testkit.generator import generate_records
 from services.kit.database import make_engine
-from services.registry_intake.models import findings, metadata
+from services.registry_intake.models import findings, metadata, submissions
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.register import Identity, RegisterRepository
+from services.registry_intake.repository.register_checks import check_municipality_year
 from services.registry_intake.submissions import StoredRecord
 from shared.fnr import Sex
 from shared.iplos.payload import to_payload
@@ -49,6 +52,7 @@ from tests.registry.register_data import incoming
 
 MUNICIPALITY = "0301"
 YEAR = 2025
+STEPS = ("care without register", "extract", "care with register", "extract replaced", "register controls alone")
 
 
 def care(persons: int, pseudonyms: list[bytes]) -> Iterator[StoredRecord]:
@@ -115,6 +119,14 @@ def run(engine: Engine, residents: int, persons: int) -> dict[str, float]:
     timed("extract", lambda: store_extract(1))
     timed("care with register", lambda: store_care(3))
     timed("extract replaced", lambda: store_extract(2))
+    # The register controls alone, as the care decision runs them, rolled back: what of the care store's extra time
+    # is theirs and what is the larger database's.
+    with engine.connect() as conn, conn.begin() as transaction:
+        active = conn.execute(select(submissions.c.message_id).where(submissions.c.status == "active")).scalar_one()
+        started = time.perf_counter()
+        check_municipality_year(conn, MUNICIPALITY, YEAR, only=active)
+        figures["register controls alone"] = time.perf_counter() - started
+        transaction.rollback()
     with engine.connect() as conn:
         figures["register findings"] = float(conn.execute(select(func.count()).select_from(findings)).scalar_one())
     return figures
@@ -144,7 +156,14 @@ def main() -> None:
             figures = run(engine, args.residents, args.care)
             engine.dispose()
             print(f"\n{name}")
-            for step in ("care without register", "extract", "care with register", "extract replaced"):
+            steps = (
+                "care without register",
+                "extract",
+                "care with register",
+                "extract replaced",
+                "register controls alone",
+            )
+            for step in steps:
                 print(f"  {step:24} {figures[step]:8.2f} s")
             print(f"  extract: {args.residents / figures['extract']:,.0f} persons/s")
             ratio = figures["care with register"] / figures["care without register"]
