@@ -4,8 +4,10 @@ it through its outbox to the TPF, which pseudonymises each number and forwards i
 and answers with a signed receipt. Each gateway takes only its own kind of file. A municipality's control report
 changes when the register's extract of its year arrives: the register controls find exactly the faults injected.
 
-Trondheim (5001) and Bergen (4601) in reporting year 2022, which no other end-to-end test uses: an extract judges
-every care record of its municipality and year."""
+The first test runs beside the session's chain, with Oslo's (0301) extract of 2021 and no care data of its own;
+the two-year scenario runs on a chain of its own (with the register's gateway, as `iplos up` runs it), so that every
+care record of its years is its own: an extract judges every care record of its municipality and year, and the flows
+count every municipality's."""
 
 from __future__ import annotations
 
@@ -22,27 +24,32 @@ from pathlib import Path
 import httpx
 import pytest
 
-from iplos_chain import REGISTER_GATEWAY, Chain, client, free_port, launch_command, service_env
+from iplos_chain import REGISTER_GATEWAY, SERVICES, Chain, client, ensure_keys, free_port, launch_command, service_env
 from iplos_testkit.population import REPORTED_AS, Population, generate_population
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.registry_intake.read.flows import flow_suppression
 from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
 from shared.population import ExtractHeader, RegisterPerson, write_extract
 from tests.e2e.conftest import Export
+from tests.postgres import DATABASES, service_databases
+from tests.tls import trust_chain
 
 TOKEN = new_token()
 
 
 YEAR = 2022
+#: The first test's extract, on the session's chain: Oslo in 2021, a municipality-year no end-to-end test stores care
+#: data for (an extract judges the care records of its municipality and year).
+SHARED_YEAR = 2021
 
 
-def trondheim_extract(year: int) -> tuple[bytes, int]:
-    """Trondheim's register extract of ``year`` from a small simulated population, and its number of persons."""
-    population = Population(("5001", "1103"), (year - 1, year), residents=60, seed=9)
+def oslo_extract(year: int) -> tuple[bytes, int]:
+    """Oslo's register extract of ``year`` from a small simulated population, and its number of persons."""
+    population = Population(("0301", "1103"), (year - 1, year), residents=60, seed=9)
     views = [p.register_view(year) for p in population.persons]
-    persons: list[RegisterPerson] = [v for v in views if v is not None and v.resident_in("5001", year)]
+    persons: list[RegisterPerson] = [v for v in views if v is not None and v.resident_in("0301", year)]
     out = io.BytesIO()
-    write_extract(out, ExtractHeader(str(uuid.uuid4()), "5001", year, dt.date(year + 1, 1, 20)), persons)
+    write_extract(out, ExtractHeader(str(uuid.uuid4()), "0301", year, dt.date(year + 1, 1, 20)), persons)
     return out.getvalue(), len(persons)
 
 
@@ -97,9 +104,9 @@ def _final(client: httpx.Client, url: str, submission_id: str) -> dict[str, obje
 def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
     chain: Chain, register_gateway: str, make_export, exports_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    extract, persons = trondheim_extract(YEAR)
+    extract, persons = oslo_extract(SHARED_YEAR)
     # Beside the session's exports: the last e2e test looks for its numbers in everything the TPF and registry wrote.
-    (exports_dir / f"register-5001-{YEAR}-{uuid.uuid4().hex[:8]}.jsonl").write_bytes(extract)
+    (exports_dir / f"register-0301-{SHARED_YEAR}-{uuid.uuid4().hex[:8]}.jsonl").write_bytes(extract)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(verify=chain.verify, headers=headers, timeout=30) as client:
         answer = client.post(
@@ -111,14 +118,14 @@ def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
         receipt = submission["receipt"]
         assert isinstance(receipt, dict)
         assert (receipt["status"], receipt["records_stored"], receipt["report_path"]) == ("stored", persons, None)
-        assert receipt["municipality"] == "5001"
+        assert receipt["municipality"] == "0301"
         # The same file again: refused at the gateway, as a care export would be.
         again = client.post(
             f"{register_gateway}/v1/submissions", content=extract, headers={"Content-Type": "application/x-ndjson"}
         )
         assert again.json()["type"].endswith("identical-resubmission"), again.text
         # The register's gateway takes no care export.
-        export: Export = make_export("5001", 5, year=YEAR)
+        export: Export = make_export("0301", 5, year=SHARED_YEAR)
         xml = client.post(
             f"{register_gateway}/v1/submissions",
             content=export.path.read_bytes(),
@@ -135,15 +142,26 @@ def test_an_extract_goes_from_the_registers_gateway_into_the_registry(
     assert refused.status_code == 415, refused.text
 
 
-def _send_extract(chain: Chain, register_gateway: str, path: Path) -> None:
-    with httpx.Client(verify=chain.verify, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as register:
-        answer = register.post(
-            f"{register_gateway}/v1/submissions",
-            content=path.read_bytes(),
-            headers={"Content-Type": "application/x-ndjson"},
-        )
-        assert answer.status_code == 202, answer.text
-        assert _final(register, register_gateway, answer.json()["submission_id"])["state"] == "stored"
+@pytest.fixture(scope="module", params=DATABASES)
+def register_chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """A chain of its own with the register's gateway (as `iplos up` runs it), on each database: its two years of
+    care and register data are all its registry holds, so the flows between them are exactly the population's."""
+    state = tmp_path_factory.mktemp(f"register-chain-{request.param}")
+    ensure_keys(state, ["4601", "5001"])
+    ports = {service: free_port() for service in (*SERVICES, REGISTER_GATEWAY)}
+    with (
+        service_databases(request.param, "iplos_e2e_register_") as databases,
+        Chain(state, ports=ports, extra_env=databases, register=True) as running,
+    ):
+        trust_chain(running)
+        yield running
+
+
+def _send_extract(chain: Chain, path: Path) -> None:
+    """The register's IT staff sends ``path`` to the register's gateway, as `iplos submit FILE.jsonl` does."""
+    gateway, token = chain.url(REGISTER_GATEWAY), chain.register_token
+    accepted = client.submit(path, gateway, token=token)
+    assert client.wait_final(gateway, accepted["submission_id"], 60, token=token)["state"] == "stored"
 
 
 def _send_export(chain: Chain, municipality: str, path: Path) -> str:
@@ -154,16 +172,17 @@ def _send_export(chain: Chain, municipality: str, path: Path) -> str:
 
 
 def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_the_flows(
-    chain: Chain, register_gateway: str, exports_dir: Path
+    register_chain: Chain, tmp_path: Path
 ) -> None:
-    # Two municipalities over 2021 and 2022 (which no other end-to-end test stores care data for): moves between
-    # them, deaths, arrivals with D-numbers, a D-number replaced by a fødselsnummer, register faults injected.
+    # Two municipalities over 2021 and 2022: moves between them, deaths, arrivals with D-numbers, a D-number replaced
+    # by a fødselsnummer, register faults injected.
+    chain = register_chain
     population = generate_population(
-        exports_dir / "population", ("4601", "5001"), (2021, 2022), residents=200, seed=2, errors=0.1
+        tmp_path / "population", ("4601", "5001"), (2021, 2022), residents=200, seed=2, errors=0.1
     )
     for municipality in ("4601", "5001"):
         _send_export(chain, municipality, population.exports[(2021, municipality)])
-        _send_extract(chain, register_gateway, population.registers[(2021, municipality)])
+        _send_extract(chain, population.registers[(2021, municipality)])
 
     # Bergen's 2022 export before the register's extract of 2022: a report with no register findings (the generated
     # records pass every payload control) ...
@@ -174,7 +193,7 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
     assert (before["findings"], before["register_check"]) == ([], "pending")
     # ... and once it arrives, the same report, revalidated at the gateway, has exactly the faults injected, by
     # brukerNr, as the municipality may see them.
-    _send_extract(chain, register_gateway, population.registers[(2022, "4601")])
+    _send_extract(chain, population.registers[(2022, "4601")])
     expected = {
         (f.bruker_nr, REPORTED_AS[f.kind]) for f in population.faults if (f.year, f.municipality) == (YEAR, "4601")
     }
@@ -186,7 +205,7 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
     assert client.get_json(report_url, token) == after  # not modified: served as kept
 
     # Trondheim's extract first this time, then its export: judged at once.
-    _send_extract(chain, register_gateway, population.registers[(2022, "5001")])
+    _send_extract(chain, population.registers[(2022, "5001")])
     trondheim = _send_export(chain, "5001", population.exports[(2022, "5001")])
     report = client.get_json(
         f"{chain.url('gateway')}/v1/submissions/{trondheim}/report", chain.municipality_token("5001")

@@ -1,6 +1,6 @@
 """No single wrong file can erase or freeze a municipality's year, through the three real services.
 
-Bergen (4601), reporting year 2020, which no other end-to-end test uses: an empty export, a year the register
+Bergen (4601), reporting year 2021, which no other end-to-end test uses: an empty export, a year the register
 does not take, the same file twice, and a resubmission with far fewer persons, which the registry holds until the
 municipality confirms it at its gateway.
 """
@@ -20,7 +20,7 @@ from shared.iplos.reporting_year import current_reporting_year
 pytestmark = pytest.mark.e2e
 
 MUNICIPALITY = "4601"
-YEAR = 2020
+YEAR = 2021
 
 
 def _registry(chain: Chain) -> list[dict]:  # type: ignore[type-arg]
