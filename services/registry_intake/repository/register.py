@@ -14,6 +14,11 @@ and year:
 
 Extracts of one municipality and year serialise on their ``register_years`` row. Each decision appends its audit
 entries (``stored``, ``superseded``, ``refused``, with the register as ``sender``) in its own transaction.
+
+An accepted extract judges the care submissions of its municipality and year again in the same transaction (the
+register controls, ``register_checks.py``), after refreshing PostgreSQL's statistics if it is large; after it has
+committed, the numbers unknown to the whole register (K035) are judged again for the year, once the year is complete.
+Rows go in the care data's fast way (``bulk.insert_rows``).
 """
 
 from __future__ import annotations
