@@ -25,7 +25,7 @@ from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export
 from shared.iplos.model import Coercion, ExportHeader, PersonRecord
 
-__all__ = ["CanaryRun", "build_canary_export", "run_canaries"]
+__all__ = ["CanaryRun", "build_canary_export", "read_token", "run_canaries"]
 
 
 @dataclass
@@ -172,7 +172,8 @@ def build_canary_export(
     return header, people, canaries
 
 
-def _read_token(path: Path) -> str | None:
+def read_token(path: Path) -> str | None:
+    """The token in ``path``, or None if it is missing, unreadable or empty."""
     try:
         return path.read_text(encoding="ascii").strip() or None
     except (OSError, UnicodeDecodeError):
@@ -205,8 +206,8 @@ def run_canaries(
             return run
         municipality = with_token[0]
     run.municipality = municipality
-    municipality_token = _read_token(municipality_token_file(state_dir, municipality))
-    operator_token = _read_token(state_dir / CREDENTIALS_FOLDER / "operator-token")
+    municipality_token = read_token(municipality_token_file(state_dir, municipality))
+    operator_token = read_token(state_dir / CREDENTIALS_FOLDER / "operator-token")
     if municipality_token is None:
         run.errors.append(f"no readable token file {CREDENTIALS_FOLDER}/municipality-{municipality}-token")
         return run

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from iplos_audit.blindness.answers import search_answer, search_audit_answers
 from iplos_audit.blindness.canaries import Needle, needles_for
+from iplos_audit.blindness.canary_run import read_token
 from iplos_audit.blindness.progress import Progress, quiet
 from iplos_audit.blindness.search import Searched, search_bytes, search_folder
 from iplos_chain import CREDENTIALS_FOLDER, client, trust
@@ -119,8 +120,11 @@ def run_register(
             " or no register keys); `iplos up` runs one"
         )
         return run
-    token = token_file.read_text(encoding="ascii").strip()
-    operator_token = (state_dir / CREDENTIALS_FOLDER / "operator-token").read_text(encoding="ascii").strip()
+    token = read_token(token_file)
+    operator_token = read_token(state_dir / CREDENTIALS_FOLDER / "operator-token")
+    if token is None or operator_token is None:
+        run.errors.append(f"no readable {token_file.name} or operator-token in {CREDENTIALS_FOLDER}/")
+        return run
 
     persons = _extract_persons(municipality, year, seed)
     extract_path.parent.mkdir(parents=True, exist_ok=True)

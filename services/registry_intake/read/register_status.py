@@ -11,7 +11,12 @@ from services.registry_intake.schemas import RegisterExtractRow, RegisterYear
 from shared.envelope import utc_timestamp
 from shared.iplos.municipalities import NoMunicipalityList, valid_municipalities
 
-__all__ = ["register_year"]
+__all__ = ["register_complete", "register_year"]
+
+
+def register_complete(conn: Connection, year: int) -> bool:
+    """Whether the register's extract of every municipality of ``year`` (SSB's list for the year) is stored."""
+    return register_year(conn, year).complete
 
 
 def register_year(conn: Connection, year: int) -> RegisterYear:

@@ -44,7 +44,7 @@ from services.registry_intake.models import (
     services,
     submissions,
 )
-from services.registry_intake.repository import statements as sql
+from services.registry_intake.read.register_status import register_complete
 from shared.iplos.controls import (
     DIFFERS_FROM_REGISTER,
     NOT_RESIDENT,
@@ -53,9 +53,8 @@ from shared.iplos.controls import (
     UNKNOWN_TO_REGISTER,
     control,
 )
-from shared.iplos.municipalities import NoMunicipalityList, valid_municipalities
 
-__all__ = ["check_municipality_year", "recheck_unknown", "register_complete"]
+__all__ = ["check_municipality_year", "recheck_unknown"]
 
 #: The submissions the register controls judge: the active one of each municipality and year, and one held for the
 #: municipality's confirmation (whose report helps it decide).
@@ -66,20 +65,29 @@ _Row = dict[str, Any]
 
 def check_municipality_year(conn: Connection, municipality: str, year: int, *, only: str | None = None) -> Counter[str]:
     """Judge the active and held care submissions of ``municipality`` and ``year`` (or only the submission ``only``)
-    against the register as it stands on ``conn`` (the decision's transaction, in which this locks the
-    municipality-year's ``register_years`` row); their findings by code. Called by a care decision after its records
-    are written (``only`` the new submission), and by an extract's decision after its persons are."""
-    extract_id, _ = sql.lock_municipality_year(conn, municipality, year, register_years)
+    against the register as it stands on ``conn``, the transaction of a decision that holds the municipality-year's
+    ``register_years`` row (a care decision takes it at its start, an extract's decision before it stores anything);
+    their findings by code. Called by a care decision after its records are written (``only`` the new submission), and
+    by an extract's decision after its persons are."""
     judged = [only] if only is not None else _judged(conn, municipality=municipality, year=year)
     if not judged:
         return Counter()
-    conn.execute(delete(findings).where(findings.c.submission_id.in_(judged), findings.c.code.in_(REGISTER_CODES)))
+    extract_id = conn.execute(
+        select(register_years.c.active_message_id).where(
+            register_years.c.municipality == municipality, register_years.c.year == year
+        )
+    ).scalar_one_or_none()
+    removed = conn.execute(
+        delete(findings).where(findings.c.submission_id.in_(judged), findings.c.code.in_(REGISTER_CODES))
+    ).rowcount
     rows: list[_Row] = []
     if extract_id is not None:
         for submission_id in judged:
             rows += _residence_findings(conn, submission_id, extract_id)
     if register_complete(conn, year):
         rows += _unknown_findings(conn, judged, year)
+    if not rows and not removed:
+        return Counter()  # nothing changed (a care store with no extract of its year): counts and report stand
     _insert(conn, rows)
     _recount(conn, judged)
     # The municipality's report changes with K032-K034: sealed again when next asked for.
@@ -113,20 +121,6 @@ def recheck_unknown(engine: Engine, year: int) -> Counter[str]:
         _insert(conn, rows)
         _recount(conn, judged)  # no sealed report to drop: K035 is never in one
     return Counter(row["code"] for row in rows)
-
-
-def register_complete(conn: Connection, year: int) -> bool:
-    """Whether the register's extract of every municipality of ``year`` (SSB's list for the year) is stored."""
-    try:
-        expected = valid_municipalities(year)
-    except NoMunicipalityList:
-        return False
-    stored = conn.execute(
-        select(register_extracts.c.municipality).where(
-            register_extracts.c.year == year, register_extracts.c.status == "active"
-        )
-    ).scalars()
-    return expected <= set(stored)
 
 
 def _judged(conn: Connection, *, year: int, municipality: str | None = None) -> list[str]:

@@ -24,6 +24,7 @@ from services.registry_intake.repository.register import (
 )
 from services.registry_intake.schemas import SignedReceipt
 from services.registry_intake.service.context import RegistryContext
+from services.registry_intake.service.receipts import signed_receipt
 from services.registry_intake.service.storing import (
     incoming_of,
     payload_lines,
@@ -34,8 +35,7 @@ from services.registry_intake.service.storing import (
 )
 from services.registry_intake.service.verification import Delivery, VerifiedDelivery
 from services.registry_intake.submissions import Outcome
-from shared.envelope import InvalidEnvelope, MessageRefused, Receipt, utc_timestamp
-from shared.envelope.receipts import carry
+from shared.envelope import InvalidEnvelope, MessageRefused, utc_timestamp
 from shared.exact_keys import ExactKeys
 from shared.population import REGISTER_PAYLOAD_FORMAT, ExtractInvalid, RegisterRecord, read_register_payload
 
@@ -54,10 +54,9 @@ def extract_receipt(ctx: RegistryContext, stored: StoredExtract) -> SignedReceip
     """The signed receipt of an extract, rebuilt from its stored row (the same extract in the same state always gets
     the same receipt). ``records_stored`` counts persons, ``identities_refused`` numbers; no report path."""
     refused = stored.status == "refused"
-    receipt = Receipt(
+    return signed_receipt(
+        ctx,
         message_id=stored.message_id,
-        sender=ctx.keys.party,
-        signer_kid=ctx.keys.signing_kid,
         submission_sha256=stored.header_sha256,
         municipality=stored.municipality,
         year=stored.year,
@@ -70,7 +69,6 @@ def extract_receipt(ctx: RegistryContext, stored: StoredExtract) -> SignedReceip
         received_at=utc_timestamp(stored.received_at),
         report_path=None,
     )
-    return SignedReceipt.model_validate(carry(receipt, "receipt", ctx.keys.signing))
 
 
 def answer_if_extract_decided(ctx: RegistryContext, known: StoredExtract, same: bool) -> None:

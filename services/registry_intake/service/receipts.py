@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from services.registry_intake.models import SubmissionStatus
 from services.registry_intake.schemas import SignedReceipt
@@ -11,7 +11,7 @@ from services.registry_intake.submissions import StoredSubmission
 from shared.envelope import Receipt, utc_timestamp
 from shared.envelope.receipts import carry
 
-__all__ = ["HELD_REASON", "receipt_for"]
+__all__ = ["HELD_REASON", "receipt_for", "signed_receipt"]
 
 #: What a held submission's receipt says, for people: the numbers are in the receipt and the submission's view.
 HELD_REASON: Final = (
@@ -33,10 +33,9 @@ def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> SignedReceipt
     """The signed receipt, rebuilt from the stored row: the same submission in the same state always gets the
     same receipt (a held one's changes once, when it is confirmed and becomes the active one)."""
     refused = stored.status is SubmissionStatus.REFUSED
-    receipt = Receipt(
+    return signed_receipt(
+        ctx,
         message_id=stored.message_id,
-        sender=ctx.keys.party,
-        signer_kid=ctx.keys.signing_kid,
         submission_sha256=stored.header_sha256,
         municipality=stored.municipality,
         year=stored.year,
@@ -49,4 +48,10 @@ def receipt_for(ctx: RegistryContext, stored: StoredSubmission) -> SignedReceipt
         received_at=utc_timestamp(stored.received_at),  # always timezone-aware (the models' UTC type)
         report_path=None if refused else f"/v1/submissions/{stored.message_id}/report",
     )
+
+
+def signed_receipt(ctx: RegistryContext, **facts: Any) -> SignedReceipt:
+    """A receipt of ``facts`` (every member but the registry's own ``sender`` and ``signer_kid``), signed by the
+    registry: a care submission's (:func:`receipt_for`) and a population register extract's."""
+    receipt = Receipt(sender=ctx.keys.party, signer_kid=ctx.keys.signing_kid, **facts)
     return SignedReceipt.model_validate(carry(receipt, "receipt", ctx.keys.signing))
