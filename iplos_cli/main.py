@@ -8,6 +8,7 @@ talk to the chain, :mod:`iplos_testkit` for synthetic exports, the demo and the 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import signal
 import ssl
@@ -30,12 +31,15 @@ app = typer.Typer(help="IPLOS chain: municipality gateway, trusted pseudonym man
 keys_app = typer.Typer(help="Key pairs for every party and the public-key directory.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+registers_app = typer.Typer(help="The registers the registry keeps beside the care data: Enhetsregisteret's units.")
+app.add_typer(registers_app, name="registers")
 # Submission ids are 36 characters: give tables room even when the output is not a terminal (CI, pipes).
 console = Console(width=max(Console().width, 140))
 err = Console(stderr=True)
 
 DEFAULT_MUNICIPALITIES = ["0301", "4601", "5001", "1103"]
 GATEWAY_URL = "https://127.0.0.1:8001"
+REGISTRY_URL = "https://127.0.0.1:8003"
 # The CA the services' certificates chain to: `iplos up`'s development CA unless told otherwise.
 CaOption = Annotated[
     Path | None,
@@ -142,6 +146,14 @@ def generate(
     answer_key: Annotated[
         Path | None, typer.Option(help="With --errors: write which brukerNr carries which control code here")
     ] = None,
+    business_faults: Annotated[
+        bool,
+        typer.Option(
+            "--business-faults",
+            help="With --errors: faults the business register finds too (K036-K039), once the registry holds the"
+            " synthetic Enhetsregisteret ('iplos registers synthetic-enheter')",
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic IPLOS export that validates against the project's XSD (synthetic numbers only). For exports
     of several municipalities and years with the population register extracts that match them, use
@@ -152,7 +164,15 @@ def generate(
         err.print("[red]error:[/red] --answer-key needs --errors RATE above 0")
         raise typer.Exit(2)
     written, key = write_synthetic_export(
-        out, municipality, year, persons, seed, vary=vary, errors=errors, answer_key=answer_key
+        out,
+        municipality,
+        year,
+        persons,
+        seed,
+        vary=vary,
+        errors=errors,
+        answer_key=answer_key,
+        business_faults=business_faults,
     )
     console.print(f"wrote {out} ({written} persons, municipality {municipality}, year {year})")
     if key is not None:
@@ -330,6 +350,72 @@ def submit(
                 raise typer.Exit(1)
     except client.ChainError as exc:
         raise _fail(exc) from None
+
+
+@registers_app.command("load-enheter")
+def load_enheter(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="A bulk file of Enhetsregisteret as Brønnøysundregistrene serves it: main units or sub-units, CSV or"
+            " JSON, gzipped or not (the file says which)",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    registry: Annotated[str, typer.Option(help="Registry URL")] = REGISTRY_URL,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="The day the file was taken from the register, YYYY-MM-DD (default: today)"),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="IPLOS_TOKEN", show_default=False, help="The registry operator's bearer token"),
+    ] = None,
+    ca: CaOption = None,
+) -> None:
+    """Load a bulk file of Enhetsregisteret into the registry's copy, which the business register controls (K036-K039)
+    judge every service's organisation number against. Load both files (main units and sub-units); units a newer
+    file no longer lists are kept as deleted. Every care submission is judged again."""
+    if as_of is not None:
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            err.print("[red]error:[/red] --as-of is a date, YYYY-MM-DD")
+            raise typer.Exit(2) from None
+    try:
+        with err.status(f"loading {file.name} into the registry's copy of Enhetsregisteret ..."):
+            load = client.load_business_register(file, registry, token=token, verify=_verify(ca), as_of=as_of)
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    kind = {"enhet": "main units", "underenhet": "sub-units"}[load["kind"]]
+    console.print(
+        f"loaded {load['unit_count']} {kind} as of {load['as_of']} (load {load['load_id']});"
+        f" {load['gone_count']} no longer listed, kept as deleted"
+    )
+    changed = load["findings_changed"]
+    console.print(
+        "business register findings changed: "
+        + (", ".join(f"{code} {n}" for code, n in changed.items()) if changed else "none")
+    )
+
+
+@registers_app.command("synthetic-enheter")
+def synthetic_enheter(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the two files to")] = Path("enheter"),
+    file_format: Annotated[str, typer.Option("--format", help="csv or json, as the register serves them")] = "csv",
+) -> None:
+    """Write a synthetic extract of Enhetsregisteret (every municipality's care units, as the synthetic exports name
+    them, and a few units the business register faults use) as enheter and underenheter files, gzipped as served."""
+    from iplos_testkit.business_register import write_synthetic_register
+
+    if file_format not in ("csv", "json"):
+        err.print("[red]error:[/red] --format is csv or json")
+        raise typer.Exit(2)
+    paths = write_synthetic_register(out, file_format="csv" if file_format == "csv" else "json")
+    for path in paths.values():
+        console.print(f"wrote {path}")
+    console.print("load each with: iplos registers load-enheter FILE --token OPERATOR_TOKEN")
 
 
 @app.command()

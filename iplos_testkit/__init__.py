@@ -7,7 +7,7 @@ one call (``exports``). It also holds the two scenarios that drive a fresh local
 them: the demo (``demo``, ``iplos demo``) and the soak under SIGKILL (``soak``, ``iplos soak``).
 """
 
-from iplos_testkit.generator import generate_export, generate_records, make_org_nr, opaque_id
+from iplos_testkit.generator import generate_export, generate_records, opaque_id
 from iplos_testkit.writer import ExportTarget, ExportWriter, write_export
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "ExportWriter",
     "generate_export",
     "generate_records",
-    "make_org_nr",
     "opaque_id",
     "write_export",
 ]

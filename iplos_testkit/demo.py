@@ -1,7 +1,9 @@
 """The demo: the whole chain on this machine, from keys to the registry's feedback, in one command.
 
 Synthetic exports carry a known share of faults (with an answer key), go through the gateway, the TPF and the
-registry, and come back as control reports that only the municipality can read, by its own brukerNr. One
+registry, and come back as control reports that only the municipality can read, by its own brukerNr. Some of the
+faults are in the units that performed the services, which the registry finds in its copy of Enhetsregisteret: its
+operator loads a synthetic extract of it (the real bulk files' format) before the first export arrives. One
 municipality then corrects its records and resubmits: the new submission replaces the old one, with fewer
 findings. Last, the population register sends its extracts through its own gateway and the same TPF, and the
 registry judges two years of care against it and follows the persons from one year to the next
@@ -21,6 +23,7 @@ from rich.table import Table
 
 from iplos_chain import REGISTER_GATEWAY, SERVICES, Chain, client, ensure_keys, free_port
 from iplos_chain.report_tables import rules_table
+from iplos_testkit.business_register import write_synthetic_register
 from iplos_testkit.demo_register import run_register_step
 from iplos_testkit.exports import write_synthetic_export
 
@@ -55,7 +58,14 @@ def run_demo(state_dir: Path, console: Console) -> int:
     for nr, name, persons in EXPORTS:
         path = exports / f"{nr}-{YEAR}.xml"
         _, key = write_synthetic_export(
-            path, nr, YEAR, persons, seeds[nr], errors=ERROR_RATE, answer_key=exports / f"{nr}-{YEAR}-answers.json"
+            path,
+            nr,
+            YEAR,
+            persons,
+            seeds[nr],
+            errors=ERROR_RATE,
+            answer_key=exports / f"{nr}-{YEAR}-answers.json",
+            business_faults=True,
         )
         assert key is not None
         files[nr] = path
@@ -77,6 +87,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
             console.print(f"   {service:16} {chain.url(service)}")
         gateway = chain.url("gateway")
         verify = chain.verify  # the services speak TLS with the chain's development CA
+        business = _load_business_register(console, chain, state_dir / "enheter")
         # Each municipality submits and reads its reports with its own credential, as it would in production.
         tokens = chain.municipality_tokens()
         console.print("[bold]3. Submissions[/bold] through the gateway, each with its municipality's credential")
@@ -160,6 +171,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
         and after["finding_count"] < reports[CORRECTED]["finding_count"]
         and guard
         and register
+        and business
         and any(s["municipality"] == GUARDED and s["submission_id"] == first[GUARDED]["submission_id"] for s in active)
     )
     if not ok:
@@ -169,6 +181,20 @@ def run_demo(state_dir: Path, console: Console) -> int:
         return 1
     console.print(f"[green]ok[/green]: state, logs, databases, exports and answer keys are in {state_dir}")
     return 0
+
+
+def _load_business_register(console: Console, chain: Chain, directory: Path) -> bool:
+    """The registry's operator loads the synthetic Enhetsregisteret, as `iplos registers load-enheter` does: the main
+    units, then the sub-units (both gzipped CSV, as Brønnøysundregistrene serves them). Whether both loaded."""
+    paths = write_synthetic_register(directory)
+    loaded = []
+    for path in paths.values():
+        load = client.load_business_register(
+            path, chain.url("registry"), token=chain.operator_token, verify=chain.verify
+        )
+        loaded.append(load)
+        console.print(f"   Enhetsregisteret: {load['unit_count']} {load['kind']} units loaded from {path.name}")
+    return sorted(load["kind"] for load in loaded) == ["enhet", "underenhet"]
 
 
 def _wrong_files(console: Console, gateway: str, token: str, exports: Path, sent: Path, verify: client.Verify) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from iplos_testkit.faults import AnswerKey, inject_faults
+from iplos_testkit.faults import BUSINESS_KINDS, PAYLOAD_KINDS, AnswerKey, inject_faults
 from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export
 
@@ -20,8 +20,11 @@ def write_synthetic_export(
     vary: int = 0,
     errors: float = 0.0,
     answer_key: Path | None = None,
+    business_faults: bool = False,
 ) -> tuple[int, AnswerKey | None]:
-    """Write an export; with ``errors`` > 0, that share of persons carries one known fault each.
+    """Write an export; with ``errors`` > 0, that share of persons carries one known fault each, of the kinds the
+    payload controls find, and with ``business_faults`` those the business register finds too (K036-K039, against
+    the synthetic Enhetsregisteret: ``iplos_testkit.business_register``).
 
     The faults draw from their own random stream, so the same seed with ``errors=0`` gives the same persons
     without the faults: that is what "the municipality corrected its records" looks like in the demo.
@@ -33,7 +36,10 @@ def write_synthetic_export(
     key: AnswerKey | None = None
     if errors > 0:
         fault_rng = random.Random(f"{municipality}:{year}:{seed}:{vary}:faults")  # noqa: S311 - test data
-        records, key = inject_faults(records, year=year, rate=errors, rng=fault_rng)
+        kinds = PAYLOAD_KINDS + BUSINESS_KINDS if business_faults else PAYLOAD_KINDS
+        records, key = inject_faults(
+            records, year=year, rate=errors, rng=fault_rng, kinds=kinds, municipality=municipality
+        )
     written = write_export(out, header, records)
     if key is not None and answer_key is not None:
         key.write(answer_key)

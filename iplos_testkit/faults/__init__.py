@@ -31,7 +31,10 @@ Choices, and why:
 * **Synthetic numbers only.** New identity numbers are Tenor-style (month + 80, ``shared.fnr.synthetic_for``);
   the ``identity-refused`` fault breaks the last check digit of the person's own synthetic number.
 
-Every record-level control judged on the payload (K005-K031) has a kind. Not injected here:
+Every record-level control judged on the payload (K005-K031) has a kind (``PAYLOAD_KINDS``, the default), and so
+has every business register control (K036-K039, ``BUSINESS_KINDS``, asked for by name: the registry finds them only
+with its copy of Enhetsregisteret loaded; ``iplos_testkit.business_register`` is the synthetic extract they are
+judged against). Not injected here:
 
 * the register controls (K032-K035), judged against the population register: ``iplos_testkit.population`` injects
   those, with the register extracts they are judged against;
@@ -48,16 +51,18 @@ reads back a faulted export), so the faults reach the registry's controls.
 Modules, in reading order: ``_inject`` (``inject_faults``: the choices above), ``_kinds``, ``_answer_key``,
 ``_injector`` (the state and helpers the faults share), and the faults by what they break: ``_identity``,
 ``_background`` (dates and background), ``_scores``, ``_services``, ``_decisions`` (refusals, complaints,
-coercion).
+coercion), ``_business`` (the units that performed services).
 """
 
 from iplos_testkit.faults._answer_key import ANSWER_KEY_FORMAT, AnswerKey, write_answer_key
 from iplos_testkit.faults._inject import inject_faults
-from iplos_testkit.faults._kinds import FAULT_CODES, FaultKind
+from iplos_testkit.faults._kinds import BUSINESS_KINDS, FAULT_CODES, PAYLOAD_KINDS, FaultKind
 
 __all__ = [
     "ANSWER_KEY_FORMAT",
+    "BUSINESS_KINDS",
     "FAULT_CODES",
+    "PAYLOAD_KINDS",
     "AnswerKey",
     "FaultKind",
     "inject_faults",

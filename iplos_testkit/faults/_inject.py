@@ -15,10 +15,11 @@ from iplos_testkit.faults._background import (
     household_unknown,
     housing_unknown,
 )
+from iplos_testkit.faults._business import unit_deleted, unit_elsewhere, unit_not_care, unit_not_in_register
 from iplos_testkit.faults._decisions import coercion_start_after_end, refusal_or_complaint_after_year
 from iplos_testkit.faults._identity import birth_year, duplicate_person, identity_refused
 from iplos_testkit.faults._injector import Injector, Mutation
-from iplos_testkit.faults._kinds import FaultKind
+from iplos_testkit.faults._kinds import BUSINESS_KINDS, PAYLOAD_KINDS, FaultKind
 from iplos_testkit.faults._scores import score_invalid, score_repeated
 from iplos_testkit.faults._services import (
     conflicting_decisions,
@@ -67,6 +68,10 @@ _MUTATIONS: dict[FaultKind, Mutation] = {
     FaultKind.CONFLICTING_DECISIONS: conflicting_decisions,
     FaultKind.REFUSAL_OR_COMPLAINT_AFTER_YEAR: refusal_or_complaint_after_year,
     FaultKind.COERCION_START_AFTER_END: coercion_start_after_end,
+    FaultKind.UNIT_NOT_IN_REGISTER: unit_not_in_register,
+    FaultKind.UNIT_DELETED: unit_deleted,
+    FaultKind.UNIT_NOT_CARE: unit_not_care,
+    FaultKind.UNIT_ELSEWHERE: unit_elsewhere,
 }
 
 
@@ -77,18 +82,23 @@ def inject_faults(
     rate: float,
     rng: random.Random,
     kinds: Iterable[FaultKind] | None = None,
+    municipality: str | None = None,
 ) -> tuple[Iterator[PersonRecord], AnswerKey]:
     """Wrap ``records`` (clean persons of reporting year ``year``) so that about ``rate`` of them carry one
     fault each; returns the lazy stream and its answer key, complete once the stream is exhausted.
 
-    ``kinds`` restricts the fault kinds (default: all of ``FaultKind``). See the module docstring for how
-    persons and kinds are chosen. The input must be clean (no control findings) for the key to be exact.
+    ``kinds`` restricts the fault kinds (default: ``PAYLOAD_KINDS``, which the payload controls find wherever the
+    export goes; ``BUSINESS_KINDS`` need the registry's copy of Enhetsregisteret, and ``municipality``, the
+    export's, whose units added services are given). See the module docstring for how persons and kinds are
+    chosen. The input must be clean (no control findings) for the key to be exact.
     """
     if not (isinstance(rate, int | float) and math.isfinite(rate) and 0.0 <= rate <= 1.0):
         raise ValueError("rate must be a number within 0-1")
-    order = list(dict.fromkeys(FaultKind if kinds is None else kinds))
+    order = list(dict.fromkeys(PAYLOAD_KINDS if kinds is None else kinds))
     if not order:
         raise ValueError("kinds must not be empty")
+    if municipality is None and any(kind in BUSINESS_KINDS for kind in order):
+        raise ValueError("the business register's fault kinds need the export's municipality")
     key = AnswerKey(year=year, rate=float(rate))
 
     def stream() -> Iterator[PersonRecord]:
@@ -96,7 +106,7 @@ def inject_faults(
             yield from records
             key.complete = True
             return
-        injector = Injector(year, rng)
+        injector = Injector(year, rng, municipality)
         rng.shuffle(order)
         offset = rng.random()
         due = 0

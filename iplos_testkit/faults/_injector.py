@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from iplos_testkit.business_register import municipal_units
 from iplos_testkit.generator import opaque_id
 from shared.iplos import controls as c
 from shared.iplos.model import SERVICE_TYPES, FidType, PersonRecord, Service
@@ -39,15 +40,23 @@ class Donor:
 
 
 class Injector:
-    """What the faults of one stream share: the year, ``rng``, the organisation numbers they use, the numbers
-    they made up, the current donors and a counter for the tjenesteIDs of added services."""
+    """What the faults of one stream share: the year, the municipality (if known), ``rng``, the organisation
+    numbers they use, the numbers they made up, the current donors and a counter for the tjenesteIDs of added
+    services."""
 
-    def __init__(self, year: int, rng: random.Random) -> None:
+    def __init__(self, year: int, rng: random.Random, municipality: str | None = None) -> None:
         self.year = year
         self.rng = rng
+        self.municipality = municipality
         self.year_start = dt.date(year, 1, 1)
         self.year_end = dt.date(year, 12, 31)
-        self.org_pool = [_org_nr(rng) for _ in range(3)]
+        # A service a fault adds is performed by one of the municipality's own units (in the synthetic
+        # Enhetsregisteret, so that it has no business register finding); numbers drawn at random without it.
+        self.org_pool = (
+            [_org_nr(rng) for _ in range(3)]
+            if municipality is None
+            else [number for numbers in municipal_units(municipality).values() for number in numbers]
+        )
         self.new_fids: set[str] = set()
         self.donor_fid: Donor | None = None
         self.donor_service: Donor | None = None

@@ -35,6 +35,11 @@ class FaultKind(StrEnum):
     CONFLICTING_DECISIONS = "conflicting-decisions"
     REFUSAL_OR_COMPLAINT_AFTER_YEAR = "refusal-or-complaint-after-year"
     COERCION_START_AFTER_END = "coercion-start-after-end"
+    # Found by the registry's copy of Enhetsregisteret, not by the payload controls (BUSINESS_KINDS).
+    UNIT_NOT_IN_REGISTER = "unit-not-in-register"
+    UNIT_DELETED = "unit-deleted"
+    UNIT_NOT_CARE = "unit-not-care"
+    UNIT_ELSEWHERE = "unit-elsewhere"
 
 
 # The one control code each kind must trigger.
@@ -66,4 +71,18 @@ FAULT_CODES: dict[FaultKind, str] = {
     FaultKind.CONFLICTING_DECISIONS: c.CONFLICTING_DECISIONS,
     FaultKind.REFUSAL_OR_COMPLAINT_AFTER_YEAR: c.REFUSAL_OR_COMPLAINT_AFTER_YEAR,
     FaultKind.COERCION_START_AFTER_END: c.COERCION_START_AFTER_END,
+    FaultKind.UNIT_NOT_IN_REGISTER: c.UNIT_NOT_IN_REGISTER,
+    FaultKind.UNIT_DELETED: c.UNIT_DELETED,
+    FaultKind.UNIT_NOT_CARE: c.UNIT_NOT_CARE,
+    FaultKind.UNIT_ELSEWHERE: c.UNIT_ELSEWHERE,
 }
+
+#: The kinds the registry finds only with its copy of Enhetsregisteret loaded (``iplos registers load-enheter``).
+BUSINESS_KINDS: tuple[FaultKind, ...] = (
+    FaultKind.UNIT_NOT_IN_REGISTER,
+    FaultKind.UNIT_DELETED,
+    FaultKind.UNIT_NOT_CARE,
+    FaultKind.UNIT_ELSEWHERE,
+)
+#: The kinds the payload controls find wherever the export goes (the default of ``inject_faults``).
+PAYLOAD_KINDS: tuple[FaultKind, ...] = tuple(kind for kind in FaultKind if kind not in BUSINESS_KINDS)

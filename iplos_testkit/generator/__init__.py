@@ -15,7 +15,9 @@ What "realistic" means here (from the IPLOS statistics the design notes describe
   common ICPC-2 (GP) and ICD-10 (hospital) codes.
 * Services overlap the reporting year: some started years before and are ongoing, some start and end in it;
   short stays last days or weeks. Hours per week only for hour-based services, in 0.5-hour steps.
-  Organisation numbers are valid mod 11, one per municipal unit, none for GPS (26) and dwellings (29).
+  Organisation numbers are the municipality's units in the synthetic Enhetsregisteret
+  (``iplos_testkit.business_register``: valid mod 11, health or care units of the municipality, the same every
+  year), none for GPS (26) and dwellings (29).
   Application, decision and start follow each other; most lines are original reports (event N), a few are
   corrections (M, T).
 * Background: nursing-home residents live in an institution (housing 3), home-service users in an ordinary
@@ -47,7 +49,7 @@ score re-assessed) and adds about 2 % new persons, with a new message GUID.
 Modules, in reading order: ``_export`` (the entry points and the determinism above), ``_header``, ``_person``
 (one person: identity, services, death), ``_traits`` (age, diagnoses, scores, the service mix, hours),
 ``_background``, ``_decisions`` (refusals, complaints, coercion), ``_variant`` (a resubmission's changes),
-``_context`` (what the persons of one export share), ``_identifiers`` (opaque ids, organisation numbers),
+``_context`` (what the persons of one export share), ``_identifiers`` (opaque ids),
 ``_fid`` (identity numbers, drawn as ``shared.fnr.synthetic_for`` draws them), ``_draws`` (``random.Random``'s
 draws without its layers of calls) and ``_tables`` (the code lists and weights).
 
@@ -60,7 +62,7 @@ them with the standard library's own methods draw for draw.
 from iplos_testkit.generator._context import ExportContext
 from iplos_testkit.generator._export import generate_export, generate_records
 from iplos_testkit.generator._header import draw_header
-from iplos_testkit.generator._identifiers import make_org_nr, opaque_id
+from iplos_testkit.generator._identifiers import opaque_id
 from iplos_testkit.generator._person import GivenIdentity, PersonMaker
 
 __all__ = [
@@ -70,6 +72,5 @@ __all__ = [
     "draw_header",
     "generate_export",
     "generate_records",
-    "make_org_nr",
     "opaque_id",
 ]

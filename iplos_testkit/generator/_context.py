@@ -6,23 +6,21 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from iplos_testkit.business_register import municipal_units
 from iplos_testkit.generator._draws import choice, randint
-from iplos_testkit.generator._identifiers import make_org_nr
-from iplos_testkit.generator._tables import NO_ORG_NR, UNIT_KINDS, UNIT_OF_SERVICE
+from iplos_testkit.generator._tables import NO_ORG_NR, UNIT_OF_SERVICE
 
 
 class ExportContext:
     """What every person of one export shares: the year and the municipality's units."""
 
-    def __init__(self, year: int, rng: random.Random) -> None:
+    def __init__(self, year: int, rng: random.Random, municipality: str) -> None:
         self.year = year
         self.year_start = dt.date(year, 1, 1)
         self._start_ordinal = self.year_start.toordinal()
         self.year_end = dt.date(year, 12, 31)
-        # Two or three units of each kind, fixed per export.
-        self.units: dict[str, tuple[str, ...]] = {
-            kind: tuple(make_org_nr(rng) for _ in range(randint(rng, 2, 3))) for kind in UNIT_KINDS
-        }
+        # The municipality's units of each kind, as the synthetic Enhetsregisteret lists them (the same every year).
+        self.units: dict[str, tuple[str, ...]] = municipal_units(municipality)
         self.used_fids: set[str] = set()
 
     def org_nr(self, service_type: int, rng: random.Random) -> str | None:

@@ -42,7 +42,7 @@ def generate_records(
     rng = random.Random(key)  # noqa: S311 - synthetic test data, not security
     variant = random.Random(f"{key}:vary:{vary}") if vary else None  # noqa: S311
     header = draw_header(municipality, year, rng, variant)
-    context = ExportContext(year, rng)
+    context = ExportContext(year, rng, municipality)
     maker = PersonMaker(context)
 
     def records() -> Iterator[PersonRecord]:

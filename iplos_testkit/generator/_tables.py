@@ -95,7 +95,6 @@ YOUNGER_DIAGNOSES: tuple[tuple[CodeSystem, str, bool, int], ...] = (
 )
 
 # Municipal units; services map to the unit type that performs them.
-UNIT_KINDS = ("hjemmetjeneste", "sykehjem", "funksjonshemmede", "aktivitet", "tildeling")
 UNIT_OF_SERVICE: dict[int, str] = {
     1: "hjemmetjeneste",
     2: "funksjonshemmede",

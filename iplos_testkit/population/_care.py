@@ -32,7 +32,7 @@ class CareExport:
         self.year = year
         self.rng = random.Random(f"iplos-population/1:care:{seed}:{municipality}:{year}")  # noqa: S311
         self.header: ExportHeader = draw_header(municipality, year, self.rng, None)
-        self.maker = PersonMaker(ExportContext(year, self.rng))
+        self.maker = PersonMaker(ExportContext(year, self.rng, municipality))
         self.records: dict[str, PersonRecord] = {}
         #: brukerNr -> the simulated person (None: a person the register does not know).
         self.persons: dict[str, SimPerson | None] = {}

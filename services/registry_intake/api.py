@@ -23,6 +23,7 @@ from services.registry_intake import dashboard, models, monitoring, routes
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.read import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.repository.business_register import BusinessRegisterRepository
 from services.registry_intake.repository.register import RegisterRepository
 from services.registry_intake.service import RegistryContext
 from shared.keys import PublicDirectory
@@ -52,6 +53,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             audit=audit,
             refusals=RefusalMemory(engine, models.refused_messages, audit),
             register=RegisterRepository(engine, audit=audit),
+            business=BusinessRegisterRepository(engine, audit=audit),
             metrics=metrics,
             hold_below=settings.hold_below_ratio,
         )
@@ -64,7 +66,12 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         metrics=metrics,
         start=start,
-        routers=[routes.deliveries.router, routes.submissions.router, routes.operator.router],
+        routers=[
+            routes.deliveries.router,
+            routes.submissions.router,
+            routes.operator.router,
+            routes.registers.router,
+        ],
         pages=dashboard.install,
     )
     # "Now" for the deadline arithmetic of the operator views (tests replace it; the settings may fix it).

@@ -30,6 +30,9 @@ The population register's extracts (migration 0008, issue 14) have tables of the
 are defined below: ``register_extracts``, ``register_years``, ``register_persons``, ``register_numbers`` and
 ``register_residences``.
 
+The registry's copy of Enhetsregisteret (migration 0009, issue 15) is two tables, described below:
+``business_register_loads`` and ``business_units``.
+
 Indexes follow the questions operators ask: the active submission of a municipality and year
 (``uq_submissions_one_active``), records per service type (``services (submission_id, tjeneste_type, ref)``,
 covering ``COUNT(DISTINCT ref)``), findings per rule (``findings (code)``) and per submission and rule
@@ -497,4 +500,52 @@ register_residences = Table(
         ["extract_id", "n"], ["register_persons.extract_id", "register_persons.n"], ondelete="CASCADE"
     ),
     sqlite_with_rowid=False,
+)
+
+
+# The registry's copy of Enhetsregisteret (issue 15, docs/business-register.md), public data loaded by its operators:
+# * ``business_register_loads``: a row per bulk file loaded (its kind, the day it was taken, its digest, counts),
+#   the audit log's message id for the load;
+# * ``business_units``: every unit ever loaded, by organisation number, as the latest file that listed it said.
+#   A unit of a kind that a later file of that kind no longer lists was deleted (a deleted main unit leaves the
+#   bulk file without a date): it keeps its row, ``deleted_on`` the day of the first file without it and
+#   ``deletion`` ``absent``; a deletion date the file gave is ``file``. ``load_id`` is the last load that listed
+#   it, indexed with the kind for the "no longer listed" update.
+BUSINESS_UNIT_KINDS: Final = ("enhet", "underenhet")
+
+business_register_loads = Table(
+    "business_register_loads",
+    metadata,
+    Column("load_id", MESSAGE_ID, primary_key=True),
+    # 1, 2, 3, ... in the order the loads committed (they serialise on the copy's lock): "newest" without a tie.
+    Column("serial", Integer, nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("loaded_at", UTCDateTime(), nullable=False),
+    Column("loaded_by", String(128), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("unit_count", Integer, nullable=False),
+    Column("gone_count", Integer, nullable=False),
+    CheckConstraint("kind IN ('enhet', 'underenhet')", name="kind"),
+    Index(None, "kind", "as_of"),
+)
+
+business_units = Table(
+    "business_units",
+    metadata,
+    Column("org_nr", String(9), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("org_form", String(8), nullable=True),
+    Column("industry", String(8), nullable=True),
+    Column("municipality", String(4), nullable=True),
+    Column("registered_on", Date, nullable=True),
+    Column("deleted_on", Date, nullable=True),
+    Column("deletion", String(8), nullable=True),
+    Column("parent", String(9), nullable=True),
+    Column("load_id", MESSAGE_ID, ForeignKey("business_register_loads.load_id"), nullable=False),
+    CheckConstraint("kind IN ('enhet', 'underenhet')", name="kind"),
+    CheckConstraint("(deleted_on IS NULL) = (deletion IS NULL)", name="deletion"),
+    CheckConstraint("deletion IN ('file', 'absent')", name="deletion_source"),
+    Index(None, "kind", "load_id"),
 )

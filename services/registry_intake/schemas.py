@@ -405,3 +405,34 @@ class RecordFindings(_Document):
     offset: int
     limit: int
     findings: list[RecordFinding]
+
+
+# --- the business register (issue 15) ----------------------------------------------------------------------------
+
+
+class BusinessLoadView(_Document):
+    """One bulk file of Enhetsregisteret loaded into the registry's copy."""
+
+    load_id: str
+    kind: Literal["enhet", "underenhet"]
+    as_of: str = Field(description="The day the file was taken from the register (ISO date)")
+    loaded_at: str
+    loaded_by: str
+    file_sha256: str
+    unit_count: int = Field(description="Units the file listed")
+    gone_count: int = Field(description="Units of the kind the copy held that the file no longer listed (deleted)")
+
+
+class BusinessLoadResult(BusinessLoadView):
+    """A load's answer: the load, and what it changed in the care submissions' findings."""
+
+    findings_changed: dict[str, int] = Field(
+        description="Business register findings (K036-K039) added or removed in active and held submissions, by code"
+    )
+
+
+class BusinessRegisterStatus(_Document):
+    """What the registry's copy of Enhetsregisteret holds."""
+
+    complete: bool = Field(description="Both kinds of unit are loaded: only then are K036-K039 judged")
+    loads: list[BusinessLoadView] = Field(description="The latest loads, newest first")

@@ -86,6 +86,16 @@ FACT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "receipt_status": _TOKEN_KIND,
         "superseded_by": _MESSAGE_KIND,
         "supersedes": _MESSAGE_KIND,
+        # A load of the business register's bulk file (the registry's ``business-register-loaded``): the file's kind
+        # of unit, the day it was taken, its digest, how many units it listed and how many it no longer listed,
+        # the operator's credential, and how many business register findings of care submissions changed.
+        "unit_kind": _TOKEN_KIND,
+        "as_of": _TOKEN_KIND,
+        "file_sha256": _DIGEST_KIND,
+        "units": _COUNT,
+        "gone": _COUNT,
+        "caller": _TOKEN_KIND,
+        "findings_changed": _COUNT,
     }
 )
 ALLOWED_FACTS: Final = frozenset(FACT_KINDS)

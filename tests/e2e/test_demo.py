@@ -4,12 +4,14 @@ command is tested by the second one."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from iplos_testkit.demo import run_demo
+from shared.iplos.controls import BUSINESS_CODES
 
 pytestmark = pytest.mark.e2e
 
@@ -25,3 +27,10 @@ def test_the_demo_runs_and_every_one_of_its_checks_holds(tmp_path: Path) -> None
     words = " ".join(text.split())  # as printed, long lines wrapped
     assert "8 register extracts and 8 care exports stored" in words
     assert "the population's truth: yes" in words
+    # The business register's faults were among those every report matched exactly (the demo's own check): each of
+    # the four kinds was injected somewhere, and both of Enhetsregisteret's files were loaded first.
+    assert "underenhet units loaded from underenheter.csv.gz" in words
+    injected: set[str] = set()
+    for answers in (tmp_path / "demo-state" / "exports").glob("*-answers.json"):
+        injected |= {code for codes in json.loads(answers.read_text())["records"].values() for code in codes}
+    assert injected >= BUSINESS_CODES

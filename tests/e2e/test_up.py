@@ -1,5 +1,6 @@
 """`iplos up` as a user runs it: the three services and the population register's gateway on their default ports,
-the tokens printed one a line, and a register extract sent with `iplos submit` to the register's gateway goes through
+the tokens printed one a line, a bulk file of Enhetsregisteret loaded with `iplos registers load-enheter`, and a
+register extract sent with `iplos submit` to the register's gateway goes through
 the TPF into the registry. SIGTERM stops all four."""
 
 from __future__ import annotations
@@ -61,6 +62,33 @@ def test_iplos_up_runs_the_register_gateway_and_a_register_extract_goes_through(
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         assert '"state": "stored"' in submitted.stdout
         assert '"municipality": "0301"' in submitted.stdout
+        # The registry's operator loads Enhetsregisteret's sub-units as downloaded (gzipped CSV), by the CLI.
+        operator = re.search(r"^operator token: (\S+)$", text, re.MULTILINE)
+        assert operator is not None
+        cli = (sys.executable, "-m", "iplos_cli.main", "registers")
+        target = ("--registry", f"https://127.0.0.1:{DEFAULT_PORTS['registry']}", "--token", operator.group(1))
+        target += ("--ca", str(ca_certificate_file(state / "keys")))
+        made = subprocess.run([*cli, "synthetic-enheter", "--out", str(tmp_path / "enheter")], env=env, timeout=60)
+        assert made.returncode == 0
+        loaded = subprocess.run(
+            [*cli, "load-enheter", str(tmp_path / "enheter" / "underenheter.csv.gz"), *target],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        assert re.search(r"loaded \d+ sub-units as of \d{4}-\d{2}-\d{2}", loaded.stdout), loaded.stdout
+        # A file that is not one of the register's: one error naming the rule, exit 1, nothing loaded.
+        wrong = tmp_path / "not-a-register.csv"
+        wrong.write_text('"organisasjonsnummer","navn"\n"903012005","X"\n', encoding="utf-8")
+        refused = subprocess.run(
+            [*cli, "load-enheter", str(wrong), *target], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert refused.returncode == 1
+        assert "invalid-business-register-file" in refused.stderr
+        assert "forretningsadresse.kommunenummer" in refused.stderr
+        assert "Traceback" not in refused.stderr
     finally:
         up.send_signal(signal.SIGTERM)
         rest, _ = up.communicate(timeout=60)  # reads what is left and closes the pipe

@@ -51,7 +51,11 @@ def care_records(path: Path) -> Iterator[StoredRecord]:
     gateway's split gives them), the number as its pseudonym (as the TPF's)."""
     with read_export(path) as reader:
         for index, person in enumerate(reader):
-            number = fnr.parse(person.fid)
+            try:
+                number = fnr.parse(person.fid)
+            except fnr.InvalidIdentityNumber as refused:  # the TPF refuses it: no pseudonym, its rule kept
+                yield to_payload(person, _ref(index), None, None), None, refused.rule, ()
+                continue
             record = to_payload(person, _ref(index), number.birth_year, number.sex)
             yield record, pseudonym(person.fid), "ok", ()
 

@@ -74,6 +74,13 @@ GOOD_FACTS: dict[str, Any] = {
     "superseded_by": OTHER_MESSAGE_ID,
     "supersedes": None,
     "receipt_status": "refused",
+    "unit_kind": "underenhet",
+    "as_of": "2026-12-01",
+    "file_sha256": DIGEST,
+    "units": 1_100_000,
+    "gone": 1_250,
+    "caller": "dev-operator",
+    "findings_changed": 12,
 }
 
 

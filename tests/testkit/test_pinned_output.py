@@ -2,8 +2,9 @@
 answer key an auditor kept rely on "same seed, same file", so a refactor of the generator or the fault injector
 that changes a single draw (an extra ``rng`` call, a reordered branch) must fail here, not pass quietly.
 
-The digests were computed before the generator and the fault injector were split into packages. A deliberate
-change to the synthetic data (a new realism rule, a new fault kind) updates them, and says so in its commit.
+A deliberate change to the synthetic data (a new realism rule, a new fault kind) updates them, and says so in its
+commit. Last updated when the services' organisation numbers became the municipality's units in the synthetic
+Enhetsregisteret (issue 15) instead of numbers drawn per export.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ def _sha256(data: bytes) -> str:
     ("municipality", "year", "persons", "seed", "vary", "digest"),
     [
         # Oslo: a city district in the header; the base population.
-        ("0301", 2025, 300, 11, 0, "51067c526808d08103d9e6e8ee326fe70c734d193d166d8c360210cfc566e8ee"),
+        ("0301", 2025, 300, 11, 0, "c20672a8ca9b75d907b2eab3f136f8103b7703357da7b7d3a74a4525a1f2022c"),
         # A resubmission (persons removed, changed and added by the variant's own stream).
-        ("4601", 2024, 300, 11, 2, "048b2228318e279cf4a0270a8be7fb892c01095932b3777df0eb28eb5c0fe73e"),
+        ("4601", 2024, 300, 11, 2, "d8416ab4adc3d07a6fe65a55b3335a865eab75da26504f02a10d0d3c008680e6"),
     ],
 )
 def test_a_seeded_export_has_pinned_bytes(
@@ -46,5 +47,18 @@ def test_a_seeded_faulted_export_and_its_answer_key_have_pinned_bytes(tmp_path: 
     assert written == 600
     assert key is not None
     assert len(key.counts()) == 27
-    assert _sha256(export.read_bytes()) == "0c0dc40dcace669b13965f3263d1f511e195031182739e24aa7ef18b4e02f119"
-    assert _sha256(answer_key.read_bytes()) == "a317bff985c0c589967e9ca37f006691ed6eebd3dbeb3901557d7ff61b3a59b6"
+    assert _sha256(export.read_bytes()) == "a62366371c2344ab36c3c35d8cf20fcb3b88f8c969f682a02352bcd2c1e8202e"
+    assert _sha256(answer_key.read_bytes()) == "91606a845dc5937c3621795029502c4e70c9137bdf82f456abb17217f6b6c0e8"
+
+
+def test_a_seeded_export_with_the_business_register_faults_has_pinned_bytes(tmp_path: Path) -> None:
+    # The 27 payload kinds and the 4 the business register finds, in turn.
+    export, answer_key = tmp_path / "export.xml", tmp_path / "answer-key.json"
+    written, key = write_synthetic_export(
+        export, "0301", 2025, 600, 11, errors=0.2, answer_key=answer_key, business_faults=True
+    )
+    assert written == 600
+    assert key is not None
+    assert len(key.counts()) == 31
+    assert _sha256(export.read_bytes()) == "52d49d3ddadbab6783317f78f09fe312aef2d877d68557d316104106a5d84df3"
+    assert _sha256(answer_key.read_bytes()) == "cab6bb5c8759e705a60ebe3364d87547cd079cd82e63348eaf895c70eafa876f"

@@ -115,6 +115,16 @@ class ProblemType(StrEnum):
         422,
         "The population register extract does not follow iplos-folkeregister/1; nothing was accepted",
     )
+    INVALID_BUSINESS_FILE = (
+        "invalid-business-register-file",
+        422,
+        "The file is not a bulk file of Enhetsregisteret the registry takes; nothing was loaded",
+    )
+    STALE_BUSINESS_FILE = (
+        "stale-business-register-file",
+        409,
+        "A file of this kind taken on a later day is already loaded; nothing was loaded",
+    )
     EMPTY_EXPORT = "empty-export", 422, "The export has no persons; it would erase the year's data"
     IDENTICAL_RESUBMISSION = "identical-resubmission", 409, "This export is the one already submitted"
     LIMIT_EXCEEDED = "limit-exceeded", 422, "The export is larger than a limit allows"

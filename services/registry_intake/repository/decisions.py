@@ -43,6 +43,7 @@ from services.registry_intake.models import (
 from services.registry_intake.read.queries import load_submission
 from services.registry_intake.repository import statements as sql
 from services.registry_intake.repository.bulk import BulkWriter
+from services.registry_intake.repository.business_checks import check_business, lock_business_register
 from services.registry_intake.repository.register_checks import check_municipality_year
 from services.registry_intake.submissions import (
     DEFAULT_BATCH_SIZE,
@@ -162,6 +163,9 @@ class SubmissionRepository:
                 # register controls take it at the end (register_checks.py), and a recheck of the whole year takes
                 # every one of them before it updates submission rows; taken late, the two could wait for each other.
                 sql.lock_municipality_year(conn, incoming.municipality, incoming.year, register_years)
+                # And the business register's lock, shared, for the same reason: a load takes it exclusively before it
+                # judges every submission again (business_checks.py).
+                lock_business_register(conn, exclusive=False)
                 # A held submission is newer than the active one: one that is not newer than it is stale too
                 # (it never replaces what the municipality sent after it, and at most one waits for confirmation).
                 newest = max(active_sequence or 0, sql.newest_held(conn, incoming.municipality, incoming.year))
@@ -324,6 +328,8 @@ class SubmissionRepository:
         )
         # The register controls, against the population register as it stands (counted again with their findings).
         check_municipality_year(conn, incoming.municipality, incoming.year, only=incoming.message_id)
+        # The business register controls, against the registry's copy of Enhetsregisteret as it stands.
+        check_business(conn, only=incoming.message_id)
         return {
             "records": writer.records,
             "pseudonymised": writer.pseudonymised,

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, select
 
 from services.registry_intake.models import (
     SubmissionStatus,
@@ -45,13 +45,19 @@ from services.registry_intake.models import (
     submissions,
 )
 from services.registry_intake.read.register_status import register_complete
+from services.registry_intake.repository.finding_rows import (
+    FindingRow,
+    finding_row,
+    insert_findings,
+    recount,
+    short,
+)
 from shared.iplos.controls import (
     DIFFERS_FROM_REGISTER,
     NOT_RESIDENT,
     REGISTER_CODES,
     SERVICE_AFTER_REGISTER_DEATH,
     UNKNOWN_TO_REGISTER,
-    control,
 )
 
 __all__ = ["check_municipality_year", "recheck_unknown"]
@@ -59,8 +65,6 @@ __all__ = ["check_municipality_year", "recheck_unknown"]
 #: The submissions the register controls judge: the active one of each municipality and year, and one held for the
 #: municipality's confirmation (whose report helps it decide).
 _JUDGED: Final = (SubmissionStatus.ACTIVE.value, SubmissionStatus.HELD.value)
-
-_Row = dict[str, Any]
 
 
 def check_municipality_year(conn: Connection, municipality: str, year: int, *, only: str | None = None) -> Counter[str]:
@@ -80,7 +84,7 @@ def check_municipality_year(conn: Connection, municipality: str, year: int, *, o
     removed = conn.execute(
         delete(findings).where(findings.c.submission_id.in_(judged), findings.c.code.in_(REGISTER_CODES))
     ).rowcount
-    rows: list[_Row] = []
+    rows: list[FindingRow] = []
     if extract_id is not None:
         for submission_id in judged:
             rows += _residence_findings(conn, submission_id, extract_id)
@@ -88,8 +92,8 @@ def check_municipality_year(conn: Connection, municipality: str, year: int, *, o
         rows += _unknown_findings(conn, judged, year)
     if not rows and not removed:
         return Counter()  # nothing changed (a care store with no extract of its year): counts and report stand
-    _insert(conn, rows)
-    _recount(conn, judged)
+    insert_findings(conn, rows)
+    recount(conn, judged)
     # The municipality's report changes with K032-K034: sealed again when next asked for.
     conn.execute(delete(sealed_reports).where(sealed_reports.c.message_id.in_(judged)))
     return Counter(row["code"] for row in rows)
@@ -118,8 +122,8 @@ def recheck_unknown(engine: Engine, year: int) -> Counter[str]:
             delete(findings).where(findings.c.submission_id.in_(judged), findings.c.code == UNKNOWN_TO_REGISTER)
         )
         rows = _unknown_findings(conn, judged, year)
-        _insert(conn, rows)
-        _recount(conn, judged)  # no sealed report to drop: K035 is never in one
+        insert_findings(conn, rows)
+        recount(conn, judged)  # no sealed report to drop: K035 is never in one
     return Counter(row["code"] for row in rows)
 
 
@@ -130,12 +134,12 @@ def _judged(conn: Connection, *, year: int, municipality: str | None = None) -> 
     return list(conn.execute(query.order_by(submissions.c.message_id)).scalars())
 
 
-def _residence_findings(conn: Connection, submission_id: str, extract_id: str) -> list[_Row]:
+def _residence_findings(conn: Connection, submission_id: str, extract_id: str) -> list[FindingRow]:
     """K032-K034 of one submission against the extract of its municipality and year."""
     judged = and_(persons.c.submission_id == submission_id, persons.c.pseudonym.is_not(None))
     in_extract = and_(register_numbers.c.extract_id == extract_id, register_numbers.c.pseudonym == persons.c.pseudonym)
-    rows: list[_Row] = [
-        _finding(submission_id, ref, NOT_RESIDENT, "fid", None)
+    rows: list[FindingRow] = [
+        finding_row(submission_id, ref, NOT_RESIDENT, "fid", None)
         for ref in conn.execute(
             select(persons.c.ref).where(judged, ~exists().where(in_extract)).order_by(persons.c.ref)
         ).scalars()
@@ -175,19 +179,19 @@ def _residence_findings(conn: Connection, submission_id: str, extract_id: str) -
     return rows
 
 
-def _differences(submission_id: str, row: Any) -> list[_Row]:
+def _differences(submission_id: str, row: Any) -> list[FindingRow]:
     """K034: one finding per differing value, naming both (the municipality's own resident: it may know)."""
     out = []
     if row.birth_year is not None and row.register_birth_year is not None and row.birth_year != row.register_birth_year:
         detail = f"fødselsår {row.birth_year}, i folkeregisteret {row.register_birth_year}"
-        out.append(_finding(submission_id, row.ref, DIFFERS_FROM_REGISTER, "fodselsaar", detail))
+        out.append(finding_row(submission_id, row.ref, DIFFERS_FROM_REGISTER, "fodselsaar", detail))
     if row.sex is not None and row.register_sex is not None and row.sex != row.register_sex:
         detail = f"kjønn {row.sex}, i folkeregisteret {row.register_sex}"
-        out.append(_finding(submission_id, row.ref, DIFFERS_FROM_REGISTER, "kjonn", detail))
+        out.append(finding_row(submission_id, row.ref, DIFFERS_FROM_REGISTER, "kjonn", detail))
     return out
 
 
-def _after_death(conn: Connection, submission_id: str, ref: str, death: dt.date) -> list[_Row]:
+def _after_death(conn: Connection, submission_id: str, ref: str, death: dt.date) -> list[FindingRow]:
     """K033: each of the record's services that starts after the date of death, lasts past it or has no end. The
     field names the service by its place in the record (stored order), as the payload controls do."""
     out = []
@@ -200,12 +204,12 @@ def _after_death(conn: Connection, submission_id: str, ref: str, death: dt.date)
         start, end = service.start_date, service.end_date
         if start > death or end is None or end > death:
             period = f"{start} – {'' if end is None else end}"
-            detail = f"tjenesteID {_short(service.tjeneste_id)}: {period}, dødsdato {death}"
-            out.append(_finding(submission_id, ref, SERVICE_AFTER_REGISTER_DEATH, f"tjenester[{i}]", detail))
+            detail = f"tjenesteID {short(service.tjeneste_id)}: {period}, dødsdato {death}"
+            out.append(finding_row(submission_id, ref, SERVICE_AFTER_REGISTER_DEATH, f"tjenester[{i}]", detail))
     return out
 
 
-def _unknown_findings(conn: Connection, judged: Sequence[str], year: int) -> list[_Row]:
+def _unknown_findings(conn: Connection, judged: Sequence[str], year: int) -> list[FindingRow]:
     """K035: each record whose pseudonym is in no active extract of ``year`` (the caller knows the year complete;
     a superseded extract's numbers are deleted with it)."""
     of_year = (
@@ -219,43 +223,5 @@ def _unknown_findings(conn: Connection, judged: Sequence[str], year: int) -> lis
         .order_by(persons.c.submission_id, persons.c.ref)
     )
     return [
-        _finding(submission_id, ref, UNKNOWN_TO_REGISTER, "fid", None) for submission_id, ref in conn.execute(query)
+        finding_row(submission_id, ref, UNKNOWN_TO_REGISTER, "fid", None) for submission_id, ref in conn.execute(query)
     ]
-
-
-def _finding(submission_id: str, ref: str, code: str, field: str | None, detail: str | None) -> _Row:
-    return {
-        "submission_id": submission_id,
-        "ref": ref,
-        "code": code,
-        "severity": str(control(code).severity),
-        "field": field,
-        "detail": detail,
-    }
-
-
-def _insert(conn: Connection, rows: Iterable[_Row]) -> None:
-    batch = list(rows)
-    if batch:
-        conn.execute(insert(findings), batch)
-
-
-def _recount(conn: Connection, judged: Sequence[str]) -> None:
-    """The submissions' finding counts from their findings, as the bulk writer set them at the store (correlated
-    counts, one UPDATE for all, the same on SQLite and PostgreSQL)."""
-
-    def count(*severity: str) -> Any:
-        where = [findings.c.submission_id == submissions.c.message_id]
-        if severity:
-            where.append(findings.c.severity == severity[0])
-        return select(func.count()).select_from(findings).where(*where).scalar_subquery()
-
-    conn.execute(
-        update(submissions)
-        .where(submissions.c.message_id.in_(judged))
-        .values(finding_count=count(), error_count=count("error"), warning_count=count("warning"))
-    )
-
-
-def _short(value: str, limit: int = 40) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"

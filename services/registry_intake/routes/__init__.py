@@ -1,10 +1,11 @@
 """The registry's HTTP API, by what it serves: deliveries and confirmations in (``deliveries.py``), submissions
-and their reports out (``submissions.py``), and the operator API behind the dashboard (``operator.py``).
+and their reports out (``submissions.py``), the operator API behind the dashboard (``operator.py``), and the
+registers kept beside the care data (``registers.py``: the copy of Enhetsregisteret).
 
 A route parses its request, calls one use case (``services/registry_intake/service/``) and answers with what it
 returns: a schema (``schemas.py``) or a problem document.
 """
 
-from services.registry_intake.routes import deliveries, operator, submissions
+from services.registry_intake.routes import deliveries, operator, registers, submissions
 
-__all__ = ["deliveries", "operator", "submissions"]
+__all__ = ["deliveries", "operator", "registers", "submissions"]

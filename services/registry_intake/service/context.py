@@ -12,6 +12,7 @@ from services.kit.refusals import RefusalMemory
 from services.registry_intake.monitoring import RegistryMetrics
 from services.registry_intake.read.queries import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.repository.business_register import BusinessRegisterRepository
 from services.registry_intake.repository.register import RegisterRepository
 from shared.keys import PartyKeys, PublicDirectory
 
@@ -36,6 +37,8 @@ class RegistryContext:
     refusals: RefusalMemory
     register: RegisterRepository
     """The population register's extracts (issue 14)."""
+    business: BusinessRegisterRepository
+    """The registry's copy of Enhetsregisteret (issue 15)."""
     metrics: RegistryMetrics = field(default_factory=RegistryMetrics)
     #: A submission declaring fewer persons than this share of the active one's is held, not applied, until the
     #: municipality confirms it (0: never held).

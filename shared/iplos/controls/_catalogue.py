@@ -39,8 +39,10 @@ class Control:
     rule: str
     scope: Literal["record", "submission"]
     #: ``payload``: judged on what the municipality sent (``ControlRunner``); ``register``: judged against the
-    #: population register's extracts of the year, at the registry, whenever the register or the submission arrives.
-    source: Literal["payload", "register"] = "payload"
+    #: population register's extracts of the year, at the registry, whenever the register or the submission arrives;
+    #: ``business``: judged against the registry's copy of Enhetsregisteret, when the submission is stored and
+    #: whenever a new copy is loaded.
+    source: Literal["payload", "register", "business"] = "payload"
     #: False for a finding only the registry's operators see: one that would tell a municipality something about a
     #: number it chose that it may not know (the control report leaves it out, counts included).
     municipality_sees: bool = True
@@ -82,6 +84,10 @@ NOT_RESIDENT = "K032"
 SERVICE_AFTER_REGISTER_DEATH = "K033"
 DIFFERS_FROM_REGISTER = "K034"
 UNKNOWN_TO_REGISTER = "K035"
+UNIT_NOT_IN_REGISTER = "K036"
+UNIT_DELETED = "K037"
+UNIT_NOT_CARE = "K038"
+UNIT_ELSEWHERE = "K039"
 
 _E, _W = Severity.ERROR, Severity.WARNING
 _HOURLY = _numbers(HOURLY_SERVICES)
@@ -376,10 +382,58 @@ CATALOGUE: tuple[Control, ...] = (
         "register",
         municipality_sees=False,
     ),
+    # The business register controls (issue 15): the organisation number of the unit that performed a service,
+    # judged against the registry's copy of Enhetsregisteret (main units and sub-units, docs/business-register.md).
+    # Public data about the municipality's own units: the municipality sees every finding.
+    Control(
+        UNIT_NOT_IN_REGISTER,
+        _E,
+        "Organisasjonsnummeret finnes ikke i Enhetsregisteret",
+        "Organisasjonsnummeret til enheten som utførte tjenesten (gyldig etter kontrollsifferet) skal finnes i "
+        "Enhetsregisteret, som hovedenhet eller underenhet. Kontrolleres når registeret har både hovedenheter og "
+        "underenheter, også for innsendinger mottatt før det.",
+        "record",
+        "business",
+    ),
+    Control(
+        UNIT_DELETED,
+        _E,
+        "Enheten er slettet i Enhetsregisteret før tjenesteperioden var over",
+        "Enheten som utførte tjenesten skal finnes i Enhetsregisteret hele den delen av tjenesteperioden som faller i "
+        "rapporteringsåret: slettedatoen (for en underenhet nedleggelsesdatoen) skal være etter tjenestens "
+        "sluttdato, eller etter årets slutt for en tjeneste uten sluttdato. En enhet som er borte fra registeret "
+        "uten oppgitt dato, regnes som slettet senest den dagen registeret ble lest inn uten den.",
+        "record",
+        "business",
+    ),
+    Control(
+        UNIT_NOT_CARE,
+        _E,
+        "Enheten driver ikke helse- eller omsorgstjenester",
+        "Næringskoden (naeringskode1) til enheten som utførte tjenesten skal være en helse- eller omsorgstjeneste: "
+        "næring 86 (helsetjenester), 87 (pleie- og omsorgstjenester i institusjon), 88 (sosiale omsorgstjenester "
+        "uten botilbud) eller 84.12 (offentlig administrasjon av helse- og sosialtjenester, som tildelingskontor). "
+        "En enhet uten næringskode kontrolleres ikke.",
+        "record",
+        "business",
+    ),
+    Control(
+        UNIT_ELSEWHERE,
+        _W,
+        "Enheten ligger i en annen kommune",
+        "Enheten som utførte tjenesten ligger ifølge Enhetsregisteret (beliggenhetsadressen til en underenhet, "
+        "forretningsadressen til en hovedenhet) i en annen kommune enn den som rapporterer. Kjøpte plasser i en "
+        "annen kommune er vanlige, men et feil organisasjonsnummer er det også. Kommunenummer fra før 2024 "
+        "sammenlignes med dagens.",
+        "record",
+        "business",
+    ),
 )
 
 #: The codes of the register controls, each judged again whenever the register's extract changes.
 REGISTER_CODES: frozenset[str] = frozenset(c.code for c in CATALOGUE if c.source == "register")
+#: The codes of the business register controls, each judged again whenever a copy of Enhetsregisteret is loaded.
+BUSINESS_CODES: frozenset[str] = frozenset(c.code for c in CATALOGUE if c.source == "business")
 #: The codes a municipality never sees in its control report.
 REGISTRY_ONLY_CODES: frozenset[str] = frozenset(c.code for c in CATALOGUE if not c.municipality_sees)
 
