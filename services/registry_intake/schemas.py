@@ -436,3 +436,49 @@ class BusinessRegisterStatus(_Document):
 
     complete: bool = Field(description="Both kinds of unit are loaded: only then are K036-K039 judged")
     loads: list[BusinessLoadView] = Field(description="The latest loads, newest first")
+
+
+# --- the comparison statistics (issue 15) --------------------------------------------------------------------------
+
+
+class FigureDoc(_Document):
+    """A figure as it may be shown: ``value`` null with ``note`` saying why."""
+
+    value: float | None
+    note: Literal["suppressed", "no-data", "no-register"] | None = Field(
+        default=None,
+        description="suppressed: fewer than 5 persons, or a figure that would give one such away; no-data: nothing to "
+        "compute it from; no-register: no population register extract of the year to count inhabitants from",
+    )
+
+
+class AreaComparison(_Document):
+    """The indicators of one area (a municipality, a county, the country) in one year (docs/comparison.md)."""
+
+    level: Literal["municipality", "county", "country"]
+    code: str
+    name: str
+    year: int
+    recipients: int | None = Field(description="Recipients with a known age (null: 1-4)")
+    per_1000: dict[str, dict[str, FigureDoc]] = Field(
+        description="Service type ('0': any service) -> age group (0-66, 67-79, 80-89, 90+, all) -> recipients per "
+        "1,000 persons who lived in the area in the year"
+    )
+    share_80_plus: FigureDoc = Field(description="Recipients aged 80 and over, per cent of recipients")
+    hours_mean: dict[str, FigureDoc] = Field(description="Service type (15, 1) -> mean hours per week per service line")
+    hours_median: dict[str, FigureDoc] = Field(description="Service type (15, 1) -> median hours per week")
+    share_long_term: FigureDoc = Field(description="Recipients with a long-term stay (21), per cent of recipients")
+    score_mean: dict[str, FigureDoc] = Field(
+        description="home / institution -> mean need-for-assistance score (1-5) on the latest assessment"
+    )
+    days_to_decision_median: FigureDoc = Field(description="Median days from application to decision")
+    share_individual_plan: FigureDoc = Field(description="Recipients with an individual plan, per cent")
+    findings_rate: dict[str, FigureDoc] = Field(description="Control code -> records with a finding of it, per cent")
+
+
+class ComparisonYear(_Document):
+    """The comparison statistics of every area with data in one year: the national picture (issue 15)."""
+
+    year: int
+    suppression_threshold: int
+    areas: list[AreaComparison]

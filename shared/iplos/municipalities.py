@@ -23,6 +23,8 @@ from importlib import resources
 __all__ = [
     "FIRST_YEAR",
     "NoMunicipalityList",
+    "counties",
+    "county_of",
     "municipality_name",
     "successors_2024",
     "valid_municipalities",
@@ -51,6 +53,22 @@ class NoMunicipalityList(ValueError):
 class _Municipalities:
     names: dict[str, str]
     codes: frozenset[str]
+    counties: dict[str, str]
+
+
+#: SSB's county names (classification 104) by county number, for the periods of the municipality lists.
+_COUNTY_NAMES: dict[str, dict[str, str]] = {
+    "kommuner-2020.csv": {
+        "03": "Oslo", "11": "Rogaland", "15": "Møre og Romsdal", "18": "Nordland", "30": "Viken",
+        "34": "Innlandet", "38": "Vestfold og Telemark", "42": "Agder", "46": "Vestland", "50": "Trøndelag",
+        "54": "Troms og Finnmark",
+    },
+    "kommuner-2024.csv": {
+        "03": "Oslo", "11": "Rogaland", "15": "Møre og Romsdal", "18": "Nordland", "31": "Østfold",
+        "32": "Akershus", "33": "Buskerud", "34": "Innlandet", "39": "Vestfold", "40": "Telemark", "42": "Agder",
+        "46": "Vestland", "50": "Trøndelag", "55": "Troms", "56": "Finnmark",
+    },
+}  # fmt: skip
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
@@ -61,12 +79,16 @@ def _read_csv(name: str) -> list[dict[str, str]]:
 @cache
 def _load(name: str) -> _Municipalities:
     names: dict[str, str] = {}
+    counties: dict[str, str] = {}
     for row in _read_csv(name):
         code = row["kommunenummer"]
         if len(code) != 4 or not (code.isascii() and code.isdigit()) or code in names:
             raise ValueError(f"{name}: malformed or repeated municipality number")
+        if row["fylkesnummer"] not in _COUNTY_NAMES[name]:
+            raise ValueError(f"{name}: a municipality of an unknown county")
         names[code] = row["navn"]
-    return _Municipalities(names, frozenset(names))
+        counties[code] = row["fylkesnummer"]
+    return _Municipalities(names, frozenset(names), counties)
 
 
 @cache
@@ -99,6 +121,17 @@ def municipality_name(code: str, year: int) -> str | None:
 
     Raises ``NoMunicipalityList`` for years before 2020."""
     return _load(_file_for(year)).names.get(code)
+
+
+def county_of(code: str, year: int) -> str | None:
+    """The county number (fylkesnummer) of municipality ``code`` in reporting year ``year``, or None if it is not
+    valid that year. Raises ``NoMunicipalityList`` for years before 2020."""
+    return _load(_file_for(year)).counties.get(code)
+
+
+def counties(year: int) -> dict[str, str]:
+    """SSB's counties of reporting year ``year``: number -> name. Raises ``NoMunicipalityList`` before 2020."""
+    return dict(_COUNTY_NAMES[_file_for(year)])
 
 
 def successors_2024(code_2023: str) -> frozenset[str]:

@@ -300,6 +300,7 @@ API_PATHS = [
     f"/v1/operator/years/{YEAR}/intake",
     f"/v1/operator/years/{YEAR}/findings-by-rule",
     f"/v1/operator/years/{YEAR}/records-per-service-type",
+    f"/v1/operator/years/{YEAR}/comparison",
     "/v1/operator/submissions/{oslo}",
     "/v1/operator/submissions/{oslo}/findings",
 ]

@@ -6,13 +6,16 @@
 * ``audit_trail.py``: a message's audit-log entries, each checked against the latest signed checkpoint;
 * ``function_scores.py``: a stored record's function scores, from the day-per-row table and the other scores;
 * ``flows.py`` and ``register_status.py``: persons followed over time through the population register, and which
-  of the register's extracts of a year are stored (issue 14).
+  of the register's extracts of a year are stored (issue 14);
+* ``comparison_data.py`` and ``comparison.py``: the comparison statistics of every municipality, county and the
+  country (issue 15).
 
 The use cases (``services/registry_intake/service/``) put these together; the operator API and the dashboard
 pages call the use cases, so the two cannot show different figures.
 """
 
 from services.registry_intake.read.audit_trail import audit_trail
+from services.registry_intake.read.comparison import comparison_year
 from services.registry_intake.read.deadline import Deadline, deadline_for
 from services.registry_intake.read.flows import year_flows
 from services.registry_intake.read.function_scores import stored_function_scores
@@ -28,6 +31,7 @@ __all__ = [
     "Deadline",
     "SubmissionQueries",
     "audit_trail",
+    "comparison_year",
     "deadline_for",
     "findings_by_rule",
     "intake_by_day",

@@ -28,6 +28,7 @@ from services.registry_intake.models import (
     services,
     submissions,
 )
+from services.registry_intake.read.comparison_data import MunicipalityYear, year_statistics
 from services.registry_intake.read.flows import flows_between_years
 from services.registry_intake.read.register_status import register_year
 from services.registry_intake.schemas import RegisterYear
@@ -266,6 +267,11 @@ class SubmissionQueries:
         """Care recipients of ``year`` against the year before, linked through the register (read/flows.py)."""
         with self._reader.connect() as conn:
             return flows_between_years(conn, year)
+
+    def comparison_data(self, year: int) -> dict[str, MunicipalityYear]:
+        """Every municipality's sums for the comparison statistics of ``year`` (read/comparison_data.py)."""
+        with self._reader.connect() as conn:
+            return year_statistics(conn, year)
 
     def register_year(self, year: int) -> RegisterYear:
         """The population register's extracts stored for ``year`` (read/register_status.py)."""

@@ -16,6 +16,7 @@ from services.registry_intake.dependencies import Caller, Clock, Context, requir
 from services.registry_intake.schemas import (
     FIRST_YEAR,
     LAST_YEAR,
+    ComparisonYear,
     FindingsByRule,
     IntakeByDay,
     Order,
@@ -125,6 +126,22 @@ def records_per_service_type(ctx: Context, year: Year, _caller: Caller) -> Recor
 )
 def year_flows(ctx: Context, year: Year, _caller: Caller) -> YearFlows:
     return reading.year_flows(ctx, year)
+
+
+@router.get(
+    "/years/{year}/comparison",
+    summary="The comparison statistics of the country, each county and each municipality (operators and auditors)",
+    description=(
+        "The indicators of docs/comparison.md for every area with data in the year: recipients per 1,000 "
+        "inhabitants by service type and age group, the share aged 80 and over, hours per week of home nursing and "
+        "practical assistance, the share in long-term stays, need-for-assistance scores at home and in institutions, "
+        "days from application to decision, the share with an individual plan and the findings rate by control. "
+        "Figures of fewer than 5 persons are null, as is any that would give one away (complementary suppression)."
+    ),
+    response_model=ComparisonYear,
+)
+def year_comparison(ctx: Context, year: Year, _caller: Caller) -> ComparisonYear:
+    return reading.comparison_year(ctx, year)
 
 
 @router.get(

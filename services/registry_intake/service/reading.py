@@ -15,6 +15,7 @@ from services.registry_intake import read
 from services.registry_intake.schemas import (
     FIRST_YEAR,
     LAST_YEAR,
+    ComparisonYear,
     FindingsByRule,
     IntakeByDay,
     OverviewQuery,
@@ -36,6 +37,7 @@ from shared.iplos.reporting_year import NORWEGIAN_TIME
 __all__ = [
     "MESSAGE_ID",
     "available_years",
+    "comparison_year",
     "default_year",
     "findings_by_rule",
     "intake_by_day",
@@ -85,6 +87,12 @@ def year_flows(ctx: RegistryContext, year: int) -> YearFlows:
     """Care recipients followed from the year before through the population register's links, small cells
     suppressed."""
     return read.year_flows(year, ctx.queries.flows(year))
+
+
+def comparison_year(ctx: RegistryContext, year: int) -> ComparisonYear:
+    """The comparison statistics of every area with data in ``year`` (the national picture), small cells and the cells
+    that would give them away suppressed."""
+    return read.comparison_year(year, ctx.queries.comparison_data(year))
 
 
 def register_year(ctx: RegistryContext, year: int) -> RegisterYear:
