@@ -470,6 +470,68 @@ def report(
 
 
 @app.command()
+def compare(
+    submission_id: Annotated[str, typer.Argument(help="The submission id that 'iplos submit' printed")],
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON")] = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write every figure to this CSV file")] = None,
+    age: Annotated[str, typer.Option(help="Age group of the rates per 1,000: 0-66, 67-79, 80-89, 90+ or all")] = "all",
+    token: TokenOption = None,
+    ca: CaOption = None,
+) -> None:
+    """Show the registry's comparison statistics for a submission's municipality: its figures beside its county's
+    and the country's, and its own the year before (docs/comparison.md; hidden: fewer than 5 persons, or a figure
+    that would give one away)."""
+    from services.municipality_gateway.comparison_view import (
+        AGE_COLUMNS,
+        columns,
+        indicator_rows,
+        per_1000_rows,
+        to_csv,
+    )
+    from services.municipality_gateway.schemas import ComparisonReport
+
+    if age not in AGE_COLUMNS:
+        err.print(f"[red]error:[/red] --age is one of {', '.join(AGE_COLUMNS)}")
+        raise typer.Exit(2)
+    try:
+        body = client.get_json(
+            f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/comparison", token, verify=_verify(ca)
+        )
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    report = ComparisonReport.model_validate(body)
+    if csv_file is not None:
+        csv_file.write_text(to_csv(report), encoding="utf-8")
+    cols = columns(report, "en")
+    console.print(f"Comparison statistics for municipality {report.municipality}, year {report.year}")
+    for title, rows in (
+        (f"Recipients per 1,000 inhabitants, age {age}", per_1000_rows(report, age, "en")),
+        ("Indicators", indicator_rows(report, "en")),
+    ):
+        table = Table(title=title)
+        table.add_column("")
+        for col in cols:
+            table.add_column(col.label, justify="right")
+        for row in rows:
+            cells = [_shown(f.value, f.note) for f in row.figures]
+            table.add_row(f"{row.label} ({row.unit})", *cells)
+        console.print(table)
+    console.print("hidden: fewer than 5 persons, or a figure that would give one away; n/a: nothing to compute from")
+    if csv_file is not None:
+        console.print(f"every figure: {csv_file}")
+
+
+def _shown(value: float | None, note: str | None) -> str:
+    if value is not None:
+        return f"{value:g}"
+    return {"suppressed": "hidden", "no-register": "no register"}.get(note or "", "n/a")
+
+
+@app.command()
 def soak(
     submissions: Annotated[int, typer.Option(help="Submissions to send", min=1)] = 200,
     faults: Annotated[

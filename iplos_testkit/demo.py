@@ -7,7 +7,8 @@ operator loads a synthetic extract of it (the real bulk files' format) before th
 municipality then corrects its records and resubmits: the new submission replaces the old one, with fewer
 findings. Last, the population register sends its extracts through its own gateway and the same TPF, and the
 registry judges two years of care against it and follows the persons from one year to the next
-(:mod:`iplos_testkit.demo_register`).
+(:mod:`iplos_testkit.demo_register`); and each municipality reads its comparison statistics beside its county's and
+the country's (:mod:`iplos_testkit.demo_comparison`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.table import Table
 from iplos_chain import REGISTER_GATEWAY, SERVICES, Chain, client, ensure_keys, free_port
 from iplos_chain.report_tables import rules_table
 from iplos_testkit.business_register import write_synthetic_register
+from iplos_testkit.demo_comparison import run_comparison_step
 from iplos_testkit.demo_register import run_register_step
 from iplos_testkit.exports import write_synthetic_export
 
@@ -143,6 +145,7 @@ def run_demo(state_dir: Path, console: Console) -> int:
         )
         guard = _wrong_files(console, gateway, tokens[GUARDED], exports, files[GUARDED], verify)
         register = run_register_step(console, chain, [nr for nr, _, _ in EXPORTS], state_dir / "population")
+        compared = run_comparison_step(console, chain, [nr for nr, _, _ in EXPORTS], register)
         registry_url = f"{chain.url('registry')}/v1/submissions?year={YEAR}"
         registry = client.get_json(registry_url, chain.operator_token, verify=verify)["submissions"]
 
@@ -170,7 +173,8 @@ def run_demo(state_dir: Path, console: Console) -> int:
         and any(s["municipality"] == CORRECTED and s["supersedes"] == first[CORRECTED]["submission_id"] for s in active)
         and after["finding_count"] < reports[CORRECTED]["finding_count"]
         and guard
-        and register
+        and register.ok
+        and compared
         and business
         and any(s["municipality"] == GUARDED and s["submission_id"] == first[GUARDED]["submission_id"] for s in active)
     )

@@ -9,15 +9,16 @@ one year to the next (the flows), without ever learning an identity number.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from iplos_chain import REGISTER_GATEWAY, Chain, client
-from iplos_testkit.population import REPORTED_AS, generate_population
+from iplos_testkit.population import REPORTED_AS, PopulationFiles, generate_population
 
-__all__ = ["REGISTER_YEARS", "run_register_step"]
+__all__ = ["REGISTER_YEARS", "RegisterStep", "run_register_step"]
 
 #: Two years of their own: the demo's exports of its main year are of other (random) persons.
 REGISTER_YEARS = (2023, 2024)
@@ -25,7 +26,17 @@ RESIDENTS = 400
 ERROR_RATE = 0.05
 
 
-def run_register_step(console: Console, chain: Chain, municipalities: list[str], out: Path) -> bool:
+@dataclass(frozen=True)
+class RegisterStep:
+    """What step 7 did: whether every check held, the population it sent, and its care submissions by (year,
+    municipality)."""
+
+    ok: bool
+    population: PopulationFiles
+    submissions: dict[tuple[int, str], str]
+
+
+def run_register_step(console: Console, chain: Chain, municipalities: list[str], out: Path) -> RegisterStep:
     """Step 7; whether every report showed exactly the injected register faults and the flows are the truth."""
     first, year = REGISTER_YEARS
     console.print(
@@ -88,4 +99,4 @@ def run_register_step(console: Console, chain: Chain, municipalities: list[str],
         + f"; the population's truth: {'[green]yes[/green]' if flows_ok else '[red]no[/red]'}"
     )
     console.print(f"   the operators' page: {chain.url('registry')}/dashboard/statistics?year={year}")
-    return all(matched) and flows_ok and sent == len(population.registers)
+    return RegisterStep(all(matched) and flows_ok and sent == len(population.registers), population, submissions)

@@ -12,7 +12,13 @@ from fastapi import APIRouter, Query, Request, Response
 from services.kit.bodies import require_media_type, spool_body
 from services.municipality_gateway import service
 from services.municipality_gateway.dependencies import AUTH_RESPONSES, Caller, Context, UploadSlot
-from services.municipality_gateway.schemas import ControlReport, Submission, SubmissionAccepted, SubmissionList
+from services.municipality_gateway.schemas import (
+    ComparisonReport,
+    ControlReport,
+    Submission,
+    SubmissionAccepted,
+    SubmissionList,
+)
 
 XML_TYPES = ("application/xml", "text/xml")
 #: A population register extract (docs/population-register.md): JSON lines.
@@ -121,3 +127,20 @@ async def confirm_replacement(submission_id: str, caller: Caller, ctx: Context) 
 )
 async def get_report(submission_id: str, caller: Caller, ctx: Context) -> ControlReport:
     return await service.report(ctx, caller, submission_id)
+
+
+@router.get(
+    "/v1/submissions/{submission_id}/comparison",
+    summary="The registry's comparison statistics for the submission's municipality, beside its county's and the"
+    " country's, of its year and the year before (docs/comparison.md)",
+    responses={
+        **AUTH_RESPONSES,
+        404: {"description": "No such submission (or not the caller's municipality's)"},
+        409: {"description": "The submission is not the year's active one at the registry (yet)"},
+        410: {"description": "The submission was superseded: the newer one's statistics apply"},
+        502: {"description": "The registry's statistics could not be fetched, verified or opened"},
+        503: {"description": "The registry could not be reached"},
+    },
+)
+async def get_comparison(submission_id: str, caller: Caller, ctx: Context) -> ComparisonReport:
+    return await service.comparison(ctx, caller, submission_id)

@@ -112,3 +112,50 @@ class ControlReport(_Document):
         " (the register controls K032-K034); pending: not yet, their findings come when it arrives; null: the"
         " registry did not say",
     )
+
+
+# --- the comparison statistics (issue 15) --------------------------------------------------------------------------
+
+
+class ComparisonFigure(_Document):
+    """A figure as the registry may show it: ``value`` null with ``note`` saying why."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    value: float | None
+    note: Literal["suppressed", "no-data", "no-register"] | None = None
+    """suppressed: fewer than 5 persons, or a figure that would give one such away; no-data: nothing to compute it
+    from; no-register: no population register extract of the year to count inhabitants from."""
+
+
+class AreaIndicators(_Document):
+    """The indicators of one area (the municipality, its county, the country) in one year (docs/comparison.md)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    level: Literal["municipality", "county", "country"]
+    code: str
+    name: str
+    year: int
+    recipients: int | None
+    per_1000: dict[str, dict[str, ComparisonFigure]]
+    """Service type ('0': any service) -> age group (0-66, 67-79, 80-89, 90+, all) -> recipients per 1,000
+    persons who lived in the area in the year."""
+    share_80_plus: ComparisonFigure
+    hours_mean: dict[str, ComparisonFigure]
+    hours_median: dict[str, ComparisonFigure]
+    share_long_term: ComparisonFigure
+    score_mean: dict[str, ComparisonFigure]
+    days_to_decision_median: ComparisonFigure
+    share_individual_plan: ComparisonFigure
+    findings_rate: dict[str, ComparisonFigure]
+
+
+class ComparisonReport(_Document):
+    """The registry's comparison statistics for a submission's municipality, verified and opened with its key."""
+
+    submission_id: str
+    municipality: str
+    year: int
+    areas: list[AreaIndicators]
+    """The municipality, its county and the country, of the year and the year before (where the registry has data)."""

@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry_intake.models import SubmissionStatus
-from shared.envelope import Receipt, ReportHeader
+from shared.envelope import ComparisonHeader, Receipt, ReportHeader
 from shared.iplos.municipalities import FIRST_YEAR
 
 __all__ = [
@@ -120,6 +120,15 @@ class SealedReport(_Document):
     signature: str
     part: str
     """The sealed report part, base64."""
+
+
+class SealedComparison(_Document):
+    """The comparison statistics of a stored submission's municipality: signed header, part sealed for it."""
+
+    header: ComparisonHeader
+    signature: str
+    part: str
+    """The sealed comparison part, base64."""
 
 
 # --- the year overview ----------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from shared.envelope._canonical import MAX_SAFE_INTEGER, canonical_json, parse_c
 from shared.envelope._digest import DigestWriter, require_digest
 from shared.envelope._part import PartContext
 from shared.envelope.headers import (
+    ComparisonHeader,
+    ComparisonParts,
     Confirmation,
     DeliveryCounts,
     DeliveryHeader,
@@ -30,6 +32,8 @@ from shared.errors import InvalidEnvelope, MessageRefused
 
 __all__ = [
     "MAX_SAFE_INTEGER",
+    "ComparisonHeader",
+    "ComparisonParts",
     "Confirmation",
     "DeliveryCounts",
     "DeliveryHeader",

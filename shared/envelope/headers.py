@@ -147,6 +147,27 @@ class ReportHeader(_Strict):
     parts: ReportParts
 
 
+class ComparisonParts(_Strict):
+    comparison: PartRef
+
+
+class ComparisonHeader(_Strict):
+    """The registry's comparison statistics for the municipality of one submission (its year, the year before; the
+    municipality, its county, the country), sealed for that municipality only (spec section 10.6)."""
+
+    format: Literal["iplos-envelope/1"] = FORMAT
+    kind: Literal["comparison"] = "comparison"
+    message_id: MessageId
+    sender: Party
+    signer_kid: Kid
+    recipient: Party
+    submission_sha256: Hex64
+    created_at: Timestamp
+    year: Annotated[int, Field(ge=2000, le=2100)]
+    area_count: Count
+    parts: ComparisonParts
+
+
 class Confirmation(_Strict):
     """A municipality's signed decision that its held submission replace the active one (spec section 7.8)."""
 
@@ -161,7 +182,7 @@ class Confirmation(_Strict):
     created_at: Timestamp
 
 
-HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHeader, Confirmation)
+HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHeader, ComparisonHeader, Confirmation)
 
 
 def utc_timestamp(moment: dt.datetime | None = None) -> str:

@@ -108,9 +108,11 @@ async def fetch_report(
     *,
     token: str | None = None,
     etag: str | None = None,
+    what: str = "control report",
 ) -> FetchedReport | None:
-    """The registry's answer for ``path``, asked with the gateway's own credential at the registry, read while it
-    streams in and never past ``limit`` bytes; None if ``etag`` (of a report kept) still names the registry's."""
+    """The registry's answer for ``path`` (``what`` it hands out, for the problems), asked with the gateway's own
+    credential at the registry, read while it streams in and never past ``limit`` bytes; None if ``etag`` (of one
+    kept) still names the registry's."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if etag is not None:
         headers["If-None-Match"] = etag
@@ -120,14 +122,14 @@ async def fetch_report(
         raise Problem(ProblemType.REGISTRY_UNAVAILABLE, "The registry could not be reached; try again later") from None
     except AnswerTooLarge:
         raise Problem(
-            ProblemType.REPORT_UNAVAILABLE, "The control report is larger than the gateway accepts", limit=limit
+            ProblemType.REPORT_UNAVAILABLE, f"The {what} is larger than the gateway accepts", limit=limit
         ) from None
     if response.status_code == 304 and etag is not None:
         return None
     if response.status_code != 200:
         raise Problem(
             ProblemType.REPORT_UNAVAILABLE,
-            "The registry did not hand out the control report",
+            f"The registry did not hand out the {what}",
             upstream_status=response.status_code,
         )
     try:
@@ -135,7 +137,7 @@ async def fetch_report(
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
-        raise Problem(ProblemType.REPORT_UNAVAILABLE, "The registry's answer is not a report")
+        raise Problem(ProblemType.REPORT_UNAVAILABLE, f"The registry's answer is not the {what}")
     return FetchedReport(body, response.etag, _register_check(response.headers.get(REGISTER_CHECK_HEADER)))
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from services.registry_intake import service
 from services.registry_intake.dependencies import Context, MunicipalityPeer, ReportFetcher, require_operator
-from services.registry_intake.schemas import SealedReport, SubmissionList, SubmissionView
+from services.registry_intake.schemas import SealedComparison, SealedReport, SubmissionList, SubmissionView
 from services.registry_intake.service import reading
 
 __all__ = ["router"]
@@ -88,5 +88,39 @@ async def get_report(
         REGISTER_CHECK_HEADER: check,
     }
     if headers["ETag"] in (tag.strip() for tag in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
+
+
+@router.get(
+    "/v1/submissions/{submission_id}/comparison",
+    summary="The comparison statistics of a stored submission's municipality, sealed for it only"
+    " (a municipality gateway's own credential)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "{header, signature, part}: the municipality's, its county's and the country's indicators"
+            " of the submission's year and the year before (docs/comparison.md), small cells hidden, with an ETag",
+            "model": SealedComparison,
+        },
+        304: {"description": "If-None-Match named the figures as kept: they have not changed"},
+        401: {"description": "No bearer token, or one the registry does not know"},
+        403: {
+            "description": "The credential is not a gateway's, or the connection's TLS certificate is not the"
+            " submitting municipality's (wrong-peer)"
+        },
+        404: {"description": "No such submission, or it was refused"},
+        409: {"description": "The submission is held: its figures come once it is confirmed (report-not-ready)"},
+        410: {"description": "The submission was superseded: the replacing submission's figures apply"},
+    },
+)
+async def get_comparison(
+    request: Request, submission_id: str, ctx: Context, _fetcher: ReportFetcher, peer: MunicipalityPeer
+) -> Response:
+    answer = await run_in_threadpool(
+        service.comparison_report, ctx, submission_id, peer, request.headers.get("if-none-match", "")
+    )
+    headers = {"ETag": answer.etag}
+    if not answer.body:
         return Response(status_code=304, headers=headers)
     return Response(answer.body, media_type="application/json", headers=headers)

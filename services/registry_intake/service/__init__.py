@@ -4,7 +4,8 @@
   controlled and stored (``storing.py``), answered with a signed receipt (``receipts.py``); each refusal on the
   audit record once.
 * :func:`confirm` (``confirmation.py``): a municipality's signed confirmation applies its held submission.
-* :func:`report` (``reports.py``): a stored submission's control report, sealed for its municipality.
+* :func:`report` (``reports.py``): a stored submission's control report, sealed for its municipality;
+  :func:`comparison_report` (``comparison.py``): its municipality's comparison statistics, sealed the same way.
 * ``reading.py``: what operators and auditors read (the operator API and the dashboard pages alike).
 
 Routes and pages parse a request, call one of these, and render what it returns; a use case returns a result
@@ -12,6 +13,7 @@ or raises a :class:`~services.kit.problems.Problem`.
 """
 
 from services.registry_intake.service import reading
+from services.registry_intake.service.comparison import comparison_report
 from services.registry_intake.service.confirmation import confirm
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.errors import NotFound
@@ -25,6 +27,7 @@ __all__ = [
     "Delivery",
     "NotFound",
     "RegistryContext",
+    "comparison_report",
     "confirm",
     "reading",
     "receipt_for",

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from services.kit.audit_log import AuditLog
 from services.kit.refusals import RefusalMemory
 from services.registry_intake.monitoring import RegistryMetrics
+from services.registry_intake.read.comparison_cache import YearSums
 from services.registry_intake.read.queries import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.business_register import BusinessRegisterRepository
@@ -40,6 +41,8 @@ class RegistryContext:
     business: BusinessRegisterRepository
     """The registry's copy of Enhetsregisteret (issue 15)."""
     metrics: RegistryMetrics = field(default_factory=RegistryMetrics)
+    #: The comparison statistics' sums of each year, kept for the registry state they were read in.
+    comparison_sums: YearSums = field(default_factory=YearSums)
     #: A submission declaring fewer persons than this share of the active one's is held, not applied, until the
     #: municipality confirms it (0: never held).
     hold_below: float = 0.5

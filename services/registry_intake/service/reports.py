@@ -25,7 +25,7 @@ from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
 from shared.iplos.controls import REGISTRY_ONLY_CODES
 from shared.keys import PublicDirectory
 
-__all__ = ["Report", "report"]
+__all__ = ["Report", "municipality_party", "report"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> Report:
             "This submission was replaced; the replacing submission's report applies",
             superseded_by=stored.superseded_by,
         )
-    kid, _ = ctx.directory.encryption_key(_municipality_party(ctx.directory, stored.municipality))
+    kid, _ = ctx.directory.encryption_key(municipality_party(ctx.directory, stored.municipality))
     # Asked before the report is read: an extract stored in between drops the kept report, so a report can be
     # newer than this answer says, never older.
     checked = ctx.register.has_active_extract(stored.municipality, stored.year)
@@ -68,7 +68,7 @@ def _sealed(ctx: RegistryContext, stored: StoredSubmission) -> SealedReport:
     """The control report for the submitting municipality: sealed for its key, signed by the registry. Built
     from the stored findings, which change while the submission is active only when the population register's
     extract of its municipality and year arrives or is replaced (the register controls drop the kept report)."""
-    municipality = _municipality_party(ctx.directory, stored.municipality)
+    municipality = municipality_party(ctx.directory, stored.municipality)
     kid, key = ctx.directory.encryption_key(municipality)
     # A registry-only finding (K035: whether a number belongs to anyone in the country) is not the municipality's
     # to learn of a number it chose: neither the finding nor its count goes into its report.
@@ -105,7 +105,7 @@ def _sealed(ctx: RegistryContext, stored: StoredSubmission) -> SealedReport:
     )
 
 
-def _municipality_party(directory: PublicDirectory, kommune_nr: str) -> str:
+def municipality_party(directory: PublicDirectory, kommune_nr: str) -> str:
     for party in directory.parties():
         if party.role == "municipality" and party.municipality == kommune_nr:
             return party.name
