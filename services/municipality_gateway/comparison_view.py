@@ -4,16 +4,15 @@ the whole document as CSV, one figure a line. The pages and ``iplos compare`` sh
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from services.municipality_gateway.schemas import AreaIndicators, ComparisonFigure, ComparisonReport
+from shared.iplos.comparison_csv import figures_csv
 from shared.iplos.model import SERVICE_TYPES
 
-__all__ = ["AGE_COLUMNS", "Column", "Row", "columns", "indicator_rows", "per_1000_rows", "to_csv"]
+__all__ = ["AGE_COLUMNS", "Column", "Lang", "Row", "columns", "indicator_rows", "per_1000_rows", "to_csv"]
 
 Lang = Literal["nb", "en"]
 AGE_COLUMNS: Final = ("0-66", "67-79", "80-89", "90+", "all")
@@ -163,29 +162,5 @@ def per_1000_rows(report: ComparisonReport, age: str = "all", lang: Lang = "nb")
 
 
 def to_csv(report: ComparisonReport) -> str:
-    """Every figure of the document, one a line: area, year, indicator, key, value (empty when hidden) and why."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["level", "code", "name", "year", "indicator", "key", "value", "note"])
-    for area in report.areas:
-
-        def row(indicator: str, key: str, figure: ComparisonFigure, area: AreaIndicators = area) -> None:
-            value = "" if figure.value is None else f"{figure.value:g}"
-            writer.writerow([area.level, area.code, area.name, area.year, indicator, key, value, figure.note or ""])
-
-        for kind, ages in area.per_1000.items():
-            for age, figure in ages.items():
-                row("per_1000", f"{kind}/{age}", figure)
-        row("share_80_plus", "", area.share_80_plus)
-        for kind, figure in area.hours_mean.items():
-            row("hours_mean", kind, figure)
-        for kind, figure in area.hours_median.items():
-            row("hours_median", kind, figure)
-        row("share_long_term", "", area.share_long_term)
-        for where, figure in area.score_mean.items():
-            row("score_mean", where, figure)
-        row("days_to_decision_median", "", area.days_to_decision_median)
-        row("share_individual_plan", "", area.share_individual_plan)
-        for code, figure in area.findings_rate.items():
-            row("findings_rate", code, figure)
-    return out.getvalue()
+    """Every figure of the document, one a line (``shared.iplos.comparison_csv``)."""
+    return figures_csv(area.model_dump(mode="json") for area in report.areas)

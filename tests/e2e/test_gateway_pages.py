@@ -10,8 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 from lxml import html
+from typer.testing import CliRunner
 
 from iplos_chain import Chain, client
+from iplos_cli.main import app
 from iplos_testkit.exports import write_synthetic_export
 
 pytestmark = pytest.mark.e2e
@@ -170,3 +172,53 @@ def test_a_held_submission_is_confirmed_on_its_page_and_only_from_this_site(
     assert page.xpath('string(//*[@data-testid="fact-state"]/@data-state)') == "stored"
     final = client.get_json(f"{chain.url('gateway')}/v1/submissions/{held['submission_id']}", token)
     assert (final["state"], final["receipt"]["supersedes"]) == ("stored", stored["submission_id"])
+
+
+def test_the_comparison_page_has_tables_charts_and_every_figure_as_csv(
+    chain: Chain,
+    own: httpx.Client,
+    other: httpx.Client,
+    stored: dict,  # type: ignore[type-arg]
+    tmp_path: Path,
+) -> None:
+    submission_id = stored["submission_id"]
+    detail = html.fromstring(own.get(f"/pages/submissions/{submission_id}").text)
+    link = detail.xpath('//a[@data-testid="comparison-link"]/@href')
+    assert link == [f"/pages/submissions/{submission_id}/comparison"]
+    page = html.fromstring(own.get(link[0]).text)
+    api = client.get_json(
+        f"{chain.url('gateway')}/v1/submissions/{submission_id}/comparison", chain.municipality_token(OWN)
+    )
+    mine = next(a for a in api["areas"] if a["level"] == "municipality" and a["year"] == 2024)
+    assert mine["code"] == OWN
+    # The key figures table: the municipality's column is the API's figure (shown or hidden, as the registry says).
+    rows = {r.get("data-key"): r for r in page.xpath('//table[@data-testid="comparison-indicators"]//tr[@data-key]')}
+    share = rows["share_80_plus"].xpath("./td")[1]  # after the unit: the municipality of the year
+    value = mine["share_80_plus"]["value"]
+    assert share.text_content() == (f"{value:g}" if value is not None else "skjult")
+    assert page.xpath('//figure[@data-testid="chart-share_80_plus"]//svg')
+    assert page.xpath('//table[@data-testid="comparison-ages"]//tr[@data-key]')
+    # No register extract of 4601's 2024 here: the rates per inhabitant say so.
+    rate = page.xpath('//table[@data-testid="comparison-rates"]//tr[@data-key="per_1000.0.all"]/td')[1]
+    assert rate.get("data-note") == "no-register"
+    # Every figure as CSV, the same as `iplos compare --csv` writes.
+    csv_answer = own.get(f"/pages/submissions/{submission_id}/comparison.csv")
+    assert csv_answer.status_code == 200
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    lines = csv_answer.text.splitlines()
+    assert lines[0] == "level,code,name,year,indicator,key,value,note"
+    assert any(line.startswith(f"municipality,{OWN},") and ",share_80_plus,," in line for line in lines)
+    written = tmp_path / "compare.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("compare", submission_id, "--gateway", chain.url("gateway")),
+            *("--token", chain.municipality_token(OWN), "--csv", str(written)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Comparison statistics for municipality {OWN}, year 2024" in result.output
+    assert written.read_text(encoding="utf-8") == csv_answer.text
+    # Another municipality reaches neither the page nor the file.
+    assert other.get(f"/pages/submissions/{submission_id}/comparison").status_code == 404
+    assert other.get(f"/pages/submissions/{submission_id}/comparison.csv").status_code == 404

@@ -22,6 +22,7 @@ from iplos_testkit.exports import write_synthetic_export
 from services.registry_intake import models
 from services.registry_intake.dashboard.i18n import LABELS
 from services.registry_intake.dependencies import COOKIE as COOKIE_NAME
+from shared.iplos.comparison_csv import figures_csv
 from shared.iplos.municipalities import valid_municipalities
 from tests.badinput.test_matrix import identity_numbers
 from tests.e2e.messages import build_delivery, build_message
@@ -100,6 +101,7 @@ PAGES = [
     "/dashboard",
     f"/dashboard?year={YEAR}",
     "/dashboard/statistics",
+    f"/dashboard/comparison?year={YEAR}",
     "/dashboard/submissions/{oslo}",
     "/dashboard/submissions/{oslo}/findings",
 ]
@@ -534,3 +536,26 @@ def registry_key_dir_state(tmp_path: Path, registry: Registry) -> Path:
     state.mkdir()
     (state / "keys").symlink_to(Path(settings.key_dir).parent)
     return state
+
+
+# --- the comparison statistics' national picture ----------------------------------------------------------------
+
+
+def test_the_comparison_page_and_its_csv_show_what_the_api_says(registry: Registry) -> None:
+    api = registry.get(f"/v1/operator/years/{YEAR}/comparison").json()
+    signed_in(registry)
+    shown = page(registry, f"/dashboard/comparison?year={YEAR}")
+    rows = by_testid(shown, "comparison-row")
+    assert [(r["attrs"]["data-level"], r["attrs"]["data-code"]) for r in rows] == [
+        (a["level"], a["code"]) for a in api["areas"]
+    ]
+    assert rows[0]["attrs"]["data-code"] == "NO"
+    country = api["areas"][0]
+    share = country["share_80_plus"]["value"]
+    expected = "skjult" if share is None else f"{share:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+    assert expected in rows[0]["text"]
+    assert by_testid(shown, "comparison-chart"), "the counties' rates are drawn"
+    csv_answer = registry.client.get(f"/dashboard/comparison.csv?year={YEAR}")
+    assert csv_answer.status_code == 200
+    assert csv_answer.headers["content-type"].startswith("text/csv")
+    assert csv_answer.text == figures_csv(api["areas"])

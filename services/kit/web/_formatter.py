@@ -23,6 +23,15 @@ class Formatter:
             text = text.replace(",", "\u00a0").replace(".", ",")
         return text
 
+    def decimal(self, value: float | None, digits: int = 2) -> str:
+        """A figure with up to ``digits`` decimals, trailing zeros dropped (the comparison statistics' rounding)."""
+        if value is None:
+            return "–"
+        text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+        if self.lang == "nb":
+            text = text.replace(",", "\u00a0").replace(".", ",")
+        return text
+
     def percent(self, value: float | None, digits: int = 1) -> str:
         if value is None:
             return "–"

@@ -69,6 +69,29 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "receipt_supersedes": "Erstatter innsending",
         "receipt_received": "Mottatt",
         "receipt_signature": "Signatur",
+        "comparison_link": "Sammenligningsstatistikk: kommunen mot fylket og landet",
+        "comparison_title": "Sammenligningsstatistikk",
+        "comparison_heading": "Sammenligningsstatistikk for kommune {municipality}, {year}",
+        "comparison_intro": (
+            "Registerets tall for kommunen ved siden av fylkets og landets, og kommunens egne året før, regnet likt "
+            "for alle. Et tall som skiller seg mye ut, er verdt å sjekke før det publiseres."
+        ),
+        "comparison_hidden": (
+            "Skjult: færre enn 5 personer, eller et tall som sammen med de andre ville røpet et slikt. «Ikke "
+            "folkeregister»: registeret har ikke folkeregisterets uttrekk for året å telle innbyggere fra."
+        ),
+        "comparison_rates_caption": "Mottakere per 1000 innbyggere, alle aldre, etter tjeneste",
+        "comparison_age_caption": "Mottakere av tjenester per 1000 innbyggere, etter alder",
+        "comparison_indicators_caption": "Nøkkeltall",
+        "comparison_chart": "{label}: kommunen, fylket og landet",
+        "comparison_csv": "Last ned alle tallene (CSV)",
+        "comparison_unavailable": "Sammenligningsstatistikken kan ikke vises nå: {reason}",
+        "comparison_back": "Tilbake til innsendingen",
+        "col_indicator": "Tall",
+        "col_unit": "Enhet",
+        "figure_suppressed": "skjult",
+        "figure_no_data": "–",
+        "figure_no_register": "ikke folkeregister",
         "report_heading": "Kontrollrapport",
         "report_intro": (
             "Registerets logiske kontroller. Personene er vist med brukerNr fra deres eget fagsystem: "
@@ -168,6 +191,30 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "receipt_supersedes": "Replaces submission",
         "receipt_received": "Received",
         "receipt_signature": "Signature",
+        "comparison_link": "Comparison statistics: the municipality beside its county and the country",
+        "comparison_title": "Comparison statistics",
+        "comparison_heading": "Comparison statistics for municipality {municipality}, {year}",
+        "comparison_intro": (
+            "The registry's figures for the municipality beside its county's and the country's, and its own the year "
+            "before, computed the same way for every one. A figure far from the others is worth checking before it "
+            "is published."
+        ),
+        "comparison_hidden": (
+            'Hidden: fewer than 5 persons, or a figure that with the others would give one such away. "No '
+            'register": the registry has no population register extract of the year to count inhabitants from.'
+        ),
+        "comparison_rates_caption": "Recipients per 1,000 inhabitants, all ages, by service",
+        "comparison_age_caption": "Recipients of any service per 1,000 inhabitants, by age",
+        "comparison_indicators_caption": "Key figures",
+        "comparison_chart": "{label}: the municipality, the county and the country",
+        "comparison_csv": "Download every figure (CSV)",
+        "comparison_unavailable": "The comparison statistics cannot be shown now: {reason}",
+        "comparison_back": "Back to the submission",
+        "col_indicator": "Figure",
+        "col_unit": "Unit",
+        "figure_suppressed": "hidden",
+        "figure_no_data": "–",
+        "figure_no_register": "no register",
         "report_heading": "Control report",
         "report_intro": (
             "The registry's logical controls. Persons are shown by the brukerNr of your own "

@@ -18,6 +18,7 @@ from services.kit.web import (
     NavItem,
     PageError,
     WebUI,
+    charts,
     is_cross_site,
     language_of,
     make_environment,
@@ -25,9 +26,18 @@ from services.kit.web import (
     security_headers,
 )
 from services.municipality_gateway import service
+from services.municipality_gateway.comparison_view import (
+    AGE_COLUMNS,
+    Lang,
+    Row,
+    columns,
+    indicator_rows,
+    per_1000_rows,
+    to_csv,
+)
 from services.municipality_gateway.dependencies import gateway_context
 from services.municipality_gateway.pages.i18n import LABELS
-from services.municipality_gateway.schemas import ControlReport, Submission
+from services.municipality_gateway.schemas import ComparisonFigure, ComparisonReport, ControlReport, Submission
 from services.municipality_gateway.service import GatewayContext
 from services.municipality_gateway.states import DONE_STATES, RETRYABLE, SubmissionState
 
@@ -149,8 +159,121 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
         "confirmable": row["state"] == SubmissionState.HELD,
         "confirm_action": UI.href(request, f"{HOME}/{submission_id}/confirm-replacement", lang),
         "back_href": UI.href(request, HOME, lang),
+        "comparison_href": UI.href(request, f"{HOME}/{submission_id}/comparison", lang)
+        if row["state"] == SubmissionState.STORED
+        else None,
     }
     return UI.render(request, "gateway/submission.html", context, user=caller, nav=_nav(request, lang))
+
+
+@router.get("/submissions/{submission_id}/comparison", response_class=HTMLResponse)
+async def comparison_page(request: Request, submission_id: str) -> HTMLResponse:
+    """The registry's comparison statistics for the submission's municipality: tables and charts of the same rows
+    ``iplos compare`` prints, and every figure as CSV."""
+    caller = UI.credential(request)
+    lang: Lang = "en" if language_of(request) == "en" else "nb"
+    ctx = gateway_context(request)
+    try:
+        row = _page(await service.get_submission(ctx, caller, submission_id))
+    except Problem:
+        raise _not_found() from None
+    t = UI.labels[lang]
+    report: ComparisonReport | None = None
+    problem: str | None = None
+    try:
+        report = await service.comparison(ctx, caller, submission_id)
+    except Problem as exc:
+        problem = exc.title
+    context: dict[str, Any] = {
+        "s": row,
+        "problem": problem,
+        "back_href": UI.href(request, f"{HOME}/{submission_id}", lang),
+        "csv_href": UI.href(request, f"{HOME}/{submission_id}/comparison.csv", lang),
+    }
+    if report is not None:
+        cols = columns(report, lang)
+        shown = _figure_text(t)
+        tables = [
+            ("rates", t["comparison_rates_caption"], per_1000_rows(report, "all", lang)),
+            ("ages", t["comparison_age_caption"], _age_rows(report, lang)),
+            ("indicators", t["comparison_indicators_caption"], indicator_rows(report, lang)),
+        ]
+        context |= {
+            "columns": [c.label for c in cols],
+            "tables": [
+                {"id": key, "caption": caption, "rows": [_row(r, shown) for r in rows]} for key, caption, rows in tables
+            ],
+            "charts": [
+                {
+                    "id": f"chart-{r.key.replace('.', '-').replace('/', '-')}",
+                    "title": t["comparison_chart"].format(label=r.label),
+                    "chart": charts.horizontal_bars(
+                        [(c.label, f.value, shown(f)) for c, f in zip(cols, r.figures, strict=True)],
+                        width=640,
+                        label_width=240,
+                    ),
+                }
+                for r in _charted(report, lang)
+            ],
+        }
+    return UI.render(request, "gateway/comparison.html", context, user=caller, nav=_nav(request, lang))
+
+
+@router.get("/submissions/{submission_id}/comparison.csv")
+async def comparison_csv(request: Request, submission_id: str) -> Response:
+    """Every figure of the comparison statistics, one a line (``comparison_view.to_csv``)."""
+    caller = UI.credential(request)
+    try:
+        report = await service.comparison(gateway_context(request), caller, submission_id)
+    except Problem as problem:
+        raise (_not_found() if problem.status == 404 else PageError(problem.status, "error_not_found")) from None
+    name = f"sammenligning-{report.municipality}-{report.year}.csv"
+    response = Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    return security_headers(response)
+
+
+def _figure_text(t: dict[str, str]) -> Any:
+    def shown(figure: ComparisonFigure) -> str:
+        if figure.value is not None:
+            return f"{figure.value:g}"
+        return t[
+            {"suppressed": "figure_suppressed", "no-register": "figure_no_register"}.get(
+                figure.note or "", "figure_no_data"
+            )
+        ]
+
+    return shown
+
+
+def _row(row: Row, shown: Any) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "label": row.label,
+        "unit": row.unit,
+        "cells": [{"text": shown(f), "note": f.note or ""} for f in row.figures],
+    }
+
+
+def _age_rows(report: ComparisonReport, lang: Lang) -> list[Row]:
+    """Recipients of any service per 1,000 inhabitants, a row per age group."""
+    out = []
+    for age in AGE_COLUMNS:
+        row = next(r for r in per_1000_rows(report, age, lang) if r.key == f"per_1000.0.{age}")
+        label = ("alle aldre" if lang == "nb" else "all ages") if age == "all" else age
+        out.append(Row(row.key, label, row.unit, row.figures))
+    return out
+
+
+def _charted(report: ComparisonReport, lang: Lang) -> list[Row]:
+    """The figures drawn as charts too: recipients of any service per 1,000, and the key figures that have one."""
+    rows = [r for r in per_1000_rows(report, "all", lang) if r.key == "per_1000.0.all"]
+    keys = ("share_80_plus", "share_long_term", "hours_median.15", "days_to_decision_median", "score_mean.home")
+    rows += [r for r in indicator_rows(report, lang) if r.key in keys]
+    return rows
 
 
 def _report_page(report: ControlReport) -> dict[str, Any]:

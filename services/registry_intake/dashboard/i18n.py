@@ -14,6 +14,28 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "nb": {
         "app_name": "IPLOS-registeret – mottak",
         "nav_overview": "Oversikt",
+        "nav_comparison": "Sammenligning",
+        "comparison_title": "Sammenligningsstatistikk",
+        "comparison_heading": "Sammenligningsstatistikk {year}: landet, fylkene og kommunene",
+        "comparison_intro": (
+            "Nøkkeltallene hver kommune får i sin sammenligningsstatistikk (docs/comparison.md), for hele landet. "
+            "Skjult: færre enn 5 personer, eller et tall som sammen med de andre ville røpet et slikt."
+        ),
+        "comparison_chart": "Mottakere per 1000 innbyggere, fylkene",
+        "comparison_caption": "Nøkkeltall {year} per område",
+        "comparison_csv": "Last ned alle tallene (CSV)",
+        "comparison_none": "Ingen innsendinger lagret for {year}.",
+        "col_recipients": "Mottakere",
+        "col_per_1000": "Per 1000 innb.",
+        "col_share_80": "80+ (%)",
+        "col_long_term": "Langtidsopphold (%)",
+        "col_hours_home": "Timer hjemmesykepleie (median)",
+        "col_days": "Dager søknad–vedtak (median)",
+        "col_plan": "Individuell plan (%)",
+        "col_score_home": "Skår hjemme",
+        "col_score_institution": "Skår institusjon",
+        "figure_hidden": "skjult",
+        "figure_no_register": "ikke folkeregister",
         "nav_statistics": "Statistikk",
         # year overview
         "overview_title": "Innsendinger",
@@ -224,6 +246,28 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "en": {
         "app_name": "IPLOS registry – intake",
         "nav_overview": "Overview",
+        "nav_comparison": "Comparison",
+        "comparison_title": "Comparison statistics",
+        "comparison_heading": "Comparison statistics {year}: the country, the counties and the municipalities",
+        "comparison_intro": (
+            "The key figures each municipality gets in its comparison statistics (docs/comparison.md), for the whole "
+            "country. Hidden: fewer than 5 persons, or a figure that with the others would give one such away."
+        ),
+        "comparison_chart": "Recipients per 1,000 inhabitants, the counties",
+        "comparison_caption": "Key figures {year} by area",
+        "comparison_csv": "Download every figure (CSV)",
+        "comparison_none": "No submissions stored for {year}.",
+        "col_recipients": "Recipients",
+        "col_per_1000": "Per 1,000 inh.",
+        "col_share_80": "80+ (%)",
+        "col_long_term": "Long-term stay (%)",
+        "col_hours_home": "Hours home nursing (median)",
+        "col_days": "Days application–decision (median)",
+        "col_plan": "Individual plan (%)",
+        "col_score_home": "Score at home",
+        "col_score_institution": "Score in institution",
+        "figure_hidden": "hidden",
+        "figure_no_register": "no register",
         "nav_statistics": "Statistics",
         # year overview
         "overview_title": "Submissions",

@@ -9,11 +9,12 @@ without JavaScript: filters are a GET form, sorting is links, charts are SVG dra
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.kit.web import (
     KIT_LABELS,
@@ -21,15 +22,17 @@ from services.kit.web import (
     NavItem,
     PageError,
     WebUI,
+    charts,
     language_of,
     make_environment,
     merge_labels,
+    security_headers,
 )
-from services.registry_intake.dashboard import charts
 from services.registry_intake.dashboard.i18n import LABELS
 from services.registry_intake.dependencies import COOKIE, READERS, context, credentials, now, sees_findings
 from services.registry_intake.schemas import FIRST_YEAR, LAST_YEAR, STATUS_FILTERS, FlowCounts, OverviewQuery
 from services.registry_intake.service import NotFound, reading
+from shared.iplos.comparison_csv import figures_csv
 from shared.iplos.municipalities import NoMunicipalityList, municipality_name
 
 __all__ = ["HOME", "PREFIX", "UI", "router"]
@@ -75,6 +78,12 @@ def _nav(request: Request, lang: str, year: int, current: str) -> list[NavItem]:
             UI.href(request, f"{PREFIX}/statistics", lang, year=year),
             current == "statistics",
             "nav-statistics",
+        ),
+        NavItem(
+            t["nav_comparison"],
+            UI.href(request, f"{PREFIX}/comparison", lang, year=year),
+            current == "comparison",
+            "nav-comparison",
         ),
     ]
 
@@ -203,6 +212,82 @@ def statistics_page(request: Request) -> HTMLResponse:
     return UI.render(
         request, "dashboard/statistics.html", context_, user=caller, nav=_nav(request, lang, year, "statistics")
     )
+
+
+#: The national picture's columns: (label key, figure of an area's document).
+_COMPARISON_COLUMNS: Final[tuple[tuple[str, Callable[[dict[str, Any]], dict[str, Any] | None]], ...]] = (
+    ("col_per_1000", lambda a: a["per_1000"].get("0", {}).get("all")),
+    ("col_share_80", lambda a: a["share_80_plus"]),
+    ("col_long_term", lambda a: a["share_long_term"]),
+    ("col_hours_home", lambda a: a["hours_median"].get("15")),
+    ("col_days", lambda a: a["days_to_decision_median"]),
+    ("col_plan", lambda a: a["share_individual_plan"]),
+    ("col_score_home", lambda a: a["score_mean"].get("home")),
+    ("col_score_institution", lambda a: a["score_mean"].get("institution")),
+)
+
+
+@router.get("/comparison", response_class=HTMLResponse)
+def comparison_page(request: Request) -> HTMLResponse:
+    """The national picture of the comparison statistics: the country, each county and each municipality's key
+    figures (the operator API's ``/years/{year}/comparison``), a chart of the counties, and every figure as CSV."""
+    caller = UI.credential(request)
+    lang = language_of(request)
+    year = _year(request, request.query_params.get("year"))
+    t = UI.labels[lang]
+    document = reading.comparison_year(context(request), year).model_dump(mode="json")
+
+    def text(figure: dict[str, Any] | None) -> str:
+        if figure is None or figure["value"] is None:
+            note = None if figure is None else figure["note"]
+            return t["figure_no_register"] if note == "no-register" else t["figure_hidden"] if note else "–"
+        return Formatter(lang).decimal(figure["value"])
+
+    rows = [
+        {
+            "level": area["level"],
+            "code": area["code"],
+            "name": area["name"],
+            "recipients": area["recipients"],
+            "cells": [text(get(area)) for _, get in _COMPARISON_COLUMNS],
+        }
+        for area in document["areas"]
+    ]
+    county_rates = [
+        (
+            area["name"],
+            (area["per_1000"].get("0", {}).get("all") or {}).get("value"),
+            text(area["per_1000"].get("0", {}).get("all")),
+        )
+        for area in document["areas"]
+        if area["level"] == "county"
+    ]
+    context_ = {
+        "year": year,
+        "years": _year_choices(request, year),
+        "form_action": UI.href(request, f"{PREFIX}/comparison", "nb"),
+        "csv_href": UI.href(request, f"{PREFIX}/comparison.csv", lang, year=year),
+        "columns": [t[key] for key, _ in _COMPARISON_COLUMNS],
+        "rows": rows,
+        "chart": charts.horizontal_bars(county_rates, label_width=180) if county_rates else None,
+    }
+    return UI.render(
+        request, "dashboard/comparison.html", context_, user=caller, nav=_nav(request, lang, year, "comparison")
+    )
+
+
+@router.get("/comparison.csv")
+def comparison_csv(request: Request) -> Response:
+    """Every figure of the year's national picture, one a line."""
+    UI.credential(request)
+    year = _year(request, request.query_params.get("year"))
+    document = reading.comparison_year(context(request), year).model_dump(mode="json")
+    response = Response(
+        figures_csv(document["areas"]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="sammenligning-{year}.csv"'},
+    )
+    return security_headers(response)
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)

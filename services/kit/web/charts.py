@@ -1,4 +1,4 @@
-"""Charts drawn on the server as SVG: geometry here, markup in ``templates/dashboard/_chart.html``.
+"""Charts drawn on the server as SVG: geometry here, markup in ``kit/_chart.html`` (both services' pages use them).
 
 No chart library and no script: the pages work offline and without JavaScript, and every chart sits beside a
 table with the same numbers (the table is what a screen reader, a copy-paste and a test read). A suppressed
