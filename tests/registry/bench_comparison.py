@@ -1,0 +1,114 @@
+"""What the comparison statistics cost the registry at national scale: the database's sums of a year, the national
+picture (every area, with the suppression decided for the whole country), and one municipality's figures once the
+sums are kept. Ratios within one run.
+
+Not a test (pytest does not collect it). Run from the project root::
+
+    .venv/bin/python -m tests.registry.bench_comparison [--municipalities 357] [--persons 1000] [--postgres URL]
+
+Care submissions of ``--persons`` generated persons are stored for each of the first ``--municipalities`` of SSB's
+2024 list (357 x 1,000 is about a national year: some 350,000 recipients), as the intake stores them. Then, per
+database, it prints the wall time of: the year's sums (``year_statistics``: every query of comparison_data.py),
+the national picture from them (``comparison_year``: areas, complementary suppression, documents), and one
+municipality's figures of the year and the year before from kept sums (what a report costs after the first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from iplos_testkit.generator import generate_records
+from services.kit.database import make_engine
+from services.registry_intake.models import metadata
+from services.registry_intake.read.comparison import area_figures, comparison_year, national_cells
+from services.registry_intake.read.comparison_data import year_statistics
+from services.registry_intake.repository import SubmissionRepository
+from services.registry_intake.submissions import StoredRecord
+from shared import fnr
+from shared.iplos.municipalities import valid_municipalities
+from shared.iplos.payload import to_payload
+from tests.registry.conftest import sqlite_engine
+from tests.registry.register_data import incoming
+
+YEAR = 2025
+
+
+def care(municipality: str, persons: int) -> Iterator[StoredRecord]:
+    _, records = generate_records(municipality, YEAR, persons, 1)
+    for index, person in enumerate(records):
+        number = fnr.parse(person.fid)
+        ref = f"{index:032x}"
+        pseudonym = hashlib.sha256(f"{municipality}/{index}".encode()).digest()
+        yield to_payload(person, ref, number.birth_year, number.sex), pseudonym, "ok", ()
+
+
+def fill(engine: Engine, municipalities: list[str], persons: int) -> float:
+    started = time.perf_counter()
+    store = SubmissionRepository(engine)
+    for m in municipalities:
+        store.store(incoming(m, YEAR, 1, persons), care(m, persons))
+    return time.perf_counter() - started
+
+
+def run(engine: Engine, municipalities: list[str]) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        data = year_statistics(conn, YEAR)
+    figures["year's sums (SQL)"] = time.perf_counter() - started
+    started = time.perf_counter()
+    document = comparison_year(YEAR, data)
+    figures["national picture"] = time.perf_counter() - started
+    figures["areas"] = len(document.areas)
+    started = time.perf_counter()
+    areas, _, shown = national_cells(YEAR, data)
+    mine = [area_figures(a, YEAR, [data[m] for m in ms], shown) for a, ms in areas.items() if municipalities[0] in ms]
+    figures["one municipality's figures (kept sums)"] = time.perf_counter() - started
+    assert len(mine) == 3
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--municipalities", type=int, default=357)
+    parser.add_argument("--persons", type=int, default=1000)
+    parser.add_argument("--postgres", help="a PostgreSQL URL whose database may be emptied (tables dropped)")
+    args = parser.parse_args()
+    municipalities = sorted(valid_municipalities(YEAR))[: args.municipalities]
+    with tempfile.TemporaryDirectory() as folder:
+        engines: list[tuple[str, Engine]] = [("SQLite", sqlite_engine(Path(folder) / "registry.db"))]
+        if args.postgres:
+            from services.kit.database import upgrade_database
+            from services.registry_intake.migrations import SCRIPT_LOCATION
+
+            engine = make_engine(args.postgres)
+            with engine.begin() as conn:
+                metadata.drop_all(conn)
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            upgrade_database(engine, SCRIPT_LOCATION)
+            engines.append(("PostgreSQL", engine))
+        total = len(municipalities) * args.persons
+        print(f"{len(municipalities)} municipalities x {args.persons} persons = {total:,} recipients")
+        print(f"cores {os.cpu_count()}")
+        for name, engine in engines:
+            stored = fill(engine, municipalities, args.persons)
+            if engine.dialect.name == "postgresql":
+                with engine.begin() as conn:
+                    conn.execute(text("ANALYZE"))
+            figures = run(engine, municipalities)
+            engine.dispose()
+            print(f"\n{name} (stored in {stored:.1f} s)")
+            for step, value in figures.items():
+                print(f"  {step:40} {value:8.2f}" + ("" if step == "areas" else " s"))
+
+
+if __name__ == "__main__":
+    main()
