@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import IO, Final, Literal, cast
+from typing import Final, Literal
 
 from shared.business_register import BusinessUnit, UnitKind, write_units_csv, write_units_json
 from shared.iplos.controls import org_nr_is_valid
@@ -182,7 +182,7 @@ def write_synthetic_register(
             if compress:
                 # mtime 0: the same extract gives the same bytes, day after day.
                 with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as out:
-                    write(synthetic_units(kind), cast(IO[bytes], out), kind)
+                    write(synthetic_units(kind), out, kind)
             else:
                 write(synthetic_units(kind), raw, kind)
         paths[kind] = path

@@ -4,15 +4,19 @@ synthetic extract the demo and the tests load: a file written here is read by ``
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 from collections.abc import Iterable
-from typing import IO, Any, Final
+from typing import IO, Any, Final, cast
 
 from shared.business_register._columns import CSV_HEADER
 from shared.business_register.model import BusinessUnit, UnitKind
 
 __all__ = ["write_units_csv", "write_units_json"]
+
+#: Where a file is written: a binary file, or a gzip stream over one (the register serves its files gzipped).
+_Out = IO[bytes] | gzip.GzipFile
 
 #: The descriptions the files carry beside the codes the synthetic extract uses (the reader does not need them).
 _FORMS: Final = {
@@ -54,10 +58,10 @@ def _fields(unit: BusinessUnit) -> dict[str, str]:
     return fields
 
 
-def write_units_csv(units: Iterable[BusinessUnit], out: IO[bytes], kind: UnitKind) -> int:
+def write_units_csv(units: Iterable[BusinessUnit], out: _Out, kind: UnitKind) -> int:
     """Write ``units`` (all of ``kind``) as the kind's CSV file; how many were written. A main unit's deletion date
     is not written: the real file has no column for it (a deleted main unit leaves the file)."""
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    text = io.TextIOWrapper(cast(IO[bytes], out), encoding="utf-8", newline="", write_through=True)
     writer = csv.writer(text, quoting=csv.QUOTE_ALL, lineterminator="\n")
     header = CSV_HEADER[kind]
     writer.writerow(header)
@@ -72,7 +76,7 @@ def write_units_csv(units: Iterable[BusinessUnit], out: IO[bytes], kind: UnitKin
     return count
 
 
-def write_units_json(units: Iterable[BusinessUnit], out: IO[bytes], kind: UnitKind) -> int:
+def write_units_json(units: Iterable[BusinessUnit], out: _Out, kind: UnitKind) -> int:
     """Write ``units`` (all of ``kind``) as the kind's JSON array, nested as the API nests it."""
     out.write(b"[")
     count = 0

@@ -32,12 +32,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from iplos_testkit.business_register import synthetic_units, write_synthetic_register
 from iplos_testkit.generator import generate_records
-from services.kit.database import make_engine
-from services.registry_intake.models import metadata, submissions
+from services.registry_intake.models import submissions
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.business_checks import check_business
 from services.registry_intake.repository.business_register import BusinessRegisterRepository
@@ -46,7 +45,7 @@ from shared.business_register import BusinessUnit, UnitKind, read_units, write_u
 from shared.fnr import Sex
 from shared.iplos.controls import org_nr_is_valid
 from shared.iplos.payload import to_payload
-from tests.registry.conftest import sqlite_engine
+from tests.registry.conftest import bench_engines
 from tests.registry.register_data import incoming
 
 MUNICIPALITY = "0301"
@@ -152,17 +151,7 @@ def main() -> None:
         print(
             f"read only: {read_s:.2f} s, {read / read_s:,.0f} units/s; peak RSS {rss_before:.0f} -> {rss_after:.0f} MB"
         )
-        engines: list[tuple[str, Engine]] = [("SQLite", sqlite_engine(base / "registry.db"))]
-        if args.postgres:
-            from services.kit.database import upgrade_database
-            from services.registry_intake.migrations import SCRIPT_LOCATION
-
-            engine = make_engine(args.postgres)
-            with engine.begin() as conn:
-                metadata.drop_all(conn)
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            upgrade_database(engine, SCRIPT_LOCATION)
-            engines.append(("PostgreSQL", engine))
+        engines = bench_engines(base, args.postgres)
         for name, engine in engines:
             figures = run(engine, files, args.care)
             engine.dispose()

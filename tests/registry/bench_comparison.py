@@ -26,8 +26,6 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from iplos_testkit.generator import generate_records
-from services.kit.database import make_engine
-from services.registry_intake.models import metadata
 from services.registry_intake.read.comparison import area_figures, comparison_year, national_cells
 from services.registry_intake.read.comparison_data import year_statistics
 from services.registry_intake.repository import SubmissionRepository
@@ -35,7 +33,7 @@ from services.registry_intake.submissions import StoredRecord
 from shared import fnr
 from shared.iplos.municipalities import valid_municipalities
 from shared.iplos.payload import to_payload
-from tests.registry.conftest import sqlite_engine
+from tests.registry.conftest import bench_engines
 from tests.registry.register_data import incoming
 
 YEAR = 2025
@@ -84,17 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     municipalities = sorted(valid_municipalities(YEAR))[: args.municipalities]
     with tempfile.TemporaryDirectory() as folder:
-        engines: list[tuple[str, Engine]] = [("SQLite", sqlite_engine(Path(folder) / "registry.db"))]
-        if args.postgres:
-            from services.kit.database import upgrade_database
-            from services.registry_intake.migrations import SCRIPT_LOCATION
-
-            engine = make_engine(args.postgres)
-            with engine.begin() as conn:
-                metadata.drop_all(conn)
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            upgrade_database(engine, SCRIPT_LOCATION)
-            engines.append(("PostgreSQL", engine))
+        engines = bench_engines(Path(folder), args.postgres)
         total = len(municipalities) * args.persons
         print(f"{len(municipalities)} municipalities x {args.persons} persons = {total:,} recipients")
         print(f"cores {os.cpu_count()}")

@@ -35,11 +35,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from iplos_testkit.generator import generate_records
-from services.kit.database import make_engine
-from services.registry_intake.models import findings, metadata, submissions
+from services.registry_intake.models import findings, submissions
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.register import Identity, RegisterRepository
 from services.registry_intake.repository.register_checks import check_municipality_year
@@ -47,7 +46,7 @@ from services.registry_intake.submissions import StoredRecord
 from shared.fnr import Sex
 from shared.iplos.payload import to_payload
 from shared.population import NumberType, ReferencedNumber, RegisterRecord, Residence
-from tests.registry.conftest import sqlite_engine
+from tests.registry.conftest import bench_engines
 from tests.registry.register_data import incoming
 
 MUNICIPALITY = "0301"
@@ -138,19 +137,8 @@ def main() -> None:
     parser.add_argument("--care", type=int, default=35_000)
     parser.add_argument("--postgres", help="a PostgreSQL URL whose database may be emptied (tables dropped)")
     args = parser.parse_args()
-    engines: list[tuple[str, Engine]] = []
     with tempfile.TemporaryDirectory() as folder:
-        engines.append(("SQLite", sqlite_engine(Path(folder) / "registry.db")))
-        if args.postgres:
-            from services.kit.database import upgrade_database
-            from services.registry_intake.migrations import SCRIPT_LOCATION
-
-            engine = make_engine(args.postgres)
-            with engine.begin() as conn:
-                metadata.drop_all(conn)
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            upgrade_database(engine, SCRIPT_LOCATION)
-            engines.append(("PostgreSQL", engine))
+        engines = bench_engines(Path(folder), args.postgres)
         print(f"residents {args.residents}, care recipients {args.care}, cores {os.cpu_count()}")
         for name, engine in engines:
             figures = run(engine, args.residents, args.care)

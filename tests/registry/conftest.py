@@ -60,6 +60,20 @@ def sqlite_engine(path: Path) -> Engine:
     return engine
 
 
+def bench_engines(folder: Path, postgres_url: str | None) -> list[tuple[str, Engine]]:
+    """The benchmarks' databases: a fresh SQLite file in ``folder``, and with ``postgres_url`` that PostgreSQL
+    database emptied (every table of the registry dropped) and migrated again."""
+    engines = [("SQLite", sqlite_engine(folder / "registry.db"))]
+    if postgres_url:
+        engine = make_engine(postgres_url)
+        with engine.begin() as conn:
+            metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade_database(engine, SCRIPT_LOCATION)
+        engines.append(("PostgreSQL", engine))
+    return engines
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty registry database on each backend."""

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.kit.problems import Problem, ProblemType
-from services.kit.tls import Peer, wrong_peer
+from services.kit.tls import Peer
 from services.registry_intake.models import SubmissionStatus
 from services.registry_intake.read.comparison import area_figures, document, national_cells
 from services.registry_intake.schemas import SealedComparison
 from services.registry_intake.service.context import RegistryContext
-from services.registry_intake.service.errors import NotFound
-from services.registry_intake.service.reports import municipality_party
+from services.registry_intake.service.reports import answered_submission, municipality_party
 from shared.envelope import ComparisonHeader, ComparisonParts, sign_header, utc_timestamp
 from shared.envelope.comparison import ComparisonSealer, ComparisonSummary
 from shared.iplos.municipalities import FIRST_YEAR
@@ -45,17 +44,7 @@ def comparison_report(
     """The sealed comparison statistics for the municipality of ``submission_id`` (its active submission of the year;
     a held one waits for its confirmation: 409, a superseded one 410), for that municipality's TLS peer only. The
     body is empty when ``if_none_match`` names the current document."""
-    stored = ctx.queries.get(submission_id)
-    if stored is not None and not peer.is_municipality(stored.municipality):
-        raise wrong_peer()  # before its status: another municipality learns nothing of it
-    if stored is None or stored.status is SubmissionStatus.REFUSED:
-        raise NotFound("No stored submission with this id")
-    if stored.status is SubmissionStatus.SUPERSEDED:
-        raise Problem(
-            ProblemType.SUPERSEDED,
-            "This submission was replaced; the replacing submission's comparison statistics apply",
-            superseded_by=stored.superseded_by,
-        )
+    stored = answered_submission(ctx, submission_id, peer, "comparison statistics apply")
     if stored.status is not SubmissionStatus.ACTIVE:
         raise Problem(
             ProblemType.REPORT_NOT_READY,

@@ -25,7 +25,7 @@ from shared.envelope.report import ReportFinding, ReportSealer, ReportSummary
 from shared.iplos.controls import REGISTRY_ONLY_CODES
 from shared.keys import PublicDirectory
 
-__all__ = ["Report", "municipality_party", "report"]
+__all__ = ["Report", "answered_submission", "municipality_party", "report"]
 
 
 @dataclass(frozen=True)
@@ -41,17 +41,7 @@ def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> Report:
     """The answer of ``GET /v1/submissions/{id}/report`` (JSON bytes, :class:`SealedReport`), for the submitting
     municipality's TLS peer only (``wrong-peer``). A refused submission has no records and no report (404); a
     superseded one's report is the replacing submission's (410)."""
-    stored = ctx.queries.get(submission_id)
-    if stored is not None and not peer.is_municipality(stored.municipality):
-        raise wrong_peer()  # before its status: another municipality learns nothing of it
-    if stored is None or stored.status is SubmissionStatus.REFUSED:
-        raise NotFound("No stored submission with this id")
-    if stored.status is SubmissionStatus.SUPERSEDED:
-        raise Problem(
-            ProblemType.SUPERSEDED,
-            "This submission was replaced; the replacing submission's report applies",
-            superseded_by=stored.superseded_by,
-        )
+    stored = answered_submission(ctx, submission_id, peer, "report applies")
     kid, _ = ctx.directory.encryption_key(municipality_party(ctx.directory, stored.municipality))
     # Asked before the report is read: an extract stored in between drops the kept report, so a report can be
     # newer than this answer says, never older.
@@ -62,6 +52,25 @@ def report(ctx: RegistryContext, submission_id: str, peer: Peer) -> Report:
     body = json.dumps(_sealed(ctx, stored).model_dump(mode="json"), separators=(",", ":")).encode("ascii")
     # A submission superseded meanwhile keeps nothing; this one answer is still what was asked for.
     return Report(ctx.repository.keep_sealed_report(stored.message_id, kid, body) or body, checked)
+
+
+def answered_submission(ctx: RegistryContext, submission_id: str, peer: Peer, what: str) -> StoredSubmission:
+    """The submission whose report is asked for (or what ``what`` names, with its verb: "report applies"), for the
+    submitting municipality's TLS peer only (``wrong-peer``, before its status: another municipality learns nothing
+    of it). A refused submission has no records (404); a superseded one's answer is the replacing submission's
+    (410)."""
+    stored = ctx.queries.get(submission_id)
+    if stored is not None and not peer.is_municipality(stored.municipality):
+        raise wrong_peer()
+    if stored is None or stored.status is SubmissionStatus.REFUSED:
+        raise NotFound("No stored submission with this id")
+    if stored.status is SubmissionStatus.SUPERSEDED:
+        raise Problem(
+            ProblemType.SUPERSEDED,
+            f"This submission was replaced; the replacing submission's {what}",
+            superseded_by=stored.superseded_by,
+        )
+    return stored
 
 
 def _sealed(ctx: RegistryContext, stored: StoredSubmission) -> SealedReport:
