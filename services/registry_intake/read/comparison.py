@@ -42,6 +42,7 @@ __all__ = [
     "COUNTRY",
     "Area",
     "AreaFigures",
+    "Cell",
     "Figure",
     "area_figures",
     "areas_of",
@@ -272,9 +273,17 @@ def area_figures(area: Area, year: int, stats: list[MunicipalityYear], shown: Ma
 _LEVEL_ORDER: Final = {"country": 0, "county": 1, "municipality": 2}
 
 
-def comparison_year(year: int, data: Mapping[str, MunicipalityYear]) -> ComparisonYear:
-    """The national picture of ``year``: the country, each county and each municipality with data."""
-    areas, _, shown = national_cells(year, data)
+def comparison_year(
+    year: int,
+    data: Mapping[str, MunicipalityYear],
+    decided: tuple[dict[Area, list[str]], dict[Cell, int | None]] | None = None,
+) -> ComparisonYear:
+    """The national picture of ``year``: the country, each county and each municipality with data (``decided``: the
+    areas and the cells as shown, if already decided for ``data``)."""
+    if decided is None:
+        areas, _, shown = national_cells(year, data)
+    else:
+        areas, shown = decided
     ordered = sorted(areas, key=lambda a: (_LEVEL_ORDER[a.level], a.code))
     return ComparisonYear(
         year=year,

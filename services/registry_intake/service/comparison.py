@@ -21,7 +21,7 @@ from typing import Any
 from services.kit.problems import Problem, ProblemType
 from services.kit.tls import Peer
 from services.registry_intake.models import SubmissionStatus
-from services.registry_intake.read.comparison import area_figures, document, national_cells
+from services.registry_intake.read.comparison import area_figures, document
 from services.registry_intake.schemas import SealedComparison
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.reports import answered_submission, municipality_party
@@ -68,13 +68,12 @@ def _areas(ctx: RegistryContext, municipality: str, year: int) -> list[dict[str,
     for y in (year, year - 1):
         if y < FIRST_YEAR:
             continue
-        data = ctx.comparison_sums.get(y, ctx.audit.size(), ctx.queries.comparison_data)
-        if municipality not in data:
+        picture = ctx.comparison_sums.get(y, ctx.audit.size(), ctx.queries.comparison_data)
+        if municipality not in picture.data:
             continue
-        areas, _, shown = national_cells(y, data)
-        for area, members in areas.items():
+        for area, members in picture.areas.items():
             if municipality in members:
-                figures = area_figures(area, y, [data[m] for m in members], shown)
+                figures = area_figures(area, y, [picture.data[m] for m in members], picture.shown)
                 out.append(document(figures).model_dump(mode="json"))
     order = {"municipality": 0, "county": 1, "country": 2}
     return sorted(out, key=lambda a: (-a["year"], order[a["level"]]))

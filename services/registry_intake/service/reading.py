@@ -92,7 +92,8 @@ def year_flows(ctx: RegistryContext, year: int) -> YearFlows:
 def comparison_year(ctx: RegistryContext, year: int) -> ComparisonYear:
     """The comparison statistics of every area with data in ``year`` (the national picture), small cells and the cells
     that would give them away suppressed."""
-    return read.comparison_year(year, ctx.queries.comparison_data(year))
+    picture = ctx.comparison_sums.get(year, ctx.audit.size(), ctx.queries.comparison_data)
+    return read.comparison_year(year, picture.data, (picture.areas, picture.shown))
 
 
 def register_year(ctx: RegistryContext, year: int) -> RegisterYear:
