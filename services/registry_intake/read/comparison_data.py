@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, case, func, literal, select
+from sqlalchemy import Connection, Float, Integer, and_, case, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.registry_intake.models import (
@@ -80,6 +80,13 @@ def known_submissions(year: int) -> ColumnElement[bool]:
     return and_(submissions.c.year == year, submissions.c.status == SubmissionStatus.ACTIVE.value)
 
 
+def _days_between(conn: Connection, first: Any, last: Any) -> ColumnElement[int]:
+    """Whole days from ``first`` to ``last`` (dates), as each database counts them."""
+    if conn.dialect.name == "sqlite":  # dates are ISO text there
+        return cast(func.julianday(last) - func.julianday(first), Integer)
+    return cast(last - first, Integer)  # PostgreSQL: date - date is an integer of days
+
+
 def _age_group(year: int, birth_year: Any) -> ColumnElement[str]:
     age = literal(year) - birth_year
     return case((age <= 66, "0-66"), (age <= 79, "67-79"), (age <= 89, "80-89"), else_="90+")
@@ -139,8 +146,7 @@ def year_statistics(conn: Connection, year: int) -> dict[str, MunicipalityYear]:
     for m, kind, n in rows:
         of(m).hours_persons[kind] = n
 
-    # Days from application to decision: the value counts of the service lines (dates as pairs: the day arithmetic
-    # is done here, the same on both databases), and their persons.
+    # Days from application to decision: the value counts of the service lines, and their persons.
     dated = and_(
         known,
         services.c.application_date.is_not(None),
@@ -148,13 +154,12 @@ def year_statistics(conn: Connection, year: int) -> dict[str, MunicipalityYear]:
         services.c.decision_date >= services.c.application_date,
     )
     base = select().select_from(submissions).join(persons, person_of).join(services, service_of).where(dated)
+    days = _days_between(conn, services.c.application_date, services.c.decision_date).label("days")
     rows = conn.execute(
-        base.add_columns(
-            submissions.c.municipality, services.c.application_date, services.c.decision_date, func.count()
-        ).group_by(submissions.c.municipality, services.c.application_date, services.c.decision_date)
+        base.add_columns(submissions.c.municipality, days, func.count()).group_by(submissions.c.municipality, days)
     )
-    for m, applied, decided, n in rows:
-        of(m).days[(decided - applied).days] += n
+    for m, n_days, n in rows:
+        of(m).days[int(n_days)] += n
     rows = conn.execute(
         base.add_columns(submissions.c.municipality, func.count(func.distinct(persons.c.ref))).group_by(
             submissions.c.municipality
@@ -192,68 +197,51 @@ def year_statistics(conn: Connection, year: int) -> dict[str, MunicipalityYear]:
 
 def _scores(conn: Connection, year: int, known: Any, person_of: Any, of: Any) -> None:
     """Each person's mean function score (1-5; 9 "not relevant" and 0 left out) on their latest assessment day, summed
-    per municipality for persons with and without a long-term stay in the year."""
-    columns = [function_assessments.c[name] for name in FUNCTION_COLUMNS.values()]
+    per municipality for persons with and without a long-term stay in the year. One pass over the scores: summed per
+    person and day, each person's latest day found by a window over those sums (measured on a national year: a
+    second join of the scores to each person's latest day took PostgreSQL three times as long)."""
+    fa = function_assessments
+    columns = [fa.c[name] for name in FUNCTION_COLUMNS.values()]
     scored = [case((column.between(1, 5), column), else_=0) for column in columns]
     counted = [case((column.between(1, 5), 1), else_=0) for column in columns]
-    latest = (
+    # Whether the person had a long-term stay in the year: by their own services (indexed by submission and ref).
+    long_term = (
+        select(services.c.ref)
+        .where(
+            services.c.submission_id == fa.c.submission_id,
+            services.c.ref == fa.c.ref,
+            services.c.tjeneste_type == LONG_TERM_STAY,
+        )
+        .exists()
+    )
+    per_day = (
         select(
-            function_assessments.c.submission_id,
-            function_assessments.c.ref,
-            func.max(function_assessments.c.assessed_on).label("day"),
+            submissions.c.municipality.label("municipality"),
+            fa.c.assessed_on,
+            long_term.label("institution"),
+            func.sum(sum(scored[1:], scored[0])).label("total"),
+            func.sum(sum(counted[1:], counted[0])).label("scores"),
+            func.max(fa.c.assessed_on).over(partition_by=[fa.c.submission_id, fa.c.ref]).label("last_day"),
         )
         .select_from(submissions)
         .join(persons, person_of)
-        .join(
-            function_assessments,
-            and_(
-                function_assessments.c.submission_id == persons.c.submission_id,
-                function_assessments.c.ref == persons.c.ref,
-            ),
-        )
+        .join(fa, and_(fa.c.submission_id == persons.c.submission_id, fa.c.ref == persons.c.ref))
         .where(known)
-        .group_by(function_assessments.c.submission_id, function_assessments.c.ref)
+        .group_by(submissions.c.municipality, fa.c.submission_id, fa.c.ref, fa.c.assessed_on)
         .subquery()
     )
-    # The persons with a long-term stay: a set of keys, looked up as the persons' rows stream by.
-    institution = {
-        (row.submission_id, row.ref)
-        for row in conn.execute(
-            select(services.c.submission_id, services.c.ref)
-            .select_from(submissions)
-            .join(services, services.c.submission_id == submissions.c.message_id)
-            .where(known_submissions(year), services.c.tjeneste_type == LONG_TERM_STAY)
-            .distinct()
-        )
-    }
     rows = conn.execute(
         select(
-            submissions.c.municipality,
-            latest.c.submission_id,
-            latest.c.ref,
-            func.sum(sum(scored[1:], scored[0])),
-            func.sum(sum(counted[1:], counted[0])),
+            per_day.c.municipality,
+            per_day.c.institution,
+            func.sum(cast(per_day.c.total, Float) / per_day.c.scores),
+            func.count(),
         )
-        .select_from(latest)
-        .join(submissions, submissions.c.message_id == latest.c.submission_id)
-        .join(
-            function_assessments,
-            and_(
-                function_assessments.c.submission_id == latest.c.submission_id,
-                function_assessments.c.ref == latest.c.ref,
-                function_assessments.c.assessed_on == latest.c.day,
-            ),
-        )
-        .group_by(submissions.c.municipality, latest.c.submission_id, latest.c.ref)
+        .where(per_day.c.assessed_on == per_day.c.last_day, per_day.c.scores > 0)
+        .group_by(per_day.c.municipality, per_day.c.institution)
     )
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
-    for m, submission_id, ref, total, count in rows:
-        if count:
-            entry = sums[(m, "institution" if (submission_id, ref) in institution else "home")]
-            entry[0] += total / count
-            entry[1] += 1
-    for (m, where), (total, n) in sums.items():
-        of(m).scores[where] = (total, int(n))
+    for m, is_institution, total, n in rows:
+        of(m).scores["institution" if is_institution else "home"] = (float(total), int(n))
 
 
 def _inhabitants(conn: Connection, year: int, municipalities: Iterable[str]) -> dict[str, Counter[str]]:
