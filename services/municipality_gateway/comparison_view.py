@@ -35,13 +35,23 @@ class Row:
     figures: list[ComparisonFigure]
 
 
+_LEVELS: Final = {
+    "nb": {"municipality": "kommune", "county": "fylke", "country": "landet"},
+    "en": {"municipality": "municipality", "county": "county", "country": "country"},
+}
+
+
 def columns(report: ComparisonReport, lang: Lang = "nb") -> list[Column]:
-    """The municipality, its county and the country of the report's year, then the municipality the year before."""
+    """The municipality, its county and the country of the report's year, then the municipality the year before;
+    each labelled with its name, what it is (Oslo is a municipality and a county) and its year."""
     this_year = [a for a in report.areas if a.year == report.year]
     before = [a for a in report.areas if a.year == report.year - 1 and a.level == "municipality"]
-    out = [Column(f"{a.name} {a.year}", a) for a in this_year]
-    out += [Column(f"{a.name} {a.year}", a) for a in before]
-    return out
+
+    def label(area: AreaIndicators) -> str:
+        level = _LEVELS[lang][area.level]
+        return f"{area.name} {area.year}" if area.level == "country" else f"{area.name} ({level}) {area.year}"
+
+    return [Column(label(a), a) for a in (*this_year, *before)]
 
 
 def _figure(
@@ -150,10 +160,11 @@ def per_1000_rows(report: ComparisonReport, age: str = "all", lang: Lang = "nb")
     kinds = sorted({kind for c in cols for kind in c.area.per_1000}, key=int)
     out = []
     for kind in kinds:
+        unknown = "ukjent tjenestetype" if lang == "nb" else "unknown service type"
         name = (
             ("alle tjenester" if lang == "nb" else "any service")
             if kind == _ANY
-            else SERVICE_TYPES.get(int(kind), kind)
+            else SERVICE_TYPES.get(int(kind), unknown)
         )
         label = name if kind == _ANY else f"{kind} {name}"
         figures = [c.area.per_1000.get(kind, {}).get(age) or ComparisonFigure(value=None, note="no-data") for c in cols]

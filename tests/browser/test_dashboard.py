@@ -425,3 +425,42 @@ def test_the_gateway_pages_show_a_municipality_its_own_submissions_and_report(
     response = page.goto(f"{demo_run.gateway}/pages/submissions/{other}")
     assert response is not None
     assert response.status == 404
+
+
+# --- the comparison statistics ------------------------------------------------------------------------------------
+
+
+def test_the_comparison_statistics_at_the_municipality_s_gateway_and_on_the_operators_page(
+    page: Page, operator_page: Page, demo_run: DemoRun, screenshot: Screenshot
+) -> None:
+    nr = "0301"
+    token = demo_run.chain.municipality_token(nr)
+    submission = demo_run.first[nr].submission_id
+    page.goto(f"{demo_run.gateway}/pages/sign-in")
+    page.get_by_test_id("sign-in-token").fill(token)
+    page.get_by_test_id("sign-in-submit").click()
+    page.goto(f"{demo_run.gateway}/pages/submissions/{submission}")
+    page.get_by_test_id("comparison-link").click()
+    expect(page.get_by_test_id("comparison-heading")).to_contain_text(nr)
+    api = client.get_json(f"{demo_run.gateway}/v1/submissions/{submission}/comparison", token)
+    mine = next(a for a in api["areas"] if a["level"] == "municipality")
+    # The key figures' first column is the municipality's, as the gateway's API gives it (or hidden, as it says).
+    row = page.locator('[data-testid="comparison-indicators"] tr[data-key="share_80_plus"] td').nth(1)
+    value = mine["share_80_plus"]["value"]
+    expect(row).to_have_text("skjult" if value is None else f"{value:g}")
+    chart = page.get_by_test_id("chart-share_80_plus")
+    expect(chart).to_be_visible()
+    assert chart.locator("svg").bounding_box()["height"] > 20  # type: ignore[index]
+    with page.expect_download() as download:
+        page.get_by_test_id("comparison-csv").click()
+    assert download.value.suggested_filename == f"sammenligning-{nr}-{YEAR}.csv"
+    screenshot(page, "gateway-comparison")
+
+    operator_page.goto(f"{demo_run.registry}{DASHBOARD}?year={YEAR}")
+    operator_page.get_by_test_id("nav-comparison").click()
+    expect(operator_page.get_by_test_id("comparison-heading")).to_contain_text(str(YEAR))
+    national = _api(demo_run, f"/v1/operator/years/{YEAR}/comparison")
+    codes = operator_page.get_by_test_id("comparison-row").evaluate_all("rows => rows.map(r => r.dataset.code)")
+    assert codes == [a["code"] for a in national["areas"]]
+    expect(operator_page.get_by_test_id("comparison-chart")).to_be_visible()
+    screenshot(operator_page, "comparison")

@@ -83,8 +83,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "comparison_rates_caption": "Mottakere per 1000 innbyggere, alle aldre, etter tjeneste",
         "comparison_age_caption": "Mottakere av tjenester per 1000 innbyggere, etter alder",
         "comparison_indicators_caption": "Nøkkeltall",
-        "comparison_chart": "{label}: kommunen, fylket og landet",
+        "comparison_chart": "{label} ({unit}): kommunen, fylket og landet, og kommunen året før",
         "comparison_csv": "Last ned alle tallene (CSV)",
+        "comparison_rate_chart": "Mottakere av tjenester per 1000 innbyggere",
         "comparison_unavailable": "Sammenligningsstatistikken kan ikke vises nå: {reason}",
         "comparison_back": "Tilbake til innsendingen",
         "col_indicator": "Tall",
@@ -206,8 +207,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "comparison_rates_caption": "Recipients per 1,000 inhabitants, all ages, by service",
         "comparison_age_caption": "Recipients of any service per 1,000 inhabitants, by age",
         "comparison_indicators_caption": "Key figures",
-        "comparison_chart": "{label}: the municipality, the county and the country",
+        "comparison_chart": (
+            "{label} ({unit}): the municipality, the county, the country, and the municipality the year before"
+        ),
         "comparison_csv": "Download every figure (CSV)",
+        "comparison_rate_chart": "Recipients of any service per 1,000 inhabitants",
         "comparison_unavailable": "The comparison statistics cannot be shown now: {reason}",
         "comparison_back": "Back to the submission",
         "col_indicator": "Figure",

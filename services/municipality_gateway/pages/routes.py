@@ -206,7 +206,10 @@ async def comparison_page(request: Request, submission_id: str) -> HTMLResponse:
             "charts": [
                 {
                     "id": f"chart-{r.key.replace('.', '-').replace('/', '-')}",
-                    "title": t["comparison_chart"].format(label=r.label),
+                    "title": t["comparison_rate_chart"] if r.key.startswith("per_1000") else r.label,
+                    "description": t["comparison_chart"].format(
+                        label=t["comparison_rate_chart"] if r.key.startswith("per_1000") else r.label, unit=r.unit
+                    ),
                     "chart": charts.horizontal_bars(
                         [(c.label, f.value, shown(f)) for c, f in zip(cols, r.figures, strict=True)],
                         width=640,
