@@ -24,7 +24,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
 from services.registry_intake.models import business_register_loads, business_units
-from services.registry_intake.repository.business_checks import check_business, lock_business_register
+from services.registry_intake.repository.business_checks import (
+    check_business,
+    lock_business_register,
+    register_loaded,
+)
 from shared.business_register import BusinessUnit, UnitKind
 
 __all__ = ["AUDIT_EVENT", "BusinessLoad", "BusinessRegisterRepository", "StaleBusinessFile"]
@@ -137,6 +141,11 @@ class BusinessRegisterRepository:
                     },
                 )
         return LoadOutcome(load, dict(sorted(changed.items())))
+
+    def complete(self) -> bool:
+        """Whether the copy holds both kinds of unit (``business_checks.register_loaded``)."""
+        with self._reader.connect() as conn:
+            return register_loaded(conn)
 
     def loads(self, limit: int = 20) -> list[BusinessLoad]:
         """The latest loads, newest first."""

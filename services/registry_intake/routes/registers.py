@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from services.kit.bodies import require_media_type, spool_body
-from services.kit.credentials import FINDINGS_READERS, authenticate
+from services.kit.credentials import authenticate
 from services.registry_intake.dependencies import Caller, Clock, Context, credentials
 from services.registry_intake.schemas import BusinessLoadResult, BusinessLoadView, BusinessRegisterStatus
 from services.registry_intake.service import business_register
@@ -24,6 +24,8 @@ __all__ = ["router"]
 MEDIA_TYPES = ("application/gzip", "application/x-gzip", "text/csv", "application/json", "application/octet-stream")
 
 router = APIRouter(prefix="/v1/operator", tags=["registers"])
+#: Who may load a register: the registry's operators (an auditor reads, never writes).
+OPERATORS = frozenset({"operator"})
 
 
 @router.post(
@@ -58,7 +60,7 @@ async def load_business_register(
         Literal["enhet", "underenhet"] | None, Query(description="The file's kind, if it cannot tell itself")
     ] = None,
 ) -> BusinessLoadResult:
-    caller = authenticate(request, credentials(request), FINDINGS_READERS)
+    caller = authenticate(request, credentials(request), OPERATORS)
     require_media_type(request, *MEDIA_TYPES)
     settings = request.app.state.settings
     sha256 = hashlib.sha256()
@@ -78,10 +80,9 @@ async def load_business_register(
     responses={401: {"description": "No credential, or an unknown one"}},
 )
 def business_register_status(ctx: Context, _caller: Caller) -> BusinessRegisterStatus:
-    loads = business_register.recent_loads(ctx)
-    kinds = {load.kind for load in business_register.recent_loads(ctx, limit=1000)}
     return BusinessRegisterStatus(
-        complete=kinds >= {kind.value for kind in UnitKind}, loads=[_view(load) for load in loads]
+        complete=business_register.copy_complete(ctx),
+        loads=[_view(load) for load in business_register.recent_loads(ctx)],
     )
 
 

@@ -15,7 +15,7 @@ from services.registry_intake.repository.business_register import BusinessLoad, 
 from services.registry_intake.service.context import RegistryContext
 from shared.business_register import BusinessRegisterInvalid, UnitKind, read_units
 
-__all__ = ["BusinessFile", "BusinessLoad", "LoadOutcome", "load_business_file", "recent_loads"]
+__all__ = ["BusinessFile", "BusinessLoad", "LoadOutcome", "copy_complete", "load_business_file", "recent_loads"]
 
 log = structlog.get_logger("registry")
 
@@ -65,6 +65,11 @@ def load_business_file(ctx: RegistryContext, upload: BusinessFile, caller: str, 
         findings_changed=sum(outcome.findings_changed.values()),
     )
     return outcome
+
+
+def copy_complete(ctx: RegistryContext) -> bool:
+    """Whether both kinds of unit are loaded (only then are K036-K039 judged)."""
+    return ctx.business.complete()
 
 
 def recent_loads(ctx: RegistryContext, limit: int = 20) -> list[BusinessLoad]:
