@@ -109,7 +109,8 @@ def check_business(conn: Connection, only: str | None = None) -> Counter[str]:
     if not changed:
         return Counter()
     conn.execute(delete(findings).where(findings.c.submission_id.in_(changed), findings.c.code.in_(BUSINESS_CODES)))
-    insert_findings(conn, (f for f in new if f["submission_id"] in set(changed)))
+    replaced = set(changed)
+    insert_findings(conn, (f for f in new if f["submission_id"] in replaced))
     recount(conn, changed)
     conn.execute(delete(sealed_reports).where(sealed_reports.c.message_id.in_(changed)))
     delta: Counter[str] = Counter()
