@@ -181,7 +181,17 @@ def test_the_comparison_page_has_tables_charts_and_every_figure_as_csv(
     stored: dict,  # type: ignore[type-arg]
     tmp_path: Path,
 ) -> None:
-    submission_id = stored["submission_id"]
+    # A submission of its own: the module's first one is replaced by the held one's confirmation above, and a
+    # replaced submission's statistics are the newer one's (410 at the registry, said so by the gateway).
+    path = tmp_path / f"{OWN}-comparison.xml"
+    write_synthetic_export(path, OWN, 2024, 60, 17)
+    token = chain.municipality_token(OWN)
+    accepted = client.submit(path, chain.url("gateway"), token=token)
+    assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)["state"] == "stored"
+    submission_id = accepted["submission_id"]
+    with pytest.raises(client.ChainError) as replaced:
+        client.get_json(f"{chain.url('gateway')}/v1/submissions/{stored['submission_id']}/comparison", token)
+    assert (replaced.value.status, replaced.value.problem) == (410, "superseded")
     detail = html.fromstring(own.get(f"/pages/submissions/{submission_id}").text)
     link = detail.xpath('//a[@data-testid="comparison-link"]/@href')
     assert link == [f"/pages/submissions/{submission_id}/comparison"]

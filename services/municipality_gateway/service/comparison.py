@@ -68,7 +68,13 @@ async def comparison(ctx: GatewayContext, caller: Credential, submission_id: str
             etag=None if kept is None else kept[0],
             what="comparison statistics",
         )
-    except Problem:
+    except Problem as problem:
+        if problem.extensions.get("upstream_status") == 410:
+            # Replaced at the registry by a newer submission of the year: its statistics apply, not any kept here.
+            raise Problem(
+                ProblemType.SUPERSEDED,
+                "This submission was replaced; the newer submission's comparison statistics apply",
+            ) from None
         if kept is None:
             raise
         return kept[1]
