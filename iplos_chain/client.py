@@ -125,21 +125,38 @@ def submit(
     ``token`` is the municipality's (or the operator's) gateway credential. ``progress`` follows the upload
     (:data:`UploadProgress`)."""
     content_type = "application/x-ndjson" if path.suffix in (".jsonl", ".ndjson") else "application/xml"
+    url = f"{gateway.rstrip('/')}/v1/submissions"
+    return _upload(path, url, content_type, 202, f"the gateway at {gateway}", token, verify, timeout_s, progress)
+
+
+def _upload(
+    path: Path,
+    url: str,
+    content_type: str,
+    expected: int,
+    who: str,
+    token: str | None,
+    verify: Verify,
+    timeout_s: float,
+    progress: UploadProgress | None = None,
+    params: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """POST the file at ``path`` as it is read (never whole in memory), with its length up front: the service can
+    refuse a body too large before it reads it, and no chunked encoding is needed. The ``expected`` answer's JSON."""
     with path.open("rb") as body:
         size = os.fstat(body.fileno()).st_size
         try:
             response = httpx.post(
-                f"{gateway.rstrip('/')}/v1/submissions",
+                url,
+                params=params,
                 content=_pieces(body, size, progress),
-                # The length up front, as for the file itself: the gateway can refuse a body too large before it
-                # reads it, and no chunked encoding is needed.
                 headers={"Content-Type": content_type, "Content-Length": str(size), **_headers(token)},
                 timeout=timeout_s,
                 verify=verify,
             )
         except httpx.HTTPError as exc:
-            raise ChainError(f"the gateway at {gateway} could not be reached ({type(exc).__name__})") from None
-    if response.status_code != 202:
+            raise ChainError(f"{who} could not be reached ({type(exc).__name__})") from None
+    if response.status_code != expected:
         raise _problem(response)
     result: dict[str, Any] = response.json()
     return result
@@ -166,24 +183,11 @@ def load_business_register(
     """Load a bulk file of Enhetsregisteret (main units or sub-units, CSV or JSON, gzipped or not) into the
     registry's copy, with an operator's ``token``; the registry's account of the load. A national file takes
     minutes: the registry answers when it has loaded the file and judged every care submission again."""
+    url = f"{registry.rstrip('/')}/v1/operator/business-register"
     params = {} if as_of is None else {"as_of": as_of}
-    with path.open("rb") as body:
-        size = os.fstat(body.fileno()).st_size
-        try:
-            response = httpx.post(
-                f"{registry.rstrip('/')}/v1/operator/business-register",
-                params=params,
-                content=_pieces(body, size, None),
-                headers={"Content-Type": _media_type(path), "Content-Length": str(size), **_headers(token)},
-                timeout=timeout_s,
-                verify=verify,
-            )
-        except httpx.HTTPError as exc:
-            raise ChainError(f"the registry at {registry} could not be reached ({type(exc).__name__})") from None
-    if response.status_code != 201:
-        raise _problem(response)
-    result: dict[str, Any] = response.json()
-    return result
+    return _upload(
+        path, url, _media_type(path), 201, f"the registry at {registry}", token, verify, timeout_s, None, params
+    )
 
 
 def get_json(url: str, token: str | None = None, *, verify: Verify = True) -> dict[str, Any]:

@@ -132,17 +132,23 @@ class ReportParts(_Strict):
     report: PartRef
 
 
-class ReportHeader(_Strict):
-    """The registry's control report about one submission, sealed for the submitting municipality only."""
+class _AnswerHeader(_Strict):
+    """What the registry signs about one stored submission for its municipality (a report, comparison statistics):
+    whose submission, from whom, for whom, and when."""
 
     format: Literal["iplos-envelope/1"] = FORMAT
-    kind: Literal["report"] = "report"
     message_id: MessageId
     sender: Party
     signer_kid: Kid
     recipient: Party
     submission_sha256: Hex64
     created_at: Timestamp
+
+
+class ReportHeader(_AnswerHeader):
+    """The registry's control report about one submission, sealed for the submitting municipality only."""
+
+    kind: Literal["report"] = "report"
     finding_count: Count
     parts: ReportParts
 
@@ -151,18 +157,11 @@ class ComparisonParts(_Strict):
     comparison: PartRef
 
 
-class ComparisonHeader(_Strict):
+class ComparisonHeader(_AnswerHeader):
     """The registry's comparison statistics for the municipality of one submission (its year, the year before; the
-    municipality, its county, the country), sealed for that municipality only (spec section 10.6)."""
+    municipality, its county, the country), sealed for that municipality only (spec sections 6.6, 7.9, 10.7)."""
 
-    format: Literal["iplos-envelope/1"] = FORMAT
     kind: Literal["comparison"] = "comparison"
-    message_id: MessageId
-    sender: Party
-    signer_kid: Kid
-    recipient: Party
-    submission_sha256: Hex64
-    created_at: Timestamp
     year: Annotated[int, Field(ge=2000, le=2100)]
     area_count: Count
     parts: ComparisonParts
