@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from pydantic import ValidationError
+
 from iplos_chain.apps import APPS
 from services.kit.settings import ServiceSettings
 from services.kit.tls import PeerCertProtocol, ServerContextFactory, server_context
@@ -42,13 +44,38 @@ def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     return {**options, "ssl_context_factory": ServerContextFactory(settings.tls_cert_path, settings.tls_key_path, ca)}
 
 
+class ConfigurationError(ValueError):
+    """A service's settings are missing or wrong in the environment; the message names the variables (never a
+    value), in one line."""
+
+
+def settings_from_environment(service: str) -> ServiceSettings:
+    """``service``'s settings from its environment variables; :class:`ConfigurationError` naming each variable that
+    is missing or wrong (pydantic names the field, a user sets the variable)."""
+    kind = SETTINGS[service]
+    try:
+        return kind()
+    except ValidationError as exc:
+        prefix = str(kind.model_config.get("env_prefix", ""))
+        missing = [f"{prefix}{e['loc'][0]}".upper() for e in exc.errors() if e["type"] == "missing" and e["loc"]]
+        wrong = [
+            f"{prefix}{e['loc'][0]}".upper() + f" ({e['msg'].lower()})"
+            for e in exc.errors()
+            if e["type"] != "missing" and e["loc"]
+        ]
+        parts = ([f"needs {', '.join(missing)}"] if missing else []) + (
+            [f"has a wrong {', '.join(wrong)}"] if wrong else []
+        )
+        raise ConfigurationError(f"{service} {'; '.join(parts) or 'cannot read its settings'}") from None
+
+
 def serve(service: str, *, host: str, port: int, workers: int = 1, graceful_shutdown_s: int = 30) -> None:
     """Run ``service`` until it is stopped (SIGTERM or Ctrl-C): one process, or with ``workers`` above 1 uvicorn's
     process manager and that many workers on one socket (a worker that dies is started again). At a SIGTERM,
     requests in flight get ``graceful_shutdown_s`` to finish."""
     import uvicorn
 
-    settings = SETTINGS[service]()  # from the environment, as the app factory reads it
+    settings = settings_from_environment(service)  # as the app factory reads it
     uvicorn.run(
         APPS[service],
         factory=True,

@@ -163,6 +163,20 @@ def generate(
     if answer_key is not None and errors == 0:
         err.print("[red]error:[/red] --answer-key needs --errors RATE above 0")
         raise typer.Exit(2)
+    from shared.iplos.municipalities import NoMunicipalityList, valid_municipalities
+
+    try:
+        known = valid_municipalities(year)
+    except NoMunicipalityList as exc:
+        err.print(f"[red]error:[/red] --year: {exc}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if municipality not in known:
+        err.print(
+            f"[red]error:[/red] --municipality {escape(municipality)} is not a kommunenummer of {year}: four digits,"
+            " as SSB lists them (0301 Oslo, 4601 Bergen)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     written, key = write_synthetic_export(
         out,
         municipality,
@@ -250,11 +264,23 @@ def serve(
 ) -> None:
     """Run one service over mutual TLS (its certificate and key, the directory's CA); it is configured by
     IPLOS_GATEWAY_*, IPLOS_TPF_* or IPLOS_REGISTRY_* variables (PLAIN_HTTP=true: plain HTTP, development only)."""
+    from iplos_chain.serve import ConfigurationError, settings_from_environment
     from iplos_chain.serve import serve as run_service
 
     if service not in APPS:
         err.print("[red]error:[/red] the service is one of gateway, tpf, registry")
         raise typer.Exit(2)
+    try:
+        settings_from_environment(service)
+    except ConfigurationError as exc:
+        # One line that says what to set, not pydantic's account of each field.
+        err.print(
+            f"[red]error:[/red] {escape(str(exc))} (environment variables: README, 'Service configuration';"
+            " 'iplos up' runs a development chain with everything set)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
     # On SIGTERM (to the one process, or to the manager, which passes it on to every worker) each process stops
     # taking connections, answers what is in flight within graceful_shutdown_s, then its outbox finishes or hands
     # back the attempt under way (services.kit.outbox.Policy.drain_s).
