@@ -151,6 +151,9 @@ def verify_command(
     sources, directory = _sources(state_dir, token, {"gateway": gateway, "tpf": tpf, "registry": registry})
     try:
         report = logs.verify(sources, directory, witness or state_dir / "audit-witness.json")
+    except logs.AuditUsageError as exc:  # a token the services refuse: the arguments, not the logs, are wrong
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
         for source in sources.values():
             source.client.close()
@@ -173,6 +176,9 @@ def prove_command(
     sources, directory = _sources(state_dir, token, {"gateway": gateway, "tpf": tpf, "registry": registry})
     try:
         steps, report = logs.prove(sources, directory, message_id)
+    except logs.AuditUsageError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
         for source in sources.values():
             source.client.close()

@@ -6,11 +6,19 @@ by message, :mod:`.verify` runs it all and proves one message's path.
 """
 
 from iplos_audit.logs.report import Report
-from iplos_audit.logs.source import SERVICES, AuditFetchError, AuditUsageError, Source, open_sources
+from iplos_audit.logs.source import (
+    SERVICES,
+    AuditCredentialRefused,
+    AuditFetchError,
+    AuditUsageError,
+    Source,
+    open_sources,
+)
 from iplos_audit.logs.verify import Step, prove, verify
 
 __all__ = [
     "SERVICES",
+    "AuditCredentialRefused",
     "AuditFetchError",
     "AuditUsageError",
     "Report",

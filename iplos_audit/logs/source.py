@@ -17,7 +17,15 @@ from iplos_chain import operator_token_file
 from services.kit.tls import client_context
 from shared.keys import PublicDirectory
 
-__all__ = ["PAGE", "SERVICES", "AuditFetchError", "AuditUsageError", "Source", "open_sources"]
+__all__ = [
+    "PAGE",
+    "SERVICES",
+    "AuditCredentialRefused",
+    "AuditFetchError",
+    "AuditUsageError",
+    "Source",
+    "open_sources",
+]
 
 SERVICES: Final = ("gateway", "tpf", "registry")
 #: The audit API's page size: a shorter page is the last.
@@ -30,6 +38,11 @@ class AuditUsageError(ValueError):
 
 class AuditFetchError(RuntimeError):
     """A service could not be asked, or did not answer as the audit API says."""
+
+
+class AuditCredentialRefused(AuditUsageError):
+    """A service refused the credential: not an operator's or auditor's (a municipality's, say), or unknown there.
+    The arguments are wrong, nothing about the logs is known: no discrepancy is reported for it."""
 
 
 @dataclass
@@ -48,6 +61,12 @@ class Source:
             body = response.json()
         except ValueError:
             body = None
+        if response.status_code in (401, 403):
+            raise AuditCredentialRefused(
+                f"{self.service} refused the token (HTTP {response.status_code}): the audit logs need an operator's"
+                " or auditor's token, not a municipality's ('iplos up' prints the operator token; --token or"
+                " IPLOS_TOKEN)"
+            )
         if response.status_code != 200:
             kind = body.get("type", "") if isinstance(body, dict) else ""
             raise AuditFetchError(f"{self.service}: GET /v1/audit{path} answered HTTP {response.status_code} {kind}")

@@ -142,6 +142,21 @@ def test_the_commands_print_what_they_checked_and_exit_zero(chain: Chain, tmp_pa
     assert "stored" in result.output
 
 
+def test_a_municipality_s_token_is_one_clear_error_not_four_discrepancies(chain: Chain, tmp_path: Path) -> None:
+    # Issue 16: a municipality's token looked like tampering (four FAIL lines); it is a usage error, exit 2.
+    args = [x for s in SERVICES for x in (f"--{s}", chain.url(s))]
+    token = chain.municipality_token("0301")
+    common = ["--state-dir", str(chain.state_dir), "--token", token]
+    verify_args = ["verify", "--witness", str(tmp_path / "w.json")]
+    for command in (verify_args, ["prove", chain.submitted[1]["submission_id"]]):  # type: ignore[attr-defined]
+        result = CliRunner().invoke(audit_app, [*command, *args, *common])
+        assert result.exit_code == 2, result.output
+        assert "FAIL" not in result.output
+        assert "not a municipality's" in result.output
+        assert "operator" in result.output
+    assert not (tmp_path / "w.json").exists(), "nothing was witnessed with a token the services refused"
+
+
 # -- tampering -------------------------------------------------------------------------------------------------
 
 
