@@ -42,6 +42,9 @@ __all__ = ["comparison"]
 #: A municipality's comparison statistics are a few hundred figures: far below this.
 MAX_COMPARISON_BYTES = 4 * 1024 * 1024
 
+#: The last verified statistics of each submission asked about, with the registry's tag, the oldest let go beyond
+#: this many (a gateway runs for years; a municipality asks about its latest few submissions).
+_KEPT_MOST = 256
 _kept: dict[str, tuple[str | None, ComparisonReport]] = {}
 _kept_lock = threading.Lock()
 
@@ -86,7 +89,10 @@ async def comparison(ctx: GatewayContext, caller: Credential, submission_id: str
         _open, ctx.directory, ctx.keys[stored.municipality], stored, fetched.body, header_bytes
     )
     with _kept_lock:
-        _kept[stored.message_id] = (fetched.etag, opened)
+        _kept.pop(stored.message_id, None)
+        _kept[stored.message_id] = (fetched.etag, opened)  # insertion order: the newest last
+        while len(_kept) > _KEPT_MOST:
+            del _kept[next(iter(_kept))]
     return opened
 
 

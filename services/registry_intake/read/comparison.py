@@ -38,7 +38,6 @@ from shared.iplos.municipalities import counties, county_of, municipality_name
 
 __all__ = [
     "ALL_AGES",
-    "AREA_LEVELS",
     "COUNTRY",
     "Area",
     "AreaFigures",
@@ -55,7 +54,6 @@ ALL_AGES: Final = "all"
 EIGHTY_PLUS: Final = "80+"
 COUNTRY: Final = "NO"
 Level = Literal["municipality", "county", "country"]
-AREA_LEVELS: Final[tuple[Level, ...]] = ("municipality", "county", "country")
 Note = Literal["suppressed", "no-data", "no-register"]
 
 

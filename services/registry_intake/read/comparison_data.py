@@ -75,11 +75,6 @@ class MunicipalityYear:
     findings: Counter[str] = field(default_factory=Counter)
 
 
-def known_submissions(year: int) -> ColumnElement[bool]:
-    """The active submissions of ``year``."""
-    return and_(submissions.c.year == year, submissions.c.status == SubmissionStatus.ACTIVE.value)
-
-
 def _days_between(conn: Connection, first: Any, last: Any) -> ColumnElement[int]:
     """Whole days from ``first`` to ``last`` (dates), as each database counts them."""
     if conn.dialect.name == "sqlite":  # dates are ISO text there
@@ -94,7 +89,7 @@ def _age_group(year: int, birth_year: Any) -> ColumnElement[str]:
 
 def year_statistics(conn: Connection, year: int) -> dict[str, MunicipalityYear]:
     """Every municipality's statistics of ``year`` (those with an active submission), by municipality number."""
-    active = known_submissions(year)
+    active = and_(submissions.c.year == year, submissions.c.status == SubmissionStatus.ACTIVE.value)
     out: dict[str, MunicipalityYear] = {}
 
     def of(municipality: str) -> MunicipalityYear:
