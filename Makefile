@@ -1,6 +1,7 @@
 # One command each: `make demo` runs the chain, `make test` runs every check. Both set up .venv themselves;
 # `make test` also installs Debian's Chromium (for the browser tests) if it is missing. `make demo` does not need it.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# A supported interpreter (pyproject.toml's requires-python: 3.11 to 3.13), 3.11 first: the one CI tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -12,7 +13,7 @@ export IPLOS_TEST_CHROMIUM ?= $(CHROMIUM)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install lock browser demo up soak bench test test-latest lint typecheck contracts pytest clean compose-test
+.PHONY: install check-pythons lock browser demo up soak bench test test-latest lint typecheck contracts pytest clean compose-test
 
 # Everything is installed from the committed lock (exact versions, each file's hash checked), so a new release on
 # the package index cannot change what `make demo` and `make test` run. pyproject.toml keeps the ranges the code
@@ -24,11 +25,17 @@ UV_VERSION := 0.13.9
 LOCK_VENV := .venv-lock
 LATEST_VENV := .venv-latest
 
+# The interpreter is checked before anything is made, and a failed install removes the half-made .venv: a wrong
+# Python (or a broken download) leaves nothing behind that the next `make` would take for a working environment.
 $(STAMP): pyproject.toml $(LOCK)
-	$(PYTHON) -m venv --clear $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m pip check
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null || { \
+		echo "error: iplos-chain needs Python 3.11, 3.12 or 3.13, and '$(PYTHON)' is $$($(PYTHON) -V 2>&1 || echo missing);" \
+			"run with PYTHON=/path/to/python3.11 (or 3.12, 3.13)" >&2; exit 2; }
+	$(PYTHON) -m venv --clear $(VENV) || { rm -rf $(VENV); exit 1; }
+	{ $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK) && \
+		$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . && \
+		$(BIN)/python -m pip check; } || { rm -rf $(VENV); echo "error: installing into $(VENV) failed (above);" \
+			"it was removed, so the next try starts clean" >&2; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -52,6 +59,19 @@ test-latest: browser
 	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade -e '.[dev]'
 	$(LATEST_VENV)/bin/python -m pip list --format=freeze > $(LATEST_VENV)/versions.txt
 	$(LATEST_VENV)/bin/pytest -p no:cacheprovider
+
+# Every locked package has a wheel for Python 3.12 and 3.13 (Linux x86_64) whose hash the lock holds, so `make install`
+# works there too; only 3.11 can run here. Downloads about 100 MB into a temporary folder: not part of `make test`.
+check-pythons:
+	@for version in 3.12 3.13; do \
+		dir=$$(mktemp -d); \
+		$(BIN)/python -m pip download --quiet --no-deps --require-hashes --only-binary=:all: --dest "$$dir" \
+			--python-version $$version --implementation cp --platform manylinux_2_28_x86_64 \
+			--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any -r $(LOCK) \
+			>"$$dir.log" 2>&1 || { grep -v "^WARNING: Location" "$$dir.log" >&2; rm -rf "$$dir" "$$dir.log"; \
+			echo "error: the lock cannot be installed on Python $$version (above)" >&2; exit 1; }; \
+		echo "Python $$version: $$(ls "$$dir" | wc -l) wheels, each with the lock's hash"; rm -rf "$$dir" "$$dir.log"; \
+	done
 
 # Debian's Chromium for the browser tests: nothing to do when it is there; otherwise apt-get (sudo unless root),
 # quiet, with apt's output and a clear message if it fails.

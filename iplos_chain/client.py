@@ -20,6 +20,8 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from iplos_chain.export_problems import preferred_language, problem_lines
+
 # The gateway's final submission states are its API's (GET /v1/submissions/{id}); taken from the gateway, not
 # copied, so that a new final state cannot leave wait_final polling until its timeout.
 from services.municipality_gateway.states import FINAL_STATES
@@ -77,9 +79,14 @@ def _problem(response: httpx.Response) -> ChainError:
     lines = [f"HTTP {response.status_code} {body.get('type', '') if isinstance(body, dict) else ''}: {detail}"]
     if isinstance(body, dict) and isinstance(body.get("detail"), str):
         lines.append(f"  {body['detail']}")
-    for error in errors or []:
-        if isinstance(error, dict) and "line" in error:
-            lines.append(f"  line {error['line']}, element {error['element']}: {error['message']}")
+    listed = [error for error in errors or [] if isinstance(error, dict) and "line" in error]
+    if listed and all("rule" in error for error in listed):
+        # The gateway's schema-invalid answer: printed as `iplos validate` prints its own check of the same file.
+        total = body.get("error_count", len(listed))
+        complete = bool(body.get("complete", True))
+        lines.extend(f"  {line}" for line in problem_lines(listed, total, complete, preferred_language()))
+    else:
+        lines.extend(f"  line {error['line']}, element {error['element']}: {error['message']}" for error in listed)
     problem = body.get("type") if isinstance(body, dict) else None
     slug = problem.rsplit(":", 1)[-1] if isinstance(problem, str) and problem.startswith(PROBLEM_PREFIX) else None
     return ChainError("\n".join(lines), response.status_code, slug, body if isinstance(body, dict) else None)

@@ -334,6 +334,58 @@ def up(
 
 
 @app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="IPLOS export XML", exists=True, dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON only (the gateway's form)")] = False,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="en or nb (default: Norwegian where the locale is, else English)")
+    ] = None,
+    show: Annotated[int, typer.Option(min=1, help="How many errors to list (the total is always given)")] = 100,
+) -> None:
+    """Check an export offline, with no keys and no service, as the gateway would: every schema error (the total,
+    then the first --show), each with its line, element path and a sentence in English or Norwegian. Exit 0 if the
+    gateway would take the file, 1 if it would refuse it."""
+    from iplos_chain.export_problems import preferred_language, problem_lines, summary
+    from shared.iplos.reader import check_export
+
+    if lang not in (None, "en", "nb"):
+        err.print("[red]error:[/red] --lang must be en or nb")
+        raise typer.Exit(2)
+    language = preferred_language(lang)
+    check = check_export(file, shown=show)
+    if as_json:
+        header = check.header
+        body = check.as_json() | {
+            "kommuneNr": header.kommune_nr if header else None,
+            "rapporteringsaar": header.rapporteringsaar if header else None,
+            "formatVersjon": header.format_version if header else None,
+        }
+        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+    elif check.valid and check.header is not None:
+        header = check.header
+        if language == "nb":
+            console.print(
+                f"gyldig: {check.persons} personer, kommune {header.kommune_nr}, år {header.rapporteringsaar},"
+                f" formatversjon {header.format_version}; gatewayen ville tatt imot filen"
+                " (registerets logiske kontroller kommer i tillegg)",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"valid: {check.persons} persons, municipality {header.kommune_nr}, year {header.rapporteringsaar},"
+                f" format version {header.format_version}; the gateway would take the file"
+                " (the registry's logical controls come on top)",
+                highlight=False,
+            )
+    else:
+        for line in problem_lines([p.as_json() for p in check.problems], check.total, check.complete, language):
+            console.print(escape(line), highlight=False, soft_wrap=True)
+        console.print(summary(check.total, check.persons, check.complete, language), highlight=False)
+    if not check.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
 def submit(
     file: Annotated[
         Path,

@@ -27,6 +27,26 @@ def must_run_postgres() -> bool:
     return in_ci or bool(os.environ.get(POSTGRES_URL_ENV))
 
 
+def postgres_unreachable() -> str | None:
+    """One line saying that the PostgreSQL tests need a server and how to give them one, where they must run and
+    none answers; None where one answers or they need not run (a developer's pytest by hand: they skip)."""
+    if not must_run_postgres():
+        return None
+    base = make_url(os.environ.get(POSTGRES_URL_ENV) or DEFAULT_POSTGRES_URL)
+    engine = create_engine(base, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            return None
+    except OperationalError:
+        return (
+            f"The PostgreSQL tests need a server, and none answers at {base.render_as_string(hide_password=True)}:"
+            f" start one there, or point {POSTGRES_URL_ENV} at one (make test and CI run them; by hand,"
+            " pytest -m 'not postgres' runs the rest)"
+        )
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def fresh_database(prefix: str, base_url: str | None = None) -> Iterator[str]:
     """Create ``<prefix><random hex>``, yield its URL, drop it afterwards (even with open connections)."""

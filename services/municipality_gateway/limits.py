@@ -23,12 +23,12 @@ number):
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 from services.kit import bodies
 from services.kit.problems import Problem, ProblemType
 from shared.envelope.headers import Count
+from shared.iplos.bruker_nr import reportable_bruker_nr
 from shared.iplos.reader import ExportLimitExceeded
 from shared.lines import MAX_LINE_BYTES
 
@@ -52,21 +52,6 @@ MAX_HEADER_BYTES: Final = bodies.MAX_HEADER_BYTES
 # message is bounded by the payload, 128 bytes per record, and this much for headers, signatures and framing.
 _PSEUDONYM_LINE_BOUND: Final = 128
 _FRAMING_BOUND: Final = 256 * 1024
-# An identity number, or anything shaped like one: never shown, even where the export put it as brukerNr.
-_NUMBER_LIKE = re.compile(r"[0-9]{11}")
-_BRUKER_NR = re.compile(r"[A-Za-z0-9\-]{1,20}")
-
-
-def reportable_bruker_nr(bruker_nr: str | None, fid: str | None = None) -> str | None:
-    """The brukerNr to name in an answer, or None: only in the export's brukerNr form, and never when its digits,
-    read past any separator ("010190-12345"), hold 11 in a row or the person's identity number."""
-    if not bruker_nr or not _BRUKER_NR.fullmatch(bruker_nr):
-        return None
-    digits = re.sub(r"[^0-9]", "", bruker_nr)
-    fid_digits = re.sub(r"[^0-9]", "", fid or "")
-    if _NUMBER_LIKE.search(digits) or (fid_digits and fid_digits in digits):
-        return None
-    return bruker_nr
 
 
 def limit_exceeded(

@@ -43,6 +43,8 @@ from shared.iplos.reader import (
     ExportInvalid,
     ExportLimitExceeded,
     ExportReader,
+    check_export,
+    plain_problem,
     read_export,
 )
 from shared.keys import PartyKeys, PublicDirectory
@@ -96,11 +98,27 @@ class SealedExport:
                 yield ref, bruker_nr
 
 
-def schema_problem(exc: ExportInvalid) -> Problem:
+def schema_problem(source: IO[bytes], exc: ExportInvalid, max_person_bytes: int) -> Problem:
+    """The answer to an export the reader refused: every problem of the file, found by reading it once more in full
+    (``check_export``: the reader stops at its first bad chunk), so that the answer is what ``iplos validate`` says
+    offline of the same file: the total, the first ``SHOWN_PROBLEMS``, each with its line, element path, rule and a
+    sentence in English and Norwegian. Only a refused file pays for the second reading."""
+    source.seek(0)
+    check = check_export(cast(BinaryIO, source), max_person_bytes=max_person_bytes)
+    errors = [problem.as_json() for problem in check.problems]
+    total = check.total
+    if not errors:
+        # The reader refused what the check did not find (they should agree; the reader is the gate): its reasons.
+        errors = [plain_problem(issue.line, "refused", issue.message, issue.message).as_json() for issue in exc.issues]
+        total = len(errors)
     return Problem(
         ProblemType.SCHEMA_INVALID,
-        "The export does not validate against the IPLOS export schema; nothing was accepted",
-        errors=[{"line": i.line, "element": i.element, "message": i.message} for i in exc.issues],
+        f"The export does not validate against the IPLOS export schema ({total} error{'s' if total != 1 else ''}"
+        f"{'' if check.complete else ' before the point where reading stopped'}); nothing was accepted",
+        error_count=total,
+        errors_shown=len(errors),
+        complete=check.complete,
+        errors=errors,
     )
 
 
@@ -122,7 +140,10 @@ def seal_export(
     work: WorkFolder | None = None
     try:
         # The spooled body is a binary file; the reader's type names the narrower protocol.
-        with _export_problems(), read_export(cast(BinaryIO, source), max_person_bytes=max_person_bytes) as reader:
+        with (
+            _export_problems(source, max_person_bytes),
+            read_export(cast(BinaryIO, source), max_person_bytes=max_person_bytes) as reader,
+        ):
             if admit is not None:
                 admit(reader.header)
             keys = served(keys_by_municipality, reader.header.kommune_nr)
@@ -150,14 +171,14 @@ def work_folder(work_dir: Path) -> tuple[str, WorkFolder]:
 
 
 @contextmanager
-def _export_problems() -> Iterator[None]:
+def _export_problems(source: IO[bytes], max_person_bytes: int) -> Iterator[None]:
     """The reader's refusals, wherever in the export they arise, as the problem documents the gateway answers."""
     try:
         yield
     except ExportLimitExceeded as exc:
         raise limits.person_too_large(exc) from None
     except ExportInvalid as exc:
-        raise schema_problem(exc) from None
+        raise schema_problem(source, exc, max_person_bytes) from None
 
 
 def served(keys_by_municipality: dict[str, PartyKeys], municipality: str) -> PartyKeys:

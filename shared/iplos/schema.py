@@ -25,10 +25,15 @@ __all__ = [
     "EXPORT_SCHEMA_RESOURCE",
     "FORMAT_VERSIONS",
     "NEW_IN_1_1",
+    "declared_types",
+    "enumerations",
     "export_schema",
     "export_schema_bytes",
+    "fragment_errors",
     "q",
     "schema_vocabulary",
+    "simple_type_names",
+    "tree_error_entries",
 ]
 
 EXPORT_NAMESPACE = "urn:iplos-chain:export:1"
@@ -81,11 +86,92 @@ def tree_errors(tree: etree._Element) -> list[tuple[str, int]]:
     """(message, line) of every error from validating ``tree`` as a whole. ``XMLSchema.validate`` keeps its
     errors on the shared schema object, so validating and reading them happen under the lock: two threads never
     read each other's errors."""
+    return [(message, line) for _type, message, _path, line in tree_error_entries(tree)]
+
+
+# Elements the fragment schema declares globally, so that one of them can be validated on its own, in place.
+FRAGMENT_ELEMENTS: tuple[str, ...] = ("meldingshode", "person")
+_FRAGMENT_LOCK = threading.Lock()
+_fragment: list[etree.XMLSchema] = []
+
+
+def _fragment_schema() -> etree.XMLSchema:
+    """The export schema with ``meldingshode`` and ``person`` declared as global elements too (derived from the one
+    XSD at run time, so the two can never disagree). Validating one person in place with it gives exactly the
+    errors a whole-document validation gives for that person, with the file's own line numbers, without the
+    document ever being held whole (``shared.iplos.reader.check_export``)."""
+    if not _fragment:
+        with _FRAGMENT_LOCK:
+            if not _fragment:
+                document = etree.fromstring(export_schema_bytes(), _safe_parser())
+                types = {"meldingshode": "meldingshodeType", "person": "personType"}
+                for name in FRAGMENT_ELEMENTS:
+                    declaration = etree.SubElement(document, f"{{{_XS}}}element")
+                    declaration.set("name", name)
+                    declaration.set("type", types[name])
+                _fragment.append(etree.XMLSchema(document))
+    return _fragment[0]
+
+
+def fragment_errors(element: etree._Element) -> list[tuple[str, str, str]]:
+    """(libxml2's error type name, message, path relative to ``element``) of every error of ``element`` (a
+    ``meldingshode`` or a ``person``), validated in place. Under a lock, as ``tree_errors``."""
+    schema = _fragment_schema()
+    with _FRAGMENT_LOCK:
+        if schema.validate(element):
+            return []
+        entries = cast("Iterable[Any]", schema.error_log)
+        return [(str(entry.type_name), str(entry.message), str(entry.path or "")) for entry in entries]
+
+
+def tree_error_entries(tree: etree._Element) -> list[tuple[str, str, str, int]]:
+    """(type name, message, path, line) of every error from validating ``tree`` (the root element) as a whole."""
     schema = export_schema()
     with _SCHEMA_LOCK:
         schema.validate(tree)
         entries = cast("Iterable[Any]", schema.error_log)  # lxml-stubs declare no iteration over an error log
-        return [(str(entry.message), int(entry.line)) for entry in entries]
+        return [(str(e.type_name), str(e.message), str(e.path or ""), int(e.line)) for e in entries]
+
+
+@functools.cache
+def declared_types() -> dict[str, str]:
+    """The simple type of every element and attribute (``@name``) the XSD declares with one, by local name (each
+    name has one type throughout the schema; ``tests/shared/test_export_check.py`` holds it to that). An element
+    of simple content (``fid``) is given its base type."""
+    document = etree.fromstring(export_schema_bytes(), _safe_parser())
+    xs = f"{{{_XS}}}"
+    simple_bases = {
+        str(complex_type.get("name")): str(extension.get("base"))
+        for complex_type in document.iter(f"{xs}complexType")
+        for extension in complex_type.iter(f"{xs}extension")
+    }
+    types: dict[str, str] = {}
+    for declaration in document.iter(f"{xs}element", f"{xs}attribute"):
+        name, type_name = declaration.get("name"), declaration.get("type")
+        if not name or not type_name:
+            continue
+        key = f"@{name}" if declaration.tag == f"{xs}attribute" else name
+        types[key] = simple_bases.get(type_name, type_name)
+    return types
+
+
+@functools.cache
+def enumerations() -> dict[str, tuple[str, ...]]:
+    """The values of every enumerated simple type, in the schema's order, by type name."""
+    document = etree.fromstring(export_schema_bytes(), _safe_parser())
+    xs = f"{{{_XS}}}"
+    values: dict[str, tuple[str, ...]] = {}
+    for simple_type in document.iter(f"{xs}simpleType"):
+        listed = tuple(str(e.get("value")) for e in simple_type.iter(f"{xs}enumeration"))
+        if listed and simple_type.get("name"):
+            values[str(simple_type.get("name"))] = listed
+    return values
+
+
+@functools.cache
+def simple_type_names() -> frozenset[str]:
+    document = etree.fromstring(export_schema_bytes(), _safe_parser())
+    return frozenset(str(t.get("name")) for t in document.iter(f"{{{_XS}}}simpleType") if t.get("name"))
 
 
 _NAME_ATTRIBUTES = ("name", "value", "type", "base")

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from iplos_chain import Chain, client
+from iplos_testkit.schema_faults import SCHEMA_FAULTS, spread_faults
 from shared.envelope.receipts import verify_receipt
 from shared.iplos.reader import ExportReader
 from shared.keys import PublicDirectory
@@ -86,6 +90,48 @@ def test_a_schema_error_rejects_the_whole_export_with_line_and_element(chain: Ch
     assert {"line": expected_line, "element": "rapporteringsaar"}.items() <= problem["errors"][0].items()
     assert "20x5" not in response.text
     assert client.get_json(f"{chain.url('gateway')}/v1/submissions", chain.operator_token)["submissions"] == before
+
+
+def test_the_gateway_answers_what_iplos_validate_says_offline(chain: Chain, make_export, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same file, checked offline by `iplos validate --json` (no keys, no service) and posted to the running
+    gateway: the same total and the same errors, each with its line, path, rule and sentences."""
+    export = make_export("5001", 150, seed=13)
+    bad = tmp_path / "faults.xml"
+    placed = spread_faults(export.path, bad, [fault.name for fault in SCHEMA_FAULTS])
+    offline = subprocess.run(
+        [sys.executable, "-m", "iplos_cli.main", "validate", "--json", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert offline.returncode == 1, offline.stderr
+    said = json.loads(offline.stdout)
+    response = httpx.post(
+        f"{chain.url('gateway')}/v1/submissions",
+        content=bad.read_bytes(),
+        headers={"Content-Type": "application/xml", "Authorization": f"Bearer {chain.municipality_token('5001')}"},
+    )
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == "urn:iplos-chain:problem:schema-invalid"
+    assert (problem["error_count"], problem["errors_shown"], problem["complete"]) == (len(placed), len(placed), True)
+    assert said["errorCount"] == len(placed)
+    assert problem["errors"] == said["errors"]
+    assert [e["line"] for e in problem["errors"]] == [f.line for f in placed]
+    assert f"({len(placed)} errors)" in problem["title"]
+    # And `iplos submit` prints the gateway's answer as `iplos validate` prints its own check.
+    with pytest.raises(client.ChainError) as refused:
+        client.submit(bad, chain.url("gateway"), token=chain.municipality_token("5001"))
+    text = subprocess.run(
+        [sys.executable, "-m", "iplos_cli.main", "validate", "--lang", "en", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    ).stdout
+    for line in text.splitlines()[:-1]:
+        assert line in str(refused.value), line
 
 
 def test_an_export_with_a_doctype_is_refused(chain: Chain, make_export) -> None:  # type: ignore[no-untyped-def]

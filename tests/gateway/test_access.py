@@ -24,6 +24,7 @@ from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.models import record_refs, submissions
 from services.municipality_gateway.service import GatewayContext
 from services.municipality_gateway.states import FINAL_STATES
+from shared.iplos.municipalities import municipality_name
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 
 A, B = "0301", "4601"
@@ -212,6 +213,10 @@ def test_an_export_for_another_municipality_is_refused_and_nothing_is_queued(
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"] == PROBLEM + "municipality-not-permitted"
     assert response.json()["permitted"] == A
+    assert response.json()["municipality"] == B
+    # The title itself says which municipality the credential is for, by number and name, and the export's.
+    assert f"may submit for municipality {A} ({municipality_name(A, 2025)}) only" in response.json()["title"]
+    assert f"the export is for {B}" in response.json()["title"]
     assert TOKENS[A] not in response.text
     assert stored_rows(gateway) == rows
     assert on_disk(gateway) == files

@@ -31,6 +31,7 @@ from services.municipality_gateway.service import GatewayContext
 from shared import fnr
 from shared.envelope import SubmissionHeader
 from shared.envelope.payload_open import open_payload
+from shared.iplos.bruker_nr import reportable_bruker_nr
 from shared.iplos.model import PersonRecord, Service
 from shared.iplos.payload import (
     PAYLOAD_FORMAT,
@@ -364,4 +365,4 @@ def test_uploads_over_the_callers_share_get_429_and_over_the_gateways_503(state:
 def test_an_answer_names_a_bruker_nr_only_if_it_cannot_carry_an_identity_number(
     bruker_nr: str | None, fid: str | None, shown: str | None
 ) -> None:
-    assert limits.reportable_bruker_nr(bruker_nr, fid) == shown
+    assert reportable_bruker_nr(bruker_nr, fid) == shown

@@ -4,6 +4,8 @@ municipality cannot learn that it exists."""
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
@@ -11,6 +13,7 @@ from services.kit.credentials import Credential
 from services.kit.problems import Problem, ProblemType
 from services.municipality_gateway import repository
 from services.municipality_gateway.repository import StoredSubmission
+from shared.iplos.municipalities import NoMunicipalityList, municipality_name
 
 
 def not_found() -> Problem:
@@ -18,12 +21,20 @@ def not_found() -> Problem:
     return Problem(ProblemType.NOT_FOUND, "No submission with this id")
 
 
-def not_permitted(caller: Credential) -> Problem:
-    # Names the municipality the credential is bound to (from the credential file, not from the request).
+def not_permitted(caller: Credential, municipality: str, year: int) -> Problem:
+    """Says which municipality the credential may submit for (from the credential file, not from the request),
+    by number and name, beside the export's: the usual cause is an export of the wrong municipality picked up."""
+    permitted = caller.municipality or "none"
+    name = None
+    if caller.municipality:
+        with contextlib.suppress(NoMunicipalityList):  # a year before SSB's lists: the number alone
+            name = municipality_name(caller.municipality, year)
     return Problem(
         ProblemType.MUNICIPALITY_NOT_PERMITTED,
-        "This credential may not submit for the export's municipality; nothing was accepted",
+        f"This credential may submit for municipality {permitted}{f' ({name})' if name else ''} only; the export is"
+        f" for {municipality}. Nothing was accepted",
         permitted=caller.municipality,
+        municipality=municipality,
     )
 
 

@@ -81,7 +81,7 @@ def _screen(ctx: GatewayContext, caller: Credential, municipality: str, year: in
     """What is checked as soon as a file's header is read, before a work folder is made or a key is used: may the
     caller send for the municipality, is the year one the registry takes, is it the very file sent before."""
     if not caller.acts_for(municipality):
-        raise not_permitted(caller)
+        raise not_permitted(caller, municipality, year)
     screening.refuse_year(year)
     # A read: DEFERRED, so that it does not queue for the write lock behind another upload's staging (its
     # reference rows and fsyncs); staging checks again under the lock (stage_submission).

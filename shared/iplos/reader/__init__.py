@@ -61,17 +61,24 @@ to payload record lines), ``_redaction``
 (messages without the export's text), ``_errors`` and ``_elements``.
 """
 
+from shared.iplos.reader._check import SHOWN_PROBLEMS, ExportCheck, check_export, plain_problem
 from shared.iplos.reader._errors import ExportInvalid, ExportLimitExceeded, SchemaIssue
+from shared.iplos.reader._explain import ExportProblem
 from shared.iplos.reader._reader import ExportReader, ExportSource, read_export, validate_export
 from shared.iplos.reader._source import DEFAULT_MAX_PERSON_BYTES
 
 __all__ = [
     "DEFAULT_MAX_PERSON_BYTES",
+    "SHOWN_PROBLEMS",
+    "ExportCheck",
     "ExportInvalid",
     "ExportLimitExceeded",
+    "ExportProblem",
     "ExportReader",
     "ExportSource",
     "SchemaIssue",
+    "check_export",
+    "plain_problem",
     "read_export",
     "validate_export",
 ]

@@ -47,7 +47,9 @@ def logged_errors(log: ErrorLog) -> list[LogEntry]:
     return list(log.filter_from_errors()) if len(log) else []
 
 
-def stream_parser(source: GuardedSource) -> IterParse:
+def stream_parser(source: GuardedSource, *, validate: bool = True) -> IterParse:
+    """lxml's streaming parser over ``source``; with ``validate``, validating against the export schema as it
+    parses (the reader), without it parsing only (``check_export`` validates each person in place instead)."""
     # lxml-stubs has no declaration of iterparse; the Protocol above types the part used here.
     iterparse: Callable[..., IterParse] = etree.iterparse
     return iterparse(
@@ -57,7 +59,7 @@ def stream_parser(source: GuardedSource) -> IterParse:
         # start events only mark progress (the person limit) and are not handed on.
         events=("start", "end"),
         tag=(ROOT, HEADER, PERSON),
-        schema=export_schema(),
+        schema=export_schema() if validate else None,
         # Not False, although the design notes ask for it: with a schema, lxml 6.1 then drops
         # well-formedness errors, and a truncated document parses as valid. "internal" (lxml's default)
         # never loads external entities, and no internal entity can exist: the prolog scan refuses any

@@ -27,7 +27,7 @@ from lxml import etree
 from shared.iplos.reader._errors import SchemaIssue
 from shared.iplos.schema import EXPORT_NAMESPACE, export_schema_bytes, schema_vocabulary
 
-_UNKNOWN_ELEMENT = "[unknown element]"
+UNKNOWN_ELEMENT = "[unknown element]"
 _UNKNOWN_ATTRIBUTE = "[unknown attribute]"
 _REDACTED = "[value]"
 _NOT_WELL_FORMED = "the document is not well-formed XML"
@@ -44,6 +44,7 @@ _VALUE_SPAN = re.compile(r"^((?:\[facet '[A-Za-z]+'\] )?(?:The value )?)'.*'(?= 
 _QUOTED = re.compile(r"'([^'\n]*)'|\"([^\"\n]*)\"")
 _RAW_BYTES = re.compile(r"Bytes: (?:0x[0-9A-Fa-f]{2}\s*)+")
 _DIGIT_RUN = re.compile(r"[0-9]{6,}")
+_MISSING_ATTRIBUTE = re.compile(r"^The attribute '([^'{}\s]+)' is required but missing")
 # Stand-ins for the names of the prefix while the body's quoted strings are redacted (a libxml2 message is a
 # C string: it never holds a NUL).
 _ELEMENT_MARK = "\0E\0"
@@ -140,8 +141,22 @@ def _schema_names() -> tuple[frozenset[str], frozenset[str]]:
     return elements, attributes
 
 
-def _element_name(local: str) -> str:
-    return local if local in _schema_names()[0] else _UNKNOWN_ELEMENT
+def schema_name(local: str) -> str:
+    """``local`` if the XSD declares an element of that name, else a placeholder (the name could be anything)."""
+    return local if local in _schema_names()[0] else UNKNOWN_ELEMENT
+
+
+def named_attribute(message: str) -> str:
+    """The attribute a schema-validation message is about, as it may be reported ("" when none): named in its
+    prefix ("Element 'x', attribute 'y': ...") or, for a missing one, in its body ("The attribute 'y' is
+    required")."""
+    match = _ELEMENT_PREFIX.match(message.strip())
+    if match is None:
+        return ""
+    if match.group("attr") is not None:
+        return _attribute_name(match.group("attr_ns"), match.group("attr"))
+    missing = _MISSING_ATTRIBUTE.search(message[match.end() :])
+    return _attribute_name(None, missing.group(1)) if missing else ""
 
 
 def _attribute_name(namespace: str | None, local: str) -> str:
@@ -180,7 +195,7 @@ def describe(message: str) -> tuple[str, str, str]:
     if match is None:
         return "", "", _NOT_SCHEMA_VALID
     local = match.group("local")
-    element = _element_name(local)
+    element = schema_name(local)
     body = message[match.end() :]
     # The prefix's names, quoted again in the body ("The attribute 'x' is not allowed."), become marks that
     # survive the redaction of quoted strings, then the reported names.
@@ -196,6 +211,11 @@ def describe(message: str) -> tuple[str, str, str]:
     if attribute:
         body = f"attribute '{attribute}': {body}"
     return local, element, _scrub(body)
+
+
+def syntax_problem(code: int) -> str | None:
+    """The fixed description of a well-formedness error code, or None for a code not described here."""
+    return _SYNTAX_PROBLEMS.get(code)
 
 
 def syntax_issue(code: int, line: int, column: int) -> SchemaIssue:
