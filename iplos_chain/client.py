@@ -20,11 +20,12 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from iplos_chain.export_problems import preferred_language, problem_lines
+from iplos_chain.language import preferred_language
 
 # The gateway's final submission states are its API's (GET /v1/submissions/{id}); taken from the gateway, not
 # copied, so that a new final state cannot leave wait_final polling until its timeout.
 from services.municipality_gateway.states import FINAL_STATES
+from shared.iplos.problem_text import problem_lines
 
 Verify = ssl.SSLContext | bool
 

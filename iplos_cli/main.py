@@ -345,7 +345,8 @@ def validate(
     """Check an export offline, with no keys and no service, as the gateway would: every schema error (the total,
     then the first --show), each with its line, element path and a sentence in English or Norwegian. Exit 0 if the
     gateway would take the file, 1 if it would refuse it."""
-    from iplos_chain.export_problems import preferred_language, problem_lines, summary
+    from iplos_chain.language import preferred_language
+    from shared.iplos.problem_text import problem_lines, summary
     from shared.iplos.reader import check_export
 
     if lang not in (None, "en", "nb"):

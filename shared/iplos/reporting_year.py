@@ -17,7 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.iplos.municipalities import FIRST_YEAR
 
-__all__ = ["FIRST_REPORTING_YEAR", "NORWEGIAN_TIME", "current_reporting_year", "year_out_of_range"]
+__all__ = [
+    "FIRST_REPORTING_YEAR",
+    "NORWEGIAN_TIME",
+    "current_reporting_year",
+    "reporting_deadline",
+    "year_out_of_range",
+]
 
 FIRST_REPORTING_YEAR: Final = FIRST_YEAR
 
@@ -45,3 +51,9 @@ def year_out_of_range(year: int, now: dt.datetime | None = None) -> str | None:
     if year > last:
         return f"reporting year {year} has not begun (the current reporting year is {last})"
     return None
+
+
+def reporting_deadline(year: int) -> dt.date:
+    """The last day ``year``'s submissions are due: the end of February of the next year (28th or 29th), Norwegian
+    time. The registry's operator views and the municipal pages both count from it."""
+    return dt.date(year + 1, 3, 1) - dt.timedelta(days=1)

@@ -4,6 +4,11 @@ both languages, the keyboard. A screenshot of each page goes to test-artifacts/s
 
 from __future__ import annotations
 
+import csv
+import json
+import random
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +20,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from iplos_chain import client
+from iplos_testkit.faults import inject_faults
+from iplos_testkit.generator import generate_export, generate_records
+from iplos_testkit.schema_faults import SCHEMA_FAULTS, spread_faults
+from iplos_testkit.writer import write_export
 from services.registry_intake.dashboard.pages import UI as DASHBOARD_UI
 from shared.iplos.municipalities import valid_municipalities
 from tests.browser.conftest import CORRECTED, YEAR, DemoRun
@@ -417,7 +426,7 @@ def test_the_gateway_pages_show_a_municipality_its_own_submissions_and_report(
     assert counts == [[c["code"], c["count"]] for c in report["counts"]]
     bruker = page.get_by_test_id("cell-bruker-nr").all_inner_texts()
     assert bruker == [f["brukerNr"] or "–" for f in report["findings"]][: len(bruker)]
-    assert len(bruker) == min(len(report["findings"]), 500)
+    assert len(bruker) == min(len(report["findings"]), 100)  # a page of findings
     screenshot(page, "gateway-submission")
 
     # Another municipality's submission is not there for this token.
@@ -464,3 +473,73 @@ def test_the_comparison_statistics_at_the_municipality_s_gateway_and_on_the_oper
     assert codes == [a["code"] for a in national["areas"]]
     expect(operator_page.get_by_test_id("comparison-chart")).to_be_visible()
     screenshot(operator_page, "comparison")
+
+
+# --- municipal IT sends an export from the browser ------------------------------------------------------------------
+
+UPLOADER = "1103"  # uploads for the year before the run's, so the run's own year stays as the other tests saw it
+
+
+def test_an_upload_in_the_browser_answers_as_iplos_validate_and_a_stored_one_pages_through_its_findings(
+    page: Page, demo_run: DemoRun, screenshot: Screenshot, tmp_path: Path
+) -> None:
+    year = YEAR - 1
+    token = demo_run.chain.municipality_token(UPLOADER)
+    _sign_in(page, demo_run.gateway, token, "/pages/sign-in")
+    page.goto(f"{demo_run.gateway}/pages/submissions")
+    before = client.get_json(f"{demo_run.gateway}/v1/submissions", token)["submissions"]
+
+    # A file with schema faults: refused, every error listed as `iplos validate` lists it offline.
+    clean = tmp_path / "clean.xml"
+    generate_export(UPLOADER, year, 120, 71, clean)
+    faulty = tmp_path / "faulty.xml"
+    placed = spread_faults(clean, faulty, [fault.name for fault in SCHEMA_FAULTS])
+    page.get_by_test_id("upload-file").set_input_files(str(faulty))
+    page.get_by_test_id("upload-submit").click()
+    expect(page.get_by_test_id("upload-problem")).to_have_attribute("data-problem", "schema-invalid")
+    offline = subprocess.run(
+        [sys.executable, "-m", "iplos_cli.main", "validate", "--json", str(faulty)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    said = json.loads(offline.stdout)["errors"]
+    shown = page.get_by_test_id("upload-error").evaluate_all(
+        "items => items.map(i => [Number(i.dataset.line), i.dataset.rule,"
+        " i.querySelector('[data-testid=upload-error-message]').textContent])"
+    )
+    assert shown == [[e["line"], e["rule"], e["message_nb"]] for e in said]
+    assert [line for line, _, _ in shown] == [f.line for f in placed]
+    screenshot(page, "gateway-upload-refused")
+    assert client.get_json(f"{demo_run.gateway}/v1/submissions", token)["submissions"] == before
+
+    # A valid export with many records the logical controls flag: accepted, stored, its findings a page at a time.
+    export = tmp_path / "export.xml"
+    header, records = generate_records(UPLOADER, year, 260, 72)
+    faulted, _key = inject_faults(records, year=year, rate=0.9, rng=random.Random(72))
+    write_export(export, header, faulted)
+    page.get_by_test_id("upload-file").set_input_files(str(export))
+    page.get_by_test_id("upload-submit").click()
+    expect(page.get_by_test_id("uploaded")).to_be_visible()
+    submission = page.get_by_test_id("fact-id").inner_text().strip()
+    final = client.wait_final(demo_run.gateway, submission, 60, token=token)
+    assert final["state"] == "stored", final
+    page.reload()
+    report = client.get_json(f"{demo_run.gateway}/v1/submissions/{submission}/report", token)
+    everyone = [f["brukerNr"] or "–" for f in report["findings"]]
+    assert len(everyone) > 200
+    expect(page.get_by_test_id("findings-pager")).to_have_attribute("data-page", "1")
+    assert page.get_by_test_id("cell-bruker-nr").all_inner_texts() == everyone[:100]
+    # Beside each finding, the control's title and its rule from the catalogue.
+    explanation = page.get_by_test_id("cell-explanation").first.inner_text()
+    assert report["findings"][0]["title"] in explanation
+    screenshot(page, "gateway-findings-page-1")
+    page.get_by_test_id("findings-next").click()
+    expect(page.get_by_test_id("findings-pager")).to_have_attribute("data-page", "2")
+    assert page.get_by_test_id("cell-bruker-nr").all_inner_texts() == everyone[100:200]
+    with page.expect_download() as download:
+        page.get_by_test_id("findings-csv").click()
+    rows = list(csv.reader(Path(download.value.path()).read_text(encoding="utf-8").splitlines()))
+    assert rows[0][:2] == ["brukerNr", "kontroll"]
+    assert [(r[0] or "–", r[1]) for r in rows[1:]] == [(f["brukerNr"] or "–", f["code"]) for f in report["findings"]]
+    screenshot(page, "gateway-findings-page-2")

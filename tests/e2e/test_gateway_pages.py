@@ -232,3 +232,70 @@ def test_the_comparison_page_has_tables_charts_and_every_figure_as_csv(
     # Another municipality reaches neither the page nor the file.
     assert other.get(f"/pages/submissions/{submission_id}/comparison").status_code == 404
     assert other.get(f"/pages/submissions/{submission_id}/comparison.csv").status_code == 404
+
+
+def _uploads(client_: httpx.Client, path: Path, **headers: str) -> httpx.Response:
+    with path.open("rb") as handle:
+        return client_.post(
+            "/pages/submissions/upload", files={"export": (path.name, handle, "application/xml")}, headers=headers
+        )
+
+
+def test_an_upload_from_the_page_becomes_a_submission_and_one_from_another_site_does_not(
+    chain: Chain, own: httpx.Client, exports_dir: Path
+) -> None:
+    token = chain.municipality_token(OWN)
+    before = client.get_json(f"{chain.url('gateway')}/v1/submissions", token)["submissions"]
+    path = exports_dir / f"{OWN}-2022-upload.xml"
+    write_synthetic_export(path, OWN, 2022, 40, 17)
+    refused = _uploads(own, path, **{"Sec-Fetch-Site": "cross-site"})
+    assert refused.status_code == 403
+    assert client.get_json(f"{chain.url('gateway')}/v1/submissions", token)["submissions"] == before
+
+    sent = _uploads(own, path, **{"Sec-Fetch-Site": "same-origin"})
+    assert sent.status_code == 303, sent.text
+    assert "uploaded=1" in sent.headers["location"]
+    submission = sent.headers["location"].split("/pages/submissions/", 1)[1].split("?", 1)[0]
+    final = client.wait_final(chain.url("gateway"), submission, 60, token=token)
+    assert (final["state"], final["records"]) == ("stored", 40)
+    page = html.fromstring(own.get(sent.headers["location"]).text)
+    assert page.xpath('//*[@data-testid="uploaded"]')
+
+
+def test_an_upload_for_another_municipality_says_which_one_the_credential_is_for(
+    own: httpx.Client, exports_dir: Path
+) -> None:
+    path = exports_dir / f"{OTHER}-2022-wrong-token.xml"
+    write_synthetic_export(path, OTHER, 2022, 10, 18)
+    answer = _uploads(own, path, **{"Sec-Fetch-Site": "same-origin"})
+    assert answer.status_code == 403
+    problem = html.fromstring(answer.text).xpath('//*[@data-testid="upload-problem"]')[0]
+    assert problem.get("data-problem") == "municipality-not-permitted"
+    assert f"may submit for municipality {OWN} (Bergen) only; the export is for {OTHER}" in problem.text_content()
+
+
+def test_the_list_marks_the_current_submission_and_the_one_it_replaced(
+    chain: Chain, own: httpx.Client, exports_dir: Path
+) -> None:
+    token = chain.municipality_token(OWN)
+    ids = []
+    for vary in (0, 1):
+        path = exports_dir / f"{OWN}-2023-v{vary}.xml"
+        write_synthetic_export(path, OWN, 2023, 30, 19, vary=vary)
+        accepted = client.submit(path, chain.url("gateway"), token=token)
+        assert client.wait_final(chain.url("gateway"), accepted["submission_id"], 60, token=token)["state"] == "stored"
+        ids.append(accepted["submission_id"])
+    old, new = ids
+    page = html.fromstring(own.get("/pages/submissions?year=2023").text)
+    standing = {
+        row.get("data-submission"): row.xpath('.//*[@data-testid="cell-standing"]')[0].get("data-standing")
+        for row in page.xpath('//tr[@data-testid="submission-row"]')
+    }
+    assert standing == {old: "superseded", new: "current"}
+    # The reporting deadline of the year shown: the end of February of the next year.
+    deadline = page.xpath('//*[@data-testid="deadline"]')[0]
+    assert deadline.get("data-last-day") == "2024-02-29"
+    assert int(deadline.get("data-days-left")) < 0
+    detail = html.fromstring(own.get(f"/pages/submissions/{old}").text)
+    assert detail.xpath('//*[@data-testid="fact-standing"]')[0].get("data-standing") == "superseded"
+    assert new in detail.xpath('//*[@data-testid="replaced-by"]')[0].get("href")

@@ -102,7 +102,40 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "report_unavailable": "Rapporten kunne ikke hentes nå: {reason}",
         "report_none": "Ingen funn: alle kontroller er bestått.",
         "report_counts_caption": "Funn per kontroll",
-        "report_findings_caption": "Funn per person (de første {shown} av {total})",
+        "report_findings_caption": "Funn per person ({first}–{last} av {total})",
+        "col_explanation": "Kontrollen",
+        "findings_csv": "Last ned alle funn (CSV)",
+        "pager_label": "Sider med funn",
+        "pager_previous": "← Forrige side",
+        "pager_next": "Neste side →",
+        "pager_position": "Side {page} av {last}",
+        "col_standing": "Gjelder",
+        "standing_current": "Gjeldende",
+        "standing_superseded": "Erstattet",
+        "superseded_notice": (
+            "Denne innsendingen er erstattet av en nyere for samme kommune og år; registeret bruker ikke lenger"
+            " dataene i den. Den som gjelder nå:"
+        ),
+        "uploaded": "Eksporten er tatt imot ({records} personer) og er på vei til registeret.",
+        "deadline_text": "Frist for rapporteringsåret {year}: {day}.",
+        "deadline_days_left": "{days} dager igjen.",
+        "deadline_today": "Fristen er i dag.",
+        "deadline_passed": "Fristen er passert; innsendinger tas fortsatt imot, men registreres som for sene.",
+        "state_counts": "Viste innsendinger etter status:",
+        "upload_heading": "Send inn en eksport",
+        "upload_intro": (
+            "Velg IPLOS-eksporten fra fagsystemet (XML). Portalen kontrollerer den mot skjemaet før noe sendes;"
+            " er den gyldig, deles den, krypteres og sendes videre."
+        ),
+        "upload_label": "Eksportfil (XML)",
+        "upload_button": "Send inn",
+        "upload_refused": "Filen ble ikke tatt imot.",
+        "upload_schema_errors": "Den har {count} feil mot eksportskjemaet, og ingenting er sendt:",
+        "upload_line": "Linje",
+        "upload_validate_hint": (
+            "Rett feilene i fagsystemet og send på nytt. Kommandoen iplos validate FIL.xml gir det samme svaret"
+            " uten å sende noe."
+        ),
         "register_pending": "Kontrollene mot folkeregisteret (K032–K034) er ikke kjørt ennå: registerets uttrekk for "
         "kommunen og året er ikke kommet. Funnene kommer i denne rapporten når det kommer.",
         "register_done": "Kontrollert mot folkeregisterets uttrekk for kommunen og året (K032–K034).",
@@ -228,7 +261,40 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "report_unavailable": "The report could not be fetched now: {reason}",
         "report_none": "No findings: every control passed.",
         "report_counts_caption": "Findings per control",
-        "report_findings_caption": "Findings per person (the first {shown} of {total})",
+        "report_findings_caption": "Findings per person ({first}–{last} of {total})",
+        "col_explanation": "The control",
+        "findings_csv": "Download every finding (CSV)",
+        "pager_label": "Pages of findings",
+        "pager_previous": "← Previous page",
+        "pager_next": "Next page →",
+        "pager_position": "Page {page} of {last}",
+        "col_standing": "In effect",
+        "standing_current": "Current",
+        "standing_superseded": "Superseded",
+        "superseded_notice": (
+            "This submission has been replaced by a newer one for the same municipality and year; the registry no"
+            " longer uses its data. The one in effect now:"
+        ),
+        "uploaded": "The export was received ({records} persons) and is on its way to the registry.",
+        "deadline_text": "Deadline for reporting year {year}: {day}.",
+        "deadline_days_left": "{days} days left.",
+        "deadline_today": "The deadline is today.",
+        "deadline_passed": "The deadline has passed; submissions are still taken, but recorded as late.",
+        "state_counts": "Submissions shown, by state:",
+        "upload_heading": "Submit an export",
+        "upload_intro": (
+            "Choose the IPLOS export from the care-record system (XML). The portal checks it against the schema"
+            " before anything is sent; if it is valid, it is split, encrypted and sent on."
+        ),
+        "upload_label": "Export file (XML)",
+        "upload_button": "Submit",
+        "upload_refused": "The file was not accepted.",
+        "upload_schema_errors": "It has {count} errors against the export schema, and nothing was sent:",
+        "upload_line": "Line",
+        "upload_validate_hint": (
+            "Correct the errors in the care-record system and send it again. The command iplos validate FILE.xml"
+            " gives the same answer without sending anything."
+        ),
         "register_pending": "The checks against the population register (K032–K034) have not run yet: the register's "
         "extract for the municipality and year has not arrived. Their findings appear in this report when it does.",
         "register_done": "Checked against the population register's extract for the municipality and year (K032–K034).",

@@ -3,7 +3,11 @@ same use cases (``service``) the API calls, so a page and the API cannot disagre
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
@@ -11,6 +15,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.kit.bodies import read_upload, refuse_large
 from services.kit.credentials import Credential
 from services.kit.problems import Problem
 from services.kit.web import (
@@ -26,6 +31,7 @@ from services.kit.web import (
     security_headers,
 )
 from services.municipality_gateway import service
+from services.municipality_gateway.admission import UploadSlots
 from services.municipality_gateway.comparison_view import (
     AGE_COLUMNS,
     Lang,
@@ -40,14 +46,19 @@ from services.municipality_gateway.pages.i18n import LABELS
 from services.municipality_gateway.schemas import ComparisonFigure, ComparisonReport, ControlReport, Submission
 from services.municipality_gateway.service import GatewayContext
 from services.municipality_gateway.states import DONE_STATES, RETRYABLE, SubmissionState
+from shared.iplos.controls import CATALOGUE
+from shared.iplos.problem_text import Language, tail_lines
+from shared.iplos.reporting_year import NORWEGIAN_TIME, current_reporting_year, reporting_deadline
 
 PREFIX: Final = "/pages"
 STATIC_PATH: Final = "/static/gateway"
 HOME: Final = f"{PREFIX}/submissions"
 # Operators see every municipality's; a municipality's token its own (the same rule as the API).
 ROLES: Final = frozenset({"operator", "municipality"})
-# A control report can name every person of a municipality; a page lists the first ones (the JSON has them all).
-FINDINGS_SHOWN: Final = 500
+# A control report can name every person of a municipality: a page of findings at a time, and all of them as CSV.
+FINDINGS_PER_PAGE: Final = 100
+# The precise rule of each control, shown beside its findings (the report carries each finding's one-line title).
+_RULES: Final = {control.code: control.rule for control in CATALOGUE}
 
 UI: Final = WebUI(
     templates=make_environment(Path(__file__).parent / "templates"),
@@ -112,18 +123,119 @@ async def home(request: Request) -> Response:
 async def submissions_page(request: Request) -> HTMLResponse:
     caller = UI.credential(request)
     lang = language_of(request)
+    context = await _list_context(request, caller, lang)
+    return UI.render(request, "gateway/submissions.html", context, user=caller, nav=_nav(request, lang))
+
+
+async def _list_context(request: Request, caller: Credential, lang: str) -> dict[str, Any]:
+    """The list of submissions: the caller's (a year's, when one is chosen), which is the one in effect for its
+    municipality and year and which a later one replaced, the state counts, and the reporting deadline."""
     raw_year = request.query_params.get("year", "")
     year = int(raw_year) if raw_year.isascii() and raw_year.isdigit() and len(raw_year) == 4 else None
     # All of the caller's years, for the year filter; the page filters what it shows.
     rows = [_page(s) for s in await service.list_submissions(gateway_context(request), caller)]
     years = sorted({row["year"] for row in rows}, reverse=True)
+    standing = currency(rows)
     shown = [row | {"hops": hops(row)} for row in rows if year is None or row["year"] == year]
     for row in shown:
         row["href"] = UI.href(request, f"{HOME}/{row['submission_id']}", lang)
+        row["standing"], replaced_by = standing.get(row["submission_id"], ("", None))
+        row["replaced_by_href"] = UI.href(request, f"{HOME}/{replaced_by}", lang) if replaced_by else None
     t = UI.labels[lang]
     scope = t["scope_own"].format(municipality=caller.municipality) if caller.municipality else t["scope_all"]
-    context = {"rows": shown, "years": years, "year": year, "scope": scope, "action": UI.href(request, HOME, "nb")}
-    return UI.render(request, "gateway/submissions.html", context, user=caller, nav=_nav(request, lang))
+    reporting_year = year or current_reporting_year()
+    deadline = reporting_deadline(reporting_year)
+    days_left = (deadline - dt.datetime.now(NORWEGIAN_TIME).date()).days
+    return {
+        "rows": shown,
+        "years": years,
+        "year": year,
+        "scope": scope,
+        "action": UI.href(request, HOME, "nb"),
+        "upload_action": UI.href(request, f"{HOME}/upload", lang),
+        "state_counts": sorted(Counter(row["state"] for row in shown).items()),
+        "deadline": {"year": reporting_year, "last_day": deadline.isoformat(), "days_left": days_left},
+        "upload_problem": None,
+    }
+
+
+def currency(rows: list[dict[str, Any]]) -> dict[str, tuple[str, str | None]]:
+    """For each submission the registry answered: "current" (the one in effect for its municipality and year) or
+    "superseded" with the id of the one that replaced it, from the registry's signed receipts (``supersedes``). A
+    submission still on its way, held or refused is neither."""
+    replaced_by = {
+        row["receipt"]["supersedes"]: row["submission_id"]
+        for row in rows
+        if row["state"] == SubmissionState.STORED and row["receipt"] and row["receipt"].get("supersedes")
+    }
+    standing: dict[str, tuple[str, str | None]] = {}
+    for row in rows:
+        if row["submission_id"] in replaced_by:
+            standing[row["submission_id"]] = ("superseded", replaced_by[row["submission_id"]])
+        elif row["state"] == SubmissionState.STORED:
+            standing[row["submission_id"]] = ("current", None)
+    return standing
+
+
+@router.post("/submissions/upload", response_class=HTMLResponse)
+async def upload(request: Request) -> Response:
+    """An export sent from the browser: the API's own use case (``service.submit_export``) on the uploaded file,
+    under the same per-credential and total upload limits; then the new submission's page, or the list with the
+    refusal, every schema error listed as ``iplos validate`` lists them."""
+    caller = UI.credential(request)
+    lang = language_of(request)
+    if is_cross_site(request):
+        raise PageError(403, "error_forbidden", testid="forbidden")
+    ctx = gateway_context(request)
+    slots: UploadSlots = request.app.state.upload_slots
+    try:
+        # The form's own fields and boundaries are small: the file may be as large as the API takes.
+        refuse_large(request, ctx.settings.max_body_bytes + _FORM_OVERHEAD)
+        with slots.slot(caller.name):
+            async with request.form(max_files=1, max_fields=1) as form:
+                sent = await read_upload(form.get("export"), "export", ctx.settings.max_body_bytes)
+                submit = service.submit_extract if ctx.register_zone else service.submit_export
+                accepted = await submit(ctx, caller, sent.file, export_sha256=sent.sha256)
+    except Problem as problem:
+        context = await _list_context(request, caller, lang)
+        context["upload_problem"] = _upload_problem(problem, lang)
+        response = UI.render(request, "gateway/submissions.html", context, user=caller, nav=_nav(request, lang))
+        response.status_code = problem.status
+        return response
+    target = UI.href(request, f"{HOME}/{accepted.submission_id}", lang, uploaded=1)
+    return security_headers(RedirectResponse(target, status_code=303))
+
+
+# Room for the multipart boundaries, the part's headers and its file name around the export itself.
+_FORM_OVERHEAD: Final = 64 * 1024
+
+
+def _upload_problem(problem: Problem, lang: str) -> dict[str, Any]:
+    """A refused upload for the page: the answer's title and, for schema errors, the errors as `iplos validate`
+    prints them (the same lines, in the page's language)."""
+    errors = problem.extensions.get("errors") or []
+    listed = [e for e in errors if isinstance(e, dict) and "rule" in e]
+    language: Language = "en" if lang == "en" else "nb"
+    return {
+        "slug": problem.slug,
+        "title": problem.title,
+        "count": int(problem.extensions.get("error_count", len(listed))),
+        "errors": [
+            {
+                "line": e.get("line") or "?",
+                "path": e.get("path") or "",
+                "rule": e.get("rule"),
+                "message": e.get("message_nb" if language == "nb" else "message") or e.get("message"),
+            }
+            for e in listed
+        ],
+        "more": tail_lines(
+            len(listed),
+            int(problem.extensions.get("error_count", len(listed))),
+            bool(problem.extensions.get("complete", True)),
+            language,
+        ),
+    }
 
 
 def _not_found() -> PageError:
@@ -139,6 +251,8 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
         row = _page(await service.get_submission(ctx, caller, submission_id))
     except Problem:
         raise _not_found() from None
+    siblings = [_page(x) for x in await service.list_submissions(ctx, caller, row["municipality"], row["year"])]
+    standing, replaced_by = currency(siblings).get(submission_id, ("", None))
     report: dict[str, Any] | None = None
     report_problem: str | None = None
     if row["state"] == SubmissionState.STORED:
@@ -146,13 +260,25 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
             report = _report_page(await service.report(ctx, caller, submission_id))
         except Problem as problem:
             report_problem = problem.title
+    findings = (report or {}).get("findings", [])
+    page = _page_number(request, len(findings))
     context = {
         "s": row,
         "hops": hops(row),
+        "standing": standing,
+        "replaced_by": replaced_by,
+        "replaced_by_href": UI.href(request, f"{HOME}/{replaced_by}", lang) if replaced_by else None,
+        "uploaded": request.query_params.get("uploaded") == "1",
         "receipt_json": json.dumps(row["receipt"], indent=2, sort_keys=True) if row["receipt"] else None,
         "report": report,
         "report_problem": report_problem,
-        "findings_shown": (report or {}).get("findings", [])[:FINDINGS_SHOWN],
+        "findings_shown": [
+            f | {"rule_text": _RULES.get(f["code"], "")}
+            for f in findings[(page - 1) * FINDINGS_PER_PAGE : page * FINDINGS_PER_PAGE]
+        ],
+        "findings_first": (page - 1) * FINDINGS_PER_PAGE + 1,
+        "pages": _pages(request, submission_id, lang, page, len(findings)),
+        "findings_csv_href": UI.href(request, f"{HOME}/{submission_id}/findings.csv", lang) if findings else None,
         "retryable": row["state"] in RETRYABLE,
         "retry_action": UI.href(request, f"{HOME}/{submission_id}/retry", lang),
         "retried": request.query_params.get("retried") == "1",
@@ -277,6 +403,59 @@ def _charted(report: ComparisonReport, lang: Lang) -> list[Row]:
     keys = ("share_80_plus", "share_long_term", "hours_median.15", "days_to_decision_median", "score_mean.home")
     rows += [r for r in indicator_rows(report, lang) if r.key in keys]
     return rows
+
+
+def _page_number(request: Request, findings: int) -> int:
+    """The findings page asked for (``?page=N``), within the pages there are (1 for anything else)."""
+    raw = request.query_params.get("page", "1")
+    last = max(1, -(-findings // FINDINGS_PER_PAGE))
+    return min(int(raw), last) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 and int(raw) > 0 else 1
+
+
+def _pages(request: Request, submission_id: str, lang: str, page: int, findings: int) -> dict[str, Any] | None:
+    """Links to the previous and the next page of findings, and where this page is; None when one page holds all."""
+    last = max(1, -(-findings // FINDINGS_PER_PAGE))
+    if last == 1:
+        return None
+
+    def href(number: int) -> str:
+        return UI.href(request, f"{HOME}/{submission_id}", lang, page=number) + "#report-heading"
+
+    return {
+        "page": page,
+        "last": last,
+        "previous": href(page - 1) if page > 1 else None,
+        "next": href(page + 1) if page < last else None,
+    }
+
+
+@router.get("/submissions/{submission_id}/findings.csv")
+async def findings_csv(request: Request, submission_id: str) -> Response:
+    """Every finding of the control report, one a line, with the control's title and rule: for a spreadsheet, or the
+    care-record system's people who correct the records."""
+    caller = UI.credential(request)
+    try:
+        report = await service.report(gateway_context(request), caller, submission_id)
+    except Problem as problem:
+        raise (_not_found() if problem.status == 404 else PageError(problem.status, "error_not_found")) from None
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["brukerNr", "kontroll", "alvorlighet", "tittel", "felt", "detalj", "regel"])
+    for f in report.findings:
+        cells = [f.bruker_nr or "", f.code, f.severity, f.title, f.field or "", f.detail or "", _RULES.get(f.code, "")]
+        writer.writerow([_cell(cell) for cell in cells])
+    name = f"funn-{report.municipality}-{report.year}-{submission_id[:8]}.csv"
+    response = Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    return security_headers(response)
+
+
+def _cell(text: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (a brukerNr may start with '-')."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _report_page(report: ControlReport) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from services.registry_intake.schemas import OverviewDeadline
 from shared.envelope import utc_timestamp
-from shared.iplos.reporting_year import NORWEGIAN_TIME
+from shared.iplos.reporting_year import NORWEGIAN_TIME, reporting_deadline
 
 __all__ = ["Deadline", "deadline_for"]
 
@@ -44,5 +44,6 @@ class Deadline:
 
 
 def deadline_for(year: int) -> Deadline:
-    first_of_march = dt.datetime(year + 1, 3, 1, tzinfo=NORWEGIAN_TIME)
-    return Deadline(year, first_of_march.date() - dt.timedelta(days=1), first_of_march.astimezone(dt.UTC))
+    last_day = reporting_deadline(year)
+    day_after = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=NORWEGIAN_TIME)
+    return Deadline(year, last_day, day_after.astimezone(dt.UTC))

@@ -1,28 +1,14 @@
 """The schema problems of an export as lines of text, in English or Norwegian: what ``iplos validate`` prints of its
-own offline check and what ``iplos submit`` prints of the gateway's ``schema-invalid`` answer. Both start from the
-same JSON (``ExportProblem.as_json``), so the two read alike for the same file."""
+own offline check, what ``iplos submit`` prints of the gateway's ``schema-invalid`` answer and what the municipal
+pages show of a refused upload. All start from the same JSON (``ExportProblem.as_json``), so they read alike for the
+same file."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 Language = Literal["en", "nb"]
-
-_NORWEGIAN = ("nb", "nn", "no")
-
-
-def preferred_language(choice: str | None = None) -> Language:
-    """``choice`` if given ("en" or "nb"), else Norwegian where the locale is Norwegian (LC_ALL, LC_MESSAGES, LANG),
-    else English."""
-    if choice in ("en", "nb"):
-        return choice  # type: ignore[return-value]
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(variable, "")
-        if value:
-            return "nb" if value.lower().startswith(_NORWEGIAN) else "en"
-    return "en"
 
 
 def problem_lines(errors: Sequence[Mapping[str, Any]], total: int, complete: bool, language: Language) -> list[str]:
@@ -36,7 +22,13 @@ def problem_lines(errors: Sequence[Mapping[str, Any]], total: int, complete: boo
         lines.append(where)
         text = error.get("message_nb" if language == "nb" else "message") or error.get("message", "")
         lines.append(f"  {text}")
-    more = total - len(errors)
+    return lines + tail_lines(len(errors), total, complete, language)
+
+
+def tail_lines(shown: int, total: int, complete: bool, language: Language) -> list[str]:
+    """What follows the listed problems: how many more there are, and whether reading stopped early."""
+    lines: list[str] = []
+    more = total - shown
     if more > 0:
         lines.append(
             f"... og {more} til ({total} i alt)" if language == "nb" else f"... and {more} more ({total} in all)"
