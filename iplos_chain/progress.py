@@ -32,7 +32,7 @@ from rich.progress import (
 from rich.spinner import Spinner
 from rich.text import Text
 
-__all__ = ["STATE_TEXT", "SubmitProgress"]
+__all__ = ["STATE_TEXT", "CountProgress", "StepProgress", "SubmitProgress"]
 
 # What each state means to the person waiting, in the words of the chain.
 STATE_TEXT: Final = {
@@ -183,3 +183,95 @@ class SubmitProgress:
             return
         self._last_line = text
         self._console.print(f"[{self.elapsed():6.1f} s] {text}", markup=False, highlight=False, soft_wrap=True)
+
+
+class CountProgress:
+    """Long work counted in items (persons written, say): a bar with the rate and the time on a terminal, else a
+    plain line at every tenth. Use as a context manager; ``advance`` as the items go."""
+
+    def __init__(self, console: Console, label: str, total: int, *, live: bool | None = None) -> None:
+        self._console = console
+        self._label = label
+        self._total = max(total, 1)
+        self._live = console.is_terminal if live is None else live
+        self._done = 0
+        self._reported = -1
+        self._started = time.monotonic()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> CountProgress:
+        if self._live:
+            self._bar = Progress(
+                TextColumn(self._label),
+                BarColumn(),
+                TextColumn("{task.completed:,} of {task.total:,}"),
+                TimeElapsedColumn(),
+                console=self._console,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._label, total=self._total)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def advance(self, count: int = 1) -> None:
+        self._done += count
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=self._done)
+            return
+        step = self._done * _PLAIN_STEPS // self._total
+        if step > self._reported:
+            self._reported = step
+            seconds = time.monotonic() - self._started
+            self._console.print(
+                f"[{seconds:6.1f} s] {self._label}: {self._done:,} of {self._total:,} ({step * 10}%)",
+                markup=False,
+                highlight=False,
+            )
+
+
+class StepProgress:
+    """Long work in named steps (the blindness check's): on a terminal a spinner with the step under way and the
+    time, each finished step left as a line; elsewhere a plain line per step."""
+
+    def __init__(self, console: Console, *, live: bool | None = None) -> None:
+        self._console = console
+        self._live = console.is_terminal if live is None else live
+        self._started = time.monotonic()
+        self._shown = _Elapsed(self._started)
+        self._spinner: Live | None = None
+
+    def __enter__(self) -> StepProgress:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._finish_step()
+        if self._spinner is not None:
+            self._spinner.stop()
+            self._spinner = None
+
+    def step(self, text: str) -> None:
+        if not self._live:
+            seconds = time.monotonic() - self._started
+            self._console.print(f"[{seconds:6.1f} s] {text}", markup=False, highlight=False, soft_wrap=True)
+            return
+        self._finish_step()
+        self._shown.text = text
+        if self._spinner is None:
+            self._spinner = Live(
+                Spinner("dots", text=self._shown), console=self._console, refresh_per_second=8, transient=True
+            )
+            self._spinner.start()
+
+    def _finish_step(self) -> None:
+        if self._live and self._shown.text:
+            self._console.print(self._shown.__rich__())
+            self._shown.text = ""

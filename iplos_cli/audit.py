@@ -72,24 +72,27 @@ def tpf_blindness(
     Writes a Markdown and an HTML report and exits 1 if any check fails. The report names findings by file,
     offset and the canary's or identity number's number in the canary export, never by value."""
 
-    def progress(message: str) -> None:
-        typer.echo(message, err=True)
+    from rich.console import Console
 
+    from iplos_chain.progress import StepProgress
+
+    # Each step on stderr: a spinner with the time on a terminal, a plain line per step otherwise.
     try:
-        report = blindness.run_blindness(
-            state_dir,
-            gateway,
-            tpf,
-            registry,
-            out,
-            seed,
-            municipality=municipality,
-            year=year,
-            persons=persons,
-            timeout_s=timeout,
-            progress=progress,
-            register_gateway=register_gateway or None,
-        )
+        with StepProgress(Console(stderr=True)) as steps:
+            report = blindness.run_blindness(
+                state_dir,
+                gateway,
+                tpf,
+                registry,
+                out,
+                seed,
+                municipality=municipality,
+                year=year,
+                persons=persons,
+                timeout_s=timeout,
+                progress=steps.step,
+                register_gateway=register_gateway or None,
+            )
     except blindness.BlindnessUsageError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

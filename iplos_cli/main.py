@@ -102,6 +102,12 @@ def _fail(exc: client.ChainError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _print_json(body: object) -> None:
+    """JSON only, on stdout, as it is (no colours, no wrapping, whatever the terminal): for scripts and jq."""
+    sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
 @keys_app.command("init")
 def keys_init(
     dir: Annotated[Path, typer.Option("--dir", help="Folder to create the keys in (must not hold keys yet)")],
@@ -177,17 +183,22 @@ def generate(
             soft_wrap=True,
         )
         raise typer.Exit(2)
-    written, key = write_synthetic_export(
-        out,
-        municipality,
-        year,
-        persons,
-        seed,
-        vary=vary,
-        errors=errors,
-        answer_key=answer_key,
-        business_faults=business_faults,
-    )
+    from iplos_chain.progress import CountProgress
+
+    # A bar on a terminal, a line at every tenth otherwise, on stderr: stdout keeps the one line of what was written.
+    with CountProgress(err, "writing persons", persons) as progress:
+        written, key = write_synthetic_export(
+            out,
+            municipality,
+            year,
+            persons,
+            seed,
+            vary=vary,
+            errors=errors,
+            answer_key=answer_key,
+            business_faults=business_faults,
+            on_person=progress.advance,
+        )
     console.print(f"wrote {out} ({written} persons, municipality {municipality}, year {year})")
     if key is not None:
         console.print(
@@ -361,7 +372,7 @@ def validate(
             "rapporteringsaar": header.rapporteringsaar if header else None,
             "formatVersjon": header.format_version if header else None,
         }
-        sys.stdout.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+        _print_json(body)
     elif check.valid and check.header is not None:
         header = check.header
         if language == "nb":
@@ -399,6 +410,9 @@ def submit(
     gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
     wait: Annotated[bool, typer.Option("--wait", help="Wait for the registry's receipt")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait")] = 300.0,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print only JSON: the gateway's 202 answer (with --wait, the final status)")
+    ] = False,
     token: TokenOption = None,
     ca: CaOption = None,
 ) -> None:
@@ -412,15 +426,19 @@ def submit(
         final = None
         with SubmitProgress(err) as progress:
             accepted = client.submit(file, gateway, token=token, verify=verify, progress=progress.upload)
-            console.print(f"submission {accepted['submission_id']} accepted ({accepted['records']} records)")
+            if not as_json:
+                console.print(f"submission {accepted['submission_id']} accepted ({accepted['records']} records)")
             progress.accepted(accepted)
             if wait:
                 final = client.wait_final(
                     gateway, accepted["submission_id"], timeout, token=token, verify=verify, on_change=progress.status
                 )
+        if as_json:
+            _print_json(final if final is not None else accepted)
         if final is not None:
-            console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
-            if final["state"] == "held":
+            if not as_json:
+                console.print(json.dumps({k: v for k, v in final.items() if k != "receipt_signature"}, indent=2))
+            if final["state"] == "held" and not as_json:
                 console.print(
                     f"[yellow]held:[/yellow] far fewer persons than the year's active submission, which stays"
                     f" active. Check the report, then confirm with: iplos confirm {accepted['submission_id']}"
@@ -498,6 +516,110 @@ def synthetic_enheter(
 
 
 @app.command()
+def status(
+    submission_id: Annotated[str, typer.Argument(help="The submission id that 'iplos submit' printed")],
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the gateway's status document only")] = False,
+    token: TokenOption = None,
+    ca: CaOption = None,
+) -> None:
+    """Where a submission is: its state in words, each hop (gateway, TPF, registry), attempts and the last error,
+    and the registry's receipt once it has one. Exit 0 once stored, 1 if refused, rejected or stopped, 3 while it
+    is still on its way or held."""
+    from iplos_chain.progress import describe
+
+    try:
+        body = client.get_json(f"{gateway.rstrip('/')}/v1/submissions/{submission_id}", token, verify=_verify(ca))
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(body)
+    else:
+        console.print(
+            f"submission {body['submission_id']}: municipality {body['municipality']}, year {body['year']},"
+            f" sequence {body['sequence']}, {body['records']} records, sent {body['created_at']}",
+            highlight=False,
+        )
+        console.print(describe(body), highlight=False, markup=False)
+        receipt = body.get("receipt") or {}
+        if receipt.get("supersedes"):
+            console.print(f"replaces submission {receipt['supersedes']}", highlight=False)
+    raise typer.Exit(_state_exit(str(body["state"])))
+
+
+def _state_exit(state: str) -> int:
+    """0 stored, 1 stopped for good (refused, rejected, dead-letter: 'iplos retry' may send a stopped one again),
+    3 not final yet (queued, forwarded, held)."""
+    if state == "stored":
+        return 0
+    return 1 if state in ("refused", "rejected", "dead-letter") else 3
+
+
+@app.command("list")
+def list_submissions(
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
+    year: Annotated[int | None, typer.Option(help="Only this reporting year")] = None,
+    municipality: Annotated[
+        str | None, typer.Option("--municipality", "-m", help="Only this kommuneNr (an operator's token)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the gateway's list only")] = False,
+    token: TokenOption = None,
+    ca: CaOption = None,
+) -> None:
+    """The gateway's submissions the token may see (a municipality's own; the operator's all), newest first."""
+    query = "&".join(
+        f"{name}={value}" for name, value in (("year", year), ("municipality", municipality)) if value is not None
+    )
+    url = f"{gateway.rstrip('/')}/v1/submissions" + (f"?{query}" if query else "")
+    try:
+        body = client.get_json(url, token, verify=_verify(ca))
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(body)
+        return
+    rows = body["submissions"]
+    if not rows:
+        console.print("no submissions")
+        return
+    table = Table("submission", "municipality", "year", "seq", "records", "state", "sent")
+    for row in rows:
+        table.add_row(
+            row["submission_id"],
+            row["municipality"],
+            str(row["year"]),
+            str(row["sequence"]),
+            str(row["records"]),
+            row["state"],
+            row["created_at"],
+        )
+    console.print(table)
+
+
+@app.command()
+def retry(
+    submission_id: Annotated[str, typer.Argument(help="The stopped submission's id")],
+    gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the gateway's status document only")] = False,
+    token: TokenOption = None,
+    ca: CaOption = None,
+) -> None:
+    """Send a stopped submission again (dead-letter, or rejected on the way): the gateway puts it back in its outbox
+    with the same sealed parts. Prints its state afterwards."""
+    from iplos_chain.progress import describe
+
+    try:
+        url = f"{gateway.rstrip('/')}/v1/submissions/{submission_id}/retry"
+        body = client.post_json(url, token, verify=_verify(ca))
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(body)
+    else:
+        console.print(f"submission {submission_id}: {describe(body)}", highlight=False, markup=False)
+
+
+@app.command()
 def confirm(
     submission_id: Annotated[str, typer.Argument(help="The held submission's id")],
     gateway: Annotated[str, typer.Option(help="Gateway URL")] = GATEWAY_URL,
@@ -532,7 +654,7 @@ def report(
     except client.ChainError as exc:
         raise _fail(exc) from None
     if as_json:
-        console.print_json(json.dumps(body))
+        _print_json(body)
         return
     from iplos_chain.report_tables import findings_table, rules_table
 
@@ -580,7 +702,7 @@ def compare(
     except client.ChainError as exc:
         raise _fail(exc) from None
     if as_json:
-        print(json.dumps(body, ensure_ascii=False, indent=2))
+        _print_json(body)
         return
     report = ComparisonReport.model_validate(body)
     if csv_file is not None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from iplos_testkit.faults import BUSINESS_KINDS, PAYLOAD_KINDS, AnswerKey, inject_faults
 from iplos_testkit.generator import generate_records
 from iplos_testkit.writer import write_export
+from shared.iplos.model import PersonRecord
 
 
 def write_synthetic_export(
@@ -21,10 +23,12 @@ def write_synthetic_export(
     errors: float = 0.0,
     answer_key: Path | None = None,
     business_faults: bool = False,
+    on_person: Callable[[int], None] | None = None,
 ) -> tuple[int, AnswerKey | None]:
     """Write an export; with ``errors`` > 0, that share of persons carries one known fault each, of the kinds the
     payload controls find, and with ``business_faults`` those the business register finds too (K036-K039, against
-    the synthetic Enhetsregisteret: ``iplos_testkit.business_register``).
+    the synthetic Enhetsregisteret: ``iplos_testkit.business_register``). ``on_person(1)`` is called as each person
+    is written (a progress bar's advance).
 
     The faults draw from their own random stream, so the same seed with ``errors=0`` gives the same persons
     without the faults: that is what "the municipality corrected its records" looks like in the demo.
@@ -40,7 +44,15 @@ def write_synthetic_export(
         records, key = inject_faults(
             records, year=year, rate=errors, rng=fault_rng, kinds=kinds, municipality=municipality
         )
+    if on_person is not None:
+        records = _counted(records, on_person)
     written = write_export(out, header, records)
     if key is not None and answer_key is not None:
         key.write(answer_key)
     return written, key
+
+
+def _counted(records: Iterable[PersonRecord], on_person: Callable[[int], None]) -> Iterator[PersonRecord]:
+    for record in records:
+        yield record
+        on_person(1)
