@@ -4,9 +4,9 @@ Layout under the state folder::
 
     keys/                     iplos keys init output (directory.json, ca/, tpf/, registry/, municipalities/)
     credentials/              development bearer tokens (mode 0600) and the services' hashed credential files:
-                              operator-token, municipality-NNNN-token, gateway-registry-token (the gateway's
-                              own credential at the registry, for fetching reports), registry.json, gateway.json,
-                              tpf.json
+                              operator-token, auditor-token, municipality-NNNN-token, gateway-registry-token
+                              (the gateway's own credential at the registry, for fetching reports),
+                              registry.json, gateway.json, tpf.json
     gateway/ tpf/ registry/   each service's database, logs, outbox and temporary files
     register-gateway/         the population register's gateway's (with ``iplos up``; its token: register-token,
                               its credential file: register-gateway.json)
@@ -36,6 +36,8 @@ from shared.keys import write_private_file
 __all__ = [
     "CREDENTIALS_FOLDER",
     "KEYS_FOLDER",
+    "auditor_token_file",
+    "ensure_auditor_token",
     "ensure_gateway_credentials",
     "ensure_gateway_registry_token",
     "ensure_keys",
@@ -90,6 +92,33 @@ def ensure_operator_token(state_dir: Path) -> str:
     return token
 
 
+def auditor_token_file(state_dir: Path) -> Path:
+    return state_dir / CREDENTIALS_FOLDER / "auditor-token"
+
+
+def ensure_auditor_token(state_dir: Path) -> str:
+    """A development auditor credential (role ``auditor``: every service's audit log and the registry's operator
+    views without findings detail, nothing it could change): the token in ``credentials/auditor-token`` (0600),
+    its hash as ``dev-auditor`` in the registry's and the TPF's credential files (the gateway's is derived in
+    :func:`ensure_gateway_credentials`). Created once per state folder; other entries are kept."""
+    ensure_operator_token(state_dir)
+    token = _token(auditor_token_file(state_dir))
+    for service in ("registry", "tpf"):
+        _keep_entry(
+            state_dir / CREDENTIALS_FOLDER / f"{service}.json", Credential("dev-auditor", "auditor", hash_token(token))
+        )
+    return token
+
+
+def _keep_entry(path: Path, wanted: Credential) -> None:
+    """``wanted`` in the credential file at ``path``, every other entry kept; rewritten only when it changes (a
+    running service may be reading it)."""
+    existing = load_credentials(path)
+    updated = [c for c in existing if c.name != wanted.name] + [wanted]
+    if updated != existing:
+        write_credentials(path, updated)
+
+
 def gateway_registry_token_file(state_dir: Path) -> Path:
     return state_dir / CREDENTIALS_FOLDER / "gateway-registry-token"
 
@@ -101,12 +130,9 @@ def ensure_gateway_registry_token(state_dir: Path) -> str:
     file. Every other entry of that file is kept, and it is rewritten only when it would change."""
     ensure_operator_token(state_dir)  # registry.json with the operator's credential
     token = _token(gateway_registry_token_file(state_dir))
-    path = state_dir / CREDENTIALS_FOLDER / "registry.json"
-    existing = load_credentials(path)
-    wanted = Credential("dev-gateway", GATEWAY_ROLE, hash_token(token))
-    updated = [c for c in existing if c.name != wanted.name] + [wanted]
-    if updated != existing:
-        write_credentials(path, updated)
+    _keep_entry(
+        state_dir / CREDENTIALS_FOLDER / "registry.json", Credential("dev-gateway", GATEWAY_ROLE, hash_token(token))
+    )
     return token
 
 
@@ -132,8 +158,12 @@ def ensure_gateway_credentials(state_dir: Path) -> dict[str, str]:
     credentials (operator token and registry.json only) gets them at its next start, and a second call
     changes nothing."""
     operator = ensure_operator_token(state_dir)
+    auditor = ensure_auditor_token(state_dir)
     tokens = {nr: _token(municipality_token_file(state_dir, nr)) for nr in served_municipalities(state_dir)}
-    credentials = [Credential("dev-operator", "operator", hash_token(operator))] + [
+    credentials = [
+        Credential("dev-operator", "operator", hash_token(operator)),
+        Credential("dev-auditor", "auditor", hash_token(auditor)),
+    ] + [
         Credential(f"dev-municipality-{nr}", MUNICIPALITY_ROLE, hash_token(token), municipality=nr)
         for nr, token in tokens.items()
     ]

@@ -33,6 +33,7 @@ from iplos_chain.apps import DEFAULT_PORTS, PROGRAMS, REGISTER_GATEWAY, SERVICES
 from iplos_chain.state import (
     CREDENTIALS_FOLDER,
     KEYS_FOLDER,
+    ensure_auditor_token,
     ensure_gateway_credentials,
     ensure_gateway_registry_token,
     ensure_operator_token,
@@ -45,7 +46,7 @@ from services.kit.tls import client_context
 from shared.keys import PublicDirectory, ca_certificate_file, tls_files
 from shared.keys.municipality import party_name
 
-__all__ = ["GRACEFUL_SHUTDOWN_S", "Chain", "free_port", "launch_command", "service_env", "trust"]
+__all__ = ["GRACEFUL_SHUTDOWN_S", "Chain", "PortTaken", "free_port", "launch_command", "service_env", "trust"]
 
 #: How long a stopped service's requests in flight may take to finish (uvicorn's graceful shutdown).
 GRACEFUL_SHUTDOWN_S = 10
@@ -158,6 +159,11 @@ class Chain:
         return ensure_operator_token(self.state_dir)
 
     @property
+    def auditor_token(self) -> str:
+        """Every service's audit log, and the registry's operator views without findings detail."""
+        return ensure_auditor_token(self.state_dir)
+
+    @property
     def gateway_registry_token(self) -> str:
         """The gateway's own credential at the registry (it fetches the sealed reports with it)."""
         return ensure_gateway_registry_token(self.state_dir)
@@ -210,11 +216,40 @@ class Chain:
             try:
                 # Ready, not only alive: its database answers and its keys match the directory.
                 if httpx.get(self.url(service) + "/readyz", timeout=3.0, verify=verify).status_code == 200:
+                    self._check_answering(service)
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"{service} did not become ready within {timeout_s:.0f} s (GET /readyz names the check)")
+
+    def _check_answering(self, service: str) -> None:
+        """The process that answered is the one this chain started (its process group), not another program on the
+        port, such as an earlier ``iplos up`` of the same state folder, whose answers would look right."""
+        port = self.ports[service]
+        listeners = procfs.listener_pids(port)
+        own = self.processes[service].pid
+        if listeners and not any(procfs.process_group(pid) == own for pid in listeners):
+            raise PortTaken(f"port {port} ({service}) answers, but not from the {service} this command started")
+
+    def check_ports_free(self) -> None:
+        """Refuse to start when a port of the chain is taken, before anything starts, with the program holding it
+        where it can be told."""
+        for service in self.services:
+            port = self.ports[service]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    holders = sorted(procfs.listener_pids(port))
+                    held = f" by process {', '.join(map(str, holders))}" if holders else ""
+                    raise PortTaken(
+                        f"port {port} for the {service} is already in use{held} (an earlier 'iplos up'?): stop it first"
+                    ) from None
+
+    def dead(self) -> dict[str, int]:
+        """The services that have ended since they started, with their exit codes."""
+        return {service: code for service, process in self.processes.items() if (code := process.poll()) is not None}
 
     def start_all(self) -> None:
         for service in self.services:
@@ -253,6 +288,8 @@ class Chain:
             self.stop(service)
 
     def __enter__(self) -> Chain:
+        if self.processes:
+            return self  # started already (iplos up starts them itself, to tell a port taken apart)
         try:
             self.start_all()
         except BaseException:
@@ -264,6 +301,10 @@ class Chain:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop_all()
+
+
+class PortTaken(RuntimeError):
+    """A port of the chain is held by another program."""
 
 
 def _kill_group(pgid: int) -> None:

@@ -311,16 +311,27 @@ def up(
 ) -> None:
     """Run the three services on loopback with development keys until Ctrl-C, and the population register's
     gateway beside them."""
+    from iplos_chain.supervisor import PortTaken
+
     keys = ensure_keys(state_dir, municipality or DEFAULT_MUNICIPALITIES)
     # A key folder from before the register was a party has no keys for it: the chain runs without its gateway.
     register = (keys / POPULATION_REGISTER_FOLDER).is_dir()
     chain = Chain(state_dir.resolve(), register=register)
+    try:
+        chain.check_ports_free()
+        chain.start_all()
+    except (PortTaken, RuntimeError) as exc:
+        chain.stop_all()
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2 if isinstance(exc, PortTaken) else 1) from None
     with chain:
         for service in chain.services:
             console.print(f"{service:16} {chain.url(service)}   (state: {state_dir / service})")
         # Each on a line of its own, so a script can pick them up. The operator's token reads the registry and
         # acts for every municipality at the gateway; a municipality's submits and reads its own only.
         print(f"operator token: {chain.operator_token}", flush=True)
+        # Reads every service's audit log and the registry's operator views without findings detail; changes nothing.
+        print(f"auditor token: {chain.auditor_token}", flush=True)
         for kommune_nr, token in chain.municipality_tokens().items():
             print(f"municipality {kommune_nr} token: {token}", flush=True)
         if register:
@@ -339,9 +350,24 @@ def up(
         # sigwait only waits for blocked signals: unblocked, a SIGTERM would end this process at once and leave
         # the three services running. Blocked only now, after the services started (they inherit the mask).
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        # Woken every second to look at the services: one that dies is said at once, and the rest are stopped,
+        # rather than leaving tokens printed above that no longer reach anything.
+        dead: dict[str, int] = {}
         with contextlib.suppress(KeyboardInterrupt):
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            while signal.sigtimedwait({signal.SIGINT, signal.SIGTERM}, 1.0) is None:
+                dead = chain.dead()
+                if dead:
+                    break
+        for service, code in dead.items():
+            log = state_dir / service / "logs" / "process.log"
+            err.print(
+                f"[red]error:[/red] the {service} stopped (exit code {code}); its log: {log}. Stopping the others.",
+                highlight=False,
+                soft_wrap=True,
+            )
     console.print("stopped")
+    if dead:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from iplos_chain import DEFAULT_PORTS, REGISTER_GATEWAY
+from iplos_chain import DEFAULT_PORTS, REGISTER_GATEWAY, procfs
 from iplos_testkit.population import generate_population
 from shared.keys import ca_certificate_file
 
@@ -95,3 +95,78 @@ def test_iplos_up_runs_the_register_gateway_and_a_register_extract_goes_through(
     assert "stopped" in rest
     assert up.returncode == 0
     assert (state / REGISTER_GATEWAY / "gateway.db").is_file(), "the register gateway kept its own state apart"
+
+
+def _start_up(state: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "iplos_cli.main", "up", "--state-dir", str(state), "-m", "0301"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _read_until(up: subprocess.Popen[str], prefix: str, timeout_s: float = 120) -> str:
+    assert up.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while not any(line.startswith(prefix) for line in lines):
+        assert time.monotonic() < deadline, "".join(lines)
+        line = up.stdout.readline()
+        assert line, "iplos up ended early:\n" + "".join(lines)
+        lines.append(line)
+    return "".join(lines)
+
+
+def test_iplos_up_prints_an_auditor_token_refuses_taken_ports_and_reports_a_service_that_dies(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    first = _start_up(tmp_path / "first", env)
+    try:
+        text = _read_until(first, "submit with:")
+        auditor = re.search(r"^auditor token: (\S+)$", text, re.MULTILINE)
+        assert auditor is not None
+        # The auditor's token reads every audit log: the three verify, nothing to reconcile yet.
+        verified = subprocess.run(
+            [
+                *(sys.executable, "-m", "iplos_cli.main", "audit", "verify"),
+                *("--state-dir", str(tmp_path / "first"), "--token", auditor.group(1)),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+        # A second `iplos up` while the first runs: one line naming the port and who holds it, no tokens, exit 2.
+        second = subprocess.run(
+            [sys.executable, "-m", "iplos_cli.main", "up", "--state-dir", str(tmp_path / "second"), "-m", "0301"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert second.returncode == 2
+        assert "token" not in second.stdout
+        said = second.stderr.strip()
+        assert said.splitlines() == [said]
+        taken = re.search(r"port (\d+) for the ([a-z-]+) is already in use by process \d+", said)
+        assert taken is not None, said
+        assert DEFAULT_PORTS[taken.group(2)] == int(taken.group(1))
+
+        # The TPF dies: `iplos up` says so, with its log, stops the rest and exits 1.
+        tpf = [pid for pid in procfs.listener_pids(DEFAULT_PORTS["tpf"]) if procfs.process_group(pid) == pid]
+        assert len(tpf) == 1
+        os.killpg(tpf[0], signal.SIGKILL)
+        rest, _ = first.communicate(timeout=90)
+        assert first.returncode == 1
+        assert "error: the tpf stopped (exit code -9); its log:" in rest
+        assert "stopped" in rest
+    finally:
+        if first.poll() is None:
+            first.send_signal(signal.SIGTERM)
+            first.communicate(timeout=60)
