@@ -35,6 +35,7 @@ from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Engine
 
 from services.kit import health
+from services.kit.api_docs import install_api_docs
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.credentials import AUDIT_READERS, Credential, authenticate, load_credentials
 from services.kit.lifespan import open_service, stop_tasks
@@ -122,7 +123,9 @@ def build_app(
         finally:
             engine.dispose()
 
-    app = FastAPI(title=title, version="1", lifespan=lifespan)
+    # /docs from the service's own files (services.kit.api_docs), no ReDoc: nothing loaded from a CDN.
+    app = FastAPI(title=title, version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_api_docs(app)
     app.state.settings = settings
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
     metrics.install(app, credentials=credentials_of, token_required=settings.metrics_token_required)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from services.kit.api_docs import raw_body
 from services.kit.bodies import require_media_type, spool_body
 from services.municipality_gateway import service
 from services.municipality_gateway.dependencies import AUTH_RESPONSES, Caller, Context, UploadSlot
@@ -48,6 +49,17 @@ router = APIRouter(tags=["submissions"])
         429: {"description": "This credential has as many uploads in progress as it may (Retry-After)"},
         503: {"description": "The gateway has as many uploads in progress as it takes (Retry-After)"},
     },
+    openapi_extra=raw_body(
+        "The care-record system's IPLOS export, as it is (docs/iplos-format.md; the XSD at"
+        " shared/iplos/iplos-export-1.xsd), streamed: it is validated while it is read. At the population"
+        " register's gateway: a register extract instead (docs/population-register.md)",
+        {
+            "application/xml": "An IPLOS export (iplos-export-1.xsd), UTF-8",
+            "text/xml": "The same, under the older media type",
+            "application/x-ndjson": "At the population register's gateway only: an iplos-folkeregister/1 extract",
+            "application/jsonl": "The same, under the other media type",
+        },
+    ),
 )
 async def post_submission(
     request: Request, response: Response, caller: Caller, _slot: UploadSlot, ctx: Context

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.kit.api_docs import MUTUAL_TLS, multipart_body
 from services.kit.bodies import read_header_field, read_signature_field, read_upload, refuse_large, require_media_type
 from services.tpf import service
 from services.tpf.dependencies import Context, SenderPeer, Settings
@@ -40,6 +41,16 @@ router = APIRouter()
         413: {"description": "The body is larger than the configured limit"},
         502: {"description": "The registry refused the delivery for good"},
     },
+    openapi_extra=multipart_body(
+        "A sealed message from a municipality's gateway, over mutual TLS with that municipality's certificate"
+        " (docs/envelope-v1.md, section 8): four file parts",
+        {
+            "header": "The submission header's bytes, canonical JSON, at most 65,536 bytes (section 7.3)",
+            "signature": "The municipality's raw 64-byte Ed25519 signature over the header",
+            "identity": "The identity part, sealed for the TPF (section 6.2): identity numbers and references",
+            "payload": "The payload part, sealed for the registry (section 6.4): the TPF cannot open it",
+        },
+    ),
 )
 async def post_message(
     request: Request, ctx: Context, settings: Settings, peer: SenderPeer
@@ -62,6 +73,7 @@ async def post_message(
 @router.get(
     "/v1/messages/{message_id}",
     tags=["messages"],
+    openapi_extra=MUTUAL_TLS,
     summary="Where a message taken by the TPF is: queued, delivered (with the registry's receipt), rejected",
     response_model=MessageStatus | DeliveredMessage,
     response_model_exclude_unset=True,  # the receipt's members only once delivered (services.tpf.schemas)

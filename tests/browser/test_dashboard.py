@@ -543,3 +543,35 @@ def test_an_upload_in_the_browser_answers_as_iplos_validate_and_a_stored_one_pag
     assert rows[0][:2] == ["brukerNr", "kontroll"]
     assert [(r[0] or "–", r[1]) for r in rows[1:]] == [(f["brukerNr"] or "–", f["code"]) for f in report["findings"]]
     screenshot(page, "gateway-findings-page-2")
+
+
+# --- the API documentation -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", ["gateway", "registry"])
+def test_the_api_docs_work_without_internet_and_break_no_rule_of_the_page_s_policy(
+    page: Page, demo_run: DemoRun, screenshot: Screenshot, service: str
+) -> None:
+    elsewhere: list[str] = []
+
+    def local_only(route: Any) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:  # the internet is not there: any request for it is noted and fails
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    refused: list[str] = []
+    page.on(
+        "console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None
+    )
+    page.goto(f"{demo_run.chain.url(service)}/docs")
+    path = "/v1/submissions" if service == "gateway" else "/v1/deliveries"
+    expect(page.locator(".opblock-summary-path", has_text=path).first).to_be_visible()
+    # The bearer token is declared: Swagger UI offers to take one, and marks the operations that need it.
+    expect(page.locator("button.authorize").first).to_be_visible()
+    assert page.locator(".authorization__btn").count() > 0
+    assert elsewhere == []
+    assert refused == []
+    screenshot(page, f"{service}-api-docs")

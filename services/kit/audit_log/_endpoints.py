@@ -48,7 +48,16 @@ def audit_router(
     ``require_reader`` is a dependency that raises a 401/403 ``Problem`` unless the caller may read the log.
     Both are required: nothing here is readable by default.
     """
-    router = APIRouter(prefix=prefix, tags=["audit"], dependencies=[Depends(require_reader)])
+    router = APIRouter(
+        prefix=prefix,
+        tags=["audit"],
+        dependencies=[Depends(require_reader)],
+        # Every endpoint takes a reader's bearer token (services.kit.api_docs declares it from these answers).
+        responses={
+            401: {"description": "No bearer token, or one this service does not know"},
+            403: {"description": "Not an operator's or an auditor's token"},
+        },
+    )
     # The log comes in as a default ``Depends(get_log)``, not in an ``Annotated`` hint: this module's hints are
     # strings (postponed annotations) that FastAPI resolves in the module's globals, where ``get_log`` is not.
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from services.kit.api_docs import MUTUAL_TLS, multipart_body, raw_body
 from services.kit.bodies import (
     body_too_large,
     read_header_field,
@@ -48,6 +49,18 @@ router = APIRouter()
         413: {"description": "The body is larger than the configured limit"},
         422: {"description": "A part is not for this registry, or its content is malformed"},
     },
+    openapi_extra=multipart_body(
+        "A pseudonymised delivery from the TPF, over mutual TLS with the TPF's certificate (docs/envelope-v1.md,"
+        " section 8): six file parts",
+        {
+            "submission_header": "The municipality's submission header, byte for byte as the TPF received it",
+            "submission_signature": "The municipality's raw 64-byte signature, as received",
+            "delivery_header": "The TPF's delivery header's bytes, at most 65,536 bytes (section 7.4)",
+            "delivery_signature": "The TPF's raw 64-byte Ed25519 signature over the delivery header",
+            "pseudonyms": "The pseudonyms part, sealed for the registry (section 6.3)",
+            "payload": "The payload part, byte for byte as the municipality sealed it (section 6.4)",
+        },
+    ),
 )
 async def post_delivery(request: Request, ctx: Context, peer: TpfPeer) -> SignedReceipt:
     refuse_large(request, request.app.state.settings.max_body_bytes)
@@ -88,6 +101,22 @@ async def _delivery(form: FormData) -> service.Delivery:
         404: {"description": "No such submission"},
         409: {"description": "The submission is not held (receipt included), or a newer one became active"},
         422: {"description": "The confirmation names another submission"},
+    },
+    openapi_extra={
+        **MUTUAL_TLS,
+        **raw_body(
+            "The municipality's signed confirmation (docs/envelope-v1.md, section 7.8), at most 8 KiB, sent by its"
+            " gateway over mutual TLS with the municipality's certificate",
+            {"application/json": ""},
+            schema={
+                "type": "object",
+                "required": ["confirmation", "signature"],
+                "properties": {
+                    "confirmation": {"type": "object", "description": "The confirmation's members (section 7.8)"},
+                    "signature": {"type": "string", "description": "The municipality's signature, base64"},
+                },
+            },
+        ),
     },
 )
 async def post_confirmation(

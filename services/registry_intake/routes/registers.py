@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from services.kit.api_docs import raw_body
 from services.kit.bodies import require_media_type, spool_body
 from services.kit.credentials import authenticate
 from services.registry_intake.dependencies import Caller, Clock, Context, credentials
@@ -48,6 +49,16 @@ OPERATORS = frozenset({"operator"})
         415: {"description": "Not a CSV, JSON or gzip body"},
         422: {"description": "Not a bulk file of Enhetsregisteret, or a bad record (place and rule named)"},
     },
+    openapi_extra=raw_body(
+        "A bulk file of Enhetsregisteret as downloaded, streamed (docs/business-register.md)",
+        {
+            "application/gzip": "The file gzipped, as Brønnøysundregistrene serves it",
+            "application/x-gzip": "The same",
+            "text/csv": "The CSV download, unpacked",
+            "application/json": "The JSON download (an array of units), unpacked",
+            "application/octet-stream": "Any of these: the file says which it is",
+        },
+    ),
 )
 async def load_business_register(
     request: Request,
