@@ -20,7 +20,9 @@ from shared.iplos.municipalities import FIRST_YEAR
 __all__ = [
     "FIRST_REPORTING_YEAR",
     "NORWEGIAN_TIME",
+    "collection_year",
     "current_reporting_year",
+    "next_deadline_year",
     "reporting_deadline",
     "year_out_of_range",
 ]
@@ -57,3 +59,19 @@ def reporting_deadline(year: int) -> dt.date:
     """The last day ``year``'s submissions are due: the end of February of the next year (28th or 29th), Norwegian
     time. The registry's operator views and the municipal pages both count from it."""
     return dt.date(year + 1, 3, 1) - dt.timedelta(days=1)
+
+
+def collection_year(now: dt.datetime | None = None) -> int:
+    """The reporting year the registry is collecting at ``now``: the one before the calendar year in Norway. A
+    year's data are reported in the next year (due by the end of February), then followed up and corrected for the
+    rest of that year; a stray early submission for the year in progress does not change which year that is. The
+    operators' views open on it."""
+    return current_reporting_year(now) - 1
+
+
+def next_deadline_year(now: dt.datetime | None = None) -> int:
+    """The reporting year whose deadline is the next to come (today included), Norwegian time: the municipal pages
+    count down to it (in January 2027, 2026's; from March 2027, 2027's)."""
+    moment = (now or dt.datetime.now(dt.UTC)).astimezone(NORWEGIAN_TIME)
+    previous = moment.year - 1
+    return previous if moment.date() <= reporting_deadline(previous) else moment.year

@@ -249,3 +249,17 @@ def test_bearer_or_cookie_without_anything_is_401() -> None:
     with pytest.raises(Problem) as caught:
         bearer_or_cookie(_request({}), CREDENTIALS, frozenset({"operator"}))
     assert caught.value.status == 401
+
+
+def test_no_label_is_given_twice_in_one_language() -> None:
+    """A key written twice in a labels dictionary silently keeps the last (issue 16: a new page's caption took an
+    existing key and broke the page that used it)."""
+    import ast
+    from collections import Counter
+
+    root = Path(__file__).resolve().parents[2] / "services"
+    for module in sorted(root.rglob("i18n.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict):
+                keys = [key.value for key in node.keys if isinstance(key, ast.Constant)]
+                assert [k for k, n in Counter(keys).items() if n > 1] == [], module

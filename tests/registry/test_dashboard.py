@@ -8,7 +8,9 @@ rendered from, through the stable ``data-testid`` / ``data-*`` attributes the br
 from __future__ import annotations
 
 import base64
+import csv
 import html
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -104,6 +106,7 @@ PAGES = [
     f"/dashboard/comparison?year={YEAR}",
     "/dashboard/submissions/{oslo}",
     "/dashboard/submissions/{oslo}/findings",
+    "/dashboard/municipalities/0301",
 ]
 
 
@@ -272,7 +275,7 @@ def test_the_overview_page_counts_down_before_the_deadline(registry: Registry) -
     assert not by_testid(text, "overdue-label")
 
 
-def test_the_overview_defaults_to_the_latest_year_with_data(registry: Registry) -> None:
+def test_the_overview_opens_on_the_year_being_collected(registry: Registry) -> None:
     text = page(signed_in(registry), "/dashboard")
     assert text_of(text, "overview-heading") == f"Innsendinger for rapporteringsåret {YEAR}"
     # A year that is no year falls back to the default rather than failing.
@@ -559,3 +562,67 @@ def test_the_comparison_page_and_its_csv_show_what_the_api_says(registry: Regist
     assert csv_answer.status_code == 200
     assert csv_answer.headers["content-type"].startswith("text/csv")
     assert csv_answer.text == figures_csv(api["areas"])
+
+
+# --- every table as CSV, a municipality's history (issue 16) ------------------------------------------------------
+
+
+def _csv(registry: Registry, path: str, status: int = 200) -> list[list[str]]:
+    response = registry.client.get(path)
+    assert response.status_code == status, response.text[:300]
+    if status != 200:
+        return []
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    return list(csv.reader(io.StringIO(response.text)))
+
+
+def test_every_table_of_the_dashboard_comes_as_csv_with_every_row(registry: Registry) -> None:
+    signed_in(registry)
+    overview_rows = _csv(registry, f"/dashboard/tables/overview.csv?year={YEAR}")
+    document = overview(registry)
+    header = overview_rows[0]
+    assert {"municipality", "name", "status", "records", "findings"} <= set(header)
+    assert [row[header.index("municipality")] for row in overview_rows[1:]] == [
+        row["municipality"] for row in document["municipalities"]
+    ]
+    statistics = page(registry, f"/dashboard/statistics?year={YEAR}")
+    for table, testid in (("intake", "intake-table"), ("rules", "rules-table"), ("service-types", "services-table")):
+        rows = _csv(registry, f"/dashboard/tables/{table}.csv?year={YEAR}")
+        assert len(rows) > 1, table
+        assert by_testid(statistics, f"csv-{table}"), f"no CSV link beside the {testid}"
+    rules = registry.get(f"/v1/operator/years/{YEAR}/findings-by-rule").json()["rules"]
+    rule_rows = _csv(registry, f"/dashboard/tables/rules.csv?year={YEAR}")
+    assert [row[rule_rows[0].index("code")] for row in rule_rows[1:]] == [rule["code"] for rule in rules]
+    assert _csv(registry, f"/dashboard/tables/flows.csv?year={YEAR}")[0]  # a header even with no flows
+    _csv(registry, "/dashboard/tables/no-such-table.csv", status=404)
+    # Findings by rule are an operator's: an auditor's CSV of them is refused like the table is withheld.
+    signed_in(registry, AUDITOR_TOKEN)
+    _csv(registry, f"/dashboard/tables/rules.csv?year={YEAR}", status=403)
+    assert len(_csv(registry, f"/dashboard/tables/overview.csv?year={YEAR}")) == len(overview_rows)
+
+
+def test_a_municipality_s_history_lists_every_submission_it_sent(registry: Registry) -> None:
+    signed_in(registry)
+    listed = registry.get(f"/v1/submissions?municipality=0301&year={YEAR}").json()["submissions"]
+    assert len(listed) >= 2  # Oslo's first and its replacement
+    text = page(registry, "/dashboard/municipalities/0301")
+    rows = by_testid(text, "history-row")
+    assert {(row["attrs"]["data-submission"], row["attrs"]["data-status"]) for row in rows} == {
+        (s["submission_id"], s["status"]) for s in listed
+    }
+    assert text_of(text, "history-heading").startswith("Kommune 0301 Oslo")
+    history = _csv(registry, "/dashboard/municipalities/0301.csv")
+    assert {row[history[0].index("submission_id")] for row in history[1:]} == {s["submission_id"] for s in listed}
+    # The overview links each municipality's name to its history.
+    links = [e for e in by_testid(page(registry, f"/dashboard?year={YEAR}"), "history-link")]
+    assert any(link["attrs"]["href"].startswith("/dashboard/municipalities/0301") for link in links)
+    assert not by_testid(page(registry, "/dashboard/municipalities/9999"), "history-row")
+    page(registry, "/dashboard/municipalities/abcd", status=404)
+
+
+def test_the_findings_chart_has_a_scale(registry: Registry) -> None:
+    text = page(signed_in(registry), f"/dashboard/statistics?year={YEAR}")
+    ticks = [element["text"].strip() for element in by_testid(text, "rules-chart-tick")]
+    assert len(ticks) == 5
+    assert ticks[0].startswith("0")

@@ -471,8 +471,18 @@ def test_before_the_deadline_nothing_is_overdue_and_the_days_left_count_down(reg
     assert rows_by_number(document)["0301"]["late"] is True
 
 
-def test_the_default_year_is_the_latest_with_data(registry: Registry) -> None:
+def test_the_default_year_is_the_one_being_collected_whatever_year_has_data(registry: Registry) -> None:
+    # March 2025: 2024 is the year being reported (and the one with data).
     assert registry.get("/v1/operator/years").json() == {"years": [YEAR], "default": YEAR}
+    # January 2026: 2025 is being reported, though nothing for it has come yet; 2024's data stay listed.
+    registry.clock.now = dt.datetime(2026, 1, 10, 9, 0, tzinfo=dt.UTC)
+    try:
+        assert registry.get("/v1/operator/years").json() == {"years": [YEAR], "default": YEAR + 1}
+        # A stray early submission for the year in progress would not move it: the year in progress is 2026.
+        registry.clock.now = dt.datetime(2026, 12, 30, 9, 0, tzinfo=dt.UTC)
+        assert registry.get("/v1/operator/years").json()["default"] == YEAR + 1
+    finally:
+        registry.clock.now = AFTER_DEADLINE
 
 
 @pytest.mark.parametrize(
@@ -709,3 +719,6 @@ def test_a_held_submission_is_shown_and_counted_while_the_active_one_stays(regis
     assert [label.text_content() for label in labels] == ["Awaiting confirmation"]
     assert not shown.xpath('//tr[@data-municipality="0301"]//*[@data-testid="held-label"]')
     assert shown.xpath('string(//*[@data-testid="count-held"]/@data-value)') == "1"
+    # And it is listed among the year's submissions waiting or stopped at the registry, with its age.
+    waiting = shown.xpath('//tr[@data-testid="waiting-row"]')
+    assert [(row.get("data-submission"), row.get("data-status")) for row in waiting] == [(held.message_id, "held")]

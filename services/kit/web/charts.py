@@ -7,11 +7,12 @@ value (``None``) draws no bar and is labelled "<5".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-__all__ = ["Bar", "Chart", "Tick", "columns", "horizontal_bars"]
+__all__ = ["Bar", "Chart", "Tick", "columns", "horizontal_bars", "nice_ceiling"]
 
 _LABEL_CHARS: Final = 30
 
@@ -56,6 +57,17 @@ def _short(text: str) -> str:
     return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
 
 
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least ``value`` (a scale's end)."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if value <= step * power * (1 + 1e-9):
+            return step * power
+    return 10.0 * power
+
+
 def horizontal_bars(
     items: Sequence[tuple[str, float | None, str]],
     *,
@@ -63,14 +75,19 @@ def horizontal_bars(
     row: int = 24,
     label_width: int = 230,
     value_width: int = 70,
+    scale: Callable[[float], str] | None = None,
 ) -> Chart:
-    """One bar per ``(label, value or None, value text)``, longest = the plot's width."""
+    """One bar per ``(label, value or None, value text)``. Without ``scale`` the longest bar is the plot's width;
+    with it, the plot runs from 0 to a round number at or above the largest value, with a tick and a grid line at
+    each quarter labelled by ``scale(value)``: bars of small rates (0.11 %) are read against their axis, not as
+    "full", and differences between them show."""
     largest = max((v for _, v, _ in items if v is not None), default=0) or 1
+    end = nice_ceiling(largest) if scale is not None else largest
     plot = width - label_width - value_width
     bars = []
     for index, (label, value, text) in enumerate(items):
         y = 4 + index * row
-        length = 0.0 if value is None else plot * value / largest
+        length = 0.0 if value is None else plot * value / end
         bars.append(
             Bar(
                 label=_short(label),
@@ -86,7 +103,21 @@ def horizontal_bars(
                 value_y=y + row / 2 + 4,
             )
         )
-    return Chart(width=width, height=8 + row * len(items), bars=bars, plot_left=label_width)
+    plot_bottom = 8 + row * len(items)
+    ticks = []
+    if scale is not None:
+        for quarter in range(5):
+            value = end * quarter / 4
+            ticks.append(Tick(round(label_width + plot * quarter / 4, 1), plot_bottom + 14, scale(value)))
+    return Chart(
+        width=width,
+        height=plot_bottom + (22 if ticks else 0),
+        bars=bars,
+        ticks=ticks,
+        baseline_y=plot_bottom,
+        plot_left=label_width,
+        plot_right=label_width + plot,
+    )
 
 
 def columns(

@@ -48,7 +48,7 @@ from services.municipality_gateway.service import GatewayContext
 from services.municipality_gateway.states import DONE_STATES, RETRYABLE, SubmissionState
 from shared.iplos.controls import CATALOGUE
 from shared.iplos.problem_text import Language, tail_lines
-from shared.iplos.reporting_year import NORWEGIAN_TIME, current_reporting_year, reporting_deadline
+from shared.iplos.reporting_year import NORWEGIAN_TIME, next_deadline_year, reporting_deadline
 
 PREFIX: Final = "/pages"
 STATIC_PATH: Final = "/static/gateway"
@@ -143,7 +143,7 @@ async def _list_context(request: Request, caller: Credential, lang: str) -> dict
         row["replaced_by_href"] = UI.href(request, f"{HOME}/{replaced_by}", lang) if replaced_by else None
     t = UI.labels[lang]
     scope = t["scope_own"].format(municipality=caller.municipality) if caller.municipality else t["scope_all"]
-    reporting_year = year or current_reporting_year()
+    reporting_year = year or next_deadline_year()
     deadline = reporting_deadline(reporting_year)
     days_left = (deadline - dt.datetime.now(NORWEGIAN_TIME).date()).days
     return {

@@ -182,6 +182,30 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "submission_status_active": "Gjeldende",
         "submission_status_superseded": "Erstattet",
         "submission_status_refused": "Avvist",
+        "submission_status_held": "Holdt tilbake",
+        "csv_table": "Last ned tabellen (CSV)",
+        "history_link": "Kommunens innsendinger gjennom årene",
+        "history_title": "Kommune {municipality} {name}: innsendinger gjennom årene",
+        "history_intro": (
+            "Hver innsending registeret har en rad for, alle år, nyeste først: hva som gjaldt, hva som erstattet hva,"
+            " og om den kom for sent."
+        ),
+        "municipality_history_caption": "Innsendinger fra kommune {municipality}",
+        "history_none": "Registeret har ingen innsendinger fra kommune {municipality}.",
+        "col_year": "År",
+        "col_submission": "Innsending",
+        "col_days_since": "Dager siden",
+        "col_reason": "Hvorfor",
+        "waiting_heading": "Venter eller stoppet",
+        "waiting_intro": (
+            "Innsendinger som har nådd registeret, men verken gjelder eller er erstattet: holdt tilbake (venter på"
+            " kommunens bekreftelse) eller avvist (kommunen må sende på nytt). En innsending som står i kø i en"
+            " kommuneportal eller hos TPF, vet registeret ikke om før den er levert: køenes dybde og alder står i"
+            " deres /metrics (og i Grafana-dashbordet i deploy/)."
+        ),
+        "waiting_caption": "Holdt tilbake eller avvist, {year}",
+        "waiting_none": "Ingen innsending for {year} venter eller er stoppet i registeret.",
+        "waiting_held": "venter på kommunens bekreftelse",
         "fact_sequence": "Sekvensnummer",
         "fact_received": "Mottatt",
         "fact_sender": "Avsender",
@@ -417,6 +441,30 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "submission_status_active": "Current",
         "submission_status_superseded": "Replaced",
         "submission_status_refused": "Refused",
+        "submission_status_held": "Held",
+        "csv_table": "Download the table (CSV)",
+        "history_link": "The municipality's submissions over the years",
+        "history_title": "Municipality {municipality} {name}: submissions over the years",
+        "history_intro": (
+            "Every submission the registry holds a row of, every year, newest first: what was in effect, what replaced"
+            " what, and whether it came late."
+        ),
+        "municipality_history_caption": "Submissions from municipality {municipality}",
+        "history_none": "The registry holds no submission from municipality {municipality}.",
+        "col_year": "Year",
+        "col_submission": "Submission",
+        "col_days_since": "Days since",
+        "col_reason": "Why",
+        "waiting_heading": "Waiting or stopped",
+        "waiting_intro": (
+            "Submissions that reached the registry but are neither in effect nor replaced: held (waiting for the"
+            " municipality's confirmation) or refused (the municipality must send again). A submission queued at a"
+            " municipality's gateway or at the TPF is not known to the registry until it is delivered: their queues'"
+            " depth and age are in their /metrics (and in the Grafana dashboard in deploy/)."
+        ),
+        "waiting_caption": "Held or refused, {year}",
+        "waiting_none": "No submission for {year} is waiting or stopped at the registry.",
+        "waiting_held": "waiting for the municipality's confirmation",
         "fact_sequence": "Sequence",
         "fact_received": "Received",
         "fact_sender": "Sender",

@@ -8,6 +8,8 @@ without JavaScript: filters are a GET form, sorting is links, charts are SVG dra
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -148,6 +150,12 @@ def overview_page(request: Request) -> HTMLResponse:
         "form_action": UI.href(request, HOME, "nb"),
         "reset_href": UI.href(request, HOME, lang, year=year),
         "sees_findings": sees_findings(caller),
+        "waiting": [
+            w | {"href": UI.href(request, f"{PREFIX}/submissions/{w['submission_id']}", lang)}
+            for w in reading.waiting_or_stopped(context(request), year, now(request))
+        ],
+        "csv_href": lambda table: UI.href(request, f"{PREFIX}/tables/{table}.csv", lang, year=year),
+        "history_href": lambda nr: UI.href(request, f"{PREFIX}/municipalities/{nr}", lang),
     }
     return UI.render(
         request, "dashboard/overview.html", context_, user=caller, nav=_nav(request, lang, year, "overview")
@@ -188,9 +196,13 @@ def statistics_page(request: Request) -> HTMLResponse:
     if sees_findings(caller):
         rules = reading.findings_by_rule(ctx, year).model_dump(mode="json")
         shown = [r for r in rules["rules"] if r["suppressed"] or r["findings"]]
+        percent = Formatter(lang).percent
+        # Drawn against a scale from 0 to a round rate at or above the largest, with its ticks: rates of a tenth of
+        # a per cent are not drawn as full bars, and one rule against another shows.
         rules_chart = charts.horizontal_bars(
-            [(r["code"], r["rate"], "<5" if r["suppressed"] else Formatter(lang).percent(r["rate"], 2)) for r in shown],
+            [(r["code"], r["rate"], "<5" if r["suppressed"] else percent(r["rate"], 2)) for r in shown],
             label_width=70,
+            scale=lambda value: percent(value, 2),
         )
     context_ = {
         "year": year,
@@ -208,6 +220,7 @@ def statistics_page(request: Request) -> HTMLResponse:
         "flow_kinds": list(FlowCounts.model_fields),
         "municipality_names": {area["area"]: _name(area["area"], year) for area in flows["areas"]},
         "register": reading.register_year(ctx, year).model_dump(mode="json"),
+        "csv_href": lambda table: UI.href(request, f"{PREFIX}/tables/{table}.csv", lang, year=year),
     }
     return UI.render(
         request, "dashboard/statistics.html", context_, user=caller, nav=_nav(request, lang, year, "statistics")
@@ -288,6 +301,110 @@ def comparison_csv(request: Request) -> Response:
         headers={"Content-Disposition": f'attachment; filename="sammenligning-{year}.csv"'},
     )
     return security_headers(response)
+
+
+#: The tables the dashboard shows, each as CSV: (its rows from the year's documents, operators only).
+_TABLES: Final[dict[str, tuple[Callable[[Request, int], list[dict[str, Any]]], bool]]] = {
+    "overview": (
+        lambda r, y: reading.year_overview(
+            context(r), y, now(r), OverviewQuery.lenient(None, None, None, None)
+        ).model_dump(mode="json")["municipalities"],
+        False,
+    ),
+    "waiting": (lambda r, y: reading.waiting_or_stopped(context(r), y, now(r)), False),
+    "intake": (lambda r, y: reading.intake_by_day(context(r), y).model_dump(mode="json")["days"], False),
+    "rules": (lambda r, y: reading.findings_by_rule(context(r), y).model_dump(mode="json")["rules"], True),
+    "service-types": (
+        lambda r, y: reading.records_per_service_type(context(r), y).model_dump(mode="json")["service_types"],
+        False,
+    ),
+    "flows": (lambda r, y: reading.year_flows(context(r), y).model_dump(mode="json")["areas"], False),
+}
+
+
+@router.get("/tables/{table}.csv")
+def table_csv(request: Request, table: str) -> Response:
+    """One of the dashboard's tables for the year, every row and column, as CSV (the comparison statistics have
+    their own, /dashboard/comparison.csv)."""
+    caller = UI.credential(request)
+    found = _TABLES.get(table)
+    if found is None:
+        raise PageError(404, "error_not_found", testid="not-found")
+    rows_of, findings_only = found
+    if findings_only and not sees_findings(caller):
+        raise PageError(403, "findings_withheld_page", testid="findings-withheld")
+    year = _year(request, request.query_params.get("year"))
+    return _csv_response(rows_of(request, year), f"{table}-{year}.csv")
+
+
+# Before the page's route, whose path would take "0301.csv" for a municipality.
+@router.get("/municipalities/{municipality}.csv")
+def municipality_csv(request: Request, municipality: str) -> Response:
+    UI.credential(request)
+    if not (len(municipality) == 4 and municipality.isascii() and municipality.isdigit()):
+        raise PageError(404, "error_not_found", testid="not-found")
+    rows = reading.municipality_history(context(request), municipality, now(request))
+    return _csv_response(rows, f"kommune-{municipality}.csv")
+
+
+@router.get("/municipalities/{municipality}", response_class=HTMLResponse)
+def municipality_page(request: Request, municipality: str) -> HTMLResponse:
+    """One municipality across the years: every submission the registry holds a row of, what was in effect, what
+    replaced what, late or not, with its counts."""
+    caller = UI.credential(request)
+    lang = language_of(request)
+    if not (len(municipality) == 4 and municipality.isascii() and municipality.isdigit()):
+        raise PageError(404, "error_not_found", testid="not-found")
+    history = [
+        h | {"href": UI.href(request, f"{PREFIX}/submissions/{h['submission_id']}", lang)}
+        for h in reading.municipality_history(context(request), municipality, now(request))
+    ]
+    year = history[0]["year"] if history else _year(request, None)
+    context_ = {
+        "municipality": municipality,
+        "name": _name(municipality, year),
+        "history": history,
+        "csv_href": UI.href(request, f"{PREFIX}/municipalities/{municipality}.csv", lang),
+        "sees_findings": sees_findings(caller),
+    }
+    return UI.render(
+        request, "dashboard/municipality.html", context_, user=caller, nav=_nav(request, lang, year, "municipality")
+    )
+
+
+def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A row's values one level deep ("flows.stayed"), lists as their length: a CSV's columns."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{name}.")
+        elif isinstance(value, list):
+            flat[name] = len(value)
+        else:
+            flat[name] = "" if value is None else value
+    return flat
+
+
+def _csv_response(rows: list[dict[str, Any]], name: str) -> Response:
+    flat = [_flat(row) for row in rows]
+    columns = list(dict.fromkeys(key for row in flat for key in row))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in flat:
+        writer.writerow([_cell(row.get(column, "")) for column in columns])
+    response = Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+    return security_headers(response)
+
+
+def _cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)

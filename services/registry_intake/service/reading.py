@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Final
+from typing import Any, Final
 
 from services.registry_intake import read
+from services.registry_intake.models import SubmissionStatus
 from services.registry_intake.schemas import (
     FIRST_YEAR,
     LAST_YEAR,
@@ -32,7 +33,9 @@ from services.registry_intake.schemas import (
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.errors import NotFound
 from services.registry_intake.service.receipts import receipt_for
-from shared.iplos.reporting_year import NORWEGIAN_TIME
+from services.registry_intake.submissions import StoredSubmission
+from shared.envelope import utc_timestamp
+from shared.iplos.reporting_year import collection_year
 
 __all__ = [
     "MESSAGE_ID",
@@ -62,9 +65,10 @@ def available_years(ctx: RegistryContext) -> list[int]:
 
 
 def default_year(ctx: RegistryContext, now: dt.datetime) -> int:
-    """The latest reporting year with data, or (none yet) the year before this one."""
-    found = available_years(ctx)
-    return found[0] if found else max(FIRST_YEAR, now.astimezone(NORWEGIAN_TIME).year - 1)
+    """The year the registry is collecting (``collection_year``: the one before this one in Norway), whatever
+    year the newest submission is for: a stray early submission for the year in progress does not move the views
+    off the year being reported."""
+    return min(max(FIRST_YEAR, collection_year(now)), LAST_YEAR)
 
 
 def years(ctx: RegistryContext, now: dt.datetime) -> Years:
@@ -141,3 +145,44 @@ def record_findings(
         raise NotFound()
     total, page = ctx.queries.findings_page(submission_id, rule, offset, limit)
     return read.record_findings(submission_id, rule, offset, limit, total, page)
+
+
+def _row(stored: StoredSubmission, now: dt.datetime) -> dict[str, Any]:
+    """One submission as the dashboard's history and waiting lists show it (plain values: a page and a CSV)."""
+    return {
+        "year": stored.year,
+        "municipality": stored.municipality,
+        "submission_id": stored.message_id,
+        "sequence": stored.sequence,
+        "status": stored.status.value,
+        "received_at": utc_timestamp(stored.received_at),
+        "late": read.deadline_for(stored.year).is_late(stored.received_at),
+        "days_since": (now - stored.received_at).days,
+        "records": stored.record_count,
+        "findings": stored.finding_count,
+        "errors": stored.error_count,
+        "warnings": stored.warning_count,
+        "supersedes": stored.supersedes,
+        "superseded_by": stored.superseded_by,
+        "refusal_reason": stored.refusal_reason,
+    }
+
+
+def municipality_history(ctx: RegistryContext, municipality: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every submission of one municipality the registry holds a row of, in every year, newest year first and
+    newest first within a year: what it sent, which was in effect, what replaced what."""
+    history: list[dict[str, Any]] = []
+    for year in available_years(ctx):
+        rows = [s for s in ctx.queries.year_submissions(year) if s.municipality == municipality]
+        history.extend(_row(s, now) for s in reversed(rows))
+    return history
+
+
+def waiting_or_stopped(ctx: RegistryContext, year: int, now: dt.datetime) -> list[dict[str, Any]]:
+    """The year's submissions that reached the registry but are neither in effect nor replaced, newest first: held
+    ones (waiting for their municipality to confirm) and refused ones (that message is done: the municipality must
+    send again). A submission still queued at a gateway or at the TPF is not known here until it is delivered:
+    their outboxes' depth and age are in their own /metrics."""
+    stopped = (SubmissionStatus.HELD, SubmissionStatus.REFUSED)
+    rows = [_row(s, now) for s in ctx.queries.year_submissions(year) if s.status in stopped]
+    return sorted(rows, key=lambda row: row["received_at"], reverse=True)
