@@ -13,7 +13,7 @@ export IPLOS_TEST_CHROMIUM ?= $(CHROMIUM)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install check-pythons lock browser demo up soak bench test test-latest lint typecheck contracts pytest clean compose-test
+.PHONY: install check-pythons lock browser promtool demo up soak bench test test-latest lint typecheck contracts pytest clean compose-test
 
 # Everything is installed from the committed lock (exact versions, each file's hash checked), so a new release on
 # the package index cannot change what `make demo` and `make test` run. pyproject.toml keeps the ranges the code
@@ -94,6 +94,25 @@ browser:
 		rm -f "$$log"; \
 	fi
 
+# promtool, which checks deploy/monitoring's alert rules against metrics recorded from a real run: taken out of
+# Debian's prometheus package (apt-get download, unpacked into .tools/), so no Prometheus server gets installed or
+# started as a service by `make test`. Nothing to do when there is one already (on PATH, or in .tools/).
+PROMTOOL := .tools/promtool
+export IPLOS_TEST_PROMTOOL ?= $(abspath $(PROMTOOL))
+promtool:
+	@if ! command -v promtool >/dev/null 2>&1 && [ ! -x $(PROMTOOL) ]; then \
+		echo "fetching promtool from Debian's prometheus package (unpacked into $(PROMTOOL), not installed) ..."; \
+		dir=$$(mktemp -d); \
+		if ! (cd "$$dir" && apt-get download prometheus >/dev/null 2>&1) && \
+			! ($(SUDO) apt-get update -qq >/dev/null 2>&1 && cd "$$dir" && apt-get download prometheus >/dev/null 2>&1); then \
+			rm -rf "$$dir"; echo "error: could not download Debian's prometheus package for promtool" \
+				"(the monitoring tests need it); install it with: $(if $(SUDO),sudo )apt-get install prometheus" >&2; exit 1; \
+		fi; \
+		dpkg-deb --fsys-tarfile "$$dir"/prometheus_*.deb | tar -x -C "$$dir" ./usr/bin/promtool && \
+			mkdir -p $(dir $(PROMTOOL)) && mv "$$dir/usr/bin/promtool" $(PROMTOOL); \
+		rm -rf "$$dir"; \
+	fi
+
 demo: install
 	$(BIN)/iplos demo
 
@@ -136,10 +155,10 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-pytest: install browser
+pytest: install browser promtool
 	$(BIN)/pytest
 
 test: lint typecheck contracts pytest
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) $(LATEST_VENV) .demo-state test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) $(LOCK_VENV) $(LATEST_VENV) .tools .demo-state test-artifacts .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -114,7 +114,12 @@ def build_app(
                 app.state.readiness = running.readiness.expecting_schema(migrations)
                 app.state.audit_log = running.audit
                 tasks = [asyncio.create_task(work()) for work in running.background]
-                tasks.append(asyncio.create_task(running.audit.run_checkpoints(settings.audit_checkpoint_interval_s)))
+                checkpoints = running.audit.run_checkpoints(
+                    settings.audit_checkpoint_interval_s,
+                    signed=metrics.audit_checkpointed,
+                    failed=metrics.audit_checkpoint_failed,
+                )
+                tasks.append(asyncio.create_task(checkpoints))
                 log.info(f"{service} ready", **running.ready)
                 try:
                     yield

@@ -44,7 +44,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.context_managers import Timer
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
@@ -126,6 +126,35 @@ class ServiceMetrics:
             ["service", "answer"],
             registry=self.registry,
         )
+        self._ready = Gauge(
+            "iplos_ready",
+            '1 while a readiness check passes, 0 while it fails (check="all": every check), as of this scrape:'
+            " /readyz's checks, run for the scrape",
+            ["service", "check"],
+            registry=self.registry,
+        )
+        self._checkpoint_success = time.time()
+        self._checkpoint_age = Gauge(
+            "iplos_audit_checkpoint_age_seconds",
+            "Seconds since the audit log's checkpoint loop last made sure a signed checkpoint covers every entry (it"
+            " runs every IPLOS_*_AUDIT_CHECKPOINT_INTERVAL_S); counted from the start before its first run",
+            ["service"],
+            registry=self.registry,
+        )
+        self._checkpoint_age.labels(service).set_function(lambda: time.time() - self._checkpoint_success)
+        self._checkpoint_size = Gauge(
+            "iplos_audit_checkpoint_tree_size",
+            "Entries the latest signed checkpoint of the audit log covers",
+            ["service"],
+            registry=self.registry,
+        )
+        self._checkpoint_failures = Counter(
+            "iplos_audit_checkpoint_failures",
+            "Runs of the audit log's checkpoint loop that failed (the database, the key): retried at the next",
+            ["service"],
+            registry=self.registry,
+        )
+        self._checkpoint_failures.labels(service)
         self._message_outcomes = frozenset(messages)
         self._record_outcomes = frozenset(records)
         self._stage_names = frozenset(stages)
@@ -181,6 +210,20 @@ class ServiceMetrics:
         method = method if method in _METHODS else "other"
         self._requests.labels(self.service, method, route, str(status)).observe(seconds)
 
+    def readiness(self, results: dict[str, str]) -> None:
+        """The readiness checks' results (``Readiness.checks``: "ok" or the reason), as the ``iplos_ready`` gauges."""
+        for check, result in results.items():
+            self._ready.labels(self.service, check).set(1 if result == "ok" else 0)
+        self._ready.labels(self.service, "all").set(1 if all(r == "ok" for r in results.values()) else 0)
+
+    def audit_checkpointed(self, tree_size: int) -> None:
+        """The checkpoint loop made sure a signed checkpoint covers ``tree_size`` entries, every one there is."""
+        self._checkpoint_success = time.time()
+        self._checkpoint_size.labels(self.service).set(tree_size)
+
+    def audit_checkpoint_failed(self) -> None:
+        self._checkpoint_failures.labels(self.service).inc()
+
     def findings_detail(self, family: str) -> None:
         """Show the metric family ``family`` (its name without ``_total``) only to findings readers."""
         self._detail.add(family)
@@ -233,6 +276,9 @@ class ServiceMetrics:
                 with contextlib.suppress(Problem):
                     caller = authenticate(request, credentials(request), AUDIT_READERS)
             detail = caller is not None and caller.role in FINDINGS_READERS
+            readiness = getattr(request.app.state, "readiness", None)
+            if readiness is not None:  # set once the service has started (services.kit.app)
+                self.readiness(await readiness.checks())
             body, media_type = await run_in_threadpool(
                 lambda: self.exposition(request.headers.get("accept", ""), findings_detail=detail)
             )

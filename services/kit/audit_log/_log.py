@@ -189,21 +189,34 @@ class AuditLog:
         log.info("audit checkpoint signed", tree_size=signed.checkpoint.tree_size)
         return signed
 
-    async def run_checkpoints(self, interval_s: float) -> None:
+    async def run_checkpoints(
+        self,
+        interval_s: float,
+        *,
+        signed: Callable[[int], None] | None = None,
+        failed: Callable[[], None] | None = None,
+    ) -> None:
         """Sign a checkpoint now and then every ``interval_s`` seconds while the log grows; run it as a task in
-        the service's lifespan and cancel it at shutdown. A failure is logged by its type and retried."""
+        the service's lifespan and cancel it at shutdown. A failure is logged by its type and retried.
+        ``signed(tree_size)`` after each run that left the log covered, ``failed()`` after each that did not (the
+        service's metrics: an alert when checkpoints stop)."""
         while True:
             signing = asyncio.ensure_future(asyncio.to_thread(self.checkpoint))
             try:
                 # Shielded: a cancellation at shutdown waits for the thread to finish its transaction, so the
                 # engine is never disposed under a connection the checkpoint still holds.
-                await asyncio.shield(signing)
+                checkpoint = await asyncio.shield(signing)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await signing
                 raise
             except Exception as exc:  # the loop must outlive a database hiccup
                 log.error("audit checkpoint failed", error_type=type(exc).__name__)
+                if failed is not None:
+                    failed()
+            else:
+                if signed is not None:
+                    signed(checkpoint.checkpoint.tree_size)
             await asyncio.sleep(interval_s)
 
     # -- reading --
