@@ -27,24 +27,9 @@ def test_iplos_up_runs_the_register_gateway_and_a_register_extract_goes_through(
     extract = population.registers[(2024, "0301")]
     state = tmp_path / "state"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    up = subprocess.Popen(
-        [sys.executable, "-m", "iplos_cli.main", "up", "--state-dir", str(state), "-m", "0301"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        text=True,
-        start_new_session=True,
-    )
+    up = _start_up(state, env)
     try:
-        assert up.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while not any(line.startswith("population register token:") for line in lines):
-            assert time.monotonic() < deadline, "".join(lines)
-            line = up.stdout.readline()
-            assert line, "iplos up ended early:\n" + "".join(lines)
-            lines.append(line)
-        text = "".join(lines)
+        text = _read_until(up, "population register token:")
         assert f"register-gateway https://127.0.0.1:{DEFAULT_PORTS[REGISTER_GATEWAY]}" in text
         match = re.search(r"^population register token: (\S+)$", text, re.MULTILINE)
         assert match is not None

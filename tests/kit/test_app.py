@@ -56,7 +56,7 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """What happened, in order: the checkpoints' task and every engine's disposal are recorded here."""
     happened: list[str] = []
 
-    async def checkpoints(self: AuditLog, interval_s: float) -> None:
+    async def checkpoints(self: AuditLog, interval_s: float, **_callbacks: Any) -> None:
         happened.append("checkpoints started")
         try:
             await asyncio.Event().wait()

@@ -413,6 +413,39 @@ def test_the_background_task_signs_checkpoints_as_the_log_grows(audit: AuditLog)
     assert _size_of(audit.checkpoints()[-1].body) == 2
 
 
+def test_the_background_task_reports_each_run_to_its_callbacks(
+    audit: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the service's metrics hear (iplos_audit_checkpoint_age_seconds, _tree_size, _failures_total): every run
+    that left the log covered, with the size covered, and every run that failed."""
+    signed: list[int] = []
+    failed: list[None] = []
+
+    async def scenario() -> None:
+        task = asyncio.create_task(
+            audit.run_checkpoints(0.05, signed=signed.append, failed=lambda: failed.append(None))
+        )
+        await asyncio.sleep(0.12)
+        await asyncio.to_thread(_append, audit, 1)
+        await asyncio.sleep(0.12)
+        original = AuditLog.checkpoint
+
+        def broken(self: AuditLog) -> Any:
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(AuditLog, "checkpoint", broken)
+        await asyncio.sleep(0.12)
+        monkeypatch.setattr(AuditLog, "checkpoint", original)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert signed[0] == 0
+    assert signed[-1] == 1
+    assert failed
+
+
 # --- HTTP ---------------------------------------------------------------------------------------------------------
 
 

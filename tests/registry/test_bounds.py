@@ -342,7 +342,7 @@ def registry(engine: Engine, key_state: Path, tmp_path: Path, monkeypatch: pytes
     # shut the app down while the checkpoint's thread still holds a connection.
     signed = threading.Event()
 
-    async def one_checkpoint(self: AuditLog, interval_s: float) -> None:
+    async def one_checkpoint(self: AuditLog, interval_s: float, **_callbacks: Any) -> None:
         await asyncio.to_thread(self.checkpoint)
         signed.set()
         await asyncio.Event().wait()

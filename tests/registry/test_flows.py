@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -80,7 +81,7 @@ def registry_app(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     )
     signed = threading.Event()
 
-    async def one_checkpoint(self: AuditLog, interval_s: float) -> None:
+    async def one_checkpoint(self: AuditLog, interval_s: float, **_callbacks: Any) -> None:
         # Sign the start-up checkpoint, then wait to be cancelled: no thread holds a connection at shutdown.
         await asyncio.to_thread(self.checkpoint)
         signed.set()

@@ -229,7 +229,7 @@ def registry(
     # checkpoint, say so, then wait to be cancelled: the tests start only after it.
     signed = threading.Event()
 
-    async def one_checkpoint(self: AuditLog, interval_s: float) -> None:
+    async def one_checkpoint(self: AuditLog, interval_s: float, **_callbacks: Any) -> None:
         await asyncio.to_thread(self.checkpoint)
         signed.set()
         await asyncio.Event().wait()

@@ -3,9 +3,7 @@ same use cases (``service``) the API calls, so a page and the API cannot disagre
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -30,6 +28,7 @@ from services.kit.web import (
     merge_labels,
     security_headers,
 )
+from services.kit.web.downloads import csv_download, csv_text
 from services.municipality_gateway import service
 from services.municipality_gateway.admission import UploadSlots
 from services.municipality_gateway.comparison_view import (
@@ -356,13 +355,7 @@ async def comparison_csv(request: Request, submission_id: str) -> Response:
         report = await service.comparison(gateway_context(request), caller, submission_id)
     except Problem as problem:
         raise (_not_found() if problem.status == 404 else PageError(problem.status, "error_not_found")) from None
-    name = f"sammenligning-{report.municipality}-{report.year}.csv"
-    response = Response(
-        to_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-    return security_headers(response)
+    return csv_download(to_csv(report), f"sammenligning-{report.municipality}-{report.year}.csv")
 
 
 def _figure_text(t: dict[str, str]) -> Any:
@@ -438,24 +431,12 @@ async def findings_csv(request: Request, submission_id: str) -> Response:
         report = await service.report(gateway_context(request), caller, submission_id)
     except Problem as problem:
         raise (_not_found() if problem.status == 404 else PageError(problem.status, "error_not_found")) from None
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["brukerNr", "kontroll", "alvorlighet", "tittel", "felt", "detalj", "regel"])
-    for f in report.findings:
-        cells = [f.bruker_nr or "", f.code, f.severity, f.title, f.field or "", f.detail or "", _RULES.get(f.code, "")]
-        writer.writerow([_cell(cell) for cell in cells])
-    name = f"funn-{report.municipality}-{report.year}-{submission_id[:8]}.csv"
-    response = Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    header = ["brukerNr", "kontroll", "alvorlighet", "tittel", "felt", "detalj", "regel"]
+    rows = (
+        [f.bruker_nr or "", f.code, f.severity, f.title, f.field or "", f.detail or "", _RULES.get(f.code, "")]
+        for f in report.findings
     )
-    return security_headers(response)
-
-
-def _cell(text: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (a brukerNr may start with '-')."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+    return csv_download(csv_text(header, rows), f"funn-{report.municipality}-{report.year}-{submission_id[:8]}.csv")
 
 
 def _report_page(report: ControlReport) -> dict[str, Any]:

@@ -8,8 +8,6 @@ without JavaScript: filters are a GET form, sorting is links, charts are SVG dra
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -28,8 +26,8 @@ from services.kit.web import (
     language_of,
     make_environment,
     merge_labels,
-    security_headers,
 )
+from services.kit.web.downloads import csv_download, csv_text
 from services.registry_intake.dashboard.i18n import LABELS
 from services.registry_intake.dependencies import COOKIE, READERS, context, credentials, now, sees_findings
 from services.registry_intake.schemas import FIRST_YEAR, LAST_YEAR, STATUS_FILTERS, FlowCounts, OverviewQuery
@@ -295,12 +293,7 @@ def comparison_csv(request: Request) -> Response:
     UI.credential(request)
     year = _year(request, request.query_params.get("year"))
     document = reading.comparison_year(context(request), year).model_dump(mode="json")
-    response = Response(
-        figures_csv(document["areas"]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="sammenligning-{year}.csv"'},
-    )
-    return security_headers(response)
+    return csv_download(figures_csv(document["areas"]), f"sammenligning-{year}.csv")
 
 
 #: The tables the dashboard shows, each as CSV: (its rows from the year's documents, operators only).
@@ -389,22 +382,7 @@ def _flat(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _csv_response(rows: list[dict[str, Any]], name: str) -> Response:
     flat = [_flat(row) for row in rows]
     columns = list(dict.fromkeys(key for row in flat for key in row))
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in flat:
-        writer.writerow([_cell(row.get(column, "")) for column in columns])
-    response = Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-    return security_headers(response)
-
-
-def _cell(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula."""
-    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+    return csv_download(csv_text(columns, ([row.get(column, "") for column in columns] for row in flat)), name)
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
