@@ -15,6 +15,7 @@ canary run and the end-to-end tests use it.
 from iplos_chain.apps import APPS, DEFAULT_PORTS, REGISTER_GATEWAY, SERVICES
 from iplos_chain.state import (
     CREDENTIALS_FOLDER,
+    ensure_auditor_token,
     ensure_gateway_credentials,
     ensure_gateway_registry_token,
     ensure_keys,
@@ -33,6 +34,7 @@ __all__ = [
     "REGISTER_GATEWAY",
     "SERVICES",
     "Chain",
+    "ensure_auditor_token",
     "ensure_gateway_credentials",
     "ensure_gateway_registry_token",
     "ensure_keys",

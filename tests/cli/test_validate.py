@@ -82,7 +82,7 @@ def test_json_is_json_only_and_says_the_same(clean: Path, tmp_path: Path) -> Non
     result = _validate(str(bad), "--json", cwd=tmp_path)
     assert result.returncode == 1
     body = json.loads(result.stdout)  # the whole of stdout is one JSON document
-    assert (body["valid"], body["errorCount"], body["persons"], body["kommuneNr"]) == (False, 3, 200, "5001")
+    assert (body["valid"], body["error_count"], body["persons"], body["kommuneNr"]) == (False, 3, 200, "5001")
     assert [(e["line"], e["rule"], e["person"]) for e in body["errors"]] == [
         (f.line, f.fault.rule, f.person) for f in placed
     ]

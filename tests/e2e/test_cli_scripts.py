@@ -17,7 +17,8 @@ from iplos_testkit.exports import write_synthetic_export
 from shared.keys import ca_certificate_file
 
 pytestmark = pytest.mark.e2e
-MUNICIPALITY = "1103"
+# Nothing else on the shared chain reports 2026 (the reporting year in progress), nor lists 0301 across years.
+MUNICIPALITY, YEAR = "0301", 2026
 
 
 def _iplos(chain: Chain | None, *args: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -34,8 +35,8 @@ def _iplos(chain: Chain | None, *args: str, token: str | None = None) -> subproc
 @pytest.fixture(scope="module")
 def submitted(chain: Chain, exports_dir: Path) -> dict:  # type: ignore[type-arg]
     """`iplos submit --wait --json`: the final status document, and nothing else, on stdout."""
-    path = exports_dir / f"{MUNICIPALITY}-2021-scripts.xml"
-    write_synthetic_export(path, MUNICIPALITY, 2021, 60, 31)
+    path = exports_dir / f"{MUNICIPALITY}-{YEAR}-scripts.xml"
+    write_synthetic_export(path, MUNICIPALITY, YEAR, 60, 31)
     result = _iplos(chain, "submit", str(path), "--wait", "--json")
     assert result.returncode == 0, result.stderr
     final = json.loads(result.stdout)  # the whole of stdout is one JSON document
@@ -47,7 +48,7 @@ def submitted(chain: Chain, exports_dir: Path) -> dict:  # type: ignore[type-arg
 def test_status_says_where_the_submission_is_and_exits_by_its_state(chain: Chain, submitted: dict) -> None:  # type: ignore[type-arg]
     plain = _iplos(chain, "status", submitted["submission_id"])
     assert plain.returncode == 0
-    assert f"submission {submitted['submission_id']}: municipality {MUNICIPALITY}, year 2021" in plain.stdout
+    assert f"submission {submitted['submission_id']}: municipality {MUNICIPALITY}, year {YEAR}" in plain.stdout
     assert "stored at the registry (60 records)" in plain.stdout
     as_json = _iplos(chain, "status", submitted["submission_id"], "--json")
     assert as_json.returncode == 0
@@ -60,11 +61,11 @@ def test_status_says_where_the_submission_is_and_exits_by_its_state(chain: Chain
 
 
 def test_list_shows_the_token_s_submissions(chain: Chain, submitted: dict) -> None:  # type: ignore[type-arg]
-    body = json.loads(_iplos(chain, "list", "--year", "2021", "--json").stdout)
+    body = json.loads(_iplos(chain, "list", "--year", str(YEAR), "--json").stdout)
     assert submitted["submission_id"] in [row["submission_id"] for row in body["submissions"]]
     assert {row["municipality"] for row in body["submissions"]} == {MUNICIPALITY}
-    assert {row["year"] for row in body["submissions"]} == {2021}
-    table = _iplos(chain, "list", "--year", "2021")
+    assert {row["year"] for row in body["submissions"]} == {YEAR}
+    table = _iplos(chain, "list", "--year", str(YEAR))
     assert table.returncode == 0
     assert submitted["submission_id"] in table.stdout
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from iplos_chain import (
     Chain,
+    ensure_auditor_token,
     ensure_gateway_credentials,
     ensure_gateway_registry_token,
     ensure_keys,
@@ -130,7 +131,7 @@ def test_the_development_chain_writes_gateway_credentials_once_and_upgrades_an_o
     ensure_keys(state, ["0301", "4601"])
     # A state folder from before the gateway had credentials: the operator's token and registry.json only.
     operator = ensure_operator_token(state)
-    registry_before = (state / "credentials" / "registry.json").read_bytes()
+    registry_before = load_credentials(state / "credentials" / "registry.json")
     assert not (state / "credentials" / "gateway.json").exists()
 
     tokens = ensure_gateway_credentials(state)
@@ -140,14 +141,19 @@ def test_the_development_chain_writes_gateway_credentials_once_and_upgrades_an_o
         token_file = state / "credentials" / f"municipality-{nr}-token"
         assert token_file.read_text().strip() == token
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    auditor = ensure_auditor_token(state)  # made with the gateway's credentials, printed by `iplos up`
+    assert stat.S_IMODE((state / "credentials" / "auditor-token").stat().st_mode) == 0o600
     gateway = load_credentials(state / "credentials" / "gateway.json")
     assert sorted((c.role, c.municipality, c.token_sha256) for c in gateway) == sorted(
-        [("operator", None, hash_token(operator))]
+        [("operator", None, hash_token(operator)), ("auditor", None, hash_token(auditor))]
         + [("municipality", nr, hash_token(token)) for nr, token in tokens.items()]
     )
-    for token in (operator, *tokens.values()):
+    for token in (operator, auditor, *tokens.values()):
         assert token not in (state / "credentials" / "gateway.json").read_text()
-    assert (state / "credentials" / "registry.json").read_bytes() == registry_before  # the registry's is kept
+    # The registry's entries are kept; the auditor's is added beside them.
+    registry_after = load_credentials(state / "credentials" / "registry.json")
+    assert registry_after[: len(registry_before)] == registry_before
+    assert [(c.name, c.role) for c in registry_after[len(registry_before) :]] == [("dev-auditor", "auditor")]
 
     # Again, as at every start of a service: the same tokens, the file untouched.
     written = (state / "credentials" / "gateway.json").stat().st_mtime_ns

@@ -121,8 +121,8 @@ def test_the_total_counts_them_all_and_the_first_are_listed_in_order(clean: Path
     assert check.total == len(placed) > 100
     assert [p.line for p in check.problems] == [f.line for f in placed[:25]]
     assert check.more == len(placed) - 25
-    assert check.as_json()["errorCount"] == len(placed)
-    assert check.as_json()["errorsShown"] == 25
+    assert check.as_json()["error_count"] == len(placed)
+    assert check.as_json()["errors_shown"] == 25
 
 
 def test_header_and_root_errors_have_their_place(clean: Path, tmp_path: Path) -> None:

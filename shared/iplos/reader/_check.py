@@ -83,11 +83,12 @@ class ExportCheck:
         return self.total - len(self.problems)
 
     def as_json(self) -> dict[str, Any]:
+        """``iplos validate --json``: the members the gateway's ``schema-invalid`` answer has, under its names."""
         return {
             "valid": self.valid,
             "persons": self.persons,
-            "errorCount": self.total,
-            "errorsShown": len(self.problems),
+            "error_count": self.total,
+            "errors_shown": len(self.problems),
             "complete": self.complete,
             "errors": [problem.as_json() for problem in self.problems],
         }
