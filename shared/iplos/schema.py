@@ -58,6 +58,13 @@ def export_schema_bytes() -> bytes:
     return importlib.resources.files(__package__ or "shared.iplos").joinpath(EXPORT_SCHEMA_RESOURCE).read_bytes()
 
 
+@functools.cache
+def _xsd() -> etree._Element:
+    """The XSD parsed once, for the helpers below that only read it (never changed: ``_fragment_schema`` parses its
+    own copy to extend)."""
+    return etree.fromstring(export_schema_bytes(), _safe_parser())
+
+
 def _safe_parser() -> etree.XMLParser:
     return etree.XMLParser(
         resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True
@@ -138,7 +145,7 @@ def declared_types() -> dict[str, str]:
     """The simple type of every element and attribute (``@name``) the XSD declares with one, by local name (each
     name has one type throughout the schema; ``tests/shared/test_export_check.py`` holds it to that). An element
     of simple content (``fid``) is given its base type."""
-    document = etree.fromstring(export_schema_bytes(), _safe_parser())
+    document = _xsd()
     xs = f"{{{_XS}}}"
     simple_bases = {
         str(complex_type.get("name")): str(extension.get("base"))
@@ -158,7 +165,7 @@ def declared_types() -> dict[str, str]:
 @functools.cache
 def enumerations() -> dict[str, tuple[str, ...]]:
     """The values of every enumerated simple type, in the schema's order, by type name."""
-    document = etree.fromstring(export_schema_bytes(), _safe_parser())
+    document = _xsd()
     xs = f"{{{_XS}}}"
     values: dict[str, tuple[str, ...]] = {}
     for simple_type in document.iter(f"{xs}simpleType"):
@@ -170,7 +177,7 @@ def enumerations() -> dict[str, tuple[str, ...]]:
 
 @functools.cache
 def simple_type_names() -> frozenset[str]:
-    document = etree.fromstring(export_schema_bytes(), _safe_parser())
+    document = _xsd()
     return frozenset(str(t.get("name")) for t in document.iter(f"{{{_XS}}}simpleType") if t.get("name"))
 
 
@@ -186,7 +193,7 @@ def schema_vocabulary() -> frozenset[str]:
     message can name the rule that failed but never echo a value from the export (an identity number, say).
     A value that happens to equal a schema literal ('FNR', '2000') is echoed, which reveals nothing.
     """
-    document = etree.fromstring(export_schema_bytes(), _safe_parser())
+    document = _xsd()
     words: set[str] = set()
     for element in document.iter(etree.Element):
         tag = etree.QName(element).localname

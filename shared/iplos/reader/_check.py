@@ -30,7 +30,6 @@ from shared.iplos.reader._errors import ExportInvalid, refuse
 from shared.iplos.reader._explain import (
     ExportProblem,
     Place,
-    capital,
     element_path,
     explain,
     locate,
@@ -110,18 +109,7 @@ class _Found:
 
 def plain_problem(line: int, rule: str, message: str, message_nb: str) -> ExportProblem:
     """A problem about the file as a whole (not an element): its rule and sentences are its whole message."""
-    return ExportProblem(
-        line=line,
-        path="",
-        element="",
-        attribute="",
-        person=0,
-        bruker_nr=None,
-        rule=rule,
-        message=capital(message),
-        message_nb=capital(message_nb),
-        technical=message,
-    )
+    return Place(line, "", "", "", 0, None, in_header=False).problem(rule, message, message_nb, message)
 
 
 def _refusal(exc: ExportInvalid) -> ExportProblem:
@@ -301,7 +289,7 @@ class _Check:
         attribute = error.name[1:] if error.name.startswith("@") else ""
         place = Place(
             line=source_line(node),
-            path="",
+            path=element_path(node, base, prefix) + (f"/@{attribute}" if attribute else ""),
             element=schema_name(local_name(node.tag)) if isinstance(node.tag, str) else "",
             attribute=attribute,
             person=person,
@@ -309,18 +297,11 @@ class _Check:
             in_header=in_header,
         )
         what, what_nb = place.subject()
-        path = element_path(node, base, prefix) + (f"/@{attribute}" if attribute else "")
-        return ExportProblem(
-            line=place.line,
-            path=path,
-            element=place.element,
-            attribute=attribute,
-            person=person,
-            bruker_nr=bruker_nr,
-            rule="newer-than-declared",
-            message=capital(f"{what} is new in format version 1.1, but the file says formatVersjon 1.0"),
-            message_nb=capital(f"{what_nb} er nytt i formatversjon 1.1, men filen sier formatVersjon 1.0"),
-            technical=f"'{error.name}' is new in format version 1.1, but the document says formatVersjon 1.0",
+        return place.problem(
+            "newer-than-declared",
+            f"{what} is new in format version 1.1, but the file says formatVersjon 1.0",
+            f"{what_nb} er nytt i formatversjon 1.1, men filen sier formatVersjon 1.0",
+            f"'{error.name}' is new in format version 1.1, but the document says formatVersjon 1.0",
         )
 
     def _too_large(self) -> ExportProblem:

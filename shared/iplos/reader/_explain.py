@@ -68,6 +68,21 @@ class Place:
     bruker_nr: str | None
     in_header: bool
 
+    def problem(self, rule: str, message: str, message_nb: str, technical: str) -> ExportProblem:
+        """The problem at this place: its rule and its two sentences (first letters made capitals)."""
+        return ExportProblem(
+            line=self.line,
+            path=self.path,
+            element=self.element,
+            attribute=self.attribute,
+            person=self.person,
+            bruker_nr=self.bruker_nr,
+            rule=rule,
+            message=capital(message),
+            message_nb=capital(message_nb),
+            technical=technical,
+        )
+
     def subject(self) -> tuple[str, str]:
         """("the attribute skaar on <vurdering> of person brukerNr 17", the same in Norwegian)."""
         if self.element == UNKNOWN_ELEMENT:
@@ -149,23 +164,12 @@ def explain(type_name: str, message: str, node: etree._Element, place: Place) ->
     """The problem for one libxml2 schema error ``message`` (of error type ``type_name``) about ``node``."""
     _, _, technical = describe(message)
     what, what_nb = place.subject()
-    rule, en, nb = _sentence(type_name, message, node, place, what, what_nb)
-    return ExportProblem(
-        line=place.line,
-        path=place.path,
-        element=place.element,
-        attribute=place.attribute,
-        person=place.person,
-        bruker_nr=place.bruker_nr,
-        rule=rule,
-        message=capital(en),
-        message_nb=capital(nb),
-        technical=technical,
-    )
+    rule, en, nb = _sentence(type_name, message, technical, node, place, what, what_nb)
+    return place.problem(rule, en, nb, technical)
 
 
 def _sentence(
-    type_name: str, message: str, node: etree._Element, place: Place, what: str, what_nb: str
+    type_name: str, message: str, technical: str, node: etree._Element, place: Place, what: str, what_nb: str
 ) -> tuple[str, str, str]:
     if type_name == "SCHEMAV_ELEMENT_CONTENT":
         expected = _expected(message)
@@ -225,7 +229,7 @@ def _sentence(
         )
     help_ = type_help(simple_type)
     if help_ is None:
-        return "schema", f"{what}: {technical_text(message)}", f"{what_nb}: {technical_text(message)}"
+        return "schema", f"{what}: {technical}", f"{what_nb}: {technical}"
     must, must_nb = help_
     rule = _RULES.get(type_name, "wrong-form")
     if not value.strip():
@@ -245,10 +249,6 @@ _RULES = {
     "SCHEMAV_CVC_TOTALDIGITS_VALID": "too-many-digits",
     "SCHEMAV_CVC_FRACTIONDIGITS_VALID": "too-many-digits",
 }
-
-
-def technical_text(message: str) -> str:
-    return describe(message)[2]
 
 
 def _real_date(text: str) -> bool:
