@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -397,13 +397,22 @@ def test_a_deleted_entry_is_detected(audit: AuditLog, tpf_keys: PartyKeys, delet
 # --- background checkpoints ---------------------------------------------------------------------------------------
 
 
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
+    """Wait for the background task to get somewhere: a fixed sleep fails on a loaded machine (CI once saw the first
+    checkpoint come after the appends it was meant to precede)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
 def test_the_background_task_signs_checkpoints_as_the_log_grows(audit: AuditLog) -> None:
     async def scenario() -> list[int]:
         task = asyncio.create_task(audit.run_checkpoints(0.05))
-        await asyncio.sleep(0.2)
+        await _until(lambda: bool(audit.checkpoints()), "the first checkpoint")
         await asyncio.to_thread(_append, audit, 1)
         await asyncio.to_thread(_append, audit, 2)
-        await asyncio.sleep(0.3)
+        await _until(lambda: _size_of(audit.checkpoints()[-1].body) == 2, "a checkpoint covering both entries")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -425,16 +434,16 @@ def test_the_background_task_reports_each_run_to_its_callbacks(
         task = asyncio.create_task(
             audit.run_checkpoints(0.05, signed=signed.append, failed=lambda: failed.append(None))
         )
-        await asyncio.sleep(0.12)
+        await _until(lambda: bool(signed), "the first checkpoint")
         await asyncio.to_thread(_append, audit, 1)
-        await asyncio.sleep(0.12)
+        await _until(lambda: signed[-1] == 1, "a checkpoint covering the entry")
         original = AuditLog.checkpoint
 
         def broken(self: AuditLog) -> Any:
             raise RuntimeError("the database went away")
 
         monkeypatch.setattr(AuditLog, "checkpoint", broken)
-        await asyncio.sleep(0.12)
+        await _until(lambda: bool(failed), "a failed run")
         monkeypatch.setattr(AuditLog, "checkpoint", original)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
