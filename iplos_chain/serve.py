@@ -4,7 +4,8 @@
 :class:`iplos_chain.Chain` starts each service as ``python -m iplos_cli.main serve SERVICE`` (so the chain that
 ``iplos up``, the demo and the tests run is the one users deploy). Under TLS (the default) uvicorn serves with
 the service's certificate, asks each client for one that chains to the directory's CA (CERT_OPTIONAL: browsers
-have none), and hands it to the app through :class:`services.kit.tls.PeerCertProtocol`. ``PLAIN_HTTP=true`` (a
+have none), and hands it to the app through :class:`services.kit.guards.GuardedProtocol` (a
+services.kit.tls.PeerCertProtocol that also gives a request's headers a deadline). ``PLAIN_HTTP=true`` (a
 development switch) serves plain HTTP.
 """
 
@@ -15,8 +16,9 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from iplos_chain.apps import APPS
+from services.kit.guards import GuardedProtocolFactory
 from services.kit.settings import ServiceSettings
-from services.kit.tls import PeerCertProtocol, ServerContextFactory, server_context
+from services.kit.tls import ServerContextFactory, server_context
 from services.municipality_gateway.config import GatewaySettings
 from services.registry_intake.config import RegistrySettings
 from services.tpf.config import TpfSettings
@@ -35,8 +37,9 @@ SETTINGS: Final[dict[str, type[ServiceSettings]]] = {
 def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     """uvicorn's TLS options for a service with ``settings``: its certificate and key, client certificates asked
     for and checked against the directory's CA, TLS 1.2 at least (services.kit.tls.server_context), and the
-    protocol that gives the app the peer's certificate. None of it under ``plain_http``."""
-    options: dict[str, Any] = {"http": PeerCertProtocol}
+    protocol that gives the app the peer's certificate and gives a request's headers a deadline
+    (services.kit.guards). Only the protocol under ``plain_http``."""
+    options: dict[str, Any] = {"http": GuardedProtocolFactory(settings.header_timeout_s)}
     if settings.plain_http:
         return options
     ca = tuple(PublicDirectory.load(settings.directory).tls_ca)

@@ -38,6 +38,7 @@ from services.kit import health
 from services.kit.api_docs import install_api_docs
 from services.kit.audit_log import AuditLog, audit_router
 from services.kit.credentials import AUDIT_READERS, Credential, authenticate, load_credentials
+from services.kit.guards import install_guards
 from services.kit.lifespan import open_service, stop_tasks
 from services.kit.metrics import ServiceMetrics
 from services.kit.problems import install_problem_handlers
@@ -132,6 +133,8 @@ def build_app(
     app = FastAPI(title=title, version="1", lifespan=lifespan, docs_url=None, redoc_url=None)
     install_api_docs(app)
     app.state.settings = settings
+    # The guards first: the middleware added later wraps it, so the access log and the metrics see its answers.
+    install_guards(app, settings.traffic_limits)
     install_problem_handlers(app, body_limit=settings.max_body_bytes)
     metrics.install(app, credentials=credentials_of, token_required=settings.metrics_token_required)
     app.include_router(health.router)

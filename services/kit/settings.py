@@ -21,6 +21,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.kit.database import Pool
+from services.kit.guards import TrafficLimits
 from shared.envelope.freshness import DEFAULT_MAX_AGE, DEFAULT_MAX_SKEW, FreshnessWindow
 from shared.keys import tls_files
 
@@ -65,9 +66,37 @@ class ServiceSettings(BaseSettings):
     """The service's TLS certificate (PEM), as a server and as a client; default ``<key_dir>/tls/cert.pem``."""
     tls_key_file: Path | None = None
     """Its private key (PEM, mode 0600); default ``<key_dir>/tls/key.pem``."""
+    header_timeout_s: float = Field(default=TrafficLimits.header_timeout_s, gt=0)
+    """A request's headers must be complete this long after the connection opened, or after its first byte
+    following an answer (services.kit.guards: 408, the connection closed)."""
+    body_idle_timeout_s: float = Field(default=TrafficLimits.body_idle_timeout_s, gt=0)
+    """The longest wait for the next part of a request body (408 ``request-timeout``)."""
+    body_min_rate_bytes_s: float = Field(default=TrafficLimits.body_min_rate_bytes_s, ge=0)
+    """A body that has been arriving for ``body_idle_timeout_s`` must come at least this fast on average."""
+    max_bodies: int = Field(default=TrafficLimits.max_bodies, ge=1)
+    """Requests with a body in progress at once, all callers together (503 ``service-busy``)."""
+    max_bodies_per_caller: int = Field(default=TrafficLimits.max_bodies_per_caller, ge=1)
+    """Requests with a body in progress at once from one caller, a TLS certificate or an address (429
+    ``too-many-bodies``)."""
+    requests_per_s_per_caller: float = Field(default=TrafficLimits.requests_per_s_per_caller, gt=0)
+    """One caller's sustained request rate (429 ``rate-limited`` with ``Retry-After``)."""
+    request_burst_per_caller: int = Field(default=TrafficLimits.request_burst_per_caller, ge=1)
+    """Requests one caller may make at once before the rate applies."""
     plain_http: bool = False
     """Development only: serve plain HTTP and turn the peer checks off (anyone who reaches the port is taken for
     the party a message claims). Logged as a warning at start."""
+
+    @property
+    def traffic_limits(self) -> TrafficLimits:
+        return TrafficLimits(
+            header_timeout_s=self.header_timeout_s,
+            body_idle_timeout_s=self.body_idle_timeout_s,
+            body_min_rate_bytes_s=self.body_min_rate_bytes_s,
+            max_bodies=self.max_bodies,
+            max_bodies_per_caller=self.max_bodies_per_caller,
+            requests_per_s_per_caller=self.requests_per_s_per_caller,
+            request_burst_per_caller=self.request_burst_per_caller,
+        )
 
     @property
     def tls_cert_path(self) -> Path:

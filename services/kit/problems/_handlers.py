@@ -42,7 +42,8 @@ def observe_problems(app: FastAPI, observer: Callable[[str], None]) -> None:
     app.state.problem_observer = observer
 
 
-def _answer(app: Any, problem: Problem) -> JSONResponse:
+def answer_problem(app: Any, problem: Problem) -> JSONResponse:
+    """The answer to ``problem``, reported to the app's problem observer (the metrics) on the way."""
     observer = getattr(getattr(app, "state", None), "problem_observer", None)
     if observer is not None:
         observer(problem.slug)
@@ -52,7 +53,7 @@ def _answer(app: Any, problem: Problem) -> JSONResponse:
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
     log.info("request refused", problem=exc.slug, status=exc.status, route=route_of(request.scope))
-    return _answer(request.app, exc)
+    return answer_problem(request.app, exc)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -62,7 +63,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         ProblemType.INVALID_REQUEST, "The request does not match the API schema", status=422, errors=errors
     )
     log.info("request refused", problem=problem.slug, status=problem.status, route=route_of(request.scope))
-    return _answer(request.app, problem)
+    return answer_problem(request.app, problem)
 
 
 # The framework's own errors (no route, a wrong method, ...) by status; any other is ``http-error``.
@@ -78,7 +79,7 @@ _HTTP_ERRORS = {
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     problem_type = _HTTP_ERRORS.get(exc.status_code, ProblemType.HTTP_ERROR)
-    return _answer(request.app, Problem(problem_type, str(exc.detail), status=exc.status_code))
+    return answer_problem(request.app, Problem(problem_type, str(exc.detail), status=exc.status_code))
 
 
 class BodyTooLarge(Exception):
@@ -88,7 +89,7 @@ class BodyTooLarge(Exception):
 async def _on_body_too_large(request: Request, exc: Exception) -> JSONResponse:
     problem = Problem(ProblemType.BODY_TOO_LARGE, headers=CLOSE_AFTERWARDS)
     log.info("request refused", problem=problem.slug, status=problem.status, route=route_of(request.scope))
-    return _answer(request.app, problem)
+    return answer_problem(request.app, problem)
 
 
 class BodyLimitMiddleware:
@@ -146,7 +147,7 @@ class CatchAllMiddleware:
             log.error("unexpected error", error_type=type(exc).__name__, route=route_of(scope))
             if not started:
                 problem = Problem(ProblemType.INTERNAL_ERROR)
-                response = _answer(scope.get("app"), problem)
+                response = answer_problem(scope.get("app"), problem)
                 await response(scope, receive, send)
 
 

@@ -78,6 +78,14 @@ class ProblemType(StrEnum):
     METHOD_NOT_ALLOWED = "method-not-allowed", 405, "Method not allowed"
     HTTP_ERROR = "http-error", 500, "The request could not be handled"
     """Any other status the web framework raised, answered with that status."""
+    REQUEST_TIMEOUT = "request-timeout", 408, "The request's body did not arrive in time; send it again"
+    RATE_LIMITED = "rate-limited", 429, "Too many requests from this client; wait as Retry-After says"
+    TOO_MANY_BODIES = (
+        "too-many-bodies",
+        429,
+        "This client already has as many request bodies in flight as the service takes; wait as Retry-After says",
+    )
+    SERVICE_BUSY = "service-busy", 503, "The service is taking as many request bodies as it can; try again shortly"
     UNAUTHENTICATED = "unauthenticated", 401, "This endpoint needs a bearer token (Authorization: Bearer ...)"
     FORBIDDEN = "forbidden", 403, "This credential's role may not use this endpoint"
     WRONG_PEER = (

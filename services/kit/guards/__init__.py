@@ -1,0 +1,63 @@
+"""What keeps one caller, or a crowd, from holding a service's connections, file descriptors and disk.
+
+Every service, whoever may call it, has the same guards (issue 17: 3,000 slow uploads were still held open by the
+TPF after 70 s):
+
+* ``_protocol``: the headers of a request must be complete within ``header_timeout_s`` of the connection's
+  opening or of its first byte after an answer (408 and closed), in the uvicorn protocol every service runs;
+* ``_admission``: per-caller rate limits, and a bound on request bodies in flight per caller and in all (429
+  and 503 with ``Retry-After``), decided from the headers before a byte of the body is read;
+* ``_pace``: a body that stalls or trickles is cut off (408, the connection closed).
+
+A caller is its TLS client certificate if it shows one, else its address (``_callers``). The limits are per
+process: under uvicorn's ``--workers N`` each worker counts its own. They sit below what a service bounds for
+itself (the gateway's uploads per credential, the body limit) and above the TLS handshake's own timeout (60 s,
+asyncio's). The numbers are service settings (:class:`services.kit.settings.ServiceSettings`), with defaults
+far above what the chain's own traffic comes to.
+"""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.kit.guards._admission import AdmissionMiddleware
+from services.kit.guards._buckets import TokenBuckets
+from services.kit.guards._callers import caller_of
+from services.kit.guards._limits import TrafficLimits
+from services.kit.guards._pace import BodyPaceMiddleware, BodyTooSlow
+from services.kit.guards._protocol import HEADER_TIMEOUT_ANSWER, GuardedProtocol, GuardedProtocolFactory
+from services.kit.problems import CLOSE_AFTERWARDS, Problem, ProblemType, answer_problem, route_of
+
+__all__ = [
+    "HEADER_TIMEOUT_ANSWER",
+    "AdmissionMiddleware",
+    "BodyPaceMiddleware",
+    "BodyTooSlow",
+    "GuardedProtocol",
+    "GuardedProtocolFactory",
+    "TokenBuckets",
+    "TrafficLimits",
+    "caller_of",
+    "install_guards",
+]
+
+log = structlog.get_logger("problems")
+
+
+async def _on_body_too_slow(request: Request, exc: Exception) -> JSONResponse:
+    problem = Problem(ProblemType.REQUEST_TIMEOUT, headers=CLOSE_AFTERWARDS)
+    log.info("request refused", problem=problem.slug, status=problem.status, route=route_of(request.scope))
+    return answer_problem(request.app, problem)
+
+
+def install_guards(app: FastAPI, limits: TrafficLimits) -> None:
+    """Admission and the body's pace on ``app``; call it before the problem handlers' middleware is added, so
+    that the access log and the metrics, outside it, see its answers. (The header deadline is the protocol's:
+    :class:`GuardedProtocolFactory` in uvicorn's options.)"""
+    app.add_exception_handler(BodyTooSlow, _on_body_too_slow)
+    app.add_middleware(
+        BodyPaceMiddleware, idle_timeout_s=limits.body_idle_timeout_s, min_rate_bytes_s=limits.body_min_rate_bytes_s
+    )
+    app.add_middleware(AdmissionMiddleware, limits=limits)

@@ -1,0 +1,26 @@
+"""Who a request comes from, as the limits count callers: the TLS client certificate if the connection has one,
+else the client's address.
+
+A certificate names a party however many connections or addresses it uses (a gateway's outbox, the TPF); a
+browser or a script without one is counted by its address. The key is a digest, never the certificate or a
+name from it: it goes into no answer and no log line, only into the limits' own tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from services.kit.tls import TLS_EXTENSION
+
+__all__ = ["caller_of"]
+
+
+def caller_of(scope: dict[str, Any] | Any) -> str:
+    """The caller's key for the per-caller limits: ``cert:<digest>`` or ``addr:<host>``."""
+    tls = (scope.get("extensions") or {}).get(TLS_EXTENSION) or {}
+    chain = tls.get("client_cert_chain") or []
+    if chain:
+        return "cert:" + hashlib.sha256(chain[0].encode()).hexdigest()[:32]
+    client = scope.get("client")
+    return f"addr:{client[0]}" if client else "addr:unknown"
