@@ -43,7 +43,7 @@ from sqlalchemy.schema import SchemaItem
 
 from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
-from services.kit.metrics import ServiceMetrics
+from services.kit.metrics import NO_PEER, ServiceMetrics
 from services.kit.problems import Problem, problem_slug
 from services.kit.tls import Peer
 from shared.envelope import SubmissionHeader
@@ -91,7 +91,7 @@ def unproven(metrics: ServiceMetrics, problem: Problem, peer: Peer) -> None:
     request brought: the peer is the directory's party for the connection's certificate, not the header's sender."""
     party = peer.party.name if peer.party is not None else None
     metrics.unproven_refusal(problem.slug, party)
-    log.info("message refused before its sender was proven", problem=problem.slug, peer=party)
+    log.info("message refused before its sender was proven", problem=problem.slug, peer=party or NO_PEER)
 
 
 # --- problems -------------------------------------------------------------------------------------------------
