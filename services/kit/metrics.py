@@ -12,6 +12,9 @@ several apps can be built in one process (the tests do) without duplicate time s
 * ``iplos_stage_duration_seconds{service,stage}``: the stages each service declares (seal, verify, store, ...);
 * ``iplos_replays_total{service,answer}``: for a service that receives messages, each one answered from what it
   stored about the same message before (``receipt`` or ``refusal``, services.kit.refusals);
+* ``iplos_unproven_refusals_total{service,problem,peer}``: for a service that receives messages, each one refused
+  before its sender was proven, which is counted here and logged instead of going on the signed audit log
+  (services.kit.refusals), by problem type and the connection's TLS peer party (``none`` without a known one);
 * for a service with an outbox, ``iplos_outbox_depth{service,state}`` and
   ``iplos_outbox_oldest_age_seconds{service}``, computed at scrape time by one grouped ``COUNT``/``MIN``
   query on a read-only transaction (at most one a second, however many scrapes arrive).
@@ -26,7 +29,9 @@ Label values are bounded and never carry request content: ``route`` is a templat
 ``(no matching route)``), ``method`` a standard method (else ``other``), ``status`` the numeric status,
 ``problem`` a problem type the code defines (checked for its shape, at most :data:`MAX_PROBLEM_TYPES` of them),
 ``outcome`` and ``stage`` from the fixed sets the service declares (anything else is a programming error and
-raises). No identity number, pseudonym, message id, token or free text can become a label value.
+raises), ``peer`` a party name of the service's public-key directory, which the deployment writes (the
+connection's certificate is looked up there by its key, never read for a name). No identity number, pseudonym,
+message id, token or free text can become a label value.
 """
 
 from __future__ import annotations
@@ -56,7 +61,14 @@ from services.kit.credentials import AUDIT_READERS, FINDINGS_READERS, Credential
 from services.kit.database import READ_ONLY, as_utc
 from services.kit.problems import Problem, observe_problems, route_of
 
-__all__ = ["DURATION_BUCKETS", "MAX_PROBLEM_TYPES", "OutboxGauges", "RequestMetricsMiddleware", "ServiceMetrics"]
+__all__ = [
+    "DURATION_BUCKETS",
+    "MAX_PROBLEM_TYPES",
+    "NO_PEER",
+    "OutboxGauges",
+    "RequestMetricsMiddleware",
+    "ServiceMetrics",
+]
 
 # The ``*_created`` series (a counter's creation time) are noise for these counters.
 prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
@@ -67,6 +79,9 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 MAX_PROBLEM_TYPES = 64
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _PROBLEM_SLUG = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_PARTY_NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+#: The ``peer`` of a refusal over a connection without a certificate the directory knows (or without TLS).
+NO_PEER = "none"
 
 log = structlog.get_logger("metrics")
 
@@ -124,6 +139,14 @@ class ServiceMetrics:
             "Messages answered from what was stored about the same message before (a replay): with its receipt,"
             " or with the refusal that was final for it; no new processing, no new audit entry",
             ["service", "answer"],
+            registry=self.registry,
+        )
+        self._unproven = Counter(
+            "iplos_unproven_refusals",
+            "Messages refused before their sender was proven (its signature did not hold, or the connection is not"
+            " the signer's): counted and logged, not on the signed audit log; by problem type and the connection's"
+            " TLS peer party (none: no certificate the directory knows)",
+            ["service", "problem", "peer"],
             registry=self.registry,
         )
         self._ready = Gauge(
@@ -201,6 +224,12 @@ class ServiceMetrics:
     def replay(self, answer: str) -> None:
         """A message was answered from what was stored about the same message before (``answer``: what with)."""
         self._replays.labels(self.service, _declared(answer, self._replay_answers, "replay answer")).inc()
+
+    def unproven_refusal(self, problem: str, peer: str | None) -> None:
+        """A message was refused before its sender was proven, over a connection from ``peer`` (a directory party
+        name; None: no known certificate)."""
+        party = NO_PEER if peer is None else peer if _PARTY_NAME.fullmatch(peer) else "other"
+        self._unproven.labels(self.service, self._problem_label(problem), party).inc()
 
     def refusal(self, problem: str) -> None:
         """A problem document was answered (called by the problem handlers, see :meth:`install`)."""

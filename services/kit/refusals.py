@@ -14,6 +14,13 @@ The primary key decides, not a cache: two identical messages refused at the same
 audit entry. A problem document is built by the service from its own fixed text and codes
 (:mod:`services.kit.problems`), never from request content, so keeping it keeps nothing of the message.
 
+Only a refusal whose sender is proven goes on the signed audit log at all: the message's signed header verified
+against the directory, and the connection is its signer's (services.kit.tls). Anything refused before that (a
+signature that does not hold, an unknown key, the wrong peer) is :func:`unproven`: counted in
+``iplos_unproven_refusals_total{problem,peer}`` and logged once, and nothing is written, here or in the log. The
+message id of such a message is only a claim, so nothing about it is remembered either (spec section 9.1): an
+unauthenticated caller cannot grow any table, however much junk it sends.
+
 The table is the same in every service that receives messages (``refused_messages``, from the column
 definitions here); each service's migration writes it out as it was at its revision (frozen history).
 """
@@ -28,6 +35,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
+import structlog
 from sqlalchemy import Column, Connection, DateTime, Engine, MetaData, PrimaryKeyConstraint, String, Table, Text, select
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +43,9 @@ from sqlalchemy.schema import SchemaItem
 
 from services.kit.audit_log import AuditLog
 from services.kit.database import READ_ONLY
+from services.kit.metrics import NO_PEER, ServiceMetrics
 from services.kit.problems import Problem, problem_slug
+from services.kit.tls import Peer
 from shared.envelope import SubmissionHeader
 from shared.envelope.refusals import FINAL
 from shared.envelope.refusals import is_final as is_final_document
@@ -51,7 +61,10 @@ __all__ = [
     "finalised",
     "is_final",
     "refusals_table",
+    "unproven",
 ]
+
+log = structlog.get_logger("refusals")
 
 REFUSED_MESSAGES: Final = "refused_messages"
 
@@ -70,6 +83,15 @@ def _columns() -> list[SchemaItem]:
 def refusals_table(metadata: MetaData) -> Table:
     """The ``refused_messages`` table in a service's ``MetaData``."""
     return Table(REFUSED_MESSAGES, metadata, *_columns())
+
+
+def unproven(metrics: ServiceMetrics, problem: Problem, peer: Peer) -> None:
+    """A message refused before its sender was proven: counted by problem type and the connection's TLS peer
+    party, and one log line with those two, nothing written (no audit entry, no row). Neither names anything the
+    request brought: the peer is the directory's party for the connection's certificate, not the header's sender."""
+    party = peer.party.name if peer.party is not None else None
+    metrics.unproven_refusal(problem.slug, party)
+    log.info("message refused before its sender was proven", problem=problem.slug, peer=party or NO_PEER)
 
 
 # --- problems -------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The registry's metrics and readiness checks (services.kit.metrics, services.kit.readiness).
 
 Messages by outcome, as the audit log records them: ``stored``, ``superseded`` (an earlier submission of the
-same municipality and year replaced by a stored one) and ``refused`` (any problem once the form was read, a
-stale sequence included). A delivery answered from what was stored about its message before (the receipt, or
+same municipality and year replaced by a stored one) and ``refused`` (any refusal of a delivery whose sender is
+proven: its signatures held, over the connection of the TPF that signed it; a stale sequence included). One
+refused before that is on no audit entry: ``iplos_unproven_refusals_total{problem,peer}`` counts it, by the party
+of the connection's TLS certificate. A delivery answered from what was stored about its message before (the receipt, or
 the refusal that was final for it: spec section 9) is on no new audit entry and counted in
 ``iplos_replays_total{answer}`` only. Records: ``stored``. Findings: ``iplos_findings_total{rule}``, by control
 code, for each stored submission (a superseded submission's findings are not taken back: the counter says what

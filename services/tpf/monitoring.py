@@ -1,13 +1,16 @@
 """The TPF's metrics and readiness checks (services.kit.metrics, services.kit.readiness).
 
 Messages by outcome, as the audit log records them: ``pseudonymised`` (taken into the outbox), ``refused``
-(the TPF refused the message: any problem once the form was read), then one each of ``forwarded`` (the
-registry's verified receipt), ``rejected`` (the registry refused it) or ``dead-lettered``. A message answered
-from what was stored about it before (its receipt, or the refusal that was final for it: spec section 9) is
-on no new audit entry and counted in ``iplos_replays_total{answer}`` only. Records:
-``pseudonymised`` and ``refused`` (an identity number that got no pseudonym). Stages: ``verify`` (signature,
-signer, recipients, digests), ``pseudonymise`` (open the identity part, pseudonymise, stage the delivery on
-disk), ``forward_attempt`` (one POST to the registry). No count is ever split by municipality, message or key.
+(the TPF refused a message whose sender is proven: its signature held, over its own connection), then one each
+of ``forwarded`` (the registry's verified receipt), ``rejected`` (the registry refused it) or ``dead-lettered``.
+A message refused before its sender was proven is on no audit entry, and counted in
+``iplos_unproven_refusals_total{problem,peer}`` by the party of the connection's TLS certificate (the one count
+split by a party: it says which peer sends what does not verify). A message answered from what was stored about
+it before (its receipt, or the refusal that was final for it: spec section 9) is on no new audit entry and
+counted in ``iplos_replays_total{answer}`` only. Records: ``pseudonymised`` and ``refused`` (an identity number
+that got no pseudonym). Stages: ``verify`` (signature, signer, recipients, digests), ``pseudonymise`` (open the
+identity part, pseudonymise, stage the delivery on disk), ``forward_attempt`` (one POST to the registry). No other
+count is split by municipality, and none by message or key.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ were final for a message id, and the audit entry of every refusal.
 
 Taking and delivering a message is the outbox's (services.tpf.outbox): its transactions write the outbox row, the
 receipt and their audit entries. This module reads those through the outbox's public methods and writes what
-the TPF records outside it: a refusal. A final one (spec section 9) goes into the refusal memory
-(services.kit.refusals) with its audit entry in one transaction; any other is an audit entry of its own.
+the TPF records outside it: a refusal of a proven sender's message. A final one (spec section 9) goes into the
+refusal memory (services.kit.refusals) with its audit entry in one transaction; any other is an audit entry of its
+own. A refusal before the sender is proven is recorded nowhere here (services.kit.refusals.unproven).
 
 No identity number, pseudonym or payload content is stored or read here: ids, digests, counts, problem documents.
 """
@@ -77,17 +78,18 @@ class TpfRepository:
         self._outbox.forget(message_id)
 
     def record_refusal(
-        self, problem: Problem, header: SubmissionHeader | None, submission_sha256: str, *, attributable: bool
+        self, problem: Problem, header: SubmissionHeader, submission_sha256: str, *, attributable: bool
     ) -> Recorded:
-        """Put a refusal on record, once.
+        """Put a refusal of a proven sender's message on record, once (``header`` verified, from the signer's
+        connection: a refusal before that is on no record, services.kit.refusals.unproven).
 
-        Final for the message id (``header`` verified): remembered with its ``refused`` audit entry, or nothing
-        written if the same message was remembered already (:attr:`Recorded.SAME`: a replay). Otherwise, and for
-        a final refusal of a message id remembered for another header: an audit entry by message id and the
-        header's facts if ``attributable``, else as ``unknown`` (so nobody can have the TPF sign what a message
-        merely claims), and :attr:`Recorded.NEW`.
+        Final for the message id: remembered with its ``refused`` audit entry, or nothing written if the same
+        message was remembered already (:attr:`Recorded.SAME`: a replay). Otherwise, and for a final refusal of a
+        message id remembered for another header: an audit entry by message id and the header's facts if
+        ``attributable``, else as ``unknown`` (so nobody can have the TPF sign what a message merely claims), and
+        :attr:`Recorded.NEW`.
         """
-        if header is not None and is_final(problem):
+        if is_final(problem):
             recorded = self._refusals.refuse(problem, header, submission_sha256)
             if recorded is not Recorded.OTHER:
                 return recorded

@@ -17,8 +17,9 @@ Steps 1-5 touch keys, files and the database and run in one worker thread (:func
 blocking and none needs the event loop in between; the request's uploads are consumed there. Step 6 is the
 outbox's own (an HTTP call and the record of its outcome), and the status of a message left to the worker is one
 more read. So a message costs two hops to the threadpool here (one when the first attempt delivers it), plus the
-outbox's. A refusal of the message is put on record in one place, :func:`_refused`, once; a message answered
-from what was stored about it (a :class:`~services.kit.refusals.StoredAnswer`) is counted as a replay instead.
+outbox's. A refusal of the message is put on record in one place, :func:`_refused`, once (on the audit log only
+once the sender is proven; before that it is counted and logged); a message answered from what was stored about
+it (a :class:`~services.kit.refusals.StoredAnswer`) is counted as a replay instead.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sqlalchemy import Engine
 from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.problems import Problem, ProblemType
-from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final
+from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final, unproven
 from services.kit.tls import Peer, wrong_peer
 from services.tpf import checks, pseudonymising
 from services.tpf.monitoring import TpfMetrics
@@ -135,20 +136,21 @@ def _take(ctx: TpfContext, parts: MessageParts, peer: Peer) -> str | MessageStat
     """Steps 1-5 in the calling (worker) thread: the message id once the message is queued for its first
     attempt, or the earlier answer's status (202) for a message queued before."""
     digest = hashlib.sha256(parts.header).hexdigest()
-    header: SubmissionHeader | None = None  # once the municipality's signature holds (steps 1-3)
+    header: SubmissionHeader | None = None  # once the sender is proven: its signature holds, from its connection
     checked = False  # once the parts are the ones the header names (step 5)
     try:
         with ctx.metrics.stage("verify"):
-            header = checks.verify_submission(
+            signed = checks.verify_submission(
                 ctx.directory,
                 parts.header,
                 parts.signature,
                 accept_register_extracts=ctx.pseudonymisation.accept_register_extracts,
             )
-            if not peer.is_party(header.sender):
+            if not peer.is_party(signed.sender):
                 # Signed by a municipality, brought by another party: refused before anything is looked up for it
                 # (not even its earlier answer). Not final: the municipality's own delivery is taken as ever.
                 raise wrong_peer()
+            header = signed
             earlier = _earlier_answer(ctx, header.message_id, digest)
             if earlier is None:
                 with final():  # decided by what the municipality signed (spec section 9)
@@ -170,7 +172,7 @@ def _take(ctx: TpfContext, parts: MessageParts, peer: Peer) -> str | MessageStat
         ctx.metrics.replay(answer.answer)
         raise
     except Problem as problem:
-        _refused(ctx, problem, header, digest, checked=checked)
+        _refused(ctx, problem, header, digest, peer, checked=checked)
         raise
     finally:
         parts.close()
@@ -229,11 +231,18 @@ def _earlier_answer(ctx: TpfContext, message_id: str, digest: str) -> MessageSta
     return None
 
 
-def _refused(ctx: TpfContext, problem: Problem, header: SubmissionHeader | None, digest: str, *, checked: bool) -> None:
+def _refused(
+    ctx: TpfContext, problem: Problem, header: SubmissionHeader | None, digest: str, peer: Peer, *, checked: bool
+) -> None:
     """Put a refusal of the message on record, and count it: the one place that does.
 
-    A final one (spec section 9) is remembered with its audit entry, once per message; any other gets an audit
-    entry by message id once the municipality's header and the parts it names held, else as ``unknown``."""
+    Only a proven sender's message goes on the signed audit log (``header``: its signature held, and it came over
+    the signer's connection); one refused before that is counted and logged (services.kit.refusals.unproven), so
+    that junk costs no entry. A final one (spec section 9) is remembered with its audit entry, once per message;
+    any other gets an audit entry by message id once the parts the header names held too, else as ``unknown``."""
+    if header is None:
+        unproven(ctx.metrics, problem, peer)
+        return
     # A reused message id is about the municipality's verified header alone, not its parts: on record by id.
     attributable = checked or is_final(problem) or problem.slug == ProblemType.MESSAGE_ID_CONFLICT
     recorded = ctx.repository.record_refusal(problem, header, digest, attributable=attributable)

@@ -10,15 +10,20 @@ earlier clean run, and then puts the untouched database back.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import shutil
 import sqlite3
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from iplos_audit.logs import SERVICES, Report, Source, prove, verify
@@ -27,7 +32,9 @@ from iplos_cli.audit import audit_app
 from iplos_testkit.generator import generate_export
 from shared.audit import encode_entry, leaf_hash, parse_entry
 from shared.envelope import transport as wire
+from shared.envelope import utc_timestamp
 from shared.keys import PublicDirectory
+from tests.e2e.messages import build_message, flip
 from tests.tls import tls_as, trust_chain
 
 YEAR = 2025
@@ -276,27 +283,127 @@ def _without_journal(database: Path) -> None:
     assert not any(j.exists() and j.stat().st_size for j in _journals(database))
 
 
-def test_a_forged_delivery_is_on_record_without_the_facts_it_claims(
+def test_a_forged_delivery_is_on_no_record(
     chain: Chain, sources: dict[str, Source], directory: PublicDirectory
 ) -> None:
     """Only the TPF's TLS peer may post to the registry (anyone else is refused before the body is read, and
     nothing is logged); what even the TPF's connection claims in a forged delivery must not end up signed in its
-    log."""
+    log, and since its signatures never held, it is not on the log at all: counted, by the peer's party."""
     claimed = chain.submitted[0]["submission_id"]  # type: ignore[attr-defined]
     header = f'{{"message_id":"{claimed}","municipality":"0301","year":{YEAR},"sequence":1}}'.encode()
     files = {
         name: (name, header if "header" in name else b"x" * 64, "application/octet-stream")
         for name in wire.DELIVERY_FIELDS
     }
-    before = sources["registry"].get("/checkpoint")
+    before, counted = _tree_size(sources, "registry"), _unproven(chain, "registry")
     url = f"{chain.url('registry')}/v1/deliveries"
     assert httpx.post(url, files=files, timeout=30).json()["type"].endswith(":wrong-peer")
     response = httpx.post(url, files=files, timeout=30, verify=tls_as(chain, "tpf"))
     assert response.status_code in (400, 403, 422), response.text
     after = verify(sources, directory, None)
     assert after.ok, after.discrepancies
-    size = int(json.loads(before["body"])["tree_size"])
-    entries = sources["registry"].get("/entries", start=size)["entries"]
-    refusals = [parse_entry(e["entry"].encode()) for e in entries]
-    assert [(e.event, e.message_id) for e in refusals] == [("refused", "unknown")]
-    assert refusals[0].facts.get("municipality") is None
+    assert _tree_size(sources, "registry") == before
+    slug = response.json()["type"].removeprefix(PROBLEM)
+    assert _unproven(chain, "registry") - counted == Counter({(slug, "tpf"): 1})
+
+
+# -- junk ------------------------------------------------------------------------------------------------------
+
+PROBLEM = "urn:iplos-chain:problem:"
+BURST = 200
+
+
+def _tree_size(sources: dict[str, Source], service: str) -> int:
+    """The size of ``service``'s log, as its latest checkpoint (signed now if the log grew) says."""
+    return int(json.loads(sources[service].get("/checkpoint")["body"])["tree_size"])
+
+
+def _unproven(chain: Chain, service: str) -> Counter[tuple[str, str]]:
+    """``iplos_unproven_refusals_total`` at ``service``, by (problem, peer), from its /metrics."""
+    response = httpx.get(
+        f"{chain.url(service)}/metrics", headers={"Authorization": f"Bearer {chain.operator_token}"}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    counted: Counter[tuple[str, str]] = Counter()
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "iplos_unproven_refusals_total":
+                counted[(sample.labels["problem"], sample.labels["peer"])] += int(sample.value)
+    return counted
+
+
+def _junk(fields: tuple[str, ...], seed: int) -> dict[str, tuple[str, bytes, str]]:
+    """A form with every field a message has, each junk: nothing in it verifies."""
+    header = json.dumps({"message_id": str(uuid.UUID(int=seed, version=4)), "sender": "kommune-0301"}).encode()
+    return {
+        name: (name, header if "header" in name else bytes([seed % 251]) * 64, "application/octet-stream")
+        for name in fields
+    }
+
+
+def _burst(url: str, party: str, forms: list[dict[str, Any]], chain: Chain) -> Counter[tuple[str, str]]:
+    """Post ``forms`` over one connection with ``party``'s certificate: each answer's problem type, by party."""
+    answered: Counter[tuple[str, str]] = Counter()
+    with httpx.Client(verify=tls_as(chain, party), timeout=30) as http:
+        for files in forms:
+            response = http.post(url, files=files)
+            assert 400 <= response.status_code < 500, response.text
+            assert "final" not in response.json()  # nothing about a claimed message id is kept
+            answered[(response.json()["type"].removeprefix(PROBLEM), party)] += 1
+    return answered
+
+
+def test_junk_from_peers_adds_no_audit_entry_and_is_counted_by_peer(
+    chain: Chain, sources: dict[str, Source], directory: PublicDirectory, tmp_path: Path
+) -> None:
+    """Issue 17: unauthenticated junk once added a signed entry per request at the TPF and at the registry. Now
+    a refusal goes on the signed log only once its sender is proven (its signature held, over its own connection):
+    a burst of junk over the peers' own certificates leaves both logs as they were, and each refusal is counted
+    by problem type and the connection's party. A municipality's own message refused for good is on record,
+    by its id, once; and the auditor's check passes over the chain that refused it all."""
+    tpf, registry = f"{chain.url('tpf')}/v1/messages", f"{chain.url('registry')}/v1/deliveries"
+    old = utc_timestamp(dt.datetime.now(dt.UTC) - dt.timedelta(days=40))
+    export = tmp_path / "0301-late.xml"
+    with export.open("wb") as handle:
+        generate_export("0301", YEAR, 4, 9, handle)
+    late = build_message(chain.state_dir, export, 1, header_changes={"created_at": old}, work=tmp_path / "work")
+    forged = dataclasses.replace(late, signature=flip(late.signature, 7))  # 0301's header, the signature broken
+    sizes = {s: _tree_size(sources, s) for s in SERVICES}
+    counted = {s: _unproven(chain, s) for s in ("tpf", "registry")}
+
+    # At the TPF, over 0301's connection: junk forms and 0301's header with a broken signature; over Bergen's,
+    # 0301's own signed message (a captured one, the wrong peer).
+    answered = _burst(tpf, "kommune-0301", [_junk(tuple(late.files()), i) for i in range(BURST // 2)], chain)
+    answered += _burst(tpf, "kommune-0301", [forged.files() for _ in range(BURST // 4)], chain)
+    answered += _burst(tpf, "kommune-4601", [late.files() for _ in range(BURST // 4)], chain)
+    assert sum(answered.values()) == BURST
+    assert answered[("wrong-peer", "kommune-4601")] == BURST // 4
+    # At the registry, over the TPF's connection: deliveries whose signatures do not hold.
+    at_registry = _burst(registry, "tpf", [_junk(wire.DELIVERY_FIELDS, i) for i in range(BURST)], chain)
+
+    assert {s: _tree_size(sources, s) for s in SERVICES} == sizes  # not one entry anywhere
+    assert _unproven(chain, "tpf") - counted["tpf"] == answered  # each refusal counted once, by the peer's party
+    assert _unproven(chain, "registry") - counted["registry"] == at_registry
+
+    # The municipality's own message, signed and refused for good (out of the window): on record, by its id and
+    # its verified facts; sent again, answered from what is stored, with no new entry. The wrong peer's tries
+    # before had kept nothing about it.
+    first = httpx.post(tpf, files=late.files(), verify=tls_as(chain, "kommune-0301"), timeout=30)
+    assert (first.status_code, first.json()["type"], first.json()["final"]) == (
+        400,
+        PROBLEM + "timestamp-out-of-window",
+        True,
+    )
+    again = httpx.post(tpf, files=late.files(), verify=tls_as(chain, "kommune-0301"), timeout=30)
+    assert again.json() == first.json()
+    added = [parse_entry(e["entry"].encode()) for e in sources["tpf"].get("/entries", start=sizes["tpf"])["entries"]]
+    assert [(e.event, e.message_id) for e in added] == [("refused", late.parsed.message_id)]
+    assert added[0].facts["problem"] == "timestamp-out-of-window"
+    assert (added[0].facts["municipality"], added[0].facts["year"]) == ("0301", YEAR)
+
+    # `iplos audit verify` over the chain that refused it all.
+    args = [x for s in SERVICES for x in (f"--{s}", chain.url(s))]
+    common = ["--state-dir", str(chain.state_dir), "--witness", str(tmp_path / "w.json")]
+    result = CliRunner().invoke(audit_app, ["verify", *args, *common])
+    assert result.exit_code == 0, result.output
+    assert "no discrepancies" in result.output

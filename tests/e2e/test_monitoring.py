@@ -2,9 +2,11 @@
 against metrics recorded from a real run of the chain (issue 16).
 
 A chain of its own is driven through the states the alerts are about, and each service's /metrics is recorded in
-each (test-artifacts/metrics/*.prom): healthy after a stored submission; a burst of unauthenticated requests; the
-registry not ready (its public-key directory taken away for a moment); the registry down, so the TPF's outbox holds
-a message; the TPF down too, so the gateway dead-letters one. From the recordings, promtool unit tests are written:
+each (test-artifacts/metrics/*.prom): healthy after a stored submission; a burst of unauthenticated requests, and
+one of junk messages at the TPF over a municipality's own connection (refused before any signature holds, so
+counted by peer and not audited: issue 17); the registry not ready (its public-key directory taken away for a
+moment); the registry down, so the TPF's outbox holds a message; the TPF down too, so the gateway dead-letters
+one. From the recordings, promtool unit tests are written:
 each scenario's series as recorded (a gauge held, a counter going from one recording to the next, an outbox's or a
 checkpoint's age growing by the clock where nothing moves), and for every alert rule whether it fires, with exactly
 which labels and annotations, an hour later. `promtool check rules` and `check config` check the files themselves,
@@ -35,7 +37,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from iplos_chain import Chain, client, ensure_keys, free_port
 from iplos_testkit.exports import write_synthetic_export
-from tests.tls import trust_chain
+from shared.envelope import transport as wire
+from tests.tls import tls_as, trust_chain
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +56,7 @@ RULE_SERIES = (
     "iplos_outbox_oldest_age_seconds",
     "iplos_messages_total",
     "iplos_refusals_total",
+    "iplos_unproven_refusals_total",
     "iplos_http_request_duration_seconds_count",
     "iplos_audit_checkpoint_age_seconds",
     "iplos_audit_checkpoint_failures_total",
@@ -154,6 +158,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         for _ in range(40):
             httpx.get(f"{chain.url('registry')}/v1/operator/years", verify=chain.verify, timeout=10)
         recorded.scrape("probed", "registry")
+        # Forty junk messages at the TPF over Oslo's own connection: no signature in them holds.
+        junk = {
+            name: (name, b"{}" if name == wire.SUBMISSION_HEADER else bytes(64), "application/octet-stream")
+            for name in (wire.SUBMISSION_HEADER, wire.SUBMISSION_SIGNATURE, wire.IDENTITY, wire.PAYLOAD)
+        }
+        with httpx.Client(verify=tls_as(chain, f"kommune-{MUNICIPALITY}"), timeout=10) as oslo:
+            for _ in range(40):
+                assert oslo.post(f"{chain.url('tpf')}/v1/messages", files=junk).status_code == 400
+        recorded.scrape("probed", "tpf")
         # 3. The registry not ready: its public-key directory gone for a moment (the key check reads it).
         directory = state / "keys" / "directory.json"
         aside = directory.with_suffix(".aside")
@@ -259,6 +272,8 @@ def test_the_alert_rules_fire_on_what_a_real_run_recorded_and_only_then(run: Run
     assert _value(down["tpf"], "iplos_outbox_depth") == 1
     assert _value(dead["gateway"], "iplos_messages_total", outcome="dead-letter") >= 1
     assert _value(probed["registry"], "iplos_refusals_total", problem="unauthenticated") >= 40
+    assert _value(probed["tpf"], "iplos_unproven_refusals_total", peer=f"kommune-{MUNICIPALITY}") == 40
+    assert _value(healthy["tpf"], "iplos_unproven_refusals_total") == 0
     registry_labels = {"service": "registry"}
     holding = [s for s in ("gateway", "tpf") if _value(down[s], "iplos_outbox_depth") > 0]
     assert "tpf" in holding
@@ -278,6 +293,14 @@ def test_the_alert_rules_fire_on_what_a_real_run_recorded_and_only_then(run: Run
         _case(
             _series(probed["registry"], before=healthy["registry"], pace=True) + _up({"registry": 1}),
             {"IplosRefusalRate": [registry_labels]},
+        ),
+        # Junk messages from a municipality's connection at the pace recorded: the refusal rate, and the peer named.
+        _case(
+            _series(probed["tpf"], before=healthy["tpf"], pace=True) + _up({"tpf": 1}),
+            {
+                "IplosRefusalRate": [{"service": "tpf"}],
+                "IplosUnprovenMessages": [{"service": "tpf", "peer": f"kommune-{MUNICIPALITY}"}],
+            },
         ),
         # The registry's key check failing.
         _case(

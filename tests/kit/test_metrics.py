@@ -187,6 +187,20 @@ def test_problem_types_are_bounded_in_shape_and_number() -> None:
     assert NUMBER not in text
 
 
+def test_an_unproven_refusal_is_counted_by_its_type_and_peer_party_never_by_anything_else() -> None:
+    _, metrics = build()
+    metrics.unproven_refusal("invalid-envelope", "kommune-0301")
+    metrics.unproven_refusal("invalid-envelope", "kommune-0301")
+    metrics.unproven_refusal("wrong-peer", None)  # no certificate the directory knows (or plain HTTP)
+    metrics.unproven_refusal("unknown-key", f"Kommune {NUMBER}")  # not a party name: never a label
+    text = metrics.exposition()[0].decode()
+    name = "iplos_unproven_refusals_total"
+    assert sample(text, name, service="test", problem="invalid-envelope", peer="kommune-0301") == 2
+    assert sample(text, name, service="test", problem="wrong-peer", peer="none") == 1
+    assert sample(text, name, service="test", problem="unknown-key", peer="other") == 1
+    assert NUMBER not in text
+
+
 @pytest.mark.parametrize(
     ("headers", "status"),
     [

@@ -8,7 +8,8 @@ SQLite and failed on PostgreSQL with a database error (HTTP 500). Here:
   real decoder) is stored and read back unchanged, with the largest key version and sequence;
 * a delivery whose payload carries one value past its bound is ``invalid-payload`` (422) at the real registry
   app, and one whose pseudonym key version is past KeyVersion is the opaque ``invalid-envelope`` (400): nothing
-  changes but the refusal's audit entry and its remembered answer.
+  changes but the refusal's audit entry and its remembered answer (for the key version: a delivery header that
+  does not parse is refused before its signature holds, so it is only counted, on no record).
 
 Every test runs on SQLite and PostgreSQL (the ``engine`` fixture).
 """
@@ -426,4 +427,8 @@ def test_a_key_version_past_key_version_is_the_opaque_error_and_changes_nothing(
     response = registry.post("/v1/deliveries", files=past.files())
     assert (response.status_code, response.json()["type"]) == (400, PROBLEM + "invalid-envelope"), response.text
     assert (stored_state(engine), submission_rows(engine)) == (before, rows)
-    assert audit_events(engine) == ["stored", "refused"]
+    # Its delivery header does not parse, so no signature over it holds: counted, not audited.
+    assert audit_events(engine) == ["stored"]
+    metrics = registry.app.state.metrics  # type: ignore[attr-defined]
+    unproven = {"service": "registry", "problem": "invalid-envelope", "peer": "tpf"}
+    assert metrics.registry.get_sample_value("iplos_unproven_refusals_total", unproven) == 1

@@ -98,11 +98,13 @@ def test_refused_deliveries_are_counted_as_the_audit_log_records_them(state: Pat
         assert (response.status_code, response.json()["type"]) == (400, PROBLEM + "invalid-request")
         assert value(registry, "iplos_refusals_total", problem="invalid-request") == 1
         assert value(registry, "iplos_messages_total", outcome="refused") == 0
-        # A delivery whose signatures do not hold: refused, on the audit record, and counted.
+        # A delivery whose signatures do not hold: refused and counted by the TLS peer's party, on no audit record.
         response = registry.post("/v1/deliveries", files=junk)
         assert (response.status_code, response.json()["type"]) == (400, PROBLEM + "invalid-envelope")
         assert value(registry, "iplos_refusals_total", problem="invalid-envelope") == 1
-        assert value(registry, "iplos_messages_total", outcome="refused") == 1
+        assert value(registry, "iplos_messages_total", outcome="refused") == 0
+        unproven = {"problem": "invalid-envelope", "peer": "tpf"}
+        assert value(registry, "iplos_unproven_refusals_total", **unproven) == 1
         assert value(registry, "iplos_stage_duration_seconds_count", stage="verify") == 1
         assert value(registry, "iplos_stage_duration_seconds_count", stage="store") == 0
 

@@ -1,9 +1,10 @@
-"""take_delivery puts every refusal on the audit record exactly once, under what it may vouch for.
+"""take_delivery puts every refusal of a proven sender on the audit record exactly once, under what it may vouch for.
 
 Against the real registry app: one delivery refused in each phase of the use case (before the signatures hold,
 after, once the parts are checked, by the repository's stale decision, a reused message id), each again as a
-replay, and the log read back. A refusal is on record once; an answer given again from what is stored adds
-nothing; facts are the verified headers' or none ("unknown").
+replay, and the log read back. A refusal before the signatures hold is on no record, only counted (by problem
+type and the TLS peer); any later one is on record once; an answer given again from what is stored adds nothing;
+facts are the verified headers' or none ("unknown").
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def stored(state: Path, registry: TestClient) -> Delivery:
 def test_each_refusal_is_on_record_once_with_the_facts_it_may_vouch_for(
     state: Path, registry: TestClient, stored: Delivery
 ) -> None:
-    # Before the signatures hold: on record as "unknown", with no facts but the problem.
+    # Before the signatures hold: on no record, counted by problem type and the connection's party (the TPF's).
     unverified = build_delivery(state, _message(state, 6))
     unverified = replace(unverified, submission_signature=flip(unverified.submission_signature, 3))
     assert _post_twice(registry, unverified) == (400, PROBLEM + "invalid-envelope")
@@ -75,16 +76,16 @@ def test_each_refusal_is_on_record_once_with_the_facts_it_may_vouch_for(
 
     refusals = [(event, message_id, facts) for event, message_id, facts in _entries(state) if event == "refused"]
     assert [(message_id, facts["problem"]) for _, message_id, facts in refusals] == [
-        ("unknown", "invalid-envelope"),
-        ("unknown", "invalid-envelope"),  # not final: the same bytes may be taken afresh, and refused afresh
         (delivery_id(late), "timestamp-out-of-window"),
         (delivery_id(late), "timestamp-out-of-window"),
         (delivery_id(stale), "stale-sequence"),  # once: the second delivery is answered from its row
         (delivery_id(conflict), "message-id-conflict"),
         (delivery_id(conflict), "message-id-conflict"),
     ]
-    assert set(refusals[0][2]) == {"problem"}  # nothing a caller merely claimed
-    for _, _, facts in refusals[2:]:
+    for _, _, facts in refusals:
         assert (facts["municipality"], facts["year"]) == ("0301", 2025)  # the verified headers' facts
-    assert value(registry, "iplos_messages_total", outcome="refused") == len(refusals) == 7  # one count per entry
+    assert value(registry, "iplos_messages_total", outcome="refused") == len(refusals) == 5  # one count per entry
+    # Not final: the same bytes may be taken afresh, and are refused afresh, counted each time.
+    unproven = {"problem": "invalid-envelope", "peer": "tpf"}
+    assert value(registry, "iplos_unproven_refusals_total", **unproven) == 2
     assert value(registry, "iplos_replays_total", answer="receipt") == 1  # the stale one, again

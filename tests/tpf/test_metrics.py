@@ -2,7 +2,9 @@
 them (tests/tpf/test_outbox.py), so each outcome happens for real and the counters are read from the app.
 
 The counts follow the TPF's audit log: ``pseudonymised`` when a message is taken, one of ``forwarded``,
-``rejected`` or ``dead-lettered`` when the outbox settles it, ``refused`` for each message refused.
+``rejected`` or ``dead-lettered`` when the outbox settles it, ``refused`` for each message of a proven sender
+refused; a message refused before its sender was proven is on no audit entry and counted in
+``iplos_unproven_refusals_total`` instead.
 """
 
 from __future__ import annotations
@@ -66,16 +68,20 @@ def test_a_delivered_message_is_counted_once_per_outcome_and_stage(state: Path) 
         assert value(tpf, "iplos_messages_total", outcome="pseudonymised") == 1
 
 
-def test_a_message_that_does_not_verify_is_counted_as_refused_by_its_problem_type(state: Path) -> None:
+def test_a_message_that_does_not_verify_is_counted_as_unproven_by_its_problem_type_and_peer(state: Path) -> None:
     message = _message(state, 1)
     message.signature = bytes(64)
     with _chain(state) as (tpf, _registry, wire):
         wire.up = True
         response = tpf.post("/v1/messages", files=message.files())
         assert (response.status_code, response.json()["type"]) == (400, PROBLEM + "invalid-envelope")
-        assert messages(tpf)["refused"] == 1
+        # Not a refused message on the audit record: its sender never proved itself.
+        assert messages(tpf)["refused"] == 0
         assert messages(tpf)["pseudonymised"] == 0
         assert value(tpf, "iplos_refusals_total", problem="invalid-envelope") == 1
+        # By the connection's party (the TLS peer: 0301's gateway), never by what the header claims.
+        unproven = {"problem": "invalid-envelope", "peer": "kommune-0301"}
+        assert value(tpf, "iplos_unproven_refusals_total", **unproven) == 1
         assert stages(tpf) == {"verify": 1, "pseudonymise": 0, "forward_attempt": 0}
 
 

@@ -126,7 +126,8 @@ class AuditLog:
     def record_refusal(self, problem: str, header: SubmissionHeader | None) -> AuditEntry:
         """A refused message on the record, in a transaction of its own (a refusal changes nothing else): by
         message id and the facts of ``header`` when its signature held, else as ``unknown`` with none, so that
-        nobody can have the service sign what a message merely claims. ``problem`` is the service's own type."""
+        nobody can have the service sign what a message merely claims. ``problem`` is the service's own type. The
+        services record only a proven sender's refusals (services.kit.refusals.unproven counts the others)."""
         with self.engine.begin() as conn:
             return self.append_refusal(conn, problem, header)
 

@@ -5,9 +5,11 @@ message decided before as it was answered (its receipt, or the refusal that was 
 against the headers; check the window, the year and the person count; open, join, control and store the records
 (the repository stores, holds, or refuses a stale sequence); answer with the signed receipt.
 
-Every refusal goes on the audit record exactly once, here, by :func:`_put_on_record`, except a stale sequence:
-that one is the repository's decision and is recorded in its transaction with the row it writes. An answer
-given again from what is stored (a replay) is counted, never recorded again.
+Every refusal of a proven sender's delivery (its signatures hold, and it came over the connection of the TPF that
+signed it) goes on the audit record exactly once, here, by :func:`_put_on_record`, except a stale sequence: that
+one is the repository's decision and is recorded in its transaction with the row it writes. A refusal before the
+sender is proven is counted and logged, on no record (services.kit.refusals.unproven). An answer given again from
+what is stored (a replay) is counted, never recorded again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hmac
 import structlog
 
 from services.kit.problems import Problem, ProblemType
-from services.kit.refusals import Recorded, StoredAnswer, is_final
+from services.kit.refusals import Recorded, StoredAnswer, is_final, unproven
 from services.kit.tls import Peer, wrong_peer
 from services.registry_intake.models import REFUSAL_STALE_SEQUENCE, SubmissionStatus
 from services.registry_intake.repository import ReplayedMessage, StaleSubmission
@@ -47,13 +49,14 @@ def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> Signe
     and answer with its signed receipt, or raise the :class:`Problem` that refuses it (a
     :class:`StoredAnswer` when it is answered from what was stored about its message before). Blocking: the
     route runs it in a worker thread."""
-    verified: VerifiedDelivery | None = None  # once the signatures hold
+    verified: VerifiedDelivery | None = None  # once the sender is proven: the signatures hold, from the TPF's peer
     parts_checked = False  # once the parts are the ones the headers name
     try:
         with ctx.metrics.stage("verify"):
-            verified = verify_delivery(ctx, received)
-            if not peer.is_party(verified.delivery.sender):
-                raise wrong_peer()  # on record under "unknown": nothing of the delivery is attributed to its bearer
+            signed = verify_delivery(ctx, received)
+            if not peer.is_party(signed.delivery.sender):
+                raise wrong_peer()  # counted, not audited: its bearer is not the TPF that signed it
+            verified = signed
             _answer_if_decided(ctx, verified)
             check_parts(ctx, verified, received)
         parts_checked = True
@@ -66,7 +69,10 @@ def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> Signe
         ctx.metrics.replay(answer.answer)
         raise
     except Problem as problem:
-        _put_on_record(ctx, problem, verified if _about_verified(problem, verified, parts_checked) else None)
+        if verified is None:
+            unproven(ctx.metrics, problem, peer)
+        else:
+            _put_on_record(ctx, problem, verified, attributable=_attributable(problem, parts_checked))
         raise
     except StaleSubmission as stale:  # on record already, with the refused row the repository wrote
         ctx.metrics.message(Outcome.REFUSED)
@@ -111,30 +117,29 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery)
         raise _replayed(ctx, exc.original) from None
 
 
-def _about_verified(problem: Problem, verified: VerifiedDelivery | None, parts_checked: bool) -> bool:
-    """Whether a refusal goes on record with the verified headers' facts. Only verified facts go into the signed
-    log: until the signatures hold, and the parts are the ones they name, a refusal is recorded under "unknown",
-    so no caller can have the registry sign what it claims. A reused message id is about the verified headers
-    alone, and a refusal final for the message id is about what the municipality signed: both on record by id.
-    A part the TPF sent wrong (not final) is not."""
-    if verified is None:
-        return False
+def _attributable(problem: Problem, parts_checked: bool) -> bool:
+    """Whether a refusal of a proven sender's delivery goes on record with the verified headers' facts. Only
+    verified facts go into the signed log: until the parts are the ones the headers name too, a refusal is recorded
+    under "unknown", so no caller can have the registry sign what it claims. A reused message id is about the
+    verified headers alone, and a refusal final for the message id is about what the municipality signed: both on
+    record by id. A part the TPF sent wrong (not final) is not."""
     return parts_checked or is_final(problem) or problem.slug == ProblemType.MESSAGE_ID_CONFLICT
 
 
-def _put_on_record(ctx: RegistryContext, problem: Problem, verified: VerifiedDelivery | None) -> None:
-    """The one place a refusal of a delivery is audited. A refusal final for the message id (spec section 9) is
-    remembered with its audit entry, once per message; any other goes on the log on its own."""
-    header = verified.submission if verified else None
-    if verified is not None and header is not None and is_final(problem):
-        recorded = ctx.refusals.refuse(problem, header, verified.submission_sha256)
+def _put_on_record(ctx: RegistryContext, problem: Problem, verified: VerifiedDelivery, *, attributable: bool) -> None:
+    """The one place a refusal of a proven sender's delivery is audited (one refused before its signatures held,
+    or from another peer than the TPF that signed it, is counted and logged instead: services.kit.refusals). A
+    refusal final for the message id (spec section 9) is remembered with its audit entry, once per message; any
+    other goes on the log on its own."""
+    if is_final(problem):
+        recorded = ctx.refusals.refuse(problem, verified.submission, verified.submission_sha256)
         if recorded is Recorded.SAME:  # the same message refused at the same moment: one record
             ctx.metrics.replay("refusal")
             return
         if recorded is Recorded.NEW:
             ctx.metrics.message(Outcome.REFUSED)
             return
-    ctx.audit.record_refusal(problem.slug, header)
+    ctx.audit.record_refusal(problem.slug, verified.submission if attributable else None)
     ctx.metrics.message(Outcome.REFUSED)
 
 
