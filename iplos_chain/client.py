@@ -37,6 +37,7 @@ __all__ = [
     "UploadProgress",
     "Verify",
     "get_json",
+    "lift_sequence_block",
     "load_business_register",
     "post_json",
     "submit",
@@ -209,9 +210,21 @@ def post_json(url: str, token: str | None = None, *, verify: Verify = True) -> d
         return _json(http, "POST", url, token)
 
 
-def _json(http: httpx.Client, method: str, url: str, token: str | None) -> dict[str, Any]:
+def lift_sequence_block(
+    registry: str, municipality: str, year: int, reason: str, *, token: str | None, verify: Verify = True
+) -> dict[str, Any]:
+    """Lift a municipality-year's sequence block at the registry, with an operator's ``token`` and a ``reason``
+    for the audit trail; the registry's account (``lifted`` false: nothing blocked, nothing changed)."""
+    url = f"{registry.rstrip('/')}/v1/operator/years/{year}/municipalities/{municipality}/lift-sequence-block"
+    with httpx.Client(verify=verify) as http:
+        return _json(http, "POST", url, token, {"reason": reason})
+
+
+def _json(
+    http: httpx.Client, method: str, url: str, token: str | None, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     try:
-        response = http.request(method, url, timeout=60.0, headers=_headers(token))
+        response = http.request(method, url, timeout=60.0, headers=_headers(token), json=body)
     except httpx.HTTPError as exc:
         raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
     if response.status_code != 200:

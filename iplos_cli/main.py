@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 import signal
 import ssl
 import sys
@@ -33,6 +34,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 registers_app = typer.Typer(help="The registers the registry keeps beside the care data: Enhetsregisteret's units.")
 app.add_typer(registers_app, name="registers")
+registry_app = typer.Typer(help="Operator actions at the registry: lifting a municipality-year's sequence block.")
+app.add_typer(registry_app, name="registry")
 # Submission ids are 36 characters: give tables room even when the output is not a terminal (CI, pipes).
 console = Console(width=max(Console().width, 140))
 err = Console(stderr=True)
@@ -539,6 +542,51 @@ def synthetic_enheter(
     for path in paths.values():
         console.print(f"wrote {path}")
     console.print("load each with: iplos registers load-enheter FILE --token OPERATOR_TOKEN")
+
+
+@registry_app.command("lift-sequence")
+def lift_sequence(
+    municipality: Annotated[str, typer.Argument(help="kommuneNr of the blocked municipality-year")],
+    year: Annotated[int, typer.Argument(help="Reporting year")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="For the audit trail: a short reference such as a case or ticket id (3-100 of A-Z a-z 0-9 : . _ / -)"
+        ),
+    ],
+    registry: Annotated[str, typer.Option(help="Registry URL")] = REGISTRY_URL,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registry's answer only")] = False,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="IPLOS_TOKEN", show_default=False, help="The registry operator's bearer token"),
+    ] = None,
+    ca: CaOption = None,
+) -> None:
+    """Let the next real submission of a municipality-year replace one whose signed sequence lies ahead of the
+    registry's clock (every later export was refused as stale-sequence). The blocking submission stays active until
+    then; a blocking held one is refused. On the registry's signed audit trail with your credential and the reason.
+    Exit 0 when lifted or when nothing blocks (nothing changes), 1 when the registry refuses, 2 for bad arguments."""
+    if not re.fullmatch(r"[0-9]{4}", municipality):
+        err.print("[red]error:[/red] the municipality is a four-digit kommuneNr")
+        raise typer.Exit(2)
+    try:
+        lift = client.lift_sequence_block(registry, municipality, year, reason, token=token, verify=_verify(ca))
+    except client.ChainError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        _print_json(lift)
+    elif lift["lifted"]:
+        console.print(
+            f"lifted the block of {municipality} {year}: sequence {lift['lifted_sequence']} of submission"
+            f" {lift['blocking_submission']}; the next submission signed after {lift['floor']} replaces it"
+            + (f"; held submissions refused: {', '.join(lift['held_discarded'])}" if lift["held_discarded"] else ""),
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"nothing to lift: no stored sequence of {municipality} {year} lies ahead of the registry's clock",
+            highlight=False,
+        )
 
 
 @app.command()

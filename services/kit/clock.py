@@ -1,5 +1,6 @@
 """A signed timestamp's freshness as an answer: the window is the sealed-message format's rule
-(``shared.envelope.freshness``); here it becomes ``timestamp-out-of-window`` (400), naming the window."""
+(``shared.envelope.freshness``); here it becomes ``timestamp-out-of-window`` (400), naming the window, and a
+submission's sequence beyond it ``sequence-out-of-window`` (400)."""
 
 from __future__ import annotations
 
@@ -26,3 +27,17 @@ def require_fresh(
             max_age_s=int(max_age.total_seconds()),
             max_skew_s=int(max_skew.total_seconds()),
         ) from None
+
+
+def require_sequence_in_window(
+    sequence: int, created_at: str, *, max_skew: dt.timedelta, now: dt.datetime | None = None
+) -> None:
+    """Raise ``sequence-out-of-window`` (400) unless ``sequence``, read as milliseconds since the epoch, lies no
+    later than the earlier of ``created_at`` and ``now``, plus ``max_skew`` (docs/envelope-v1.md 7.3). The answer
+    names the skew, never the sequence (it is the sender's number, and may have any shape)."""
+    try:
+        FreshnessWindow(max_skew=max_skew).require_sequence(sequence, created_at, now)
+    except InvalidEnvelope:
+        raise invalid_envelope() from None
+    except MessageRefused:
+        raise Problem(ProblemType.SEQUENCE_OUT_OF_WINDOW, max_skew_s=int(max_skew.total_seconds())) from None

@@ -125,13 +125,14 @@ def lock_municipality_year(conn: Connection, municipality: str, year: int) -> No
         conn.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
-def last_sequence(conn: Connection, municipality: str, year: int) -> int:
-    """The highest sequence of the municipality-year here, 0 if none."""
-    last = conn.execute(
-        select(func.coalesce(func.max(submissions.c.sequence), 0)).where(
-            submissions.c.municipality == municipality, submissions.c.year == year
-        )
-    ).scalar_one()
+def last_sequence(conn: Connection, municipality: str, year: int, *, at_most: int | None = None) -> int:
+    """The highest sequence of the municipality-year here (not above ``at_most`` if given), 0 if none."""
+    query = select(func.coalesce(func.max(submissions.c.sequence), 0)).where(
+        submissions.c.municipality == municipality, submissions.c.year == year
+    )
+    if at_most is not None:
+        query = query.where(submissions.c.sequence <= at_most)
+    last = conn.execute(query).scalar_one()
     return int(last)
 
 

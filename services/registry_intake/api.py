@@ -71,6 +71,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             routes.submissions.router,
             routes.operator.router,
             routes.registers.router,
+            routes.sequence_blocks.router,
         ],
         pages=dashboard.install,
     )

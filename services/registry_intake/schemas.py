@@ -24,6 +24,7 @@ __all__ = [
     "FIRST_YEAR",
     "LAST_YEAR",
     "ORDERS",
+    "REASON_PATTERN",
     "SORT_KEYS",
     "STATUS_FILTERS",
     "AuditTrail",
@@ -43,6 +44,8 @@ __all__ = [
     "RecordsPerServiceType",
     "RuleStatistics",
     "SealedReport",
+    "SequenceLiftRequest",
+    "SequenceLiftResult",
     "ServiceTypeStatistics",
     "SignedReceipt",
     "SortKey",
@@ -491,3 +494,36 @@ class ComparisonYear(_Document):
     year: int
     suppression_threshold: int
     areas: list[AreaComparison]
+
+
+# --- lifting a sequence block (operators) -------------------------------------------------------------------------
+
+#: A reason as the audit log keeps it: a short reference (a case or ticket id, words joined by hyphens), never free
+#: text, which could carry anything into a trail served to auditors (``shared.audit.entries``, fact ``reason``).
+REASON_PATTERN: Final = r"^[A-Za-z0-9:._/-]{3,100}$"
+
+
+class SequenceLiftRequest(_Document):
+    """Why an operator lifts a municipality-year's sequence block."""
+
+    reason: str = Field(
+        pattern=REASON_PATTERN,
+        description="A short reference for the audit trail: a case or ticket id (3-100 of A-Z a-z 0-9 : . _ / -),"
+        " not free text; never an identity number",
+    )
+
+
+class SequenceLiftResult(_Document):
+    """What lifting a sequence block found and did; ``lifted`` false: nothing blocked, nothing changed."""
+
+    municipality: str
+    year: int
+    lifted: bool = Field(description="A stored sequence blocked and was lifted (false: nothing to lift)")
+    blocking_submission: str | None = Field(
+        description="The submission whose sequence blocked: the active one, or a held one (then refused)"
+    )
+    lifted_sequence: int | None = Field(description="The sequence that blocked")
+    floor: int | None = Field(description="The sequence the next submission must exceed (milliseconds since 1970)")
+    held_discarded: list[str] = Field(description="Held submissions refused because their sequence blocked")
+    lifted_by: str | None = Field(description="The operator's credential name, as on the audit entry")
+    reason: str | None = Field(description="The reason, as on the audit entry")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.kit.bodies import Upload
-from services.kit.clock import require_fresh
+from services.kit.clock import require_fresh, require_sequence_in_window
 from services.kit.problems import Problem, ProblemType, envelope_problems
 from services.tpf.contents import REGISTER_CONTENT
 from shared.envelope import MessageRefused, SubmissionHeader, require_digest, verify_header
@@ -60,5 +60,7 @@ def check_digests(header: SubmissionHeader, identity: Upload, payload: Upload) -
 
 def check_fresh(header: SubmissionHeader, *, max_age: dt.timedelta, max_skew: dt.timedelta) -> None:
     """The municipality's signed timestamp lies in the window (checked only once the signature holds: the
-    timestamp is the municipality's, not the network's)."""
+    timestamp is the municipality's, not the network's), and so does its sequence (7.3): a sequence beyond it
+    would make every later real export of the municipality and year stale."""
     require_fresh(header.created_at, max_age=max_age, max_skew=max_skew)
+    require_sequence_in_window(header.sequence, header.created_at, max_skew=max_skew)

@@ -96,6 +96,11 @@ FACT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "gone": _COUNT,
         "caller": _TOKEN_KIND,
         "findings_changed": _COUNT,
+        # An operator lifting a sequence block (the registry's ``sequence-block-lifted``): the lifted ``sequence``,
+        # the ``floor`` a next submission must exceed, the operator's ``caller`` and the ``reason``, a short
+        # reference (a case or ticket id): a token, never free text.
+        "floor": _COUNT,
+        "reason": _TOKEN_KIND,
     }
 )
 ALLOWED_FACTS: Final = frozenset(FACT_KINDS)

@@ -43,6 +43,7 @@ PERMANENT: Final = frozenset(
         "body-too-large",
         "header-too-large",
         "timestamp-out-of-window",
+        "sequence-out-of-window",
         "reporting-year-out-of-range",
         "empty-submission",
         "unmatched-records",

@@ -69,3 +69,13 @@ def test_serve_with_a_wrong_value_names_the_variable_and_not_the_value(tmp_path:
     assert "IPLOS_REGISTRY_HOLD_BELOW_RATIO" in result.stderr
     assert "7.25" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_lift_sequence_with_a_wrong_municipality_or_no_reason_is_one_line_before_any_request() -> None:
+    # Nothing listens on port 9 on this machine: a request would fail with exit 1, not 2.
+    wrong = _iplos("registry", "lift-sequence", "301", "2026", "--reason", "INC-1", "--registry", "https://127.0.0.1:9")
+    assert (wrong.returncode, wrong.stderr.strip()) == (2, "error: the municipality is a four-digit kommuneNr")
+    missing = _iplos("registry", "lift-sequence", "0301", "2026", "--registry", "https://127.0.0.1:9")
+    assert missing.returncode == 2
+    assert "--reason" in missing.stderr
+    assert "Traceback" not in wrong.stderr + missing.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import hashlib
 import io
 import threading
@@ -369,3 +370,23 @@ def test_a_peers_long_error_text_is_kept_to_the_columns_length_on_every_database
     refused = setup.deliver(hop((500, {}), (503, {"type": PROBLEM + "y" * 400})))
     assert refused["state"] == "forwarded"
     assert len(refused["last_error"]) <= 200
+
+
+def test_a_sequence_numbered_while_the_clock_ran_ahead_is_not_numbered_past(setup: Setup, tmp_path: Path) -> None:
+    """A submission signed while the gateway's clock ran a day ahead (refused at the TPF for its timestamp) must
+    not drag every later one past the bound the receivers hold a sequence to (docs/envelope-v1.md 7.3): the next
+    is numbered at the clock again, above every sequence within the bound."""
+    ahead = int((dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).timestamp() * 1000)
+    with setup.engine.begin() as conn:
+        conn.execute(update(submissions).where(submissions.c.message_id == setup.message_id).values(sequence=ahead))
+    export = io.BytesIO()
+    generate_export("0301", 2025, 5, 2, export)
+    export.seek(0)
+    sealed = seal_export(export, {"0301": setup.municipality}, setup.directory, tmp_path / "work-2")
+    before = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    sequence = service.stage_submission(setup.engine, sealed, setup.municipality, setup.outbox).sequence
+    assert before <= sequence < before + 60_000
+    # And one after it still numbers past it, whatever the clock says.
+    export.seek(0)
+    again = seal_export(export, {"0301": setup.municipality}, setup.directory, tmp_path / "work-3")
+    assert service.stage_submission(setup.engine, again, setup.municipality, setup.outbox).sequence > sequence

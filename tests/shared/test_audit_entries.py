@@ -81,6 +81,8 @@ GOOD_FACTS: dict[str, Any] = {
     "gone": 1_250,
     "caller": "dev-operator",
     "findings_changed": 12,
+    "floor": 1_796_000_000_000,  # a lifted sequence block's new floor: milliseconds, 13 digits
+    "reason": "INC-2026-0042",
 }
 
 

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.envelope.freshness import DEFAULT_MAX_AGE, DEFAULT_MAX_SKEW, OUT_OF_WINDOW, FreshnessWindow
+from shared.envelope.freshness import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_MAX_SKEW,
+    OUT_OF_WINDOW,
+    SEQUENCE_OUT_OF_WINDOW,
+    FreshnessWindow,
+)
 from shared.envelope.refusals import FINAL, PERMANENT, is_final, problem_code, problem_type
 from shared.errors import InvalidEnvelope, MessageRefused
 
@@ -55,6 +61,39 @@ def test_a_configured_window_is_the_one_checked() -> None:
         window.require(stamp(NOW + dt.timedelta(seconds=1)), NOW)
 
 
+def ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def test_a_sequence_may_lie_up_to_the_skew_past_the_signed_second_and_the_clock() -> None:
+    # The gateway numbers its acceptance time in milliseconds, the timestamp is to the second: the whole second
+    # counts. The earlier of the signed time and the clock bounds it (a future created_at moves nothing).
+    window = FreshnessWindow()
+    latest = ms(NOW + dt.timedelta(milliseconds=999) + DEFAULT_MAX_SKEW)
+    assert window.latest_sequence(stamp(NOW), NOW + dt.timedelta(hours=1)) == latest
+    assert window.latest_sequence(stamp(NOW + dt.timedelta(hours=1)), NOW) == ms(NOW + DEFAULT_MAX_SKEW)
+    for sequence in (1, 1_700_000_000, ms(NOW), latest):  # a counter, seconds, the reference gateway's
+        window.require_sequence(sequence, stamp(NOW), NOW + dt.timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    "sequence",
+    [
+        ms(NOW + dt.timedelta(milliseconds=999) + DEFAULT_MAX_SKEW) + 1,
+        ms(dt.datetime(2099, 1, 1, tzinfo=dt.UTC)),
+        2**53 - 1,
+    ],
+    ids=["one past", "2099", "2^53-1"],
+)
+def test_a_sequence_beyond_the_window_is_refused(sequence: int) -> None:
+    with pytest.raises(MessageRefused) as refused:
+        FreshnessWindow().require_sequence(sequence, stamp(NOW), NOW + dt.timedelta(seconds=1))
+    assert refused.value.code == SEQUENCE_OUT_OF_WINDOW == "sequence-out-of-window"
+    assert (
+        "MUST NOT lie later than the header's `created_at` (to the end of its second) nor the receiver's clock" in SPEC
+    )
+
+
 @pytest.mark.parametrize("value", ["2026-02-30T00:00:00Z", "2026-03-01 12:00:00", "", "2026-03-01T12:00:00+01:00"])
 def test_what_is_not_a_timestamp_is_the_opaque_error(value: str) -> None:
     with pytest.raises(InvalidEnvelope):
@@ -87,7 +126,7 @@ def test_the_permanent_answers_include_every_code_the_spec_says_a_sender_stops_o
     stop = errors[errors.index("A sender SHOULD NOT send a message again") :]
     named = set(re.findall(r"`([a-z]+(?:-[a-z]+)+)`", stop[: stop.index(":")]))
     policy = set(re.findall(r"\(`([a-z-]+)`, 422", SPEC[SPEC.index("### 10.6") :]))
-    assert len(table) == 9
+    assert len(table) == 10
     assert len(named) == 5
     assert policy == {"reporting-year-out-of-range", "empty-submission"}
     assert table | named | policy == PERMANENT

@@ -43,6 +43,11 @@ class ProblemType(StrEnum):
         400,
         "The message's signed timestamp is outside the window this service accepts",
     )
+    SEQUENCE_OUT_OF_WINDOW = (
+        "sequence-out-of-window",
+        400,
+        "The submission's sequence lies later than its signed timestamp and this service's clock allow",
+    )
     HEADER_TOO_LARGE = "header-too-large", 413, "A signed header is larger than the format allows"
     UNMATCHED_RECORDS = (
         "unmatched-records",

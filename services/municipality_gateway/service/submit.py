@@ -32,6 +32,7 @@ from services.municipality_gateway.sealing import REFS_FILE, SealedExport
 from services.municipality_gateway.service.access import not_permitted
 from services.municipality_gateway.service.context import GatewayContext
 from services.municipality_gateway.states import SubmissionState
+from shared.envelope.freshness import DEFAULT_MAX_SKEW
 from shared.iplos.model import ExportHeader
 from shared.keys import PartyKeys
 from shared.population import ExtractHeader
@@ -169,8 +170,14 @@ def stage_submission(
         # in milliseconds, or one more than the last one here if the clock has not moved on: so a gateway
         # whose database was lost or rebuilt still numbers past everything it sent before, where a counter
         # starting again at 1 would see every new submission refused as stale. The transaction holds the
-        # write lock (BEGIN IMMEDIATE on SQLite) and a unique constraint backs it up.
-        sequence = max(repository.last_sequence(conn, municipality, year) + 1, int(now.timestamp() * 1000))
+        # write lock (BEGIN IMMEDIATE on SQLite) and a unique constraint backs it up. Never past the bound the
+        # receivers hold a sequence to (docs/envelope-v1.md 7.3: the signed time plus the skew): one numbered
+        # while the clock ran ahead is left behind, or every later submission would be refused
+        # (sequence-out-of-window) until the clock caught up; if one of those reached the registry, its operators
+        # lift the block (iplos registry lift-sequence).
+        now_ms = int(now.timestamp() * 1000)
+        bound = now_ms + int(DEFAULT_MAX_SKEW.total_seconds() * 1000)
+        sequence = max(repository.last_sequence(conn, municipality, year, at_most=bound - 1) + 1, now_ms)
         signed = sealing.sign_parts(sealed, keys, (municipality, year), sequence=sequence, created_at=now)
         repository.add_submission(
             conn,

@@ -33,6 +33,7 @@ from services.registry_intake.service.verification import (
     VerifiedDelivery,
     check_fresh,
     check_parts,
+    check_sequence,
     require_reportable,
     verify_delivery,
 )
@@ -61,6 +62,7 @@ def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> Signe
             check_parts(ctx, verified, received)
         parts_checked = True
         check_fresh(ctx, verified)
+        check_sequence(ctx, verified)
         require_reportable(verified.submission)
         if verified.submission.parts.payload.content == REGISTER_PAYLOAD_FORMAT:
             return store_extract(ctx, verified, received)  # the population register's (issue 14)

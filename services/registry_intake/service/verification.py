@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from services.kit.bodies import Upload
-from services.kit.clock import require_fresh
+from services.kit.clock import require_fresh, require_sequence_in_window
 from services.kit.problems import Problem, ProblemType, envelope_problems
 from services.kit.refusals import finalised
 from services.registry_intake.service.context import RegistryContext
@@ -36,6 +36,7 @@ __all__ = [
     "VerifiedDelivery",
     "check_fresh",
     "check_parts",
+    "check_sequence",
     "require_reportable",
     "verify_delivery",
 ]
@@ -120,6 +121,17 @@ def check_fresh(ctx: RegistryContext, verified: VerifiedDelivery) -> None:
     """The TPF's signed forwarding time lies in the window (fresh even when the municipality's message waited in
     an outbox). Applied after the replay check: a message decided before is answered as it was."""
     require_fresh(verified.delivery.created_at, max_age=ctx.max_age, max_skew=ctx.max_skew)
+
+
+def check_sequence(ctx: RegistryContext, verified: VerifiedDelivery) -> None:
+    """The municipality's sequence lies no later than its signed timestamp and this registry's clock allow (spec
+    7.3), checked here too rather than trusted to the TPF: a sequence beyond it would make every later real export
+    of the municipality and year stale. About what the municipality signed: final for the message id."""
+    try:
+        submission = verified.submission
+        require_sequence_in_window(submission.sequence, submission.created_at, max_skew=ctx.max_skew)
+    except Problem as problem:
+        raise finalised(problem) from None
 
 
 def require_reportable(submission: SubmissionHeader) -> None:
