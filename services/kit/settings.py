@@ -65,6 +65,10 @@ class ServiceSettings(BaseSettings):
     """The service's TLS certificate (PEM), as a server and as a client; default ``<key_dir>/tls/cert.pem``."""
     tls_key_file: Path | None = None
     """Its private key (PEM, mode 0600); default ``<key_dir>/tls/key.pem``."""
+    session_idle_timeout_s: float = Field(default=30 * 60, gt=0)
+    """A pages' sign-in session without a request for this long has ended (services.kit.web: sign in again)."""
+    session_max_age_s: float = Field(default=8 * 3600, gt=0)
+    """A pages' sign-in session ends this long after the sign-in, however busy (one working day)."""
     plain_http: bool = False
     """Development only: serve plain HTTP and turn the peer checks off (anyone who reaches the port is taken for
     the party a message claims). Logged as a warning at start."""

@@ -73,6 +73,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             routes.registers.router,
         ],
         pages=dashboard.install,
+        sessions=models.web_sessions,
     )
     # "Now" for the deadline arithmetic of the operator views (tests replace it; the settings may fix it).
     app.state.clock = _clock(settings.dashboard_now)

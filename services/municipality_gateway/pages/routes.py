@@ -17,12 +17,12 @@ from services.kit.bodies import read_upload, refuse_large
 from services.kit.credentials import Credential
 from services.kit.problems import Problem
 from services.kit.web import (
+    FORM_TOKEN_FIELD,
     KIT_LABELS,
     NavItem,
     PageError,
     WebUI,
     charts,
-    is_cross_site,
     language_of,
     make_environment,
     merge_labels,
@@ -68,7 +68,7 @@ UI: Final = WebUI(
     home=HOME,
     static_paths=(f"{STATIC_PATH}/gateway.css",),
     # Its own name: the registry's dashboard on the same host (another port) keeps its sign-in apart.
-    cookie="iplos_gateway_token",
+    cookie="iplos_gateway_session",
 )
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # What a form on a submission's page calls: the API's use case for the same action.
@@ -183,15 +183,15 @@ async def upload(request: Request) -> Response:
     refusal, every schema error listed as ``iplos validate`` lists them."""
     caller = UI.credential(request)
     lang = language_of(request)
-    if is_cross_site(request):
-        raise PageError(403, "error_forbidden", testid="forbidden")
+    UI.check_origin(request)  # before the body is read; the form's token once it is (below)
     ctx = gateway_context(request)
     slots: UploadSlots = request.app.state.upload_slots
     try:
         # The form's own fields and boundaries are small: the file may be as large as the API takes.
         refuse_large(request, ctx.settings.max_body_bytes + _FORM_OVERHEAD)
         with slots.slot(caller.name):
-            async with request.form(max_files=1, max_fields=1) as form:
+            async with request.form(max_files=1, max_fields=2) as form:
+                UI.check_form(request, form.get(FORM_TOKEN_FIELD))
                 sent = await read_upload(form.get("export"), "export", ctx.settings.max_body_bytes)
                 submit = service.submit_extract if ctx.register_zone else service.submit_export
                 accepted = await submit(ctx, caller, sent.file, export_sha256=sent.sha256)
@@ -458,11 +458,11 @@ async def retry(request: Request, submission_id: str) -> Response:
 async def _form_action(
     request: Request, submission_id: str, use_case: UseCase, refused: str, testid: str, **params: Any
 ) -> Response:
-    """A form posted to a submission's page: from this site only (no cross-site post), then the API's own use case,
-    then back to the submission's page."""
+    """A form posted to a submission's page: from this site only, with the session's form token
+    (``WebUI.check_form``), then the API's own use case, then back to the submission's page."""
     caller = UI.credential(request)
-    if is_cross_site(request):
-        raise PageError(403, "error_forbidden", testid="forbidden")
+    async with request.form(max_files=0, max_fields=2, max_part_size=1024) as form:
+        UI.check_form(request, form.get(FORM_TOKEN_FIELD))
     try:
         await use_case(gateway_context(request), caller, submission_id)
     except Problem as problem:
