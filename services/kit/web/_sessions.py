@@ -12,6 +12,8 @@ SHA-256, so reading the database gives no cookie. Each page's form token (CSRF) 
 (:func:`form_token`): it needs no column, changes with every sign-in, and a script that reads it from a page learns
 nothing about the id.
 
+Its methods are blocking database work: an ``async`` route calls them in the thread pool (``WebUI.caller``).
+
 The clock is the store's own (:attr:`SessionStore.now`, replaceable in tests): the registry's dashboard clock may be
 fixed for a demonstration, and a fixed clock would keep every session alive for ever.
 """
@@ -43,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy import update as sql_update
 
 from services.kit.credentials import Credential
-from services.kit.database import as_utc
+from services.kit.database import READ_ONLY, as_utc
 
 __all__ = [
     "WEB_SESSIONS",
@@ -154,20 +156,20 @@ class SessionStore:
             return None
         digest = secret_digest(session_id)
         moment = self.now()
-        with self.engine.begin() as conn:
+        # Read without the write lock (most requests write nothing); a write only to end or touch the session.
+        with self.engine.connect().execution_options(**READ_ONLY) as conn, conn.begin():
             row = conn.execute(select(self.table).where(self.table.c.id_sha256 == digest)).one_or_none()
-            if row is None:
-                return None
-            created, last_seen = as_utc(row.created_at), as_utc(row.last_seen_at)
-            if moment - last_seen >= self.policy.idle or moment - created >= self.policy.max_age:
-                conn.execute(delete(self.table).where(self.table.c.id_sha256 == digest))
-                return None
-            credential = _bound(row.credential_name, row.credential_sha256, credentials)
-            if credential is None:
-                # Removed from the credentials file (or given a new token): the session went with it.
-                conn.execute(delete(self.table).where(self.table.c.id_sha256 == digest))
-                return None
-            if moment - last_seen >= TOUCH_EVERY:
+        if row is None:
+            return None
+        created, last_seen = as_utc(row.created_at), as_utc(row.last_seen_at)
+        ended = moment - last_seen >= self.policy.idle or moment - created >= self.policy.max_age
+        # Removed from the credentials file (or given a new token): the session went with it.
+        credential = None if ended else _bound(row.credential_name, row.credential_sha256, credentials)
+        if credential is None:
+            self.end(session_id)
+            return None
+        if moment - last_seen >= TOUCH_EVERY:
+            with self.engine.begin() as conn:
                 conn.execute(sql_update(self.table).where(self.table.c.id_sha256 == digest).values(last_seen_at=moment))
         return Session(session_id, credential)
 

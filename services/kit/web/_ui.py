@@ -3,6 +3,7 @@ of every state-changing form (:meth:`WebUI.check_form`) and the error pages."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -11,6 +12,7 @@ from urllib.parse import urlencode
 import jinja2
 import structlog
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -40,6 +42,8 @@ from services.kit.web._templates import STATIC_DIR, security_headers
 STATIC_PATH: Final = "/static/kit"
 #: The sign-in form's token cookie is the session cookie's name with this after it.
 _SIGN_IN_SUFFIX: Final = "_sign_in"
+#: What ``new_secret`` makes (``secrets.token_urlsafe(32)``): a sign-in cookie of any other shape is replaced.
+_SECRET: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 log = structlog.get_logger("web")
 
 
@@ -101,6 +105,11 @@ class WebUI:
             if problem.status == 401:
                 raise SignInRequired(relative_url(request)) from None
             raise PageError(403, "error_forbidden", testid="forbidden") from None
+
+    async def caller(self, request: Request) -> Credential:
+        """:meth:`credential` for an ``async`` route: the session is looked up in the thread pool, off the event
+        loop (a database read, and now and then a write that may wait for SQLite's lock)."""
+        return await run_in_threadpool(self.credential, request)
 
     def check_origin(self, request: Request) -> None:
         """403 for a state-changing request that may have come from another site (``is_cross_site``): checked from
@@ -212,12 +221,7 @@ class WebUI:
             except (Problem, UnicodeEncodeError):
                 log.warning("sign-in refused", reason="credential")
                 return self._sign_in_form(request, lang, next_url, "sign_in_failed", status=401)
-            sessions = self.get_sessions(request)
-            credentials = self.get_credentials(request)
-            previous = session_of(request, sessions, credentials, self.cookie)
-            if previous is not None:  # a new id at every sign-in: no session fixed in advance survives it
-                sessions.end(previous.session_id)
-            session_id = sessions.create(credential)
+            session_id = await run_in_threadpool(self._new_session, request, credential)
             log.info("signed in", credential=credential.name, role=credential.role)
             target = safe_next(next_url, self.href(request, self.home, lang))
             response = RedirectResponse(target, status_code=303)
@@ -230,13 +234,14 @@ class WebUI:
             lang = language_of(request)
             async with request.form(max_files=0, max_fields=2, max_part_size=1024) as form:
                 sent_form_token = form.get(FORM_TOKEN_FIELD)
-            session = session_of(request, self.get_sessions(request), self.get_credentials(request), self.cookie)
+            sessions = self.get_sessions(request)
+            session = await run_in_threadpool(session_of, request, sessions, self.get_credentials(request), self.cookie)
             if session is not None:
                 # A cross-site post or a wrong token could sign someone out against their will: refused the same
                 # way as any other form.
                 request.state.web_session = session
                 self.check_form(request, sent_form_token)
-                self.get_sessions(request).end(session.session_id)
+                await run_in_threadpool(sessions.end, session.session_id)
                 log.info("signed out", credential=session.credential.name)
             else:
                 self.check_origin(request)
@@ -245,6 +250,15 @@ class WebUI:
             return security_headers(response)
 
         return router
+
+    def _new_session(self, request: Request, credential: Credential) -> str:
+        """A new session for ``credential``, ending the one this browser had (a new id at every sign-in: no
+        session fixed in advance survives it); its id."""
+        sessions = self.get_sessions(request)
+        previous = session_of(request, sessions, self.get_credentials(request), self.cookie)
+        if previous is not None:
+            sessions.end(previous.session_id)
+        return sessions.create(credential)
 
     def _sign_in_cookie(self, request: Request) -> str:
         return cookie_name(request, self.cookie + _SIGN_IN_SUFFIX)
@@ -272,7 +286,7 @@ class WebUI:
         """The sign-in form with its own token: the one this browser already holds if it holds one (a second tab's
         form stays good), a new one otherwise, set in the cookie beside it."""
         held = request.cookies.get(self._sign_in_cookie(request), "")
-        pre_token = held if 40 <= len(held) <= 64 and held.isascii() else new_secret()
+        pre_token = held if _SECRET.fullmatch(held) else new_secret()
         back = safe_next(next_url, "")
         context = {
             "action": mount_root(request) + self.sign_in_path,

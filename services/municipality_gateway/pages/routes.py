@@ -120,7 +120,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/submissions", response_class=HTMLResponse)
 async def submissions_page(request: Request) -> HTMLResponse:
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang = language_of(request)
     context = await _list_context(request, caller, lang)
     return UI.render(request, "gateway/submissions.html", context, user=caller, nav=_nav(request, lang))
@@ -181,7 +181,7 @@ async def upload(request: Request) -> Response:
     """An export sent from the browser: the API's own use case (``service.submit_export``) on the uploaded file,
     under the same per-credential and total upload limits; then the new submission's page, or the list with the
     refusal, every schema error listed as ``iplos validate`` lists them."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang = language_of(request)
     UI.check_origin(request)  # before the body is read; the form's token once it is (below)
     ctx = gateway_context(request)
@@ -243,7 +243,7 @@ def _not_found() -> PageError:
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang = language_of(request)
     ctx = gateway_context(request)
     try:
@@ -295,7 +295,7 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
 async def comparison_page(request: Request, submission_id: str) -> HTMLResponse:
     """The registry's comparison statistics for the submission's municipality: tables and charts of the same rows
     ``iplos compare`` prints, and every figure as CSV."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang: Lang = "en" if language_of(request) == "en" else "nb"
     ctx = gateway_context(request)
     try:
@@ -350,7 +350,7 @@ async def comparison_page(request: Request, submission_id: str) -> HTMLResponse:
 @router.get("/submissions/{submission_id}/comparison.csv")
 async def comparison_csv(request: Request, submission_id: str) -> Response:
     """Every figure of the comparison statistics, one a line (``comparison_view.to_csv``)."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     try:
         report = await service.comparison(gateway_context(request), caller, submission_id)
     except Problem as problem:
@@ -426,7 +426,7 @@ def _pages(request: Request, submission_id: str, lang: str, page: int, findings:
 async def findings_csv(request: Request, submission_id: str) -> Response:
     """Every finding of the control report, one a line, with the control's title and rule: for a spreadsheet, or the
     care-record system's people who correct the records."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     try:
         report = await service.report(gateway_context(request), caller, submission_id)
     except Problem as problem:
@@ -460,7 +460,7 @@ async def _form_action(
 ) -> Response:
     """A form posted to a submission's page: from this site only, with the session's form token
     (``WebUI.check_form``), then the API's own use case, then back to the submission's page."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     async with request.form(max_files=0, max_fields=2, max_part_size=1024) as form:
         UI.check_form(request, form.get(FORM_TOKEN_FIELD))
     try:
