@@ -151,6 +151,7 @@ def test_sign_in_and_sign_out_are_logged_by_credential_name_never_token_or_sessi
         session_id = gateway.cookies[COOKIE]
         assert sign_in(gateway, "/pages", "iplos_not-a-token").status_code == 401
         assert sign_in(gateway, "/pages", TOKENS[A], headers={"Origin": "null"}).status_code == 403
+        assert gateway.post(f"{LIST}/upload", data={}, headers=SAME_ORIGIN).status_code == 403
         gateway.post("/pages/sign-out", data={FORM_TOKEN_FIELD: good}, headers=SAME_ORIGIN)
     text = (state / "sessions-log" / "logs" / "gateway.log").read_text(encoding="utf-8")
     lines = [json.loads(line) for line in text.splitlines()]
@@ -161,8 +162,11 @@ def test_sign_in_and_sign_out_are_logged_by_credential_name_never_token_or_sessi
         ("signed in", "a", None),
         ("sign-in refused", None, "credential"),
         ("sign-in refused", None, "cross-site"),
+        ("page form refused", None, "form-token"),
         ("signed out", "a", None),
     ]
+    [refused] = [line for line in lines if line.get("event") == "page form refused"]
+    assert refused["route"] == "/pages/submissions/upload"  # the route, as the access log names it
     assert TOKENS[A] not in text
     assert session_id not in text
     assert "iplos_not-a-token" not in text

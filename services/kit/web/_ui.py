@@ -115,7 +115,7 @@ class WebUI:
         """403 for a state-changing request that may have come from another site (``is_cross_site``): checked from
         the headers alone, so a form with a body to stream (an upload) is refused before it is read."""
         if is_cross_site(request):
-            log.warning("page form refused", reason="cross-site", path=request.url.path)
+            log.warning("page form refused", reason="cross-site", route=_route(request))
             raise PageError(403, "error_cross_site", testid="cross-site")
 
     def check_form(self, request: Request, sent_token: object) -> Session:
@@ -125,7 +125,7 @@ class WebUI:
         self.check_origin(request)
         session: Session | None = getattr(request.state, "web_session", None)
         if session is None or not same_tokens(sent_token, session.form_token):
-            log.warning("page form refused", reason="form-token", path=request.url.path)
+            log.warning("page form refused", reason="form-token", route=_route(request))
             raise PageError(403, "error_form_token", testid="form-token")
         return session
 
@@ -331,3 +331,9 @@ def _form_token(request: Request) -> str:
     """The form token of the request's session (found by :meth:`WebUI.credential`), "" without one."""
     session: Session | None = getattr(request.state, "web_session", None)
     return session.form_token if session is not None else ""
+
+
+def _route(request: Request) -> str:
+    """The request's route template for a log line (as the access log has it): never the raw path and its ids."""
+    route = getattr(request.scope.get("route"), "path", None)
+    return route if isinstance(route, str) else "(no matching route)"
