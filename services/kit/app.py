@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 
 from services.kit import health
 from services.kit.api_docs import install_api_docs
@@ -45,6 +46,7 @@ from services.kit.problems import install_problem_handlers
 from services.kit.readiness import Readiness
 from services.kit.settings import ServiceSettings
 from services.kit.tls import Peers
+from services.kit.web import SessionPolicy, SessionStore
 from shared.keys import PublicDirectory
 
 __all__ = ["Opened", "Running", "StartUp", "build_app", "credentials_of"]
@@ -96,10 +98,12 @@ def build_app(
     start: StartUp,
     routers: Sequence[APIRouter],
     pages: Callable[[FastAPI], None] | None = None,
+    sessions: Table | None = None,
 ) -> FastAPI:
     """The app of ``service`` (its name in log lines, its log file, its ``ready`` line): see the module
     docstring. ``routers`` are the service's own API, included after health and before the audit log's
-    endpoints; ``pages`` adds its server-rendered pages last."""
+    endpoints; ``pages`` adds its server-rendered pages last, and ``sessions`` is their sign-in sessions' table
+    in the service's database (services.kit.web: ``app.state.web_sessions``)."""
     log = structlog.get_logger(service)
 
     @contextlib.asynccontextmanager
@@ -110,6 +114,8 @@ def build_app(
                 credentials = load_credentials(settings.credentials_file)
                 app.state.credentials = credentials
                 app.state.peers = _peers(service, settings, log)
+                if sessions is not None:
+                    app.state.web_sessions = SessionStore(engine, sessions, _session_policy(settings))
                 running = await start(Opened(app, engine, credentials, resources))
                 # Every service's /readyz also says whether its schema is still at its migrations' head.
                 app.state.readiness = running.readiness.expecting_schema(migrations)
@@ -144,6 +150,13 @@ def build_app(
     if pages is not None:
         pages(app)
     return app
+
+
+def _session_policy(settings: ServiceSettings) -> SessionPolicy:
+    return SessionPolicy(
+        idle=dt.timedelta(seconds=settings.session_idle_timeout_s),
+        max_age=dt.timedelta(seconds=settings.session_max_age_s),
+    )
 
 
 def _peers(service: str, settings: ServiceSettings, log: Any) -> Peers:

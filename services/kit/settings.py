@@ -62,6 +62,10 @@ class ServiceSettings(BaseSettings):
     metrics_token_required: bool = True
     """``GET /metrics`` (aggregate counts only) needs an operator's or auditor's bearer token from the credentials
     file; false serves it to anyone who can reach the port."""
+    session_idle_timeout_s: float = Field(default=30 * 60, gt=0)
+    """A pages' sign-in session without a request for this long has ended (services.kit.web: sign in again)."""
+    session_max_age_s: float = Field(default=8 * 3600, gt=0)
+    """A pages' sign-in session ends this long after the sign-in, however busy (one working day)."""
     tls_cert_file: Path | None = None
     """The service's TLS certificate (PEM), as a server and as a client; default ``<key_dir>/tls/cert.pem``."""
     tls_key_file: Path | None = None

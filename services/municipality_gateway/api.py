@@ -83,6 +83,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         start=start,
         routers=[router],
         pages=pages.install,
+        sessions=models.web_sessions,
     )
     app.state.upload_slots = UploadSlots(
         settings.max_uploads_per_caller, settings.max_uploads, settings.upload_retry_after_s

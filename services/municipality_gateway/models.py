@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 from services.kit.audit_log import audit_tables
 from services.kit.outbox import lease_columns
+from services.kit.web import web_sessions_table
 
 metadata = MetaData()
 
@@ -77,3 +78,7 @@ reports = Table(
 # The tamper-evident audit log (services.kit.audit_log): an entry per submission sealed, sent to the TPF,
 # settled or requeued, with ids, digests and counts only.
 audit = audit_tables(metadata)
+
+# The pages' sign-in sessions (services.kit.web): the SHA-256 of each session id, the credential it was made from,
+# when it began and was last used. Several processes of the service share them here.
+web_sessions = web_sessions_table(metadata)

@@ -74,6 +74,7 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             routes.sequence_blocks.router,
         ],
         pages=dashboard.install,
+        sessions=models.web_sessions,
     )
     # "Now" for the deadline arithmetic of the operator views (tests replace it; the settings may fix it).
     app.state.clock = _clock(settings.dashboard_now)

@@ -18,7 +18,7 @@ from services.kit.credentials import AUDIT_READERS, REPORT_FETCHERS, Credential,
 from services.kit.credentials import FINDINGS_READERS as _FINDINGS_READERS
 from services.kit.problems import Problem, ProblemType
 from services.kit.tls import Peer, peer_with_role
-from services.kit.web import bearer_or_cookie
+from services.kit.web import bearer_or_cookie, sessions_of
 from services.registry_intake.service import RegistryContext
 
 __all__ = [
@@ -43,8 +43,9 @@ __all__ = [
 
 #: Everyone the pages and the operator API admit: operators and auditors (as the audit log's readers).
 READERS: Final = AUDIT_READERS
-#: The registry's sign-in cookie (its own name: the gateway's pages may run on the same host).
-COOKIE: Final = "iplos_registry_token"
+#: The registry's sign-in session cookie (its own name: the gateway's pages may run on the same host); over https
+#: its name has the ``__Host-`` prefix (services.kit.web.cookie_name).
+COOKIE: Final = "iplos_registry_session"
 #: Who sees findings detail (by rule, by record): operators only. An auditor sees counts and the audit trail.
 #: The same set decides what ``/metrics`` shows (services.kit.metrics): the roles mean the same everywhere.
 FINDINGS_READERS: Final = _FINDINGS_READERS
@@ -80,8 +81,9 @@ def report_fetcher(request: Request) -> Credential:
 
 
 def api_caller(request: Request) -> Credential:
-    """The operator API's caller: a bearer token or the pages' sign-in cookie; 401/403 problems otherwise."""
-    return bearer_or_cookie(request, credentials(request), READERS, cookie=COOKIE)
+    """The operator API's caller: a bearer token or the pages' live sign-in session; 401/403 problems otherwise.
+    (The operator API only reads: no form token is asked for.)"""
+    return bearer_or_cookie(request, credentials(request), READERS, sessions=sessions_of(request), cookie=COOKIE)
 
 
 def sees_findings(caller: Credential) -> bool:

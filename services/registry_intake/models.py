@@ -73,6 +73,7 @@ from sqlalchemy.types import TypeDecorator
 
 from services.kit.audit_log import audit_tables
 from services.kit.refusals import refusals_table
+from services.kit.web import web_sessions_table
 from shared.iplos.model import FUNCTION_VARIABLES
 
 __all__ = [
@@ -179,6 +180,10 @@ audit = audit_tables(metadata)
 # Messages refused for good (services.kit.refusals, spec section 9): the problem document answered, so the same
 # message is answered again from here without being opened again. Migration 0005.
 refused_messages = refusals_table(metadata)
+
+# The pages' sign-in sessions (services.kit.web): the SHA-256 of each session id, the credential it was made from,
+# when it began and was last used. Several processes of the service share them here.
+web_sessions = web_sessions_table(metadata)
 
 submissions = Table(
     "submissions",

@@ -24,6 +24,7 @@ from iplos_testkit.faults import inject_faults
 from iplos_testkit.generator import generate_export, generate_records
 from iplos_testkit.schema_faults import SCHEMA_FAULTS, spread_faults
 from iplos_testkit.writer import write_export
+from services.kit.web import FORM_TOKEN_FIELD, HOST_PREFIX
 from services.registry_intake.dashboard.pages import UI as DASHBOARD_UI
 from shared.iplos.municipalities import valid_municipalities
 from tests.browser.conftest import CORRECTED, YEAR, DemoRun
@@ -33,7 +34,7 @@ Screenshot = Callable[[Page, str], Path]
 
 DASHBOARD = "/dashboard"
 SIGN_IN = "/dashboard/sign-in"
-COOKIE = DASHBOARD_UI.cookie  # the registry's sign-in cookie
+COOKIE = HOST_PREFIX + DASHBOARD_UI.cookie  # the registry's session cookie (over https: __Host- prefixed)
 
 
 def _api(run: DemoRun, path: str) -> dict[str, Any]:
@@ -109,9 +110,15 @@ def test_the_operator_token_signs_in_and_out(page: Page, demo_run: DemoRun) -> N
     expect(page.get_by_test_id("signed-in-as")).to_contain_text("operatør")
     [cookie] = [c for c in page.context.cookies() if c["name"] == COOKIE]
     assert cookie["httpOnly"]
+    assert cookie["secure"]
     assert cookie["sameSite"] == "Strict"
-    assert cookie["value"] == demo_run.operator_token
+    assert cookie["expires"] == -1  # a session cookie: gone with the browser, and ended sooner by the registry
+    assert cookie["value"] != demo_run.operator_token  # a session id: the token is not kept in the browser
     assert COOKIE not in page.evaluate("document.cookie")  # out of reach of any script on the page
+    # A copy of the cookie (taken from this browser, say) reads the operator API while the session lives...
+    overview = f"{demo_run.registry}/v1/operator/years/{YEAR}/overview"
+    copied = {"Cookie": f"{COOKIE}={cookie['value']}"}
+    assert httpx.get(overview, headers=copied, timeout=10).status_code == 200
 
     page.get_by_test_id("sign-out").click()
     expect(page.get_by_test_id("signed-out")).to_be_visible()
@@ -119,6 +126,23 @@ def test_the_operator_token_signs_in_and_out(page: Page, demo_run: DemoRun) -> N
     assert not [c for c in page.context.cookies() if c["name"] == COOKIE]
     page.goto(f"{demo_run.registry}{DASHBOARD}")
     assert _path(page) == SIGN_IN
+    # ...and nothing once signed out: the session is gone at the registry, not only from this browser.
+    assert httpx.get(overview, headers=copied, timeout=10).status_code == 401
+
+
+def test_a_sign_in_posted_from_another_page_is_refused(page: Page, demo_run: DemoRun) -> None:
+    """Login CSRF as Chromium itself sends it: a page elsewhere (here an opaque origin: Origin null, Sec-Fetch-Site
+    cross-site) posts a sign-in form with a valid token to the registry. Refused, and no session comes of it."""
+    page.set_content(
+        f'<form method="post" action="{demo_run.registry}{SIGN_IN}">'
+        f'<input name="token" value="{demo_run.operator_token}">'
+        f'<input name="{FORM_TOKEN_FIELD}" value="guessed"><button id="go">go</button></form>'
+    )
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.click("#go")
+    assert posted.value.status == 403
+    expect(page.get_by_test_id("sign-in-error")).to_be_visible()
+    assert not [c for c in page.context.cookies() if c["name"] == COOKIE]
 
 
 # --- the year overview -------------------------------------------------------------------------------------------

@@ -16,13 +16,16 @@ from typer.testing import CliRunner
 from iplos_chain import Chain, client
 from iplos_cli.main import app
 from iplos_testkit.exports import write_synthetic_export
+from services.kit.web import FORM_TOKEN_FIELD
 from shared.iplos.reporting_year import NORWEGIAN_TIME
+from tests.pages import SAME_ORIGIN, sign_in, signed_in_token
 
 pytestmark = pytest.mark.e2e
 OWN, OTHER = "4601", "5001"
 # The reporting year in progress: no other test on the shared chain reports it, so what is stored for it here is all
 # there is for it.
 NEW_YEAR = 2026
+COOKIE = "iplos_gateway_session"
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +41,20 @@ def stored(chain: Chain, exports_dir: Path) -> dict:  # type: ignore[type-arg]
 
 def _signed_in(chain: Chain, token: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=chain.url("gateway"), timeout=30) as browser:
-        response = browser.post("/pages/sign-in", data={"token": token, "next": "/pages/submissions"})
+        response = sign_in(browser, "/pages", token, next="/pages/submissions")
         assert response.status_code == 303, response.text
-        cookie = response.headers["set-cookie"].lower()
+        [cookie] = [
+            c.lower() for c in response.headers.get_list("set-cookie") if c.startswith(f"__Host-{COOKIE}=")
+        ]  # over https: the prefix
         assert "httponly" in cookie
         assert "samesite=strict" in cookie
+        assert token.lower() not in cookie  # a session id, not the token
         yield browser
+
+
+def _form(browser: httpx.Client, page: str) -> dict[str, str]:
+    """A page's forms' fields: the session's form token."""
+    return {FORM_TOKEN_FIELD: signed_in_token(browser, page)}
 
 
 @pytest.fixture
@@ -62,9 +73,12 @@ def test_the_pages_need_a_sign_in(chain: Chain, stored: dict) -> None:  # type: 
             response = anonymous.get(path)
             assert response.status_code == 303
             assert response.headers["location"].startswith("/pages/sign-in?next=")
-        refused = anonymous.post("/pages/sign-in", data={"token": "iplos_not-a-token"})
+        refused = sign_in(anonymous, "/pages", "iplos_not-a-token")
         assert refused.status_code == 401
-        assert "set-cookie" not in refused.headers
+        assert COOKIE not in refused.headers.get("set-cookie", "")
+        # From nowhere (neither Origin nor Sec-Fetch-Site) or a null origin: refused, whatever the token.
+        for headers in ({}, {"Origin": "null"}):
+            assert sign_in(anonymous, "/pages", chain.municipality_token(OWN), headers=headers).status_code == 403
 
 
 def test_a_municipality_sees_its_own_submissions_with_their_way_through_the_chain(
@@ -129,10 +143,10 @@ def test_a_retry_posted_from_another_site_is_refused(
     own: httpx.Client,
     stored: dict,  # type: ignore[type-arg]
 ) -> None:
-    response = own.post(
-        f"/pages/submissions/{stored['submission_id']}/retry", headers={"Origin": "https://elsewhere.example"}
-    )
+    address = f"/pages/submissions/{stored['submission_id']}"
+    response = own.post(f"{address}/retry", data=_form(own, address), headers={"Origin": "https://elsewhere.example"})
     assert response.status_code == 403
+    assert own.post(f"{address}/retry", headers=SAME_ORIGIN).status_code == 403  # without the form token
     page = html.fromstring(own.get(f"/pages/submissions/{stored['submission_id']}").text)
     assert page.xpath('string(//*[@data-testid="fact-state"]/@data-state)') == "stored"
 
@@ -167,11 +181,15 @@ def test_a_held_submission_is_confirmed_on_its_page_and_only_from_this_site(
     stored_page = html.fromstring(own.get(f"/pages/submissions/{stored['submission_id']}").text)
     assert not stored_page.xpath('//*[@data-testid="confirm-replacement"]')  # only a held one has the button
 
-    assert own.post(form.get("action"), headers={"Origin": "https://elsewhere.example"}).status_code == 403
-    assert other.post(form.get("action")).status_code == 404
+    fields = {e.get("name"): e.get("value") for e in form.xpath(".//input")}
+    assert fields == _form(own, address)
+    assert own.post(form.get("action"), data=fields, headers={"Origin": "https://elsewhere.example"}).status_code == 403
+    assert own.post(form.get("action"), headers=SAME_ORIGIN).status_code == 403  # without the form token
+    other_form = _form(other, "/pages/submissions")
+    assert other.post(form.get("action"), data=other_form, headers=SAME_ORIGIN).status_code == 404
     assert client.get_json(f"{chain.url('gateway')}/v1/submissions/{held['submission_id']}", token)["state"] == "held"
 
-    done = own.post(form.get("action"))
+    done = own.post(form.get("action"), data=fields, headers=SAME_ORIGIN)
     assert done.status_code == 303
     page = html.fromstring(own.get(done.headers["location"]).text)
     assert page.xpath('string(//*[@data-testid="fact-state"]/@data-state)') == "stored"
@@ -240,9 +258,14 @@ def test_the_comparison_page_has_tables_charts_and_every_figure_as_csv(
 
 
 def _uploads(client_: httpx.Client, path: Path, **headers: str) -> httpx.Response:
+    """The upload form posted with its form token (from the list page) and ``headers``."""
+    data = _form(client_, "/pages/submissions")
     with path.open("rb") as handle:
         return client_.post(
-            "/pages/submissions/upload", files={"export": (path.name, handle, "application/xml")}, headers=headers
+            "/pages/submissions/upload",
+            data=data,
+            files={"export": (path.name, handle, "application/xml")},
+            headers=headers,
         )
 
 

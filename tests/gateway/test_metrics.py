@@ -23,6 +23,7 @@ from iplos_testkit.generator import generate_export
 from keys.generate import DIRECTORY_FILE, MUNICIPALITIES_FOLDER, init_keys
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.kit.http import Clients
+from services.kit.web import FORM_TOKEN_FIELD
 from services.municipality_gateway import api, outbox
 from services.municipality_gateway.config import GatewaySettings
 from services.municipality_gateway.monitoring import GatewayMetrics
@@ -31,6 +32,7 @@ from shared.iplos.reader import ExportReader
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
 from tests.gateway.test_outbox import Setup, answer
 from tests.kit.test_metrics import label_values
+from tests.pages import SAME_ORIGIN, sign_in, signed_in_token
 from tests.tpf.test_metrics import _failed, _until, unreachable_database
 
 A, B = "0301", "4601"
@@ -147,7 +149,11 @@ def test_a_retry_from_the_page_is_counted_and_logged_like_one_from_the_api(state
     with running_gateway(state, "page-retry") as gateway:
         submission_id = submit(gateway, state, A, A).json()["submission_id"]
         assert settled(gateway, submission_id)["state"] == "dead-letter"
-        page = gateway.post(f"/pages/submissions/{submission_id}/retry", headers=as_(A), follow_redirects=False)
+        assert sign_in(gateway, "/pages", TOKENS[A]).status_code == 303
+        form = {FORM_TOKEN_FIELD: signed_in_token(gateway, f"/pages/submissions/{submission_id}")}
+        page = gateway.post(
+            f"/pages/submissions/{submission_id}/retry", data=form, headers=SAME_ORIGIN, follow_redirects=False
+        )
         assert page.status_code == 303, page.text
         assert value(gateway, "iplos_messages_total", outcome="requeued") == 1
         assert settled(gateway, submission_id)["attempts"] == 1  # put back at 0, then its one attempt

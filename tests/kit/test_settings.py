@@ -57,6 +57,7 @@ def test_the_defaults_are_the_services_and_the_formats() -> None:
     assert (settings.max_message_age_days, settings.max_clock_skew_s) == (30.0, 300.0)
     assert (settings.max_body_bytes, settings.audit_checkpoint_interval_s) == (1 << 30, 60.0)
     assert (settings.log_level, settings.metrics_token_required, settings.credentials_file) == ("INFO", True, None)
+    assert (settings.session_idle_timeout_s, settings.session_max_age_s) == (30 * 60, 8 * 3600)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import html
 import io
 import re
@@ -19,8 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import Engine, select
+from starlette.testclient import TestClient
 
 from iplos_testkit.exports import write_synthetic_export
+from services.kit.web import FORM_TOKEN_FIELD
 from services.registry_intake import models
 from services.registry_intake.dashboard.i18n import LABELS
 from services.registry_intake.dependencies import COOKIE as COOKIE_NAME
@@ -28,6 +31,7 @@ from shared.iplos.comparison_csv import figures_csv
 from shared.iplos.municipalities import valid_municipalities
 from tests.badinput.test_matrix import identity_numbers
 from tests.e2e.messages import build_delivery, build_message
+from tests.pages import SAME_ORIGIN, sign_in, signed_in_token
 
 from .test_operator_api import (
     AFTER_DEADLINE,
@@ -88,7 +92,8 @@ def text_of(page: str, testid: str) -> str:
 
 
 def signed_in(registry: Registry, token: str = OPERATOR_TOKEN) -> Registry:
-    registry.client.cookies.set(COOKIE_NAME, token)
+    """The test client signed in with ``token`` through the sign-in form (a session of its own)."""
+    assert sign_in(registry.client, "/dashboard", token).status_code == 303
     return registry
 
 
@@ -121,7 +126,9 @@ def test_every_page_redirects_to_sign_in_without_a_credential(registry: Registry
     location = urlsplit(response.headers["location"])
     assert location.path == "/dashboard/sign-in"
     assert parse_qs(location.query) == {"next": [path]}
-    # An unknown token in the cookie is no credential either.
+    # A token in the cookie is no session, nor is an unknown session id.
+    registry.client.cookies.set(COOKIE_NAME, OPERATOR_TOKEN)
+    assert registry.client.get(path, follow_redirects=False).status_code == 303
     registry.client.cookies.set(COOKIE_NAME, "iplos_forged")
     assert registry.client.get(path, follow_redirects=False).status_code == 303
 
@@ -141,25 +148,39 @@ def test_the_sign_in_form(registry: Registry) -> None:
     assert 'name="next" value="/dashboard/statistics"' in form_page
 
 
-def test_signing_in_sets_an_http_only_same_site_strict_cookie_and_signing_out_clears_it(registry: Registry) -> None:
+def test_signing_in_starts_a_session_in_an_http_only_same_site_strict_cookie_and_signing_out_ends_it(
+    registry: Registry,
+) -> None:
     client = registry.client
-    response = client.post(
-        "/dashboard/sign-in", data={"token": OPERATOR_TOKEN, "next": "/dashboard/statistics"}, follow_redirects=False
-    )
+    response = sign_in(client, "/dashboard", OPERATOR_TOKEN, next="/dashboard/statistics")
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/statistics"
-    cookie = response.headers["set-cookie"]
+    [cookie] = [c for c in response.headers.get_list("set-cookie") if c.startswith(f"{COOKIE_NAME}=")]
     attributes = [part.strip().lower() for part in cookie.split(";")]
-    assert attributes[0] == f"{COOKIE_NAME}={OPERATOR_TOKEN}".lower()
+    session_id = cookie.split(";", 1)[0].split("=", 1)[1]
+    assert OPERATOR_TOKEN not in str(response.headers)  # the token stays with the person, not in the browser
     assert "httponly" in attributes
     assert "samesite=strict" in attributes
     assert "path=/" in attributes
     assert "secure" not in attributes  # plain http (the test client's); https below
-    assert any(a.startswith("max-age=") for a in attributes)
-    # The cookie now opens the pages, and the operator API behind them.
+    # The session's row: the id's SHA-256 and the credential's name, never the id.
+    with registry.engine.connect() as conn:
+        rows = conn.execute(select(models.web_sessions)).all()
+    assert [(r.id_sha256, r.credential_name) for r in rows] == [
+        (hashlib.sha256(session_id.encode()).hexdigest(), "test-operator")
+    ]
+    # The session now opens the pages, and the operator API behind them.
     assert 'data-testid="overview-table"' in page(registry, "/dashboard")
     assert client.get(f"/v1/operator/years/{YEAR}/overview").status_code == 200
-    out = client.post("/dashboard/sign-out", follow_redirects=False)
+    stolen = TestClient(client.app, base_url="http://registry.test")
+    stolen.cookies.set(COOKIE_NAME, session_id)
+    assert stolen.get(f"/v1/operator/years/{YEAR}/overview").status_code == 200
+    out = client.post(
+        "/dashboard/sign-out",
+        data={FORM_TOKEN_FIELD: signed_in_token(client, "/dashboard")},
+        headers=SAME_ORIGIN,
+        follow_redirects=False,
+    )
     assert out.status_code == 303
     assert out.headers["location"].startswith("/dashboard/sign-in")
     cleared = [part.strip().lower() for part in out.headers["set-cookie"].split(";")]
@@ -168,14 +189,22 @@ def test_signing_in_sets_an_http_only_same_site_strict_cookie_and_signing_out_cl
     assert "httponly" in cleared
     assert "samesite=strict" in cleared
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
+    # A copy of the cookie taken before the sign-out opens nothing any more.
+    assert stolen.get("/dashboard", follow_redirects=False).status_code == 303
+    assert stolen.get(f"/v1/operator/years/{YEAR}/overview").status_code == 401
 
 
-def test_the_cookie_is_secure_over_https(registry: Registry) -> None:
-    response = registry.client.post(
-        "https://registry.test/dashboard/sign-in", data={"token": OPERATOR_TOKEN}, follow_redirects=False
+def test_the_cookie_is_secure_and_host_prefixed_over_https(registry: Registry) -> None:
+    response = sign_in(
+        registry.client,
+        "/dashboard",
+        OPERATOR_TOKEN,
+        base="https://registry.test",
+        headers={"Origin": "https://registry.test"},
     )
     assert response.status_code == 303
-    attributes = [part.strip().lower() for part in response.headers["set-cookie"].split(";")]
+    [cookie] = [c for c in response.headers.get_list("set-cookie") if c.startswith(f"__Host-{COOKIE_NAME}=")]
+    attributes = [part.strip().lower() for part in cookie.split(";")]
     assert "secure" in attributes
     assert "httponly" in attributes
     assert "samesite=strict" in attributes
@@ -184,34 +213,32 @@ def test_the_cookie_is_secure_over_https(registry: Registry) -> None:
 @pytest.mark.parametrize(
     ("token", "status"), [("iplos_unknown", 401), ("", 400), (OPERATOR_TOKEN + "x", 401), ("   ", 400)]
 )
-def test_a_wrong_token_is_refused_with_the_form_again_and_no_cookie(
+def test_a_wrong_token_is_refused_with_the_form_again_and_no_session(
     registry: Registry, token: str, status: int
 ) -> None:
-    response = registry.client.post("/dashboard/sign-in", data={"token": token}, follow_redirects=False)
+    response = sign_in(registry.client, "/dashboard", token)
     assert response.status_code == status
-    assert "set-cookie" not in response.headers
+    assert f"{COOKIE_NAME}=" not in response.headers.get("set-cookie", "")
     assert by_testid(response.text, "sign-in-error")
     assert by_testid(response.text, "sign-in-form")
     if token.strip():
         assert token not in response.text  # never echoed
 
 
-def test_a_sign_in_from_another_site_is_refused(registry: Registry) -> None:
-    response = registry.client.post(
-        "/dashboard/sign-in",
-        data={"token": OPERATOR_TOKEN},
-        headers={"Origin": "https://evil.example"},
-        follow_redirects=False,
-    )
+@pytest.mark.parametrize(
+    "headers", [{"Origin": "https://evil.example"}, {"Origin": "null"}, {}, {"Sec-Fetch-Site": "cross-site"}]
+)
+def test_a_sign_in_from_another_site_or_from_nowhere_is_refused(registry: Registry, headers: dict[str, str]) -> None:
+    response = sign_in(registry.client, "/dashboard", OPERATOR_TOKEN, headers=headers)
     assert response.status_code == 403
-    assert "set-cookie" not in response.headers
+    assert f"{COOKIE_NAME}=" not in response.headers.get("set-cookie", "")
+    with registry.engine.connect() as conn:
+        assert conn.execute(select(models.web_sessions)).all() == []
 
 
 @pytest.mark.parametrize("next_url", ["//evil.example/x", "https://evil.example/", "/\\evil.example", "dashboard"])
 def test_sign_in_never_redirects_off_the_site(registry: Registry, next_url: str) -> None:
-    response = registry.client.post(
-        "/dashboard/sign-in", data={"token": OPERATOR_TOKEN, "next": next_url}, follow_redirects=False
-    )
+    response = sign_in(registry.client, "/dashboard", OPERATOR_TOKEN, next=next_url)
     assert response.headers["location"] == "/dashboard"
 
 

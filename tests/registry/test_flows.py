@@ -24,11 +24,11 @@ from services.kit.audit_log import AuditLog
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.registry_intake.api import create_app
 from services.registry_intake.config import RegistrySettings
-from services.registry_intake.dependencies import COOKIE
 from services.registry_intake.read.flows import FLOW_KINDS, flow_suppression, flows_between_years
 from shared.iplos.municipalities import valid_municipalities
 from shared.population import read_extract
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
+from tests.pages import sign_in
 from tests.registry.register_data import store
 from tests.tls import AsPeer
 
@@ -128,7 +128,7 @@ def test_the_statistics_page_shows_the_flows_as_the_api_does(
 ) -> None:
     store(engine, population)
     api = registry_app.get("/v1/operator/years/2025/flows", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
-    registry_app.cookies.set(COOKIE, OPERATOR_TOKEN)
+    assert sign_in(registry_app, "/dashboard", OPERATOR_TOKEN).status_code == 303
     page = registry_app.get("/dashboard/statistics?year=2025&lang=en")
     assert page.status_code == 200, page.text[:500]
     html = lxml_html.fromstring(page.text)

@@ -37,6 +37,7 @@ from shared.iplos.model import Finding
 from shared.iplos.municipalities import valid_municipalities
 from shared.keys.registry import load_registry_keys
 from tests.badinput.conftest import TestClient, close_log_files, closing_replaced_log_files
+from tests.pages import sign_in
 from tests.tls import AsPeer
 
 from .test_storage import payload_record, pseudonym
@@ -313,6 +314,8 @@ def test_every_operator_endpoint_needs_a_credential(registry: Registry, path: st
     assert_problem(registry.get(path, token="iplos_not-a-known-token"), 401, "unauthenticated")
     registry.client.cookies.set(COOKIE, "iplos_not-a-known-token")
     assert_problem(registry.get(path, token=None), 401, "unauthenticated")
+    registry.client.cookies.set(COOKIE, OPERATOR_TOKEN)  # a token is no session id
+    assert_problem(registry.get(path, token=None), 401, "unauthenticated")
     registry.client.cookies.clear()
 
 
@@ -323,7 +326,7 @@ def test_an_operator_reads_every_endpoint_by_bearer_token_or_by_the_sign_in_cook
     path = path.format(**registry.filled.ids)
     by_header = registry.get(path)
     assert by_header.status_code == 200, by_header.text
-    registry.client.cookies.set(COOKIE, OPERATOR_TOKEN)
+    assert sign_in(registry.client, "/dashboard", OPERATOR_TOKEN).status_code == 303
     by_cookie = registry.get(path, token=None)
     registry.client.cookies.clear()
     assert by_cookie.json() == by_header.json()

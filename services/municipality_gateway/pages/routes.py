@@ -17,12 +17,12 @@ from services.kit.bodies import read_upload, refuse_large
 from services.kit.credentials import Credential
 from services.kit.problems import Problem
 from services.kit.web import (
+    FORM_TOKEN_FIELD,
     KIT_LABELS,
     NavItem,
     PageError,
     WebUI,
     charts,
-    is_cross_site,
     language_of,
     make_environment,
     merge_labels,
@@ -68,7 +68,7 @@ UI: Final = WebUI(
     home=HOME,
     static_paths=(f"{STATIC_PATH}/gateway.css",),
     # Its own name: the registry's dashboard on the same host (another port) keeps its sign-in apart.
-    cookie="iplos_gateway_token",
+    cookie="iplos_gateway_session",
 )
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 # What a form on a submission's page calls: the API's use case for the same action.
@@ -120,7 +120,7 @@ async def home(request: Request) -> Response:
 
 @router.get("/submissions", response_class=HTMLResponse)
 async def submissions_page(request: Request) -> HTMLResponse:
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang = language_of(request)
     context = await _list_context(request, caller, lang)
     return UI.render(request, "gateway/submissions.html", context, user=caller, nav=_nav(request, lang))
@@ -181,17 +181,17 @@ async def upload(request: Request) -> Response:
     """An export sent from the browser: the API's own use case (``service.submit_export``) on the uploaded file,
     under the same per-credential and total upload limits; then the new submission's page, or the list with the
     refusal, every schema error listed as ``iplos validate`` lists them."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang = language_of(request)
-    if is_cross_site(request):
-        raise PageError(403, "error_forbidden", testid="forbidden")
+    UI.check_origin(request)  # before the body is read; the form's token once it is (below)
     ctx = gateway_context(request)
     slots: UploadSlots = request.app.state.upload_slots
     try:
         # The form's own fields and boundaries are small: the file may be as large as the API takes.
         refuse_large(request, ctx.settings.max_body_bytes + _FORM_OVERHEAD)
         with slots.slot(caller.name):
-            async with request.form(max_files=1, max_fields=1) as form:
+            async with request.form(max_files=1, max_fields=2) as form:
+                UI.check_form(request, form.get(FORM_TOKEN_FIELD))
                 sent = await read_upload(form.get("export"), "export", ctx.settings.max_body_bytes)
                 submit = service.submit_extract if ctx.register_zone else service.submit_export
                 accepted = await submit(ctx, caller, sent.file, export_sha256=sent.sha256)
@@ -243,7 +243,7 @@ def _not_found() -> PageError:
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang = language_of(request)
     ctx = gateway_context(request)
     try:
@@ -295,7 +295,7 @@ async def submission_page(request: Request, submission_id: str) -> HTMLResponse:
 async def comparison_page(request: Request, submission_id: str) -> HTMLResponse:
     """The registry's comparison statistics for the submission's municipality: tables and charts of the same rows
     ``iplos compare`` prints, and every figure as CSV."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     lang: Lang = "en" if language_of(request) == "en" else "nb"
     ctx = gateway_context(request)
     try:
@@ -350,7 +350,7 @@ async def comparison_page(request: Request, submission_id: str) -> HTMLResponse:
 @router.get("/submissions/{submission_id}/comparison.csv")
 async def comparison_csv(request: Request, submission_id: str) -> Response:
     """Every figure of the comparison statistics, one a line (``comparison_view.to_csv``)."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     try:
         report = await service.comparison(gateway_context(request), caller, submission_id)
     except Problem as problem:
@@ -426,7 +426,7 @@ def _pages(request: Request, submission_id: str, lang: str, page: int, findings:
 async def findings_csv(request: Request, submission_id: str) -> Response:
     """Every finding of the control report, one a line, with the control's title and rule: for a spreadsheet, or the
     care-record system's people who correct the records."""
-    caller = UI.credential(request)
+    caller = await UI.caller(request)
     try:
         report = await service.report(gateway_context(request), caller, submission_id)
     except Problem as problem:
@@ -458,11 +458,11 @@ async def retry(request: Request, submission_id: str) -> Response:
 async def _form_action(
     request: Request, submission_id: str, use_case: UseCase, refused: str, testid: str, **params: Any
 ) -> Response:
-    """A form posted to a submission's page: from this site only (no cross-site post), then the API's own use case,
-    then back to the submission's page."""
-    caller = UI.credential(request)
-    if is_cross_site(request):
-        raise PageError(403, "error_forbidden", testid="forbidden")
+    """A form posted to a submission's page: from this site only, with the session's form token
+    (``WebUI.check_form``), then the API's own use case, then back to the submission's page."""
+    caller = await UI.caller(request)
+    async with request.form(max_files=0, max_fields=2, max_part_size=1024) as form:
+        UI.check_form(request, form.get(FORM_TOKEN_FIELD))
     try:
         await use_case(gateway_context(request), caller, submission_id)
     except Problem as problem:
