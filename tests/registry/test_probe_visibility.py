@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -131,6 +132,18 @@ def test_a_probe_is_flagged_for_the_operators_counted_and_kept_from_the_municipa
         assert NEVER_RESIDENT in by_rule
         auditor = registry.get(f"/v1/operator/submissions/{care.parsed.message_id}", headers=AUDITOR)
         assert (auditor.json()["findings_withheld"], auditor.json()["findings_by_rule"]) == (True, None)
+        # Per municipality and year on the operators' overview (API and page), a count and never a pseudonym; an
+        # auditor sees neither.
+        rows = registry.get(f"/v1/operator/years/{YEAR}/overview", headers=OPERATOR).json()["municipalities"]
+        assert {r["municipality"]: r["never_resident"] for r in rows if r["submission_id"]} == {"0301": 1}
+        rows = registry.get(f"/v1/operator/years/{YEAR}/overview", headers=AUDITOR).json()["municipalities"]
+        assert all(r["never_resident"] is None for r in rows)
+        page = registry.get(f"/dashboard?year={YEAR}", headers=OPERATOR)
+        assert page.status_code == 200
+        row = re.search(r'<tr id="municipality-0301".*?</tr>', page.text, re.DOTALL)
+        assert row is not None
+        assert 'data-testid="cell-never-resident">1<' in row.group(0)
+        assert 'data-testid="cell-never-resident"' not in registry.get(f"/dashboard?year={YEAR}", headers=AUDITOR).text
         # A tiny submission of 2024 (3 persons) reporting the same number: judged at once against the register of
         # any year, counted as tiny and as never-resident.
         tiny, _ = probe_message(state, 2024, 3, number)
