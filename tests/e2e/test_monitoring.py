@@ -3,8 +3,9 @@ against metrics recorded from a real run of the chain (issue 16).
 
 A chain of its own is driven through the states the alerts are about, and each service's /metrics is recorded in
 each (test-artifacts/metrics/*.prom): healthy after a stored submission; a burst of unauthenticated requests; a tiny
-submission (what a probe of chosen numbers looks like, issue 17); the registry not ready (its public-key directory taken away for a moment); the registry down, so the TPF's outbox holds
-a message; the TPF down too, so the gateway dead-letters one. From the recordings, promtool unit tests are written:
+submission (what a probe of chosen numbers looks like, issue 17); the registry not ready (its public-key directory
+taken away for a moment); the registry down, so the TPF's outbox holds a message; the TPF down too, so the gateway
+dead-letters one. From the recordings, promtool unit tests are written:
 each scenario's series as recorded (a gauge held, a counter going from one recording to the next, an outbox's or a
 checkpoint's age growing by the clock where nothing moves), and for every alert rule whether it fires, with exactly
 which labels and annotations, an hour later. `promtool check rules` and `check config` check the files themselves,
