@@ -22,6 +22,7 @@ from services.kit.refusals import RefusalMemory
 from services.registry_intake import dashboard, models, monitoring, routes
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.read import SubmissionQueries
+from services.registry_intake.read.probes import ProbeThresholds
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.business_register import BusinessRegisterRepository
 from services.registry_intake.repository.register import RegisterRepository
@@ -56,6 +57,13 @@ def create_app(settings: RegistrySettings | None = None) -> FastAPI:
             business=BusinessRegisterRepository(engine, audit=audit),
             metrics=metrics,
             hold_below=settings.hold_below_ratio,
+            probes=ProbeThresholds(
+                below_persons=settings.probe_below_persons,
+                below_register_share=settings.probe_below_register_share,
+                below_previous_share=settings.probe_below_previous_share,
+                above_previous_ratio=settings.probe_above_previous_ratio,
+                never_resident_records=settings.probe_never_resident_records,
+            ),
         )
         return Running(audit, monitoring.readiness(settings, engine))
 

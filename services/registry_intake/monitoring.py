@@ -13,7 +13,11 @@ an auditor's. Stages: ``verify`` (signatures, binding, recipients, digests), the
 one streaming transaction of a delivery (each observed once per delivery that reaches it, as the time accumulated
 over the whole stream): ``open`` (decrypting and decoding both parts, and joining them), ``controls`` (the logical
 controls) and ``store`` (everything else: the database's writes, the decision's statements and the commit);
-``confirm`` (applying a held submission).
+``confirm`` (applying a held submission). Submissions that look like a municipality probing numbers it chose
+(issue 17, ``read/probes.py``): ``iplos_suspicious_submissions_total{reason}``, ``tiny``, ``oversized`` (counted when a
+care submission is stored or held) and ``never-resident`` (when it is stored, or when an extract's decision flags it).
+No municipality, submission or pseudonym is a label: an auditor's scrape (Prometheus's) sees that some submission
+was flagged, the alert says so, and the operators find which on their pages.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from services.kit.metrics import ServiceMetrics
 from services.kit.readiness import Readiness, own_keys_listed
 from services.registry_intake.config import RegistrySettings
 from services.registry_intake.models import SubmissionStatus
+from services.registry_intake.read.probes import REASONS
 from services.registry_intake.submissions import Outcome, StoredSubmission
 from shared.iplos.controls import CATALOGUE
 from shared.keys.registry import load_registry_keys
@@ -53,6 +58,15 @@ class RegistryMetrics(ServiceMetrics):
             self._findings.labels(self.service, rule)
         # Findings by rule are findings detail: operators only, as on the pages and the operator API.
         self.findings_detail("iplos_findings")
+        self._suspicious = Counter(
+            "iplos_suspicious_submissions",
+            "Care submissions that look like a municipality probing numbers it chose, by reason: tiny, oversized,"
+            " never-resident (records of persons who never lived in the municipality, K040)",
+            ["service", "reason"],
+            registry=self.registry,
+        )
+        for reason in REASONS:
+            self._suspicious.labels(self.service, reason)
 
     def stored(self, stored: StoredSubmission, findings_by_rule: Mapping[str, int]) -> None:
         """A submission was stored (committed) with these findings, counted by control code; a held one is counted
@@ -67,6 +81,12 @@ class RegistryMetrics(ServiceMetrics):
         for rule, count in findings_by_rule.items():
             # Codes come from the catalogue; anything else would be a bug, and is not let become a label.
             self._findings.labels(self.service, rule if rule in _RULES else "other").inc(count)
+
+    def suspicious(self, reason: str, count: int = 1) -> None:
+        """``count`` care submissions were flagged as suspicious for ``reason`` (one of ``probes.REASONS``)."""
+        if reason not in REASONS:
+            raise ValueError(f"suspicion reason {reason!r} is not declared (one of {list(REASONS)})")
+        self._suspicious.labels(self.service, reason).inc(count)
 
 
 def readiness(settings: RegistrySettings, engine: Engine) -> Readiness:

@@ -205,6 +205,9 @@ class MunicipalityRow(_Document):
     overdue: bool
     held: str | None
     """A submission waiting for the municipality's confirmation (far fewer persons than the active one)."""
+    never_resident: int | None
+    """Records of the active submission whose person the register knows but never lived in the municipality (K040,
+    a sign of a probe of chosen numbers, issue 17): for operators only, null for an auditor or without one."""
 
 
 class UnexpectedMunicipality(_Document):

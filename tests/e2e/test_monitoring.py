@@ -4,7 +4,8 @@ against metrics recorded from a real run of the chain (issue 16).
 A chain of its own is driven through the states the alerts are about, and each service's /metrics is recorded in
 each (test-artifacts/metrics/*.prom): healthy after a stored submission; a burst of unauthenticated requests, and
 one of junk messages at the TPF over a municipality's own connection (refused before any signature holds, so
-counted by peer and not audited: issue 17); the registry not ready (its public-key directory taken away for a
+counted by peer and not audited: issue 17); a tiny submission (what a probe of chosen numbers looks like,
+issue 17); the registry not ready (its public-key directory taken away for a
 moment); the registry down, so the TPF's outbox holds a message; the TPF down too, so the gateway dead-letters
 one. From the recordings, promtool unit tests are written:
 each scenario's series as recorded (a gauge held, a counter going from one recording to the next, an outbox's or a
@@ -60,6 +61,7 @@ RULE_SERIES = (
     "iplos_http_request_duration_seconds_count",
     "iplos_audit_checkpoint_age_seconds",
     "iplos_audit_checkpoint_failures_total",
+    "iplos_suspicious_submissions_total",
 )
 OUTBOX_AGE = "iplos_outbox_oldest_age_seconds"
 CHECKPOINT_AGE = "iplos_audit_checkpoint_age_seconds"
@@ -167,6 +169,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             for _ in range(40):
                 assert oslo.post(f"{chain.url('tpf')}/v1/messages", files=junk).status_code == 400
         recorded.scrape("probed", "tpf")
+        # 2b. A tiny submission (3 persons) of another year: what a probe of chosen numbers looks like (issue 17).
+        tiny = exports / "tiny.xml"
+        write_synthetic_export(tiny, MUNICIPALITY, 2024, 3, 7)
+        small = str(client.submit(tiny, gateway, token=token)["submission_id"])
+        assert client.wait_final(gateway, small, 60, token=token)["state"] == "stored"
+        recorded.scrape("tiny", "registry")
         # 3. The registry not ready: its public-key directory gone for a moment (the key check reads it).
         directory = state / "keys" / "directory.json"
         aside = directory.with_suffix(".aside")
@@ -274,6 +282,8 @@ def test_the_alert_rules_fire_on_what_a_real_run_recorded_and_only_then(run: Run
     assert _value(probed["registry"], "iplos_refusals_total", problem="unauthenticated") >= 40
     assert _value(probed["tpf"], "iplos_unproven_refusals_total", peer=f"kommune-{MUNICIPALITY}") == 40
     assert _value(healthy["tpf"], "iplos_unproven_refusals_total") == 0
+    assert _value(healthy["registry"], "iplos_suspicious_submissions_total") == 0
+    assert _value(run.recordings["tiny"]["registry"], "iplos_suspicious_submissions_total", reason="tiny") == 1
     registry_labels = {"service": "registry"}
     holding = [s for s in ("gateway", "tpf") if _value(down[s], "iplos_outbox_depth") > 0]
     assert "tpf" in holding
@@ -316,6 +326,11 @@ def test_the_alert_rules_fire_on_what_a_real_run_recorded_and_only_then(run: Run
                 "IplosServiceDown": [{"job": "iplos", "instance": "registry"}],
                 "IplosOutboxNotDraining": [{"service": s} for s in holding],
             },
+        ),
+        # A tiny submission stored: the alert for a probe of chosen numbers, with its reason.
+        _case(
+            _series(run.recordings["tiny"]["registry"], before=probed["registry"]) + _up({"registry": 1}),
+            {"IplosSuspiciousSubmission": [{**registry_labels, "reason": "tiny"}]},
         ),
         # The TPF down too: the gateway dead-letters a submission.
         _case(

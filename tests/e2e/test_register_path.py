@@ -3,6 +3,8 @@ gateway`` given the register's key folder) takes an upload, seals and signs it w
 it through its outbox to the TPF, which pseudonymises each number and forwards it to the registry, which stores it
 and answers with a signed receipt. Each gateway takes only its own kind of file. A municipality's control report
 changes when the register's extract of its year arrives: the register controls find exactly the faults injected.
+A municipality probing a number the register lists only elsewhere (issue 17) is flagged for the registry's operators
+when the extract arrives, counted in the registry's metrics, and its report says nothing of it.
 
 The first test runs beside the session's chain, with Oslo's (0301) extract of 2021 and no care data of its own;
 the two-year scenario runs on a chain of its own (with the register's gateway, as `iplos up` runs it), so that every
@@ -23,12 +25,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from iplos_chain import REGISTER_GATEWAY, SERVICES, Chain, client, ensure_keys, free_port, launch_command, service_env
+from iplos_testkit.exports import write_synthetic_export
 from iplos_testkit.population import REPORTED_AS, Population, generate_population
 from services.kit.credentials import Credential, hash_token, new_token, write_credentials
 from services.registry_intake.read.flows import flow_suppression
-from shared.iplos.controls import DIFFERS_FROM_REGISTER, NOT_RESIDENT, SERVICE_AFTER_REGISTER_DEATH
+from shared.iplos.controls import (
+    DIFFERS_FROM_REGISTER,
+    NEVER_RESIDENT,
+    NOT_RESIDENT,
+    REGISTRY_ONLY_CODES,
+    SERVICE_AFTER_REGISTER_DEATH,
+)
+from shared.iplos.reader import read_export
 from shared.population import ExtractHeader, RegisterPerson, write_extract
 from tests.e2e.conftest import Export
 from tests.postgres import DATABASES, service_databases
@@ -223,3 +234,60 @@ def test_two_years_of_care_and_register_through_the_chain_give_the_faults_and_th
         area: {kind: rule[(area, kind)] for kind in counts} for area, counts in truth.items()
     }
     assert shown["areas"][0]["flows"]["continuing"] == truth["national"]["continuing"] > 0
+
+
+def test_a_probe_of_a_number_the_register_lists_elsewhere_is_flagged_for_the_operators_only(
+    chain: Chain, register_gateway: str, exports_dir: Path
+) -> None:
+    # Issue 17, the chosen-number oracle: Stavanger (1103) reports the number of a person the register lists only in
+    # Drammen (3301). Reporting year 2026 on the session's chain, as for every end-to-end test that stores data; no
+    # end-to-end test stores Drammen's care data, which its extract would judge.
+    year = 2026
+    population = Population(("3301", "4601"), (year - 1, year), residents=60, seed=11)
+    views = [p.register_view(year) for p in population.persons]
+    drammen = [v for v in views if v is not None and v.resident_in("3301", year)]
+    probed = next(p for p in drammen if {r.municipality for r in p.residence} == {"3301"} and p.death_date is None)
+    number = next(n.number for n in probed.numbers if n.valid_to is None)
+    extract = io.BytesIO()
+    write_extract(extract, ExtractHeader(str(uuid.uuid4()), "3301", year, dt.date(year + 1, 1, 20)), drammen)
+    extract_path = exports_dir / f"register-3301-{year}-{uuid.uuid4().hex[:8]}.jsonl"
+    extract_path.write_bytes(extract.getvalue())
+    care = exports_dir / f"1103-{year}-probe-{uuid.uuid4().hex[:8]}.xml"
+    write_synthetic_export(care, "1103", year, 40, 23)
+    with read_export(care) as reader:
+        first = next(iter(reader))
+    text = care.read_text(encoding="utf-8")
+    assert text.count(first.fid) == 1
+    care.write_text(text.replace(first.fid, number), encoding="utf-8")
+
+    registry, operator = chain.url("registry"), chain.operator_token
+
+    def suspicious(reason: str) -> float:
+        body = httpx.get(
+            f"{registry}/metrics", headers={"Authorization": f"Bearer {operator}"}, verify=chain.verify, timeout=30
+        ).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            if sample.name == "iplos_suspicious_submissions_total" and sample.labels["reason"] == reason
+        )
+
+    token = chain.municipality_token("1103")
+    accepted = client.submit(care, chain.url("gateway"), token=token)
+    submission_id = str(accepted["submission_id"])
+    assert client.wait_final(chain.url("gateway"), submission_id, 60, token=token)["state"] in ("stored", "held")
+    flagged_before = suspicious("never-resident")
+    # The register's extract of Drammen, through the register's gateway, the TPF and the registry: it lists the
+    # person, never in Stavanger, and the registry flags the probe for its operators.
+    accepted = client.submit(extract_path, register_gateway, token=TOKEN)
+    assert client.wait_final(register_gateway, accepted["submission_id"], 60, token=TOKEN)["state"] == "stored"
+    assert suspicious("never-resident") == flagged_before + 1
+    detail = client.get_json(f"{registry}/v1/operator/submissions/{submission_id}", operator)
+    rules = {rule["code"]: rule["records"] for rule in detail["findings_by_rule"]}
+    assert rules.get(NEVER_RESIDENT) == 1
+    # Stavanger's report, mapped at its gateway: nothing in it says the register knows the number.
+    report = client.get_json(f"{chain.url('gateway')}/v1/submissions/{submission_id}/report", token)
+    codes = {finding["code"] for finding in report["findings"]}
+    assert not codes & REGISTRY_ONLY_CODES
+    assert report["finding_count"] == len(report["findings"])

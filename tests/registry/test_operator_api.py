@@ -430,8 +430,13 @@ def test_the_overview_lists_exactly_the_valid_municipalities_of_the_year_with_th
         "refused": 0,
         "late": False,
         "held": None,
+        "never_resident": None,
         "overdue": None,
     }
+    # Records of persons who never lived in the municipality (K040, issue 17): none without the register, and only
+    # an operator is told so; an auditor gets null.
+    assert (oslo["never_resident"], bergen["never_resident"]) == (0, 0)
+    assert {r["never_resident"] for r in overview(registry, token=AUDITOR_TOKEN)["municipalities"]} == {None}
     # 1507 is not valid in 2024: not a row, but named as unexpected.
     assert document["unexpected"] == [{"municipality": "1507", "submissions": 1, "active": True}]
     assert (document["records_total"], document["records_total_suppressed"]) == (35, False)

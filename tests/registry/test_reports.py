@@ -23,7 +23,7 @@ from services.registry_intake.read import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
 from shared.envelope import PartRef
 from shared.envelope.report import open_report
-from shared.iplos.controls import UNKNOWN_TO_REGISTER
+from shared.iplos.controls import NEVER_RESIDENT, REGISTRY_ONLY_CODES, UNKNOWN_TO_REGISTER, control
 from tests.badinput.conftest import TestClient
 from tests.e2e.messages import Message, build_message, keys_of
 from tests.registry.test_storage import incoming, make_records
@@ -124,8 +124,9 @@ def test_a_superseded_submission_s_kept_report_goes_with_its_findings(state: Pat
 
 
 def test_a_registry_only_finding_stays_out_of_the_report_and_a_changed_report_gets_a_new_etag(state: Path) -> None:
-    # K035 (a number unknown to the whole register) is the registry operators' alone: a municipality that chose the
-    # number must not learn whether anyone in the country has it. Added here as the register controls add it.
+    # K035 (a number unknown to the whole register) and K040 (a person who never lived in the municipality) are the
+    # registry operators' alone: a municipality that chose the number must not learn whether anyone in the country
+    # has it, or that it probed someone else's. Added here as the register controls add them.
     message = _faulty(state, 1)
     message_id = message.parsed.message_id
     with _chain(state) as (tpf, registry, wire):
@@ -140,11 +141,12 @@ def test_a_registry_only_finding_stays_out_of_the_report_and_a_changed_report_ge
         try:
             with engine.begin() as conn:
                 ref = conn.execute(select(findings.c.ref).where(findings.c.ref.is_not(None))).scalars().first()
-                conn.execute(
-                    insert(findings).values(
-                        submission_id=message_id, ref=ref, code=UNKNOWN_TO_REGISTER, severity="error", field="fid"
+                for code in sorted(REGISTRY_ONLY_CODES):
+                    conn.execute(
+                        insert(findings).values(
+                            submission_id=message_id, ref=ref, code=code, severity=control(code).severity, field="fid"
+                        )
                     )
-                )
                 conn.execute(sealed_reports.delete())  # as the register controls drop it
         finally:
             engine.dispose()
@@ -163,8 +165,9 @@ def test_a_registry_only_finding_stays_out_of_the_report_and_a_changed_report_ge
     )
     codes = [finding.code for finding in opened]
     assert codes
-    assert UNKNOWN_TO_REGISTER not in codes
-    assert UNKNOWN_TO_REGISTER not in summary.counts
+    assert {UNKNOWN_TO_REGISTER, NEVER_RESIDENT} <= REGISTRY_ONLY_CODES
+    assert not REGISTRY_ONLY_CODES & set(codes)
+    assert not REGISTRY_ONLY_CODES & set(summary.counts)
     assert body["header"]["finding_count"] == len(codes) == sum(summary.counts.values())
     assert registry_json(first.content)["header"]["finding_count"] == len(codes)
 

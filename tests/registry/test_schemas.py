@@ -90,6 +90,7 @@ KEYS: dict[str, list[str]] = {
         "late",
         "overdue",
         "held",
+        "never_resident",
     ],
     "UnexpectedMunicipality": ["municipality", "submissions", "active"],
     "IntakeByDay": ["year", "expected", "deadline", "days"],

@@ -81,6 +81,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "col_records": "Poster",
         "col_findings": "Funn",
         "col_replaced": "Erstattet",
+        "col_never_resident": "K040",
+        "col_never_resident_title": "Poster for personer som ifølge folkeregisteret aldri har bodd i kommunen (bare "
+        "for registerets operatører)",
         "status_missing": "Mangler",
         "status_received": "Mottatt",
         "status_findings": "Mottatt med funn",
@@ -337,6 +340,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "col_records": "Records",
         "col_findings": "Findings",
         "col_replaced": "Replaced",
+        "col_never_resident": "K040",
+        "col_never_resident_title": "Records of persons who, says the population register, never lived in the "
+        "municipality (the registry's operators only)",
         "status_missing": "Missing",
         "status_received": "Received",
         "status_findings": "Received with findings",

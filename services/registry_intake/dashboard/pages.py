@@ -111,7 +111,9 @@ def overview_page(request: Request) -> HTMLResponse:
     params = request.query_params
     year = _year(request, params.get("year"))
     query = OverviewQuery.lenient(params.get("status"), params.get("q"), params.get("sort"), params.get("order"))
-    document = reading.year_overview(context(request), year, now(request), query).model_dump(mode="json")
+    document = reading.year_overview(
+        context(request), year, now(request), query, with_findings=sees_findings(caller)
+    ).model_dump(mode="json")
     keep = {"year": year, "status": query.status if query.status != "all" else None, "q": query.q or None}
     columns = []
     for key, label, numeric in COLUMNS:

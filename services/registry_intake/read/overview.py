@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from services.registry_intake.models import SubmissionStatus
@@ -37,11 +37,16 @@ _NORWEGIAN: Final = str.maketrans({"æ": "z\x01", "ø": "z\x02", "å": "z\x03"})
 
 
 def year_overview(
-    year: int, now: dt.datetime, query: OverviewQuery, submissions: Iterable[StoredSubmission]
+    year: int,
+    now: dt.datetime,
+    query: OverviewQuery,
+    submissions: Iterable[StoredSubmission],
+    never_resident: Mapping[str, int] | None = None,
 ) -> YearOverview:
     """Every municipality valid in ``year`` with its status, from the year's ``submissions`` (every row, oldest
     first); the counts cover all of them, the rows those ``query`` selects, in its order (ties by municipality
-    number). ``year`` must have a municipality list (``FIRST_YEAR`` or later)."""
+    number). ``year`` must have a municipality list (``FIRST_YEAR`` or later). ``never_resident``: the K040 records
+    of each municipality's active submission, for an operator (None: withheld)."""
     deadline = deadline_for(year)
     valid = valid_municipalities(year)
     by_municipality: dict[str, list[StoredSubmission]] = defaultdict(list)
@@ -51,6 +56,13 @@ def year_overview(
         _row(code, municipality_name(code, year) or code, by_municipality.get(code, ()), deadline, now)
         for code in sorted(valid)
     ]
+    if never_resident is not None:
+        rows = [
+            row.model_copy(update={"never_resident": never_resident.get(row.municipality, 0)})
+            if row.submission_id is not None
+            else row
+            for row in rows
+        ]
     counts = YearCounts(
         expected=len(rows),
         received=sum(1 for r in rows if r.status != "missing"),
@@ -127,6 +139,7 @@ def _row(
             late=False,
             overdue=deadline.passed(now),
             held=held,
+            never_resident=None,
         )
     records = suppress(active.record_count)
     return MunicipalityRow(
@@ -146,6 +159,7 @@ def _row(
         late=deadline.is_late(active.received_at),
         overdue=False,
         held=held,
+        never_resident=None,
     )
 
 

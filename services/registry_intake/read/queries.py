@@ -40,6 +40,7 @@ from services.registry_intake.submissions import (
     SubmissionExtras,
     YearCount,
 )
+from shared.iplos.controls import NEVER_RESIDENT
 
 __all__ = [
     "AUDIT_TRAIL_LIMIT",
@@ -212,6 +213,23 @@ class SubmissionQueries:
         )
         with self._reader.connect() as conn:
             return {code: int(count) for code, count in conn.execute(query)}
+
+    def never_resident_by_municipality(self, year: int) -> dict[str, int]:
+        """The K040 records (a person the register knows who never lived there) of each municipality's active
+        submission of ``year``; municipalities without any are left out."""
+        query = (
+            select(submissions.c.municipality, func.count())
+            .select_from(findings)
+            .join(submissions, submissions.c.message_id == findings.c.submission_id)
+            .where(
+                submissions.c.year == year,
+                submissions.c.status == SubmissionStatus.ACTIVE.value,
+                findings.c.code == NEVER_RESIDENT,
+            )
+            .group_by(submissions.c.municipality)
+        )
+        with self._reader.connect() as conn:
+            return {municipality: int(count) for municipality, count in conn.execute(query)}
 
     def rules_of(self, message_id: str) -> builtins.list[SubmissionRule]:
         """The submission's findings per rule and severity: how many, about how many records. By code."""

@@ -17,7 +17,8 @@ entries (``stored``, ``superseded``, ``refused``, with the register as ``sender`
 
 An accepted extract judges the care submissions of its municipality and year again in the same transaction (the
 register controls, ``register_checks.py``), after refreshing PostgreSQL's statistics if it is large; after it has
-committed, the numbers unknown to the whole register (K035) are judged again for the year, once the year is complete.
+committed, the numbers unknown to the whole register (K035) are judged again for the year, once the year is complete,
+and the records it lists are judged again for a person who never lived in the municipality that reported them (K040).
 Rows go in the care data's fast way (``bulk.insert_rows``).
 """
 
@@ -46,7 +47,11 @@ from services.registry_intake.models import (
 from services.registry_intake.repository import statements as sql
 from services.registry_intake.repository.bulk import days_for, insert_rows
 from services.registry_intake.repository.decisions import audit_facts
-from services.registry_intake.repository.register_checks import check_municipality_year, recheck_unknown
+from services.registry_intake.repository.register_checks import (
+    check_municipality_year,
+    recheck_never_resident,
+    recheck_unknown,
+)
 from services.registry_intake.submissions import IncomingSubmission, Outcome
 from shared.audit import FactValue
 from shared.population import RegisterRecord
@@ -146,6 +151,12 @@ class RegisterRepository:
             recheck_unknown(self._engine, incoming.year)
         except SQLAlchemyError as exc:
             log.warning("unknown-number recheck failed", year=incoming.year, error=type(exc).__name__)
+        # Whether a number's person ever lived in the municipality that reported it (K040) changes with any
+        # extract that lists it, of any municipality and year: judged again for the records this one lists.
+        try:
+            recheck_never_resident(self._engine, stored.message_id)
+        except SQLAlchemyError as exc:
+            log.warning("never-resident recheck failed", year=incoming.year, error=type(exc).__name__)
         return stored
 
     def _replace(

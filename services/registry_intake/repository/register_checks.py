@@ -17,6 +17,12 @@ commits second sees the other's rows: no submission misses the extract that arri
   municipality of the year are stored (:func:`register_complete`), and never shown to the municipality, whose report
   already has ``K032``. It changes when any municipality's extract arrives, so :func:`recheck_unknown` runs after
   each extract's decision, serialised on all of the year's ``register_years`` rows.
+* ``K040`` (never resident, issue 17): the register knows the pseudonym (it is in some active extract, of any year),
+  but none of the residence periods of the person lines that list it is in the reporting municipality. What a
+  municipality probing a number it chose looks like; for the registry's operators only, like ``K035``. Judged with
+  the others, and again after each extract's decision (:func:`recheck_never_resident`) for the submissions whose
+  records the extract lists and those already flagged. Not judged again: a record whose only residence in the
+  municipality was in a person line a replacement extract dropped, until its own municipality-year is judged again.
 
 A submission's findings of these codes are replaced whole each time, its finding counts recomputed, and its sealed
 report dropped (it is sealed again with the new findings when next asked for). A refused identity number has no
@@ -39,6 +45,7 @@ from services.registry_intake.models import (
     register_extracts,
     register_numbers,
     register_persons,
+    register_residences,
     register_years,
     sealed_reports,
     services,
@@ -54,13 +61,14 @@ from services.registry_intake.repository.finding_rows import (
 )
 from shared.iplos.controls import (
     DIFFERS_FROM_REGISTER,
+    NEVER_RESIDENT,
     NOT_RESIDENT,
     REGISTER_CODES,
     SERVICE_AFTER_REGISTER_DEATH,
     UNKNOWN_TO_REGISTER,
 )
 
-__all__ = ["check_municipality_year", "recheck_unknown"]
+__all__ = ["check_municipality_year", "recheck_never_resident", "recheck_unknown"]
 
 #: The submissions the register controls judge: the active one of each municipality and year, and one held for the
 #: municipality's confirmation (whose report helps it decide).
@@ -90,6 +98,7 @@ def check_municipality_year(conn: Connection, municipality: str, year: int, *, o
             rows += _residence_findings(conn, submission_id, extract_id)
     if register_complete(conn, year):
         rows += _unknown_findings(conn, judged, year)
+    rows += _never_resident_findings(conn, judged)
     if not rows and not removed:
         return Counter()  # nothing changed (a care store with no extract of its year): counts and report stand
     insert_findings(conn, rows)
@@ -124,6 +133,40 @@ def recheck_unknown(engine: Engine, year: int) -> Counter[str]:
         rows = _unknown_findings(conn, judged, year)
         insert_findings(conn, rows)
         recount(conn, judged)  # no sealed report to drop: K035 is never in one
+    return Counter(row["code"] for row in rows)
+
+
+def recheck_never_resident(engine: Engine, extract_id: str) -> Counter[str]:
+    """Judge ``K040`` again, after the decision that made ``extract_id`` active has committed, for the active and
+    held care submissions with a record it lists (the person may now be known, or known to have lived in the
+    municipality) and for those already flagged (a replaced extract may have taken the person away). Its own
+    transaction; no kept report to drop (K040 is never in one)."""
+    with engine.begin() as conn:
+        listed = (
+            select(persons.c.submission_id)
+            .join(register_numbers, register_numbers.c.pseudonym == persons.c.pseudonym)
+            .where(register_numbers.c.extract_id == extract_id)
+        )
+        flagged = select(findings.c.submission_id).where(findings.c.code == NEVER_RESIDENT)
+        judged = list(
+            conn.execute(
+                select(submissions.c.message_id)
+                .where(
+                    submissions.c.status.in_(_JUDGED),
+                    submissions.c.message_id.in_(listed) | submissions.c.message_id.in_(flagged),
+                )
+                .order_by(submissions.c.message_id)
+            ).scalars()
+        )
+        if not judged:
+            return Counter()
+        removed = conn.execute(
+            delete(findings).where(findings.c.submission_id.in_(judged), findings.c.code == NEVER_RESIDENT)
+        ).rowcount
+        rows = _never_resident_findings(conn, judged)
+        if rows or removed:
+            insert_findings(conn, rows)
+            recount(conn, judged)
     return Counter(row["code"] for row in rows)
 
 
@@ -225,3 +268,35 @@ def _unknown_findings(conn: Connection, judged: Sequence[str], year: int) -> lis
     return [
         finding_row(submission_id, ref, UNKNOWN_TO_REGISTER, "fid", None) for submission_id, ref in conn.execute(query)
     ]
+
+
+def _never_resident_findings(conn: Connection, judged: Sequence[str]) -> list[FindingRow]:
+    """K040: each record whose pseudonym some active extract lists (of any year: a superseded extract's numbers are
+    deleted with it), while no person line listing it has a residence period in the submission's municipality."""
+    known = select(register_numbers.c.pseudonym).where(register_numbers.c.pseudonym == persons.c.pseudonym)
+    lived_there = (
+        select(register_numbers.c.pseudonym)
+        .join(
+            register_residences,
+            and_(
+                register_residences.c.extract_id == register_numbers.c.extract_id,
+                register_residences.c.n == register_numbers.c.n,
+            ),
+        )
+        .where(
+            register_numbers.c.pseudonym == persons.c.pseudonym,
+            register_residences.c.municipality == submissions.c.municipality,
+        )
+    )
+    query = (
+        select(persons.c.submission_id, persons.c.ref)
+        .join(submissions, submissions.c.message_id == persons.c.submission_id)
+        .where(
+            persons.c.submission_id.in_(judged),
+            persons.c.pseudonym.is_not(None),
+            known.exists(),
+            ~lived_there.exists(),
+        )
+        .order_by(persons.c.submission_id, persons.c.ref)
+    )
+    return [finding_row(submission_id, ref, NEVER_RESIDENT, "fid", None) for submission_id, ref in conn.execute(query)]

@@ -74,14 +74,14 @@ def year_overview(
     ctx: Context,
     now: Clock,
     year: Year,
-    _caller: Caller,
+    caller: Caller,
     status: StatusFilter = "all",
     q: Annotated[str, Query(max_length=100)] = "",
     sort: SortKey = "municipality",
     order: Order = "asc",
 ) -> YearOverview:
     query = OverviewQuery(status=status, q=q.strip(), sort=sort, order=order)
-    return reading.year_overview(ctx, year, now, query)
+    return reading.year_overview(ctx, year, now, query, with_findings=sees_findings(caller))
 
 
 @router.get(

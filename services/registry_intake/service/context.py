@@ -11,6 +11,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.refusals import RefusalMemory
 from services.registry_intake.monitoring import RegistryMetrics
 from services.registry_intake.read.comparison_cache import YearSums
+from services.registry_intake.read.probes import ProbeThresholds
 from services.registry_intake.read.queries import SubmissionQueries
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.business_register import BusinessRegisterRepository
@@ -46,3 +47,5 @@ class RegistryContext:
     #: A submission declaring fewer persons than this share of the active one's is held, not applied, until the
     #: municipality confirms it (0: never held).
     hold_below: float = 0.5
+    #: When a care submission looks like a probe of chosen numbers (issue 17): counted, and alerted on.
+    probes: ProbeThresholds = field(default_factory=ProbeThresholds)

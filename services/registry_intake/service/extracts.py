@@ -14,8 +14,10 @@ from typing import Final, Literal
 
 import structlog
 
+from services.kit.database import READ_ONLY
 from services.kit.problems import Problem, ProblemType, envelope_problem
 from services.kit.refusals import StoredAnswer, finalised
+from services.registry_intake.read.probes import NEVER_RESIDENT_REASON, flagged_never_resident
 from services.registry_intake.repository.register import (
     Identity,
     ReplayedExtract,
@@ -90,6 +92,11 @@ def _replayed(ctx: RegistryContext, original: StoredExtract) -> StoredAnswer:
     )
 
 
+def _flagged(ctx: RegistryContext) -> set[str]:
+    with ctx.engine.execution_options(**READ_ONLY).connect() as conn:
+        return flagged_never_resident(conn, ctx.probes)
+
+
 def store_extract(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery) -> SignedReceipt:
     """Open both parts, join them and store the extract; its signed receipt, or the Problem that refuses it."""
     payload_phase = False
@@ -98,6 +105,7 @@ def store_extract(ctx: RegistryContext, verified: VerifiedDelivery, received: De
         payload_phase = True
         header, records = read_register_payload(payload_lines(ctx, verified, received, REGISTER_PAYLOAD_FORMAT))
         require_header_matches(verified, header.municipality, header.year)
+        flagged_before = _flagged(ctx)
         stored = ctx.register.store_extract(incoming_of(verified, key_version), _joined(records, by_ref))
     except (MessageRefused, InvalidEnvelope) as exc:
         problem = envelope_problem(exc)
@@ -117,6 +125,12 @@ def store_extract(ctx: RegistryContext, verified: VerifiedDelivery, received: De
     except ReplayedExtract as replay:  # a concurrent delivery of the same id stored it first
         raise _replayed(ctx, replay.original) from None
     ctx.metrics.message(Outcome.STORED)
+    # Care submissions this extract showed to report persons who never lived in their municipality (K040): the
+    # register's side of the chosen-number probe (issue 17). Read outside the decision, so two extracts decided at
+    # once may both count a submission, or neither: a metric, not a record.
+    newly_flagged = len(_flagged(ctx) - flagged_before)
+    if newly_flagged:
+        ctx.metrics.suspicious(NEVER_RESIDENT_REASON, newly_flagged)
     log.info(
         "register extract stored",
         message_id=stored.message_id,

@@ -75,8 +75,12 @@ def years(ctx: RegistryContext, now: dt.datetime) -> Years:
     return Years(years=available_years(ctx), default=default_year(ctx, now))
 
 
-def year_overview(ctx: RegistryContext, year: int, now: dt.datetime, query: OverviewQuery) -> YearOverview:
-    return read.year_overview(year, now, query, ctx.queries.year_submissions(year))
+def year_overview(
+    ctx: RegistryContext, year: int, now: dt.datetime, query: OverviewQuery, *, with_findings: bool = False
+) -> YearOverview:
+    """The year's overview; ``with_findings`` (operators) adds each municipality's records flagged K040."""
+    never_resident = ctx.queries.never_resident_by_municipality(year) if with_findings else None
+    return read.year_overview(year, now, query, ctx.queries.year_submissions(year), never_resident)
 
 
 def intake_by_day(ctx: RegistryContext, year: int) -> IntakeByDay:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from typing import BinaryIO, Final, cast
 
 from services.kit.bodies import Upload
+from services.kit.database import READ_ONLY
 from services.kit.problems import Problem, ProblemType, envelope_problem
 from services.kit.refusals import finalised
+from services.registry_intake.read.probes import suspicion_reasons
 from services.registry_intake.service.context import RegistryContext
 from services.registry_intake.service.verification import Delivery, VerifiedDelivery
 from services.registry_intake.submissions import IncomingSubmission, StoredRecord, StoredSubmission
@@ -102,6 +104,7 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
             hold_below=ctx.hold_below,
         )
         ctx.metrics.stored(stored, findings_by_rule)
+        _count_suspicion(ctx, stored)
         return stored
     except (MessageRefused, InvalidEnvelope) as exc:
         raise _final_if(payload_phase, envelope_problem(exc)) from None
@@ -109,6 +112,16 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
         raise finalised(
             Problem(ProblemType.INVALID_PAYLOAD, "The payload does not follow its declared format")
         ) from None
+
+
+def _count_suspicion(ctx: RegistryContext, stored: StoredSubmission) -> None:
+    """Count the committed submission if it looks like a probe of chosen numbers (issue 17, ``read/probes.py``)."""
+    with ctx.engine.execution_options(**READ_ONLY).connect() as conn:
+        reasons = suspicion_reasons(
+            conn, stored.message_id, stored.municipality, stored.year, stored.record_count, ctx.probes
+        )
+    for reason in reasons:
+        ctx.metrics.suspicious(reason)
 
 
 def pseudonyms_by_ref(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery) -> tuple[int, ExactKeys]:

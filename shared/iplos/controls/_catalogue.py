@@ -88,6 +88,7 @@ UNIT_NOT_IN_REGISTER = "K036"
 UNIT_DELETED = "K037"
 UNIT_NOT_CARE = "K038"
 UNIT_ELSEWHERE = "K039"
+NEVER_RESIDENT = "K040"
 
 _E, _W = Severity.ERROR, Severity.WARNING
 _HOURLY = _numbers(HOURLY_SERVICES)
@@ -427,6 +428,23 @@ CATALOGUE: tuple[Control, ...] = (
         "sammenlignes med dagens.",
         "record",
         "business",
+    ),
+    # Issue 17, the chosen-number oracle: a municipality can have the TPF pseudonymise any number, and an insider
+    # with the registry's database can then find that person's records from every other municipality. A number
+    # the register knows for a person who never lived in the reporting municipality is what such a probe looks
+    # like: flagged for the registry's operators, never told to the municipality (which sees K032).
+    Control(
+        NEVER_RESIDENT,
+        _W,
+        "Personen har aldri bodd i kommunen",
+        "Identitetsnummeret finnes i folkeregisterets uttrekk, men ingen av personens bostedsperioder, i noe år "
+        "registeret har sendt uttrekk for, er i kommunen som rapporterer. Et tegn på et feil nummer, eller på at "
+        "noen prøver et valgt nummer for å få det pseudonymisert. Kontrolleres når innsendingen lagres og igjen "
+        "når et uttrekk som nevner nummeret kommer. Bare for registerets egne operatører: kommunen ser "
+        f"{NOT_RESIDENT}.",
+        "record",
+        "register",
+        municipality_sees=False,
     ),
 )
 
