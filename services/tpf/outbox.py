@@ -325,9 +325,25 @@ class _RegistryCourier:
                 f"registry: {slug}",
                 upstream_type=problem,
                 upstream_status=response.status_code,
-                final=body.get(FINAL) is True,
+                final=self._signed_final(body, slug, message_id, submission_bytes),
             )
         return Outcome(MessageState.QUEUED, slug or f"HTTP {response.status_code}")
+
+    def _signed_final(self, body: dict[str, Any], slug: str, message_id: str, submission_bytes: bytes) -> bool:
+        """Whether the registry's refusal is final for the message: marked so, and carrying the registry's signed
+        refusal of this very submission with the same code (docs/envelope-v1.md 7.10). An unsigned ``"final":
+        true`` could be anyone's on the path: the message is then rejected, not for good (the municipality's
+        re-delivery takes it afresh), and the gateway, which ends a submission only on the TPF's signed refusal,
+        sends it again."""
+        if body.get(FINAL) is not True:
+            return False
+        digest = hashlib.sha256(submission_bytes).hexdigest()
+        try:
+            refusal = receipts_module.verify_refusal(self._directory, body, message_id, digest, "registry")
+        except (InvalidEnvelope, MessageRefused):
+            log.warning("an unsigned final refusal from the registry: not taken as final", message_id=message_id)
+            return False
+        return refusal.problem == slug
 
 
 def _facts(header: SubmissionHeader, header_bytes: bytes, done: Pseudonymised) -> dict[str, FactValue]:

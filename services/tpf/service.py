@@ -38,6 +38,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final
+from services.kit.signed_refusals import REFUSAL, signed_if_final
 from services.kit.tls import Peer, wrong_peer
 from services.tpf import checks, pseudonymising
 from services.tpf.monitoring import TpfMetrics
@@ -115,7 +116,8 @@ async def take_message(ctx: TpfContext, parts: MessageParts, peer: Peer) -> Deli
         assert outcome.signature is not None
         return DeliveryAnswer(receipt=outcome.receipt, signature=outcome.signature)
     if outcome.state == MessageState.REJECTED:
-        raise outcome.problem()
+        # Final only if the registry signed it so (services.tpf.outbox): then signed by the TPF for the gateway.
+        raise _signed(ctx, outcome.problem(), taken, hashlib.sha256(parts.header).hexdigest())
     ctx.outbox.wake()
     status = await run_in_threadpool(ctx.repository.status, taken)
     assert status is not None  # committed by _take; only a settled message is ever dropped
@@ -168,10 +170,18 @@ def _take(ctx: TpfContext, parts: MessageParts, peer: Peer) -> str | MessageStat
             return earlier
     except StoredAnswer as answer:
         ctx.metrics.replay(answer.answer)
-        raise
+        if header is None:
+            raise
+        # A final refusal remembered without the TPF's signature (the registry's, kept by the outbox): signed now.
+        raise _signed(ctx, answer, header.message_id, digest) from None
     except Problem as problem:
-        _refused(ctx, problem, header, digest, checked=checked)
-        raise
+        if header is None:
+            _refused(ctx, problem, header, digest, checked=checked)
+            raise
+        # Signed before it is remembered, so that the same message is answered with the same signed document.
+        signed = _signed(ctx, problem, header.message_id, digest)
+        _refused(ctx, signed, header, digest, checked=checked)
+        raise signed from None
     finally:
         parts.close()
     log.info(
@@ -243,6 +253,12 @@ def _refused(ctx: TpfContext, problem: Problem, header: SubmissionHeader | None,
         ctx.metrics.message("refused")
 
 
+def _signed(ctx: TpfContext, problem: Problem, message_id: str, digest: str) -> Problem:
+    """``problem`` with the TPF's signed refusal if it is final for the message (services.kit.signed_refusals):
+    the only refusal the gateway ends a submission on."""
+    return signed_if_final(ctx.keys.party, problem, message_id, digest)
+
+
 def _conflict() -> Problem:
     return Problem(ProblemType.MESSAGE_ID_CONFLICT, "This message id was used before for a different submission")
 
@@ -259,7 +275,25 @@ def _message(ctx: TpfContext, message_id: str, peer: Peer) -> MessageStatus | De
         return DeliveredMessage(
             message_id=message_id, state=MessageState.DELIVERED, receipt=receipt[0], signature=receipt[1]
         )
+    if status.state == MessageState.REJECTED:
+        return _rejected(ctx, status)
     return _status(status, receipt)
+
+
+def _rejected(ctx: TpfContext, status: Status) -> MessageStatus:
+    """A rejected message's status, with the TPF's signed refusal if the rejection is final for it: only then may
+    the gateway end the submission on it (docs/envelope-v1.md 10.3). A rejection that is not final carries none;
+    the gateway sends the message again, and the TPF takes it afresh."""
+    answer = _status(status)
+    remembered = ctx.repository.remembered_refusal(status.message_id)
+    if remembered is None or remembered.submission_sha256 != status.submission_sha256:
+        return answer
+    signed = _signed(ctx, remembered.answer(), status.message_id, status.submission_sha256)
+    if REFUSAL not in signed.extensions:
+        return answer
+    return answer.model_copy(
+        update={"refusal": signed.extensions[REFUSAL], "signature": signed.extensions["signature"]}
+    )
 
 
 def _status(status: Status, receipt: StoredReceipt | None = None) -> MessageStatus:
