@@ -13,6 +13,10 @@ Taking a municipality's message (docs/envelope-v1.md 10.1), in order:
 6. attempt the first delivery within the request: a healthy chain answers with the registry's receipt at once;
 7. answer 200 (the receipt), 502 (the registry refused for good) or 202 (the status; the worker delivers).
 
+A refusal final for the message carries the TPF's signed refusal (docs/envelope-v1.md 7.10,
+services.kit.signed_refusals), in its answer and in the status of a message rejected for good: the only refusal
+the gateway ends a submission on, since anything on the path could write a problem document or a status.
+
 Steps 1-5 touch keys, files and the database and run in one worker thread (:func:`_take`), because each is
 blocking and none needs the event loop in between; the request's uploads are consumed there. Step 6 is the
 outbox's own (an HTTP call and the record of its outcome), and the status of a message left to the worker is one
@@ -116,8 +120,12 @@ async def take_message(ctx: TpfContext, parts: MessageParts, peer: Peer) -> Deli
         assert outcome.signature is not None
         return DeliveryAnswer(receipt=outcome.receipt, signature=outcome.signature)
     if outcome.state == MessageState.REJECTED:
-        # Final only if the registry signed it so (services.tpf.outbox): then signed by the TPF for the gateway.
-        raise _signed(ctx, outcome.problem(), taken, hashlib.sha256(parts.header).hexdigest())
+        # Final only if the registry signed it so (services.tpf.outbox), and then kept with the TPF's signed
+        # refusal: answered as kept, the same document as every later answer about it.
+        remembered = await run_in_threadpool(ctx.repository.remembered_refusal, taken) if outcome.final else None
+        if remembered is None:
+            raise outcome.problem()
+        raise _signed(ctx, remembered.answer(), taken, hashlib.sha256(parts.header).hexdigest())
     ctx.outbox.wake()
     status = await run_in_threadpool(ctx.repository.status, taken)
     assert status is not None  # committed by _take; only a settled message is ever dropped
