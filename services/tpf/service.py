@@ -180,7 +180,7 @@ def _take(ctx: TpfContext, parts: MessageParts, peer: Peer) -> str | MessageStat
         ctx.metrics.replay(answer.answer)
         if header is None:
             raise
-        # A final refusal remembered without the TPF's signature (the registry's, kept by the outbox): signed now.
+        # A final refusal kept before refusals were signed carries no signature: signed now, as it is answered.
         raise _signed(ctx, answer, header.message_id, digest) from None
     except Problem as problem:
         if header is None:
