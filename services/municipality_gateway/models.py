@@ -35,7 +35,7 @@ submissions = Table(
     Column("sequence", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
     # queued -> [forwarded: the TPF holds it] -> stored | refused (by the registry, e.g. stale)
     #        | held (by the registry, until the municipality confirms: -> stored | refused)
-    #        | rejected (a permanent refusal on the way) | dead-letter (too many failed attempts)
+    #        | rejected (a refusal on the way the TPF signed as final) | dead-letter (too many failed attempts)
     Column("state", String(20), nullable=False),
     Column("record_count", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

@@ -1,7 +1,7 @@
 """The gateway's metrics and readiness checks (services.kit.metrics, services.kit.readiness).
 
 Messages by outcome: ``accepted`` (202, in the outbox), then one final outcome each, as the outbox records it:
-``stored``, ``held`` or ``refused`` (the registry's signed receipt), ``rejected`` (a permanent refusal on the way),
+``stored``, ``held`` or ``refused`` (the registry's signed receipt), ``rejected`` (a signed final refusal on the way),
 ``dead-letter`` (too many failed attempts); ``requeued`` when an operator puts one back; ``confirmed-stored`` or
 ``confirmed-refused`` when the municipality confirms a held one and the registry applies (or refuses) it.
 Records: ``accepted`` (persons sealed) and ``stored`` (as the registry's receipt counts them). Stages: ``seal``

@@ -35,7 +35,7 @@ from services.municipality_gateway.states import DONE_STATES, FINAL_STATES, HELD
 from services.municipality_gateway.states import SubmissionState as State
 from shared.envelope import InvalidEnvelope, MessageRefused
 from shared.envelope import transport as wire
-from shared.envelope.receipts import verify_receipt
+from shared.envelope.receipts import verify_receipt, verify_refusal
 from shared.keys import PublicDirectory
 
 _TOO_LARGE = f"the TPF's answer is larger than {MAX_ANSWER_BYTES} bytes"
@@ -83,6 +83,26 @@ def receipt_outcome(
     ):
         return DeliveryOutcome(State.QUEUED, "the receipt is not for this submission", retry=True)
     return DeliveryOutcome(receipt.status, receipt.reason, body["receipt"], body["signature"])
+
+
+def refusal_outcome(
+    directory: PublicDirectory, message_id: str, header: bytes, body: dict[str, Any], answered: str
+) -> DeliveryOutcome:
+    """What a refusal from the TPF means for the submission whose signed header is ``header`` (docs/envelope-v1.md
+    10.8): rejected if it carries the TPF's signed refusal of this very submission, final for it (spec 9.1) and one
+    a sender stops on; otherwise no answer at all (the submission is sent again), whatever the problem document
+    says. A problem document is unsigned: anything on the path could have written it. ``answered``: what the
+    unsigned answer said, for the submission's last error."""
+    try:
+        refusal = verify_refusal(directory, body, message_id, hashlib.sha256(header).hexdigest(), "tpf")
+    except (InvalidEnvelope, MessageRefused):
+        return DeliveryOutcome(State.QUEUED, f"{answered}; not signed as final by the TPF, sending again", retry=True)
+    upstream = refusal.upstream or ""
+    if refusal.problem in PERMANENT_PROBLEMS:
+        return DeliveryOutcome(State.REJECTED, refusal.problem)
+    if refusal.problem == ProblemType.REGISTRY_REFUSED and upstream in PERMANENT_PROBLEMS:
+        return DeliveryOutcome(State.REJECTED, f"registry: {upstream}")
+    return DeliveryOutcome(State.QUEUED, f"{answered}; a refusal no sender stops on, sending again", retry=True)
 
 
 class OutboxWorker:
@@ -250,9 +270,10 @@ class _TpfCourier:
         slug = problem_slug(problem)
         upstream = problem_slug(str(body.get("upstream_type", "")))
         if slug in PERMANENT_PROBLEMS or (slug == ProblemType.REGISTRY_REFUSED and upstream in PERMANENT_PROBLEMS):
-            return DeliveryOutcome(
-                State.REJECTED, slug if slug != ProblemType.REGISTRY_REFUSED else f"registry: {upstream}"
-            )
+            # Final only with the TPF's signature on it; unsigned, or not final, it is sent again (and dead-lettered
+            # after the configured attempts if the TPF keeps refusing it).
+            answered = slug if slug != ProblemType.REGISTRY_REFUSED else f"registry: {upstream}"
+            return refusal_outcome(self._directory, message_id, header, body, answered)
         # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.
         return DeliveryOutcome(State.QUEUED, slug or f"HTTP {response.status_code}", retry=True)
 
@@ -280,7 +301,11 @@ class _TpfCourier:
         if state == "queued":
             return DeliveryOutcome(State.FORWARDED, error, attempt=False)
         if state == "rejected":
-            return DeliveryOutcome(State.REJECTED, error or "rejected at the TPF")
+            # Ended only on the TPF's signed refusal, final for this submission; a rejection without one is not
+            # for good (or not the TPF's): sent again, which the TPF takes afresh or answers with its refusal.
+            header = (folder / HEADER_FILE).read_bytes()
+            reported = f"the TPF reports rejected ({error})" if error else "the TPF reports rejected"
+            return refusal_outcome(self._directory, message_id, header, body, reported)
         # dead-letter at the TPF, or an answer we do not know: send it again, which the TPF takes afresh.
         return DeliveryOutcome(State.QUEUED, f"the TPF reports {state}; sending it again", retry=True)
 

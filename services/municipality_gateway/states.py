@@ -4,7 +4,7 @@
 
     queued -> [forwarded: the TPF holds it] -> stored | refused (by the registry, e.g. stale)
            | held (by the registry, until the municipality confirms: -> stored | refused)
-           | rejected (a permanent refusal on the way) | dead-letter (too many failed attempts)
+           | rejected (a refusal on the way the TPF signed as final) | dead-letter (too many failed attempts)
 
 Rejected and dead-lettered submissions keep their sealed parts and can be put back in the queue (``retry``).
 """

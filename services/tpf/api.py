@@ -93,6 +93,7 @@ def _context(
         lease_s=settings.forward_timeout_s + 30,
         metrics=metrics,
         refusals=refusals,
+        signing=keys.party,
     )
     return TpfContext(
         pseudonymisation=Pseudonymisation(

@@ -42,6 +42,7 @@ from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
 from services.kit.outbox import STAGING_PREFIX, Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, ProblemType, problem_slug
 from services.kit.refusals import FINAL, RefusalMemory, finalised
+from services.kit.signed_refusals import signed_if_final
 from services.tpf.models import outbox, receipts
 from services.tpf.monitoring import TpfMetrics
 from services.tpf.pseudonymising import Pseudonymised
@@ -50,7 +51,7 @@ from shared.audit import FactValue, identity_safe
 from shared.envelope import InvalidEnvelope, MessageRefused, SubmissionHeader
 from shared.envelope import receipts as receipts_module
 from shared.envelope import transport as wire
-from shared.keys import PublicDirectory
+from shared.keys import PartyKeys, PublicDirectory
 
 __all__ = ["FILES", "STAGING_PREFIX", "Outcome", "Status", "TpfOutbox", "stored_receipt"]
 
@@ -127,16 +128,18 @@ class TpfOutbox:
         lease_s: float,
         metrics: TpfMetrics | None = None,
         refusals: RefusalMemory | None = None,
+        signing: PartyKeys | None = None,
     ) -> None:
         """``audit``: where taking and settling a message is put on record; ``directory``: the registry's key the
-        receipts are verified with; ``refusals``: where a rejection the registry marked final is kept (spec
-        section 9). ``lease_s``: how long a worker holds a message for an attempt without renewing it
+        receipts and signed refusals are verified with; ``refusals``: where a rejection the registry signed as final
+        is kept (spec section 9), signed with ``signing``, the TPF's keys, for the gateway (spec 7.10).
+        ``lease_s``: how long a worker holds a message for an attempt without renewing it
         (services.kit.outbox.Policy)."""
         self._engine = engine
         self._audit = audit
         self.folder = folder
         self.metrics = metrics or TpfMetrics()
-        self._courier = _RegistryCourier(audit, directory, registry_url, client, self.metrics, refusals)
+        self._courier = _RegistryCourier(audit, directory, registry_url, client, self.metrics, refusals, signing)
         policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
         self._box = Outbox(engine, _TABLE, folder, self._courier, policy, log_name="tpf.outbox")
 
@@ -243,8 +246,10 @@ class _RegistryCourier:
         client: httpx.AsyncClient,
         metrics: TpfMetrics,
         refusals: RefusalMemory | None,
+        signing: PartyKeys | None,
     ) -> None:
         self.client = client
+        self._signing = signing
         self._audit = audit
         self._directory = directory
         self._registry_url = registry_url.rstrip("/")
@@ -281,8 +286,12 @@ class _RegistryCourier:
                 },
             )
         if outcome.final and self._refusals is not None and self._refusals.lookup_in(conn, message_id) is None:
-            # Final for the message id: the municipality's re-delivery is answered from here (section 9).
-            self._refusals.remember_in(conn, message_id, claim.row.submission_sha256, outcome.problem())
+            # Final for the message id: the municipality's re-delivery is answered from here (section 9), with the
+            # TPF's signed refusal made once, now, so that every answer about it is the same document.
+            problem = outcome.problem()
+            if self._signing is not None:
+                problem = signed_if_final(self._signing, problem, message_id, claim.row.submission_sha256)
+            self._refusals.remember_in(conn, message_id, claim.row.submission_sha256, problem)
         self._audit.append(conn, "forwarded", message_id, _settled_facts(outcome))
         return outcome
 
@@ -325,9 +334,25 @@ class _RegistryCourier:
                 f"registry: {slug}",
                 upstream_type=problem,
                 upstream_status=response.status_code,
-                final=body.get(FINAL) is True,
+                final=self._signed_final(body, slug, message_id, submission_bytes),
             )
         return Outcome(MessageState.QUEUED, slug or f"HTTP {response.status_code}")
+
+    def _signed_final(self, body: dict[str, Any], slug: str, message_id: str, submission_bytes: bytes) -> bool:
+        """Whether the registry's refusal is final for the message: marked so, and carrying the registry's signed
+        refusal of this very submission with the same code (docs/envelope-v1.md 7.10). An unsigned ``"final":
+        true`` could be anyone's on the path: the message is then rejected, not for good (the municipality's
+        re-delivery takes it afresh), and the gateway, which ends a submission only on the TPF's signed refusal,
+        sends it again."""
+        if body.get(FINAL) is not True:
+            return False
+        digest = hashlib.sha256(submission_bytes).hexdigest()
+        try:
+            refusal = receipts_module.verify_refusal(self._directory, body, message_id, digest, "registry")
+        except (InvalidEnvelope, MessageRefused):
+            log.warning("an unsigned final refusal from the registry: not taken as final", message_id=message_id)
+            return False
+        return refusal.problem == slug
 
 
 def _facts(header: SubmissionHeader, header_bytes: bytes, done: Pseudonymised) -> dict[str, FactValue]:

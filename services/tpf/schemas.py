@@ -59,8 +59,13 @@ class MessageStatus(BaseModel):
     status_url: str = Field(description="Where to ask again")
     # Absent until delivered, never null: the schema shows no null (the routes serialise with exclude_unset).
     receipt: Receipt | SkipJsonSchema[None] = Field(None, description="The registry's signed receipt, once delivered")
+    # Absent unless rejected for good: the TPF's signed refusal (docs/envelope-v1.md 7.10), the only rejection the
+    # gateway ends a submission on. Passed as signed, so a free-form object like the receipt.
+    refusal: Receipt | SkipJsonSchema[None] = Field(
+        None, description="The TPF's signed refusal, once rejected for good (docs/envelope-v1.md 7.10)"
+    )
     signature: str | SkipJsonSchema[None] = Field(
-        None, description="The registry's signature over the receipt (base64), once delivered"
+        None, description="The signature over the receipt (the registry's) or the refusal (the TPF's), base64"
     )
 
 

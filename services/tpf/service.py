@@ -13,6 +13,10 @@ Taking a municipality's message (docs/envelope-v1.md 10.1), in order:
 6. attempt the first delivery within the request: a healthy chain answers with the registry's receipt at once;
 7. answer 200 (the receipt), 502 (the registry refused for good) or 202 (the status; the worker delivers).
 
+A refusal final for the message carries the TPF's signed refusal (docs/envelope-v1.md 7.10,
+services.kit.signed_refusals), in its answer and in the status of a message rejected for good: the only refusal
+the gateway ends a submission on, since anything on the path could write a problem document or a status.
+
 Steps 1-5 touch keys, files and the database and run in one worker thread (:func:`_take`), because each is
 blocking and none needs the event loop in between; the request's uploads are consumed there. Step 6 is the
 outbox's own (an HTTP call and the record of its outcome), and the status of a message left to the worker is one
@@ -39,6 +43,7 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, RefusalMemory, StoredAnswer, final, is_final, unproven
+from services.kit.signed_refusals import REFUSAL, signed_if_final
 from services.kit.tls import Peer, wrong_peer
 from services.tpf import checks, pseudonymising
 from services.tpf.monitoring import TpfMetrics
@@ -116,7 +121,12 @@ async def take_message(ctx: TpfContext, parts: MessageParts, peer: Peer) -> Deli
         assert outcome.signature is not None
         return DeliveryAnswer(receipt=outcome.receipt, signature=outcome.signature)
     if outcome.state == MessageState.REJECTED:
-        raise outcome.problem()
+        # Final only if the registry signed it so (services.tpf.outbox), and then kept with the TPF's signed
+        # refusal: answered as kept, the same document as every later answer about it.
+        remembered = await run_in_threadpool(ctx.repository.remembered_refusal, taken) if outcome.final else None
+        if remembered is None:
+            raise outcome.problem()
+        raise _signed(ctx, remembered.answer(), taken, hashlib.sha256(parts.header).hexdigest())
     ctx.outbox.wake()
     status = await run_in_threadpool(ctx.repository.status, taken)
     assert status is not None  # committed by _take; only a settled message is ever dropped
@@ -170,10 +180,18 @@ def _take(ctx: TpfContext, parts: MessageParts, peer: Peer) -> str | MessageStat
             return earlier
     except StoredAnswer as answer:
         ctx.metrics.replay(answer.answer)
-        raise
+        if header is None:
+            raise
+        # A final refusal kept before refusals were signed carries no signature: signed now, as it is answered.
+        raise _signed(ctx, answer, header.message_id, digest) from None
     except Problem as problem:
-        _refused(ctx, problem, header, digest, peer, checked=checked)
-        raise
+        if header is None:
+            _refused(ctx, problem, header, digest, peer, checked=checked)
+            raise
+        # Signed before it is remembered, so that the same message is answered with the same signed document.
+        refusal = _signed(ctx, problem, header.message_id, digest)
+        _refused(ctx, refusal, header, digest, peer, checked=checked)
+        raise refusal from None
     finally:
         parts.close()
     log.info(
@@ -252,6 +270,12 @@ def _refused(
         ctx.metrics.message("refused")
 
 
+def _signed(ctx: TpfContext, problem: Problem, message_id: str, digest: str) -> Problem:
+    """``problem`` with the TPF's signed refusal if it is final for the message (services.kit.signed_refusals):
+    the only refusal the gateway ends a submission on."""
+    return signed_if_final(ctx.keys.party, problem, message_id, digest)
+
+
 def _conflict() -> Problem:
     return Problem(ProblemType.MESSAGE_ID_CONFLICT, "This message id was used before for a different submission")
 
@@ -268,7 +292,25 @@ def _message(ctx: TpfContext, message_id: str, peer: Peer) -> MessageStatus | De
         return DeliveredMessage(
             message_id=message_id, state=MessageState.DELIVERED, receipt=receipt[0], signature=receipt[1]
         )
+    if status.state == MessageState.REJECTED:
+        return _rejected(ctx, status)
     return _status(status, receipt)
+
+
+def _rejected(ctx: TpfContext, status: Status) -> MessageStatus:
+    """A rejected message's status, with the TPF's signed refusal if the rejection is final for it: only then may
+    the gateway end the submission on it (docs/envelope-v1.md 10.3). A rejection that is not final carries none;
+    the gateway sends the message again, and the TPF takes it afresh."""
+    answer = _status(status)
+    remembered = ctx.repository.remembered_refusal(status.message_id)
+    if remembered is None or remembered.submission_sha256 != status.submission_sha256:
+        return answer
+    signed = _signed(ctx, remembered.answer(), status.message_id, status.submission_sha256)
+    if REFUSAL not in signed.extensions:
+        return answer
+    return answer.model_copy(
+        update={"refusal": signed.extensions[REFUSAL], "signature": signed.extensions["signature"]}
+    )
 
 
 def _status(status: Status, receipt: StoredReceipt | None = None) -> MessageStatus:

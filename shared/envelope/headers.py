@@ -1,4 +1,5 @@
-"""Signed headers: the submission (municipality), the delivery (TPF) and the receipt (registry).
+"""Signed headers: the submission (municipality), the delivery (TPF), the receipt (registry) and the others of
+docs/envelope-v1.md section 7 (a report, comparison statistics, a confirmation, a refusal).
 
 A header is a canonical JSON object (see ``_canonical``) signed with Ed25519 over
 ``"iplos/v1/signature" || 0x00 || header``. It names its sender, its signer's key id, and for every ciphertext
@@ -181,7 +182,29 @@ class Confirmation(_Strict):
     created_at: Timestamp
 
 
-HeaderT = TypeVar("HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHeader, ComparisonHeader, Confirmation)
+# A refusal code of the sealed-message format (docs/envelope-v1.md section 11): ``invalid-envelope``.
+ProblemCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+
+
+class Refusal(_Strict):
+    """A receiver's signed word that it refused one message for good (spec sections 7.10, 9.1): the only refusal a
+    sender may end a message on. A problem document is unsigned, and anything on the path can write one."""
+
+    format: Literal["iplos-envelope/1"] = FORMAT
+    kind: Literal["refusal"] = "refusal"
+    message_id: MessageId
+    sender: Party
+    signer_kid: Kid
+    submission_sha256: Hex64
+    problem: ProblemCode
+    upstream: ProblemCode | None
+    """The next hop's refusal code when ``problem`` is ``registry-refused``; else null."""
+    created_at: Timestamp
+
+
+HeaderT = TypeVar(
+    "HeaderT", SubmissionHeader, DeliveryHeader, Receipt, ReportHeader, ComparisonHeader, Confirmation, Refusal
+)
 
 
 def utc_timestamp(moment: dt.datetime | None = None) -> str:

@@ -1,4 +1,5 @@
-"""Receipts and confirmations travel as JSON ``{"<member>": {...}, "signature": "<base64>"}``.
+"""Receipts, refusals and confirmations travel as JSON ``{"<member>": {...}, "signature": "<base64>"}`` (a refusal
+inside the problem document it signs for: docs/envelope-v1.md 7.10).
 
 Because headers have one canonical encoding, the verifier re-encodes the object and checks the signature over
 those bytes: no need to carry the signed bytes separately.
@@ -13,7 +14,7 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from shared.envelope._canonical import canonical_json, strict_b64decode
-from shared.envelope.headers import Confirmation, HeaderT, Receipt, sign_header, verify_header
+from shared.envelope.headers import Confirmation, HeaderT, Receipt, Refusal, sign_header, verify_header
 from shared.errors import InvalidEnvelope, MessageRefused
 from shared.keys import PartyInfo, PublicDirectory
 
@@ -37,7 +38,7 @@ def _verify_carried(
     return verified, signer, encoded
 
 
-def carry(header: Receipt | Confirmation, member: str, key: SigningKey) -> dict[str, Any]:
+def carry(header: Receipt | Refusal | Confirmation, member: str, key: SigningKey) -> dict[str, Any]:
     """Sign ``header`` and wrap it for the wire as ``{member: header, "signature": base64}``."""
     _, signature = sign_header(header, key)
     return {member: header.model_dump(mode="json"), "signature": base64.b64encode(signature).decode("ascii")}
@@ -51,6 +52,22 @@ def verify_receipt(
     verified, signer, _ = _verify_carried(directory, body, "receipt", Receipt)
     if signer.role != "registry":
         raise MessageRefused("signer-not-authorised", "the receipt is not signed by the registry")
+    if verified.message_id != message_id or not hmac.compare_digest(
+        verified.submission_sha256.encode(), submission_sha256.encode()
+    ):
+        raise InvalidEnvelope()
+    return verified
+
+
+def verify_refusal(
+    directory: PublicDirectory, body: dict[str, Any], message_id: str, submission_sha256: str, role: str
+) -> Refusal:
+    """Verify the signed refusal a problem document carries (spec 10.8): signed by a party of ``role`` (the hop
+    the sender delivered to), about this message id and this very submission header (its SHA-256), so that a
+    refusal of another message, or of another submission under the same id, is refused."""
+    verified, signer, _ = _verify_carried(directory, body, "refusal", Refusal)
+    if signer.role != role:
+        raise MessageRefused("signer-not-authorised", f"the refusal is not signed by the {role}")
     if verified.message_id != message_id or not hmac.compare_digest(
         verified.submission_sha256.encode(), submission_sha256.encode()
     ):

@@ -5,6 +5,7 @@ Every case must be refused with the right problem type, and the registry's state
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 from nacl.signing import SigningKey
 
 from iplos_chain import Chain, client
+from shared.envelope.receipts import verify_refusal
+from shared.keys import PublicDirectory
 from shared.keys.registry import load_registry_keys
 from tests.e2e.conftest import BODY_LIMIT
 from tests.e2e.messages import (
@@ -87,6 +90,8 @@ def test_the_tpf_refuses_a_tampered_message(chain: Chain, message: Message, case
     assert response.status_code == 400, response.text
     assert response.json()["type"] == PROBLEM + "invalid-envelope"
     assert response.headers["content-type"].startswith("application/problem+json")
+    # What tampering on the path provokes is never signed, so it cannot end the intact message (issue 17).
+    assert "refusal" not in response.json()
     assert _registry_state(chain) == before
 
 
@@ -124,6 +129,12 @@ def test_the_tpf_refuses_a_message_whose_identity_part_names_another_recipient(
     misdirected = build_message(chain.state_dir, export, 10, work=tmp_path, header_changes={"parts": parts})
     response = _post_tpf(chain, misdirected)
     assert (response.status_code, response.json()["type"]) == (422, PROBLEM + "wrong-recipient")
+    # Final for the message: it carries the TPF's signed refusal, which the gateway verifies before it ends the
+    # submission (docs/envelope-v1.md 10.8).
+    directory = PublicDirectory.load(chain.state_dir / "keys" / "directory.json")
+    digest = hashlib.sha256(misdirected.header).hexdigest()
+    refusal = verify_refusal(directory, response.json(), misdirected.parsed.message_id, digest, "tpf")
+    assert (refusal.problem, refusal.upstream) == ("wrong-recipient", None)
     assert _registry_state(chain) == before
 
 

@@ -202,7 +202,12 @@ def test_the_outbox_depth_counts_what_waits_for_the_tpf(state: Path) -> None:
             0,
             id="refused",
         ),
-        pytest.param(lambda s: answer(400, {"type": PROBLEM + "invalid-envelope"}), "rejected", 0, id="rejected"),
+        pytest.param(
+            lambda s: answer(400, {"type": PROBLEM + "wrong-recipient", "final": True} | s.refusal()),
+            "rejected",
+            0,
+            id="rejected",
+        ),
     ],
 )
 def test_each_final_outcome_of_the_worker_is_counted(tmp_path: Path, answer_of: Any, state: str, records: int) -> None:

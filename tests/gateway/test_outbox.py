@@ -1,7 +1,8 @@
 """The gateway's outbox state machine, one test per kind of answer from the TPF (httpx.MockTransport).
 
-What matters to a municipality: an accepted submission is never dropped on a transient failure, a permanent
-refusal is final and keeps its sealed parts for inspection, and only a verified receipt settles it.
+What matters to a municipality: an accepted submission is never dropped on a transient failure, a refusal the
+TPF signed as final ends it and keeps its sealed parts for inspection, an unsigned one (anybody's on the path)
+ends nothing, and only a verified receipt settles it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from services.municipality_gateway import outbox, service
 from services.municipality_gateway.api import MIGRATIONS
 from services.municipality_gateway.models import submissions
 from services.municipality_gateway.sealing import IDENTITY_FILE, PAYLOAD_FILE, seal_export
-from shared.envelope import Receipt, sign_header, utc_timestamp
+from shared.envelope import Receipt, Refusal, sign_header, utc_timestamp
 from shared.keys import PartyKeys, PublicDirectory, load_party_keys
 from shared.keys.municipality import load_municipality_keys
 from tests.postgres import DATABASES, database_url
@@ -80,6 +82,29 @@ class Setup:
         receipt = Receipt(**fields)
         _, signature = sign_header(receipt, signer.signing)
         return {"receipt": receipt.model_dump(mode="json"), "signature": base64.b64encode(signature).decode()}
+
+    def refusal(
+        self,
+        problem: str = "wrong-recipient",
+        upstream: str | None = None,
+        signer: PartyKeys | None = None,
+        **changes: Any,
+    ) -> dict[str, Any]:
+        """The members of a signed refusal of this submission (docs/envelope-v1.md 7.10), by the TPF unless told."""
+        signer = signer or self.tpf
+        header = (self.folder() / outbox.HEADER_FILE).read_bytes()
+        fields: dict[str, Any] = {
+            "message_id": self.message_id,
+            "sender": signer.party,
+            "signer_kid": signer.signing_kid,
+            "submission_sha256": hashlib.sha256(header).hexdigest(),
+            "problem": problem,
+            "upstream": upstream,
+            "created_at": utc_timestamp(),
+        } | changes
+        refusal = Refusal(**fields)
+        _, signature = sign_header(refusal, signer.signing)
+        return {"refusal": refusal.model_dump(mode="json"), "signature": base64.b64encode(signature).decode()}
 
     def worker(self, handler: Handler, max_attempts: int = 5) -> outbox.OutboxWorker:
         client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
@@ -193,19 +218,71 @@ def test_an_unreachable_tpf_is_retried(setup: Setup) -> None:
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "refused", "upstream", "error"),
     [
-        pytest.param({"type": PROBLEM + "invalid-envelope"}, id="invalid-envelope"),
-        pytest.param({"type": PROBLEM + "unknown-key"}, id="unknown-key"),
         pytest.param(
-            {"type": PROBLEM + "registry-refused", "upstream_type": PROBLEM + "invalid-payload"}, id="payload"
+            {"type": PROBLEM + "wrong-recipient"}, "wrong-recipient", None, "wrong-recipient", id="wrong-recipient"
+        ),
+        pytest.param(
+            {"type": PROBLEM + "registry-refused", "upstream_type": PROBLEM + "invalid-payload"},
+            "registry-refused",
+            "invalid-payload",
+            "registry: invalid-payload",
+            id="payload",
         ),
     ],
 )
-def test_a_permanent_refusal_is_final_and_keeps_the_parts_for_inspection(setup: Setup, body: dict[str, Any]) -> None:
-    state = setup.deliver(answer(400, body))
-    assert state["state"] == "rejected"
+def test_a_refusal_the_tpf_signed_as_final_ends_it_and_keeps_the_parts_for_inspection(
+    setup: Setup, body: dict[str, Any], refused: str, upstream: str | None, error: str
+) -> None:
+    signed = body | {"final": True} | setup.refusal(refused, upstream)
+    state = setup.deliver(answer(400, signed))
+    assert (state["state"], state["last_error"]) == ("rejected", error)
     assert setup.parts_kept()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"type": PROBLEM + "invalid-envelope", "final": True}, id="unsigned"),
+        pytest.param({"type": PROBLEM + "unknown-key"}, id="unknown-key-unsigned"),
+        pytest.param(
+            {"type": PROBLEM + "registry-refused", "upstream_type": PROBLEM + "invalid-payload", "final": True},
+            id="registry-refused-unsigned",
+        ),
+    ],
+)
+def test_an_unsigned_refusal_is_no_answer_and_the_submission_is_sent_again(setup: Setup, body: dict[str, Any]) -> None:
+    """A problem document is unsigned: anything on the path (a TLS terminator, an element inside the TLS zone)
+    could have written it, so it cannot end a submission (issue 17)."""
+    state = setup.deliver(answer(400, body))
+    assert (state["state"], state["attempts"]) == ("queued", 1)
+    assert "not signed as final by the TPF" in state["last_error"]
+    assert setup.parts_kept()
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param(lambda s: s.refusal(signer=s.registry), id="signed-by-the-registry"),
+        pytest.param(lambda s: s.refusal(signer=s.municipality), id="signed-by-a-municipality"),
+        pytest.param(lambda s: s.refusal(message_id=str(uuid.uuid4())), id="another-message"),
+        pytest.param(lambda s: s.refusal(submission_sha256="0" * 64), id="another-submission"),
+        pytest.param(lambda s: s.refusal() | {"signature": base64.b64encode(bytes(64)).decode()}, id="bad-signature"),
+        pytest.param(lambda s: {"refusal": s.refusal()["refusal"] | {"problem": "unknown-key"}}, id="altered"),
+    ],
+)
+def test_a_refusal_that_does_not_verify_is_no_answer(setup: Setup, forged: Callable[[Setup], dict[str, Any]]) -> None:
+    signed = setup.refusal()
+    body = {"type": PROBLEM + "wrong-recipient", "final": True, "signature": signed["signature"]} | forged(setup)
+    state = setup.deliver(answer(400, body))
+    assert (state["state"], state["attempts"]) == ("queued", 1)
+    assert setup.parts_kept()
+
+
+def test_a_signed_refusal_that_no_sender_stops_on_is_no_answer(setup: Setup) -> None:
+    body = {"type": PROBLEM + "invalid-envelope"} | setup.refusal("registry-unavailable")
+    assert setup.deliver(answer(400, body))["state"] == "queued"
 
 
 def test_after_the_configured_attempts_a_submission_is_dead_lettered_and_can_be_requeued(setup: Setup) -> None:
@@ -310,11 +387,37 @@ def test_a_message_dead_lettered_at_the_tpf_is_sent_again(setup: Setup) -> None:
     assert state["state"] == "queued"
 
 
-def test_a_message_rejected_at_the_tpf_is_rejected(setup: Setup) -> None:
+def test_a_message_the_tpf_rejected_for_good_with_its_signature_is_rejected(setup: Setup) -> None:
     _accepted_by_tpf(setup)
-    state = setup.deliver(hop((500, {}), (200, {"state": "rejected", "last_error": "registry: invalid-payload"})))
+    status = {"state": "rejected", "last_error": "registry: invalid-payload"}
+    state = setup.deliver(hop((500, {}), (200, status | setup.refusal("registry-refused", "invalid-payload"))))
     assert (state["state"], state["last_error"]) == ("rejected", "registry: invalid-payload")
     assert setup.parts_kept()
+
+
+@pytest.mark.parametrize(
+    "signed",
+    [
+        pytest.param(lambda s: {}, id="unsigned"),
+        pytest.param(lambda s: s.refusal("registry-refused", "invalid-payload", signer=s.registry), id="not-the-tpf"),
+        pytest.param(
+            lambda s: s.refusal("registry-refused", "invalid-payload", message_id=str(uuid.uuid4())), id="other"
+        ),
+    ],
+)
+def test_a_rejected_status_without_the_tpfs_signed_refusal_only_makes_the_gateway_ask_again(
+    setup: Setup, signed: Callable[[Setup], dict[str, Any]]
+) -> None:
+    """Issue 17: the status answer is unsigned; a ``rejected`` in it is advisory. The submission is sent again
+    (the TPF answers a message it still holds with 202, and takes a rejected one afresh), never ended."""
+    _accepted_by_tpf(setup)
+    status = {"state": "rejected", "last_error": "registry: invalid-payload"} | signed(setup)
+    state = setup.deliver(hop((500, {}), (200, status)))
+    assert (state["state"], state["attempts"]) == ("queued", 2)
+    assert state["last_error"].startswith("the TPF reports rejected (registry: invalid-payload)")
+    assert setup.parts_kept()
+    # Sent again, the TPF says it holds it still: the gateway asks after it as before.
+    assert _accepted_by_tpf(setup)["state"] == "forwarded"
 
 
 def test_an_unreachable_tpf_while_polling_counts_as_a_failed_attempt_and_stays_forwarded(setup: Setup) -> None:

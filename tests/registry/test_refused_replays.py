@@ -39,6 +39,8 @@ from shared.envelope import (
     sign_header,
     utc_timestamp,
 )
+from shared.envelope.receipts import verify_refusal
+from shared.keys import PublicDirectory
 from shared.keys.tpf import load_tpf_keys
 from tests.badinput.conftest import TestClient
 from tests.e2e.messages import (
@@ -143,6 +145,11 @@ def test_a_delivery_refused_for_good_is_answered_again_from_what_is_stored(
     first = registry.post("/v1/deliveries", files=delivery.files())
     assert (first.status_code, first.json()["type"]) == (status, PROBLEM + slug)
     assert first.json()["final"] is True
+    # Signed by the registry, about this very submission: the only final refusal the TPF keeps (issue 17).
+    directory = PublicDirectory.load(state / "keys" / "directory.json")
+    digest = hashlib.sha256(message.header).hexdigest()
+    refusal = verify_refusal(directory, first.json(), message_id, digest, "registry")
+    assert (refusal.problem, refusal.upstream) == (slug, None)
     stores = value(registry, "iplos_stage_duration_seconds_count", stage="store")
     # The captured delivery again, and a new delivery of the same submission (the TPF taking it afresh).
     again = [registry.post("/v1/deliveries", files=delivery.files()) for _ in range(2)]
@@ -166,6 +173,7 @@ def test_parts_damaged_on_the_way_are_not_refused_for_good(state: Path, registry
         response = registry.post("/v1/deliveries", files=damaged.files())
         assert (response.status_code, response.json()["type"]) == (400, PROBLEM + "invalid-envelope")
         assert "final" not in response.json()
+        assert "refusal" not in response.json()  # what the path could provoke is never signed
     assert registry.post("/v1/deliveries", files=delivery.files()).status_code == 201
     assert _events(state) == [("refused", "unknown"), ("refused", "unknown"), ("stored", delivery_id(delivery))]
 

@@ -20,6 +20,7 @@ from shared.envelope import (
     DeliveryParts,
     PartRef,
     Receipt,
+    Refusal,
     SubmissionHeader,
     SubmissionParts,
     encode_header,
@@ -29,7 +30,7 @@ from shared.envelope import (
 )
 from shared.envelope._canonical import canonical_json, parse_canonical
 from shared.envelope.headers import SIGN_LABEL, SIGNATURE_SIZE
-from shared.envelope.receipts import verify_receipt
+from shared.envelope.receipts import carry, verify_receipt, verify_refusal
 from shared.errors import InvalidEnvelope, MessageRefused
 from shared.keys import PartyKeys, PublicDirectory, key_id
 from shared.keys.tpf import TpfKeys
@@ -452,6 +453,78 @@ def test_receipt_signed_by_a_non_registry_party(
     with pytest.raises(MessageRefused) as refused:
         verify_receipt(directory, body, MESSAGE_ID, SUBMISSION_SHA256)
     assert refused.value.code == "signer-not-authorised"
+
+
+def _refusal_body(signer: PartyKeys, **changes: Any) -> dict[str, Any]:
+    """A signed refusal (spec 7.10) as it travels: inside a problem document, parsed from JSON text."""
+    fields: dict[str, Any] = {
+        "message_id": MESSAGE_ID,
+        "sender": signer.party,
+        "signer_kid": signer.signing_kid,
+        "submission_sha256": SUBMISSION_SHA256,
+        "problem": "registry-refused",
+        "upstream": "invalid-payload",
+        "created_at": CREATED,
+    } | changes
+    body = carry(Refusal(**fields), "refusal", signer.signing)
+    document = {"type": "urn:iplos-chain:problem:registry-refused", "final": True} | body
+    parsed: dict[str, Any] = json.loads(json.dumps(document))
+    return parsed
+
+
+def test_a_refusal_verifies_for_its_message_and_submission(tpf: TpfKeys, directory: PublicDirectory) -> None:
+    refusal = verify_refusal(directory, _refusal_body(tpf.party), MESSAGE_ID, SUBMISSION_SHA256, "tpf")
+    assert (refusal.problem, refusal.upstream) == ("registry-refused", "invalid-payload")
+
+
+@pytest.mark.parametrize(
+    ("message_id", "digest"),
+    [
+        pytest.param(str(uuid.UUID(int=1, version=4)), SUBMISSION_SHA256, id="another-message"),
+        pytest.param(MESSAGE_ID, "f" * 64, id="another-submission"),
+    ],
+)
+def test_a_refusal_of_another_message_or_submission_is_refused(
+    tpf: TpfKeys, directory: PublicDirectory, message_id: str, digest: str
+) -> None:
+    with pytest.raises(InvalidEnvelope):
+        verify_refusal(directory, _refusal_body(tpf.party), message_id, digest, "tpf")
+
+
+@pytest.mark.parametrize("signer_name", ["registry", "oslo"])
+def test_a_refusal_signed_by_another_party_than_the_next_hop_is_refused(
+    signer_name: str, registry: PartyKeys, oslo: PartyKeys, directory: PublicDirectory
+) -> None:
+    signer = registry if signer_name == "registry" else oslo
+    with pytest.raises(MessageRefused) as refused:
+        verify_refusal(directory, _refusal_body(signer), MESSAGE_ID, SUBMISSION_SHA256, "tpf")
+    assert refused.value.code == "signer-not-authorised"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda body: body["refusal"].update(problem="unknown-key"), id="code-changed"),
+        pytest.param(lambda body: body["refusal"].update(upstream=None), id="upstream-dropped"),
+        pytest.param(lambda body: body.pop("refusal"), id="no-refusal"),
+        pytest.param(lambda body: body.update(signature=base64.b64encode(bytes(64)).decode()), id="bad-signature"),
+        pytest.param(lambda body: body["refusal"].update(kind="receipt"), id="another-kind"),
+    ],
+)
+def test_a_refusal_altered_on_the_way_is_the_opaque_error(
+    tpf: TpfKeys, directory: PublicDirectory, change: Any
+) -> None:
+    body = _refusal_body(tpf.party)
+    change(body)
+    with pytest.raises(InvalidEnvelope):
+        verify_refusal(directory, body, MESSAGE_ID, SUBMISSION_SHA256, "tpf")
+
+
+def test_a_receipt_is_not_a_refusal(registry: PartyKeys, directory: PublicDirectory) -> None:
+    body = _receipt_body(receipt(registry), registry.signing)
+    body["refusal"] = body.pop("receipt")
+    with pytest.raises(InvalidEnvelope):
+        verify_refusal(directory, body, MESSAGE_ID, SUBMISSION_SHA256, "registry")
 
 
 def test_receipt_with_a_tampered_field(registry: PartyKeys, directory: PublicDirectory) -> None:

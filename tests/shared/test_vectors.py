@@ -45,6 +45,7 @@ from shared.envelope import (
     MessageRefused,
     PartRef,
     Receipt,
+    Refusal,
     ReportHeader,
     SubmissionHeader,
 )
@@ -423,6 +424,7 @@ _MODELS: dict[str, Any] = {
     "receipt": Receipt,
     "report": ReportHeader,
     "confirmation": Confirmation,
+    "refusal": Refusal,
 }
 
 
@@ -1071,6 +1073,16 @@ SPEC_SCHEMAS = {
             "submission_sha256": SPEC_HEX64,
             "municipality": SPEC_KNR,
             "year": spec_int(2000, 2100),
+            "created_at": SPEC_TIME,
+        }
+    ),
+    "refusal": spec_object(
+        {
+            **SPEC_COMMON,
+            "kind": spec_literal("refusal"),
+            "submission_sha256": SPEC_HEX64,
+            "problem": spec_str("[a-z][a-z0-9-]{0,63}"),
+            "upstream": spec_either(spec_literal(None), spec_str("[a-z][a-z0-9-]{0,63}")),
             "created_at": SPEC_TIME,
         }
     ),

@@ -11,6 +11,7 @@ to be taken afresh, as before.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from iplos_chain import ensure_keys
 from services.registry_intake.models import audit as registry_audit
 from services.tpf.models import refused_messages
 from shared.envelope import utc_timestamp
+from shared.envelope.receipts import verify_refusal
+from shared.keys import PublicDirectory
 from tests.badinput.conftest import TestClient
 from tests.e2e.messages import Message, build_message, flip, with_unmatched_last_ref
 from tests.tpf.test_metrics import value
@@ -95,6 +98,7 @@ def test_a_message_the_tpf_refuses_for_good_is_answered_again_from_what_is_store
         first = tpf.post("/v1/messages", files=message.files())
         assert (first.status_code, first.json()["type"]) == (status, PROBLEM + slug)
         assert first.json()["final"] is True
+        assert _signed_by_the_tpf(state, message, first.json()) == (slug, None)
         pseudonymised = value(tpf, "iplos_stage_duration_seconds_count", stage="pseudonymise")
         for _ in range(3):
             again = tpf.post("/v1/messages", files=message.files())
@@ -121,6 +125,7 @@ def test_a_refusal_the_registry_marks_final_is_answered_by_the_tpf_without_deliv
         assert (first.status_code, first.json()["type"]) == (502, PROBLEM + "registry-refused")
         assert first.json()["upstream_type"] == PROBLEM + "unmatched-records"
         assert first.json()["final"] is True
+        assert _signed_by_the_tpf(state, message, first.json()) == ("registry-refused", "unmatched-records")
         assert wire.calls == 1
         assert _registry_events(state) == ["refused"]
         for _ in range(3):
@@ -132,6 +137,8 @@ def test_a_refusal_the_registry_marks_final_is_answered_by_the_tpf_without_deliv
         assert value(tpf, "iplos_stage_duration_seconds_count", stage="pseudonymise") == 1
         status = tpf.get(f"/v1/messages/{message_id}").json()
         assert (status["state"], status["last_error"]) == ("rejected", "registry: unmatched-records")
+        # The status answer carries the TPF's signed refusal too: what the gateway ends the submission on.
+        assert _signed_by_the_tpf(state, message, status) == ("registry-refused", "unmatched-records")
     events, _ = _rows(state, message_id)
     assert events == ["pseudonymised", "forwarded"]
     assert _registry_events(state) == ["refused"]
@@ -158,6 +165,35 @@ def test_a_refusal_the_registry_does_not_mark_final_is_taken_afresh_on_redeliver
     assert _remembered(state) == 0
 
 
+def test_a_final_refusal_written_on_the_wire_from_the_registry_is_not_kept_as_final(state: Path) -> None:
+    """Issue 17: ``"final": true`` without the registry's signed refusal could be anyone's on the path. The TPF
+    rejects the message but not for good, signs nothing, and the re-delivery is taken afresh and stored."""
+    message = _message(state, 1)
+    message_id = message.parsed.message_id
+    with _chain(state) as (tpf, _registry, wire):
+        wire.refusal = {"type": PROBLEM + "invalid-payload", "status": 422, "title": "Forged", "final": True}
+        first = tpf.post("/v1/messages", files=message.files())
+        assert (first.status_code, first.json()["upstream_type"]) == (502, PROBLEM + "invalid-payload")
+        assert "final" not in first.json()
+        assert "refusal" not in first.json()
+        status = tpf.get(f"/v1/messages/{message_id}").json()
+        assert status["state"] == "rejected"
+        assert "refusal" not in status  # the gateway sends it again instead of ending it
+        wire.refusal, wire.up = None, True
+        again = tpf.post("/v1/messages", files=message.files())
+        assert again.status_code == 200, again.text
+        assert again.json()["receipt"]["status"] == "stored"
+    assert _remembered(state) == 0
+
+
+def _signed_by_the_tpf(state: Path, message: Message, body: dict[str, Any]) -> tuple[str, str | None]:
+    """The problem and upstream codes of the TPF's signed refusal in ``body``, verified as the gateway does."""
+    directory = PublicDirectory.load(state / "keys" / "directory.json")
+    digest = hashlib.sha256(message.header).hexdigest()
+    refusal = verify_refusal(directory, body, message.parsed.message_id, digest, "tpf")
+    return refusal.problem, refusal.upstream
+
+
 def test_a_message_damaged_in_transit_is_not_refused_for_good(state: Path) -> None:
     """A part that does not match its signed digest may have been damaged on the way: the intact message is
     taken when it comes, and each damaged copy is on record as it was before."""
@@ -169,6 +205,7 @@ def test_a_message_damaged_in_transit_is_not_refused_for_good(state: Path) -> No
             response = tpf.post("/v1/messages", files=damaged.files())
             assert (response.status_code, response.json()["type"]) == (400, PROBLEM + "invalid-envelope")
             assert "final" not in response.json()
+            assert "refusal" not in response.json()  # what the path could provoke is never signed
         assert tpf.post("/v1/messages", files=message.files()).status_code == 200
         assert value(tpf, "iplos_messages_total", outcome="refused") == 2
     events, _ = _rows(state, message.parsed.message_id)

@@ -43,8 +43,10 @@ def test_the_openapi_schema_shows_the_answers(state: Path) -> None:
     schemas = document["components"]["schemas"]
     assert set(schemas["DeliveryAnswer"]["required"]) == {"receipt", "signature"}
     assert set(schemas["MessageStatus"]["required"]) == STATUS
-    assert set(schemas["MessageStatus"]["properties"]) == STATUS | {"receipt", "signature"}
+    # The receipt once delivered, the TPF's signed refusal once rejected for good (docs/envelope-v1.md 7.10).
+    assert set(schemas["MessageStatus"]["properties"]) == STATUS | {"receipt", "refusal", "signature"}
     assert schemas["MessageStatus"]["properties"]["receipt"]["type"] == "object"  # absent or an object, never null
+    assert schemas["MessageStatus"]["properties"]["refusal"]["type"] == "object"
     assert schemas["MessageState"]["enum"] == ["queued", "delivered", "rejected", "dead-letter"]
 
 

@@ -1538,6 +1538,17 @@ def make_headers(contents: Json) -> Json:
         "year": 2024,
         "created_at": "2025-02-04T08:00:00Z",
     }
+    refusal = {
+        "format": FORMAT,
+        "kind": "refusal",
+        "message_id": MESSAGE_ID,
+        "sender": TPF.name,
+        "signer_kid": TPF.signing_kid,
+        "submission_sha256": sha256(submission_bytes),
+        "problem": "registry-refused",
+        "upstream": "unmatched-records",
+        "created_at": "2025-02-03T10:15:04Z",
+    }
     cases: list[Json] = []
 
     def add(
@@ -1642,6 +1653,39 @@ def make_headers(contents: Json) -> Json:
         "confirmation",
         canonical(held_receipt),
         REGISTRY,
+        "invalid",
+    )
+    add(
+        "refusal",
+        "The TPF's signed refusal (section 7.10) of the submission, final for it: the registry refused it for good "
+        "(upstream unmatched-records); submission_sha256 is the SHA-256 of the submission case's header bytes.",
+        "refusal",
+        canonical(refusal),
+        TPF,
+        "valid",
+    )
+    add(
+        "refusal-upstream-null",
+        "A refusal of the TPF's own (wrong-recipient): upstream is null.",
+        "refusal",
+        variant(refusal, problem="wrong-recipient", upstream=None),
+        TPF,
+        "valid",
+    )
+    add(
+        "refusal-problem-not-a-code",
+        "A refusal whose problem is free text, not a code of section 11's form: the opaque error.",
+        "refusal",
+        variant(refusal, problem="Refused: see the registry"),
+        TPF,
+        "invalid",
+    )
+    add(
+        "refusal-as-receipt",
+        "The refusal verified as a receipt: the kind differs, the opaque error (section 7.7 step 2).",
+        "receipt",
+        canonical(refusal),
+        TPF,
         "invalid",
     )
     add(

@@ -20,6 +20,7 @@ import structlog
 
 from services.kit.problems import Problem, ProblemType
 from services.kit.refusals import Recorded, StoredAnswer, is_final, unproven
+from services.kit.signed_refusals import signed_if_final
 from services.kit.tls import Peer, wrong_peer
 from services.registry_intake.models import REFUSAL_STALE_SEQUENCE, SubmissionStatus
 from services.registry_intake.repository import ReplayedMessage, StaleSubmission
@@ -69,13 +70,18 @@ def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> Signe
         stored = _store(ctx, verified, received)  # observes its stages: open, controls, store
     except StoredAnswer as answer:
         ctx.metrics.replay(answer.answer)
-        raise
+        if verified is None:
+            raise
+        # A final refusal remembered before refusals were signed: signed now (services.kit.signed_refusals).
+        raise _signed(ctx, answer, verified) from None
     except Problem as problem:
         if verified is None:
             unproven(ctx.metrics, problem, peer)
-        else:
-            _put_on_record(ctx, problem, verified, attributable=_attributable(problem, parts_checked))
-        raise
+            raise
+        # Signed before it is remembered: the same message is answered with the same signed document.
+        refusal = _signed(ctx, problem, verified)
+        _put_on_record(ctx, refusal, verified, attributable=_attributable(refusal, parts_checked))
+        raise refusal from None
     except StaleSubmission as stale:  # on record already, with the refused row the repository wrote
         ctx.metrics.message(Outcome.REFUSED)
         raise _stale(ctx, stale) from None
@@ -89,6 +95,12 @@ def take_delivery(ctx: RegistryContext, received: Delivery, peer: Peer) -> Signe
         supersedes=stored.supersedes,
     )
     return receipt_for(ctx, stored)
+
+
+def _signed(ctx: RegistryContext, problem: Problem, verified: VerifiedDelivery) -> Problem:
+    """``problem`` with the registry's signed refusal if it is final for the message: the only refusal the TPF
+    keeps as final (services.tpf.outbox), so that nothing on the path can end a message for good."""
+    return signed_if_final(ctx.keys, problem, verified.submission.message_id, verified.submission_sha256)
 
 
 def _answer_if_decided(ctx: RegistryContext, verified: VerifiedDelivery) -> None:
