@@ -177,7 +177,7 @@ _HEADER_TEXTS = {
 _CONTACT_TEXTS = {NAVN: "meldingshode/kontaktperson/navn", EPOST: "meldingshode/kontaktperson/epost"}
 
 
-def _screen_header_part(part: etree._Element, fields: dict[object, str]) -> None:
+def _screen_header_part(part: etree._Element, fields: dict[str, str]) -> None:
     field = fields.get(part.tag)
     if field is not None and not text_fits(_text(part)):
         raise CouldCarryIdentity(part, field)
