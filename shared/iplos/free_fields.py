@@ -62,6 +62,8 @@ FREE_FIELDS: Final = (
 # A digit, then MAX_DIGIT_RUN more, with nothing but non-alphanumeric characters (spaces, punctuation, "_")
 # between them. The separator class and \d are disjoint, so the search is linear in the text.
 _DIGIT_RUN = re.compile(r"\d(?:[\W_]*\d){" + str(MAX_DIGIT_RUN) + "}")
+_ASCII_SEPARATORS: Final = bytes(b for b in range(128) if not chr(b).isalnum())
+_ASCII_RUN = re.compile(rb"[0-9]{" + str(MAX_DIGIT_RUN + 1).encode() + rb"}")
 _CODE_FORMS: Final = {
     "ICPC-2": re.compile(r"[A-Z][0-9]{2}"),
     "ICD-10": re.compile(r"[A-Z][0-9]{2}(?:\.?[0-9A-Z]{1,2})?"),
@@ -73,6 +75,10 @@ _TELEFON_DIGITS: Final = 8
 
 def text_fits(text: str) -> bool:
     """True unless ``text`` holds more than ``MAX_DIGIT_RUN`` digits in a row (read past separators)."""
+    if text.isascii():
+        # The gateway's fast path reads an id per service: with the separators deleted (bytes.translate, in C), a
+        # run is plain digits in a row, a tenth of the time of the general pattern. Same answer for ASCII text.
+        return _ASCII_RUN.search(text.encode("ascii").translate(None, _ASCII_SEPARATORS)) is None
     return _DIGIT_RUN.search(text) is None
 
 
