@@ -1088,7 +1088,7 @@ HEADERS = st.builds(
     | st.builds(
         Contact,
         navn=XML_TEXT,
-        telefon=st.none() | regex(r"(\+47 ?)?[0-9]([0-9 \-]{0,10}[0-9])?").filter(telefon_fits),
+        telefon=st.none() | regex(r"(\+47 ?)?[0-9]([0-9 \-]{1,8}[0-9])?").filter(telefon_fits),
         epost=st.none() | regex(r"[a-z0-9._]{1,10}@[a-z0-9]{1,10}\.[a-z]{2,6}"),
     ),
 )
