@@ -4,7 +4,9 @@ take, the very file it has already sent, an export without persons.
 Each refusal is a problem document that changes nothing. The first two are decided on the export's header (and its
 bytes' digest), before anything is sealed; an export without persons only shows once the whole export has been read,
 and is refused after sealing, before anything is queued. Who may submit for the export's municipality is the use
-case's own check (``service.submit``).
+case's own check (``service.submit``). A free field that could carry an identity number to the registry (a
+diagnosis code out of its form, nine digits in a row in an id or text: ``shared.iplos.free_fields``) is refused by
+the reader, with the schema errors (``sealing.schema_problem``), so that ``iplos validate`` finds it offline too.
 """
 
 from __future__ import annotations

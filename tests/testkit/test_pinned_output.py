@@ -3,8 +3,8 @@ answer key an auditor kept rely on "same seed, same file", so a refactor of the 
 that changes a single draw (an extra ``rng`` call, a reordered branch) must fail here, not pass quietly.
 
 A deliberate change to the synthetic data (a new realism rule, a new fault kind) updates them, and says so in its
-commit. Last updated when the services' organisation numbers became the municipality's units in the synthetic
-Enhetsregisteret (issue 15) instead of numbers drawn per export.
+commit. Last updated when the ids of services and decisions that held nine digits in a row (which the chain now
+refuses: they could carry an identity number, issue 17) were drawn again; every other id stayed the same.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def _sha256(data: bytes) -> str:
     ("municipality", "year", "persons", "seed", "vary", "digest"),
     [
         # Oslo: a city district in the header; the base population.
-        ("0301", 2025, 300, 11, 0, "c20672a8ca9b75d907b2eab3f136f8103b7703357da7b7d3a74a4525a1f2022c"),
+        ("0301", 2025, 300, 11, 0, "97ea5eb1d0a353f55c040273baab6c74c3a764647329f24b2aaa314cde2e4466"),
         # A resubmission (persons removed, changed and added by the variant's own stream).
-        ("4601", 2024, 300, 11, 2, "d8416ab4adc3d07a6fe65a55b3335a865eab75da26504f02a10d0d3c008680e6"),
+        ("4601", 2024, 300, 11, 2, "539ddb5c3f28842820a42afe181c2b8e63f10c70852a7971200fd2c3848bb36a"),
     ],
 )
 def test_a_seeded_export_has_pinned_bytes(
@@ -47,7 +47,7 @@ def test_a_seeded_faulted_export_and_its_answer_key_have_pinned_bytes(tmp_path: 
     assert written == 600
     assert key is not None
     assert len(key.counts()) == 27
-    assert _sha256(export.read_bytes()) == "a62366371c2344ab36c3c35d8cf20fcb3b88f8c969f682a02352bcd2c1e8202e"
+    assert _sha256(export.read_bytes()) == "0a6b4e0e5898b73ec929faa3b97120850927315a6b7c5f42a854001d55128040"
     assert _sha256(answer_key.read_bytes()) == "91606a845dc5937c3621795029502c4e70c9137bdf82f456abb17217f6b6c0e8"
 
 
@@ -60,5 +60,5 @@ def test_a_seeded_export_with_the_business_register_faults_has_pinned_bytes(tmp_
     assert written == 600
     assert key is not None
     assert len(key.counts()) == 31
-    assert _sha256(export.read_bytes()) == "52d49d3ddadbab6783317f78f09fe312aef2d877d68557d316104106a5d84df3"
+    assert _sha256(export.read_bytes()) == "e5a99dbe24f7baf876b42cafd7f73e9b578d1f2c6dc82cd416079c278101f6b7"
     assert _sha256(answer_key.read_bytes()) == "cab6bb5c8759e705a60ebe3364d87547cd079cd82e63348eaf895c70eafa876f"

@@ -26,6 +26,7 @@ from shared.envelope import InvalidEnvelope, MessageRefused
 from shared.envelope.payload_open import open_payload
 from shared.envelope.pseudonyms import PseudonymEntry, open_pseudonyms
 from shared.iplos.controls import IDENTITY_OK, ControlRunner, ExactKeys, control
+from shared.iplos.free_fields import header_fault, record_fault
 from shared.iplos.model import PayloadRecord
 from shared.iplos.payload import PAYLOAD_FORMAT, PayloadDecodeError, decode_payload
 
@@ -85,6 +86,8 @@ def _store(ctx: RegistryContext, verified: VerifiedDelivery, received: Delivery,
         payload_phase = True
         export_header, records = decode_payload(payload_lines(ctx, verified, received, PAYLOAD_FORMAT))
         require_header_matches(verified, export_header.kommune_nr, export_header.rapporteringsaar)
+        if (fault := header_fault(export_header)) is not None:
+            raise _could_carry_identity(fault)
         incoming = incoming_of(
             verified, key_version, bydel_nr=export_header.bydel_nr, declared_records=submission.record_count
         )
@@ -218,6 +221,21 @@ def unmatched() -> Problem:
     return _unmatched()
 
 
+def _could_carry_identity(field: str) -> Problem:
+    """A free field of the payload (shared.iplos.free_fields) holds what could be an identity number: the whole
+    delivery is refused, for good, as a payload out of its bounds is. The gateway refuses such an export before it
+    seals it, so only a forged or broken payload gets here; a logical control would keep the record, and with it
+    the value. The answer names the field, never the value."""
+    return finalised(
+        Problem(
+            ProblemType.INVALID_PAYLOAD,
+            f"The payload's {field} could carry an identity number (nine or more digits in a row, or a diagnosis "
+            "code outside its code system's form); nothing was stored",
+            field=field,
+        )
+    )
+
+
 def _final_if(payload_phase: bool, problem: Problem) -> Problem:
     return finalised(problem) if payload_phase else problem
 
@@ -247,6 +265,8 @@ def _joined(
         clock.open += decoded - started
         if record is None:
             break
+        if (fault := record_fault(record)) is not None:
+            raise _could_carry_identity(fault)
         pseudonym, status = take_entry(by_ref, record.ref)
         count += 1
         findings = runner.check(record, pseudonym, status)

@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from lxml import etree
 
 from shared.iplos.model import ExportHeader
-from shared.iplos.reader._convert import NewerThanDeclared, convert_header
+from shared.iplos.reader._convert import CouldCarryIdentity, NewerThanDeclared, convert_header
 from shared.iplos.reader._elements import HEADER, PERSON, ROOT, local_name, source_line
 from shared.iplos.reader._errors import ExportInvalid, refuse
 from shared.iplos.reader._explain import (
@@ -200,6 +200,8 @@ class _Check:
             self.header = convert_header(header, self._format_version())
         except NewerThanDeclared as error:
             self.found.add(self._too_new(error, base=None, prefix="", person=0, bruker_nr=None, in_header=True))
+        except CouldCarryIdentity as error:
+            self.found.add(self._could_carry(error, base=None, prefix="", person=0, bruker_nr=None, in_header=True))
         except (ValueError, KeyError):
             self.found.add(plain_problem(source_line(header), "unconvertible", *_UNCONVERTIBLE))
 
@@ -219,6 +221,10 @@ class _Check:
             except NewerThanDeclared as error:
                 self.found.add(
                     self._too_new(error, base=person, prefix=prefix, person=self.persons, bruker_nr=bruker_nr)
+                )
+            except CouldCarryIdentity as error:
+                self.found.add(
+                    self._could_carry(error, base=person, prefix=prefix, person=self.persons, bruker_nr=bruker_nr)
                 )
             except (ValueError, KeyError, TypeError):
                 self.found.add(plain_problem(source_line(person), "unconvertible", *_UNCONVERTIBLE))
@@ -302,6 +308,36 @@ class _Check:
             f"{what} is new in format version 1.1, but the file says formatVersjon 1.0",
             f"{what_nb} er nytt i formatversjon 1.1, men filen sier formatVersjon 1.0",
             f"'{error.name}' is new in format version 1.1, but the document says formatVersjon 1.0",
+        )
+
+    def _could_carry(
+        self,
+        error: CouldCarryIdentity,
+        *,
+        base: etree._Element | None,
+        prefix: str,
+        person: int,
+        bruker_nr: str | None,
+        in_header: bool = False,
+    ) -> ExportProblem:
+        """A free-form value that could carry an identity number: where it is and why, never the value."""
+        node, attribute = error.element, error.attribute
+        place = Place(
+            line=source_line(node),
+            path=element_path(node, base, prefix) + (f"/@{attribute}" if attribute else ""),
+            element=schema_name(local_name(node.tag)) if isinstance(node.tag, str) else "",
+            attribute=attribute,
+            person=person,
+            bruker_nr=bruker_nr,
+            in_header=in_header,
+        )
+        what, what_nb = place.subject()
+        reason, reason_nb = error.reason()
+        return place.problem(
+            "diagnosis-code-form" if error.is_code else "could-carry-identity-number",
+            f"{what} {reason}",
+            f"{what_nb} {reason_nb}",
+            f"{error.field}: {reason}",
         )
 
     def _too_large(self) -> ExportProblem:

@@ -1,6 +1,8 @@
 """From validated elements to the model: the export's header (``convert_header``) and one ``PersonRecord`` per
 ``<person>`` (``Converter``). A format 1.1 element in a document that says "1.0" is refused here
-(``NewerThanDeclared``), since XSD 1.0 cannot tie content to ``formatVersjon``."""
+(``NewerThanDeclared``), since XSD 1.0 cannot tie content to ``formatVersjon``; so is a free-form value that could
+carry an identity number to the registry (``CouldCarryIdentity``, shared.iplos.free_fields), since narrowing the
+XSD would be a major version."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import cast
 
 from lxml import etree
 
+from shared.iplos.free_fields import diagnosis_code_fits, telefon_fits, text_fits
 from shared.iplos.model import (
     COERCION_BASES,
     COMPLAINT_OUTCOMES,
@@ -120,6 +123,68 @@ def too_new(element: etree._Element, name: str) -> ExportInvalid:
     )
 
 
+class CouldCarryIdentity(Exception):
+    """A free-form value that could carry an identity number to the registry (shared.iplos.free_fields): ``field``
+    is its place (a ``FREE_FIELDS`` name), ``element`` the element it is in or on, ``attribute`` its attribute
+    (empty for an element's text)."""
+
+    def __init__(self, element: etree._Element, field: str, attribute: str = "") -> None:
+        super().__init__(field)
+        self.element = element
+        self.field = field
+        self.attribute = attribute
+
+    @property
+    def is_code(self) -> bool:
+        return self.field == "diagnose/@kode"
+
+    def reason(self) -> tuple[str, str]:
+        """Why the value is refused, in English and Norwegian (never the value)."""
+        if self.is_code:
+            return (
+                "does not have the form of a diagnosis code of its code system (ICPC-2: a letter and two digits, "
+                "e.g. K86; ICD-10: a letter, two digits and at most two more characters, e.g. F03, I63.9)",
+                "har ikke formen til en diagnosekode i kodeverket sitt (ICPC-2: en bokstav og to sifre, f.eks. K86; "
+                "ICD-10: en bokstav, to sifre og høyst to tegn til, f.eks. F03, I63.9)",
+            )
+        if self.field.endswith("telefon"):
+            return (
+                "has more than eight digits besides +47: it could carry an identity number, which must never reach "
+                "the registry",
+                "har mer enn åtte sifre utenom +47: det kan bære et fødselsnummer, som aldri må nå registeret",
+            )
+        return (
+            "holds nine or more digits in a row (also across spaces and punctuation): it could carry an identity "
+            "number, which must never reach the registry",
+            "har ni eller flere sifre etter hverandre (også med mellomrom eller tegn mellom): det kan bære et "
+            "fødselsnummer, som aldri må nå registeret",
+        )
+
+
+def could_carry_identity(error: CouldCarryIdentity) -> ExportInvalid:
+    return refuse(
+        source_line(error.element),
+        f"{error.field} {error.reason()[0]}",
+        local_name(error.element.tag) if isinstance(error.element.tag, str) else "",
+    )
+
+
+_HEADER_TEXTS = {
+    NAVN_EPJ: "meldingshode/epj/navnEPJ",
+    LEVERANDOR: "meldingshode/epj/leverandor",
+    VERSJON_EPJ: "meldingshode/epj/versjonEPJ",
+}
+_CONTACT_TEXTS = {NAVN: "meldingshode/kontaktperson/navn", EPOST: "meldingshode/kontaktperson/epost"}
+
+
+def _screen_header_part(part: etree._Element, fields: dict[str, str]) -> None:
+    field = fields.get(part.tag)
+    if field is not None and not text_fits(_text(part)):
+        raise CouldCarryIdentity(part, field)
+    if part.tag == TELEFON and not telefon_fits(_text(part)):
+        raise CouldCarryIdentity(part, "meldingshode/kontaktperson/telefon")
+
+
 def convert_header(element: etree._Element, format_version: str) -> ExportHeader:
     fields: dict[str, str] = {}
     contact: Contact | None = None
@@ -135,6 +200,12 @@ def convert_header(element: etree._Element, format_version: str) -> ExportHeader
             fields[child.tag] = _text(child)
         if format_version == "1.0" and tag in (BYDEL, KONTAKTPERSON):
             raise NewerThanDeclared(child, local_name(tag))
+        if tag == EPJ:
+            for part in child:
+                _screen_header_part(part, _HEADER_TEXTS)
+        elif tag == KONTAKTPERSON:
+            for part in child:
+                _screen_header_part(part, _CONTACT_TEXTS)
     return ExportHeader(
         melding_guid=fields[GUID],
         format_version=format_version,
@@ -198,6 +269,8 @@ class Converter:
             if system is None or code is None:
                 raise ValueError("missing attribute")
             value = Diagnosis(CodeSystem(system), code)
+            if not diagnosis_code_fits(system, code):
+                raise CouldCarryIdentity(element, "diagnose/@kode", "kode")
             if len(self._diagnoses) >= self._LIMIT:
                 self._diagnoses.clear()
             self._diagnoses[key] = value
@@ -239,6 +312,8 @@ class Converter:
             raise ValueError("missing attribute")
         if event is not None and self._v10:
             raise NewerThanDeclared(element, "hendelse")
+        if not text_fits(tjeneste_id):
+            raise CouldCarryIdentity(element, "tjeneste/@tjenesteID", "tjenesteID")
         return Service(
             tjeneste_id, int(tjeneste_type), decision, start, end, hours, org_nr, application, _EVENT_TYPES[event]
         )
@@ -312,7 +387,10 @@ class Converter:
         if decision is None or start is None:
             raise ValueError("missing date")
         basis = _COERCION_BASES[element.get("hjemmel")]
-        return Coercion(_attr(element, "vedtakID"), basis, decision, start, end)
+        vedtak_id = _attr(element, "vedtakID")
+        if not text_fits(vedtak_id):
+            raise CouldCarryIdentity(element, "tvangsvedtak/@vedtakID", "vedtakID")
+        return Coercion(vedtak_id, basis, decision, start, end)
 
     def person(self, element: etree._Element) -> PersonRecord:
         bruker_nr = fid = ""

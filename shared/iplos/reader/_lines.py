@@ -28,6 +28,7 @@ from typing import Final, cast
 from lxml import etree
 
 from shared.fnr import Sex
+from shared.iplos.free_fields import diagnosis_code_fits, text_fits
 from shared.iplos.model import (
     COERCION_BASES,
     COMPLAINT_OUTCOMES,
@@ -36,7 +37,7 @@ from shared.iplos.model import (
     CodeSystem,
     FidType,
 )
-from shared.iplos.reader._convert import NewerThanDeclared
+from shared.iplos.reader._convert import CouldCarryIdentity, NewerThanDeclared
 from shared.iplos.reader._elements import (
     AVSLAG,
     BAKGRUNN,
@@ -206,6 +207,8 @@ class LineConverter:
             if system is None or code is None:
                 raise ValueError("missing attribute")
             value = f"[{_escape(str(CodeSystem(system)))},{_escape(code)}]"
+            if not diagnosis_code_fits(system, code):
+                raise CouldCarryIdentity(element, "diagnose/@kode", "kode")
             if len(self._diagnoses) >= self._LIMIT:
                 self._diagnoses.clear()
             self._diagnoses[key] = value
@@ -247,6 +250,8 @@ class LineConverter:
             raise ValueError("missing attribute")
         if event is not None and self._v10:
             raise NewerThanDeclared(element, "hendelse")
+        if not text_fits(tjeneste_id):
+            raise CouldCarryIdentity(element, "tjeneste/@tjenesteID", "tjenesteID")
         return (
             f"[{_escape(tjeneste_id)},{self.integer(tjeneste_type)},{_EVENT_TYPES[event]},{application},{decision},"
             f"{start},{end},{hours},{org_nr}]"
@@ -323,6 +328,8 @@ class LineConverter:
         vedtak_id = element.get("vedtakID")
         if vedtak_id is None:
             raise ValueError("missing attribute")
+        if not text_fits(vedtak_id):
+            raise CouldCarryIdentity(element, "tvangsvedtak/@vedtakID", "vedtakID")
         return f"[{_escape(vedtak_id)},{basis},{decision},{start},{end}]"
 
     def person(self, element: etree._Element) -> PersonLine:

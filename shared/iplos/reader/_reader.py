@@ -11,7 +11,14 @@ from typing import BinaryIO, TypeVar
 from lxml import etree
 
 from shared.iplos.model import ExportHeader, PersonRecord
-from shared.iplos.reader._convert import Converter, NewerThanDeclared, convert_header, too_new
+from shared.iplos.reader._convert import (
+    Converter,
+    CouldCarryIdentity,
+    NewerThanDeclared,
+    convert_header,
+    could_carry_identity,
+    too_new,
+)
 from shared.iplos.reader._elements import BRUKER_NR, HEADER, PERSON, ROOT, local_name, source_line
 from shared.iplos.reader._errors import ExportInvalid, ExportLimitExceeded, SchemaIssue, refuse
 from shared.iplos.reader._lines import LineConverter, PersonLine
@@ -125,6 +132,8 @@ class ExportReader:
                 record = convert(element)
             except NewerThanDeclared as error:
                 raise too_new(error.element, error.name) from None
+            except CouldCarryIdentity as error:
+                raise could_carry_identity(error) from None
             except (ValueError, KeyError, TypeError):
                 raise refuse(source_line(element), "a value could not be converted", "person") from None
             self.line = source_line(element)
@@ -151,6 +160,8 @@ class ExportReader:
                 return convert_header(element, format_version)
             except NewerThanDeclared as error:
                 raise too_new(error.element, error.name) from None
+            except CouldCarryIdentity as error:
+                raise could_carry_identity(error) from None
             except (ValueError, KeyError):
                 raise refuse(source_line(element), "a value could not be converted", "meldingshode") from None
         raise self._invalid() if self._has_errors() else refuse(0, "the export has no meldingshode")
