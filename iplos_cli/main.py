@@ -53,7 +53,6 @@ CaOption = Annotated[
         " system's trust store)",
     ),
 ]
-# show_default=False: a token taken from IPLOS_TOKEN must not be printed by --help.
 # The soak's and the bench's: where the services keep their data.
 DatabaseOption = Annotated[
     str, typer.Option(help="The services' databases: sqlite (files), or postgresql (a fresh database each)")
@@ -67,6 +66,7 @@ PostgresUrlOption = Annotated[
     ),
 ]
 
+# show_default=False: a token taken from IPLOS_TOKEN must not be printed by --help.
 TokenOption = Annotated[
     str | None,
     typer.Option(
@@ -75,6 +75,10 @@ TokenOption = Annotated[
         show_default=False,
         help="Bearer token for the gateway: the municipality's, or the operator's ('iplos up' prints them)",
     ),
+]
+OperatorTokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="IPLOS_TOKEN", show_default=False, help="The registry operator's bearer token"),
 ]
 
 
@@ -494,10 +498,7 @@ def load_enheter(
         str | None,
         typer.Option(help="The day the file was taken from the register, YYYY-MM-DD (default: today)"),
     ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option("--token", envvar="IPLOS_TOKEN", show_default=False, help="The registry operator's bearer token"),
-    ] = None,
+    token: OperatorTokenOption = None,
     ca: CaOption = None,
 ) -> None:
     """Load a bulk file of Enhetsregisteret into the registry's copy, which the business register controls (K036-K039)
@@ -556,10 +557,7 @@ def lift_sequence(
     ],
     registry: Annotated[str, typer.Option(help="Registry URL")] = REGISTRY_URL,
     as_json: Annotated[bool, typer.Option("--json", help="Print the registry's answer only")] = False,
-    token: Annotated[
-        str | None,
-        typer.Option("--token", envvar="IPLOS_TOKEN", show_default=False, help="The registry operator's bearer token"),
-    ] = None,
+    token: OperatorTokenOption = None,
     ca: CaOption = None,
 ) -> None:
     """Let the next real submission of a municipality-year replace one whose signed sequence lies ahead of the

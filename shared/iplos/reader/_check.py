@@ -291,17 +291,8 @@ class _Check:
         bruker_nr: str | None,
         in_header: bool = False,
     ) -> ExportProblem:
-        node = error.element
         attribute = error.name[1:] if error.name.startswith("@") else ""
-        place = Place(
-            line=source_line(node),
-            path=element_path(node, base, prefix) + (f"/@{attribute}" if attribute else ""),
-            element=schema_name(local_name(node.tag)) if isinstance(node.tag, str) else "",
-            attribute=attribute,
-            person=person,
-            bruker_nr=bruker_nr,
-            in_header=in_header,
-        )
+        place = _place(error.element, attribute, base, prefix, person, bruker_nr, in_header)
         what, what_nb = place.subject()
         return place.problem(
             "newer-than-declared",
@@ -321,16 +312,7 @@ class _Check:
         in_header: bool = False,
     ) -> ExportProblem:
         """A free-form value that could carry an identity number: where it is and why, never the value."""
-        node, attribute = error.element, error.attribute
-        place = Place(
-            line=source_line(node),
-            path=element_path(node, base, prefix) + (f"/@{attribute}" if attribute else ""),
-            element=schema_name(local_name(node.tag)) if isinstance(node.tag, str) else "",
-            attribute=attribute,
-            person=person,
-            bruker_nr=bruker_nr,
-            in_header=in_header,
-        )
+        place = _place(error.element, error.attribute, base, prefix, person, bruker_nr, in_header)
         what, what_nb = place.subject()
         reason, reason_nb = error.reason()
         return place.problem(
@@ -387,3 +369,24 @@ def check_export(
         with open(source, "rb") as raw:
             return _Check(raw, shown, max_person_bytes).run()
     return _Check(source, shown, max_person_bytes).run()
+
+
+def _place(
+    node: etree._Element,
+    attribute: str,
+    base: etree._Element | None,
+    prefix: str,
+    person: int,
+    bruker_nr: str | None,
+    in_header: bool,
+) -> Place:
+    """Where a value the reader refused after the schema stands: ``node``, or its ``attribute`` if one is named."""
+    return Place(
+        line=source_line(node),
+        path=element_path(node, base, prefix) + (f"/@{attribute}" if attribute else ""),
+        element=schema_name(local_name(node.tag)) if isinstance(node.tag, str) else "",
+        attribute=attribute,
+        person=person,
+        bruker_nr=bruker_nr,
+        in_header=in_header,
+    )
