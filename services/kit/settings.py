@@ -78,7 +78,10 @@ class ServiceSettings(BaseSettings):
     body_min_rate_bytes_s: float = Field(default=TrafficLimits.body_min_rate_bytes_s, ge=0)
     """A body that has been arriving for ``body_idle_timeout_s`` must come at least this fast on average."""
     max_bodies: int = Field(default=TrafficLimits.max_bodies, ge=1)
-    """Requests with a body in progress at once, all callers together (503 ``service-busy``)."""
+    """Requests with a body in progress at once from callers with a TLS certificate, together (503
+    ``service-busy``)."""
+    max_bodies_without_certificate: int = Field(default=TrafficLimits.max_bodies_without_certificate, ge=1)
+    """The same for callers without a certificate (browsers, scripts), a pool of its own."""
     max_bodies_per_caller: int = Field(default=TrafficLimits.max_bodies_per_caller, ge=1)
     """Requests with a body in progress at once from one caller, a TLS certificate or an address (429
     ``too-many-bodies``)."""
@@ -97,6 +100,7 @@ class ServiceSettings(BaseSettings):
             body_idle_timeout_s=self.body_idle_timeout_s,
             body_min_rate_bytes_s=self.body_min_rate_bytes_s,
             max_bodies=self.max_bodies,
+            max_bodies_without_certificate=self.max_bodies_without_certificate,
             max_bodies_per_caller=self.max_bodies_per_caller,
             requests_per_s_per_caller=self.requests_per_s_per_caller,
             request_burst_per_caller=self.request_burst_per_caller,

@@ -28,6 +28,7 @@ digits split by letters, or spread over several values (dates, scores, hours, ``
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Final, Protocol
 
@@ -79,7 +80,8 @@ def text_fits(text: str) -> bool:
         # The gateway's fast path reads an id per service: with the separators deleted (bytes.translate, in C), a
         # run is plain digits in a row, a tenth of the time of the general pattern. Same answer for ASCII text.
         return _ASCII_RUN.search(text.encode("ascii").translate(None, _ASCII_SEPARATORS)) is None
-    return _DIGIT_RUN.search(text) is None
+    # Compatibility forms first: superscript, circled or full-width digits read as the digits they show.
+    return _DIGIT_RUN.search(unicodedata.normalize("NFKC", text)) is None
 
 
 def diagnosis_code_fits(system: str, code: str) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -117,6 +118,18 @@ def _lift(chain: Chain, token: str, *extra: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+def _status_on_headers_alone(chain: Chain, url: str) -> int:
+    """The status of a POST to ``url`` that announces a 10 MB body and sends none of it."""
+    target = httpx.URL(url)
+    raw = socket.create_connection((target.host, target.port or 443), timeout=10)
+    with tls_as(chain, None).wrap_socket(raw, server_hostname=target.host) as sock:
+        sock.sendall(
+            f"POST {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 10000000\r\n\r\n".encode()
+        )
+        return int(sock.recv(4096).split()[1])
+
+
 def test_an_operator_lifts_a_frozen_year_and_the_next_real_export_is_stored(chain: Chain, tmp_path: Path) -> None:
     first = _submit(chain, 0)
     assert first["state"] == "stored"
@@ -138,6 +151,9 @@ def test_an_operator_lifts_a_frozen_year_and_the_next_real_export_is_stored(chai
         answer = httpx.post(url, json={"reason": "INC-2026-0042"}, headers=headers, timeout=30)
         assert (answer.status_code, answer.json()["type"]) == (status, PROBLEM + problem)
     assert _lift(chain, chain.municipality_token(MUNICIPALITY))[0] == 1
+    # The body is read only for an operator: without a token, a caller is refused on its headers alone (the
+    # registry does not wait for, or hold, the 10 MB it announces).
+    assert _status_on_headers_alone(chain, url) == 401
     # A reason is required, and is a short reference, never something shaped like an identity number.
     operator = {"Authorization": f"Bearer {chain.operator_token}"}
     for body in ({}, {"reason": "x"}, {"reason": "a reason with spaces"}, {"reason": "01018012345"}):

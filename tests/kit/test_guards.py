@@ -3,9 +3,13 @@ body. What they do to real connections is in tests/e2e/test_slow_callers.py."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+from typing import Any
 
-from services.kit.guards import TokenBuckets, caller_of
+import pytest
+from starlette.types import Message, Receive, Scope, Send
+
+from services.kit.guards import AdmissionMiddleware, TokenBuckets, TrafficLimits, caller_of
 from services.kit.guards._admission import _has_body
 from services.kit.tls import tls_extension
 
@@ -77,3 +81,52 @@ def test_a_caller_is_its_certificate_else_its_address() -> None:
 )
 def test_a_request_has_a_body_when_it_declares_one(headers: list[tuple[bytes, bytes]], has_body: bool) -> None:
     assert _has_body({"headers": headers}) is has_body
+
+
+def test_an_ipv6_caller_is_its_64_and_an_ipv4_caller_its_address() -> None:
+    one = caller_of({"client": ("2001:db8:1:2:aaaa::1", 5000)})
+    assert one == caller_of({"client": ("2001:db8:1:2:ffff::9", 6000)}) == "addr:2001:db8:1:2::/64"
+    assert one != caller_of({"client": ("2001:db8:1:3::1", 5000)})
+    assert caller_of({"client": ("192.0.2.7", 5000)}) == "addr:192.0.2.7"
+
+
+def test_callers_without_a_certificate_cannot_take_the_parties_body_slots() -> None:
+    """Bodies in flight come from two pools: anonymous callers (many addresses, each under its own limit) fill
+    theirs and are refused 503, while a party with a certificate is still admitted."""
+    limits = TrafficLimits(max_bodies=4, max_bodies_without_certificate=2, max_bodies_per_caller=4)
+    release = asyncio.Event()
+    statuses: dict[str, int] = {}
+
+    async def holding(scope: Scope, receive: Receive, send: Send) -> None:
+        await release.wait()
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def call(name: str, scope: dict[str, Any]) -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                statuses[name] = message["status"]
+
+        await admission(scope, receive, send)
+
+    def upload(client: str, cert: str | None = None) -> dict[str, Any]:
+        extensions = {"tls": tls_extension([cert] if cert else [])}
+        return {"type": "http", "headers": [(b"content-length", b"9")], "client": (client, 1), "extensions": extensions}
+
+    admission = AdmissionMiddleware(holding, limits)
+
+    async def scenario() -> None:
+        held = [asyncio.create_task(call(f"anon-{n}", upload(f"198.51.100.{n}"))) for n in range(2)]
+        await asyncio.sleep(0.01)
+        await call("anon-3", upload("198.51.100.3"))  # refused at once: its pool is full
+        party = asyncio.create_task(call("party", upload("198.51.100.9", cert="-----PEM TPF-----")))
+        await asyncio.sleep(0.01)
+        assert "party" not in statuses  # admitted: waiting in the app like the anonymous two
+        release.set()
+        await asyncio.gather(*held, party)
+
+    asyncio.run(scenario())
+    assert statuses == {"anon-3": 503, "anon-0": 202, "anon-1": 202, "party": 202}

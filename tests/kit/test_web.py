@@ -551,3 +551,14 @@ def test_no_label_is_given_twice_in_one_language() -> None:
             if isinstance(node, ast.Dict):
                 keys = [key.value for key in node.keys if isinstance(key, ast.Constant)]
                 assert [k for k, n in Counter(keys).items() if n > 1] == [], module
+
+
+def test_a_sign_in_or_out_is_a_small_form_refused_before_it_is_read(portal: Portal, client: TestClient) -> None:
+    """Anyone may post the sign-in form: the form parser would read a URL-encoded body of any size into memory, so
+    a form is refused on its headers when it is large (413) or does not say how large it is (400)."""
+    form = {**SAME_ORIGIN, "Content-Type": "application/x-www-form-urlencoded"}
+    large = client.post("/pages/sign-in", content=b"token=" + b"x" * (64 * 1024), headers=form)
+    assert (large.status_code, large.json()["type"]) == (413, "urn:iplos-chain:problem:body-too-large")
+    chunked = client.post("/pages/sign-out", content=iter([b"a=1"]), headers=form)
+    assert (chunked.status_code, chunked.json()["type"]) == (400, "urn:iplos-chain:problem:invalid-request")
+    assert session_rows(portal) == []

@@ -6,15 +6,18 @@ flagged, and unflagged when an extract shows the person lived there. On SQLite a
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from iplos_testkit.population import PopulationFiles, generate_population
-from services.registry_intake.models import findings, submissions
+from services.registry_intake.models import findings, register_numbers, submissions
 from services.registry_intake.repository import SubmissionRepository
 from services.registry_intake.repository.register import RegisterRepository
+from services.registry_intake.repository.register_checks import recheck_never_resident
 from shared.iplos.controls import NEVER_RESIDENT
 from shared.iplos.reader import read_export
 from shared.population import read_extract
@@ -133,3 +136,31 @@ def test_a_probe_is_flagged_and_unflagged_once_an_extract_shows_the_person_lived
             ).scalars()
         )
     assert probe_ref not in after
+
+
+def test_rechecks_at_once_take_turns_and_leave_one_finding_per_record(
+    engine: Engine, population: PopulationFiles
+) -> None:
+    """Two extracts decided together recheck K040 at the same moment: without the rows locked in one order, each
+    deleted what it saw and both inserted, storing every finding twice."""
+    store(engine, population)
+    with engine.connect() as conn:
+        extract_id = conn.execute(select(register_numbers.c.extract_id).limit(1)).scalar_one()
+    start = threading.Barrier(4)
+
+    def recheck() -> None:
+        start.wait()
+        recheck_never_resident(engine, extract_id)
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(recheck) for _ in range(4)]:
+            done.result()
+    with engine.connect() as conn:
+        copies = conn.execute(
+            select(findings.c.submission_id, findings.c.ref, func.count())
+            .where(findings.c.code == NEVER_RESIDENT)
+            .group_by(findings.c.submission_id, findings.c.ref)
+        ).all()
+    assert copies
+    assert {n for _, _, n in copies} == {1}
+    assert flagged(engine, population) == expected(population)

@@ -53,6 +53,8 @@ def test_what_a_care_record_system_writes_fits(text: str) -> None:
         "k.{n}@kommune.example",
         "Kari {n6}_{n5}",
         "{wide}",  # full-width digits are digits
+        "{superscript}",  # and so are superscript and circled ones (read as the digits they show)
+        "{circled}",
     ],
 )
 def test_an_identity_number_in_a_text_does_not_fit(form: str) -> None:
@@ -63,6 +65,8 @@ def test_an_identity_number_in_a_text_does_not_fit(form: str) -> None:
         n9=NUMBER[:9],
         dotted=".".join(NUMBER),
         wide="".join(chr(0xFF10 + int(d)) for d in NUMBER),
+        superscript="".join("⁰¹²³⁴⁵⁶⁷⁸⁹"[int(d)] for d in NUMBER),
+        circled="".join("⓪①②③④⑤⑥⑦⑧⑨"[int(d)] for d in NUMBER),
     )
     assert not text_fits(text)
 

@@ -2,7 +2,9 @@
 
 * one caller over its rate (a token bucket, services.kit.guards._buckets): 429 ``rate-limited``;
 * one caller with ``max_bodies_per_caller`` request bodies already in flight: 429 ``too-many-bodies``;
-* everyone together with ``max_bodies`` in flight: 503 ``service-busy``;
+* all callers with a TLS certificate together with ``max_bodies`` in flight, or all without one together with
+  ``max_bodies_without_certificate``: 503 ``service-busy`` (two pools, so that anonymous callers cannot starve the
+  parties' messages and deliveries);
 
 each with ``Retry-After`` and ``Connection: close`` (the server closes the connection rather than read a body
 nobody will take). A request "has a body" when it declares one (a Content-Length above zero, or chunked): every
@@ -18,7 +20,7 @@ import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.kit.guards._buckets import TokenBuckets
-from services.kit.guards._callers import caller_of
+from services.kit.guards._callers import caller_of, has_certificate
 from services.kit.guards._limits import TrafficLimits
 from services.kit.problems import CLOSE_AFTERWARDS, Problem, ProblemType, answer_problem
 
@@ -45,7 +47,8 @@ class AdmissionMiddleware:
         self.limits = limits
         self.buckets = TokenBuckets(limits.requests_per_s_per_caller, limits.request_burst_per_caller)
         self.bodies: Counter[str] = Counter()
-        self.bodies_in_flight = 0
+        self.in_flight: Counter[bool] = Counter()  # by whether the caller has a certificate (the two pools)
+        self.pool_size = {True: limits.max_bodies, False: limits.max_bodies_without_certificate}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -62,15 +65,16 @@ class AdmissionMiddleware:
         if self.bodies[caller] >= self.limits.max_bodies_per_caller:
             await self._refuse(scope, receive, send, ProblemType.TOO_MANY_BODIES, self.limits.busy_retry_after_s)
             return
-        if self.bodies_in_flight >= self.limits.max_bodies:
+        pool = has_certificate(caller)
+        if self.in_flight[pool] >= self.pool_size[pool]:
             await self._refuse(scope, receive, send, ProblemType.SERVICE_BUSY, self.limits.busy_retry_after_s)
             return
         self.bodies[caller] += 1
-        self.bodies_in_flight += 1
+        self.in_flight[pool] += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.bodies_in_flight -= 1
+            self.in_flight[pool] -= 1
             self.bodies[caller] -= 1
             if not self.bodies[caller]:
                 del self.bodies[caller]

@@ -16,7 +16,11 @@ class TrafficLimits:
     body_min_rate_bytes_s: float = 1024.0
     """The slowest mean rate a body may arrive at, once it has been arriving for ``body_idle_timeout_s``."""
     max_bodies: int = 64
-    """Requests with a body in progress at once, all callers together (past it: 503 ``service-busy``)."""
+    """Requests with a body in progress at once from callers with a TLS client certificate (the parties: a
+    gateway, the TPF), all together (past it: 503 ``service-busy``)."""
+    max_bodies_without_certificate: int = 16
+    """The same for callers without one (browsers, scripts), all together: a pool of its own, so that anonymous
+    callers cannot take the slots the parties' messages and deliveries need."""
     max_bodies_per_caller: int = 16
     """Requests with a body in progress at once from one caller (past it: 429 ``too-many-bodies``)."""
     requests_per_s_per_caller: float = 50.0

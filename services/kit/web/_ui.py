@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from services.kit.bodies import require_small_body
 from services.kit.credentials import Credential, authenticate
 from services.kit.problems import Problem
 from services.kit.web._formatter import Formatter
@@ -199,6 +200,7 @@ class WebUI:
 
         @router.post(self.sign_in_path, response_class=HTMLResponse)
         async def sign_in(request: Request) -> Response:
+            require_small_body(request)
             async with request.form(max_files=0, max_fields=5, max_part_size=8 * 1024) as form:
                 raw_token, raw_next, raw_lang = form.get("token"), form.get("next"), form.get("lang")
                 sent_form_token = form.get(FORM_TOKEN_FIELD)
@@ -232,6 +234,7 @@ class WebUI:
         @router.post(self.sign_out_path)
         async def sign_out(request: Request) -> Response:
             lang = language_of(request)
+            require_small_body(request)
             async with request.form(max_files=0, max_fields=2, max_part_size=1024) as form:
                 sent_form_token = form.get(FORM_TOKEN_FIELD)
             sessions = self.get_sessions(request)

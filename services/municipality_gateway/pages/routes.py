@@ -13,7 +13,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.kit.bodies import read_upload, refuse_large
+from services.kit.bodies import read_upload, refuse_large, require_small_body
 from services.kit.credentials import Credential
 from services.kit.problems import Problem
 from services.kit.web import (
@@ -461,6 +461,7 @@ async def _form_action(
     """A form posted to a submission's page: from this site only, with the session's form token
     (``WebUI.check_form``), then the API's own use case, then back to the submission's page."""
     caller = await UI.caller(request)
+    require_small_body(request)
     async with request.form(max_files=0, max_fields=2, max_part_size=1024) as form:
         UI.check_form(request, form.get(FORM_TOKEN_FIELD))
     try:

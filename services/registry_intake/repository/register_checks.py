@@ -156,6 +156,9 @@ def recheck_never_resident(engine: Engine, extract_id: str) -> Counter[str]:
                     submissions.c.message_id.in_(listed) | submissions.c.message_id.in_(flagged),
                 )
                 .order_by(submissions.c.message_id)
+                # Locked in one order: two rechecks at once (two extracts decided together) take turns, so the
+                # second deletes what the first inserted instead of adding its K040 rows beside them.
+                .with_for_update(of=submissions)
             ).scalars()
         )
         if not judged:

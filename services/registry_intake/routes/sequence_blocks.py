@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
+from services.kit.api_docs import raw_body
+from services.kit.bodies import read_small_json
 from services.kit.credentials import Credential, authenticate
 from services.registry_intake.dependencies import Context, credentials
 from services.registry_intake.schemas import FIRST_YEAR, LAST_YEAR, SequenceLiftRequest, SequenceLiftResult
@@ -27,8 +29,9 @@ OPERATORS = frozenset({"operator"})
 
 
 def operator(request: Request) -> Credential:
-    """The caller's operator credential (bearer token): a dependency, so that it is checked before the body is
-    read and a caller without one learns nothing about what the body should be."""
+    """The caller's operator credential (bearer token): checked before a byte of the body is read (the route reads
+    its small body itself, services.kit.bodies.read_small_json), so a caller without one makes the registry hold
+    nothing and learns nothing about what the body should be."""
     return authenticate(request, credentials(request), OPERATORS)
 
 
@@ -47,6 +50,11 @@ Operator = Annotated[Credential, Depends(operator)]
         " name and the reason). Nothing blocking: `lifted` false, nothing changes, nothing is written."
     ),
     response_model=SequenceLiftResult,
+    openapi_extra=raw_body(
+        "Why the block is lifted (at most 16 KiB)",
+        {"application/json": "SequenceLiftRequest"},
+        schema=SequenceLiftRequest.model_json_schema(),
+    ),
     responses={
         401: {"description": "No bearer token, or an unknown one"},
         403: {"description": "Not an operator's credential"},
@@ -54,12 +62,13 @@ Operator = Annotated[Credential, Depends(operator)]
     },
 )
 async def lift_sequence_block(
+    request: Request,
     caller: Operator,
     ctx: Context,
-    body: SequenceLiftRequest,
     year: Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description="Reporting year")],
     municipality: Annotated[str, Path(pattern=r"^[0-9]{4}$", description="kommunenummer")],
 ) -> SequenceLiftResult:
+    body = await read_small_json(request, SequenceLiftRequest)
     lift = await run_in_threadpool(
         sequence_block.lift_block, ctx, municipality, year, caller=caller.name, reason=body.reason
     )
