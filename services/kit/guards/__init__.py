@@ -18,17 +18,13 @@ far above what the chain's own traffic comes to.
 
 from __future__ import annotations
 
-import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-
 from services.kit.guards._admission import AdmissionMiddleware
 from services.kit.guards._buckets import TokenBuckets
-from services.kit.guards._callers import caller_of
+from services.kit.guards._callers import caller_of, has_certificate
+from services.kit.guards._install import install_guards
 from services.kit.guards._limits import TrafficLimits
 from services.kit.guards._pace import BodyPaceMiddleware, BodyTooSlow
 from services.kit.guards._protocol import HEADER_TIMEOUT_ANSWER, GuardedProtocol, GuardedProtocolFactory
-from services.kit.problems import CLOSE_AFTERWARDS, Problem, ProblemType, answer_problem, route_of
 
 __all__ = [
     "HEADER_TIMEOUT_ANSWER",
@@ -40,24 +36,6 @@ __all__ = [
     "TokenBuckets",
     "TrafficLimits",
     "caller_of",
+    "has_certificate",
     "install_guards",
 ]
-
-log = structlog.get_logger("problems")
-
-
-async def _on_body_too_slow(request: Request, exc: Exception) -> JSONResponse:
-    problem = Problem(ProblemType.REQUEST_TIMEOUT, headers=CLOSE_AFTERWARDS)
-    log.info("request refused", problem=problem.slug, status=problem.status, route=route_of(request.scope))
-    return answer_problem(request.app, problem)
-
-
-def install_guards(app: FastAPI, limits: TrafficLimits) -> None:
-    """Admission and the body's pace on ``app``; call it before the problem handlers' middleware is added, so
-    that the access log and the metrics, outside it, see its answers. (The header deadline is the protocol's:
-    :class:`GuardedProtocolFactory` in uvicorn's options.)"""
-    app.add_exception_handler(BodyTooSlow, _on_body_too_slow)
-    app.add_middleware(
-        BodyPaceMiddleware, idle_timeout_s=limits.body_idle_timeout_s, min_rate_bytes_s=limits.body_min_rate_bytes_s
-    )
-    app.add_middleware(AdmissionMiddleware, limits=limits)
