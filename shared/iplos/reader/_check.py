@@ -30,7 +30,6 @@ from shared.iplos.reader._errors import ExportInvalid, refuse
 from shared.iplos.reader._explain import (
     ExportProblem,
     Place,
-    element_path,
     explain,
     locate,
     person_bruker_nr,
@@ -38,7 +37,7 @@ from shared.iplos.reader._explain import (
 )
 from shared.iplos.reader._lines import LineConverter
 from shared.iplos.reader._parser import check_no_dtd, logged_errors, stream_parser
-from shared.iplos.reader._redaction import schema_name, syntax_problem
+from shared.iplos.reader._redaction import syntax_problem
 from shared.iplos.reader._source import DEFAULT_MAX_PERSON_BYTES, GuardedSource, TooMuchWithoutAPerson
 from shared.iplos.schema import EXPORT_NAMESPACE, fragment_errors, tree_error_entries
 
@@ -292,7 +291,15 @@ class _Check:
         in_header: bool = False,
     ) -> ExportProblem:
         attribute = error.name[1:] if error.name.startswith("@") else ""
-        place = _place(error.element, attribute, base, prefix, person, bruker_nr, in_header)
+        place = place_of(
+            error.element,
+            attribute=attribute,
+            base=base,
+            prefix=prefix,
+            person=person,
+            bruker_nr=bruker_nr,
+            in_header=in_header,
+        )
         what, what_nb = place.subject()
         return place.problem(
             "newer-than-declared",
@@ -312,7 +319,15 @@ class _Check:
         in_header: bool = False,
     ) -> ExportProblem:
         """A free-form value that could carry an identity number: where it is and why, never the value."""
-        place = _place(error.element, error.attribute, base, prefix, person, bruker_nr, in_header)
+        place = place_of(
+            error.element,
+            attribute=error.attribute,
+            base=base,
+            prefix=prefix,
+            person=person,
+            bruker_nr=bruker_nr,
+            in_header=in_header,
+        )
         what, what_nb = place.subject()
         reason, reason_nb = error.reason()
         return place.problem(
@@ -369,24 +384,3 @@ def check_export(
         with open(source, "rb") as raw:
             return _Check(raw, shown, max_person_bytes).run()
     return _Check(source, shown, max_person_bytes).run()
-
-
-def _place(
-    node: etree._Element,
-    attribute: str,
-    base: etree._Element | None,
-    prefix: str,
-    person: int,
-    bruker_nr: str | None,
-    in_header: bool,
-) -> Place:
-    """Where a value the reader refused after the schema stands: ``node``, or its ``attribute`` if one is named."""
-    return Place(
-        line=source_line(node),
-        path=element_path(node, base, prefix) + (f"/@{attribute}" if attribute else ""),
-        element=schema_name(local_name(node.tag)) if isinstance(node.tag, str) else "",
-        attribute=attribute,
-        person=person,
-        bruker_nr=bruker_nr,
-        in_header=in_header,
-    )

@@ -261,20 +261,23 @@ def _real_date(text: str) -> bool:
 
 def place_of(
     node: etree._Element,
-    message: str,
+    message: str = "",
     *,
+    attribute: str | None = None,
     base: etree._Element | None,
     prefix: str,
     person: int,
     bruker_nr: str | None,
     in_header: bool,
 ) -> Place:
-    """The place of an error about ``node``; its path runs from ``base`` (exclusive) under ``prefix``."""
+    """The place of an error about ``node``, or about its ``attribute`` (by default the one libxml2's ``message``
+    names); its path runs from ``base`` (exclusive) under ``prefix``."""
+    named = named_attribute(message) if attribute is None else attribute
     return Place(
         line=source_line(node),
-        path=element_path(node, base, prefix) + (f"/@{named_attribute(message)}" if named_attribute(message) else ""),
+        path=element_path(node, base, prefix) + (f"/@{named}" if named else ""),
         element=schema_name(local_name(node.tag)) if isinstance(node.tag, str) else "",
-        attribute=named_attribute(message),
+        attribute=named,
         person=person,
         bruker_nr=bruker_nr,
         in_header=in_header,
