@@ -14,6 +14,7 @@ signed messages (the TPF and the registry); its defaults are the format's (``sha
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -95,15 +96,10 @@ class ServiceSettings(BaseSettings):
 
     @property
     def traffic_limits(self) -> TrafficLimits:
+        # Every number the guards take that a service may set is a setting of the same name (the rest keep the
+        # guards' defaults): a limit added to both needs no third list here.
         return TrafficLimits(
-            header_timeout_s=self.header_timeout_s,
-            body_idle_timeout_s=self.body_idle_timeout_s,
-            body_min_rate_bytes_s=self.body_min_rate_bytes_s,
-            max_bodies=self.max_bodies,
-            max_bodies_without_certificate=self.max_bodies_without_certificate,
-            max_bodies_per_caller=self.max_bodies_per_caller,
-            requests_per_s_per_caller=self.requests_per_s_per_caller,
-            request_burst_per_caller=self.request_burst_per_caller,
+            **{f.name: getattr(self, f.name) for f in fields(TrafficLimits) if f.name in type(self).model_fields}
         )
 
     @property

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from services.kit.guards._limits import TrafficLimits
 from services.kit.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemType
 from services.kit.tls import PeerCertProtocol
 
@@ -43,9 +44,7 @@ HEADER_TIMEOUT_ANSWER: Final = _header_timeout_answer()
 
 
 class GuardedProtocol(PeerCertProtocol):
-    header_timeout_s: float = 10.0
-
-    def __init__(self, *args: Any, header_timeout_s: float = 10.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, header_timeout_s: float = TrafficLimits.header_timeout_s, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout_s = header_timeout_s
         self._header_timer: asyncio.TimerHandle | None = None
