@@ -4,6 +4,11 @@ The gateway answers only callers with a bearer token (a municipality's, or the o
 the token and sends it as ``Authorization: Bearer``. Without one the service's 401 problem comes back as a
 ``ChainError`` with its status, so the command line can say what to do about it.
 
+A service that refuses a request at its door (``rate-limited``, ``too-many-bodies``, ``service-busy``: answered
+from the headers, before anything was read or done) is asked again after the ``Retry-After`` it gave, for up to
+:data:`ADMISSION_PATIENCE_S` in all, as a polite client does; only then does the refusal come back as a
+``ChainError``.
+
 The services speak TLS: each call takes ``verify``, what the server's certificate is checked against (httpx's:
 an ``ssl.SSLContext``, such as :attr:`iplos_chain.Chain.verify` for the development CA; ``True`` for the system's
 trust store, or ``SSL_CERT_FILE``).
@@ -30,6 +35,7 @@ from shared.iplos.problem_text import problem_lines
 Verify = ssl.SSLContext | bool
 
 __all__ = [
+    "ADMISSION_PATIENCE_S",
     "FINAL_STATES",
     "PROBLEM_PREFIX",
     "ChainError",
@@ -40,11 +46,20 @@ __all__ = [
     "lift_sequence_block",
     "load_business_register",
     "post_json",
+    "refused_at_the_door",
     "submit",
     "wait_final",
 ]
 
 PROBLEM_PREFIX = "urn:iplos-chain:problem:"
+
+#: How long in all a call waits, as the services' ``Retry-After`` says, while they refuse it at their door.
+ADMISSION_PATIENCE_S = 30.0
+# The refusals a service gives before it has read a byte of the body or done anything (services.kit.guards):
+# asking again is safe for every method, an upload and an action included.
+_REFUSED_AT_THE_DOOR = frozenset({"rate-limited", "too-many-bodies", "service-busy"})
+# A Retry-After longer than this is not waited out here: the caller is told instead.
+_LONGEST_WAIT_S = 10.0
 
 
 class ChainError(RuntimeError):
@@ -152,19 +167,23 @@ def _upload(
 ) -> dict[str, Any]:
     """POST the file at ``path`` as it is read (never whole in memory), with its length up front: the service can
     refuse a body too large before it reads it, and no chunked encoding is needed. The ``expected`` answer's JSON."""
-    with path.open("rb") as body:
-        size = os.fstat(body.fileno()).st_size
-        try:
-            response = httpx.post(
-                url,
-                params=params,
-                content=_pieces(body, size, progress),
-                headers={"Content-Type": content_type, "Content-Length": str(size), **_headers(token)},
-                timeout=timeout_s,
-                verify=verify,
-            )
-        except httpx.HTTPError as exc:
-            raise ChainError(f"{who} could not be reached ({type(exc).__name__})") from None
+
+    def send() -> httpx.Response:
+        with path.open("rb") as body:
+            size = os.fstat(body.fileno()).st_size
+            try:
+                return httpx.post(
+                    url,
+                    params=params,
+                    content=_pieces(body, size, progress),
+                    headers={"Content-Type": content_type, "Content-Length": str(size), **_headers(token)},
+                    timeout=timeout_s,
+                    verify=verify,
+                )
+            except httpx.HTTPError as exc:
+                raise ChainError(f"{who} could not be reached ({type(exc).__name__})") from None
+
+    response = _admitted(send)
     if response.status_code != expected:
         raise _problem(response)
     result: dict[str, Any] = response.json()
@@ -223,14 +242,45 @@ def lift_sequence_block(
 def _json(
     http: httpx.Client, method: str, url: str, token: str | None, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    try:
-        response = http.request(method, url, timeout=60.0, headers=_headers(token), json=body)
-    except httpx.HTTPError as exc:
-        raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
+    def send() -> httpx.Response:
+        try:
+            return http.request(method, url, timeout=60.0, headers=_headers(token), json=body)
+        except httpx.HTTPError as exc:
+            raise ChainError(f"{url} could not be reached ({type(exc).__name__})") from None
+
+    response = _admitted(send)
     if response.status_code != 200:
         raise _problem(response)
     result: dict[str, Any] = response.json()
     return result
+
+
+def refused_at_the_door(response: httpx.Response) -> float | None:
+    """The seconds to wait before asking again, when ``response`` is a service's refusal at its door (nothing was
+    read or done) with a ``Retry-After`` of at most ten seconds; None for any other answer."""
+    if response.status_code not in (429, 503):
+        return None
+    try:
+        problem = response.json().get("type", "")
+        wait_s = float(response.headers["Retry-After"])
+    except (ValueError, KeyError, AttributeError):
+        return None
+    if problem.removeprefix(PROBLEM_PREFIX) not in _REFUSED_AT_THE_DOOR or not 0 <= wait_s <= _LONGEST_WAIT_S:
+        return None
+    return wait_s
+
+
+def _admitted(send: Callable[[], httpx.Response], patience_s: float = ADMISSION_PATIENCE_S) -> httpx.Response:
+    """``send()``'s answer, asked again as long as the service refuses it at its door and the waits it asks for
+    fit in ``patience_s``."""
+    waited = 0.0
+    while True:
+        response = send()
+        wait_s = refused_at_the_door(response)
+        if wait_s is None or waited + wait_s > patience_s:
+            return response
+        time.sleep(wait_s)
+        waited += wait_s
 
 
 #: The longest pause between two polls of :func:`wait_final`.

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
-from iplos_chain import Chain
+from iplos_chain import Chain, client
 from iplos_testkit.soak.databases import registry_database_url
 from iplos_testkit.soak.registry_storage import RegistryStorage
 from iplos_testkit.soak.result import RunState, SoakResult
@@ -33,6 +33,17 @@ def watch(chain: Chain, state: RunState, result: SoakResult) -> None:
         _poll_once(http, registry, storage, state, result)
 
 
+def _get(http: httpx.Client, url: str, state: RunState) -> httpx.Response:
+    """GET as a polite client: the watcher asks far faster than the registry takes from one caller, and when
+    refused for it waits as Retry-After says (the soak ends the wait) and asks again. Without that it would empty
+    the caller's allowance, which the operator's other calls from this address share."""
+    while True:
+        response = http.get(url)
+        wait_s = client.refused_at_the_door(response)
+        if wait_s is None or state.stop.wait(wait_s):
+            return response
+
+
 def _partial(state: RunState, result: SoakResult, detail: str) -> None:
     with state.lock:
         result.partial_views += 1
@@ -48,14 +59,14 @@ def _poll_once(
         expected = dict(state.expected_records)
     # The API: an active submission shows the record count that was sent, in the list and on its own.
     try:
-        rows = http.get(f"{registry}/v1/submissions").json()["submissions"]
+        rows = _get(http, f"{registry}/v1/submissions", state).json()["submissions"]
         for row in rows:
             if row["status"] != "active":
                 continue
             sid = row["submission_id"]
             if sid in expected and row["records"] != expected[sid]:
                 _partial(state, result, f"api list: {sid} active with {row['records']} of {expected[sid]} records")
-            one = http.get(f"{registry}/v1/submissions/{sid}")
+            one = _get(http, f"{registry}/v1/submissions/{sid}", state)
             if one.status_code == 200 and one.json()["status"] == "active" and one.json()["records"] != row["records"]:
                 _partial(state, result, f"api item: {sid} records {one.json()['records']} != {row['records']}")
         with state.lock:

@@ -21,7 +21,7 @@ from contextlib import suppress
 import httpx
 import pytest
 
-from iplos_chain import Chain, ensure_keys, free_port
+from iplos_chain import Chain, client, ensure_keys, free_port
 from tests.tls import tls_as, trust_chain
 
 pytestmark = pytest.mark.e2e
@@ -189,3 +189,21 @@ def test_one_caller_over_its_rate_gets_429_with_retry_after_and_others_go_on(tpf
     ]
     assert counted
     assert float(counted[0].rsplit(" ", 1)[1]) >= len(refused)
+
+
+def test_the_chain_client_waits_as_retry_after_says_and_then_is_answered(tpf: Chain) -> None:
+    """The command line's and the soak's calls (iplos_chain.client) ask again after a refusal at the door, as
+    Retry-After says, instead of failing: what broke a soak run whose watcher had used up the shared allowance."""
+    url = f"{tpf.url('tpf')}/healthz"
+    verify = tls_as(tpf, "registry")
+    with httpx.Client(verify=verify, timeout=10) as caller:
+        while caller.get(url).status_code != 429:
+            pass  # the burst used up: the next call is refused at first
+        assert caller.get(url).status_code == 429
+
+    started = time.monotonic()
+    answer = client.get_json(url, verify=verify)
+    waited = time.monotonic() - started
+
+    assert answer["status"] == "ok", answer
+    assert waited >= 0.9  # it did wait for its turn rather than being answered at once
