@@ -27,6 +27,9 @@ import httpx
 
 from iplos_chain.language import preferred_language
 
+# Which refusals say nothing about the request (asking again is safe for every method, an upload included).
+from services.kit.guards import door_wait_s
+
 # The gateway's final submission states are its API's (GET /v1/submissions/{id}); taken from the gateway, not
 # copied, so that a new final state cannot leave wait_final polling until its timeout.
 from services.municipality_gateway.states import FINAL_STATES
@@ -55,9 +58,6 @@ PROBLEM_PREFIX = "urn:iplos-chain:problem:"
 
 #: How long in all a call waits, as the services' ``Retry-After`` says, while they refuse it at their door.
 ADMISSION_PATIENCE_S = 30.0
-# The refusals a service gives before it has read a byte of the body or done anything (services.kit.guards):
-# asking again is safe for every method, an upload and an action included.
-_REFUSED_AT_THE_DOOR = frozenset({"rate-limited", "too-many-bodies", "service-busy"})
 # A Retry-After longer than this is not waited out here: the caller is told instead.
 _LONGEST_WAIT_S = 10.0
 
@@ -258,16 +258,14 @@ def _json(
 def refused_at_the_door(response: httpx.Response) -> float | None:
     """The seconds to wait before asking again, when ``response`` is a service's refusal at its door (nothing was
     read or done) with a ``Retry-After`` of at most ten seconds; None for any other answer."""
-    if response.status_code not in (429, 503):
-        return None
     try:
-        problem = response.json().get("type", "")
-        wait_s = float(response.headers["Retry-After"])
-    except (ValueError, KeyError, AttributeError):
+        body = response.json()
+    except ValueError:
         return None
-    if problem.removeprefix(PROBLEM_PREFIX) not in _REFUSED_AT_THE_DOOR or not 0 <= wait_s <= _LONGEST_WAIT_S:
-        return None
-    return wait_s
+    wait_s = door_wait_s(
+        response.status_code, body if isinstance(body, dict) else {}, response.headers.get("Retry-After")
+    )
+    return wait_s if wait_s is not None and wait_s <= _LONGEST_WAIT_S else None
 
 
 def _admitted(send: Callable[[], httpx.Response], patience_s: float = ADMISSION_PATIENCE_S) -> httpx.Response:

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import httpx
 
+from services.kit.guards import door_wait_s
 from services.kit.tls import client_context
 from shared.keys import PublicDirectory
 
@@ -50,6 +51,11 @@ class Answer:
     def json_object(self) -> dict[str, Any]:
         """The answer's JSON object, or an empty dict for anything else (a proxy's HTML page, an empty body)."""
         return json_object(self.content)
+
+    def door_wait_s(self) -> float | None:
+        """The seconds the peer asked to be left alone, when it refused the request at its door (rate-limited,
+        too-many-bodies, service-busy: nothing was read or done); None for any other answer."""
+        return door_wait_s(self.status_code, self.json_object(), self.headers.get("retry-after"))
 
 
 async def read_bounded(

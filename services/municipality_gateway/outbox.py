@@ -25,7 +25,19 @@ from sqlalchemy import Connection, Engine
 from services.kit.audit_log import AuditLog
 from services.kit.database import as_utc
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, Clients, read_bounded
-from services.kit.outbox import Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step, Wait, sweep_orphans
+from services.kit.outbox import (
+    Claim,
+    Outbox,
+    OutboxTable,
+    Policy,
+    Recorded,
+    Retry,
+    Settle,
+    Step,
+    Wait,
+    door_wait,
+    sweep_orphans,
+)
 from services.kit.problems import PERMANENT_PROBLEMS, ProblemType, problem_slug
 from services.municipality_gateway.models import submissions
 from services.municipality_gateway.monitoring import GatewayMetrics
@@ -63,6 +75,9 @@ class DeliveryOutcome:
     attempt: bool = True
     # Held submissions this one's receipt replaced (found while it was recorded): refused from then on.
     discarded: tuple[str, ...] = ()
+    # Refused at the TPF's door (it is busy, or this gateway is over its rate): asked again after these seconds,
+    # which costs no attempt.
+    wait_s: float | None = None
 
 
 def receipt_outcome(
@@ -196,6 +211,8 @@ class _TpfCourier:
         return DeliveryOutcome(State.QUEUED, type(error).__name__, retry=True)
 
     def step(self, claim: Claim, outcome: DeliveryOutcome) -> Step:
+        if outcome.wait_s is not None:
+            return door_wait(outcome.state, outcome.error, outcome.wait_s, self._backoff_max_s)
         if outcome.state == State.FORWARDED and not outcome.retry:
             now = _now()
             forwarded_at = as_utc(claim.row.forwarded_at) if claim.row.forwarded_at else now
@@ -274,6 +291,8 @@ class _TpfCourier:
             # after the configured attempts if the TPF keeps refusing it).
             answered = slug if slug != ProblemType.REGISTRY_REFUSED else f"registry: {upstream}"
             return refusal_outcome(self._directory, message_id, header, body, answered)
+        if (wait_s := response.door_wait_s()) is not None:
+            return DeliveryOutcome(State.QUEUED, slug, wait_s=wait_s)
         # Anything else (a 5xx, a proxy's 404/408/429, a receipt that did not verify) may pass: try again later.
         return DeliveryOutcome(State.QUEUED, slug or f"HTTP {response.status_code}", retry=True)
 
@@ -291,6 +310,8 @@ class _TpfCourier:
             # The TPF no longer knows it (its state was lost or rebuilt): send it again; the registry answers a
             # message it stored already with the original receipt.
             return DeliveryOutcome(State.QUEUED, "the TPF does not know this message; sending it again", retry=True)
+        if (wait_s := response.door_wait_s()) is not None:
+            return DeliveryOutcome(State.FORWARDED, problem_slug(str(body.get("type", ""))), wait_s=wait_s)
         if response.status_code != 200:
             return DeliveryOutcome(State.FORWARDED, f"HTTP {response.status_code} from the TPF", retry=True)
         state = body.get("state")

@@ -39,7 +39,18 @@ from services.kit.audit_log import AuditLog
 from services.kit.bodies import Upload
 from services.kit.files import copy_durably, write_durably
 from services.kit.http import MAX_ANSWER_BYTES, AnswerTooLarge, read_bounded
-from services.kit.outbox import STAGING_PREFIX, Claim, Outbox, OutboxTable, Policy, Recorded, Retry, Settle, Step
+from services.kit.outbox import (
+    STAGING_PREFIX,
+    Claim,
+    Outbox,
+    OutboxTable,
+    Policy,
+    Recorded,
+    Retry,
+    Settle,
+    Step,
+    door_wait,
+)
 from services.kit.problems import PERMANENT_PROBLEMS, Problem, ProblemType, problem_slug
 from services.kit.refusals import FINAL, RefusalMemory, finalised
 from services.kit.signed_refusals import signed_if_final
@@ -100,6 +111,9 @@ class Outcome:
     unreachable: bool = False
     """Queued because the registry could not be reached (nothing about this message): tried again as soon as the
     registry answers for another message (services.kit.outbox.Retry.peer_down), its backoff meanwhile."""
+    wait_s: float | None = None
+    """Queued because the registry refused it at its door (busy, or the TPF over its rate): asked again after these
+    seconds, which costs no attempt (services.kit.outbox.door_wait)."""
 
     def problem(self) -> Problem:
         """What the TPF answers for a rejected message: ``registry-refused`` (502), with the registry's type."""
@@ -139,7 +153,9 @@ class TpfOutbox:
         self._audit = audit
         self.folder = folder
         self.metrics = metrics or TpfMetrics()
-        self._courier = _RegistryCourier(audit, directory, registry_url, client, self.metrics, refusals, signing)
+        self._courier = _RegistryCourier(
+            audit, directory, registry_url, client, self.metrics, refusals, signing, longest_wait_s=backoff_max_s
+        )
         policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
         self._box = Outbox(engine, _TABLE, folder, self._courier, policy, log_name="tpf.outbox")
 
@@ -247,8 +263,11 @@ class _RegistryCourier:
         metrics: TpfMetrics,
         refusals: RefusalMemory | None,
         signing: PartyKeys | None,
+        *,
+        longest_wait_s: float,
     ) -> None:
         self.client = client
+        self._longest_wait_s = longest_wait_s
         self._signing = signing
         self._audit = audit
         self._directory = directory
@@ -264,6 +283,8 @@ class _RegistryCourier:
         return Outcome(MessageState.QUEUED, type(error).__name__)
 
     def step(self, claim: Claim, outcome: Outcome) -> Step:
+        if outcome.wait_s is not None:
+            return door_wait(outcome.state, outcome.error, outcome.wait_s, self._longest_wait_s)
         if outcome.state == MessageState.QUEUED:
             return Retry(MessageState.QUEUED, outcome.error, peer_down=outcome.unreachable)
         return Settle(outcome.state, outcome.error)
@@ -336,6 +357,8 @@ class _RegistryCourier:
                 upstream_status=response.status_code,
                 final=self._signed_final(body, slug, message_id, submission_bytes),
             )
+        if (wait_s := response.door_wait_s()) is not None:
+            return Outcome(MessageState.QUEUED, slug, wait_s=wait_s)
         return Outcome(MessageState.QUEUED, slug or f"HTTP {response.status_code}")
 
     def _signed_final(self, body: dict[str, Any], slug: str, message_id: str, submission_bytes: bytes) -> bool:

@@ -106,7 +106,7 @@ class Setup:
         _, signature = sign_header(refusal, signer.signing)
         return {"refusal": refusal.model_dump(mode="json"), "signature": base64.b64encode(signature).decode()}
 
-    def worker(self, handler: Handler, max_attempts: int = 5) -> outbox.OutboxWorker:
+    def worker(self, handler: Handler, max_attempts: int = 5, backoff_max_s: float = 0.02) -> outbox.OutboxWorker:
         client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         return outbox.OutboxWorker(
             self.engine,
@@ -116,11 +116,11 @@ class Setup:
             Clients(default=client),
             max_attempts=max_attempts,
             backoff_s=0.01,
-            backoff_max_s=0.02,
+            backoff_max_s=backoff_max_s,
         )
 
-    def deliver(self, handler: Handler, max_attempts: int = 5) -> dict[str, Any]:
-        asyncio.run(self.worker(handler, max_attempts).deliver(self.message_id))
+    def deliver(self, handler: Handler, max_attempts: int = 5, backoff_max_s: float = 0.02) -> dict[str, Any]:
+        asyncio.run(self.worker(handler, max_attempts, backoff_max_s).deliver(self.message_id))
         state = service.find_submission(self.engine, self.message_id)
         assert state is not None
         return state.model_dump(mode="json")
@@ -206,6 +206,70 @@ def test_transient_answers_are_retried_with_backoff(
         row = conn.execute(select(submissions).where(submissions.c.message_id == setup.message_id)).one()
     assert row.next_attempt_at is not None
     assert setup.parts_kept()
+
+
+def door(status: int, problem: str, retry_after: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """A refusal at the TPF's door (services.kit.guards): the request was not read, nothing about it was said."""
+    return status, {"type": PROBLEM + problem, "title": "t"}, {"Retry-After": retry_after}
+
+
+def door_then(refusal: tuple[int, dict[str, Any], dict[str, str]], poll: bool = False) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.method == ("GET" if poll else "POST")
+        return httpx.Response(refusal[0], json=refusal[1], headers=refusal[2])
+
+    return handler
+
+
+def _due_in_s(setup: Setup) -> float:
+    with setup.engine.connect() as conn:
+        row = conn.execute(select(submissions).where(submissions.c.message_id == setup.message_id)).one()
+    assert row.next_attempt_at is not None
+    due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=dt.UTC)
+    return (due - dt.datetime.now(dt.UTC)).total_seconds()
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [door(429, "rate-limited", "2"), door(429, "too-many-bodies", "2"), door(503, "service-busy", "2")],
+    ids=["rate-limited", "too-many-bodies", "service-busy"],
+)
+def test_a_refusal_at_the_tpfs_door_waits_as_told_and_costs_no_attempt(
+    setup: Setup, refusal: tuple[int, dict[str, Any], dict[str, str]]
+) -> None:
+    """A busy TPF must not dead-letter a municipality's submissions: refused at its door again and again (more
+    times than the attempts allowed), the submission waits as told each time and is delivered in the end."""
+    for _ in range(4):
+        with setup.engine.begin() as conn:
+            conn.execute(update(submissions).values(next_attempt_at=None))
+        state = setup.deliver(door_then(refusal), max_attempts=2, backoff_max_s=60.0)
+        assert (state["state"], state["attempts"]) == ("queued", 0)
+        assert state["last_error"] == refusal[1]["type"].removeprefix(PROBLEM)
+        assert 1.5 <= _due_in_s(setup) <= 3.0 + 0.5  # Retry-After, plus up to half of it again
+    assert setup.parts_kept()
+    assert setup.deliver(answer(200, setup.receipt()))["state"] == "stored"
+
+
+def test_a_door_refusal_waits_no_longer_than_the_longest_backoff(setup: Setup) -> None:
+    state = setup.deliver(door_then(door(503, "service-busy", "3600")), backoff_max_s=5.0)
+    assert (state["state"], state["attempts"]) == ("queued", 0)
+    assert _due_in_s(setup) <= 5.0
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (429, {"type": PROBLEM + "rate-limited"}, {}),  # no Retry-After
+        (429, {"type": PROBLEM + "too-many-uploads"}, {"Retry-After": "1"}),  # the gateway's own, not a door's
+        (503, {"type": PROBLEM + "registry-unavailable"}, {"Retry-After": "1"}),
+    ],
+    ids=["no-retry-after", "another-429", "another-503"],
+)
+def test_other_refusals_with_a_retry_after_still_count_as_failed_attempts(
+    setup: Setup, refusal: tuple[int, dict[str, Any], dict[str, str]]
+) -> None:
+    state = setup.deliver(door_then(refusal))
+    assert (state["state"], state["attempts"]) == ("queued", 1)
 
 
 def test_an_unreachable_tpf_is_retried(setup: Setup) -> None:
@@ -432,6 +496,14 @@ def test_an_unreachable_tpf_while_polling_counts_as_a_failed_attempt_and_stays_f
 
 
 # -- several workers on one database ----------------------------------------------------------------------------
+
+
+def test_a_status_poll_refused_at_the_tpfs_door_stays_forwarded_and_costs_no_attempt(setup: Setup) -> None:
+    assert _accepted_by_tpf(setup)["attempts"] == 1
+    state = setup.deliver(door_then(door(429, "rate-limited", "2"), poll=True), max_attempts=2, backoff_max_s=60.0)
+    assert (state["state"], state["attempts"]) == ("forwarded", 1)
+    assert state["last_error"] == "rate-limited"
+    assert 1.5 <= _due_in_s(setup) <= 3.5
 
 
 def test_a_submission_one_worker_is_sending_is_left_alone_by_another(setup: Setup) -> None:

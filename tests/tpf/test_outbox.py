@@ -50,6 +50,7 @@ class Wire(httpx.AsyncBaseTransport):
     def __init__(self, registry: ASGIApp) -> None:
         self.up = False
         self.refusal: dict[str, Any] | None = None  # a problem document the "registry" answers with instead
+        self.refusal_headers: dict[str, str] = {}
         self.calls = 0
         self.gate: threading.Event | None = None  # when set: each call waits for it (a slow registry)
         self.entered = threading.Event()
@@ -62,7 +63,9 @@ class Wire(httpx.AsyncBaseTransport):
         if self.gate is not None:
             await asyncio.to_thread(self.gate.wait, 30)
         if self.refusal is not None:
-            return httpx.Response(self.refusal["status"], json=self.refusal, request=request)
+            return httpx.Response(
+                self.refusal["status"], json=self.refusal, headers=self.refusal_headers, request=request
+            )
         if not self.up:
             raise httpx.ConnectError("connection refused", request=request)
         return await self._inner.handle_async_request(request)
@@ -321,6 +324,31 @@ def test_a_message_that_keeps_failing_is_dead_lettered_and_a_redelivery_takes_it
     events, rows = _rows(state, message_id)
     assert events == ["pseudonymised", "dead-lettered", "pseudonymised", "forwarded"]
     assert [row.state for row in rows] == ["delivered"]
+
+
+def test_a_registry_that_refuses_at_its_door_costs_no_attempt_and_the_message_goes_once_it_takes_it(
+    state: Path,
+) -> None:
+    """A busy registry (or the TPF over its rate there) answers before reading anything, with Retry-After: the
+    TPF waits as told (here at most its 0.05 s longest backoff) and never dead-letters the message for it."""
+    message = _message(state, 1)
+    message_id = message.parsed.message_id
+    with _chain(state, delivery_max_attempts=2) as (tpf, registry, wire):
+        wire.refusal = {"type": PROBLEM + "service-busy", "status": 503, "title": "busy"}
+        wire.refusal_headers = {"Retry-After": "5"}
+        assert tpf.post("/v1/messages", files=message.files()).status_code == 202
+        deadline = time.monotonic() + 15
+        while wire.calls < 6:
+            assert time.monotonic() < deadline, f"only {wire.calls} attempts"
+            time.sleep(0.02)
+        waiting = tpf.get(f"/v1/messages/{message_id}").json()
+        assert (waiting["state"], waiting["attempts"]) == ("queued", 0)
+        assert waiting["last_error"] == "service-busy"
+        wire.refusal, wire.up = None, True
+        assert _wait_for(tpf, message_id, "delivered")["attempts"] == 1
+        assert _stored(registry, message_id)
+    events, _ = _rows(state, message_id)
+    assert events == ["pseudonymised", "forwarded"]
 
 
 def test_a_permanent_refusal_by_the_registry_is_final_and_leaves_nothing_behind(state: Path) -> None:

@@ -7,7 +7,9 @@ TPF after 70 s):
   opening or of its first byte after an answer (408 and closed), in the uvicorn protocol every service runs;
 * ``_admission``: per-caller rate limits, and a bound on request bodies in flight per caller and in all (429
   and 503 with ``Retry-After``), decided from the headers before a byte of the body is read;
-* ``_pace``: a body that stalls or trickles is cut off (408, the connection closed).
+* ``_pace``: a body that stalls or trickles is cut off (408, the connection closed);
+* ``_door``: for the callers, how long such a refusal asks them to wait (the chain's client and outboxes wait
+  it out rather than count it as a failure).
 
 A caller is its TLS client certificate if it shows one, else its address (``_callers``). The limits are per
 process: under uvicorn's ``--workers N`` each worker counts its own. They sit below what a service bounds for
@@ -21,12 +23,14 @@ from __future__ import annotations
 from services.kit.guards._admission import AdmissionMiddleware
 from services.kit.guards._buckets import TokenBuckets
 from services.kit.guards._callers import caller_of, has_certificate
+from services.kit.guards._door import DOOR_PROBLEMS, door_wait_s
 from services.kit.guards._install import install_guards
 from services.kit.guards._limits import TrafficLimits
 from services.kit.guards._pace import BodyPaceMiddleware, BodyTooSlow
 from services.kit.guards._protocol import HEADER_TIMEOUT_ANSWER, GuardedProtocol, GuardedProtocolFactory
 
 __all__ = [
+    "DOOR_PROBLEMS",
     "HEADER_TIMEOUT_ANSWER",
     "AdmissionMiddleware",
     "BodyPaceMiddleware",
@@ -36,6 +40,7 @@ __all__ = [
     "TokenBuckets",
     "TrafficLimits",
     "caller_of",
+    "door_wait_s",
     "has_certificate",
     "install_guards",
 ]

@@ -29,7 +29,18 @@ from __future__ import annotations
 
 from services.kit.outbox._files import STAGING_PREFIX, move_in, sweep_orphans
 from services.kit.outbox._owner import Owner
-from services.kit.outbox._steps import Claim, Courier, Policy, Recorded, Retry, Settle, Step, Wait, full_jitter
+from services.kit.outbox._steps import (
+    Claim,
+    Courier,
+    Policy,
+    Recorded,
+    Retry,
+    Settle,
+    Step,
+    Wait,
+    door_wait,
+    full_jitter,
+)
 from services.kit.outbox._store import OutboxTable, lease_columns
 from services.kit.outbox._worker import Outbox
 
@@ -46,6 +57,7 @@ __all__ = [
     "Settle",
     "Step",
     "Wait",
+    "door_wait",
     "full_jitter",
     "lease_columns",
     "move_in",

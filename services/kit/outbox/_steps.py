@@ -112,6 +112,15 @@ def full_jitter(attempts: int, base_s: float, max_s: float) -> float:
     return random.uniform(0, ceiling)  # noqa: S311 - spreading load, not a secret
 
 
+def door_wait(state: str, error: str | None, wait_s: float, longest_s: float) -> Wait:
+    """The peer refused the attempt at its door (rate-limited, too many bodies, busy: services.kit.guards), asking
+    for ``wait_s``: no failed attempt, since it said nothing about the message, so no step towards the dead
+    letter. Due again once the wait has passed, plus up to half of it again so that messages refused together
+    do not come back in one instant; never later than ``longest_s``."""
+    after_s = min(longest_s, wait_s * random.uniform(1.0, 1.5))  # noqa: S311 - spreading load, not a secret
+    return Wait(state, error, after_s, counts=False)
+
+
 @dataclass(frozen=True)
 class Policy:
     """How hard an outbox tries."""
