@@ -245,7 +245,8 @@ def test_a_refusal_at_the_tpfs_door_waits_as_told_and_costs_no_attempt(
         state = setup.deliver(door_then(refusal), max_attempts=2, backoff_max_s=60.0)
         assert (state["state"], state["attempts"]) == ("queued", 0)
         assert state["last_error"] == refusal[1]["type"].removeprefix(PROBLEM)
-        assert 1.5 <= _due_in_s(setup) <= 3.0 + 0.5  # Retry-After, plus up to half of it again
+        # Retry-After (2 s), plus up to half of it again; read a moment later (a loaded machine: up to a second)
+        assert 1.0 <= _due_in_s(setup) <= 3.0
     assert setup.parts_kept()
     assert setup.deliver(answer(200, setup.receipt()))["state"] == "stored"
 
@@ -503,7 +504,7 @@ def test_a_status_poll_refused_at_the_tpfs_door_stays_forwarded_and_costs_no_att
     state = setup.deliver(door_then(door(429, "rate-limited", "2"), poll=True), max_attempts=2, backoff_max_s=60.0)
     assert (state["state"], state["attempts"]) == ("forwarded", 1)
     assert state["last_error"] == "rate-limited"
-    assert 1.5 <= _due_in_s(setup) <= 3.5
+    assert 1.0 <= _due_in_s(setup) <= 3.0
 
 
 def test_a_submission_one_worker_is_sending_is_left_alone_by_another(setup: Setup) -> None:
