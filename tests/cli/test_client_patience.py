@@ -21,6 +21,8 @@ def _answer(status: int, problem: str, retry_after: str | None = "1") -> httpx.R
         (429, "rate-limited", "1", 1.0),
         (429, "too-many-bodies", "2", 2.0),
         (503, "service-busy", "10", 10.0),
+        (429, "rate-limited", "0", 1.0),  # never a tight loop, whatever the answer says
+        (429, "rate-limited", "0.2", 1.0),
     ],
 )
 def test_refusals_at_the_door_are_waited_out(status: int, problem: str, retry_after: str, wait_s: float) -> None:
@@ -33,6 +35,8 @@ def test_refusals_at_the_door_are_waited_out(status: int, problem: str, retry_af
         _answer(429, "rate-limited", None),  # no Retry-After: nothing says when
         _answer(429, "rate-limited", "Wed, 21 Oct 2026 07:28:00 GMT"),  # a date: not what the services send
         _answer(429, "rate-limited", "3600"),  # longer than a command should sit silent
+        _answer(429, "rate-limited", "-1"),
+        _answer(429, "rate-limited", "nan"),
         _answer(503, "not-ready", "1"),  # a service starting: said to the caller (the soak has its own patience)
         _answer(409, "stale-sequence", "1"),  # a verdict on the message, never asked again
         _answer(200, "rate-limited", "1"),

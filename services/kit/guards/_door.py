@@ -15,16 +15,21 @@ from typing import Any, Final
 
 from services.kit.problems import PROBLEM_TYPE_PREFIX, ProblemType
 
-__all__ = ["DOOR_PROBLEMS", "door_wait_s"]
+__all__ = ["DOOR_PROBLEMS", "SHORTEST_DOOR_WAIT_S", "door_wait_s"]
 
 #: The problem types of a refusal at the door (services.kit.guards._admission).
 DOOR_PROBLEMS: Final = frozenset({ProblemType.RATE_LIMITED, ProblemType.TOO_MANY_BODIES, ProblemType.SERVICE_BUSY})
 
+#: A wait asked for is never taken as shorter than this: a peer (or anything on the path) answering
+#: ``Retry-After: 0`` again and again would otherwise be asked in a tight loop, with no attempt counted.
+SHORTEST_DOOR_WAIT_S: Final = 1.0
+
 
 def door_wait_s(status: int, body: Mapping[str, Any], retry_after: str | None) -> float | None:
     """The seconds the service asked the caller to wait, when its answer (``status``, the problem document
-    ``body``, the ``Retry-After`` header) is a refusal at its door; None for any other answer, and for one whose
-    Retry-After is not a number of seconds (an HTTP date is not what the guards send)."""
+    ``body``, the ``Retry-After`` header) is a refusal at its door, at least :data:`SHORTEST_DOOR_WAIT_S`; None
+    for any other answer, and for one whose Retry-After is not a number of seconds (an HTTP date is not what the
+    guards send)."""
     if status not in (429, 503) or retry_after is None:
         return None
     problem = body.get("type")
@@ -34,4 +39,4 @@ def door_wait_s(status: int, body: Mapping[str, Any], retry_after: str | None) -
         wait_s = float(retry_after)
     except ValueError:
         return None
-    return wait_s if 0 <= wait_s < float("inf") else None
+    return max(SHORTEST_DOOR_WAIT_S, wait_s) if 0 <= wait_s < float("inf") else None
