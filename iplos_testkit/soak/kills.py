@@ -39,7 +39,8 @@ def kill_loop(chain: Chain, rng: random.Random, state: RunState, max_faults: int
         time.sleep(rng.uniform(0.3, 1.0))
         injected = 0
         while injected < max_faults and not state.stop.is_set() and time.monotonic() < deadline:
-            if rounds:
+            planned = bool(rounds)
+            if planned:
                 victim, kind = rounds.pop(0)
             else:
                 victim = rng.choice(VICTIMS)
@@ -47,6 +48,8 @@ def kill_loop(chain: Chain, rng: random.Random, state: RunState, max_faults: int
                     victim = min(VICTIMS, key=lambda name: counts[name])  # make sure every service was hit
                 kind = SERVICE if len(kinds) == 1 or rng.random() < WHOLE_SERVICE_SHARE else WORKER
             if not _kill(chain, victim, kind, rng, state):
+                if planned:
+                    rounds.insert(0, (victim, kind))  # its turn comes again: every service and kind gets hit
                 continue  # not counted: nothing was killed
             injected += 1
             counts[victim] += 1

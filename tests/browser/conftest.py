@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from iplos_chain import Chain, client, ensure_keys, free_port
 from iplos_testkit.exports import write_synthetic_export
@@ -183,6 +183,8 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     takes them as they are (its own CA store is not this test's to change)."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO", ignore_https_errors=True)
     ctx.set_default_timeout(10_000)
+    # expect()'s own wait (5 s unless told) is not the context's: the same 10 s for both, for a loaded machine.
+    expect.set_options(timeout=10_000)
     yield ctx
     ctx.close()
 

@@ -2,7 +2,7 @@
 (3,000 slow uploads, 3,024 file descriptors after 70 s) it now lets go.
 
 The TPF runs alone with its guards' numbers turned down, so that each runs out within seconds
-(services.kit.guards): headers within 2 s, no pause in a body over 1.5 s and 2 KiB/s on average after that,
+(services.kit.guards): headers within 5 s, no pause in a body over 3 s and 2 KiB/s on average after that,
 two bodies in flight per caller and three in all, 5 requests a second after a burst of 20. Callers are told
 apart by their TLS certificates (two municipalities and the registry's, from the chain's own key folder) or,
 without one, by their address. The process's file descriptors are counted from /proc.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import ssl
 import time
@@ -27,8 +28,10 @@ from tests.tls import tls_as, trust_chain
 pytestmark = pytest.mark.e2e
 
 A, B = "kommune-0301", "kommune-4601"
-HEADER_TIMEOUT_S = 2.0
-BODY_IDLE_TIMEOUT_S = 1.5
+# Long enough that a loaded machine opens all 201 connections of the header test (one TLS handshake after another)
+# and makes the bodies test's checks while the first ones are still waiting; short enough for a quick test.
+HEADER_TIMEOUT_S = 5.0
+BODY_IDLE_TIMEOUT_S = 3.0
 BURST = 20
 PROBLEM = "urn:iplos-chain:problem:"
 
@@ -123,6 +126,8 @@ def test_a_body_that_stalls_or_trickles_is_answered_408_and_the_connection_close
     trickling.sendall(_upload_head())
     started = time.monotonic()
     while time.monotonic() - started < 4 * BODY_IDLE_TIMEOUT_S:  # 20 bytes a second, well under the floor
+        if select.select([trickling], [], [], 0)[0]:
+            break  # the server has answered (its 408): a send may still succeed into the closing connection
         try:
             trickling.sendall(b"x" * 10)
         except OSError:
@@ -191,19 +196,34 @@ def test_one_caller_over_its_rate_gets_429_with_retry_after_and_others_go_on(tpf
     assert float(counted[0].rsplit(" ", 1)[1]) >= len(refused)
 
 
-def test_the_chain_client_waits_as_retry_after_says_and_then_is_answered(tpf: Chain) -> None:
+def test_the_chain_client_waits_as_retry_after_says_and_then_is_answered(
+    tpf: Chain, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The command line's and the soak's calls (iplos_chain.client) ask again after a refusal at the door, as
-    Retry-After says, instead of failing: what broke a soak run whose watcher had used up the shared allowance."""
+    Retry-After says, instead of failing: what broke a soak run whose watcher had used up the shared allowance.
+
+    The waits the client takes are recorded (its own decision, wrapped, not replaced). The bucket refills while a
+    refused call reconnects (a 429 closes the connection), so the client's first call may find a token again:
+    the caller's allowance is used up and the client asked until one of its calls was refused."""
+    waits: list[float] = []
+    decide = client.refused_at_the_door
+
+    def recorded(response: httpx.Response) -> float | None:
+        wait_s = decide(response)
+        if wait_s is not None:
+            waits.append(wait_s)
+        return wait_s
+
+    monkeypatch.setattr(client, "refused_at_the_door", recorded)
     url = f"{tpf.url('tpf')}/healthz"
     verify = tls_as(tpf, "registry")
-    with httpx.Client(verify=verify, timeout=10) as caller:
-        while caller.get(url).status_code != 429:
-            pass  # the burst used up: the next call is refused at first
-        assert caller.get(url).status_code == 429
-
-    started = time.monotonic()
-    answer = client.get_json(url, verify=verify)
-    waited = time.monotonic() - started
-
-    assert answer["status"] == "ok", answer
-    assert waited >= 0.9  # it did wait for its turn rather than being answered at once
+    for _ in range(5):
+        with httpx.Client(verify=verify, timeout=10) as caller:
+            while caller.get(url).status_code != 429:
+                pass  # the burst used up
+        answer = client.get_json(url, verify=verify)
+        assert answer["status"] == "ok", answer  # answered in the end, never the 429
+        if waits:
+            break
+    assert waits, "no call of the client was refused: the test proves nothing"
+    assert waits[0] >= 1

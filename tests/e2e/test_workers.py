@@ -214,11 +214,11 @@ def test_sigterm_answers_the_upload_in_flight_and_hands_its_claimed_delivery_to_
         theirs = f"{second.processes['gateway'].pid}."
         taken_s = _wait_for(
             lambda: any((_lease_owner(state, sid) or "").startswith(theirs) for sid in (submission_id, later_id)),
-            10,
+            30,  # seconds on a healthy machine; the bound leaves room for a loaded one, below the lease's minute
             "the other process's claim",
         )
         assert len(peer.connections) >= 2
-        assert time.monotonic() - stopped_at < 15, (exit_s, taken_s)
+        assert time.monotonic() - stopped_at < 35, (exit_s, taken_s)
     finally:
         first.stop_all()
         second.stop_all()

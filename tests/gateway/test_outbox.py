@@ -221,12 +221,21 @@ def door_then(refusal: tuple[int, dict[str, Any], dict[str, str]], poll: bool = 
     return handler
 
 
-def _due_in_s(setup: Setup) -> float:
+def _due(setup: Setup) -> dt.datetime:
     with setup.engine.connect() as conn:
         row = conn.execute(select(submissions).where(submissions.c.message_id == setup.message_id)).one()
     assert row.next_attempt_at is not None
-    due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=dt.UTC)
-    return (due - dt.datetime.now(dt.UTC)).total_seconds()
+    due: dt.datetime = row.next_attempt_at
+    return due if due.tzinfo else due.replace(tzinfo=dt.UTC)
+
+
+def _delivered_between(
+    setup: Setup, handler: Handler, **worker: Any
+) -> tuple[dict[str, Any], dt.datetime, dt.datetime]:
+    """One attempt, with the times just before and just after it (the due time is set within them)."""
+    before = dt.datetime.now(dt.UTC)
+    state = setup.deliver(handler, **worker)
+    return state, before, dt.datetime.now(dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -242,19 +251,19 @@ def test_a_refusal_at_the_tpfs_door_waits_as_told_and_costs_no_attempt(
     for _ in range(4):
         with setup.engine.begin() as conn:
             conn.execute(update(submissions).values(next_attempt_at=None))
-        state = setup.deliver(door_then(refusal), max_attempts=2, backoff_max_s=60.0)
+        state, before, after = _delivered_between(setup, door_then(refusal), max_attempts=2, backoff_max_s=60.0)
         assert (state["state"], state["attempts"]) == ("queued", 0)
         assert state["last_error"] == refusal[1]["type"].removeprefix(PROBLEM)
-        # Retry-After (2 s), plus up to half of it again; read a moment later (a loaded machine: up to a second)
-        assert 1.0 <= _due_in_s(setup) <= 3.0
+        # Retry-After (2 s), plus up to half of it again
+        assert before + dt.timedelta(seconds=2) <= _due(setup) <= after + dt.timedelta(seconds=3)
     assert setup.parts_kept()
     assert setup.deliver(answer(200, setup.receipt()))["state"] == "stored"
 
 
 def test_a_door_refusal_waits_no_longer_than_the_longest_backoff(setup: Setup) -> None:
-    state = setup.deliver(door_then(door(503, "service-busy", "3600")), backoff_max_s=5.0)
+    state, _, after = _delivered_between(setup, door_then(door(503, "service-busy", "3600")), backoff_max_s=5.0)
     assert (state["state"], state["attempts"]) == ("queued", 0)
-    assert _due_in_s(setup) <= 5.0
+    assert _due(setup) <= after + dt.timedelta(seconds=5)
 
 
 @pytest.mark.parametrize(
@@ -501,10 +510,11 @@ def test_an_unreachable_tpf_while_polling_counts_as_a_failed_attempt_and_stays_f
 
 def test_a_status_poll_refused_at_the_tpfs_door_stays_forwarded_and_costs_no_attempt(setup: Setup) -> None:
     assert _accepted_by_tpf(setup)["attempts"] == 1
-    state = setup.deliver(door_then(door(429, "rate-limited", "2"), poll=True), max_attempts=2, backoff_max_s=60.0)
+    refusal = door_then(door(429, "rate-limited", "2"), poll=True)
+    state, before, after = _delivered_between(setup, refusal, max_attempts=2, backoff_max_s=60.0)
     assert (state["state"], state["attempts"]) == ("forwarded", 1)
     assert state["last_error"] == "rate-limited"
-    assert 1.0 <= _due_in_s(setup) <= 3.0
+    assert before + dt.timedelta(seconds=2) <= _due(setup) <= after + dt.timedelta(seconds=3)
 
 
 def test_a_submission_one_worker_is_sending_is_left_alone_by_another(setup: Setup) -> None:

@@ -392,7 +392,7 @@ def test_a_database_that_does_not_answer_in_time_is_abandoned_and_not_asked_agai
     ready = Readiness(engine, lambda: None, database_timeout_s=0.2)
     started = time.monotonic()
     assert asyncio.run(ready.checks())["database"] == "no answer in time"
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # not the connection's 10 s (0.2 s on a healthy machine)
     assert asyncio.run(ready.checks())["database"] == "a previous check has not returned"
     release.set()
     deadline = time.monotonic() + 5

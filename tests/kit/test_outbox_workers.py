@@ -215,7 +215,9 @@ def test_a_killed_workers_message_is_taken_over_once_its_lease_runs_out(
 ) -> None:
     (message_id,) = _ids(1)
     receiver.hold.add(message_id)  # the first attempt hangs at the receiver
-    (owner,) = workers.start(1, lease_s=3)  # renewed every second while it runs
+    # Renewed every third of it while it runs: after the kill, at least two thirds of it (5 s) are left for the
+    # checks below to find it still held, even on a loaded machine.
+    (owner,) = workers.start(1, lease_s=8)
     client = httpx.AsyncClient()
     box = _parent_outbox(engine, workers, client)
     _queue(engine, box, [message_id])
