@@ -138,9 +138,9 @@ REGISTRY_MUNICIPALITY_TOKEN = new_token()
 
 def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
     """The three apps from their factories, on the keys in ``state/keys``, each with its own state folder
-    (``state/<prefix><service>``), a small body limit, no reachable peer, and plain HTTP (the bad inputs are
-    about what a request holds, not which TLS peer sends it: tests/tls.py and the e2e tests check that). The
-    gateway gives up on a submission after its first failed delivery (dead-letter), so one it accepted changes no
+    (``state/<prefix><service>``), a small body limit, no rate limit, no reachable peer, and plain HTTP (the bad
+    inputs are about what a request holds, not which TLS peer sends it: tests/tls.py and the e2e tests check that).
+    The gateway gives up on a submission after its first failed delivery (dead-letter), so one it accepted changes no
     more by itself."""
     keys = state / "keys"
     directory = keys / DIRECTORY_FILE
@@ -159,6 +159,10 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
             ),
         ],
     )
+    # Every test client is one caller (its address "testclient"): at the default rate limit, a fuzzing run's
+    # hundreds of requests would mostly be refused at the door (429) and never reach the handlers they are meant
+    # to try. The limits have tests of their own (tests/kit/test_guards.py, tests/e2e/test_slow_callers.py).
+    unlimited = {"requests_per_s_per_caller": 1e9, "request_burst_per_caller": 10**9}
     gateway_credentials = state / f"{prefix}gateway-credentials.json"
     write_credentials(
         gateway_credentials,
@@ -180,6 +184,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
                 state_dir=state / f"{prefix}registry",
                 max_body_bytes=BODY_LIMIT,
                 credentials_file=credentials,
+                **unlimited,
             )
         ),
         "tpf": create_tpf(
@@ -191,6 +196,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
                 registry_url=UNREACHABLE,
                 max_body_bytes=BODY_LIMIT,
                 credentials_file=credentials,
+                **unlimited,
             )
         ),
         "gateway": create_gateway(
@@ -206,6 +212,7 @@ def build_apps(state: Path, prefix: str = "") -> dict[str, FastAPI]:
                 delivery_backoff_s=3600,
                 delivery_backoff_max_s=3600,
                 credentials_file=gateway_credentials,
+                **unlimited,
             )
         ),
     }
