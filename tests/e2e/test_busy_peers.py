@@ -1,9 +1,10 @@
 """A busy peer delays deliveries, never dead-letters them: three real services over mutual TLS, the TPF and the
-registry each taking one request a second from a caller (after a burst of two), the gateway and the TPF
-allowed two failed attempts only. Four exports sent back to back are refused at the TPF's door (and the TPF's
+registry each taking one request every two seconds from a caller (no burst), the gateway and the TPF allowed
+four failed attempts only. Four exports sent back to back are refused at the TPF's door (and the TPF's
 deliveries at the registry's) again and again; each waits as Retry-After says, none is dead-lettered, and the
-year ends with the last one stored. With each refusal counted as a failed attempt (the code before), the
-second refusal dead-lettered the submission.
+year ends with the last one stored. With each refusal counted as a failed attempt (the code before), one or two
+of the four were dead-lettered in every run. Four attempts rather than fewer: the TPF's first answer (202, taken
+on) is one, and a loaded machine may add a genuine failure (a connection cut) that rightly counts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.tls import trust_chain
 pytestmark = pytest.mark.e2e
 MUNICIPALITY = "0301"
 YEAR = 2026
-SLOW = {"REQUESTS_PER_S_PER_CALLER": "1", "REQUEST_BURST_PER_CALLER": "2", "DELIVERY_MAX_ATTEMPTS": "2"}
+SLOW = {"REQUESTS_PER_S_PER_CALLER": "0.5", "REQUEST_BURST_PER_CALLER": "1", "DELIVERY_MAX_ATTEMPTS": "4"}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     state = tmp_path_factory.mktemp("busy-peers")
     ensure_keys(state, [MUNICIPALITY])
     settings = {
-        "gateway": {"IPLOS_GATEWAY_DELIVERY_MAX_ATTEMPTS": "2"},
+        "gateway": {"IPLOS_GATEWAY_DELIVERY_MAX_ATTEMPTS": "4"},
         "tpf": {f"IPLOS_TPF_{name}": value for name, value in SLOW.items()},
         "registry": {f"IPLOS_REGISTRY_{name}": value for name, value in SLOW.items() if "DELIVERY" not in name},
     }
@@ -66,7 +67,9 @@ def test_refusals_at_a_busy_peers_door_delay_deliveries_and_dead_letter_none(cha
         for a in accepted
     ]
 
-    assert [f["state"] for f in final if f["state"] not in ("stored", "refused")] == [], final
+    assert [f["state"] for f in final if f["state"] not in ("stored", "refused")] == [], [
+        (f["state"], f.get("attempts"), f.get("last_error")) for f in final
+    ]
     assert final[-1]["state"] == "stored", final[-1]
     assert _refused_at_the_door(chain, "tpf") > 0  # the gateway was held back at the TPF's door
     url = f"{chain.url('registry')}/v1/submissions?municipality={MUNICIPALITY}&year={YEAR}"
