@@ -1,5 +1,5 @@
 """Schemathesis against each service's OpenAPI schema, in process through the ASGI app: no answer is a 5xx,
-and every error answer is a problem document. Bounded (50 examples per operation, no stored database).
+and every error answer is a problem document. Bounded (30 examples per operation, no stored database).
 
 Every call carries the operator's token, so the fuzzed data reaches the handlers behind the credential check
 (the gateway's endpoints, the registry's read endpoints) instead of stopping at 401; callers without the right
@@ -21,7 +21,7 @@ from schemathesis.python import asgi
 from tests.badinput.conftest import OPERATOR_TOKEN, build_apps, close_log_files, closing_replaced_log_files
 
 BOUNDED = settings(
-    max_examples=50, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True
+    max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck), derandomize=True
 )
 
 
