@@ -28,7 +28,7 @@ import httpx
 from iplos_chain.language import preferred_language
 
 # Which refusals say nothing about the request (asking again is safe for every method, an upload included).
-from services.kit.guards import door_wait_s
+from services.kit.guards import DOOR_STATUSES, door_wait_s
 
 # The gateway's final submission states are its API's (GET /v1/submissions/{id}); taken from the gateway, not
 # copied, so that a new final state cannot leave wait_final polling until its timeout.
@@ -258,6 +258,8 @@ def _json(
 def refused_at_the_door(response: httpx.Response) -> float | None:
     """The seconds to wait before asking again, when ``response`` is a service's refusal at its door (nothing was
     read or done) with a ``Retry-After`` of at most ten seconds; None for any other answer."""
+    if response.status_code not in DOOR_STATUSES:
+        return None  # every answer passes here: a large list is not parsed a second time for nothing
     try:
         body = response.json()
     except ValueError:

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import httpx
 
-from services.kit.guards import door_wait_s
+from services.kit.guards import DOOR_STATUSES, door_wait_s
 from services.kit.tls import client_context
 from shared.keys import PublicDirectory
 
@@ -55,6 +55,8 @@ class Answer:
     def door_wait_s(self) -> float | None:
         """The seconds the peer asked to be left alone, when it refused the request at its door (rate-limited,
         too-many-bodies, service-busy: nothing was read or done); None for any other answer."""
+        if self.status_code not in DOOR_STATUSES:
+            return None  # a receipt or a status document is not parsed a second time for nothing
         return door_wait_s(self.status_code, self.json_object(), self.headers.get("retry-after"))
 
 

@@ -212,7 +212,7 @@ class _TpfCourier:
 
     def step(self, claim: Claim, outcome: DeliveryOutcome) -> Step:
         if outcome.wait_s is not None:
-            return door_wait(outcome.state, outcome.error, outcome.wait_s, self._backoff_max_s)
+            return door_wait(outcome.state, outcome.error, outcome.wait_s)
         if outcome.state == State.FORWARDED and not outcome.retry:
             now = _now()
             forwarded_at = as_utc(claim.row.forwarded_at) if claim.row.forwarded_at else now

@@ -153,9 +153,7 @@ class TpfOutbox:
         self._audit = audit
         self.folder = folder
         self.metrics = metrics or TpfMetrics()
-        self._courier = _RegistryCourier(
-            audit, directory, registry_url, client, self.metrics, refusals, signing, longest_wait_s=backoff_max_s
-        )
+        self._courier = _RegistryCourier(audit, directory, registry_url, client, self.metrics, refusals, signing)
         policy = Policy(max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_s=lease_s)
         self._box = Outbox(engine, _TABLE, folder, self._courier, policy, log_name="tpf.outbox")
 
@@ -263,11 +261,8 @@ class _RegistryCourier:
         metrics: TpfMetrics,
         refusals: RefusalMemory | None,
         signing: PartyKeys | None,
-        *,
-        longest_wait_s: float,
     ) -> None:
         self.client = client
-        self._longest_wait_s = longest_wait_s
         self._signing = signing
         self._audit = audit
         self._directory = directory
@@ -284,7 +279,7 @@ class _RegistryCourier:
 
     def step(self, claim: Claim, outcome: Outcome) -> Step:
         if outcome.wait_s is not None:
-            return door_wait(outcome.state, outcome.error, outcome.wait_s, self._longest_wait_s)
+            return door_wait(outcome.state, outcome.error, outcome.wait_s)
         if outcome.state == MessageState.QUEUED:
             return Retry(MessageState.QUEUED, outcome.error, peer_down=outcome.unreachable)
         return Settle(outcome.state, outcome.error)

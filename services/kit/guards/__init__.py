@@ -23,7 +23,7 @@ from __future__ import annotations
 from services.kit.guards._admission import AdmissionMiddleware
 from services.kit.guards._buckets import TokenBuckets
 from services.kit.guards._callers import caller_of, has_certificate
-from services.kit.guards._door import DOOR_PROBLEMS, SHORTEST_DOOR_WAIT_S, door_wait_s
+from services.kit.guards._door import DOOR_PROBLEMS, DOOR_STATUSES, SHORTEST_DOOR_WAIT_S, door_wait_s
 from services.kit.guards._install import install_guards
 from services.kit.guards._limits import TrafficLimits
 from services.kit.guards._pace import BodyPaceMiddleware, BodyTooSlow
@@ -31,6 +31,7 @@ from services.kit.guards._protocol import HEADER_TIMEOUT_ANSWER, GuardedProtocol
 
 __all__ = [
     "DOOR_PROBLEMS",
+    "DOOR_STATUSES",
     "HEADER_TIMEOUT_ANSWER",
     "SHORTEST_DOOR_WAIT_S",
     "AdmissionMiddleware",

@@ -15,10 +15,12 @@ from typing import Any, Final
 
 from services.kit.problems import PROBLEM_TYPE_PREFIX, ProblemType
 
-__all__ = ["DOOR_PROBLEMS", "SHORTEST_DOOR_WAIT_S", "door_wait_s"]
+__all__ = ["DOOR_PROBLEMS", "DOOR_STATUSES", "SHORTEST_DOOR_WAIT_S", "door_wait_s"]
 
 #: The problem types of a refusal at the door (services.kit.guards._admission).
 DOOR_PROBLEMS: Final = frozenset({ProblemType.RATE_LIMITED, ProblemType.TOO_MANY_BODIES, ProblemType.SERVICE_BUSY})
+#: Their statuses: an answer with any other is no refusal at the door, and its body need not be read for it.
+DOOR_STATUSES: Final = frozenset(kind.status for kind in DOOR_PROBLEMS)
 
 #: A wait asked for is never taken as shorter than this: a peer (or anything on the path) answering
 #: ``Retry-After: 0`` again and again would otherwise be asked in a tight loop, with no attempt counted.
@@ -30,7 +32,7 @@ def door_wait_s(status: int, body: Mapping[str, Any], retry_after: str | None) -
     ``body``, the ``Retry-After`` header) is a refusal at its door, at least :data:`SHORTEST_DOOR_WAIT_S`; None
     for any other answer, and for one whose Retry-After is not a number of seconds (an HTTP date is not what the
     guards send)."""
-    if status not in (429, 503) or retry_after is None:
+    if status not in DOOR_STATUSES or retry_after is None:
         return None
     problem = body.get("type")
     if not isinstance(problem, str) or problem.removeprefix(PROBLEM_TYPE_PREFIX) not in DOOR_PROBLEMS:

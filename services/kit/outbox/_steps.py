@@ -43,8 +43,9 @@ class Retry:
 
 @dataclass(frozen=True)
 class Wait:
-    """Not a failure, not the end (the message was taken on, and is asked after): due again in ``after_s``,
-    never dead-lettered for it. ``counts``: whether it counts as an attempt."""
+    """Not a failure, not the end (the message was taken on, and is asked after): due again in ``after_s`` (never
+    later than the policy's ``backoff_max_s``), never dead-lettered for it. ``counts``: whether it counts as an
+    attempt."""
 
     state: str
     error: str | None
@@ -112,12 +113,12 @@ def full_jitter(attempts: int, base_s: float, max_s: float) -> float:
     return random.uniform(0, ceiling)  # noqa: S311 - spreading load, not a secret
 
 
-def door_wait(state: str, error: str | None, wait_s: float, longest_s: float) -> Wait:
+def door_wait(state: str, error: str | None, wait_s: float) -> Wait:
     """The peer refused the attempt at its door (rate-limited, too many bodies, busy: services.kit.guards), asking
     for ``wait_s``: no failed attempt, since it said nothing about the message, so no step towards the dead
     letter. Due again once the wait has passed, plus up to half of it again so that messages refused together
-    do not come back in one instant; never later than ``longest_s``."""
-    after_s = min(longest_s, wait_s * random.uniform(1.0, 1.5))  # noqa: S311 - spreading load, not a secret
+    do not come back in one instant (and, as every wait, never later than the longest backoff)."""
+    after_s = wait_s * random.uniform(1.0, 1.5)  # noqa: S311 - spreading load, not a secret
     return Wait(state, error, after_s, counts=False)
 
 

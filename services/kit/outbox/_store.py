@@ -165,7 +165,7 @@ class Store:
         state = step.state
         if isinstance(step, Wait):
             attempts += 1 if step.counts else 0
-            due = now + dt.timedelta(seconds=step.after_s)
+            due = now + dt.timedelta(seconds=min(step.after_s, policy.backoff_max_s))
         elif isinstance(step, Retry):
             attempts += 1
             if attempts >= policy.max_attempts:
